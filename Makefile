@@ -1,0 +1,48 @@
+# Thin wrapper around Meson. `make` builds into build/; demo and check
+# install missing Debian packages first so they work on a fresh machine.
+BUILD ?= build
+FUZZ_BUILD ?= build-fuzz
+MESON_TEST = meson test -C $(BUILD) --print-errorlogs
+
+.PHONY: all deps demo check check-unit check-kvm fuzz-smoke fuzz bench clean
+
+all: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD)
+
+deps:
+	@scripts/deps.sh
+
+demo: deps all
+	scripts/demo.sh
+
+check: deps all
+	$(MESON_TEST) --suite unit --suite compat --suite kvm
+	$(MAKE) fuzz-smoke
+
+check-unit: all
+	$(MESON_TEST) --suite unit
+
+check-kvm: all
+	$(MESON_TEST) --suite kvm
+
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang meson setup $(FUZZ_BUILD) -Dfuzzing=true -Dbuildtype=debugoptimized
+
+# A short libFuzzer run of every target over its seed corpus.
+fuzz-smoke: $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+	meson test -C $(FUZZ_BUILD) --print-errorlogs --suite fuzz
+
+# Long campaign: FUZZ_SECONDS per target (default one hour).
+fuzz: $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+	tests/fuzz/campaign.sh $(FUZZ_BUILD) $${FUZZ_SECONDS:-3600}
+
+bench: deps all
+	bench/run-all.sh
+
+clean:
+	rm -rf $(BUILD) $(FUZZ_BUILD)

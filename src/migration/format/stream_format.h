@@ -1,0 +1,284 @@
+/*
+ * The godwit stream format, version 1: every wire layout, type id and
+ * limit, in one place. docs/stream-format.md is the specification; this
+ * header is that document in C and changes in the same commit.
+ *
+ * Data only, no code and no dependencies beyond <linux/kvm.h>: device
+ * models include it for their saved-state structs, the format library for
+ * encoding and validation, the migration drivers for I/O.
+ *
+ * Rules: little-endian; fixed-width fields; reserved fields are written as
+ * zero and checked to be zero; every record body starts 8-byte aligned;
+ * never change a layout: add a new record type (or device version).
+ */
+#ifndef GODWIT_FORMAT_STREAM_FORMAT_H
+#define GODWIT_FORMAT_STREAM_FORMAT_H
+
+#include <linux/kvm.h>
+#include <stdint.h>
+
+/* ---- Stream header ---------------------------------------------------- */
+
+/* 0x89 "GDW" CR LF SUB LF: binary, and catches text-mode mangling. */
+#define STREAM_MAGIC "\x89GDW\r\n\x1a\n"
+#define STREAM_MAGIC_LEN 8
+#define STREAM_VERSION 1
+
+/* Header flags; an unknown flag makes the stream unreadable. */
+#define STREAM_F_LIVE 0x1u /* live migration: pages may be sent again */
+#define STREAM_F_KNOWN (STREAM_F_LIVE)
+
+#define STREAM_PAGE_SIZE 4096u
+#define STREAM_CONFIG_MAX (64u * 1024)
+#define STREAM_MAX_VCPUS 255u
+
+struct stream_header {
+	uint8_t magic[8];      /* STREAM_MAGIC */
+	uint32_t version;      /* STREAM_VERSION */
+	uint32_t flags;        /* STREAM_F_* */
+	uint32_t header_size;  /* sizeof(struct stream_header) */
+	uint32_t config_len;   /* bytes of domain config text that follow */
+	/* Machine identity: the restoring host must match all of it. */
+	uint64_t mem_bytes;    /* guest RAM, a multiple of 2 MiB */
+	uint32_t nr_vcpus;     /* 1..STREAM_MAX_VCPUS */
+	uint32_t page_size;    /* STREAM_PAGE_SIZE */
+	char cpu_vendor[12];   /* CPUID leaf 0 EBX EDX ECX */
+	uint32_t cpuid_digest; /* CRC32C of the guest's CPUID table */
+	uint32_t reserved;     /* 0 */
+	/* CRC32C of this struct (with header_crc 0) and the config text. */
+	uint32_t header_crc;
+};
+_Static_assert(sizeof(struct stream_header) == 64, "stream_header");
+
+/* ---- Records ---------------------------------------------------------- */
+
+struct rec_hdr {
+	uint32_t type;     /* REC_*; bit 31 set: optional */
+	uint32_t length;   /* body bytes, not counting this header or padding */
+	uint32_t crc;      /* CRC32C of type and length (8 bytes), then body */
+	uint32_t reserved; /* 0 */
+};
+_Static_assert(sizeof(struct rec_hdr) == 16, "rec_hdr");
+
+#define REC_ALIGN 8u            /* bodies are zero-padded to 8 bytes */
+#define REC_MAX_LENGTH (16u << 20) /* hard limit on any body */
+#define REC_OPTIONAL 0x80000000u
+
+enum rec_type {
+	REC_END = 0x00,
+	REC_PAGE_DATA = 0x01,
+	REC_VCPU_REGS = 0x02,
+	REC_VCPU_SREGS = 0x03,
+	REC_VCPU_XSAVE = 0x04,
+	REC_VCPU_XCRS = 0x05,
+	REC_VCPU_MSRS = 0x06,
+	REC_VCPU_LAPIC = 0x07,
+	REC_VCPU_EVENTS = 0x08,
+	REC_VCPU_MP_STATE = 0x09,
+	REC_VCPU_DEBUGREGS = 0x0a,
+	REC_IRQCHIP = 0x0b,
+	REC_PIT = 0x0c,
+	REC_CLOCK = 0x0d,
+	REC_DEVICE = 0x0e,
+	/* Optional records: skipped by a reader that does not know them. */
+	REC_ROUND = REC_OPTIONAL | 0x0f,
+	REC_SAVE_INFO = REC_OPTIONAL | 0x10,
+};
+
+/* PAGE_DATA: a batch of pages. */
+#define PAGE_BATCH_MAX 1024u
+#define PFN_MASK 0x000fffffffffffffULL /* bits 0..51 */
+#define PFN_TYPE_SHIFT 56
+#define PFN_TYPE_MASK (0xffULL << PFN_TYPE_SHIFT)
+#define PFN_TYPE_NORMAL 0ULL /* 4096 bytes of data follow, in entry order */
+#define PFN_TYPE_ZERO 1ULL   /* page is all zero; no data */
+
+struct rec_page_data {
+	uint32_t count;    /* 1..PAGE_BATCH_MAX */
+	uint32_t reserved; /* 0 */
+	uint64_t pfn[];    /* pfn | type << PFN_TYPE_SHIFT; bits 52..55 zero */
+	/* then one STREAM_PAGE_SIZE block per NORMAL entry */
+};
+_Static_assert(sizeof(struct rec_page_data) == 8, "rec_page_data");
+
+/*
+ * Per-vCPU records start with this; vcpu < nr_vcpus. The KVM structs are
+ * the Linux UAPI layouts of <linux/kvm.h>, a stable ABI, copied verbatim.
+ */
+struct rec_vcpu_hdr {
+	uint32_t vcpu;
+	uint32_t arg; /* record specific: XSAVE size, MSR count, or 0 */
+};
+_Static_assert(sizeof(struct rec_vcpu_hdr) == 8, "rec_vcpu_hdr");
+
+struct rec_vcpu_regs {
+	struct rec_vcpu_hdr h;
+	struct kvm_regs regs;
+};
+_Static_assert(sizeof(struct kvm_regs) == 144, "kvm_regs ABI");
+_Static_assert(sizeof(struct rec_vcpu_regs) == 152, "rec_vcpu_regs");
+
+struct rec_vcpu_sregs {
+	struct rec_vcpu_hdr h;
+	struct kvm_sregs sregs;
+};
+_Static_assert(sizeof(struct kvm_sregs) == 312, "kvm_sregs ABI");
+_Static_assert(sizeof(struct rec_vcpu_sregs) == 320, "rec_vcpu_sregs");
+
+/* XSAVE: h.arg = size of the area, 4096..XSAVE_MAX, a multiple of 64. */
+#define XSAVE_MIN 4096u
+#define XSAVE_MAX (64u * 1024)
+struct rec_vcpu_xsave {
+	struct rec_vcpu_hdr h;
+	uint8_t region[];
+};
+
+struct rec_vcpu_xcrs {
+	struct rec_vcpu_hdr h;
+	struct kvm_xcrs xcrs;
+};
+_Static_assert(sizeof(struct kvm_xcrs) == 392, "kvm_xcrs ABI");
+_Static_assert(sizeof(struct rec_vcpu_xcrs) == 400, "rec_vcpu_xcrs");
+
+/* MSRS: h.arg = count, 1..MSR_MAX. */
+#define MSR_MAX 1024u
+struct rec_msr {
+	uint32_t index;
+	uint32_t reserved; /* 0 */
+	uint64_t value;
+};
+_Static_assert(sizeof(struct rec_msr) == 16, "rec_msr");
+struct rec_vcpu_msrs {
+	struct rec_vcpu_hdr h;
+	struct rec_msr msr[];
+};
+
+struct rec_vcpu_lapic {
+	struct rec_vcpu_hdr h;
+	struct kvm_lapic_state lapic;
+};
+_Static_assert(sizeof(struct kvm_lapic_state) == 1024, "kvm_lapic ABI");
+_Static_assert(sizeof(struct rec_vcpu_lapic) == 1032, "rec_vcpu_lapic");
+
+struct rec_vcpu_events {
+	struct rec_vcpu_hdr h;
+	struct kvm_vcpu_events events;
+};
+_Static_assert(sizeof(struct kvm_vcpu_events) == 64, "kvm_vcpu_events ABI");
+_Static_assert(sizeof(struct rec_vcpu_events) == 72, "rec_vcpu_events");
+
+/* MP_STATE: h.arg = KVM_MP_STATE_* (0..KVM_MP_STATE_MAX_KNOWN). */
+#define MP_STATE_MAX_KNOWN 9u
+struct rec_vcpu_mp_state {
+	struct rec_vcpu_hdr h;
+};
+
+struct rec_vcpu_debugregs {
+	struct rec_vcpu_hdr h;
+	struct kvm_debugregs dregs;
+};
+_Static_assert(sizeof(struct kvm_debugregs) == 128, "kvm_debugregs ABI");
+_Static_assert(sizeof(struct rec_vcpu_debugregs) == 136, "rec_vcpu_debugregs");
+
+/* IRQCHIP: chip 0 PIC master, 1 PIC slave, 2 IOAPIC (KVM_IRQCHIP_*). */
+#define IRQCHIP_COUNT 3u
+struct rec_irqchip {
+	uint32_t chip_id;
+	uint32_t reserved; /* 0 */
+	uint8_t chip[512]; /* the union of struct kvm_irqchip */
+};
+_Static_assert(sizeof(struct kvm_irqchip) == 520, "kvm_irqchip ABI");
+_Static_assert(sizeof(struct rec_irqchip) == 520, "rec_irqchip");
+
+struct rec_pit {
+	struct kvm_pit_state2 pit;
+};
+_Static_assert(sizeof(struct kvm_pit_state2) == 112, "kvm_pit_state2 ABI");
+_Static_assert(sizeof(struct rec_pit) == 112, "rec_pit");
+
+/* CLOCK: guest time when the VM was paused for the final copy. */
+struct rec_clock {
+	uint64_t guest_tsc;   /* TSC value every vCPU had */
+	uint64_t kvmclock_ns; /* KVM_GET_CLOCK */
+	uint32_t tsc_khz;     /* the guest TSC frequency */
+	uint32_t reserved;    /* 0 */
+};
+_Static_assert(sizeof(struct rec_clock) == 24, "rec_clock");
+
+/* DEVICE: one device's state; id names it in the VM's configuration. */
+#define DEVICE_ID_LEN 16
+#define DEVICE_STATE_MAX (64u * 1024)
+struct rec_device {
+	char id[DEVICE_ID_LEN]; /* NUL-padded, e.g. "serial0" */
+	uint32_t version;       /* layout version of the state */
+	uint32_t length;        /* bytes of state that follow */
+	uint8_t state[];
+};
+_Static_assert(sizeof(struct rec_device) == 24, "rec_device");
+
+/* ROUND (optional): end of a pre-copy round, for progress and inspect. */
+struct rec_round {
+	uint32_t round;
+	uint32_t reserved;      /* 0 */
+	uint64_t pages_sent;    /* in this round */
+	uint64_t pages_dirtied; /* during this round */
+	uint64_t duration_ns;
+};
+_Static_assert(sizeof(struct rec_round) == 32, "rec_round");
+
+/* SAVE_INFO (optional): who wrote the stream and when. */
+struct rec_save_info {
+	uint64_t time_ns;    /* CLOCK_REALTIME at the start of the save */
+	char producer[56];   /* "godwit 0.1.0", NUL-padded */
+};
+_Static_assert(sizeof(struct rec_save_info) == 64, "rec_save_info");
+
+/* ---- Device states (DEVICE record payloads) ----------------------------- */
+
+#define SERIAL_FIFO_SIZE 64
+#define SERIAL_STATE_VERSION 1
+
+/* 8250/16550A UART ("serial0"). */
+struct serial_state {
+	uint8_t ier;
+	uint8_t lcr;
+	uint8_t mcr;
+	uint8_t lsr_extra;    /* sticky LSR error bits (overrun) */
+	uint8_t msr;          /* modem status delta bits */
+	uint8_t scr;
+	uint8_t dll;
+	uint8_t dlm;
+	uint8_t fcr;
+	uint8_t thr_ipending; /* THR-empty interrupt pending: 0 or 1 */
+	uint8_t rx_head;      /* < SERIAL_FIFO_SIZE */
+	uint8_t rx_count;     /* <= SERIAL_FIFO_SIZE */
+	uint8_t reserved[4];  /* 0 */
+	uint8_t rx_fifo[SERIAL_FIFO_SIZE];
+};
+_Static_assert(sizeof(struct serial_state) == 80, "serial_state");
+
+/* ---- Migration handover (on the socket, after the stream's END) -------- */
+
+#define HANDOVER_MAGIC 0x48574447u /* "GDWH" */
+
+enum handover_type {
+	HANDOVER_RECEIVED = 1,  /* dest -> src: VM restored, paused, ready */
+	HANDOVER_YOURS = 2,     /* src -> dest: ownership passes; resume */
+	HANDOVER_CONFIRMED = 3, /* dest -> src: VM running at the dest */
+	HANDOVER_FAILED = 4,    /* dest -> src: restore failed (why in text) */
+};
+
+struct handover_msg {
+	uint32_t magic;      /* HANDOVER_MAGIC */
+	uint32_t type;       /* enum handover_type */
+	uint64_t time_ns;    /* sender's CLOCK_REALTIME at the event */
+	int32_t error;       /* FAILED: -errno; else 0 */
+	uint32_t reserved;   /* 0 */
+	uint64_t value;      /* YOURS: source pause time; else 0 */
+	char text[96];       /* FAILED: one line, NUL-terminated */
+	uint32_t reserved2;  /* 0 */
+	uint32_t crc;        /* CRC32C of the message with crc 0 */
+};
+_Static_assert(sizeof(struct handover_msg) == 136, "handover_msg");
+
+#endif

@@ -1,0 +1,44 @@
+/*
+ * The foreground console: the serial port's input from stdin (raw mode on
+ * a terminal, ^] ends the VM) and output to stdout, a file or nowhere.
+ */
+#ifndef GODWIT_MONITOR_CONSOLE_H
+#define GODWIT_MONITOR_CONSOLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <termios.h>
+
+#include "common/compiler.h"
+
+struct evloop;
+struct evloop_timer;
+struct serial;
+
+#define CONSOLE_ESCAPE 0x1d /* ^] */
+
+struct console {
+	struct serial *serial;
+	struct evloop *loop;
+	int in_fd;  /* -1: no input */
+	int out_fd; /* -1: output discarded; owned if out_owned */
+	bool out_owned;
+	bool tty_raw;
+	struct termios saved;
+	uint8_t pending[256]; /* input the UART FIFO had no room for */
+	size_t npending;
+	struct evloop_timer *retry;
+	void (*on_escape)(void *opaque);
+	void *opaque;
+};
+
+/* Open the output side: stdio, a file path, or none. */
+int console_open_output(struct console *c, int kind, const char *path)
+	__must_check;
+/* Start feeding stdin into serial (only for the stdio kind). */
+int console_start_input(struct console *c, struct evloop *loop,
+			struct serial *serial) __must_check;
+void console_close(struct console *c);
+
+#endif

@@ -1,0 +1,148 @@
+/*
+ * KVM dirty logging for live migration.
+ *
+ * With KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, KVM_GET_DIRTY_LOG only reports
+ * and the caller re-protects with KVM_CLEAR_DIRTY_LOG, in chunks so that a
+ * huge guest is never write-protected all at once (each chunk's pages fault
+ * again on their next write). Without it, GET both reports and re-protects.
+ * Initially-all-set is not used: round 0 of a migration sends every page
+ * anyway, so the first sync only needs writes made after logging started.
+ */
+#include "vmm/memory.h"
+
+#include <errno.h>
+#include <linux/kvm.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "common/log.h"
+
+#define CLEAR_CHUNK_PAGES (64ULL * 4096) /* 1 GiB of 4 KiB pages */
+
+static int dirty_set_flags(struct guest_mem *mem, uint32_t flags)
+{
+	unsigned int i;
+
+	for (i = 0; i < mem->nr_regions; i++) {
+		const struct mem_region *r = &mem->regions[i];
+		struct kvm_userspace_memory_region region = {
+			.slot = i,
+			.flags = flags,
+			.guest_phys_addr = r->gpa,
+			.memory_size = r->size,
+			.userspace_addr =
+				(uint64_t)(uintptr_t)(mem->host + r->offset),
+		};
+
+		if (ioctl(mem->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+int mem_dirty_log_start(struct guest_mem *mem)
+{
+	struct kvm_enable_cap cap = {
+		.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
+		.args[0] = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE,
+	};
+	int rc;
+
+	if (mem->vm_fd < 0)
+		return -EINVAL;
+	/* The capability must be enabled before the slots get the flag. */
+	mem->manual_protect = false;
+	if (!mem->dirty_logging &&
+	    ioctl(mem->vm_fd, KVM_CHECK_EXTENSION,
+		  KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) > 0 &&
+	    ioctl(mem->vm_fd, KVM_ENABLE_CAP, &cap) == 0)
+		mem->manual_protect = true;
+	rc = dirty_set_flags(mem, KVM_MEM_LOG_DIRTY_PAGES);
+	if (rc)
+		return rc;
+	mem->dirty_logging = true;
+	bitmap_clear_all(&mem->vmm_dirty);
+	return 0;
+}
+
+int mem_dirty_log_stop(struct guest_mem *mem)
+{
+	int rc;
+
+	if (!mem->dirty_logging)
+		return 0;
+	rc = dirty_set_flags(mem, 0);
+	if (rc == 0)
+		mem->dirty_logging = false;
+	return rc;
+}
+
+static int dirty_clear(struct guest_mem *mem, unsigned int slot,
+		       uint64_t *bits, uint64_t npages)
+{
+	uint64_t first;
+
+	for (first = 0; first < npages; first += CLEAR_CHUNK_PAGES) {
+		struct kvm_clear_dirty_log clear = {
+			.slot = slot,
+			.first_page = first,
+			.num_pages = MIN(CLEAR_CHUNK_PAGES, npages - first),
+			.dirty_bitmap = bits + first / 64,
+		};
+
+		if (ioctl(mem->vm_fd, KVM_CLEAR_DIRTY_LOG, &clear) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static int dirty_sync_slot(struct guest_mem *mem, unsigned int slot,
+			   struct bitmap *dirty)
+{
+	const struct mem_region *r = &mem->regions[slot];
+	uint64_t npages = r->size >> PAGE_SHIFT;
+	uint64_t nwords = BITMAP_WORDS(npages);
+	struct kvm_dirty_log log = { .slot = slot };
+	uint64_t *bits;
+	int rc = 0;
+
+	bits = calloc(nwords, 8);
+	if (!bits)
+		return -ENOMEM;
+	log.dirty_bitmap = bits;
+	if (ioctl(mem->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if (mem->manual_protect) {
+		rc = dirty_clear(mem, slot, bits, npages);
+		if (rc)
+			goto out;
+	}
+	/* Region offsets are multiples of 2 MiB, so word-aligned in pages. */
+	bitmap_or_words(dirty, (r->offset >> PAGE_SHIFT) / 64, bits, nwords);
+out:
+	free(bits);
+	return rc;
+}
+
+int mem_dirty_log_sync(struct guest_mem *mem, struct bitmap *dirty)
+{
+	unsigned int i;
+	int rc;
+
+	if (!mem->dirty_logging)
+		return -EINVAL;
+	for (i = 0; i < mem->nr_regions; i++) {
+		rc = dirty_sync_slot(mem, i, dirty);
+		if (rc) {
+			log_err("dirty log of slot %u: %s", i, strerror(-rc));
+			return rc;
+		}
+	}
+	bitmap_or_words(dirty, 0, mem->vmm_dirty.words,
+			BITMAP_WORDS(mem->vmm_dirty.nbits));
+	bitmap_clear_all(&mem->vmm_dirty);
+	return 0;
+}

@@ -1,0 +1,75 @@
+/*
+ * Guest RAM: one memfd mapped once into the VMM, presented to KVM as a low
+ * slot below the MMIO hole and, for large guests, a high slot at 4 GiB.
+ * Guest frame numbers (pfn = gpa >> 12) are what the stream carries; the
+ * memfd offset of a pfn is its index in RAM order (low, then high).
+ */
+#ifndef GODWIT_VMM_MEMORY_H
+#define GODWIT_VMM_MEMORY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/bitmap.h"
+#include "common/compiler.h"
+
+#define PAGE_SHIFT 12
+#define PAGE_SIZE (1ULL << PAGE_SHIFT)
+
+struct mem_region {
+	uint64_t gpa;    /* guest physical start */
+	uint64_t size;   /* bytes */
+	uint64_t offset; /* offset in the memfd and in mem->host */
+};
+
+struct guest_mem {
+	int memfd;
+	uint8_t *host;  /* whole RAM, RAM order (low then high) */
+	uint64_t size;  /* total bytes */
+	struct mem_region regions[2];
+	unsigned int nr_regions;
+	int vm_fd;      /* -1 until mem_register() */
+	bool dirty_logging;
+	bool manual_protect; /* KVM_CLEAR_DIRTY_LOG in use */
+	struct bitmap vmm_dirty; /* pages the VMM itself wrote, per RAM page */
+};
+
+/* Split size bytes into regions around the MMIO hole. No KVM needed. */
+void mem_plan(uint64_t size, struct mem_region regions_out[2],
+	      unsigned int *nr_out);
+/* Allocate RAM in a memfd and map it; mem->vm_fd stays -1. */
+int mem_init(struct guest_mem *mem, uint64_t size) __must_check;
+/* Idempotent; safe on a zeroed or half-built struct. */
+void mem_destroy(struct guest_mem *mem);
+/* Register the regions as KVM memory slots of vm_fd. */
+int mem_register(struct guest_mem *mem, int vm_fd) __must_check;
+
+/* Host pointer for [gpa, gpa+len) if it lies inside one region, else NULL. */
+void *mem_gpa_to_hva(const struct guest_mem *mem, uint64_t gpa, uint64_t len);
+bool mem_gpa_is_ram(const struct guest_mem *mem, uint64_t gpa, uint64_t len);
+/* Highest guest frame number + 1 (pfns past RAM holes included). */
+uint64_t mem_pfn_limit(const struct guest_mem *mem);
+/* Page index in RAM order for a RAM pfn, or -1 for a pfn outside RAM. */
+int64_t mem_pfn_to_index(const struct guest_mem *mem, uint64_t pfn);
+uint64_t mem_index_to_pfn(const struct guest_mem *mem, uint64_t index);
+static inline uint64_t mem_nr_pages(const struct guest_mem *mem)
+{
+	return mem->size >> PAGE_SHIFT;
+}
+
+/* Copy into guest RAM from the VMM, marking the pages dirty. */
+int mem_write(struct guest_mem *mem, uint64_t gpa, const void *buf,
+	      uint64_t len) __must_check;
+
+/* Dirty logging (live migration). Bitmaps are per RAM-order page index. */
+int mem_dirty_log_start(struct guest_mem *mem) __must_check;
+int mem_dirty_log_stop(struct guest_mem *mem) __must_check;
+/*
+ * Move KVM's dirty bits and the VMM's own writes into dirty (OR-ed in) and
+ * re-arm write protection for them, so the next call sees only newer
+ * writes.
+ */
+int mem_dirty_log_sync(struct guest_mem *mem, struct bitmap *dirty)
+	__must_check;
+
+#endif

@@ -1,0 +1,115 @@
+/*
+ * A VM: KVM VM fd, guest RAM, I/O buses, vCPUs and their pause barrier.
+ *
+ * Threads: each vCPU has its own thread running KVM_RUN; everything else
+ * (control socket, save, migration) runs on other threads and reaches the
+ * vCPUs only through vm_pause()/vm_resume() or a stop request. vCPU state
+ * may be read or written only while all vCPUs are parked.
+ */
+#ifndef GODWIT_VMM_VM_H
+#define GODWIT_VMM_VM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/compiler.h"
+#include "vmm/bus.h"
+#include "vmm/kvm.h"
+#include "vmm/memory.h"
+
+#define VM_MAX_VCPUS 255 /* xAPIC IDs in the MADT */
+#define VM_NAME_MAX 64
+
+/* Why the guest stopped; each has its own exit status (see vm_stop_status). */
+enum vm_stop_reason {
+	VM_STOP_NONE,
+	VM_STOP_DEBUG_EXIT,   /* guest wrote the debug-exit port */
+	VM_STOP_POWEROFF,     /* ACPI S5 */
+	VM_STOP_RESET,        /* ACPI reset register or KVM system event */
+	VM_STOP_TRIPLE_FAULT, /* KVM_EXIT_SHUTDOWN */
+	VM_STOP_INTERNAL,     /* KVM could not run the guest */
+	VM_STOP_HOST,         /* the host ended it (quit, signal, saved) */
+};
+
+/* Exit statuses of `godwit run` for stops other than the debug-exit port. */
+#define VM_STATUS_POWEROFF 0
+#define VM_STATUS_RESET 120
+#define VM_STATUS_TRIPLE_FAULT 121
+#define VM_STATUS_INTERNAL 122
+
+struct vcpu;
+
+struct vm_pause {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;   /* parked vCPUs wait here */
+	pthread_cond_t parked; /* pausers wait here for every vCPU to park */
+	unsigned int requests; /* nested pause requests */
+	unsigned int nr_parked;
+	unsigned int nr_threads; /* vCPU threads alive */
+	bool stopping;           /* guest ended: park for good */
+	bool quit;               /* threads must exit */
+	/* Guest TSC frozen at pause time (see vm_pause()). */
+	bool tsc_frozen;
+	uint64_t tsc_guest;
+	uint64_t kvmclock_ns;
+};
+
+struct vm_config {
+	char name[VM_NAME_MAX];
+	uint64_t mem_bytes;
+	unsigned int nr_vcpus;
+	char cpu_model[32];
+};
+
+struct vm {
+	struct vm_config config;
+	struct kvm kvm;
+	int fd;
+	struct guest_mem mem;
+	struct bus pio;
+	struct bus mmio;
+	struct vcpu *vcpus;
+	unsigned int nr_vcpus;
+	struct kvm_cpuid2 *cpuid; /* the VM's CPUID, before per-vCPU ids */
+	uint32_t cpuid_digest;    /* machine identity: feature digest */
+	char cpu_vendor[13];
+	bool tsc_offset_ctrl;     /* KVM_VCPU_TSC_OFFSET available */
+	struct vm_pause pause;
+
+	pthread_mutex_t stop_lock;
+	enum vm_stop_reason stop_reason;
+	int stop_status;
+	int stop_eventfd; /* readable once the guest stopped */
+	char stop_message[160];
+};
+
+/* Create the VM, its RAM, irqchip, PIT and vCPUs (not yet running). */
+int vm_create(struct vm *vm, const struct vm_config *config) __must_check;
+/* Stop vCPU threads (if running) and free everything. Idempotent. */
+void vm_destroy(struct vm *vm);
+/* Start one thread per vCPU; with paused, they park before running. */
+int vm_start(struct vm *vm, bool paused) __must_check;
+
+/*
+ * Park every vCPU and wait until each has stopped; nests. While paused
+ * the guest's TSC and kvmclock stand still, so guest time does not jump
+ * across a pause, a save or a migration.
+ */
+int vm_pause(struct vm *vm) __must_check;
+int vm_resume(struct vm *vm) __must_check;
+bool vm_is_paused(struct vm *vm);
+
+/*
+ * Called from any thread when the guest ends: the first call wins, vCPUs
+ * park for good and stop_eventfd becomes readable.
+ */
+void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int status,
+		     const char *fmt, ...) __printf(4, 5);
+bool vm_stopped(struct vm *vm, enum vm_stop_reason *reason_out,
+		int *status_out);
+
+/* Drive an interrupt line (GSI) of the in-kernel PIC/IOAPIC. */
+int vm_irq_line(struct vm *vm, unsigned int gsi, int level) __must_check;
+
+#endif

@@ -1,0 +1,23 @@
+/* Model-specific registers: boot values and single-MSR access helpers. */
+#ifndef GODWIT_VMM_X86_MSR_H
+#define GODWIT_VMM_X86_MSR_H
+
+#include <stdint.h>
+
+#include "common/compiler.h"
+
+#define MSR_IA32_TSC 0x10
+#define MSR_IA32_APICBASE 0x1b
+#define MSR_IA32_MISC_ENABLE 0x1a0
+#define MSR_MTRR_DEF_TYPE 0x2ff
+#define MSR_IA32_TSC_DEADLINE 0x6e0
+#define MSR_KVM_SYSTEM_TIME_NEW 0x4b564d01
+#define MSR_KVM_WALL_CLOCK_NEW 0x4b564d00
+
+/* What firmware would leave behind: fast strings on, MTRRs default WB. */
+int msr_set_boot(int vcpu_fd) __must_check;
+int msr_get_one(int vcpu_fd, uint32_t index, uint64_t *value_out)
+	__must_check;
+int msr_set_one(int vcpu_fd, uint32_t index, uint64_t value) __must_check;
+
+#endif

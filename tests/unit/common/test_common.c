@@ -1,0 +1,138 @@
+/* Unit tests for src/common: size parsing, CRC32C, bitmaps, full I/O. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "common/bitmap.h"
+#include "common/crc32c.h"
+#include "common/util.h"
+
+static void test_parse_size(void **state)
+{
+	uint64_t v;
+
+	assert_int_equal(parse_size_bytes("256", &v), 0);
+	assert_int_equal(v, 256ULL << 20);
+	assert_int_equal(parse_size_bytes("4g", &v), 0);
+	assert_int_equal(v, 4ULL << 30);
+	assert_int_equal(parse_size_bytes("512M", &v), 0);
+	assert_int_equal(v, 512ULL << 20);
+	assert_int_equal(parse_size_bytes("64KiB", &v), 0);
+	assert_int_equal(v, 64ULL << 10);
+	assert_int_equal(parse_size_bytes("1GB", &v), 0);
+	assert_int_equal(v, 1ULL << 30);
+	assert_int_equal(parse_size_bytes("", &v), -EINVAL);
+	assert_int_equal(parse_size_bytes("-1", &v), -EINVAL);
+	assert_int_equal(parse_size_bytes("12q", &v), -EINVAL);
+	assert_int_equal(parse_size_bytes("99999999999999999999", &v),
+			 -ERANGE);
+	assert_int_equal(parse_size_bytes("17179869184t", &v), -ERANGE);
+}
+
+static void test_parse_u64(void **state)
+{
+	uint64_t v;
+
+	assert_int_equal(parse_u64("0x10", &v), 0);
+	assert_int_equal(v, 16);
+	assert_int_equal(parse_u64("12", &v), 0);
+	assert_int_equal(v, 12);
+	assert_int_equal(parse_u64("12a", &v), -EINVAL);
+	assert_int_equal(parse_u64(" 1", &v), -EINVAL);
+	assert_int_equal(parse_u64("", &v), -EINVAL);
+}
+
+/* Known answers from RFC 3720 (iSCSI) appendix B.4. */
+static void test_crc32c_vectors(void **state)
+{
+	uint8_t buf[32];
+	int i;
+
+	assert_int_equal(crc32c(0, "123456789", 9), 0xe3069283);
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(crc32c(0, buf, 32), 0x8a9136aa);
+	memset(buf, 0xff, sizeof(buf));
+	assert_int_equal(crc32c(0, buf, 32), 0x62a8ab43);
+	for (i = 0; i < 32; i++)
+		buf[i] = i;
+	assert_int_equal(crc32c(0, buf, 32), 0x46dd794e);
+}
+
+static void test_crc32c_hw_matches_sw(void **state)
+{
+	uint8_t buf[1031];
+	size_t i, len;
+
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 131 + 7);
+	for (len = 0; len < sizeof(buf); len += 37)
+		assert_int_equal(crc32c(0, buf, len), crc32c_sw(0, buf, len));
+	/* Running sums equal one-shot sums. */
+	assert_int_equal(crc32c(crc32c(0, buf, 100), buf + 100, 900),
+			 crc32c(0, buf, 1000));
+}
+
+static void test_bitmap(void **state)
+{
+	struct bitmap bm;
+
+	assert_int_equal(bitmap_init(&bm, 130), 0);
+	assert_int_equal(bitmap_count(&bm), 0);
+	assert_int_equal(bitmap_next_set(&bm, 0), 130);
+	bitmap_set(&bm, 0);
+	bitmap_set(&bm, 64);
+	bitmap_set(&bm, 129);
+	assert_true(bitmap_test(&bm, 64));
+	assert_false(bitmap_test(&bm, 63));
+	assert_int_equal(bitmap_count(&bm), 3);
+	assert_int_equal(bitmap_next_set(&bm, 1), 64);
+	assert_int_equal(bitmap_next_set(&bm, 65), 129);
+	assert_int_equal(bitmap_next_set(&bm, 130), 130);
+	bitmap_clear(&bm, 64);
+	assert_int_equal(bitmap_next_set(&bm, 1), 129);
+	bitmap_set_all(&bm);
+	assert_int_equal(bitmap_count(&bm), 130);
+	bitmap_clear_all(&bm);
+	assert_int_equal(bitmap_count(&bm), 0);
+	bitmap_destroy(&bm);
+}
+
+static void test_full_io(void **state)
+{
+	char out[100000], in[100000];
+	int p[2];
+	size_t i;
+
+	for (i = 0; i < sizeof(out); i++)
+		out[i] = (char)i;
+	assert_int_equal(pipe(p), 0);
+	if (fork() == 0) {
+		close(p[0]);
+		_exit(write_full(p[1], out, sizeof(out)) ? 1 : 0);
+	}
+	close(p[1]);
+	assert_int_equal(read_full(p[0], in, sizeof(in)), 0);
+	assert_memory_equal(in, out, sizeof(in));
+	/* The writer is done: a further read hits end of file. */
+	assert_int_equal(read_full(p[0], in, 1), -EPIPE);
+	close(p[0]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_size),
+		cmocka_unit_test(test_parse_u64),
+		cmocka_unit_test(test_crc32c_vectors),
+		cmocka_unit_test(test_crc32c_hw_matches_sw),
+		cmocka_unit_test(test_bitmap),
+		cmocka_unit_test(test_full_io),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
