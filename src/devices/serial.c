@@ -11,7 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/util.h"
 #include "vmm/vm.h"
 #include "vmm/x86/layout.h"
 
@@ -129,10 +128,14 @@ static void serial_tx(struct serial *s, uint8_t b)
 	if (s->st.mcr & MCR_LOOP) {
 		rx_push(&s->st, b);
 	} else if (s->out_fd >= 0) {
-		if (write_full(s->out_fd, &b, 1)) {
-			/* A closed console must not stop the guest. */
+		ssize_t r;
+
+		do {
+			r = write(s->out_fd, &b, 1);
+		} while (r < 0 && errno == EINTR);
+		/* A full pty drops output; a closed console stops it. */
+		if (r < 0 && errno != EAGAIN)
 			s->out_fd = -1;
-		}
 		s->tx_bytes++;
 	}
 	s->st.thr_ipending = 1;

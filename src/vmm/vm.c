@@ -17,6 +17,7 @@
 #include "vmm/vcpu.h"
 #include "vmm/x86/cpu.h"
 #include "vmm/x86/cpuid.h"
+#include "vmm/x86/msr.h"
 
 static int vm_init_sync(struct vm *vm)
 {
@@ -97,6 +98,12 @@ int vm_create(struct vm *vm, const struct vm_config *config)
 	rc = vm_create_vcpus(vm);
 	if (rc)
 		goto err;
+	rc = msr_save_list(&vm->kvm, vm->vcpus[0].fd, &vm->save_msrs,
+			   &vm->nr_save_msrs);
+	if (rc) {
+		log_err("cannot list the vCPU MSRs: %s", strerror(-rc));
+		goto err;
+	}
 	return 0;
 err:
 	vm_destroy(vm);
@@ -138,6 +145,8 @@ void vm_destroy(struct vm *vm)
 	vm->fd = -1;
 	free(vm->cpuid);
 	vm->cpuid = NULL;
+	free(vm->save_msrs);
+	vm->save_msrs = NULL;
 	if (vm->kvm.fd >= 0)
 		kvm_close(&vm->kvm);
 	if (vm->stop_eventfd >= 0)
@@ -147,30 +156,31 @@ void vm_destroy(struct vm *vm)
 
 int vm_start(struct vm *vm, bool paused)
 {
+	struct vm_pause *p = &vm->pause;
 	unsigned int i;
 	int rc;
 
-	if (paused) {
-		pthread_mutex_lock(&vm->pause.lock);
-		vm->pause.requests++;
-		pthread_mutex_unlock(&vm->pause.lock);
-	}
+	/* Threads start parked; guest time is fixed before any runs. */
+	pthread_mutex_lock(&p->lock);
+	p->requests++;
+	pthread_mutex_unlock(&p->lock);
 	for (i = 0; i < vm->nr_vcpus; i++) {
 		rc = vcpu_start_thread(&vm->vcpus[i]);
 		if (rc)
 			return rc;
 	}
-	if (paused) {
-		pthread_mutex_lock(&vm->pause.lock);
-		while (vm->pause.nr_parked < vm->pause.nr_threads)
-			pthread_cond_wait(&vm->pause.parked, &vm->pause.lock);
-		/* Guest time stands still until the first resume. */
-		rc = x86_time_freeze(vm, &vm->pause.tsc_guest);
-		vm->pause.tsc_frozen = rc == 0;
-		pthread_mutex_unlock(&vm->pause.lock);
-		return rc;
+	pthread_mutex_lock(&p->lock);
+	while (p->nr_parked < p->nr_threads)
+		pthread_cond_wait(&p->parked, &p->lock);
+	rc = 0;
+	if (!p->tsc_frozen) {
+		rc = x86_time_freeze(vm, &p->tsc_guest);
+		p->tsc_frozen = rc == 0;
 	}
-	return 0;
+	pthread_mutex_unlock(&p->lock);
+	if (rc || paused)
+		return rc;
+	return vm_resume(vm);
 }
 
 int vm_irq_line(struct vm *vm, unsigned int gsi, int level)

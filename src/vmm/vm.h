@@ -75,6 +75,8 @@ struct vm {
 	uint32_t cpuid_digest;    /* machine identity: feature digest */
 	char cpu_vendor[13];
 	bool tsc_offset_ctrl;     /* KVM_VCPU_TSC_OFFSET available */
+	uint32_t *save_msrs;      /* MSRs saved per vCPU (msr_save_list) */
+	unsigned int nr_save_msrs;
 	struct vm_pause pause;
 
 	pthread_mutex_t stop_lock;
@@ -88,7 +90,11 @@ struct vm {
 int vm_create(struct vm *vm, const struct vm_config *config) __must_check;
 /* Stop vCPU threads (if running) and free everything. Idempotent. */
 void vm_destroy(struct vm *vm);
-/* Start one thread per vCPU; with paused, they park before running. */
+/*
+ * Start one thread per vCPU; with paused, they park before running.
+ * Guest time starts from vm->pause.tsc_guest/kvmclock_ns if a restore
+ * set them (pause.tsc_frozen), else from where KVM has it.
+ */
 int vm_start(struct vm *vm, bool paused) __must_check;
 
 /*

@@ -29,7 +29,7 @@
 #define STREAM_F_KNOWN (STREAM_F_LIVE)
 
 #define STREAM_PAGE_SIZE 4096u
-#define STREAM_CONFIG_MAX (64u * 1024)
+#define STREAM_CONFIG_MAX (128u * 1024)
 #define STREAM_MAX_VCPUS 255u
 
 struct stream_header {

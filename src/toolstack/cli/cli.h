@@ -18,5 +18,9 @@ struct cli_verb {
 };
 
 int cmd_run(int argc, char **argv);
+int cmd_pause(int argc, char **argv);
+int cmd_unpause(int argc, char **argv);
+int cmd_save(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
 
 #endif

@@ -1,42 +1,32 @@
-/*
- * godwit run: parse the VM's options (and an optional xl-style config
- * file, which command-line options override) and run it in this process.
- */
-#include <errno.h>
-#include <getopt.h>
+/* godwit run: boot a VM in this process and run it until the guest ends. */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
-#include "common/util.h"
 #include "toolstack/cli/cli.h"
 #include "toolstack/cli/vmopts.h"
 #include "toolstack/monitor/monitor.h"
 
 static void run_usage(FILE *f)
 {
-	fprintf(f,
-		"usage: godwit run [OPTIONS] [CONFIG]\n"
-		"Run a VM in the foreground until the guest ends.\n\n");
-	vmopts_usage(f);
+	fprintf(f, "usage: godwit run [OPTIONS] [CONFIG [key=value ...]]\n"
+		   "Run a VM in the foreground until the guest ends.\n\n");
+	vmopts_usage(f, VMOPTS_RUN);
 }
 
 int cmd_run(int argc, char **argv)
 {
-	struct monitor_opts *o;
-	int rc;
+	struct monitor_opts *o = calloc(1, sizeof(*o));
+	int rc, first;
 
-	o = calloc(1, sizeof(*o));
 	if (!o) {
 		fprintf(stderr, "godwit: out of memory\n");
 		return CLI_FAIL;
 	}
-	rc = vmopts_parse(argc, argv, o, run_usage);
+	rc = vmopts_parse(argc, argv, VMOPTS_RUN, o, run_usage, &first);
 	if (rc == 0)
 		rc = monitor_run(o);
-	else
-		rc = rc == VMOPTS_HELP ? CLI_OK : rc;
+	else if (rc == VMOPTS_HELP)
+		rc = CLI_OK;
 	free(o);
 	return rc;
 }

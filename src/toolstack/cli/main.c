@@ -4,10 +4,17 @@
 
 #include "common/compiler.h"
 #include "toolstack/cli/cli.h"
+#include "tools/inspect.h"
 
 static const struct cli_verb verbs[] = {
 	{ "run", cmd_run, "[OPTIONS] [CONFIG]",
 	  "run a VM in the foreground" },
+	{ "pause", cmd_pause, "VM", "pause a VM's vCPUs" },
+	{ "unpause", cmd_unpause, "VM", "resume a paused VM" },
+	{ "save", cmd_save, "[-c] [-p] VM FILE", "save a VM to a file" },
+	{ "restore", cmd_restore, "[-p] FILE [OPTIONS]",
+	  "restore a saved VM and run it in the foreground" },
+	{ "inspect", inspect_main, "FILE", "validate and describe a stream" },
 };
 
 static void usage(FILE *f)

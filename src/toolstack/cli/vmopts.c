@@ -1,4 +1,9 @@
-/* Parsing and validation of VM options for godwit run. */
+/*
+ * Parsing and validation of VM options. The config file is parsed first
+ * (with its key=value overrides, as `xl create` takes them), then each
+ * command-line option overrides the result; every value is checked with
+ * one clear error line.
+ */
 #include "toolstack/cli/vmopts.h"
 
 #include <errno.h>
@@ -12,15 +17,14 @@
 #include "toolstack/cli/cli.h"
 #include "toolstack/monitor/monitor.h"
 
-#define DEFAULT_MEM (256 * MIB)
-#define MIN_MEM (4 * MIB)
+#define MIN_MEM_MIB 4
 
 enum {
 	OPT_KERNEL = 0x100, OPT_INITRD, OPT_CMDLINE, OPT_MEMORY, OPT_VCPUS,
 	OPT_CPU, OPT_SERIAL, OPT_NAME, OPT_QMP,
 };
 
-static const struct option long_opts[] = {
+static const struct option run_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
 	{ "initrd", required_argument, NULL, OPT_INITRD },
 	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
@@ -35,114 +39,162 @@ static const struct option long_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-void vmopts_usage(FILE *f)
+/* Restore takes only the options that do not change the machine. */
+static const struct option restore_opts[] = {
+	{ "serial", required_argument, NULL, OPT_SERIAL },
+	{ "qmp", required_argument, NULL, OPT_QMP },
+	{ "paused", no_argument, NULL, 'p' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+void vmopts_usage(FILE *f, enum vmopts_mode mode)
 {
+	if (mode == VMOPTS_RUN)
+		fprintf(f,
+			"  --kernel FILE     PVH ELF kernel or bzImage\n"
+			"  --initrd FILE     initial ramdisk\n"
+			"  --cmdline STR     kernel command line\n"
+			"  --memory SIZE     guest RAM: MiB, or with a k/m/g suffix (default 128)\n"
+			"  --vcpus N         number of vCPUs, 1..255 (default 1)\n"
+			"  --cpu MODEL       host, x86-64-v1, x86-64-v2, x86-64-v3, x86-64-v4 (default host)\n"
+			"  --name NAME       VM name (default: the config's, else 'godwit')\n");
 	fprintf(f,
-		"  --kernel FILE     PVH ELF kernel or bzImage (required)\n"
-		"  --initrd FILE     initial ramdisk\n"
-		"  --cmdline STR     kernel command line\n"
-		"  --memory SIZE     guest RAM; MiB, or with k/m/g suffix (default 256)\n"
-		"  --vcpus N         number of vCPUs, 1..255 (default 1)\n"
-		"  --cpu MODEL       host, x86-64-v1, x86-64-v2, x86-64-v3, x86-64-v4 (default host)\n"
 		"  --serial SPEC     stdio, file:PATH or none (default stdio)\n"
-		"  --name NAME       VM name (default: from the config, else 'godwit')\n"
-		"  --qmp PATH        control socket (default /run/godwit/vm/NAME.qmp)\n"
-		"  -p, --paused      start with vCPUs paused\n"
-		"CONFIG is an xl.cfg-style file (see godwit.cfg(5)); options override it.\n"
+		"  --qmp PATH        control socket, or none (default /run/godwit/vm/NAME.qmp)\n"
+		"  -p, --paused      leave the vCPUs paused (cont or godwit unpause starts them)\n");
+	if (mode == VMOPTS_RUN)
+		fprintf(f,
+			"CONFIG is an xl.cfg-style file (godwit.cfg(5)), optionally followed by\n"
+			"key=value overrides; options override both.\n");
+	fprintf(f,
 		"Exit status: the guest's debug-exit value, 0 on poweroff, 120 reset,\n"
 		"121 triple fault, 122 KVM failure, 1 on errors, 2 on usage errors.\n");
 }
 
-static int bad(const char *fmt, const char *arg, const char *why)
+static int bad(const char *opt, const char *arg, const char *why)
 {
-	fprintf(stderr, "godwit: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "%s%s\n", why ? ": " : "", why ? why : "");
+	fprintf(stderr, "godwit: %s '%s': %s\n", opt, arg, why);
 	return CLI_FAIL;
 }
 
-static int set_str(char *dst, size_t size, const char *src, const char *what)
+static int set_str(char *dst, size_t size, const char *src, const char *opt)
 {
 	if (strlen(src) >= size)
-		return bad("%s is too long", what, NULL);
+		return bad(opt, src, "too long");
 	strcpy(dst, src);
 	return 0;
 }
 
-int vmopts_set_memory(struct monitor_opts *o, const char *arg);
-int vmopts_set_memory(struct monitor_opts *o, const char *arg)
+static int set_memory(struct domain_config *c, const char *arg)
 {
 	uint64_t bytes, host = (uint64_t)get_phys_pages() * getpagesize();
 	char why[96];
 
 	if (parse_size_bytes(arg, &bytes))
-		return bad("--memory '%s'", arg,
-			   "not a size (MiB, or a number with k/m/g suffix)");
-	if (bytes < MIN_MEM || bytes % (2 * MIB)) {
+		return bad("--memory", arg,
+			   "not a size (MiB, or a number with a k/m/g suffix)");
+	if (bytes < MIN_MEM_MIB * MIB || bytes % (2 * MIB)) {
 		snprintf(why, sizeof(why),
-			 "must be a multiple of 2 MiB and at least %llu MiB",
-			 MIN_MEM / MIB);
-		return bad("--memory '%s'", arg, why);
+			 "must be a multiple of 2 MiB and at least %d MiB",
+			 MIN_MEM_MIB);
+		return bad("--memory", arg, why);
 	}
 	if (bytes > host) {
 		snprintf(why, sizeof(why),
 			 "more than this host's %llu MiB of RAM",
 			 (unsigned long long)(host / MIB));
-		return bad("--memory '%s'", arg, why);
+		return bad("--memory", arg, why);
 	}
-	o->vm.mem_bytes = bytes;
+	c->memory_mib = bytes / MIB;
+	c->maxmem_mib = MAX(c->maxmem_mib, c->memory_mib);
 	return 0;
 }
 
-static int set_vcpus(struct monitor_opts *o, const char *arg)
+static int set_vcpus(struct domain_config *c, const char *arg)
 {
 	uint64_t n;
 
-	if (parse_u64(arg, &n) || n < 1 || n > VM_MAX_VCPUS)
-		return bad("--vcpus '%s'", arg, "must be a number from 1 to 255");
-	o->vm.nr_vcpus = n;
+	if (parse_u64(arg, &n) || n < 1 || n > DOMAIN_VCPUS_MAX)
+		return bad("--vcpus", arg, "must be a number from 1 to 255");
+	c->vcpus = n;
+	c->maxvcpus = MAX(c->maxvcpus, c->vcpus);
 	return 0;
 }
 
-static int set_serial(struct monitor_opts *o, const char *arg)
+static int parse_serial(const char *arg, enum domain_serial *kind,
+			char *path, size_t pathlen)
 {
 	if (!strcmp(arg, "stdio")) {
-		o->serial = SERIAL_STDIO;
+		*kind = DOMAIN_SERIAL_STDIO;
 	} else if (!strcmp(arg, "none")) {
-		o->serial = SERIAL_NONE;
+		*kind = DOMAIN_SERIAL_NONE;
+	} else if (!strcmp(arg, "pty")) {
+		*kind = DOMAIN_SERIAL_PTY;
 	} else if (!strncmp(arg, "file:", 5) && arg[5]) {
-		o->serial = SERIAL_FILE;
-		return set_str(o->serial_path, sizeof(o->serial_path), arg + 5,
-			       "--serial file path");
+		*kind = DOMAIN_SERIAL_FILE;
+		return set_str(path, pathlen, arg + 5, "--serial");
 	} else {
-		return bad("--serial '%s'", arg,
-			   "expected stdio, file:PATH or none");
+		return bad("--serial", arg,
+			   "expected stdio, file:PATH, pty or none");
 	}
 	return 0;
+}
+
+static int set_name(struct domain_config *c, const char *arg)
+{
+	const char *p;
+
+	if (!*arg || strlen(arg) > DOMAIN_NAME_MAX)
+		return bad("--name", arg, "must be 1 to 63 characters");
+	for (p = arg; *p; p++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			    "0123456789_.-", *p))
+			return bad("--name", arg,
+				   "may only contain letters, digits, '_', '.' and '-'");
+	strcpy(c->name, arg);
+	return 0;
+}
+
+static int set_cpu(struct domain_config *c, const char *arg)
+{
+	static const char *const models[] = { "host", "x86-64-v1",
+					      "x86-64-v2", "x86-64-v3",
+					      "x86-64-v4" };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(models); i++)
+		if (!strcmp(arg, models[i]))
+			return set_str(c->cpu, sizeof(c->cpu), arg, "--cpu");
+	return bad("--cpu", arg,
+		   "unknown model (host, x86-64-v1, x86-64-v2, x86-64-v3, x86-64-v4)");
 }
 
 static int set_option(struct monitor_opts *o, int opt, const char *arg)
 {
+	struct domain_config *c = &o->cfg;
+
 	switch (opt) {
 	case OPT_KERNEL:
-		return set_str(o->kernel, sizeof(o->kernel), arg, "--kernel");
+		return set_str(c->kernel, sizeof(c->kernel), arg, "--kernel");
 	case OPT_INITRD:
-		return set_str(o->initrd, sizeof(o->initrd), arg, "--initrd");
+		return set_str(c->ramdisk, sizeof(c->ramdisk), arg, "--initrd");
 	case OPT_CMDLINE:
-		return set_str(o->cmdline, sizeof(o->cmdline), arg,
-			       "--cmdline");
+		return set_str(c->cmdline, sizeof(c->cmdline), arg, "--cmdline");
 	case OPT_MEMORY:
-		return vmopts_set_memory(o, arg);
+		return set_memory(c, arg);
 	case OPT_VCPUS:
-		return set_vcpus(o, arg);
+		return set_vcpus(c, arg);
 	case OPT_CPU:
-		return set_str(o->vm.cpu_model, sizeof(o->vm.cpu_model), arg,
-			       "--cpu");
+		return set_cpu(c, arg);
 	case OPT_SERIAL:
-		return set_serial(o, arg);
+		o->serial_set = true;
+		return parse_serial(arg, &o->serial, o->serial_path,
+				    sizeof(o->serial_path));
 	case OPT_NAME:
-		return set_str(o->vm.name, sizeof(o->vm.name), arg, "--name");
+		return set_name(c, arg);
 	case OPT_QMP:
+		o->no_qmp = !strcmp(arg, "none");
 		return set_str(o->qmp_path, sizeof(o->qmp_path), arg, "--qmp");
 	case 'p':
 		o->paused = true;
@@ -152,24 +204,36 @@ static int set_option(struct monitor_opts *o, int opt, const char *arg)
 	}
 }
 
-static void set_defaults(struct monitor_opts *o)
+static int load_config(struct monitor_opts *o, int argc, char **argv,
+		       int first)
 {
-	memset(o, 0, sizeof(*o));
-	o->vm.mem_bytes = DEFAULT_MEM;
-	o->vm.nr_vcpus = 1;
-	strcpy(o->vm.cpu_model, "host");
-	strcpy(o->vm.name, "godwit");
-	o->serial = SERIAL_STDIO;
+	struct config_diag diag;
+	unsigned int i;
+	int rc;
+
+	rc = domain_config_load(argv[first], (const char *const *)argv + first + 1,
+				argc - first - 1, &o->cfg, &diag);
+	for (i = 0; i < diag.nr_warnings; i++)
+		fprintf(stderr, "godwit: warning: %s\n", diag.warnings[i]);
+	if (rc) {
+		fprintf(stderr, "godwit: %s\n", diag.error);
+		return CLI_FAIL;
+	}
+	return 0;
 }
 
-int vmopts_parse(int argc, char **argv, struct monitor_opts *o,
-		 void (*usage)(FILE *f))
+/* Options are parsed twice: first to find the config, then to apply. */
+static int scan_options(int argc, char **argv, const struct option *lo,
+			struct monitor_opts *o, void (*usage)(FILE *f),
+			bool apply)
 {
+	/* run stops at CONFIG (key=value follow); restore permutes. */
+	const char *shortopts = lo == run_opts ? "+ph" : "ph";
 	int opt, rc;
 
-	set_defaults(o);
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "+ph", long_opts, NULL)) != -1) {
+	optind = 0; /* 0: fully reinitialise GNU getopt between scans */
+	opterr = apply;
+	while ((opt = getopt_long(argc, argv, shortopts, lo, NULL)) != -1) {
 		if (opt == 'h') {
 			usage(stdout);
 			return VMOPTS_HELP;
@@ -178,15 +242,37 @@ int vmopts_parse(int argc, char **argv, struct monitor_opts *o,
 			usage(stderr);
 			return CLI_USAGE;
 		}
-		rc = set_option(o, opt, optarg);
+		if (apply && (rc = set_option(o, opt, optarg)))
+			return rc;
+	}
+	return 0;
+}
+
+int vmopts_parse(int argc, char **argv, enum vmopts_mode mode,
+		 struct monitor_opts *o, void (*usage)(FILE *f),
+		 int *first_arg_out)
+{
+	const struct option *lo = mode == VMOPTS_RUN ? run_opts : restore_opts;
+	int rc;
+
+	monitor_opts_init(o);
+	rc = scan_options(argc, argv, lo, o, usage, false);
+	if (rc)
+		return rc;
+	*first_arg_out = optind;
+	if (mode == VMOPTS_RUN && optind < argc) {
+		rc = load_config(o, argc, argv, optind);
 		if (rc)
 			return rc;
 	}
-	if (optind < argc) {
-		fprintf(stderr, "godwit: config files are not supported yet\n");
-		return CLI_USAGE;
+	rc = scan_options(argc, argv, lo, o, usage, true);
+	if (rc)
+		return rc;
+	if (mode == VMOPTS_RUN && o->serial_set) {
+		o->cfg.serial = o->serial;
+		strcpy(o->cfg.serial_path, o->serial_path);
 	}
-	if (!o->kernel[0]) {
+	if (mode == VMOPTS_RUN && !o->cfg.kernel[0]) {
 		fprintf(stderr, "godwit: run: no kernel given (--kernel FILE or 'kernel' in a config)\n");
 		return CLI_USAGE;
 	}

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -19,21 +20,50 @@
 
 #define RETRY_NS (5 * NSEC_PER_MSEC)
 
+/*
+ * A pseudo-terminal for `godwit console`. The master is non-blocking:
+ * with no one attached, output the pty cannot buffer is dropped rather
+ * than stalling the vCPU that writes it.
+ */
+static int console_open_pty(struct console *c)
+{
+	struct termios t;
+	int fd;
+
+	fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 || grantpt(fd) || unlockpt(fd) ||
+	    ptsname_r(fd, c->pty_path, sizeof(c->pty_path))) {
+		log_err("cannot create a pseudo-terminal: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	if (tcgetattr(fd, &t) == 0) {
+		cfmakeraw(&t);
+		tcsetattr(fd, TCSANOW, &t);
+	}
+	c->out_fd = fd;
+	c->out_owned = true;
+	return 0;
+}
+
 int console_open_output(struct console *c, int kind, const char *path)
 {
 	memset(c, 0, sizeof(*c));
 	c->in_fd = -1;
 	c->out_fd = -1;
-	if (kind == SERIAL_STDIO) {
+	if (kind == DOMAIN_SERIAL_STDIO) {
 		c->out_fd = STDOUT_FILENO;
-	} else if (kind == SERIAL_FILE) {
-		c->out_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	} else if (kind == DOMAIN_SERIAL_FILE) {
+		c->out_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
 				 0644);
 		if (c->out_fd < 0) {
 			log_err("serial file %s: %s", path, strerror(errno));
 			return -errno;
 		}
 		c->out_owned = true;
+	} else if (kind == DOMAIN_SERIAL_PTY) {
+		return console_open_pty(c);
 	}
 	return 0;
 }
@@ -85,7 +115,8 @@ static void console_input(struct evloop *loop, int fd, uint32_t events,
 
 	r = read(fd, c->pending, sizeof(c->pending));
 	if (r <= 0) {
-		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+		/* EIO: nobody holds the pty's other end right now. */
+		if (r < 0 && (errno == EINTR || errno == EAGAIN || errno == EIO))
 			return;
 		/* End of input: the guest keeps running without it. */
 		evloop_del_fd(loop, fd);
@@ -104,11 +135,12 @@ static void console_input(struct evloop *loop, int fd, uint32_t events,
 int console_start_input(struct console *c, struct evloop *loop,
 			struct serial *serial)
 {
+	bool pty = c->pty_path[0] != 0;
 	int rc;
 
 	c->serial = serial;
 	c->loop = loop;
-	c->in_fd = STDIN_FILENO;
+	c->in_fd = pty ? c->out_fd : STDIN_FILENO;
 	rc = evloop_timer_new(loop, console_retry, c, &c->retry);
 	if (rc)
 		return rc;
@@ -118,7 +150,8 @@ int console_start_input(struct console *c, struct evloop *loop,
 		c->in_fd = -1;
 		return 0;
 	}
-	console_raw(c);
+	if (!pty)
+		console_raw(c);
 	return 0;
 }
 
@@ -129,6 +162,8 @@ void console_close(struct console *c)
 	c->tty_raw = false;
 	if (c->in_fd >= 0 && c->loop)
 		evloop_del_fd(c->loop, c->in_fd);
+	if (c->in_fd == c->out_fd)
+		c->in_fd = -1;
 	c->in_fd = -1;
 	evloop_timer_free(c->retry);
 	c->retry = NULL;

@@ -1,6 +1,7 @@
 /*
- * The foreground console: the serial port's input from stdin (raw mode on
- * a terminal, ^] ends the VM) and output to stdout, a file or nowhere.
+ * The console of the serial port: stdin/stdout (raw mode on a terminal,
+ * ^] ends the VM), a file (output only), a pseudo-terminal (for
+ * `godwit console`), or nowhere.
  */
 #ifndef GODWIT_MONITOR_CONSOLE_H
 #define GODWIT_MONITOR_CONSOLE_H
@@ -23,6 +24,7 @@ struct console {
 	struct evloop *loop;
 	int in_fd;  /* -1: no input */
 	int out_fd; /* -1: output discarded; owned if out_owned */
+	char pty_path[64]; /* "" unless a pseudo-terminal */
 	bool out_owned;
 	bool tty_raw;
 	struct termios saved;
@@ -33,10 +35,10 @@ struct console {
 	void *opaque;
 };
 
-/* Open the output side: stdio, a file path, or none. */
+/* Open the output side: a DOMAIN_SERIAL_* kind (path for files). */
 int console_open_output(struct console *c, int kind, const char *path)
 	__must_check;
-/* Start feeding stdin into serial (only for the stdio kind). */
+/* Start feeding input into serial (stdio and pty kinds). */
 int console_start_input(struct console *c, struct evloop *loop,
 			struct serial *serial) __must_check;
 void console_close(struct console *c);

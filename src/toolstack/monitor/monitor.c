@@ -1,34 +1,88 @@
 /*
- * Monitor main loop. Start-up is a straight line (VM, devices, kernel,
- * console, signals, vCPUs); then one event loop thread waits for the
- * guest to end, a signal, console input or control commands, while the
- * vCPU threads run the guest. Teardown undoes start-up in reverse.
+ * Monitor main loop. Start-up is a straight line (signals, the VM from
+ * its config, devices, then either the kernel or a restored stream, the
+ * control socket, the console, the vCPUs); then one event loop thread
+ * waits for the guest to end, a signal, console input or control
+ * commands while the vCPU threads run the guest. Teardown undoes
+ * start-up in reverse.
  */
-#include "toolstack/monitor/monitor.h"
+#include "toolstack/monitor/internal.h"
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "common/evloop.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "devices/platform.h"
-#include "devices/serial.h"
-#include "toolstack/monitor/console.h"
+#include "toolstack/config/internal.h"
+#include "migration/restore.h"
 #include "vmm/x86/layout.h"
 #include "vmm/x86/loader.h"
 
-struct monitor {
-	const struct monitor_opts *opts;
-	struct vm vm;
-	struct serial serial;
-	struct console console;
-	struct evloop *loop;
-	int signal_fd;
-	int status;
-};
+const char *run_state_name(enum run_state s)
+{
+	static const char *const names[] = {
+		"prelaunch", "running",	 "paused",     "save-vm",
+		"shutdown",  "inmigrate", "postmigrate",
+	};
+
+	return names[s];
+}
+
+void monitor_opts_init(struct monitor_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	domain_config_init(&o->cfg);
+	if (!o->cfg.name[0])
+		strcpy(o->cfg.name, "godwit");
+	/* A VM without a config file still gets its own identity. */
+	if (config_uuid_generate(o->cfg.uuid))
+		log_warn("cannot generate a UUID for the VM");
+	o->restore_fd = -1;
+}
+
+int monitor_default_qmp_path(const char *name, char *buf, size_t len)
+{
+	const char *dir = getenv("GODWIT_RUN_DIR");
+
+	return str_printf(buf, len, "%s/vm/%s.qmp", dir ? dir : "/run/godwit",
+			  name);
+}
+
+int monitor_config_text(struct monitor *m, char **text_out, uint32_t *len_out)
+{
+	size_t cap = DOMAIN_CONFIG_TEXT_MAX;
+	char *text = malloc(cap);
+	int rc;
+
+	if (!text)
+		return -ENOMEM;
+	rc = domain_config_format(&m->cfg, text, cap);
+	if (rc) {
+		free(text);
+		return rc;
+	}
+	*text_out = text;
+	*len_out = strlen(text);
+	return 0;
+}
+
+void monitor_end(struct monitor *m, int status, const char *fmt, ...)
+{
+	char msg[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	vm_request_stop(&m->vm, VM_STOP_HOST, status, "%s", msg);
+}
 
 static void monitor_serial_irq(void *opaque, int level)
 {
@@ -42,13 +96,20 @@ static void monitor_on_stop(struct evloop *loop, int fd, uint32_t events,
 			    void *opaque)
 {
 	struct monitor *m = opaque;
+	enum vm_stop_reason reason;
 	uint64_t v;
 
 	if (read(fd, &v, sizeof(v)) < 0 && errno == EAGAIN)
 		return;
-	vm_stopped(&m->vm, NULL, &m->status);
-	log_info("vm %s: %s", m->vm.config.name, m->vm.stop_message);
-	evloop_stop(loop);
+	vm_stopped(&m->vm, &reason, &m->status);
+	log_info("vm %s: %s", m->cfg.name, m->vm.stop_message);
+	if (m->state != RUN_POSTMIGRATE)
+		m->state = RUN_SHUTDOWN;
+	monitor_event(m, "SHUTDOWN",
+		      json_object_new_string(m->vm.stop_message));
+	/* A save or migration thread still owns the stream: let it finish. */
+	if (!m->job)
+		evloop_stop(loop);
 }
 
 static void monitor_on_signal(struct evloop *loop, int fd, uint32_t events,
@@ -59,15 +120,12 @@ static void monitor_on_signal(struct evloop *loop, int fd, uint32_t events,
 
 	if (read(fd, &si, sizeof(si)) != sizeof(si))
 		return;
-	vm_request_stop(&m->vm, VM_STOP_HOST, 0, "terminated by signal %u",
-			si.ssi_signo);
+	monitor_end(m, 0, "terminated by signal %u", si.ssi_signo);
 }
 
 static void monitor_on_escape(void *opaque)
 {
-	struct monitor *m = opaque;
-
-	vm_request_stop(&m->vm, VM_STOP_HOST, 0, "console escape (^]) ended the VM");
+	monitor_end(opaque, 0, "console escape (^]) ended the VM");
 }
 
 /* SIGINT/SIGTERM/SIGHUP arrive through a signalfd on the loop thread. */
@@ -79,7 +137,7 @@ static int monitor_signals(struct monitor *m)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
-	/* Blocked before vCPU threads exist, so they inherit the mask. */
+	/* Blocked before any thread exists, so all threads inherit it. */
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
 		return -EINVAL;
 	signal(SIGPIPE, SIG_IGN);
@@ -92,14 +150,16 @@ static int monitor_signals(struct monitor *m)
 
 static int monitor_devices(struct monitor *m)
 {
-	const struct monitor_opts *o = m->opts;
 	int rc;
 
-	rc = console_open_output(&m->console, o->serial, o->serial_path);
+	rc = console_open_output(&m->console, m->cfg.serial,
+				 m->cfg.serial_path);
 	if (rc)
 		return rc;
 	serial_init(&m->serial, m->console.out_fd, monitor_serial_irq, m);
 	rc = serial_attach(&m->serial, &m->vm);
+	if (!rc)
+		rc = devreg_add_serial(&m->devs, "serial0", &m->serial);
 	if (!rc)
 		rc = platform_attach(&m->vm);
 	if (rc)
@@ -107,77 +167,123 @@ static int monitor_devices(struct monitor *m)
 	return rc;
 }
 
-static int monitor_start(struct monitor *m)
+static int monitor_create_vm(struct monitor *m)
 {
-	const struct monitor_opts *o = m->opts;
+	struct vm_config vc = { .nr_vcpus = m->cfg.vcpus };
+
+	if (m->cfg.memory_mib % 2) {
+		log_err("memory %llu MiB: must be a multiple of 2 MiB",
+			(unsigned long long)m->cfg.memory_mib);
+		return -EINVAL;
+	}
+	vc.mem_bytes = m->cfg.memory_mib * MIB;
+	snprintf(vc.name, sizeof(vc.name), "%s", m->cfg.name);
+	snprintf(vc.cpu_model, sizeof(vc.cpu_model), "%s", m->cfg.cpu);
+	return vm_create(&m->vm, &vc);
+}
+
+static int monitor_boot(struct monitor *m)
+{
 	struct boot_config boot = {
-		.kernel = o->kernel,
-		.initrd = o->initrd[0] ? o->initrd : NULL,
-		.cmdline = o->cmdline,
+		.kernel = m->cfg.kernel,
+		.initrd = m->cfg.ramdisk[0] ? m->cfg.ramdisk : NULL,
+		.cmdline = m->cfg.cmdline,
 	};
+
+	if (!m->cfg.kernel[0]) {
+		log_err("no kernel to boot (set 'kernel' in the config or --kernel)");
+		return -EINVAL;
+	}
+	return boot_load(&m->vm, &boot);
+}
+
+static int monitor_start_vm(struct monitor *m)
+{
 	int rc;
 
-	rc = evloop_new(&m->loop);
-	if (rc)
-		return rc;
-	rc = monitor_signals(m);
-	if (rc)
-		return rc;
-	rc = vm_create(&m->vm, &o->vm);
-	if (rc)
-		return rc;
-	rc = monitor_devices(m);
-	if (rc)
-		return rc;
-	rc = boot_load(&m->vm, &boot);
-	if (rc)
-		return rc;
 	rc = evloop_add_fd(m->loop, m->vm.stop_eventfd, EVLOOP_IN,
 			   monitor_on_stop, m);
-	if (rc)
-		return rc;
-	if (o->serial == SERIAL_STDIO) {
+	if (!rc)
+		rc = monitor_qmp_start(m);
+	if (!rc && (m->cfg.serial == DOMAIN_SERIAL_STDIO ||
+		    m->cfg.serial == DOMAIN_SERIAL_PTY)) {
 		m->console.on_escape = monitor_on_escape;
 		m->console.opaque = m;
 		rc = console_start_input(&m->console, m->loop, &m->serial);
-		if (rc)
-			return rc;
 	}
-	rc = vm_start(&m->vm, o->paused);
 	if (rc)
+		return rc;
+	m->user_paused = m->opts->paused;
+	rc = vm_start(&m->vm, m->opts->paused);
+	if (rc) {
 		log_err("cannot start vCPUs: %s", strerror(-rc));
+		return rc;
+	}
+	m->state = m->opts->paused ? RUN_PAUSED : RUN_RUNNING;
+	return 0;
+}
+
+static int monitor_start(struct monitor *m)
+{
+	int rc;
+
+	rc = evloop_new(&m->loop);
+	if (!rc)
+		rc = monitor_signals(m);
+	if (!rc && m->opts->restore_fd >= 0)
+		rc = monitor_restore_prepare(m);
+	if (!rc)
+		rc = monitor_create_vm(m);
+	if (!rc)
+		rc = monitor_devices(m);
+	if (!rc)
+		rc = m->opts->restore_fd >= 0 ? monitor_restore_load(m) :
+						monitor_boot(m);
+	if (!rc)
+		rc = monitor_start_vm(m);
 	return rc;
 }
 
 static void monitor_teardown(struct monitor *m)
 {
+	if (m->rpc && rpc_server_flush(m->rpc, 1000))
+		log_debug("control socket: some replies were not delivered");
+	rpc_server_free(m->rpc);
 	console_close(&m->console);
 	vm_destroy(&m->vm);
 	serial_destroy(&m->serial);
 	if (m->signal_fd >= 0)
 		close(m->signal_fd);
 	evloop_free(m->loop);
+	monitor_restore_finish(m);
 }
 
 int monitor_run(const struct monitor_opts *opts)
 {
-	struct monitor m = { .opts = opts, .signal_fd = -1, .status = 1 };
-	int rc;
+	struct monitor *m = calloc(1, sizeof(*m));
+	int rc, status;
 
-	m.vm.fd = -1;
-	m.vm.stop_eventfd = -1;
-	m.vm.kvm.fd = -1;
-	m.vm.mem.memfd = -1;
-	m.console.in_fd = m.console.out_fd = -1;
-	log_set_prefix("godwit");
-	rc = monitor_start(&m);
+	if (!m) {
+		log_err("out of memory");
+		return 1;
+	}
+	m->opts = opts;
+	m->cfg = opts->cfg;
+	m->signal_fd = -1;
+	m->status = 1;
+	m->vm.fd = m->vm.stop_eventfd = m->vm.kvm.fd = m->vm.mem.memfd = -1;
+	m->console.in_fd = m->console.out_fd = -1;
+	m->restore.fd = -1;
+	rc = monitor_start(m);
 	if (rc == 0) {
-		rc = evloop_run(m.loop);
+		rc = evloop_run(m->loop);
 		if (rc)
 			log_err("event loop failed: %s", strerror(-rc));
 	} else {
-		m.status = 1;
+		m->status = 1;
 	}
-	monitor_teardown(&m);
-	return m.status;
+	monitor_teardown(m);
+	status = m->status;
+	free(m);
+	return status;
 }

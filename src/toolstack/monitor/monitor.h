@@ -1,7 +1,8 @@
 /*
- * The per-VM monitor process: builds a VM from its configuration, runs
- * its main loop (console, control socket, signals, the guest's end) and
- * returns the process exit status. `godwit run`, `godwit restore` and
+ * The per-VM monitor process: builds a VM from its domain configuration
+ * (booting its kernel, or restoring a stream), runs its main loop
+ * (console, control socket, signals, the guest's end) and returns the
+ * process exit status. `godwit run`, `godwit restore` and
  * `godwit migrate-receive` all end up here.
  */
 #ifndef GODWIT_MONITOR_MONITOR_H
@@ -10,28 +11,26 @@
 #include <limits.h>
 #include <stdbool.h>
 
-#include "vmm/vm.h"
-
-#define MONITOR_CMDLINE_MAX 4096
-
-enum serial_kind {
-	SERIAL_STDIO,
-	SERIAL_FILE,
-	SERIAL_NONE,
-};
+#include "toolstack/config/domain_config.h"
 
 struct monitor_opts {
-	struct vm_config vm;
-	char kernel[PATH_MAX];
-	char initrd[PATH_MAX];
-	char cmdline[MONITOR_CMDLINE_MAX];
-	enum serial_kind serial;
-	char serial_path[PATH_MAX];
-	char qmp_path[PATH_MAX]; /* empty: no control socket */
-	bool paused;
+	struct domain_config cfg; /* the VM (restore: overrides below) */
+	char qmp_path[PATH_MAX];  /* "" = /run/godwit/vm/NAME.qmp */
+	bool no_qmp;              /* --qmp none */
+	bool paused;              /* -p: vCPUs stay paused */
+	/* Restore from a stream instead of booting cfg's kernel. */
+	int restore_fd;           /* -1: boot */
+	char restore_name[PATH_MAX]; /* file name for messages */
+	/* What the command line sets on a restored config. */
+	bool serial_set;
+	enum domain_serial serial;
+	char serial_path[DOMAIN_PATH_MAX + 1];
 };
 
+void monitor_opts_init(struct monitor_opts *o);
 /* Returns the exit status: the guest's, or 1 if the VM could not start. */
 int monitor_run(const struct monitor_opts *opts);
+/* The default control socket of VM name (honours GODWIT_RUN_DIR). */
+int monitor_default_qmp_path(const char *name, char *buf, size_t len);
 
 #endif

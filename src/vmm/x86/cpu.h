@@ -27,6 +27,8 @@ int x86_vcpu_get_rip(struct vcpu *vcpu, uint64_t *rip_out);
 int x86_tsc_get(struct vm *vm, uint64_t *tsc_out) __must_check;
 /* Make every vCPU's TSC read tsc now (one shared offset). */
 int x86_tsc_set(struct vm *vm, uint64_t tsc) __must_check;
+/* Set one vCPU's TSC to tsc now (restore: before its TSC MSRs). */
+int x86_tsc_set_one(struct vcpu *vcpu, uint64_t tsc) __must_check;
 /* Pause/resume guest time: TSC and kvmclock (vCPUs must be parked). */
 int x86_time_freeze(struct vm *vm, uint64_t *tsc_out) __must_check;
 int x86_time_thaw(struct vm *vm, uint64_t tsc) __must_check;

@@ -2,6 +2,7 @@
 #ifndef GODWIT_VMM_X86_MSR_H
 #define GODWIT_VMM_X86_MSR_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/compiler.h"
@@ -19,5 +20,18 @@ int msr_set_boot(int vcpu_fd) __must_check;
 int msr_get_one(int vcpu_fd, uint32_t index, uint64_t *value_out)
 	__must_check;
 int msr_set_one(int vcpu_fd, uint32_t index, uint64_t value) __must_check;
+
+struct kvm;
+
+/*
+ * The MSRs to save for every vCPU: KVM's index list minus those carried
+ * elsewhere or without state (see docs/stream-format.md, VCPU_MSRS),
+ * minus any this vCPU cannot read. *list_out is malloc()ed.
+ */
+int msr_save_list(const struct kvm *kvm, int vcpu_fd, uint32_t **list_out,
+		  unsigned int *nr_out) __must_check;
+/* True for MSRs never saved: they travel in other records or are
+ * write-only triggers. */
+bool msr_is_skipped(uint32_t index);
 
 #endif

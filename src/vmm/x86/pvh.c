@@ -152,34 +152,46 @@ static int elf_check_segment(const struct elf_view *v, struct guest_mem *mem,
 	return 0;
 }
 
+/* The PVH note comes first: without it nothing else matters. */
+static int elf_find_pvh_note(const struct elf_view *v, uint64_t *entry,
+			     char *why, size_t whylen)
+{
+	struct phdr p;
+	unsigned int i;
+
+	for (i = 0; i < v->phnum; i++) {
+		elf_phdr(v, i, &p);
+		if (p.type != PT_NOTE)
+			continue;
+		if (p.offset > v->len || p.filesz > v->len - p.offset)
+			return WHY("ELF segment %u lies outside the file", i),
+			       -ENOEXEC;
+		if (elf_find_entry(v, &p, entry) == 0)
+			return 0;
+	}
+	return WHY("no PVH entry point (ELF note Xen/XEN_ELFNOTE_PHYS32_ENTRY): not a PVH kernel"),
+	       -ENOEXEC;
+}
+
 int pvh_elf_load(struct guest_mem *mem, const void *image, size_t len,
 		 struct pvh_image *out, char *why, size_t whylen)
 {
 	struct elf_view v;
 	struct phdr p;
-	bool have_entry = false, have_load = false;
+	bool have_load = false;
 	unsigned int i;
 	int rc;
 
 	rc = elf_view_init(&v, image, len, why, whylen);
+	if (!rc)
+		rc = elf_find_pvh_note(&v, &out->entry, why, whylen);
 	if (rc)
 		return rc;
 	out->start = UINT64_MAX;
 	out->end = 0;
 	for (i = 0; i < v.phnum; i++) {
 		elf_phdr(&v, i, &p);
-		if (p.type != PT_LOAD && p.type != PT_NOTE)
-			continue;
-		if (p.offset > len || p.filesz > len - p.offset)
-			return WHY("ELF segment %u lies outside the file", i),
-			       -ENOEXEC;
-		if (p.type == PT_NOTE) {
-			if (!have_entry &&
-			    elf_find_entry(&v, &p, &out->entry) == 0)
-				have_entry = true;
-			continue;
-		}
-		if (!p.memsz)
+		if (p.type != PT_LOAD || !p.memsz)
 			continue;
 		rc = elf_check_segment(&v, mem, i, &p, why, whylen);
 		if (rc)
@@ -190,9 +202,6 @@ int pvh_elf_load(struct guest_mem *mem, const void *image, size_t len,
 	}
 	if (!have_load)
 		return WHY("ELF file has no loadable segment"), -ENOEXEC;
-	if (!have_entry)
-		return WHY("no PVH entry point (ELF note Xen/XEN_ELFNOTE_PHYS32_ENTRY): not a PVH kernel"),
-		       -ENOEXEC;
 	if (out->entry < out->start || out->entry >= out->end)
 		return WHY("PVH entry 0x%llx lies outside the loaded image",
 			   (unsigned long long)out->entry), -ENOEXEC;

@@ -69,6 +69,13 @@ int x86_tsc_set(struct vm *vm, uint64_t tsc)
 	return 0;
 }
 
+int x86_tsc_set_one(struct vcpu *vcpu, uint64_t tsc)
+{
+	if (vcpu->vm->tsc_offset_ctrl)
+		return tsc_offset_set(vcpu, tsc - __rdtsc());
+	return msr_set_one(vcpu->fd, MSR_IA32_TSC, tsc);
+}
+
 int x86_time_freeze(struct vm *vm, uint64_t *tsc_out)
 {
 	struct kvm_clock_data clock = { 0 };

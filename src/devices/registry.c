@@ -1,0 +1,56 @@
+/* Device registry: the stateful devices of a VM by stable id. */
+#include "devices/registry.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "devices/serial.h"
+
+int devreg_add(struct dev_registry *r, const struct dev_entry *e)
+{
+	if (r->nr == DEVREG_MAX)
+		return -ENOSPC;
+	if (!e->id[0] || memchr(e->id, 0, DEVICE_ID_LEN) == NULL)
+		return -EINVAL;
+	if (devreg_find(r, e->id))
+		return -EEXIST;
+	r->devs[r->nr++] = *e;
+	return 0;
+}
+
+struct dev_entry *devreg_find(struct dev_registry *r, const char *id)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->nr; i++)
+		if (!strncmp(r->devs[i].id, id, DEVICE_ID_LEN))
+			return &r->devs[i];
+	return NULL;
+}
+
+static void serial_save_op(void *dev, void *state)
+{
+	serial_save(dev, state);
+}
+
+static int serial_restore_op(void *dev, const void *state)
+{
+	return serial_restore(dev, state);
+}
+
+int devreg_add_serial(struct dev_registry *r, const char *id,
+		      struct serial *s)
+{
+	struct dev_entry e = {
+		.version = SERIAL_STATE_VERSION,
+		.state_size = sizeof(struct serial_state),
+		.save = serial_save_op,
+		.restore = serial_restore_op,
+		.dev = s,
+	};
+
+	if (strlen(id) >= DEVICE_ID_LEN)
+		return -ENAMETOOLONG;
+	strcpy(e.id, id);
+	return devreg_add(r, &e);
+}

@@ -1,0 +1,42 @@
+/*
+ * The devices of a VM that have state to save, by stable id. Ids come
+ * from the VM's configuration ("serial0"), never from creation order, so
+ * a restore matches state to devices by name.
+ */
+#ifndef GODWIT_DEVICES_REGISTRY_H
+#define GODWIT_DEVICES_REGISTRY_H
+
+#include <stdint.h>
+
+#include "common/compiler.h"
+#include "migration/format/stream_format.h"
+
+#define DEVREG_MAX 16
+
+struct dev_entry {
+	char id[DEVICE_ID_LEN];
+	uint32_t version;    /* state layout version */
+	uint32_t state_size; /* bytes of state for that version */
+	/* Copy the device's state into state (state_size bytes). Cannot fail;
+	 * called with vCPUs parked, on the saving thread. */
+	void (*save)(void *dev, void *state);
+	/* Validate state and load it; -EINVAL naming nothing (the caller
+	 * names the device). Called with vCPUs not yet running. */
+	int (*restore)(void *dev, const void *state);
+	void *dev;
+};
+
+struct dev_registry {
+	struct dev_entry devs[DEVREG_MAX];
+	unsigned int nr;
+};
+
+int devreg_add(struct dev_registry *r, const struct dev_entry *e)
+	__must_check;
+struct dev_entry *devreg_find(struct dev_registry *r, const char *id);
+/* Register a UART under id. */
+struct serial;
+int devreg_add_serial(struct dev_registry *r, const char *id,
+		      struct serial *s) __must_check;
+
+#endif

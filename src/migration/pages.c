@@ -1,0 +1,230 @@
+/*
+ * Page batches. The writer gathers up to PAGE_BATCH_MAX pages and writes
+ * them with one writev straight from guest RAM (no copy); physically
+ * adjacent pages share an iovec. The reader validates the whole pfn list
+ * before any page lands, then reads the data straight into guest RAM and
+ * checks the CRC over it.
+ */
+#include "migration/pages.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/crc32c.h"
+
+struct batch {
+	struct rec_page_data hdr;
+	uint64_t pfn[PAGE_BATCH_MAX];
+	struct iovec iov[REC_WRITE_MAX_IOV];
+	int niov;
+	uint32_t count;
+};
+
+bool page_is_zero(const void *page)
+{
+	const uint64_t *w = page;
+	unsigned int i;
+
+	/* Most non-zero pages fail on the first words. */
+	if (w[0] | w[1] | w[511])
+		return false;
+	for (i = 0; i < PAGE_SIZE / 8; i += 8)
+		if (w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] |
+		    w[i + 5] | w[i + 6] | w[i + 7])
+			return false;
+	return true;
+}
+
+static int batch_flush(struct stream *s, struct batch *b,
+		       struct page_stats *st)
+{
+	int rc;
+
+	if (!b->count)
+		return 0;
+	b->hdr.count = b->count;
+	b->iov[0] = (struct iovec){ &b->hdr, sizeof(b->hdr) };
+	b->iov[1] = (struct iovec){ b->pfn, b->count * sizeof(uint64_t) };
+	rc = rec_write(s, REC_PAGE_DATA, b->iov, b->niov);
+	st->records++;
+	b->count = 0;
+	b->niov = 2;
+	return rc;
+}
+
+static int batch_add(struct stream *s, struct batch *b, uint64_t pfn,
+		     uint8_t *page, bool zero, struct page_stats *st)
+{
+	struct iovec *last = &b->iov[b->niov - 1];
+
+	if (zero) {
+		b->pfn[b->count++] = pfn | (PFN_TYPE_ZERO << PFN_TYPE_SHIFT);
+		st->zero++;
+	} else {
+		b->pfn[b->count++] = pfn;
+		if (b->niov > 2 &&
+		    (uint8_t *)last->iov_base + last->iov_len == page)
+			last->iov_len += PAGE_SIZE;
+		else
+			b->iov[b->niov++] = (struct iovec){ page, PAGE_SIZE };
+		st->normal++;
+	}
+	if (b->count == PAGE_BATCH_MAX)
+		return batch_flush(s, b, st);
+	return 0;
+}
+
+/* Next allocated byte offset of the memfd at or after off (or size). */
+static uint64_t next_data(struct guest_mem *mem, uint64_t off)
+{
+	off_t r = lseek(mem->memfd, off, SEEK_DATA);
+
+	return r < 0 ? mem->size : (uint64_t)r;
+}
+
+static uint64_t next_hole(struct guest_mem *mem, uint64_t off)
+{
+	off_t r = lseek(mem->memfd, off, SEEK_HOLE);
+
+	return r < 0 ? mem->size : (uint64_t)r;
+}
+
+static int send_one(struct stream *s, struct guest_mem *mem, struct batch *b,
+		    uint64_t idx, bool zero_entries, struct page_stats *st)
+{
+	uint8_t *page = mem->host + (idx << PAGE_SHIFT);
+	bool zero = page_is_zero(page);
+
+	if (zero && !zero_entries) {
+		st->skipped++;
+		return 0;
+	}
+	return batch_add(s, b, mem_index_to_pfn(mem, idx), page, zero, st);
+}
+
+/* Every page that holds data, extent by extent. */
+static int send_all(struct stream *s, struct guest_mem *mem, struct batch *b,
+		    struct page_stats *st)
+{
+	uint64_t off = next_data(mem, 0), end, idx;
+	int rc;
+
+	while (off < mem->size) {
+		end = next_hole(mem, off);
+		for (idx = off >> PAGE_SHIFT; idx < DIV_ROUND_UP(end, PAGE_SIZE);
+		     idx++) {
+			rc = send_one(s, mem, b, idx, false, st);
+			if (rc)
+				return rc;
+		}
+		off = next_data(mem, end);
+	}
+	return 0;
+}
+
+int pages_send(struct stream *s, struct guest_mem *mem,
+	       const struct bitmap *which, bool zero_entries,
+	       struct page_stats *st)
+{
+	struct batch *b = calloc(1, sizeof(*b));
+	size_t idx;
+	int rc = 0;
+
+	if (!b)
+		return stream_set_error(s, -ENOMEM);
+	b->niov = 2;
+	if (!which) {
+		rc = send_all(s, mem, b, st);
+	} else {
+		for (idx = bitmap_next_set(which, 0); idx < which->nbits && !rc;
+		     idx = bitmap_next_set(which, idx + 1))
+			rc = send_one(s, mem, b, idx, zero_entries, st);
+	}
+	if (!rc)
+		rc = batch_flush(s, b, st);
+	free(b);
+	return rc;
+}
+
+static int recv_pfns(struct stream *s, const struct rec_hdr *h,
+		     const struct rec_limits *lim, struct batch *b,
+		     uint32_t *normal, struct rec_error *err, uint32_t *crc)
+{
+	size_t plen;
+
+	if (h->length < sizeof(b->hdr)) {
+		snprintf(err->why, sizeof(err->why),
+			 "body of %u bytes is too short for a batch", h->length);
+		return stream_set_error(s, -EINVAL);
+	}
+	if (stream_read(s, &b->hdr, sizeof(b->hdr)))
+		return rec_io_error(s, err, "record body");
+	/* Bound the count before reading the list it sizes. */
+	if (!b->hdr.count || b->hdr.count > PAGE_BATCH_MAX ||
+	    sizeof(b->hdr) + 8ULL * b->hdr.count > h->length) {
+		snprintf(err->why, sizeof(err->why),
+			 "count %u is out of range (1..%u) or exceeds the body",
+			 b->hdr.count, PAGE_BATCH_MAX);
+		return stream_set_error(s, -EINVAL);
+	}
+	plen = 8ULL * b->hdr.count;
+	if (stream_read(s, b->pfn, plen))
+		return rec_io_error(s, err, "record body");
+	*crc = crc32c(*crc, &b->hdr, sizeof(b->hdr));
+	*crc = crc32c(*crc, b->pfn, plen);
+	if (rec_page_data_check(&b->hdr, sizeof(b->hdr) + plen, h->length, lim,
+				normal, err->why, sizeof(err->why)))
+		return stream_set_error(s, -EINVAL);
+	return 0;
+}
+
+int pages_recv(struct stream *s, struct guest_mem *mem,
+	       const struct rec_hdr *h, const struct rec_limits *lim,
+	       struct rec_error *err, uint64_t *pages_out)
+{
+	struct batch *b = calloc(1, sizeof(*b));
+	uint32_t normal, i, crc = rec_crc_start(h->type, h->length);
+	int niov = 0, rc;
+
+	if (!b)
+		return stream_set_error(s, -ENOMEM);
+	rc = recv_pfns(s, h, lim, b, &normal, err, &crc);
+	if (rc)
+		goto out;
+	for (i = 0; i < b->hdr.count; i++) {
+		uint64_t pfn = b->pfn[i] & PFN_MASK;
+		uint8_t *page = mem_gpa_to_hva(mem, pfn << PAGE_SHIFT, PAGE_SIZE);
+
+		if (!page) { /* the limits and the VM disagree: a bug */
+			snprintf(err->why, sizeof(err->why),
+				 "pfn 0x%llx is not guest RAM",
+				 (unsigned long long)pfn);
+			rc = stream_set_error(s, -EINVAL);
+			goto out;
+		}
+		if (b->pfn[i] & PFN_TYPE_MASK)
+			memset(page, 0, PAGE_SIZE);
+		else
+			b->iov[niov++] = (struct iovec){ page, PAGE_SIZE };
+	}
+	if (niov && stream_readv(s, b->iov, niov)) {
+		rc = rec_io_error(s, err, "page data");
+		goto out;
+	}
+	for (i = 0; i < b->hdr.count; i++) {
+		uint64_t pfn = b->pfn[i] & PFN_MASK;
+
+		if (!(b->pfn[i] & PFN_TYPE_MASK))
+			crc = crc32c(crc, mem_gpa_to_hva(mem, pfn << PAGE_SHIFT,
+							 PAGE_SIZE),
+				     PAGE_SIZE);
+	}
+	rc = rec_read_tail(s, h, crc, err);
+	*pages_out = b->hdr.count;
+out:
+	free(b);
+	return rc;
+}

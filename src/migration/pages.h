@@ -1,0 +1,42 @@
+/*
+ * Guest pages on the stream: PAGE_DATA batches out of guest RAM and back
+ * into it. Sending skips pages that were never allocated (holes in the
+ * RAM memfd, found with SEEK_DATA without touching them) and, in a save
+ * or round 0, pages that are all zero; later live rounds send a page that
+ * became zero as a ZERO entry.
+ */
+#ifndef GODWIT_MIGRATION_PAGES_H
+#define GODWIT_MIGRATION_PAGES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/bitmap.h"
+#include "common/compiler.h"
+#include "migration/recio.h"
+#include "vmm/memory.h"
+
+struct page_stats {
+	uint64_t normal; /* pages sent with data */
+	uint64_t zero;   /* pages sent as ZERO entries */
+	uint64_t skipped; /* zero pages not sent at all */
+	uint64_t records;
+};
+
+/*
+ * Send the pages whose RAM-order index is set in which, or every page if
+ * which is NULL. With zero_entries, zero pages go out as ZERO entries
+ * (their destination copy may be stale); without, they are left out.
+ */
+int pages_send(struct stream *s, struct guest_mem *mem,
+	       const struct bitmap *which, bool zero_entries,
+	       struct page_stats *st) __must_check;
+
+/* Read one PAGE_DATA record's body (h already read) into guest RAM. */
+int pages_recv(struct stream *s, struct guest_mem *mem,
+	       const struct rec_hdr *h, const struct rec_limits *lim,
+	       struct rec_error *err, uint64_t *pages_out) __must_check;
+
+bool page_is_zero(const void *page);
+
+#endif

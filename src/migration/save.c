@@ -1,0 +1,57 @@
+/* Writing a stream from a paused VM. */
+#include "migration/save.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "migration/format/record.h"
+#include "migration/recio.h"
+#include "migration/vmstate.h"
+#include "vmm/vm.h"
+
+int save_header(struct stream *s, struct vm *vm, const char *config,
+		uint32_t config_len, uint32_t flags)
+{
+	static const uint8_t zeros[REC_ALIGN];
+	struct rec_save_info info = { .time_ns = time_real_ns() };
+	struct stream_header h;
+	struct iovec iov[3];
+
+	if (!config_len || config_len > STREAM_CONFIG_MAX)
+		return stream_set_error(s, -E2BIG);
+	stream_header_init(&h, flags, vm->mem.size, vm->nr_vcpus,
+			   vm->cpu_vendor, vm->cpuid_digest, config,
+			   config_len);
+	iov[0] = (struct iovec){ &h, sizeof(h) };
+	iov[1] = (struct iovec){ (void *)config, config_len };
+	iov[2] = (struct iovec){ (void *)zeros,
+				 rec_padded(config_len) - config_len };
+	stream_writev(s, iov, 3);
+	strncpy(info.producer, "godwit 0.1.0", sizeof(info.producer) - 1);
+	return rec_write_buf(s, REC_SAVE_INFO, &info, sizeof(info));
+}
+
+int save_state(struct stream *s, struct vm *vm, struct dev_registry *devs)
+{
+	if (vmstate_save(vm, devs, s))
+		return s->error;
+	return rec_write_buf(s, REC_END, NULL, 0);
+}
+
+int save_vm(struct stream *s, struct vm *vm, struct dev_registry *devs,
+	    const char *config, uint32_t config_len, struct save_result *res)
+{
+	uint64_t start = time_mono_ns(), off0 = s->offset;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	rc = save_header(s, vm, config, config_len, 0);
+	if (!rc)
+		rc = pages_send(s, &vm->mem, NULL, false, &res->pages);
+	if (!rc)
+		rc = save_state(s, vm, devs);
+	res->bytes = s->offset - off0;
+	res->duration_ns = time_mono_ns() - start;
+	return rc;
+}

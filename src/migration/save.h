@@ -1,0 +1,35 @@
+/*
+ * Save: write a paused VM as a complete stream (header and config, page
+ * data, machine state, END). Straight-line code on the caller's thread;
+ * the caller pauses the VM before and decides what happens after.
+ */
+#ifndef GODWIT_MIGRATION_SAVE_H
+#define GODWIT_MIGRATION_SAVE_H
+
+#include <stdint.h>
+
+#include "common/compiler.h"
+#include "devices/registry.h"
+#include "migration/pages.h"
+#include "migration/transport/stream.h"
+
+struct vm;
+
+struct save_result {
+	struct page_stats pages;
+	uint64_t bytes;
+	uint64_t duration_ns;
+};
+
+/* Header, config text (padded) and SAVE_INFO. */
+int save_header(struct stream *s, struct vm *vm, const char *config,
+		uint32_t config_len, uint32_t flags) __must_check;
+/* Machine state records and END (VM paused). */
+int save_state(struct stream *s, struct vm *vm, struct dev_registry *devs)
+	__must_check;
+/* The whole stream of a paused VM. */
+int save_vm(struct stream *s, struct vm *vm, struct dev_registry *devs,
+	    const char *config, uint32_t config_len, struct save_result *res)
+	__must_check;
+
+#endif

@@ -1,0 +1,86 @@
+/*
+ * A byte stream for the migration layer, after Redis's rio: one struct,
+ * pluggable backends (an fd: file or socket; memory: for tests and
+ * fuzzing), and a sticky error. After the first failure every read and
+ * write is a no-op returning that error, so drivers check once per record
+ * instead of after every call. Offsets count bytes since the stream began
+ * so errors can name where they happened.
+ *
+ * Threads: a stream is used by one thread at a time.
+ */
+#ifndef GODWIT_TRANSPORT_STREAM_H
+#define GODWIT_TRANSPORT_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "common/compiler.h"
+
+struct stream;
+
+struct stream_ops {
+	/*
+	 * Read up to the total of iov into iov; return bytes read (> 0), 0 at
+	 * end of stream, or -errno. Called only with a non-empty iov.
+	 */
+	ssize_t (*readv)(struct stream *s, const struct iovec *iov, int iovcnt);
+	/* Write some of iov; return bytes written (> 0) or -errno. */
+	ssize_t (*writev)(struct stream *s, const struct iovec *iov,
+			  int iovcnt);
+	/* Release backend resources; the stream struct stays valid. */
+	void (*close)(struct stream *s);
+};
+
+#define STREAM_RBUF_SIZE (1u << 20)
+
+struct stream {
+	const struct stream_ops *ops;
+	int error;       /* sticky: 0 or the first -errno */
+	uint64_t offset; /* bytes read or written since the start */
+	/* fd backend */
+	int fd;
+	bool own_fd;
+	/* memory backend */
+	uint8_t *mem;
+	size_t mem_len, mem_cap, mem_pos;
+	bool mem_owned;
+	/* read buffer (fd backend) */
+	uint8_t *rbuf;
+	size_t rbuf_pos, rbuf_len;
+	/* write rate limit (0: none), bytes per second */
+	uint64_t rate_limit;
+	uint64_t rate_start_ns;
+	uint64_t rate_bytes;
+};
+
+/* fd backend; with own_fd the fd is closed by stream_close(). */
+int stream_open_fd(struct stream *s, int fd, bool own_fd) __must_check;
+/* Memory backend for reading buf (not copied, not freed). */
+void stream_open_mem_read(struct stream *s, const void *buf, size_t len);
+/* Memory backend for writing into a growing buffer (stream_mem_take()). */
+void stream_open_mem_write(struct stream *s);
+/* Hand over the written buffer (free()) and its length. */
+uint8_t *stream_mem_take(struct stream *s, size_t *len_out);
+void stream_close(struct stream *s);
+
+/* Exactly len bytes; -EPIPE at end of stream. */
+int stream_read(struct stream *s, void *buf, size_t len) __must_check;
+int stream_readv(struct stream *s, struct iovec *iov, int iovcnt)
+	__must_check;
+/*
+ * Writes need not be checked one by one: the error is sticky. iov may be
+ * modified; any count of iovecs (split at IOV_MAX).
+ */
+int stream_write(struct stream *s, const void *buf, size_t len);
+int stream_writev(struct stream *s, struct iovec *iov, int iovcnt);
+/* Discard len bytes of input. */
+int stream_skip(struct stream *s, uint64_t len) __must_check;
+
+/* Bytes per second; 0 removes the limit. Applies to writes. */
+void stream_set_rate_limit(struct stream *s, uint64_t bytes_per_sec);
+/* Record err unless an error is already recorded; returns s->error. */
+int stream_set_error(struct stream *s, int err);
+
+#endif

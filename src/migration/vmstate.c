@@ -1,0 +1,346 @@
+/* Saving, collecting and applying machine state records. */
+#include "migration/vmstate.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "common/log.h"
+#include "migration/recio.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm.h"
+
+#define WHY(...) (snprintf(why, whylen, __VA_ARGS__), -EINVAL)
+
+/* Records every vCPU must have, as bits of (1 << type). */
+#define VCPU_RECORDS                                                           \
+	((1u << REC_VCPU_REGS) | (1u << REC_VCPU_SREGS) |                      \
+	 (1u << REC_VCPU_XSAVE) | (1u << REC_VCPU_XCRS) |                      \
+	 (1u << REC_VCPU_MSRS) | (1u << REC_VCPU_LAPIC) |                      \
+	 (1u << REC_VCPU_EVENTS) | (1u << REC_VCPU_MP_STATE) |                 \
+	 (1u << REC_VCPU_DEBUGREGS))
+
+static int put_vcpu(struct stream *s, uint32_t type, uint32_t vcpu,
+		    uint32_t arg, const void *data, size_t len)
+{
+	struct rec_vcpu_hdr h = { .vcpu = vcpu, .arg = arg };
+	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)data, len } };
+
+	return rec_write(s, type, iov, 2);
+}
+
+static int save_msrs(struct stream *s, unsigned int i,
+		     const struct x86_vcpu_state *st)
+{
+	struct rec_msr *m = calloc(st->nmsrs ? st->nmsrs : 1, sizeof(*m));
+	uint32_t k;
+	int rc;
+
+	if (!m)
+		return stream_set_error(s, -ENOMEM);
+	for (k = 0; k < st->nmsrs; k++)
+		m[k] = (struct rec_msr){ .index = st->msrs[k].index,
+					 .value = st->msrs[k].data };
+	rc = put_vcpu(s, REC_VCPU_MSRS, i, st->nmsrs, m,
+		      st->nmsrs * sizeof(*m));
+	free(m);
+	return rc;
+}
+
+static int save_vcpu(struct stream *s, struct vcpu *vcpu)
+{
+	struct x86_vcpu_state st;
+	unsigned int i = vcpu->index;
+	int rc;
+
+	rc = x86_vcpu_state_get(vcpu, &st);
+	if (rc)
+		return stream_set_error(s, rc);
+	put_vcpu(s, REC_VCPU_REGS, i, 0, &st.regs, sizeof(st.regs));
+	put_vcpu(s, REC_VCPU_SREGS, i, 0, &st.sregs, sizeof(st.sregs));
+	put_vcpu(s, REC_VCPU_XSAVE, i, st.xsave_size, st.xsave,
+		 st.xsave_size);
+	put_vcpu(s, REC_VCPU_XCRS, i, 0, &st.xcrs, sizeof(st.xcrs));
+	save_msrs(s, i, &st);
+	put_vcpu(s, REC_VCPU_LAPIC, i, 0, &st.lapic, sizeof(st.lapic));
+	put_vcpu(s, REC_VCPU_EVENTS, i, 0, &st.events, sizeof(st.events));
+	put_vcpu(s, REC_VCPU_MP_STATE, i, st.mp_state.mp_state, NULL, 0);
+	put_vcpu(s, REC_VCPU_DEBUGREGS, i, 0, &st.dregs, sizeof(st.dregs));
+	x86_vcpu_state_free(&st);
+	return s->error;
+}
+
+static int save_machine(struct vm *vm, struct stream *s)
+{
+	struct rec_clock clock = {
+		.guest_tsc = vm->pause.tsc_guest,
+		.kvmclock_ns = vm->pause.kvmclock_ns,
+	};
+	struct x86_vm_state st;
+	struct rec_irqchip chip;
+	int khz, rc;
+	unsigned int i;
+
+	khz = ioctl(vm->fd, KVM_GET_TSC_KHZ, 0);
+	clock.tsc_khz = khz > 0 ? khz : 0;
+	rec_write_buf(s, REC_CLOCK, &clock, sizeof(clock));
+	rc = x86_vm_state_get(vm, &st);
+	if (rc)
+		return stream_set_error(s, rc);
+	for (i = 0; i < IRQCHIP_COUNT; i++) {
+		chip = (struct rec_irqchip){ .chip_id = i };
+		memcpy(chip.chip, &st.chip[i].chip, sizeof(chip.chip));
+		rec_write_buf(s, REC_IRQCHIP, &chip, sizeof(chip));
+	}
+	return rec_write_buf(s, REC_PIT, &st.pit, sizeof(st.pit));
+}
+
+static int save_devices(struct dev_registry *devs, struct stream *s)
+{
+	uint8_t state[DEVICE_STATE_MAX];
+	struct rec_device d;
+	unsigned int i;
+
+	for (i = 0; i < devs->nr; i++) {
+		struct dev_entry *e = &devs->devs[i];
+		struct iovec iov[2] = { { &d, sizeof(d) },
+					{ state, e->state_size } };
+
+		memset(&d, 0, sizeof(d));
+		memcpy(d.id, e->id, DEVICE_ID_LEN);
+		d.version = e->version;
+		d.length = e->state_size;
+		memset(state, 0, e->state_size);
+		e->save(e->dev, state);
+		rec_write(s, REC_DEVICE, iov, 2);
+	}
+	return s->error;
+}
+
+int vmstate_save(struct vm *vm, struct dev_registry *devs, struct stream *s)
+{
+	unsigned int i;
+
+	if (!vm->pause.tsc_frozen)
+		return stream_set_error(s, -EINVAL); /* VM not paused */
+	save_machine(vm, s);
+	for (i = 0; i < vm->nr_vcpus && !s->error; i++)
+		save_vcpu(s, &vm->vcpus[i]);
+	return save_devices(devs, s);
+}
+
+int vmstate_rx_init(struct vmstate_rx *rx, unsigned int nr_vcpus)
+{
+	memset(rx, 0, sizeof(*rx));
+	rx->nr_vcpus = nr_vcpus;
+	rx->vcpus = calloc(nr_vcpus, sizeof(*rx->vcpus));
+	rx->have = calloc(nr_vcpus, sizeof(*rx->have));
+	if (!rx->vcpus || !rx->have) {
+		vmstate_rx_free(rx);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void vmstate_rx_free(struct vmstate_rx *rx)
+{
+	unsigned int i;
+
+	for (i = 0; rx->vcpus && i < rx->nr_vcpus; i++)
+		x86_vcpu_state_free(&rx->vcpus[i]);
+	free(rx->vcpus);
+	free(rx->have);
+	rx->vcpus = NULL;
+	rx->have = NULL;
+	for (i = 0; i < DEVREG_MAX; i++) {
+		free(rx->dev_state[i]);
+		rx->dev_state[i] = NULL;
+	}
+}
+
+static int rx_msrs(struct x86_vcpu_state *st, const struct rec_vcpu_msrs *m)
+{
+	uint32_t k;
+
+	st->msrs = calloc(m->h.arg, sizeof(*st->msrs));
+	if (!st->msrs)
+		return -ENOMEM;
+	st->nmsrs = m->h.arg;
+	for (k = 0; k < m->h.arg; k++) {
+		st->msrs[k].index = m->msr[k].index;
+		st->msrs[k].data = m->msr[k].value;
+	}
+	return 0;
+}
+
+static int rx_vcpu(struct vmstate_rx *rx, uint32_t type, const void *body,
+		   char *why, size_t whylen)
+{
+	const struct rec_vcpu_hdr *h = body;
+	const uint8_t *data = (const uint8_t *)body + sizeof(*h);
+	struct x86_vcpu_state *st = &rx->vcpus[h->vcpu];
+
+	if (rx->have[h->vcpu] & (1u << type))
+		return WHY("second %s record for vCPU %u", rec_type_name(type),
+			   h->vcpu);
+	rx->have[h->vcpu] |= 1u << type;
+	switch (type) {
+	case REC_VCPU_REGS:
+		memcpy(&st->regs, data, sizeof(st->regs));
+		return 0;
+	case REC_VCPU_SREGS:
+		memcpy(&st->sregs, data, sizeof(st->sregs));
+		return 0;
+	case REC_VCPU_XSAVE:
+		st->xsave = malloc(h->arg);
+		if (!st->xsave)
+			return -ENOMEM;
+		memcpy(st->xsave, data, h->arg);
+		st->xsave_size = h->arg;
+		return 0;
+	case REC_VCPU_XCRS:
+		memcpy(&st->xcrs, data, sizeof(st->xcrs));
+		return 0;
+	case REC_VCPU_MSRS:
+		return rx_msrs(st, body);
+	case REC_VCPU_LAPIC:
+		memcpy(&st->lapic, data, sizeof(st->lapic));
+		return 0;
+	case REC_VCPU_EVENTS:
+		memcpy(&st->events, data, sizeof(st->events));
+		return 0;
+	case REC_VCPU_MP_STATE:
+		st->mp_state.mp_state = h->arg;
+		return 0;
+	default: /* REC_VCPU_DEBUGREGS */
+		memcpy(&st->dregs, data, sizeof(st->dregs));
+		return 0;
+	}
+}
+
+static int rx_device(struct vmstate_rx *rx, struct dev_registry *devs,
+		     const struct rec_device *d, char *why, size_t whylen)
+{
+	struct dev_entry *e = devreg_find(devs, d->id);
+	unsigned int i;
+
+	if (!e)
+		return WHY("device '%s' does not exist in this VM", d->id);
+	i = e - devs->devs;
+	if (rx->have_dev[i])
+		return WHY("second DEVICE record for '%s'", d->id);
+	if (d->version != e->version || d->length != e->state_size)
+		return WHY("device '%s' state version %u (%u bytes) is not supported (expected version %u, %u bytes)",
+			   d->id, d->version, d->length, e->version,
+			   e->state_size);
+	rx->dev_state[i] = malloc(d->length);
+	if (!rx->dev_state[i])
+		return -ENOMEM;
+	memcpy(rx->dev_state[i], d->state, d->length);
+	rx->have_dev[i] = true;
+	return 0;
+}
+
+static int rx_machine(struct vmstate_rx *rx, uint32_t type, const void *body,
+		      char *why, size_t whylen)
+{
+	const struct rec_irqchip *c = body;
+
+	switch (type) {
+	case REC_IRQCHIP:
+		if (rx->have_chips & (1u << c->chip_id))
+			return WHY("second IRQCHIP record for chip %u",
+				   c->chip_id);
+		rx->have_chips |= 1u << c->chip_id;
+		rx->vm.chip[c->chip_id].chip_id = c->chip_id;
+		memcpy(&rx->vm.chip[c->chip_id].chip, c->chip, sizeof(c->chip));
+		return 0;
+	case REC_PIT:
+		if (rx->have_pit)
+			return WHY("second PIT record");
+		rx->have_pit = true;
+		memcpy(&rx->vm.pit, body, sizeof(rx->vm.pit));
+		return 0;
+	default: /* REC_CLOCK */
+		if (rx->have_clock)
+			return WHY("second CLOCK record");
+		rx->have_clock = true;
+		memcpy(&rx->clock, body, sizeof(rx->clock));
+		return 0;
+	}
+}
+
+int vmstate_rx_add(struct vmstate_rx *rx, struct vm *vm,
+		   struct dev_registry *devs, uint32_t type, const void *body,
+		   uint32_t len, char *why, size_t whylen)
+{
+	switch (type) {
+	case REC_IRQCHIP:
+	case REC_PIT:
+	case REC_CLOCK:
+		return rx_machine(rx, type, body, why, whylen);
+	case REC_DEVICE:
+		return rx_device(rx, devs, body, why, whylen);
+	default:
+		return rx_vcpu(rx, type, body, why, whylen);
+	}
+}
+
+int vmstate_rx_complete(const struct vmstate_rx *rx,
+			const struct dev_registry *devs, char *why,
+			size_t whylen)
+{
+	unsigned int i;
+	uint32_t missing;
+
+	for (i = 0; i < rx->nr_vcpus; i++) {
+		missing = VCPU_RECORDS & ~rx->have[i];
+		if (missing)
+			return WHY("no %s record for vCPU %u",
+				   rec_type_name(__builtin_ctz(missing)), i);
+	}
+	if (rx->have_chips != (1u << IRQCHIP_COUNT) - 1)
+		return WHY("no IRQCHIP record for chip %d",
+			   __builtin_ctz(~rx->have_chips));
+	if (!rx->have_pit)
+		return WHY("no PIT record");
+	if (!rx->have_clock)
+		return WHY("no CLOCK record");
+	for (i = 0; i < devs->nr; i++)
+		if (!rx->have_dev[i])
+			return WHY("no DEVICE record for '%s'",
+				   devs->devs[i].id);
+	return 0;
+}
+
+int vmstate_rx_apply(struct vmstate_rx *rx, struct vm *vm,
+		     struct dev_registry *devs)
+{
+	unsigned int i;
+	int rc;
+
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		rc = x86_vcpu_state_set(&vm->vcpus[i], &rx->vcpus[i],
+					rx->clock.guest_tsc);
+		if (rc)
+			return rc;
+	}
+	rc = x86_vm_state_set(vm, &rx->vm);
+	if (rc)
+		return rc;
+	for (i = 0; i < devs->nr; i++) {
+		rc = devs->devs[i].restore(devs->devs[i].dev, rx->dev_state[i]);
+		if (rc) {
+			log_err("device '%s': saved state is invalid",
+				devs->devs[i].id);
+			return rc;
+		}
+	}
+	/* vm_start() sets TSC and kvmclock from here just before running. */
+	vm->pause.tsc_guest = rx->clock.guest_tsc;
+	vm->pause.kvmclock_ns = rx->clock.kvmclock_ns;
+	vm->pause.tsc_frozen = true;
+	return 0;
+}

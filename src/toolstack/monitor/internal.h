@@ -1,0 +1,122 @@
+/*
+ * Monitor internals shared by its files: the process-wide state of one
+ * VM. Everything here is touched only by the event loop thread, except
+ * where a field says otherwise.
+ */
+#ifndef GODWIT_MONITOR_INTERNAL_H
+#define GODWIT_MONITOR_INTERNAL_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/evloop.h"
+#include "devices/registry.h"
+#include "devices/serial.h"
+#include "migration/format/stream_format.h"
+#include "migration/save.h"
+#include "migration/transport/stream.h"
+#include "toolstack/monitor/console.h"
+#include "toolstack/monitor/monitor.h"
+#include "toolstack/rpc/server.h"
+#include "vmm/vm.h"
+
+/* The VM's run state as query-status reports it (QEMU's names). */
+enum run_state {
+	RUN_PRELAUNCH,
+	RUN_RUNNING,
+	RUN_PAUSED,
+	RUN_SAVING,     /* paused for a save */
+	RUN_SHUTDOWN,   /* guest or host ended it */
+	RUN_INMIGRATE,  /* receiving a migration */
+	RUN_POSTMIGRATE, /* handed over to the destination */
+};
+
+enum job_status {
+	JOB_NONE,
+	JOB_ACTIVE,
+	JOB_COMPLETED,
+	JOB_FAILED,
+};
+
+/* A save in progress or finished (query-save). */
+struct save_job {
+	struct monitor *m;
+	pthread_t thread;
+	struct rpc_call call;
+	bool have_call;
+	char path[PATH_MAX];
+	char tmp_path[PATH_MAX + 8];
+	bool keep_running; /* -c */
+	bool leave_paused; /* -p */
+	struct stream stream; /* offset read by the loop thread (atomic) */
+	uint64_t start_ns;
+	/* results, written by the thread before it hands back */
+	int rc;
+	char error[256];
+	struct save_result res;
+};
+
+/* A stream being restored (godwit restore, migrate-receive). */
+struct incoming {
+	int fd;
+	struct stream stream;
+	bool stream_open;
+	struct stream_header hdr;
+	char *config; /* the header's config text */
+};
+
+struct monitor {
+	const struct monitor_opts *opts;
+	struct domain_config cfg; /* effective configuration */
+	struct vm vm;
+	struct serial serial;
+	struct dev_registry devs;
+	struct console console;
+	struct evloop *loop;
+	struct rpc_server *rpc;
+	struct rpc_command qmp_cmds[24]; /* opaque = this monitor */
+	char qmp_path[PATH_MAX];
+	int signal_fd;
+	int status;
+	enum run_state state;
+	bool user_paused;
+	/* save/migration job: at most one at a time */
+	struct save_job *job;
+	enum job_status job_status;
+	char job_error[256];
+	char job_file[PATH_MAX];
+	struct save_result job_res;
+	uint64_t job_bytes;
+	uint64_t job_time_ns;
+	struct incoming restore;
+};
+
+const char *run_state_name(enum run_state s);
+
+/* qmp.c */
+int monitor_qmp_start(struct monitor *m) __must_check;
+void monitor_event(struct monitor *m, const char *name,
+		   struct json_object *data);
+
+/* savejob.c */
+enum rpc_reply_kind monitor_cmd_save(struct rpc_request *req,
+				     struct json_object *args,
+				     struct rpc_reply *reply);
+enum rpc_reply_kind monitor_cmd_query_save(struct rpc_request *req,
+					   struct json_object *args,
+					   struct rpc_reply *reply);
+
+/* incoming.c: restore from opts->restore_fd */
+int monitor_restore_prepare(struct monitor *m) __must_check;
+int monitor_restore_load(struct monitor *m) __must_check;
+void monitor_restore_finish(struct monitor *m);
+
+/* monitor.c */
+int monitor_config_text(struct monitor *m, char **text_out,
+			uint32_t *len_out) __must_check;
+void monitor_end(struct monitor *m, int status, const char *fmt, ...)
+	__printf(3, 4);
+
+#endif

@@ -1,0 +1,192 @@
+/*
+ * The VM's control socket: QMP-shaped commands to query, pause, resume,
+ * quit and save the VM. Handlers run on the loop thread and never block;
+ * a save runs on its own thread and answers later (savejob.c).
+ */
+#include "toolstack/monitor/internal.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "common/util.h"
+
+#include "common/log.h"
+
+static struct monitor *req_monitor(struct rpc_request *req)
+{
+	return req->opaque;
+}
+
+void monitor_event(struct monitor *m, const char *name,
+		   struct json_object *data)
+{
+	if (m->rpc)
+		rpc_server_event(m->rpc, name, data);
+	else
+		json_object_put(data);
+}
+
+static bool vm_gone(struct monitor *m)
+{
+	return m->state == RUN_SHUTDOWN || m->state == RUN_POSTMIGRATE;
+}
+
+static enum rpc_reply_kind cmd_query_status(struct rpc_request *req,
+					    struct json_object *args,
+					    struct rpc_reply *reply)
+{
+	struct monitor *m = req_monitor(req);
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "running",
+			       json_object_new_boolean(m->state == RUN_RUNNING));
+	json_object_object_add(o, "singlestep", json_object_new_boolean(0));
+	json_object_object_add(o, "status",
+			       json_object_new_string(run_state_name(m->state)));
+	reply->ret = o;
+	return RPC_REPLY_RETURN;
+}
+
+/* Guest CPU time of the whole process, for xl list's Time(s). */
+static uint64_t cpu_time_ns(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru))
+		return 0;
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ULL +
+	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ULL;
+}
+
+static enum rpc_reply_kind cmd_query_domain(struct rpc_request *req,
+					    struct json_object *args,
+					    struct rpc_reply *reply)
+{
+	struct monitor *m = req_monitor(req);
+	struct json_object *o = json_object_new_object();
+	char uuid[DOMAIN_UUID_STR_LEN + 1];
+
+	domain_config_uuid_format(m->cfg.uuid, uuid);
+	json_object_object_add(o, "name", json_object_new_string(m->cfg.name));
+	json_object_object_add(o, "uuid", json_object_new_string(uuid));
+	json_object_object_add(o, "memory-mib",
+			       json_object_new_int64(m->cfg.memory_mib));
+	json_object_object_add(o, "vcpus", json_object_new_int(m->cfg.vcpus));
+	json_object_object_add(o, "status",
+			       json_object_new_string(run_state_name(m->state)));
+	json_object_object_add(o, "cpu-time-ns",
+			       json_object_new_int64(cpu_time_ns()));
+	json_object_object_add(o, "pid", json_object_new_int(getpid()));
+	reply->ret = o;
+	return RPC_REPLY_RETURN;
+}
+
+static enum rpc_reply_kind cmd_stop(struct rpc_request *req,
+				    struct json_object *args,
+				    struct rpc_reply *reply)
+{
+	struct monitor *m = req_monitor(req);
+
+	if (vm_gone(m))
+		return rpc_reply_error(reply, RPC_ERR_GENERIC,
+				       "the VM is not running (%s)",
+				       run_state_name(m->state));
+	if (m->user_paused)
+		return RPC_REPLY_RETURN; /* already paused: like QEMU, fine */
+	if (vm_pause(&m->vm))
+		return rpc_reply_error(reply, RPC_ERR_GENERIC,
+				       "cannot pause the vCPUs");
+	m->user_paused = true;
+	if (m->state == RUN_RUNNING)
+		m->state = RUN_PAUSED;
+	monitor_event(m, "STOP", NULL);
+	return RPC_REPLY_RETURN;
+}
+
+static enum rpc_reply_kind cmd_cont(struct rpc_request *req,
+				    struct json_object *args,
+				    struct rpc_reply *reply)
+{
+	struct monitor *m = req_monitor(req);
+
+	if (vm_gone(m))
+		return rpc_reply_error(reply, RPC_ERR_GENERIC,
+				       "the VM is not running (%s)",
+				       run_state_name(m->state));
+	if (!m->user_paused)
+		return RPC_REPLY_RETURN;
+	if (vm_resume(&m->vm))
+		return rpc_reply_error(reply, RPC_ERR_GENERIC,
+				       "cannot resume the vCPUs");
+	m->user_paused = false;
+	if (m->state == RUN_PAUSED)
+		m->state = RUN_RUNNING;
+	monitor_event(m, "RESUME", NULL);
+	return RPC_REPLY_RETURN;
+}
+
+static enum rpc_reply_kind cmd_quit(struct rpc_request *req,
+				    struct json_object *args,
+				    struct rpc_reply *reply)
+{
+	struct monitor *m = req_monitor(req);
+
+	if (m->job)
+		return rpc_reply_error(reply, RPC_ERR_GENERIC,
+				       "a save is in progress; wait for it to end");
+	monitor_end(m, 0, "quit requested on the control socket");
+	return RPC_REPLY_RETURN;
+}
+
+static void qmp_table(struct monitor *m)
+{
+	const struct rpc_command cmds[] = {
+		{ "query-status", cmd_query_status, m },
+		{ "query-domain", cmd_query_domain, m },
+		{ "stop", cmd_stop, m },
+		{ "cont", cmd_cont, m },
+		{ "quit", cmd_quit, m },
+		{ "save", monitor_cmd_save, m },
+		{ "query-save", monitor_cmd_query_save, m },
+	};
+
+	_Static_assert(ARRAY_SIZE(cmds) <= ARRAY_SIZE(m->qmp_cmds),
+		       "qmp table");
+	memcpy(m->qmp_cmds, cmds, sizeof(cmds));
+}
+
+static size_t qmp_table_len(struct monitor *m)
+{
+	size_t n = 0;
+
+	while (n < ARRAY_SIZE(m->qmp_cmds) && m->qmp_cmds[n].name)
+		n++;
+	return n;
+}
+
+int monitor_qmp_start(struct monitor *m)
+{
+	const struct monitor_opts *o = m->opts;
+	int rc;
+
+	if (o->no_qmp)
+		return 0;
+	if (o->qmp_path[0])
+		rc = str_printf(m->qmp_path, sizeof(m->qmp_path), "%s",
+				o->qmp_path);
+	else
+		rc = monitor_default_qmp_path(m->cfg.name, m->qmp_path,
+					      sizeof(m->qmp_path));
+	if (rc)
+		return rc;
+	qmp_table(m);
+	rc = rpc_server_new(m->loop, m->qmp_cmds, qmp_table_len(m), &m->rpc);
+	if (rc)
+		return rc;
+	rc = rpc_server_listen(m->rpc, m->qmp_path);
+	if (rc)
+		log_err("control socket %s: %s", m->qmp_path, strerror(-rc));
+	return rc;
+}

@@ -1,0 +1,221 @@
+/* Reading and (in a fixed order) writing x86 vCPU and irqchip state. */
+#include "vmm/x86/vcpu_state.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "common/log.h"
+#include "vmm/vcpu.h"
+#include "vmm/vm.h"
+#include "vmm/x86/cpu.h"
+#include "vmm/x86/msr.h"
+
+#define GET(fd, req, arg)                                                      \
+	do {                                                                   \
+		if (ioctl(fd, req, arg) < 0) {                                 \
+			rc = -errno;                                           \
+			what = #req;                                           \
+			goto err;                                              \
+		}                                                              \
+	} while (0)
+
+uint32_t x86_xsave_size(struct vm *vm)
+{
+	int n = kvm_check_cap(&vm->kvm, KVM_CAP_XSAVE2);
+
+	return n > (int)sizeof(struct kvm_xsave) ? (uint32_t)n :
+						   sizeof(struct kvm_xsave);
+}
+
+static int get_msrs(struct vcpu *vcpu, struct x86_vcpu_state *st)
+{
+	struct vm *vm = vcpu->vm;
+	struct kvm_msrs *m;
+	uint32_t i;
+	int r;
+
+	m = calloc(1, sizeof(*m) + vm->nr_save_msrs * sizeof(m->entries[0]));
+	if (!m)
+		return -ENOMEM;
+	m->nmsrs = vm->nr_save_msrs;
+	for (i = 0; i < m->nmsrs; i++)
+		m->entries[i].index = vm->save_msrs[i];
+	r = ioctl(vcpu->fd, KVM_GET_MSRS, m);
+	if (r < 0 || (uint32_t)r != m->nmsrs) {
+		log_err("vCPU %u: cannot read MSR 0x%x", vcpu->index,
+			r >= 0 ? m->entries[r].index : 0);
+		free(m);
+		return r < 0 ? -errno : -EIO;
+	}
+	st->msrs = malloc(m->nmsrs * sizeof(m->entries[0]) + 1);
+	if (!st->msrs) {
+		free(m);
+		return -ENOMEM;
+	}
+	memcpy(st->msrs, m->entries, m->nmsrs * sizeof(m->entries[0]));
+	st->nmsrs = m->nmsrs;
+	free(m);
+	return 0;
+}
+
+static int get_xsave(struct vcpu *vcpu, struct x86_vcpu_state *st)
+{
+	uint32_t size = x86_xsave_size(vcpu->vm);
+	unsigned long req = size > sizeof(struct kvm_xsave) ? KVM_GET_XSAVE2 :
+							      KVM_GET_XSAVE;
+
+	st->xsave = calloc(1, size);
+	if (!st->xsave)
+		return -ENOMEM;
+	st->xsave_size = size;
+	return ioctl(vcpu->fd, req, st->xsave) < 0 ? -errno : 0;
+}
+
+int x86_vcpu_state_get(struct vcpu *vcpu, struct x86_vcpu_state *st)
+{
+	const char *what = "state";
+	int fd = vcpu->fd, rc;
+
+	memset(st, 0, sizeof(*st));
+	GET(fd, KVM_GET_REGS, &st->regs);
+	GET(fd, KVM_GET_SREGS, &st->sregs);
+	GET(fd, KVM_GET_XCRS, &st->xcrs);
+	GET(fd, KVM_GET_LAPIC, &st->lapic);
+	GET(fd, KVM_GET_VCPU_EVENTS, &st->events);
+	GET(fd, KVM_GET_MP_STATE, &st->mp_state);
+	GET(fd, KVM_GET_DEBUGREGS, &st->dregs);
+	what = "XSAVE";
+	rc = get_xsave(vcpu, st);
+	if (rc)
+		goto err;
+	what = "MSRs";
+	rc = get_msrs(vcpu, st);
+	if (rc)
+		goto err;
+	return 0;
+err:
+	log_err("vCPU %u: cannot read %s: %s", vcpu->index, what,
+		strerror(-rc));
+	x86_vcpu_state_free(st);
+	return rc;
+}
+
+void x86_vcpu_state_free(struct x86_vcpu_state *st)
+{
+	free(st->xsave);
+	st->xsave = NULL;
+	free(st->msrs);
+	st->msrs = NULL;
+}
+
+static int set_xsave(struct vcpu *vcpu, const struct x86_vcpu_state *st)
+{
+	uint32_t size = x86_xsave_size(vcpu->vm);
+	uint8_t *buf;
+	int rc = 0;
+
+	buf = calloc(1, size);
+	if (!buf)
+		return -ENOMEM;
+	/* Zero-extend a smaller area; a larger one must end in zeros. */
+	memcpy(buf, st->xsave, MIN(size, st->xsave_size));
+	for (uint32_t i = size; i < st->xsave_size; i++)
+		if (st->xsave[i])
+			rc = -EOPNOTSUPP;
+	if (!rc && ioctl(vcpu->fd, KVM_SET_XSAVE, buf) < 0)
+		rc = -errno;
+	free(buf);
+	return rc;
+}
+
+static int set_msrs(struct vcpu *vcpu, const struct x86_vcpu_state *st)
+{
+	struct kvm_msrs *m;
+	int r, rc = 0;
+
+	m = calloc(1, sizeof(*m) + st->nmsrs * sizeof(m->entries[0]));
+	if (!m)
+		return -ENOMEM;
+	m->nmsrs = st->nmsrs;
+	memcpy(m->entries, st->msrs, st->nmsrs * sizeof(m->entries[0]));
+	r = ioctl(vcpu->fd, KVM_SET_MSRS, m);
+	if (r < 0 || (uint32_t)r != m->nmsrs) {
+		log_err("vCPU %u: KVM refused MSR 0x%x = 0x%llx", vcpu->index,
+			r >= 0 ? m->entries[r].index : 0,
+			r >= 0 ? (unsigned long long)m->entries[r].data : 0ULL);
+		rc = r < 0 ? -errno : -EINVAL;
+	}
+	free(m);
+	return rc;
+}
+
+int x86_vcpu_state_set(struct vcpu *vcpu, const struct x86_vcpu_state *st,
+		       uint64_t tsc)
+{
+	struct kvm_vcpu_events ev = st->events;
+	const char *what = "state";
+	int fd = vcpu->fd, rc;
+
+	GET(fd, KVM_SET_REGS, &st->regs);
+	GET(fd, KVM_SET_SREGS, &st->sregs);
+	what = "XSAVE";
+	rc = set_xsave(vcpu, st);
+	if (rc)
+		goto err;
+	GET(fd, KVM_SET_XCRS, &st->xcrs);
+	GET(fd, KVM_SET_DEBUGREGS, &st->dregs);
+	GET(fd, KVM_SET_LAPIC, &st->lapic);
+	what = "TSC";
+	rc = x86_tsc_set_one(vcpu, tsc);
+	if (rc)
+		goto err;
+	what = "MSRs";
+	rc = set_msrs(vcpu, st);
+	if (rc)
+		goto err;
+	GET(fd, KVM_SET_MP_STATE, &st->mp_state);
+	/* Tell KVM which optional event fields are meaningful. */
+	ev.flags |= KVM_VCPUEVENT_VALID_NMI_PENDING |
+		    KVM_VCPUEVENT_VALID_SIPI_VECTOR;
+	GET(fd, KVM_SET_VCPU_EVENTS, &ev);
+	return 0;
+err:
+	log_err("vCPU %u: cannot restore %s: %s", vcpu->index, what,
+		strerror(-rc));
+	return rc;
+}
+
+int x86_vm_state_get(struct vm *vm, struct x86_vm_state *st)
+{
+	const char *what = "state";
+	unsigned int i;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	for (i = 0; i < 3; i++) {
+		st->chip[i].chip_id = i;
+		GET(vm->fd, KVM_GET_IRQCHIP, &st->chip[i]);
+	}
+	GET(vm->fd, KVM_GET_PIT2, &st->pit);
+	return 0;
+err:
+	log_err("cannot read VM %s: %s", what, strerror(-rc));
+	return rc;
+}
+
+int x86_vm_state_set(struct vm *vm, const struct x86_vm_state *st)
+{
+	const char *what = "state";
+	unsigned int i;
+	int rc;
+
+	for (i = 0; i < 3; i++)
+		GET(vm->fd, KVM_SET_IRQCHIP, &st->chip[i]);
+	GET(vm->fd, KVM_SET_PIT2, &st->pit);
+	return 0;
+err:
+	log_err("cannot restore VM %s: %s", what, strerror(-rc));
+	return rc;
+}
