@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "devices/registry.h"
 #include "migration/recio.h"
 #include "migration/restore.h"
 
@@ -20,6 +21,7 @@
 
 struct summary {
 	uint64_t count[NR_TYPES];
+	bool have_dev[DEVREG_MAX];
 	uint64_t optional;
 	uint64_t pages_normal, pages_zero;
 	uint32_t *vcpu_have; /* per vCPU: bits of (1 << type) */
@@ -82,6 +84,42 @@ static int check_vcpu_dup(struct summary *sum, uint32_t type,
 	return 0;
 }
 
+/* Devices are those every godwit VM has; check their states offline. */
+static int check_device(const struct rec_device *d, struct summary *sum,
+			struct rec_error *err)
+{
+	char why[160];
+	unsigned int i;
+
+	for (i = 0; i < devreg_platform_count; i++) {
+		const struct dev_entry *e = &devreg_platform[i];
+
+		if (strncmp(e->id, d->id, DEVICE_ID_LEN))
+			continue;
+		if (sum->have_dev[i]) {
+			snprintf(err->why, sizeof(err->why),
+				 "second DEVICE record for '%s'", d->id);
+			return -EINVAL;
+		}
+		sum->have_dev[i] = true;
+		if (d->version != e->version || d->length != e->state_size) {
+			snprintf(err->why, sizeof(err->why),
+				 "device '%s' state version %u (%u bytes) is not supported",
+				 d->id, d->version, d->length);
+			return -EINVAL;
+		}
+		if (e->check(d->state, why, sizeof(why))) {
+			snprintf(err->why, sizeof(err->why), "device '%s': %s",
+				 d->id, why);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	snprintf(err->why, sizeof(err->why),
+		 "device '%s' does not exist in a godwit VM", d->id);
+	return -EINVAL;
+}
+
 static int read_other(struct stream *s, const struct rec_hdr *h,
 		      const struct rec_limits *lim, struct summary *sum,
 		      struct rec_error *err)
@@ -93,6 +131,9 @@ static int read_other(struct stream *s, const struct rec_hdr *h,
 		return stream_set_error(s, -EINVAL);
 	if (h->type >= REC_VCPU_REGS && h->type <= REC_VCPU_DEBUGREGS &&
 	    check_vcpu_dup(sum, h->type, body_buf, err))
+		return stream_set_error(s, -EINVAL);
+	if (h->type == REC_DEVICE &&
+	    check_device((const struct rec_device *)body_buf, sum, err))
 		return stream_set_error(s, -EINVAL);
 	if (h->type < NR_TYPES)
 		sum->count[h->type]++;
@@ -126,6 +167,13 @@ static int check_complete(const struct stream_header *h,
 			 (unsigned long long)sum->count[REC_CLOCK]);
 		return -EINVAL;
 	}
+	for (i = 0; i < devreg_platform_count; i++)
+		if (!sum->have_dev[i]) {
+			snprintf(err->why, sizeof(err->why),
+				 "no DEVICE record for '%s'",
+				 devreg_platform[i].id);
+			return -EINVAL;
+		}
 	return 0;
 }
 

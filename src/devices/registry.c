@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "common/compiler.h"
 #include "devices/serial.h"
 
 int devreg_add(struct dev_registry *r, const struct dev_entry *e)
@@ -38,6 +39,21 @@ static int serial_restore_op(void *dev, const void *state)
 	return serial_restore(dev, state);
 }
 
+static int serial_check_op(const void *state, char *why, size_t whylen)
+{
+	return serial_state_check(state, why, whylen);
+}
+
+const struct dev_entry devreg_platform[] = {
+	{
+		.id = "serial0",
+		.version = SERIAL_STATE_VERSION,
+		.state_size = sizeof(struct serial_state),
+		.check = serial_check_op,
+	},
+};
+const unsigned int devreg_platform_count = ARRAY_SIZE(devreg_platform);
+
 int devreg_add_serial(struct dev_registry *r, const char *id,
 		      struct serial *s)
 {
@@ -45,6 +61,7 @@ int devreg_add_serial(struct dev_registry *r, const char *id,
 		.version = SERIAL_STATE_VERSION,
 		.state_size = sizeof(struct serial_state),
 		.save = serial_save_op,
+		.check = serial_check_op,
 		.restore = serial_restore_op,
 		.dev = s,
 	};

@@ -6,6 +6,7 @@
 #ifndef GODWIT_DEVICES_REGISTRY_H
 #define GODWIT_DEVICES_REGISTRY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/compiler.h"
@@ -20,6 +21,9 @@ struct dev_entry {
 	/* Copy the device's state into state (state_size bytes). Cannot fail;
 	 * called with vCPUs parked, on the saving thread. */
 	void (*save)(void *dev, void *state);
+	/* Validate a saved state before anything is loaded; why names the
+	 * problem. Pure: no device needed. */
+	int (*check)(const void *state, char *why, size_t whylen);
 	/* Validate state and load it; -EINVAL naming nothing (the caller
 	 * names the device). Called with vCPUs not yet running. */
 	int (*restore)(void *dev, const void *state);
@@ -33,6 +37,13 @@ struct dev_registry {
 
 int devreg_add(struct dev_registry *r, const struct dev_entry *e)
 	__must_check;
+/*
+ * The stateful devices every godwit x86 VM has, as entries without a
+ * device (dev NULL, no save/restore): what a stream must carry, for
+ * offline checks such as godwit inspect.
+ */
+extern const struct dev_entry devreg_platform[];
+extern const unsigned int devreg_platform_count;
 struct dev_entry *devreg_find(struct dev_registry *r, const char *id);
 /* Register a UART under id. */
 struct serial;

@@ -8,6 +8,7 @@
 #include "devices/serial.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -255,9 +256,32 @@ void serial_save(struct serial *s, struct serial_state *out)
 	pthread_mutex_unlock(&s->lock);
 }
 
+int serial_state_check(const struct serial_state *st, char *why,
+		       size_t whylen)
+{
+	unsigned int i;
+
+	if (st->rx_count > SERIAL_FIFO_SIZE)
+		return snprintf(why, whylen, "rx_count %u exceeds the %u-byte FIFO",
+				st->rx_count, SERIAL_FIFO_SIZE), -EINVAL;
+	if (st->rx_head >= SERIAL_FIFO_SIZE)
+		return snprintf(why, whylen, "rx_head %u is outside the FIFO",
+				st->rx_head), -EINVAL;
+	if (st->thr_ipending > 1)
+		return snprintf(why, whylen, "thr_ipending %u is not 0 or 1",
+				st->thr_ipending), -EINVAL;
+	for (i = 0; i < sizeof(st->reserved); i++)
+		if (st->reserved[i])
+			return snprintf(why, whylen, "reserved byte %u is not zero",
+					i), -EINVAL;
+	return 0;
+}
+
 int serial_restore(struct serial *s, const struct serial_state *in)
 {
-	if (in->rx_count > SERIAL_FIFO_SIZE || in->rx_head >= SERIAL_FIFO_SIZE)
+	char why[128];
+
+	if (serial_state_check(in, why, sizeof(why)))
 		return -EINVAL;
 	pthread_mutex_lock(&s->lock);
 	s->st = *in;

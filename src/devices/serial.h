@@ -41,6 +41,9 @@ void serial_io(void *opaque, uint64_t offset, uint8_t *data, unsigned int len,
 	       bool is_write);
 
 void serial_save(struct serial *s, struct serial_state *out);
+/* Is a saved state one this model can load? why says what is wrong. */
+int serial_state_check(const struct serial_state *st, char *why,
+		       size_t whylen) __must_check;
 int serial_restore(struct serial *s, const struct serial_state *in)
 	__must_check;
 

@@ -57,7 +57,7 @@ int rec_io_error(struct stream *s, struct rec_error *err, const char *what)
 int rec_read_hdr(struct stream *s, struct rec_hdr *h, struct rec_error *err)
 {
 	err->offset = s->offset;
-	err->type = UINT32_MAX;
+	err->type = REC_ERR_RECORD_HEADER;
 	if (stream_read(s, h, sizeof(*h))) {
 		if (s->error == -EPIPE)
 			snprintf(err->why, sizeof(err->why),

@@ -14,10 +14,14 @@
 #include "migration/format/record.h"
 #include "migration/transport/stream.h"
 
+/* rec_error.type values for failures outside a known record. */
+#define REC_ERR_STREAM_HEADER UINT32_MAX       /* header or config */
+#define REC_ERR_RECORD_HEADER (UINT32_MAX - 1) /* a record header */
+
 /* Where reading went wrong: filled by the reading functions. */
 struct rec_error {
 	uint64_t offset; /* of the record header, or of the header/config */
-	uint32_t type;   /* record type, or UINT32_MAX for the header */
+	uint32_t type;   /* record type, or a REC_ERR_* value */
 	char why[256];
 };
 

@@ -23,8 +23,11 @@
 
 void restore_describe(const struct rec_error *err, char *buf, size_t len)
 {
-	if (err->type == UINT32_MAX)
-		snprintf(buf, len, "at offset %llu: %s",
+	if (err->type == REC_ERR_STREAM_HEADER)
+		snprintf(buf, len, "stream header at offset %llu: %s",
+			 (unsigned long long)err->offset, err->why);
+	else if (err->type == REC_ERR_RECORD_HEADER)
+		snprintf(buf, len, "record header at offset %llu: %s",
 			 (unsigned long long)err->offset, err->why);
 	else
 		snprintf(buf, len, "record %s (0x%x) at offset %llu: %s",
@@ -39,7 +42,7 @@ int restore_read_header(struct stream *s, struct stream_header *h,
 	char *config;
 
 	err->offset = 0;
-	err->type = UINT32_MAX;
+	err->type = REC_ERR_STREAM_HEADER;
 	if (stream_read(s, h, sizeof(*h)))
 		return rec_io_error(s, err, "stream header");
 	if (stream_header_check_fixed(h, err->why, sizeof(err->why)))
@@ -112,12 +115,10 @@ static int check_clock(const struct vmstate_rx *rx, struct vm *vm)
 	return 0;
 }
 
-static int restore_end(struct stream *s, struct vm *vm,
-		       struct dev_registry *devs, const struct rec_hdr *h,
-		       struct vmstate_rx *rx, struct rec_error *err)
+static int restore_end(struct stream *s, struct dev_registry *devs,
+		       const struct rec_hdr *h, struct vmstate_rx *rx,
+		       struct rec_error *err)
 {
-	int rc;
-
 	if (h->length) {
 		snprintf(err->why, sizeof(err->why), "END has a body of %u bytes",
 			 h->length);
@@ -127,18 +128,11 @@ static int restore_end(struct stream *s, struct vm *vm,
 		return s->error;
 	if (vmstate_rx_complete(rx, devs, err->why, sizeof(err->why)))
 		return stream_set_error(s, -EINVAL);
-	check_clock(rx, vm);
-	rc = vmstate_rx_apply(rx, vm, devs);
-	if (rc) {
-		snprintf(err->why, sizeof(err->why),
-			 "KVM refused the saved state: %s", strerror(-rc));
-		return stream_set_error(s, rc);
-	}
 	return 0;
 }
 
-static int restore_state_rec(struct stream *s, struct vm *vm,
-			     struct dev_registry *devs, const struct rec_hdr *h,
+static int restore_state_rec(struct stream *s, struct dev_registry *devs,
+			     const struct rec_hdr *h,
 			     const struct rec_limits *lim, uint8_t *buf,
 			     struct vmstate_rx *rx, struct rec_error *err)
 {
@@ -157,7 +151,7 @@ static int restore_state_rec(struct stream *s, struct vm *vm,
 		return stream_set_error(s, -EINVAL);
 	if (h->type & REC_OPTIONAL)
 		return 0; /* informational: ROUND, SAVE_INFO */
-	rc = vmstate_rx_add(rx, vm, devs, h->type, buf, h->length, err->why,
+	rc = vmstate_rx_add(rx, devs, h->type, buf, h->length, err->why,
 			    sizeof(err->why));
 	return rc ? stream_set_error(s, rc) : 0;
 }
@@ -167,7 +161,7 @@ static bool rec_is_known_optional(uint32_t type)
 	return type == REC_ROUND || type == REC_SAVE_INFO;
 }
 
-static int restore_loop(struct stream *s, struct vm *vm,
+static int restore_loop(struct stream *s, struct guest_mem *mem,
 			struct dev_registry *devs, const struct rec_limits *lim,
 			uint8_t *buf, struct vmstate_rx *rx,
 			struct restore_result *res, struct rec_error *err)
@@ -180,45 +174,66 @@ static int restore_loop(struct stream *s, struct vm *vm,
 			return s->error;
 		res->records++;
 		if (h.type == REC_END)
-			return restore_end(s, vm, devs, &h, rx, err);
+			return restore_end(s, devs, &h, rx, err);
 		if (h.type == REC_PAGE_DATA) {
-			if (pages_recv(s, &vm->mem, &h, lim, err, &n))
+			if (pages_recv(s, mem, &h, lim, err, &n))
 				return s->error;
 			res->pages += n;
 		} else if ((h.type & REC_OPTIONAL) &&
 			   !rec_is_known_optional(h.type)) {
 			if (skip_body(s, &h, err))
 				return s->error;
-		} else if (restore_state_rec(s, vm, devs, &h, lim, buf, rx,
-					     err)) {
+		} else if (restore_state_rec(s, devs, &h, lim, buf, rx, err)) {
 			return s->error;
 		}
 	}
+}
+
+int restore_records(struct stream *s, struct guest_mem *mem,
+		    struct dev_registry *devs, const struct stream_header *h,
+		    struct vmstate_rx *rx, struct restore_result *res,
+		    struct rec_error *err)
+{
+	struct rec_limits lim = { .nr_vcpus = h->nr_vcpus,
+				  .mem_bytes = h->mem_bytes };
+	uint64_t start = time_mono_ns(), off0 = s->offset;
+	uint8_t *buf;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	buf = malloc(STATE_BODY_MAX);
+	if (!buf) {
+		snprintf(err->why, sizeof(err->why), "out of memory");
+		return -ENOMEM;
+	}
+	rc = restore_loop(s, mem, devs, &lim, buf, rx, res, err);
+	free(buf);
+	res->bytes = s->offset - off0;
+	res->duration_ns = time_mono_ns() - start;
+	return rc;
 }
 
 int restore_vm(struct stream *s, struct vm *vm, struct dev_registry *devs,
 	       const struct stream_header *h, struct restore_result *res,
 	       struct rec_error *err)
 {
-	struct rec_limits lim = { .nr_vcpus = h->nr_vcpus,
-				  .mem_bytes = h->mem_bytes };
-	uint64_t start = time_mono_ns(), off0 = s->offset;
 	struct vmstate_rx rx;
-	uint8_t *buf;
 	int rc;
 
-	memset(res, 0, sizeof(*res));
-	buf = malloc(STATE_BODY_MAX);
-	rc = buf ? vmstate_rx_init(&rx, vm->nr_vcpus) : -ENOMEM;
+	rc = vmstate_rx_init(&rx, vm->nr_vcpus);
 	if (rc) {
-		free(buf);
 		snprintf(err->why, sizeof(err->why), "out of memory");
 		return rc;
 	}
-	rc = restore_loop(s, vm, devs, &lim, buf, &rx, res, err);
+	rc = restore_records(s, &vm->mem, devs, h, &rx, res, err);
+	if (!rc) {
+		check_clock(&rx, vm);
+		rc = vmstate_rx_apply(&rx, vm, devs);
+		if (rc)
+			snprintf(err->why, sizeof(err->why),
+				 "KVM refused the saved state: %s",
+				 strerror(-rc));
+	}
 	vmstate_rx_free(&rx);
-	free(buf);
-	res->bytes = s->offset - off0;
-	res->duration_ns = time_mono_ns() - start;
 	return rc;
 }

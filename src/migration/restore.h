@@ -28,6 +28,18 @@ int restore_read_header(struct stream *s, struct stream_header *h,
 /* Does the VM we built match the machine the stream came from? */
 int restore_check_identity(const struct vm *vm, const struct stream_header *h,
 			   char *why, size_t whylen) __must_check;
+struct vmstate_rx;
+struct guest_mem;
+
+/*
+ * Every record up to and including END, without KVM: pages go into mem,
+ * state into rx, and END checks that rx is complete. The fuzz target's
+ * entry point; restore_vm() is this plus applying rx.
+ */
+int restore_records(struct stream *s, struct guest_mem *mem,
+		    struct dev_registry *devs, const struct stream_header *h,
+		    struct vmstate_rx *rx, struct restore_result *res,
+		    struct rec_error *err) __must_check;
 /* Every record up to and including END; state applied at END. */
 int restore_vm(struct stream *s, struct vm *vm, struct dev_registry *devs,
 	       const struct stream_header *h, struct restore_result *res,

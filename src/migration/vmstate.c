@@ -235,6 +235,12 @@ static int rx_device(struct vmstate_rx *rx, struct dev_registry *devs,
 		return WHY("device '%s' state version %u (%u bytes) is not supported (expected version %u, %u bytes)",
 			   d->id, d->version, d->length, e->version,
 			   e->state_size);
+	if (e->check(d->state, why, whylen)) {
+		char detail[160];
+
+		snprintf(detail, sizeof(detail), "%s", why);
+		return WHY("device '%s': %s", d->id, detail);
+	}
 	rx->dev_state[i] = malloc(d->length);
 	if (!rx->dev_state[i])
 		return -ENOMEM;
@@ -272,9 +278,9 @@ static int rx_machine(struct vmstate_rx *rx, uint32_t type, const void *body,
 	}
 }
 
-int vmstate_rx_add(struct vmstate_rx *rx, struct vm *vm,
-		   struct dev_registry *devs, uint32_t type, const void *body,
-		   uint32_t len, char *why, size_t whylen)
+int vmstate_rx_add(struct vmstate_rx *rx, struct dev_registry *devs,
+		   uint32_t type, const void *body, uint32_t len, char *why,
+		   size_t whylen)
 {
 	switch (type) {
 	case REC_IRQCHIP:

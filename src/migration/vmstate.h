@@ -39,9 +39,9 @@ int vmstate_rx_init(struct vmstate_rx *rx, unsigned int nr_vcpus)
 	__must_check;
 void vmstate_rx_free(struct vmstate_rx *rx);
 /* Take one validated state record; why says what was wrong. */
-int vmstate_rx_add(struct vmstate_rx *rx, struct vm *vm,
-		   struct dev_registry *devs, uint32_t type, const void *body,
-		   uint32_t len, char *why, size_t whylen) __must_check;
+int vmstate_rx_add(struct vmstate_rx *rx, struct dev_registry *devs,
+		   uint32_t type, const void *body, uint32_t len, char *why,
+		   size_t whylen) __must_check;
 /* At END: is everything there? */
 int vmstate_rx_complete(const struct vmstate_rx *rx,
 			const struct dev_registry *devs, char *why,

@@ -165,6 +165,7 @@ int rec_page_data_check(const void *prefix, size_t prefix_len, uint32_t len,
 			uint32_t *data_pages_out, char *why, size_t whylen)
 {
 	const struct rec_page_data *p = prefix;
+	const uint8_t *entries = (const uint8_t *)prefix + sizeof(*p);
 	uint32_t i, normal = 0;
 	uint64_t want;
 
@@ -178,9 +179,11 @@ int rec_page_data_check(const void *prefix, size_t prefix_len, uint32_t len,
 	if (prefix_len < sizeof(*p) + 8ULL * p->count)
 		return WHY("pfn list of %u entries is truncated", p->count);
 	for (i = 0; i < p->count; i++) {
-		uint64_t e = p->pfn[i], pfn = e & PFN_MASK;
-		uint64_t type = (e & PFN_TYPE_MASK) >> PFN_TYPE_SHIFT;
+		uint64_t e, pfn, type;
 
+		memcpy(&e, entries + 8ULL * i, 8);
+		pfn = e & PFN_MASK;
+		type = (e & PFN_TYPE_MASK) >> PFN_TYPE_SHIFT;
 		if (e & ~(PFN_MASK | PFN_TYPE_MASK))
 			return WHY("entry %u: reserved bits set in 0x%llx", i,
 				   (unsigned long long)e);

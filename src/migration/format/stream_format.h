@@ -96,8 +96,10 @@ enum rec_type {
 struct rec_page_data {
 	uint32_t count;    /* 1..PAGE_BATCH_MAX */
 	uint32_t reserved; /* 0 */
-	uint64_t pfn[];    /* pfn | type << PFN_TYPE_SHIFT; bits 52..55 zero */
-	/* then one STREAM_PAGE_SIZE block per NORMAL entry */
+	/*
+	 * then count u64 entries: pfn | type << PFN_TYPE_SHIFT (bits 52..55
+	 * zero); then one STREAM_PAGE_SIZE block per NORMAL entry
+	 */
 };
 _Static_assert(sizeof(struct rec_page_data) == 8, "rec_page_data");
 

@@ -56,7 +56,7 @@ int monitor_restore_load(struct monitor *m)
 {
 	struct incoming *in = &m->restore;
 	struct restore_result res;
-	struct rec_error err = { .offset = 0, .type = UINT32_MAX };
+	struct rec_error err = { .offset = 0, .type = REC_ERR_STREAM_HEADER };
 
 	if (restore_check_identity(&m->vm, &in->hdr, err.why,
 				   sizeof(err.why)))

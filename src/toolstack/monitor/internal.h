@@ -82,6 +82,7 @@ struct monitor {
 	int status;
 	enum run_state state;
 	bool user_paused;
+	bool stop_seen; /* the guest's end was handled (monitor_on_stop) */
 	/* save/migration job: at most one at a time */
 	struct save_job *job;
 	enum job_status job_status;

@@ -107,6 +107,7 @@ static void monitor_on_stop(struct evloop *loop, int fd, uint32_t events,
 		m->state = RUN_SHUTDOWN;
 	monitor_event(m, "SHUTDOWN",
 		      json_object_new_string(m->vm.stop_message));
+	m->stop_seen = true;
 	/* A save or migration thread still owns the stream: let it finish. */
 	if (!m->job)
 		evloop_stop(loop);

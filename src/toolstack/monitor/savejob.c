@@ -157,8 +157,8 @@ static void job_done(struct evloop *loop, void *opaque)
 	else
 		job_succeeded(m, job);
 	free(job);
-	/* The guest may have ended while we saved: finish that now. */
-	if (vm_stopped(&m->vm, NULL, NULL))
+	/* The guest ended while we saved: finish that now. */
+	if (m->stop_seen)
 		evloop_stop(loop);
 }
 

@@ -9,10 +9,17 @@
 
 #include "vmm/kvm.h"
 
+/* struct kvm_msrs with room for one entry (same layout, no flex array). */
 struct msr_one {
-	struct kvm_msrs hdr;
+	struct {
+		uint32_t nmsrs;
+		uint32_t pad;
+	} hdr;
 	struct kvm_msr_entry entry;
 };
+_Static_assert(sizeof(struct msr_one) ==
+		       sizeof(struct kvm_msrs) + sizeof(struct kvm_msr_entry),
+	       "msr_one layout");
 
 int msr_get_one(int vcpu_fd, uint32_t index, uint64_t *value_out)
 {
