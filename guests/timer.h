@@ -1,0 +1,28 @@
+/*
+ * timer.elf: what ring 0 and ring 3 share. Ring 3 watches the TSC in a
+ * tight loop; a gap between two of its readings is time the vCPU spent
+ * outside ring 3 (interrupt handling, or the host not running it).
+ */
+#ifndef GUEST_TIMER_H
+#define GUEST_TIMER_H
+
+#include "shared.h"
+
+struct timer_shared {
+	uint64_t period_tsc; /* TSC ticks per LAPIC timer period */
+	uint64_t excuse_max_tsc; /* longest gap that is excused (100 ms) */
+	/*
+	 * Sum over ring-3 gaps longer than a period and shorter than
+	 * excuse_max_tsc of (gap - period): time in which timer
+	 * expirations may have been coalesced because the vCPU did not
+	 * run. Written by ring 3 only.
+	 */
+	volatile uint64_t excused_tsc;
+	volatile uint64_t longest_gap_tsc; /* since boot, for messages */
+} __attribute__((aligned(CACHELINE)));
+
+extern struct timer_shared timer_shared;
+
+/* user_status: on USER_BAD the TSC went from bad_a back to bad_b. */
+
+#endif

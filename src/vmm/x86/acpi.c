@@ -1,0 +1,720 @@
+/*
+ * ACPI tables (ACPI 6.5) for a hardware-reduced guest, built in a host
+ * buffer and copied into guest RAM in one write.
+ *
+ * Layout of the area [start, end), each table at a 16-byte boundary in
+ * this order (the order is fixed, so the same config gives the same bytes):
+ *
+ *   start+0  RSDP  36 bytes, revision 2, XSDT address only (no RSDT)
+ *            DSDT  36 + AML: \_S5 package, then \_SB virtio-mmio devices
+ *            FADT  276 bytes, revision 6: HW_REDUCED_ACPI, sleep control
+ *                  and status registers and the reset register in SystemIO
+ *                  space at the PORT_ACPI_* ports, no PM timer, no FACS
+ *            MADT  44 + 8 per vCPU + 12 (I/O APIC) + 10 (IRQ0 -> GSI 2)
+ *            XSDT  36 + 8 per table: FADT, MADT
+ *
+ * With 255 vCPUs and 32 virtio-mmio devices this is under 8 KiB of the
+ * 128 KiB layout.h gives it. Every table's checksum makes its bytes sum to
+ * zero; the RSDP has two (first 20 bytes, all 36 bytes).
+ *
+ * MADT PCAT_COMPAT is set: KVM's in-kernel irqchip does have the two 8259
+ * PICs, and the flag tells the guest to mask them before using the I/O
+ * APIC. The IRQ0 -> GSI 2 override is the PC convention (the PIT reaches
+ * I/O APIC pin 2), so the VM's GSI routing must send the PIT there too.
+ */
+#include "vmm/x86/acpi.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "vmm/x86/layout.h"
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+	       "ACPI tables are little-endian; so must the host be");
+
+#define ACPI_OEM_TABLE_ID "GODWITVM"
+#define ACPI_CREATOR_ID "GDWT"
+#define ACPI_HYPERVISOR_ID "GODWITVM"
+#define ACPI_TABLE_ALIGN 16
+
+/* Common header of every table but the RSDP (ACPI 6.5, 5.2.6). */
+struct acpi_header {
+	char signature[4];
+	uint32_t length;
+	uint8_t revision;
+	uint8_t checksum;
+	char oem_id[6];
+	char oem_table_id[8];
+	uint32_t oem_revision;
+	char creator_id[4];
+	uint32_t creator_revision;
+} __packed;
+_Static_assert(sizeof(struct acpi_header) == 36, "table header");
+
+/* Root System Description Pointer (5.2.5.3). */
+struct acpi_rsdp {
+	char signature[8];
+	uint8_t checksum; /* over the first 20 bytes (ACPI 1.0 part) */
+	char oem_id[6];
+	uint8_t revision;
+	uint32_t rsdt_address;
+	uint32_t length;
+	uint64_t xsdt_address;
+	uint8_t extended_checksum; /* over all 36 bytes */
+	uint8_t reserved[3];
+} __packed;
+_Static_assert(sizeof(struct acpi_rsdp) == 36, "RSDP");
+
+/* Generic Address Structure (5.2.3.2). */
+struct acpi_gas {
+	uint8_t space_id;
+	uint8_t bit_width;
+	uint8_t bit_offset;
+	uint8_t access_size;
+	uint64_t address;
+} __packed;
+_Static_assert(sizeof(struct acpi_gas) == 12, "GAS");
+
+#define ACPI_GAS_SYSTEM_IO 1
+#define ACPI_GAS_ACCESS_BYTE 1
+
+/* Fixed ACPI Description Table, revision 6 (5.2.9). */
+struct acpi_fadt {
+	struct acpi_header header;
+	uint32_t firmware_ctrl;
+	uint32_t dsdt;
+	uint8_t reserved0;
+	uint8_t preferred_pm_profile;
+	uint16_t sci_int;
+	uint32_t smi_cmd;
+	uint8_t acpi_enable;
+	uint8_t acpi_disable;
+	uint8_t s4bios_req;
+	uint8_t pstate_cnt;
+	uint32_t pm1a_evt_blk;
+	uint32_t pm1b_evt_blk;
+	uint32_t pm1a_cnt_blk;
+	uint32_t pm1b_cnt_blk;
+	uint32_t pm2_cnt_blk;
+	uint32_t pm_tmr_blk;
+	uint32_t gpe0_blk;
+	uint32_t gpe1_blk;
+	uint8_t pm1_evt_len;
+	uint8_t pm1_cnt_len;
+	uint8_t pm2_cnt_len;
+	uint8_t pm_tmr_len;
+	uint8_t gpe0_blk_len;
+	uint8_t gpe1_blk_len;
+	uint8_t gpe1_base;
+	uint8_t cst_cnt;
+	uint16_t p_lvl2_lat;
+	uint16_t p_lvl3_lat;
+	uint16_t flush_size;
+	uint16_t flush_stride;
+	uint8_t duty_offset;
+	uint8_t duty_width;
+	uint8_t day_alrm;
+	uint8_t mon_alrm;
+	uint8_t century;
+	uint16_t iapc_boot_arch;
+	uint8_t reserved1;
+	uint32_t flags;
+	struct acpi_gas reset_reg;
+	uint8_t reset_value;
+	uint16_t arm_boot_arch;
+	uint8_t minor_version;
+	uint64_t x_firmware_ctrl;
+	uint64_t x_dsdt;
+	struct acpi_gas x_pm1a_evt_blk;
+	struct acpi_gas x_pm1b_evt_blk;
+	struct acpi_gas x_pm1a_cnt_blk;
+	struct acpi_gas x_pm1b_cnt_blk;
+	struct acpi_gas x_pm2_cnt_blk;
+	struct acpi_gas x_pm_tmr_blk;
+	struct acpi_gas x_gpe0_blk;
+	struct acpi_gas x_gpe1_blk;
+	struct acpi_gas sleep_control_reg;
+	struct acpi_gas sleep_status_reg;
+	uint64_t hypervisor_vendor_id;
+} __packed;
+_Static_assert(sizeof(struct acpi_fadt) == 276, "FADT rev 6");
+_Static_assert(offsetof(struct acpi_fadt, flags) == 112, "FADT flags");
+_Static_assert(offsetof(struct acpi_fadt, reset_reg) == 116, "RESET_REG");
+_Static_assert(offsetof(struct acpi_fadt, x_dsdt) == 140, "X_DSDT");
+_Static_assert(offsetof(struct acpi_fadt, sleep_control_reg) == 244,
+	       "SLEEP_CONTROL_REG");
+_Static_assert(offsetof(struct acpi_fadt, hypervisor_vendor_id) == 268,
+	       "hypervisor vendor identity");
+
+#define ACPI_FADT_REVISION 6
+#define ACPI_FADT_MINOR_VERSION 5
+#define ACPI_FADT_RESET_REG_SUP (1u << 10)
+#define ACPI_FADT_HW_REDUCED_ACPI (1u << 20)
+/* IA-PC boot architecture flags (5.2.9.3). */
+#define ACPI_IAPC_LEGACY_DEVICES (1u << 0) /* the ISA serial port */
+#define ACPI_IAPC_VGA_NOT_PRESENT (1u << 2)
+#define ACPI_IAPC_CMOS_RTC_NOT_PRESENT (1u << 5)
+
+/* Multiple APIC Description Table (5.2.12) and its entries. */
+struct acpi_madt {
+	struct acpi_header header;
+	uint32_t lapic_address;
+	uint32_t flags;
+} __packed;
+_Static_assert(sizeof(struct acpi_madt) == 44, "MADT");
+
+struct acpi_madt_lapic {
+	uint8_t type;
+	uint8_t length;
+	uint8_t processor_uid;
+	uint8_t apic_id;
+	uint32_t flags;
+} __packed;
+_Static_assert(sizeof(struct acpi_madt_lapic) == 8, "MADT local APIC");
+
+struct acpi_madt_ioapic {
+	uint8_t type;
+	uint8_t length;
+	uint8_t id;
+	uint8_t reserved;
+	uint32_t address;
+	uint32_t gsi_base;
+} __packed;
+_Static_assert(sizeof(struct acpi_madt_ioapic) == 12, "MADT I/O APIC");
+
+struct acpi_madt_iso {
+	uint8_t type;
+	uint8_t length;
+	uint8_t bus;
+	uint8_t source;
+	uint32_t gsi;
+	uint16_t flags;
+} __packed;
+_Static_assert(sizeof(struct acpi_madt_iso) == 10, "MADT IRQ override");
+
+#define ACPI_MADT_REVISION 5
+#define ACPI_MADT_PCAT_COMPAT (1u << 0)
+#define ACPI_MADT_TYPE_LAPIC 0
+#define ACPI_MADT_TYPE_IOAPIC 1
+#define ACPI_MADT_TYPE_ISO 2
+#define ACPI_MADT_LAPIC_ENABLED (1u << 0)
+
+#define ACPI_DSDT_REVISION 2 /* AML integers are 64-bit */
+#define ACPI_XSDT_REVISION 1
+#define ACPI_XSDT_ENTRIES 2
+
+/* The tables under construction: a host copy of the guest area. */
+struct acpi_builder {
+	uint8_t *buf;
+	uint64_t start; /* guest address of buf[0] */
+	size_t size;
+	size_t used;
+};
+
+/*
+ * Reserve len bytes at the next aligned offset. Returns the offset, or
+ * -ENOSPC (as a negative value) if the area is full.
+ */
+static int64_t acpi_alloc(struct acpi_builder *b, size_t len)
+{
+	size_t off = ALIGN_UP(b->used, (size_t)ACPI_TABLE_ALIGN);
+
+	if (off > b->size || len > b->size - off)
+		return -ENOSPC;
+	b->used = off + len;
+	return (int64_t)off;
+}
+
+static uint8_t acpi_checksum(const uint8_t *p, size_t len)
+{
+	uint8_t sum = 0;
+
+	while (len--)
+		sum += *p++;
+	return (uint8_t)-sum;
+}
+
+static void acpi_header_init(struct acpi_header *h, const char *sig,
+			     uint32_t len, uint8_t revision)
+{
+	memcpy(h->signature, sig, 4);
+	h->length = len;
+	h->revision = revision;
+	h->checksum = 0;
+	memcpy(h->oem_id, ACPI_OEM_ID, 6);
+	memcpy(h->oem_table_id, ACPI_OEM_TABLE_ID, 8);
+	h->oem_revision = 1;
+	memcpy(h->creator_id, ACPI_CREATOR_ID, 4);
+	h->creator_revision = 1;
+}
+
+/* Fill in the checksum of the table at off once its bytes are final. */
+static void acpi_table_seal(struct acpi_builder *b, size_t off)
+{
+	struct acpi_header h;
+
+	memcpy(&h, b->buf + off, sizeof(h));
+	b->buf[off + offsetof(struct acpi_header, checksum)] =
+		acpi_checksum(b->buf + off, h.length);
+}
+
+/*
+ * A minimal AML encoder (ACPI 6.5, chapter 20), writing straight into the
+ * DSDT body. Errors are sticky: once the area is full every call is a
+ * no-op and aml->overflow stays set.
+ */
+struct aml {
+	uint8_t *buf;
+	size_t len;
+	size_t cap;
+	bool overflow;
+};
+
+#define AML_ZERO_OP 0x00
+#define AML_ONE_OP 0x01
+#define AML_NAME_OP 0x08
+#define AML_BYTE_PREFIX 0x0a
+#define AML_WORD_PREFIX 0x0b
+#define AML_DWORD_PREFIX 0x0c
+#define AML_STRING_PREFIX 0x0d
+#define AML_QWORD_PREFIX 0x0e
+#define AML_SCOPE_OP 0x10
+#define AML_BUFFER_OP 0x11
+#define AML_PACKAGE_OP 0x12
+#define AML_EXT_OP_PREFIX 0x5b
+#define AML_DEVICE_OP 0x82 /* after AML_EXT_OP_PREFIX */
+#define AML_ROOT_CHAR 0x5c
+
+static void aml_bytes(struct aml *a, const void *p, size_t n)
+{
+	if (a->overflow || n > a->cap - a->len) {
+		a->overflow = true;
+		return;
+	}
+	memcpy(a->buf + a->len, p, n);
+	a->len += n;
+}
+
+static void aml_byte(struct aml *a, uint8_t v)
+{
+	aml_bytes(a, &v, 1);
+}
+
+/* A NameSeg: exactly four characters, '_'-padded by the caller. */
+static void aml_nameseg(struct aml *a, const char name[4])
+{
+	aml_bytes(a, name, 4);
+}
+
+/* The shortest encoding of an integer constant (20.2.3). */
+static void aml_integer(struct aml *a, uint64_t v)
+{
+	if (v == 0) {
+		aml_byte(a, AML_ZERO_OP);
+	} else if (v == 1) {
+		aml_byte(a, AML_ONE_OP);
+	} else if (v <= UINT8_MAX) {
+		aml_byte(a, AML_BYTE_PREFIX);
+		aml_bytes(a, &v, 1);
+	} else if (v <= UINT16_MAX) {
+		aml_byte(a, AML_WORD_PREFIX);
+		aml_bytes(a, &v, 2);
+	} else if (v <= UINT32_MAX) {
+		aml_byte(a, AML_DWORD_PREFIX);
+		aml_bytes(a, &v, 4);
+	} else {
+		aml_byte(a, AML_QWORD_PREFIX);
+		aml_bytes(a, &v, 8);
+	}
+}
+
+static void aml_string(struct aml *a, const char *s)
+{
+	aml_byte(a, AML_STRING_PREFIX);
+	aml_bytes(a, s, strlen(s) + 1);
+}
+
+/* Start the body of an object that is prefixed by a PkgLength. */
+static size_t aml_pkg_begin(struct aml *a)
+{
+	return a->len;
+}
+
+/*
+ * Insert the PkgLength in front of the body started at start (20.2.4).
+ * Its value counts its own bytes too: one byte holds up to 63; longer
+ * forms keep 4 bits in the lead byte (whose top two bits give the number
+ * of following bytes) and 8 bits in each following byte.
+ */
+static void aml_pkg_end(struct aml *a, size_t start)
+{
+	size_t body = a->len - start;
+	uint8_t enc[4];
+	size_t n, total, i;
+
+	if (a->overflow)
+		return;
+	for (n = 1; n <= 4; n++) {
+		total = body + n;
+		if ((n == 1 && total <= 0x3f) ||
+		    (n > 1 && total < (1ULL << (4 + 8 * (n - 1)))))
+			break;
+	}
+	if (n > 4 || n > a->cap - a->len) {
+		a->overflow = true;
+		return;
+	}
+	if (n == 1) {
+		enc[0] = (uint8_t)total;
+	} else {
+		enc[0] = (uint8_t)(((n - 1) << 6) | (total & 0xf));
+		for (i = 1; i < n; i++)
+			enc[i] = (uint8_t)(total >> (4 + 8 * (i - 1)));
+	}
+	memmove(a->buf + start + n, a->buf + start, body);
+	memcpy(a->buf + start, enc, n);
+	a->len += n;
+}
+
+/* Name(_S5, Package() { SLP_TYPa, SLP_TYPb, reserved, reserved }). */
+static void aml_s5(struct aml *a)
+{
+	size_t pkg;
+
+	aml_byte(a, AML_NAME_OP);
+	aml_nameseg(a, "_S5_");
+	aml_byte(a, AML_PACKAGE_OP);
+	pkg = aml_pkg_begin(a);
+	aml_byte(a, 4); /* NumElements */
+	aml_integer(a, ACPI_SLP_TYP_S5);
+	aml_integer(a, 0);
+	aml_integer(a, 0);
+	aml_integer(a, 0);
+	aml_pkg_end(a, pkg);
+}
+
+/*
+ * Name(_CRS, ResourceTemplate() {
+ *     Memory32Fixed(ReadWrite, base, size)
+ *     Interrupt(ResourceConsumer, Edge, ActiveHigh, Exclusive) { gsi }
+ * }) as the raw resource descriptors of ACPI 6.5, 6.4.
+ */
+static void aml_virtio_crs(struct aml *a, const struct acpi_virtio_mmio *dev)
+{
+	/* Memory32Fixed: tag 0x86, 9 bytes follow, read-write; base, size. */
+	static const uint8_t mem32[4] = { 0x86, 9, 0, 1 };
+	/* Extended interrupt: tag 0x89, 6 bytes, consumer | edge, one GSI. */
+	static const uint8_t irq[5] = { 0x89, 6, 0, 0x03, 1 };
+	/* End tag; a zero checksum means "treat as valid". */
+	static const uint8_t end[2] = { 0x79, 0 };
+	uint32_t base = (uint32_t)dev->base;
+	uint8_t res[23];
+	size_t buf;
+
+	memcpy(&res[0], mem32, 4);
+	memcpy(&res[4], &base, 4);
+	memcpy(&res[8], &dev->size, 4);
+	memcpy(&res[12], irq, 5);
+	memcpy(&res[17], &dev->gsi, 4);
+	memcpy(&res[21], end, 2);
+	aml_byte(a, AML_NAME_OP);
+	aml_nameseg(a, "_CRS");
+	aml_byte(a, AML_BUFFER_OP);
+	buf = aml_pkg_begin(a);
+	aml_integer(a, sizeof(res));
+	aml_bytes(a, res, sizeof(res));
+	aml_pkg_end(a, buf);
+}
+
+/* Device(VRnn) { _HID "LNRO0005" (Linux virtio_mmio), _UID n, _CRS }. */
+static void aml_virtio_device(struct aml *a, unsigned int index,
+			      const struct acpi_virtio_mmio *dev)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const char name[4] = { 'V', 'R', hex[index >> 4], hex[index & 0xf] };
+	size_t pkg;
+
+	aml_byte(a, AML_EXT_OP_PREFIX);
+	aml_byte(a, AML_DEVICE_OP);
+	pkg = aml_pkg_begin(a);
+	aml_nameseg(a, name);
+	aml_byte(a, AML_NAME_OP);
+	aml_nameseg(a, "_HID");
+	aml_string(a, "LNRO0005");
+	aml_byte(a, AML_NAME_OP);
+	aml_nameseg(a, "_UID");
+	aml_integer(a, index);
+	aml_virtio_crs(a, dev);
+	aml_pkg_end(a, pkg);
+}
+
+static void aml_system_bus(struct aml *a, const struct acpi_config *cfg)
+{
+	unsigned int i;
+	size_t pkg;
+
+	if (!cfg->nr_virtio_mmio)
+		return;
+	aml_byte(a, AML_SCOPE_OP);
+	pkg = aml_pkg_begin(a);
+	aml_byte(a, AML_ROOT_CHAR);
+	aml_nameseg(a, "_SB_");
+	for (i = 0; i < cfg->nr_virtio_mmio; i++)
+		aml_virtio_device(a, i, &cfg->virtio_mmio[i]);
+	aml_pkg_end(a, pkg);
+}
+
+static int acpi_build_dsdt(struct acpi_builder *b,
+			   const struct acpi_config *cfg, uint64_t *gpa_out)
+{
+	size_t hdr = sizeof(struct acpi_header);
+	int64_t off = acpi_alloc(b, hdr);
+	struct acpi_header h;
+	struct aml a;
+
+	if (off < 0)
+		return (int)off;
+	a = (struct aml){ .buf = b->buf + off + hdr, .cap = b->size - b->used };
+	aml_s5(&a);
+	aml_system_bus(&a, cfg);
+	if (a.overflow)
+		return -ENOSPC;
+	b->used += a.len;
+	acpi_header_init(&h, "DSDT", (uint32_t)(hdr + a.len),
+			 ACPI_DSDT_REVISION);
+	memcpy(b->buf + off, &h, hdr);
+	acpi_table_seal(b, (size_t)off);
+	*gpa_out = b->start + (uint64_t)off;
+	return 0;
+}
+
+static struct acpi_gas acpi_io_byte(uint16_t port)
+{
+	return (struct acpi_gas){
+		.space_id = ACPI_GAS_SYSTEM_IO,
+		.bit_width = 8,
+		.bit_offset = 0,
+		.access_size = ACPI_GAS_ACCESS_BYTE,
+		.address = port,
+	};
+}
+
+static int acpi_build_fadt(struct acpi_builder *b, uint64_t dsdt_gpa,
+			   uint64_t *gpa_out)
+{
+	int64_t off = acpi_alloc(b, sizeof(struct acpi_fadt));
+	struct acpi_fadt f = { 0 };
+
+	if (off < 0)
+		return (int)off;
+	acpi_header_init(&f.header, "FACP", sizeof(f), ACPI_FADT_REVISION);
+	f.minor_version = ACPI_FADT_MINOR_VERSION;
+	f.flags = ACPI_FADT_HW_REDUCED_ACPI | ACPI_FADT_RESET_REG_SUP;
+	/*
+	 * No VGA, no CMOS RTC: Linux then leaves the legacy VGA window and
+	 * ports 0x70/0x71 alone. No 8042 bit: it skips the PS/2 probe too.
+	 */
+	f.iapc_boot_arch = ACPI_IAPC_LEGACY_DEVICES |
+			   ACPI_IAPC_VGA_NOT_PRESENT |
+			   ACPI_IAPC_CMOS_RTC_NOT_PRESENT;
+	f.reset_reg = acpi_io_byte(PORT_ACPI_RESET);
+	f.reset_value = ACPI_RESET_VALUE;
+	/* The 32-bit DSDT field stays 0: X_DSDT is the one to use. */
+	f.x_dsdt = dsdt_gpa;
+	f.sleep_control_reg = acpi_io_byte(PORT_ACPI_SLEEP_CTL);
+	f.sleep_status_reg = acpi_io_byte(PORT_ACPI_SLEEP_STS);
+	memcpy(&f.hypervisor_vendor_id, ACPI_HYPERVISOR_ID, 8);
+	memcpy(b->buf + off, &f, sizeof(f));
+	acpi_table_seal(b, (size_t)off);
+	*gpa_out = b->start + (uint64_t)off;
+	return 0;
+}
+
+/* Append one MADT entry at *pos and advance it. */
+static void acpi_madt_put(struct acpi_builder *b, size_t *pos, const void *e,
+			  size_t len)
+{
+	memcpy(b->buf + *pos, e, len);
+	*pos += len;
+}
+
+static int acpi_build_madt(struct acpi_builder *b,
+			   const struct acpi_config *cfg, uint64_t *gpa_out)
+{
+	size_t len = sizeof(struct acpi_madt) +
+		     cfg->nr_vcpus * sizeof(struct acpi_madt_lapic) +
+		     sizeof(struct acpi_madt_ioapic) +
+		     sizeof(struct acpi_madt_iso);
+	int64_t off = acpi_alloc(b, len);
+	struct acpi_madt m = { .lapic_address = (uint32_t)LAYOUT_LAPIC,
+			       .flags = ACPI_MADT_PCAT_COMPAT };
+	struct acpi_madt_ioapic io = { .type = ACPI_MADT_TYPE_IOAPIC,
+				       .length = sizeof(io),
+				       .id = cfg->ioapic_id,
+				       .address = (uint32_t)LAYOUT_IOAPIC,
+				       .gsi_base = 0 };
+	/* ISA IRQ0 (the PIT) is GSI 2; flags 0: ISA's edge, active-high. */
+	struct acpi_madt_iso iso = { .type = ACPI_MADT_TYPE_ISO,
+				     .length = sizeof(iso),
+				     .bus = 0,
+				     .source = 0,
+				     .gsi = 2,
+				     .flags = 0 };
+	size_t pos;
+	unsigned int i;
+
+	if (off < 0)
+		return (int)off;
+	pos = (size_t)off;
+	acpi_header_init(&m.header, "APIC", (uint32_t)len, ACPI_MADT_REVISION);
+	acpi_madt_put(b, &pos, &m, sizeof(m));
+	for (i = 0; i < cfg->nr_vcpus; i++) {
+		struct acpi_madt_lapic l = { .type = ACPI_MADT_TYPE_LAPIC,
+					     .length = sizeof(l),
+					     .processor_uid = (uint8_t)i,
+					     .apic_id = (uint8_t)i,
+					     .flags = ACPI_MADT_LAPIC_ENABLED };
+
+		acpi_madt_put(b, &pos, &l, sizeof(l));
+	}
+	acpi_madt_put(b, &pos, &io, sizeof(io));
+	acpi_madt_put(b, &pos, &iso, sizeof(iso));
+	acpi_table_seal(b, (size_t)off);
+	*gpa_out = b->start + (uint64_t)off;
+	return 0;
+}
+
+static int acpi_build_xsdt(struct acpi_builder *b,
+			   const uint64_t entries[ACPI_XSDT_ENTRIES],
+			   uint64_t *gpa_out)
+{
+	size_t len = sizeof(struct acpi_header) + 8 * ACPI_XSDT_ENTRIES;
+	int64_t off = acpi_alloc(b, len);
+	struct acpi_header h;
+
+	if (off < 0)
+		return (int)off;
+	acpi_header_init(&h, "XSDT", (uint32_t)len, ACPI_XSDT_REVISION);
+	memcpy(b->buf + off, &h, sizeof(h));
+	memcpy(b->buf + off + sizeof(h), entries, 8 * ACPI_XSDT_ENTRIES);
+	acpi_table_seal(b, (size_t)off);
+	*gpa_out = b->start + (uint64_t)off;
+	return 0;
+}
+
+/* The RSDP was reserved first, at offset 0; fill it in last. */
+static void acpi_fill_rsdp(struct acpi_builder *b, uint64_t xsdt_gpa)
+{
+	struct acpi_rsdp r = { .revision = 2,
+			       .rsdt_address = 0,
+			       .length = sizeof(r),
+			       .xsdt_address = xsdt_gpa };
+
+	memcpy(r.signature, "RSD PTR ", 8);
+	memcpy(r.oem_id, ACPI_OEM_ID, 6);
+	r.checksum = acpi_checksum((const uint8_t *)&r, 20);
+	r.extended_checksum = acpi_checksum((const uint8_t *)&r, sizeof(r));
+	memcpy(b->buf, &r, sizeof(r));
+}
+
+static int acpi_build_tables(struct acpi_builder *b,
+			     const struct acpi_config *cfg)
+{
+	uint64_t dsdt = 0, xsdt = 0, entries[ACPI_XSDT_ENTRIES] = { 0 };
+	int64_t rsdp = acpi_alloc(b, sizeof(struct acpi_rsdp));
+	int rc;
+
+	if (rsdp < 0)
+		return (int)rsdp;
+	rc = acpi_build_dsdt(b, cfg, &dsdt);
+	if (!rc)
+		rc = acpi_build_fadt(b, dsdt, &entries[0]);
+	if (!rc)
+		rc = acpi_build_madt(b, cfg, &entries[1]);
+	if (!rc)
+		rc = acpi_build_xsdt(b, entries, &xsdt);
+	if (rc)
+		return rc;
+	acpi_fill_rsdp(b, xsdt);
+	return 0;
+}
+
+static int acpi_check_config(const struct acpi_config *cfg)
+{
+	unsigned int i;
+
+	if (cfg->nr_vcpus < 1 || cfg->nr_vcpus > ACPI_MAX_VCPUS) {
+		log_err("ACPI: %u vCPUs, need 1..%u", cfg->nr_vcpus,
+			ACPI_MAX_VCPUS);
+		return -EINVAL;
+	}
+	if (cfg->ioapic_id == 0xff) {
+		log_err("ACPI: I/O APIC ID 0xff is the broadcast ID");
+		return -EINVAL;
+	}
+	if (cfg->nr_virtio_mmio > ACPI_MAX_VIRTIO_MMIO) {
+		log_err("ACPI: %u virtio-mmio devices, at most %u",
+			cfg->nr_virtio_mmio, ACPI_MAX_VIRTIO_MMIO);
+		return -EINVAL;
+	}
+	for (i = 0; i < cfg->nr_virtio_mmio; i++) {
+		const struct acpi_virtio_mmio *d = &cfg->virtio_mmio[i];
+
+		if (!d->size || d->base >= (1ULL << 32) ||
+		    d->size > (1ULL << 32) - d->base ||
+		    d->gsi >= ACPI_IOAPIC_PINS) {
+			log_err("ACPI: virtio-mmio device %u at 0x%llx size 0x%x gsi %u is not a 32-bit window on an I/O APIC pin",
+				i, (unsigned long long)d->base, d->size,
+				d->gsi);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int acpi_build_range(struct guest_mem *mem, const struct acpi_config *cfg,
+		     uint64_t start, uint64_t end, uint64_t *rsdp_gpa_out)
+{
+	struct acpi_builder b = { .start = start };
+	int rc;
+
+	rc = acpi_check_config(cfg);
+	if (rc)
+		return rc;
+	if (end <= start || !IS_ALIGNED(start, ACPI_TABLE_ALIGN)) {
+		log_err("ACPI: area [0x%llx, 0x%llx) is empty or not 16-byte aligned",
+			(unsigned long long)start, (unsigned long long)end);
+		return -EINVAL;
+	}
+	if (!mem_gpa_is_ram(mem, start, end - start)) {
+		log_err("ACPI: area [0x%llx, 0x%llx) is not guest RAM",
+			(unsigned long long)start, (unsigned long long)end);
+		return -EFAULT;
+	}
+	b.size = end - start;
+	b.buf = calloc(1, b.size);
+	if (!b.buf)
+		return -ENOMEM;
+	rc = acpi_build_tables(&b, cfg);
+	if (rc) {
+		log_err("ACPI: tables for %u vCPUs and %u devices do not fit in %zu bytes",
+			cfg->nr_vcpus, cfg->nr_virtio_mmio, b.size);
+		goto out_free;
+	}
+	rc = mem_write(mem, start, b.buf, b.size);
+	if (rc)
+		goto out_free;
+	*rsdp_gpa_out = start;
+out_free:
+	free(b.buf);
+	return rc;
+}
+
+int acpi_build(struct guest_mem *mem, const struct acpi_config *cfg,
+	       uint64_t *rsdp_gpa_out)
+{
+	return acpi_build_range(mem, cfg, LAYOUT_ACPI, LAYOUT_ACPI_END,
+				rsdp_gpa_out);
+}
