@@ -21,6 +21,8 @@ struct batch {
 	struct iovec iov[REC_WRITE_MAX_IOV];
 	int niov;
 	uint32_t count;
+	uint8_t *bounce;  /* PAGES_LIVE: PAGE_BATCH_MAX page copies */
+	uint32_t nbounce; /* copies in use */
 };
 
 bool page_is_zero(const void *page)
@@ -48,9 +50,13 @@ static int batch_flush(struct stream *s, struct batch *b,
 	b->hdr.count = b->count;
 	b->iov[0] = (struct iovec){ &b->hdr, sizeof(b->hdr) };
 	b->iov[1] = (struct iovec){ b->pfn, b->count * sizeof(uint64_t) };
+	/* A destination that refused us says so early: stop streaming. */
+	if (stream_peer_spoke(s))
+		return stream_set_error(s, -ECONNABORTED);
 	rc = rec_write(s, REC_PAGE_DATA, b->iov, b->niov);
 	st->records++;
 	b->count = 0;
+	b->nbounce = 0;
 	b->niov = 2;
 	return rc;
 }
@@ -93,21 +99,29 @@ static uint64_t next_hole(struct guest_mem *mem, uint64_t off)
 }
 
 static int send_one(struct stream *s, struct guest_mem *mem, struct batch *b,
-		    uint64_t idx, bool zero_entries, struct page_stats *st)
+		    uint64_t idx, unsigned int flags, struct page_stats *st)
 {
 	uint8_t *page = mem->host + (idx << PAGE_SHIFT);
-	bool zero = page_is_zero(page);
+	bool zero;
 
-	if (zero && !zero_entries) {
+	if (b->bounce) {
+		/* One snapshot decides zero-ness, CRC and wire bytes alike. */
+		memcpy(b->bounce + b->nbounce * PAGE_SIZE, page, PAGE_SIZE);
+		page = b->bounce + b->nbounce * PAGE_SIZE;
+	}
+	zero = page_is_zero(page);
+	if (zero && !(flags & PAGES_ZERO_ENTRIES)) {
 		st->skipped++;
 		return 0;
 	}
+	if (b->bounce && !zero)
+		b->nbounce++;
 	return batch_add(s, b, mem_index_to_pfn(mem, idx), page, zero, st);
 }
 
 /* Every page that holds data, extent by extent. */
 static int send_all(struct stream *s, struct guest_mem *mem, struct batch *b,
-		    struct page_stats *st)
+		    unsigned int flags, struct page_stats *st)
 {
 	uint64_t off = next_data(mem, 0), end, idx;
 	int rc;
@@ -116,7 +130,7 @@ static int send_all(struct stream *s, struct guest_mem *mem, struct batch *b,
 		end = next_hole(mem, off);
 		for (idx = off >> PAGE_SHIFT; idx < DIV_ROUND_UP(end, PAGE_SIZE);
 		     idx++) {
-			rc = send_one(s, mem, b, idx, false, st);
+			rc = send_one(s, mem, b, idx, flags, st);
 			if (rc)
 				return rc;
 		}
@@ -126,7 +140,7 @@ static int send_all(struct stream *s, struct guest_mem *mem, struct batch *b,
 }
 
 int pages_send(struct stream *s, struct guest_mem *mem,
-	       const struct bitmap *which, bool zero_entries,
+	       const struct bitmap *which, unsigned int flags,
 	       struct page_stats *st)
 {
 	struct batch *b = calloc(1, sizeof(*b));
@@ -136,15 +150,23 @@ int pages_send(struct stream *s, struct guest_mem *mem,
 	if (!b)
 		return stream_set_error(s, -ENOMEM);
 	b->niov = 2;
+	if (flags & PAGES_LIVE) {
+		b->bounce = malloc(PAGE_BATCH_MAX * PAGE_SIZE);
+		if (!b->bounce) {
+			free(b);
+			return stream_set_error(s, -ENOMEM);
+		}
+	}
 	if (!which) {
-		rc = send_all(s, mem, b, st);
+		rc = send_all(s, mem, b, flags, st);
 	} else {
 		for (idx = bitmap_next_set(which, 0); idx < which->nbits && !rc;
 		     idx = bitmap_next_set(which, idx + 1))
-			rc = send_one(s, mem, b, idx, zero_entries, st);
+			rc = send_one(s, mem, b, idx, flags, st);
 	}
 	if (!rc)
 		rc = batch_flush(s, b, st);
+	free(b->bounce);
 	free(b);
 	return rc;
 }

@@ -23,13 +23,22 @@ struct page_stats {
 	uint64_t records;
 };
 
+/* How pages_send() treats pages. */
+enum pages_flags {
+	/* Zero pages go out as ZERO entries (the destination may hold an
+	 * older copy); without it they are left out. */
+	PAGES_ZERO_ENTRIES = 1 << 0,
+	/* The guest is running: copy each page before checksumming and
+	 * sending it, so the CRC matches the bytes on the wire. */
+	PAGES_LIVE = 1 << 1,
+};
+
 /*
  * Send the pages whose RAM-order index is set in which, or every page if
- * which is NULL. With zero_entries, zero pages go out as ZERO entries
- * (their destination copy may be stale); without, they are left out.
+ * which is NULL, as PAGES_* flags say.
  */
 int pages_send(struct stream *s, struct guest_mem *mem,
-	       const struct bitmap *which, bool zero_entries,
+	       const struct bitmap *which, unsigned int flags,
 	       struct page_stats *st) __must_check;
 
 /* Read one PAGE_DATA record's body (h already read) into guest RAM. */

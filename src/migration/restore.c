@@ -38,7 +38,7 @@ void restore_describe(const struct rec_error *err, char *buf, size_t len)
 int restore_read_header(struct stream *s, struct stream_header *h,
 			char **config_out, struct rec_error *err)
 {
-	uint32_t padded;
+	uint32_t padded, i;
 	char *config;
 
 	err->offset = 0;
@@ -59,6 +59,15 @@ int restore_read_header(struct stream *s, struct stream_header *h,
 	if (stream_header_check(h, config, err->why, sizeof(err->why))) {
 		free(config);
 		return stream_set_error(s, -EINVAL);
+	}
+	/* The padding is not under the CRC: it must be zero, as specified. */
+	for (i = h->config_len; i < padded; i++) {
+		if (config[i]) {
+			snprintf(err->why, sizeof(err->why),
+				 "config padding is not zero");
+			free(config);
+			return stream_set_error(s, -EINVAL);
+		}
 	}
 	config[h->config_len] = 0;
 	*config_out = config;

@@ -48,7 +48,7 @@ int save_vm(struct stream *s, struct vm *vm, struct dev_registry *devs,
 	memset(res, 0, sizeof(*res));
 	rc = save_header(s, vm, config, config_len, 0);
 	if (!rc)
-		rc = pages_send(s, &vm->mem, NULL, false, &res->pages);
+		rc = pages_send(s, &vm->mem, NULL, 0, &res->pages);
 	if (!rc)
 		rc = save_state(s, vm, devs);
 	res->bytes = s->offset - off0;

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -60,6 +61,8 @@ static ssize_t mem_readv(struct stream *s, const struct iovec *iov,
 
 	for (i = 0; i < iovcnt && left; i++) {
 		k = MIN(iov[i].iov_len, left);
+		if (!k)
+			continue; /* iov_base may be NULL: not for memcpy */
 		memcpy(iov[i].iov_base, s->mem + s->mem_pos, k);
 		s->mem_pos += k;
 		left -= k;
@@ -90,6 +93,8 @@ static ssize_t mem_writev(struct stream *s, const struct iovec *iov,
 	int i;
 
 	for (i = 0; i < iovcnt; i++) {
+		if (!iov[i].iov_len)
+			continue; /* iov_base may be NULL: not for memcpy */
 		if (s->mem_len + iov[i].iov_len > s->mem_cap &&
 		    mem_grow(s, s->mem_len + iov[i].iov_len))
 			return -ENOMEM;
@@ -321,6 +326,15 @@ int stream_write(struct stream *s, const void *buf, size_t len)
 	if (!len)
 		return s->error;
 	return stream_writev(s, &v, 1);
+}
+
+bool stream_peer_spoke(struct stream *s)
+{
+	struct pollfd p = { .fd = s->fd, .events = POLLIN };
+
+	if (!s->check_peer || s->fd < 0)
+		return false;
+	return poll(&p, 1, 0) > 0;
 }
 
 void stream_set_rate_limit(struct stream *s, uint64_t bytes_per_sec)

@@ -49,6 +49,8 @@ struct stream {
 	/* read buffer (fd backend) */
 	uint8_t *rbuf;
 	size_t rbuf_pos, rbuf_len;
+	/* a live peer that may speak first (a migration's destination) */
+	bool check_peer;
 	/* write rate limit (0: none), bytes per second */
 	uint64_t rate_limit;
 	uint64_t rate_start_ns;
@@ -77,6 +79,13 @@ int stream_write(struct stream *s, const void *buf, size_t len);
 int stream_writev(struct stream *s, struct iovec *iov, int iovcnt);
 /* Discard len bytes of input. */
 int stream_skip(struct stream *s, uint64_t len) __must_check;
+
+/*
+ * With check_peer: has the other side sent something (or closed)? A
+ * destination only speaks early to refuse, so a writer calls this now and
+ * then to stop streaming into a peer that already gave up.
+ */
+bool stream_peer_spoke(struct stream *s);
 
 /* Bytes per second; 0 removes the limit. Applies to writes. */
 void stream_set_rate_limit(struct stream *s, uint64_t bytes_per_sec);

@@ -22,5 +22,7 @@ int cmd_pause(int argc, char **argv);
 int cmd_unpause(int argc, char **argv);
 int cmd_save(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
+int cmd_migrate_receive(int argc, char **argv);
 
 #endif

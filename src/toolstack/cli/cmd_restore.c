@@ -1,4 +1,7 @@
-/* godwit restore: rebuild a VM from a save file and run it here. */
+/*
+ * godwit restore and migrate-receive: rebuild a VM from a save file or an
+ * incoming migration and run it here.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -45,6 +48,33 @@ int cmd_restore(int argc, char **argv)
 		return CLI_FAIL;
 	}
 	rc = monitor_run(o);
+	free(o);
+	return rc;
+}
+
+static void receive_usage(FILE *f)
+{
+	fprintf(f, "usage: godwit migrate-receive [OPTIONS]\n"
+		   "Accept one live migration and run the VM in the foreground.\n\n");
+	vmopts_usage(f, VMOPTS_RECEIVE);
+}
+
+int cmd_migrate_receive(int argc, char **argv)
+{
+	struct monitor_opts *o = calloc(1, sizeof(*o));
+	int rc, first;
+
+	if (!o)
+		return CLI_FAIL;
+	rc = vmopts_parse(argc, argv, VMOPTS_RECEIVE, o, receive_usage, &first);
+	if (!rc && first != argc) {
+		receive_usage(stderr);
+		rc = CLI_USAGE;
+	}
+	if (!rc)
+		rc = monitor_run(o);
+	else if (rc == VMOPTS_HELP)
+		rc = CLI_OK;
 	free(o);
 	return rc;
 }

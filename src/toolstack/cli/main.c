@@ -14,6 +14,10 @@ static const struct cli_verb verbs[] = {
 	{ "save", cmd_save, "[-c] [-p] VM FILE", "save a VM to a file" },
 	{ "restore", cmd_restore, "[-p] FILE [OPTIONS]",
 	  "restore a saved VM and run it in the foreground" },
+	{ "migrate", cmd_migrate, "[OPTIONS] VM HOST[:PORT]",
+	  "live-migrate a VM to another host" },
+	{ "migrate-receive", cmd_migrate_receive, "[OPTIONS]",
+	  "accept one migration and run the VM in the foreground" },
 	{ "inspect", inspect_main, "FILE", "validate and describe a stream" },
 };
 

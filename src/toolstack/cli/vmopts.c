@@ -7,6 +7,7 @@
 #include "toolstack/cli/vmopts.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <string.h>
@@ -21,7 +22,7 @@
 
 enum {
 	OPT_KERNEL = 0x100, OPT_INITRD, OPT_CMDLINE, OPT_MEMORY, OPT_VCPUS,
-	OPT_CPU, OPT_SERIAL, OPT_NAME, OPT_QMP,
+	OPT_CPU, OPT_SERIAL, OPT_NAME, OPT_QMP, OPT_LISTEN, OPT_INCOMING_FD,
 };
 
 static const struct option run_opts[] = {
@@ -39,6 +40,17 @@ static const struct option run_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/* migrate-receive: restore's options and where the stream comes from. */
+static const struct option receive_opts[] = {
+	{ "serial", required_argument, NULL, OPT_SERIAL },
+	{ "qmp", required_argument, NULL, OPT_QMP },
+	{ "paused", no_argument, NULL, 'p' },
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "incoming-fd", required_argument, NULL, OPT_INCOMING_FD },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
 /* Restore takes only the options that do not change the machine. */
 static const struct option restore_opts[] = {
 	{ "serial", required_argument, NULL, OPT_SERIAL },
@@ -50,6 +62,10 @@ static const struct option restore_opts[] = {
 
 void vmopts_usage(FILE *f, enum vmopts_mode mode)
 {
+	if (mode == VMOPTS_RECEIVE)
+		fprintf(f,
+			"  --listen ADDR[:PORT]  accept one migration there (default 0.0.0.0:8002)\n"
+			"  --incoming-fd N       read the migration from connected socket fd N\n");
 	if (mode == VMOPTS_RUN)
 		fprintf(f,
 			"  --kernel FILE     PVH ELF kernel or bzImage\n"
@@ -170,6 +186,17 @@ static int set_cpu(struct domain_config *c, const char *arg)
 		   "unknown model (host, x86-64-v1, x86-64-v2, x86-64-v3, x86-64-v4)");
 }
 
+static int set_fd(struct monitor_opts *o, const char *arg)
+{
+	uint64_t fd;
+
+	if (parse_u64(arg, &fd) || fd < 3 || fd > 65535 ||
+	    fcntl((int)fd, F_GETFD) < 0)
+		return bad("--incoming-fd", arg, "not an open file descriptor");
+	o->incoming_fd = fd;
+	return 0;
+}
+
 static int set_option(struct monitor_opts *o, int opt, const char *arg)
 {
 	struct domain_config *c = &o->cfg;
@@ -199,6 +226,11 @@ static int set_option(struct monitor_opts *o, int opt, const char *arg)
 	case 'p':
 		o->paused = true;
 		return 0;
+	case OPT_LISTEN:
+		return set_str(o->incoming_listen, sizeof(o->incoming_listen),
+			       arg, "--listen");
+	case OPT_INCOMING_FD:
+		return set_fd(o, arg);
 	default:
 		return CLI_USAGE;
 	}
@@ -252,7 +284,9 @@ int vmopts_parse(int argc, char **argv, enum vmopts_mode mode,
 		 struct monitor_opts *o, void (*usage)(FILE *f),
 		 int *first_arg_out)
 {
-	const struct option *lo = mode == VMOPTS_RUN ? run_opts : restore_opts;
+	const struct option *lo = mode == VMOPTS_RUN	 ? run_opts :
+				  mode == VMOPTS_RESTORE ? restore_opts :
+							   receive_opts;
 	int rc;
 
 	monitor_opts_init(o);
@@ -272,6 +306,9 @@ int vmopts_parse(int argc, char **argv, enum vmopts_mode mode,
 		o->cfg.serial = o->serial;
 		strcpy(o->cfg.serial_path, o->serial_path);
 	}
+	if (mode == VMOPTS_RECEIVE && !o->incoming_listen[0] &&
+	    o->incoming_fd < 0)
+		strcpy(o->incoming_listen, "0.0.0.0:8002");
 	if (mode == VMOPTS_RUN && !o->cfg.kernel[0]) {
 		fprintf(stderr, "godwit: run: no kernel given (--kernel FILE or 'kernel' in a config)\n");
 		return CLI_USAGE;

@@ -15,6 +15,7 @@
 #include "devices/registry.h"
 #include "devices/serial.h"
 #include "migration/format/stream_format.h"
+#include "migration/precopy.h"
 #include "migration/save.h"
 #include "migration/transport/stream.h"
 #include "toolstack/monitor/console.h"
@@ -61,10 +62,53 @@ struct save_job {
 /* A stream being restored (godwit restore, migrate-receive). */
 struct incoming {
 	int fd;
+	bool migration;   /* a live peer: handover after the stream */
+	char peer[300];
 	struct stream stream;
 	bool stream_open;
 	struct stream_header hdr;
 	char *config; /* the header's config text */
+};
+
+/* Outcome of a migration (query-migrate "status"). */
+enum mig_status {
+	MIG_NONE,
+	MIG_ACTIVE,
+	MIG_COMPLETED,   /* the destination confirmed: VM runs there */
+	MIG_FAILED,      /* the VM was resumed here */
+	MIG_UNCONFIRMED, /* handed over, no confirmation: VM left paused */
+};
+
+/* A live migration in progress (source side). */
+struct mig_job {
+	struct monitor *m;
+	pthread_t thread;
+	char uri[300];
+	char host[256];
+	uint16_t port;
+	struct migrate_params params;
+	int sock; /* shut down by migrate_cancel, before YOURS only */
+	bool committed; /* YOURS sent: never resume by ourselves */
+	pthread_mutex_t lock; /* sock vs committed, for cancel */
+	bool cancelled;
+	uint64_t start_ns;
+	/* results, written by the thread before it hands back */
+	enum mig_status status;
+	char error[256];
+	struct migrate_result res;
+	uint64_t downtime_ns;
+};
+
+/* What query-migrate reports; updated on the loop thread. */
+struct mig_info {
+	enum mig_status status;
+	char error[256];
+	char uri[300];
+	struct migrate_round last; /* latest round */
+	struct migrate_result res;
+	uint64_t total_ns;
+	uint64_t downtime_ns;
+	uint64_t total_pages;
 };
 
 struct monitor {
@@ -92,6 +136,9 @@ struct monitor {
 	uint64_t job_bytes;
 	uint64_t job_time_ns;
 	struct incoming restore;
+	char restore_name[PATH_MAX + 32]; /* file, or "migration from PEER" */
+	struct mig_job *mig;
+	struct mig_info mig_info;
 };
 
 const char *run_state_name(enum run_state s);
@@ -110,9 +157,23 @@ enum rpc_reply_kind monitor_cmd_query_save(struct rpc_request *req,
 					   struct rpc_reply *reply);
 
 /* incoming.c: restore from opts->restore_fd */
+int monitor_incoming_accept(struct monitor *m) __must_check;
+int monitor_incoming_handover(struct monitor *m) __must_check;
 int monitor_restore_prepare(struct monitor *m) __must_check;
 int monitor_restore_load(struct monitor *m) __must_check;
 void monitor_restore_finish(struct monitor *m);
+
+/* migjob.c */
+enum rpc_reply_kind monitor_cmd_migrate(struct rpc_request *req,
+					struct json_object *args,
+					struct rpc_reply *reply);
+enum rpc_reply_kind monitor_cmd_migrate_cancel(struct rpc_request *req,
+					       struct json_object *args,
+					       struct rpc_reply *reply);
+void monitor_migration_abort(struct monitor *m);
+enum rpc_reply_kind monitor_cmd_query_migrate(struct rpc_request *req,
+					      struct json_object *args,
+					      struct rpc_reply *reply);
 
 /* monitor.c */
 int monitor_config_text(struct monitor *m, char **text_out,

@@ -45,6 +45,7 @@ void monitor_opts_init(struct monitor_opts *o)
 	if (config_uuid_generate(o->cfg.uuid))
 		log_warn("cannot generate a UUID for the VM");
 	o->restore_fd = -1;
+	o->incoming_fd = -1;
 }
 
 int monitor_default_qmp_path(const char *name, char *buf, size_t len)
@@ -108,8 +109,10 @@ static void monitor_on_stop(struct evloop *loop, int fd, uint32_t events,
 	monitor_event(m, "SHUTDOWN",
 		      json_object_new_string(m->vm.stop_message));
 	m->stop_seen = true;
-	/* A save or migration thread still owns the stream: let it finish. */
-	if (!m->job)
+	/* A save or migration thread still owns the stream: let it finish
+	 * (a migration fails at once: the guest it would move has ended). */
+	monitor_migration_abort(m);
+	if (!m->job && !m->mig)
 		evloop_stop(loop);
 }
 
@@ -215,7 +218,10 @@ static int monitor_start_vm(struct monitor *m)
 	if (rc)
 		return rc;
 	m->user_paused = m->opts->paused;
-	rc = vm_start(&m->vm, m->opts->paused);
+	if (m->restore.migration)
+		rc = monitor_incoming_handover(m);
+	else
+		rc = vm_start(&m->vm, m->opts->paused);
 	if (rc) {
 		log_err("cannot start vCPUs: %s", strerror(-rc));
 		return rc;
@@ -231,15 +237,17 @@ static int monitor_start(struct monitor *m)
 	rc = evloop_new(&m->loop);
 	if (!rc)
 		rc = monitor_signals(m);
-	if (!rc && m->opts->restore_fd >= 0)
+	if (!rc && (m->opts->incoming_listen[0] || m->opts->incoming_fd >= 0))
+		rc = monitor_incoming_accept(m);
+	if (!rc && m->restore.fd >= 0)
 		rc = monitor_restore_prepare(m);
 	if (!rc)
 		rc = monitor_create_vm(m);
 	if (!rc)
 		rc = monitor_devices(m);
 	if (!rc)
-		rc = m->opts->restore_fd >= 0 ? monitor_restore_load(m) :
-						monitor_boot(m);
+		rc = m->restore.fd >= 0 ? monitor_restore_load(m) :
+					  monitor_boot(m);
 	if (!rc)
 		rc = monitor_start_vm(m);
 	return rc;
@@ -274,7 +282,7 @@ int monitor_run(const struct monitor_opts *opts)
 	m->status = 1;
 	m->vm.fd = m->vm.stop_eventfd = m->vm.kvm.fd = m->vm.mem.memfd = -1;
 	m->console.in_fd = m->console.out_fd = -1;
-	m->restore.fd = -1;
+	m->restore.fd = opts->restore_fd;
 	rc = monitor_start(m);
 	if (rc == 0) {
 		rc = evloop_run(m->loop);

@@ -21,6 +21,10 @@ struct monitor_opts {
 	/* Restore from a stream instead of booting cfg's kernel. */
 	int restore_fd;           /* -1: boot */
 	char restore_name[PATH_MAX]; /* file name for messages */
+	/* Receive a migration: listen on this ADDR[:PORT], or use an
+	 * accepted socket (godwitd's relocation server hands one over). */
+	char incoming_listen[300];
+	int incoming_fd;          /* -1: none */
 	/* What the command line sets on a restored config. */
 	bool serial_set;
 	enum domain_serial serial;

@@ -105,12 +105,33 @@ static enum rpc_reply_kind cmd_stop(struct rpc_request *req,
 	return RPC_REPLY_RETURN;
 }
 
+/*
+ * The operator resumes a VM whose handover was never confirmed: their
+ * call (the destination may be running it), so it is logged loudly.
+ */
+static enum rpc_reply_kind monitor_cont_unconfirmed(struct monitor *m,
+						    struct rpc_reply *reply)
+{
+	if (vm_resume(&m->vm))
+		return rpc_reply_error(reply, RPC_ERR_GENERIC,
+				       "cannot resume the vCPUs");
+	log_warn("vm %s: resumed by the operator after an unconfirmed handover to %s",
+		 m->cfg.name, m->mig_info.uri);
+	m->mig_info.status = MIG_FAILED;
+	m->state = m->user_paused ? RUN_PAUSED : RUN_RUNNING;
+	monitor_event(m, "RESUME", NULL);
+	return RPC_REPLY_RETURN;
+}
+
 static enum rpc_reply_kind cmd_cont(struct rpc_request *req,
 				    struct json_object *args,
 				    struct rpc_reply *reply)
 {
 	struct monitor *m = req_monitor(req);
 
+	if (m->state == RUN_POSTMIGRATE &&
+	    m->mig_info.status == MIG_UNCONFIRMED)
+		return monitor_cont_unconfirmed(m, reply);
 	if (vm_gone(m))
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
 				       "the VM is not running (%s)",
@@ -133,9 +154,9 @@ static enum rpc_reply_kind cmd_quit(struct rpc_request *req,
 {
 	struct monitor *m = req_monitor(req);
 
-	if (m->job)
+	if (m->job || m->mig)
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
-				       "a save is in progress; wait for it to end");
+				       "a save or migration is in progress; wait for it to end or cancel it");
 	monitor_end(m, 0, "quit requested on the control socket");
 	return RPC_REPLY_RETURN;
 }
@@ -150,6 +171,9 @@ static void qmp_table(struct monitor *m)
 		{ "quit", cmd_quit, m },
 		{ "save", monitor_cmd_save, m },
 		{ "query-save", monitor_cmd_query_save, m },
+		{ "migrate", monitor_cmd_migrate, m },
+		{ "migrate_cancel", monitor_cmd_migrate_cancel, m },
+		{ "query-migrate", monitor_cmd_query_migrate, m },
 	};
 
 	_Static_assert(ARRAY_SIZE(cmds) <= ARRAY_SIZE(m->qmp_cmds),

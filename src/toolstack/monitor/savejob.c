@@ -197,9 +197,9 @@ enum rpc_reply_kind monitor_cmd_save(struct rpc_request *req,
 	enum rpc_reply_kind kind;
 	int r;
 
-	if (m->job)
+	if (m->job || m->mig)
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
-				       "a save is already in progress");
+				       "a save or migration is already in progress");
 	if (m->state != RUN_RUNNING && m->state != RUN_PAUSED)
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
 				       "cannot save a VM in state %s",

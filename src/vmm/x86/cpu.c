@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <linux/kvm.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -24,6 +25,53 @@
 #define APIC_MODE_NMI 0x4
 #define APIC_MODE_EXTINT 0x7
 #define APIC_LVT_MASKED (1u << 16)
+
+#define IOAPIC_PINS 24
+#define PIC_PINS 16
+
+/*
+ * Interrupt routing as on a PC and as the MADT says: ISA IRQ n goes to
+ * PIC pin n and I/O APIC pin n, except the timer (IRQ 0), which the MADT's
+ * interrupt source override sends to I/O APIC pin 2. KVM's default routes
+ * GSI 0 to pin 0, which would contradict our own tables.
+ */
+static int x86_irq_routing(struct vm *vm)
+{
+	/* struct kvm_irq_routing with room for our entries. */
+	struct {
+		uint32_t nr;
+		uint32_t flags;
+		struct kvm_irq_routing_entry e[PIC_PINS + IOAPIC_PINS];
+	} r;
+	unsigned int i, n = 0;
+
+	memset(&r, 0, sizeof(r));
+	for (i = 0; i < PIC_PINS; i++, n++) {
+		r.e[n].gsi = i;
+		r.e[n].type = KVM_IRQ_ROUTING_IRQCHIP;
+		r.e[n].u.irqchip.irqchip = i < 8 ? KVM_IRQCHIP_PIC_MASTER :
+						   KVM_IRQCHIP_PIC_SLAVE;
+		r.e[n].u.irqchip.pin = i % 8;
+	}
+	for (i = 0; i < IOAPIC_PINS; i++) {
+		if (i == 2)
+			continue; /* pin 2 belongs to GSI 0 */
+		r.e[n].gsi = i;
+		r.e[n].type = KVM_IRQ_ROUTING_IRQCHIP;
+		r.e[n].u.irqchip.irqchip = KVM_IRQCHIP_IOAPIC;
+		r.e[n].u.irqchip.pin = i ? i : 2;
+		n++;
+	}
+	_Static_assert(offsetof(__typeof__(r), e) ==
+			       offsetof(struct kvm_irq_routing, entries),
+		       "routing layout");
+	r.nr = n;
+	if (ioctl(vm->fd, KVM_SET_GSI_ROUTING, &r) < 0) {
+		log_err("cannot set interrupt routing: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
 
 int x86_vm_init(struct vm *vm)
 {
@@ -45,7 +93,7 @@ int x86_vm_init(struct vm *vm)
 		log_err("cannot create the in-kernel PIT: %s", strerror(errno));
 		return -errno;
 	}
-	return 0;
+	return x86_irq_routing(vm);
 }
 
 static int x86_vcpu_set_cpuid(struct vcpu *vcpu)

@@ -79,11 +79,9 @@ int boot_load(struct vm *vm, const struct boot_config *cfg)
 		rc = load_pvh(vm, cfg, kernel, klen, initrd, ilen, rsdp,
 			      &entry);
 	} else if (bzimage_probe(kernel, klen)) {
+		/* bzimage_load() names the problem in its own log line. */
 		rc = bzimage_load(&vm->mem, kernel, klen, cfg->cmdline, initrd,
 				  ilen, rsdp, &entry);
-		if (rc)
-			log_err("kernel %s: not a bootable bzImage",
-				cfg->kernel);
 	} else {
 		log_err("kernel %s: neither an ELF file nor a bzImage",
 			cfg->kernel);

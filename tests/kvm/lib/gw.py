@@ -97,14 +97,16 @@ class Qmp:
 class Vm:
     """A godwit process running one VM, its output read by a thread."""
 
-    def __init__(self, env, args, name="vm", stdin=subprocess.DEVNULL):
+    def __init__(self, env, args, name="vm", stdin=subprocess.DEVNULL,
+                 prefix=()):
         self.env = env
         self.name = name
         self.qmp_path = os.path.join(env.tmp, name + ".qmp")
         self.lines = queue.Queue()
         self.all_lines = []
         self.stderr_lines = []
-        cmd = [env.godwit] + args
+        self.stderr_cond = threading.Condition()
+        cmd = list(prefix) + [env.godwit] + args
         if "--qmp" not in args:
             cmd += ["--qmp", self.qmp_path]
         self.cmd = cmd
@@ -125,8 +127,35 @@ class Vm:
 
     def _read_err(self):
         for raw in self.proc.stderr:
-            self.stderr_lines.append(raw.decode(errors="replace").rstrip())
+            with self.stderr_cond:
+                self.stderr_lines.append(
+                    raw.decode(errors="replace").rstrip())
+                self.stderr_cond.notify_all()
+        with self.stderr_cond:
+            self.stderr_lines.append(None)
+            self.stderr_cond.notify_all()
 
+    def expect_stderr(self, pattern, timeout=60):
+        """Wait for a line on the VM process's stderr matching pattern."""
+        rx = re.compile(pattern)
+        deadline = time.time() + timeout
+        seen = 0
+        with self.stderr_cond:
+            while True:
+                for line in self.stderr_lines[seen:]:
+                    if line is None:
+                        raise TestFailure("%s: exited before /%s/ on stderr: %s"
+                                          % (self.name, pattern,
+                                             self.stderr()))
+                    m = rx.search(line)
+                    if m:
+                        return m
+                seen = len(self.stderr_lines)
+                left = deadline - time.time()
+                if left <= 0:
+                    raise TestFailure("%s: no /%s/ on stderr: %s"
+                                      % (self.name, pattern, self.stderr()))
+                self.stderr_cond.wait(left)
     def expect(self, pattern, timeout=60):
         """Wait for an output line matching pattern; fail on CORRUPT/BAD."""
         rx = re.compile(pattern)
@@ -171,7 +200,7 @@ class Vm:
             self.proc.wait()
 
     def stderr(self):
-        return "\n".join(self.stderr_lines)
+        return "\n".join(l for l in self.stderr_lines if l is not None)
 
 
 def assert_healthy(line, who):
@@ -206,9 +235,9 @@ class Env:
         return Vm(self, ["restore", path, "--serial", "stdio"] + list(extra),
                   name=name)
 
-    def godwit_cmd(self, *args, timeout=120, check_rc=None):
-        r = subprocess.run([self.godwit] + list(args), capture_output=True,
-                           timeout=timeout)
+    def godwit_cmd(self, *args, timeout=120, check_rc=None, prefix=()):
+        r = subprocess.run(list(prefix) + [self.godwit] + list(args),
+                           capture_output=True, timeout=timeout)
         out, err = r.stdout.decode(), r.stderr.decode()
         if check_rc is not None and r.returncode != check_rc:
             raise TestFailure("godwit %s: exit %d, expected %d: %s"

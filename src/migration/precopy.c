@@ -1,0 +1,188 @@
+/*
+ * Pre-copy driver. Round 0 sends every page that holds data; each later
+ * round syncs the dirty log (which also re-arms write tracking for the
+ * pages it reports) and sends those pages, zero pages included as ZERO
+ * entries since the destination may hold an older copy. After each round
+ * the policy decides; on stop the VM is paused, the log synced one last
+ * time, and the rest goes out with the state.
+ */
+#include "migration/precopy.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "migration/pages.h"
+#include "migration/recio.h"
+#include "migration/save.h"
+#include "vmm/vm.h"
+
+struct precopy {
+	struct stream *s;
+	struct vm *vm;
+	const struct migrate_params *p;
+	migrate_progress_fn progress;
+	void *opaque;
+	struct migrate_result *res;
+	struct bitmap dirty;
+	struct precopy_stats st;
+};
+
+static int send_round(struct precopy *pc, const struct bitmap *which,
+		      unsigned int flags, struct migrate_round *r)
+{
+	uint64_t t0 = time_mono_ns(), b0 = pc->s->offset;
+	struct page_stats ps = { 0 };
+	struct rec_round rec;
+	int rc;
+
+	rc = pages_send(pc->s, &pc->vm->mem, which, flags | PAGES_LIVE, &ps);
+	if (rc)
+		return rc;
+	/* Sent: what is dirty from now on is the next sync's business. */
+	bitmap_clear_all(&pc->dirty);
+	r->pages_sent = ps.normal + ps.zero;
+	r->duration_ns = MAX(time_mono_ns() - t0, 1ULL);
+	r->bandwidth_bps = (pc->s->offset - b0) * NSEC_PER_SEC / r->duration_ns;
+	pc->res->pages_sent += r->pages_sent;
+	rec = (struct rec_round){ .round = r->round,
+				  .pages_sent = r->pages_sent,
+				  .duration_ns = r->duration_ns };
+	return rec_write_buf(pc->s, REC_ROUND, &rec, sizeof(rec));
+}
+
+/*
+ * Add what was dirtied since the last sync to pc->dirty. The caller
+ * clears the bitmap once its pages are on the wire; pages a stop
+ * decision left unsent stay in it for the final copy.
+ */
+static int sync_dirty(struct precopy *pc, uint64_t *count)
+{
+	int rc;
+
+	rc = mem_dirty_log_sync(&pc->vm->mem, &pc->dirty);
+	if (rc)
+		return stream_set_error(pc->s, rc);
+	*count = bitmap_count(&pc->dirty);
+	return 0;
+}
+
+/* After a round: measure, ask the policy, report. */
+static int decide(struct precopy *pc, struct migrate_round *r,
+		  enum precopy_action *action)
+{
+	struct precopy_stats *st = &pc->st;
+	uint64_t dirty = 0;
+	int rc;
+
+	rc = sync_dirty(pc, &dirty);
+	if (rc)
+		return rc;
+	st->round = r->round + 1;
+	st->prev_dirty_pages = st->dirty_pages;
+	st->dirty_pages = dirty;
+	st->bandwidth_bps = r->bandwidth_bps;
+	st->dirty_rate_pps = dirty * NSEC_PER_SEC / r->duration_ns;
+	st->stalled_rounds = precopy_stall_count(st);
+	*action = precopy_decide(st);
+	r->pages_dirtied = dirty;
+	r->dirty_rate_pps = st->dirty_rate_pps;
+	r->remaining_pages = dirty;
+	r->expected_downtime_ns = precopy_expected_downtime_ns(st);
+	r->bytes_total = pc->s->offset;
+	pc->res->rounds = st->round;
+	pc->res->expected_downtime_ns = r->expected_downtime_ns;
+	if (pc->progress)
+		pc->progress(pc->opaque, r);
+	return 0;
+}
+
+static int precopy_rounds(struct precopy *pc)
+{
+	struct migrate_round r = { .round = 0 };
+	enum precopy_action action = PRECOPY_CONTINUE;
+	int rc;
+
+	rc = mem_dirty_log_start(&pc->vm->mem);
+	if (rc)
+		return stream_set_error(pc->s, rc);
+	/* Round 0: everything with data; the destination starts zeroed. */
+	rc = send_round(pc, NULL, 0, &r);
+	while (!rc) {
+		rc = decide(pc, &r, &action);
+		if (rc || action != PRECOPY_CONTINUE)
+			break;
+		r = (struct migrate_round){ .round = r.round + 1 };
+		rc = send_round(pc, &pc->dirty, PAGES_ZERO_ENTRIES, &r);
+	}
+	pc->res->stop_reason = action;
+	return rc;
+}
+
+static int pause_vm(struct precopy *pc)
+{
+	int rc = vm_pause(pc->vm);
+
+	pc->res->pause_mono_ns = time_mono_ns();
+	pc->res->pause_real_ns = time_real_ns();
+	pc->res->paused = rc == 0;
+	return rc ? stream_set_error(pc->s, rc) : 0;
+}
+
+/* With the VM paused: the last dirty pages (or all of them), then state. */
+static int stop_and_copy(struct precopy *pc, struct dev_registry *devs)
+{
+	struct page_stats ps = { 0 };
+	uint64_t dirty = 0;
+	int rc;
+
+	if (pc->p->live) {
+		rc = sync_dirty(pc, &dirty);
+		if (!rc)
+			rc = pages_send(pc->s, &pc->vm->mem, &pc->dirty,
+					PAGES_ZERO_ENTRIES, &ps);
+	} else {
+		rc = pages_send(pc->s, &pc->vm->mem, NULL, 0, &ps);
+	}
+	pc->res->final_pages = ps.normal + ps.zero;
+	pc->res->pages_sent += pc->res->final_pages;
+	if (!rc)
+		rc = save_state(pc->s, pc->vm, devs);
+	return rc;
+}
+
+int migrate_send(struct stream *s, struct vm *vm, struct dev_registry *devs,
+		 const char *config, uint32_t config_len,
+		 const struct migrate_params *p, migrate_progress_fn progress,
+		 void *opaque, struct migrate_result *res)
+{
+	struct precopy pc = { .s = s, .vm = vm, .p = p, .progress = progress,
+			      .opaque = opaque, .res = res };
+	uint64_t start = time_mono_ns(), off0 = s->offset;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	pc.st.downtime_limit_ns = p->downtime_limit_ns;
+	pc.st.max_rounds = p->max_rounds;
+	rc = bitmap_init(&pc.dirty, mem_nr_pages(&vm->mem));
+	if (rc)
+		return stream_set_error(s, rc);
+	stream_set_rate_limit(s, p->bandwidth_bps);
+	rc = save_header(s, vm, config, config_len,
+			 p->live ? STREAM_F_LIVE : 0);
+	if (!rc && p->live)
+		rc = precopy_rounds(&pc);
+	res->precopy_ns = time_mono_ns() - start;
+	if (!rc)
+		rc = pause_vm(&pc);
+	/* The final copy is not rate limited: the guest is waiting. */
+	stream_set_rate_limit(s, 0);
+	if (!rc)
+		rc = stop_and_copy(&pc, devs);
+	if (mem_dirty_log_stop(&vm->mem))
+		log_warn("cannot stop dirty logging");
+	bitmap_destroy(&pc.dirty);
+	res->bytes = s->offset - off0;
+	return rc;
+}

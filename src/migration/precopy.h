@@ -1,0 +1,64 @@
+/*
+ * The sending side of a migration: the whole stream of a running VM over
+ * a connected stream. Live: pre-copy rounds while the guest runs (KVM's
+ * dirty log decides what each round sends, policy.c when to stop), then
+ * pause and send the rest and the machine state. Not live: pause first.
+ * Straight-line on the caller's thread; the VM is left paused on return
+ * (success or failure): the caller does the handover, or resumes it.
+ */
+#ifndef GODWIT_MIGRATION_PRECOPY_H
+#define GODWIT_MIGRATION_PRECOPY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/compiler.h"
+#include "devices/registry.h"
+#include "migration/policy.h"
+#include "migration/transport/stream.h"
+
+struct vm;
+
+struct migrate_params {
+	bool live;
+	uint64_t bandwidth_bps;     /* 0: unlimited */
+	uint64_t downtime_limit_ns;
+	unsigned int max_rounds;
+};
+
+/* One round's figures, as the progress hook and query-migrate see them. */
+struct migrate_round {
+	unsigned int round;
+	uint64_t pages_sent;
+	uint64_t pages_dirtied; /* during this round */
+	uint64_t duration_ns;
+	uint64_t bandwidth_bps;
+	uint64_t dirty_rate_pps;
+	uint64_t expected_downtime_ns;
+	uint64_t remaining_pages; /* dirty after the round */
+	uint64_t bytes_total;     /* stream bytes so far */
+};
+
+struct migrate_result {
+	unsigned int rounds;      /* pre-copy rounds, round 0 included */
+	uint64_t pages_sent;      /* all rounds and the final copy */
+	uint64_t final_pages;     /* sent while paused */
+	uint64_t bytes;
+	uint64_t expected_downtime_ns;
+	enum precopy_action stop_reason;
+	uint64_t pause_mono_ns;   /* when the VM was paused */
+	uint64_t pause_real_ns;   /* the same in CLOCK_REALTIME (handover) */
+	uint64_t precopy_ns;      /* start until the pause */
+	bool paused;              /* migrate_send paused the VM (undo it) */
+};
+
+/* Called on the migration thread after each round. */
+typedef void (*migrate_progress_fn)(void *opaque,
+				    const struct migrate_round *r);
+
+int migrate_send(struct stream *s, struct vm *vm, struct dev_registry *devs,
+		 const char *config, uint32_t config_len,
+		 const struct migrate_params *p, migrate_progress_fn progress,
+		 void *opaque, struct migrate_result *res) __must_check;
+
+#endif

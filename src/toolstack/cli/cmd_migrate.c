@@ -1,0 +1,206 @@
+/*
+ * godwit migrate: live-migrate a VM to another host through its control
+ * socket. The VM process does the work; this command starts it and
+ * follows its events: one line per round with --verbose (redrawn in
+ * place on a terminal), and the outcome.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "toolstack/cli/cli.h"
+#include "toolstack/lib/vmctl.h"
+#include "toolstack/rpc/client.h"
+
+struct mig_opts {
+	bool live, verbose;
+	int64_t bandwidth, downtime, rounds;
+	const char *vm, *dest;
+};
+
+static void migrate_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: godwit migrate [OPTIONS] VM HOST[:PORT]\n"
+		"Live-migrate VM to the godwit listening on HOST (port 8002 by default).\n"
+		"  --no-live          pause first, then copy (no pre-copy rounds)\n"
+		"  --bandwidth MIBPS  limit the pre-copy bandwidth (MiB/s)\n"
+		"  --downtime MS      maximum downtime to aim for (default 300)\n"
+		"  --max-rounds N     pre-copy rounds before stopping anyway (default 30)\n"
+		"  --verbose          print progress per round on stderr\n");
+}
+
+static int num_arg(const char *name, const char *arg, int64_t *out)
+{
+	uint64_t v;
+
+	if (parse_u64(arg, &v) || v > INT32_MAX) {
+		fprintf(stderr, "godwit: migrate: %s '%s' is not a number\n",
+			name, arg);
+		return CLI_FAIL;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse(int argc, char **argv, struct mig_opts *o)
+{
+	static const struct option lo[] = {
+		{ "no-live", no_argument, NULL, 'L' },
+		{ "bandwidth", required_argument, NULL, 'b' },
+		{ "downtime", required_argument, NULL, 'd' },
+		{ "max-rounds", required_argument, NULL, 'r' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt, rc = 0;
+
+	*o = (struct mig_opts){ .live = true, .downtime = -1, .rounds = -1 };
+	optind = 0;
+	while (!rc && (opt = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
+		switch (opt) {
+		case 'L': o->live = false; break;
+		case 'v': o->verbose = true; break;
+		case 'b': rc = num_arg("--bandwidth", optarg, &o->bandwidth); break;
+		case 'd': rc = num_arg("--downtime", optarg, &o->downtime); break;
+		case 'r': rc = num_arg("--max-rounds", optarg, &o->rounds); break;
+		case 'h': migrate_usage(stdout); return -1;
+		default: migrate_usage(stderr); return CLI_USAGE;
+		}
+	}
+	if (!rc && argc - optind != 2) {
+		migrate_usage(stderr);
+		return CLI_USAGE;
+	}
+	o->vm = argv[optind];
+	o->dest = argv[optind + 1];
+	return rc;
+}
+
+static struct json_object *migrate_args(const struct mig_opts *o)
+{
+	struct json_object *a = json_object_new_object();
+
+	json_object_object_add(a, "uri", json_object_new_string(o->dest));
+	json_object_object_add(a, "live", json_object_new_boolean(o->live));
+	json_object_object_add(a, "bandwidth",
+			       json_object_new_int64(o->bandwidth));
+	if (o->downtime >= 0)
+		json_object_object_add(a, "downtime-ms",
+				       json_object_new_int64(o->downtime));
+	if (o->rounds >= 0)
+		json_object_object_add(a, "max-rounds",
+				       json_object_new_int64(o->rounds));
+	return a;
+}
+
+static double num(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_double(v) :
+						       0;
+}
+
+static const char *str(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) :
+						       "";
+}
+
+/* xc_domain_save's per-round line, in our words. */
+static void print_round(struct json_object *d, bool tty)
+{
+	fprintf(stderr,
+		"%sround %d: %lld pages sent, %lld dirtied, %.1f MB/s sent, %.1f MB/s dirtied, expected downtime %.2f ms%s",
+		tty ? "\r\033[K" : "", (int)num(d, "round"),
+		(long long)num(d, "pages-sent"), (long long)num(d, "pages-dirtied"),
+		num(d, "mbps"), num(d, "dirty-mbps"),
+		num(d, "expected-downtime-ms"), tty ? "" : "\n");
+}
+
+static int outcome(const struct mig_opts *o, struct json_object *d, bool tty)
+{
+	const char *status = str(d, "status");
+
+	if (tty && o->verbose)
+		fputc('\n', stderr);
+	if (!strcmp(status, "completed")) {
+		fprintf(stderr,
+			"godwit: migrated %s to %s: total %.1f ms, downtime %.2f ms, %d rounds, %.1f MiB sent\n",
+			o->vm, o->dest, num(d, "total-time-ms"),
+			num(d, "downtime-ms"), (int)num(d, "rounds"),
+			num(d, "bytes") / 1048576.0);
+		return CLI_OK;
+	}
+	if (!strcmp(status, "failed"))
+		fprintf(stderr, "godwit: migrate %s: failed, VM resumed: %s\n",
+			o->vm, str(d, "error"));
+	else
+		fprintf(stderr, "godwit: migrate %s: %s: %s\n", o->vm, status,
+			str(d, "error"));
+	return CLI_FAIL;
+}
+
+static int follow(struct rpc_client *c, const struct mig_opts *o)
+{
+	bool tty = isatty(STDERR_FILENO);
+	struct json_object *ev, *d;
+	int rc;
+
+	for (;;) {
+		rc = rpc_client_next_event(c, -1, &ev);
+		if (rc) {
+			fprintf(stderr, "godwit: migrate %s: the VM process went away without reporting the outcome\n",
+				o->vm);
+			return CLI_FAIL;
+		}
+		d = NULL;
+		json_object_object_get_ex(ev, "data", &d);
+		if (!strcmp(str(ev, "event"), "MIGRATION_PASS") && o->verbose)
+			print_round(d, tty);
+		if (!strcmp(str(ev, "event"), "MIGRATION") &&
+		    strcmp(str(d, "status"), "active")) {
+			rc = outcome(o, d, tty);
+			json_object_put(ev);
+			return rc;
+		}
+		json_object_put(ev);
+	}
+}
+
+int cmd_migrate(int argc, char **argv)
+{
+	char err[VMCTL_ERR_MAX];
+	struct json_object *args;
+	struct rpc_client *c;
+	struct mig_opts o;
+	int rc;
+
+	rc = parse(argc, argv, &o);
+	if (rc)
+		return rc < 0 ? CLI_OK : rc;
+	if (vmctl_open(o.vm, &c, err, sizeof(err))) {
+		fprintf(stderr, "godwit: migrate %s: %s\n", o.vm, err);
+		return CLI_FAIL;
+	}
+	args = migrate_args(&o);
+	rc = vmctl_execute(c, "migrate", args, NULL, err, sizeof(err));
+	json_object_put(args);
+	if (rc) {
+		fprintf(stderr, "godwit: migrate %s: %s\n", o.vm, err);
+		rpc_client_close(c);
+		return CLI_FAIL;
+	}
+	rc = follow(c, &o);
+	rpc_client_close(c);
+	return rc;
+}

@@ -1,0 +1,321 @@
+#!/usr/bin/python3
+"""kvm suite: live migration. Guests move between godwit processes over
+TCP and carry on intact; every failure before the handover leaves the
+source VM running intact; hosts in network namespaces migrate too."""
+
+import os
+import signal
+import time
+
+from lib.gw import TestFailure, Vm, check, main, seeded_random
+from lib.net import FakePeer, Proxy, TwoHosts, free_port, retag_header
+from lib.stream import Stream
+
+rnd = seeded_random()
+
+
+def receiver(env, port, name="dst", prefix=(), env_extra=None):
+    args = ["migrate-receive", "--listen", "127.0.0.1:%d" % port,
+            "--serial", "stdio"]
+    if env_extra:
+        os.environ.update(env_extra)
+    try:
+        return Vm(env, args, name=name, prefix=prefix)
+    finally:
+        for k in env_extra or {}:
+            del os.environ[k]
+
+
+def migrate(env, vm, dest, *opts, want_rc=0):
+    rc, out, err = env.godwit_cmd("migrate", *opts, vm.qmp_path, dest,
+                                  timeout=300)
+    check(rc == want_rc, "migrate exit %d, want %d: %s" % (rc, want_rc, err))
+    return err
+
+
+def wait_listening(vm):
+    vm.expect_stderr(r"waiting for a migration", 30)
+
+
+def keeps_sweeping(vm, sweeps=10):
+    n = int(vm.expect(r"^dirty: sweep (\d+)$", 30).group(1))
+    while True:
+        m = int(vm.expect(r"^dirty: sweep (\d+)$", 30).group(1))
+        if m >= n + sweeps:
+            return m
+
+
+def quit_vm(vm):
+    q = vm.qmp()
+    q.execute("quit")
+    check(vm.wait(30) == 0, "%s: quit" % vm.name)
+
+
+def move_dirty(env, cmdline, memory=256, opts=()):
+    src = env.run("dirty", cmdline, memory=memory, name="src")
+    src.expect(r"^dirty: sweep", 30)
+    port = free_port()
+    dst = receiver(env, port)
+    wait_listening(dst)
+    err = migrate(env, src, "127.0.0.1:%d" % port, *opts)
+    check(src.wait(30) == 0, "source did not end after migrating")
+    check("downtime" in err, "no downtime in: " + err)
+    keeps_sweeping(dst)
+    quit_vm(dst)
+    return err
+
+
+def test_dirty_unlimited(env):
+    move_dirty(env, "mib=64")
+
+
+def test_dirty_rate_100(env):
+    move_dirty(env, "mib=64 rate=100", memory=256)
+
+
+def test_dirty_rate_20_verbose(env):
+    err = move_dirty(env, "mib=8 rate=20", opts=("--verbose",))
+    check("round 0:" in err and "MB/s sent" in err, "no round lines: " + err)
+
+
+def test_no_live(env):
+    move_dirty(env, "mib=64", opts=("--no-live",))
+
+
+def test_bandwidth_limit(env):
+    # Round 0 alone is 16 MiB: at 32 MiB/s that takes half a second.
+    start = time.time()
+    move_dirty(env, "mib=16", opts=("--bandwidth", "32"))
+    check(time.time() - start > 0.45, "32 MiB/s limit not applied")
+
+
+def test_cpu_guest(env):
+    ref = env.run("cpu", "rounds=3000", name="ref")
+    digest = ref.expect(r"^cpu: digest=([0-9a-f]+) ok$", 300).group(1)
+    ref.wait(30)
+    src = env.run("cpu", "rounds=3000", name="src")
+    src.expect(r"^cpu: progress", 30)
+    port = free_port()
+    dst = receiver(env, port)
+    wait_listening(dst)
+    time.sleep(rnd.uniform(0.1, 0.8))
+    migrate(env, src, "127.0.0.1:%d" % port)
+    src.wait(30)
+    if any("digest" in l for l in src.all_lines):
+        raise TestFailure("cpu guest finished before the migration")
+    got = dst.expect(r"^cpu: digest=([0-9a-f]+) ok$", 300).group(1)
+    check(got == digest, "digest %s != undisturbed %s" % (got, digest))
+    check(dst.wait(30) == 0, "cpu exit status")
+
+
+def test_timer_guest(env):
+    src = env.run("timer", "seconds=6", name="src")
+    src.expect(r"^timer: tick", 30)
+    port = free_port()
+    dst = receiver(env, port)
+    wait_listening(dst)
+    time.sleep(1)
+    migrate(env, src, "127.0.0.1:%d" % port)
+    dst.expect(r"^timer: ok$", 60)
+    check(dst.wait(30) == 0, "timer exit status")
+
+
+def test_smp_guests(env):
+    for guest, pattern in (("smp-dirty", r"^dirty: sweep"),
+                           ("smp-cpu", r"^cpu: progress")):
+        args = "mib=64" if guest == "smp-dirty" else "rounds=3000"
+        src = env.run(guest, args, vcpus=2, name="src-" + guest)
+        src.expect(pattern, 60)
+        port = free_port()
+        dst = receiver(env, port, name="dst-" + guest)
+        wait_listening(dst)
+        migrate(env, src, "127.0.0.1:%d" % port)
+        if guest == "smp-dirty":
+            keeps_sweeping(dst)
+            quit_vm(dst)
+        else:
+            dst.expect(r"^cpu: digest=[0-9a-f]+ ok$", 300)
+            check(dst.wait(30) == 0, "smp-cpu exit status")
+
+
+def test_ping_pong_20(env):
+    vm = env.run("dirty", "mib=32", memory=128, name="vm0")
+    vm.expect(r"^dirty: sweep", 30)
+    for i in range(20):
+        port = free_port()
+        dst = receiver(env, port, name="vm%d" % (i + 1))
+        wait_listening(dst)
+        migrate(env, vm, "127.0.0.1:%d" % port)
+        check(vm.wait(30) == 0, "hop %d: source did not end" % i)
+        keeps_sweeping(dst, 5)
+        vm = dst
+    keeps_sweeping(vm, 30)
+    quit_vm(vm)
+
+
+def source_survives(src, label):
+    """The source VM is running, sweeping, uncorrupted."""
+    q = src.qmp()
+    st = q.execute("query-status")["status"]
+    check(st == "running", "%s: source is %s" % (label, st))
+    check(q.execute("query-migrate")["status"] == "failed",
+          "%s: query-migrate does not say failed" % label)
+    keeps_sweeping(src, 3)
+    q.close()
+
+
+def killed_at(env, stall=None, when=None, opts=()):
+    src = env.run("dirty", "mib=32 rate=200", memory=256, name="src")
+    src.expect(r"^dirty: sweep", 30)
+    port = free_port()
+    extra = {"GODWIT_TEST_STALL": stall} if stall else None
+    dst = receiver(env, port, env_extra=extra)
+    wait_listening(dst)
+    q = src.qmp()
+    args = {"uri": "127.0.0.1:%d" % port}
+    args.update(opts)
+    q.execute("migrate", **args)
+    if stall:
+        dst.expect_stderr("test: stalled " + stall, 60)
+    else:
+        when(q)
+    dst.proc.send_signal(signal.SIGKILL)
+    dst.wait(30)
+    deadline = time.time() + 60
+    while q.execute("query-migrate")["status"] == "active":
+        check(time.time() < deadline, "migration still active")
+        time.sleep(0.05)
+    q.close()
+    source_survives(src, stall or "kill")
+    quit_vm(src)
+
+
+def test_dest_killed_before_header(env):
+    killed_at(env, stall="after-accept")
+
+
+def in_round(n):
+    def when(q):
+        deadline = time.time() + 60
+        while q.execute("query-migrate").get("round", 0) < n:
+            check(time.time() < deadline, "round %d never came" % n)
+            time.sleep(0.01)
+    return when
+
+
+def test_dest_killed_in_round_0(env):
+    # 16 MiB/s: round 0 of 64 MiB takes seconds.
+    killed_at(env, when=lambda q: time.sleep(0.5),
+              opts={"bandwidth": 16})
+
+
+def test_dest_killed_in_later_round(env):
+    killed_at(env, when=in_round(2), opts={"bandwidth": 64,
+                                            "downtime-ms": 1})
+
+
+def test_dest_killed_after_received(env):
+    killed_at(env, stall="after-received")
+
+
+def test_connection_cut_mid_stream(env):
+    src = env.run("dirty", "mib=64", memory=256, name="src")
+    src.expect(r"^dirty: sweep", 30)
+    port = free_port()
+    dst = receiver(env, port)
+    wait_listening(dst)
+    proxy = Proxy(port, cut_after=20 << 20)
+    err = migrate(env, src, "127.0.0.1:%d" % proxy.port, want_rc=1)
+    check("resumed" in err, "source did not say it resumed: " + err)
+    check(dst.wait(30) == 1, "destination did not fail")
+    source_survives(src, "cut")
+    quit_vm(src)
+
+
+def test_closed_port(env):
+    src = env.run("dirty", "mib=16", name="src")
+    src.expect(r"^dirty: sweep", 30)
+    err = migrate(env, src, "127.0.0.1:%d" % free_port(), want_rc=1)
+    check("Connection refused" in err, "no 'refused' in: " + err)
+    source_survives(src, "closed port")
+    quit_vm(src)
+
+
+def test_peer_not_godwit(env):
+    src = env.run("dirty", "mib=16", name="src")
+    src.expect(r"^dirty: sweep", 30)
+    peer = FakePeer()
+    err = migrate(env, src, "127.0.0.1:%d" % peer.port, want_rc=1)
+    check("resumed" in err, "no 'resumed' in: " + err)
+    source_survives(src, "fake peer")
+    quit_vm(src)
+
+
+def test_destination_refuses_identity(env):
+    src = env.run("dirty", "mib=16", name="src")
+    src.expect(r"^dirty: sweep", 30)
+    port = free_port()
+    dst = receiver(env, port)
+    wait_listening(dst)
+    proxy = Proxy(port, tamper=lambda h: retag_header(h, Stream.DIGEST, 1))
+    err = migrate(env, src, "127.0.0.1:%d" % proxy.port, want_rc=1)
+    check("refused the VM" in err and "machine identity" in err,
+          "source did not relay the refusal: " + err)
+    check(dst.wait(30) == 1, "destination did not exit 1")
+    source_survives(src, "identity")
+    quit_vm(src)
+
+
+def test_cancel(env):
+    src = env.run("dirty", "mib=32 rate=200", memory=256, name="src")
+    src.expect(r"^dirty: sweep", 30)
+    port = free_port()
+    dst = receiver(env, port)
+    wait_listening(dst)
+    q = src.qmp()
+    q.execute("migrate", uri="127.0.0.1:%d" % port, bandwidth=8)
+    time.sleep(0.5)
+    q.execute("migrate_cancel")
+    deadline = time.time() + 30
+    while q.execute("query-migrate")["status"] == "active":
+        check(time.time() < deadline, "still active after cancel")
+        time.sleep(0.05)
+    check(dst.wait(30) == 1, "destination did not discard the VM")
+    q.close()
+    source_survives(src, "cancel")
+    quit_vm(src)
+
+
+def test_two_hosts_in_namespaces(env):
+    hosts = TwoHosts()
+    try:
+        a = Vm(env, ["run", "--kernel", env.guest("dirty"), "--cmdline",
+                     "mib=64", "--memory", "256", "--serial", "stdio"],
+               name="on-a", prefix=hosts.prefix("a"))
+        a.expect(r"^dirty: sweep", 30)
+        b = Vm(env, ["migrate-receive", "--listen", hosts.addr_b + ":8002",
+                     "--serial", "stdio"], name="on-b",
+               prefix=hosts.prefix("b"))
+        wait_listening(b)
+        rc, out, err = env.godwit_cmd("migrate", a.qmp_path, hosts.addr_b,
+                                      timeout=120,
+                                      prefix=hosts.prefix("a"))
+        check(rc == 0, "migrate A->B: " + err)
+        check(a.wait(30) == 0, "A did not end")
+        keeps_sweeping(b)
+        # And back again.
+        a2 = Vm(env, ["migrate-receive", "--listen", hosts.addr_a + ":8002",
+                      "--serial", "stdio"], name="on-a2",
+                prefix=hosts.prefix("a"))
+        wait_listening(a2)
+        rc, out, err = env.godwit_cmd("migrate", b.qmp_path, hosts.addr_a,
+                                      timeout=120, prefix=hosts.prefix("b"))
+        check(rc == 0, "migrate B->A: " + err)
+        keeps_sweeping(a2)
+        quit_vm(a2)
+    finally:
+        hosts.remove()
+
+
+if __name__ == "__main__":
+    main([v for k, v in sorted(globals().items()) if k.startswith("test_")])
