@@ -19,6 +19,16 @@ struct timer_shared {
 	 */
 	volatile uint64_t excused_tsc;
 	volatile uint64_t longest_gap_tsc; /* since boot, for messages */
+	/*
+	 * Gaps of excuse_max_tsc or more: the VM was not running at all (a
+	 * pause, a save, migration downtime) and the TSC ran on, which
+	 * happens where KVM cannot offset the guest TSC. Counted, summed
+	 * (minus a period) and the latest kept, for "timer: pause" lines.
+	 * Written by ring 3 only.
+	 */
+	volatile uint64_t pauses;
+	volatile uint64_t paused_tsc;
+	volatile uint64_t last_pause_tsc;
 } __attribute__((aligned(CACHELINE)));
 
 extern struct timer_shared timer_shared;

@@ -1,7 +1,8 @@
 /*
  * timer.elf, ring 3: read the TSC in a tight loop. Report the first time
- * it goes backwards (user_status), and add up the gaps in which timer
- * interrupts may have been coalesced (timer_shared.excused_tsc).
+ * it goes backwards (user_status), add up the gaps in which timer
+ * interrupts may have been coalesced (timer_shared.excused_tsc), and
+ * count the long gaps in which the VM did not run at all (pauses).
  */
 #include "timer.h"
 
@@ -16,8 +17,14 @@ void guest_user_main(unsigned int cpu)
 		now = rdtsc();
 		if (now < last)
 			break;
-		if (now - last > per && now - last < max)
+		if (now - last > per && now - last < max) {
 			timer_shared.excused_tsc += now - last - per;
+		} else if (now - last >= max) {
+			timer_shared.paused_tsc += now - last - per;
+			timer_shared.last_pause_tsc = now - last;
+			barrier();
+			timer_shared.pauses++;
+		}
 		if (now - last > timer_shared.longest_gap_tsc)
 			timer_shared.longest_gap_tsc = now - last;
 		last = now;

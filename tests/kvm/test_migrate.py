@@ -7,7 +7,7 @@ import os
 import signal
 import time
 
-from lib.gw import TestFailure, Vm, check, main, seeded_random
+from lib.gw import TestFailure, Vm, check, check_pauses, main, seeded_random
 from lib.net import FakePeer, Proxy, TwoHosts, free_port, retag_header
 from lib.stream import Stream
 
@@ -118,6 +118,7 @@ def test_timer_guest(env):
     migrate(env, src, "127.0.0.1:%d" % port)
     dst.expect(r"^timer: ok$", 60)
     check(dst.wait(30) == 0, "timer exit status")
+    check_pauses(dst, 50)
 
 
 def test_smp_guests(env):

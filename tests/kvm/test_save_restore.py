@@ -7,7 +7,7 @@ digest of an undisturbed run, timer sees no jump in time."""
 import os
 import time
 
-from lib.gw import TestFailure, check, main, seeded_random
+from lib.gw import TestFailure, check, check_pauses, main, seeded_random
 
 rnd = seeded_random()
 SEEDS = 3  # random save moments per guest and run
@@ -97,11 +97,26 @@ def test_timer_random_moments(env):
         path = os.path.join(env.tmp, "timer%d.sav" % i)
         save(env, vm, path)
         vm.wait(30)
-        # Let wall-clock time pass while saved: the guest must not see it.
+        check_pauses(vm, 100)
+        # Let wall-clock time pass while saved: the guest must not see it
+        # where godwit can hold guest time still (check_pauses).
         time.sleep(1.0)
         vm = env.restore(path)
     vm.expect(r"^timer: ok$", 60)
     check(vm.wait(30) == 0, "timer exit status")
+    check_pauses(vm, 100)
+
+
+def test_timer_pause_unpause(env):
+    vm = env.run("timer", "seconds=5")
+    vm.expect(r"^timer: tick", 30)
+    q = vm.qmp()
+    q.execute("stop")
+    time.sleep(0.5)
+    q.execute("cont")
+    vm.expect(r"^timer: ok$", 60)
+    check(vm.wait(30) == 0, "timer exit status")
+    check_pauses(vm, 50)
 
 
 def test_chain_20(env):
