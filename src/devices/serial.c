@@ -256,6 +256,19 @@ void serial_save(struct serial *s, struct serial_state *out)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* Register bits the model can hold; anything else a stream sets is bogus. */
+static const struct {
+	const char *name;
+	size_t off;
+	uint8_t valid;
+} serial_reg_bits[] = {
+	{ "ier", offsetof(struct serial_state, ier), 0x0f },
+	{ "mcr", offsetof(struct serial_state, mcr), 0x1f },
+	{ "fcr", offsetof(struct serial_state, fcr), 0xc9 },
+	{ "lsr_extra", offsetof(struct serial_state, lsr_extra), 0x02 },
+	{ "msr", offsetof(struct serial_state, msr), MSR_DELTA },
+};
+
 int serial_state_check(const struct serial_state *st, char *why,
 		       size_t whylen)
 {
@@ -274,6 +287,14 @@ int serial_state_check(const struct serial_state *st, char *why,
 		if (st->reserved[i])
 			return snprintf(why, whylen, "reserved byte %u is not zero",
 					i), -EINVAL;
+	for (i = 0; i < ARRAY_SIZE(serial_reg_bits); i++) {
+		uint8_t v = ((const uint8_t *)st)[serial_reg_bits[i].off];
+
+		if (v & ~serial_reg_bits[i].valid)
+			return snprintf(why, whylen,
+					"%s 0x%02x sets bits the UART does not have",
+					serial_reg_bits[i].name, v), -EINVAL;
+	}
 	return 0;
 }
 

@@ -96,9 +96,13 @@ static void elf_phdr(const struct elf_view *v, unsigned int i, struct phdr *p)
 	}
 }
 
-/* Walk the notes of one PT_NOTE segment looking for the PVH entry. */
+/*
+ * Walk the notes of PT_NOTE segment i looking for the PVH entry: 0, or
+ * -ENOENT if it is not there, or -ENOEXEC with why for a malformed note.
+ */
 static int elf_find_entry(const struct elf_view *v, const struct phdr *p,
-			  uint64_t *entry)
+			  unsigned int i, uint64_t *entry, char *why,
+			  size_t whylen)
 {
 	const uint8_t *n = v->img + p->offset;
 	uint64_t left = p->filesz;
@@ -113,7 +117,8 @@ static int elf_find_entry(const struct elf_view *v, const struct phdr *p,
 		nlen = ALIGN_UP((uint64_t)namesz, 4);
 		dlen = ALIGN_UP((uint64_t)descsz, 4);
 		if (nlen + dlen > left - 12)
-			return -ENOEXEC;
+			return WHY("ELF note segment %u is truncated", i),
+			       -ENOEXEC;
 		if (namesz == 4 && !memcmp(n + 12, "Xen", 4) &&
 		    type == XEN_ELFNOTE_PHYS32_ENTRY) {
 			uint32_t e32;
@@ -124,7 +129,8 @@ static int elf_find_entry(const struct elf_view *v, const struct phdr *p,
 				memcpy(&e32, n + 12 + nlen, 4);
 				*entry = e32;
 			} else {
-				return -ENOEXEC;
+				return WHY("PVH entry note has a %u-byte descriptor (expected 4 or 8)",
+					   descsz), -ENOEXEC;
 			}
 			return 0;
 		}
@@ -138,9 +144,12 @@ static int elf_check_segment(const struct elf_view *v, struct guest_mem *mem,
 			     unsigned int i, const struct phdr *p, char *why,
 			     size_t whylen)
 {
-	if (p->filesz > p->memsz || p->offset > v->len ||
-	    p->filesz > v->len - p->offset)
+	if (p->offset > v->len || p->filesz > v->len - p->offset)
 		return WHY("ELF segment %u lies outside the file", i), -ENOEXEC;
+	if (p->filesz > p->memsz)
+		return WHY("ELF segment %u has p_filesz 0x%llx larger than p_memsz 0x%llx",
+			   i, (unsigned long long)p->filesz,
+			   (unsigned long long)p->memsz), -ENOEXEC;
 	if (p->paddr < LAYOUT_HIGH_MEM)
 		return WHY("ELF segment %u at 0x%llx is below 1 MiB", i,
 			   (unsigned long long)p->paddr), -ENOEXEC;
@@ -158,6 +167,7 @@ static int elf_find_pvh_note(const struct elf_view *v, uint64_t *entry,
 {
 	struct phdr p;
 	unsigned int i;
+	int rc, bad = 0;
 
 	for (i = 0; i < v->phnum; i++) {
 		elf_phdr(v, i, &p);
@@ -166,9 +176,16 @@ static int elf_find_pvh_note(const struct elf_view *v, uint64_t *entry,
 		if (p.offset > v->len || p.filesz > v->len - p.offset)
 			return WHY("ELF segment %u lies outside the file", i),
 			       -ENOEXEC;
-		if (elf_find_entry(v, &p, entry) == 0)
+		/* A malformed note segment is reported only if no other
+		 * segment holds the entry (why then names it). */
+		rc = elf_find_entry(v, &p, i, entry, why, whylen);
+		if (rc == 0)
 			return 0;
+		if (rc != -ENOENT)
+			bad = rc;
 	}
+	if (bad)
+		return bad;
 	return WHY("no PVH entry point (ELF note Xen/XEN_ELFNOTE_PHYS32_ENTRY): not a PVH kernel"),
 	       -ENOEXEC;
 }
