@@ -287,6 +287,110 @@ def test_cancel(env):
     quit_vm(src)
 
 
+HOOK = """#!/bin/sh
+echo "$1 $2 $4 step=$GODWIT_STEP domain=$GODWIT_DOMAIN dest=$GODWIT_DEST" >> %(log)s
+echo "hook says hello at $1"
+[ "$1" = "%(fail)s" ] && exit 7
+[ "$1" = "%(hang)s" ] && sleep 60
+exit 0
+"""
+
+
+def hooks_dir(env, fail="", hang=""):
+    d = os.path.join(env.tmp, "hooks")
+    os.makedirs(d, exist_ok=True)
+    log = os.path.join(env.tmp, "hooks.log")
+    path = os.path.join(d, "10-record")
+    with open(path, "w") as f:
+        f.write(HOOK % {"log": log, "fail": fail or "none",
+                        "hang": hang or "none"})
+    os.chmod(path, 0o755)
+    with open(os.path.join(d, ".ignored"), "w") as f:
+        f.write("#!/bin/sh\nexit 1\n")
+    os.chmod(os.path.join(d, ".ignored"), 0o755)
+    return d, log
+
+
+def hook_steps(log):
+    with open(log) as f:
+        return [l.split()[0] for l in f]
+
+
+def test_hooks_run_at_every_step(env):
+    d, log = hooks_dir(env)
+    src = env.run("dirty", "mib=16", name="src", extra=["--hooks-dir", d])
+    src.expect(r"^dirty: sweep", 30)
+    port = free_port()
+    dst = receiver(env, port)
+    wait_listening(dst)
+    migrate(env, src, "127.0.0.1:%d" % port)
+    check(src.wait(30) == 0, "source did not end")
+    check(hook_steps(log) == ["check", "pre-suspend", "post-suspend",
+                              "sync"], "steps: %s" % hook_steps(log))
+    line = open(log).readline()
+    check("step=check domain=src dest=127.0.0.1:%d" % port in line and
+          " src " in line, "hook arguments/environment: " + line)
+    check("hook 10-record check: hook says hello at check" in src.stderr(),
+          "hook output not logged: " + src.stderr())
+    keeps_sweeping(dst, 3)
+    quit_vm(dst)
+
+
+def test_hook_failure_at_each_step_resumes(env):
+    for step in ("check", "pre-suspend", "post-suspend", "sync"):
+        d, log = hooks_dir(env, fail=step)
+        if os.path.exists(log):
+            os.unlink(log)
+        src = env.run("dirty", "mib=16", name="src-" + step,
+                      extra=["--hooks-dir", d])
+        src.expect(r"^dirty: sweep", 30)
+        port = free_port()
+        dst = receiver(env, port, name="dst-" + step)
+        wait_listening(dst)
+        err = migrate(env, src, "127.0.0.1:%d" % port, want_rc=1)
+        check("hook 10-record failed at step %s (exit 7)" % step in err,
+              "%s: %s" % (step, err))
+        steps = hook_steps(log)
+        check(steps[-1] == "recover" and steps[-2] == step,
+              "%s: steps %s" % (step, steps))
+        source_survives(src, step)
+        quit_vm(src)
+        if dst.proc.poll() is None:  # never connected (check): stop it
+            dst.kill()
+
+
+def test_hook_timeout(env):
+    d, log = hooks_dir(env, hang="pre-suspend")
+    os.environ["GODWIT_HOOK_TIMEOUT_MS"] = "500"
+    try:
+        src = env.run("dirty", "mib=16", name="src",
+                      extra=["--hooks-dir", d])
+    finally:
+        del os.environ["GODWIT_HOOK_TIMEOUT_MS"]
+    src.expect(r"^dirty: sweep", 30)
+    port = free_port()
+    dst = receiver(env, port)
+    wait_listening(dst)
+    err = migrate(env, src, "127.0.0.1:%d" % port, want_rc=1)
+    check("timed out at step pre-suspend" in err, err)
+    source_survives(src, "timeout")
+    quit_vm(src)
+
+
+def test_receiver_rejects_existing_name(env):
+    src = env.run("dirty", "mib=16", name="src")
+    src.expect(r"^dirty: sweep", 30)
+    port = free_port()
+    dst = Vm(env, ["migrate-receive", "--listen", "127.0.0.1:%d" % port,
+                   "--reject-name", "src", "--serial", "stdio"],
+             name="dst")
+    wait_listening(dst)
+    err = migrate(env, src, "127.0.0.1:%d" % port, want_rc=1)
+    check("a domain named 'src' already exists here" in err, err)
+    source_survives(src, "name")
+    quit_vm(src)
+
+
 def test_two_hosts_in_namespaces(env):
     hosts = TwoHosts()
     try:

@@ -23,7 +23,17 @@
 enum {
 	OPT_KERNEL = 0x100, OPT_INITRD, OPT_CMDLINE, OPT_MEMORY, OPT_VCPUS,
 	OPT_CPU, OPT_SERIAL, OPT_NAME, OPT_QMP, OPT_LISTEN, OPT_INCOMING_FD,
+	OPT_EXIT_FILE, OPT_HOOKS_DIR, OPT_REJECT_NAME,
 };
+
+/* Options every mode takes; mostly for godwitd, which spawns us. */
+#define COMMON_OPTS                                                            \
+	{ "serial", required_argument, NULL, OPT_SERIAL },                     \
+	{ "qmp", required_argument, NULL, OPT_QMP },                           \
+	{ "paused", no_argument, NULL, 'p' },                                  \
+	{ "exit-file", required_argument, NULL, OPT_EXIT_FILE },               \
+	{ "hooks-dir", required_argument, NULL, OPT_HOOKS_DIR },               \
+	{ "help", no_argument, NULL, 'h' }
 
 static const struct option run_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -32,31 +42,23 @@ static const struct option run_opts[] = {
 	{ "memory", required_argument, NULL, OPT_MEMORY },
 	{ "vcpus", required_argument, NULL, OPT_VCPUS },
 	{ "cpu", required_argument, NULL, OPT_CPU },
-	{ "serial", required_argument, NULL, OPT_SERIAL },
 	{ "name", required_argument, NULL, OPT_NAME },
-	{ "qmp", required_argument, NULL, OPT_QMP },
-	{ "paused", no_argument, NULL, 'p' },
-	{ "help", no_argument, NULL, 'h' },
+	COMMON_OPTS,
 	{ NULL, 0, NULL, 0 },
 };
 
 /* migrate-receive: restore's options and where the stream comes from. */
 static const struct option receive_opts[] = {
-	{ "serial", required_argument, NULL, OPT_SERIAL },
-	{ "qmp", required_argument, NULL, OPT_QMP },
-	{ "paused", no_argument, NULL, 'p' },
 	{ "listen", required_argument, NULL, OPT_LISTEN },
 	{ "incoming-fd", required_argument, NULL, OPT_INCOMING_FD },
-	{ "help", no_argument, NULL, 'h' },
+	{ "reject-name", required_argument, NULL, OPT_REJECT_NAME },
+	COMMON_OPTS,
 	{ NULL, 0, NULL, 0 },
 };
 
 /* Restore takes only the options that do not change the machine. */
 static const struct option restore_opts[] = {
-	{ "serial", required_argument, NULL, OPT_SERIAL },
-	{ "qmp", required_argument, NULL, OPT_QMP },
-	{ "paused", no_argument, NULL, 'p' },
-	{ "help", no_argument, NULL, 'h' },
+	COMMON_OPTS,
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -65,7 +67,8 @@ void vmopts_usage(FILE *f, enum vmopts_mode mode)
 	if (mode == VMOPTS_RECEIVE)
 		fprintf(f,
 			"  --listen ADDR[:PORT]  accept one migration there (default 0.0.0.0:8002)\n"
-			"  --incoming-fd N       read the migration from connected socket fd N\n");
+			"  --incoming-fd N       read the migration from connected socket fd N\n"
+			"  --reject-name NAME    refuse a VM of that name (repeatable)\n");
 	if (mode == VMOPTS_RUN)
 		fprintf(f,
 			"  --kernel FILE     PVH ELF kernel or bzImage\n"
@@ -78,7 +81,9 @@ void vmopts_usage(FILE *f, enum vmopts_mode mode)
 	fprintf(f,
 		"  --serial SPEC     stdio, file:PATH or none (default stdio)\n"
 		"  --qmp PATH        control socket, or none (default /run/godwit/vm/NAME.qmp)\n"
-		"  -p, --paused      leave the vCPUs paused (cont or godwit unpause starts them)\n");
+		"  -p, --paused      leave the vCPUs paused (cont or godwit unpause starts them)\n"
+		"  --exit-file PATH  write \"STATUS REASON\" there when the VM ends\n"
+		"  --hooks-dir DIR   migration hooks (default /etc/godwit/hooks/migrate.d)\n");
 	if (mode == VMOPTS_RUN)
 		fprintf(f,
 			"CONFIG is an xl.cfg-style file (godwit.cfg(5)), optionally followed by\n"
@@ -231,6 +236,17 @@ static int set_option(struct monitor_opts *o, int opt, const char *arg)
 			       arg, "--listen");
 	case OPT_INCOMING_FD:
 		return set_fd(o, arg);
+	case OPT_EXIT_FILE:
+		return set_str(o->exit_file, sizeof(o->exit_file), arg,
+			       "--exit-file");
+	case OPT_HOOKS_DIR:
+		return set_str(o->hooks_dir, sizeof(o->hooks_dir), arg,
+			       "--hooks-dir");
+	case OPT_REJECT_NAME:
+		if (o->nr_reject_names == ARRAY_SIZE(o->reject_names))
+			return bad("--reject-name", arg, "too many");
+		o->reject_names[o->nr_reject_names++] = arg;
+		return 0;
 	default:
 		return CLI_USAGE;
 	}

@@ -78,6 +78,17 @@ int monitor_restore_prepare(struct monitor *m)
 		monitor_incoming_refuse(m, diag.error);
 		return rc;
 	}
+	for (unsigned int i = 0; i < o->nr_reject_names; i++) {
+		char why[160];
+
+		if (strcmp(m->cfg.name, o->reject_names[i]))
+			continue;
+		snprintf(why, sizeof(why), "a domain named '%s' already exists here",
+			 m->cfg.name);
+		log_err("restore %s: %s", m->restore_name, why);
+		monitor_incoming_refuse(m, why);
+		return -EEXIST;
+	}
 	/* The console belongs to this host, not to the saved machine. */
 	m->cfg.serial = o->serial_set ? o->serial : DOMAIN_SERIAL_STDIO;
 	strcpy(m->cfg.serial_path, o->serial_set ? o->serial_path : "");

@@ -19,6 +19,7 @@
 #include "migration/save.h"
 #include "migration/transport/stream.h"
 #include "toolstack/monitor/console.h"
+#include "toolstack/monitor/hooks.h"
 #include "toolstack/monitor/monitor.h"
 #include "toolstack/rpc/server.h"
 #include "vmm/vm.h"
@@ -92,6 +93,9 @@ struct mig_job {
 	pthread_mutex_t lock; /* sock vs committed, for cancel */
 	bool cancelled;
 	uint64_t start_ns;
+	struct hook_ctx hooks;
+	char uuid[40];
+	char hook_error[256]; /* a hook's veto, as the failure to report */
 	/* results, written by the thread before it hands back */
 	enum mig_status status;
 	char error[256];

@@ -22,6 +22,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/net.h"
+#include "common/util.h"
 #include "migration/handover.h"
 
 #define MIG_CONNECT_MS 10000
@@ -97,8 +98,25 @@ static void mig_progress(void *opaque, const struct migrate_round *r)
 
 static void mig_fail(struct mig_job *job, const char *fmt, const char *why)
 {
-	snprintf(job->error, sizeof(job->error), fmt, why);
+	/* A hook's veto is the real reason, whatever broke after it. */
+	if (job->hook_error[0])
+		snprintf(job->error, sizeof(job->error), "%s", job->hook_error);
+	else
+		snprintf(job->error, sizeof(job->error), fmt, why);
 	job->status = MIG_FAILED;
+}
+
+static int mig_hook(struct mig_job *job, const char *step)
+{
+	return hooks_run(&job->hooks, step, job->hook_error,
+			 sizeof(job->hook_error));
+}
+
+static int mig_step(void *opaque, enum migrate_step step)
+{
+	return mig_hook(opaque, step == MIGRATE_STEP_PRE_SUSPEND ?
+					"pre-suspend" :
+					"post-suspend");
 }
 
 /* After the stream: RECEIVED, YOURS, CONFIRMED. */
@@ -118,6 +136,9 @@ static void mig_handover(struct mig_job *job, struct stream *s)
 				       handover_type_name(msg.type));
 	if (rc)
 		return mig_fail(job, "waiting for the destination: %s", why);
+	/* Last veto: after YOURS the VM is no longer ours to resume. */
+	if (mig_hook(job, "sync"))
+		return mig_fail(job, "%s", job->hook_error);
 
 	pthread_mutex_lock(&job->lock);
 	rc = job->cancelled ? -ECANCELED : 0;
@@ -193,6 +214,18 @@ static int mig_connect(struct mig_job *job)
 	return rc;
 }
 
+/* The VM runs here again (our pause undone), then `recover` hooks. */
+static void mig_recover(struct mig_job *job)
+{
+	char why[256];
+
+	if (job->res.paused && vm_resume(&job->m->vm))
+		log_err("cannot resume the VM after the failed migration");
+	job->res.paused = false;
+	if (hooks_run(&job->hooks, "recover", why, sizeof(why)))
+		log_err("%s", why);
+}
+
 static void mig_done(struct evloop *loop, void *opaque);
 
 static void *mig_thread(void *opaque)
@@ -207,6 +240,8 @@ static void *mig_thread(void *opaque)
 	rc = monitor_config_text(m, &config, &config_len);
 	if (rc)
 		mig_fail(job, "cannot serialize the config: %s", strerror(-rc));
+	if (!rc && (rc = mig_hook(job, "check")))
+		mig_fail(job, "%s", job->hook_error);
 	if (!rc)
 		rc = mig_connect(job);
 	if (!rc && !(rc = stream_open_fd(&s, job->sock, false))) {
@@ -220,6 +255,8 @@ static void *mig_thread(void *opaque)
 		stream_close(&s);
 	}
 	free(config);
+	if (job->status == MIG_FAILED)
+		mig_recover(job);
 	if (evloop_call(m->loop, mig_done, job))
 		log_err("cannot report the migration outcome");
 	return NULL;
@@ -283,9 +320,7 @@ static void mig_done(struct evloop *loop, void *opaque)
 	mi->total_ns = time_mono_ns() - job->start_ns;
 	mi->downtime_ns = job->downtime_ns;
 	if (job->status == MIG_FAILED) {
-		/* Undo our pause, if we got that far; the user's stays. */
-		if (job->res.paused && vm_resume(&m->vm))
-			log_err("cannot resume the VM after the failed migration");
+		/* The thread resumed it already (mig_recover). */
 		m->state = m->user_paused ? RUN_PAUSED : RUN_RUNNING;
 	} else {
 		m->state = RUN_POSTMIGRATE;
@@ -361,6 +396,16 @@ static enum rpc_reply_kind mig_parse(struct mig_job *job,
 	return RPC_REPLY_LATER;
 }
 
+static unsigned int hook_timeout_ms(void)
+{
+	const char *s = getenv("GODWIT_HOOK_TIMEOUT_MS");
+	uint64_t v;
+
+	if (s && !parse_u64(s, &v) && v > 0 && v < 24 * 3600 * 1000ULL)
+		return v;
+	return HOOK_TIMEOUT_MS_DEFAULT;
+}
+
 enum rpc_reply_kind monitor_cmd_migrate(struct rpc_request *req,
 					struct json_object *args,
 					struct rpc_reply *reply)
@@ -387,6 +432,16 @@ enum rpc_reply_kind monitor_cmd_migrate(struct rpc_request *req,
 	}
 	pthread_mutex_init(&job->lock, NULL);
 	job->start_ns = time_mono_ns();
+	job->params.step = mig_step;
+	job->params.step_opaque = job;
+	domain_config_uuid_format(m->cfg.uuid, job->uuid);
+	job->hooks = (struct hook_ctx){
+		.dir = m->opts->hooks_dir,
+		.domain = m->cfg.name,
+		.uuid = job->uuid,
+		.dest = job->uri,
+		.timeout_ms = hook_timeout_ms(),
+	};
 	memset(&m->mig_info, 0, sizeof(m->mig_info));
 	m->mig_info.status = MIG_ACTIVE;
 	m->mig_info.total_pages = mem_nr_pages(&m->vm.mem);

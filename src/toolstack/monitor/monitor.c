@@ -9,6 +9,7 @@
 #include "toolstack/monitor/internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -46,6 +47,9 @@ void monitor_opts_init(struct monitor_opts *o)
 		log_warn("cannot generate a UUID for the VM");
 	o->restore_fd = -1;
 	o->incoming_fd = -1;
+	snprintf(o->hooks_dir, sizeof(o->hooks_dir), "%s",
+		 getenv("GODWIT_HOOKS_DIR") ? getenv("GODWIT_HOOKS_DIR") :
+					      "/etc/godwit/hooks/migrate.d");
 }
 
 int monitor_default_qmp_path(const char *name, char *buf, size_t len)
@@ -267,6 +271,26 @@ static void monitor_teardown(struct monitor *m)
 	monitor_restore_finish(m);
 }
 
+/* The exit file is written with a rename, so readers never see half. */
+static void monitor_write_exit_file(struct monitor *m)
+{
+	char tmp[PATH_MAX + 8], line[256];
+	int fd, n;
+
+	if (!m->opts->exit_file[0])
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", m->opts->exit_file);
+	n = snprintf(line, sizeof(line), "%d %s\n", m->status,
+		     m->vm.stop_message[0] ? m->vm.stop_message :
+					     "failed to start");
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || write_full(fd, line, n) || rename(tmp, m->opts->exit_file))
+		log_warn("cannot write %s: %s", m->opts->exit_file,
+			 strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
 int monitor_run(const struct monitor_opts *opts)
 {
 	struct monitor *m = calloc(1, sizeof(*m));
@@ -292,6 +316,7 @@ int monitor_run(const struct monitor_opts *opts)
 		m->status = 1;
 	}
 	monitor_teardown(m);
+	monitor_write_exit_file(m);
 	status = m->status;
 	free(m);
 	return status;

@@ -17,6 +17,14 @@ struct monitor_opts {
 	struct domain_config cfg; /* the VM (restore: overrides below) */
 	char qmp_path[PATH_MAX];  /* "" = /run/godwit/vm/NAME.qmp */
 	bool no_qmp;              /* --qmp none */
+	/* Written at exit: "STATUS REASON\n" (for godwitd, which may not
+	 * be this process's parent after a restart). "" = none. */
+	char exit_file[PATH_MAX];
+	/* Migration hooks: executables run at each migration step. */
+	char hooks_dir[PATH_MAX];
+	/* migrate-receive: names of domains that already exist here. */
+	const char *reject_names[64];
+	unsigned int nr_reject_names;
 	bool paused;              /* -p: vCPUs stay paused */
 	/* Restore from a stream instead of booting cfg's kernel. */
 	int restore_fd;           /* -1: boot */

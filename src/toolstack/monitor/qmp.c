@@ -6,6 +6,7 @@
 #include "toolstack/monitor/internal.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -79,6 +80,46 @@ static enum rpc_reply_kind cmd_query_domain(struct rpc_request *req,
 	json_object_object_add(o, "cpu-time-ns",
 			       json_object_new_int64(cpu_time_ns()));
 	json_object_object_add(o, "pid", json_object_new_int(getpid()));
+	reply->ret = o;
+	return RPC_REPLY_RETURN;
+}
+
+static enum rpc_reply_kind cmd_query_console(struct rpc_request *req,
+					     struct json_object *args,
+					     struct rpc_reply *reply)
+{
+	struct monitor *m = req_monitor(req);
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "type",
+			       json_object_new_string(
+				       domain_config_serial_name(m->cfg.serial)));
+	if (m->console.pty_path[0])
+		json_object_object_add(o, "path",
+				       json_object_new_string(m->console.pty_path));
+	else if (m->cfg.serial == DOMAIN_SERIAL_FILE)
+		json_object_object_add(o, "path",
+				       json_object_new_string(m->cfg.serial_path));
+	reply->ret = o;
+	return RPC_REPLY_RETURN;
+}
+
+/* The VM's configuration as xl.cfg text, every default explicit. */
+static enum rpc_reply_kind cmd_query_config(struct rpc_request *req,
+					    struct json_object *args,
+					    struct rpc_reply *reply)
+{
+	struct monitor *m = req_monitor(req);
+	struct json_object *o;
+	uint32_t len;
+	char *text;
+
+	if (monitor_config_text(m, &text, &len))
+		return rpc_reply_error(reply, RPC_ERR_GENERIC,
+				       "cannot format the configuration");
+	o = json_object_new_object();
+	json_object_object_add(o, "config", json_object_new_string(text));
+	free(text);
 	reply->ret = o;
 	return RPC_REPLY_RETURN;
 }
@@ -166,6 +207,8 @@ static void qmp_table(struct monitor *m)
 	const struct rpc_command cmds[] = {
 		{ "query-status", cmd_query_status, m },
 		{ "query-domain", cmd_query_domain, m },
+		{ "query-console", cmd_query_console, m },
+		{ "query-config", cmd_query_config, m },
 		{ "stop", cmd_stop, m },
 		{ "cont", cmd_cont, m },
 		{ "quit", cmd_quit, m },
