@@ -131,6 +131,7 @@ struct monitor {
 	enum run_state state;
 	bool user_paused;
 	bool stop_seen; /* the guest's end was handled (monitor_on_stop) */
+	const char *end_kind; /* exit file: set by save/migrate, else derived */
 	/* save/migration job: at most one at a time */
 	struct save_job *job;
 	enum job_status job_status;

@@ -329,8 +329,10 @@ static void mig_done(struct evloop *loop, void *opaque)
 	monitor_event(m, "MIGRATION", mig_event_data(mi));
 	pthread_mutex_destroy(&job->lock);
 	free(job);
-	if (mi->status == MIG_COMPLETED)
+	if (mi->status == MIG_COMPLETED) {
+		m->end_kind = "migrated";
 		monitor_end(m, 0, "migrated to %s", mi->uri);
+	}
 	if (m->stop_seen)
 		evloop_stop(loop);
 }

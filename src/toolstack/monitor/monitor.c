@@ -271,7 +271,35 @@ static void monitor_teardown(struct monitor *m)
 	monitor_restore_finish(m);
 }
 
-/* The exit file is written with a rename, so readers never see half. */
+/* How the VM ended, for godwitd's on_poweroff/on_reboot/on_crash. */
+static const char *monitor_end_kind(struct monitor *m)
+{
+	enum vm_stop_reason r;
+
+	if (m->end_kind)
+		return m->end_kind;
+	if (!vm_stopped(&m->vm, &r, NULL))
+		return "error";
+	switch (r) {
+	case VM_STOP_POWEROFF:
+		return "poweroff";
+	case VM_STOP_RESET:
+		return "reset";
+	case VM_STOP_TRIPLE_FAULT:
+	case VM_STOP_INTERNAL:
+		return "crash";
+	case VM_STOP_DEBUG_EXIT:
+		return "exit";
+	default:
+		return "host";
+	}
+}
+
+/*
+ * The exit file says "STATUS KIND REASON": KIND is poweroff, reset,
+ * crash, exit (debug-exit port), host (quit, signal), saved, migrated or
+ * error (never started). Written with a rename: readers never see half.
+ */
 static void monitor_write_exit_file(struct monitor *m)
 {
 	char tmp[PATH_MAX + 8], line[256];
@@ -280,7 +308,8 @@ static void monitor_write_exit_file(struct monitor *m)
 	if (!m->opts->exit_file[0])
 		return;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", m->opts->exit_file);
-	n = snprintf(line, sizeof(line), "%d %s\n", m->status,
+	n = snprintf(line, sizeof(line), "%d %s %s\n", m->status,
+		     monitor_end_kind(m),
 		     m->vm.stop_message[0] ? m->vm.stop_message :
 					     "failed to start");
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

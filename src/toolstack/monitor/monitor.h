@@ -17,7 +17,7 @@ struct monitor_opts {
 	struct domain_config cfg; /* the VM (restore: overrides below) */
 	char qmp_path[PATH_MAX];  /* "" = /run/godwit/vm/NAME.qmp */
 	bool no_qmp;              /* --qmp none */
-	/* Written at exit: "STATUS REASON\n" (for godwitd, which may not
+	/* Written at exit: "STATUS KIND REASON\n" (for godwitd, which may not
 	 * be this process's parent after a restart). "" = none. */
 	char exit_file[PATH_MAX];
 	/* Migration hooks: executables run at each migration step. */

@@ -138,6 +138,7 @@ static void job_succeeded(struct monitor *m, struct save_job *job)
 		m->state = RUN_PAUSED;
 	} else {
 		m->state = RUN_SHUTDOWN;
+		m->end_kind = "saved";
 		monitor_end(m, 0, "saved to %s", job->path);
 	}
 }
