@@ -203,9 +203,52 @@ static int recv_pfns(struct stream *s, const struct rec_hdr *h,
 	return 0;
 }
 
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a & PFN_MASK;
+	uint64_t y = *(const uint64_t *)b & PFN_MASK;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Each pfn once per batch, and once per stream unless it is live. */
+static int check_repeats(struct stream *s, struct guest_mem *mem,
+			 struct batch *b, struct bitmap *seen,
+			 struct rec_error *err)
+{
+	uint64_t sorted[PAGE_BATCH_MAX], pfn;
+	uint32_t i, n = b->hdr.count;
+
+	memcpy(sorted, b->pfn, n * sizeof(sorted[0]));
+	qsort(sorted, n, sizeof(sorted[0]), u64_cmp);
+	for (i = 1; i < n; i++)
+		if (!u64_cmp(&sorted[i - 1], &sorted[i])) {
+			snprintf(err->why, sizeof(err->why),
+				 "pfn 0x%llx appears twice in one batch",
+				 (unsigned long long)(sorted[i] & PFN_MASK));
+			return stream_set_error(s, -EINVAL);
+		}
+	for (i = 0; seen && i < n; i++) {
+		int64_t idx = mem_pfn_to_index(mem, b->pfn[i] & PFN_MASK);
+
+		pfn = b->pfn[i] & PFN_MASK;
+		if (idx < 0)
+			continue; /* refused below */
+		if (bitmap_test(seen, idx)) {
+			snprintf(err->why, sizeof(err->why),
+				 "pfn 0x%llx sent again in a stream without the LIVE flag",
+				 (unsigned long long)pfn);
+			return stream_set_error(s, -EINVAL);
+		}
+		bitmap_set(seen, idx);
+	}
+	return 0;
+}
+
 int pages_recv(struct stream *s, struct guest_mem *mem,
 	       const struct rec_hdr *h, const struct rec_limits *lim,
-	       struct rec_error *err, uint64_t *pages_out)
+	       struct bitmap *seen, struct rec_error *err,
+	       uint64_t *pages_out)
 {
 	struct batch *b = calloc(1, sizeof(*b));
 	uint32_t normal, i, crc = rec_crc_start(h->type, h->length);
@@ -214,6 +257,8 @@ int pages_recv(struct stream *s, struct guest_mem *mem,
 	if (!b)
 		return stream_set_error(s, -ENOMEM);
 	rc = recv_pfns(s, h, lim, b, &normal, err, &crc);
+	if (!rc)
+		rc = check_repeats(s, mem, b, seen, err);
 	if (rc)
 		goto out;
 	for (i = 0; i < b->hdr.count; i++) {

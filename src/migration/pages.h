@@ -41,10 +41,15 @@ int pages_send(struct stream *s, struct guest_mem *mem,
 	       const struct bitmap *which, unsigned int flags,
 	       struct page_stats *st) __must_check;
 
-/* Read one PAGE_DATA record's body (h already read) into guest RAM. */
+/*
+ * Read one PAGE_DATA record's body (h already read) into guest RAM. A pfn
+ * may appear once per batch; with seen (streams without the LIVE flag)
+ * once per stream: seen records the RAM-order pages received so far.
+ */
 int pages_recv(struct stream *s, struct guest_mem *mem,
 	       const struct rec_hdr *h, const struct rec_limits *lim,
-	       struct rec_error *err, uint64_t *pages_out) __must_check;
+	       struct bitmap *seen, struct rec_error *err,
+	       uint64_t *pages_out) __must_check;
 
 bool page_is_zero(const void *page);
 

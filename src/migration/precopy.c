@@ -120,6 +120,13 @@ static int precopy_rounds(struct precopy *pc)
 	return rc;
 }
 
+static int step(struct precopy *pc, enum migrate_step st)
+{
+	int rc = pc->p->step ? pc->p->step(pc->p->step_opaque, st) : 0;
+
+	return rc ? stream_set_error(pc->s, rc) : 0;
+}
+
 static int pause_vm(struct precopy *pc)
 {
 	int rc = vm_pause(pc->vm);
@@ -175,7 +182,11 @@ int migrate_send(struct stream *s, struct vm *vm, struct dev_registry *devs,
 		rc = precopy_rounds(&pc);
 	res->precopy_ns = time_mono_ns() - start;
 	if (!rc)
+		rc = step(&pc, MIGRATE_STEP_PRE_SUSPEND);
+	if (!rc)
 		rc = pause_vm(&pc);
+	if (!rc)
+		rc = step(&pc, MIGRATE_STEP_POST_SUSPEND);
 	/* The final copy is not rate limited: the guest is waiting. */
 	stream_set_rate_limit(s, 0);
 	if (!rc)

@@ -19,11 +19,25 @@
 
 struct vm;
 
+/* Points in migrate_send() where the caller may act (or veto). */
+enum migrate_step {
+	MIGRATE_STEP_PRE_SUSPEND,  /* pre-copy is over; the VM still runs */
+	MIGRATE_STEP_POST_SUSPEND, /* the VM is paused; the rest not sent */
+};
+
+/*
+ * Called on the migration thread at each step; non-zero aborts the
+ * migration with that -errno (the VM is left paused if it was).
+ */
+typedef int (*migrate_step_fn)(void *opaque, enum migrate_step step);
+
 struct migrate_params {
 	bool live;
 	uint64_t bandwidth_bps;     /* 0: unlimited */
 	uint64_t downtime_limit_ns;
 	unsigned int max_rounds;
+	migrate_step_fn step;       /* NULL: no step callback */
+	void *step_opaque;
 };
 
 /* One round's figures, as the progress hook and query-migrate see them. */

@@ -6,6 +6,7 @@
 #include "migration/restore.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,7 +173,7 @@ static bool rec_is_known_optional(uint32_t type)
 
 static int restore_loop(struct stream *s, struct guest_mem *mem,
 			struct dev_registry *devs, const struct rec_limits *lim,
-			uint8_t *buf, struct vmstate_rx *rx,
+			uint8_t *buf, struct bitmap *seen, struct vmstate_rx *rx,
 			struct restore_result *res, struct rec_error *err)
 {
 	struct rec_hdr h;
@@ -185,7 +186,7 @@ static int restore_loop(struct stream *s, struct guest_mem *mem,
 		if (h.type == REC_END)
 			return restore_end(s, devs, &h, rx, err);
 		if (h.type == REC_PAGE_DATA) {
-			if (pages_recv(s, mem, &h, lim, err, &n))
+			if (pages_recv(s, mem, &h, lim, seen, err, &n))
 				return s->error;
 			res->pages += n;
 		} else if ((h.type & REC_OPTIONAL) &&
@@ -206,16 +207,21 @@ int restore_records(struct stream *s, struct guest_mem *mem,
 	struct rec_limits lim = { .nr_vcpus = h->nr_vcpus,
 				  .mem_bytes = h->mem_bytes };
 	uint64_t start = time_mono_ns(), off0 = s->offset;
+	bool live = h->flags & STREAM_F_LIVE;
+	struct bitmap seen = { 0 };
 	uint8_t *buf;
 	int rc;
 
 	memset(res, 0, sizeof(*res));
 	buf = malloc(STATE_BODY_MAX);
-	if (!buf) {
+	if (!buf || (!live && bitmap_init(&seen, mem_nr_pages(mem)))) {
+		free(buf);
 		snprintf(err->why, sizeof(err->why), "out of memory");
 		return -ENOMEM;
 	}
-	rc = restore_loop(s, mem, devs, &lim, buf, rx, res, err);
+	rc = restore_loop(s, mem, devs, &lim, buf, live ? NULL : &seen, rx,
+			  res, err);
+	bitmap_destroy(&seen);
 	free(buf);
 	res->bytes = s->offset - off0;
 	res->duration_ns = time_mono_ns() - start;

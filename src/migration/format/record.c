@@ -404,6 +404,10 @@ int handover_check(const struct handover_msg *m, char *why, size_t whylen)
 		return WHY("handover message type %u is unknown", m->type);
 	if (m->reserved || m->reserved2)
 		return WHY("handover message reserved field is not zero");
+	if (m->type != HANDOVER_FAILED && m->error)
+		return WHY("handover message %u carries an error code", m->type);
+	if (m->type != HANDOVER_YOURS && m->value)
+		return WHY("handover message %u carries a value", m->type);
 	if (!memchr(m->text, 0, sizeof(m->text)))
 		return WHY("handover message text is not NUL-terminated");
 	return 0;

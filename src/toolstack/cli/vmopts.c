@@ -154,7 +154,9 @@ static int parse_serial(const char *arg, enum domain_serial *kind,
 		*kind = DOMAIN_SERIAL_PTY;
 	} else if (!strncmp(arg, "file:", 5) && arg[5]) {
 		*kind = DOMAIN_SERIAL_FILE;
-		return set_str(path, pathlen, arg + 5, "--serial");
+		if (strlen(arg + 5) >= pathlen)
+			return bad("--serial", arg, "file path too long");
+		strcpy(path, arg + 5);
 	} else {
 		return bad("--serial", arg,
 			   "expected stdio, file:PATH, pty or none");

@@ -376,6 +376,37 @@ uint32_t cpuid_digest(const struct kvm_cpuid2 *c)
 	return crc;
 }
 
+uint32_t cpuid_model_digest(const struct kvm_cpuid2 *c, const char *model)
+{
+	struct kvm_cpuid2 *t = (struct kvm_cpuid2 *)c;
+	struct kvm_cpuid_entry2 *e;
+	char vendor[13];
+	uint32_t crc, v[4];
+	size_t r;
+
+	if (!strcmp(model, "host"))
+		return cpuid_digest(c);
+	cpuid_vendor(c, vendor);
+	crc = crc32c(0, vendor, 12);
+	for (r = 0; r < NR_FEATURE_REGS; r++) {
+		const struct cpuid_reg *fr = &feature_regs[r];
+
+		e = cpuid_find(t, fr->function, fr->index);
+		v[0] = fr->function;
+		v[1] = fr->index;
+		v[2] = fr->reg;
+		v[3] = e ? *entry_reg(e, fr->reg) : 0;
+		/* APIC IDs share no feature register; OSXSAVE is runtime. */
+		if (r == 0)
+			v[3] &= ~BIT(27);
+		crc = crc32c(crc, v, sizeof(v));
+	}
+	e = cpuid_find(t, 0xd, 0);
+	v[0] = e ? e->eax : 0;
+	v[1] = e ? e->edx : 0;
+	return crc32c(crc, v, 2 * sizeof(v[0]));
+}
+
 void cpuid_vendor(const struct kvm_cpuid2 *c, char vendor_out[13])
 {
 	struct kvm_cpuid_entry2 *e = cpuid_find((struct kvm_cpuid2 *)c, 0, 0);
@@ -400,7 +431,7 @@ int cpuid_build(const struct kvm *kvm, const char *model,
 		log_err("%s", rc == -ENOMEM ? "out of memory" : why);
 		return rc;
 	}
-	*digest_out = cpuid_digest(*out);
+	*digest_out = cpuid_model_digest(*out, model);
 	cpuid_vendor(*out, vendor_out);
 	return 0;
 }

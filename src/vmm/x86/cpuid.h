@@ -35,6 +35,13 @@ void cpuid_set_vcpu(struct kvm_cpuid2 *c, unsigned int index,
 		    unsigned int nr_vcpus);
 /* CRC32C of the table with per-vCPU fields normalised, sorted by leaf. */
 uint32_t cpuid_digest(const struct kvm_cpuid2 *c);
+/*
+ * The machine identity of a filtered table: for "host", cpuid_digest()
+ * (everything must match); for a named model, only what the model
+ * defines (vendor, its feature registers, XSAVE components), so it moves
+ * between hosts whose family, caches or brand string differ.
+ */
+uint32_t cpuid_model_digest(const struct kvm_cpuid2 *c, const char *model);
 /* vendor_out gets the 12-character vendor string and a NUL. */
 void cpuid_vendor(const struct kvm_cpuid2 *c, char vendor_out[13]);
 struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *c, uint32_t function,

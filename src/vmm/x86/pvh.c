@@ -17,7 +17,7 @@
 /* Class-independent view of one program header. */
 struct phdr {
 	uint32_t type;
-	uint64_t offset, paddr, filesz, memsz;
+	uint64_t offset, paddr, filesz, memsz, align;
 };
 
 struct elf_view {
@@ -86,13 +86,13 @@ static void elf_phdr(const struct elf_view *v, unsigned int i, struct phdr *p)
 
 		memcpy(&h, raw, sizeof(h));
 		*p = (struct phdr){ h.p_type, h.p_offset, h.p_paddr, h.p_filesz,
-				    h.p_memsz };
+				    h.p_memsz, h.p_align };
 	} else {
 		Elf32_Phdr h;
 
 		memcpy(&h, raw, sizeof(h));
 		*p = (struct phdr){ h.p_type, h.p_offset, h.p_paddr, h.p_filesz,
-				    h.p_memsz };
+				    h.p_memsz, h.p_align };
 	}
 }
 
@@ -106,6 +106,8 @@ static int elf_find_entry(const struct elf_view *v, const struct phdr *p,
 {
 	const uint8_t *n = v->img + p->offset;
 	uint64_t left = p->filesz;
+	/* Notes pad to 4 bytes; a segment aligned to 8 pads to 8 (gABI). */
+	uint64_t pad = p->align == 8 ? 8 : 4;
 
 	while (left >= 12) {
 		uint32_t namesz, descsz, type;
@@ -114,8 +116,8 @@ static int elf_find_entry(const struct elf_view *v, const struct phdr *p,
 		memcpy(&namesz, n, 4);
 		memcpy(&descsz, n + 4, 4);
 		memcpy(&type, n + 8, 4);
-		nlen = ALIGN_UP((uint64_t)namesz, 4);
-		dlen = ALIGN_UP((uint64_t)descsz, 4);
+		nlen = ALIGN_UP((uint64_t)namesz, pad);
+		dlen = ALIGN_UP((uint64_t)descsz, pad);
 		if (nlen + dlen > left - 12)
 			return WHY("ELF note segment %u is truncated", i),
 			       -ENOEXEC;

@@ -96,7 +96,7 @@ static void receive_all(struct guest_mem *mem, const uint8_t *buf, size_t len,
 	while (s.offset < len) {
 		assert_int_equal(rec_read_hdr(&s, &h, &err), 0);
 		assert_int_equal(h.type, REC_PAGE_DATA);
-		if (pages_recv(&s, mem, &h, &lim, &err, &n))
+		if (pages_recv(&s, mem, &h, &lim, NULL, &err, &n))
 			fail_msg("pages_recv at %llu: %s",
 				 (unsigned long long)err.offset, err.why);
 		*pages += n;
@@ -343,8 +343,8 @@ static uint8_t *craft(const uint64_t *ent, uint32_t count, uint32_t data_pages,
 	return buf;
 }
 
-static int recv_one(struct guest_mem *mem, const uint8_t *buf, size_t len,
-		    struct rec_error *err)
+static int recv_seen(struct guest_mem *mem, const uint8_t *buf, size_t len,
+		     struct bitmap *seen, struct rec_error *err)
 {
 	struct rec_limits lim = { .nr_vcpus = 1, .mem_bytes = mem->size };
 	struct rec_hdr h;
@@ -355,10 +355,16 @@ static int recv_one(struct guest_mem *mem, const uint8_t *buf, size_t len,
 	stream_open_mem_read(&s, buf, len);
 	rc = rec_read_hdr(&s, &h, err);
 	if (!rc)
-		rc = pages_recv(&s, mem, &h, &lim, err, &n);
+		rc = pages_recv(&s, mem, &h, &lim, seen, err, &n);
 	assert_int_equal(rc, s.error);
 	stream_close(&s);
 	return rc;
+}
+
+static int recv_one(struct guest_mem *mem, const uint8_t *buf, size_t len,
+		    struct rec_error *err)
+{
+	return recv_seen(mem, buf, len, NULL, err);
 }
 
 static void expect_refused(struct guest_mem *mem, const uint64_t *ent,
@@ -373,6 +379,34 @@ static void expect_refused(struct guest_mem *mem, const uint64_t *ent,
 	if (!strstr(err.why, what))
 		fail_msg("why '%s' does not mention '%s'", err.why, what);
 	free(buf);
+}
+
+/*
+ * A pfn twice in one batch is refused; across batches it is refused in a
+ * stream without the LIVE flag (seen) and accepted in a live one.
+ */
+static void test_recv_repeated_pfns(void **state)
+{
+	const uint64_t zero = PFN_TYPE_ZERO << PFN_TYPE_SHIFT;
+	struct guest_mem mem;
+	struct rec_error err;
+	struct bitmap seen;
+	uint8_t *buf;
+	size_t len;
+
+	assert_int_equal(mem_init(&mem, 16 * MIB), 0);
+	assert_int_equal(bitmap_init(&seen, mem_nr_pages(&mem)), 0);
+	expect_refused(&mem, (const uint64_t[]){ 7, 8, 7 | zero }, 3, 2,
+		       -EINVAL, "pfn 0x7 appears twice in one batch");
+	buf = craft((const uint64_t[]){ 9, 10 }, 2, 2, 0, &len);
+	assert_int_equal(recv_seen(&mem, buf, len, &seen, &err), 0);
+	assert_int_equal(recv_one(&mem, buf, len, &err), 0); /* live */
+	assert_int_equal(recv_seen(&mem, buf, len, &seen, &err), -EINVAL);
+	assert_non_null(strstr(err.why, "pfn 0x9 sent again in a stream "
+					"without the LIVE flag"));
+	free(buf);
+	bitmap_destroy(&seen);
+	mem_destroy(&mem);
 }
 
 static void test_recv_rejects_before_writing(void **state)
@@ -478,6 +512,7 @@ int main(void)
 		cmocka_unit_test(test_save_high_memory),
 		cmocka_unit_test(test_zero_entries_clear_stale_pages),
 		cmocka_unit_test(test_recv_rejects_before_writing),
+		cmocka_unit_test(test_recv_repeated_pfns),
 		cmocka_unit_test(test_recv_count_beyond_body),
 		cmocka_unit_test(test_recv_crc_covers_page_data),
 	};

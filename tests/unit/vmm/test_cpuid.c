@@ -525,6 +525,36 @@ static void test_digest_changes_with_features(void **state)
 	free(sup);
 }
 
+/*
+ * A named model's identity ignores what the model does not define:
+ * another family/model, cache leaf or brand string moves the "host"
+ * digest but not the model's; a feature bit the model keeps moves both.
+ */
+static void test_model_digest_is_portable(void **state)
+{
+	struct kvm_cpuid2 *sup = host(), *other = host();
+	struct kvm_cpuid2 *a, *b;
+	uint32_t da;
+
+	get(other, 1, 0)->eax ^= 0x10;     /* another model number */
+	get(other, 4, 0)->eax ^= 1u << 14; /* other cache sharing */
+	get(other, 0x80000008, 0)->eax ^= 1; /* other address size */
+	a = filter_ok(sup, "x86-64-v2");
+	b = filter_ok(other, "x86-64-v2");
+	da = cpuid_model_digest(a, "x86-64-v2");
+	assert_int_equal(cpuid_model_digest(b, "x86-64-v2"), da);
+	assert_int_not_equal(cpuid_model_digest(b, "host"),
+			     cpuid_model_digest(a, "host"));
+	get(b, 1, 0)->ecx ^= B(23); /* popcnt, part of v2 */
+	assert_int_not_equal(cpuid_model_digest(b, "x86-64-v2"), da);
+	/* "host" is the whole table. */
+	assert_int_equal(cpuid_model_digest(a, "host"), cpuid_digest(a));
+	free(a);
+	free(b);
+	free(sup);
+	free(other);
+}
+
 /* The digest is the CRC32C the spec describes, computed here by hand. */
 static void test_digest_matches_spec(void **state)
 {
@@ -584,6 +614,7 @@ int main(void)
 		cmocka_unit_test(test_digest_ignores_entry_order),
 		cmocka_unit_test(test_digest_changes_with_features),
 		cmocka_unit_test(test_digest_matches_spec),
+		cmocka_unit_test(test_model_digest_is_portable),
 		cmocka_unit_test(test_vendor),
 	};
 
