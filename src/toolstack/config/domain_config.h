@@ -166,7 +166,8 @@ int domain_config_load(const char *path, const char *const *overrides,
  * Canonical text of cfg, NUL-terminated: every key in a fixed order,
  * defaults included (maxmem, maxvcpus only when they differ from memory,
  * vcpus); parses back to a struct equal to cfg (uuid_given then true).
- * -ENOSPC if len is too small (DOMAIN_CONFIG_TEXT_MAX always suffices).
+ * -ENOSPC if len is too small (DOMAIN_CONFIG_TEXT_MAX always suffices),
+ * -EINVAL if an enum or a count is out of range (a struct built by hand).
  */
 int domain_config_format(const struct domain_config *cfg, char *buf,
 			 size_t len) __must_check;

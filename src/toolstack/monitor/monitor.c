@@ -21,7 +21,6 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "devices/platform.h"
-#include "toolstack/config/internal.h"
 #include "migration/restore.h"
 #include "vmm/x86/layout.h"
 #include "vmm/x86/loader.h"
@@ -43,7 +42,7 @@ void monitor_opts_init(struct monitor_opts *o)
 	if (!o->cfg.name[0])
 		strcpy(o->cfg.name, "godwit");
 	/* A VM without a config file still gets its own identity. */
-	if (config_uuid_generate(o->cfg.uuid))
+	if (domain_config_uuid_generate(o->cfg.uuid))
 		log_warn("cannot generate a UUID for the VM");
 	o->restore_fd = -1;
 	o->incoming_fd = -1;

@@ -106,29 +106,30 @@ static int elf_find_entry(const struct elf_view *v, const struct phdr *p,
 {
 	const uint8_t *n = v->img + p->offset;
 	uint64_t left = p->filesz;
-	/* Notes pad to 4 bytes; a segment aligned to 8 pads to 8 (gABI). */
+	/*
+	 * Name and descriptor start at offsets (from the note's start)
+	 * aligned to 4, or to 8 in a segment aligned to 8 (gABI).
+	 */
 	uint64_t pad = p->align == 8 ? 8 : 4;
 
 	while (left >= 12) {
-		uint32_t namesz, descsz, type;
-		uint64_t nlen, dlen;
+		uint32_t namesz, descsz, type, e32;
+		uint64_t desc, next;
 
 		memcpy(&namesz, n, 4);
 		memcpy(&descsz, n + 4, 4);
 		memcpy(&type, n + 8, 4);
-		nlen = ALIGN_UP((uint64_t)namesz, pad);
-		dlen = ALIGN_UP((uint64_t)descsz, pad);
-		if (nlen + dlen > left - 12)
+		desc = ALIGN_UP(12 + (uint64_t)namesz, pad);
+		next = ALIGN_UP(desc + descsz, pad);
+		if (desc + descsz > left)
 			return WHY("ELF note segment %u is truncated", i),
 			       -ENOEXEC;
 		if (namesz == 4 && !memcmp(n + 12, "Xen", 4) &&
 		    type == XEN_ELFNOTE_PHYS32_ENTRY) {
-			uint32_t e32;
-
 			if (descsz == 8) {
-				memcpy(entry, n + 12 + nlen, 8);
+				memcpy(entry, n + desc, 8);
 			} else if (descsz == 4) {
-				memcpy(&e32, n + 12 + nlen, 4);
+				memcpy(&e32, n + desc, 4);
 				*entry = e32;
 			} else {
 				return WHY("PVH entry note has a %u-byte descriptor (expected 4 or 8)",
@@ -136,8 +137,10 @@ static int elf_find_entry(const struct elf_view *v, const struct phdr *p,
 			}
 			return 0;
 		}
-		n += 12 + nlen + dlen;
-		left -= 12 + nlen + dlen;
+		if (next >= left)
+			break;
+		n += next;
+		left -= next;
 	}
 	return -ENOENT;
 }
