@@ -2,8 +2,10 @@
  * Firmware tables the guests read at boot: the ACPI RSDP (from
  * hvm_start_info or the BIOS area), the MADT for the CPU list, the IOAPIC
  * and the ISA IRQ 0 override, and the FADT for hardware-reduced power-off
- * (SLEEP_CONTROL_REG) and reset (RESET_REG). Without a MADT the MP table
- * supplies the CPUs; without either the guest runs on the BSP alone.
+ * (SLEEP_CONTROL_REG), reset (RESET_REG) and the DSDT's address. Without
+ * a MADT the MP table supplies the CPUs; without either the guest runs on
+ * the BSP alone. On request, a scan of the DSDT finds the register of the
+ * Generic Event Device (acpi_find_ged).
  * Every table read is excluded from the RAM the guests dirty.
  * Ring 0 only; tables live below 4 GiB (identity mapped).
  */
@@ -29,6 +31,8 @@ _Static_assert(sizeof(struct sdt_header) == 36, "sdt header");
 #define FADT_RESET_REG 116
 #define FADT_RESET_VALUE 128
 #define FADT_SLEEP_CONTROL 244
+#define FADT_DSDT 40
+#define FADT_X_DSDT 140
 #define GAS_MEMORY 0
 #define GAS_IO 1
 #define SLP_TYP_S5 5
@@ -232,6 +236,10 @@ static void parse_fadt(const struct sdt_header *fadt)
 		memcpy(platform.sleep_gas, p + FADT_SLEEP_CONTROL, 12);
 		platform.have_sleep = true;
 	}
+	if (fadt->length >= FADT_X_DSDT + 8)
+		platform.dsdt = rd64(p + FADT_X_DSDT);
+	if (!platform.dsdt && fadt->length >= FADT_DSDT + 4)
+		platform.dsdt = rd32(p + FADT_DSDT);
 }
 
 void acpi_init(uint64_t rsdp_hint, uint32_t bsp_id)
@@ -251,6 +259,71 @@ void acpi_init(uint64_t rsdp_hint, uint32_t bsp_id)
 		parse_mptable(bsp_id);
 	if (fadt)
 		parse_fadt(fadt);
+}
+
+/* Offset of the first copy of pat in p[from, len), or len. */
+static uint32_t find_bytes(const uint8_t *p, uint32_t from, uint32_t len,
+			   const uint8_t *pat, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = from; i + n <= len; i++)
+		if (p[i] == pat[0] && !memcmp(p + i, pat, n))
+			return i;
+	return len;
+}
+
+/* An AML integer constant at p[0..avail): ZeroOp, OneOp or a prefix. */
+static bool aml_const(const uint8_t *p, uint32_t avail, uint64_t *v_out)
+{
+	static const uint8_t width[] = {
+		[0x0a] = 1, [0x0b] = 2, [0x0c] = 4, [0x0e] = 8
+	};
+	uint32_t n, i;
+
+	if (!avail)
+		return false;
+	if (p[0] <= 1) {
+		*v_out = p[0];
+		return true;
+	}
+	n = p[0] < sizeof(width) ? width[p[0]] : 0;
+	if (!n || n + 1 > avail)
+		return false;
+	*v_out = 0;
+	for (i = n; i > 0; i--)
+		*v_out = *v_out << 8 | p[i];
+	return true;
+}
+
+/*
+ * The Generic Event Device's register, found without an AML interpreter
+ * (the convention of guests/README.md): in the DSDT, the first
+ * OperationRegion after the bytes of Name(_HID, "ACPI0013"), with a
+ * constant offset. Returns its address space (0 memory, 1 I/O) and
+ * address; false if the DSDT has no such device.
+ */
+bool acpi_find_ged(uint8_t *space_out, uint64_t *addr_out)
+{
+	static const uint8_t hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0d, 'A', 'C',
+				       'P',  'I', '0', '0', '1', '3',  0x00 };
+	static const uint8_t opregion[] = { 0x5b, 0x80 };
+	const struct sdt_header *dsdt = table_at(platform.dsdt);
+	const uint8_t *p = (const uint8_t *)dsdt;
+	uint32_t at;
+
+	if (!dsdt || strncmp(dsdt->sig, "DSDT", 4))
+		return false;
+	at = find_bytes(p, sizeof(*dsdt), dsdt->length, hid, sizeof(hid));
+	if (at == dsdt->length)
+		return false;
+	/* ExtOpPrefix OpRegionOp NameSeg RegionSpace RegionOffset. */
+	at = find_bytes(p, at + sizeof(hid), dsdt->length, opregion,
+			sizeof(opregion));
+	if (at + 7 > dsdt->length)
+		return false;
+	*space_out = p[at + 6];
+	return aml_const(p + at + 7, dsdt->length - at - 7, addr_out);
 }
 
 static void gas_write(const uint8_t *gas, uint32_t v)

@@ -141,6 +141,7 @@ struct platform {
 	uint8_t sleep_gas[12];
 	uint8_t reset_gas[12];
 	uint8_t reset_value;
+	uint64_t dsdt; /* from the FADT; 0 if none */
 	const char *cpu_source; /* "madt", "mptable" or "none" */
 };
 
@@ -148,6 +149,8 @@ extern struct platform platform;
 void acpi_init(uint64_t rsdp_paddr, uint32_t bsp_apic_id);
 void acpi_poweroff(void);
 void acpi_reset(void);
+/* The GED's event register (DSDT scan): ACPI address space and address. */
+bool acpi_find_ged(uint8_t *space_out, uint64_t *addr_out);
 
 /* mm.c: memory map, page tables, RAM for the guest's work. */
 struct extent {

@@ -8,8 +8,19 @@
  *   echo          every UART byte comes back as "lifecycle: got XX";
  *                 a 'q' ends the VM with status 0
  *   hang          ring 3 spins forever
+ *   powerbutton   ring 3 spins; the timer handler polls the Generic Event
+ *                 Device until the power button is pressed, acknowledges
+ *                 it, prints "lifecycle: power button" and powers off as
+ *                 poweroff does
  * "lifecycle: start" is printed first. A poweroff or reset that does not
  * take effect within a second prints "lifecycle: BAD ..." and exits 3.
+ *
+ * powerbutton finds the GED as guests/README.md says: the first
+ * OperationRegion after Name(_HID, "ACPI0013") in the DSDT. It must be in
+ * SystemIO space, a byte whose bit 0 is the power button and whose bits
+ * clear when written as 1 (godwit's GED, src/devices/ged.c). Other GEDs
+ * (QEMU microvm's is memory-mapped, with other event bits) are refused
+ * with "lifecycle: BAD power button: ..." before ring 3 starts.
  */
 #include "kernel.h"
 
@@ -19,10 +30,16 @@ enum action {
 	ACT_TRIPLE,
 	ACT_EXIT,
 	ACT_ECHO,
-	ACT_HANG
+	ACT_HANG,
+	ACT_POWERBUTTON
 };
 
+#define GAS_IO 1
+#define GED_POWER_BUTTON 0x01
+
 static enum action action;
+static uint16_t ged_port;
+static uint64_t poweroff_deadline; /* TSC; 0 until the button is handled */
 
 static const char *const keys[] = { "action", NULL };
 
@@ -42,6 +59,8 @@ static void parse_action(uint8_t *code_out)
 		action = ACT_ECHO;
 	else if (str_eq(buf, "hang"))
 		action = ACT_HANG;
+	else if (str_eq(buf, "powerbutton"))
+		action = ACT_POWERBUTTON;
 	else if (!strncmp(buf, "exit:", 5) && buf[5])
 		action = ACT_EXIT;
 	else
@@ -72,6 +91,54 @@ static void __attribute__((noreturn)) triple_fault(void)
 	halt_forever();
 }
 
+/* Find godwit's GED before ring 3 starts; refuse any other kind. */
+static void powerbutton_setup(void)
+{
+	uint8_t space = 0;
+	uint64_t addr = 0;
+
+	if (!platform.have_sleep)
+		con_fail("no FADT sleep control register\n");
+	if (!acpi_find_ged(&space, &addr))
+		con_fail(
+			"power button: no GED (ACPI0013) register in the DSDT\n");
+	if (space != GAS_IO || addr > 0xffff)
+		con_fail(
+			"power button: GED register 0x%lx in address space %u, not I/O (not a godwit GED)\n",
+			addr, space);
+	ged_port = (uint16_t)addr;
+	if (debug_enabled())
+		con_printf("guest: ged port=%x status=%x\n", ged_port,
+			   inb(ged_port));
+}
+
+/*
+ * What the DSDT's _EVT does, from the timer handler: read the events,
+ * acknowledge the button by writing its bit back, then power off.
+ */
+static void powerbutton_tick(uint64_t tsc)
+{
+	uint8_t events;
+
+	if (poweroff_deadline) {
+		if ((int64_t)(tsc - poweroff_deadline) > 0)
+			con_fail("poweroff did not happen\n");
+		return;
+	}
+	events = inb(ged_port);
+	if (!(events & GED_POWER_BUTTON))
+		return;
+	outb(ged_port, GED_POWER_BUTTON);
+	events = inb(ged_port);
+	if (events & GED_POWER_BUTTON)
+		con_fail(
+			"power button: event still pending after writing 1 (0x%x)\n",
+			events);
+	con_say("power button\n");
+	poweroff_deadline = tsc + boot_facts.tsc_hz;
+	acpi_poweroff();
+}
+
 static void setup(void)
 {
 	uint8_t code = 0;
@@ -96,6 +163,9 @@ static void setup(void)
 		triple_fault();
 	case ACT_EXIT:
 		guest_exit(code);
+	case ACT_POWERBUTTON:
+		powerbutton_setup();
+		break;
 	case ACT_ECHO:
 	case ACT_HANG:
 		break;
@@ -106,7 +176,8 @@ static void tick(uint64_t tsc)
 {
 	uint8_t c;
 
-	(void)tsc;
+	if (action == ACT_POWERBUTTON)
+		powerbutton_tick(tsc);
 	if (action != ACT_ECHO)
 		return;
 	while (con_read(&c)) {

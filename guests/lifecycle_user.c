@@ -1,6 +1,6 @@
 /*
  * lifecycle.elf, ring 3: nothing to compute; spin so the VM stays busy
- * while ring 0 handles the action (echo, hang).
+ * while ring 0 handles the action (echo, hang, powerbutton).
  */
 #include "shared.h"
 

@@ -6,6 +6,7 @@
 #ifndef GODWIT_DEVICES_REGISTRY_H
 #define GODWIT_DEVICES_REGISTRY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,12 @@ struct dev_entry {
 	 * names the device). Called with vCPUs not yet running. */
 	int (*restore)(void *dev, const void *state);
 	void *dev;
+	/*
+	 * A stream may lack this device's DEVICE record: it was added after
+	 * streams without it were written (godwit 0.1.0 had no "ged0"). The
+	 * device then keeps the state it was created with.
+	 */
+	bool may_be_absent;
 };
 
 struct dev_registry {
@@ -49,5 +56,9 @@ struct dev_entry *devreg_find(struct dev_registry *r, const char *id);
 struct serial;
 int devreg_add_serial(struct dev_registry *r, const char *id,
 		      struct serial *s) __must_check;
+/* Register a Generic Event Device under id. */
+struct ged;
+int devreg_add_ged(struct dev_registry *r, const char *id,
+		   struct ged *g) __must_check;
 
 #endif

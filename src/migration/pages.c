@@ -8,6 +8,7 @@
 #include "migration/pages.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,27 @@ bool page_is_zero(const void *page)
 	return true;
 }
 
+/*
+ * On a direct I/O stream, a PADDING record first puts this batch's page
+ * data at a PAGE_DATA_ALIGN-aligned offset, so the pages go to the disk
+ * straight from guest RAM.
+ */
+static int align_page_data(struct stream *s, uint32_t count)
+{
+	static const uint8_t zeros[PADDING_MAX];
+	uint64_t data = s->offset + sizeof(struct rec_hdr) +
+			sizeof(struct rec_page_data) + 8ULL * count;
+	uint64_t need = (PAGE_DATA_ALIGN - data % PAGE_DATA_ALIGN) %
+			PAGE_DATA_ALIGN;
+
+	if (!s->direct || !need)
+		return 0;
+	if (need < sizeof(struct rec_hdr))
+		need += PAGE_DATA_ALIGN;
+	return rec_write_buf(s, REC_PADDING, zeros,
+			     need - sizeof(struct rec_hdr));
+}
+
 static int batch_flush(struct stream *s, struct batch *b,
 		       struct page_stats *st)
 {
@@ -47,6 +69,9 @@ static int batch_flush(struct stream *s, struct batch *b,
 
 	if (!b->count)
 		return 0;
+	rc = align_page_data(s, b->count);
+	if (rc)
+		return rc;
 	b->hdr.count = b->count;
 	b->iov[0] = (struct iovec){ &b->hdr, sizeof(b->hdr) };
 	b->iov[1] = (struct iovec){ b->pfn, b->count * sizeof(uint64_t) };
@@ -245,53 +270,103 @@ static int check_repeats(struct stream *s, struct guest_mem *mem,
 	return 0;
 }
 
-int pages_recv(struct stream *s, struct guest_mem *mem,
+int page_rx_init(struct page_rx *rx)
+{
+	rx->b = calloc(1, sizeof(*rx->b));
+	rx->bounce = malloc(PAGE_BATCH_MAX * PAGE_SIZE);
+	if (!rx->b || !rx->bounce) {
+		page_rx_destroy(rx);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void page_rx_destroy(struct page_rx *rx)
+{
+	free(rx->b);
+	free(rx->bounce);
+	rx->b = NULL;
+	rx->bounce = NULL;
+}
+
+/* A page that became zero: drop it from the memfd (it reads as zero). */
+static int zero_page(struct guest_mem *mem, uint64_t off)
+{
+	if (fallocate(mem->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      off, PAGE_SIZE) == 0)
+		return 0;
+	memset(mem->host + off, 0, PAGE_SIZE);
+	return 0;
+}
+
+/* Write the batch's data pages (in bounce, entry order) into RAM. */
+static int place_pages(struct page_rx *rx, struct guest_mem *mem,
+		       struct rec_error *err)
+{
+	struct batch *b = rx->b;
+	uint64_t off, run_off = 0, run_len = 0;
+	uint8_t *src = rx->bounce, *run_src = NULL;
+	uint32_t i;
+
+	for (i = 0; i <= b->hdr.count; i++) {
+		bool end = i == b->hdr.count;
+
+		if (!end && (b->pfn[i] & PFN_TYPE_MASK)) {
+			off = (uint64_t)mem_pfn_to_index(mem, b->pfn[i] & PFN_MASK)
+			      << PAGE_SHIFT;
+			zero_page(mem, off);
+			continue;
+		}
+		if (!end)
+			off = (uint64_t)mem_pfn_to_index(mem, b->pfn[i]) << PAGE_SHIFT;
+		/* Flush the run unless this page extends it. */
+		if (run_len && (end || off != run_off + run_len)) {
+			if (pwrite(mem->memfd, run_src, run_len, run_off) !=
+			    (ssize_t)run_len) {
+				snprintf(err->why, sizeof(err->why),
+					 "cannot write guest RAM: %s",
+					 strerror(errno));
+				return -EIO;
+			}
+			run_len = 0;
+		}
+		if (end)
+			break;
+		if (!run_len) {
+			run_off = off;
+			run_src = src;
+		}
+		run_len += PAGE_SIZE;
+		src += PAGE_SIZE;
+	}
+	return 0;
+}
+
+int pages_recv(struct page_rx *rx, struct stream *s, struct guest_mem *mem,
 	       const struct rec_hdr *h, const struct rec_limits *lim,
 	       struct bitmap *seen, struct rec_error *err,
 	       uint64_t *pages_out)
 {
-	struct batch *b = calloc(1, sizeof(*b));
-	uint32_t normal, i, crc = rec_crc_start(h->type, h->length);
-	int niov = 0, rc;
+	struct batch *b = rx->b;
+	uint32_t normal, crc = rec_crc_start(h->type, h->length);
+	int rc;
 
-	if (!b)
-		return stream_set_error(s, -ENOMEM);
 	rc = recv_pfns(s, h, lim, b, &normal, err, &crc);
 	if (!rc)
 		rc = check_repeats(s, mem, b, seen, err);
 	if (rc)
-		goto out;
-	for (i = 0; i < b->hdr.count; i++) {
-		uint64_t pfn = b->pfn[i] & PFN_MASK;
-		uint8_t *page = mem_gpa_to_hva(mem, pfn << PAGE_SHIFT, PAGE_SIZE);
-
-		if (!page) { /* the limits and the VM disagree: a bug */
-			snprintf(err->why, sizeof(err->why),
-				 "pfn 0x%llx is not guest RAM",
-				 (unsigned long long)pfn);
-			rc = stream_set_error(s, -EINVAL);
-			goto out;
-		}
-		if (b->pfn[i] & PFN_TYPE_MASK)
-			memset(page, 0, PAGE_SIZE);
-		else
-			b->iov[niov++] = (struct iovec){ page, PAGE_SIZE };
-	}
-	if (niov && stream_readv(s, b->iov, niov)) {
-		rc = rec_io_error(s, err, "page data");
-		goto out;
-	}
-	for (i = 0; i < b->hdr.count; i++) {
-		uint64_t pfn = b->pfn[i] & PFN_MASK;
-
-		if (!(b->pfn[i] & PFN_TYPE_MASK))
-			crc = crc32c(crc, mem_gpa_to_hva(mem, pfn << PAGE_SHIFT,
-							 PAGE_SIZE),
-				     PAGE_SIZE);
-	}
+		return rc;
+	/* Every pfn was checked against the limits, which match mem. */
+	if (normal && stream_read(s, rx->bounce, normal * PAGE_SIZE))
+		return rec_io_error(s, err, "page data");
+	crc = crc32c(crc, rx->bounce, normal * PAGE_SIZE);
 	rc = rec_read_tail(s, h, crc, err);
+	if (rc)
+		return rc;
+	/* Only a whole, checked record touches guest RAM. */
+	rc = place_pages(rx, mem, err);
+	if (rc)
+		return stream_set_error(s, rc);
 	*pages_out = b->hdr.count;
-out:
-	free(b);
-	return rc;
+	return 0;
 }

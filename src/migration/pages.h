@@ -3,7 +3,8 @@
  * into it. Sending skips pages that were never allocated (holes in the
  * RAM memfd, found with SEEK_DATA without touching them) and, in a save
  * or round 0, pages that are all zero; later live rounds send a page that
- * became zero as a ZERO entry.
+ * became zero as a ZERO entry. Receiving writes pages into the RAM memfd
+ * with pwrite, so a fresh page is neither faulted in nor zeroed first.
  */
 #ifndef GODWIT_MIGRATION_PAGES_H
 #define GODWIT_MIGRATION_PAGES_H
@@ -41,12 +42,21 @@ int pages_send(struct stream *s, struct guest_mem *mem,
 	       const struct bitmap *which, unsigned int flags,
 	       struct page_stats *st) __must_check;
 
+/* Buffers for receiving page batches, reused from record to record. */
+struct page_rx {
+	struct batch *b;
+	uint8_t *bounce; /* PAGE_BATCH_MAX pages */
+};
+
+int page_rx_init(struct page_rx *rx) __must_check;
+void page_rx_destroy(struct page_rx *rx);
+
 /*
  * Read one PAGE_DATA record's body (h already read) into guest RAM. A pfn
  * may appear once per batch; with seen (streams without the LIVE flag)
  * once per stream: seen records the RAM-order pages received so far.
  */
-int pages_recv(struct stream *s, struct guest_mem *mem,
+int pages_recv(struct page_rx *rx, struct stream *s, struct guest_mem *mem,
 	       const struct rec_hdr *h, const struct rec_limits *lim,
 	       struct bitmap *seen, struct rec_error *err,
 	       uint64_t *pages_out) __must_check;

@@ -160,7 +160,7 @@ static int restore_state_rec(struct stream *s, struct dev_registry *devs,
 			   sizeof(err->why)))
 		return stream_set_error(s, -EINVAL);
 	if (h->type & REC_OPTIONAL)
-		return 0; /* informational: ROUND, SAVE_INFO */
+		return 0; /* informational: ROUND, SAVE_INFO, PADDING */
 	rc = vmstate_rx_add(rx, devs, h->type, buf, h->length, err->why,
 			    sizeof(err->why));
 	return rc ? stream_set_error(s, rc) : 0;
@@ -168,13 +168,16 @@ static int restore_state_rec(struct stream *s, struct dev_registry *devs,
 
 static bool rec_is_known_optional(uint32_t type)
 {
-	return type == REC_ROUND || type == REC_SAVE_INFO;
+	return type == REC_ROUND || type == REC_SAVE_INFO ||
+	       type == REC_PADDING;
 }
 
-static int restore_loop(struct stream *s, struct guest_mem *mem,
+/* Read records until END; page data goes through prx into mem. */
+static int read_records(struct stream *s, struct guest_mem *mem,
 			struct dev_registry *devs, const struct rec_limits *lim,
-			uint8_t *buf, struct bitmap *seen, struct vmstate_rx *rx,
-			struct restore_result *res, struct rec_error *err)
+			uint8_t *buf, struct bitmap *seen, struct page_rx *prx,
+			struct vmstate_rx *rx, struct restore_result *res,
+			struct rec_error *err)
 {
 	struct rec_hdr h;
 	uint64_t n;
@@ -186,7 +189,7 @@ static int restore_loop(struct stream *s, struct guest_mem *mem,
 		if (h.type == REC_END)
 			return restore_end(s, devs, &h, rx, err);
 		if (h.type == REC_PAGE_DATA) {
-			if (pages_recv(s, mem, &h, lim, seen, err, &n))
+			if (pages_recv(prx, s, mem, &h, lim, seen, err, &n))
 				return s->error;
 			res->pages += n;
 		} else if ((h.type & REC_OPTIONAL) &&
@@ -209,19 +212,20 @@ int restore_records(struct stream *s, struct guest_mem *mem,
 	uint64_t start = time_mono_ns(), off0 = s->offset;
 	bool live = h->flags & STREAM_F_LIVE;
 	struct bitmap seen = { 0 };
+	struct page_rx prx = { 0 };
 	uint8_t *buf;
-	int rc;
+	int rc = -ENOMEM;
 
 	memset(res, 0, sizeof(*res));
 	buf = malloc(STATE_BODY_MAX);
-	if (!buf || (!live && bitmap_init(&seen, mem_nr_pages(mem)))) {
-		free(buf);
+	if (buf && !page_rx_init(&prx) &&
+	    (live || !bitmap_init(&seen, mem_nr_pages(mem))))
+		rc = read_records(s, mem, devs, &lim, buf, live ? NULL : &seen,
+				  &prx, rx, res, err);
+	else
 		snprintf(err->why, sizeof(err->why), "out of memory");
-		return -ENOMEM;
-	}
-	rc = restore_loop(s, mem, devs, &lim, buf, live ? NULL : &seen, rx,
-			  res, err);
 	bitmap_destroy(&seen);
+	page_rx_destroy(&prx);
 	free(buf);
 	res->bytes = s->offset - off0;
 	res->duration_ns = time_mono_ns() - start;

@@ -315,7 +315,7 @@ int vmstate_rx_complete(const struct vmstate_rx *rx,
 	if (!rx->have_clock)
 		return WHY("no CLOCK record");
 	for (i = 0; i < devs->nr; i++)
-		if (!rx->have_dev[i])
+		if (!rx->have_dev[i] && !devs->devs[i].may_be_absent)
 			return WHY("no DEVICE record for '%s'",
 				   devs->devs[i].id);
 	return 0;
@@ -337,6 +337,8 @@ int vmstate_rx_apply(struct vmstate_rx *rx, struct vm *vm,
 	if (rc)
 		return rc;
 	for (i = 0; i < devs->nr; i++) {
+		if (!rx->have_dev[i])
+			continue; /* may_be_absent: keeps its initial state */
 		rc = devs->devs[i].restore(devs->devs[i].dev, rx->dev_state[i]);
 		if (rc) {
 			log_err("device '%s': saved state is invalid",

@@ -37,6 +37,7 @@ const char *rec_type_name(uint32_t type)
 	case REC_DEVICE: return "DEVICE";
 	case REC_ROUND: return "ROUND";
 	case REC_SAVE_INFO: return "SAVE_INFO";
+	case REC_PADDING: return "PADDING";
 	default: return (type & REC_OPTIONAL) ? "unknown optional" : "unknown";
 	}
 }
@@ -144,7 +145,7 @@ void rec_hdr_init(struct rec_hdr *h, uint32_t type, uint32_t length,
 static bool rec_type_known(uint32_t type)
 {
 	return type <= REC_DEVICE || type == REC_ROUND ||
-	       type == REC_SAVE_INFO;
+	       type == REC_SAVE_INFO || type == REC_PADDING;
 }
 
 int rec_hdr_check(const struct rec_hdr *h, char *why, size_t whylen)
@@ -336,6 +337,20 @@ static int check_exact(const void *body, uint32_t len, size_t size,
 	return 0;
 }
 
+static int check_padding(const void *body, uint32_t len, char *why,
+			 size_t whylen)
+{
+	const uint8_t *p = body;
+	uint32_t i;
+
+	if (len > PADDING_MAX)
+		return WHY("length %u exceeds %u", len, PADDING_MAX);
+	for (i = 0; i < len; i++)
+		if (p[i])
+			return WHY("byte %u is not zero", i);
+	return 0;
+}
+
 int rec_body_check(uint32_t type, const void *body, uint32_t len,
 		   const struct rec_limits *lim, char *why, size_t whylen)
 {
@@ -370,6 +385,8 @@ int rec_body_check(uint32_t type, const void *body, uint32_t len,
 	case REC_SAVE_INFO:
 		return check_exact(body, len, sizeof(struct rec_save_info), 0,
 				   why, whylen);
+	case REC_PADDING:
+		return check_padding(body, len, why, whylen);
 	case REC_PAGE_DATA:
 		return WHY("PAGE_DATA is checked with rec_page_data_check");
 	default:

@@ -83,7 +83,16 @@ enum rec_type {
 	/* Optional records: skipped by a reader that does not know them. */
 	REC_ROUND = REC_OPTIONAL | 0x0f,
 	REC_SAVE_INFO = REC_OPTIONAL | 0x10,
+	REC_PADDING = REC_OPTIONAL | 0x11,
 };
+
+/*
+ * PADDING (optional): zero bytes that put the next PAGE_DATA record's
+ * page data at a stream offset that is a multiple of PAGE_DATA_ALIGN, so
+ * a writer can send guest pages to disk with direct I/O.
+ */
+#define PAGE_DATA_ALIGN 4096u
+#define PADDING_MAX (2 * PAGE_DATA_ALIGN)
 
 /* PAGE_DATA: a batch of pages. */
 #define PAGE_BATCH_MAX 1024u
@@ -258,6 +267,15 @@ struct serial_state {
 	uint8_t rx_fifo[SERIAL_FIFO_SIZE];
 };
 _Static_assert(sizeof(struct serial_state) == 80, "serial_state");
+
+#define GED_STATE_VERSION 1
+
+/* ACPI Generic Event Device ("ged0"): events the guest has not cleared. */
+struct ged_state {
+	uint32_t events; /* bit 0: power button; other bits 0 */
+	uint32_t reserved; /* 0 */
+};
+_Static_assert(sizeof(struct ged_state) == 8, "ged_state");
 
 /* ---- Migration handover (on the socket, after the stream's END) -------- */
 

@@ -47,9 +47,15 @@ static void fd_close(struct stream *s)
 	s->rbuf = NULL;
 }
 
+static int no_flush(struct stream *s)
+{
+	return 0;
+}
+
 static const struct stream_ops fd_ops = {
 	.readv = fd_readv,
 	.writev = fd_writev,
+	.flush = no_flush,
 	.close = fd_close,
 };
 
@@ -115,6 +121,7 @@ static void mem_close(struct stream *s)
 static const struct stream_ops mem_ops = {
 	.readv = mem_readv,
 	.writev = mem_writev,
+	.flush = no_flush,
 	.close = mem_close,
 };
 
@@ -153,6 +160,16 @@ uint8_t *stream_mem_take(struct stream *s, size_t *len_out)
 	s->mem = NULL;
 	s->mem_len = s->mem_cap = 0;
 	return p;
+}
+
+int stream_flush(struct stream *s)
+{
+	int rc;
+
+	if (s->error || !s->ops)
+		return s->error;
+	rc = s->ops->flush(s);
+	return rc ? stream_set_error(s, rc) : 0;
 }
 
 void stream_close(struct stream *s)

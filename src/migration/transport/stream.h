@@ -29,6 +29,8 @@ struct stream_ops {
 	/* Write some of iov; return bytes written (> 0) or -errno. */
 	ssize_t (*writev)(struct stream *s, const struct iovec *iov,
 			  int iovcnt);
+	/* Push out buffered data (direct I/O staging); 0 or -errno. */
+	int (*flush)(struct stream *s);
 	/* Release backend resources; the stream struct stays valid. */
 	void (*close)(struct stream *s);
 };
@@ -49,6 +51,15 @@ struct stream {
 	/* read buffer (fd backend) */
 	uint8_t *rbuf;
 	size_t rbuf_pos, rbuf_len;
+	/*
+	 * Direct I/O file backend (writing only): small writes collect in
+	 * an aligned staging buffer; page-aligned runs of guest memory at
+	 * aligned file offsets go straight to the disk.
+	 */
+	bool direct;
+	uint8_t *stage;
+	size_t stage_len;
+	uint64_t file_pos; /* bytes handed to the file so far */
 	/* a live peer that may speak first (a migration's destination) */
 	bool check_peer;
 	/* write rate limit (0: none), bytes per second */
@@ -59,12 +70,21 @@ struct stream {
 
 /* fd backend; with own_fd the fd is closed by stream_close(). */
 int stream_open_fd(struct stream *s, int fd, bool own_fd) __must_check;
+/*
+ * Writing to a file opened with O_DIRECT: everything is written in
+ * aligned blocks; stream_flush() writes the last partial block and trims
+ * the file to the stream's length. Writers that want their big buffers
+ * to bypass the page cache align them (PADDING records for page data).
+ */
+int stream_open_direct(struct stream *s, int fd, bool own_fd) __must_check;
 /* Memory backend for reading buf (not copied, not freed). */
 void stream_open_mem_read(struct stream *s, const void *buf, size_t len);
 /* Memory backend for writing into a growing buffer (stream_mem_take()). */
 void stream_open_mem_write(struct stream *s);
 /* Hand over the written buffer (free()) and its length. */
 uint8_t *stream_mem_take(struct stream *s, size_t *len_out);
+/* Write out what a backend buffers; returns the sticky error. */
+int stream_flush(struct stream *s) __must_check;
 void stream_close(struct stream *s);
 
 /* Exactly len bytes; -EPIPE at end of stream. */

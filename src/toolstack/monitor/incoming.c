@@ -8,6 +8,7 @@
 #include "toolstack/monitor/internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,6 +65,9 @@ int monitor_restore_prepare(struct monitor *m)
 	if (!in->migration)
 		snprintf(m->restore_name, sizeof(m->restore_name), "%s",
 			 o->restore_name);
+	/* A save file is read once, front to back: ask for big readahead. */
+	if (!in->migration)
+		posix_fadvise(in->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	rc = stream_open_fd(&in->stream, in->fd, true);
 	if (rc)
 		return rc;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "common/evloop.h"
+#include "devices/ged.h"
 #include "devices/registry.h"
 #include "devices/serial.h"
 #include "migration/format/stream_format.h"
@@ -120,6 +121,7 @@ struct monitor {
 	struct domain_config cfg; /* effective configuration */
 	struct vm vm;
 	struct serial serial;
+	struct ged ged; /* power button (system_powerdown) */
 	struct dev_registry devs;
 	struct console console;
 	struct evloop *loop;

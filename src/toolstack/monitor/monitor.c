@@ -96,6 +96,14 @@ static void monitor_serial_irq(void *opaque, int level)
 		log_debug("serial IRQ line: failed");
 }
 
+static void monitor_ged_irq(void *opaque, int level)
+{
+	struct monitor *m = opaque;
+
+	if (vm_irq_line(&m->vm, PORT_ACPI_GED_IRQ, level))
+		log_debug("GED IRQ line: failed");
+}
+
 static void monitor_on_stop(struct evloop *loop, int fd, uint32_t events,
 			    void *opaque)
 {
@@ -167,6 +175,12 @@ static int monitor_devices(struct monitor *m)
 	rc = serial_attach(&m->serial, &m->vm);
 	if (!rc)
 		rc = devreg_add_serial(&m->devs, "serial0", &m->serial);
+	/* Every VM has the GED: its DSDT always describes one. */
+	ged_init(&m->ged, monitor_ged_irq, m);
+	if (!rc)
+		rc = ged_attach(&m->ged, &m->vm);
+	if (!rc)
+		rc = devreg_add_ged(&m->devs, "ged0", &m->ged);
 	if (!rc)
 		rc = platform_attach(&m->vm);
 	if (rc)
@@ -264,6 +278,7 @@ static void monitor_teardown(struct monitor *m)
 	console_close(&m->console);
 	vm_destroy(&m->vm);
 	serial_destroy(&m->serial);
+	ged_destroy(&m->ged);
 	if (m->signal_fd >= 0)
 		close(m->signal_fd);
 	evloop_free(m->loop);

@@ -1,7 +1,8 @@
 /*
  * The VM's control socket: QMP-shaped commands to query, pause, resume,
- * quit and save the VM. Handlers run on the loop thread and never block;
- * a save runs on its own thread and answers later (savejob.c).
+ * quit, power down (the ACPI power button) and save the VM. Handlers run
+ * on the loop thread and never block; a save runs on its own thread and
+ * answers later (savejob.c).
  */
 #include "toolstack/monitor/internal.h"
 
@@ -202,6 +203,34 @@ static enum rpc_reply_kind cmd_quit(struct rpc_request *req,
 	return RPC_REPLY_RETURN;
 }
 
+/*
+ * Press the guest's power button (xl shutdown, virsh shutdown): the GED
+ * raises its interrupt and the guest's ACPI code decides what to do, so
+ * this returns at once and the VM ends later, or never if the guest
+ * ignores the button. A paused VM keeps the press pending; it travels
+ * with a save or migration started afterwards. Refused while a save or
+ * migration runs, whose device snapshot might already be taken.
+ */
+static enum rpc_reply_kind cmd_system_powerdown(struct rpc_request *req,
+						struct json_object *args,
+						struct rpc_reply *reply)
+{
+	struct monitor *m = req_monitor(req);
+
+	if (m->state != RUN_RUNNING && m->state != RUN_PAUSED)
+		return rpc_reply_error(reply, RPC_ERR_GENERIC,
+				       "the VM is not running (%s)",
+				       run_state_name(m->state));
+	if (m->job || m->mig)
+		return rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"a save or migration is in progress; press the power button after it ends");
+	ged_power_button(&m->ged);
+	log_info("vm %s: power button pressed", m->cfg.name);
+	monitor_event(m, "POWERDOWN", NULL);
+	return RPC_REPLY_RETURN;
+}
+
 static void qmp_table(struct monitor *m)
 {
 	const struct rpc_command cmds[] = {
@@ -212,6 +241,7 @@ static void qmp_table(struct monitor *m)
 		{ "stop", cmd_stop, m },
 		{ "cont", cmd_cont, m },
 		{ "quit", cmd_quit, m },
+		{ "system_powerdown", cmd_system_powerdown, m },
 		{ "save", monitor_cmd_save, m },
 		{ "query-save", monitor_cmd_query_save, m },
 		{ "migrate", monitor_cmd_migrate, m },

@@ -34,8 +34,12 @@ static int job_write(struct save_job *job)
 			 "cannot serialize the domain config: %s", strerror(-rc));
 		return rc;
 	}
-	fd = open(job->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-		  0600);
+	/* Guest RAM goes to the disk without the page cache where we can. */
+	fd = open(job->tmp_path,
+		  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0600);
+	if (fd < 0 && errno == EINVAL)
+		fd = open(job->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			  0600);
 	if (fd < 0) {
 		rc = -errno;
 		snprintf(job->error, sizeof(job->error), "%s: %s",
@@ -43,10 +47,15 @@ static int job_write(struct save_job *job)
 		free(config);
 		return rc;
 	}
-	rc = stream_open_fd(&job->stream, fd, true);
+	if (fcntl(fd, F_GETFL) & O_DIRECT)
+		rc = stream_open_direct(&job->stream, fd, true);
+	else
+		rc = stream_open_fd(&job->stream, fd, true);
 	if (!rc)
 		rc = save_vm(&job->stream, &m->vm, &m->devs, config,
 			     config_len, &job->res);
+	if (!rc)
+		rc = stream_flush(&job->stream);
 	/* Data the VM will no longer hold must be on disk before we say so. */
 	if (!rc && !job->keep_running && fdatasync(fd) < 0)
 		rc = -errno;

@@ -6,11 +6,14 @@
  * this order (the order is fixed, so the same config gives the same bytes):
  *
  *   start+0  RSDP  36 bytes, revision 2, XSDT address only (no RSDT)
- *            DSDT  36 + AML: \_S5 package, then \_SB virtio-mmio devices
+ *            DSDT  36 + AML: \_S5 package, then \_SB: virtio-mmio
+ *                  devices, the power button PWRB and the Generic Event
+ *                  Device GED0 that presses it (AML spelled by aml.c)
  *            FADT  276 bytes, revision 6: HW_REDUCED_ACPI, sleep control
  *                  and status registers and the reset register in SystemIO
  *                  space at the PORT_ACPI_* ports, no PM timer, no FACS
  *            MADT  44 + 8 per vCPU + 12 (I/O APIC) + 10 (IRQ0 -> GSI 2)
+ *                  + 10 (IRQ9: GSI 9, level, active-high: the GED)
  *            XSDT  36 + 8 per table: FADT, MADT
  *
  * With 255 vCPUs and 32 virtio-mmio devices this is under 8 KiB of the
@@ -21,6 +24,8 @@
  * PICs, and the flag tells the guest to mask them before using the I/O
  * APIC. The IRQ0 -> GSI 2 override is the PC convention (the PIT reaches
  * I/O APIC pin 2), so the VM's GSI routing must send the PIT there too.
+ * The IRQ9 override states the GED's trigger mode (as PCs do for their
+ * SCI on IRQ 9), so the MADT and the GED's _CRS agree.
  */
 #include "vmm/x86/acpi.h"
 
@@ -29,6 +34,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "vmm/x86/aml.h"
 #include "vmm/x86/layout.h"
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
@@ -200,8 +206,13 @@ _Static_assert(sizeof(struct acpi_madt_iso) == 10, "MADT IRQ override");
 #define ACPI_MADT_TYPE_IOAPIC 1
 #define ACPI_MADT_TYPE_ISO 2
 #define ACPI_MADT_LAPIC_ENABLED (1u << 0)
+/* MPS INTI flags of an interrupt source override (5.2.12.5). */
+#define ACPI_MPS_ACTIVE_HIGH 0x1 /* polarity, bits 0-1 */
+#define ACPI_MPS_LEVEL 0xc /* trigger mode, bits 2-3 */
 
 #define ACPI_DSDT_REVISION 2 /* AML integers are 64-bit */
+/* Notify value for a power button: "S0 power button pressed" (5.6.6). */
+#define ACPI_NOTIFY_POWER_BUTTON 0x80
 #define ACPI_XSDT_REVISION 1
 #define ACPI_XSDT_ENTRIES 2
 
@@ -260,131 +271,12 @@ static void acpi_table_seal(struct acpi_builder *b, size_t off)
 		acpi_checksum(b->buf + off, h.length);
 }
 
-/*
- * A minimal AML encoder (ACPI 6.5, chapter 20), writing straight into the
- * DSDT body. Errors are sticky: once the area is full every call is a
- * no-op and aml->overflow stays set.
- */
-struct aml {
-	uint8_t *buf;
-	size_t len;
-	size_t cap;
-	bool overflow;
-};
-
-#define AML_ZERO_OP 0x00
-#define AML_ONE_OP 0x01
-#define AML_NAME_OP 0x08
-#define AML_BYTE_PREFIX 0x0a
-#define AML_WORD_PREFIX 0x0b
-#define AML_DWORD_PREFIX 0x0c
-#define AML_STRING_PREFIX 0x0d
-#define AML_QWORD_PREFIX 0x0e
-#define AML_SCOPE_OP 0x10
-#define AML_BUFFER_OP 0x11
-#define AML_PACKAGE_OP 0x12
-#define AML_EXT_OP_PREFIX 0x5b
-#define AML_DEVICE_OP 0x82 /* after AML_EXT_OP_PREFIX */
-#define AML_ROOT_CHAR 0x5c
-
-static void aml_bytes(struct aml *a, const void *p, size_t n)
-{
-	if (a->overflow || n > a->cap - a->len) {
-		a->overflow = true;
-		return;
-	}
-	memcpy(a->buf + a->len, p, n);
-	a->len += n;
-}
-
-static void aml_byte(struct aml *a, uint8_t v)
-{
-	aml_bytes(a, &v, 1);
-}
-
-/* A NameSeg: exactly four characters, '_'-padded by the caller. */
-static void aml_nameseg(struct aml *a, const char name[4])
-{
-	aml_bytes(a, name, 4);
-}
-
-/* The shortest encoding of an integer constant (20.2.3). */
-static void aml_integer(struct aml *a, uint64_t v)
-{
-	if (v == 0) {
-		aml_byte(a, AML_ZERO_OP);
-	} else if (v == 1) {
-		aml_byte(a, AML_ONE_OP);
-	} else if (v <= UINT8_MAX) {
-		aml_byte(a, AML_BYTE_PREFIX);
-		aml_bytes(a, &v, 1);
-	} else if (v <= UINT16_MAX) {
-		aml_byte(a, AML_WORD_PREFIX);
-		aml_bytes(a, &v, 2);
-	} else if (v <= UINT32_MAX) {
-		aml_byte(a, AML_DWORD_PREFIX);
-		aml_bytes(a, &v, 4);
-	} else {
-		aml_byte(a, AML_QWORD_PREFIX);
-		aml_bytes(a, &v, 8);
-	}
-}
-
-static void aml_string(struct aml *a, const char *s)
-{
-	aml_byte(a, AML_STRING_PREFIX);
-	aml_bytes(a, s, strlen(s) + 1);
-}
-
-/* Start the body of an object that is prefixed by a PkgLength. */
-static size_t aml_pkg_begin(struct aml *a)
-{
-	return a->len;
-}
-
-/*
- * Insert the PkgLength in front of the body started at start (20.2.4).
- * Its value counts its own bytes too: one byte holds up to 63; longer
- * forms keep 4 bits in the lead byte (whose top two bits give the number
- * of following bytes) and 8 bits in each following byte.
- */
-static void aml_pkg_end(struct aml *a, size_t start)
-{
-	size_t body = a->len - start;
-	uint8_t enc[4];
-	size_t n, total, i;
-
-	if (a->overflow)
-		return;
-	for (n = 1; n <= 4; n++) {
-		total = body + n;
-		if ((n == 1 && total <= 0x3f) ||
-		    (n > 1 && total < (1ULL << (4 + 8 * (n - 1)))))
-			break;
-	}
-	if (n > 4 || n > a->cap - a->len) {
-		a->overflow = true;
-		return;
-	}
-	if (n == 1) {
-		enc[0] = (uint8_t)total;
-	} else {
-		enc[0] = (uint8_t)(((n - 1) << 6) | (total & 0xf));
-		for (i = 1; i < n; i++)
-			enc[i] = (uint8_t)(total >> (4 + 8 * (i - 1)));
-	}
-	memmove(a->buf + start + n, a->buf + start, body);
-	memcpy(a->buf + start, enc, n);
-	a->len += n;
-}
-
 /* Name(_S5, Package() { SLP_TYPa, SLP_TYPb, reserved, reserved }). */
-static void aml_s5(struct aml *a)
+static void dsdt_s5(struct aml *a)
 {
 	size_t pkg;
 
-	aml_byte(a, AML_NAME_OP);
-	aml_nameseg(a, "_S5_");
+	aml_name(a, "_S5_");
 	aml_byte(a, AML_PACKAGE_OP);
 	pkg = aml_pkg_begin(a);
 	aml_byte(a, 4); /* NumElements */
@@ -399,70 +291,129 @@ static void aml_s5(struct aml *a)
  * Name(_CRS, ResourceTemplate() {
  *     Memory32Fixed(ReadWrite, base, size)
  *     Interrupt(ResourceConsumer, Edge, ActiveHigh, Exclusive) { gsi }
- * }) as the raw resource descriptors of ACPI 6.5, 6.4.
+ * })
  */
-static void aml_virtio_crs(struct aml *a, const struct acpi_virtio_mmio *dev)
+static void dsdt_virtio_crs(struct aml *a, const struct acpi_virtio_mmio *dev)
 {
-	/* Memory32Fixed: tag 0x86, 9 bytes follow, read-write; base, size. */
-	static const uint8_t mem32[4] = { 0x86, 9, 0, 1 };
-	/* Extended interrupt: tag 0x89, 6 bytes, consumer | edge, one GSI. */
-	static const uint8_t irq[5] = { 0x89, 6, 0, 0x03, 1 };
-	/* End tag; a zero checksum means "treat as valid". */
-	static const uint8_t end[2] = { 0x79, 0 };
-	uint32_t base = (uint32_t)dev->base;
-	uint8_t res[23];
-	size_t buf;
+	uint8_t res[AML_RES_MEM32_FIXED_LEN + AML_RES_EXT_IRQ_LEN +
+		    AML_RES_END_LEN];
+	size_t n;
 
-	memcpy(&res[0], mem32, 4);
-	memcpy(&res[4], &base, 4);
-	memcpy(&res[8], &dev->size, 4);
-	memcpy(&res[12], irq, 5);
-	memcpy(&res[17], &dev->gsi, 4);
-	memcpy(&res[21], end, 2);
-	aml_byte(a, AML_NAME_OP);
-	aml_nameseg(a, "_CRS");
-	aml_byte(a, AML_BUFFER_OP);
-	buf = aml_pkg_begin(a);
-	aml_integer(a, sizeof(res));
-	aml_bytes(a, res, sizeof(res));
-	aml_pkg_end(a, buf);
+	n = aml_res_mem32_fixed(res, true, (uint32_t)dev->base, dev->size);
+	n += aml_res_ext_irq(res + n, AML_IRQ_CONSUMER | AML_IRQ_EDGE,
+			     dev->gsi);
+	n += aml_res_end(res + n);
+	aml_name_buffer(a, "_CRS", res, n);
 }
 
 /* Device(VRnn) { _HID "LNRO0005" (Linux virtio_mmio), _UID n, _CRS }. */
-static void aml_virtio_device(struct aml *a, unsigned int index,
-			      const struct acpi_virtio_mmio *dev)
+static void dsdt_virtio_device(struct aml *a, unsigned int index,
+			       const struct acpi_virtio_mmio *dev)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	const char name[4] = { 'V', 'R', hex[index >> 4], hex[index & 0xf] };
 	size_t pkg;
 
-	aml_byte(a, AML_EXT_OP_PREFIX);
-	aml_byte(a, AML_DEVICE_OP);
-	pkg = aml_pkg_begin(a);
-	aml_nameseg(a, name);
-	aml_byte(a, AML_NAME_OP);
-	aml_nameseg(a, "_HID");
+	pkg = aml_device_begin(a, name);
+	aml_name(a, "_HID");
 	aml_string(a, "LNRO0005");
-	aml_byte(a, AML_NAME_OP);
-	aml_nameseg(a, "_UID");
+	aml_name(a, "_UID");
 	aml_integer(a, index);
-	aml_virtio_crs(a, dev);
+	dsdt_virtio_crs(a, dev);
 	aml_pkg_end(a, pkg);
 }
 
-static void aml_system_bus(struct aml *a, const struct acpi_config *cfg)
+/* Device(PWRB) { Name(_HID, EISAID("PNP0C0C")) }: the power button. */
+static void dsdt_power_button(struct aml *a)
+{
+	size_t pkg;
+
+	pkg = aml_device_begin(a, "PWRB");
+	aml_name(a, "_HID");
+	aml_eisaid(a, "PNP0C0C");
+	aml_pkg_end(a, pkg);
+}
+
+/*
+ *     Method(_EVT, 1) {            // Arg0: the GSI, unused
+ *         Local0 = STAT
+ *         If (Local0 & One) {      // power button
+ *             STAT = One           // write 1 to clear
+ *             Notify(\_SB.PWRB, 0x80)
+ *         }
+ *     }
+ *
+ * Acknowledging before the Notify lowers the level-triggered line before
+ * the OS unmasks it again. Not serialized: it reads once and clears only
+ * what it saw, so two runs cannot lose a press.
+ */
+static void dsdt_ged_evt(struct aml *a)
+{
+	size_t method, body;
+
+	method = aml_method_begin(a, "_EVT", 1, false);
+	aml_byte(a, AML_STORE_OP); /* Store(STAT, Local0) */
+	aml_nameseg(a, "STAT");
+	aml_byte(a, AML_LOCAL0_OP);
+	body = aml_if_begin(a);
+	aml_byte(a, AML_AND_OP); /* And(Local0, ACPI_GED_POWER_BUTTON) */
+	aml_byte(a, AML_LOCAL0_OP);
+	aml_integer(a, ACPI_GED_POWER_BUTTON);
+	aml_byte(a, AML_NULL_NAME);
+	aml_byte(a, AML_STORE_OP); /* Store(ACPI_GED_POWER_BUTTON, STAT) */
+	aml_integer(a, ACPI_GED_POWER_BUTTON);
+	aml_nameseg(a, "STAT");
+	aml_byte(a, AML_NOTIFY_OP); /* Notify(\_SB.PWRB, 0x80) */
+	aml_namestring(a, "\\_SB_.PWRB");
+	aml_integer(a, ACPI_NOTIFY_POWER_BUTTON);
+	aml_pkg_end(a, body);
+	aml_pkg_end(a, method);
+}
+
+/*
+ * Device(GED0) {
+ *     Name(_HID, "ACPI0013")
+ *     Name(_CRS, ResourceTemplate() {
+ *         Interrupt(ResourceConsumer, Level, ActiveHigh, Exclusive) { 9 }
+ *     })
+ *     OperationRegion(GEDR, SystemIO, 0x608, 1)
+ *     Field(GEDR, ByteAcc, NoLock, WriteAsZeros) { STAT, 8 }
+ *     Method(_EVT, 1) { ... }
+ * }
+ * The register and line are src/devices/ged.c's (layout.h).
+ */
+static void dsdt_ged(struct aml *a)
+{
+	uint8_t res[AML_RES_EXT_IRQ_LEN + AML_RES_END_LEN];
+	size_t pkg, field, n;
+
+	pkg = aml_device_begin(a, "GED0");
+	aml_name(a, "_HID");
+	aml_string(a, "ACPI0013");
+	n = aml_res_ext_irq(res, AML_IRQ_CONSUMER, PORT_ACPI_GED_IRQ);
+	n += aml_res_end(res + n);
+	aml_name_buffer(a, "_CRS", res, n);
+	aml_opregion(a, "GEDR", AML_SPACE_SYSTEM_IO, PORT_ACPI_GED, 1);
+	field = aml_field_begin(a, "GEDR",
+				AML_FIELD_BYTE_ACC | AML_FIELD_NO_LOCK |
+					AML_FIELD_WRITE_AS_ZEROS);
+	aml_field_unit(a, "STAT", 8);
+	aml_pkg_end(a, field);
+	dsdt_ged_evt(a);
+	aml_pkg_end(a, pkg);
+}
+
+/* Scope(\_SB) { virtio-mmio devices, PWRB, GED0 }. */
+static void dsdt_system_bus(struct aml *a, const struct acpi_config *cfg)
 {
 	unsigned int i;
 	size_t pkg;
 
-	if (!cfg->nr_virtio_mmio)
-		return;
-	aml_byte(a, AML_SCOPE_OP);
-	pkg = aml_pkg_begin(a);
-	aml_byte(a, AML_ROOT_CHAR);
-	aml_nameseg(a, "_SB_");
+	pkg = aml_scope_begin(a, "\\_SB_");
 	for (i = 0; i < cfg->nr_virtio_mmio; i++)
-		aml_virtio_device(a, i, &cfg->virtio_mmio[i]);
+		dsdt_virtio_device(a, i, &cfg->virtio_mmio[i]);
+	dsdt_power_button(a);
+	dsdt_ged(a);
 	aml_pkg_end(a, pkg);
 }
 
@@ -477,8 +428,8 @@ static int acpi_build_dsdt(struct acpi_builder *b,
 	if (off < 0)
 		return (int)off;
 	a = (struct aml){ .buf = b->buf + off + hdr, .cap = b->size - b->used };
-	aml_s5(&a);
-	aml_system_bus(&a, cfg);
+	dsdt_s5(&a);
+	dsdt_system_bus(&a, cfg);
 	if (a.overflow)
 		return -ENOSPC;
 	b->used += a.len;
@@ -546,7 +497,7 @@ static int acpi_build_madt(struct acpi_builder *b,
 	size_t len = sizeof(struct acpi_madt) +
 		     cfg->nr_vcpus * sizeof(struct acpi_madt_lapic) +
 		     sizeof(struct acpi_madt_ioapic) +
-		     sizeof(struct acpi_madt_iso);
+		     2 * sizeof(struct acpi_madt_iso);
 	int64_t off = acpi_alloc(b, len);
 	struct acpi_madt m = { .lapic_address = (uint32_t)LAYOUT_LAPIC,
 			       .flags = ACPI_MADT_PCAT_COMPAT };
@@ -562,6 +513,14 @@ static int acpi_build_madt(struct acpi_builder *b,
 				     .source = 0,
 				     .gsi = 2,
 				     .flags = 0 };
+	/* ISA IRQ9 is the GED's line: GSI 9, level-triggered, active-high. */
+	struct acpi_madt_iso ged = { .type = ACPI_MADT_TYPE_ISO,
+				     .length = sizeof(ged),
+				     .bus = 0,
+				     .source = PORT_ACPI_GED_IRQ,
+				     .gsi = PORT_ACPI_GED_IRQ,
+				     .flags = ACPI_MPS_ACTIVE_HIGH |
+					      ACPI_MPS_LEVEL };
 	size_t pos;
 	unsigned int i;
 
@@ -581,6 +540,7 @@ static int acpi_build_madt(struct acpi_builder *b,
 	}
 	acpi_madt_put(b, &pos, &io, sizeof(io));
 	acpi_madt_put(b, &pos, &iso, sizeof(iso));
+	acpi_madt_put(b, &pos, &ged, sizeof(ged));
 	acpi_table_seal(b, (size_t)off);
 	*gpa_out = b->start + (uint64_t)off;
 	return 0;
@@ -668,6 +628,11 @@ static int acpi_check_config(const struct acpi_config *cfg)
 			log_err("ACPI: virtio-mmio device %u at 0x%llx size 0x%x gsi %u is not a 32-bit window on an I/O APIC pin",
 				i, (unsigned long long)d->base, d->size,
 				d->gsi);
+			return -EINVAL;
+		}
+		if (d->gsi == PORT_ACPI_GED_IRQ) {
+			log_err("ACPI: virtio-mmio device %u: gsi %u belongs to the GED",
+				i, d->gsi);
 			return -EINVAL;
 		}
 	}

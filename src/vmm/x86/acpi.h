@@ -1,7 +1,8 @@
 /*
  * ACPI tables for a hardware-reduced x86 guest: enough for Linux to find
  * its vCPUs and I/O APIC (MADT), power off through \_S5 and the FADT sleep
- * registers, reset through the FADT reset register, and (optionally) find
+ * registers, reset through the FADT reset register, see power-button
+ * presses through the DSDT's Generic Event Device, and (optionally) find
  * virtio-mmio devices in the DSDT. The tables are plain bytes in guest RAM,
  * written once at VM creation; they travel with RAM on save and migration.
  */
@@ -25,7 +26,7 @@
 struct acpi_virtio_mmio {
 	uint64_t base; /* below 4 GiB: described with Memory32Fixed */
 	uint32_t size;
-	uint32_t gsi; /* edge-triggered, active-high I/O APIC input */
+	uint32_t gsi; /* edge-triggered, active-high; not PORT_ACPI_GED_IRQ */
 };
 
 struct acpi_config {

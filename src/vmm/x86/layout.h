@@ -63,5 +63,15 @@
 #define ACPI_RESET_VALUE 0x42
 #define ACPI_SLP_TYP_S5 5
 #define ACPI_SLP_EN 0x20
+/*
+ * Generic Event Device (ACPI0013, src/devices/ged.c): a one-byte event
+ * status register (bit 0: power button pressed; writing 1s clears) whose
+ * interrupt is GSI 9, level-triggered and active-high, on the I/O APIC.
+ * The DSDT's GED0 device describes both; its _EVT method acknowledges
+ * the press and notifies \_SB.PWRB (PNP0C0C).
+ */
+#define PORT_ACPI_GED 0x608
+#define PORT_ACPI_GED_IRQ 9
+#define ACPI_GED_POWER_BUTTON 0x01
 
 #endif

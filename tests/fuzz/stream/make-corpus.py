@@ -38,3 +38,14 @@ s7.records.insert(1, Record(0, 0x8000000f, struct.pack("<IIQQQ",1,0,3,1,1000)))
 open(out+"/live-round.bin","wb").write(s7.encode())
 for f in sorted(os.listdir(out)): print(f, os.path.getsize(out+"/"+f))
 open(out+"/full-4mib.bin","wb").write(data)
+# 8: a pending power-button press: state only, with the ged0 DEVICE record
+# holding an event (the hang guest ignores the button).
+from lib.gw import Qmp
+p = subprocess.Popen([b+"/godwit","run","--kernel",b+"/guests/lifecycle.elf","--cmdline","action=hang","--memory","4","--qmp",tmp+"/q2","--serial","none"])
+time.sleep(1.0)
+q = Qmp(tmp+"/q2"); q.execute("stop"); q.execute("system_powerdown"); q.close()
+subprocess.run([b+"/godwit","save",tmp+"/q2",tmp+"/ged.sav"],check=True)
+p.wait()
+s8 = Stream(open(tmp+"/ged.sav","rb").read())
+s8.records = [r for r in s8.records if r.type != PAGE_DATA]
+open(out+"/ged-pending.bin","wb").write(s8.encode())

@@ -2,8 +2,12 @@
  * Unit tests of the ACPI tables, read back from guest RAM byte by byte at
  * the offsets of the ACPI 6.5 specification: RSDP (5.2.5.3), table header
  * (5.2.6), XSDT (5.2.8), FADT (5.2.9), MADT (5.2.12), the DSDT's AML
- * (chapter 20: \_S5 and the virtio-mmio devices, whose PkgLength encodings
- * are decoded and checked), and the configuration and space errors.
+ * (chapter 20: \_S5, the virtio-mmio devices, whose PkgLength encodings
+ * are decoded and checked, the power button and the Generic Event Device,
+ * compared with hand-assembled bytes), and the configuration and space
+ * errors. The expected AML was worked out from the grammar of chapter 20;
+ * `iasl -d` disassembles it to the ASL in the comments, and `iasl -oa`
+ * compiles that ASL back to the same bytes.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -174,19 +178,6 @@ static const uint8_t s5_aml[] = {
 	0x00, /* ZeroOp x 3 */
 };
 
-static void test_dsdt_s5(void **state)
-{
-	struct fixture *f = *state;
-	struct acpi_config cfg = { .nr_vcpus = 1 };
-	uint8_t *t;
-
-	assert_int_equal(build(f, &cfg), 0);
-	t = table_at(f, le(guest(&f->mem, xsdt_find(f, "FACP"), 148), 140, 8),
-		     "DSDT", 2);
-	assert_int_equal(le(t, 4, 4), 36 + sizeof(s5_aml));
-	assert_memory_equal(t + 36, s5_aml, sizeof(s5_aml));
-}
-
 /* Decode a PkgLength at p: value in *len, encoding size returned. */
 static size_t pkglength(const uint8_t *p, size_t *len)
 {
@@ -247,6 +238,80 @@ static size_t check_virtio_device(const uint8_t *p, unsigned int i,
 	return 2 + len;
 }
 
+/*
+ * Hand-assembled AML, one production per line (clang-format would put
+ * every byte on its own line).
+ */
+/* clang-format off */
+
+/* Device(PWRB) { Name(_HID, EisaId("PNP0C0C")) } */
+static const uint8_t pwrb_aml[] = {
+	0x5b, 0x82, 0x0f,		/* DeviceOp, PkgLength 15 */
+	'P', 'W', 'R', 'B',		/* NameSeg */
+	0x08, '_', 'H', 'I', 'D',	/* NameOp _HID */
+	/* DWordConst: "PNP" in 5-bit letters 0x41d0, product 0x0c0c,
+	 * both big-endian. */
+	0x0c, 0x41, 0xd0, 0x0c, 0x0c,
+};
+
+/*
+ * Device(GED0) {
+ *     Name(_HID, "ACPI0013")
+ *     Name(_CRS, ResourceTemplate() {
+ *         Interrupt(ResourceConsumer, Level, ActiveHigh, Exclusive) { 9 }
+ *     })
+ *     OperationRegion(GEDR, SystemIO, 0x0608, One)
+ *     Field(GEDR, ByteAcc, NoLock, WriteAsZeros) { STAT, 8 }
+ *     Method(_EVT, 1, NotSerialized) {
+ *         Local0 = STAT
+ *         If ((Local0 & One)) {
+ *             STAT = One
+ *             Notify(\_SB.PWRB, 0x80)
+ *         }
+ *     }
+ * }
+ */
+static const uint8_t ged_aml[] = {
+	/* DeviceOp, PkgLength 103 in two bytes: 0x40 | (103 & 0xf), 103 >> 4 */
+	0x5b, 0x82, 0x47, 0x06,
+	'G', 'E', 'D', '0',
+	0x08, '_', 'H', 'I', 'D',	/* NameOp _HID, String */
+	0x0d, 'A', 'C', 'P', 'I', '0', '0', '1', '3', 0x00,
+	0x08, '_', 'C', 'R', 'S',	/* NameOp _CRS */
+	0x11, 0x0e, 0x0a, 0x0b,		/* BufferOp, PkgLength 14, BufferSize 11 */
+	/* Extended Interrupt: tag, length 6, flags consumer | level |
+	 * active-high | exclusive, one interrupt: GSI 9. */
+	0x89, 0x06, 0x00, 0x01, 0x01, 0x09, 0x00, 0x00, 0x00,
+	0x79, 0x00,			/* End tag */
+	/* OpRegionOp GEDR, SystemIO, WordConst 0x0608, One */
+	0x5b, 0x80, 'G', 'E', 'D', 'R', 0x01, 0x0b, 0x08, 0x06, 0x01,
+	/* FieldOp, PkgLength 11, GEDR, ByteAcc | NoLock | WriteAsZeros,
+	 * NamedField STAT of 8 bits */
+	0x5b, 0x81, 0x0b, 'G', 'E', 'D', 'R', 0x41, 'S', 'T', 'A', 'T', 0x08,
+	/* MethodOp, PkgLength 37, _EVT, one argument, not serialized */
+	0x14, 0x25, '_', 'E', 'V', 'T', 0x01,
+	0x70, 'S', 'T', 'A', 'T', 0x60,	/* Store(STAT, Local0) */
+	0xa0, 0x18,			/* IfOp, PkgLength 24 */
+	0x7b, 0x60, 0x01, 0x00,		/* And(Local0, One, NullName) */
+	0x70, 0x01, 'S', 'T', 'A', 'T',	/* Store(One, STAT) */
+	/* NotifyOp, \ DualNamePrefix _SB_ PWRB, BytePrefix 0x80 */
+	0x86, 0x5c, 0x2e, '_', 'S', 'B', '_', 'P', 'W', 'R', 'B', 0x0a, 0x80,
+};
+
+/* clang-format on */
+
+/* A Device whose PkgLength covers exactly the expected bytes. */
+static size_t check_device_bytes(const uint8_t *p, const uint8_t *want,
+				 size_t n)
+{
+	size_t len;
+
+	assert_memory_equal(p, want, n);
+	pkglength(p + 2, &len);
+	assert_int_equal(2 + len, n);
+	return n;
+}
+
 static void check_virtio_dsdt(struct fixture *f, const struct acpi_config *cfg)
 {
 	uint8_t *t, *p;
@@ -267,7 +332,31 @@ static void check_virtio_dsdt(struct fixture *f, const struct acpi_config *cfg)
 	pos = 1 + n + 5;
 	for (i = 0; i < cfg->nr_virtio_mmio; i++)
 		pos += check_virtio_device(p + pos, i, &cfg->virtio_mmio[i]);
+	pos += check_device_bytes(p + pos, pwrb_aml, sizeof(pwrb_aml));
+	pos += check_device_bytes(p + pos, ged_aml, sizeof(ged_aml));
 	assert_int_equal(pos, 1 + len);
+}
+
+/* Without virtio devices: \_S5, then \_SB with PWRB and GED0 only. */
+static void test_dsdt_s5_ged(void **state)
+{
+	struct fixture *f = *state;
+	struct acpi_config cfg = { .nr_vcpus = 1 };
+	/* clang-format off */
+	static const uint8_t scope[] = {
+		0x10, 0x41, 0x08,	/* ScopeOp, PkgLength 129 in 2 bytes */
+		0x5c, '_', 'S', 'B', '_', /* \_SB_ */
+	};
+	/* clang-format on */
+	uint8_t *t;
+
+	check_virtio_dsdt(f, &cfg);
+	t = table_at(f, le(guest(&f->mem, xsdt_find(f, "FACP"), 148), 140, 8),
+		     "DSDT", 2);
+	assert_int_equal(le(t, 4, 4), 36 + sizeof(s5_aml) + sizeof(scope) +
+					      sizeof(pwrb_aml) +
+					      sizeof(ged_aml));
+	assert_memory_equal(t + 36 + sizeof(s5_aml), scope, sizeof(scope));
 }
 
 static void test_dsdt_virtio(void **state)
@@ -282,11 +371,11 @@ static void test_dsdt_virtio(void **state)
 		(struct acpi_virtio_mmio){ LAYOUT_VIRTIO_MMIO + 0x1000, 0x1000,
 					   6 };
 	check_virtio_dsdt(f, &cfg);
-	/* 32 devices: multi-byte PkgLength for the scope. */
+	/* 32 devices: multi-byte PkgLength for the scope; GSIs 10-23. */
 	cfg.nr_virtio_mmio = ACPI_MAX_VIRTIO_MMIO;
 	for (i = 0; i < ACPI_MAX_VIRTIO_MMIO; i++)
 		cfg.virtio_mmio[i] = (struct acpi_virtio_mmio){
-			LAYOUT_VIRTIO_MMIO + i * 0x1000ULL, 0x1000, 5 + i % 19
+			LAYOUT_VIRTIO_MMIO + i * 0x1000ULL, 0x1000, 10 + i % 14
 		};
 	check_virtio_dsdt(f, &cfg);
 }
@@ -301,7 +390,7 @@ static void check_madt(struct fixture *f, unsigned int nr_vcpus,
 
 	assert_int_equal(build(f, &cfg), 0);
 	t = table_at(f, xsdt_find(f, "APIC"), "APIC", 5);
-	assert_int_equal(le(t, 4, 4), 44 + 8 * nr_vcpus + 12 + 10);
+	assert_int_equal(le(t, 4, 4), 44 + 8 * nr_vcpus + 12 + 10 + 10);
 	assert_int_equal(le(t, 36, 4), LAYOUT_LAPIC); /* local APIC address */
 	assert_int_equal(le(t, 40, 4), 1); /* PCAT_COMPAT */
 	e = t + 44;
@@ -325,6 +414,14 @@ static void check_madt(struct fixture *f, unsigned int nr_vcpus,
 	assert_int_equal(e[3], 0); /* source: IRQ0 */
 	assert_int_equal(le(e, 4, 4), 2); /* GSI 2 */
 	assert_int_equal(le(e, 8, 2), 0); /* conforms to the bus */
+	e += 10;
+	assert_int_equal(e[0], 2); /* Interrupt Source Override */
+	assert_int_equal(e[1], 10);
+	assert_int_equal(e[2], 0); /* bus: ISA */
+	assert_int_equal(e[3], PORT_ACPI_GED_IRQ); /* source: IRQ9 */
+	assert_int_equal(le(e, 4, 4), PORT_ACPI_GED_IRQ); /* GSI 9 */
+	/* MPS INTI flags: active-high (01), level-triggered (11 << 2). */
+	assert_int_equal(le(e, 8, 2), 0x0d);
 }
 
 static void test_madt(void **state)
@@ -377,6 +474,9 @@ static void test_config_errors(void **state)
 	cfg.nr_virtio_mmio = 1;
 	cfg.virtio_mmio[0] =
 		(struct acpi_virtio_mmio){ LAYOUT_VIRTIO_MMIO, 0x1000, 24 };
+	assert_int_equal(build(f, &cfg), -EINVAL);
+	/* The GED's GSI is not for virtio devices. */
+	cfg.virtio_mmio[0].gsi = PORT_ACPI_GED_IRQ;
 	assert_int_equal(build(f, &cfg), -EINVAL);
 	cfg.virtio_mmio[0] = (struct acpi_virtio_mmio){ 0xfffff000, 0x2000, 5 };
 	assert_int_equal(build(f, &cfg), -EINVAL);
@@ -441,7 +541,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rsdp_xsdt, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_fadt, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dsdt_s5, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dsdt_s5_ged, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_dsdt_virtio, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_madt, setup, teardown),

@@ -87,22 +87,25 @@ static void receive_all(struct guest_mem *mem, const uint8_t *buf, size_t len,
 {
 	struct rec_limits lim = { .nr_vcpus = 1, .mem_bytes = mem->size };
 	struct rec_error err;
+	struct page_rx prx;
 	struct rec_hdr h;
 	struct stream s;
 	uint64_t n;
 
 	*pages = 0;
+	assert_int_equal(page_rx_init(&prx), 0);
 	stream_open_mem_read(&s, buf, len);
 	while (s.offset < len) {
 		assert_int_equal(rec_read_hdr(&s, &h, &err), 0);
 		assert_int_equal(h.type, REC_PAGE_DATA);
-		if (pages_recv(&s, mem, &h, &lim, NULL, &err, &n))
+		if (pages_recv(&prx, &s, mem, &h, &lim, NULL, &err, &n))
 			fail_msg("pages_recv at %llu: %s",
 				 (unsigned long long)err.offset, err.why);
 		*pages += n;
 	}
 	assert_int_equal(s.error, 0);
 	stream_close(&s);
+	page_rx_destroy(&prx);
 }
 
 static uint8_t *send(struct guest_mem *mem, const struct bitmap *which,
@@ -347,17 +350,20 @@ static int recv_seen(struct guest_mem *mem, const uint8_t *buf, size_t len,
 		     struct bitmap *seen, struct rec_error *err)
 {
 	struct rec_limits lim = { .nr_vcpus = 1, .mem_bytes = mem->size };
+	struct page_rx prx;
 	struct rec_hdr h;
 	struct stream s;
 	uint64_t n;
 	int rc;
 
+	assert_int_equal(page_rx_init(&prx), 0);
 	stream_open_mem_read(&s, buf, len);
 	rc = rec_read_hdr(&s, &h, err);
 	if (!rc)
-		rc = pages_recv(&s, mem, &h, &lim, seen, err, &n);
+		rc = pages_recv(&prx, &s, mem, &h, &lim, seen, err, &n);
 	assert_int_equal(rc, s.error);
 	stream_close(&s);
+	page_rx_destroy(&prx);
 	return rc;
 }
 

@@ -4,7 +4,8 @@
  * right place, a second copy of any record is refused, vmstate_rx_complete
  * names the first missing record, and DEVICE records are matched by id and
  * checked by the device's own check op (the serial port's, through the
- * registry).
+ * registry); a device added after the first streams ("ged0") may be
+ * absent.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "devices/ged.h"
 #include "devices/registry.h"
 #include "devices/serial.h"
 #include "migration/format/record.h"
@@ -455,6 +457,48 @@ static void test_platform_registry(void **state)
 	vmstate_rx_free(&rx); /* idempotent */
 }
 
+/*
+ * "ged0" came after the first streams were written: a stream without it
+ * is complete (the GED stays idle), one with it is checked and kept.
+ */
+static void test_ged_record_optional(void **state)
+{
+	struct fixture *f = *state;
+	struct ged_state gs = { .events = 1 };
+	struct rec_device d = { .id = "ged0",
+				.version = GED_STATE_VERSION,
+				.length = sizeof(gs) };
+	char why[256] = "";
+	struct ged g;
+
+	ged_init(&g, NULL, NULL);
+	assert_int_equal(devreg_add_ged(&f->devs, "ged0", &g), 0);
+	add_all(f, NULL);
+	if (vmstate_rx_complete(&f->rx, &f->devs, why, sizeof(why)))
+		fail_msg("%s", why);
+	assert_false(f->rx.have_dev[1]);
+	f->r.type = REC_DEVICE;
+	f->r.len = sizeof(d) + sizeof(gs);
+	memcpy(f->r.body, &d, sizeof(d));
+	gs.events = 2;
+	memcpy(f->r.body + sizeof(d), &gs, sizeof(gs));
+	add_refused(
+		f, "device 'ged0': events 0x2 sets bits the GED does not have");
+	gs.events = 1;
+	memcpy(f->r.body + sizeof(d), &gs, sizeof(gs));
+	add_ok(f);
+	assert_true(f->rx.have_dev[1]);
+	assert_memory_equal(f->rx.dev_state[1], &gs, sizeof(gs));
+	/* serial0 is not optional. */
+	teardown(state);
+	assert_int_equal(setup(state), 0);
+	f = *state;
+	assert_int_equal(devreg_add_ged(&f->devs, "ged0", &g), 0);
+	add_all(f, &(struct skip){ .vcpu = -1, .chip = -1, .device = true });
+	expect_incomplete(f, "no DEVICE record for 'serial0'");
+	ged_destroy(&g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -471,6 +515,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_device_length_mismatch,
 						setup, teardown),
 		cmocka_unit_test(test_platform_registry),
+		cmocka_unit_test_setup_teardown(test_ged_record_optional, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
