@@ -3,6 +3,8 @@
  * it among the CPUs, and report what ring 3 (dirty_user.c) does.
  *
  * cmdline: mib=N (64) rate=MIBPS (0: unlimited) sweeps=K (0: forever)
+ *          fill=1 (first sweep at full speed, then rate: an area full
+ *          of data that is then almost idle, for migration benchmarks)
  *          corrupt=S (0: off; self-test: damage a page after sweep S)
  * Output:  "dirty: ready mib=N" (SMP: "... cpus=C"), then at most ten
  *          "dirty: sweep N" lines a second (the latest sweep every CPU
@@ -22,7 +24,8 @@
 
 struct dirty_config dirty_config;
 
-static const char *const keys[] = { "mib", "rate", "sweeps", "corrupt", NULL };
+static const char *const keys[] = { "mib",	  "rate", "sweeps",
+				     "corrupt", "fill", NULL };
 static uint64_t last_printed;
 
 /* Hand pages [from the extent list] to one CPU's slice. */
@@ -82,6 +85,7 @@ static void setup(void)
 		con_fail("rate=%lu above %u MiB/s\n", rate, MAX_RATE);
 	dirty_config.sweeps = cmdline_u64("sweeps", 0);
 	dirty_config.corrupt_sweep = cmdline_u64("corrupt", 0);
+	dirty_config.fill = cmdline_u64("fill", 0);
 	split_area(mib, ncpus);
 	/* Each CPU gets rate/ncpus MiB/s = rate * 16 / ncpus chunks/s. */
 	if (rate)

@@ -24,6 +24,7 @@ struct dirty_config {
 	uint64_t sweeps; /* 0: forever */
 	uint64_t tsc_per_chunk; /* per CPU; 0: unlimited rate */
 	uint64_t corrupt_sweep; /* self-test: damage a page after it */
+	uint64_t fill; /* 1: the first sweep ignores the rate limit */
 	struct dirty_slice slice[MAX_CPUS];
 };
 

@@ -96,9 +96,15 @@ void guest_user_main(unsigned int cpu)
 	struct pacer pc = { rdtsc(), dirty_config.tsc_per_chunk, 0 };
 	uint64_t sweep;
 
+	if (dirty_config.fill)
+		pc.per_chunk = 0; /* fill=1: the first sweep unpaced */
 	for (sweep = 1; !dirty_config.sweeps || sweep <= dirty_config.sweeps;
 	     sweep++) {
 		sweep_slice(sl, st, &pc, sweep);
+		if (sweep == 1 && dirty_config.fill) {
+			pc.per_chunk = dirty_config.tsc_per_chunk;
+			pc.next = rdtsc();
+		}
 		if (cpu == 0 && sweep == dirty_config.corrupt_sweep)
 			damage(sl);
 		st->progress = sweep;

@@ -91,6 +91,19 @@ class QMP:
                 raise QMPError("%s: %s" % (cmd, r["error"].get("desc", r["error"])))
             return r.get("return")
 
+    def wait_event(self, name, done=lambda data: True, timeout=600):
+        """The first event called name whose data satisfies done."""
+        deadline = proc.now() + timeout
+        while True:
+            for i, ev in enumerate(self.events):
+                if ev.get("event") == name and done(ev.get("data") or {}):
+                    del self.events[:i + 1]
+                    return ev
+            self.events.clear()
+            r = self._read(deadline)
+            if "event" in r:
+                self.events.append(r)
+
     def send_fd(self, fd, name):
         """QMP getfd: hand an open file descriptor to the peer."""
         msg = {"execute": "getfd", "arguments": {"fdname": name},

@@ -38,6 +38,14 @@ int handover_recv(struct stream *s, struct handover_msg *m, char *why,
 	return handover_check(m, why, whylen);
 }
 
+int handover_send_nowait(struct stream *s, uint32_t type, uint64_t value)
+{
+	struct handover_msg m;
+
+	handover_init(&m, type, time_real_ns(), value, 0, NULL);
+	return stream_send_nowait(s, &m, sizeof(m));
+}
+
 int handover_set_timeout(int fd, unsigned int ms)
 {
 	struct timeval tv = { .tv_sec = ms / 1000,
@@ -60,6 +68,8 @@ const char *handover_type_name(uint32_t type)
 		return "CONFIRMED";
 	case HANDOVER_FAILED:
 		return "FAILED";
+	case HANDOVER_ROUND_ACK:
+		return "ROUND_ACK";
 	default:
 		return "unknown";
 	}

@@ -18,6 +18,13 @@
 int handover_send(struct stream *s, uint32_t type, uint64_t value, int error,
 		  const char *text) __must_check;
 /*
+ * Send a message only if it fits in the socket's buffer now, without
+ * touching the stream's error: for ROUND_ACK, which is a courtesy to the
+ * source (it then pauses the VM with nothing in flight), never a reason
+ * to fail the receiving side.
+ */
+int handover_send_nowait(struct stream *s, uint32_t type, uint64_t value);
+/*
  * Receive one valid message. -EPIPE: the peer closed the connection;
  * -EAGAIN: nothing came within the socket timeout; -EINVAL: not a valid
  * message (why says how). Other -errno from the socket.

@@ -75,9 +75,16 @@ static int batch_flush(struct stream *s, struct batch *b,
 	b->hdr.count = b->count;
 	b->iov[0] = (struct iovec){ &b->hdr, sizeof(b->hdr) };
 	b->iov[1] = (struct iovec){ b->pfn, b->count * sizeof(uint64_t) };
-	/* A destination that refused us says so early: stop streaming. */
-	if (stream_peer_spoke(s))
-		return stream_set_error(s, -ECONNABORTED);
+	/*
+	 * The destination speaks while we stream to acknowledge rounds, or
+	 * to refuse us: let the owner read it (or stop if nobody listens).
+	 */
+	if (stream_peer_spoke(s)) {
+		rc = s->on_peer ? s->on_peer(s, s->on_peer_opaque) :
+				  -ECONNABORTED;
+		if (rc)
+			return stream_set_error(s, rc);
+	}
 	rc = rec_write(s, REC_PAGE_DATA, b->iov, b->niov);
 	st->records++;
 	b->count = 0;

@@ -9,14 +9,23 @@
 #include "migration/precopy.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "migration/handover.h"
 #include "migration/pages.h"
 #include "migration/recio.h"
 #include "migration/save.h"
 #include "vmm/vm.h"
+
+/*
+ * Before pausing, wait this long at most for the destination to have
+ * applied everything sent so far (ROUND_ACK): what is still in socket
+ * buffers would otherwise be drained during the downtime.
+ */
+#define CATCHUP_MAX_NS (2 * NSEC_PER_SEC)
 
 struct precopy {
 	struct stream *s;
@@ -27,7 +36,56 @@ struct precopy {
 	struct migrate_result *res;
 	struct bitmap dirty;
 	struct precopy_stats st;
+	uint64_t rounds_acked; /* ROUND_ACK value + 1 */
+	uint64_t rounds_sent;
 };
+
+/* The destination spoke: a ROUND_ACK, or why it refuses the VM. */
+static int on_peer(struct stream *s, void *opaque)
+{
+	struct precopy *pc = opaque;
+	struct handover_msg m;
+	char why[160];
+	int rc;
+
+	rc = handover_recv(s, &m, why, sizeof(why));
+	if (rc)
+		return rc == -EPIPE ? -ECONNABORTED : rc;
+	if (m.type == HANDOVER_ROUND_ACK) {
+		pc->rounds_acked = MAX(pc->rounds_acked, m.value + 1);
+		return 0;
+	}
+	pc->res->peer_msg = m;
+	pc->res->have_peer_msg = true;
+	return -ECONNABORTED;
+}
+
+/* Let the destination apply what is in flight before the pause. */
+static int catch_up(struct precopy *pc)
+{
+	uint64_t start = time_mono_ns(), now;
+	struct pollfd p = { .fd = pc->s->fd, .events = POLLIN };
+	int rc, r;
+
+	while (pc->rounds_acked < pc->rounds_sent) {
+		now = time_mono_ns();
+		if (now - start >= CATCHUP_MAX_NS) {
+			log_debug("destination did not acknowledge round %llu in time",
+				  (unsigned long long)pc->rounds_sent - 1);
+			break;
+		}
+		r = poll(&p, 1, (CATCHUP_MAX_NS - (now - start)) / NSEC_PER_MSEC + 1);
+		if (r < 0 && errno != EINTR)
+			return stream_set_error(pc->s, -errno);
+		if (r > 0) {
+			rc = on_peer(pc->s, pc);
+			if (rc)
+				return stream_set_error(pc->s, rc);
+		}
+	}
+	pc->res->catchup_ns = time_mono_ns() - start;
+	return 0;
+}
 
 static int send_round(struct precopy *pc, const struct bitmap *which,
 		      unsigned int flags, struct migrate_round *r)
@@ -49,6 +107,7 @@ static int send_round(struct precopy *pc, const struct bitmap *which,
 	rec = (struct rec_round){ .round = r->round,
 				  .pages_sent = r->pages_sent,
 				  .duration_ns = r->duration_ns };
+	pc->rounds_sent = r->round + 1;
 	return rec_write_buf(pc->s, REC_ROUND, &rec, sizeof(rec));
 }
 
@@ -154,8 +213,15 @@ static int stop_and_copy(struct precopy *pc, struct dev_registry *devs)
 	}
 	pc->res->final_pages = ps.normal + ps.zero;
 	pc->res->pages_sent += pc->res->final_pages;
+	log_debug("downtime: final %llu pages sent at +%llu us",
+		  (unsigned long long)pc->res->final_pages,
+		  (unsigned long long)((time_mono_ns() - pc->res->pause_mono_ns) /
+				       1000));
 	if (!rc)
 		rc = save_state(pc->s, pc->vm, devs);
+	log_debug("downtime: state sent at +%llu us",
+		  (unsigned long long)((time_mono_ns() - pc->res->pause_mono_ns) /
+				       1000));
 	return rc;
 }
 
@@ -175,11 +241,15 @@ int migrate_send(struct stream *s, struct vm *vm, struct dev_registry *devs,
 	rc = bitmap_init(&pc.dirty, mem_nr_pages(&vm->mem));
 	if (rc)
 		return stream_set_error(s, rc);
+	s->on_peer = on_peer;
+	s->on_peer_opaque = &pc;
 	stream_set_rate_limit(s, p->bandwidth_bps);
 	rc = save_header(s, vm, config, config_len,
 			 p->live ? STREAM_F_LIVE : 0);
 	if (!rc && p->live)
 		rc = precopy_rounds(&pc);
+	if (!rc && p->live)
+		rc = catch_up(&pc);
 	res->precopy_ns = time_mono_ns() - start;
 	if (!rc)
 		rc = step(&pc, MIGRATE_STEP_PRE_SUSPEND);
@@ -191,9 +261,13 @@ int migrate_send(struct stream *s, struct vm *vm, struct dev_registry *devs,
 	stream_set_rate_limit(s, 0);
 	if (!rc)
 		rc = stop_and_copy(&pc, devs);
-	if (mem_dirty_log_stop(&vm->mem))
-		log_warn("cannot stop dirty logging");
+	/*
+	 * Dirty logging stays on: turning it off rewrites the memory slots,
+	 * which would lengthen the downtime. The caller stops it after the
+	 * handover, or before resuming the VM after a failure.
+	 */
 	bitmap_destroy(&pc.dirty);
+	s->on_peer = NULL; /* pc goes away; the handover reads by itself */
 	res->bytes = s->offset - off0;
 	return rc;
 }

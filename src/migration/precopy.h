@@ -4,7 +4,8 @@
  * dirty log decides what each round sends, policy.c when to stop), then
  * pause and send the rest and the machine state. Not live: pause first.
  * Straight-line on the caller's thread; the VM is left paused on return
- * (success or failure): the caller does the handover, or resumes it.
+ * (success or failure), with dirty logging still on: the caller does the
+ * handover, or stops logging (mem_dirty_log_stop) and resumes the VM.
  */
 #ifndef GODWIT_MIGRATION_PRECOPY_H
 #define GODWIT_MIGRATION_PRECOPY_H
@@ -14,6 +15,7 @@
 
 #include "common/compiler.h"
 #include "devices/registry.h"
+#include "migration/format/stream_format.h"
 #include "migration/policy.h"
 #include "migration/transport/stream.h"
 
@@ -64,6 +66,10 @@ struct migrate_result {
 	uint64_t pause_real_ns;   /* the same in CLOCK_REALTIME (handover) */
 	uint64_t precopy_ns;      /* start until the pause */
 	bool paused;              /* migrate_send paused the VM (undo it) */
+	/* What the destination said when it stopped us, if it did. */
+	bool have_peer_msg;
+	struct handover_msg peer_msg;
+	uint64_t catchup_ns;      /* waiting for the destination to catch up */
 };
 
 /* Called on the migration thread after each round. */

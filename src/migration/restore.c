@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/crc32c.h"
 #include "common/log.h"
+#include "migration/handover.h"
 #include "migration/pages.h"
 #include "migration/vmstate.h"
 #include "vmm/vm.h"
@@ -172,12 +173,25 @@ static bool rec_is_known_optional(uint32_t type)
 	       type == REC_PADDING;
 }
 
+/*
+ * Tell a live source that everything up to this round is in guest RAM,
+ * so it can pause the VM with nothing left in flight. Best effort: a file
+ * or a full socket buffer just means no acknowledgement.
+ */
+static void ack_round(struct stream *s, const uint8_t *body)
+{
+	const struct rec_round *r = (const struct rec_round *)body;
+
+	if (handover_send_nowait(s, HANDOVER_ROUND_ACK, r->round))
+		log_debug("round %u not acknowledged", r->round);
+}
+
 /* Read records until END; page data goes through prx into mem. */
 static int read_records(struct stream *s, struct guest_mem *mem,
 			struct dev_registry *devs, const struct rec_limits *lim,
 			uint8_t *buf, struct bitmap *seen, struct page_rx *prx,
 			struct vmstate_rx *rx, struct restore_result *res,
-			struct rec_error *err)
+			struct rec_error *err, bool live)
 {
 	struct rec_hdr h;
 	uint64_t n;
@@ -198,6 +212,8 @@ static int read_records(struct stream *s, struct guest_mem *mem,
 				return s->error;
 		} else if (restore_state_rec(s, devs, &h, lim, buf, rx, err)) {
 			return s->error;
+		} else if (h.type == REC_ROUND && live) {
+			ack_round(s, buf);
 		}
 	}
 }
@@ -221,7 +237,7 @@ int restore_records(struct stream *s, struct guest_mem *mem,
 	if (buf && !page_rx_init(&prx) &&
 	    (live || !bitmap_init(&seen, mem_nr_pages(mem))))
 		rc = read_records(s, mem, devs, &lim, buf, live ? NULL : &seen,
-				  &prx, rx, res, err);
+				  &prx, rx, res, err, live);
 	else
 		snprintf(err->why, sizeof(err->why), "out of memory");
 	bitmap_destroy(&seen);

@@ -417,13 +417,14 @@ int handover_check(const struct handover_msg *m, char *why, size_t whylen)
 		return WHY("handover message has bad magic 0x%x", m->magic);
 	if (crc32c(0, &tmp, sizeof(tmp)) != m->crc)
 		return WHY("handover message CRC mismatch");
-	if (m->type < HANDOVER_RECEIVED || m->type > HANDOVER_FAILED)
+	if (m->type < HANDOVER_RECEIVED || m->type > HANDOVER_ROUND_ACK)
 		return WHY("handover message type %u is unknown", m->type);
 	if (m->reserved || m->reserved2)
 		return WHY("handover message reserved field is not zero");
 	if (m->type != HANDOVER_FAILED && m->error)
 		return WHY("handover message %u carries an error code", m->type);
-	if (m->type != HANDOVER_YOURS && m->value)
+	if (m->type != HANDOVER_YOURS && m->type != HANDOVER_ROUND_ACK &&
+	    m->value)
 		return WHY("handover message %u carries a value", m->type);
 	if (!memchr(m->text, 0, sizeof(m->text)))
 		return WHY("handover message text is not NUL-terminated");

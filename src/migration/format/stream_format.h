@@ -286,6 +286,7 @@ enum handover_type {
 	HANDOVER_YOURS = 2,     /* src -> dest: ownership passes; resume */
 	HANDOVER_CONFIRMED = 3, /* dest -> src: VM running at the dest */
 	HANDOVER_FAILED = 4,    /* dest -> src: restore failed (why in text) */
+	HANDOVER_ROUND_ACK = 5, /* dest -> src: all up to ROUND value applied */
 };
 
 struct handover_msg {
@@ -294,7 +295,7 @@ struct handover_msg {
 	uint64_t time_ns;    /* sender's CLOCK_REALTIME at the event */
 	int32_t error;       /* FAILED: -errno; else 0 */
 	uint32_t reserved;   /* 0 */
-	uint64_t value;      /* YOURS: source pause time; else 0 */
+	uint64_t value;      /* YOURS: source pause time; ROUND_ACK: round */
 	char text[96];       /* FAILED: one line, NUL-terminated */
 	uint32_t reserved2;  /* 0 */
 	uint32_t crc;        /* CRC32C of the message with crc 0 */

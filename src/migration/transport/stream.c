@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -352,6 +353,18 @@ bool stream_peer_spoke(struct stream *s)
 	if (!s->check_peer || s->fd < 0)
 		return false;
 	return poll(&p, 1, 0) > 0;
+}
+
+int stream_send_nowait(struct stream *s, const void *buf, size_t len)
+{
+	ssize_t r;
+
+	if (s->fd < 0)
+		return -EBADF;
+	r = send(s->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (r < 0)
+		return -errno;
+	return (size_t)r == len ? 0 : -EAGAIN;
 }
 
 void stream_set_rate_limit(struct stream *s, uint64_t bytes_per_sec)

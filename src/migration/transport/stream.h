@@ -60,8 +60,14 @@ struct stream {
 	uint8_t *stage;
 	size_t stage_len;
 	uint64_t file_pos; /* bytes handed to the file so far */
-	/* a live peer that may speak first (a migration's destination) */
+	/*
+	 * A live peer that may speak while we write (a migration's
+	 * destination): on_peer, if set, is called when it has, to read and
+	 * handle what it said; it returns 0 to go on or -errno to stop.
+	 */
 	bool check_peer;
+	int (*on_peer)(struct stream *s, void *opaque);
+	void *on_peer_opaque;
 	/* write rate limit (0: none), bytes per second */
 	uint64_t rate_limit;
 	uint64_t rate_start_ns;
@@ -106,6 +112,12 @@ int stream_skip(struct stream *s, uint64_t len) __must_check;
  * then to stop streaming into a peer that already gave up.
  */
 bool stream_peer_spoke(struct stream *s);
+
+/*
+ * Write len bytes only if the socket takes them all at once (never
+ * blocks, never sets the sticky error); -EAGAIN, -ENOTSOCK etc. if not.
+ */
+int stream_send_nowait(struct stream *s, const void *buf, size_t len);
 
 /* Bytes per second; 0 removes the limit. Applies to writes. */
 void stream_set_rate_limit(struct stream *s, uint64_t bytes_per_sec);

@@ -1,21 +1,35 @@
 /* godwit: entry point and verb dispatch. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/compiler.h"
+#include "common/log.h"
 #include "toolstack/cli/cli.h"
+#include "toolstack/lib/gwdctl.h"
 #include "tools/inspect.h"
 
 static const struct cli_verb verbs[] = {
-	{ "run", cmd_run, "[OPTIONS] [CONFIG]",
-	  "run a VM in the foreground" },
-	{ "pause", cmd_pause, "VM", "pause a VM's vCPUs" },
-	{ "unpause", cmd_unpause, "VM", "resume a paused VM" },
-	{ "save", cmd_save, "[-c] [-p] VM FILE", "save a VM to a file" },
-	{ "restore", cmd_restore, "[-p] FILE [OPTIONS]",
-	  "restore a saved VM and run it in the foreground" },
-	{ "migrate", cmd_migrate, "[OPTIONS] VM HOST[:PORT]",
-	  "live-migrate a VM to another host" },
+	{ "create", cmd_create, "[-p] [-c] CONFIG [key=value ...]",
+	  "create a domain in godwitd" },
+	{ "list", cmd_list, "[-l] [--json] [DOMAIN ...]",
+	  "list godwitd's domains" },
+	{ "console", cmd_console, "DOMAIN", "attach to a domain's console" },
+	{ "pause", cmd_pause, "DOMAIN", "pause a domain's vCPUs" },
+	{ "unpause", cmd_unpause, "DOMAIN", "resume a paused domain" },
+	{ "shutdown", cmd_shutdown, "[-w] DOMAIN",
+	  "press a domain's power button" },
+	{ "destroy", cmd_destroy, "DOMAIN", "end a domain at once" },
+	{ "save", cmd_save, "[-c] [-p] DOMAIN FILE",
+	  "save a domain to a file" },
+	{ "restore", cmd_restore, "[-p] [-F] FILE [OPTIONS]",
+	  "restore a saved domain" },
+	{ "migrate", cmd_migrate, "[OPTIONS] DOMAIN HOST[:PORT]",
+	  "live-migrate a domain to another host" },
+	{ "job-info", cmd_job_info, "[--json] DOMAIN",
+	  "show a domain's save or migration" },
+	{ "job-abort", cmd_job_abort, "DOMAIN", "cancel a domain's migration" },
+	{ "run", cmd_run, "[OPTIONS] [CONFIG]", "run a VM in the foreground" },
 	{ "migrate-receive", cmd_migrate_receive, "[OPTIONS]",
 	  "accept one migration and run the VM in the foreground" },
 	{ "inspect", inspect_main, "FILE", "validate and describe a stream" },
@@ -28,13 +42,28 @@ static void usage(FILE *f)
 	fprintf(f, "usage: godwit VERB [ARGS]\n\nverbs:\n");
 	for (i = 0; i < ARRAY_SIZE(verbs); i++)
 		fprintf(f, "  %-16s %s\n", verbs[i].name, verbs[i].summary);
-	fprintf(f, "\n'godwit VERB --help' describes a verb.\n");
+	fprintf(f,
+		"\nDomains: when godwitd answers on %s/%s, verbs go\n"
+		"through it and DOMAIN is a name, id or uuid. A DOMAIN containing '/' is\n"
+		"a VM control socket, used directly. Without a daemon, DOMAIN NAME means\n"
+		"the VM socket %s/vm/NAME.qmp (as `godwit run` makes it), restore runs\n"
+		"in the foreground, and create and list fail. ($GODWIT_RUN_DIR moves\n"
+		"%s.)\n"
+		"\nExit status: 0 success, 1 failure, 2 usage error ('run', 'restore -F'\n"
+		"and 'migrate-receive' return the guest's status).\n"
+		"'godwit VERB --help' describes a verb.\n",
+		gwdctl_run_dir(), GWDCTL_SOCK_NAME, gwdctl_run_dir(),
+		GWDCTL_RUN_DIR);
 }
 
 int main(int argc, char **argv)
 {
+	const char *prefix = getenv("GODWIT_LOG_PREFIX");
 	size_t i;
 
+	/* godwitd names the domain in its VMMs' log lines. */
+	if (prefix && *prefix)
+		log_set_prefix(prefix);
 	if (argc < 2) {
 		usage(stderr);
 		return CLI_USAGE;

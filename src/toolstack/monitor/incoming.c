@@ -249,6 +249,8 @@ int monitor_incoming_handover(struct monitor *m)
 	uint64_t resumed;
 	int rc;
 
+	log_debug("downtime: restored, sending RECEIVED at %llu us",
+		  (unsigned long long)(time_real_ns() / 1000 % 1000000000));
 	rc = handover_send(&in->stream, HANDOVER_RECEIVED, 0, 0, NULL);
 	test_stall("after-received");
 	if (!rc)
@@ -263,6 +265,9 @@ int monitor_incoming_handover(struct monitor *m)
 		return rc;
 	}
 	/* Ours now: run it, then say so. */
+	log_debug("downtime: YOURS at %llu us (source paused at %llu us)",
+		  (unsigned long long)(time_real_ns() / 1000 % 1000000000),
+		  (unsigned long long)(msg.value / 1000 % 1000000000));
 	rc = vm_start(&m->vm, m->opts->paused);
 	resumed = time_real_ns();
 	if (rc) {

@@ -136,6 +136,9 @@ static void mig_handover(struct mig_job *job, struct stream *s)
 				       handover_type_name(msg.type));
 	if (rc)
 		return mig_fail(job, "waiting for the destination: %s", why);
+	log_debug("downtime: RECEIVED at +%llu us",
+		  (unsigned long long)((time_mono_ns() - job->res.pause_mono_ns) /
+				       1000));
 	/* Last veto: after YOURS the VM is no longer ours to resume. */
 	if (mig_hook(job, "sync"))
 		return mig_fail(job, "%s", job->hook_error);
@@ -179,6 +182,9 @@ static void mig_send_failed(struct mig_job *job, struct stream *s, int rc)
 
 	if (job->cancelled)
 		return mig_fail(job, "%s", "cancelled");
+	if (job->res.have_peer_msg && job->res.peer_msg.type == HANDOVER_FAILED)
+		return mig_fail(job, "the destination refused the VM: %s",
+				job->res.peer_msg.text);
 	if (rc == -ECONNABORTED || rc == -EPIPE || rc == -ECONNRESET) {
 		s->error = 0; /* the socket may still hold its message */
 		if (handover_set_timeout(job->sock, 1000) == 0 &&
@@ -219,6 +225,8 @@ static void mig_recover(struct mig_job *job)
 {
 	char why[256];
 
+	if (mem_dirty_log_stop(&job->m->vm.mem))
+		log_warn("cannot stop dirty logging");
 	if (job->res.paused && vm_resume(&job->m->vm))
 		log_err("cannot resume the VM after the failed migration");
 	job->res.paused = false;

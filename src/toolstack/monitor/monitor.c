@@ -343,6 +343,9 @@ int monitor_run(const struct monitor_opts *opts)
 		log_err("out of memory");
 		return 1;
 	}
+	/* GODWIT_DEBUG=1: debug lines, e.g. the phases of a migration. */
+	if (getenv("GODWIT_DEBUG"))
+		log_set_level(LOG_DEBUG);
 	m->opts = opts;
 	m->cfg = opts->cfg;
 	m->signal_fd = -1;

@@ -154,6 +154,8 @@ static enum rpc_reply_kind cmd_stop(struct rpc_request *req,
 static enum rpc_reply_kind monitor_cont_unconfirmed(struct monitor *m,
 						    struct rpc_reply *reply)
 {
+	if (mem_dirty_log_stop(&m->vm.mem))
+		log_warn("cannot stop dirty logging");
 	if (vm_resume(&m->vm))
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
 				       "cannot resume the vCPUs");

@@ -790,9 +790,19 @@ static void test_handover_rejections(void **state)
 	handover_init(&m, 0, 42, 0, 0, NULL);
 	EXPECT_WHY(handover_check(&m, why, sizeof(why)),
 		   "handover message type 0 is unknown");
-	handover_init(&m, 5, 42, 0, 0, NULL);
+	handover_init(&m, 6, 42, 0, 0, NULL);
 	EXPECT_WHY(handover_check(&m, why, sizeof(why)),
-		   "handover message type 5 is unknown");
+		   "handover message type 6 is unknown");
+	/* ROUND_ACK carries its round in value; others may not. */
+	handover_init(&m, HANDOVER_ROUND_ACK, 42, 7, 0, NULL);
+	{
+		char ok[256];
+
+		assert_int_equal(handover_check(&m, ok, sizeof(ok)), 0);
+	}
+	handover_init(&m, HANDOVER_CONFIRMED, 42, 7, 0, NULL);
+	EXPECT_WHY(handover_check(&m, why, sizeof(why)),
+		   "handover message 3 carries a value");
 
 	handover_init(&m, HANDOVER_RECEIVED, 42, 0, 0, NULL);
 	m.reserved = 1;
