@@ -13,16 +13,32 @@
 struct cli_verb {
 	const char *name;
 	int (*fn)(int argc, char **argv);
-	const char *args;    /* usage synopsis after the verb */
+	const char *args; /* usage synopsis after the verb */
 	const char *summary; /* one line */
 };
 
+#include <stddef.h>
+
 int cmd_run(int argc, char **argv);
+int cmd_create(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_console(int argc, char **argv);
+int cmd_shutdown(int argc, char **argv);
+int cmd_destroy(int argc, char **argv);
+int cmd_job_info(int argc, char **argv);
+int cmd_job_abort(int argc, char **argv);
 int cmd_pause(int argc, char **argv);
 int cmd_unpause(int argc, char **argv);
 int cmd_save(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_migrate_receive(int argc, char **argv);
+
+/* Attach to dom's console (through godwitd or its VM socket). */
+int cli_console(const char *dom);
+/* Attach to the pty at path; label names the domain in messages. */
+int cli_console_pty(const char *label, const char *path);
+/* file made absolute against the working directory; -1 if too long. */
+int cli_absolute(const char *file, char *out, size_t len);
 
 #endif

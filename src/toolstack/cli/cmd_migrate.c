@@ -1,8 +1,10 @@
 /*
- * godwit migrate: live-migrate a VM to another host through its control
- * socket. The VM process does the work; this command starts it and
- * follows its events: one line per round with --verbose (redrawn in
- * place on a terminal), and the outcome.
+ * godwit migrate: live-migrate a domain to another host, through godwitd
+ * (to the destination's relocation server) or straight on the VM's
+ * control socket (route.h). The VM process does the work; this command
+ * starts it and follows its events (the daemon relays them, naming the
+ * domain): one line per round with --verbose (redrawn in place on a
+ * terminal), and the outcome.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -12,9 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/net.h"
 #include "common/util.h"
 #include "toolstack/cli/cli.h"
-#include "toolstack/lib/vmctl.h"
+#include "toolstack/cli/route.h"
 #include "toolstack/rpc/client.h"
 
 struct mig_opts {
@@ -26,8 +29,9 @@ struct mig_opts {
 static void migrate_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: godwit migrate [OPTIONS] VM HOST[:PORT]\n"
-		"Live-migrate VM to the godwit listening on HOST (port 8002 by default).\n"
+		"usage: godwit migrate [OPTIONS] DOMAIN HOST[:PORT]\n"
+		"Live-migrate DOMAIN to HOST: to its godwitd's relocation server, or to a\n"
+		"`godwit migrate-receive` listening there (port 8002 by default).\n"
 		"  --no-live          pause first, then copy (no pre-copy rounds)\n"
 		"  --bandwidth MIBPS  limit the pre-copy bandwidth (MiB/s)\n"
 		"  --downtime MS      maximum downtime to aim for (default 300)\n"
@@ -65,13 +69,27 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 	optind = 0;
 	while (!rc && (opt = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
 		switch (opt) {
-		case 'L': o->live = false; break;
-		case 'v': o->verbose = true; break;
-		case 'b': rc = num_arg("--bandwidth", optarg, &o->bandwidth); break;
-		case 'd': rc = num_arg("--downtime", optarg, &o->downtime); break;
-		case 'r': rc = num_arg("--max-rounds", optarg, &o->rounds); break;
-		case 'h': migrate_usage(stdout); return -1;
-		default: migrate_usage(stderr); return CLI_USAGE;
+		case 'L':
+			o->live = false;
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'b':
+			rc = num_arg("--bandwidth", optarg, &o->bandwidth);
+			break;
+		case 'd':
+			rc = num_arg("--downtime", optarg, &o->downtime);
+			break;
+		case 'r':
+			rc = num_arg("--max-rounds", optarg, &o->rounds);
+			break;
+		case 'h':
+			migrate_usage(stdout);
+			return -1;
+		default:
+			migrate_usage(stderr);
+			return CLI_USAGE;
 		}
 	}
 	if (!rc && argc - optind != 2) {
@@ -83,11 +101,23 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 	return rc;
 }
 
-static struct json_object *migrate_args(const struct mig_opts *o)
+/* Daemon: {domain, host, port}; VM socket: {uri}; then the options. */
+static struct json_object *migrate_args(const struct mig_opts *o, bool daemon)
 {
 	struct json_object *a = json_object_new_object();
+	char host[NET_HOST_MAX];
+	uint16_t port;
 
-	json_object_object_add(a, "uri", json_object_new_string(o->dest));
+	if (daemon && !net_parse_hostport(o->dest, host, sizeof(host), &port,
+					  NET_DEFAULT_PORT)) {
+		json_object_object_add(a, "domain",
+				       json_object_new_string(o->vm));
+		json_object_object_add(a, "host", json_object_new_string(host));
+		json_object_object_add(a, "port", json_object_new_int(port));
+	} else {
+		json_object_object_add(a, "uri",
+				       json_object_new_string(o->dest));
+	}
 	json_object_object_add(a, "live", json_object_new_boolean(o->live));
 	json_object_object_add(a, "bandwidth",
 			       json_object_new_int64(o->bandwidth));
@@ -104,16 +134,18 @@ static double num(struct json_object *o, const char *key)
 {
 	struct json_object *v;
 
-	return json_object_object_get_ex(o, key, &v) ? json_object_get_double(v) :
-						       0;
+	return json_object_object_get_ex(o, key, &v) ?
+		       json_object_get_double(v) :
+		       0;
 }
 
 static const char *str(struct json_object *o, const char *key)
 {
 	struct json_object *v;
 
-	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) :
-						       "";
+	return json_object_object_get_ex(o, key, &v) ?
+		       json_object_get_string(v) :
+		       "";
 }
 
 /* xc_domain_save's per-round line, in our words. */
@@ -122,9 +154,10 @@ static void print_round(struct json_object *d, bool tty)
 	fprintf(stderr,
 		"%sround %d: %lld pages sent, %lld dirtied, %.1f MB/s sent, %.1f MB/s dirtied, expected downtime %.2f ms%s",
 		tty ? "\r\033[K" : "", (int)num(d, "round"),
-		(long long)num(d, "pages-sent"), (long long)num(d, "pages-dirtied"),
-		num(d, "mbps"), num(d, "dirty-mbps"),
-		num(d, "expected-downtime-ms"), tty ? "" : "\n");
+		(long long)num(d, "pages-sent"),
+		(long long)num(d, "pages-dirtied"), num(d, "mbps"),
+		num(d, "dirty-mbps"), num(d, "expected-downtime-ms"),
+		tty ? "" : "\n");
 }
 
 static int outcome(const struct mig_opts *o, struct json_object *d, bool tty)
@@ -150,7 +183,18 @@ static int outcome(const struct mig_opts *o, struct json_object *d, bool tty)
 	return CLI_FAIL;
 }
 
-static int follow(struct rpc_client *c, const struct mig_opts *o)
+/* Through the daemon, events of every domain arrive: keep ours. */
+static bool ours(struct json_object *d, int64_t domid)
+{
+	struct json_object *v;
+
+	if (domid < 0)
+		return true;
+	return json_object_object_get_ex(d, "domid", &v) &&
+	       json_object_get_int64(v) == domid;
+}
+
+static int follow(struct rpc_client *c, const struct mig_opts *o, int64_t domid)
 {
 	bool tty = isatty(STDERR_FILENO);
 	struct json_object *ev, *d;
@@ -159,12 +203,17 @@ static int follow(struct rpc_client *c, const struct mig_opts *o)
 	for (;;) {
 		rc = rpc_client_next_event(c, -1, &ev);
 		if (rc) {
-			fprintf(stderr, "godwit: migrate %s: the VM process went away without reporting the outcome\n",
-				o->vm);
+			fprintf(stderr,
+				"godwit: migrate %s: the %s went away without reporting the outcome\n",
+				o->vm, domid < 0 ? "VM process" : "daemon");
 			return CLI_FAIL;
 		}
 		d = NULL;
 		json_object_object_get_ex(ev, "data", &d);
+		if (!ours(d, domid)) {
+			json_object_put(ev);
+			continue;
+		}
 		if (!strcmp(str(ev, "event"), "MIGRATION_PASS") && o->verbose)
 			print_round(d, tty);
 		if (!strcmp(str(ev, "event"), "MIGRATION") &&
@@ -179,28 +228,29 @@ static int follow(struct rpc_client *c, const struct mig_opts *o)
 
 int cmd_migrate(int argc, char **argv)
 {
-	char err[VMCTL_ERR_MAX];
-	struct json_object *args;
-	struct rpc_client *c;
+	struct json_object *args, *ret = NULL, *id;
+	int64_t domid = -1;
 	struct mig_opts o;
+	struct route r;
 	int rc;
 
 	rc = parse(argc, argv, &o);
 	if (rc)
 		return rc < 0 ? CLI_OK : rc;
-	if (vmctl_open(o.vm, &c, err, sizeof(err))) {
-		fprintf(stderr, "godwit: migrate %s: %s\n", o.vm, err);
+	if (route_open(&r, "migrate", o.vm, false))
 		return CLI_FAIL;
-	}
-	args = migrate_args(&o);
-	rc = vmctl_execute(c, "migrate", args, NULL, err, sizeof(err));
+	args = migrate_args(&o, r.daemon);
+	rc = route_call(&r, "migrate", "migrate", args, &ret);
 	json_object_put(args);
-	if (rc) {
-		fprintf(stderr, "godwit: migrate %s: %s\n", o.vm, err);
-		rpc_client_close(c);
-		return CLI_FAIL;
+	if (!rc && r.daemon)
+		domid = json_object_object_get_ex(ret, "domid", &id) ?
+				json_object_get_int64(id) :
+				-2;
+	json_object_put(ret);
+	if (!rc) {
+		rpc_client_set_timeout(r.c, -1);
+		rc = follow(r.c, &o, domid);
 	}
-	rc = follow(c, &o);
-	rpc_client_close(c);
+	route_close(&r);
 	return rc;
 }

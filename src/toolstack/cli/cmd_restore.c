@@ -1,35 +1,120 @@
 /*
  * godwit restore and migrate-receive: rebuild a VM from a save file or an
- * incoming migration and run it here.
+ * incoming migration and run it here. With a godwitd answering, restore
+ * hands the file to the daemon, which runs the domain; -F (or any VMM
+ * option such as --qmp) runs it in the foreground instead, as without a
+ * daemon.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "toolstack/cli/cli.h"
+#include "toolstack/cli/route.h"
 #include "toolstack/cli/vmopts.h"
+#include "toolstack/lib/vmctl.h"
 #include "toolstack/monitor/monitor.h"
+#include "toolstack/rpc/client.h"
 
 static void restore_usage(FILE *f)
 {
-	fprintf(f, "usage: godwit restore [-p] FILE [OPTIONS]\n"
-		   "Restore the VM saved in FILE and run it in the foreground.\n\n");
+	fprintf(f,
+		"usage: godwit restore [-p] [-F] FILE [OPTIONS]\n"
+		"Restore the domain saved in FILE. With godwitd running, the daemon runs\n"
+		"it; else (or with -F, or any option below but -p) it runs in the\n"
+		"foreground.\n"
+		"  -F                foreground even when godwitd runs\n");
 	vmopts_usage(f, VMOPTS_RESTORE);
+}
+
+/* Only [-p] FILE (and -F) given: a restore godwitd can do. */
+static bool daemon_args(int argc, char **argv, bool *paused, int *file)
+{
+	int i;
+
+	*file = -1;
+	*paused = false;
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-p"))
+			*paused = true;
+		else if (argv[i][0] == '-' || *file >= 0)
+			return false;
+		else
+			*file = i;
+	}
+	return *file >= 0;
+}
+
+static int restore_by_daemon(struct rpc_client *c, const char *file,
+			     bool paused)
+{
+	struct json_object *args, *ret = NULL, *name, *id;
+	char err[VMCTL_ERR_MAX], path[PATH_MAX];
+	int rc;
+
+	if (cli_absolute(file, path, sizeof(path))) {
+		fprintf(stderr, "godwit: restore: file name too long\n");
+		rpc_client_close(c);
+		return CLI_FAIL;
+	}
+	rpc_client_set_timeout(c, -1); /* big guests take a while */
+	args = json_object_new_object();
+	json_object_object_add(args, "file", json_object_new_string(path));
+	json_object_object_add(args, "paused", json_object_new_boolean(paused));
+	rc = vmctl_execute(c, "restore", args, &ret, err, sizeof(err));
+	json_object_put(args);
+	rpc_client_close(c);
+	if (rc) {
+		fprintf(stderr, "godwit: restore %s: %s\n", file, err);
+		return CLI_FAIL;
+	}
+	if (json_object_object_get_ex(ret, "name", &name) &&
+	    json_object_object_get_ex(ret, "domid", &id))
+		fprintf(stderr,
+			"godwit: domain %s restored from %s (id %lld)\n",
+			json_object_get_string(name), file,
+			(long long)json_object_get_int64(id));
+	json_object_put(ret);
+	return CLI_OK;
+}
+
+/* Remove -F from argv (it is ours, not the VMM's); true if it was there. */
+static bool take_foreground_flag(int *argc, char **argv)
+{
+	bool found = false;
+	int i, j;
+
+	for (i = j = 0; i < *argc; i++) {
+		if (i > 0 && !strcmp(argv[i], "-F"))
+			found = true;
+		else
+			argv[j++] = argv[i];
+	}
+	argv[j] = NULL;
+	*argc = j;
+	return found;
 }
 
 int cmd_restore(int argc, char **argv)
 {
-	struct monitor_opts *o = calloc(1, sizeof(*o));
+	bool foreground = take_foreground_flag(&argc, argv), paused;
+	struct rpc_client *c;
+	struct monitor_opts *o;
 	int rc, first;
 
+	if (!foreground && daemon_args(argc, argv, &paused, &first) &&
+	    route_daemon_up(&c))
+		return restore_by_daemon(c, argv[first], paused);
+	o = calloc(1, sizeof(*o));
 	if (!o)
 		return CLI_FAIL;
 	/* GNU getopt permutes: options may follow FILE. */
-	rc = vmopts_parse(argc, argv, VMOPTS_RESTORE, o, restore_usage,
-			  &first);
+	rc = vmopts_parse(argc, argv, VMOPTS_RESTORE, o, restore_usage, &first);
 	if (rc) {
 		free(o);
 		return rc == VMOPTS_HELP ? CLI_OK : rc;
@@ -54,8 +139,9 @@ int cmd_restore(int argc, char **argv)
 
 static void receive_usage(FILE *f)
 {
-	fprintf(f, "usage: godwit migrate-receive [OPTIONS]\n"
-		   "Accept one live migration and run the VM in the foreground.\n\n");
+	fprintf(f,
+		"usage: godwit migrate-receive [OPTIONS]\n"
+		"Accept one live migration and run the VM in the foreground.\n\n");
 	vmopts_usage(f, VMOPTS_RECEIVE);
 }
 

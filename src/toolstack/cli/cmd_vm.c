@@ -1,6 +1,6 @@
 /*
- * Verbs that act on a running VM through its control socket: pause,
- * unpause, save.
+ * Verbs that act on a running domain: pause, unpause, save. Each goes
+ * through godwitd or straight to the VM's control socket (route.h).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -11,43 +11,48 @@
 #include <unistd.h>
 
 #include "toolstack/cli/cli.h"
-#include "toolstack/lib/vmctl.h"
+#include "toolstack/cli/route.h"
 #include "toolstack/rpc/client.h"
 
-static int simple(int argc, char **argv, const char *command,
-		  const char *done)
+static int simple(int argc, char **argv, const char *daemon_cmd,
+		  const char *vm_cmd, const char *done)
 {
-	char err[VMCTL_ERR_MAX];
+	struct json_object *args;
+	struct route r;
+	int rc;
 
-	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		printf("usage: godwit %s VM\n", argv[0]);
+	if (argc == 2 &&
+	    (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		printf("usage: godwit %s DOMAIN\n", argv[0]);
 		return CLI_OK;
 	}
 	if (argc != 2) {
-		fprintf(stderr, "usage: godwit %s VM\n", argv[0]);
+		fprintf(stderr, "usage: godwit %s DOMAIN\n", argv[0]);
 		return CLI_USAGE;
 	}
-	if (vmctl_call(argv[1], command, NULL, NULL, err, sizeof(err))) {
-		fprintf(stderr, "godwit: %s %s: %s\n", argv[0], argv[1], err);
+	if (route_open(&r, argv[0], argv[1], false))
 		return CLI_FAIL;
-	}
-	if (done)
+	args = r.daemon ? route_dom_args(&r) : NULL;
+	rc = route_call(&r, argv[0], r.daemon ? daemon_cmd : vm_cmd, args,
+			NULL);
+	json_object_put(args);
+	route_close(&r);
+	if (!rc && done)
 		fprintf(stderr, "godwit: %s %s\n", argv[1], done);
-	return CLI_OK;
+	return rc;
 }
 
 int cmd_pause(int argc, char **argv)
 {
-	return simple(argc, argv, "stop", "paused");
+	return simple(argc, argv, "pause", "stop", "paused");
 }
 
 int cmd_unpause(int argc, char **argv)
 {
-	return simple(argc, argv, "cont", "unpaused");
+	return simple(argc, argv, "unpause", "cont", "unpaused");
 }
 
-/* The VM process has its own working directory: send absolute paths. */
-static int absolute(const char *file, char *out, size_t len)
+int cli_absolute(const char *file, char *out, size_t len)
 {
 	char cwd[PATH_MAX];
 
@@ -60,10 +65,10 @@ static int absolute(const char *file, char *out, size_t len)
 
 static void save_usage(FILE *f)
 {
-	fprintf(f, "usage: godwit save [-c] [-p] VM FILE\n"
-		   "Save VM to FILE; by default the VM then ends.\n"
-		   "  -c   leave the VM running after saving\n"
-		   "  -p   leave the VM paused after saving\n");
+	fprintf(f, "usage: godwit save [-c] [-p] DOMAIN FILE\n"
+		   "Save DOMAIN to FILE; by default the domain then ends.\n"
+		   "  -c   leave the domain running after saving\n"
+		   "  -p   leave the domain paused after saving\n");
 }
 
 static int save_report(const char *vm, struct json_object *ret)
@@ -73,8 +78,9 @@ static int save_report(const char *vm, struct json_object *ret)
 	if (json_object_object_get_ex(ret, "bytes", &b) &&
 	    json_object_object_get_ex(ret, "total-time-ms", &t) &&
 	    json_object_object_get_ex(ret, "file", &f))
-		fprintf(stderr, "godwit: saved %s to %s (%.1f MiB in %lld ms)\n",
-			vm, json_object_get_string(f),
+		fprintf(stderr,
+			"godwit: saved %s to %s (%.1f MiB in %lld ms)\n", vm,
+			json_object_get_string(f),
 			json_object_get_int64(b) / 1048576.0,
 			(long long)json_object_get_int64(t));
 	return CLI_OK;
@@ -83,9 +89,9 @@ static int save_report(const char *vm, struct json_object *ret)
 int cmd_save(int argc, char **argv)
 {
 	struct json_object *args, *ret = NULL;
-	char err[VMCTL_ERR_MAX], path[PATH_MAX];
-	struct rpc_client *c;
+	char path[PATH_MAX];
 	bool keep = false, paused = false;
+	struct route r;
 	int opt, rc;
 
 	optind = 1;
@@ -103,26 +109,23 @@ int cmd_save(int argc, char **argv)
 		save_usage(stderr);
 		return CLI_USAGE;
 	}
-	if (absolute(argv[optind + 1], path, sizeof(path))) {
+	/* The VM process and godwitd have their own working directory. */
+	if (cli_absolute(argv[optind + 1], path, sizeof(path))) {
 		fprintf(stderr, "godwit: save: file name too long\n");
 		return CLI_FAIL;
 	}
-	if (vmctl_open(argv[optind], &c, err, sizeof(err))) {
-		fprintf(stderr, "godwit: save %s: %s\n", argv[optind], err);
+	if (route_open(&r, "save", argv[optind], false))
 		return CLI_FAIL;
-	}
-	rpc_client_set_timeout(c, -1); /* big guests take a while */
-	args = json_object_new_object();
+	rpc_client_set_timeout(r.c, -1); /* big guests take a while */
+	args = r.daemon ? route_dom_args(&r) : json_object_new_object();
 	json_object_object_add(args, "file", json_object_new_string(path));
 	json_object_object_add(args, "continue", json_object_new_boolean(keep));
 	json_object_object_add(args, "paused", json_object_new_boolean(paused));
-	rc = vmctl_execute(c, "save", args, &ret, err, sizeof(err));
+	rc = route_call(&r, "save", "save", args, &ret);
 	json_object_put(args);
-	rpc_client_close(c);
-	if (rc) {
-		fprintf(stderr, "godwit: save %s: %s\n", argv[optind], err);
-		return CLI_FAIL;
-	}
+	route_close(&r);
+	if (rc)
+		return rc;
 	save_report(argv[optind], ret);
 	json_object_put(ret);
 	return CLI_OK;

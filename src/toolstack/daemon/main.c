@@ -1,8 +1,412 @@
-/* godwitd: the per-host daemon (being written). */
+/*
+ * godwitd: the per-host daemon. Options and environment give the paths
+ * (every one can point into a temporary directory for tests); start-up
+ * is a straight line (log, registry lock, signals, control socket,
+ * adoption of running VMs, relocation server, readiness), then one event
+ * loop runs until SIGTERM. On exit the VMs keep running: they are in
+ * sessions of their own, and the next godwitd adopts them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
-int main(void)
+#include "common/log.h"
+#include "common/util.h"
+#include "toolstack/daemon/allow.h"
+#include "toolstack/daemon/daemon.h"
+#include "toolstack/daemon/notify.h"
+
+#define EXIT_USAGE 2
+
+enum {
+	OPT_RUN_DIR = 0x100,
+	OPT_STATE_DIR,
+	OPT_LOG_FILE,
+	OPT_HOOKS_DIR,
+	OPT_GODWIT,
+	OPT_RELOC_ADDR,
+	OPT_RELOC_PORT,
+	OPT_RELOC_ALLOW,
+	OPT_NO_RELOC,
+	OPT_RESTART_LIMIT,
+	OPT_DEBUG,
+	OPT_VERSION,
+};
+
+static void usage(FILE *f)
 {
-	fprintf(stderr, "godwitd: not built yet\n");
-	return 1;
+	fprintf(f,
+		"usage: godwitd [OPTIONS]\n"
+		"The godwit host daemon: runs domains, serves `godwit` on its control\n"
+		"socket and receives migrations on its relocation port.\n"
+		"  --run-dir DIR        control socket, VM sockets in DIR/vm ($GODWIT_RUN_DIR;\n"
+		"                       default /run/godwit)\n"
+		"  --state-dir DIR      domain registry ($GODWIT_STATE_DIR; default /var/lib/godwit)\n"
+		"  --log-file FILE      daemon and VMM log ($GODWIT_LOG_FILE;\n"
+		"                       default /var/log/godwit/godwitd.log)\n"
+		"  --hooks-dir DIR      migration hooks ($GODWIT_HOOKS_DIR;\n"
+		"                       default /etc/godwit/hooks/migrate.d)\n"
+		"  --godwit PATH        the godwit binary ($GODWIT_BINARY; default: next to godwitd)\n"
+		"  --relocation-address ADDR   listen there for migrations (default 0.0.0.0)\n"
+		"  --relocation-port PORT      (default 8002)\n"
+		"  --relocation-hosts-allow 'RE ...'  peers allowed to migrate here\n"
+		"                       (default '^127\\.0\\.0\\.1$ ^::1$'; '' allows all)\n"
+		"  --no-relocation      do not accept migrations\n"
+		"  --restart-limit N    restarts per domain within 60 s before it is\n"
+		"                       kept stopped instead (default 5)\n"
+		"  --debug              log more\n"
+		"See godwitd(8).\n");
+}
+
+static int set_path(char *dst, const char *src, const char *what)
+{
+	if (strlen(src) >= PATH_MAX - 64) {
+		fprintf(stderr, "godwitd: %s '%s': too long\n", what, src);
+		return EXIT_USAGE;
+	}
+	strcpy(dst, src);
+	return 0;
+}
+
+static const char *env_or(const char *name, const char *dflt)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : dflt;
+}
+
+/* The godwit binary next to our own executable. */
+static void default_godwit(char *buf, size_t len)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n <= 0) {
+		snprintf(buf, len, "/usr/bin/godwit");
+		return;
+	}
+	self[n] = 0;
+	snprintf(buf, len, "%s/godwit", dirname(self));
+}
+
+static void defaults(struct gwd *g)
+{
+	struct gwd_paths *p = &g->paths;
+
+	snprintf(p->run_dir, sizeof(p->run_dir), "%s",
+		 env_or("GODWIT_RUN_DIR", "/run/godwit"));
+	snprintf(p->state_dir, sizeof(p->state_dir), "%s",
+		 env_or("GODWIT_STATE_DIR", "/var/lib/godwit"));
+	snprintf(p->log_file, sizeof(p->log_file), "%s",
+		 env_or("GODWIT_LOG_FILE", "/var/log/godwit/godwitd.log"));
+	snprintf(p->hooks_dir, sizeof(p->hooks_dir), "%s",
+		 env_or("GODWIT_HOOKS_DIR", "/etc/godwit/hooks/migrate.d"));
+	if (getenv("GODWIT_BINARY") && *getenv("GODWIT_BINARY"))
+		snprintf(p->godwit, sizeof(p->godwit), "%s",
+			 getenv("GODWIT_BINARY"));
+	else
+		default_godwit(p->godwit, sizeof(p->godwit));
+	g->reloc_opts.enabled = true;
+	strcpy(g->reloc_opts.address, "0.0.0.0");
+	g->reloc_opts.port = NET_DEFAULT_PORT;
+	strcpy(g->reloc_opts.hosts_allow, ALLOW_DEFAULT);
+	g->restart_max = GWD_RESTART_MAX_DEFAULT;
+}
+
+static int set_number(const char *opt, const char *arg, uint64_t min,
+		      uint64_t max, uint64_t *out)
+{
+	if (parse_u64(arg, out) || *out < min || *out > max) {
+		fprintf(stderr,
+			"godwitd: %s '%s': expected a number from %llu to %llu\n",
+			opt, arg, (unsigned long long)min,
+			(unsigned long long)max);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int set_option(struct gwd *g, int opt, const char *arg)
+{
+	struct gwd_reloc_opts *r = &g->reloc_opts;
+	uint64_t v;
+	int rc;
+
+	switch (opt) {
+	case OPT_RUN_DIR:
+		return set_path(g->paths.run_dir, arg, "--run-dir");
+	case OPT_STATE_DIR:
+		return set_path(g->paths.state_dir, arg, "--state-dir");
+	case OPT_LOG_FILE:
+		return set_path(g->paths.log_file, arg, "--log-file");
+	case OPT_HOOKS_DIR:
+		return set_path(g->paths.hooks_dir, arg, "--hooks-dir");
+	case OPT_GODWIT:
+		return set_path(g->paths.godwit, arg, "--godwit");
+	case OPT_RELOC_ADDR:
+		return set_path(r->address, arg, "--relocation-address");
+	case OPT_RELOC_PORT:
+		rc = set_number("--relocation-port", arg, 1, 65535, &v);
+		r->port = v;
+		return rc;
+	case OPT_RELOC_ALLOW:
+		if (strlen(arg) >= sizeof(r->hosts_allow)) {
+			fprintf(stderr,
+				"godwitd: --relocation-hosts-allow: too long\n");
+			return EXIT_USAGE;
+		}
+		strcpy(r->hosts_allow, arg);
+		return 0;
+	case OPT_NO_RELOC:
+		r->enabled = false;
+		return 0;
+	case OPT_RESTART_LIMIT:
+		rc = set_number("--restart-limit", arg, 0, 1000, &v);
+		g->restart_max = v;
+		return rc;
+	case OPT_DEBUG:
+		log_set_level(LOG_DEBUG);
+		return 0;
+	default:
+		return EXIT_USAGE;
+	}
+}
+
+/* Returns -1 to go on, or the exit status. */
+static int parse_args(int argc, char **argv, struct gwd *g)
+{
+	static const struct option lo[] = {
+		{ "run-dir", required_argument, NULL, OPT_RUN_DIR },
+		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+		{ "log-file", required_argument, NULL, OPT_LOG_FILE },
+		{ "hooks-dir", required_argument, NULL, OPT_HOOKS_DIR },
+		{ "godwit", required_argument, NULL, OPT_GODWIT },
+		{ "relocation-address", required_argument, NULL,
+		  OPT_RELOC_ADDR },
+		{ "relocation-port", required_argument, NULL, OPT_RELOC_PORT },
+		{ "relocation-hosts-allow", required_argument, NULL,
+		  OPT_RELOC_ALLOW },
+		{ "no-relocation", no_argument, NULL, OPT_NO_RELOC },
+		{ "restart-limit", required_argument, NULL, OPT_RESTART_LIMIT },
+		{ "debug", no_argument, NULL, OPT_DEBUG },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt, rc;
+
+	defaults(g);
+	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		if (opt == 'h')
+			return usage(stdout), 0;
+		if (opt == OPT_VERSION)
+			return printf("godwitd 0.1.0\n"), 0;
+		if (opt == '?')
+			return usage(stderr), EXIT_USAGE;
+		rc = set_option(g, opt, optarg);
+		if (rc)
+			return rc;
+	}
+	if (optind != argc) {
+		fprintf(stderr, "godwitd: unexpected argument '%s'\n",
+			argv[optind]);
+		return EXIT_USAGE;
+	}
+	return -1;
+}
+
+/* Create dir and make path absolute: VMMs run in "/". */
+static int make_dir(char *path, unsigned int mode, const char *what)
+{
+	char real[PATH_MAX];
+	int rc = mkdir_p(path, mode);
+
+	if (!rc && !realpath(path, real))
+		rc = -errno;
+	if (rc) {
+		log_err("%s %s: %s", what, path, strerror(-rc));
+		return rc;
+	}
+	strcpy(path, real);
+	return 0;
+}
+
+static int absolute(char *path)
+{
+	char cwd[PATH_MAX], buf[PATH_MAX];
+
+	if (path[0] == '/')
+		return 0;
+	if (!getcwd(cwd, sizeof(cwd)) ||
+	    str_printf(buf, sizeof(buf), "%s/%s", cwd, path))
+		return -ENAMETOOLONG;
+	strcpy(path, buf);
+	return 0;
+}
+
+static int open_log(struct gwd *g)
+{
+	char dir[PATH_MAX];
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s", g->paths.log_file);
+	if (mkdir_p(dirname(dir), 0755))
+		return -errno;
+	fd = open(g->paths.log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+		  0640);
+	if (fd < 0)
+		return -errno;
+	if (g->log_fd >= 0)
+		close(g->log_fd);
+	g->log_fd = fd;
+	log_set_extra_fd(fd);
+	return 0;
+}
+
+void gwd_log_reopen(struct gwd *g)
+{
+	int rc = open_log(g);
+
+	if (rc)
+		log_err("cannot reopen %s: %s", g->paths.log_file,
+			strerror(-rc));
+	else
+		log_info("log file reopened");
+}
+
+static int setup_paths(struct gwd *g)
+{
+	struct gwd_paths *p = &g->paths;
+	char vm[PATH_MAX + 8];
+	int rc;
+
+	rc = make_dir(p->run_dir, 0755, "run directory");
+	/* Configs and state are the administrator's business only. */
+	if (!rc)
+		rc = make_dir(p->state_dir, 0700, "state directory");
+	if (!rc && (absolute(p->log_file) || absolute(p->hooks_dir) ||
+		    absolute(p->godwit)))
+		rc = -ENAMETOOLONG;
+	if (!rc) {
+		snprintf(vm, sizeof(vm), "%s/vm", p->run_dir);
+		rc = mkdir_p(vm, 0700);
+	}
+	if (!rc)
+		rc = str_printf(p->sock, sizeof(p->sock), "%s/godwitd.sock",
+				p->run_dir);
+	if (!rc && access(p->godwit, X_OK)) {
+		log_err("cannot run the godwit binary %s: %s (see --godwit)",
+			p->godwit, strerror(errno));
+		rc = -ENOENT;
+	}
+	return rc;
+}
+
+/* One daemon per registry. */
+static int lock_registry(struct gwd *g)
+{
+	char path[PATH_MAX + 8];
+
+	snprintf(path, sizeof(path), "%s/lock", g->paths.state_dir);
+	g->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (g->lock_fd < 0)
+		return -errno;
+	if (flock(g->lock_fd, LOCK_EX | LOCK_NB)) {
+		log_err("another godwitd uses %s", g->paths.state_dir);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/* Make sure fds 0-2 are open, so no socket or log ends up as stdout. */
+static void std_fds(void)
+{
+	int fd;
+
+	while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd <= 2)
+		;
+	if (fd > 2)
+		close(fd);
+}
+
+static int start(struct gwd *g)
+{
+	int rc;
+
+	rc = setup_paths(g);
+	if (!rc && (rc = open_log(g)))
+		log_err("log file %s: %s", g->paths.log_file, strerror(-rc));
+	if (!rc)
+		rc = lock_registry(g);
+	if (!rc)
+		rc = evloop_new(&g->loop);
+	if (!rc)
+		rc = sup_init(g);
+	if (!rc)
+		rc = ctl_start(g);
+	if (!rc)
+		rc = reg_load(g);
+	if (!rc)
+		rc = reloc_start(g);
+	return rc;
+}
+
+static void stop(struct gwd *g)
+{
+	unsigned int left = 0;
+
+	reloc_stop(g);
+	while (g->doms) {
+		left += g->doms->pid > 0;
+		reg_free(g->doms);
+	}
+	if (g->rpc && rpc_server_flush(g->rpc, 1000))
+		log_debug("some replies were not delivered");
+	rpc_server_free(g->rpc);
+	if (g->sig_fd >= 0)
+		close(g->sig_fd);
+	evloop_free(g->loop);
+	if (g->loop)
+		log_info("stopped; %u VMM%s left running", left,
+			 left == 1 ? "" : "s");
+	if (g->lock_fd >= 0)
+		close(g->lock_fd);
+	log_set_extra_fd(-1);
+	if (g->log_fd >= 0)
+		close(g->log_fd);
+}
+
+int main(int argc, char **argv)
+{
+	struct gwd *g = calloc(1, sizeof(*g));
+	int rc;
+
+	if (!g)
+		return 1;
+	g->log_fd = g->sig_fd = g->lock_fd = -1;
+	log_set_prefix("godwitd");
+	rc = parse_args(argc, argv, g);
+	if (rc >= 0) {
+		free(g);
+		return rc;
+	}
+	std_fds();
+	rc = start(g);
+	if (!rc) {
+		log_info("ready: control socket %s, %u domain%s", g->paths.sock,
+			 g->nr_doms, g->nr_doms == 1 ? "" : "s");
+		notify_send("READY=1");
+		rc = evloop_run(g->loop);
+		notify_send("STOPPING=1");
+	}
+	stop(g);
+	free(g);
+	return rc ? 1 : 0;
 }

@@ -1,0 +1,169 @@
+/*
+ * godwit console: attach the terminal to a domain's serial console (the
+ * pty its VMM made), as xl console does. ^] detaches. Input goes to the
+ * guest byte by byte (the terminal is put in raw mode); output comes
+ * back until we detach or the domain ends. When stdin is not a terminal
+ * its end does not detach: output is still copied until the domain ends.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "toolstack/cli/cli.h"
+#include "toolstack/cli/route.h"
+
+#define CONSOLE_ESCAPE 0x1d /* ^] */
+
+struct term {
+	bool raw;
+	struct termios saved;
+};
+
+static void term_raw(struct term *t)
+{
+	struct termios r;
+
+	if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &t->saved))
+		return;
+	r = t->saved;
+	cfmakeraw(&r);
+	/* Guests end lines with \n alone: keep the terminal returning. */
+	r.c_oflag |= OPOST | ONLCR;
+	if (!tcsetattr(STDIN_FILENO, TCSANOW, &r))
+		t->raw = true;
+}
+
+static void term_restore(struct term *t)
+{
+	if (t->raw)
+		tcsetattr(STDIN_FILENO, TCSANOW, &t->saved);
+	t->raw = false;
+}
+
+/* Copy stdin to the pty up to ^]; false once we detach. */
+static bool from_user(int pty, bool *eof)
+{
+	char buf[4096], *esc;
+	ssize_t n;
+
+	n = read(STDIN_FILENO, buf, sizeof(buf));
+	if (n <= 0) {
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			return true;
+		*eof = true;
+		return true;
+	}
+	esc = memchr(buf, CONSOLE_ESCAPE, n);
+	if (write_full(pty, buf, esc ? (size_t)(esc - buf) : (size_t)n))
+		return false;
+	return !esc;
+}
+
+/* Copy guest output to stdout; false once the console is gone. */
+static bool to_user(int pty)
+{
+	char buf[4096];
+	ssize_t n;
+
+	n = read(pty, buf, sizeof(buf));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return true;
+	if (n <= 0)
+		return false; /* EIO: the VMM closed its end */
+	return write_full(STDOUT_FILENO, buf, n) == 0;
+}
+
+static int relay(int pty)
+{
+	struct pollfd p[2] = { { .fd = pty, .events = POLLIN },
+			       { .fd = STDIN_FILENO, .events = POLLIN } };
+	bool eof = false, detached = false;
+	int r;
+
+	for (;;) {
+		r = poll(p, eof ? 1 : 2, -1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (p[0].revents && !to_user(pty))
+			break;
+		if (!eof && p[1].revents && !from_user(pty, &eof)) {
+			detached = true;
+			break;
+		}
+	}
+	return detached ? 0 : -EPIPE;
+}
+
+int cli_console_pty(const char *label, const char *path)
+{
+	struct term t = { false };
+	int pty, rc;
+
+	pty = open(path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (pty < 0) {
+		fprintf(stderr, "godwit: console %s: %s: %s\n", label, path,
+			strerror(errno));
+		return CLI_FAIL;
+	}
+	fprintf(stderr, "godwit: connected to %s's console (%s); ^] detaches\n",
+		label, path);
+	term_raw(&t);
+	rc = relay(pty);
+	term_restore(&t);
+	close(pty);
+	fprintf(stderr, "\ngodwit: %s\n",
+		rc ? "the domain's console closed" : "detached");
+	return CLI_OK;
+}
+
+/* The pty of dom, through the daemon or its VM socket. */
+int cli_console(const char *dom)
+{
+	struct json_object *args, *ret = NULL, *path;
+	char pty[256];
+	struct route r;
+	int rc;
+
+	if (route_open(&r, "console", dom, false))
+		return CLI_FAIL;
+	args = r.daemon ? route_dom_args(&r) : NULL;
+	rc = route_call(&r, "console", r.daemon ? "console" : "query-console",
+			args, &ret);
+	json_object_put(args);
+	route_close(&r);
+	if (rc)
+		return rc;
+	if (!json_object_object_get_ex(ret, "path", &path) ||
+	    strncmp(json_object_get_string(path), "/dev/", 5)) {
+		fprintf(stderr,
+			"godwit: console %s: it has no pseudo-terminal console\n",
+			dom);
+		json_object_put(ret);
+		return CLI_FAIL;
+	}
+	snprintf(pty, sizeof(pty), "%s", json_object_get_string(path));
+	json_object_put(ret);
+	return cli_console_pty(dom, pty);
+}
+
+int cmd_console(int argc, char **argv)
+{
+	if (argc == 2 &&
+	    (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		printf("usage: godwit console DOMAIN\nAttach to DOMAIN's serial console; ^] detaches.\n");
+		return CLI_OK;
+	}
+	if (argc != 2) {
+		fprintf(stderr, "usage: godwit console DOMAIN\n");
+		return CLI_USAGE;
+	}
+	return cli_console(argv[1]);
+}

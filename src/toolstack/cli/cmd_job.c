@@ -1,0 +1,126 @@
+/*
+ * job-info and job-abort: watch or stop a domain's save or migration.
+ * job-info prints virsh domjobinfo's table (or --json); through godwitd
+ * the daemon builds it, on a VM socket this command does, from the same
+ * library code (lib/jobinfo.h).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "toolstack/cli/cli.h"
+#include "toolstack/cli/route.h"
+#include "toolstack/lib/jobinfo.h"
+
+static void info_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: godwit job-info [--json] DOMAIN\n"
+		"Show DOMAIN's save or migration in progress (or the last one).\n");
+}
+
+static const char *status_of(struct json_object *q)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(q, "status", &v))
+		return "none";
+	return json_object_get_string(v);
+}
+
+/* On a VM socket: a migration if there is or was one, else a save. */
+static int direct_info(struct route *r, struct json_object **job_out)
+{
+	struct json_object *q = NULL;
+	int rc;
+
+	rc = route_call(r, "job-info", "query-migrate", NULL, &q);
+	if (!rc && strcmp(status_of(q), "none")) {
+		*job_out = jobinfo_build(JOBINFO_MIGRATE, q, "", 0);
+		json_object_put(q);
+		return 0;
+	}
+	json_object_put(q);
+	q = NULL;
+	if (!rc)
+		rc = route_call(r, "job-info", "query-save", NULL, &q);
+	if (!rc)
+		*job_out = strcmp(status_of(q), "none") ?
+				   jobinfo_build(JOBINFO_SAVE, q, "", 0) :
+				   jobinfo_none();
+	json_object_put(q);
+	return rc;
+}
+
+int cmd_job_info(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct json_object *args, *job = NULL;
+	bool json = false;
+	struct route r;
+	int opt, rc;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		if (opt == 'j')
+			json = true;
+		else if (opt == 'h')
+			return info_usage(stdout), CLI_OK;
+		else
+			return info_usage(stderr), CLI_USAGE;
+	}
+	if (argc - optind != 1)
+		return info_usage(stderr), CLI_USAGE;
+	if (route_open(&r, "job-info", argv[optind], false))
+		return CLI_FAIL;
+	if (r.daemon) {
+		args = route_dom_args(&r);
+		rc = route_call(&r, "job-info", "job-info", args, &job);
+		json_object_put(args);
+	} else {
+		rc = direct_info(&r, &job);
+	}
+	route_close(&r);
+	if (rc)
+		return rc;
+	if (json)
+		printf("%s\n",
+		       json_object_to_json_string_ext(
+			       job, JSON_C_TO_STRING_PRETTY |
+					    JSON_C_TO_STRING_NOSLASHESCAPE));
+	else
+		jobinfo_print(stdout, job);
+	json_object_put(job);
+	return CLI_OK;
+}
+
+int cmd_job_abort(int argc, char **argv)
+{
+	struct json_object *args;
+	struct route r;
+	int rc;
+
+	if (argc == 2 &&
+	    (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		printf("usage: godwit job-abort DOMAIN\nCancel DOMAIN's migration; the domain goes on running here.\n");
+		return CLI_OK;
+	}
+	if (argc != 2) {
+		fprintf(stderr, "usage: godwit job-abort DOMAIN\n");
+		return CLI_USAGE;
+	}
+	if (route_open(&r, "job-abort", argv[1], false))
+		return CLI_FAIL;
+	args = r.daemon ? route_dom_args(&r) : NULL;
+	rc = route_call(&r, "job-abort",
+			r.daemon ? "job-abort" : "migrate_cancel", args, NULL);
+	json_object_put(args);
+	route_close(&r);
+	if (!rc)
+		fprintf(stderr, "godwit: %s: job aborted\n", argv[1]);
+	return rc;
+}

@@ -1,0 +1,50 @@
+/*
+ * Where a verb about a domain goes (the rule `godwit --help` states):
+ *  - a domain argument containing '/' is a VM control socket: used
+ *    directly, daemon or not;
+ *  - else, when godwitd answers on its socket, through the daemon, which
+ *    knows domains by name, id or uuid;
+ *  - else (no daemon) straight to RUN/vm/NAME.qmp, as `godwit run`
+ *    names its socket.
+ */
+#ifndef GODWIT_CLI_ROUTE_H
+#define GODWIT_CLI_ROUTE_H
+
+#include <stdbool.h>
+
+#include <json-c/json.h>
+
+#include "toolstack/lib/vmctl.h"
+
+struct rpc_client;
+
+struct route {
+	bool daemon; /* c talks to godwitd; else to the VM itself */
+	struct rpc_client *c;
+	const char *dom; /* the domain argument */
+	char err[VMCTL_ERR_MAX];
+};
+
+/*
+ * Open the way to dom for verb. need_daemon: the verb exists only in the
+ * daemon (then no daemon is an error). Prints one error line and returns
+ * CLI_FAIL on failure; 0 otherwise.
+ */
+int route_open(struct route *r, const char *verb, const char *dom,
+	       bool need_daemon);
+void route_close(struct route *r);
+
+/*
+ * Run command on the route's peer; prints "godwit: VERB DOM: error" and
+ * returns CLI_FAIL on failure. *ret_out (may be NULL) gets the result.
+ */
+int route_call(struct route *r, const char *verb, const char *command,
+	       struct json_object *args, struct json_object **ret_out);
+
+/* {"domain": dom} plus nothing else: the daemon's usual arguments. */
+struct json_object *route_dom_args(const struct route *r);
+
+/* Is a daemon answering? Opens *c_out when it is (close it). */
+bool route_daemon_up(struct rpc_client **c_out);
+
+#endif

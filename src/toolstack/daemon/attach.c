@@ -1,0 +1,427 @@
+/*
+ * From a VMM process to a live domain: connect to its control socket
+ * (retrying while it starts: the socket appears once the VM is built,
+ * and a migration's VMM answers only after the handover), ask who it is
+ * (query-domain) and where its console is, then mark the domain LIVE and
+ * answer whoever waits for it.
+ *
+ * A created or adopted domain must answer with the uuid we know. An
+ * arrival (restore, incoming migration) is identified here: it gets its
+ * domid, registry directory, config (query-config) and its socket is
+ * renamed to RUN/vm/NAME.qmp. A restore whose name or uuid is taken is
+ * refused and quit (it was started paused, so it never ran); a migration
+ * cannot be refused any more once it answers, so a name clash renames it.
+ */
+#include "toolstack/daemon/daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "toolstack/daemon/vmlink.h"
+
+#define PROBE_FIRST_MS 20
+#define PROBE_MAX_MS 200
+#define QUERY_TIMEOUT_MS 10000
+
+static void attach_probe_later(struct dom *d, unsigned int ms)
+{
+	d->probe_ms = ms;
+	evloop_timer_arm(d->probe, (uint64_t)ms * NSEC_PER_MSEC, 0);
+}
+
+/* ---- link callbacks ---- */
+
+static void on_event(struct vmlink *l, void *opaque, const char *name,
+		     struct json_object *data)
+{
+	struct dom *d = opaque;
+
+	if (!strcmp(name, "STOP"))
+		snprintf(d->status, sizeof(d->status), "paused");
+	else if (!strcmp(name, "RESUME"))
+		snprintf(d->status, sizeof(d->status), "running");
+	else if (!strcmp(name, "SHUTDOWN"))
+		snprintf(d->status, sizeof(d->status), "shutdown");
+	if (!strncmp(name, "MIGRATION", 9) || !strncmp(name, "SAVE", 4)) {
+		job_on_event(d, name, data);
+		ctl_relay_event(d, name, data);
+	}
+}
+
+static void on_down(struct vmlink *l, void *opaque, const char *why)
+{
+	struct dom *d = opaque;
+
+	log_debug("domain %s: control socket: %s", d->rec.name, why);
+	vmlink_free(d->link);
+	d->link = NULL;
+	d->attaching = false;
+	/* The VMM closes it only when it ends; if it lives on, reconnect. */
+	if (d->pid > 0 && d->state != DOM_DYING)
+		attach_probe_later(d, PROBE_MAX_MS);
+}
+
+static void on_up(struct vmlink *l, void *opaque);
+
+static const struct vmlink_ops link_ops = {
+	.up = on_up,
+	.event = on_event,
+	.down = on_down,
+};
+
+/* ---- identity queries: each callback finds its domain by serial ---- */
+
+struct attach_ctx {
+	struct gwd *g;
+	uint64_t serial;
+};
+
+static struct attach_ctx *ctx_new(struct dom *d)
+{
+	struct attach_ctx *c = malloc(sizeof(*c));
+
+	if (c)
+		*c = (struct attach_ctx){ d->gwd, d->serial };
+	return c;
+}
+
+/* Ask; on failure, call fn's failure path at once. */
+static void ask(struct dom *d, const char *command, vmlink_reply_fn fn)
+{
+	struct vmlink_err err = { "", "out of memory" };
+	struct attach_ctx *c = ctx_new(d);
+
+	if (c && !vmlink_call(d->link, command, NULL, QUERY_TIMEOUT_MS, fn, c))
+		return;
+	snprintf(err.desc, sizeof(err.desc), "cannot send %s", command);
+	fn(c, -EIO, NULL, &err);
+}
+
+static struct dom *ctx_dom(void *opaque)
+{
+	struct attach_ctx *c = opaque;
+	struct dom *d;
+
+	if (!c)
+		return NULL;
+	d = reg_by_serial(c->g, c->serial);
+	free(c);
+	return d;
+}
+
+static const char *jstr(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (!o || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return "";
+	return json_object_get_string(v);
+}
+
+static int64_t jint(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (!o || !json_object_object_get_ex(o, key, &v))
+		return 0;
+	return json_object_get_int64(v);
+}
+
+/* A query failed: drop this link and try again a little later. */
+static void attach_retry(struct dom *d, const char *what,
+			 const struct vmlink_err *err)
+{
+	log_warn("domain %s: %s: %s; retrying",
+		 d->rec.name[0] ? d->rec.name : "(arriving)", what, err->desc);
+	vmlink_free(d->link);
+	d->link = NULL;
+	d->attaching = false;
+	attach_probe_later(d, PROBE_MAX_MS);
+}
+
+/* Everyone waiting for the domain to come up gets its identity. */
+void attach_answer_up(struct dom *d)
+{
+	struct dom_waiter *w;
+	unsigned int i;
+
+	for (i = 0; i < DOM_WAITERS_MAX; i++) {
+		w = &d->waiters[i];
+		if (!w->used || w->kind != WAIT_UP)
+			continue;
+		if (!w->ret)
+			w->ret = json_object_new_object();
+		json_object_object_add(w->ret, "domid",
+				       json_object_new_int64(d->rec.domid));
+		json_object_object_add(w->ret, "name",
+				       json_object_new_string(d->rec.name));
+		json_object_object_add(w->ret, "uuid",
+				       json_object_new_string(d->rec.uuid));
+	}
+	dom_wait_done(d, WAIT_UP, NULL);
+}
+
+static void on_cont(void *opaque, int rc, struct json_object *ret,
+		    const struct vmlink_err *err)
+{
+	struct dom *d = ctx_dom(opaque);
+
+	if (d && rc)
+		log_err("domain %s: cannot start the restored VM: %s",
+			d->rec.name, err->desc);
+}
+
+static void on_quit(void *opaque, int rc, struct json_object *ret,
+		    const struct vmlink_err *err)
+{
+	struct dom *d = ctx_dom(opaque);
+
+	if (d && rc)
+		sup_kill(d);
+}
+
+static void go_live(struct dom *d)
+{
+	bool was_adopting = d->state == DOM_STARTING && !d->child;
+
+	d->attaching = false;
+	d->state = DOM_LIVE;
+	reg_save(d);
+	if (was_adopting)
+		log_info("domain %s (id %u): adopted VMM %d", d->rec.name,
+			 d->rec.domid, (int)d->pid);
+	if (d->cont_when_live) {
+		d->cont_when_live = false;
+		ask(d, "cont", on_cont);
+	}
+	attach_answer_up(d);
+}
+
+static void on_console(void *opaque, int rc, struct json_object *ret,
+		       const struct vmlink_err *err)
+{
+	struct dom *d = ctx_dom(opaque);
+
+	if (!d)
+		return;
+	if (rc)
+		return attach_retry(d, "query-console", err);
+	snprintf(d->rec.console, sizeof(d->rec.console), "%s",
+		 strcmp(jstr(ret, "type"), "pty") ? "" : jstr(ret, "path"));
+	go_live(d);
+}
+
+/* ---- arrivals ---- */
+
+/* Refuse a restore whose identity is taken: it never ran (-p). */
+static void refuse_arrival(struct dom *d, const char *fmt, const char *a,
+			   unsigned int id)
+{
+	char why[256];
+
+	snprintf(why, sizeof(why), fmt, a, id);
+	log_err("restore %s: %s", d->rec.peer, why);
+	d->destroying = true;
+	dom_wait_done(d, WAIT_UP, why);
+	ask(d, "quit", on_quit);
+	evloop_timer_arm(d->kill_timer, DOM_QUIT_GRACE_MS * NSEC_PER_MSEC, 0);
+}
+
+/* Check a new arrival's name and uuid; false if it was refused. */
+static bool arrival_identity_ok(struct dom *d, const char *name,
+				const char *uuid)
+{
+	struct gwd *g = d->gwd;
+	struct dom *o;
+
+	if ((o = reg_by_name(g, name))) {
+		if (d->rec.origin == ORIGIN_RESTORE) {
+			refuse_arrival(
+				d, "a domain named '%s' already exists (id %u)",
+				name, o->rec.domid);
+			return false;
+		}
+		/* Handed over already: keep it, under another name. */
+		log_warn(
+			"migration from %s: a domain named '%s' already exists; the arrival is renamed",
+			d->rec.peer, name);
+		snprintf(d->rec.name, sizeof(d->rec.name), "%.40s-%u", name,
+			 d->rec.domid);
+	}
+	if (d->rec.origin == ORIGIN_RESTORE && (o = reg_by_uuid(g, uuid))) {
+		refuse_arrival(
+			d,
+			"a domain with this uuid already exists: '%s' (id %u)",
+			o->rec.name, o->rec.domid);
+		return false;
+	}
+	return true;
+}
+
+/* Give the arrival its own socket name, RUN/vm/NAME.qmp, if free. */
+static void arrival_rename_socket(struct dom *d)
+{
+	char path[PATH_MAX];
+
+	if (reg_qmp_path(d->gwd, d->rec.name, path, sizeof(path)))
+		return;
+	if (renameat2(AT_FDCWD, d->rec.qmp, AT_FDCWD, path, RENAME_NOREPLACE)) {
+		log_warn("domain %s: keeping its control socket at %s (%s: %s)",
+			 d->rec.name, d->rec.qmp, path, strerror(errno));
+		return;
+	}
+	strcpy(d->rec.qmp, path);
+}
+
+static int arrival_register(struct dom *d, struct json_object *ret)
+{
+	char incoming_state[PATH_MAX + 16], why[CONFIG_MSG_MAX];
+	const char *text = jstr(ret, "config");
+	int rc;
+
+	if (reg_set_config(d, text, strlen(text), why, sizeof(why)))
+		log_warn("domain %s: its configuration does not parse here: %s",
+			 d->rec.name, why);
+	snprintf(incoming_state, sizeof(incoming_state), "%s/state",
+		 d->rec.dir);
+	rc = reg_make_dir(d);
+	if (rc)
+		return rc;
+	unlink(incoming_state);
+	if (d->config_text && reg_write_config(d))
+		log_warn("domain %s: cannot write its config", d->rec.name);
+	arrival_rename_socket(d);
+	d->registered = true;
+	if (d->rec.origin == ORIGIN_MIGRATION)
+		log_info("domain %s (id %u): arrived by migration from %s",
+			 d->rec.name, d->rec.domid, d->rec.peer);
+	else
+		log_info("domain %s (id %u): restored from %s", d->rec.name,
+			 d->rec.domid, d->rec.peer);
+	return 0;
+}
+
+static void on_config(void *opaque, int rc, struct json_object *ret,
+		      const struct vmlink_err *err)
+{
+	struct dom *d = ctx_dom(opaque);
+
+	if (!d)
+		return;
+	if (rc)
+		return attach_retry(d, "query-config", err);
+	rc = arrival_register(d, ret);
+	if (rc) {
+		log_err("domain %s: cannot register it: %s", d->rec.name,
+			strerror(-rc));
+		return attach_retry(d, "registration", err);
+	}
+	ask(d, "query-console", on_console);
+}
+
+/* ---- query-domain: who answers? ---- */
+
+static void learn_status(struct dom *d, struct json_object *ret)
+{
+	snprintf(d->status, sizeof(d->status), "%s", jstr(ret, "status"));
+	d->cpu_ns = jint(ret, "cpu-time-ns");
+}
+
+static void on_domain(void *opaque, int rc, struct json_object *ret,
+		      const struct vmlink_err *err)
+{
+	struct dom *d = ctx_dom(opaque);
+	const char *uuid = jstr(ret, "uuid"), *name = jstr(ret, "name");
+
+	if (!d)
+		return;
+	if (rc)
+		return attach_retry(d, "query-domain", err);
+	learn_status(d, ret);
+	if (d->registered) {
+		if (strcasecmp(uuid, d->rec.uuid)) {
+			log_err("domain %s: %s answers for another domain (%s, uuid %s); not adopting it",
+				d->rec.name, d->rec.qmp, name, uuid);
+			vmlink_free(d->link);
+			d->link = NULL;
+			return;
+		}
+		ask(d, "query-console", on_console);
+		return;
+	}
+	d->rec.domid = reg_next_domid(d->gwd);
+	snprintf(d->rec.name, sizeof(d->rec.name), "%s", name);
+	snprintf(d->rec.uuid, sizeof(d->rec.uuid), "%s", uuid);
+	if (!arrival_identity_ok(d, name, uuid))
+		return;
+	ask(d, "query-config", on_config);
+}
+
+static void on_up(struct vmlink *l, void *opaque)
+{
+	struct dom *d = opaque;
+
+	d->attaching = true;
+	ask(d, "query-domain", on_domain);
+}
+
+/* ---- probing ---- */
+
+static void on_probe(struct evloop *loop, struct evloop_timer *t, void *opaque)
+{
+	struct dom *d = opaque;
+	int rc;
+
+	if (d->link)
+		return;
+	rc = vmlink_open(loop, d->rec.qmp, &link_ops, d, &d->link);
+	if (!rc)
+		return;
+	d->link = NULL;
+	if (rc != -ENOENT && rc != -ECONNREFUSED && rc != -ETIMEDOUT)
+		log_debug("domain %s: %s: %s", d->rec.name, d->rec.qmp,
+			  strerror(-rc));
+	attach_probe_later(d, MIN(d->probe_ms * 2, PROBE_MAX_MS));
+}
+
+static void on_kill_timer(struct evloop *loop, struct evloop_timer *t,
+			  void *opaque)
+{
+	struct dom *d = opaque;
+
+	log_warn("domain %s: VMM %d did not end in time; killing it",
+		 d->rec.name[0] ? d->rec.name : "(arriving)", (int)d->pid);
+	sup_kill(d);
+}
+
+int attach_start(struct dom *d)
+{
+	struct evloop *loop = d->gwd->loop;
+	int rc = 0;
+
+	if (!d->probe)
+		rc = evloop_timer_new(loop, on_probe, d, &d->probe);
+	if (!rc && !d->kill_timer)
+		rc = evloop_timer_new(loop, on_kill_timer, d, &d->kill_timer);
+	if (rc)
+		return rc;
+	attach_probe_later(d, PROBE_FIRST_MS);
+	return 0;
+}
+
+void attach_stop(struct dom *d)
+{
+	vmlink_free(d->link);
+	d->link = NULL;
+	d->attaching = false;
+	evloop_timer_free(d->probe);
+	d->probe = NULL;
+}

@@ -1,0 +1,482 @@
+/*
+ * godwitd's control socket: the command table and the commands about a
+ * domain's state (list, pause, unpause, shutdown, destroy, console).
+ * create lives in ctl_create.c; save, restore, migrate and the job
+ * commands in ctl_job.c. Handlers never block: what needs the VMM is
+ * forwarded over the domain's link and answered when the VMM answers.
+ * Domains are named by id, uuid or name (reg_find). Every error says
+ * what was wrong, on one line.
+ */
+#include "toolstack/daemon/daemon.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "toolstack/daemon/vmlink.h"
+
+#define LIST_QUERY_TIMEOUT_MS 2000
+#define FORWARD_TIMEOUT_MS 10000
+#define QUIT_TIMEOUT_MS 3000
+
+static struct gwd *req_gwd(struct rpc_request *req)
+{
+	return req->opaque;
+}
+
+const char *ctl_arg_str(struct json_object *args, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(args, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+bool ctl_arg_bool(struct json_object *args, const char *key, bool dflt)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(args, key, &v))
+		return dflt;
+	return json_object_get_boolean(v);
+}
+
+struct dom *ctl_arg_dom(struct gwd *g, struct json_object *args,
+			struct rpc_reply *reply)
+{
+	const char *spec = ctl_arg_str(args, "domain");
+	struct dom *d;
+
+	if (!spec) {
+		rpc_reply_error(reply, RPC_ERR_GENERIC,
+				"'domain' (a name, id or uuid) is required");
+		return NULL;
+	}
+	d = reg_find(g, spec);
+	if (!d)
+		rpc_reply_error(reply, RPC_ERR_DEVICE_NOT_FOUND,
+				"no domain '%s' (by name, id or uuid)", spec);
+	return d;
+}
+
+static const char *state_word(const struct dom *d)
+{
+	switch (d->state) {
+	case DOM_STARTING:
+		return "starting";
+	case DOM_SHUTDOWN:
+		return "shutdown";
+	case DOM_CRASHED:
+		return "crashed";
+	case DOM_DYING:
+		return "dying";
+	default:
+		break;
+	}
+	if (!strcmp(d->status, "paused") || !strcmp(d->status, "save-vm") ||
+	    !strcmp(d->status, "postmigrate"))
+		return "paused";
+	return "running";
+}
+
+bool ctl_dom_is_live(struct dom *d, struct rpc_reply *reply)
+{
+	if (d->state == DOM_LIVE && vmlink_is_up(d->link))
+		return true;
+	rpc_reply_error(reply, RPC_ERR_DEVICE_NOT_ACTIVE, "domain %s is %s%s",
+			d->rec.name, state_word(d),
+			d->state == DOM_LIVE ? " (its VMM does not answer)" :
+					       "");
+	return false;
+}
+
+struct json_object *ctl_dom_json(struct dom *d)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_new_string(d->rec.name));
+	json_object_object_add(o, "domid", json_object_new_int64(d->rec.domid));
+	json_object_object_add(o, "uuid", json_object_new_string(d->rec.uuid));
+	json_object_object_add(o, "state",
+			       json_object_new_string(state_word(d)));
+	json_object_object_add(
+		o, "memory-mib",
+		json_object_new_int64(d->cfg ? d->cfg->memory_mib : 0));
+	json_object_object_add(o, "vcpus",
+			       json_object_new_int(d->cfg ? d->cfg->vcpus : 0));
+	json_object_object_add(o, "cpu-time-ns",
+			       json_object_new_int64(d->cpu_ns));
+	json_object_object_add(o, "pid", json_object_new_int(d->pid));
+	json_object_object_add(o, "console",
+			       json_object_new_string(d->rec.console));
+	json_object_object_add(o, "qmp", json_object_new_string(d->rec.qmp));
+	json_object_object_add(
+		o, "origin",
+		json_object_new_string(state_origin_name(d->rec.origin)));
+	json_object_object_add(o, "created",
+			       json_object_new_int64(d->rec.created));
+	json_object_object_add(o, "reason",
+			       json_object_new_string(d->rec.reason));
+	return o;
+}
+
+void ctl_relay_event(struct dom *d, const char *name, struct json_object *data)
+{
+	struct json_object *o = NULL;
+
+	if (data && json_object_deep_copy(data, &o, NULL))
+		o = NULL;
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		o = json_object_new_object();
+	}
+	json_object_object_add(o, "domain",
+			       json_object_new_string(d->rec.name));
+	json_object_object_add(o, "domid", json_object_new_int64(d->rec.domid));
+	rpc_server_event(d->gwd->rpc, name, o);
+}
+
+/* ---- forwarding a command to the VMM ---- */
+
+struct fwd {
+	struct gwd *g;
+	struct rpc_call call;
+	uint64_t serial;
+	char name[DOMAIN_NAME_MAX + 1];
+	char command[32];
+};
+
+static void fwd_done(void *opaque, int rc, struct json_object *ret,
+		     const struct vmlink_err *err)
+{
+	struct fwd *f = opaque;
+	struct dom *d = reg_by_serial(f->g, f->serial);
+
+	if (rc == 0) {
+		if (d && !strcmp(f->command, "stop"))
+			snprintf(d->status, sizeof(d->status), "paused");
+		if (d && !strcmp(f->command, "cont"))
+			snprintf(d->status, sizeof(d->status), "running");
+		rpc_server_reply(f->g->rpc, f->call, json_object_get(ret), -1);
+	} else if (!strcmp(err->cls, "CommandNotFound")) {
+		rpc_server_reply_error(f->g->rpc, f->call,
+				       RPC_ERR_COMMAND_NOT_FOUND,
+				       "domain %s: its VMM does not support %s",
+				       f->name, f->command);
+	} else {
+		rpc_server_reply_error(f->g->rpc, f->call, RPC_ERR_GENERIC,
+				       "domain %s: %s", f->name, err->desc);
+	}
+	free(f);
+}
+
+enum rpc_reply_kind ctl_forward(struct rpc_request *req, struct dom *d,
+				const char *command, struct json_object *args,
+				int timeout_ms, struct rpc_reply *reply)
+{
+	struct fwd *f;
+
+	if (!ctl_dom_is_live(d, reply))
+		return RPC_REPLY_ERROR;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return rpc_reply_error(reply, RPC_ERR_GENERIC, "out of memory");
+	*f = (struct fwd){ .g = d->gwd,
+			   .call = req->call,
+			   .serial = d->serial };
+	snprintf(f->name, sizeof(f->name), "%s", d->rec.name);
+	snprintf(f->command, sizeof(f->command), "%s", command);
+	if (vmlink_call(d->link, command, args, timeout_ms, fwd_done, f)) {
+		free(f);
+		return rpc_reply_error(reply, RPC_ERR_GENERIC,
+				       "domain %s: cannot reach its VMM",
+				       d->rec.name);
+	}
+	return RPC_REPLY_LATER;
+}
+
+/* ---- list ---- */
+
+struct list_req {
+	struct gwd *g;
+	struct rpc_call call;
+	unsigned int outstanding;
+};
+
+struct list_item {
+	struct list_req *lr;
+	uint64_t serial;
+};
+
+static struct json_object *list_json(struct gwd *g)
+{
+	struct json_object *arr = json_object_new_array();
+	struct dom *d;
+
+	for (d = g->doms; d; d = d->next)
+		if (d->registered)
+			json_object_array_add(arr, ctl_dom_json(d));
+	return arr;
+}
+
+static void list_item_done(void *opaque, int rc, struct json_object *ret,
+			   const struct vmlink_err *err)
+{
+	struct list_item *it = opaque;
+	struct list_req *lr = it->lr;
+	struct json_object *v;
+	struct dom *d = reg_by_serial(lr->g, it->serial);
+
+	if (d && rc == 0) {
+		if (json_object_object_get_ex(ret, "cpu-time-ns", &v))
+			d->cpu_ns = json_object_get_int64(v);
+		if (json_object_object_get_ex(ret, "status", &v))
+			snprintf(d->status, sizeof(d->status), "%s",
+				 json_object_get_string(v));
+	}
+	free(it);
+	if (--lr->outstanding == 0) {
+		rpc_server_reply(lr->g->rpc, lr->call, list_json(lr->g), -1);
+		free(lr);
+	}
+}
+
+/* Refresh every live domain's status and CPU time, then answer. */
+static enum rpc_reply_kind cmd_list(struct rpc_request *req,
+				    struct json_object *args,
+				    struct rpc_reply *reply)
+{
+	struct gwd *g = req_gwd(req);
+	struct list_req *lr = calloc(1, sizeof(*lr));
+	struct list_item *it;
+	struct dom *d;
+
+	if (!lr)
+		return rpc_reply_error(reply, RPC_ERR_GENERIC, "out of memory");
+	*lr = (struct list_req){ g, req->call, 1 };
+	for (d = g->doms; d; d = d->next) {
+		if (!d->registered || d->state != DOM_LIVE ||
+		    !vmlink_is_up(d->link))
+			continue;
+		it = malloc(sizeof(*it));
+		if (!it)
+			continue;
+		*it = (struct list_item){ lr, d->serial };
+		if (vmlink_call(d->link, "query-domain", NULL,
+				LIST_QUERY_TIMEOUT_MS, list_item_done, it))
+			free(it);
+		else
+			lr->outstanding++;
+	}
+	if (--lr->outstanding == 0) {
+		/* Nothing to ask: answer now (no reply can be pending yet). */
+		free(lr);
+		reply->ret = list_json(g);
+		return RPC_REPLY_RETURN;
+	}
+	return RPC_REPLY_LATER;
+}
+
+/* ---- pause, unpause, shutdown, console ---- */
+
+static enum rpc_reply_kind cmd_pause(struct rpc_request *req,
+				     struct json_object *args,
+				     struct rpc_reply *reply)
+{
+	struct dom *d = ctl_arg_dom(req_gwd(req), args, reply);
+
+	if (!d)
+		return RPC_REPLY_ERROR;
+	return ctl_forward(req, d, "stop", NULL, FORWARD_TIMEOUT_MS, reply);
+}
+
+static enum rpc_reply_kind cmd_unpause(struct rpc_request *req,
+				       struct json_object *args,
+				       struct rpc_reply *reply)
+{
+	struct dom *d = ctl_arg_dom(req_gwd(req), args, reply);
+
+	if (!d)
+		return RPC_REPLY_ERROR;
+	return ctl_forward(req, d, "cont", NULL, FORWARD_TIMEOUT_MS, reply);
+}
+
+struct shutdown_req {
+	struct gwd *g;
+	struct rpc_call call;
+	uint64_t serial;
+	char name[DOMAIN_NAME_MAX + 1];
+	bool wait;
+};
+
+static void shutdown_done(void *opaque, int rc, struct json_object *ret,
+			  const struct vmlink_err *err)
+{
+	struct shutdown_req *s = opaque;
+	struct dom *d = reg_by_serial(s->g, s->serial);
+
+	if (rc && !strcmp(err->cls, "CommandNotFound"))
+		rpc_server_reply_error(
+			s->g->rpc, s->call, RPC_ERR_COMMAND_NOT_FOUND,
+			"domain %s: its VMM does not support system_powerdown (the ACPI power button)",
+			s->name);
+	else if (rc)
+		rpc_server_reply_error(s->g->rpc, s->call, RPC_ERR_GENERIC,
+				       "domain %s: %s", s->name, err->desc);
+	else if (!s->wait || !d || d->pid <= 0)
+		rpc_server_reply(s->g->rpc, s->call, NULL, -1);
+	else if (dom_wait_add(d, WAIT_GONE, s->call, NULL))
+		rpc_server_reply_error(s->g->rpc, s->call, RPC_ERR_GENERIC,
+				       "domain %s: too many clients waiting",
+				       s->name);
+	if (!rc)
+		log_info("domain %s: power button pressed", s->name);
+	free(s);
+}
+
+static enum rpc_reply_kind cmd_shutdown(struct rpc_request *req,
+					struct json_object *args,
+					struct rpc_reply *reply)
+{
+	struct dom *d = ctl_arg_dom(req_gwd(req), args, reply);
+	struct shutdown_req *s;
+
+	if (!d || !ctl_dom_is_live(d, reply))
+		return RPC_REPLY_ERROR;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return rpc_reply_error(reply, RPC_ERR_GENERIC, "out of memory");
+	*s = (struct shutdown_req){ d->gwd, req->call, d->serial, "",
+				    ctl_arg_bool(args, "wait", false) };
+	snprintf(s->name, sizeof(s->name), "%s", d->rec.name);
+	if (vmlink_call(d->link, "system_powerdown", NULL, FORWARD_TIMEOUT_MS,
+			shutdown_done, s)) {
+		free(s);
+		return rpc_reply_error(reply, RPC_ERR_GENERIC,
+				       "domain %s: cannot reach its VMM",
+				       d->rec.name);
+	}
+	return RPC_REPLY_LATER;
+}
+
+static enum rpc_reply_kind cmd_console(struct rpc_request *req,
+				       struct json_object *args,
+				       struct rpc_reply *reply)
+{
+	struct dom *d = ctl_arg_dom(req_gwd(req), args, reply);
+	struct json_object *o;
+
+	if (!d || !ctl_dom_is_live(d, reply))
+		return RPC_REPLY_ERROR;
+	if (!d->rec.console[0])
+		return rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"domain %s has no console (its serial port goes to a file or nowhere)",
+			d->rec.name);
+	o = json_object_new_object();
+	json_object_object_add(o, "type", json_object_new_string("pty"));
+	json_object_object_add(o, "path",
+			       json_object_new_string(d->rec.console));
+	reply->ret = o;
+	return RPC_REPLY_RETURN;
+}
+
+/* ---- destroy ---- */
+
+static void quit_done(void *opaque, int rc, struct json_object *ret,
+		      const struct vmlink_err *err)
+{
+	struct fwd *f = opaque;
+	struct dom *d = reg_by_serial(f->g, f->serial);
+
+	/* Busy with a save or migration, or not answering: pull the plug. */
+	if (rc && d) {
+		log_info("domain %s: quit refused (%s); killing its VMM",
+			 d->rec.name, err->desc);
+		sup_kill(d);
+	}
+	free(f);
+}
+
+static void destroy_live(struct dom *d)
+{
+	struct fwd *f = calloc(1, sizeof(*f));
+
+	d->destroying = true;
+	d->state = DOM_DYING;
+	reg_save(d);
+	if (f && vmlink_is_up(d->link)) {
+		*f = (struct fwd){ .g = d->gwd, .serial = d->serial };
+		if (!vmlink_call(d->link, "quit", NULL, QUIT_TIMEOUT_MS,
+				 quit_done, f)) {
+			evloop_timer_arm(d->kill_timer,
+					 DOM_QUIT_GRACE_MS * NSEC_PER_MSEC, 0);
+			return;
+		}
+	}
+	free(f);
+	sup_kill(d);
+}
+
+static enum rpc_reply_kind cmd_destroy(struct rpc_request *req,
+				       struct json_object *args,
+				       struct rpc_reply *reply)
+{
+	struct dom *d = ctl_arg_dom(req_gwd(req), args, reply);
+
+	if (!d)
+		return RPC_REPLY_ERROR;
+	if (d->pid <= 0) {
+		log_info("domain %s (id %u): destroyed", d->rec.name,
+			 d->rec.domid);
+		reg_remove(d, NULL);
+		return RPC_REPLY_RETURN;
+	}
+	if (dom_wait_add(d, WAIT_GONE, req->call, NULL))
+		return rpc_reply_error(reply, RPC_ERR_GENERIC,
+				       "domain %s: too many clients waiting",
+				       d->rec.name);
+	if (d->state != DOM_DYING) {
+		log_info("domain %s (id %u): destroy requested", d->rec.name,
+			 d->rec.domid);
+		destroy_live(d);
+	}
+	return RPC_REPLY_LATER;
+}
+
+int ctl_start(struct gwd *g)
+{
+	static struct rpc_command cmds[] = {
+		{ "create", ctl_create, NULL },
+		{ "list", cmd_list, NULL },
+		{ "pause", cmd_pause, NULL },
+		{ "unpause", cmd_unpause, NULL },
+		{ "shutdown", cmd_shutdown, NULL },
+		{ "destroy", cmd_destroy, NULL },
+		{ "console", cmd_console, NULL },
+		{ "save", ctl_save, NULL },
+		{ "restore", ctl_restore, NULL },
+		{ "migrate", ctl_migrate, NULL },
+		{ "job-info", ctl_job_info, NULL },
+		{ "job-abort", ctl_job_abort, NULL },
+	};
+	size_t i;
+	int rc;
+
+	for (i = 0; i < ARRAY_SIZE(cmds); i++)
+		cmds[i].opaque = g;
+	rc = rpc_server_new(g->loop, cmds, ARRAY_SIZE(cmds), &g->rpc);
+	if (rc)
+		return rc;
+	rc = rpc_server_listen(g->rpc, g->paths.sock);
+	if (rc)
+		log_err("control socket %s: %s", g->paths.sock,
+			rc == -EADDRINUSE ? "another godwitd answers there" :
+					    strerror(-rc));
+	return rc;
+}

@@ -1,0 +1,272 @@
+/*
+ * The create command: parse the client's xl.cfg text with its key=value
+ * overrides (config.h), refuse a name or uuid that is taken, record the
+ * domain in the registry (its canonical config text, which carries the
+ * uuid, so restarts keep it), spawn its VMM, and answer once the VMM's
+ * control socket answers, or with why it did not start.
+ *
+ *   create {config: TEXT, file: NAME, overrides: [K=V...], paused: BOOL,
+ *           cwd: DIR}
+ *
+ * Relative paths in the config (kernel, ramdisk, disks, serial file) are
+ * the client's: they are resolved against cwd, the client's directory.
+ */
+#include "toolstack/daemon/daemon.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "toolstack/rpc/sock.h"
+
+struct create_args {
+	const char *text;
+	size_t len;
+	const char *file;
+	const char *cwd;
+	const char *overrides[CONFIG_OVERRIDES_MAX];
+	size_t nr_overrides;
+	bool paused;
+};
+
+static enum rpc_reply_kind parse_args(struct json_object *args,
+				      struct create_args *a,
+				      struct rpc_reply *reply)
+{
+	struct json_object *v, *item;
+	size_t i, n;
+
+	memset(a, 0, sizeof(*a));
+	if (!json_object_object_get_ex(args, "config", &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"create: 'config' (the config file's text) is required");
+	a->text = json_object_get_string(v);
+	a->len = json_object_get_string_len(v);
+	a->file = ctl_arg_str(args, "file");
+	if (!a->file)
+		a->file = "config";
+	a->cwd = ctl_arg_str(args, "cwd");
+	a->paused = ctl_arg_bool(args, "paused", false);
+	if (!json_object_object_get_ex(args, "overrides", &v))
+		return RPC_REPLY_RETURN;
+	if (!json_object_is_type(v, json_type_array))
+		return rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"create: 'overrides' must be a list of \"key=value\" strings");
+	n = json_object_array_length(v);
+	if (n > CONFIG_OVERRIDES_MAX)
+		return rpc_reply_error(reply, RPC_ERR_GENERIC,
+				       "create: at most %d overrides",
+				       CONFIG_OVERRIDES_MAX);
+	for (i = 0; i < n; i++) {
+		item = json_object_array_get_idx(v, i);
+		if (!json_object_is_type(item, json_type_string))
+			return rpc_reply_error(
+				reply, RPC_ERR_GENERIC,
+				"create: override %zu is not a string", i + 1);
+		a->overrides[a->nr_overrides++] = json_object_get_string(item);
+	}
+	return RPC_REPLY_RETURN;
+}
+
+/* Make path absolute against cwd; -EINVAL if it cannot be. */
+static int absolutize(char *path, size_t size, const char *cwd,
+		      const char *what, struct rpc_reply *reply)
+{
+	char buf[DOMAIN_PATH_MAX + 1];
+
+	if (!path[0] || path[0] == '/')
+		return 0;
+	if (!cwd || cwd[0] != '/') {
+		rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"create: %s '%s' is relative and no absolute 'cwd' was given",
+			what, path);
+		return -EINVAL;
+	}
+	if (str_printf(buf, sizeof(buf), "%s/%s", cwd, path) ||
+	    strlen(buf) >= size) {
+		rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"create: %s '%s' is too long once made absolute", what,
+			path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(path, buf);
+	return 0;
+}
+
+static int absolute_paths(struct domain_config *c, const char *cwd,
+			  struct rpc_reply *reply)
+{
+	unsigned int i;
+	int rc;
+
+	rc = absolutize(c->kernel, sizeof(c->kernel), cwd, "kernel", reply);
+	if (!rc)
+		rc = absolutize(c->ramdisk, sizeof(c->ramdisk), cwd, "ramdisk",
+				reply);
+	if (!rc && c->serial == DOMAIN_SERIAL_FILE)
+		rc = absolutize(c->serial_path, sizeof(c->serial_path), cwd,
+				"serial file", reply);
+	for (i = 0; !rc && i < c->nr_disks; i++)
+		rc = absolutize(c->disks[i].target, sizeof(c->disks[i].target),
+				cwd, "disk", reply);
+	return rc;
+}
+
+/* Is a VM (outside this daemon) answering on path? */
+static bool socket_answers(const char *path)
+{
+	int fd = rpc_sock_connect(path, 0);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+static int check_free(struct gwd *g, const struct domain_config *c,
+		      const char *qmp, struct rpc_reply *reply)
+{
+	char uuid[DOMAIN_UUID_STR_LEN + 1];
+	struct dom *o;
+
+	domain_config_uuid_format(c->uuid, uuid);
+	if ((o = reg_by_name(g, c->name))) {
+		rpc_reply_error(reply, RPC_ERR_GENERIC,
+				"a domain named '%s' already exists (id %u)",
+				c->name, o->rec.domid);
+		return -EEXIST;
+	}
+	if ((o = reg_by_uuid(g, uuid))) {
+		rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"uuid %s is already used by domain '%s' (id %u)", uuid,
+			o->rec.name, o->rec.domid);
+		return -EEXIST;
+	}
+	if (socket_answers(qmp)) {
+		rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"a VM named '%s' already runs outside godwitd (%s answers)",
+			c->name, qmp);
+		return -EEXIST;
+	}
+	return 0;
+}
+
+static struct json_object *warnings_json(const struct config_diag *diag)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *arr = json_object_new_array();
+	unsigned int i;
+
+	for (i = 0; i < diag->nr_warnings; i++)
+		json_object_array_add(
+			arr, json_object_new_string(diag->warnings[i]));
+	json_object_object_add(o, "warnings", arr);
+	return o;
+}
+
+/* Registry entry, config file, VMM: the domain exists from here on. */
+static int start_domain(struct gwd *g, struct domain_config *cfg,
+			const char *qmp, bool paused, struct dom **dom_out)
+{
+	char *text = malloc(DOMAIN_CONFIG_TEXT_MAX);
+	struct dom *d = NULL;
+	int rc;
+
+	rc = text ? domain_config_format(cfg, text, DOMAIN_CONFIG_TEXT_MAX) :
+		    -ENOMEM;
+	if (!rc)
+		rc = reg_new(g, &d);
+	if (rc) {
+		free(text);
+		free(cfg);
+		return rc;
+	}
+	d->registered = true;
+	d->cfg = cfg;
+	d->config_text = text;
+	d->rec.origin = ORIGIN_CREATE;
+	d->rec.domid = reg_next_domid(g);
+	snprintf(d->rec.name, sizeof(d->rec.name), "%s", cfg->name);
+	domain_config_uuid_format(cfg->uuid, d->rec.uuid);
+	strcpy(d->rec.qmp, qmp);
+	rc = reg_make_dir(d);
+	if (!rc)
+		rc = str_printf(d->rec.exit_file, sizeof(d->rec.exit_file),
+				"%s/exit", d->rec.dir);
+	if (!rc)
+		rc = reg_write_config(d);
+	if (!rc)
+		rc = spawn_vmm(d, SPAWN_RUN, NULL, -1, paused);
+	if (!rc)
+		rc = attach_start(d);
+	reg_save(d);
+	*dom_out = d;
+	return rc;
+}
+
+enum rpc_reply_kind ctl_create(struct rpc_request *req,
+			       struct json_object *args,
+			       struct rpc_reply *reply)
+{
+	struct gwd *g = req->opaque;
+	struct domain_config *cfg = malloc(sizeof(*cfg));
+	struct config_diag *diag = malloc(sizeof(*diag));
+	enum rpc_reply_kind kind = RPC_REPLY_ERROR;
+	char qmp[PATH_MAX];
+	struct create_args a;
+	struct dom *d = NULL;
+	unsigned int i;
+	int rc;
+
+	if (!cfg || !diag) {
+		kind = rpc_reply_error(reply, RPC_ERR_GENERIC, "out of memory");
+		goto out;
+	}
+	if (parse_args(args, &a, reply) != RPC_REPLY_RETURN)
+		goto out;
+	rc = domain_config_parse(a.file, a.text, a.len, a.overrides,
+				 a.nr_overrides, cfg, diag);
+	if (rc) {
+		rpc_reply_error(reply, RPC_ERR_GENERIC, "%s", diag->error);
+		goto out;
+	}
+	for (i = 0; i < diag->nr_warnings; i++)
+		log_warn("create %s: %s", cfg->name, diag->warnings[i]);
+	if (absolute_paths(cfg, a.cwd, reply) ||
+	    reg_qmp_path(g, cfg->name, qmp, sizeof(qmp)) ||
+	    check_free(g, cfg, qmp, reply))
+		goto out;
+	rc = start_domain(g, cfg, qmp, a.paused, &d);
+	cfg = NULL; /* d has it, or it was freed */
+	if (rc) {
+		rpc_reply_error(reply, RPC_ERR_GENERIC,
+				"create %s: cannot start its VMM: %s",
+				d ? d->rec.name : "", strerror(-rc));
+		if (d) {
+			sup_kill(d);
+			d->pid = 0;
+			reg_remove(d, NULL);
+		}
+		goto out;
+	}
+	log_info("domain %s (id %u): created, VMM %d", d->rec.name,
+		 d->rec.domid, (int)d->pid);
+	if (dom_wait_add(d, WAIT_UP, req->call, warnings_json(diag)))
+		log_warn("domain %s: cannot wait for it", d->rec.name);
+	kind = RPC_REPLY_LATER;
+out:
+	free(cfg);
+	free(diag);
+	return kind;
+}

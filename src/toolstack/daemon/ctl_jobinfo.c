@@ -1,0 +1,98 @@
+/*
+ * job-info and job-abort: the save or migration a domain's VMM runs, in
+ * the terms of virsh domjobinfo (lib/jobinfo.h), built from the VMM's
+ * query-migrate or query-save; and stopping a migration before the
+ * handover.
+ */
+#include "toolstack/daemon/daemon.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "toolstack/daemon/vmlink.h"
+#include "toolstack/lib/jobinfo.h"
+
+#define QUERY_TIMEOUT_MS 5000
+
+struct info_req {
+	struct gwd *g;
+	struct rpc_call call;
+	char name[DOMAIN_NAME_MAX + 1];
+	char target[PATH_MAX];
+	enum job_kind kind;
+	uint64_t mem_bytes;
+};
+
+static void info_done(void *opaque, int rc, struct json_object *ret,
+		      const struct vmlink_err *err)
+{
+	struct info_req *r = opaque;
+
+	if (rc)
+		rpc_server_reply_error(r->g->rpc, r->call, RPC_ERR_GENERIC,
+				       "domain %s: %s", r->name, err->desc);
+	else
+		rpc_server_reply(r->g->rpc, r->call,
+				 jobinfo_build(r->kind == JOB_SAVE ?
+						       JOBINFO_SAVE :
+						       JOBINFO_MIGRATE,
+					       ret, r->target, r->mem_bytes),
+				 -1);
+	free(r);
+}
+
+enum rpc_reply_kind ctl_job_info(struct rpc_request *req,
+				 struct json_object *args,
+				 struct rpc_reply *reply)
+{
+	struct dom *d = ctl_arg_dom(req->opaque, args, reply);
+	struct info_req *r;
+
+	if (!d || !ctl_dom_is_live(d, reply))
+		return RPC_REPLY_ERROR;
+	if (d->job.kind == JOB_NONE) {
+		reply->ret = jobinfo_none();
+		return RPC_REPLY_RETURN;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return rpc_reply_error(reply, RPC_ERR_GENERIC, "out of memory");
+	*r = (struct info_req){ .g = d->gwd,
+				.call = req->call,
+				.kind = d->job.kind };
+	snprintf(r->name, sizeof(r->name), "%s", d->rec.name);
+	snprintf(r->target, sizeof(r->target), "%s", d->job.target);
+	r->mem_bytes = d->cfg ? d->cfg->memory_mib << 20 : 0;
+	if (vmlink_call(d->link,
+			d->job.kind == JOB_SAVE ? "query-save" :
+						  "query-migrate",
+			NULL, QUERY_TIMEOUT_MS, info_done, r)) {
+		free(r);
+		return rpc_reply_error(reply, RPC_ERR_GENERIC,
+				       "domain %s: cannot reach its VMM",
+				       d->rec.name);
+	}
+	return RPC_REPLY_LATER;
+}
+
+enum rpc_reply_kind ctl_job_abort(struct rpc_request *req,
+				  struct json_object *args,
+				  struct rpc_reply *reply)
+{
+	struct dom *d = ctl_arg_dom(req->opaque, args, reply);
+
+	if (!d || !ctl_dom_is_live(d, reply))
+		return RPC_REPLY_ERROR;
+	if (!d->job.active)
+		return rpc_reply_error(reply, RPC_ERR_GENERIC,
+				       "domain %s has no job in progress",
+				       d->rec.name);
+	if (d->job.kind == JOB_SAVE)
+		return rpc_reply_error(reply, RPC_ERR_GENERIC,
+				       "domain %s: a save cannot be aborted",
+				       d->rec.name);
+	return ctl_forward(req, d, "migrate_cancel", NULL, QUERY_TIMEOUT_MS,
+			   reply);
+}

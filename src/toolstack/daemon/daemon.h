@@ -1,0 +1,276 @@
+/*
+ * godwitd internals shared by its files: the daemon (struct gwd) and one
+ * domain it knows (struct dom). Everything runs on the daemon's single
+ * event loop thread; nothing here blocks on a VMM.
+ *
+ * A domain's life in the daemon:
+ *
+ *   spawn VMM -> STARTING --control socket answers--> LIVE
+ *   LIVE --VMM exits--> lifecycle (lifecycle.c): removed, restarted
+ *        (STARTING again, new domid), or preserved (SHUTDOWN/CRASHED)
+ *   LIVE --destroy--> DYING --VMM exits--> removed
+ *
+ * Domains that arrive (restore, incoming migration) start unregistered:
+ * their name and uuid are learnt from the VMM once it answers, then they
+ * get a domid and a registry directory (attach.c).
+ */
+#ifndef GODWIT_DAEMON_DAEMON_H
+#define GODWIT_DAEMON_DAEMON_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <json-c/json.h>
+
+#include "common/compiler.h"
+#include "common/evloop.h"
+#include "common/net.h"
+#include "toolstack/config/domain_config.h"
+#include "toolstack/daemon/lifecycle.h"
+#include "toolstack/daemon/statefile.h"
+#include "toolstack/rpc/server.h"
+
+struct vmlink;
+struct reloc;
+
+/* Restarts allowed within LIFE_RESTART_WINDOW_S before preserving. */
+#define GWD_RESTART_MAX_DEFAULT 5
+/* Clients waiting on one domain (create, destroy, shutdown -w, save). */
+#define DOM_WAITERS_MAX 8
+/* How long a VMM may take to end after "quit" before it is killed. */
+#define DOM_QUIT_GRACE_MS 5000
+/* Most domains and arrivals in flight at once. */
+#define GWD_DOMAINS_MAX 1024
+
+/* Where everything lives; options and environment fill it (main.c). */
+struct gwd_paths {
+	char run_dir[PATH_MAX]; /* control socket; VM sockets in vm/ */
+	char state_dir[PATH_MAX]; /* registry: domains/UUID, incoming/TOKEN */
+	char log_file[PATH_MAX];
+	char hooks_dir[PATH_MAX]; /* passed to every VMM */
+	char godwit[PATH_MAX]; /* the VMM binary */
+	char sock[PATH_MAX]; /* RUN/godwitd.sock */
+};
+
+struct gwd_reloc_opts {
+	bool enabled;
+	char address[NET_HOST_MAX];
+	uint16_t port;
+	char hosts_allow[2048]; /* space-separated extended regexps */
+};
+
+struct gwd {
+	struct gwd_paths paths;
+	struct gwd_reloc_opts reloc_opts;
+	unsigned int restart_max;
+	struct evloop *loop;
+	struct rpc_server *rpc;
+	struct reloc *reloc;
+	int log_fd;
+	int sig_fd;
+	int lock_fd;
+	struct evloop_timer *poll; /* adopted VMMs without a pidfd */
+	struct dom *doms; /* every domain and arrival, oldest first */
+	unsigned int nr_doms;
+	uint64_t next_serial;
+	unsigned int next_domid;
+	uint64_t next_token;
+};
+
+enum dom_state {
+	DOM_STARTING, /* VMM spawned; its control socket has not answered */
+	DOM_LIVE, /* the VMM answers; ->status has its run state */
+	DOM_SHUTDOWN, /* preserved after a power-off: no VMM */
+	DOM_CRASHED, /* preserved after a crash: no VMM */
+	DOM_DYING, /* destroy asked: waiting for the VMM to end */
+};
+
+/* What a client waits for on a domain. */
+enum dom_wait {
+	WAIT_UP, /* create, restore: the VMM answers (or fails) */
+	WAIT_GONE, /* destroy, shutdown -w: the VMM has ended */
+	WAIT_SAVED, /* save: the VMM ended after saving (or failed) */
+};
+
+struct dom_waiter {
+	bool used;
+	enum dom_wait kind;
+	struct rpc_call call;
+	struct json_object *ret; /* reply for a success (owned), or NULL */
+};
+
+enum job_kind {
+	JOB_NONE,
+	JOB_SAVE,
+	JOB_MIGRATE,
+};
+
+/* The save or migration the VMM runs (or ran last). */
+struct dom_job {
+	enum job_kind kind;
+	bool active;
+	uint64_t start_ns; /* CLOCK_MONOTONIC */
+	char target[PATH_MAX]; /* save file, or HOST:PORT */
+	struct json_object *last; /* latest MIGRATION event data, owned */
+};
+
+struct dom {
+	struct dom *next;
+	struct gwd *gwd;
+	uint64_t serial; /* handle for callbacks; never reused */
+	struct dom_record rec; /* what the state file holds */
+	bool registered; /* has a name, uuid, domid and registry dir */
+	enum dom_state state;
+	char status[16]; /* the VMM's query-status word, when LIVE */
+	char *config_text; /* xl.cfg text (registered domains) */
+	struct domain_config *cfg; /* parsed config_text, or NULL */
+	uint64_t cpu_ns; /* from query-domain */
+	pid_t pid; /* VMM process, 0 if none */
+	bool child; /* spawned by this daemon: reaped by SIGCHLD */
+	int pidfd; /* adopted VMM watched with a pidfd, else -1 */
+	struct vmlink *link;
+	struct evloop_timer *probe; /* retries connecting to the VMM */
+	unsigned int probe_ms;
+	struct evloop_timer *kill_timer; /* destroy: quit grace period */
+	bool cont_when_live; /* restore without -p: resume once registered */
+	bool destroying; /* destroy asked: remove whatever the VMM says */
+	bool attaching; /* identity queries in flight */
+	uint64_t restarts[LIFE_RESTARTS_KEPT]; /* CLOCK_MONOTONIC ns */
+	unsigned int nr_restarts;
+	struct dom_waiter waiters[DOM_WAITERS_MAX];
+	struct dom_job job;
+};
+
+/* ---- registry.c: the domain table and its files ---- */
+int reg_new(struct gwd *g, struct dom **dom_out) __must_check;
+/* Find a registered domain by id, uuid or name (in that order). */
+struct dom *reg_find(struct gwd *g, const char *spec);
+struct dom *reg_by_serial(struct gwd *g, uint64_t serial);
+struct dom *reg_by_pid(struct gwd *g, pid_t pid);
+struct dom *reg_by_name(struct gwd *g, const char *name);
+struct dom *reg_by_uuid(struct gwd *g, const char *uuid);
+/* Take the next domid and persist the counter. */
+unsigned int reg_next_domid(struct gwd *g);
+/* Give d a registry directory under domains/ (d->rec.uuid is set). */
+int reg_make_dir(struct dom *d) __must_check;
+/* A fresh directory under incoming/ for an arrival; sets d->rec.dir. */
+int reg_make_incoming_dir(struct dom *d) __must_check;
+/* Write the state file (atomically); logs failures. */
+int reg_save(struct dom *d);
+/* Write d->config_text to DIR/config. */
+int reg_write_config(struct dom *d) __must_check;
+/* Parse len bytes of text as d's configuration (copied). */
+int reg_set_config(struct dom *d, const char *text, size_t len, char *why,
+		   size_t whylen) __must_check;
+/* Remove d's exit file (and an arrival's own directory holding it). */
+void reg_drop_exit_file(struct dom *d);
+/* Remove d's files and forget it (waiters answered with why). */
+void reg_remove(struct dom *d, const char *why);
+/* Free d's memory only (daemon exit): files and VMM stay. */
+void reg_free(struct dom *d);
+/* Read the registry at start-up and adopt what still runs. */
+int reg_load(struct gwd *g) __must_check;
+/* The VM socket path for name under RUN/vm/. */
+int reg_qmp_path(struct gwd *g, const char *name, char *buf,
+		 size_t len) __must_check;
+
+/* ---- waiters (registry.c) ---- */
+int dom_wait_add(struct dom *d, enum dom_wait kind, struct rpc_call call,
+		 struct json_object *ret) __must_check;
+/* Answer waiters of kind with success (their ret) or error why. */
+void dom_wait_done(struct dom *d, enum dom_wait kind, const char *why);
+/* The waiter for call, or NULL. */
+struct dom_waiter *dom_wait_find(struct dom *d, struct rpc_call call);
+
+/* ---- spawn.c: VMM processes ---- */
+enum spawn_kind {
+	SPAWN_RUN, /* boot d's config */
+	SPAWN_RESTORE, /* restore file */
+	SPAWN_RECEIVE, /* migrate-receive on the accepted socket fd */
+};
+/*
+ * Start d's VMM (setsid, stdout/stderr to the log, fd passed as fd 3
+ * for SPAWN_RECEIVE). Sets d->pid and d->child. file: the save file for
+ * SPAWN_RESTORE. paused: -p.
+ */
+int spawn_vmm(struct dom *d, enum spawn_kind kind, const char *file, int fd,
+	      bool paused) __must_check;
+
+/* ---- supervise.c: process ends ---- */
+int sup_init(struct gwd *g) __must_check;
+/* Watch an adopted VMM (not our child): a pidfd, else polling. */
+int sup_watch_pidfd(struct dom *d) __must_check;
+/* Is pid a live process whose command line mentions needle? */
+bool sup_process_matches(pid_t pid, const char *needle);
+/* Kill d's VMM (SIGKILL), if it has one. */
+void sup_kill(struct dom *d);
+
+/* ---- attach.c: from a spawned VMM to a live domain ---- */
+/* Keep trying to connect to d's control socket until it answers. */
+int attach_start(struct dom *d) __must_check;
+/* Drop d's link and probe (VMM gone, or daemon exit). */
+void attach_stop(struct dom *d);
+/* Answer d's WAIT_UP waiters with its identity (domid, name, uuid). */
+void attach_answer_up(struct dom *d);
+
+/* ---- lifecycle.c glue (lifecycle_run.c) ---- */
+/*
+ * d's VMM has ended. have_status: wstatus is from waitpid (our child);
+ * otherwise only the exit file tells what happened.
+ */
+void life_vmm_ended(struct dom *d, bool have_status, int wstatus);
+/* Start d's VMM again from its config (restart, rename-restart). */
+int life_restart(struct dom *d) __must_check;
+
+/* ---- ctl.c, ctl_create.c, ctl_job.c: the control socket ---- */
+int ctl_start(struct gwd *g) __must_check;
+/* The domain as the list command reports it (new object). */
+struct json_object *ctl_dom_json(struct dom *d);
+/* Relay a VMM event about d to every control client. */
+void ctl_relay_event(struct dom *d, const char *name, struct json_object *data);
+/* Handlers defined outside ctl.c. */
+enum rpc_reply_kind ctl_create(struct rpc_request *req,
+			       struct json_object *args,
+			       struct rpc_reply *reply);
+enum rpc_reply_kind ctl_save(struct rpc_request *req, struct json_object *args,
+			     struct rpc_reply *reply);
+enum rpc_reply_kind ctl_restore(struct rpc_request *req,
+				struct json_object *args,
+				struct rpc_reply *reply);
+enum rpc_reply_kind ctl_migrate(struct rpc_request *req,
+				struct json_object *args,
+				struct rpc_reply *reply);
+enum rpc_reply_kind ctl_job_info(struct rpc_request *req,
+				 struct json_object *args,
+				 struct rpc_reply *reply);
+enum rpc_reply_kind ctl_job_abort(struct rpc_request *req,
+				  struct json_object *args,
+				  struct rpc_reply *reply);
+/* ctl.c helpers shared with the other handlers. */
+struct dom *ctl_arg_dom(struct gwd *g, struct json_object *args,
+			struct rpc_reply *reply);
+const char *ctl_arg_str(struct json_object *args, const char *key);
+bool ctl_arg_bool(struct json_object *args, const char *key, bool dflt);
+/* A domain whose VMM answers, or an error reply naming its state. */
+bool ctl_dom_is_live(struct dom *d, struct rpc_reply *reply);
+/* Forward a command to d's VMM and relay its answer to req's client. */
+enum rpc_reply_kind ctl_forward(struct rpc_request *req, struct dom *d,
+				const char *command, struct json_object *args,
+				int timeout_ms, struct rpc_reply *reply);
+
+/* ---- job tracking (ctl_job.c) ---- */
+/* A VMM event: follow d's save or migration. */
+void job_on_event(struct dom *d, const char *name, struct json_object *data);
+void job_clear(struct dom_job *job);
+
+/* ---- main.c ---- */
+/* Reopen the log file (SIGHUP, after log rotation). */
+void gwd_log_reopen(struct gwd *g);
+
+/* ---- relocation.c: xend's relocation server ---- */
+int reloc_start(struct gwd *g) __must_check;
+void reloc_stop(struct gwd *g);
+
+#endif

@@ -1,0 +1,293 @@
+/*
+ * A VMM has ended: find out how (its exit file, else its wait status),
+ * say so in the log, and carry out what lifecycle.c decides: remove the
+ * domain, restart it from its config, keep it listed, or keep the old
+ * one under a new name and start anew. A VMM's end is never hidden: it
+ * is logged in every case, and a domain kept listed shows why it ended.
+ */
+#include "toolstack/daemon/daemon.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "toolstack/daemon/vmlink.h"
+
+static const char *dom_label(const struct dom *d)
+{
+	return d->rec.name[0] ? d->rec.name : "(arriving)";
+}
+
+/* What the exit file says, else what the wait status or absence says. */
+static void read_end(struct dom *d, bool have_status, int wstatus,
+		     struct life_exit *e)
+{
+	size_t len = 0;
+	void *text = NULL;
+
+	if (!file_read_all(d->rec.exit_file, 4096, &text, &len) &&
+	    !life_parse_exit(text, len, e)) {
+		free(text);
+		log_info("domain %s: VMM exited: %d %s %s", dom_label(d),
+			 e->status, life_end_name(e->end), e->reason);
+		return;
+	}
+	free(text);
+	memset(e, 0, sizeof(*e));
+	e->end = END_KILLED;
+	if (have_status && WIFSIGNALED(wstatus)) {
+		e->status = WTERMSIG(wstatus);
+		snprintf(e->reason, sizeof(e->reason), "killed by signal %d",
+			 e->status);
+	} else if (have_status) {
+		e->status = WEXITSTATUS(wstatus);
+		if (d->state == DOM_STARTING)
+			e->end = END_ERROR;
+		snprintf(e->reason, sizeof(e->reason),
+			 "exited with status %d without an exit file",
+			 e->status);
+	} else {
+		snprintf(e->reason, sizeof(e->reason),
+			 "vanished without writing its exit file (killed?)");
+	}
+	log_err("domain %s: VMM %s", dom_label(d), e->reason);
+}
+
+/* The defaults of xl, for a domain whose config cannot be read. */
+static const struct domain_config *actions_of(struct dom *d,
+					      struct domain_config *dflt)
+{
+	if (d->cfg)
+		return d->cfg;
+	domain_config_init(dflt);
+	return dflt;
+}
+
+static void preserve(struct dom *d, bool crashed)
+{
+	d->state = crashed ? DOM_CRASHED : DOM_SHUTDOWN;
+	d->rec.console[0] = 0;
+	reg_save(d);
+	dom_wait_done(d, WAIT_GONE, NULL);
+	log_info(
+		"domain %s (id %u): preserved as %s ('godwit destroy %s' removes it)",
+		d->rec.name, d->rec.domid, crashed ? "crashed" : "shut down",
+		d->rec.name);
+}
+
+int life_restart(struct dom *d)
+{
+	struct gwd *g = d->gwd;
+	int rc;
+
+	/* A restarted arrival gets its files in its own directory. */
+	reg_drop_exit_file(d);
+	rc = str_printf(d->rec.exit_file, sizeof(d->rec.exit_file), "%s/exit",
+			d->rec.dir);
+	if (!rc)
+		rc = reg_qmp_path(g, d->rec.name, d->rec.qmp,
+				  sizeof(d->rec.qmp));
+	if (rc)
+		return rc;
+	d->rec.domid = reg_next_domid(g);
+	d->rec.console[0] = 0;
+	d->status[0] = 0;
+	life_note_restart(d->restarts, &d->nr_restarts, time_mono_ns());
+	rc = spawn_vmm(d, SPAWN_RUN, NULL, -1, false);
+	if (!rc) {
+		d->state = DOM_STARTING;
+		rc = attach_start(d);
+	}
+	reg_save(d);
+	if (!rc)
+		log_info("domain %s: restarted as id %u", d->rec.name,
+			 d->rec.domid);
+	return rc;
+}
+
+static void restart(struct dom *d)
+{
+	int rc;
+
+	dom_wait_done(d, WAIT_GONE, NULL);
+	rc = life_restart(d);
+	if (rc) {
+		log_err("domain %s: cannot restart it: %s", d->rec.name,
+			strerror(-rc));
+		snprintf(d->rec.reason, sizeof(d->rec.reason),
+			 "restart failed: %s", strerror(-rc));
+		preserve(d, true);
+	}
+}
+
+/*
+ * rename-restart: the ended domain stays listed under NAME-ID with a new
+ * uuid (its files move with it); d itself, keeping the name, uuid and
+ * config, starts anew.
+ */
+static int keep_renamed_copy(struct dom *d, bool crashed)
+{
+	struct gwd *g = d->gwd;
+	uint8_t uuid[16];
+	struct dom *old;
+	int rc;
+
+	rc = reg_new(g, &old);
+	if (rc)
+		return rc;
+	old->rec = d->rec;
+	old->registered = true;
+	old->state = crashed ? DOM_CRASHED : DOM_SHUTDOWN;
+	old->config_text = d->config_text ? strdup(d->config_text) : NULL;
+	snprintf(old->rec.name, sizeof(old->rec.name), "%.50s-%u", d->rec.name,
+		 d->rec.domid);
+	old->rec.console[0] = old->rec.qmp[0] = old->rec.exit_file[0] = 0;
+	old->rec.dir[0] = 0;
+	rc = domain_config_uuid_generate(uuid);
+	if (!rc) {
+		domain_config_uuid_format(uuid, old->rec.uuid);
+		rc = reg_make_dir(old);
+	}
+	if (!rc && old->config_text && reg_write_config(old))
+		log_warn("domain %s: cannot copy its config", old->rec.name);
+	if (rc) {
+		reg_remove(old, NULL);
+		return rc;
+	}
+	reg_save(old);
+	log_info("domain %s: the ended domain is kept as %s (id %u, uuid %s)",
+		 d->rec.name, old->rec.name, old->rec.domid, old->rec.uuid);
+	return 0;
+}
+
+static void carry_out(struct dom *d, const struct life_exit *e,
+		      const struct life_decision *dec)
+{
+	const char *act =
+		dec->trigger ? domain_config_action_name(dec->action) : "";
+
+	if (dec->no_coredump)
+		log_warn(
+			"domain %s: %s=%s: core dumps are not supported; going on without one",
+			d->rec.name, dec->trigger, act);
+	if (dec->loop_guard)
+		log_err("domain %s: %s=%s, but it was restarted %u times within %llu s; not restarting it again",
+			d->rec.name, dec->trigger, act, d->gwd->restart_max,
+			LIFE_RESTART_WINDOW_NS / NSEC_PER_SEC);
+	else if (dec->trigger)
+		log_info("domain %s: %s=%s", d->rec.name, dec->trigger, act);
+	switch (dec->verdict) {
+	case LIFE_DESTROY:
+		log_info("domain %s (id %u): removed", d->rec.name,
+			 d->rec.domid);
+		reg_remove(d, NULL);
+		break;
+	case LIFE_RESTART:
+		restart(d);
+		break;
+	case LIFE_RENAME_RESTART:
+		if (keep_renamed_copy(d, dec->crashed))
+			log_err("domain %s: cannot keep a renamed copy; restarting anyway",
+				d->rec.name);
+		restart(d);
+		break;
+	case LIFE_PRESERVE:
+		preserve(d, dec->crashed);
+		break;
+	}
+}
+
+static bool waits_for_up(const struct dom *d)
+{
+	unsigned int i;
+
+	for (i = 0; i < DOM_WAITERS_MAX; i++)
+		if (d->waiters[i].used && d->waiters[i].kind == WAIT_UP)
+			return true;
+	return false;
+}
+
+/* An end that is not the guest's own: the domain goes. */
+static bool ended_by_us(struct dom *d, const struct life_exit *e)
+{
+	char why[400];
+
+	if (d->destroying && !d->registered) {
+		log_info("restore of %s: refused VMM ended", d->rec.peer);
+		reg_remove(d, "refused");
+		return true;
+	}
+	if (d->destroying) {
+		log_info("domain %s (id %u): destroyed", d->rec.name,
+			 d->rec.domid);
+		reg_remove(d, NULL);
+		return true;
+	}
+	if (!d->registered) {
+		snprintf(why, sizeof(why), "%s %s failed: %s",
+			 d->rec.origin == ORIGIN_RESTORE ? "restore of" :
+							   "migration from",
+			 d->rec.peer, e->reason);
+		log_err("%s", why);
+		reg_remove(d, why);
+		return true;
+	}
+	/* It ran but ended before we saw it answer: created all the same. */
+	if (d->state == DOM_STARTING && waits_for_up(d) &&
+	    e->end != END_ERROR && e->end != END_KILLED)
+		attach_answer_up(d);
+	if (d->state == DOM_STARTING && waits_for_up(d)) {
+		snprintf(why, sizeof(why),
+			 "domain %s did not start: %s (details in %s)",
+			 d->rec.name, e->reason, d->gwd->paths.log_file);
+		reg_remove(d, why);
+		return true;
+	}
+	if (e->end == END_SAVED || e->end == END_MIGRATED ||
+	    e->end == END_HOST) {
+		log_info("domain %s (id %u): %s; removed", d->rec.name,
+			 d->rec.domid, e->reason);
+		reg_remove(d, NULL);
+		return true;
+	}
+	return false;
+}
+
+void life_vmm_ended(struct dom *d, bool have_status, int wstatus)
+{
+	struct domain_config dflt;
+	struct life_decision dec;
+	struct life_exit e;
+	char why[320];
+
+	/* Its last replies and events first: they may still be unread. */
+	vmlink_drain(d->link);
+	read_end(d, have_status, wstatus, &e);
+	if (e.end == END_SAVED) {
+		dom_wait_done(d, WAIT_SAVED, NULL);
+	} else {
+		snprintf(why, sizeof(why),
+			 "domain %s: the VMM ended during the save: %s",
+			 d->rec.name, e.reason);
+		dom_wait_done(d, WAIT_SAVED, why);
+	}
+	d->pid = 0;
+	d->child = false;
+	attach_stop(d);
+	if (d->kill_timer)
+		evloop_timer_disarm(d->kill_timer);
+	d->job.active = false;
+	snprintf(d->rec.reason, sizeof(d->rec.reason), "%s", e.reason);
+	if (ended_by_us(d, &e))
+		return;
+	life_decide(&e, actions_of(d, &dflt), d->restarts, d->nr_restarts,
+		    d->gwd->restart_max, time_mono_ns(), &dec);
+	carry_out(d, &e, &dec);
+}
