@@ -168,7 +168,7 @@ static int check_complete(const struct stream_header *h,
 		return -EINVAL;
 	}
 	for (i = 0; i < devreg_platform_count; i++)
-		if (!sum->have_dev[i]) {
+		if (!sum->have_dev[i] && !devreg_platform[i].may_be_absent) {
 			snprintf(err->why, sizeof(err->why),
 				 "no DEVICE record for '%s'",
 				 devreg_platform[i].id);
