@@ -24,8 +24,8 @@
 
 struct dirty_config dirty_config;
 
-static const char *const keys[] = { "mib",	  "rate", "sweeps",
-				     "corrupt", "fill", NULL };
+static const char *const keys[] = { "mib",     "rate", "sweeps",
+				    "corrupt", "fill", NULL };
 static uint64_t last_printed;
 
 /* Hand pages [from the extent list] to one CPU's slice. */

@@ -238,7 +238,7 @@ static void tick(uint64_t tsc)
 	if (timer_shared.pauses != ts.pauses_seen) {
 		ts.pauses_seen = timer_shared.pauses;
 		con_say("pause %lu ms\n", timer_shared.last_pause_tsc /
-						   (boot_facts.tsc_hz / 1000));
+						  (boot_facts.tsc_hz / 1000));
 	}
 	if (tsc - ts.win.tsc >= ts.window_tsc) {
 		check_span(&ts.win, tsc, "window");

@@ -69,8 +69,8 @@ static int read_pages(struct stream *s, const struct rec_hdr *h,
 	return 0;
 }
 
-static int check_vcpu_dup(struct summary *sum, uint32_t type,
-			  const void *body, struct rec_error *err)
+static int check_vcpu_dup(struct summary *sum, uint32_t type, const void *body,
+			  struct rec_error *err)
 {
 	const struct rec_vcpu_hdr *v = body;
 
@@ -103,9 +103,10 @@ static int check_device(const struct rec_device *d, struct summary *sum,
 		}
 		sum->have_dev[i] = true;
 		if (d->version != e->version || d->length != e->state_size) {
-			snprintf(err->why, sizeof(err->why),
-				 "device '%s' state version %u (%u bytes) is not supported",
-				 d->id, d->version, d->length);
+			snprintf(
+				err->why, sizeof(err->why),
+				"device '%s' state version %u (%u bytes) is not supported",
+				d->id, d->version, d->length);
 			return -EINVAL;
 		}
 		if (e->check(d->state, why, sizeof(why))) {
@@ -147,24 +148,27 @@ static int read_other(struct stream *s, const struct rec_hdr *h,
 static int check_complete(const struct stream_header *h,
 			  const struct summary *sum, struct rec_error *err)
 {
-	const uint32_t need = 0x7fc; /* bits REC_VCPU_REGS..REC_VCPU_DEBUGREGS */
+	const uint32_t need =
+		0x7fc; /* bits REC_VCPU_REGS..REC_VCPU_DEBUGREGS */
 	uint32_t i;
 
 	for (i = 0; i < h->nr_vcpus; i++)
 		if ((sum->vcpu_have[i] & need) != need) {
 			snprintf(err->why, sizeof(err->why),
 				 "no %s record for vCPU %u",
-				 rec_type_name(__builtin_ctz(need & ~sum->vcpu_have[i])),
+				 rec_type_name(__builtin_ctz(
+					 need & ~sum->vcpu_have[i])),
 				 i);
 			return -EINVAL;
 		}
 	if (sum->count[REC_IRQCHIP] != IRQCHIP_COUNT ||
 	    sum->count[REC_PIT] != 1 || sum->count[REC_CLOCK] != 1) {
-		snprintf(err->why, sizeof(err->why),
-			 "expected 3 IRQCHIP, 1 PIT and 1 CLOCK records, found %llu, %llu and %llu",
-			 (unsigned long long)sum->count[REC_IRQCHIP],
-			 (unsigned long long)sum->count[REC_PIT],
-			 (unsigned long long)sum->count[REC_CLOCK]);
+		snprintf(
+			err->why, sizeof(err->why),
+			"expected 3 IRQCHIP, 1 PIT and 1 CLOCK records, found %llu, %llu and %llu",
+			(unsigned long long)sum->count[REC_IRQCHIP],
+			(unsigned long long)sum->count[REC_PIT],
+			(unsigned long long)sum->count[REC_CLOCK]);
 		return -EINVAL;
 	}
 	for (i = 0; i < devreg_platform_count; i++)
@@ -221,7 +225,8 @@ static void print_summary(const struct summary *sum, uint64_t bytes)
 	       (unsigned long long)(sum->pages_normal * 4096 >> 20),
 	       (unsigned long long)sum->pages_zero);
 	if (sum->rounds)
-		printf("pre-copy rounds: %llu\n", (unsigned long long)sum->rounds);
+		printf("pre-copy rounds: %llu\n",
+		       (unsigned long long)sum->rounds);
 	printf("stream: %llu bytes, valid\n", (unsigned long long)bytes);
 }
 
@@ -261,7 +266,8 @@ int inspect_main(int argc, char **argv)
 {
 	int fd;
 
-	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+	if (argc == 2 &&
+	    (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		printf("usage: godwit inspect FILE\n");
 		return 0;
 	}

@@ -14,6 +14,8 @@ raised from its 128 MiB/s default as libvirt does, figures from
 query-migrate). Each run ends only after the destination's guest
 printed a new sweep line without CORRUPT: every migration is checked.
 
+The two VMMs take turns going first, repetition by repetition: on this
+host, memory another process just released is cheaper to touch again.
 Figures: total time and downtime as each VMM reports them (godwit:
 source pause to destination resume, from the handover's timestamps;
 QEMU: its source-side downtime), bytes sent, pre-copy rounds. The
@@ -41,6 +43,7 @@ SCENARIOS = {
 }
 QUICK = ["1g-idle", "1g-hot"]
 LONG = 900
+QEMU_CAP_S = 120  # QEMU without auto-converge may never finish a hot guest
 
 
 def free_port():
@@ -83,7 +86,14 @@ def loopback_limit(nbytes=1 << 30, chunk=4 * MIB):
 
 
 def wait_ready(vm, sweep, extra, what):
-    vm.proc.wait_line(r"^dirty: sweep %d$" % sweep, LONG)
+    """The guest completed sweep `sweep` (it prints only its latest sweep,
+    ten times a second, so a fast guest may skip numbers)."""
+    start = 0
+    while True:
+        line = vm.proc.wait_line(r"^dirty: sweep \d+$", LONG, start=start)
+        if int(line.text.split()[-1]) >= sweep:
+            break
+        start = line.index + 1
     time.sleep(extra)
     check(vm, what)
 
@@ -100,8 +110,11 @@ def destination_runs(vm, sc, what):
     and a second without a CORRUPT line."""
     if sc.endswith("idle"):
         vm.connect()
-        if vm.qmp.status() != "running":
-            raise RuntimeError("%s: VM not running" % what)
+        deadline = proc.now() + 30  # QEMU's side may still be loading
+        while vm.qmp.status() != "running":
+            if proc.now() > deadline:
+                raise RuntimeError("%s: VM not running" % what)
+            time.sleep(0.01)
         time.sleep(1.0)
     else:
         vm.proc.wait_line(r"^dirty: sweep \d+$", 120, start=vm.proc.nlines())
@@ -160,6 +173,15 @@ def run_qemu(sc, wd, tag):
             q = src.qmp.execute("query-migrate")
             if q.get("status") in ("completed", "failed", "cancelled"):
                 break
+            if proc.now() - t0 > QEMU_CAP_S:
+                ram = q.get("ram", {})
+                src.qmp.execute("migrate_cancel")
+                cli.log("%s qemu: not finished after %d s (%d rounds): cancelled"
+                        % (sc, QEMU_CAP_S, ram.get("dirty-sync-count", 0)))
+                return {"total_s": None, "wall_s": proc.now() - t0,
+                        "downtime_s": None, "bytes": ram.get("transferred", 0),
+                        "rounds": ram.get("dirty-sync-count", 0),
+                        "unfinished": True}
             time.sleep(0.005)
         wall = proc.now() - t0
         if q["status"] != "completed":
@@ -181,24 +203,39 @@ def summarize(samples):
         runs = samples[kind]
         out[kind] = {k: stats.summary([r[k] for r in runs])
                      for k in ("total_s", "wall_s", "downtime_s", "bytes", "rounds")}
+        out[kind]["unfinished"] = sum(1 for r in runs if r.get("unfinished"))
     out["total_ratio"] = stats.median_ratio(out["godwit"]["total_s"],
                                             out["qemu"]["total_s"])
+    if out["qemu"]["unfinished"] and not out["godwit"]["unfinished"]:
+        # QEMU never finished: godwit at least QEMU_CAP_S / total faster.
+        out["total_ratio_bound"] = stats.ratio(
+            out["godwit"]["total_s"]["median"], QEMU_CAP_S)
     out["downtime_ratio"] = stats.median_ratio(out["godwit"]["downtime_s"],
                                                out["qemu"]["downtime_s"])
     return out
 
 
-def cell(s, scale=1.0, digits=1):
+def cell(s, scale=1.0, digits=1, unfinished=0):
+    if unfinished and not s:
+        return "not finished in %d s" % QEMU_CAP_S
     return report.fmt_mmm(s, scale, digits) if s else "-"
+
+
+def ratio_cell(summ):
+    if summ.get("total_ratio_bound") is not None:
+        return "< %.3f" % summ["total_ratio_bound"]
+    return report.fmt_ratio(summ["total_ratio"])
 
 
 def markdown(data):
     rows = []
     for sc, res in data["scenarios"].items():
         g, q = res["summary"]["godwit"], res["summary"]["qemu"]
-        rows.append([sc, cell(g["total_s"], 1e3), cell(q["total_s"], 1e3),
-                     report.fmt_ratio(res["summary"]["total_ratio"]),
-                     cell(g["downtime_s"], 1e3, 2), cell(q["downtime_s"], 1e3, 2),
+        rows.append([sc, cell(g["total_s"], 1e3),
+                     cell(q["total_s"], 1e3, 1, q["unfinished"]),
+                     ratio_cell(res["summary"]),
+                     cell(g["downtime_s"], 1e3, 2),
+                     cell(q["downtime_s"], 1e3, 2, q["unfinished"]),
                      cell(g["bytes"], 1 / MIB), cell(q["bytes"], 1 / MIB),
                      cell(g["rounds"], 1, 0), cell(q["rounds"], 1, 0)])
     lim = data["summary"]["loopback_mb_s"]
@@ -231,7 +268,9 @@ def goals(data):
                      "median %.1f ms)" % (DOWNTIME_MS,
                                           report.goal_word(worst <= DOWNTIME_MS / 1e3),
                                           worst * 1e3))
-    ratios = [v["summary"]["total_ratio"] for v in data["scenarios"].values()]
+    ratios = [v["summary"]["total_ratio"] if v["summary"].get("total_ratio_bound") is None
+              else v["summary"]["total_ratio_bound"]
+              for v in data["scenarios"].values()]
     if ratios and None not in ratios:
         words.append("total time at least 2x faster than QEMU everywhere: "
                      "**%s** (ratios %s)" % (report.goal_word(max(ratios) <= 0.5),
@@ -257,13 +296,18 @@ def main():
         for sc in names:
             samples = {"godwit": [], "qemu": []}
             for rep in range(reps):
-                for kind, fn in (("godwit", run_godwit), ("qemu", run_qemu)):
+                # Alternate who goes first: memory the host backed for one
+                # VMM's run is cheaper for the next one to touch.
+                order = [("godwit", run_godwit), ("qemu", run_qemu)]
+                for kind, fn in (order if rep % 2 == 0 else order[::-1]):
                     r = fn(sc, wd, "%s-%d" % (sc, rep))
-                    cli.log("%s %s rep %d: total %.1f ms, downtime %.2f ms, "
-                            "%.0f MiB, %d rounds" % (sc, kind, rep,
-                                                     r["total_s"] * 1e3,
-                                                     r["downtime_s"] * 1e3,
-                                                     r["bytes"] / MIB, r["rounds"]))
+                    if not r.get("unfinished"):
+                        cli.log("%s %s rep %d: total %.1f ms, downtime %.2f ms, "
+                                "%.0f MiB, %d rounds" % (sc, kind, rep,
+                                                         r["total_s"] * 1e3,
+                                                         r["downtime_s"] * 1e3,
+                                                         r["bytes"] / MIB,
+                                                         r["rounds"]))
                     samples[kind].append(r)
             results[sc] = {"samples": samples, "summary": summarize(samples)}
     data = {"bench": NAME, "quick": args.quick,

@@ -63,8 +63,8 @@ size_t bitmap_next_set(const struct bitmap *bm, size_t start)
 	}
 }
 
-void bitmap_or_words(struct bitmap *dst, size_t first_word,
-		     const uint64_t *src, size_t nwords)
+void bitmap_or_words(struct bitmap *dst, size_t first_word, const uint64_t *src,
+		     size_t nwords)
 {
 	size_t i;
 

@@ -23,8 +23,8 @@ size_t bitmap_count(const struct bitmap *bm);
 /* First set bit at or after start, or bm->nbits if none. */
 size_t bitmap_next_set(const struct bitmap *bm, size_t start);
 /* dst |= src over the first nwords words. */
-void bitmap_or_words(struct bitmap *dst, size_t first_word,
-		     const uint64_t *src, size_t nwords);
+void bitmap_or_words(struct bitmap *dst, size_t first_word, const uint64_t *src,
+		     size_t nwords);
 
 static inline void bitmap_set(struct bitmap *bm, size_t bit)
 {

@@ -122,7 +122,8 @@ int net_connect(const char *host, uint16_t port, int timeout_ms, int *fd_out,
 		    0);
 	rc = fd < 0 ? -errno : 0;
 	if (!rc && connect(fd, ai->ai_addr, ai->ai_addrlen) < 0)
-		rc = errno == EINPROGRESS ? connect_wait(fd, timeout_ms) : -errno;
+		rc = errno == EINPROGRESS ? connect_wait(fd, timeout_ms) :
+					    -errno;
 	if (!rc)
 		rc = fd_set_nonblock(fd, false);
 	freeaddrinfo(ai);

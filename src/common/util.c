@@ -70,9 +70,9 @@ static int size_shift(const char *suffix, unsigned int *shift_out)
 		const char *name;
 		unsigned int shift;
 	} units[] = {
-		{ "", 20 },   { "k", 10 },  { "kb", 10 }, { "kib", 10 },
-		{ "m", 20 },  { "mb", 20 }, { "mib", 20 }, { "g", 30 },
-		{ "gb", 30 }, { "gib", 30 }, { "t", 40 },  { "tb", 40 },
+		{ "", 20 },    { "k", 10 },   { "kb", 10 },  { "kib", 10 },
+		{ "m", 20 },   { "mb", 20 },  { "mib", 20 }, { "g", 30 },
+		{ "gb", 30 },  { "gib", 30 }, { "t", 40 },   { "tb", 40 },
 		{ "tib", 40 }, { "b", 0 },
 	};
 	char low[8];
@@ -168,8 +168,7 @@ int mkdir_p(const char *path, unsigned int mode)
 	return 0;
 }
 
-int file_read_all(const char *path, size_t max, void **buf_out,
-		  size_t *len_out)
+int file_read_all(const char *path, size_t max, void **buf_out, size_t *len_out)
 {
 	struct stat st;
 	void *buf = NULL;

@@ -22,8 +22,8 @@ int parse_u64(const char *s, uint64_t *val_out) __must_check;
 int parse_size_bytes(const char *s, uint64_t *bytes_out) __must_check;
 
 /* snprintf that reports truncation as -ENAMETOOLONG. */
-int str_printf(char *buf, size_t size, const char *fmt, ...) __printf(3, 4)
-	__must_check;
+int str_printf(char *buf, size_t size, const char *fmt, ...)
+	__printf(3, 4) __must_check;
 
 int fd_set_cloexec(int fd) __must_check;
 int fd_set_nonblock(int fd, bool nonblock) __must_check;

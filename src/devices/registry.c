@@ -77,8 +77,7 @@ const struct dev_entry devreg_platform[] = {
 };
 const unsigned int devreg_platform_count = ARRAY_SIZE(devreg_platform);
 
-int devreg_add_serial(struct dev_registry *r, const char *id,
-		      struct serial *s)
+int devreg_add_serial(struct dev_registry *r, const char *id, struct serial *s)
 {
 	struct dev_entry e = {
 		.version = SERIAL_STATE_VERSION,

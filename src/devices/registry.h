@@ -17,7 +17,7 @@
 
 struct dev_entry {
 	char id[DEVICE_ID_LEN];
-	uint32_t version;    /* state layout version */
+	uint32_t version; /* state layout version */
 	uint32_t state_size; /* bytes of state for that version */
 	/* Copy the device's state into state (state_size bytes). Cannot fail;
 	 * called with vCPUs parked, on the saving thread. */
@@ -42,8 +42,7 @@ struct dev_registry {
 	unsigned int nr;
 };
 
-int devreg_add(struct dev_registry *r, const struct dev_entry *e)
-	__must_check;
+int devreg_add(struct dev_registry *r, const struct dev_entry *e) __must_check;
 /*
  * The stateful devices every godwit x86 VM has, as entries without a
  * device (dev NULL, no save/restore): what a stream must carry, for

@@ -16,13 +16,19 @@
 #include "vmm/x86/layout.h"
 
 enum {
-	UART_RBR_THR = 0, UART_IER = 1, UART_IIR_FCR = 2, UART_LCR = 3,
-	UART_MCR = 4, UART_LSR = 5, UART_MSR = 6, UART_SCR = 7,
+	UART_RBR_THR = 0,
+	UART_IER = 1,
+	UART_IIR_FCR = 2,
+	UART_LCR = 3,
+	UART_MCR = 4,
+	UART_LSR = 5,
+	UART_MSR = 6,
+	UART_SCR = 7,
 };
 
-#define IER_RDI 0x01   /* receive data available */
-#define IER_THRI 0x02  /* transmitter holding register empty */
-#define IER_MSI 0x08   /* modem status */
+#define IER_RDI 0x01 /* receive data available */
+#define IER_THRI 0x02 /* transmitter holding register empty */
+#define IER_MSI 0x08 /* modem status */
 #define IIR_NONE 0x01
 #define IIR_THRI 0x02
 #define IIR_RDI 0x04
@@ -269,31 +275,37 @@ static const struct {
 	{ "msr", offsetof(struct serial_state, msr), MSR_DELTA },
 };
 
-int serial_state_check(const struct serial_state *st, char *why,
-		       size_t whylen)
+int serial_state_check(const struct serial_state *st, char *why, size_t whylen)
 {
 	unsigned int i;
 
 	if (st->rx_count > SERIAL_FIFO_SIZE)
-		return snprintf(why, whylen, "rx_count %u exceeds the %u-byte FIFO",
-				st->rx_count, SERIAL_FIFO_SIZE), -EINVAL;
+		return snprintf(why, whylen,
+				"rx_count %u exceeds the %u-byte FIFO",
+				st->rx_count, SERIAL_FIFO_SIZE),
+		       -EINVAL;
 	if (st->rx_head >= SERIAL_FIFO_SIZE)
 		return snprintf(why, whylen, "rx_head %u is outside the FIFO",
-				st->rx_head), -EINVAL;
+				st->rx_head),
+		       -EINVAL;
 	if (st->thr_ipending > 1)
 		return snprintf(why, whylen, "thr_ipending %u is not 0 or 1",
-				st->thr_ipending), -EINVAL;
+				st->thr_ipending),
+		       -EINVAL;
 	for (i = 0; i < sizeof(st->reserved); i++)
 		if (st->reserved[i])
-			return snprintf(why, whylen, "reserved byte %u is not zero",
-					i), -EINVAL;
+			return snprintf(why, whylen,
+					"reserved byte %u is not zero", i),
+			       -EINVAL;
 	for (i = 0; i < ARRAY_SIZE(serial_reg_bits); i++) {
 		uint8_t v = ((const uint8_t *)st)[serial_reg_bits[i].off];
 
 		if (v & ~serial_reg_bits[i].valid)
-			return snprintf(why, whylen,
-					"%s 0x%02x sets bits the UART does not have",
-					serial_reg_bits[i].name, v), -EINVAL;
+			return snprintf(
+				       why, whylen,
+				       "%s 0x%02x sets bits the UART does not have",
+				       serial_reg_bits[i].name, v),
+			       -EINVAL;
 	}
 	return 0;
 }

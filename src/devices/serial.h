@@ -22,10 +22,10 @@ typedef void (*serial_irq_fn)(void *opaque, int level);
 struct serial {
 	pthread_mutex_t lock;
 	struct serial_state st;
-	int out_fd;          /* -1: output discarded */
+	int out_fd; /* -1: output discarded */
 	serial_irq_fn set_irq;
 	void *irq_opaque;
-	int irq_level;       /* last level driven on the line */
+	int irq_level; /* last level driven on the line */
 	uint64_t tx_bytes;
 };
 
@@ -44,7 +44,7 @@ void serial_save(struct serial *s, struct serial_state *out);
 /* Is a saved state one this model can load? why says what is wrong. */
 int serial_state_check(const struct serial_state *st, char *why,
 		       size_t whylen) __must_check;
-int serial_restore(struct serial *s, const struct serial_state *in)
-	__must_check;
+int serial_restore(struct serial *s,
+		   const struct serial_state *in) __must_check;
 
 #endif

@@ -22,7 +22,7 @@ struct batch {
 	struct iovec iov[REC_WRITE_MAX_IOV];
 	int niov;
 	uint32_t count;
-	uint8_t *bounce;  /* PAGES_LIVE: PAGE_BATCH_MAX page copies */
+	uint8_t *bounce; /* PAGES_LIVE: PAGE_BATCH_MAX page copies */
 	uint32_t nbounce; /* copies in use */
 };
 
@@ -51,8 +51,8 @@ static int align_page_data(struct stream *s, uint32_t count)
 	static const uint8_t zeros[PADDING_MAX];
 	uint64_t data = s->offset + sizeof(struct rec_hdr) +
 			sizeof(struct rec_page_data) + 8ULL * count;
-	uint64_t need = (PAGE_DATA_ALIGN - data % PAGE_DATA_ALIGN) %
-			PAGE_DATA_ALIGN;
+	uint64_t need =
+		(PAGE_DATA_ALIGN - data % PAGE_DATA_ALIGN) % PAGE_DATA_ALIGN;
 
 	if (!s->direct || !need)
 		return 0;
@@ -62,8 +62,7 @@ static int align_page_data(struct stream *s, uint32_t count)
 			     need - sizeof(struct rec_hdr));
 }
 
-static int batch_flush(struct stream *s, struct batch *b,
-		       struct page_stats *st)
+static int batch_flush(struct stream *s, struct batch *b, struct page_stats *st)
 {
 	int rc;
 
@@ -160,8 +159,8 @@ static int send_all(struct stream *s, struct guest_mem *mem, struct batch *b,
 
 	while (off < mem->size) {
 		end = next_hole(mem, off);
-		for (idx = off >> PAGE_SHIFT; idx < DIV_ROUND_UP(end, PAGE_SIZE);
-		     idx++) {
+		for (idx = off >> PAGE_SHIFT;
+		     idx < DIV_ROUND_UP(end, PAGE_SIZE); idx++) {
 			rc = send_one(s, mem, b, idx, flags, st);
 			if (rc)
 				return rc;
@@ -211,7 +210,8 @@ static int recv_pfns(struct stream *s, const struct rec_hdr *h,
 
 	if (h->length < sizeof(b->hdr)) {
 		snprintf(err->why, sizeof(err->why),
-			 "body of %u bytes is too short for a batch", h->length);
+			 "body of %u bytes is too short for a batch",
+			 h->length);
 		return stream_set_error(s, -EINVAL);
 	}
 	if (stream_read(s, &b->hdr, sizeof(b->hdr)))
@@ -267,9 +267,10 @@ static int check_repeats(struct stream *s, struct guest_mem *mem,
 		if (idx < 0)
 			continue; /* refused below */
 		if (bitmap_test(seen, idx)) {
-			snprintf(err->why, sizeof(err->why),
-				 "pfn 0x%llx sent again in a stream without the LIVE flag",
-				 (unsigned long long)pfn);
+			snprintf(
+				err->why, sizeof(err->why),
+				"pfn 0x%llx sent again in a stream without the LIVE flag",
+				(unsigned long long)pfn);
 			return stream_set_error(s, -EINVAL);
 		}
 		bitmap_set(seen, idx);
@@ -319,13 +320,15 @@ static int place_pages(struct page_rx *rx, struct guest_mem *mem,
 		bool end = i == b->hdr.count;
 
 		if (!end && (b->pfn[i] & PFN_TYPE_MASK)) {
-			off = (uint64_t)mem_pfn_to_index(mem, b->pfn[i] & PFN_MASK)
+			off = (uint64_t)mem_pfn_to_index(mem,
+							 b->pfn[i] & PFN_MASK)
 			      << PAGE_SHIFT;
 			zero_page(mem, off);
 			continue;
 		}
 		if (!end)
-			off = (uint64_t)mem_pfn_to_index(mem, b->pfn[i]) << PAGE_SHIFT;
+			off = (uint64_t)mem_pfn_to_index(mem, b->pfn[i])
+			      << PAGE_SHIFT;
 		/* Flush the run unless this page extends it. */
 		if (run_len && (end || off != run_off + run_len)) {
 			if (pwrite(mem->memfd, run_src, run_len, run_off) !=
@@ -351,8 +354,7 @@ static int place_pages(struct page_rx *rx, struct guest_mem *mem,
 
 int pages_recv(struct page_rx *rx, struct stream *s, struct guest_mem *mem,
 	       const struct rec_hdr *h, const struct rec_limits *lim,
-	       struct bitmap *seen, struct rec_error *err,
-	       uint64_t *pages_out)
+	       struct bitmap *seen, struct rec_error *err, uint64_t *pages_out)
 {
 	struct batch *b = rx->b;
 	uint32_t normal, crc = rec_crc_start(h->type, h->length);

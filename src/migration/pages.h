@@ -19,7 +19,7 @@
 
 struct page_stats {
 	uint64_t normal; /* pages sent with data */
-	uint64_t zero;   /* pages sent as ZERO entries */
+	uint64_t zero; /* pages sent as ZERO entries */
 	uint64_t skipped; /* zero pages not sent at all */
 	uint64_t records;
 };

@@ -11,19 +11,19 @@
 
 /* What the driver measured; rates are per second of wall time. */
 struct precopy_stats {
-	unsigned int round;        /* rounds completed, round 0 included */
-	uint64_t dirty_pages;      /* dirty now: what the next step sends */
+	unsigned int round; /* rounds completed, round 0 included */
+	uint64_t dirty_pages; /* dirty now: what the next step sends */
 	uint64_t prev_dirty_pages; /* dirty at the end of the round before */
-	uint64_t bandwidth_bps;    /* bytes/s achieved in the last round */
-	uint64_t dirty_rate_pps;   /* pages/s dirtied during the last round */
+	uint64_t bandwidth_bps; /* bytes/s achieved in the last round */
+	uint64_t dirty_rate_pps; /* pages/s dirtied during the last round */
 	uint64_t downtime_limit_ns;
 	unsigned int max_rounds;
 	unsigned int stalled_rounds; /* rounds in a row that did not shrink */
 };
 
 enum precopy_action {
-	PRECOPY_CONTINUE,   /* send another round, guest running */
-	PRECOPY_STOP_FITS,  /* the rest fits the downtime limit */
+	PRECOPY_CONTINUE, /* send another round, guest running */
+	PRECOPY_STOP_FITS, /* the rest fits the downtime limit */
 	PRECOPY_STOP_LIMIT, /* max rounds reached: stop and copy anyway */
 	PRECOPY_STOP_STUCK, /* not converging: more rounds would not help */
 };

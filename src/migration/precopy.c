@@ -70,11 +70,13 @@ static int catch_up(struct precopy *pc)
 	while (pc->rounds_acked < pc->rounds_sent) {
 		now = time_mono_ns();
 		if (now - start >= CATCHUP_MAX_NS) {
-			log_debug("destination did not acknowledge round %llu in time",
-				  (unsigned long long)pc->rounds_sent - 1);
+			log_debug(
+				"destination did not acknowledge round %llu in time",
+				(unsigned long long)pc->rounds_sent - 1);
 			break;
 		}
-		r = poll(&p, 1, (CATCHUP_MAX_NS - (now - start)) / NSEC_PER_MSEC + 1);
+		r = poll(&p, 1,
+			 (CATCHUP_MAX_NS - (now - start)) / NSEC_PER_MSEC + 1);
 		if (r < 0 && errno != EINTR)
 			return stream_set_error(pc->s, -errno);
 		if (r > 0) {
@@ -213,15 +215,17 @@ static int stop_and_copy(struct precopy *pc, struct dev_registry *devs)
 	}
 	pc->res->final_pages = ps.normal + ps.zero;
 	pc->res->pages_sent += pc->res->final_pages;
-	log_debug("downtime: final %llu pages sent at +%llu us",
-		  (unsigned long long)pc->res->final_pages,
-		  (unsigned long long)((time_mono_ns() - pc->res->pause_mono_ns) /
-				       1000));
+	log_debug(
+		"downtime: final %llu pages sent at +%llu us",
+		(unsigned long long)pc->res->final_pages,
+		(unsigned long long)((time_mono_ns() - pc->res->pause_mono_ns) /
+				     1000));
 	if (!rc)
 		rc = save_state(pc->s, pc->vm, devs);
-	log_debug("downtime: state sent at +%llu us",
-		  (unsigned long long)((time_mono_ns() - pc->res->pause_mono_ns) /
-				       1000));
+	log_debug(
+		"downtime: state sent at +%llu us",
+		(unsigned long long)((time_mono_ns() - pc->res->pause_mono_ns) /
+				     1000));
 	return rc;
 }
 
@@ -230,8 +234,12 @@ int migrate_send(struct stream *s, struct vm *vm, struct dev_registry *devs,
 		 const struct migrate_params *p, migrate_progress_fn progress,
 		 void *opaque, struct migrate_result *res)
 {
-	struct precopy pc = { .s = s, .vm = vm, .p = p, .progress = progress,
-			      .opaque = opaque, .res = res };
+	struct precopy pc = { .s = s,
+			      .vm = vm,
+			      .p = p,
+			      .progress = progress,
+			      .opaque = opaque,
+			      .res = res };
 	uint64_t start = time_mono_ns(), off0 = s->offset;
 	int rc;
 

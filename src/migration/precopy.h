@@ -23,7 +23,7 @@ struct vm;
 
 /* Points in migrate_send() where the caller may act (or veto). */
 enum migrate_step {
-	MIGRATE_STEP_PRE_SUSPEND,  /* pre-copy is over; the VM still runs */
+	MIGRATE_STEP_PRE_SUSPEND, /* pre-copy is over; the VM still runs */
 	MIGRATE_STEP_POST_SUSPEND, /* the VM is paused; the rest not sent */
 };
 
@@ -35,10 +35,10 @@ typedef int (*migrate_step_fn)(void *opaque, enum migrate_step step);
 
 struct migrate_params {
 	bool live;
-	uint64_t bandwidth_bps;     /* 0: unlimited */
+	uint64_t bandwidth_bps; /* 0: unlimited */
 	uint64_t downtime_limit_ns;
 	unsigned int max_rounds;
-	migrate_step_fn step;       /* NULL: no step callback */
+	migrate_step_fn step; /* NULL: no step callback */
 	void *step_opaque;
 };
 
@@ -52,24 +52,24 @@ struct migrate_round {
 	uint64_t dirty_rate_pps;
 	uint64_t expected_downtime_ns;
 	uint64_t remaining_pages; /* dirty after the round */
-	uint64_t bytes_total;     /* stream bytes so far */
+	uint64_t bytes_total; /* stream bytes so far */
 };
 
 struct migrate_result {
-	unsigned int rounds;      /* pre-copy rounds, round 0 included */
-	uint64_t pages_sent;      /* all rounds and the final copy */
-	uint64_t final_pages;     /* sent while paused */
+	unsigned int rounds; /* pre-copy rounds, round 0 included */
+	uint64_t pages_sent; /* all rounds and the final copy */
+	uint64_t final_pages; /* sent while paused */
 	uint64_t bytes;
 	uint64_t expected_downtime_ns;
 	enum precopy_action stop_reason;
-	uint64_t pause_mono_ns;   /* when the VM was paused */
-	uint64_t pause_real_ns;   /* the same in CLOCK_REALTIME (handover) */
-	uint64_t precopy_ns;      /* start until the pause */
-	bool paused;              /* migrate_send paused the VM (undo it) */
+	uint64_t pause_mono_ns; /* when the VM was paused */
+	uint64_t pause_real_ns; /* the same in CLOCK_REALTIME (handover) */
+	uint64_t precopy_ns; /* start until the pause */
+	bool paused; /* migrate_send paused the VM (undo it) */
 	/* What the destination said when it stopped us, if it did. */
 	bool have_peer_msg;
 	struct handover_msg peer_msg;
-	uint64_t catchup_ns;      /* waiting for the destination to catch up */
+	uint64_t catchup_ns; /* waiting for the destination to catch up */
 };
 
 /* Called on the migration thread after each round. */

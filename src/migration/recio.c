@@ -9,8 +9,7 @@
 
 static const uint8_t zero_pad[REC_ALIGN];
 
-int rec_write(struct stream *s, uint32_t type, const struct iovec *body,
-	      int n)
+int rec_write(struct stream *s, uint32_t type, const struct iovec *body, int n)
 {
 	struct iovec iov[REC_WRITE_MAX_IOV + 2];
 	struct rec_hdr h;
@@ -60,8 +59,9 @@ int rec_read_hdr(struct stream *s, struct rec_hdr *h, struct rec_error *err)
 	err->type = REC_ERR_RECORD_HEADER;
 	if (stream_read(s, h, sizeof(*h))) {
 		if (s->error == -EPIPE)
-			snprintf(err->why, sizeof(err->why),
-				 "stream ends without an END record (truncated)");
+			snprintf(
+				err->why, sizeof(err->why),
+				"stream ends without an END record (truncated)");
 		else
 			rec_io_error(s, err, "record header");
 		return s->error;
@@ -85,9 +85,10 @@ int rec_read_tail(struct stream *s, const struct rec_hdr *h, uint32_t crc,
 		return stream_set_error(s, -EINVAL);
 	}
 	if (crc != h->crc) {
-		snprintf(err->why, sizeof(err->why),
-			 "CRC mismatch (computed 0x%08x, record says 0x%08x): corrupted",
-			 crc, h->crc);
+		snprintf(
+			err->why, sizeof(err->why),
+			"CRC mismatch (computed 0x%08x, record says 0x%08x): corrupted",
+			crc, h->crc);
 		return stream_set_error(s, -EBADMSG);
 	}
 	return 0;

@@ -15,13 +15,13 @@
 #include "migration/transport/stream.h"
 
 /* rec_error.type values for failures outside a known record. */
-#define REC_ERR_STREAM_HEADER UINT32_MAX       /* header or config */
+#define REC_ERR_STREAM_HEADER UINT32_MAX /* header or config */
 #define REC_ERR_RECORD_HEADER (UINT32_MAX - 1) /* a record header */
 
 /* Where reading went wrong: filled by the reading functions. */
 struct rec_error {
 	uint64_t offset; /* of the record header, or of the header/config */
-	uint32_t type;   /* record type, or a REC_ERR_* value */
+	uint32_t type; /* record type, or a REC_ERR_* value */
 	char why[256];
 };
 
@@ -33,14 +33,13 @@ struct rec_error {
  * Writes may be chained without checking each: the stream's error is
  * sticky, so check s->error (or the last return) once at the end.
  */
-int rec_write(struct stream *s, uint32_t type, const struct iovec *body,
-	      int n);
+int rec_write(struct stream *s, uint32_t type, const struct iovec *body, int n);
 int rec_write_buf(struct stream *s, uint32_t type, const void *body,
 		  uint32_t len);
 
 /* Read and check a record header; err->offset/type describe it. */
-int rec_read_hdr(struct stream *s, struct rec_hdr *h, struct rec_error *err)
-	__must_check;
+int rec_read_hdr(struct stream *s, struct rec_hdr *h,
+		 struct rec_error *err) __must_check;
 /* Read a whole body (h->length bytes) into buf, check padding and CRC. */
 int rec_read_body(struct stream *s, const struct rec_hdr *h, void *buf,
 		  struct rec_error *err) __must_check;

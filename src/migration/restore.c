@@ -80,16 +80,19 @@ int restore_check_identity(const struct vm *vm, const struct stream_header *h,
 			   char *why, size_t whylen)
 {
 	if (memcmp(h->cpu_vendor, vm->cpu_vendor, sizeof(h->cpu_vendor)))
-		return WHY("machine identity: CPU vendor %.12s, this host is %.12s",
-			   h->cpu_vendor, vm->cpu_vendor);
+		return WHY(
+			"machine identity: CPU vendor %.12s, this host is %.12s",
+			h->cpu_vendor, vm->cpu_vendor);
 	if (h->cpuid_digest != vm->cpuid_digest)
-		return WHY("machine identity: CPU feature digest 0x%08x differs from this host's 0x%08x for cpu model '%s'",
-			   h->cpuid_digest, vm->cpuid_digest,
-			   vm->config.cpu_model);
+		return WHY(
+			"machine identity: CPU feature digest 0x%08x differs from this host's 0x%08x for cpu model '%s'",
+			h->cpuid_digest, vm->cpuid_digest,
+			vm->config.cpu_model);
 	if (h->mem_bytes != vm->mem.size)
-		return WHY("machine identity: memory %llu MiB, but the config says %llu MiB",
-			   (unsigned long long)(h->mem_bytes >> 20),
-			   (unsigned long long)(vm->mem.size >> 20));
+		return WHY(
+			"machine identity: memory %llu MiB, but the config says %llu MiB",
+			(unsigned long long)(h->mem_bytes >> 20),
+			(unsigned long long)(vm->mem.size >> 20));
 	if (h->nr_vcpus != vm->nr_vcpus)
 		return WHY("machine identity: %u vCPUs, but the config says %u",
 			   h->nr_vcpus, vm->nr_vcpus);
@@ -119,10 +122,11 @@ static int check_clock(const struct vmstate_rx *rx, struct vm *vm)
 	int khz = ioctl(vm->fd, KVM_GET_TSC_KHZ, 0);
 	uint64_t src = rx->clock.tsc_khz;
 
-	if (khz > 0 && src && (src > khz * 1001ULL / 1000 ||
-			       src < khz * 999ULL / 1000))
-		log_warn("the guest's TSC ran at %llu kHz, this host's at %d kHz: guest time will run at a different rate",
-			 (unsigned long long)src, khz);
+	if (khz > 0 && src &&
+	    (src > khz * 1001ULL / 1000 || src < khz * 999ULL / 1000))
+		log_warn(
+			"the guest's TSC ran at %llu kHz, this host's at %d kHz: guest time will run at a different rate",
+			(unsigned long long)src, khz);
 	return 0;
 }
 
@@ -131,8 +135,8 @@ static int restore_end(struct stream *s, struct dev_registry *devs,
 		       struct rec_error *err)
 {
 	if (h->length) {
-		snprintf(err->why, sizeof(err->why), "END has a body of %u bytes",
-			 h->length);
+		snprintf(err->why, sizeof(err->why),
+			 "END has a body of %u bytes", h->length);
 		return stream_set_error(s, -EINVAL);
 	}
 	if (rec_read_body(s, h, NULL, err))

@@ -25,11 +25,11 @@ struct save_result {
 int save_header(struct stream *s, struct vm *vm, const char *config,
 		uint32_t config_len, uint32_t flags) __must_check;
 /* Machine state records and END (VM paused). */
-int save_state(struct stream *s, struct vm *vm, struct dev_registry *devs)
-	__must_check;
+int save_state(struct stream *s, struct vm *vm,
+	       struct dev_registry *devs) __must_check;
 /* The whole stream of a paused VM. */
 int save_vm(struct stream *s, struct vm *vm, struct dev_registry *devs,
-	    const char *config, uint32_t config_len, struct save_result *res)
-	__must_check;
+	    const char *config, uint32_t config_len,
+	    struct save_result *res) __must_check;
 
 #endif

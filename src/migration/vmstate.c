@@ -15,11 +15,11 @@
 #define WHY(...) (snprintf(why, whylen, __VA_ARGS__), -EINVAL)
 
 /* Records every vCPU must have, as bits of (1 << type). */
-#define VCPU_RECORDS                                                           \
-	((1u << REC_VCPU_REGS) | (1u << REC_VCPU_SREGS) |                      \
-	 (1u << REC_VCPU_XSAVE) | (1u << REC_VCPU_XCRS) |                      \
-	 (1u << REC_VCPU_MSRS) | (1u << REC_VCPU_LAPIC) |                      \
-	 (1u << REC_VCPU_EVENTS) | (1u << REC_VCPU_MP_STATE) |                 \
+#define VCPU_RECORDS                                           \
+	((1u << REC_VCPU_REGS) | (1u << REC_VCPU_SREGS) |      \
+	 (1u << REC_VCPU_XSAVE) | (1u << REC_VCPU_XCRS) |      \
+	 (1u << REC_VCPU_MSRS) | (1u << REC_VCPU_LAPIC) |      \
+	 (1u << REC_VCPU_EVENTS) | (1u << REC_VCPU_MP_STATE) | \
 	 (1u << REC_VCPU_DEBUGREGS))
 
 static int put_vcpu(struct stream *s, uint32_t type, uint32_t vcpu,
@@ -60,8 +60,7 @@ static int save_vcpu(struct stream *s, struct vcpu *vcpu)
 		return stream_set_error(s, rc);
 	put_vcpu(s, REC_VCPU_REGS, i, 0, &st.regs, sizeof(st.regs));
 	put_vcpu(s, REC_VCPU_SREGS, i, 0, &st.sregs, sizeof(st.sregs));
-	put_vcpu(s, REC_VCPU_XSAVE, i, st.xsave_size, st.xsave,
-		 st.xsave_size);
+	put_vcpu(s, REC_VCPU_XSAVE, i, st.xsave_size, st.xsave, st.xsave_size);
 	put_vcpu(s, REC_VCPU_XCRS, i, 0, &st.xcrs, sizeof(st.xcrs));
 	save_msrs(s, i, &st);
 	put_vcpu(s, REC_VCPU_LAPIC, i, 0, &st.lapic, sizeof(st.lapic));
@@ -232,9 +231,10 @@ static int rx_device(struct vmstate_rx *rx, struct dev_registry *devs,
 	if (rx->have_dev[i])
 		return WHY("second DEVICE record for '%s'", d->id);
 	if (d->version != e->version || d->length != e->state_size)
-		return WHY("device '%s' state version %u (%u bytes) is not supported (expected version %u, %u bytes)",
-			   d->id, d->version, d->length, e->version,
-			   e->state_size);
+		return WHY(
+			"device '%s' state version %u (%u bytes) is not supported (expected version %u, %u bytes)",
+			d->id, d->version, d->length, e->version,
+			e->state_size);
 	if (e->check(d->state, why, whylen)) {
 		char detail[160];
 

@@ -20,23 +20,22 @@
 struct vm;
 
 /* Write every state record of a paused VM. */
-int vmstate_save(struct vm *vm, struct dev_registry *devs, struct stream *s)
-	__must_check;
+int vmstate_save(struct vm *vm, struct dev_registry *devs,
+		 struct stream *s) __must_check;
 
 struct vmstate_rx {
 	unsigned int nr_vcpus;
 	struct x86_vcpu_state *vcpus;
-	uint32_t *have;       /* per vCPU: bit (record type) received */
+	uint32_t *have; /* per vCPU: bit (record type) received */
 	struct x86_vm_state vm;
-	uint32_t have_chips;  /* bit per IRQCHIP */
+	uint32_t have_chips; /* bit per IRQCHIP */
 	bool have_pit, have_clock;
 	struct rec_clock clock;
 	bool have_dev[DEVREG_MAX];
 	uint8_t *dev_state[DEVREG_MAX];
 };
 
-int vmstate_rx_init(struct vmstate_rx *rx, unsigned int nr_vcpus)
-	__must_check;
+int vmstate_rx_init(struct vmstate_rx *rx, unsigned int nr_vcpus) __must_check;
 void vmstate_rx_free(struct vmstate_rx *rx);
 /* Take one validated state record; why says what was wrong. */
 int vmstate_rx_add(struct vmstate_rx *rx, struct dev_registry *devs,

@@ -20,14 +20,17 @@ int bus_register(struct bus *bus, uint64_t base, uint64_t len, bus_io_fn io,
 	if (bus->nr_ranges == BUS_MAX_RANGES)
 		return -ENOSPC;
 	bus->ranges[bus->nr_ranges++] = (struct bus_range){
-		.base = base, .len = len, .io = io, .opaque = opaque,
+		.base = base,
+		.len = len,
+		.io = io,
+		.opaque = opaque,
 		.name = name,
 	};
 	return 0;
 }
 
-bool bus_access(struct bus *bus, uint64_t addr, uint8_t *data,
-		unsigned int len, bool is_write)
+bool bus_access(struct bus *bus, uint64_t addr, uint8_t *data, unsigned int len,
+		bool is_write)
 {
 	unsigned int i;
 

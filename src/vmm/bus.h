@@ -41,7 +41,7 @@ int bus_register(struct bus *bus, uint64_t base, uint64_t len, bus_io_fn io,
  * Dispatch one access. Unclaimed reads return all ones (an empty ISA
  * bus); unclaimed writes are dropped. Returns false if unclaimed.
  */
-bool bus_access(struct bus *bus, uint64_t addr, uint8_t *data,
-		unsigned int len, bool is_write);
+bool bus_access(struct bus *bus, uint64_t addr, uint8_t *data, unsigned int len,
+		bool is_write);
 
 #endif

@@ -78,8 +78,8 @@ int mem_dirty_log_stop(struct guest_mem *mem)
 	return rc;
 }
 
-static int dirty_clear(struct guest_mem *mem, unsigned int slot,
-		       uint64_t *bits, uint64_t npages)
+static int dirty_clear(struct guest_mem *mem, unsigned int slot, uint64_t *bits,
+		       uint64_t npages)
 {
 	uint64_t first;
 

@@ -12,7 +12,7 @@
 #include "common/compiler.h"
 
 struct kvm {
-	int fd;             /* /dev/kvm */
+	int fd; /* /dev/kvm */
 	int vcpu_mmap_size; /* size of each vCPU's kvm_run mapping */
 	struct kvm_cpuid2 *supported_cpuid;
 	struct kvm_msr_list *msr_list;

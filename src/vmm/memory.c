@@ -127,7 +127,8 @@ static const struct mem_region *mem_find(const struct guest_mem *mem,
 	for (i = 0; i < mem->nr_regions; i++) {
 		const struct mem_region *r = &mem->regions[i];
 
-		if (gpa >= r->gpa && len <= r->size && gpa - r->gpa <= r->size - len)
+		if (gpa >= r->gpa && len <= r->size &&
+		    gpa - r->gpa <= r->size - len)
 			return r;
 	}
 	return NULL;

@@ -17,18 +17,18 @@
 #define PAGE_SIZE (1ULL << PAGE_SHIFT)
 
 struct mem_region {
-	uint64_t gpa;    /* guest physical start */
-	uint64_t size;   /* bytes */
+	uint64_t gpa; /* guest physical start */
+	uint64_t size; /* bytes */
 	uint64_t offset; /* offset in the memfd and in mem->host */
 };
 
 struct guest_mem {
 	int memfd;
-	uint8_t *host;  /* whole RAM, RAM order (low then high) */
-	uint64_t size;  /* total bytes */
+	uint8_t *host; /* whole RAM, RAM order (low then high) */
+	uint64_t size; /* total bytes */
 	struct mem_region regions[2];
 	unsigned int nr_regions;
-	int vm_fd;      /* -1 until mem_register() */
+	int vm_fd; /* -1 until mem_register() */
 	bool dirty_logging;
 	bool manual_protect; /* KVM_CLEAR_DIRTY_LOG in use */
 	struct bitmap vmm_dirty; /* pages the VMM itself wrote, per RAM page */
@@ -69,7 +69,7 @@ int mem_dirty_log_stop(struct guest_mem *mem) __must_check;
  * re-arm write protection for them, so the next call sees only newer
  * writes.
  */
-int mem_dirty_log_sync(struct guest_mem *mem, struct bitmap *dirty)
-	__must_check;
+int mem_dirty_log_sync(struct guest_mem *mem,
+		       struct bitmap *dirty) __must_check;
 
 #endif

@@ -117,8 +117,7 @@ void vm_request_stop(struct vm *vm, enum vm_stop_reason reason, int status,
 	}
 }
 
-bool vm_stopped(struct vm *vm, enum vm_stop_reason *reason_out,
-		int *status_out)
+bool vm_stopped(struct vm *vm, enum vm_stop_reason *reason_out, int *status_out)
 {
 	bool stopped;
 

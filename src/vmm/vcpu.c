@@ -182,8 +182,9 @@ static void vcpu_handle_exit(struct vcpu *vcpu)
 				   run->internal.suberror);
 		break;
 	case KVM_EXIT_FAIL_ENTRY:
-		vcpu_exit_internal(vcpu, "entry failure, reason",
-				   run->fail_entry.hardware_entry_failure_reason);
+		vcpu_exit_internal(
+			vcpu, "entry failure, reason",
+			run->fail_entry.hardware_entry_failure_reason);
 		break;
 	default:
 		vcpu_exit_internal(vcpu, "unexpected exit reason",

@@ -21,8 +21,8 @@ struct vcpu {
 	bool parked; /* under vm->pause.lock */
 };
 
-int vcpu_create(struct vm *vm, unsigned int index, struct vcpu *vcpu)
-	__must_check;
+int vcpu_create(struct vm *vm, unsigned int index,
+		struct vcpu *vcpu) __must_check;
 void vcpu_destroy(struct vcpu *vcpu);
 int vcpu_start_thread(struct vcpu *vcpu) __must_check;
 /* Install the no-op signal handler used to kick vCPUs out of KVM_RUN. */

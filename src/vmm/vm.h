@@ -24,12 +24,12 @@
 /* Why the guest stopped; each has its own exit status (see vm_stop_status). */
 enum vm_stop_reason {
 	VM_STOP_NONE,
-	VM_STOP_DEBUG_EXIT,   /* guest wrote the debug-exit port */
-	VM_STOP_POWEROFF,     /* ACPI S5 */
-	VM_STOP_RESET,        /* ACPI reset register or KVM system event */
+	VM_STOP_DEBUG_EXIT, /* guest wrote the debug-exit port */
+	VM_STOP_POWEROFF, /* ACPI S5 */
+	VM_STOP_RESET, /* ACPI reset register or KVM system event */
 	VM_STOP_TRIPLE_FAULT, /* KVM_EXIT_SHUTDOWN */
-	VM_STOP_INTERNAL,     /* KVM could not run the guest */
-	VM_STOP_HOST,         /* the host ended it (quit, signal, saved) */
+	VM_STOP_INTERNAL, /* KVM could not run the guest */
+	VM_STOP_HOST, /* the host ended it (quit, signal, saved) */
 };
 
 /* Exit statuses of `godwit run` for stops other than the debug-exit port. */
@@ -42,13 +42,13 @@ struct vcpu;
 
 struct vm_pause {
 	pthread_mutex_t lock;
-	pthread_cond_t wake;   /* parked vCPUs wait here */
+	pthread_cond_t wake; /* parked vCPUs wait here */
 	pthread_cond_t parked; /* pausers wait here for every vCPU to park */
 	unsigned int requests; /* nested pause requests */
 	unsigned int nr_parked;
 	unsigned int nr_threads; /* vCPU threads alive */
-	bool stopping;           /* guest ended: park for good */
-	bool quit;               /* threads must exit */
+	bool stopping; /* guest ended: park for good */
+	bool quit; /* threads must exit */
 	/* Guest TSC frozen at pause time (see vm_pause()). */
 	bool tsc_frozen;
 	uint64_t tsc_guest;
@@ -72,10 +72,10 @@ struct vm {
 	struct vcpu *vcpus;
 	unsigned int nr_vcpus;
 	struct kvm_cpuid2 *cpuid; /* the VM's CPUID, before per-vCPU ids */
-	uint32_t cpuid_digest;    /* machine identity: feature digest */
+	uint32_t cpuid_digest; /* machine identity: feature digest */
 	char cpu_vendor[13];
-	bool tsc_offset_ctrl;     /* KVM_VCPU_TSC_OFFSET available */
-	uint32_t *save_msrs;      /* MSRs saved per vCPU (msr_save_list) */
+	bool tsc_offset_ctrl; /* KVM_VCPU_TSC_OFFSET available */
+	uint32_t *save_msrs; /* MSRs saved per vCPU (msr_save_list) */
 	unsigned int nr_save_msrs;
 	struct vm_pause pause;
 

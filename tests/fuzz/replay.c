@@ -50,9 +50,11 @@ int main(int argc, char **argv)
 		while ((e = readdir(d))) {
 			if (e->d_name[0] == '.')
 				continue;
-			snprintf(path, sizeof(path), "%s/%s", argv[i], e->d_name);
+			snprintf(path, sizeof(path), "%s/%s", argv[i],
+				 e->d_name);
 			if (replay_file(path)) {
-				fprintf(stderr, "replay: cannot read %s\n", path);
+				fprintf(stderr, "replay: cannot read %s\n",
+					path);
 				closedir(d);
 				return 1;
 			}

@@ -20,25 +20,44 @@
 const char *rec_type_name(uint32_t type)
 {
 	switch (type) {
-	case REC_END: return "END";
-	case REC_PAGE_DATA: return "PAGE_DATA";
-	case REC_VCPU_REGS: return "VCPU_REGS";
-	case REC_VCPU_SREGS: return "VCPU_SREGS";
-	case REC_VCPU_XSAVE: return "VCPU_XSAVE";
-	case REC_VCPU_XCRS: return "VCPU_XCRS";
-	case REC_VCPU_MSRS: return "VCPU_MSRS";
-	case REC_VCPU_LAPIC: return "VCPU_LAPIC";
-	case REC_VCPU_EVENTS: return "VCPU_EVENTS";
-	case REC_VCPU_MP_STATE: return "VCPU_MP_STATE";
-	case REC_VCPU_DEBUGREGS: return "VCPU_DEBUGREGS";
-	case REC_IRQCHIP: return "IRQCHIP";
-	case REC_PIT: return "PIT";
-	case REC_CLOCK: return "CLOCK";
-	case REC_DEVICE: return "DEVICE";
-	case REC_ROUND: return "ROUND";
-	case REC_SAVE_INFO: return "SAVE_INFO";
-	case REC_PADDING: return "PADDING";
-	default: return (type & REC_OPTIONAL) ? "unknown optional" : "unknown";
+	case REC_END:
+		return "END";
+	case REC_PAGE_DATA:
+		return "PAGE_DATA";
+	case REC_VCPU_REGS:
+		return "VCPU_REGS";
+	case REC_VCPU_SREGS:
+		return "VCPU_SREGS";
+	case REC_VCPU_XSAVE:
+		return "VCPU_XSAVE";
+	case REC_VCPU_XCRS:
+		return "VCPU_XCRS";
+	case REC_VCPU_MSRS:
+		return "VCPU_MSRS";
+	case REC_VCPU_LAPIC:
+		return "VCPU_LAPIC";
+	case REC_VCPU_EVENTS:
+		return "VCPU_EVENTS";
+	case REC_VCPU_MP_STATE:
+		return "VCPU_MP_STATE";
+	case REC_VCPU_DEBUGREGS:
+		return "VCPU_DEBUGREGS";
+	case REC_IRQCHIP:
+		return "IRQCHIP";
+	case REC_PIT:
+		return "PIT";
+	case REC_CLOCK:
+		return "CLOCK";
+	case REC_DEVICE:
+		return "DEVICE";
+	case REC_ROUND:
+		return "ROUND";
+	case REC_SAVE_INFO:
+		return "SAVE_INFO";
+	case REC_PADDING:
+		return "PADDING";
+	default:
+		return (type & REC_OPTIONAL) ? "unknown optional" : "unknown";
 	}
 }
 
@@ -77,8 +96,9 @@ int stream_header_check_fixed(const struct stream_header *h, char *why,
 	if (memcmp(h->magic, STREAM_MAGIC, STREAM_MAGIC_LEN))
 		return WHY("bad magic: not a godwit stream");
 	if (h->version != STREAM_VERSION)
-		return WHY("stream version %u is not supported (this godwit reads version %u)",
-			   h->version, STREAM_VERSION);
+		return WHY(
+			"stream version %u is not supported (this godwit reads version %u)",
+			h->version, STREAM_VERSION);
 	if (h->header_size != sizeof(*h))
 		return WHY("header_size %u, expected %zu", h->header_size,
 			   sizeof(*h));
@@ -162,8 +182,8 @@ int rec_hdr_check(const struct rec_hdr *h, char *why, size_t whylen)
 }
 
 int rec_page_data_check(const void *prefix, size_t prefix_len, uint32_t len,
-			const struct rec_limits *lim,
-			uint32_t *data_pages_out, char *why, size_t whylen)
+			const struct rec_limits *lim, uint32_t *data_pages_out,
+			char *why, size_t whylen)
 {
 	const struct rec_page_data *p = prefix;
 	const uint8_t *entries = (const uint8_t *)prefix + sizeof(*p);
@@ -192,15 +212,18 @@ int rec_page_data_check(const void *prefix, size_t prefix_len, uint32_t len,
 			return WHY("entry %u: unknown page type %llu", i,
 				   (unsigned long long)type);
 		if (!rec_pfn_is_ram(lim->mem_bytes, pfn))
-			return WHY("entry %u: pfn 0x%llx is beyond guest memory (%llu MiB)",
-				   i, (unsigned long long)pfn,
-				   (unsigned long long)(lim->mem_bytes >> 20));
+			return WHY(
+				"entry %u: pfn 0x%llx is beyond guest memory (%llu MiB)",
+				i, (unsigned long long)pfn,
+				(unsigned long long)(lim->mem_bytes >> 20));
 		normal += type == PFN_TYPE_NORMAL;
 	}
-	want = sizeof(*p) + 8ULL * p->count + (uint64_t)STREAM_PAGE_SIZE * normal;
+	want = sizeof(*p) + 8ULL * p->count +
+	       (uint64_t)STREAM_PAGE_SIZE * normal;
 	if (want != len)
-		return WHY("length %u does not match %u entries with %u data pages (%llu bytes)",
-			   len, p->count, normal, (unsigned long long)want);
+		return WHY(
+			"length %u does not match %u entries with %u data pages (%llu bytes)",
+			len, p->count, normal, (unsigned long long)want);
 	*data_pages_out = normal;
 	return 0;
 }
@@ -375,8 +398,8 @@ int rec_body_check(uint32_t type, const void *body, uint32_t len,
 		return check_exact(body, len, sizeof(struct rec_pit), 0, why,
 				   whylen);
 	case REC_CLOCK:
-		return check_exact(body, len, sizeof(struct rec_clock), 20,
-				   why, whylen);
+		return check_exact(body, len, sizeof(struct rec_clock), 20, why,
+				   whylen);
 	case REC_DEVICE:
 		return check_device(body, len, why, whylen);
 	case REC_ROUND:
@@ -422,7 +445,8 @@ int handover_check(const struct handover_msg *m, char *why, size_t whylen)
 	if (m->reserved || m->reserved2)
 		return WHY("handover message reserved field is not zero");
 	if (m->type != HANDOVER_FAILED && m->error)
-		return WHY("handover message %u carries an error code", m->type);
+		return WHY("handover message %u carries an error code",
+			   m->type);
 	if (m->type != HANDOVER_YOURS && m->type != HANDOVER_ROUND_ACK &&
 	    m->value)
 		return WHY("handover message %u carries a value", m->type);

@@ -45,25 +45,24 @@ uint32_t rec_crc_start(uint32_t type, uint32_t length);
 void rec_hdr_init(struct rec_hdr *h, uint32_t type, uint32_t length,
 		  uint32_t crc);
 /* Length limit, reserved field, known or optional type. */
-int rec_hdr_check(const struct rec_hdr *h, char *why, size_t whylen)
-	__must_check;
+int rec_hdr_check(const struct rec_hdr *h, char *why,
+		  size_t whylen) __must_check;
 
 /*
  * PAGE_DATA: check the first 8 + 8*count bytes (the pfn list) of a body
  * of total length len; *data_pages_out gets the number of NORMAL pages.
  */
 int rec_page_data_check(const void *prefix, size_t prefix_len, uint32_t len,
-			const struct rec_limits *lim,
-			uint32_t *data_pages_out, char *why, size_t whylen)
-	__must_check;
+			const struct rec_limits *lim, uint32_t *data_pages_out,
+			char *why, size_t whylen) __must_check;
 /* Any other record type: the whole body. */
 int rec_body_check(uint32_t type, const void *body, uint32_t len,
-		   const struct rec_limits *lim, char *why, size_t whylen)
-	__must_check;
+		   const struct rec_limits *lim, char *why,
+		   size_t whylen) __must_check;
 
 void handover_init(struct handover_msg *m, uint32_t type, uint64_t time_ns,
 		   uint64_t value, int error, const char *text);
-int handover_check(const struct handover_msg *m, char *why, size_t whylen)
-	__must_check;
+int handover_check(const struct handover_msg *m, char *why,
+		   size_t whylen) __must_check;
 
 #endif

@@ -33,18 +33,18 @@
 #define STREAM_MAX_VCPUS 255u
 
 struct stream_header {
-	uint8_t magic[8];      /* STREAM_MAGIC */
-	uint32_t version;      /* STREAM_VERSION */
-	uint32_t flags;        /* STREAM_F_* */
-	uint32_t header_size;  /* sizeof(struct stream_header) */
-	uint32_t config_len;   /* bytes of domain config text that follow */
+	uint8_t magic[8]; /* STREAM_MAGIC */
+	uint32_t version; /* STREAM_VERSION */
+	uint32_t flags; /* STREAM_F_* */
+	uint32_t header_size; /* sizeof(struct stream_header) */
+	uint32_t config_len; /* bytes of domain config text that follow */
 	/* Machine identity: the restoring host must match all of it. */
-	uint64_t mem_bytes;    /* guest RAM, a multiple of 2 MiB */
-	uint32_t nr_vcpus;     /* 1..STREAM_MAX_VCPUS */
-	uint32_t page_size;    /* STREAM_PAGE_SIZE */
-	char cpu_vendor[12];   /* CPUID leaf 0 EBX EDX ECX */
+	uint64_t mem_bytes; /* guest RAM, a multiple of 2 MiB */
+	uint32_t nr_vcpus; /* 1..STREAM_MAX_VCPUS */
+	uint32_t page_size; /* STREAM_PAGE_SIZE */
+	char cpu_vendor[12]; /* CPUID leaf 0 EBX EDX ECX */
 	uint32_t cpuid_digest; /* CRC32C of the guest's CPUID table */
-	uint32_t reserved;     /* 0 */
+	uint32_t reserved; /* 0 */
 	/* CRC32C of this struct (with header_crc 0) and the config text. */
 	uint32_t header_crc;
 };
@@ -53,14 +53,14 @@ _Static_assert(sizeof(struct stream_header) == 64, "stream_header");
 /* ---- Records ---------------------------------------------------------- */
 
 struct rec_hdr {
-	uint32_t type;     /* REC_*; bit 31 set: optional */
-	uint32_t length;   /* body bytes, not counting this header or padding */
-	uint32_t crc;      /* CRC32C of type and length (8 bytes), then body */
+	uint32_t type; /* REC_*; bit 31 set: optional */
+	uint32_t length; /* body bytes, not counting this header or padding */
+	uint32_t crc; /* CRC32C of type and length (8 bytes), then body */
 	uint32_t reserved; /* 0 */
 };
 _Static_assert(sizeof(struct rec_hdr) == 16, "rec_hdr");
 
-#define REC_ALIGN 8u            /* bodies are zero-padded to 8 bytes */
+#define REC_ALIGN 8u /* bodies are zero-padded to 8 bytes */
 #define REC_MAX_LENGTH (16u << 20) /* hard limit on any body */
 #define REC_OPTIONAL 0x80000000u
 
@@ -100,10 +100,10 @@ enum rec_type {
 #define PFN_TYPE_SHIFT 56
 #define PFN_TYPE_MASK (0xffULL << PFN_TYPE_SHIFT)
 #define PFN_TYPE_NORMAL 0ULL /* 4096 bytes of data follow, in entry order */
-#define PFN_TYPE_ZERO 1ULL   /* page is all zero; no data */
+#define PFN_TYPE_ZERO 1ULL /* page is all zero; no data */
 
 struct rec_page_data {
-	uint32_t count;    /* 1..PAGE_BATCH_MAX */
+	uint32_t count; /* 1..PAGE_BATCH_MAX */
 	uint32_t reserved; /* 0 */
 	/*
 	 * then count u64 entries: pfn | type << PFN_TYPE_SHIFT (bits 52..55
@@ -209,10 +209,10 @@ _Static_assert(sizeof(struct rec_pit) == 112, "rec_pit");
 
 /* CLOCK: guest time when the VM was paused for the final copy. */
 struct rec_clock {
-	uint64_t guest_tsc;   /* TSC value every vCPU had */
+	uint64_t guest_tsc; /* TSC value every vCPU had */
 	uint64_t kvmclock_ns; /* KVM_GET_CLOCK */
-	uint32_t tsc_khz;     /* the guest TSC frequency */
-	uint32_t reserved;    /* 0 */
+	uint32_t tsc_khz; /* the guest TSC frequency */
+	uint32_t reserved; /* 0 */
 };
 _Static_assert(sizeof(struct rec_clock) == 24, "rec_clock");
 
@@ -221,8 +221,8 @@ _Static_assert(sizeof(struct rec_clock) == 24, "rec_clock");
 #define DEVICE_STATE_MAX (64u * 1024)
 struct rec_device {
 	char id[DEVICE_ID_LEN]; /* NUL-padded, e.g. "serial0" */
-	uint32_t version;       /* layout version of the state */
-	uint32_t length;        /* bytes of state that follow */
+	uint32_t version; /* layout version of the state */
+	uint32_t length; /* bytes of state that follow */
 	uint8_t state[];
 };
 _Static_assert(sizeof(struct rec_device) == 24, "rec_device");
@@ -230,8 +230,8 @@ _Static_assert(sizeof(struct rec_device) == 24, "rec_device");
 /* ROUND (optional): end of a pre-copy round, for progress and inspect. */
 struct rec_round {
 	uint32_t round;
-	uint32_t reserved;      /* 0 */
-	uint64_t pages_sent;    /* in this round */
+	uint32_t reserved; /* 0 */
+	uint64_t pages_sent; /* in this round */
 	uint64_t pages_dirtied; /* during this round */
 	uint64_t duration_ns;
 };
@@ -239,8 +239,8 @@ _Static_assert(sizeof(struct rec_round) == 32, "rec_round");
 
 /* SAVE_INFO (optional): who wrote the stream and when. */
 struct rec_save_info {
-	uint64_t time_ns;    /* CLOCK_REALTIME at the start of the save */
-	char producer[56];   /* "godwit 0.1.0", NUL-padded */
+	uint64_t time_ns; /* CLOCK_REALTIME at the start of the save */
+	char producer[56]; /* "godwit 0.1.0", NUL-padded */
 };
 _Static_assert(sizeof(struct rec_save_info) == 64, "rec_save_info");
 
@@ -254,16 +254,16 @@ struct serial_state {
 	uint8_t ier;
 	uint8_t lcr;
 	uint8_t mcr;
-	uint8_t lsr_extra;    /* sticky LSR error bits (overrun) */
-	uint8_t msr;          /* modem status delta bits */
+	uint8_t lsr_extra; /* sticky LSR error bits (overrun) */
+	uint8_t msr; /* modem status delta bits */
 	uint8_t scr;
 	uint8_t dll;
 	uint8_t dlm;
 	uint8_t fcr;
 	uint8_t thr_ipending; /* THR-empty interrupt pending: 0 or 1 */
-	uint8_t rx_head;      /* < SERIAL_FIFO_SIZE */
-	uint8_t rx_count;     /* <= SERIAL_FIFO_SIZE */
-	uint8_t reserved[4];  /* 0 */
+	uint8_t rx_head; /* < SERIAL_FIFO_SIZE */
+	uint8_t rx_count; /* <= SERIAL_FIFO_SIZE */
+	uint8_t reserved[4]; /* 0 */
 	uint8_t rx_fifo[SERIAL_FIFO_SIZE];
 };
 _Static_assert(sizeof(struct serial_state) == 80, "serial_state");
@@ -282,23 +282,23 @@ _Static_assert(sizeof(struct ged_state) == 8, "ged_state");
 #define HANDOVER_MAGIC 0x48574447u /* "GDWH" */
 
 enum handover_type {
-	HANDOVER_RECEIVED = 1,  /* dest -> src: VM restored, paused, ready */
-	HANDOVER_YOURS = 2,     /* src -> dest: ownership passes; resume */
+	HANDOVER_RECEIVED = 1, /* dest -> src: VM restored, paused, ready */
+	HANDOVER_YOURS = 2, /* src -> dest: ownership passes; resume */
 	HANDOVER_CONFIRMED = 3, /* dest -> src: VM running at the dest */
-	HANDOVER_FAILED = 4,    /* dest -> src: restore failed (why in text) */
+	HANDOVER_FAILED = 4, /* dest -> src: restore failed (why in text) */
 	HANDOVER_ROUND_ACK = 5, /* dest -> src: all up to ROUND value applied */
 };
 
 struct handover_msg {
-	uint32_t magic;      /* HANDOVER_MAGIC */
-	uint32_t type;       /* enum handover_type */
-	uint64_t time_ns;    /* sender's CLOCK_REALTIME at the event */
-	int32_t error;       /* FAILED: -errno; else 0 */
-	uint32_t reserved;   /* 0 */
-	uint64_t value;      /* YOURS: source pause time; ROUND_ACK: round */
-	char text[96];       /* FAILED: one line, NUL-terminated */
-	uint32_t reserved2;  /* 0 */
-	uint32_t crc;        /* CRC32C of the message with crc 0 */
+	uint32_t magic; /* HANDOVER_MAGIC */
+	uint32_t type; /* enum handover_type */
+	uint64_t time_ns; /* sender's CLOCK_REALTIME at the event */
+	int32_t error; /* FAILED: -errno; else 0 */
+	uint32_t reserved; /* 0 */
+	uint64_t value; /* YOURS: source pause time; ROUND_ACK: round */
+	char text[96]; /* FAILED: one line, NUL-terminated */
+	uint32_t reserved2; /* 0 */
+	uint32_t crc; /* CRC32C of the message with crc 0 */
 };
 _Static_assert(sizeof(struct handover_msg) == 136, "handover_msg");
 

@@ -60,8 +60,7 @@ static int stage_drain(struct stream *s)
 }
 
 /* Aligned runs at an aligned offset, with nothing staged: write them. */
-static ssize_t direct_run(struct stream *s, const struct iovec *iov,
-			  int iovcnt)
+static ssize_t direct_run(struct stream *s, const struct iovec *iov, int iovcnt)
 {
 	ssize_t r;
 	int n = 0;

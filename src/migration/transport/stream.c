@@ -26,8 +26,7 @@ static ssize_t fd_readv(struct stream *s, const struct iovec *iov, int iovcnt)
 	return r < 0 ? -errno : r;
 }
 
-static ssize_t fd_writev(struct stream *s, const struct iovec *iov,
-			 int iovcnt)
+static ssize_t fd_writev(struct stream *s, const struct iovec *iov, int iovcnt)
 {
 	ssize_t r;
 
@@ -60,8 +59,7 @@ static const struct stream_ops fd_ops = {
 	.close = fd_close,
 };
 
-static ssize_t mem_readv(struct stream *s, const struct iovec *iov,
-			 int iovcnt)
+static ssize_t mem_readv(struct stream *s, const struct iovec *iov, int iovcnt)
 {
 	size_t n = 0, left = s->mem_len - s->mem_pos, k;
 	int i;
@@ -93,8 +91,7 @@ static int mem_grow(struct stream *s, size_t need)
 	return 0;
 }
 
-static ssize_t mem_writev(struct stream *s, const struct iovec *iov,
-			  int iovcnt)
+static ssize_t mem_writev(struct stream *s, const struct iovec *iov, int iovcnt)
 {
 	size_t n = 0;
 	int i;

@@ -39,7 +39,7 @@ struct stream_ops {
 
 struct stream {
 	const struct stream_ops *ops;
-	int error;       /* sticky: 0 or the first -errno */
+	int error; /* sticky: 0 or the first -errno */
 	uint64_t offset; /* bytes read or written since the start */
 	/* fd backend */
 	int fd;
@@ -95,8 +95,7 @@ void stream_close(struct stream *s);
 
 /* Exactly len bytes; -EPIPE at end of stream. */
 int stream_read(struct stream *s, void *buf, size_t len) __must_check;
-int stream_readv(struct stream *s, struct iovec *iov, int iovcnt)
-	__must_check;
+int stream_readv(struct stream *s, struct iovec *iov, int iovcnt) __must_check;
 /*
  * Writes need not be checked one by one: the error is sticky. iov may be
  * modified; any count of iovecs (split at IOV_MAX).

@@ -34,7 +34,7 @@ static void migrate_usage(FILE *f)
 		"`godwit migrate-receive` listening there (port 8002 by default).\n"
 		"  --no-live          pause first, then copy (no pre-copy rounds)\n"
 		"  --bandwidth MIBPS  limit the pre-copy bandwidth (MiB/s)\n"
-		"  --downtime MS      maximum downtime to aim for (default 300)\n"
+		"  --downtime MS      maximum downtime to aim for (default 30)\n"
 		"  --max-rounds N     pre-copy rounds before stopping anyway (default 30)\n"
 		"  --verbose          print progress per round on stderr\n");
 }

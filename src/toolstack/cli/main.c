@@ -64,6 +64,8 @@ int main(int argc, char **argv)
 	/* godwitd names the domain in its VMMs' log lines. */
 	if (prefix && *prefix)
 		log_set_prefix(prefix);
+	if (getenv("GODWIT_LOG_TIMESTAMPS"))
+		log_set_timestamps(true);
 	if (argc < 2) {
 		usage(stderr);
 		return CLI_USAGE;

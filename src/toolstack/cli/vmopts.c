@@ -21,19 +21,32 @@
 #define MIN_MEM_MIB 4
 
 enum {
-	OPT_KERNEL = 0x100, OPT_INITRD, OPT_CMDLINE, OPT_MEMORY, OPT_VCPUS,
-	OPT_CPU, OPT_SERIAL, OPT_NAME, OPT_QMP, OPT_LISTEN, OPT_INCOMING_FD,
-	OPT_EXIT_FILE, OPT_HOOKS_DIR, OPT_REJECT_NAME,
+	OPT_KERNEL = 0x100,
+	OPT_INITRD,
+	OPT_CMDLINE,
+	OPT_MEMORY,
+	OPT_VCPUS,
+	OPT_CPU,
+	OPT_SERIAL,
+	OPT_NAME,
+	OPT_QMP,
+	OPT_LISTEN,
+	OPT_INCOMING_FD,
+	OPT_EXIT_FILE,
+	OPT_HOOKS_DIR,
+	OPT_REJECT_NAME,
 };
 
 /* Options every mode takes; mostly for godwitd, which spawns us. */
-#define COMMON_OPTS                                                            \
-	{ "serial", required_argument, NULL, OPT_SERIAL },                     \
-	{ "qmp", required_argument, NULL, OPT_QMP },                           \
-	{ "paused", no_argument, NULL, 'p' },                                  \
-	{ "exit-file", required_argument, NULL, OPT_EXIT_FILE },               \
-	{ "hooks-dir", required_argument, NULL, OPT_HOOKS_DIR },               \
-	{ "help", no_argument, NULL, 'h' }
+#define COMMON_OPTS                                                      \
+	{ "serial", required_argument, NULL, OPT_SERIAL },               \
+		{ "qmp", required_argument, NULL, OPT_QMP },             \
+		{ "paused", no_argument, NULL, 'p' },                    \
+		{ "exit-file", required_argument, NULL, OPT_EXIT_FILE }, \
+		{ "hooks-dir", required_argument, NULL, OPT_HOOKS_DIR }, \
+	{                                                                \
+		"help", no_argument, NULL, 'h'                           \
+	}
 
 static const struct option run_opts[] = {
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
@@ -143,8 +156,8 @@ static int set_vcpus(struct domain_config *c, const char *arg)
 	return 0;
 }
 
-static int parse_serial(const char *arg, enum domain_serial *kind,
-			char *path, size_t pathlen)
+static int parse_serial(const char *arg, enum domain_serial *kind, char *path,
+			size_t pathlen)
 {
 	if (!strcmp(arg, "stdio")) {
 		*kind = DOMAIN_SERIAL_STDIO;
@@ -172,25 +185,27 @@ static int set_name(struct domain_config *c, const char *arg)
 		return bad("--name", arg, "must be 1 to 63 characters");
 	for (p = arg; *p; p++)
 		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			    "0123456789_.-", *p))
-			return bad("--name", arg,
-				   "may only contain letters, digits, '_', '.' and '-'");
+			    "0123456789_.-",
+			    *p))
+			return bad(
+				"--name", arg,
+				"may only contain letters, digits, '_', '.' and '-'");
 	strcpy(c->name, arg);
 	return 0;
 }
 
 static int set_cpu(struct domain_config *c, const char *arg)
 {
-	static const char *const models[] = { "host", "x86-64-v1",
-					      "x86-64-v2", "x86-64-v3",
-					      "x86-64-v4" };
+	static const char *const models[] = { "host", "x86-64-v1", "x86-64-v2",
+					      "x86-64-v3", "x86-64-v4" };
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(models); i++)
 		if (!strcmp(arg, models[i]))
 			return set_str(c->cpu, sizeof(c->cpu), arg, "--cpu");
-	return bad("--cpu", arg,
-		   "unknown model (host, x86-64-v1, x86-64-v2, x86-64-v3, x86-64-v4)");
+	return bad(
+		"--cpu", arg,
+		"unknown model (host, x86-64-v1, x86-64-v2, x86-64-v3, x86-64-v4)");
 }
 
 static int set_fd(struct monitor_opts *o, const char *arg)
@@ -214,7 +229,8 @@ static int set_option(struct monitor_opts *o, int opt, const char *arg)
 	case OPT_INITRD:
 		return set_str(c->ramdisk, sizeof(c->ramdisk), arg, "--initrd");
 	case OPT_CMDLINE:
-		return set_str(c->cmdline, sizeof(c->cmdline), arg, "--cmdline");
+		return set_str(c->cmdline, sizeof(c->cmdline), arg,
+			       "--cmdline");
 	case OPT_MEMORY:
 		return set_memory(c, arg);
 	case OPT_VCPUS:
@@ -254,14 +270,14 @@ static int set_option(struct monitor_opts *o, int opt, const char *arg)
 	}
 }
 
-static int load_config(struct monitor_opts *o, int argc, char **argv,
-		       int first)
+static int load_config(struct monitor_opts *o, int argc, char **argv, int first)
 {
 	struct config_diag diag;
 	unsigned int i;
 	int rc;
 
-	rc = domain_config_load(argv[first], (const char *const *)argv + first + 1,
+	rc = domain_config_load(argv[first],
+				(const char *const *)argv + first + 1,
 				argc - first - 1, &o->cfg, &diag);
 	for (i = 0; i < diag.nr_warnings; i++)
 		fprintf(stderr, "godwit: warning: %s\n", diag.warnings[i]);
@@ -328,7 +344,8 @@ int vmopts_parse(int argc, char **argv, enum vmopts_mode mode,
 	    o->incoming_fd < 0)
 		strcpy(o->incoming_listen, "0.0.0.0:8002");
 	if (mode == VMOPTS_RUN && !o->cfg.kernel[0]) {
-		fprintf(stderr, "godwit: run: no kernel given (--kernel FILE or 'kernel' in a config)\n");
+		fprintf(stderr,
+			"godwit: run: no kernel given (--kernel FILE or 'kernel' in a config)\n");
 		return CLI_USAGE;
 	}
 	return 0;

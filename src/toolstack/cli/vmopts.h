@@ -14,7 +14,7 @@ struct monitor_opts;
 
 /* Which options a verb takes. */
 enum vmopts_mode {
-	VMOPTS_RUN,     /* godwit run [OPTIONS] [CONFIG [key=value...]] */
+	VMOPTS_RUN, /* godwit run [OPTIONS] [CONFIG [key=value...]] */
 	VMOPTS_RESTORE, /* only --serial, --qmp, -p */
 	VMOPTS_RECEIVE, /* restore's, plus --listen and --incoming-fd */
 };

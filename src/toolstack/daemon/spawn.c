@@ -140,6 +140,7 @@ static void __noreturn child_exec(const struct spawn_argv *a, int log_fd,
 		_exit(127);
 	close_range(pass_fd >= 0 ? 4 : 3, ~0U, 0);
 	setenv("GODWIT_LOG_PREFIX", prefix, 1);
+	setenv("GODWIT_LOG_TIMESTAMPS", "1", 1); /* stderr is the log file */
 	/* The VMM and its hooks see the daemon's run directory; systemd's
 	 * notification socket is the daemon's alone. */
 	setenv("GODWIT_RUN_DIR", run_dir, 1);

@@ -34,8 +34,9 @@ int vmctl_open(const char *vm, struct rpc_client **client_out, char *err,
 	}
 	rc = rpc_client_connect(path, CONNECT_TIMEOUT_MS, client_out);
 	if (rc == -ENOENT || rc == -ECONNREFUSED)
-		snprintf(err, errlen, "no VM '%s' is running (nothing answers on %s)",
-			 vm, path);
+		snprintf(err, errlen,
+			 "no VM '%s' is running (nothing answers on %s)", vm,
+			 path);
 	else if (rc)
 		snprintf(err, errlen, "cannot talk to VM '%s' on %s: %s", vm,
 			 path, strerror(-rc));

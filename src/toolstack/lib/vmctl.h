@@ -33,7 +33,7 @@ int vmctl_execute(struct rpc_client *c, const char *command,
 		  char *err, size_t errlen) __must_check;
 /* One-shot: open, execute, close. */
 int vmctl_call(const char *vm, const char *command, struct json_object *args,
-	       struct json_object **ret_out, char *err, size_t errlen)
-	__must_check;
+	       struct json_object **ret_out, char *err,
+	       size_t errlen) __must_check;
 
 #endif

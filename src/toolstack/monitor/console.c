@@ -55,8 +55,8 @@ int console_open_output(struct console *c, int kind, const char *path)
 	if (kind == DOMAIN_SERIAL_STDIO) {
 		c->out_fd = STDOUT_FILENO;
 	} else if (kind == DOMAIN_SERIAL_FILE) {
-		c->out_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-				 0644);
+		c->out_fd = open(
+			path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 		if (c->out_fd < 0) {
 			log_err("serial file %s: %s", path, strerror(errno));
 			return -errno;
@@ -116,7 +116,8 @@ static void console_input(struct evloop *loop, int fd, uint32_t events,
 	r = read(fd, c->pending, sizeof(c->pending));
 	if (r <= 0) {
 		/* EIO: nobody holds the pty's other end right now. */
-		if (r < 0 && (errno == EINTR || errno == EAGAIN || errno == EIO))
+		if (r < 0 &&
+		    (errno == EINTR || errno == EAGAIN || errno == EIO))
 			return;
 		/* End of input: the guest keeps running without it. */
 		evloop_del_fd(loop, fd);

@@ -22,7 +22,7 @@ struct serial;
 struct console {
 	struct serial *serial;
 	struct evloop *loop;
-	int in_fd;  /* -1: no input */
+	int in_fd; /* -1: no input */
 	int out_fd; /* -1: output discarded; owned if out_owned */
 	char pty_path[64]; /* "" unless a pseudo-terminal */
 	bool out_owned;
@@ -36,8 +36,8 @@ struct console {
 };
 
 /* Open the output side: a DOMAIN_SERIAL_* kind (path for files). */
-int console_open_output(struct console *c, int kind, const char *path)
-	__must_check;
+int console_open_output(struct console *c, int kind,
+			const char *path) __must_check;
 /* Start feeding input into serial (stdio and pty kinds). */
 int console_start_input(struct console *c, struct evloop *loop,
 			struct serial *serial) __must_check;

@@ -95,8 +95,9 @@ static int spawn_hook(const char *path, const char *name,
 		      const struct hook_ctx *ctx, const char *step, int out,
 		      pid_t *pid)
 {
-	char *argv[] = { (char *)name, (char *)step, (char *)ctx->domain,
-			 (char *)ctx->uuid, (char *)ctx->dest, NULL };
+	char *argv[] = { (char *)name,	      (char *)step,
+			 (char *)ctx->domain, (char *)ctx->uuid,
+			 (char *)ctx->dest,   NULL };
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	sigset_t none, dfl;
@@ -207,17 +208,20 @@ static int run_one(const struct hook_ctx *ctx, const char *name,
 	if (!in_time) {
 		kill(-pid, SIGKILL);
 		waitpid(pid, &status, 0);
-		snprintf(why, whylen, "migration hook %s timed out at step %s after %u ms",
+		snprintf(why, whylen,
+			 "migration hook %s timed out at step %s after %u ms",
 			 name, step, ctx->timeout_ms);
 		return -ECANCELED;
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	if (WIFEXITED(status))
-		snprintf(why, whylen, "migration hook %s failed at step %s (exit %d)",
-			 name, step, WEXITSTATUS(status));
+		snprintf(why, whylen,
+			 "migration hook %s failed at step %s (exit %d)", name,
+			 step, WEXITSTATUS(status));
 	else
-		snprintf(why, whylen, "migration hook %s failed at step %s (signal %d)",
+		snprintf(why, whylen,
+			 "migration hook %s failed at step %s (signal %d)",
 			 name, step, WTERMSIG(status));
 	return -ECANCELED;
 }

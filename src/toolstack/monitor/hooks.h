@@ -15,10 +15,10 @@
 #define HOOK_TIMEOUT_MS_DEFAULT 30000
 
 struct hook_ctx {
-	const char *dir;    /* "" or missing directory: no hooks */
+	const char *dir; /* "" or missing directory: no hooks */
 	const char *domain;
 	const char *uuid;
-	const char *dest;   /* "host:port" */
+	const char *dest; /* "host:port" */
 	unsigned int timeout_ms;
 };
 

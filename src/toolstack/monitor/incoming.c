@@ -87,7 +87,8 @@ int monitor_restore_prepare(struct monitor *m)
 
 		if (strcmp(m->cfg.name, o->reject_names[i]))
 			continue;
-		snprintf(why, sizeof(why), "a domain named '%s' already exists here",
+		snprintf(why, sizeof(why),
+			 "a domain named '%s' already exists here",
 			 m->cfg.name);
 		log_err("restore %s: %s", m->restore_name, why);
 		monitor_incoming_refuse(m, why);
@@ -105,8 +106,7 @@ int monitor_restore_load(struct monitor *m)
 	struct restore_result res;
 	struct rec_error err = { .offset = 0, .type = REC_ERR_STREAM_HEADER };
 
-	if (restore_check_identity(&m->vm, &in->hdr, err.why,
-				   sizeof(err.why)))
+	if (restore_check_identity(&m->vm, &in->hdr, err.why, sizeof(err.why)))
 		return fail(m, &err);
 	if (restore_vm(&in->stream, &m->vm, &m->devs, &in->hdr, &res, &err))
 		return fail(m, &err);
@@ -196,8 +196,8 @@ int monitor_incoming_accept(struct monitor *m)
 	in->fd = fd;
 	in->migration = true;
 	net_peer_name(fd, in->peer, sizeof(in->peer));
-	snprintf(m->restore_name, sizeof(m->restore_name),
-		 "migration from %s", in->peer);
+	snprintf(m->restore_name, sizeof(m->restore_name), "migration from %s",
+		 in->peer);
 	test_stall("after-accept");
 	if (m->opts->incoming_listen[0])
 		log_info("receiving a migration from %s", in->peer);
@@ -256,12 +256,16 @@ int monitor_incoming_handover(struct monitor *m)
 	if (!rc)
 		rc = handover_recv(&in->stream, &msg, why, sizeof(why));
 	if (!rc && msg.type != HANDOVER_YOURS)
-		rc = -EPROTO, snprintf(why, sizeof(why), "expected YOURS, got %s",
-				       handover_type_name(msg.type));
+		rc = -EPROTO,
+		snprintf(why, sizeof(why), "expected YOURS, got %s",
+			 handover_type_name(msg.type));
 	if (rc) {
 		log_err("%s: the source did not hand the VM over (%s); discarding it",
-			m->restore_name, rc == -EPROTO || rc == -EPIPE ||
-			rc == -EAGAIN || rc == -EINVAL ? why : strerror(-rc));
+			m->restore_name,
+			rc == -EPROTO || rc == -EPIPE || rc == -EAGAIN ||
+					rc == -EINVAL ?
+				why :
+				strerror(-rc));
 		return rc;
 	}
 	/* Ours now: run it, then say so. */

@@ -30,9 +30,9 @@ enum run_state {
 	RUN_PRELAUNCH,
 	RUN_RUNNING,
 	RUN_PAUSED,
-	RUN_SAVING,     /* paused for a save */
-	RUN_SHUTDOWN,   /* guest or host ended it */
-	RUN_INMIGRATE,  /* receiving a migration */
+	RUN_SAVING, /* paused for a save */
+	RUN_SHUTDOWN, /* guest or host ended it */
+	RUN_INMIGRATE, /* receiving a migration */
 	RUN_POSTMIGRATE, /* handed over to the destination */
 };
 
@@ -64,7 +64,7 @@ struct save_job {
 /* A stream being restored (godwit restore, migrate-receive). */
 struct incoming {
 	int fd;
-	bool migration;   /* a live peer: handover after the stream */
+	bool migration; /* a live peer: handover after the stream */
 	char peer[300];
 	struct stream stream;
 	bool stream_open;
@@ -76,8 +76,8 @@ struct incoming {
 enum mig_status {
 	MIG_NONE,
 	MIG_ACTIVE,
-	MIG_COMPLETED,   /* the destination confirmed: VM runs there */
-	MIG_FAILED,      /* the VM was resumed here */
+	MIG_COMPLETED, /* the destination confirmed: VM runs there */
+	MIG_FAILED, /* the VM was resumed here */
 	MIG_UNCONFIRMED, /* handed over, no confirmation: VM left paused */
 };
 

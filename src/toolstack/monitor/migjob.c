@@ -26,9 +26,9 @@
 #include "migration/handover.h"
 
 #define MIG_CONNECT_MS 10000
-#define MIG_IO_TIMEOUT_MS 30000  /* a stalled peer during the stream */
-#define MIG_CONFIRM_MS 10000     /* between YOURS and CONFIRMED */
-#define MIG_DEFAULT_DOWNTIME_MS 300
+#define MIG_IO_TIMEOUT_MS 30000 /* a stalled peer during the stream */
+#define MIG_CONFIRM_MS 10000 /* between YOURS and CONFIRMED */
+#define MIG_DEFAULT_DOWNTIME_MS 30 /* QEMU: 300; ours aims lower */
 #define MIG_DEFAULT_ROUNDS 30
 
 static const char *mig_status_name(enum mig_status s)
@@ -57,14 +57,14 @@ static struct json_object *round_json(const struct migrate_round *r)
 			       json_object_new_int64(r->pages_dirtied));
 	json_object_object_add(o, "mbps",
 			       json_object_new_double(r->bandwidth_bps / 1e6));
-	json_object_object_add(o, "dirty-mbps",
-			       json_object_new_double(r->dirty_rate_pps * 4096 /
-						      1e6));
+	json_object_object_add(
+		o, "dirty-mbps",
+		json_object_new_double(r->dirty_rate_pps * 4096 / 1e6));
 	json_object_object_add(o, "duration-ms",
 			       json_object_new_double(r->duration_ns / 1e6));
-	json_object_object_add(o, "expected-downtime-ms",
-			       json_object_new_double(
-				       r->expected_downtime_ns / 1e6));
+	json_object_object_add(
+		o, "expected-downtime-ms",
+		json_object_new_double(r->expected_downtime_ns / 1e6));
 	return o;
 }
 
@@ -131,14 +131,15 @@ static void mig_handover(struct mig_job *job, struct stream *s)
 		return mig_fail(job, "the destination refused the VM: %s",
 				msg.text);
 	if (!rc && msg.type != HANDOVER_RECEIVED)
-		rc = -EPROTO, snprintf(why, sizeof(why),
-				       "expected RECEIVED, got %s",
-				       handover_type_name(msg.type));
+		rc = -EPROTO,
+		snprintf(why, sizeof(why), "expected RECEIVED, got %s",
+			 handover_type_name(msg.type));
 	if (rc)
 		return mig_fail(job, "waiting for the destination: %s", why);
-	log_debug("downtime: RECEIVED at +%llu us",
-		  (unsigned long long)((time_mono_ns() - job->res.pause_mono_ns) /
-				       1000));
+	log_debug(
+		"downtime: RECEIVED at +%llu us",
+		(unsigned long long)((time_mono_ns() - job->res.pause_mono_ns) /
+				     1000));
 	/* Last veto: after YOURS the VM is no longer ours to resume. */
 	if (mig_hook(job, "sync"))
 		return mig_fail(job, "%s", job->hook_error);
@@ -146,8 +147,8 @@ static void mig_handover(struct mig_job *job, struct stream *s)
 	pthread_mutex_lock(&job->lock);
 	rc = job->cancelled ? -ECANCELED : 0;
 	if (!rc) {
-		rc = handover_send(s, HANDOVER_YOURS, job->res.pause_real_ns,
-				   0, NULL);
+		rc = handover_send(s, HANDOVER_YOURS, job->res.pause_real_ns, 0,
+				   NULL);
 		job->committed = true;
 	}
 	pthread_mutex_unlock(&job->lock);
@@ -158,16 +159,19 @@ static void mig_handover(struct mig_job *job, struct stream *s)
 	if (!rc)
 		rc = handover_recv(s, &msg, why, sizeof(why));
 	if (!rc && msg.type == HANDOVER_CONFIRMED) {
-		job->downtime_ns = msg.time_ns > job->res.pause_real_ns ?
-					   msg.time_ns - job->res.pause_real_ns :
-					   0;
+		job->downtime_ns =
+			msg.time_ns > job->res.pause_real_ns ?
+				msg.time_ns - job->res.pause_real_ns :
+				0;
 		job->status = MIG_COMPLETED;
 		return;
 	}
-	if (rc == -EPIPE || rc == -ECONNRESET || (!rc && msg.type == HANDOVER_FAILED))
+	if (rc == -EPIPE || rc == -ECONNRESET ||
+	    (!rc && msg.type == HANDOVER_FAILED))
 		/* Its process is gone (or refused): no other copy runs. */
-		return mig_fail(job, "the destination went away before confirming (%s)",
-				rc ? why : msg.text);
+		return mig_fail(
+			job, "the destination went away before confirming (%s)",
+			rc ? why : msg.text);
 	snprintf(job->error, sizeof(job->error),
 		 "handed over but not confirmed: %s",
 		 rc ? why : "unexpected message");
@@ -190,7 +194,8 @@ static void mig_send_failed(struct mig_job *job, struct stream *s, int rc)
 		if (handover_set_timeout(job->sock, 1000) == 0 &&
 		    handover_recv(s, &msg, why, sizeof(why)) == 0 &&
 		    msg.type == HANDOVER_FAILED)
-			return mig_fail(job, "the destination refused the VM: %s",
+			return mig_fail(job,
+					"the destination refused the VM: %s",
 					msg.text);
 		return mig_fail(job, "sending the VM: %s",
 				"the destination closed the connection");
@@ -276,20 +281,22 @@ static struct json_object *mig_event_data(struct mig_info *mi)
 {
 	struct json_object *o = json_object_new_object();
 
-	json_object_object_add(o, "status",
-			       json_object_new_string(mig_status_name(mi->status)));
+	json_object_object_add(
+		o, "status",
+		json_object_new_string(mig_status_name(mi->status)));
 	if (mi->error[0])
 		json_object_object_add(o, "error",
 				       json_object_new_string(mi->error));
 	if (mi->status == MIG_COMPLETED)
-		json_object_object_add(o, "downtime-ms",
-				       json_object_new_double(mi->downtime_ns /
-							      1e6));
+		json_object_object_add(
+			o, "downtime-ms",
+			json_object_new_double(mi->downtime_ns / 1e6));
 	json_object_object_add(o, "total-time-ms",
 			       json_object_new_double(mi->total_ns / 1e6));
 	json_object_object_add(o, "rounds",
 			       json_object_new_int(mi->res.rounds));
-	json_object_object_add(o, "bytes", json_object_new_int64(mi->res.bytes));
+	json_object_object_add(o, "bytes",
+			       json_object_new_int64(mi->res.bytes));
 	return o;
 }
 
@@ -298,10 +305,11 @@ static void mig_report(struct monitor *m, struct mig_job *job)
 	struct mig_info *mi = &m->mig_info;
 
 	if (mi->status == MIG_COMPLETED) {
-		log_info("vm %s: migrated to %s in %.1f ms, downtime %.2f ms, %u rounds, %.1f MiB sent",
-			 m->cfg.name, job->uri, mi->total_ns / 1e6,
-			 mi->downtime_ns / 1e6, mi->res.rounds,
-			 mi->res.bytes / 1048576.0);
+		log_info(
+			"vm %s: migrated to %s in %.1f ms, downtime %.2f ms, %u rounds, %.1f MiB sent",
+			m->cfg.name, job->uri, mi->total_ns / 1e6,
+			mi->downtime_ns / 1e6, mi->res.rounds,
+			mi->res.bytes / 1048576.0);
 	} else if (mi->status == MIG_FAILED) {
 		log_err("vm %s: migration to %s failed, VM resumed: %s",
 			m->cfg.name, job->uri, mi->error);
@@ -355,21 +363,23 @@ static int mig_parse_uri(struct mig_job *job, const char *uri,
 	if (strlen(uri) >= sizeof(job->uri) ||
 	    net_parse_hostport(hp, job->host, sizeof(job->host), &job->port,
 			       NET_DEFAULT_PORT))
-		return rpc_reply_error(reply, RPC_ERR_GENERIC,
-				       "migrate: bad destination '%s' (expected HOST[:PORT] or tcp:HOST:PORT)",
-				       uri);
+		return rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"migrate: bad destination '%s' (expected HOST[:PORT] or tcp:HOST:PORT)",
+			uri);
 	snprintf(job->uri, sizeof(job->uri), "%s:%u", job->host, job->port);
 	return RPC_REPLY_LATER;
 }
 
-static int64_t arg_int(struct json_object *args, const char *key,
-		       int64_t dflt, bool *bad)
+static int64_t arg_int(struct json_object *args, const char *key, int64_t dflt,
+		       bool *bad)
 {
 	struct json_object *v;
 
 	if (!json_object_object_get_ex(args, key, &v))
 		return dflt;
-	if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0) {
+	if (!json_object_is_type(v, json_type_int) ||
+	    json_object_get_int64(v) < 0) {
 		*bad = true;
 		return dflt;
 	}
@@ -398,8 +408,9 @@ static enum rpc_reply_kind mig_parse(struct mig_job *job,
 	dt = arg_int(args, "downtime-ms", MIG_DEFAULT_DOWNTIME_MS, &bad);
 	rounds = arg_int(args, "max-rounds", MIG_DEFAULT_ROUNDS, &bad);
 	if (bad || bw > (1 << 30) || dt > 3600000 || rounds > 10000 || !rounds)
-		return rpc_reply_error(reply, RPC_ERR_GENERIC,
-				       "migrate: bandwidth (MiB/s), downtime-ms and max-rounds (1..10000) must be non-negative integers in range");
+		return rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"migrate: bandwidth (MiB/s), downtime-ms and max-rounds (1..10000) must be non-negative integers in range");
 	job->params.bandwidth_bps = (uint64_t)bw << 20;
 	job->params.downtime_limit_ns = (uint64_t)dt * NSEC_PER_MSEC;
 	job->params.max_rounds = rounds;
@@ -425,8 +436,9 @@ enum rpc_reply_kind monitor_cmd_migrate(struct rpc_request *req,
 	int r;
 
 	if (m->job || m->mig)
-		return rpc_reply_error(reply, RPC_ERR_GENERIC,
-				       "a save or migration is already in progress");
+		return rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"a save or migration is already in progress");
 	if (m->state != RUN_RUNNING && m->state != RUN_PAUSED)
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
 				       "cannot migrate a VM in state %s",
@@ -506,8 +518,9 @@ enum rpc_reply_kind monitor_cmd_migrate_cancel(struct rpc_request *req,
 	}
 	pthread_mutex_unlock(&job->lock);
 	if (committed)
-		return rpc_reply_error(reply, RPC_ERR_GENERIC,
-				       "too late: the VM was already handed over to the destination");
+		return rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"too late: the VM was already handed over to the destination");
 	return RPC_REPLY_RETURN;
 }
 
@@ -529,21 +542,21 @@ enum rpc_reply_kind monitor_cmd_query_migrate(struct rpc_request *req,
 	ram = json_object_new_object();
 	json_object_object_add(ram, "transferred",
 			       json_object_new_int64(mi->last.bytes_total));
-	json_object_object_add(ram, "remaining",
-			       json_object_new_int64(mi->last.remaining_pages *
-						     4096));
+	json_object_object_add(
+		ram, "remaining",
+		json_object_new_int64(mi->last.remaining_pages * 4096));
 	json_object_object_add(ram, "total",
 			       json_object_new_int64(mi->total_pages * 4096));
 	json_object_object_add(ram, "dirty-pages-rate",
 			       json_object_new_int64(mi->last.dirty_rate_pps));
-	json_object_object_add(ram, "mbps",
-			       json_object_new_double(mi->last.bandwidth_bps /
-						      1e6));
+	json_object_object_add(
+		ram, "mbps",
+		json_object_new_double(mi->last.bandwidth_bps / 1e6));
 	json_object_object_add(o, "ram", ram);
 	json_object_object_add(o, "round", json_object_new_int(mi->last.round));
-	json_object_object_add(o, "expected-downtime-ms",
-			       json_object_new_double(
-				       mi->last.expected_downtime_ns / 1e6));
+	json_object_object_add(
+		o, "expected-downtime-ms",
+		json_object_new_double(mi->last.expected_downtime_ns / 1e6));
 	reply->ret = o;
 	return RPC_REPLY_RETURN;
 }

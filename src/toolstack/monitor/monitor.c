@@ -28,7 +28,7 @@
 const char *run_state_name(enum run_state s)
 {
 	static const char *const names[] = {
-		"prelaunch", "running",	 "paused",     "save-vm",
+		"prelaunch", "running",	  "paused",	 "save-vm",
 		"shutdown",  "inmigrate", "postmigrate",
 	};
 
@@ -327,7 +327,8 @@ static void monitor_write_exit_file(struct monitor *m)
 		     m->vm.stop_message[0] ? m->vm.stop_message :
 					     "failed to start");
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || write_full(fd, line, n) || rename(tmp, m->opts->exit_file))
+	if (fd < 0 || write_full(fd, line, n) ||
+	    rename(tmp, m->opts->exit_file))
 		log_warn("cannot write %s: %s", m->opts->exit_file,
 			 strerror(errno));
 	if (fd >= 0)

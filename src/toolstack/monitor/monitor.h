@@ -15,8 +15,8 @@
 
 struct monitor_opts {
 	struct domain_config cfg; /* the VM (restore: overrides below) */
-	char qmp_path[PATH_MAX];  /* "" = /run/godwit/vm/NAME.qmp */
-	bool no_qmp;              /* --qmp none */
+	char qmp_path[PATH_MAX]; /* "" = /run/godwit/vm/NAME.qmp */
+	bool no_qmp; /* --qmp none */
 	/* Written at exit: "STATUS KIND REASON\n" (for godwitd, which may not
 	 * be this process's parent after a restart). "" = none. */
 	char exit_file[PATH_MAX];
@@ -25,14 +25,14 @@ struct monitor_opts {
 	/* migrate-receive: names of domains that already exist here. */
 	const char *reject_names[64];
 	unsigned int nr_reject_names;
-	bool paused;              /* -p: vCPUs stay paused */
+	bool paused; /* -p: vCPUs stay paused */
 	/* Restore from a stream instead of booting cfg's kernel. */
-	int restore_fd;           /* -1: boot */
+	int restore_fd; /* -1: boot */
 	char restore_name[PATH_MAX]; /* file name for messages */
 	/* Receive a migration: listen on this ADDR[:PORT], or use an
 	 * accepted socket (godwitd's relocation server hands one over). */
 	char incoming_listen[300];
-	int incoming_fd;          /* -1: none */
+	int incoming_fd; /* -1: none */
 	/* What the command line sets on a restored config. */
 	bool serial_set;
 	enum domain_serial serial;

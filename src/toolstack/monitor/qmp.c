@@ -42,11 +42,11 @@ static enum rpc_reply_kind cmd_query_status(struct rpc_request *req,
 	struct monitor *m = req_monitor(req);
 	struct json_object *o = json_object_new_object();
 
-	json_object_object_add(o, "running",
-			       json_object_new_boolean(m->state == RUN_RUNNING));
+	json_object_object_add(
+		o, "running", json_object_new_boolean(m->state == RUN_RUNNING));
 	json_object_object_add(o, "singlestep", json_object_new_boolean(0));
-	json_object_object_add(o, "status",
-			       json_object_new_string(run_state_name(m->state)));
+	json_object_object_add(
+		o, "status", json_object_new_string(run_state_name(m->state)));
 	reply->ret = o;
 	return RPC_REPLY_RETURN;
 }
@@ -76,8 +76,8 @@ static enum rpc_reply_kind cmd_query_domain(struct rpc_request *req,
 	json_object_object_add(o, "memory-mib",
 			       json_object_new_int64(m->cfg.memory_mib));
 	json_object_object_add(o, "vcpus", json_object_new_int(m->cfg.vcpus));
-	json_object_object_add(o, "status",
-			       json_object_new_string(run_state_name(m->state)));
+	json_object_object_add(
+		o, "status", json_object_new_string(run_state_name(m->state)));
 	json_object_object_add(o, "cpu-time-ns",
 			       json_object_new_int64(cpu_time_ns()));
 	json_object_object_add(o, "pid", json_object_new_int(getpid()));
@@ -93,14 +93,14 @@ static enum rpc_reply_kind cmd_query_console(struct rpc_request *req,
 	struct json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "type",
-			       json_object_new_string(
-				       domain_config_serial_name(m->cfg.serial)));
+			       json_object_new_string(domain_config_serial_name(
+				       m->cfg.serial)));
 	if (m->console.pty_path[0])
-		json_object_object_add(o, "path",
-				       json_object_new_string(m->console.pty_path));
+		json_object_object_add(
+			o, "path", json_object_new_string(m->console.pty_path));
 	else if (m->cfg.serial == DOMAIN_SERIAL_FILE)
-		json_object_object_add(o, "path",
-				       json_object_new_string(m->cfg.serial_path));
+		json_object_object_add(
+			o, "path", json_object_new_string(m->cfg.serial_path));
 	reply->ret = o;
 	return RPC_REPLY_RETURN;
 }
@@ -159,8 +159,9 @@ static enum rpc_reply_kind monitor_cont_unconfirmed(struct monitor *m,
 	if (vm_resume(&m->vm))
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
 				       "cannot resume the vCPUs");
-	log_warn("vm %s: resumed by the operator after an unconfirmed handover to %s",
-		 m->cfg.name, m->mig_info.uri);
+	log_warn(
+		"vm %s: resumed by the operator after an unconfirmed handover to %s",
+		m->cfg.name, m->mig_info.uri);
 	m->mig_info.status = MIG_FAILED;
 	m->state = m->user_paused ? RUN_PAUSED : RUN_RUNNING;
 	monitor_event(m, "RESUME", NULL);
@@ -199,8 +200,9 @@ static enum rpc_reply_kind cmd_quit(struct rpc_request *req,
 	struct monitor *m = req_monitor(req);
 
 	if (m->job || m->mig)
-		return rpc_reply_error(reply, RPC_ERR_GENERIC,
-				       "a save or migration is in progress; wait for it to end or cancel it");
+		return rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"a save or migration is in progress; wait for it to end or cancel it");
 	monitor_end(m, 0, "quit requested on the control socket");
 	return RPC_REPLY_RETURN;
 }

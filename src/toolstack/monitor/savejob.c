@@ -31,15 +31,23 @@ static int job_write(struct save_job *job)
 	rc = monitor_config_text(m, &config, &config_len);
 	if (rc) {
 		snprintf(job->error, sizeof(job->error),
-			 "cannot serialize the domain config: %s", strerror(-rc));
+			 "cannot serialize the domain config: %s",
+			 strerror(-rc));
 		return rc;
 	}
-	/* Guest RAM goes to the disk without the page cache where we can. */
+	/*
+	 * A save that ends the VM is synced before it counts: guest RAM goes
+	 * to the disk directly, without a page cache copy to flush later. A
+	 * save -c keeps the VM paused while it writes and is not synced, so
+	 * the page cache (which takes the data sooner) serves it better.
+	 */
 	fd = open(job->tmp_path,
-		  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0600);
+		  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+			  (job->keep_running ? 0 : O_DIRECT),
+		  0600);
 	if (fd < 0 && errno == EINVAL)
-		fd = open(job->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-			  0600);
+		fd = open(job->tmp_path,
+			  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		rc = -errno;
 		snprintf(job->error, sizeof(job->error), "%s: %s",
@@ -52,8 +60,8 @@ static int job_write(struct save_job *job)
 	else
 		rc = stream_open_fd(&job->stream, fd, true);
 	if (!rc)
-		rc = save_vm(&job->stream, &m->vm, &m->devs, config,
-			     config_len, &job->res);
+		rc = save_vm(&job->stream, &m->vm, &m->devs, config, config_len,
+			     &job->res);
 	if (!rc)
 		rc = stream_flush(&job->stream);
 	/* Data the VM will no longer hold must be on disk before we say so. */
@@ -103,9 +111,9 @@ static struct json_object *job_result(struct monitor *m)
 	json_object_object_add(o, "bytes", json_object_new_int64(m->job_bytes));
 	json_object_object_add(o, "pages",
 			       json_object_new_int64(m->job_res.pages.normal));
-	json_object_object_add(o, "total-time-ms",
-			       json_object_new_int64(m->job_time_ns /
-						     NSEC_PER_MSEC));
+	json_object_object_add(
+		o, "total-time-ms",
+		json_object_new_int64(m->job_time_ns / NSEC_PER_MSEC));
 	return o;
 }
 
@@ -193,8 +201,9 @@ static int job_parse(struct save_job *job, struct json_object *args,
 	if (json_object_object_get_ex(args, "paused", &v))
 		job->leave_paused = json_object_get_boolean(v);
 	if (job->keep_running && job->leave_paused)
-		return rpc_reply_error(reply, RPC_ERR_GENERIC,
-				       "save: 'continue' and 'paused' exclude each other");
+		return rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"save: 'continue' and 'paused' exclude each other");
 	return RPC_REPLY_LATER;
 }
 
@@ -208,8 +217,9 @@ enum rpc_reply_kind monitor_cmd_save(struct rpc_request *req,
 	int r;
 
 	if (m->job || m->mig)
-		return rpc_reply_error(reply, RPC_ERR_GENERIC,
-				       "a save or migration is already in progress");
+		return rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"a save or migration is already in progress");
 	if (m->state != RUN_RUNNING && m->state != RUN_PAUSED)
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
 				       "cannot save a VM in state %s",
@@ -263,8 +273,9 @@ enum rpc_reply_kind monitor_cmd_query_save(struct rpc_request *req,
 	}
 	o = m->job_status == JOB_NONE ? json_object_new_object() :
 					job_result(m);
-	json_object_object_add(o, "status",
-			       json_object_new_string(job_status_name(m->job_status)));
+	json_object_object_add(
+		o, "status",
+		json_object_new_string(job_status_name(m->job_status)));
 	if (m->job_status == JOB_FAILED)
 		json_object_object_add(o, "error",
 				       json_object_new_string(m->job_error));

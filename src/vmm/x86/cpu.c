@@ -189,9 +189,11 @@ static void sregs_pvh32(struct kvm_sregs *s)
 	seg_flat(&s->cs, 0x10, 0xb, false);
 	seg_flat(&s->ds, 0x18, 0x3, false);
 	s->es = s->fs = s->gs = s->ss = s->ds;
-	s->tr = (struct kvm_segment){ .selector = 0x20, .limit = 0x67,
-				      .type = 0xb, .present = 1 };
-	s->ldt = (struct kvm_segment){ .type = 0x2, .present = 1,
+	s->tr = (struct kvm_segment){
+		.selector = 0x20, .limit = 0x67, .type = 0xb, .present = 1
+	};
+	s->ldt = (struct kvm_segment){ .type = 0x2,
+				       .present = 1,
 				       .unusable = 1 };
 	s->cr0 = 0x11; /* PE | ET */
 	s->cr3 = 0;
@@ -205,8 +207,9 @@ static void sregs_linux64(struct kvm_sregs *s)
 	seg_flat(&s->cs, 0x10, 0xb, true);
 	seg_flat(&s->ds, 0x18, 0x3, false);
 	s->es = s->fs = s->gs = s->ss = s->ds;
-	s->tr = (struct kvm_segment){ .selector = 0x20, .limit = 0x67,
-				      .type = 0xb, .present = 1 };
+	s->tr = (struct kvm_segment){
+		.selector = 0x20, .limit = 0x67, .type = 0xb, .present = 1
+	};
 	s->gdt.base = LAYOUT_BOOT_GDT;
 	s->gdt.limit = 4 * 8 - 1;
 	s->cr0 = 0x80050033; /* PG | AM | WP | NE | ET | MP | PE */

@@ -19,8 +19,8 @@ int x86_vm_init(struct vm *vm) __must_check;
 /* CPUID, boot MSRs, LAPIC LINT0/LINT1 and FPU defaults for one vCPU. */
 int x86_vcpu_init(struct vcpu *vcpu) __must_check;
 /* Registers for the first instruction of a freshly loaded kernel. */
-int x86_vcpu_set_boot(struct vcpu *vcpu, const struct boot_entry *entry)
-	__must_check;
+int x86_vcpu_set_boot(struct vcpu *vcpu,
+		      const struct boot_entry *entry) __must_check;
 int x86_vcpu_get_rip(struct vcpu *vcpu, uint64_t *rip_out);
 
 /* Guest TSC of vCPU 0 now; all vCPUs share one offset. */

@@ -29,8 +29,8 @@ struct cpuid_reg {
 };
 
 static const struct cpuid_reg feature_regs[] = {
-	{ 1, 0, R_ECX },	  { 1, 0, R_EDX },	    { 7, 0, R_EBX },
-	{ 7, 0, R_ECX },	  { 7, 0, R_EDX },	    { 0x80000001, 0, R_ECX },
+	{ 1, 0, R_ECX },	  { 1, 0, R_EDX }, { 7, 0, R_EBX },
+	{ 7, 0, R_ECX },	  { 7, 0, R_EDX }, { 0x80000001, 0, R_ECX },
 	{ 0x80000001, 0, R_EDX },
 };
 #define NR_FEATURE_REGS ARRAY_SIZE(feature_regs)
@@ -46,8 +46,8 @@ struct cpu_model {
 #define L1_EDX_BASE                                                            \
 	(BIT(0) | BIT(1) | BIT(2) | BIT(3) | BIT(4) | BIT(5) | BIT(6) |        \
 	 BIT(7) | BIT(8) | BIT(9) | BIT(11) | BIT(12) | BIT(13) | BIT(14) |    \
-	 BIT(15) | BIT(16) | BIT(17) | BIT(19) | BIT(23) | BIT(24) |           \
-	 BIT(25) | BIT(26))
+	 BIT(15) | BIT(16) | BIT(17) | BIT(19) | BIT(23) | BIT(24) | BIT(25) | \
+	 BIT(26))
 /* Leaf 1 ECX platform bits: x2apic, tsc-deadline, osxsave, hypervisor. */
 #define L1_ECX_PLATFORM (BIT(21) | BIT(24) | BIT(27) | BIT(31))
 /* v2: sse3 ssse3 cx16 sse4.1 sse4.2 popcnt */
@@ -76,8 +76,8 @@ static const struct cpu_model cpu_models[] = {
 	    X1_EDX_BASE },
 	  XCR0_SSE },
 	{ "x86-64-v3",
-	  { L1_ECX_PLATFORM | L1_ECX_V2 | L1_ECX_V3, L1_EDX_BASE, L7_EBX_V3,
-	    0, 0, X1_ECX_V2 | X1_ECX_V3, X1_EDX_BASE },
+	  { L1_ECX_PLATFORM | L1_ECX_V2 | L1_ECX_V3, L1_EDX_BASE, L7_EBX_V3, 0,
+	    0, X1_ECX_V2 | X1_ECX_V3, X1_EDX_BASE },
 	  XCR0_SSE | XCR0_AVX },
 	{ "x86-64-v4",
 	  { L1_ECX_PLATFORM | L1_ECX_V2 | L1_ECX_V3, L1_EDX_BASE,
@@ -85,7 +85,7 @@ static const struct cpu_model cpu_models[] = {
 	  XCR0_SSE | XCR0_AVX | XCR0_AVX512 },
 };
 
-const char *const cpuid_model_names[] = { "host", "x86-64-v1", "x86-64-v2",
+const char *const cpuid_model_names[] = { "host",      "x86-64-v1", "x86-64-v2",
 					  "x86-64-v3", "x86-64-v4", NULL };
 
 struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *c, uint32_t function,
@@ -158,10 +158,11 @@ static int filter_reg(struct kvm_cpuid2 *c, size_t r, uint32_t want,
 	uint32_t missing = required & ~have;
 
 	if (missing) {
-		snprintf(why, whylen,
-			 "cpu model %s needs CPUID leaf 0x%x register %c bit %d, which this host's KVM does not offer",
-			 model, fr->function, "abcd"[fr->reg],
-			 __builtin_ctz(missing));
+		snprintf(
+			why, whylen,
+			"cpu model %s needs CPUID leaf 0x%x register %c bit %d, which this host's KVM does not offer",
+			model, fr->function, "abcd"[fr->reg],
+			__builtin_ctz(missing));
 		return -ENOTSUP;
 	}
 	if (e)
@@ -249,9 +250,10 @@ int cpuid_filter(const struct kvm_cpuid2 *supported, const char *model,
 	if (strcmp(model, "host")) {
 		m = model_find(model);
 		if (!m) {
-			snprintf(why, whylen,
-				 "unknown cpu model '%s' (host, x86-64-v1, x86-64-v2, x86-64-v3, x86-64-v4)",
-				 model);
+			snprintf(
+				why, whylen,
+				"unknown cpu model '%s' (host, x86-64-v1, x86-64-v2, x86-64-v3, x86-64-v4)",
+				model);
 			return -EINVAL;
 		}
 	}
@@ -368,7 +370,7 @@ uint32_t cpuid_digest(const struct kvm_cpuid2 *c)
 	for (i = 0; i < n->nent; i++) {
 		const struct kvm_cpuid_entry2 *e = &n->entries[i];
 		uint32_t v[6] = { e->function, e->index, e->eax,
-				  e->ebx,      e->ecx,   e->edx };
+				  e->ebx,      e->ecx,	 e->edx };
 
 		crc = crc32c(crc, v, sizeof(v));
 	}

@@ -28,8 +28,8 @@ extern const char *const cpuid_model_names[];
  * feature.
  */
 int cpuid_filter(const struct kvm_cpuid2 *supported, const char *model,
-		 struct kvm_cpuid2 **out, char *why, size_t whylen)
-	__must_check;
+		 struct kvm_cpuid2 **out, char *why,
+		 size_t whylen) __must_check;
 /* APIC IDs and topology for vCPU index of nr_vcpus, in place. */
 void cpuid_set_vcpu(struct kvm_cpuid2 *c, unsigned int index,
 		    unsigned int nr_vcpus);

@@ -34,9 +34,9 @@ static int read_input(const char *what, const char *path, uint64_t max,
 	return rc;
 }
 
-static int load_pvh(struct vm *vm, const struct boot_config *cfg,
-		    const void *k, size_t klen, const void *initrd,
-		    size_t ilen, uint64_t rsdp, struct boot_entry *entry)
+static int load_pvh(struct vm *vm, const struct boot_config *cfg, const void *k,
+		    size_t klen, const void *initrd, size_t ilen, uint64_t rsdp,
+		    struct boot_entry *entry)
 {
 	struct pvh_image img;
 	char why[256];
@@ -44,8 +44,8 @@ static int load_pvh(struct vm *vm, const struct boot_config *cfg,
 
 	rc = pvh_elf_load(&vm->mem, k, klen, &img, why, sizeof(why));
 	if (!rc)
-		rc = pvh_setup(&vm->mem, &img, cfg->cmdline, initrd, ilen,
-			       rsdp, entry, why, sizeof(why));
+		rc = pvh_setup(&vm->mem, &img, cfg->cmdline, initrd, ilen, rsdp,
+			       entry, why, sizeof(why));
 	if (rc)
 		log_err("kernel %s: %s", cfg->kernel, why);
 	return rc;

@@ -17,8 +17,7 @@
 
 /* What firmware would leave behind: fast strings on, MTRRs default WB. */
 int msr_set_boot(int vcpu_fd) __must_check;
-int msr_get_one(int vcpu_fd, uint32_t index, uint64_t *value_out)
-	__must_check;
+int msr_get_one(int vcpu_fd, uint32_t index, uint64_t *value_out) __must_check;
 int msr_set_one(int vcpu_fd, uint32_t index, uint64_t value) __must_check;
 
 struct kvm;

@@ -59,21 +59,23 @@ static int elf_view_init(struct elf_view *v, const void *image, size_t len,
 		v->phentsize = e64->e_phentsize;
 		if (e64->e_machine != EM_X86_64)
 			return WHY("ELF machine %u is not x86-64",
-				   e64->e_machine), -ENOEXEC;
+				   e64->e_machine),
+			       -ENOEXEC;
 	} else {
 		v->phoff = e32->e_phoff;
 		v->phnum = e32->e_phnum;
 		v->phentsize = e32->e_phentsize;
 		if (e32->e_machine != EM_386 && e32->e_machine != EM_X86_64)
-			return WHY("ELF machine %u is not x86",
-				   e32->e_machine), -ENOEXEC;
+			return WHY("ELF machine %u is not x86", e32->e_machine),
+			       -ENOEXEC;
 	}
 	if (v->phentsize != (v->is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr)))
 		return WHY("ELF program header size %u is wrong", v->phentsize),
 		       -ENOEXEC;
 	if (!v->phnum || v->phoff > len ||
 	    (uint64_t)v->phnum * v->phentsize > len - v->phoff)
-		return WHY("ELF program headers lie outside the file"), -ENOEXEC;
+		return WHY("ELF program headers lie outside the file"),
+		       -ENOEXEC;
 	return 0;
 }
 
@@ -85,14 +87,14 @@ static void elf_phdr(const struct elf_view *v, unsigned int i, struct phdr *p)
 		Elf64_Phdr h;
 
 		memcpy(&h, raw, sizeof(h));
-		*p = (struct phdr){ h.p_type, h.p_offset, h.p_paddr, h.p_filesz,
-				    h.p_memsz, h.p_align };
+		*p = (struct phdr){ h.p_type,	h.p_offset, h.p_paddr,
+				    h.p_filesz, h.p_memsz,  h.p_align };
 	} else {
 		Elf32_Phdr h;
 
 		memcpy(&h, raw, sizeof(h));
-		*p = (struct phdr){ h.p_type, h.p_offset, h.p_paddr, h.p_filesz,
-				    h.p_memsz, h.p_align };
+		*p = (struct phdr){ h.p_type,	h.p_offset, h.p_paddr,
+				    h.p_filesz, h.p_memsz,  h.p_align };
 	}
 }
 
@@ -133,7 +135,8 @@ static int elf_find_entry(const struct elf_view *v, const struct phdr *p,
 				*entry = e32;
 			} else {
 				return WHY("PVH entry note has a %u-byte descriptor (expected 4 or 8)",
-					   descsz), -ENOEXEC;
+					   descsz),
+				       -ENOEXEC;
 			}
 			return 0;
 		}
@@ -154,15 +157,18 @@ static int elf_check_segment(const struct elf_view *v, struct guest_mem *mem,
 	if (p->filesz > p->memsz)
 		return WHY("ELF segment %u has p_filesz 0x%llx larger than p_memsz 0x%llx",
 			   i, (unsigned long long)p->filesz,
-			   (unsigned long long)p->memsz), -ENOEXEC;
+			   (unsigned long long)p->memsz),
+		       -ENOEXEC;
 	if (p->paddr < LAYOUT_HIGH_MEM)
 		return WHY("ELF segment %u at 0x%llx is below 1 MiB", i,
-			   (unsigned long long)p->paddr), -ENOEXEC;
+			   (unsigned long long)p->paddr),
+		       -ENOEXEC;
 	if (!mem_gpa_is_ram(mem, p->paddr, p->memsz))
 		return WHY("ELF segment %u (0x%llx-0x%llx) does not fit in %llu MiB of guest RAM",
 			   i, (unsigned long long)p->paddr,
 			   (unsigned long long)(p->paddr + p->memsz),
-			   (unsigned long long)(mem->size >> 20)), -E2BIG;
+			   (unsigned long long)(mem->size >> 20)),
+		       -E2BIG;
 	return 0;
 }
 
@@ -226,7 +232,8 @@ int pvh_elf_load(struct guest_mem *mem, const void *image, size_t len,
 		return WHY("ELF file has no loadable segment"), -ENOEXEC;
 	if (out->entry < out->start || out->entry >= out->end)
 		return WHY("PVH entry 0x%llx lies outside the loaded image",
-			   (unsigned long long)out->entry), -ENOEXEC;
+			   (unsigned long long)out->entry),
+		       -ENOEXEC;
 	/* Checked everything: now copy, zero-filling each BSS tail. */
 	for (i = 0; i < v.phnum; i++) {
 		uint8_t *dst;
@@ -272,7 +279,8 @@ static int pvh_place_initrd(struct guest_mem *mem, const struct pvh_image *img,
 	if (len > top || top - len < floor)
 		return WHY("initrd of %zu bytes does not fit between the kernel (ends 0x%llx) and the end of low RAM (0x%llx)",
 			   initrd_len, (unsigned long long)img->end,
-			   (unsigned long long)top), -E2BIG;
+			   (unsigned long long)top),
+		       -E2BIG;
 	*gpa_out = top - len;
 	return 0;
 }
@@ -294,7 +302,8 @@ int pvh_setup(struct guest_mem *mem, const struct pvh_image *img,
 
 	if (clen > LAYOUT_CMDLINE_MAX)
 		return WHY("command line of %zu bytes is longer than %llu",
-			   clen - 1, LAYOUT_CMDLINE_MAX - 1), -E2BIG;
+			   clen - 1, LAYOUT_CMDLINE_MAX - 1),
+		       -E2BIG;
 	rc = mem_write(mem, LAYOUT_CMDLINE, cmdline, clen);
 	if (!rc)
 		rc = pvh_write_memmap(mem, &si.memmap_entries, why, whylen);
@@ -317,7 +326,8 @@ int pvh_setup(struct guest_mem *mem, const struct pvh_image *img,
 	rc = mem_write(mem, LAYOUT_START_INFO, &si, sizeof(si));
 	if (rc)
 		return rc;
-	*entry = (struct boot_entry){ .mode = BOOT_PVH32, .rip = img->entry,
+	*entry = (struct boot_entry){ .mode = BOOT_PVH32,
+				      .rip = img->entry,
 				      .arg = LAYOUT_START_INFO };
 	return 0;
 }

@@ -26,7 +26,7 @@ struct hvm_start_info {
 	uint64_t modlist_paddr;
 	uint64_t cmdline_paddr;
 	uint64_t rsdp_paddr;
-	uint64_t memmap_paddr;  /* version 1 */
+	uint64_t memmap_paddr; /* version 1 */
 	uint32_t memmap_entries; /* version 1 */
 	uint32_t reserved;
 };
@@ -52,7 +52,7 @@ _Static_assert(sizeof(struct hvm_memmap_table_entry) == 24, "memmap entry");
 struct pvh_image {
 	uint64_t entry;
 	uint64_t start; /* lowest loaded guest physical address */
-	uint64_t end;   /* one past the highest */
+	uint64_t end; /* one past the highest */
 };
 
 bool pvh_elf_probe(const void *image, size_t len);

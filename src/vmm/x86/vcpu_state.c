@@ -12,13 +12,13 @@
 #include "vmm/x86/cpu.h"
 #include "vmm/x86/msr.h"
 
-#define GET(fd, req, arg)                                                      \
-	do {                                                                   \
-		if (ioctl(fd, req, arg) < 0) {                                 \
-			rc = -errno;                                           \
-			what = #req;                                           \
-			goto err;                                              \
-		}                                                              \
+#define GET(fd, req, arg)                      \
+	do {                                   \
+		if (ioctl(fd, req, arg) < 0) { \
+			rc = -errno;           \
+			what = #req;           \
+			goto err;              \
+		}                              \
 	} while (0)
 
 uint32_t x86_xsave_size(struct vm *vm)

@@ -24,7 +24,7 @@ struct vm;
 struct x86_vcpu_state {
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
-	uint8_t *xsave;      /* xsave_size bytes, malloc()ed */
+	uint8_t *xsave; /* xsave_size bytes, malloc()ed */
 	uint32_t xsave_size;
 	struct kvm_xcrs xcrs;
 	struct kvm_msr_entry *msrs; /* nmsrs entries, malloc()ed */
@@ -43,15 +43,14 @@ struct x86_vm_state {
 /* The size of this host's XSAVE area (KVM_CAP_XSAVE2, at least 4096). */
 uint32_t x86_xsave_size(struct vm *vm);
 
-int x86_vcpu_state_get(struct vcpu *vcpu, struct x86_vcpu_state *st)
-	__must_check;
+int x86_vcpu_state_get(struct vcpu *vcpu,
+		       struct x86_vcpu_state *st) __must_check;
 /* Apply st in the order above; tsc is the guest TSC to set. */
 int x86_vcpu_state_set(struct vcpu *vcpu, const struct x86_vcpu_state *st,
 		       uint64_t tsc) __must_check;
 void x86_vcpu_state_free(struct x86_vcpu_state *st);
 
 int x86_vm_state_get(struct vm *vm, struct x86_vm_state *st) __must_check;
-int x86_vm_state_set(struct vm *vm, const struct x86_vm_state *st)
-	__must_check;
+int x86_vm_state_set(struct vm *vm, const struct x86_vm_state *st) __must_check;
 
 #endif

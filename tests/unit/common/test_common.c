@@ -29,8 +29,7 @@ static void test_parse_size(void **state)
 	assert_int_equal(parse_size_bytes("", &v), -EINVAL);
 	assert_int_equal(parse_size_bytes("-1", &v), -EINVAL);
 	assert_int_equal(parse_size_bytes("12q", &v), -EINVAL);
-	assert_int_equal(parse_size_bytes("99999999999999999999", &v),
-			 -ERANGE);
+	assert_int_equal(parse_size_bytes("99999999999999999999", &v), -ERANGE);
 	assert_int_equal(parse_size_bytes("17179869184t", &v), -ERANGE);
 }
 

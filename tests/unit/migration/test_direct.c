@@ -153,7 +153,8 @@ static void test_page_data_aligned(void **state)
 		assert_int_equal(rec_read_hdr(&s, &h, &err), 0);
 		if (h.type == REC_PADDING) {
 			padding++;
-			assert_int_equal(stream_skip(&s, rec_padded(h.length)), 0);
+			assert_int_equal(stream_skip(&s, rec_padded(h.length)),
+					 0);
 			continue;
 		}
 		assert_int_equal(h.type, REC_PAGE_DATA);
@@ -162,7 +163,8 @@ static void test_page_data_aligned(void **state)
 			uint32_t count;
 
 			memcpy(&count, buf + s.offset, 4);
-			assert_int_equal((s.offset + 8 + 8ULL * count) % 4096, 0);
+			assert_int_equal((s.offset + 8 + 8ULL * count) % 4096,
+					 0);
 		}
 		assert_int_equal(pages_recv(&prx, &s, &dst, &h, &lim, NULL,
 					    &err, &n),

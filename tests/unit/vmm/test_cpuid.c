@@ -536,7 +536,7 @@ static void test_model_digest_is_portable(void **state)
 	struct kvm_cpuid2 *a, *b;
 	uint32_t da;
 
-	get(other, 1, 0)->eax ^= 0x10;     /* another model number */
+	get(other, 1, 0)->eax ^= 0x10; /* another model number */
 	get(other, 4, 0)->eax ^= 1u << 14; /* other cache sharing */
 	get(other, 0x80000008, 0)->eax ^= 1; /* other address size */
 	a = filter_ok(sup, "x86-64-v2");

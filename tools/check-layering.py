@@ -1,0 +1,81 @@
+#!/usr/bin/python3
+"""Check that dependencies point down only (ARCHITECTURE.md): every
+#include "dir/..." in src/ and tools/ must name a layer its own layer may
+use. Prints each violation as FILE:LINE and exits 1 if there is any."""
+
+import os
+import re
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Layer of a path (longest prefix wins) -> the layers it may include.
+# migration/format is data only (wire layouts): device models include it
+# for their saved-state structs.
+ALLOWED = {
+    "common": set(),
+    "vmm": {"common"},
+    "migration/format": {"common"},
+    "migration/transport": {"common"},
+    "devices": {"common", "vmm", "migration/format"},
+    "migration": {"common", "vmm", "devices", "migration/format",
+                  "migration/transport"},
+    "toolstack/rpc": {"common"},
+    "toolstack/config": {"common"},
+    "toolstack/lib": {"common", "toolstack/rpc", "toolstack/config"},
+    "toolstack/daemon": {"common", "toolstack/rpc", "toolstack/config",
+                         "toolstack/lib"},
+    "toolstack/monitor": {"common", "vmm", "devices", "migration",
+                          "migration/format", "migration/transport",
+                          "toolstack/rpc", "toolstack/config"},
+    "toolstack/cli": {"common", "toolstack/rpc", "toolstack/config",
+                      "toolstack/lib", "toolstack/monitor", "tools"},
+    "tools": {"common", "devices", "migration", "migration/format",
+              "migration/transport"},
+}
+INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
+
+
+def layer(rel):
+    """rel is relative to src/ (or 'tools/...'): its layer, or None."""
+    best = None
+    for name in ALLOWED:
+        if rel == name or rel.startswith(name + "/"):
+            if best is None or len(name) > len(best):
+                best = name
+    return best
+
+
+def main():
+    bad = 0
+    for top in ("src", "tools"):
+        for d, _, files in os.walk(os.path.join(ROOT, top)):
+            for f in files:
+                if not f.endswith((".c", ".h")):
+                    continue
+                path = os.path.join(d, f)
+                rel = os.path.relpath(path, os.path.join(ROOT, "src"))
+                if top == "tools":
+                    rel = os.path.relpath(path, ROOT)
+                own = layer(rel)
+                with open(path) as fh:
+                    for n, line in enumerate(fh, 1):
+                        m = INCLUDE.match(line)
+                        if not m:
+                            continue
+                        dep = layer(m.group(1))
+                        if dep is None or dep == own or dep in ALLOWED[own]:
+                            continue
+                        print("%s:%d: %s includes %s (layer %s may not use %s)"
+                              % (os.path.relpath(path, ROOT), n, own,
+                                 m.group(1), own, dep))
+                        bad += 1
+    if bad:
+        print("%d upward or sideways includes" % bad)
+        return 1
+    print("layering ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
