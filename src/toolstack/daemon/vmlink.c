@@ -143,15 +143,11 @@ static int vl_flush(struct vmlink *l)
 static int vl_send(struct vmlink *l, const char *command,
 		   struct json_object *args, uint64_t id)
 {
-	struct json_object *msg = rpc_command_new(command, args, id);
 	size_t len;
 	char *buf;
 	int rc;
 
-	if (!msg)
-		return -ENOMEM;
-	rc = rpc_msg_serialize(msg, &buf, &len);
-	json_object_put(msg);
+	rc = rpc_command_serialize(command, args, id, &buf, &len);
 	if (rc)
 		return rc;
 	rc = rpc_outq_push(&l->outq, buf, len, -1);

@@ -183,6 +183,12 @@ enum rpc_reply_kind monitor_cmd_query_migrate(struct rpc_request *req,
 					      struct rpc_reply *reply);
 
 /* monitor.c */
+/*
+ * Can a save or migration start now? RPC_REPLY_LATER if so, else the
+ * error reply (what: "save" or "migrate", for the message).
+ */
+enum rpc_reply_kind monitor_job_may_start(struct monitor *m, const char *what,
+					  struct rpc_reply *reply);
 int monitor_config_text(struct monitor *m, char **text_out,
 			uint32_t *len_out) __must_check;
 void monitor_end(struct monitor *m, int status, const char *fmt, ...)

@@ -435,14 +435,8 @@ enum rpc_reply_kind monitor_cmd_migrate(struct rpc_request *req,
 	struct mig_job *job;
 	int r;
 
-	if (m->job || m->mig)
-		return rpc_reply_error(
-			reply, RPC_ERR_GENERIC,
-			"a save or migration is already in progress");
-	if (m->state != RUN_RUNNING && m->state != RUN_PAUSED)
-		return rpc_reply_error(reply, RPC_ERR_GENERIC,
-				       "cannot migrate a VM in state %s",
-				       run_state_name(m->state));
+	if (monitor_job_may_start(m, "migrate", reply) != RPC_REPLY_LATER)
+		return RPC_REPLY_ERROR;
 	job = calloc(1, sizeof(*job));
 	if (!job)
 		return rpc_reply_error(reply, RPC_ERR_GENERIC, "out of memory");

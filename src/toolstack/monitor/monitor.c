@@ -77,6 +77,20 @@ int monitor_config_text(struct monitor *m, char **text_out, uint32_t *len_out)
 	return 0;
 }
 
+enum rpc_reply_kind monitor_job_may_start(struct monitor *m, const char *what,
+					  struct rpc_reply *reply)
+{
+	if (m->job || m->mig)
+		return rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"a save or migration is already in progress");
+	if (m->state != RUN_RUNNING && m->state != RUN_PAUSED)
+		return rpc_reply_error(reply, RPC_ERR_GENERIC,
+				       "cannot %s a VM in state %s", what,
+				       run_state_name(m->state));
+	return RPC_REPLY_LATER;
+}
+
 void monitor_end(struct monitor *m, int status, const char *fmt, ...)
 {
 	char msg[160];

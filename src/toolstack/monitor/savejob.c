@@ -36,15 +36,12 @@ static int job_write(struct save_job *job)
 		return rc;
 	}
 	/*
-	 * A save that ends the VM is synced before it counts: guest RAM goes
-	 * to the disk directly, without a page cache copy to flush later. A
-	 * save -c keeps the VM paused while it writes and is not synced, so
-	 * the page cache (which takes the data sooner) serves it better.
+	 * Guest RAM goes to the disk directly, without a page cache copy:
+	 * measured faster here than buffered writes even unsynced (save -c),
+	 * where the guest waits paused for the whole write.
 	 */
 	fd = open(job->tmp_path,
-		  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-			  (job->keep_running ? 0 : O_DIRECT),
-		  0600);
+		  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0600);
 	if (fd < 0 && errno == EINVAL)
 		fd = open(job->tmp_path,
 			  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -216,14 +213,8 @@ enum rpc_reply_kind monitor_cmd_save(struct rpc_request *req,
 	enum rpc_reply_kind kind;
 	int r;
 
-	if (m->job || m->mig)
-		return rpc_reply_error(
-			reply, RPC_ERR_GENERIC,
-			"a save or migration is already in progress");
-	if (m->state != RUN_RUNNING && m->state != RUN_PAUSED)
-		return rpc_reply_error(reply, RPC_ERR_GENERIC,
-				       "cannot save a VM in state %s",
-				       run_state_name(m->state));
+	if (monitor_job_may_start(m, "save", reply) != RPC_REPLY_LATER)
+		return RPC_REPLY_ERROR;
 	job = calloc(1, sizeof(*job));
 	if (!job)
 		return rpc_reply_error(reply, RPC_ERR_GENERIC, "out of memory");

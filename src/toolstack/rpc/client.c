@@ -269,15 +269,11 @@ static int send_command(struct rpc_client *c, const char *command,
 			struct json_object *args, int fd, uint64_t id,
 			uint64_t deadline)
 {
-	struct json_object *msg = rpc_command_new(command, args, id);
 	size_t len;
 	char *buf;
 	int rc;
 
-	if (!msg)
-		return -ENOMEM;
-	rc = rpc_msg_serialize(msg, &buf, &len);
-	json_object_put(msg);
+	rc = rpc_command_serialize(command, args, id, &buf, &len);
 	if (rc)
 		return rc;
 	rc = send_all(c, buf, len - 2, fd, deadline);

@@ -361,3 +361,16 @@ int rpc_msg_serialize(struct json_object *msg, char **buf_out, size_t *len_out)
 	*len_out = len + 2;
 	return 0;
 }
+
+int rpc_command_serialize(const char *execute, struct json_object *args,
+			  uint64_t id, char **buf_out, size_t *len_out)
+{
+	struct json_object *msg = rpc_command_new(execute, args, id);
+	int rc;
+
+	if (!msg)
+		return -ENOMEM;
+	rc = rpc_msg_serialize(msg, buf_out, len_out);
+	json_object_put(msg);
+	return rc;
+}

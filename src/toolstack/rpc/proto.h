@@ -91,6 +91,13 @@ struct json_object *rpc_command_new(const char *execute,
  */
 int rpc_msg_serialize(struct json_object *msg, char **buf_out,
 		      size_t *len_out) __must_check;
+/*
+ * A command message serialized as rpc_msg_serialize() does (the "\r\n"
+ * included): *buf_out is malloc()ed. -ENOMEM or its errors.
+ */
+int rpc_command_serialize(const char *execute, struct json_object *args,
+			  uint64_t id, char **buf_out,
+			  size_t *len_out) __must_check;
 
 /* Is s (len bytes) well-formed UTF-8? */
 bool rpc_utf8_is_valid(const char *s, size_t len);
