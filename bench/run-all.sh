@@ -21,4 +21,8 @@ if [ -n "$failed" ]; then
 	echo "bench: failed:$failed" >&2
 	exit 1
 fi
+case " $* " in
+*" --quick "*) ;;
+*) "$py" "$here/update-readme.py" ;;
+esac
 echo "bench: all done; results in $here/results/"
