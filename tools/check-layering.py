@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Check that dependencies point down only (ARCHITECTURE.md): every
-#include "dir/..." in src/ and tools/ must name a layer its own layer may
-use. Prints each violation as FILE:LINE and exits 1 if there is any."""
+#include "dir/..." (or <godwit/...>, the client library's public headers)
+in src/, tools/ and include/ must name a layer its own layer may use, and
+a public header may include no internal one. Prints each violation as
+FILE:LINE and exits 1 if there is any."""
 
 import os
 import re
@@ -33,7 +35,9 @@ ALLOWED = {
     "tools": {"common", "devices", "migration", "migration/format",
               "migration/transport"},
 }
-INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
+INCLUDE = re.compile(r'^\s*#\s*include\s+(?:"([^"]+)"|<(godwit/[^>]+)>)')
+# The public headers in include/godwit/ belong to the client library.
+PUBLIC = "godwit/"
 
 
 def layer(rel):
@@ -48,7 +52,7 @@ def layer(rel):
 
 def main():
     bad = 0
-    for top in ("src", "tools"):
+    for top in ("src", "tools", "include"):
         for d, _, files in os.walk(os.path.join(ROOT, top)):
             for f in files:
                 if not f.endswith((".c", ".h")):
@@ -57,18 +61,29 @@ def main():
                 rel = os.path.relpath(path, os.path.join(ROOT, "src"))
                 if top == "tools":
                     rel = os.path.relpath(path, ROOT)
+                elif top == "include":
+                    rel = "toolstack/lib/public"
                 own = layer(rel)
                 with open(path) as fh:
                     for n, line in enumerate(fh, 1):
                         m = INCLUDE.match(line)
                         if not m:
                             continue
-                        dep = layer(m.group(1))
+                        inc = m.group(1) or m.group(2)
+                        if top == "include" and m.group(1):
+                            # Installed on its own: nothing internal.
+                            print("%s:%d: public header includes %s"
+                                  % (os.path.relpath(path, ROOT), n, inc))
+                            bad += 1
+                            continue
+                        if inc.startswith(PUBLIC):
+                            inc = "toolstack/lib/" + inc[len(PUBLIC):]
+                        dep = layer(inc)
                         if dep is None or dep == own or dep in ALLOWED[own]:
                             continue
                         print("%s:%d: %s includes %s (layer %s may not use %s)"
                               % (os.path.relpath(path, ROOT), n, own,
-                                 m.group(1), own, dep))
+                                 inc, own, dep))
                         bad += 1
     if bad:
         print("%d upward or sideways includes" % bad)

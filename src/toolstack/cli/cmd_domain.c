@@ -15,7 +15,7 @@
 #include "toolstack/cli/cli.h"
 #include "toolstack/cli/route.h"
 #include "toolstack/config/domain_config.h"
-#include "toolstack/lib/gwdctl.h"
+#include <godwit/gwdctl.h>
 #include "toolstack/rpc/client.h"
 
 static const char *str_of(struct json_object *o, const char *key)

@@ -2,7 +2,7 @@
  * job-info and job-abort: watch or stop a domain's save or migration.
  * job-info prints virsh domjobinfo's table (or --json); through godwitd
  * the daemon builds it, on a VM socket this command does, from the same
- * library code (lib/jobinfo.h).
+ * library code (<godwit/jobinfo.h>).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 
 #include "toolstack/cli/cli.h"
 #include "toolstack/cli/route.h"
-#include "toolstack/lib/jobinfo.h"
+#include <godwit/jobinfo.h>
 
 static void info_usage(FILE *f)
 {

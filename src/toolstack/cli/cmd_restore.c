@@ -17,7 +17,7 @@
 #include "toolstack/cli/cli.h"
 #include "toolstack/cli/route.h"
 #include "toolstack/cli/vmopts.h"
-#include "toolstack/lib/vmctl.h"
+#include <godwit/vmctl.h>
 #include "toolstack/monitor/monitor.h"
 #include "toolstack/rpc/client.h"
 

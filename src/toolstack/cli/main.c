@@ -6,7 +6,7 @@
 #include "common/compiler.h"
 #include "common/log.h"
 #include "toolstack/cli/cli.h"
-#include "toolstack/lib/gwdctl.h"
+#include <godwit/gwdctl.h>
 #include "tools/inspect.h"
 
 static const struct cli_verb verbs[] = {

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "toolstack/cli/cli.h"
-#include "toolstack/lib/gwdctl.h"
+#include <godwit/gwdctl.h>
 #include "toolstack/rpc/client.h"
 
 bool route_daemon_up(struct rpc_client **c_out)

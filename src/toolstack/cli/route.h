@@ -14,7 +14,7 @@
 
 #include <json-c/json.h>
 
-#include "toolstack/lib/vmctl.h"
+#include <godwit/vmctl.h>
 
 struct rpc_client;
 

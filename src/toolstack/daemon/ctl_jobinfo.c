@@ -1,6 +1,6 @@
 /*
  * job-info and job-abort: the save or migration a domain's VMM runs, in
- * the terms of virsh domjobinfo (lib/jobinfo.h), built from the VMM's
+ * the terms of virsh domjobinfo (<godwit/jobinfo.h>), built from the VMM's
  * query-migrate or query-save; and stopping a migration before the
  * handover.
  */
@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "toolstack/daemon/vmlink.h"
-#include "toolstack/lib/jobinfo.h"
+#include <godwit/jobinfo.h>
 
 #define QUERY_TIMEOUT_MS 5000
 

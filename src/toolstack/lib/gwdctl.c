@@ -1,5 +1,5 @@
 /* Client library: the godwitd control socket. */
-#include "toolstack/lib/gwdctl.h"
+#include <godwit/gwdctl.h>
 
 #include <errno.h>
 #include <stdio.h>

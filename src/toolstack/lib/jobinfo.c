@@ -1,5 +1,5 @@
 /* Jobs (save, migration) as virsh domjobinfo shows them. */
-#include "toolstack/lib/jobinfo.h"
+#include <godwit/jobinfo.h>
 
 #include <ctype.h>
 #include <stdbool.h>

@@ -1,5 +1,7 @@
 /* Client library: VM control sockets. */
-#include "toolstack/lib/vmctl.h"
+#include <godwit/vmctl.h>
+
+#include <godwit/gwdctl.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -13,12 +15,9 @@
 
 int vmctl_socket_path(const char *vm, char *buf, size_t len)
 {
-	const char *dir = getenv("GODWIT_RUN_DIR");
-
 	if (strchr(vm, '/'))
 		return str_printf(buf, len, "%s", vm);
-	return str_printf(buf, len, "%s/vm/%s.qmp", dir ? dir : "/run/godwit",
-			  vm);
+	return str_printf(buf, len, "%s/vm/%s.qmp", gwdctl_run_dir(), vm);
 }
 
 int vmctl_open(const char *vm, struct rpc_client **client_out, char *err,

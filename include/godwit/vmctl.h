@@ -13,27 +13,27 @@
 
 #include <json-c/json.h>
 
-#include "common/compiler.h"
+#include <godwit/api.h>
 
 struct rpc_client;
 
 #define VMCTL_ERR_MAX 512
 
 /* Where VM's control socket is. */
-int vmctl_socket_path(const char *vm, char *buf, size_t len) __must_check;
+int vmctl_socket_path(const char *vm, char *buf, size_t len) GODWIT_MUST_CHECK;
 /* Connect to VM's control socket. */
 int vmctl_open(const char *vm, struct rpc_client **client_out, char *err,
-	       size_t errlen) __must_check;
+	       size_t errlen) GODWIT_MUST_CHECK;
 /*
  * Run command on VM and return its result (*ret_out, caller owns; may be
  * NULL). Server errors become -EREMOTEIO with the server's description.
  */
 int vmctl_execute(struct rpc_client *c, const char *command,
 		  struct json_object *args, struct json_object **ret_out,
-		  char *err, size_t errlen) __must_check;
+		  char *err, size_t errlen) GODWIT_MUST_CHECK;
 /* One-shot: open, execute, close. */
 int vmctl_call(const char *vm, const char *command, struct json_object *args,
 	       struct json_object **ret_out, char *err,
-	       size_t errlen) __must_check;
+	       size_t errlen) GODWIT_MUST_CHECK;
 
 #endif

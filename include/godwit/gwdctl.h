@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "common/compiler.h"
+#include <godwit/api.h>
 
 struct rpc_client;
 
@@ -21,14 +21,14 @@ struct rpc_client;
 /* The run directory: $GODWIT_RUN_DIR, else /run/godwit. */
 const char *gwdctl_run_dir(void);
 /* Where the daemon's control socket is. */
-int gwdctl_socket_path(char *buf, size_t len) __must_check;
+int gwdctl_socket_path(char *buf, size_t len) GODWIT_MUST_CHECK;
 
 /*
  * Connect to the daemon. -ENOENT or -ECONNREFUSED when no daemon
  * answers (err then says so); other errors are real failures.
  */
 int gwdctl_open(struct rpc_client **client_out, char *err,
-		size_t errlen) __must_check;
+		size_t errlen) GODWIT_MUST_CHECK;
 
 /* Does errno value rc from gwdctl_open mean "no daemon here"? */
 bool gwdctl_is_absent(int rc);
