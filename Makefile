@@ -15,8 +15,10 @@ $(BUILD)/build.ninja:
 deps:
 	@scripts/deps.sh
 
+# demo and bench run the binaries in $(BUILD), passed as an absolute
+# GODWIT_BUILD (the demo writes guest paths into a config godwitd reads).
 demo: deps all
-	scripts/demo.sh
+	GODWIT_BUILD=$(abspath $(BUILD)) scripts/demo.sh
 
 check: deps all
 	$(MESON_TEST) --suite unit --suite compat --suite kvm
@@ -42,7 +44,7 @@ fuzz: $(FUZZ_BUILD)/build.ninja
 	tests/fuzz/campaign.sh $(FUZZ_BUILD) $${FUZZ_SECONDS:-3600}
 
 bench: deps all
-	bench/run-all.sh
+	GODWIT_BUILD=$(abspath $(BUILD)) bench/run-all.sh
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD)

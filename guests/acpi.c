@@ -33,8 +33,6 @@ _Static_assert(sizeof(struct sdt_header) == 36, "sdt header");
 #define FADT_SLEEP_CONTROL 244
 #define FADT_DSDT 40
 #define FADT_X_DSDT 140
-#define GAS_MEMORY 0
-#define GAS_IO 1
 #define SLP_TYP_S5 5
 #define SLP_EN 0x20
 
@@ -331,14 +329,14 @@ static void gas_write(const uint8_t *gas, uint32_t v)
 	uint64_t addr = rd64(gas + 4);
 	unsigned int width = gas[1] ? gas[1] : 8;
 
-	if (gas[0] == GAS_IO) {
+	if (gas[0] == ACPI_SPACE_IO) {
 		if (width == 32)
 			outl((uint16_t)addr, v);
 		else if (width == 16)
 			outw((uint16_t)addr, (uint16_t)v);
 		else
 			outb((uint16_t)addr, (uint8_t)v);
-	} else if (gas[0] == GAS_MEMORY && addr < 0x100000000ULL) {
+	} else if (gas[0] == ACPI_SPACE_MEMORY && addr < 0x100000000ULL) {
 		if (width == 32)
 			*(volatile uint32_t *)addr = v;
 		else if (width == 16)

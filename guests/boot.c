@@ -233,6 +233,25 @@ void isr_dispatch(struct isr_frame *f)
 	lapic_eoi();
 }
 
+const struct user_status *user_status_scan(uint64_t *min_out, bool *done_out)
+{
+	uint32_t cpu;
+
+	*min_out = UINT64_MAX;
+	*done_out = true;
+	for (cpu = 0; cpu < boot_facts.ncpus; cpu++) {
+		const struct user_status *st = &user_status[cpu];
+
+		if (st->state == USER_BAD)
+			return st;
+		if (st->state != USER_DONE)
+			*done_out = false;
+		if (st->progress < *min_out)
+			*min_out = st->progress;
+	}
+	return NULL;
+}
+
 static const struct hvm_start_info *start_info(void)
 {
 	const struct hvm_start_info *si =

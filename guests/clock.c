@@ -22,30 +22,32 @@
 
 struct boot_facts boot_facts;
 
-struct pit_sample {
+/* A counter reading bracketed by two TSC reads. */
+struct sample {
 	uint64_t tsc; /* middle of the TSC bracket */
 	uint64_t width; /* TSC width of the bracket */
-	uint16_t count;
+	uint32_t count;
 };
 
-static uint16_t pit_read(void)
+static uint32_t pit_read(void)
 {
 	uint8_t lo, hi;
 
 	outb(PIT_CMD, 0x00); /* latch channel 0 */
 	lo = inb(PIT_CH0);
 	hi = inb(PIT_CH0);
-	return (uint16_t)(lo | hi << 8);
+	return (uint32_t)(lo | hi << 8);
 }
 
-static void pit_sample(struct pit_sample *s)
+/* The narrowest bracket of SAMPLE_TRIES readings of read(). */
+static void sample(uint32_t (*read)(void), struct sample *s)
 {
 	unsigned int i;
 
 	s->width = UINT64_MAX;
 	for (i = 0; i < SAMPLE_TRIES; i++) {
 		uint64_t t0 = rdtsc();
-		uint16_t c = pit_read();
+		uint32_t c = read();
 		uint64_t t1 = rdtsc();
 
 		if (t1 - t0 < s->width) {
@@ -71,16 +73,16 @@ static void pit_free_run(void)
  * caller's agreement check between two intervals rejects that.
  * Returns 0 if the PIT stops moving.
  */
-static uint64_t measure(struct pit_sample *start, uint64_t *pit_out)
+static uint64_t measure(struct sample *start, uint64_t *pit_out)
 {
-	struct pit_sample s;
+	struct sample s;
 	uint64_t elapsed = 0, polls = 0;
-	uint16_t prev = start->count;
+	uint16_t prev = (uint16_t)start->count;
 
 	while (elapsed < INTERVAL_TICKS) {
-		pit_sample(&s);
+		sample(pit_read, &s);
 		elapsed += (uint16_t)(prev - s.count);
-		prev = s.count;
+		prev = (uint16_t)s.count;
 		if (++polls > 100000)
 			return 0;
 	}
@@ -93,7 +95,7 @@ static uint64_t measure(struct pit_sample *start, uint64_t *pit_out)
 /* A missing PIT reads as a constant (0xffff). */
 static bool pit_moves(void)
 {
-	uint16_t first = pit_read();
+	uint32_t first = pit_read();
 	unsigned int i;
 
 	for (i = 0; i < 1000; i++) {
@@ -113,10 +115,10 @@ static uint64_t tsc_from_pit(void)
 	if (!pit_moves())
 		return 0;
 	for (attempt = 0; attempt < CAL_ATTEMPTS; attempt++) {
-		struct pit_sample s;
+		struct sample s;
 		uint64_t p1 = 0, p2 = 0, t1, t2, f1, f2;
 
-		pit_sample(&s);
+		sample(pit_read, &s);
 		t1 = measure(&s, &p1);
 		t2 = t1 ? measure(&s, &p2) : 0;
 		cal_attempts = attempt + 1;
@@ -149,43 +151,18 @@ static uint64_t tsc_from_cpuid(void)
 	return 0;
 }
 
-struct lapic_sample {
-	uint64_t tsc;
-	uint64_t width;
-	uint32_t count;
-};
-
-/* The LAPIC timer's current count, bracketed by TSC reads (best of a few). */
-static void lapic_sample(struct lapic_sample *s)
-{
-	unsigned int i;
-
-	s->width = UINT64_MAX;
-	for (i = 0; i < SAMPLE_TRIES; i++) {
-		uint64_t t0 = rdtsc();
-		uint32_t c = lapic_timer_count();
-		uint64_t t1 = rdtsc();
-
-		if (t1 - t0 < s->width) {
-			s->width = t1 - t0;
-			s->tsc = t0 + (t1 - t0) / 2;
-			s->count = c;
-		}
-	}
-}
-
 /* LAPIC timer ticks per second, measured against the calibrated TSC. */
 static uint64_t lapic_from_tsc(uint64_t tsc_hz)
 {
-	struct lapic_sample a, b;
+	struct sample a, b;
 	uint64_t target;
 
 	lapic_timer_oneshot_max();
-	lapic_sample(&a);
+	sample(lapic_timer_count, &a);
 	target = a.tsc + tsc_hz / 50; /* 20 ms */
 	while (rdtsc() < target)
 		;
-	lapic_sample(&b);
+	sample(lapic_timer_count, &b);
 	if (a.count <= b.count || b.tsc <= a.tsc)
 		return 0;
 	return (uint64_t)(a.count - b.count) * tsc_hz / (b.tsc - a.tsc);

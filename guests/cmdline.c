@@ -24,24 +24,40 @@ static bool is_space(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+/* The next token at or after *p, or NULL; *p moves past it. */
+static const char *next_token(const char **p, size_t *len_out)
+{
+	const char *tok;
+
+	while (is_space(**p))
+		(*p)++;
+	if (!**p)
+		return NULL;
+	tok = *p;
+	while (**p && !is_space(**p))
+		(*p)++;
+	*len_out = (size_t)(*p - tok);
+	return tok;
+}
+
+/* Is the token tok (len bytes) key=...? */
+static bool token_has_key(const char *tok, size_t len, const char *key)
+{
+	size_t klen = strlen(key);
+
+	return klen < len && !strncmp(tok, key, klen) && tok[klen] == '=';
+}
+
 /* Start of the value of key, or NULL; *len_out is the value's length. */
 static const char *find_value(const char *key, size_t *len_out)
 {
-	size_t klen = strlen(key);
-	const char *p = cmdline;
+	const char *p = cmdline, *tok;
+	size_t len, skip = strlen(key) + 1;
 
-	while (*p) {
-		const char *tok;
-
-		while (is_space(*p))
-			p++;
-		tok = p;
-		while (*p && !is_space(*p))
-			p++;
-		if ((size_t)(p - tok) > klen && !strncmp(tok, key, klen) &&
-		    tok[klen] == '=') {
-			*len_out = (size_t)(p - tok) - klen - 1;
-			return tok + klen + 1;
+	while ((tok = next_token(&p, &len))) {
+		if (token_has_key(tok, len, key)) {
+			*len_out = len - skip;
+			return tok + skip;
 		}
 	}
 	return NULL;
@@ -112,10 +128,7 @@ bool cmdline_str(const char *key, char *buf, size_t len)
 static bool key_known(const char *tok, size_t len, const char *const *keys)
 {
 	for (; *keys; keys++) {
-		size_t klen = strlen(*keys);
-
-		if (klen < len && !strncmp(tok, *keys, klen) &&
-		    tok[klen] == '=')
+		if (token_has_key(tok, len, *keys))
 			return true;
 	}
 	return false;
@@ -144,21 +157,12 @@ static bool token_ignored(const char *tok, size_t len)
 
 void cmdline_check_keys(const char *const *keys)
 {
-	const char *p = cmdline;
+	const char *p = cmdline, *tok;
+	size_t len, i;
+	char name[32];
 
-	while (*p) {
-		const char *tok;
-		char name[32];
-		size_t len, i;
-
-		while (is_space(*p))
-			p++;
-		tok = p;
-		while (*p && !is_space(*p))
-			p++;
-		len = (size_t)(p - tok);
-		if (!len || token_ignored(tok, len) ||
-		    key_known(tok, len, keys))
+	while ((tok = next_token(&p, &len))) {
+		if (token_ignored(tok, len) || key_known(tok, len, keys))
 			continue;
 		for (i = 0; i < len && i < sizeof(name) - 1 && tok[i] != '=';
 		     i++)

@@ -59,21 +59,15 @@ static uint64_t total_digest(void)
 
 static void tick(uint64_t tsc)
 {
-	uint64_t min = UINT64_MAX;
-	bool done = true;
-	uint32_t cpu;
+	const struct user_status *bad;
+	uint64_t min;
+	bool done;
 
 	(void)tsc;
-	for (cpu = 0; cpu < boot_facts.ncpus; cpu++) {
-		const struct user_status *st = &user_status[cpu];
-
-		if (st->state == USER_BAD) {
-			con_say("digest=%016lx BAD\n", st->digest);
-			guest_exit(EXIT_FAIL);
-		}
-		done = done && st->state == USER_DONE;
-		if (st->progress < min)
-			min = st->progress;
+	bad = user_status_scan(&min, &done);
+	if (bad) {
+		con_say("digest=%016lx BAD\n", bad->digest);
+		guest_exit(EXIT_FAIL);
 	}
 	if (done) {
 		con_say("digest=%016lx ok\n", total_digest());

@@ -97,35 +97,19 @@ static void setup(void)
 		con_say("ready mib=%lu\n", mib);
 }
 
-/* Sweep every CPU has completed; true if all are done. */
-static uint64_t common_sweep(bool *all_done)
-{
-	uint64_t min = UINT64_MAX;
-	uint32_t cpu;
-
-	*all_done = true;
-	for (cpu = 0; cpu < boot_facts.ncpus; cpu++) {
-		const struct user_status *st = &user_status[cpu];
-
-		if (st->state == USER_BAD) {
-			con_say("CORRUPT pfn=%lx expected=%lx found=%lx\n",
-				st->bad_a, st->bad_b, st->bad_c);
-			guest_exit(EXIT_FAIL);
-		}
-		if (st->state != USER_DONE)
-			*all_done = false;
-		if (st->progress < min)
-			min = st->progress;
-	}
-	return min;
-}
-
 static void tick(uint64_t tsc)
 {
+	const struct user_status *bad;
+	uint64_t sweep;
 	bool done;
-	uint64_t sweep = common_sweep(&done);
 
 	(void)tsc;
+	bad = user_status_scan(&sweep, &done);
+	if (bad) {
+		con_say("CORRUPT pfn=%lx expected=%lx found=%lx\n", bad->bad_a,
+			bad->bad_b, bad->bad_c);
+		guest_exit(EXIT_FAIL);
+	}
 	if (done) {
 		if (sweep != last_printed)
 			con_say("sweep %lu\n", sweep);

@@ -149,6 +149,9 @@ extern struct platform platform;
 void acpi_init(uint64_t rsdp_paddr, uint32_t bsp_apic_id);
 void acpi_poweroff(void);
 void acpi_reset(void);
+/* ACPI address spaces (generic address structures, OperationRegions). */
+#define ACPI_SPACE_MEMORY 0
+#define ACPI_SPACE_IO 1
 /* The GED's event register (DSDT scan): ACPI address space and address. */
 bool acpi_find_ged(uint8_t *space_out, uint64_t *addr_out);
 
@@ -194,6 +197,12 @@ unsigned int smp_start(void);
 void cpu_local_init(unsigned int cpu);
 unsigned int this_cpu(void);
 extern volatile uint64_t cpu_ticks[MAX_CPUS];
+/*
+ * BSP, ring 0: read user_status of every CPU. Returns the first CPU's
+ * status that is USER_BAD (NULL if none); *min_out is the least progress
+ * and *done_out whether every CPU is USER_DONE.
+ */
+const struct user_status *user_status_scan(uint64_t *min_out, bool *done_out);
 
 /* String helpers for ring 0. */
 bool str_eq(const char *a, const char *b);

@@ -34,7 +34,6 @@ enum action {
 	ACT_POWERBUTTON
 };
 
-#define GAS_IO 1
 #define GED_POWER_BUTTON 0x01
 
 static enum action action;
@@ -102,7 +101,7 @@ static void powerbutton_setup(void)
 	if (!acpi_find_ged(&space, &addr))
 		con_fail(
 			"power button: no GED (ACPI0013) register in the DSDT\n");
-	if (space != GAS_IO || addr > 0xffff)
+	if (space != ACPI_SPACE_IO || addr > 0xffff)
 		con_fail(
 			"power button: GED register 0x%lx in address space %u, not I/O (not a godwit GED)\n",
 			addr, space);

@@ -94,7 +94,6 @@ readelf -n "$tmp/vmlinux" |
 	grep -q -E '^ +Xen .*(\(0x00000012\)|PHYS32_ENTRY)' ||
 	die "vmlinux has no Xen PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY)"
 
-cp "$vmlinuz" "$tmp/vmlinuz"
-mv "$tmp/vmlinuz" "$out/vmlinuz"
+mv "$vmlinuz" "$out/vmlinuz"
 mv "$tmp/vmlinux" "$out/vmlinux"
 echo "fetch-linux: wrote $out/vmlinuz and $out/vmlinux ($(basename "$vmlinuz"))"

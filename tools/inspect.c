@@ -16,16 +16,28 @@
 #include "devices/registry.h"
 #include "migration/recio.h"
 #include "migration/restore.h"
+#include "migration/vmstate.h"
 
 #define NR_TYPES (REC_DEVICE + 1)
 
 struct summary {
 	uint64_t count[NR_TYPES];
-	bool have_dev[DEVREG_MAX];
 	uint64_t optional;
 	uint64_t pages_normal, pages_zero;
-	uint32_t *vcpu_have; /* per vCPU: bits of (1 << type) */
 	uint64_t rounds;
+};
+
+/*
+ * What walking a stream needs: state records are collected exactly as
+ * restore collects them (duplicates, device states, completeness at
+ * END), against the devices every godwit VM has.
+ */
+struct inspect {
+	struct rec_limits lim;
+	struct dev_registry devs;
+	struct vmstate_rx rx;
+	uint8_t *body; /* REC_MAX_LENGTH bytes */
+	struct summary sum;
 };
 
 static void print_header(const struct stream_header *h, const char *config)
@@ -47,162 +59,69 @@ static void print_header(const struct stream_header *h, const char *config)
 	}
 }
 
-static uint8_t *body_buf;
-
 static int read_pages(struct stream *s, const struct rec_hdr *h,
-		      const struct rec_limits *lim, struct summary *sum,
-		      struct rec_error *err)
+		      struct inspect *in, struct rec_error *err)
 {
-	uint32_t normal, crc = rec_crc_start(h->type, h->length);
-	uint64_t count;
+	const struct rec_page_data *p = (const struct rec_page_data *)in->body;
+	uint32_t normal;
 
-	if (rec_read_body(s, h, body_buf, err))
+	if (rec_read_body(s, h, in->body, err))
 		return s->error;
-	if (rec_page_data_check(body_buf, h->length, h->length, lim, &normal,
-				err->why, sizeof(err->why)))
+	if (rec_page_data_check(in->body, h->length, h->length, &in->lim,
+				&normal, err->why, sizeof(err->why)))
 		return stream_set_error(s, -EINVAL);
-	(void)crc;
-	memcpy(&count, body_buf, 4);
-	count &= 0xffffffff;
-	sum->pages_normal += normal;
-	sum->pages_zero += count - normal;
+	in->sum.pages_normal += normal;
+	in->sum.pages_zero += p->count - normal;
 	return 0;
-}
-
-static int check_vcpu_dup(struct summary *sum, uint32_t type, const void *body,
-			  struct rec_error *err)
-{
-	const struct rec_vcpu_hdr *v = body;
-
-	if (sum->vcpu_have[v->vcpu] & (1u << type)) {
-		snprintf(err->why, sizeof(err->why),
-			 "second %s record for vCPU %u", rec_type_name(type),
-			 v->vcpu);
-		return -EINVAL;
-	}
-	sum->vcpu_have[v->vcpu] |= 1u << type;
-	return 0;
-}
-
-/* Devices are those every godwit VM has; check their states offline. */
-static int check_device(const struct rec_device *d, struct summary *sum,
-			struct rec_error *err)
-{
-	char why[160];
-	unsigned int i;
-
-	for (i = 0; i < devreg_platform_count; i++) {
-		const struct dev_entry *e = &devreg_platform[i];
-
-		if (strncmp(e->id, d->id, DEVICE_ID_LEN))
-			continue;
-		if (sum->have_dev[i]) {
-			snprintf(err->why, sizeof(err->why),
-				 "second DEVICE record for '%s'", d->id);
-			return -EINVAL;
-		}
-		sum->have_dev[i] = true;
-		if (d->version != e->version || d->length != e->state_size) {
-			snprintf(
-				err->why, sizeof(err->why),
-				"device '%s' state version %u (%u bytes) is not supported",
-				d->id, d->version, d->length);
-			return -EINVAL;
-		}
-		if (e->check(d->state, why, sizeof(why))) {
-			snprintf(err->why, sizeof(err->why), "device '%s': %s",
-				 d->id, why);
-			return -EINVAL;
-		}
-		return 0;
-	}
-	snprintf(err->why, sizeof(err->why),
-		 "device '%s' does not exist in a godwit VM", d->id);
-	return -EINVAL;
 }
 
 static int read_other(struct stream *s, const struct rec_hdr *h,
-		      const struct rec_limits *lim, struct summary *sum,
-		      struct rec_error *err)
+		      struct inspect *in, struct rec_error *err)
 {
-	if (rec_read_body(s, h, body_buf, err))
+	int rc;
+
+	if (rec_read_body(s, h, in->body, err))
 		return s->error;
-	if (rec_body_check(h->type, body_buf, h->length, lim, err->why,
+	if (rec_body_check(h->type, in->body, h->length, &in->lim, err->why,
 			   sizeof(err->why)))
 		return stream_set_error(s, -EINVAL);
-	if (h->type >= REC_VCPU_REGS && h->type <= REC_VCPU_DEBUGREGS &&
-	    check_vcpu_dup(sum, h->type, body_buf, err))
-		return stream_set_error(s, -EINVAL);
-	if (h->type == REC_DEVICE &&
-	    check_device((const struct rec_device *)body_buf, sum, err))
-		return stream_set_error(s, -EINVAL);
-	if (h->type < NR_TYPES)
-		sum->count[h->type]++;
-	else
-		sum->optional++;
-	if (h->type == REC_ROUND)
-		sum->rounds++;
-	return 0;
-}
-
-static int check_complete(const struct stream_header *h,
-			  const struct summary *sum, struct rec_error *err)
-{
-	const uint32_t need =
-		0x7fc; /* bits REC_VCPU_REGS..REC_VCPU_DEBUGREGS */
-	uint32_t i;
-
-	for (i = 0; i < h->nr_vcpus; i++)
-		if ((sum->vcpu_have[i] & need) != need) {
-			snprintf(err->why, sizeof(err->why),
-				 "no %s record for vCPU %u",
-				 rec_type_name(__builtin_ctz(
-					 need & ~sum->vcpu_have[i])),
-				 i);
-			return -EINVAL;
-		}
-	if (sum->count[REC_IRQCHIP] != IRQCHIP_COUNT ||
-	    sum->count[REC_PIT] != 1 || sum->count[REC_CLOCK] != 1) {
-		snprintf(
-			err->why, sizeof(err->why),
-			"expected 3 IRQCHIP, 1 PIT and 1 CLOCK records, found %llu, %llu and %llu",
-			(unsigned long long)sum->count[REC_IRQCHIP],
-			(unsigned long long)sum->count[REC_PIT],
-			(unsigned long long)sum->count[REC_CLOCK]);
-		return -EINVAL;
+	if (h->type < NR_TYPES) {
+		in->sum.count[h->type]++;
+		rc = vmstate_rx_add(&in->rx, &in->devs, h->type, in->body,
+				    h->length, err->why, sizeof(err->why));
+		if (rc)
+			return stream_set_error(s, rc);
+	} else {
+		in->sum.optional++;
 	}
-	for (i = 0; i < devreg_platform_count; i++)
-		if (!sum->have_dev[i] && !devreg_platform[i].may_be_absent) {
-			snprintf(err->why, sizeof(err->why),
-				 "no DEVICE record for '%s'",
-				 devreg_platform[i].id);
-			return -EINVAL;
-		}
+	if (h->type == REC_ROUND)
+		in->sum.rounds++;
 	return 0;
 }
 
-static int walk(struct stream *s, const struct stream_header *h,
-		struct summary *sum, struct rec_error *err)
+static int walk(struct stream *s, struct inspect *in, struct rec_error *err)
 {
-	struct rec_limits lim = { h->nr_vcpus, h->mem_bytes };
 	struct rec_hdr rh;
 
 	for (;;) {
 		if (rec_read_hdr(s, &rh, err))
 			return -EINVAL;
 		if (rh.type == REC_END) {
-			if (rec_read_body(s, &rh, body_buf, err) ||
-			    rec_body_check(REC_END, body_buf, rh.length, &lim,
-					   err->why, sizeof(err->why)))
+			if (rec_read_body(s, &rh, in->body, err) ||
+			    rec_body_check(REC_END, in->body, rh.length,
+					   &in->lim, err->why,
+					   sizeof(err->why)) ||
+			    vmstate_rx_complete(&in->rx, &in->devs, err->why,
+						sizeof(err->why)))
 				return -EINVAL;
-			sum->count[REC_END]++;
-			return check_complete(h, sum, err);
+			in->sum.count[REC_END]++;
+			return 0;
 		}
 		if (rh.type == REC_PAGE_DATA) {
-			sum->count[REC_PAGE_DATA]++;
-			if (read_pages(s, &rh, &lim, sum, err))
+			in->sum.count[REC_PAGE_DATA]++;
+			if (read_pages(s, &rh, in, err))
 				return -EINVAL;
-		} else if (read_other(s, &rh, &lim, sum, err)) {
+		} else if (read_other(s, &rh, in, err)) {
 			return -EINVAL;
 		}
 	}
@@ -222,7 +141,7 @@ static void print_summary(const struct summary *sum, uint64_t bytes)
 		       (unsigned long long)sum->optional);
 	printf("pages: %llu with data (%llu MiB), %llu zero\n",
 	       (unsigned long long)sum->pages_normal,
-	       (unsigned long long)(sum->pages_normal * 4096 >> 20),
+	       (unsigned long long)(sum->pages_normal * STREAM_PAGE_SIZE >> 20),
 	       (unsigned long long)sum->pages_zero);
 	if (sum->rounds)
 		printf("pre-copy rounds: %llu\n",
@@ -230,10 +149,27 @@ static void print_summary(const struct summary *sum, uint64_t bytes)
 	printf("stream: %llu bytes, valid\n", (unsigned long long)bytes);
 }
 
+/* The platform devices as a registry, for vmstate_rx; then walk. */
+static int inspect_records(struct stream *s, const struct stream_header *h,
+			   struct inspect *in, struct rec_error *err)
+{
+	unsigned int i;
+	int rc;
+
+	in->lim = (struct rec_limits){ h->nr_vcpus, h->mem_bytes };
+	for (i = 0; i < devreg_platform_count; i++) {
+		rc = devreg_add(&in->devs, &devreg_platform[i]);
+		if (rc)
+			return rc;
+	}
+	rc = vmstate_rx_init(&in->rx, h->nr_vcpus);
+	return rc ? rc : walk(s, in, err);
+}
+
 static int inspect_fd(const char *name, int fd)
 {
 	struct stream_header h;
-	struct summary sum = { 0 };
+	struct inspect in = { 0 };
 	struct rec_error err = { 0 };
 	struct stream s;
 	char *config = NULL, msg[512];
@@ -242,23 +178,22 @@ static int inspect_fd(const char *name, int fd)
 	rc = stream_open_fd(&s, fd, true);
 	if (rc)
 		return 1;
-	body_buf = malloc(REC_MAX_LENGTH);
-	rc = body_buf ? restore_read_header(&s, &h, &config, &err) : -ENOMEM;
+	in.body = malloc(REC_MAX_LENGTH);
+	rc = in.body ? restore_read_header(&s, &h, &config, &err) : -ENOMEM;
 	if (!rc) {
 		print_header(&h, config);
-		sum.vcpu_have = calloc(h.nr_vcpus, sizeof(uint32_t));
-		rc = sum.vcpu_have ? walk(&s, &h, &sum, &err) : -ENOMEM;
+		rc = inspect_records(&s, &h, &in, &err);
 	}
 	if (rc) {
 		restore_describe(&err, msg, sizeof(msg));
 		fprintf(stderr, "godwit: inspect %s: %s\n", name, msg);
 	} else {
-		print_summary(&sum, s.offset);
+		print_summary(&in.sum, s.offset);
 	}
 	stream_close(&s);
-	free(sum.vcpu_have);
+	vmstate_rx_free(&in.rx);
 	free(config);
-	free(body_buf);
+	free(in.body);
 	return rc ? 1 : 0;
 }
 

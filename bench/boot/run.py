@@ -36,14 +36,14 @@ RSS_GOAL_MIB = 10
 START_GOAL_RATIO = 0.5
 
 
+def start(kind, args, sock, wrap=None):
+    """The dirty guest as args configure it, under godwit or QEMU."""
+    return vmm.start(kind, paths.guest("dirty"), "mib=%d" % args.guest_mib,
+                     args.memory, sock, wrap)
+
+
 def one_run(kind, args, workdir, rep):
-    sock = os.path.join(workdir, "%s-%d.qmp" % (kind, rep))
-    cmdline = "mib=%d" % args.guest_mib
-    kernel = paths.guest("dirty")
-    if kind == "godwit":
-        vm = vmm.godwit_run(kernel, cmdline, args.memory, sock)
-    else:
-        vm = vmm.qemu_run(kernel, cmdline, args.memory, sock)
+    vm = start(kind, args, os.path.join(workdir, "%s-%d.qmp" % (kind, rep)))
     try:
         first = vm.proc.first_line(60)
         vm.proc.wait_line(r"^dirty: sweep", 60)
@@ -59,14 +59,9 @@ def one_run(kind, args, workdir, rep):
 
 def traced_run(kind, args, workdir, rep):
     """One run under perf record; returns the trace.phases() dict."""
-    sock = os.path.join(workdir, "t%s-%d.qmp" % (kind, rep))
     data = os.path.join(workdir, "perf-%s-%d.data" % (kind, rep))
-    wrap = lambda argv: trace.wrap(argv, data)
-    kernel, cmdline = paths.guest("dirty"), "mib=%d" % args.guest_mib
-    if kind == "godwit":
-        vm = vmm.godwit_run(kernel, cmdline, args.memory, sock, wrap=wrap)
-    else:
-        vm = vmm.qemu_run(kernel, cmdline, args.memory, sock, wrap=wrap)
+    vm = start(kind, args, os.path.join(workdir, "t%s-%d.qmp" % (kind, rep)),
+               wrap=lambda argv: trace.wrap(argv, data))
     try:
         vm.proc.first_line(60)
         vm.quit()
@@ -248,10 +243,7 @@ def main():
         "breakdown_samples": traced,
         "breakdown": summarize_breakdown(traced) if traced else None,
     }
-    name = NAME + ("-quick" if args.quick else "")
-    jpath, mpath = report.write(name, data, markdown(data), args.out)
-    print(open(mpath).read())
-    cli.log("wrote %s and %s" % (jpath, mpath))
+    report.write(NAME, data, markdown(data), args.out)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,7 @@ A "cold" read is made by evicting just the file in question from the
 page cache (fdatasync, then posix_fadvise DONTNEED; checked with
 util-linux fincore where present) rather than dropping every cache: a
 global drop_caches would also evict the VMM binaries and libraries and so
-charge QEMU's ~25 MiB of libraries to its restore time. drop_caches()
-remains for benches that want it (root only); results say which was used.
+charge QEMU's ~25 MiB of libraries to its restore time.
 """
 import os
 import re
@@ -19,10 +18,6 @@ import subprocess
 import time
 
 from . import proc
-
-
-def sync():
-    os.sync()
 
 
 def settle(seconds):
@@ -36,17 +31,6 @@ def settle(seconds):
     """
     os.sync()
     time.sleep(seconds)
-
-
-def drop_caches():
-    """sync, then drop clean page cache; True if the kernel accepted it."""
-    os.sync()
-    try:
-        with open("/proc/sys/vm/drop_caches", "w") as f:
-            f.write("3\n")
-        return True
-    except OSError:
-        return False
 
 
 def evict(path):
@@ -72,10 +56,6 @@ def cached_bytes(path):
         return int(cp.stdout.split()[0]) if cp.returncode == 0 else None
     except (OSError, ValueError, IndexError, subprocess.SubprocessError):
         return None
-
-
-def can_drop_caches():
-    return os.access("/proc/sys/vm/drop_caches", os.W_OK)
 
 
 def _dd(argv):

@@ -55,9 +55,7 @@ def _git(*args):
         return None
 
 
-def kvm_kind(flags=None):
-    if flags is None:
-        flags = _cpuinfo()[1]
+def kvm_kind(flags):
     if not os.path.exists("/dev/kvm"):
         return "no /dev/kvm"
     if "vmx" in flags or "svm" in flags:

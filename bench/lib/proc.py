@@ -38,7 +38,7 @@ class Line:
 class VMProcess:
     """A child process whose stdout and stderr are read line by line."""
 
-    def __init__(self, argv, name, env=None, cwd=None):
+    def __init__(self, argv, name):
         self.argv = [str(a) for a in argv]
         self.name = name
         self._cond = threading.Condition()
@@ -48,7 +48,7 @@ class VMProcess:
         self.t_spawn = now()
         self.popen = subprocess.Popen(
             self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, env=env, cwd=cwd, close_fds=True)
+            stderr=subprocess.PIPE, close_fds=True)
         self.pid = self.popen.pid
         self._threads = [
             threading.Thread(target=self._reader, args=(self.popen.stdout,

@@ -104,21 +104,6 @@ class QMP:
             if "event" in r:
                 self.events.append(r)
 
-    def send_fd(self, fd, name):
-        """QMP getfd: hand an open file descriptor to the peer."""
-        msg = {"execute": "getfd", "arguments": {"fdname": name},
-               "id": self.next_id}
-        self.next_id += 1
-        socket.send_fds(self.sock, [json.dumps(msg).encode() + b"\n"], [fd])
-        while True:
-            r = self._read(proc.now() + 10)
-            if "event" in r:
-                self.events.append(r)
-                continue
-            if "error" in r:
-                raise QMPError("getfd: %s" % r["error"].get("desc"))
-            return
-
     def status(self):
         return self.execute("query-status").get("status")
 

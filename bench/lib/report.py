@@ -7,7 +7,7 @@ machine description, ready for the lead to include in README.md.
 import json
 import os
 
-from . import machine, paths
+from . import cli, machine, paths
 
 
 def fmt(v, digits=1, unit=""):
@@ -46,19 +46,26 @@ def goal_word(met):
     return {True: "met", False: "NOT met", None: "not measured"}[met]
 
 
+def _replace(path, text):
+    """Write path whole or not at all (a crashed run leaves the old file)."""
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
+
+
 def write(name, data, md_body, outdir=None):
-    """Write <outdir>/<name>.json and .md; returns both paths."""
+    """Write <outdir>/<name>.json and .md (<name>-quick.* for a --quick
+    run, so a smoke run never overwrites a full one), print the markdown
+    and log where it went."""
+    if data["quick"]:
+        name += "-quick"
     outdir = outdir or paths.RESULTS
     os.makedirs(outdir, exist_ok=True)
     jpath = os.path.join(outdir, name + ".json")
     mpath = os.path.join(outdir, name + ".md")
-    with open(jpath + ".tmp", "w") as f:
-        json.dump(data, f, indent=1, sort_keys=False)
-        f.write("\n")
-    os.replace(jpath + ".tmp", jpath)
+    _replace(jpath, json.dumps(data, indent=1) + "\n")
     md = md_body.rstrip() + "\n\nMachine:\n\n" + machine.markdown(data["machine"]) \
         + "\n\nRaw samples: `bench/results/%s.json`.\n" % name
-    with open(mpath + ".tmp", "w") as f:
-        f.write(md)
-    os.replace(mpath + ".tmp", mpath)
-    return jpath, mpath
+    _replace(mpath, md)
+    print(md)
+    cli.log("wrote %s and %s" % (jpath, mpath))

@@ -12,11 +12,13 @@ IA32_ARCH_CAPABILITIES), so `host,-arch-capabilities` is next, closest to
 godwit's default `--cpu host`.
 """
 import os
+import time
 
 from . import paths, proc
 from .qmp import QMP, QMPError
 
 QEMU_CPUS = ("host", "host,-arch-capabilities", "qemu64,-cx16")
+QEMU_MIGRATION_OVER = ("completed", "failed", "cancelled")
 _qemu_cpu = None
 
 
@@ -43,11 +45,12 @@ class VM:
                                                alive=self.proc.alive)
         return self.t_qmp
 
-    def guest_status(self, rc):
-        """The guest's debug-exit value from the process status."""
-        if rc is None or self.kind != "qemu":
-            return rc
-        return (rc - 1) // 2 if rc % 2 == 1 else rc
+    def check_guest(self, what):
+        """Raise if the guest reported a failure on its console (the test
+        guests print "CORRUPT ..." or "BAD ..." before exiting)."""
+        bad = self.proc.lines_matching(r"CORRUPT|BAD")
+        if bad:
+            raise RuntimeError("%s: guest reports %s" % (what, bad[0].text))
 
     def quit(self, timeout=20):
         """Ask the VMM to quit over QMP; kill it if it does not."""
@@ -83,6 +86,12 @@ def godwit_restore(save_file, qmp_path, name="godwit-restore"):
     return VM("godwit", argv, qmp_path, name)
 
 
+def godwit_receive(listen, qmp_path, name="godwit-dst"):
+    argv = [paths.GODWIT, "migrate-receive", "--listen", listen,
+            "--serial", "stdio", "--qmp", qmp_path]
+    return VM("godwit", argv, qmp_path, name)
+
+
 def qemu_argv(kernel, cmdline, memory_mib, qmp_path, cpu, vcpus=1,
               incoming=None):
     argv = [paths.QEMU, "-enable-kvm", "-M", "microvm", "-cpu", cpu,
@@ -101,6 +110,25 @@ def qemu_run(kernel, cmdline, memory_mib, qmp_path, vcpus=1, incoming=None,
     argv = qemu_argv(kernel, cmdline, memory_mib, qmp_path, qemu_cpu(),
                      vcpus, incoming)
     return VM("qemu", argv, qmp_path, name, wrap)
+
+
+def start(kind, kernel, cmdline, memory_mib, qmp_path, wrap=None):
+    """godwit_run() or qemu_run() of the same guest, by kind."""
+    run = godwit_run if kind == "godwit" else qemu_run
+    return run(kernel, cmdline, memory_mib, qmp_path, wrap=wrap)
+
+
+def qemu_wait_migration(vm, poll_s, cap_s=None):
+    """Poll QEMU's query-migrate until the migration ends (or cap_s
+    seconds have passed); returns the last answer."""
+    t0 = proc.now()
+    while True:
+        q = vm.qmp.execute("query-migrate")
+        if q.get("status") in QEMU_MIGRATION_OVER:
+            return q
+        if cap_s is not None and proc.now() - t0 > cap_s:
+            return q
+        time.sleep(poll_s)
 
 
 def qemu_cpu():

@@ -95,13 +95,7 @@ def wait_ready(vm, sweep, extra, what):
             break
         start = line.index + 1
     time.sleep(extra)
-    check(vm, what)
-
-
-def check(vm, what):
-    bad = vm.proc.lines_matching(r"CORRUPT|BAD")
-    if bad:
-        raise RuntimeError("%s: guest reports %s" % (what, bad[0].text))
+    vm.check_guest(what)
 
 
 def destination_runs(vm, sc, what):
@@ -118,18 +112,16 @@ def destination_runs(vm, sc, what):
         time.sleep(1.0)
     else:
         vm.proc.wait_line(r"^dirty: sweep \d+$", 120, start=vm.proc.nlines())
-    check(vm, what)
+    vm.check_guest(what)
 
 
 def run_godwit(sc, wd, tag):
     mem, cmdline, sweep, extra = SCENARIOS[sc]
     port = free_port()
-    dst_sock = os.path.join(wd, "gd-%s.qmp" % tag)
     src = vmm.godwit_run(paths.guest("dirty"), cmdline, mem,
                          os.path.join(wd, "gs-%s.qmp" % tag), name="godwit-src")
-    dst = vmm.VM("godwit", [paths.GODWIT, "migrate-receive", "--listen",
-                            "127.0.0.1:%d" % port, "--serial", "stdio",
-                            "--qmp", dst_sock], dst_sock, "godwit-dst")
+    dst = vmm.godwit_receive("127.0.0.1:%d" % port,
+                             os.path.join(wd, "gd-%s.qmp" % tag))
     try:
         wait_ready(src, sweep, extra, "godwit source")
         dst.proc.wait_line(r"waiting for a migration", 60, stream="err")
@@ -169,25 +161,20 @@ def run_qemu(sc, wd, tag):
                         {"max-bandwidth": 1 << 40, "downtime-limit": DOWNTIME_MS})
         t0 = proc.now()
         src.qmp.execute("migrate", {"uri": "tcp:127.0.0.1:%d" % port})
-        while True:
-            q = src.qmp.execute("query-migrate")
-            if q.get("status") in ("completed", "failed", "cancelled"):
-                break
-            if proc.now() - t0 > QEMU_CAP_S:
-                ram = q.get("ram", {})
-                src.qmp.execute("migrate_cancel")
-                cli.log("%s qemu: not finished after %d s (%d rounds): cancelled"
-                        % (sc, QEMU_CAP_S, ram.get("dirty-sync-count", 0)))
-                return {"total_s": None, "wall_s": proc.now() - t0,
-                        "downtime_s": None, "bytes": ram.get("transferred", 0),
-                        "rounds": ram.get("dirty-sync-count", 0),
-                        "unfinished": True}
-            time.sleep(0.005)
+        q = vmm.qemu_wait_migration(src, 0.005, QEMU_CAP_S)
         wall = proc.now() - t0
+        ram = q.get("ram", {})
+        if q.get("status") not in vmm.QEMU_MIGRATION_OVER:
+            src.qmp.execute("migrate_cancel")
+            cli.log("%s qemu: not finished after %d s (%d rounds): cancelled"
+                    % (sc, QEMU_CAP_S, ram.get("dirty-sync-count", 0)))
+            return {"total_s": None, "wall_s": wall,
+                    "downtime_s": None, "bytes": ram.get("transferred", 0),
+                    "rounds": ram.get("dirty-sync-count", 0),
+                    "unfinished": True}
         if q["status"] != "completed":
             raise RuntimeError("QEMU migration %s" % q["status"])
         destination_runs(dst, sc, "QEMU destination")
-        ram = q.get("ram", {})
         return {"total_s": q["total-time"] / 1e3, "wall_s": wall,
                 "downtime_s": q.get("downtime", 0) / 1e3,
                 "bytes": ram.get("transferred", 0),
@@ -218,7 +205,7 @@ def summarize(samples):
 def cell(s, scale=1.0, digits=1, unfinished=0):
     if unfinished and not s:
         return "not finished in %d s" % QEMU_CAP_S
-    return report.fmt_mmm(s, scale, digits) if s else "-"
+    return report.fmt_mmm(s, scale, digits)
 
 
 def ratio_cell(summ):
@@ -317,10 +304,7 @@ def main():
                        "scenarios": {k: SCENARIOS[k] for k in names}},
             "scenarios": results,
             "summary": {"loopback_mb_s": lim, "wall_time_s": proc.now() - t_start}}
-    name = NAME + ("-quick" if args.quick else "")
-    jpath, mpath = report.write(name, data, markdown(data), args.out)
-    print(open(mpath).read())
-    cli.log("wrote %s and %s" % (jpath, mpath))
+    report.write(NAME, data, markdown(data), args.out)
 
 
 if __name__ == "__main__":

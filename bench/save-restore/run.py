@@ -64,20 +64,9 @@ def last_sweep(vm):
     return int(lines[-1].text.split()[-1]) if lines else None
 
 
-def check_guest(vm, what):
-    bad = vm.proc.lines_matching(r"CORRUPT|FAIL")
-    if bad:
-        raise RuntimeError("%s: guest reports %s" % (what, bad[0].text))
-
-
 def prepare(kind, case, wd, tag):
-    sock = os.path.join(wd, "%s-%s.qmp" % (kind, tag))
-    cmdline = "mib=%d" % case["guest_mib"]
-    kernel, mem = paths.guest("dirty"), case["memory_mib"]
-    if kind == "godwit":
-        vm = vmm.godwit_run(kernel, cmdline, mem, sock)
-    else:
-        vm = vmm.qemu_run(kernel, cmdline, mem, sock)
+    vm = vmm.start(kind, paths.guest("dirty"), "mib=%d" % case["guest_mib"],
+                   case["memory_mib"], os.path.join(wd, "%s-%s.qmp" % (kind, tag)))
     t0 = vm.proc.t_spawn
     try:
         ready = vm.proc.wait_line(r"^dirty: ready", 120)
@@ -115,11 +104,7 @@ def qemu_save(vm, path):
     t0 = proc.now()
     vm.qmp.execute("stop")
     vm.qmp.execute("migrate", {"uri": uri})
-    while True:
-        r = vm.qmp.execute("query-migrate")
-        if r.get("status") in ("completed", "failed", "cancelled"):
-            break
-        time.sleep(POLL_S)
+    r = vmm.qemu_wait_migration(vm, POLL_S)
     dt = proc.now() - t0
     if r["status"] != "completed":
         raise RuntimeError("QEMU migrate to file: %s %s" % (r["status"],
@@ -135,8 +120,7 @@ def qemu_save(vm, path):
 def timed_restore(kind, case, path, wd, tag, cold, then=None):
     """Restore path; returns the sample dict.
 
-    then: optional callable(vm) run on the restored VM before it quits;
-    its result is returned as the second value.
+    then: optional callable(vm) run on the restored VM before it quits.
     """
     cached = disk.evict(path) if cold else disk.cached_bytes(path)
     sock = os.path.join(wd, "%s-%s.qmp" % (kind, tag))
@@ -169,18 +153,19 @@ def timed_restore(kind, case, path, wd, tag, cold, then=None):
         out["first_line"] = first.text
         second = vm.proc.wait_line(r"^dirty: sweep", LONG, start=first.index + 1)
         out["second_line_s"] = second.t - t0
-        check_guest(vm, "%s restore" % kind)
+        vm.check_guest("%s restore" % kind)
         if kind == "godwit":
             m = vm.proc.lines_matching(r"restored .* in \d+ ms", stream="err")
             if m:
                 out["godwit_reports"] = m[0].text
                 out["godwit_load_s"] = int(
                     re.search(r"in (\d+) ms", m[0].text).group(1)) / 1e3
-        extra = then(vm) if then else None
+        if then:
+            then(vm)
         out["quit_status"] = vm.quit()
     finally:
         vm.close()
-    return (out, extra) if then else out
+    return out
 
 
 def run_godwit(case, wd, rep):
@@ -203,14 +188,14 @@ def run_godwit(case, wd, rep):
         # right after the synced save, so that neither save follows the
         # other's freshly freed page cache and disk blocks.
         try:
-            return godwit_save(vm, path + ".c", True)
+            res["save_nosync"] = godwit_save(vm, path + ".c", True)
         finally:
             proc.remove(path + ".c")
 
     try:
         res["restore_cold"] = timed_restore("godwit", case, path, wd, tag + "c", True)
-        res["restore_warm"], res["save_nosync"] = timed_restore(
-            "godwit", case, path, wd, tag + "w", False, then=save_nosync)
+        res["restore_warm"] = timed_restore("godwit", case, path, wd, tag + "w",
+                                            False, then=save_nosync)
         res["file_bytes"] = disk.file_size(path)
         disk.evict(path)
         res["read_cold"] = disk.dd_read(path)
@@ -252,7 +237,7 @@ def run_dd(nbytes, wd, rep):
         res["read_cold"] = disk.dd_read(path)
     finally:
         proc.remove(path)
-        disk.sync()
+        os.sync()
     return res
 
 
@@ -483,10 +468,7 @@ def main():
         "summary": {"cases_note": "cases %s (RAM MiB:touched %%)" % spec,
                     "wall_time_s": proc.now() - t_start},
     }
-    name = NAME + ("-quick" if args.quick else "")
-    jpath, mpath = report.write(name, data, markdown(data), args.out)
-    print(open(mpath).read())
-    cli.log("wrote %s and %s (%.0f s)" % (jpath, mpath, proc.now() - t_start))
+    report.write(NAME, data, markdown(data), args.out)
 
 
 if __name__ == "__main__":

@@ -17,9 +17,6 @@
 #define IS_ALIGNED(x, a) (((x) & ((__typeof__(x))(a)-1)) == 0)
 #define DIV_ROUND_UP(n, d) (((n) + (d)-1) / (d))
 
-#define container_of(ptr, type, member) \
-	((type *)((char *)(ptr)-offsetof(type, member)))
-
 #define KIB (1024ULL)
 #define MIB (1024ULL * KIB)
 #define GIB (1024ULL * MIB)

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,5 +201,46 @@ int file_read_all(const char *path, size_t max, void **buf_out, size_t *len_out)
 	*len_out = st.st_size;
 out:
 	close(fd);
+	return rc;
+}
+
+const char *env_or(const char *name, const char *dflt)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : dflt;
+}
+
+const char *godwit_run_dir(void)
+{
+	return env_or("GODWIT_RUN_DIR", GODWIT_RUN_DIR_DEFAULT);
+}
+
+int godwit_vm_socket(const char *run_dir, const char *name, char *buf,
+		     size_t len)
+{
+	return str_printf(buf, len, "%s/vm/%s.qmp", run_dir, name);
+}
+
+int file_write_atomic(const char *path, const void *buf, size_t len,
+		      unsigned int mode)
+{
+	char tmp[PATH_MAX + 8];
+	int fd, rc;
+
+	rc = str_printf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (rc)
+		return rc;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -errno;
+	rc = write_full(fd, buf, len);
+	if (!rc && fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	if (!rc && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc)
+		unlink(tmp);
 	return rc;
 }

@@ -1,4 +1,7 @@
-/* fd I/O that handles short transfers and EINTR, and number parsing. */
+/*
+ * fd I/O that handles short transfers and EINTR, number parsing, whole
+ * files, and where godwit's sockets live.
+ */
 #ifndef GODWIT_COMMON_UTIL_H
 #define GODWIT_COMMON_UTIL_H
 
@@ -35,7 +38,27 @@ int fd_set_nonblock(int fd, bool nonblock) __must_check;
 int file_read_all(const char *path, size_t max, void **buf_out,
 		  size_t *len_out) __must_check;
 
+/*
+ * Replace path with len bytes of buf, through path.tmp, fsync and a
+ * rename: a reader sees the old file or the new one, never a part.
+ */
+int file_write_atomic(const char *path, const void *buf, size_t len,
+		      unsigned int mode) __must_check;
+
 /* mkdir -p with the given mode for created components. */
 int mkdir_p(const char *path, unsigned int mode) __must_check;
+
+/* Environment variable name, or dflt when it is unset or empty. */
+const char *env_or(const char *name, const char *dflt);
+
+/*
+ * Where godwit's sockets live: $GODWIT_RUN_DIR, else GODWIT_RUN_DIR_DEFAULT.
+ * The daemon's control socket is there, each VM's in its vm/ folder.
+ */
+#define GODWIT_RUN_DIR_DEFAULT "/run/godwit"
+const char *godwit_run_dir(void);
+/* The control socket of the VM called name under run_dir. */
+int godwit_vm_socket(const char *run_dir, const char *name, char *buf,
+		     size_t len) __must_check;
 
 #endif

@@ -51,7 +51,6 @@ void ged_io(void *opaque, uint64_t offset, uint8_t *data, unsigned int len,
 {
 	struct ged *g = opaque;
 
-	(void)offset;
 	pthread_mutex_lock(&g->lock);
 	if (is_write) {
 		g->st.events &= ~(uint32_t)data[0];
@@ -74,7 +73,7 @@ void ged_power_button(struct ged *g)
 
 int ged_attach(struct ged *g, struct vm *vm)
 {
-	return bus_register(&vm->pio, PORT_ACPI_GED, 1, ged_io, g, "ged0");
+	return bus_register(&vm->pio, PORT_ACPI_GED, 1, ged_io, g);
 }
 
 void ged_save(struct ged *g, struct ged_state *out)

@@ -10,14 +10,6 @@
 #define I8042_CMD 0x64
 #define I8042_CMD_RESET 0xfe
 
-static uint32_t io_value(const uint8_t *data, unsigned int len)
-{
-	uint32_t v = 0;
-
-	memcpy(&v, data, MIN(len, 4u));
-	return v;
-}
-
 static void debug_exit_io(void *opaque, uint64_t offset, uint8_t *data,
 			  unsigned int len, bool is_write)
 {
@@ -28,7 +20,7 @@ static void debug_exit_io(void *opaque, uint64_t offset, uint8_t *data,
 		memset(data, 0, len);
 		return;
 	}
-	status = io_value(data, len) & 0xff;
+	status = data[0]; /* the low byte of any width */
 	vm_request_stop(vm, VM_STOP_DEBUG_EXIT, status,
 			"guest exited with status %d (debug-exit port)",
 			status);
@@ -72,13 +64,11 @@ int platform_attach(struct vm *vm)
 {
 	int rc;
 
-	rc = bus_register(&vm->pio, PORT_DEBUG_EXIT, 4, debug_exit_io, vm,
-			  "debug-exit");
+	rc = bus_register(&vm->pio, PORT_DEBUG_EXIT, 4, debug_exit_io, vm);
 	if (!rc)
 		rc = bus_register(&vm->pio, PORT_ACPI_SLEEP_CTL, 3, acpi_pm_io,
-				  vm, "acpi-pm");
+				  vm);
 	if (!rc)
-		rc = bus_register(&vm->pio, I8042_DATA, 5, i8042_io, vm,
-				  "i8042");
+		rc = bus_register(&vm->pio, I8042_DATA, 5, i8042_io, vm);
 	return rc;
 }

@@ -10,8 +10,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "common/util.h"
 #include "vmm/vm.h"
 #include "vmm/x86/layout.h"
 
@@ -135,13 +135,10 @@ static void serial_tx(struct serial *s, uint8_t b)
 	if (s->st.mcr & MCR_LOOP) {
 		rx_push(&s->st, b);
 	} else if (s->out_fd >= 0) {
-		ssize_t r;
+		int rc = write_full(s->out_fd, &b, 1);
 
-		do {
-			r = write(s->out_fd, &b, 1);
-		} while (r < 0 && errno == EINTR);
 		/* A full pty drops output; a closed console stops it. */
-		if (r < 0 && errno != EAGAIN)
+		if (rc && rc != -EAGAIN)
 			s->out_fd = -1;
 		s->tx_bytes++;
 	}
@@ -227,12 +224,12 @@ void serial_io(void *opaque, uint64_t offset, uint8_t *data, unsigned int len,
 	struct serial *s = opaque;
 
 	pthread_mutex_lock(&s->lock);
-	if (is_write)
+	if (is_write) {
 		serial_write(s, offset & 7, data[0]);
-	else
+	} else {
+		memset(data, 0, len);
 		data[0] = serial_read(s, offset & 7);
-	if (!is_write && len > 1)
-		memset(data + 1, 0, len - 1);
+	}
 	serial_update_irq(s);
 	pthread_mutex_unlock(&s->lock);
 }
@@ -252,7 +249,7 @@ size_t serial_receive(struct serial *s, const uint8_t *buf, size_t len)
 
 int serial_attach(struct serial *s, struct vm *vm)
 {
-	return bus_register(&vm->pio, PORT_SERIAL0, 8, serial_io, s, "serial0");
+	return bus_register(&vm->pio, PORT_SERIAL0, 8, serial_io, s);
 }
 
 void serial_save(struct serial *s, struct serial_state *out)
@@ -318,7 +315,6 @@ int serial_restore(struct serial *s, const struct serial_state *in)
 		return -EINVAL;
 	pthread_mutex_lock(&s->lock);
 	s->st = *in;
-	memset(s->st.reserved, 0, sizeof(s->st.reserved));
 	s->irq_level = -1; /* force the line to match the restored state */
 	serial_update_irq(s);
 	pthread_mutex_unlock(&s->lock);

@@ -1,9 +1,9 @@
 /*
  * Page batches. The writer gathers up to PAGE_BATCH_MAX pages and writes
  * them with one writev straight from guest RAM (no copy); physically
- * adjacent pages share an iovec. The reader validates the whole pfn list
- * before any page lands, then reads the data straight into guest RAM and
- * checks the CRC over it.
+ * adjacent pages share an iovec. The reader validates the whole pfn list,
+ * reads the data into a bounce buffer and checks the CRC over it; only
+ * then do the pages land in guest RAM.
  */
 #include "migration/pages.h"
 
@@ -243,29 +243,46 @@ static int u64_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* A pfn that appears twice among the n entries e, or -1 if none does. */
+static int64_t batch_repeat(const uint64_t *e, uint32_t n)
+{
+	uint64_t sorted[PAGE_BATCH_MAX];
+	uint32_t i;
+
+	/* godwit writes pfns in ascending order: then there is no repeat. */
+	for (i = 1; i < n; i++)
+		if ((e[i - 1] & PFN_MASK) >= (e[i] & PFN_MASK))
+			break;
+	if (i >= n)
+		return -1;
+	memcpy(sorted, e, n * sizeof(sorted[0]));
+	qsort(sorted, n, sizeof(sorted[0]), u64_cmp);
+	for (i = 1; i < n; i++)
+		if (!u64_cmp(&sorted[i - 1], &sorted[i]))
+			return sorted[i] & PFN_MASK;
+	return -1;
+}
+
 /* Each pfn once per batch, and once per stream unless it is live. */
 static int check_repeats(struct stream *s, struct guest_mem *mem,
 			 struct batch *b, struct bitmap *seen,
 			 struct rec_error *err)
 {
-	uint64_t sorted[PAGE_BATCH_MAX], pfn;
-	uint32_t i, n = b->hdr.count;
+	int64_t twice = batch_repeat(b->pfn, b->hdr.count);
+	uint32_t i;
 
-	memcpy(sorted, b->pfn, n * sizeof(sorted[0]));
-	qsort(sorted, n, sizeof(sorted[0]), u64_cmp);
-	for (i = 1; i < n; i++)
-		if (!u64_cmp(&sorted[i - 1], &sorted[i])) {
-			snprintf(err->why, sizeof(err->why),
-				 "pfn 0x%llx appears twice in one batch",
-				 (unsigned long long)(sorted[i] & PFN_MASK));
-			return stream_set_error(s, -EINVAL);
-		}
-	for (i = 0; seen && i < n; i++) {
-		int64_t idx = mem_pfn_to_index(mem, b->pfn[i] & PFN_MASK);
+	if (twice >= 0) {
+		snprintf(err->why, sizeof(err->why),
+			 "pfn 0x%llx appears twice in one batch",
+			 (unsigned long long)twice);
+		return stream_set_error(s, -EINVAL);
+	}
+	for (i = 0; seen && i < b->hdr.count; i++) {
+		uint64_t pfn = b->pfn[i] & PFN_MASK;
+		int64_t idx = mem_pfn_to_index(mem, pfn);
 
-		pfn = b->pfn[i] & PFN_MASK;
 		if (idx < 0)
-			continue; /* refused below */
+			continue; /* not RAM: recv_pfns refused it already */
 		if (bitmap_test(seen, idx)) {
 			snprintf(
 				err->why, sizeof(err->why),
@@ -298,13 +315,11 @@ void page_rx_destroy(struct page_rx *rx)
 }
 
 /* A page that became zero: drop it from the memfd (it reads as zero). */
-static int zero_page(struct guest_mem *mem, uint64_t off)
+static void zero_page(struct guest_mem *mem, uint64_t off)
 {
 	if (fallocate(mem->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-		      off, PAGE_SIZE) == 0)
-		return 0;
-	memset(mem->host + off, 0, PAGE_SIZE);
-	return 0;
+		      off, PAGE_SIZE))
+		memset(mem->host + off, 0, PAGE_SIZE);
 }
 
 /* Write the batch's data pages (in bounce, entry order) into RAM. */

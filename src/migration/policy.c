@@ -9,19 +9,20 @@
  */
 #include "migration/policy.h"
 
-#define PAGE_BYTES 4096ULL
-#define NSEC 1000000000ULL
+#include "common/clock.h"
+#include "migration/format/stream_format.h"
 
 uint64_t precopy_expected_downtime_ns(const struct precopy_stats *st)
 {
-	uint64_t bytes = st->dirty_pages * PAGE_BYTES;
+	uint64_t bytes = st->dirty_pages * STREAM_PAGE_SIZE;
 
 	if (!st->bandwidth_bps)
 		return UINT64_MAX; /* nothing measured yet */
-	/* bytes * NSEC may overflow for huge sets: divide first there. */
-	if (bytes > UINT64_MAX / NSEC)
-		return bytes / st->bandwidth_bps * NSEC + PRECOPY_FIXED_NS;
-	return bytes * NSEC / st->bandwidth_bps + PRECOPY_FIXED_NS;
+	/* Huge sets would overflow bytes * NSEC_PER_SEC: divide first. */
+	if (bytes > UINT64_MAX / NSEC_PER_SEC)
+		return bytes / st->bandwidth_bps * NSEC_PER_SEC +
+		       PRECOPY_FIXED_NS;
+	return bytes * NSEC_PER_SEC / st->bandwidth_bps + PRECOPY_FIXED_NS;
 }
 
 unsigned int precopy_stall_count(const struct precopy_stats *st)

@@ -117,7 +117,7 @@ static int skip_body(struct stream *s, const struct rec_hdr *h,
 	return rec_read_tail(s, h, crc, err);
 }
 
-static int check_clock(const struct vmstate_rx *rx, struct vm *vm)
+static void check_clock(const struct vmstate_rx *rx, struct vm *vm)
 {
 	int khz = ioctl(vm->fd, KVM_GET_TSC_KHZ, 0);
 	uint64_t src = rx->clock.tsc_khz;
@@ -127,7 +127,6 @@ static int check_clock(const struct vmstate_rx *rx, struct vm *vm)
 		log_warn(
 			"the guest's TSC ran at %llu kHz, this host's at %d kHz: guest time will run at a different rate",
 			(unsigned long long)src, khz);
-	return 0;
 }
 
 static int restore_end(struct stream *s, struct dev_registry *devs,
@@ -171,12 +170,6 @@ static int restore_state_rec(struct stream *s, struct dev_registry *devs,
 	return rc ? stream_set_error(s, rc) : 0;
 }
 
-static bool rec_is_known_optional(uint32_t type)
-{
-	return type == REC_ROUND || type == REC_SAVE_INFO ||
-	       type == REC_PADDING;
-}
-
 /*
  * Tell a live source that everything up to this round is in guest RAM,
  * so it can pause the VM with nothing left in flight. Best effort: a file
@@ -210,8 +203,8 @@ static int read_records(struct stream *s, struct guest_mem *mem,
 			if (pages_recv(prx, s, mem, &h, lim, seen, err, &n))
 				return s->error;
 			res->pages += n;
-		} else if ((h.type & REC_OPTIONAL) &&
-			   !rec_is_known_optional(h.type)) {
+		} else if (!rec_type_known(h.type)) {
+			/* optional: rec_read_hdr refused unknown mandatory */
 			if (skip_body(s, &h, err))
 				return s->error;
 		} else if (restore_state_rec(s, devs, &h, lim, buf, rx, err)) {

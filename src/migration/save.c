@@ -28,7 +28,8 @@ int save_header(struct stream *s, struct vm *vm, const char *config,
 	iov[2] = (struct iovec){ (void *)zeros,
 				 rec_padded(config_len) - config_len };
 	stream_writev(s, iov, 3);
-	strncpy(info.producer, "godwit 0.1.0", sizeof(info.producer) - 1);
+	strncpy(info.producer, "godwit " GODWIT_VERSION,
+		sizeof(info.producer) - 1);
 	return rec_write_buf(s, REC_SAVE_INFO, &info, sizeof(info));
 }
 

@@ -26,17 +26,15 @@ struct bus_range {
 	uint64_t len;
 	bus_io_fn io;
 	void *opaque;
-	const char *name;
 };
 
 struct bus {
 	struct bus_range ranges[BUS_MAX_RANGES];
 	unsigned int nr_ranges;
-	uint64_t unhandled; /* accesses nobody claimed */
 };
 
 int bus_register(struct bus *bus, uint64_t base, uint64_t len, bus_io_fn io,
-		 void *opaque, const char *name) __must_check;
+		 void *opaque) __must_check;
 /*
  * Dispatch one access. Unclaimed reads return all ones (an empty ISA
  * bus); unclaimed writes are dropped. Returns false if unclaimed.

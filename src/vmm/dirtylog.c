@@ -23,20 +23,12 @@
 static int dirty_set_flags(struct guest_mem *mem, uint32_t flags)
 {
 	unsigned int i;
+	int rc;
 
 	for (i = 0; i < mem->nr_regions; i++) {
-		const struct mem_region *r = &mem->regions[i];
-		struct kvm_userspace_memory_region region = {
-			.slot = i,
-			.flags = flags,
-			.guest_phys_addr = r->gpa,
-			.memory_size = r->size,
-			.userspace_addr =
-				(uint64_t)(uintptr_t)(mem->host + r->offset),
-		};
-
-		if (ioctl(mem->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
-			return -errno;
+		rc = mem_set_slot(mem, i, flags);
+		if (rc)
+			return rc;
 	}
 	return 0;
 }

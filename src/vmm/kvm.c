@@ -82,7 +82,7 @@ err:
 
 void kvm_close(struct kvm *kvm)
 {
-	if (kvm->fd > 0)
+	if (kvm->fd >= 0)
 		close(kvm->fd);
 	kvm->fd = -1;
 	free(kvm->supported_cpuid);

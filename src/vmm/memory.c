@@ -19,7 +19,6 @@
 #include "common/log.h"
 #include "vmm/x86/layout.h"
 
-/* KVM_CLEAR_DIRTY_LOG works on 64-page aligned chunks; clear 256 MiB each. */
 void mem_plan(uint64_t size, struct mem_region regions_out[2],
 	      unsigned int *nr_out)
 {
@@ -85,8 +84,7 @@ void mem_destroy(struct guest_mem *mem)
 	mem->vm_fd = -1;
 }
 
-static int mem_set_slot(struct guest_mem *mem, unsigned int slot,
-			uint32_t flags)
+int mem_set_slot(struct guest_mem *mem, unsigned int slot, uint32_t flags)
 {
 	const struct mem_region *r = &mem->regions[slot];
 	struct kvm_userspace_memory_region region = {

@@ -43,6 +43,9 @@ int mem_init(struct guest_mem *mem, uint64_t size) __must_check;
 void mem_destroy(struct guest_mem *mem);
 /* Register the regions as KVM memory slots of vm_fd. */
 int mem_register(struct guest_mem *mem, int vm_fd) __must_check;
+/* (Re-)register region slot with KVM_MEM_* flags (dirty logging on/off). */
+int mem_set_slot(struct guest_mem *mem, unsigned int slot,
+		 uint32_t flags) __must_check;
 
 /* Host pointer for [gpa, gpa+len) if it lies inside one region, else NULL. */
 void *mem_gpa_to_hva(const struct guest_mem *mem, uint64_t gpa, uint64_t len);

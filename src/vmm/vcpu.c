@@ -65,7 +65,7 @@ void vcpu_destroy(struct vcpu *vcpu)
 	if (vcpu->run && vcpu->run != MAP_FAILED)
 		munmap(vcpu->run, vcpu->run_size);
 	vcpu->run = NULL;
-	if (vcpu->fd > 0)
+	if (vcpu->fd >= 0)
 		close(vcpu->fd);
 	vcpu->fd = -1;
 }

@@ -117,7 +117,7 @@ static void vm_join_threads(struct vm *vm)
 	pthread_mutex_lock(&vm->pause.lock);
 	vm->pause.quit = true;
 	for (i = 0; i < vm->nr_vcpus; i++)
-		if (vm->vcpus[i].run)
+		if (vm->vcpus[i].thread_started)
 			vcpu_kick(&vm->vcpus[i]);
 	pthread_cond_broadcast(&vm->pause.wake);
 	pthread_mutex_unlock(&vm->pause.lock);
@@ -147,8 +147,7 @@ void vm_destroy(struct vm *vm)
 	vm->cpuid = NULL;
 	free(vm->save_msrs);
 	vm->save_msrs = NULL;
-	if (vm->kvm.fd >= 0)
-		kvm_close(&vm->kvm);
+	kvm_close(&vm->kvm);
 	if (vm->stop_eventfd >= 0)
 		close(vm->stop_eventfd);
 	vm->stop_eventfd = -1;
@@ -156,31 +155,23 @@ void vm_destroy(struct vm *vm)
 
 int vm_start(struct vm *vm, bool paused)
 {
-	struct vm_pause *p = &vm->pause;
 	unsigned int i;
 	int rc;
 
-	/* Threads start parked; guest time is fixed before any runs. */
-	pthread_mutex_lock(&p->lock);
-	p->requests++;
-	pthread_mutex_unlock(&p->lock);
+	/*
+	 * Threads start parked: a pause taken before any exists freezes
+	 * guest time (unless a restore already set it) and makes each new
+	 * thread park before its first KVM_RUN.
+	 */
+	rc = vm_pause(vm);
+	if (rc)
+		return rc;
 	for (i = 0; i < vm->nr_vcpus; i++) {
 		rc = vcpu_start_thread(&vm->vcpus[i]);
 		if (rc)
 			return rc;
 	}
-	pthread_mutex_lock(&p->lock);
-	while (p->nr_parked < p->nr_threads)
-		pthread_cond_wait(&p->parked, &p->lock);
-	rc = 0;
-	if (!p->tsc_frozen) {
-		rc = x86_time_freeze(vm, &p->tsc_guest);
-		p->tsc_frozen = rc == 0;
-	}
-	pthread_mutex_unlock(&p->lock);
-	if (rc || paused)
-		return rc;
-	return vm_resume(vm);
+	return paused ? 0 : vm_resume(vm);
 }
 
 int vm_irq_line(struct vm *vm, unsigned int gsi, int level)

@@ -38,6 +38,7 @@ def test_restore_every_revision(env):
         except subprocess.TimeoutExpired:
             rc = None
         if rc is not None:
+            vm._t_err.join(5)  # all of stderr read before it is judged
             if "machine identity: CPU vendor" in vm.stderr():
                 print("skip restore of %s: %s" % (path, vm.stderr()))
                 continue

@@ -4,12 +4,11 @@
 
 import os
 import struct
-import subprocess
 
 from lib.gw import check, main
 
 
-def run_fails(env, args, want_rc, want_text, stdin=None):
+def run_fails(env, args, want_rc, want_text):
     rc, out, err = env.godwit_cmd(*args, timeout=30)
     check(rc == want_rc, "godwit %s: exit %d, want %d (%s)"
           % (" ".join(args), rc, want_rc, err.strip()))

@@ -18,22 +18,11 @@ import subprocess
 import threading
 import time
 
-from lib.gw import TestFailure, check, main
+from lib.gw import TestFailure, check, main, wait_until
 from lib.net import TwoHosts, free_port
 
 LIST_HEADER = "Name                                        ID   Mem VCPUs\tState\tTime(s)"
 ESCAPE = b"\x1d"  # ^]
-
-
-def wait_until(what, pred, timeout=20, step=0.05):
-    deadline = time.time() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.time() > deadline:
-            raise TestFailure("timed out waiting for " + what)
-        time.sleep(step)
 
 
 class Daemon:

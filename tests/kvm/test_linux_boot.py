@@ -23,9 +23,10 @@ import sys
 import tempfile
 import time
 
+from lib.gw import SKIP, has_hw_virt
+
 MARKER = "GODWIT-LINUX-BOOTED"
 TIMEOUT_S = 120
-SKIP = 77
 CMDLINE = "console=ttyS0 earlyprintk=serial,ttyS0,115200 panic=-1"
 SKIP_REASON = ("SKIP: Linux boot needs hardware virtualization (no vmx/svm "
                "in /proc/cpuinfo); this host's KVM emulates ring 0 and "
@@ -33,16 +34,6 @@ SKIP_REASON = ("SKIP: Linux boot needs hardware virtualization (no vmx/svm "
 
 SRC_DIR = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
-
-
-def has_hw_virt():
-    """True if the CPU flags list vmx (Intel) or svm (AMD)."""
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("flags"):
-                flags = line.split(":", 1)[1].split()
-                return "vmx" in flags or "svm" in flags
-    return False
 
 
 def prepare(linux_dir):

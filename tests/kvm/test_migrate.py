@@ -7,23 +7,13 @@ import os
 import signal
 import time
 
-from lib.gw import TestFailure, Vm, check, check_pauses, main, seeded_random
-from lib.net import FakePeer, Proxy, TwoHosts, free_port, retag_header
+from lib.gw import TestFailure, Vm, check, check_pauses, main, \
+    seeded_random, wait_until
+from lib.net import FakePeer, Proxy, TwoHosts, free_port, receiver, \
+    retag_header
 from lib.stream import Stream
 
 rnd = seeded_random()
-
-
-def receiver(env, port, name="dst", prefix=(), env_extra=None):
-    args = ["migrate-receive", "--listen", "127.0.0.1:%d" % port,
-            "--serial", "stdio"]
-    if env_extra:
-        os.environ.update(env_extra)
-    try:
-        return Vm(env, args, name=name, prefix=prefix)
-    finally:
-        for k in env_extra or {}:
-            del os.environ[k]
 
 
 def migrate(env, vm, dest, *opts, want_rc=0):
@@ -33,35 +23,21 @@ def migrate(env, vm, dest, *opts, want_rc=0):
     return err
 
 
-def wait_listening(vm):
-    vm.expect_stderr(r"waiting for a migration", 30)
-
-
-def keeps_sweeping(vm, sweeps=10):
-    n = int(vm.expect(r"^dirty: sweep (\d+)$", 30).group(1))
-    while True:
-        m = int(vm.expect(r"^dirty: sweep (\d+)$", 30).group(1))
-        if m >= n + sweeps:
-            return m
-
-
-def quit_vm(vm):
-    q = vm.qmp()
-    q.execute("quit")
-    check(vm.wait(30) == 0, "%s: quit" % vm.name)
+def sweeping_source(env, cmdline="mib=16", memory=128, name="src", **kw):
+    """A dirty guest that has printed its first sweep line."""
+    src = env.run("dirty", cmdline, memory=memory, name=name, **kw)
+    src.expect(r"^dirty: sweep", 30)
+    return src
 
 
 def move_dirty(env, cmdline, memory=256, opts=()):
-    src = env.run("dirty", cmdline, memory=memory, name="src")
-    src.expect(r"^dirty: sweep", 30)
-    port = free_port()
-    dst = receiver(env, port)
-    wait_listening(dst)
-    err = migrate(env, src, "127.0.0.1:%d" % port, *opts)
+    src = sweeping_source(env, cmdline, memory)
+    dst = receiver(env)
+    err = migrate(env, src, dst.addr, *opts)
     check(src.wait(30) == 0, "source did not end after migrating")
     check("downtime" in err, "no downtime in: " + err)
-    keeps_sweeping(dst)
-    quit_vm(dst)
+    dst.keeps_sweeping()
+    dst.quit()
     return err
 
 
@@ -95,11 +71,9 @@ def test_cpu_guest(env):
     ref.wait(30)
     src = env.run("cpu", "rounds=3000", name="src")
     src.expect(r"^cpu: progress", 30)
-    port = free_port()
-    dst = receiver(env, port)
-    wait_listening(dst)
+    dst = receiver(env)
     time.sleep(rnd.uniform(0.1, 0.8))
-    migrate(env, src, "127.0.0.1:%d" % port)
+    migrate(env, src, dst.addr)
     src.wait(30)
     if any("digest" in l for l in src.all_lines):
         raise TestFailure("cpu guest finished before the migration")
@@ -111,11 +85,9 @@ def test_cpu_guest(env):
 def test_timer_guest(env):
     src = env.run("timer", "seconds=6", name="src")
     src.expect(r"^timer: tick", 30)
-    port = free_port()
-    dst = receiver(env, port)
-    wait_listening(dst)
+    dst = receiver(env)
     time.sleep(1)
-    migrate(env, src, "127.0.0.1:%d" % port)
+    migrate(env, src, dst.addr)
     dst.expect(r"^timer: ok$", 60)
     check(dst.wait(30) == 0, "timer exit status")
     check_pauses(dst, 50)
@@ -127,31 +99,26 @@ def test_smp_guests(env):
         args = "mib=64" if guest == "smp-dirty" else "rounds=3000"
         src = env.run(guest, args, vcpus=2, name="src-" + guest)
         src.expect(pattern, 60)
-        port = free_port()
-        dst = receiver(env, port, name="dst-" + guest)
-        wait_listening(dst)
-        migrate(env, src, "127.0.0.1:%d" % port)
+        dst = receiver(env, name="dst-" + guest)
+        migrate(env, src, dst.addr)
         if guest == "smp-dirty":
-            keeps_sweeping(dst)
-            quit_vm(dst)
+            dst.keeps_sweeping()
+            dst.quit()
         else:
             dst.expect(r"^cpu: digest=[0-9a-f]+ ok$", 300)
             check(dst.wait(30) == 0, "smp-cpu exit status")
 
 
 def test_ping_pong_20(env):
-    vm = env.run("dirty", "mib=32", memory=128, name="vm0")
-    vm.expect(r"^dirty: sweep", 30)
+    vm = sweeping_source(env, "mib=32", name="vm0")
     for i in range(20):
-        port = free_port()
-        dst = receiver(env, port, name="vm%d" % (i + 1))
-        wait_listening(dst)
-        migrate(env, vm, "127.0.0.1:%d" % port)
+        dst = receiver(env, name="vm%d" % (i + 1))
+        migrate(env, vm, dst.addr)
         check(vm.wait(30) == 0, "hop %d: source did not end" % i)
-        keeps_sweeping(dst, 5)
+        dst.keeps_sweeping(5)
         vm = dst
-    keeps_sweeping(vm, 30)
-    quit_vm(vm)
+    vm.keeps_sweeping(30)
+    vm.quit()
 
 
 def source_survives(src, label):
@@ -161,19 +128,16 @@ def source_survives(src, label):
     check(st == "running", "%s: source is %s" % (label, st))
     check(q.execute("query-migrate")["status"] == "failed",
           "%s: query-migrate does not say failed" % label)
-    keeps_sweeping(src, 3)
+    src.keeps_sweeping(3)
     q.close()
 
 
 def killed_at(env, stall=None, when=None, opts=()):
-    src = env.run("dirty", "mib=32 rate=200", memory=256, name="src")
-    src.expect(r"^dirty: sweep", 30)
-    port = free_port()
+    src = sweeping_source(env, "mib=32 rate=200", memory=256)
     extra = {"GODWIT_TEST_STALL": stall} if stall else None
-    dst = receiver(env, port, env_extra=extra)
-    wait_listening(dst)
+    dst = receiver(env, env_extra=extra)
     q = src.qmp()
-    args = {"uri": "127.0.0.1:%d" % port}
+    args = {"uri": dst.addr}
     args.update(opts)
     q.execute("migrate", **args)
     if stall:
@@ -182,13 +146,10 @@ def killed_at(env, stall=None, when=None, opts=()):
         when(q)
     dst.proc.send_signal(signal.SIGKILL)
     dst.wait(30)
-    deadline = time.time() + 60
-    while q.execute("query-migrate")["status"] == "active":
-        check(time.time() < deadline, "migration still active")
-        time.sleep(0.05)
+    q.wait_migration_over(60)
     q.close()
     source_survives(src, stall or "kill")
-    quit_vm(src)
+    src.quit()
 
 
 def test_dest_killed_before_header(env):
@@ -197,10 +158,9 @@ def test_dest_killed_before_header(env):
 
 def in_round(n):
     def when(q):
-        deadline = time.time() + 60
-        while q.execute("query-migrate").get("round", 0) < n:
-            check(time.time() < deadline, "round %d never came" % n)
-            time.sleep(0.01)
+        wait_until("round %d" % n,
+                   lambda: q.execute("query-migrate").get("round", 0) >= n,
+                   60, 0.01)
     return when
 
 
@@ -220,71 +180,57 @@ def test_dest_killed_after_received(env):
 
 
 def test_connection_cut_mid_stream(env):
-    src = env.run("dirty", "mib=64", memory=256, name="src")
-    src.expect(r"^dirty: sweep", 30)
-    port = free_port()
-    dst = receiver(env, port)
-    wait_listening(dst)
-    proxy = Proxy(port, cut_after=20 << 20)
+    src = sweeping_source(env, "mib=64", memory=256)
+    dst = receiver(env)
+    proxy = Proxy(dst.port, cut_after=20 << 20)
     err = migrate(env, src, "127.0.0.1:%d" % proxy.port, want_rc=1)
     check("resumed" in err, "source did not say it resumed: " + err)
     check(dst.wait(30) == 1, "destination did not fail")
     source_survives(src, "cut")
-    quit_vm(src)
+    src.quit()
 
 
 def test_closed_port(env):
-    src = env.run("dirty", "mib=16", name="src")
-    src.expect(r"^dirty: sweep", 30)
+    src = sweeping_source(env)
     err = migrate(env, src, "127.0.0.1:%d" % free_port(), want_rc=1)
     check("Connection refused" in err, "no 'refused' in: " + err)
     source_survives(src, "closed port")
-    quit_vm(src)
+    src.quit()
 
 
 def test_peer_not_godwit(env):
-    src = env.run("dirty", "mib=16", name="src")
-    src.expect(r"^dirty: sweep", 30)
+    src = sweeping_source(env)
     peer = FakePeer()
     err = migrate(env, src, "127.0.0.1:%d" % peer.port, want_rc=1)
     check("resumed" in err, "no 'resumed' in: " + err)
     source_survives(src, "fake peer")
-    quit_vm(src)
+    src.quit()
 
 
 def test_destination_refuses_identity(env):
-    src = env.run("dirty", "mib=16", name="src")
-    src.expect(r"^dirty: sweep", 30)
-    port = free_port()
-    dst = receiver(env, port)
-    wait_listening(dst)
-    proxy = Proxy(port, tamper=lambda h: retag_header(h, Stream.DIGEST, 1))
+    src = sweeping_source(env)
+    dst = receiver(env)
+    proxy = Proxy(dst.port, tamper=lambda h: retag_header(h, Stream.DIGEST, 1))
     err = migrate(env, src, "127.0.0.1:%d" % proxy.port, want_rc=1)
     check("refused the VM" in err and "machine identity" in err,
           "source did not relay the refusal: " + err)
     check(dst.wait(30) == 1, "destination did not exit 1")
     source_survives(src, "identity")
-    quit_vm(src)
+    src.quit()
 
 
 def test_cancel(env):
-    src = env.run("dirty", "mib=32 rate=200", memory=256, name="src")
-    src.expect(r"^dirty: sweep", 30)
-    port = free_port()
-    dst = receiver(env, port)
-    wait_listening(dst)
+    src = sweeping_source(env, "mib=32 rate=200", memory=256)
+    dst = receiver(env)
     q = src.qmp()
-    q.execute("migrate", uri="127.0.0.1:%d" % port, bandwidth=8)
+    q.execute("migrate", uri=dst.addr, bandwidth=8)
     time.sleep(0.5)
     q.execute("migrate_cancel")
-    deadline = time.time() + 30
-    while q.execute("query-migrate")["status"] == "active":
-        check(time.time() < deadline, "still active after cancel")
-        time.sleep(0.05)
+    q.wait_migration_over(30)
     check(dst.wait(30) == 1, "destination did not discard the VM")
     q.close()
     source_survives(src, "cancel")
-    quit_vm(src)
+    src.quit()
 
 
 HOOK = """#!/bin/sh
@@ -318,22 +264,19 @@ def hook_steps(log):
 
 def test_hooks_run_at_every_step(env):
     d, log = hooks_dir(env)
-    src = env.run("dirty", "mib=16", name="src", extra=["--hooks-dir", d])
-    src.expect(r"^dirty: sweep", 30)
-    port = free_port()
-    dst = receiver(env, port)
-    wait_listening(dst)
-    migrate(env, src, "127.0.0.1:%d" % port)
+    src = sweeping_source(env, extra=["--hooks-dir", d])
+    dst = receiver(env)
+    migrate(env, src, dst.addr)
     check(src.wait(30) == 0, "source did not end")
     check(hook_steps(log) == ["check", "pre-suspend", "post-suspend",
                               "sync"], "steps: %s" % hook_steps(log))
     line = open(log).readline()
-    check("step=check domain=src dest=127.0.0.1:%d" % port in line and
+    check("step=check domain=src dest=%s" % dst.addr in line and
           " src " in line, "hook arguments/environment: " + line)
     check("hook 10-record check: hook says hello at check" in src.stderr(),
           "hook output not logged: " + src.stderr())
-    keeps_sweeping(dst, 3)
-    quit_vm(dst)
+    dst.keeps_sweeping(3)
+    dst.quit()
 
 
 def test_hook_failure_at_each_step_resumes(env):
@@ -341,20 +284,17 @@ def test_hook_failure_at_each_step_resumes(env):
         d, log = hooks_dir(env, fail=step)
         if os.path.exists(log):
             os.unlink(log)
-        src = env.run("dirty", "mib=16", name="src-" + step,
-                      extra=["--hooks-dir", d])
-        src.expect(r"^dirty: sweep", 30)
-        port = free_port()
-        dst = receiver(env, port, name="dst-" + step)
-        wait_listening(dst)
-        err = migrate(env, src, "127.0.0.1:%d" % port, want_rc=1)
+        src = sweeping_source(env, name="src-" + step,
+                              extra=["--hooks-dir", d])
+        dst = receiver(env, name="dst-" + step)
+        err = migrate(env, src, dst.addr, want_rc=1)
         check("hook 10-record failed at step %s (exit 7)" % step in err,
               "%s: %s" % (step, err))
         steps = hook_steps(log)
         check(steps[-1] == "recover" and steps[-2] == step,
               "%s: steps %s" % (step, steps))
         source_survives(src, step)
-        quit_vm(src)
+        src.quit()
         if dst.proc.poll() is None:  # never connected (check): stop it
             dst.kill()
 
@@ -368,27 +308,20 @@ def test_hook_timeout(env):
     finally:
         del os.environ["GODWIT_HOOK_TIMEOUT_MS"]
     src.expect(r"^dirty: sweep", 30)
-    port = free_port()
-    dst = receiver(env, port)
-    wait_listening(dst)
-    err = migrate(env, src, "127.0.0.1:%d" % port, want_rc=1)
+    dst = receiver(env)
+    err = migrate(env, src, dst.addr, want_rc=1)
     check("timed out at step pre-suspend" in err, err)
     source_survives(src, "timeout")
-    quit_vm(src)
+    src.quit()
 
 
 def test_receiver_rejects_existing_name(env):
-    src = env.run("dirty", "mib=16", name="src")
-    src.expect(r"^dirty: sweep", 30)
-    port = free_port()
-    dst = Vm(env, ["migrate-receive", "--listen", "127.0.0.1:%d" % port,
-                   "--reject-name", "src", "--serial", "stdio"],
-             name="dst")
-    wait_listening(dst)
-    err = migrate(env, src, "127.0.0.1:%d" % port, want_rc=1)
+    src = sweeping_source(env)
+    dst = receiver(env, extra=["--reject-name", "src"])
+    err = migrate(env, src, dst.addr, want_rc=1)
     check("a domain named 'src' already exists here" in err, err)
     source_survives(src, "name")
-    quit_vm(src)
+    src.quit()
 
 
 def test_two_hosts_in_namespaces(env):
@@ -398,26 +331,22 @@ def test_two_hosts_in_namespaces(env):
                      "mib=64", "--memory", "256", "--serial", "stdio"],
                name="on-a", prefix=hosts.prefix("a"))
         a.expect(r"^dirty: sweep", 30)
-        b = Vm(env, ["migrate-receive", "--listen", hosts.addr_b + ":8002",
-                     "--serial", "stdio"], name="on-b",
-               prefix=hosts.prefix("b"))
-        wait_listening(b)
+        b = receiver(env, "on-b", listen=hosts.addr_b + ":8002",
+                     prefix=hosts.prefix("b"))
         rc, out, err = env.godwit_cmd("migrate", a.qmp_path, hosts.addr_b,
                                       timeout=120,
                                       prefix=hosts.prefix("a"))
         check(rc == 0, "migrate A->B: " + err)
         check(a.wait(30) == 0, "A did not end")
-        keeps_sweeping(b)
+        b.keeps_sweeping()
         # And back again.
-        a2 = Vm(env, ["migrate-receive", "--listen", hosts.addr_a + ":8002",
-                      "--serial", "stdio"], name="on-a2",
-                prefix=hosts.prefix("a"))
-        wait_listening(a2)
+        a2 = receiver(env, "on-a2", listen=hosts.addr_a + ":8002",
+                      prefix=hosts.prefix("a"))
         rc, out, err = env.godwit_cmd("migrate", b.qmp_path, hosts.addr_a,
                                       timeout=120, prefix=hosts.prefix("b"))
         check(rc == 0, "migrate B->A: " + err)
-        keeps_sweeping(a2)
-        quit_vm(a2)
+        a2.keeps_sweeping()
+        a2.quit()
     finally:
         hosts.remove()
 

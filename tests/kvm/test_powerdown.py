@@ -12,8 +12,8 @@ import re
 import struct
 import time
 
-from lib.gw import Vm, check, main
-from lib.net import free_port
+from lib.gw import check, main
+from lib.net import receiver
 from lib.stream import DEVICE, Stream
 
 POWERBUTTON = "action=powerbutton"
@@ -23,11 +23,6 @@ def powerbutton_guest(env, name="vm"):
     vm = env.run("lifecycle", POWERBUTTON, memory=64, name=name)
     vm.expect(r"^lifecycle: start$", 30)
     return vm
-
-
-def receiver(env, port):
-    return Vm(env, ["migrate-receive", "--listen", "127.0.0.1:%d" % port,
-                    "--serial", "stdio"], name="dst")
 
 
 def no_line_for(vm, text, seconds):
@@ -51,20 +46,13 @@ def test_guest_powers_off(env):
           "lines %s" % vm.all_lines)
 
 
-def sweeps_after(vm, n):
-    """Wait until dirty has done n more sweeps; every page is checked."""
-    first = int(vm.expect(r"^dirty: sweep (\d+)$", 30).group(1))
-    while int(vm.expect(r"^dirty: sweep (\d+)$", 30).group(1)) < first + n:
-        pass
-
-
 def test_ignoring_guest_keeps_running(env):
     vm = env.run("dirty", "mib=16", memory=128)
     vm.expect(r"^dirty: sweep", 30)
     q = vm.qmp()
     q.execute("system_powerdown")
     q.execute("system_powerdown")  # pressed again: still just pending
-    sweeps_after(vm, 20)
+    vm.keeps_sweeping(20)
     st = q.execute("query-status")
     check(st["status"] == "running", "status %s" % st)
     q.execute("quit")
@@ -149,11 +137,9 @@ def test_press_while_paused_survives_migration(env):
     q = src.qmp()
     q.execute("stop")
     q.execute("system_powerdown")
-    port = free_port()
-    dst = receiver(env, port)
-    dst.expect_stderr(r"waiting for a migration", 30)
-    rc, out, err = env.godwit_cmd("migrate", src.qmp_path,
-                                  "127.0.0.1:%d" % port, timeout=120)
+    dst = receiver(env)
+    rc, out, err = env.godwit_cmd("migrate", src.qmp_path, dst.addr,
+                                  timeout=120)
     check(rc == 0, "migrate failed: %s" % err)
     check(src.wait(30) == 0, "source did not end after the handover")
     check("lifecycle: power button" not in src.all_lines,
@@ -165,23 +151,18 @@ def test_press_while_paused_survives_migration(env):
 def test_refused_during_migration(env):
     src = env.run("dirty", "mib=32 rate=200", memory=256, name="src")
     src.expect(r"^dirty: sweep", 30)
-    port = free_port()
-    dst = receiver(env, port)
-    dst.expect_stderr(r"waiting for a migration", 30)
+    dst = receiver(env)
     q = src.qmp()
-    q.execute("migrate", uri="127.0.0.1:%d" % port, bandwidth=8)
+    q.execute("migrate", uri=dst.addr, bandwidth=8)
     time.sleep(0.3)
     r = q.execute_raw("system_powerdown")
     check("error" in r and "in progress" in r["error"]["desc"],
           "system_powerdown during a migration: %s" % r)
     q.execute("migrate_cancel")
-    deadline = time.time() + 30
-    while q.execute("query-migrate")["status"] == "active":
-        check(time.time() < deadline, "still active after cancel")
-        time.sleep(0.05)
+    q.wait_migration_over(30)
     check(dst.wait(30) == 1, "destination did not discard the VM")
     q.execute("system_powerdown")  # the resumed source takes presses
-    sweeps_after(src, 10)
+    src.keeps_sweeping(10)
     q.execute("quit")
     check(src.wait(30) == 0, "quit")
 

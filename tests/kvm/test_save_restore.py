@@ -7,7 +7,7 @@ digest of an undisturbed run, timer sees no jump in time."""
 import os
 import time
 
-from lib.gw import TestFailure, check, check_pauses, main, seeded_random
+from lib.gw import check, check_pauses, main, seeded_random
 
 rnd = seeded_random()
 SEEDS = 3  # random save moments per guest and run
@@ -44,8 +44,7 @@ def save_restore_dirty(env, guest, vcpus, cmdline, memory):
         target = int(m.group(1)) + 50
         while int(m.group(1)) < target:
             m = vm.expect(r"^dirty: sweep (\d+)$", 30)
-    vm.qmp().execute("quit")
-    check(vm.wait(30) == 0, "quit")
+    vm.quit()
 
 
 def test_dirty_random_moments(env):
@@ -131,8 +130,7 @@ def test_chain_20(env):
         vm = env.restore(path)
         m = vm.expect(r"^dirty: sweep (\d+)$", 30)
         check(int(m.group(1)) >= n, "chain %d: sweep went back" % i)
-    vm.qmp().execute("quit")
-    check(vm.wait(30) == 0, "quit")
+    vm.quit()
 
 
 def test_save_continue_keeps_running(env):
@@ -214,8 +212,7 @@ def test_zero_pages_not_saved(env):
     check(64 << 20 <= size < 72 << 20, "save file is %d bytes" % size)
     vm = env.restore(path)
     vm.expect(r"^dirty: sweep", 30)
-    vm.qmp().execute("quit")
-    check(vm.wait(30) == 0, "quit")
+    vm.quit()
 
 
 if __name__ == "__main__":

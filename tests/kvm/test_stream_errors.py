@@ -8,7 +8,7 @@ import os
 import re
 import struct
 
-from lib.gw import TestFailure, check, main, seeded_random
+from lib.gw import check, main, seeded_random
 from lib.stream import (DEVICE, END, PAGE_DATA, VCPU_LAPIC, VCPU_REGS,
                         Record, Stream)
 
@@ -177,7 +177,6 @@ def test_bad_device_state(env):
 def test_records_after_end(env):
     s = Stream(make_save(env))
     check(s.records[-1].type == END, "last record is not END")
-    rc = None
     # A stream whose END comes early is missing state.
     s.records = [r for r in s.records if r.type in (PAGE_DATA,)] + \
         [s.records[-1]]

@@ -162,7 +162,7 @@ void rec_hdr_init(struct rec_hdr *h, uint32_t type, uint32_t length,
 	*h = (struct rec_hdr){ .type = type, .length = length, .crc = crc };
 }
 
-static bool rec_type_known(uint32_t type)
+bool rec_type_known(uint32_t type)
 {
 	return type <= REC_DEVICE || type == REC_ROUND ||
 	       type == REC_SAVE_INFO || type == REC_PADDING;
@@ -264,7 +264,7 @@ static int check_fixed_vcpu(uint32_t type, const void *body, uint32_t len,
 	size_t i;
 	int rc;
 
-	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(sizes); i++)
 		if (sizes[i].type == type)
 			break;
 	rc = check_vcpu_hdr(body, len, sizes[i].size, lim, why, whylen);
@@ -398,12 +398,14 @@ int rec_body_check(uint32_t type, const void *body, uint32_t len,
 		return check_exact(body, len, sizeof(struct rec_pit), 0, why,
 				   whylen);
 	case REC_CLOCK:
-		return check_exact(body, len, sizeof(struct rec_clock), 20, why,
+		return check_exact(body, len, sizeof(struct rec_clock),
+				   offsetof(struct rec_clock, reserved), why,
 				   whylen);
 	case REC_DEVICE:
 		return check_device(body, len, why, whylen);
 	case REC_ROUND:
-		return check_exact(body, len, sizeof(struct rec_round), 4, why,
+		return check_exact(body, len, sizeof(struct rec_round),
+				   offsetof(struct rec_round, reserved), why,
 				   whylen);
 	case REC_SAVE_INFO:
 		return check_exact(body, len, sizeof(struct rec_save_info), 0,

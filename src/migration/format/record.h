@@ -21,9 +21,11 @@ struct rec_limits {
 };
 
 const char *rec_type_name(uint32_t type);
+/* A type this reader knows, mandatory or optional. */
+bool rec_type_known(uint32_t type);
 static inline uint32_t rec_padded(uint32_t len)
 {
-	return (len + REC_ALIGN - 1) & ~(REC_ALIGN - 1);
+	return ALIGN_UP(len, REC_ALIGN);
 }
 
 void stream_header_init(struct stream_header *h, uint32_t flags,

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/util.h"
+
 #define DIRECT_ALIGN 4096u
 #define STAGE_SIZE (1u << 20)
 
@@ -23,23 +25,6 @@ static bool is_aligned_run(const struct iovec *v)
 {
 	return !((uintptr_t)v->iov_base % DIRECT_ALIGN) && v->iov_len &&
 	       !(v->iov_len % DIRECT_ALIGN);
-}
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t r = write(fd, p, len);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return r < 0 ? -errno : -EIO;
-		p += r;
-		len -= r;
-	}
-	return 0;
 }
 
 /* Write the whole blocks of the staging buffer, keep the tail. */
@@ -50,7 +35,7 @@ static int stage_drain(struct stream *s)
 
 	if (!whole)
 		return 0;
-	rc = write_all(s->fd, s->stage, whole);
+	rc = write_full(s->fd, s->stage, whole);
 	if (rc)
 		return rc;
 	memmove(s->stage, s->stage + whole, s->stage_len - whole);
@@ -110,7 +95,7 @@ static int direct_flush(struct stream *s)
 	int rc;
 
 	memset(s->stage + s->stage_len, 0, padded - s->stage_len);
-	rc = padded ? write_all(s->fd, s->stage, padded) : 0;
+	rc = padded ? write_full(s->fd, s->stage, padded) : 0;
 	if (rc)
 		return rc;
 	s->stage_len = 0;

@@ -17,8 +17,8 @@
 #include "common/util.h"
 #include "toolstack/cli/cli.h"
 #include "toolstack/cli/route.h"
-
-#define CONSOLE_ESCAPE 0x1d /* ^] */
+#include "toolstack/monitor/console.h" /* CONSOLE_ESCAPE, as `godwit run` */
+#include "toolstack/rpc/client.h"
 
 struct term {
 	bool raw;
@@ -127,18 +127,12 @@ int cli_console_pty(const char *label, const char *path)
 /* The pty of dom, through the daemon or its VM socket. */
 int cli_console(const char *dom)
 {
-	struct json_object *args, *ret = NULL, *path;
+	struct json_object *ret = NULL, *path;
 	char pty[256];
-	struct route r;
 	int rc;
 
-	if (route_open(&r, "console", dom, false))
-		return CLI_FAIL;
-	args = r.daemon ? route_dom_args(&r) : NULL;
-	rc = route_call(&r, "console", r.daemon ? "console" : "query-console",
-			args, &ret);
-	json_object_put(args);
-	route_close(&r);
+	rc = route_dom_call("console", dom, "console", "query-console",
+			    RPC_CLIENT_TIMEOUT_MS, &ret);
 	if (rc)
 		return rc;
 	if (!json_object_object_get_ex(ret, "path", &path) ||
@@ -156,14 +150,9 @@ int cli_console(const char *dom)
 
 int cmd_console(int argc, char **argv)
 {
-	if (argc == 2 &&
-	    (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		printf("usage: godwit console DOMAIN\nAttach to DOMAIN's serial console; ^] detaches.\n");
-		return CLI_OK;
-	}
-	if (argc != 2) {
-		fprintf(stderr, "usage: godwit console DOMAIN\n");
-		return CLI_USAGE;
-	}
-	return cli_console(argv[1]);
+	int rc = route_dom_argv(
+		argc, argv,
+		"Attach to DOMAIN's serial console; ^] detaches.\n");
+
+	return rc >= 0 ? rc : cli_console(argv[1]);
 }

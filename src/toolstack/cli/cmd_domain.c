@@ -18,16 +18,6 @@
 #include <godwit/gwdctl.h>
 #include "toolstack/rpc/client.h"
 
-static const char *str_of(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return "";
-	return json_object_get_string(v);
-}
-
 static int64_t int_of(struct json_object *o, const char *key)
 {
 	struct json_object *v;
@@ -112,7 +102,8 @@ static void create_report(struct json_object *ret, bool quiet)
 		}
 	if (!quiet)
 		fprintf(stderr, "godwit: domain %s created (id %lld)\n",
-			str_of(ret, "name"), (long long)int_of(ret, "domid"));
+			rpc_json_str(ret, "name", ""),
+			(long long)int_of(ret, "domid"));
 }
 
 int cmd_create(int argc, char **argv)
@@ -180,7 +171,7 @@ int cmd_create(int argc, char **argv)
 		return CLI_FAIL;
 	}
 	create_report(ret, quiet);
-	snprintf(name, sizeof(name), "%s", str_of(ret, "name"));
+	snprintf(name, sizeof(name), "%s", rpc_json_str(ret, "name", ""));
 	json_object_put(ret);
 	return console ? cli_console(name) : CLI_OK;
 }
@@ -214,9 +205,9 @@ static bool listed(struct json_object *d, char **want, int nwant)
 		return true;
 	snprintf(id, sizeof(id), "%lld", (long long)int_of(d, "domid"));
 	for (i = 0; i < nwant; i++)
-		if (!strcmp(want[i], str_of(d, "name")) ||
+		if (!strcmp(want[i], rpc_json_str(d, "name", "")) ||
 		    !strcmp(want[i], id) ||
-		    !strcasecmp(want[i], str_of(d, "uuid")))
+		    !strcasecmp(want[i], rpc_json_str(d, "uuid", "")))
 			return true;
 	return false;
 }
@@ -234,14 +225,15 @@ static void list_print(struct json_object *arr, bool lng, char **want,
 		if (!listed(d, want, nwant))
 			continue;
 		printf("%-40s %5lld %5lld %5lld     %s  %8.1f",
-		       str_of(d, "name"), (long long)int_of(d, "domid"),
+		       rpc_json_str(d, "name", ""),
+		       (long long)int_of(d, "domid"),
 		       (long long)int_of(d, "memory-mib"),
 		       (long long)int_of(d, "vcpus"),
-		       state_flags(str_of(d, "state")),
+		       state_flags(rpc_json_str(d, "state", "")),
 		       int_of(d, "cpu-time-ns") / 1e9);
 		if (lng)
-			printf("\t%s\t%s", str_of(d, "uuid"),
-			       str_of(d, "reason"));
+			printf("\t%s\t%s", rpc_json_str(d, "uuid", ""),
+			       rpc_json_str(d, "reason", ""));
 		printf("\n");
 	}
 }
@@ -361,26 +353,11 @@ int cmd_shutdown(int argc, char **argv)
 
 int cmd_destroy(int argc, char **argv)
 {
-	struct json_object *args;
-	struct route r;
-	int rc;
+	int rc = route_dom_argv(argc, argv,
+				"End DOMAIN at once (no guest shutdown).\n");
 
-	if (argc == 2 &&
-	    (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		printf("usage: godwit destroy DOMAIN\nEnd DOMAIN at once (no guest shutdown).\n");
-		return CLI_OK;
-	}
-	if (argc != 2) {
-		fprintf(stderr, "usage: godwit destroy DOMAIN\n");
-		return CLI_USAGE;
-	}
-	if (route_open(&r, "destroy", argv[1], false))
-		return CLI_FAIL;
-	rpc_client_set_timeout(r.c, 60000);
-	args = r.daemon ? route_dom_args(&r) : NULL;
-	rc = route_call(&r, "destroy", r.daemon ? "destroy" : "quit", args,
-			NULL);
-	json_object_put(args);
-	route_close(&r);
-	return rc;
+	if (rc >= 0)
+		return rc;
+	return route_dom_call("destroy", argv[1], "destroy", "quit", 60000,
+			      NULL);
 }

@@ -11,6 +11,7 @@
 #include "toolstack/cli/cli.h"
 #include "toolstack/cli/route.h"
 #include <godwit/jobinfo.h>
+#include "toolstack/rpc/client.h"
 
 static void info_usage(FILE *f)
 {
@@ -19,13 +20,10 @@ static void info_usage(FILE *f)
 		"Show DOMAIN's save or migration in progress (or the last one).\n");
 }
 
-static const char *status_of(struct json_object *q)
+/* Does a query-migrate or query-save answer tell of a job? */
+static bool has_job(struct json_object *q)
 {
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(q, "status", &v))
-		return "none";
-	return json_object_get_string(v);
+	return strcmp(rpc_json_str(q, "status", "none"), "none") != 0;
 }
 
 /* On a VM socket: a migration if there is or was one, else a save. */
@@ -35,7 +33,7 @@ static int direct_info(struct route *r, struct json_object **job_out)
 	int rc;
 
 	rc = route_call(r, "job-info", "query-migrate", NULL, &q);
-	if (!rc && strcmp(status_of(q), "none")) {
+	if (!rc && has_job(q)) {
 		*job_out = jobinfo_build(JOBINFO_MIGRATE, q, "", 0);
 		json_object_put(q);
 		return 0;
@@ -45,9 +43,8 @@ static int direct_info(struct route *r, struct json_object **job_out)
 	if (!rc)
 		rc = route_call(r, "job-info", "query-save", NULL, &q);
 	if (!rc)
-		*job_out = strcmp(status_of(q), "none") ?
-				   jobinfo_build(JOBINFO_SAVE, q, "", 0) :
-				   jobinfo_none();
+		*job_out = has_job(q) ? jobinfo_build(JOBINFO_SAVE, q, "", 0) :
+					jobinfo_none();
 	json_object_put(q);
 	return rc;
 }
@@ -100,26 +97,14 @@ int cmd_job_info(int argc, char **argv)
 
 int cmd_job_abort(int argc, char **argv)
 {
-	struct json_object *args;
-	struct route r;
-	int rc;
+	int rc = route_dom_argv(
+		argc, argv,
+		"Cancel DOMAIN's migration; the domain goes on running here.\n");
 
-	if (argc == 2 &&
-	    (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		printf("usage: godwit job-abort DOMAIN\nCancel DOMAIN's migration; the domain goes on running here.\n");
-		return CLI_OK;
-	}
-	if (argc != 2) {
-		fprintf(stderr, "usage: godwit job-abort DOMAIN\n");
-		return CLI_USAGE;
-	}
-	if (route_open(&r, "job-abort", argv[1], false))
-		return CLI_FAIL;
-	args = r.daemon ? route_dom_args(&r) : NULL;
-	rc = route_call(&r, "job-abort",
-			r.daemon ? "job-abort" : "migrate_cancel", args, NULL);
-	json_object_put(args);
-	route_close(&r);
+	if (rc >= 0)
+		return rc;
+	rc = route_dom_call("job-abort", argv[1], "job-abort", "migrate_cancel",
+			    RPC_CLIENT_TIMEOUT_MS, NULL);
 	if (!rc)
 		fprintf(stderr, "godwit: %s: job aborted\n", argv[1]);
 	return rc;

@@ -139,15 +139,6 @@ static double num(struct json_object *o, const char *key)
 		       0;
 }
 
-static const char *str(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	return json_object_object_get_ex(o, key, &v) ?
-		       json_object_get_string(v) :
-		       "";
-}
-
 /* xc_domain_save's per-round line, in our words. */
 static void print_round(struct json_object *d, bool tty)
 {
@@ -162,7 +153,7 @@ static void print_round(struct json_object *d, bool tty)
 
 static int outcome(const struct mig_opts *o, struct json_object *d, bool tty)
 {
-	const char *status = str(d, "status");
+	const char *status = rpc_json_str(d, "status", "");
 
 	if (tty && o->verbose)
 		fputc('\n', stderr);
@@ -176,10 +167,10 @@ static int outcome(const struct mig_opts *o, struct json_object *d, bool tty)
 	}
 	if (!strcmp(status, "failed"))
 		fprintf(stderr, "godwit: migrate %s: failed, VM resumed: %s\n",
-			o->vm, str(d, "error"));
+			o->vm, rpc_json_str(d, "error", ""));
 	else
 		fprintf(stderr, "godwit: migrate %s: %s: %s\n", o->vm, status,
-			str(d, "error"));
+			rpc_json_str(d, "error", ""));
 	return CLI_FAIL;
 }
 
@@ -214,10 +205,11 @@ static int follow(struct rpc_client *c, const struct mig_opts *o, int64_t domid)
 			json_object_put(ev);
 			continue;
 		}
-		if (!strcmp(str(ev, "event"), "MIGRATION_PASS") && o->verbose)
+		if (!strcmp(rpc_json_str(ev, "event", ""), "MIGRATION_PASS") &&
+		    o->verbose)
 			print_round(d, tty);
-		if (!strcmp(str(ev, "event"), "MIGRATION") &&
-		    strcmp(str(d, "status"), "active")) {
+		if (!strcmp(rpc_json_str(ev, "event", ""), "MIGRATION") &&
+		    strcmp(rpc_json_str(d, "status", ""), "active")) {
 			rc = outcome(o, d, tty);
 			json_object_put(ev);
 			return rc;

@@ -17,27 +17,13 @@
 static int simple(int argc, char **argv, const char *daemon_cmd,
 		  const char *vm_cmd, const char *done)
 {
-	struct json_object *args;
-	struct route r;
-	int rc;
+	int rc = route_dom_argv(argc, argv, NULL);
 
-	if (argc == 2 &&
-	    (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		printf("usage: godwit %s DOMAIN\n", argv[0]);
-		return CLI_OK;
-	}
-	if (argc != 2) {
-		fprintf(stderr, "usage: godwit %s DOMAIN\n", argv[0]);
-		return CLI_USAGE;
-	}
-	if (route_open(&r, argv[0], argv[1], false))
-		return CLI_FAIL;
-	args = r.daemon ? route_dom_args(&r) : NULL;
-	rc = route_call(&r, argv[0], r.daemon ? daemon_cmd : vm_cmd, args,
-			NULL);
-	json_object_put(args);
-	route_close(&r);
-	if (!rc && done)
+	if (rc >= 0)
+		return rc;
+	rc = route_dom_call(argv[0], argv[1], daemon_cmd, vm_cmd,
+			    RPC_CLIENT_TIMEOUT_MS, NULL);
+	if (!rc)
 		fprintf(stderr, "godwit: %s %s\n", argv[1], done);
 	return rc;
 }

@@ -76,7 +76,7 @@ int main(int argc, char **argv)
 		return CLI_OK;
 	}
 	if (!strcmp(argv[1], "--version")) {
-		printf("godwit 0.1.0\n");
+		printf("godwit %s\n", GODWIT_VERSION);
 		return CLI_OK;
 	}
 	for (i = 0; i < ARRAY_SIZE(verbs); i++)

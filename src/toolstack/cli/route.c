@@ -68,3 +68,37 @@ struct json_object *route_dom_args(const struct route *r)
 	json_object_object_add(a, "domain", json_object_new_string(r->dom));
 	return a;
 }
+
+int route_dom_call(const char *verb, const char *dom, const char *daemon_cmd,
+		   const char *vm_cmd, int timeout_ms,
+		   struct json_object **ret_out)
+{
+	struct json_object *args;
+	struct route r;
+	int rc;
+
+	if (route_open(&r, verb, dom, false))
+		return CLI_FAIL;
+	rpc_client_set_timeout(r.c, timeout_ms);
+	args = r.daemon ? route_dom_args(&r) : NULL;
+	rc = route_call(&r, verb, r.daemon ? daemon_cmd : vm_cmd, args,
+			ret_out);
+	json_object_put(args);
+	route_close(&r);
+	return rc;
+}
+
+int route_dom_argv(int argc, char **argv, const char *help)
+{
+	if (argc == 2 &&
+	    (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		printf("usage: godwit %s DOMAIN\n%s", argv[0],
+		       help ? help : "");
+		return CLI_OK;
+	}
+	if (argc != 2) {
+		fprintf(stderr, "usage: godwit %s DOMAIN\n", argv[0]);
+		return CLI_USAGE;
+	}
+	return -1;
+}

@@ -44,6 +44,23 @@ int route_call(struct route *r, const char *verb, const char *command,
 /* {"domain": dom} plus nothing else: the daemon's usual arguments. */
 struct json_object *route_dom_args(const struct route *r);
 
+/*
+ * The whole round for a verb without options: open the way to dom, run
+ * daemon_cmd with route_dom_args or vm_cmd without arguments, waiting up
+ * to timeout_ms for the answer, and close. Returns as route_call.
+ */
+int route_dom_call(const char *verb, const char *dom, const char *daemon_cmd,
+		   const char *vm_cmd, int timeout_ms,
+		   struct json_object **ret_out);
+
+/*
+ * Check argv of a verb that takes just DOMAIN (argv[0] is the verb).
+ * Returns -1 when argv[1] is the domain; else the exit status, after
+ * -h/--help printed the usage line and help (if not NULL) on stdout, or
+ * a wrong count the usage line on stderr.
+ */
+int route_dom_argv(int argc, char **argv, const char *help);
+
 /* Is a daemon answering? Opens *c_out when it is (close it). */
 bool route_daemon_up(struct rpc_client **c_out);
 

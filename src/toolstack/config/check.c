@@ -92,7 +92,7 @@ static int check_uuid(struct config_build *b, const char *file)
 
 	if (b->cfg.uuid_given)
 		return 0;
-	rc = config_uuid_generate(b->cfg.uuid);
+	rc = domain_config_uuid_generate(b->cfg.uuid);
 	if (rc)
 		config_error(b->diag, &where, "uuid", "cannot generate: %s",
 			     strerror(-rc));

@@ -5,12 +5,10 @@
  * private copy; the caller's struct is written only on success.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "common/util.h"
 #include "toolstack/config/internal.h"
 
 void domain_config_init(struct domain_config *cfg)
@@ -97,79 +95,30 @@ int domain_config_parse(const char *file, const char *text, size_t len,
 	return rc;
 }
 
-/* Read at most CONFIG_FILE_MAX bytes of fd into a new buffer. */
-static int read_bounded(int fd, char **buf_out, size_t *len_out)
-{
-	char *buf = malloc(CONFIG_FILE_MAX + 1);
-	size_t n = 0;
-	ssize_t r;
-
-	if (!buf)
-		return -ENOMEM;
-	while (n <= CONFIG_FILE_MAX) {
-		r = read(fd, buf + n, CONFIG_FILE_MAX + 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			r = -errno;
-			free(buf);
-			return (int)r;
-		}
-		if (!r)
-			break;
-		n += r;
-	}
-	*buf_out = buf;
-	*len_out = n;
-	return 0;
-}
-
-static int load_fd(const char *path, int fd, const char *const *overrides,
-		   size_t nr_overrides, struct domain_config *cfg_out,
-		   struct config_diag *diag)
-{
-	struct config_loc where = { path, 0, 0 };
-	char *text = NULL;
-	struct stat st;
-	size_t len = 0;
-	int rc;
-
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return config_error(diag, &where, NULL, "not a regular file");
-	if (st.st_size > CONFIG_FILE_MAX)
-		return config_error(diag, &where, NULL,
-				    "file too large (max %d bytes)",
-				    CONFIG_FILE_MAX);
-	rc = read_bounded(fd, &text, &len);
-	if (rc)
-		return rc;
-	rc = domain_config_parse(path, text, len, overrides, nr_overrides,
-				 cfg_out, diag);
-	free(text);
-	return rc;
-}
-
 int domain_config_load(const char *path, const char *const *overrides,
 		       size_t nr_overrides, struct domain_config *cfg_out,
 		       struct config_diag *diag)
 {
 	struct config_loc where = { path, 0, 0 };
-	int fd, rc;
+	void *text = NULL;
+	size_t len = 0;
+	int rc;
 
 	config_diag_reset(diag);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		rc = -errno;
+	rc = file_read_all(path, CONFIG_FILE_MAX, &text, &len);
+	if (rc == -EISDIR || rc == -EINVAL)
+		return config_error(diag, &where, NULL, "not a regular file");
+	if (rc == -EFBIG)
+		return config_error(diag, &where, NULL,
+				    "file too large (max %d bytes)",
+				    CONFIG_FILE_MAX);
+	if (rc) {
 		config_error(diag, &where, NULL, "cannot open: %s",
 			     strerror(-rc));
 		return rc;
 	}
-	rc = load_fd(path, fd, overrides, nr_overrides, cfg_out, diag);
-	if (rc && rc != -EINVAL)
-		config_error(diag, &where, NULL, "cannot read: %s",
-			     strerror(-rc));
-	close(fd);
+	rc = domain_config_parse(path, text, len, overrides, nr_overrides,
+				 cfg_out, diag);
+	free(text);
 	return rc;
 }

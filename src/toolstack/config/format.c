@@ -231,20 +231,6 @@ int domain_config_format(const struct domain_config *cfg, char *buf, size_t len)
 	return 0;
 }
 
-const char *domain_config_serial_name(enum domain_serial serial)
-{
-	static const char *const names[] = {
-		[DOMAIN_SERIAL_STDIO] = "stdio",
-		[DOMAIN_SERIAL_FILE] = "file",
-		[DOMAIN_SERIAL_NONE] = "none",
-		[DOMAIN_SERIAL_PTY] = "pty",
-	};
-
-	if ((unsigned int)serial >= ARRAY_SIZE(names))
-		return "?";
-	return names[serial];
-}
-
 #define SAME_STR(a, b, f) (strncmp((a)->f, (b)->f, sizeof((a)->f)) == 0)
 
 static bool disk_equal(const struct domain_disk *a, const struct domain_disk *b)

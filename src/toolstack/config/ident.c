@@ -27,7 +27,7 @@ static int urandom_read(void *buf, size_t len)
 	return rc;
 }
 
-int config_random(void *buf, size_t len)
+static int config_random(void *buf, size_t len)
 {
 	uint8_t *p = buf;
 	ssize_t r;
@@ -46,7 +46,7 @@ int config_random(void *buf, size_t len)
 	return 0;
 }
 
-static int hex_value(char c)
+int config_hex_digit(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -60,11 +60,11 @@ static int hex_value(char c)
 /* Two hex digits at s as one byte; -1 if they are not. */
 static int hex_byte(const char *s)
 {
-	int hi = hex_value(s[0]), lo;
+	int hi = config_hex_digit((unsigned char)s[0]), lo;
 
 	if (hi < 0)
 		return -1;
-	lo = hex_value(s[1]);
+	lo = config_hex_digit((unsigned char)s[1]);
 	return lo < 0 ? -1 : hi << 4 | lo;
 }
 
@@ -138,7 +138,7 @@ int config_mac_generate(uint8_t mac_out[6])
 	return 0;
 }
 
-int config_uuid_generate(uint8_t uuid_out[16])
+int domain_config_uuid_generate(uint8_t uuid_out[16])
 {
 	int rc = config_random(uuid_out, 16);
 
@@ -148,9 +148,4 @@ int config_uuid_generate(uint8_t uuid_out[16])
 	uuid_out[6] = (uuid_out[6] & 0x0f) | 0x40;
 	uuid_out[8] = (uuid_out[8] & 0x3f) | 0x80;
 	return 0;
-}
-
-int domain_config_uuid_generate(uint8_t uuid_out[16])
-{
-	return config_uuid_generate(uuid_out);
 }

@@ -128,12 +128,11 @@ int config_parse_vif(struct config_build *b, const struct config_atom *a,
 		     unsigned int index, struct domain_vif *out) __must_check;
 
 /* ident.c */
-int config_random(void *buf, size_t len) __must_check;
+/* The value of hex digit c (either case), or -1. */
+int config_hex_digit(int c);
 int config_mac_parse(const char *s, uint8_t mac_out[6]) __must_check;
 /* Random locally administered unicast MAC. */
 int config_mac_generate(uint8_t mac_out[6]) __must_check;
-/* Random version 4 UUID. */
-int config_uuid_generate(uint8_t uuid_out[16]) __must_check;
 
 /* diag.c */
 void config_diag_reset(struct config_diag *d);

@@ -70,6 +70,14 @@ static const char *const action_names[] = {
 	[DOMAIN_ACTION_COREDUMP_RESTART] = "coredump-restart",
 };
 
+/* Indexed by enum domain_serial; "file" is spelt "file:PATH". */
+static const char *const serial_names[] = {
+	[DOMAIN_SERIAL_STDIO] = "stdio",
+	[DOMAIN_SERIAL_FILE] = "file",
+	[DOMAIN_SERIAL_NONE] = "none",
+	[DOMAIN_SERIAL_PTY] = "pty",
+};
+
 static const char *const cpu_models[] = {
 	"host", "x86-64-v1", "x86-64-v2", "x86-64-v3", "x86-64-v4",
 };
@@ -121,9 +129,10 @@ static int type_error(struct config_build *b, const struct config_stmt *st,
 
 int config_number(const char *s, uint64_t *val_out)
 {
-	unsigned int base = 10, dig;
+	unsigned int base = 10;
 	bool overflow = false;
 	uint64_t v = 0;
+	int dig;
 
 	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
 		base = 16;
@@ -134,13 +143,8 @@ int config_number(const char *s, uint64_t *val_out)
 	if (!*s)
 		return -EINVAL;
 	for (; *s; s++) {
-		if (*s >= '0' && *s <= '9')
-			dig = *s - '0';
-		else if (base == 16 && *s >= 'a' && *s <= 'f')
-			dig = *s - 'a' + 10;
-		else if (base == 16 && *s >= 'A' && *s <= 'F')
-			dig = *s - 'A' + 10;
-		else
+		dig = config_hex_digit((unsigned char)*s);
+		if (dig < 0 || dig >= (int)base)
 			return -EINVAL;
 		if (v > (UINT64_MAX - dig) / base)
 			overflow = true;
@@ -268,7 +272,6 @@ static int set_name(struct config_build *b, const struct config_stmt *st)
 	const struct config_atom *a = &st->value;
 	char *name = b->cfg.name;
 	char buf[64];
-	size_t bad;
 	int rc;
 
 	rc = get_string(b, st, a, name, DOMAIN_NAME_MAX);
@@ -276,9 +279,7 @@ static int set_name(struct config_build *b, const struct config_stmt *st)
 		return rc;
 	if (!name[0])
 		return value_error(b, st->key, a, "must not be empty");
-	bad = strspn(name, "abcdefghijklmnopqrstuvwxyz"
-			   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-");
-	if (name[bad])
+	if (!config_is_plain_word(name))
 		return value_error(
 			b, st->key, a,
 			"invalid character in %s (allowed: A-Z a-z 0-9 _ . -)",
@@ -380,12 +381,6 @@ static int set_extra(struct config_build *b, const struct config_stmt *st)
 /* "stdio", "pty", "none", "file:PATH"; also a list of one, as xl allows. */
 static int set_serial(struct config_build *b, const struct config_stmt *st)
 {
-	static const char *const words[] = {
-		[DOMAIN_SERIAL_STDIO] = "stdio",
-		[DOMAIN_SERIAL_FILE] = "",
-		[DOMAIN_SERIAL_NONE] = "none",
-		[DOMAIN_SERIAL_PTY] = "pty",
-	};
 	const char *expected = "\"stdio\", \"pty\", \"none\" or \"file:PATH\"";
 	const struct config_atom *a = &st->value;
 	struct domain_config *cfg = &b->cfg;
@@ -408,7 +403,7 @@ static int set_serial(struct config_build *b, const struct config_stmt *st)
 							 a->len - 5 },
 				  cfg->serial_path, DOMAIN_PATH_MAX);
 	}
-	i = lookup(a->text, words, ARRAY_SIZE(words));
+	i = lookup(a->text, serial_names, ARRAY_SIZE(serial_names));
 	if (i < 0 || i == DOMAIN_SERIAL_FILE)
 		return type_error(b, st, a, expected);
 	cfg->serial = (enum domain_serial)i;
@@ -587,4 +582,11 @@ const char *domain_config_action_name(enum domain_action action)
 	if ((unsigned int)action >= ARRAY_SIZE(action_names))
 		return "?";
 	return action_names[action];
+}
+
+const char *domain_config_serial_name(enum domain_serial serial)
+{
+	if ((unsigned int)serial >= ARRAY_SIZE(serial_names))
+		return "?";
+	return serial_names[serial];
 }

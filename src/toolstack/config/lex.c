@@ -155,21 +155,13 @@ static int buf_end(struct config_stmt *st, const struct config_loc *loc,
 	return 0;
 }
 
-static int hex_digit(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* Up to max digits of base (8 or 16) as one byte value; -1: none. */
 static int escape_digits(struct config_lexer *lx, int base, int max)
 {
 	int v = 0, n, dig;
 
 	for (n = 0; n < max; n++) {
-		dig = hex_digit(lx_peek(lx));
+		dig = config_hex_digit(lx_peek(lx));
 		if (dig < 0 || dig >= base)
 			break;
 		v = v * base + dig;

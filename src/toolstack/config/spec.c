@@ -71,12 +71,16 @@ static const char *const disk_formats[] = { "raw", "qcow", "qcow2",
 
 static int spec_error(const struct spec *sp, const char *fmt, ...)
 	__printf(2, 3);
-static void spec_warning(const struct spec *sp, const char *fmt, ...)
-	__printf(2, 3);
+
+/* Messages about a spec name its line, not its column. */
+static struct config_loc spec_loc(const struct spec *sp)
+{
+	return (struct config_loc){ sp->a->loc.file, sp->a->loc.line, 0 };
+}
 
 static int spec_error(const struct spec *sp, const char *fmt, ...)
 {
-	struct config_loc loc = { sp->a->loc.file, sp->a->loc.line, 0 };
+	struct config_loc loc = spec_loc(sp);
 	char msg[CONFIG_MSG_MAX];
 	va_list ap;
 
@@ -85,19 +89,6 @@ static int spec_error(const struct spec *sp, const char *fmt, ...)
 	va_end(ap);
 	return config_error(sp->b->diag, &loc, sp->key, "entry %u: %s",
 			    sp->index, msg);
-}
-
-static void spec_warning(const struct spec *sp, const char *fmt, ...)
-{
-	struct config_loc loc = { sp->a->loc.file, sp->a->loc.line, 0 };
-	char msg[CONFIG_MSG_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	config_warning(sp->b->diag, &loc, sp->key, "entry %u: %s", sp->index,
-		       msg);
 }
 
 static bool is_blank(char c)
@@ -130,6 +121,20 @@ static int span_lookup(const char *s, size_t len, const char *const *words,
 			return (int)i;
 	}
 	return -ENOENT;
+}
+
+/* Is name one of the xl parameters in ignored[n]? Warns if it is. */
+static bool spec_ignored(const struct spec *sp, const char *name, size_t len,
+			 const char *const *ignored, size_t n)
+{
+	struct config_loc loc = spec_loc(sp);
+
+	if (span_lookup(name, len, ignored, n) < 0)
+		return false;
+	config_warning(sp->b->diag, &loc, sp->key,
+		       "entry %u: %.*s ignored (not implemented by godwit)",
+		       sp->index, (int)len, name);
+	return true;
 }
 
 /* Next item; false after the last. */
@@ -284,12 +289,8 @@ static int disk_item(const struct spec *sp, struct disk_parts *dp,
 	char buf[80];
 	int i;
 
-	if (span_lookup(name, len, disk_ignored, ARRAY_SIZE(disk_ignored)) >=
-	    0) {
-		spec_warning(sp, "%.*s ignored (not implemented by godwit)",
-			     (int)len, name);
+	if (spec_ignored(sp, name, len, disk_ignored, ARRAY_SIZE(disk_ignored)))
 		return 0;
-	}
 	if (!it->key && dp->nr_positional >= 4)
 		return spec_error(
 			sp,
@@ -483,12 +484,9 @@ static int vif_item(const struct spec *sp, struct domain_vif *out,
 	char buf[80];
 	int i;
 
-	if (span_lookup(it->key, it->klen, vif_ignored,
-			ARRAY_SIZE(vif_ignored)) >= 0) {
-		spec_warning(sp, "%.*s ignored (not implemented by godwit)",
-			     (int)it->klen, it->key);
+	if (spec_ignored(sp, it->key, it->klen, vif_ignored,
+			 ARRAY_SIZE(vif_ignored)))
 		return 0;
-	}
 	i = span_lookup(it->key, it->klen, names, ARRAY_SIZE(names));
 	if (i < 0)
 		return spec_error(sp, "unknown parameter %s",

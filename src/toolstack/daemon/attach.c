@@ -62,7 +62,6 @@ static void on_down(struct vmlink *l, void *opaque, const char *why)
 	log_debug("domain %s: control socket: %s", d->rec.name, why);
 	vmlink_free(d->link);
 	d->link = NULL;
-	d->attaching = false;
 	/* The VMM closes it only when it ends; if it lives on, reconnect. */
 	if (d->pid > 0 && d->state != DOM_DYING)
 		attach_probe_later(d, PROBE_MAX_MS);
@@ -116,16 +115,6 @@ static struct dom *ctx_dom(void *opaque)
 	return d;
 }
 
-static const char *jstr(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	if (!o || !json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return "";
-	return json_object_get_string(v);
-}
-
 static int64_t jint(struct json_object *o, const char *key)
 {
 	struct json_object *v;
@@ -136,14 +125,11 @@ static int64_t jint(struct json_object *o, const char *key)
 }
 
 /* A query failed: drop this link and try again a little later. */
-static void attach_retry(struct dom *d, const char *what,
-			 const struct vmlink_err *err)
+static void attach_retry(struct dom *d, const char *what, const char *why)
 {
-	log_warn("domain %s: %s: %s; retrying",
-		 d->rec.name[0] ? d->rec.name : "(arriving)", what, err->desc);
+	log_warn("domain %s: %s: %s; retrying", dom_label(d), what, why);
 	vmlink_free(d->link);
 	d->link = NULL;
-	d->attaching = false;
 	attach_probe_later(d, PROBE_MAX_MS);
 }
 
@@ -192,7 +178,6 @@ static void go_live(struct dom *d)
 {
 	bool was_adopting = d->state == DOM_STARTING && !d->child;
 
-	d->attaching = false;
 	d->state = DOM_LIVE;
 	reg_save(d);
 	if (was_adopting)
@@ -213,9 +198,11 @@ static void on_console(void *opaque, int rc, struct json_object *ret,
 	if (!d)
 		return;
 	if (rc)
-		return attach_retry(d, "query-console", err);
+		return attach_retry(d, "query-console", err->desc);
 	snprintf(d->rec.console, sizeof(d->rec.console), "%s",
-		 strcmp(jstr(ret, "type"), "pty") ? "" : jstr(ret, "path"));
+		 strcmp(rpc_json_str(ret, "type", ""), "pty") ?
+			 "" :
+			 rpc_json_str(ret, "path", ""));
 	go_live(d);
 }
 
@@ -284,7 +271,7 @@ static void arrival_rename_socket(struct dom *d)
 static int arrival_register(struct dom *d, struct json_object *ret)
 {
 	char incoming_state[PATH_MAX + 16], why[CONFIG_MSG_MAX];
-	const char *text = jstr(ret, "config");
+	const char *text = rpc_json_str(ret, "config", "");
 	int rc;
 
 	if (reg_set_config(d, text, strlen(text), why, sizeof(why)))
@@ -317,12 +304,12 @@ static void on_config(void *opaque, int rc, struct json_object *ret,
 	if (!d)
 		return;
 	if (rc)
-		return attach_retry(d, "query-config", err);
+		return attach_retry(d, "query-config", err->desc);
 	rc = arrival_register(d, ret);
 	if (rc) {
 		log_err("domain %s: cannot register it: %s", d->rec.name,
 			strerror(-rc));
-		return attach_retry(d, "registration", err);
+		return attach_retry(d, "registration", strerror(-rc));
 	}
 	ask(d, "query-console", on_console);
 }
@@ -331,7 +318,8 @@ static void on_config(void *opaque, int rc, struct json_object *ret,
 
 static void learn_status(struct dom *d, struct json_object *ret)
 {
-	snprintf(d->status, sizeof(d->status), "%s", jstr(ret, "status"));
+	snprintf(d->status, sizeof(d->status), "%s",
+		 rpc_json_str(ret, "status", ""));
 	d->cpu_ns = jint(ret, "cpu-time-ns");
 }
 
@@ -339,12 +327,13 @@ static void on_domain(void *opaque, int rc, struct json_object *ret,
 		      const struct vmlink_err *err)
 {
 	struct dom *d = ctx_dom(opaque);
-	const char *uuid = jstr(ret, "uuid"), *name = jstr(ret, "name");
+	const char *uuid = rpc_json_str(ret, "uuid", ""),
+		   *name = rpc_json_str(ret, "name", "");
 
 	if (!d)
 		return;
 	if (rc)
-		return attach_retry(d, "query-domain", err);
+		return attach_retry(d, "query-domain", err->desc);
 	learn_status(d, ret);
 	if (d->registered) {
 		if (strcasecmp(uuid, d->rec.uuid)) {
@@ -369,7 +358,6 @@ static void on_up(struct vmlink *l, void *opaque)
 {
 	struct dom *d = opaque;
 
-	d->attaching = true;
 	ask(d, "query-domain", on_domain);
 }
 
@@ -398,7 +386,7 @@ static void on_kill_timer(struct evloop *loop, struct evloop_timer *t,
 	struct dom *d = opaque;
 
 	log_warn("domain %s: VMM %d did not end in time; killing it",
-		 d->rec.name[0] ? d->rec.name : "(arriving)", (int)d->pid);
+		 dom_label(d), (int)d->pid);
 	sup_kill(d);
 }
 
@@ -421,7 +409,6 @@ void attach_stop(struct dom *d)
 {
 	vmlink_free(d->link);
 	d->link = NULL;
-	d->attaching = false;
 	evloop_timer_free(d->probe);
 	d->probe = NULL;
 }

@@ -27,16 +27,6 @@ static struct gwd *req_gwd(struct rpc_request *req)
 	return req->opaque;
 }
 
-const char *ctl_arg_str(struct json_object *args, const char *key)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(args, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 bool ctl_arg_bool(struct json_object *args, const char *key, bool dflt)
 {
 	struct json_object *v;
@@ -49,7 +39,7 @@ bool ctl_arg_bool(struct json_object *args, const char *key, bool dflt)
 struct dom *ctl_arg_dom(struct gwd *g, struct json_object *args,
 			struct rpc_reply *reply)
 {
-	const char *spec = ctl_arg_str(args, "domain");
+	const char *spec = rpc_json_str(args, "domain", NULL);
 	struct dom *d;
 
 	if (!spec) {
@@ -95,7 +85,8 @@ bool ctl_dom_is_live(struct dom *d, struct rpc_reply *reply)
 	return false;
 }
 
-struct json_object *ctl_dom_json(struct dom *d)
+/* The domain as the list command reports it (new object). */
+static struct json_object *dom_json(struct dom *d)
 {
 	struct json_object *o = json_object_new_object();
 
@@ -141,20 +132,52 @@ void ctl_relay_event(struct dom *d, const char *name, struct json_object *data)
 	rpc_server_event(d->gwd->rpc, name, o);
 }
 
-/* ---- forwarding a command to the VMM ---- */
+/* ---- talking to the VMM for a client ---- */
 
-struct fwd {
-	struct gwd *g;
-	struct rpc_call call;
-	uint64_t serial;
-	char name[DOMAIN_NAME_MAX + 1];
-	char command[32];
-};
+struct ctl_req *ctl_req_new(struct dom *d, struct rpc_call call)
+{
+	struct ctl_req *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->g = d->gwd;
+	r->call = call;
+	r->serial = d->serial;
+	r->domid = d->rec.domid;
+	snprintf(r->name, sizeof(r->name), "%s", d->rec.name);
+	return r;
+}
+
+enum rpc_reply_kind ctl_call(struct dom *d, const char *command,
+			     struct json_object *args, int timeout_ms,
+			     vmlink_reply_fn fn, void *opaque,
+			     struct rpc_reply *reply)
+{
+	if (!vmlink_call(d->link, command, args, timeout_ms, fn, opaque))
+		return RPC_REPLY_LATER;
+	free(opaque);
+	return rpc_reply_error(reply, RPC_ERR_GENERIC,
+			       "domain %s: cannot reach its VMM", d->rec.name);
+}
+
+/* Relay the VMM's refusal of what (a command) to r's client. */
+static void reply_vmm_error(struct ctl_req *r, const char *what,
+			    const struct vmlink_err *err)
+{
+	if (!strcmp(err->cls, "CommandNotFound"))
+		rpc_server_reply_error(r->g->rpc, r->call,
+				       RPC_ERR_COMMAND_NOT_FOUND,
+				       "domain %s: its VMM does not support %s",
+				       r->name, what);
+	else
+		rpc_server_reply_error(r->g->rpc, r->call, RPC_ERR_GENERIC,
+				       "domain %s: %s", r->name, err->desc);
+}
 
 static void fwd_done(void *opaque, int rc, struct json_object *ret,
 		     const struct vmlink_err *err)
 {
-	struct fwd *f = opaque;
+	struct ctl_req *f = opaque;
 	struct dom *d = reg_by_serial(f->g, f->serial);
 
 	if (rc == 0) {
@@ -163,14 +186,8 @@ static void fwd_done(void *opaque, int rc, struct json_object *ret,
 		if (d && !strcmp(f->command, "cont"))
 			snprintf(d->status, sizeof(d->status), "running");
 		rpc_server_reply(f->g->rpc, f->call, json_object_get(ret), -1);
-	} else if (!strcmp(err->cls, "CommandNotFound")) {
-		rpc_server_reply_error(f->g->rpc, f->call,
-				       RPC_ERR_COMMAND_NOT_FOUND,
-				       "domain %s: its VMM does not support %s",
-				       f->name, f->command);
 	} else {
-		rpc_server_reply_error(f->g->rpc, f->call, RPC_ERR_GENERIC,
-				       "domain %s: %s", f->name, err->desc);
+		reply_vmm_error(f, f->command, err);
 	}
 	free(f);
 }
@@ -179,25 +196,15 @@ enum rpc_reply_kind ctl_forward(struct rpc_request *req, struct dom *d,
 				const char *command, struct json_object *args,
 				int timeout_ms, struct rpc_reply *reply)
 {
-	struct fwd *f;
+	struct ctl_req *f;
 
 	if (!ctl_dom_is_live(d, reply))
 		return RPC_REPLY_ERROR;
-	f = calloc(1, sizeof(*f));
+	f = ctl_req_new(d, req->call);
 	if (!f)
 		return rpc_reply_error(reply, RPC_ERR_GENERIC, "out of memory");
-	*f = (struct fwd){ .g = d->gwd,
-			   .call = req->call,
-			   .serial = d->serial };
-	snprintf(f->name, sizeof(f->name), "%s", d->rec.name);
 	snprintf(f->command, sizeof(f->command), "%s", command);
-	if (vmlink_call(d->link, command, args, timeout_ms, fwd_done, f)) {
-		free(f);
-		return rpc_reply_error(reply, RPC_ERR_GENERIC,
-				       "domain %s: cannot reach its VMM",
-				       d->rec.name);
-	}
-	return RPC_REPLY_LATER;
+	return ctl_call(d, command, args, timeout_ms, fwd_done, f, reply);
 }
 
 /* ---- list ---- */
@@ -220,7 +227,7 @@ static struct json_object *list_json(struct gwd *g)
 
 	for (d = g->doms; d; d = d->next)
 		if (d->registered)
-			json_object_array_add(arr, ctl_dom_json(d));
+			json_object_array_add(arr, dom_json(d));
 	return arr;
 }
 
@@ -306,28 +313,15 @@ static enum rpc_reply_kind cmd_unpause(struct rpc_request *req,
 	return ctl_forward(req, d, "cont", NULL, FORWARD_TIMEOUT_MS, reply);
 }
 
-struct shutdown_req {
-	struct gwd *g;
-	struct rpc_call call;
-	uint64_t serial;
-	char name[DOMAIN_NAME_MAX + 1];
-	bool wait;
-};
-
 static void shutdown_done(void *opaque, int rc, struct json_object *ret,
 			  const struct vmlink_err *err)
 {
-	struct shutdown_req *s = opaque;
+	struct ctl_req *s = opaque;
 	struct dom *d = reg_by_serial(s->g, s->serial);
 
-	if (rc && !strcmp(err->cls, "CommandNotFound"))
-		rpc_server_reply_error(
-			s->g->rpc, s->call, RPC_ERR_COMMAND_NOT_FOUND,
-			"domain %s: its VMM does not support system_powerdown (the ACPI power button)",
-			s->name);
-	else if (rc)
-		rpc_server_reply_error(s->g->rpc, s->call, RPC_ERR_GENERIC,
-				       "domain %s: %s", s->name, err->desc);
+	if (rc)
+		reply_vmm_error(s, "system_powerdown (the ACPI power button)",
+				err);
 	else if (!s->wait || !d || d->pid <= 0)
 		rpc_server_reply(s->g->rpc, s->call, NULL, -1);
 	else if (dom_wait_add(d, WAIT_GONE, s->call, NULL))
@@ -344,24 +338,16 @@ static enum rpc_reply_kind cmd_shutdown(struct rpc_request *req,
 					struct rpc_reply *reply)
 {
 	struct dom *d = ctl_arg_dom(req_gwd(req), args, reply);
-	struct shutdown_req *s;
+	struct ctl_req *s;
 
 	if (!d || !ctl_dom_is_live(d, reply))
 		return RPC_REPLY_ERROR;
-	s = calloc(1, sizeof(*s));
+	s = ctl_req_new(d, req->call);
 	if (!s)
 		return rpc_reply_error(reply, RPC_ERR_GENERIC, "out of memory");
-	*s = (struct shutdown_req){ d->gwd, req->call, d->serial, "",
-				    ctl_arg_bool(args, "wait", false) };
-	snprintf(s->name, sizeof(s->name), "%s", d->rec.name);
-	if (vmlink_call(d->link, "system_powerdown", NULL, FORWARD_TIMEOUT_MS,
-			shutdown_done, s)) {
-		free(s);
-		return rpc_reply_error(reply, RPC_ERR_GENERIC,
-				       "domain %s: cannot reach its VMM",
-				       d->rec.name);
-	}
-	return RPC_REPLY_LATER;
+	s->wait = ctl_arg_bool(args, "wait", false);
+	return ctl_call(d, "system_powerdown", NULL, FORWARD_TIMEOUT_MS,
+			shutdown_done, s, reply);
 }
 
 static enum rpc_reply_kind cmd_console(struct rpc_request *req,
@@ -391,7 +377,7 @@ static enum rpc_reply_kind cmd_console(struct rpc_request *req,
 static void quit_done(void *opaque, int rc, struct json_object *ret,
 		      const struct vmlink_err *err)
 {
-	struct fwd *f = opaque;
+	struct ctl_req *f = opaque;
 	struct dom *d = reg_by_serial(f->g, f->serial);
 
 	/* Busy with a save or migration, or not answering: pull the plug. */
@@ -405,13 +391,12 @@ static void quit_done(void *opaque, int rc, struct json_object *ret,
 
 static void destroy_live(struct dom *d)
 {
-	struct fwd *f = calloc(1, sizeof(*f));
+	struct ctl_req *f = ctl_req_new(d, (struct rpc_call){ 0 });
 
 	d->destroying = true;
 	d->state = DOM_DYING;
 	reg_save(d);
 	if (f && vmlink_is_up(d->link)) {
-		*f = (struct fwd){ .g = d->gwd, .serial = d->serial };
 		if (!vmlink_call(d->link, "quit", NULL, QUIT_TIMEOUT_MS,
 				 quit_done, f)) {
 			evloop_timer_arm(d->kill_timer,

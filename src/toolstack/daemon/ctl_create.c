@@ -48,10 +48,8 @@ static enum rpc_reply_kind parse_args(struct json_object *args,
 			"create: 'config' (the config file's text) is required");
 	a->text = json_object_get_string(v);
 	a->len = json_object_get_string_len(v);
-	a->file = ctl_arg_str(args, "file");
-	if (!a->file)
-		a->file = "config";
-	a->cwd = ctl_arg_str(args, "cwd");
+	a->file = rpc_json_str(args, "file", "config");
+	a->cwd = rpc_json_str(args, "cwd", NULL);
 	a->paused = ctl_arg_bool(args, "paused", false);
 	if (!json_object_object_get_ex(args, "overrides", &v))
 		return RPC_REPLY_RETURN;
@@ -253,11 +251,8 @@ enum rpc_reply_kind ctl_create(struct rpc_request *req,
 		rpc_reply_error(reply, RPC_ERR_GENERIC,
 				"create %s: cannot start its VMM: %s",
 				d ? d->rec.name : "", strerror(-rc));
-		if (d) {
-			sup_kill(d);
-			d->pid = 0;
-			reg_remove(d, NULL);
-		}
+		if (d)
+			reg_discard(d);
 		goto out;
 	}
 	log_info("domain %s (id %u): created, VMM %d", d->rec.name,

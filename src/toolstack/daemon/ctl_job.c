@@ -20,50 +20,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/clock.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "toolstack/daemon/vmlink.h"
 
 #define MIGRATE_START_TIMEOUT_MS 10000
-#define QUERY_TIMEOUT_MS 5000
-
-/* What a callback needs to find its request and domain again. */
-struct job_req {
-	struct gwd *g;
-	struct rpc_call call;
-	uint64_t serial;
-	char name[DOMAIN_NAME_MAX + 1];
-	bool keep; /* save -c or -p: the VMM stays */
-	unsigned int domid;
-};
-
-static struct job_req *job_req_new(struct rpc_request *req, struct dom *d)
-{
-	struct job_req *j = calloc(1, sizeof(*j));
-
-	if (!j)
-		return NULL;
-	j->g = d->gwd;
-	j->call = req->call;
-	j->serial = d->serial;
-	j->domid = d->rec.domid;
-	snprintf(j->name, sizeof(j->name), "%s", d->rec.name);
-	return j;
-}
-
-void job_clear(struct dom_job *job)
-{
-	json_object_put(job->last);
-	memset(job, 0, sizeof(*job));
-}
 
 static void job_begin(struct dom *d, enum job_kind kind, const char *target)
 {
-	job_clear(&d->job);
 	d->job.kind = kind;
 	d->job.active = true;
-	d->job.start_ns = time_mono_ns();
 	snprintf(d->job.target, sizeof(d->job.target), "%s", target);
 }
 
@@ -80,7 +46,7 @@ static bool job_idle(struct dom *d, struct rpc_reply *reply)
 /* Only absolute paths: the daemon and its VMMs run in "/". */
 static const char *abs_file(struct json_object *args, struct rpc_reply *reply)
 {
-	const char *file = ctl_arg_str(args, "file");
+	const char *file = rpc_json_str(args, "file", NULL);
 
 	if (!file || file[0] != '/' || strlen(file) >= PATH_MAX - 16) {
 		rpc_reply_error(reply, RPC_ERR_GENERIC,
@@ -95,7 +61,7 @@ static const char *abs_file(struct json_object *args, struct rpc_reply *reply)
 static void save_done(void *opaque, int rc, struct json_object *ret,
 		      const struct vmlink_err *err)
 {
-	struct job_req *j = opaque;
+	struct ctl_req *j = opaque;
 	struct dom *d = reg_by_serial(j->g, j->serial);
 	struct dom_waiter *w = d ? dom_wait_find(d, j->call) : NULL;
 	char why[320];
@@ -132,15 +98,15 @@ enum rpc_reply_kind ctl_save(struct rpc_request *req, struct json_object *args,
 	struct dom *d = ctl_arg_dom(req->opaque, args, reply);
 	bool keep = ctl_arg_bool(args, "continue", false);
 	bool paused = ctl_arg_bool(args, "paused", false);
+	enum rpc_reply_kind kind;
 	struct json_object *a;
 	const char *file;
-	struct job_req *j;
-	int rc;
+	struct ctl_req *j;
 
 	if (!d || !ctl_dom_is_live(d, reply) || !job_idle(d, reply) ||
 	    !(file = abs_file(args, reply)))
 		return RPC_REPLY_ERROR;
-	j = job_req_new(req, d);
+	j = ctl_req_new(d, req->call);
 	if (!j || dom_wait_add(d, WAIT_SAVED, req->call, NULL)) {
 		free(j);
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
@@ -152,14 +118,11 @@ enum rpc_reply_kind ctl_save(struct rpc_request *req, struct json_object *args,
 	json_object_object_add(a, "file", json_object_new_string(file));
 	json_object_object_add(a, "continue", json_object_new_boolean(keep));
 	json_object_object_add(a, "paused", json_object_new_boolean(paused));
-	rc = vmlink_call(d->link, "save", a, -1, save_done, j);
+	kind = ctl_call(d, "save", a, -1, save_done, j, reply);
 	json_object_put(a);
-	if (rc) {
+	if (kind != RPC_REPLY_LATER) {
 		dom_wait_find(d, req->call)->used = false;
-		free(j);
-		return rpc_reply_error(reply, RPC_ERR_GENERIC,
-				       "domain %s: cannot reach its VMM",
-				       d->rec.name);
+		return kind;
 	}
 	job_begin(d, JOB_SAVE, file);
 	log_info("domain %s: saving to %s", d->rec.name, file);
@@ -191,9 +154,6 @@ enum rpc_reply_kind ctl_restore(struct rpc_request *req,
 	snprintf(d->rec.peer, sizeof(d->rec.peer), "%s", file);
 	d->cont_when_live = !ctl_arg_bool(args, "paused", false);
 	rc = reg_make_incoming_dir(d);
-	if (!rc)
-		rc = str_printf(d->rec.qmp, sizeof(d->rec.qmp), "%s/vm/.%s.qmp",
-				g->paths.run_dir, strrchr(d->rec.dir, '/') + 1);
 	/* Paused until its name and uuid are checked: it must not run if
 	 * they are taken. */
 	if (!rc)
@@ -204,9 +164,7 @@ enum rpc_reply_kind ctl_restore(struct rpc_request *req,
 		rc = dom_wait_add(d, WAIT_UP, req->call, NULL);
 	reg_save(d);
 	if (rc) {
-		sup_kill(d);
-		d->pid = 0;
-		reg_remove(d, NULL);
+		reg_discard(d);
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
 				       "restore %s: cannot start a VMM: %s",
 				       file, strerror(-rc));
@@ -220,7 +178,7 @@ enum rpc_reply_kind ctl_restore(struct rpc_request *req,
 static void migrate_started(void *opaque, int rc, struct json_object *ret,
 			    const struct vmlink_err *err)
 {
-	struct job_req *j = opaque;
+	struct ctl_req *j = opaque;
 	struct dom *d = reg_by_serial(j->g, j->serial);
 
 	if (rc) {
@@ -252,7 +210,7 @@ static void copy_int(struct json_object *from, struct json_object *to,
 static int migrate_uri(struct json_object *args, char *uri, size_t len,
 		       struct rpc_reply *reply)
 {
-	const char *host = ctl_arg_str(args, "host");
+	const char *host = rpc_json_str(args, "host", NULL);
 	struct json_object *v;
 	int64_t port = NET_DEFAULT_PORT;
 
@@ -277,14 +235,14 @@ enum rpc_reply_kind ctl_migrate(struct rpc_request *req,
 {
 	struct dom *d = ctl_arg_dom(req->opaque, args, reply);
 	char uri[NET_HOST_MAX + 16];
+	enum rpc_reply_kind kind;
 	struct json_object *a;
-	struct job_req *j;
-	int rc;
+	struct ctl_req *j;
 
 	if (!d || !ctl_dom_is_live(d, reply) || !job_idle(d, reply) ||
 	    migrate_uri(args, uri, sizeof(uri), reply))
 		return RPC_REPLY_ERROR;
-	j = job_req_new(req, d);
+	j = ctl_req_new(d, req->call);
 	if (!j)
 		return rpc_reply_error(reply, RPC_ERR_GENERIC, "out of memory");
 	a = json_object_new_object();
@@ -295,15 +253,11 @@ enum rpc_reply_kind ctl_migrate(struct rpc_request *req,
 	copy_int(args, a, "bandwidth");
 	copy_int(args, a, "downtime-ms");
 	copy_int(args, a, "max-rounds");
-	rc = vmlink_call(d->link, "migrate", a, MIGRATE_START_TIMEOUT_MS,
-			 migrate_started, j);
+	kind = ctl_call(d, "migrate", a, MIGRATE_START_TIMEOUT_MS,
+			migrate_started, j, reply);
 	json_object_put(a);
-	if (rc) {
-		free(j);
-		return rpc_reply_error(reply, RPC_ERR_GENERIC,
-				       "domain %s: cannot reach its VMM",
-				       d->rec.name);
-	}
+	if (kind != RPC_REPLY_LATER)
+		return kind;
 	job_begin(d, JOB_MIGRATE, uri);
 	log_info("domain %s: migrating to %s", d->rec.name, uri);
 	return RPC_REPLY_LATER;
@@ -325,8 +279,6 @@ void job_on_event(struct dom *d, const char *name, struct json_object *data)
 		return;
 	}
 	d->job.active = false;
-	json_object_put(d->job.last);
-	d->job.last = json_object_get(data);
 	if (json_object_object_get_ex(data, "error", &v))
 		log_err("domain %s: migration to %s %s: %s", d->rec.name,
 			d->job.target, status, json_object_get_string(v));

@@ -65,16 +65,9 @@ enum rpc_reply_kind ctl_job_info(struct rpc_request *req,
 	snprintf(r->name, sizeof(r->name), "%s", d->rec.name);
 	snprintf(r->target, sizeof(r->target), "%s", d->job.target);
 	r->mem_bytes = d->cfg ? d->cfg->memory_mib << 20 : 0;
-	if (vmlink_call(d->link,
-			d->job.kind == JOB_SAVE ? "query-save" :
-						  "query-migrate",
-			NULL, QUERY_TIMEOUT_MS, info_done, r)) {
-		free(r);
-		return rpc_reply_error(reply, RPC_ERR_GENERIC,
-				       "domain %s: cannot reach its VMM",
-				       d->rec.name);
-	}
-	return RPC_REPLY_LATER;
+	return ctl_call(
+		d, d->job.kind == JOB_SAVE ? "query-save" : "query-migrate",
+		NULL, QUERY_TIMEOUT_MS, info_done, r, reply);
 }
 
 enum rpc_reply_kind ctl_job_abort(struct rpc_request *req,

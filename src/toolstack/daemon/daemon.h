@@ -30,12 +30,12 @@
 #include "toolstack/config/domain_config.h"
 #include "toolstack/daemon/lifecycle.h"
 #include "toolstack/daemon/statefile.h"
+#include "toolstack/daemon/vmlink.h"
 #include "toolstack/rpc/server.h"
 
-struct vmlink;
 struct reloc;
 
-/* Restarts allowed within LIFE_RESTART_WINDOW_S before preserving. */
+/* Restarts allowed within LIFE_RESTART_WINDOW_NS before preserving. */
 #define GWD_RESTART_MAX_DEFAULT 5
 /* Clients waiting on one domain (create, destroy, shutdown -w, save). */
 #define DOM_WAITERS_MAX 8
@@ -111,9 +111,7 @@ enum job_kind {
 struct dom_job {
 	enum job_kind kind;
 	bool active;
-	uint64_t start_ns; /* CLOCK_MONOTONIC */
 	char target[PATH_MAX]; /* save file, or HOST:PORT */
-	struct json_object *last; /* latest MIGRATION event data, owned */
 };
 
 struct dom {
@@ -136,7 +134,6 @@ struct dom {
 	struct evloop_timer *kill_timer; /* destroy: quit grace period */
 	bool cont_when_live; /* restore without -p: resume once registered */
 	bool destroying; /* destroy asked: remove whatever the VMM says */
-	bool attaching; /* identity queries in flight */
 	uint64_t restarts[LIFE_RESTARTS_KEPT]; /* CLOCK_MONOTONIC ns */
 	unsigned int nr_restarts;
 	struct dom_waiter waiters[DOM_WAITERS_MAX];
@@ -155,7 +152,10 @@ struct dom *reg_by_uuid(struct gwd *g, const char *uuid);
 unsigned int reg_next_domid(struct gwd *g);
 /* Give d a registry directory under domains/ (d->rec.uuid is set). */
 int reg_make_dir(struct dom *d) __must_check;
-/* A fresh directory under incoming/ for an arrival; sets d->rec.dir. */
+/*
+ * A fresh directory under incoming/ for an arrival: sets d->rec.dir, the
+ * exit file in it, and a hidden socket path RUN/vm/.TOKEN.qmp.
+ */
 int reg_make_incoming_dir(struct dom *d) __must_check;
 /* Write the state file (atomically); logs failures. */
 int reg_save(struct dom *d);
@@ -168,6 +168,8 @@ int reg_set_config(struct dom *d, const char *text, size_t len, char *why,
 void reg_drop_exit_file(struct dom *d);
 /* Remove d's files and forget it (waiters answered with why). */
 void reg_remove(struct dom *d, const char *why);
+/* d failed to start: kill the VMM it may have got, then reg_remove. */
+void reg_discard(struct dom *d);
 /* Free d's memory only (daemon exit): files and VMM stay. */
 void reg_free(struct dom *d);
 /* Read the registry at start-up and adopt what still runs. */
@@ -175,6 +177,8 @@ int reg_load(struct gwd *g) __must_check;
 /* The VM socket path for name under RUN/vm/. */
 int reg_qmp_path(struct gwd *g, const char *name, char *buf,
 		 size_t len) __must_check;
+/* d's name for log lines; "(arriving)" until an arrival is identified. */
+const char *dom_label(const struct dom *d);
 
 /* ---- waiters (registry.c) ---- */
 int dom_wait_add(struct dom *d, enum dom_wait kind, struct rpc_call call,
@@ -221,13 +225,9 @@ void attach_answer_up(struct dom *d);
  * otherwise only the exit file tells what happened.
  */
 void life_vmm_ended(struct dom *d, bool have_status, int wstatus);
-/* Start d's VMM again from its config (restart, rename-restart). */
-int life_restart(struct dom *d) __must_check;
 
 /* ---- ctl.c, ctl_create.c, ctl_job.c: the control socket ---- */
 int ctl_start(struct gwd *g) __must_check;
-/* The domain as the list command reports it (new object). */
-struct json_object *ctl_dom_json(struct dom *d);
 /* Relay a VMM event about d to every control client. */
 void ctl_relay_event(struct dom *d, const char *name, struct json_object *data);
 /* Handlers defined outside ctl.c. */
@@ -251,10 +251,36 @@ enum rpc_reply_kind ctl_job_abort(struct rpc_request *req,
 /* ctl.c helpers shared with the other handlers. */
 struct dom *ctl_arg_dom(struct gwd *g, struct json_object *args,
 			struct rpc_reply *reply);
-const char *ctl_arg_str(struct json_object *args, const char *key);
 bool ctl_arg_bool(struct json_object *args, const char *key, bool dflt);
 /* A domain whose VMM answers, or an error reply naming its state. */
 bool ctl_dom_is_live(struct dom *d, struct rpc_reply *reply);
+
+/*
+ * A client's command waiting for its domain's VMM: what the reply
+ * callback needs to find the client and the domain again (by serial:
+ * the domain may be gone by then).
+ */
+struct ctl_req {
+	struct gwd *g;
+	struct rpc_call call;
+	uint64_t serial;
+	unsigned int domid;
+	char name[DOMAIN_NAME_MAX + 1];
+	char command[32]; /* ctl_forward: the command forwarded */
+	bool wait; /* shutdown -w: answer once the VMM has ended */
+	bool keep; /* save -c or -p: the VMM stays */
+};
+/* A new request about d for call (malloc'd: the callback frees it). */
+struct ctl_req *ctl_req_new(struct dom *d, struct rpc_call call);
+/*
+ * Send command with args (borrowed) to d's VMM; fn gets opaque and the
+ * answer. RPC_REPLY_LATER, or, if it cannot be sent, opaque is freed and
+ * the error reply is filled in.
+ */
+enum rpc_reply_kind ctl_call(struct dom *d, const char *command,
+			     struct json_object *args, int timeout_ms,
+			     vmlink_reply_fn fn, void *opaque,
+			     struct rpc_reply *reply);
 /* Forward a command to d's VMM and relay its answer to req's client. */
 enum rpc_reply_kind ctl_forward(struct rpc_request *req, struct dom *d,
 				const char *command, struct json_object *args,
@@ -263,7 +289,6 @@ enum rpc_reply_kind ctl_forward(struct rpc_request *req, struct dom *d,
 /* ---- job tracking (ctl_job.c) ---- */
 /* A VMM event: follow d's save or migration. */
 void job_on_event(struct dom *d, const char *name, struct json_object *data);
-void job_clear(struct dom_job *job);
 
 /* ---- main.c ---- */
 /* Reopen the log file (SIGHUP, after log rotation). */

@@ -20,11 +20,6 @@
 #include "common/util.h"
 #include "toolstack/daemon/vmlink.h"
 
-static const char *dom_label(const struct dom *d)
-{
-	return d->rec.name[0] ? d->rec.name : "(arriving)";
-}
-
 /* What the exit file says, else what the wait status or absence says. */
 static void read_end(struct dom *d, bool have_status, int wstatus,
 		     struct life_exit *e)
@@ -82,7 +77,8 @@ static void preserve(struct dom *d, bool crashed)
 		d->rec.name);
 }
 
-int life_restart(struct dom *d)
+/* Start d's VMM again from its config (restart, rename-restart). */
+static int respawn(struct dom *d)
 {
 	struct gwd *g = d->gwd;
 	int rc;
@@ -117,7 +113,7 @@ static void restart(struct dom *d)
 	int rc;
 
 	dom_wait_done(d, WAIT_GONE, NULL);
-	rc = life_restart(d);
+	rc = respawn(d);
 	if (rc) {
 		log_err("domain %s: cannot restart it: %s", d->rec.name,
 			strerror(-rc));
@@ -167,8 +163,7 @@ static int keep_renamed_copy(struct dom *d, bool crashed)
 	return 0;
 }
 
-static void carry_out(struct dom *d, const struct life_exit *e,
-		      const struct life_decision *dec)
+static void carry_out(struct dom *d, const struct life_decision *dec)
 {
 	const char *act =
 		dec->trigger ? domain_config_action_name(dec->action) : "";
@@ -289,5 +284,5 @@ void life_vmm_ended(struct dom *d, bool have_status, int wstatus)
 		return;
 	life_decide(&e, actions_of(d, &dflt), d->restarts, d->nr_restarts,
 		    d->gwd->restart_max, time_mono_ns(), &dec);
-	carry_out(d, &e, &dec);
+	carry_out(d, &dec);
 }

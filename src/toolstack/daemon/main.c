@@ -75,13 +75,6 @@ static int set_path(char *dst, const char *src, const char *what)
 	return 0;
 }
 
-static const char *env_or(const char *name, const char *dflt)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? v : dflt;
-}
-
 /* The godwit binary next to our own executable. */
 static void default_godwit(char *buf, size_t len)
 {
@@ -99,18 +92,17 @@ static void default_godwit(char *buf, size_t len)
 static void defaults(struct gwd *g)
 {
 	struct gwd_paths *p = &g->paths;
+	const char *godwit = env_or("GODWIT_BINARY", NULL);
 
-	snprintf(p->run_dir, sizeof(p->run_dir), "%s",
-		 env_or("GODWIT_RUN_DIR", "/run/godwit"));
+	snprintf(p->run_dir, sizeof(p->run_dir), "%s", godwit_run_dir());
 	snprintf(p->state_dir, sizeof(p->state_dir), "%s",
 		 env_or("GODWIT_STATE_DIR", "/var/lib/godwit"));
 	snprintf(p->log_file, sizeof(p->log_file), "%s",
 		 env_or("GODWIT_LOG_FILE", "/var/log/godwit/godwitd.log"));
 	snprintf(p->hooks_dir, sizeof(p->hooks_dir), "%s",
 		 env_or("GODWIT_HOOKS_DIR", "/etc/godwit/hooks/migrate.d"));
-	if (getenv("GODWIT_BINARY") && *getenv("GODWIT_BINARY"))
-		snprintf(p->godwit, sizeof(p->godwit), "%s",
-			 getenv("GODWIT_BINARY"));
+	if (godwit)
+		snprintf(p->godwit, sizeof(p->godwit), "%s", godwit);
 	else
 		default_godwit(p->godwit, sizeof(p->godwit));
 	g->reloc_opts.enabled = true;
@@ -207,7 +199,7 @@ static int parse_args(int argc, char **argv, struct gwd *g)
 		if (opt == 'h')
 			return usage(stdout), 0;
 		if (opt == OPT_VERSION)
-			return printf("godwitd 0.1.0\n"), 0;
+			return printf("godwitd %s\n", GODWIT_VERSION), 0;
 		if (opt == '?')
 			return usage(stderr), EXIT_USAGE;
 		rc = set_option(g, opt, optarg);
@@ -254,11 +246,12 @@ static int absolute(char *path)
 static int open_log(struct gwd *g)
 {
 	char dir[PATH_MAX];
-	int fd;
+	int fd, rc;
 
 	snprintf(dir, sizeof(dir), "%s", g->paths.log_file);
-	if (mkdir_p(dirname(dir), 0755))
-		return -errno;
+	rc = mkdir_p(dirname(dir), 0755);
+	if (rc)
+		return rc;
 	fd = open(g->paths.log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
 		  0640);
 	if (fd < 0)

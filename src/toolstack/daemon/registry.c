@@ -118,30 +118,18 @@ struct dom *reg_by_pid(struct gwd *g, pid_t pid)
 
 int reg_qmp_path(struct gwd *g, const char *name, char *buf, size_t len)
 {
-	return str_printf(buf, len, "%s/vm/%s.qmp", g->paths.run_dir, name);
+	return godwit_vm_socket(g->paths.run_dir, name, buf, len);
 }
 
-/* Write text to path through path.tmp and a rename. */
+const char *dom_label(const struct dom *d)
+{
+	return d->rec.name[0] ? d->rec.name : "(arriving)";
+}
+
+/* Registry files are for the daemon (root) alone. */
 static int write_atomic(const char *path, const char *text)
 {
-	char tmp[PATH_MAX + 8];
-	int fd, rc;
-
-	rc = str_printf(tmp, sizeof(tmp), "%s.tmp", path);
-	if (rc)
-		return rc;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	rc = write_full(fd, text, strlen(text));
-	if (!rc && fsync(fd) < 0)
-		rc = -errno;
-	close(fd);
-	if (!rc && rename(tmp, path) < 0)
-		rc = -errno;
-	if (rc)
-		unlink(tmp);
-	return rc;
+	return file_write_atomic(path, text, strlen(text), 0600);
 }
 
 unsigned int reg_next_domid(struct gwd *g)
@@ -191,17 +179,22 @@ int reg_make_dir(struct dom *d)
 int reg_make_incoming_dir(struct dom *d)
 {
 	struct gwd *g = d->gwd;
+	char token[64];
 	int rc;
 
-	rc = str_printf(d->rec.dir, sizeof(d->rec.dir), "%s/incoming/%llx-%llu",
-			g->paths.state_dir,
-			(unsigned long long)(time_real_ns() / NSEC_PER_USEC),
-			(unsigned long long)++g->next_token);
+	snprintf(token, sizeof(token), "%llx-%llu",
+		 (unsigned long long)(time_real_ns() / NSEC_PER_USEC),
+		 (unsigned long long)++g->next_token);
+	rc = str_printf(d->rec.dir, sizeof(d->rec.dir), "%s/incoming/%s",
+			g->paths.state_dir, token);
 	if (!rc)
 		rc = mkdir_p(d->rec.dir, 0700);
 	if (!rc)
 		rc = str_printf(d->rec.exit_file, sizeof(d->rec.exit_file),
 				"%s/exit", d->rec.dir);
+	if (!rc)
+		rc = str_printf(d->rec.qmp, sizeof(d->rec.qmp), "%s/vm/.%s.qmp",
+				g->paths.run_dir, token);
 	return rc;
 }
 
@@ -313,13 +306,13 @@ void dom_wait_done(struct dom *d, enum dom_wait kind, const char *why)
 		if (!w->used || w->kind != kind)
 			continue;
 		w->used = false;
-		if (why)
+		if (why) {
 			rpc_server_reply_error(srv, w->call, RPC_ERR_GENERIC,
 					       "%s", why);
-		else
-			rpc_server_reply(srv, w->call, w->ret, -1);
-		if (why)
 			json_object_put(w->ret);
+		} else {
+			rpc_server_reply(srv, w->call, w->ret, -1);
+		}
 		w->ret = NULL;
 	}
 }
@@ -408,7 +401,6 @@ static void dom_release(struct dom *d, const char *why)
 	/* Gone is what destroy and shutdown -w wait for. */
 	dom_wait_done(d, WAIT_GONE, d->pid > 0 ? why : NULL);
 	dom_wait_done(d, WAIT_SAVED, why ? why : "the domain went away");
-	job_clear(&d->job);
 	for (pp = &g->doms; *pp; pp = &(*pp)->next) {
 		if (*pp == d) {
 			*pp = d->next;
@@ -425,6 +417,13 @@ void reg_remove(struct dom *d, const char *why)
 {
 	remove_files(d);
 	dom_release(d, why);
+}
+
+void reg_discard(struct dom *d)
+{
+	sup_kill(d);
+	d->pid = 0; /* killed: its socket file may go with the rest */
+	reg_remove(d, NULL);
 }
 
 void reg_free(struct dom *d)

@@ -44,9 +44,6 @@ static void reloc_receive(struct gwd *g, int fd, const char *peer)
 	snprintf(d->rec.peer, sizeof(d->rec.peer), "%s", peer);
 	rc = reg_make_incoming_dir(d);
 	if (!rc)
-		rc = str_printf(d->rec.qmp, sizeof(d->rec.qmp), "%s/vm/.%s.qmp",
-				g->paths.run_dir, strrchr(d->rec.dir, '/') + 1);
-	if (!rc)
 		rc = spawn_vmm(d, SPAWN_RECEIVE, NULL, fd, false);
 	if (!rc)
 		rc = attach_start(d);
@@ -54,9 +51,7 @@ static void reloc_receive(struct gwd *g, int fd, const char *peer)
 	if (rc) {
 		log_err("relocation: cannot start a receiver for %s: %s", peer,
 			strerror(-rc));
-		sup_kill(d);
-		d->pid = 0;
-		reg_remove(d, NULL);
+		reg_discard(d);
 		return;
 	}
 	log_info("relocation: receiving a migration from %s (receiver %d)",

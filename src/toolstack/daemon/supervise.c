@@ -123,11 +123,9 @@ static void sup_on_pidfd(struct evloop *loop, int fd, uint32_t events,
 		if (d->pidfd == fd)
 			break;
 	evloop_del_fd(loop, fd);
-	if (!d) {
-		close(fd);
-		return;
-	}
 	close(fd);
+	if (!d)
+		return;
 	d->pidfd = -1;
 	life_vmm_ended(d, false, 0);
 }

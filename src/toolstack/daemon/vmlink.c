@@ -209,16 +209,6 @@ static struct vl_pending *vl_take(struct vmlink *l, uint64_t id)
 	return NULL;
 }
 
-static const char *obj_str(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return "";
-	return json_object_get_string(v);
-}
-
 static void vl_on_caps(struct vmlink *l, struct json_object *msg)
 {
 	if (json_object_object_get_ex(msg, "error", NULL)) {
@@ -239,7 +229,8 @@ static void vl_on_reply(struct vmlink *l, struct json_object *msg, uint64_t id)
 	if (!p)
 		return; /* its command timed out: too late */
 	if (json_object_object_get_ex(msg, "error", &e)) {
-		vl_err_set(&err, obj_str(e, "class"), obj_str(e, "desc"));
+		vl_err_set(&err, rpc_json_str(e, "class", ""),
+			   rpc_json_str(e, "desc", ""));
 		p->fn(p->opaque, -EREMOTEIO, NULL, &err);
 	} else {
 		json_object_object_get_ex(msg, "return", &ret);
@@ -264,8 +255,8 @@ static void vl_on_msg(struct vmlink *l, struct json_object *msg)
 	if (json_object_object_get_ex(msg, "event", NULL)) {
 		json_object_object_get_ex(msg, "data", &data);
 		if (l->state == VL_UP && !l->freed)
-			l->ops->event(l, l->opaque, obj_str(msg, "event"),
-				      data);
+			l->ops->event(l, l->opaque,
+				      rpc_json_str(msg, "event", ""), data);
 		return;
 	}
 	if (json_object_object_get_ex(msg, "QMP", NULL))

@@ -20,13 +20,14 @@
 
 #include "common/compiler.h"
 #include "common/evloop.h"
+#include "toolstack/rpc/proto.h"
 
 struct vmlink;
 
 /* A failed command: which class the VMM named and its description. */
 struct vmlink_err {
-	char cls[32]; /* e.g. "GenericError", "CommandNotFound"; "" locally */
-	char desc[256];
+	char cls[RPC_CLASS_MAX]; /* e.g. "CommandNotFound"; "" locally */
+	char desc[RPC_DESC_MAX];
 };
 
 /*

@@ -14,9 +14,7 @@
 
 const char *gwdctl_run_dir(void)
 {
-	const char *dir = getenv("GODWIT_RUN_DIR");
-
-	return dir && *dir ? dir : GWDCTL_RUN_DIR;
+	return godwit_run_dir();
 }
 
 int gwdctl_socket_path(char *buf, size_t len)

@@ -28,15 +28,16 @@
 static int console_open_pty(struct console *c)
 {
 	struct termios t;
-	int fd;
+	int fd, rc;
 
 	fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0 || grantpt(fd) || unlockpt(fd) ||
 	    ptsname_r(fd, c->pty_path, sizeof(c->pty_path))) {
-		log_err("cannot create a pseudo-terminal: %s", strerror(errno));
+		rc = -errno;
+		log_err("cannot create a pseudo-terminal: %s", strerror(-rc));
 		if (fd >= 0)
 			close(fd);
-		return -errno;
+		return rc;
 	}
 	if (tcgetattr(fd, &t) == 0) {
 		cfmakeraw(&t);
@@ -58,8 +59,10 @@ int console_open_output(struct console *c, int kind, const char *path)
 		c->out_fd = open(
 			path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 		if (c->out_fd < 0) {
-			log_err("serial file %s: %s", path, strerror(errno));
-			return -errno;
+			int rc = -errno;
+
+			log_err("serial file %s: %s", path, strerror(-rc));
+			return rc;
 		}
 		c->out_owned = true;
 	} else if (kind == DOMAIN_SERIAL_PTY) {
@@ -163,9 +166,7 @@ void console_close(struct console *c)
 	c->tty_raw = false;
 	if (c->in_fd >= 0 && c->loop)
 		evloop_del_fd(c->loop, c->in_fd);
-	if (c->in_fd == c->out_fd)
-		c->in_fd = -1;
-	c->in_fd = -1;
+	c->in_fd = -1; /* stdin, or the pty: closed with out_fd */
 	evloop_timer_free(c->retry);
 	c->retry = NULL;
 	if (c->out_owned && c->out_fd >= 0)

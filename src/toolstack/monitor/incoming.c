@@ -42,7 +42,42 @@ static void test_stall(const char *phase)
 		pause();
 }
 
-void monitor_incoming_refuse(struct monitor *m, const char *why);
+/*
+ * Closing a socket with unread data makes TCP reset the connection, and a
+ * reset can destroy our FAILED message before the source reads it. So
+ * send FIN after it and swallow what the source still sends until it
+ * stops (it does once it sees our message) or a few seconds pass.
+ */
+static void drain(int fd)
+{
+	uint64_t deadline = time_mono_ns() + 5 * NSEC_PER_SEC;
+	char buf[65536];
+	ssize_t r;
+
+	shutdown(fd, SHUT_WR);
+	if (handover_set_timeout(fd, 500))
+		return;
+	do {
+		r = read(fd, buf, sizeof(buf));
+	} while ((r > 0 || (r < 0 && errno == EINTR)) &&
+		 time_mono_ns() < deadline);
+}
+
+/* Tell a live source why we refuse; best effort, then the VM goes. */
+static void incoming_refuse(struct monitor *m, const char *why)
+{
+	struct incoming *in = &m->restore;
+
+	if (!in->migration || !in->stream_open)
+		return;
+	/* A read error does not stop us writing the reason back. */
+	in->stream.error = 0;
+	if (handover_send(&in->stream, HANDOVER_FAILED, 0, -EINVAL, why)) {
+		log_debug("could not tell the source why");
+		return;
+	}
+	drain(in->fd);
+}
 
 static int fail(struct monitor *m, const struct rec_error *err)
 {
@@ -50,7 +85,7 @@ static int fail(struct monitor *m, const struct rec_error *err)
 
 	restore_describe(err, msg, sizeof(msg));
 	log_err("restore %s: %s", m->restore_name, msg);
-	monitor_incoming_refuse(m, msg);
+	incoming_refuse(m, msg);
 	return -EINVAL;
 }
 
@@ -62,12 +97,12 @@ int monitor_restore_prepare(struct monitor *m)
 	struct rec_error err;
 	int rc;
 
-	if (!in->migration)
+	if (!in->migration) {
 		snprintf(m->restore_name, sizeof(m->restore_name), "%s",
 			 o->restore_name);
-	/* A save file is read once, front to back: ask for big readahead. */
-	if (!in->migration)
+		/* A save file is read once, front to back: big readahead. */
 		posix_fadvise(in->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	}
 	rc = stream_open_fd(&in->stream, in->fd, true);
 	if (rc)
 		return rc;
@@ -79,7 +114,7 @@ int monitor_restore_prepare(struct monitor *m)
 	if (rc) {
 		log_err("restore %s: domain config in the stream header: %s",
 			m->restore_name, diag.error);
-		monitor_incoming_refuse(m, diag.error);
+		incoming_refuse(m, diag.error);
 		return rc;
 	}
 	for (unsigned int i = 0; i < o->nr_reject_names; i++) {
@@ -91,7 +126,7 @@ int monitor_restore_prepare(struct monitor *m)
 			 "a domain named '%s' already exists here",
 			 m->cfg.name);
 		log_err("restore %s: %s", m->restore_name, why);
-		monitor_incoming_refuse(m, why);
+		incoming_refuse(m, why);
 		return -EEXIST;
 	}
 	/* The console belongs to this host, not to the saved machine. */
@@ -202,43 +237,6 @@ int monitor_incoming_accept(struct monitor *m)
 	if (m->opts->incoming_listen[0])
 		log_info("receiving a migration from %s", in->peer);
 	return 0;
-}
-
-/*
- * Closing a socket with unread data makes TCP reset the connection, and a
- * reset can destroy our FAILED message before the source reads it. So
- * send FIN after it and swallow what the source still sends until it
- * stops (it does once it sees our message) or a few seconds pass.
- */
-static void drain(int fd)
-{
-	uint64_t deadline = time_mono_ns() + 5 * NSEC_PER_SEC;
-	char buf[65536];
-	ssize_t r;
-
-	shutdown(fd, SHUT_WR);
-	if (handover_set_timeout(fd, 500))
-		return;
-	do {
-		r = read(fd, buf, sizeof(buf));
-	} while ((r > 0 || (r < 0 && errno == EINTR)) &&
-		 time_mono_ns() < deadline);
-}
-
-/* Tell a live source why we refuse; best effort, then the VM goes. */
-void monitor_incoming_refuse(struct monitor *m, const char *why)
-{
-	struct incoming *in = &m->restore;
-
-	if (!in->migration || !in->stream_open)
-		return;
-	/* A read error does not stop us writing the reason back. */
-	in->stream.error = 0;
-	if (handover_send(&in->stream, HANDOVER_FAILED, 0, -EINVAL, why)) {
-		log_debug("could not tell the source why");
-		return;
-	}
-	drain(in->fd);
 }
 
 int monitor_incoming_handover(struct monitor *m)

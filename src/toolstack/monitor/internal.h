@@ -32,7 +32,6 @@ enum run_state {
 	RUN_PAUSED,
 	RUN_SAVING, /* paused for a save */
 	RUN_SHUTDOWN, /* guest or host ended it */
-	RUN_INMIGRATE, /* receiving a migration */
 	RUN_POSTMIGRATE, /* handed over to the destination */
 };
 
@@ -47,8 +46,7 @@ enum job_status {
 struct save_job {
 	struct monitor *m;
 	pthread_t thread;
-	struct rpc_call call;
-	bool have_call;
+	struct rpc_call call; /* the save command, answered at the end */
 	char path[PATH_MAX];
 	char tmp_path[PATH_MAX + 8];
 	bool keep_running; /* -c */

@@ -88,10 +88,9 @@ static void mig_progress(void *opaque, const struct migrate_round *r)
 	p->r = *r;
 	if (evloop_call(job->m->loop, mig_pass_on_loop, p))
 		free(p);
-	if (log_get_level() >= LOG_DEBUG)
-		log_debug("round %u: %llu pages sent, %llu dirtied", r->round,
-			  (unsigned long long)r->pages_sent,
-			  (unsigned long long)r->pages_dirtied);
+	log_debug("round %u: %llu pages sent, %llu dirtied", r->round,
+		  (unsigned long long)r->pages_sent,
+		  (unsigned long long)r->pages_dirtied);
 }
 
 /* ---- the migration thread ---- */
@@ -390,16 +389,15 @@ static enum rpc_reply_kind mig_parse(struct mig_job *job,
 				     struct json_object *args,
 				     struct rpc_reply *reply)
 {
+	const char *uri = rpc_json_str(args, "uri", NULL);
 	struct json_object *v;
 	bool bad = false;
 	int64_t bw, dt, rounds;
 
-	if (!json_object_object_get_ex(args, "uri", &v) ||
-	    !json_object_is_type(v, json_type_string))
+	if (!uri)
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
 				       "migrate: 'uri' (a string) is required");
-	if (mig_parse_uri(job, json_object_get_string(v), reply) !=
-	    RPC_REPLY_LATER)
+	if (mig_parse_uri(job, uri, reply) != RPC_REPLY_LATER)
 		return RPC_REPLY_ERROR;
 	job->params.live = true;
 	if (json_object_object_get_ex(args, "live", &v))
@@ -475,20 +473,31 @@ enum rpc_reply_kind monitor_cmd_migrate(struct rpc_request *req,
 	return RPC_REPLY_RETURN;
 }
 
-/* The guest ended: a migration still streaming cannot succeed. */
-void monitor_migration_abort(struct monitor *m)
+/*
+ * Cancel job unless YOURS was sent (-EALREADY: too late). Shutting the
+ * socket down unblocks the thread's I/O; it then fails and resumes the
+ * VM here.
+ */
+static int mig_cancel(struct mig_job *job)
 {
-	struct mig_job *job = m->mig;
+	int rc = -EALREADY;
 
-	if (!job)
-		return;
 	pthread_mutex_lock(&job->lock);
 	if (!job->committed) {
 		job->cancelled = true;
 		if (job->sock >= 0)
 			shutdown(job->sock, SHUT_RDWR);
+		rc = 0;
 	}
 	pthread_mutex_unlock(&job->lock);
+	return rc;
+}
+
+/* The guest ended: a migration still streaming cannot succeed. */
+void monitor_migration_abort(struct monitor *m)
+{
+	if (m->mig)
+		mig_cancel(m->mig);
 }
 
 enum rpc_reply_kind monitor_cmd_migrate_cancel(struct rpc_request *req,
@@ -496,22 +505,11 @@ enum rpc_reply_kind monitor_cmd_migrate_cancel(struct rpc_request *req,
 					       struct rpc_reply *reply)
 {
 	struct monitor *m = req->opaque;
-	struct mig_job *job = m->mig;
-	bool committed;
 
-	if (!job)
+	if (!m->mig)
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
 				       "no migration is in progress");
-	pthread_mutex_lock(&job->lock);
-	committed = job->committed;
-	if (!committed) {
-		job->cancelled = true;
-		/* Unblocks the thread's I/O; it then fails and we resume. */
-		if (job->sock >= 0)
-			shutdown(job->sock, SHUT_RDWR);
-	}
-	pthread_mutex_unlock(&job->lock);
-	if (committed)
+	if (mig_cancel(m->mig))
 		return rpc_reply_error(
 			reply, RPC_ERR_GENERIC,
 			"too late: the VM was already handed over to the destination");

@@ -28,8 +28,8 @@
 const char *run_state_name(enum run_state s)
 {
 	static const char *const names[] = {
-		"prelaunch", "running",	  "paused",	 "save-vm",
-		"shutdown",  "inmigrate", "postmigrate",
+		"prelaunch", "running",	 "paused",
+		"save-vm",   "shutdown", "postmigrate",
 	};
 
 	return names[s];
@@ -47,16 +47,12 @@ void monitor_opts_init(struct monitor_opts *o)
 	o->restore_fd = -1;
 	o->incoming_fd = -1;
 	snprintf(o->hooks_dir, sizeof(o->hooks_dir), "%s",
-		 getenv("GODWIT_HOOKS_DIR") ? getenv("GODWIT_HOOKS_DIR") :
-					      "/etc/godwit/hooks/migrate.d");
+		 env_or("GODWIT_HOOKS_DIR", "/etc/godwit/hooks/migrate.d"));
 }
 
 int monitor_default_qmp_path(const char *name, char *buf, size_t len)
 {
-	const char *dir = getenv("GODWIT_RUN_DIR");
-
-	return str_printf(buf, len, "%s/vm/%s.qmp", dir ? dir : "/run/godwit",
-			  name);
+	return godwit_vm_socket(godwit_run_dir(), name, buf, len);
 }
 
 int monitor_config_text(struct monitor *m, char **text_out, uint32_t *len_out)
@@ -122,12 +118,11 @@ static void monitor_on_stop(struct evloop *loop, int fd, uint32_t events,
 			    void *opaque)
 {
 	struct monitor *m = opaque;
-	enum vm_stop_reason reason;
 	uint64_t v;
 
 	if (read(fd, &v, sizeof(v)) < 0 && errno == EAGAIN)
 		return;
-	vm_stopped(&m->vm, &reason, &m->status);
+	vm_stopped(&m->vm, NULL, &m->status);
 	log_info("vm %s: %s", m->cfg.name, m->vm.stop_message);
 	if (m->state != RUN_POSTMIGRATE)
 		m->state = RUN_SHUTDOWN;
@@ -330,23 +325,20 @@ static const char *monitor_end_kind(struct monitor *m)
  */
 static void monitor_write_exit_file(struct monitor *m)
 {
-	char tmp[PATH_MAX + 8], line[256];
-	int fd, n;
+	char line[256];
+	int n, rc;
 
 	if (!m->opts->exit_file[0])
 		return;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", m->opts->exit_file);
 	n = snprintf(line, sizeof(line), "%d %s %s\n", m->status,
 		     monitor_end_kind(m),
 		     m->vm.stop_message[0] ? m->vm.stop_message :
 					     "failed to start");
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || write_full(fd, line, n) ||
-	    rename(tmp, m->opts->exit_file))
+	rc = file_write_atomic(m->opts->exit_file, line,
+			       MIN((size_t)n, sizeof(line) - 1), 0644);
+	if (rc)
 		log_warn("cannot write %s: %s", m->opts->exit_file,
-			 strerror(errno));
-	if (fd >= 0)
-		close(fd);
+			 strerror(-rc));
 }
 
 int monitor_run(const struct monitor_opts *opts)
@@ -364,7 +356,7 @@ int monitor_run(const struct monitor_opts *opts)
 	m->opts = opts;
 	m->cfg = opts->cfg;
 	m->signal_fd = -1;
-	m->status = 1;
+	m->status = 1; /* until the guest's end says otherwise */
 	m->vm.fd = m->vm.stop_eventfd = m->vm.kvm.fd = m->vm.mem.memfd = -1;
 	m->console.in_fd = m->console.out_fd = -1;
 	m->restore.fd = opts->restore_fd;
@@ -373,8 +365,6 @@ int monitor_run(const struct monitor_opts *opts)
 		rc = evloop_run(m->loop);
 		if (rc)
 			log_err("event loop failed: %s", strerror(-rc));
-	} else {
-		m->status = 1;
 	}
 	monitor_teardown(m);
 	monitor_write_exit_file(m);

@@ -35,6 +35,14 @@ static bool vm_gone(struct monitor *m)
 	return m->state == RUN_SHUTDOWN || m->state == RUN_POSTMIGRATE;
 }
 
+static enum rpc_reply_kind reply_not_running(struct monitor *m,
+					     struct rpc_reply *reply)
+{
+	return rpc_reply_error(reply, RPC_ERR_GENERIC,
+			       "the VM is not running (%s)",
+			       run_state_name(m->state));
+}
+
 static enum rpc_reply_kind cmd_query_status(struct rpc_request *req,
 					    struct json_object *args,
 					    struct rpc_reply *reply)
@@ -125,26 +133,37 @@ static enum rpc_reply_kind cmd_query_config(struct rpc_request *req,
 	return RPC_REPLY_RETURN;
 }
 
+/*
+ * stop and cont: the user's pause, which nests with the pause of a save
+ * in progress (vm_pause counts), so neither undoes the other. During a
+ * save the state stays RUN_SAVING: the save's end sets it.
+ */
+static enum rpc_reply_kind user_pause(struct monitor *m, bool pause,
+				      struct rpc_reply *reply)
+{
+	int rc;
+
+	if (vm_gone(m))
+		return reply_not_running(m, reply);
+	if (m->user_paused == pause)
+		return RPC_REPLY_RETURN; /* already so: like QEMU, fine */
+	rc = pause ? vm_pause(&m->vm) : vm_resume(&m->vm);
+	if (rc)
+		return rpc_reply_error(reply, RPC_ERR_GENERIC,
+				       "cannot %s the vCPUs",
+				       pause ? "pause" : "resume");
+	m->user_paused = pause;
+	if (m->state == RUN_RUNNING || m->state == RUN_PAUSED)
+		m->state = pause ? RUN_PAUSED : RUN_RUNNING;
+	monitor_event(m, pause ? "STOP" : "RESUME", NULL);
+	return RPC_REPLY_RETURN;
+}
+
 static enum rpc_reply_kind cmd_stop(struct rpc_request *req,
 				    struct json_object *args,
 				    struct rpc_reply *reply)
 {
-	struct monitor *m = req_monitor(req);
-
-	if (vm_gone(m))
-		return rpc_reply_error(reply, RPC_ERR_GENERIC,
-				       "the VM is not running (%s)",
-				       run_state_name(m->state));
-	if (m->user_paused)
-		return RPC_REPLY_RETURN; /* already paused: like QEMU, fine */
-	if (vm_pause(&m->vm))
-		return rpc_reply_error(reply, RPC_ERR_GENERIC,
-				       "cannot pause the vCPUs");
-	m->user_paused = true;
-	if (m->state == RUN_RUNNING)
-		m->state = RUN_PAUSED;
-	monitor_event(m, "STOP", NULL);
-	return RPC_REPLY_RETURN;
+	return user_pause(req_monitor(req), true, reply);
 }
 
 /*
@@ -177,20 +196,7 @@ static enum rpc_reply_kind cmd_cont(struct rpc_request *req,
 	if (m->state == RUN_POSTMIGRATE &&
 	    m->mig_info.status == MIG_UNCONFIRMED)
 		return monitor_cont_unconfirmed(m, reply);
-	if (vm_gone(m))
-		return rpc_reply_error(reply, RPC_ERR_GENERIC,
-				       "the VM is not running (%s)",
-				       run_state_name(m->state));
-	if (!m->user_paused)
-		return RPC_REPLY_RETURN;
-	if (vm_resume(&m->vm))
-		return rpc_reply_error(reply, RPC_ERR_GENERIC,
-				       "cannot resume the vCPUs");
-	m->user_paused = false;
-	if (m->state == RUN_PAUSED)
-		m->state = RUN_RUNNING;
-	monitor_event(m, "RESUME", NULL);
-	return RPC_REPLY_RETURN;
+	return user_pause(m, false, reply);
 }
 
 static enum rpc_reply_kind cmd_quit(struct rpc_request *req,
@@ -222,9 +228,7 @@ static enum rpc_reply_kind cmd_system_powerdown(struct rpc_request *req,
 	struct monitor *m = req_monitor(req);
 
 	if (m->state != RUN_RUNNING && m->state != RUN_PAUSED)
-		return rpc_reply_error(reply, RPC_ERR_GENERIC,
-				       "the VM is not running (%s)",
-				       run_state_name(m->state));
+		return reply_not_running(m, reply);
 	if (m->job || m->mig)
 		return rpc_reply_error(
 			reply, RPC_ERR_GENERIC,
@@ -235,7 +239,8 @@ static enum rpc_reply_kind cmd_system_powerdown(struct rpc_request *req,
 	return RPC_REPLY_RETURN;
 }
 
-static void qmp_table(struct monitor *m)
+/* Fill m->qmp_cmds (the server borrows it); returns the entry count. */
+static size_t qmp_table(struct monitor *m)
 {
 	const struct rpc_command cmds[] = {
 		{ "query-status", cmd_query_status, m },
@@ -256,15 +261,7 @@ static void qmp_table(struct monitor *m)
 	_Static_assert(ARRAY_SIZE(cmds) <= ARRAY_SIZE(m->qmp_cmds),
 		       "qmp table");
 	memcpy(m->qmp_cmds, cmds, sizeof(cmds));
-}
-
-static size_t qmp_table_len(struct monitor *m)
-{
-	size_t n = 0;
-
-	while (n < ARRAY_SIZE(m->qmp_cmds) && m->qmp_cmds[n].name)
-		n++;
-	return n;
+	return ARRAY_SIZE(cmds);
 }
 
 int monitor_qmp_start(struct monitor *m)
@@ -282,8 +279,7 @@ int monitor_qmp_start(struct monitor *m)
 					      sizeof(m->qmp_path));
 	if (rc)
 		return rc;
-	qmp_table(m);
-	rc = rpc_server_new(m->loop, m->qmp_cmds, qmp_table_len(m), &m->rpc);
+	rc = rpc_server_new(m->loop, m->qmp_cmds, qmp_table(m), &m->rpc);
 	if (rc)
 		return rc;
 	rc = rpc_server_listen(m->rpc, m->qmp_path);

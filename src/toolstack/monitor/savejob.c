@@ -124,10 +124,8 @@ static void job_failed(struct monitor *m, struct save_job *job)
 			log_err("cannot resume the VM after the failed save");
 	m->state = m->user_paused ? RUN_PAUSED : RUN_RUNNING;
 	log_err("vm %s: save failed, VM resumed: %s", m->cfg.name, job->error);
-	if (job->have_call)
-		rpc_server_reply_error(m->rpc, job->call, RPC_ERR_GENERIC,
-				       "save failed, VM resumed: %s",
-				       job->error);
+	rpc_server_reply_error(m->rpc, job->call, RPC_ERR_GENERIC,
+			       "save failed, VM resumed: %s", job->error);
 	monitor_event(m, "SAVE_FAILED", json_object_new_string(job->error));
 }
 
@@ -137,8 +135,7 @@ static void job_succeeded(struct monitor *m, struct save_job *job)
 	log_info("vm %s: saved to %s (%llu MiB) in %llu ms", m->cfg.name,
 		 job->path, (unsigned long long)(m->job_bytes >> 20),
 		 (unsigned long long)(m->job_time_ns / NSEC_PER_MSEC));
-	if (job->have_call)
-		rpc_server_reply(m->rpc, job->call, job_result(m), -1);
+	rpc_server_reply(m->rpc, job->call, job_result(m), -1);
 	monitor_event(m, "SAVE_COMPLETED", job_result(m));
 	if (job->keep_running) {
 		if (vm_resume(&m->vm))
@@ -180,14 +177,12 @@ static void job_done(struct evloop *loop, void *opaque)
 static int job_parse(struct save_job *job, struct json_object *args,
 		     struct rpc_reply *reply)
 {
+	const char *file = rpc_json_str(args, "file", NULL);
 	struct json_object *v;
-	const char *file;
 
-	if (!json_object_object_get_ex(args, "file", &v) ||
-	    !json_object_is_type(v, json_type_string))
+	if (!file)
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
 				       "save: 'file' (a string) is required");
-	file = json_object_get_string(v);
 	if (!*file || strlen(file) >= sizeof(job->path))
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
 				       "save: 'file' is empty or too long");
@@ -225,7 +220,6 @@ enum rpc_reply_kind monitor_cmd_save(struct rpc_request *req,
 		return kind;
 	}
 	job->call = req->call;
-	job->have_call = true;
 	job->start_ns = time_mono_ns();
 	r = pthread_create(&job->thread, NULL, job_thread, job);
 	if (r) {

@@ -184,16 +184,6 @@ static bool msg_is_reply_to(struct client_msg *m, uint64_t id)
 	return json_object_get_uint64(jid) == id;
 }
 
-static const char *obj_str(struct json_object *obj, const char *key)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(obj, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return "";
-	return json_object_get_string(v);
-}
-
 /* Fill res from reply m (its return value and first fd are taken). */
 static int result_fill(struct client_msg *m, struct rpc_result *res)
 {
@@ -201,9 +191,9 @@ static int result_fill(struct client_msg *m, struct rpc_result *res)
 
 	if (json_object_object_get_ex(m->obj, "error", &err)) {
 		snprintf(res->err_class, sizeof(res->err_class), "%s",
-			 obj_str(err, "class"));
+			 rpc_json_str(err, "class", ""));
 		snprintf(res->err_desc, sizeof(res->err_desc), "%s",
-			 obj_str(err, "desc"));
+			 rpc_json_str(err, "desc", ""));
 		msg_release(m);
 		return -EREMOTEIO;
 	}

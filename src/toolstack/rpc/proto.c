@@ -101,14 +101,23 @@ void rpc_sanitize(char *out, size_t max, const char *s, size_t len)
 	out[n] = 0;
 }
 
-/* desc_out = prefix + quoted client text; always one line. */
-static void desc_quote(char *desc_out, const char *fmt, const char *s,
-		       size_t len)
+void rpc_desc_quote(char *desc_out, const char *fmt, const char *s)
 {
 	char quoted[RPC_QUOTE_MAX];
 
-	rpc_sanitize(quoted, sizeof(quoted), s, len);
+	rpc_sanitize(quoted, sizeof(quoted), s, strlen(s));
 	snprintf(desc_out, RPC_DESC_MAX, fmt, quoted);
+}
+
+const char *rpc_json_str(struct json_object *o, const char *key,
+			 const char *dflt)
+{
+	struct json_object *v;
+
+	if (!o || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return dflt;
+	return json_object_get_string(v);
 }
 
 static int cmd_check_key(const char *key, struct json_object *val,
@@ -135,8 +144,8 @@ static int cmd_check_key(const char *key, struct json_object *val,
 		}
 		cmd->args = val;
 	} else if (strcmp(key, "id")) {
-		desc_quote(desc_out, "unknown member '%s' in command message",
-			   key, strlen(key));
+		rpc_desc_quote(desc_out,
+			       "unknown member '%s' in command message", key);
 		return -EINVAL;
 	}
 	return 0;
@@ -319,8 +328,9 @@ struct json_object *rpc_event_new(const char *name, struct json_object *data,
 	return msg;
 }
 
-struct json_object *rpc_command_new(const char *execute,
-				    struct json_object *args, uint64_t id)
+/* args borrowed, may be NULL; id is the numeric "id". */
+static struct json_object *command_new(const char *execute,
+				       struct json_object *args, uint64_t id)
 {
 	struct json_object *msg = json_object_new_object();
 	int rc = 0;
@@ -365,7 +375,7 @@ int rpc_msg_serialize(struct json_object *msg, char **buf_out, size_t *len_out)
 int rpc_command_serialize(const char *execute, struct json_object *args,
 			  uint64_t id, char **buf_out, size_t *len_out)
 {
-	struct json_object *msg = rpc_command_new(execute, args, id);
+	struct json_object *msg = command_new(execute, args, id);
 	int rc;
 
 	if (!msg)

@@ -28,7 +28,7 @@
 #define RPC_VERSION_MAJOR 0
 #define RPC_VERSION_MINOR 1
 #define RPC_VERSION_MICRO 0
-#define RPC_PACKAGE "godwit 0.1.0"
+#define RPC_PACKAGE "godwit " GODWIT_VERSION
 
 /* Hard limit on one message, either direction, in bytes. */
 #define RPC_MSG_MAX (1 * MIB)
@@ -80,9 +80,6 @@ struct json_object *rpc_error_new(enum rpc_err_class cls, const char *desc,
 /* data taken, may be NULL (no "data" member); now_ns is CLOCK_REALTIME. */
 struct json_object *rpc_event_new(const char *name, struct json_object *data,
 				  uint64_t now_ns);
-/* args borrowed, may be NULL; id is the numeric "id". */
-struct json_object *rpc_command_new(const char *execute,
-				    struct json_object *args, uint64_t id);
 
 /*
  * Serialize msg (borrowed) as compact JSON followed by "\r\n" into a new
@@ -99,6 +96,13 @@ int rpc_command_serialize(const char *execute, struct json_object *args,
 			  uint64_t id, char **buf_out,
 			  size_t *len_out) __must_check;
 
+/*
+ * The string member key of object o (borrowed, may be NULL), or dflt when
+ * o is NULL or its key is missing or not a string: for reading messages.
+ */
+const char *rpc_json_str(struct json_object *o, const char *key,
+			 const char *dflt);
+
 /* Is s (len bytes) well-formed UTF-8? */
 bool rpc_utf8_is_valid(const char *s, size_t len);
 
@@ -110,5 +114,10 @@ bool rpc_utf8_is_valid(const char *s, size_t len);
  * error description goes through this (rpc_error_new does it).
  */
 void rpc_sanitize(char *out, size_t max, const char *s, size_t len);
+/*
+ * An error description (RPC_DESC_MAX bytes) that quotes client text s:
+ * fmt with one %s, which gets s sanitized and cut to a short piece.
+ */
+void rpc_desc_quote(char *desc_out, const char *fmt, const char *s);
 
 #endif

@@ -571,8 +571,3 @@ size_t rpc_server_conn_count(const struct rpc_server *srv)
 {
 	return srv->nconns;
 }
-
-bool rpc_server_is_connected(const struct rpc_server *srv, uint64_t conn_id)
-{
-	return conn_find(srv, conn_id) != NULL;
-}

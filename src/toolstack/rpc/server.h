@@ -98,7 +98,5 @@ int rpc_server_flush(struct rpc_server *srv, int timeout_ms) __must_check;
 
 /* Connections currently open (those being closed included). */
 size_t rpc_server_conn_count(const struct rpc_server *srv);
-/* Is conn_id still connected (and not being dropped)? */
-bool rpc_server_is_connected(const struct rpc_server *srv, uint64_t conn_id);
 
 #endif

@@ -288,13 +288,12 @@ static int builtin_capabilities(struct rpc_session *s, struct json_object *args,
 			"capabilities negotiation is already complete", id);
 	json_object_object_foreach(args, key, val)
 	{
-		char desc[RPC_DESC_MAX], quoted[64];
+		char desc[RPC_DESC_MAX];
 
 		if (strcmp(key, "enable")) {
-			rpc_sanitize(quoted, sizeof(quoted), key, strlen(key));
-			snprintf(desc, sizeof(desc),
-				 "qmp_capabilities: unknown argument '%s'",
-				 quoted);
+			rpc_desc_quote(
+				desc, "qmp_capabilities: unknown argument '%s'",
+				key);
 			return send_error(s, RPC_ERR_GENERIC, desc, id);
 		}
 		(void)val;
@@ -377,7 +376,7 @@ static int run_builtin(struct rpc_session *s, const char *name,
 
 static int dispatch(struct rpc_session *s, struct json_object *msg)
 {
-	char desc[RPC_DESC_MAX], quoted[64];
+	char desc[RPC_DESC_MAX];
 	struct json_object *empty = NULL;
 	struct rpc_cmd_msg cmd;
 	size_t i;
@@ -398,9 +397,7 @@ static int dispatch(struct rpc_session *s, struct json_object *msg)
 			rc = call_handler(s, &s->cmds[i], cmd.args, cmd.id);
 	}
 	if (rc == -ENOENT) {
-		rpc_sanitize(quoted, sizeof(quoted), cmd.execute,
-			     strlen(cmd.execute));
-		snprintf(desc, sizeof(desc), "command '%s' not found", quoted);
+		rpc_desc_quote(desc, "command '%s' not found", cmd.execute);
 		rc = send_error(s, RPC_ERR_COMMAND_NOT_FOUND, desc, cmd.id);
 	}
 	json_object_put(empty);

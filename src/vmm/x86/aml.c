@@ -118,15 +118,29 @@ size_t aml_pkg_begin(struct aml *a)
 }
 
 /*
- * The PkgLength value counts its own bytes too: one byte holds up to 63;
+ * value in the n-byte PkgLength form (20.2.4): one byte holds up to 63;
  * longer forms keep 4 bits in the lead byte (whose top two bits give the
  * number of following bytes) and 8 bits in each following byte.
  */
+static void pkglen_encode(uint8_t enc[4], size_t n, uint64_t value)
+{
+	size_t i;
+
+	if (n == 1) {
+		enc[0] = (uint8_t)value;
+		return;
+	}
+	enc[0] = (uint8_t)(((n - 1) << 6) | (value & 0xf));
+	for (i = 1; i < n; i++)
+		enc[i] = (uint8_t)(value >> (4 + 8 * (i - 1)));
+}
+
+/* A package's PkgLength counts its own bytes too. */
 void aml_pkg_end(struct aml *a, size_t start)
 {
 	size_t body = a->len - start;
 	uint8_t enc[4];
-	size_t n, total, i;
+	size_t n, total;
 
 	if (a->overflow)
 		return;
@@ -140,13 +154,7 @@ void aml_pkg_end(struct aml *a, size_t start)
 		a->overflow = true;
 		return;
 	}
-	if (n == 1) {
-		enc[0] = (uint8_t)total;
-	} else {
-		enc[0] = (uint8_t)(((n - 1) << 6) | (total & 0xf));
-		for (i = 1; i < n; i++)
-			enc[i] = (uint8_t)(total >> (4 + 8 * (i - 1)));
-	}
+	pkglen_encode(enc, n, total);
 	memmove(a->buf + start + n, a->buf + start, body);
 	memcpy(a->buf + start, enc, n);
 	a->len += n;
@@ -254,21 +262,15 @@ size_t aml_field_begin(struct aml *a, const char region[4], uint8_t flags)
 void aml_field_unit(struct aml *a, const char name[4], uint32_t bits)
 {
 	uint8_t enc[4];
-	size_t n, i;
+	size_t n;
 
 	if (bits >= 1u << 28) {
 		a->overflow = true;
 		return;
 	}
+	n = bits <= 0x3f ? 1 : bits < 1u << 12 ? 2 : bits < 1u << 20 ? 3 : 4;
+	pkglen_encode(enc, n, bits);
 	aml_nameseg(a, name);
-	if (bits <= 0x3f) {
-		aml_byte(a, (uint8_t)bits);
-		return;
-	}
-	n = bits < 1u << 12 ? 2 : bits < 1u << 20 ? 3 : 4;
-	enc[0] = (uint8_t)(((n - 1) << 6) | (bits & 0xf));
-	for (i = 1; i < n; i++)
-		enc[i] = (uint8_t)(bits >> (4 + 8 * (i - 1)));
 	aml_bytes(a, enc, n);
 }
 

@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <x86intrin.h>
 
 #include "common/log.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
+#include "vmm/x86/bzimage.h"
 #include "vmm/x86/cpuid.h"
 #include "vmm/x86/layout.h"
 #include "vmm/x86/msr.h"
@@ -44,6 +44,7 @@ static int x86_irq_routing(struct vm *vm)
 		struct kvm_irq_routing_entry e[PIC_PINS + IOAPIC_PINS];
 	} r;
 	unsigned int i, n = 0;
+	int rc;
 
 	memset(&r, 0, sizeof(r));
 	for (i = 0; i < PIC_PINS; i++, n++) {
@@ -67,8 +68,9 @@ static int x86_irq_routing(struct vm *vm)
 		       "routing layout");
 	r.nr = n;
 	if (ioctl(vm->fd, KVM_SET_GSI_ROUTING, &r) < 0) {
-		log_err("cannot set interrupt routing: %s", strerror(errno));
-		return -errno;
+		rc = -errno;
+		log_err("cannot set interrupt routing: %s", strerror(-rc));
+		return rc;
 	}
 	return 0;
 }
@@ -77,6 +79,7 @@ int x86_vm_init(struct vm *vm)
 {
 	uint64_t ident = LAYOUT_IDENTITY_MAP;
 	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	int rc;
 
 	/* Intel VMX needs these pages for real mode; harmless elsewhere. */
 	if (ioctl(vm->fd, KVM_SET_TSS_ADDR, LAYOUT_TSS) < 0)
@@ -85,13 +88,15 @@ int x86_vm_init(struct vm *vm)
 	    ioctl(vm->fd, KVM_SET_IDENTITY_MAP_ADDR, &ident) < 0)
 		log_debug("KVM_SET_IDENTITY_MAP_ADDR: %s", strerror(errno));
 	if (ioctl(vm->fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+		rc = -errno;
 		log_err("cannot create the in-kernel irqchip: %s",
-			strerror(errno));
-		return -errno;
+			strerror(-rc));
+		return rc;
 	}
 	if (ioctl(vm->fd, KVM_CREATE_PIT2, &pit) < 0) {
-		log_err("cannot create the in-kernel PIT: %s", strerror(errno));
-		return -errno;
+		rc = -errno;
+		log_err("cannot create the in-kernel PIT: %s", strerror(-rc));
+		return rc;
 	}
 	return x86_irq_routing(vm);
 }
@@ -100,14 +105,11 @@ static int x86_vcpu_set_cpuid(struct vcpu *vcpu)
 {
 	struct vm *vm = vcpu->vm;
 	struct kvm_cpuid2 *c;
-	size_t sz;
 	int rc = 0;
 
-	sz = sizeof(*c) + vm->cpuid->nent * sizeof(c->entries[0]);
-	c = malloc(sz);
+	c = cpuid_copy(vm->cpuid);
 	if (!c)
 		return -ENOMEM;
-	memcpy(c, vm->cpuid, sz);
 	cpuid_set_vcpu(c, vcpu->index, vm->nr_vcpus);
 	if (ioctl(vcpu->fd, KVM_SET_CPUID2, c) < 0) {
 		rc = -errno;
@@ -204,14 +206,14 @@ static void sregs_pvh32(struct kvm_sregs *s)
 /* Linux 64-bit entry: long mode on the identity map bzimage_load() built. */
 static void sregs_linux64(struct kvm_sregs *s)
 {
-	seg_flat(&s->cs, 0x10, 0xb, true);
-	seg_flat(&s->ds, 0x18, 0x3, false);
+	seg_flat(&s->cs, BZIMAGE_BOOT_CS, 0xb, true);
+	seg_flat(&s->ds, BZIMAGE_BOOT_DS, 0x3, false);
 	s->es = s->fs = s->gs = s->ss = s->ds;
 	s->tr = (struct kvm_segment){
 		.selector = 0x20, .limit = 0x67, .type = 0xb, .present = 1
 	};
 	s->gdt.base = LAYOUT_BOOT_GDT;
-	s->gdt.limit = 4 * 8 - 1;
+	s->gdt.limit = BZIMAGE_GDT_ENTRIES * 8 - 1;
 	s->cr0 = 0x80050033; /* PG | AM | WP | NE | ET | MP | PE */
 	s->cr3 = LAYOUT_BOOT_PML4;
 	s->cr4 = 0x20; /* PAE */

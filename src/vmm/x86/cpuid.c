@@ -217,7 +217,7 @@ static void filter_leaf7(struct kvm_cpuid2 *c)
 	}
 }
 
-static struct kvm_cpuid2 *cpuid_copy(const struct kvm_cpuid2 *src)
+struct kvm_cpuid2 *cpuid_copy(const struct kvm_cpuid2 *src)
 {
 	size_t sz = sizeof(*src) + src->nent * sizeof(src->entries[0]);
 	struct kvm_cpuid2 *c = malloc(sz);

@@ -46,6 +46,8 @@ uint32_t cpuid_model_digest(const struct kvm_cpuid2 *c, const char *model);
 void cpuid_vendor(const struct kvm_cpuid2 *c, char vendor_out[13]);
 struct kvm_cpuid_entry2 *cpuid_find(struct kvm_cpuid2 *c, uint32_t function,
 				    uint32_t index);
+/* A malloc()ed copy of c (free()), or NULL. */
+struct kvm_cpuid2 *cpuid_copy(const struct kvm_cpuid2 *c);
 
 /* Filter the host's table for model (logs errors) and compute identity. */
 int cpuid_build(const struct kvm *kvm, const char *model,

@@ -11,8 +11,6 @@
 #define MSR_IA32_APICBASE 0x1b
 #define MSR_IA32_MISC_ENABLE 0x1a0
 #define MSR_MTRR_DEF_TYPE 0x2ff
-#define MSR_IA32_TSC_DEADLINE 0x6e0
-#define MSR_KVM_SYSTEM_TIME_NEW 0x4b564d01
 #define MSR_KVM_WALL_CLOCK_NEW 0x4b564d00
 
 /* What firmware would leave behind: fast strings on, MTRRs default WB. */

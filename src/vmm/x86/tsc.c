@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <linux/kvm.h>
-#include <string.h>
 #include <sys/ioctl.h>
 #include <x86intrin.h>
 

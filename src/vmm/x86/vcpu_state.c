@@ -12,7 +12,8 @@
 #include "vmm/x86/cpu.h"
 #include "vmm/x86/msr.h"
 
-#define GET(fd, req, arg)                      \
+/* Issue one KVM ioctl; on failure record its name and errno, goto err. */
+#define TRY_IOCTL(fd, req, arg)                \
 	do {                                   \
 		if (ioctl(fd, req, arg) < 0) { \
 			rc = -errno;           \
@@ -79,13 +80,13 @@ int x86_vcpu_state_get(struct vcpu *vcpu, struct x86_vcpu_state *st)
 	int fd = vcpu->fd, rc;
 
 	memset(st, 0, sizeof(*st));
-	GET(fd, KVM_GET_REGS, &st->regs);
-	GET(fd, KVM_GET_SREGS, &st->sregs);
-	GET(fd, KVM_GET_XCRS, &st->xcrs);
-	GET(fd, KVM_GET_LAPIC, &st->lapic);
-	GET(fd, KVM_GET_VCPU_EVENTS, &st->events);
-	GET(fd, KVM_GET_MP_STATE, &st->mp_state);
-	GET(fd, KVM_GET_DEBUGREGS, &st->dregs);
+	TRY_IOCTL(fd, KVM_GET_REGS, &st->regs);
+	TRY_IOCTL(fd, KVM_GET_SREGS, &st->sregs);
+	TRY_IOCTL(fd, KVM_GET_XCRS, &st->xcrs);
+	TRY_IOCTL(fd, KVM_GET_LAPIC, &st->lapic);
+	TRY_IOCTL(fd, KVM_GET_VCPU_EVENTS, &st->events);
+	TRY_IOCTL(fd, KVM_GET_MP_STATE, &st->mp_state);
+	TRY_IOCTL(fd, KVM_GET_DEBUGREGS, &st->dregs);
 	what = "XSAVE";
 	rc = get_xsave(vcpu, st);
 	if (rc)
@@ -158,15 +159,15 @@ int x86_vcpu_state_set(struct vcpu *vcpu, const struct x86_vcpu_state *st,
 	const char *what = "state";
 	int fd = vcpu->fd, rc;
 
-	GET(fd, KVM_SET_REGS, &st->regs);
-	GET(fd, KVM_SET_SREGS, &st->sregs);
+	TRY_IOCTL(fd, KVM_SET_REGS, &st->regs);
+	TRY_IOCTL(fd, KVM_SET_SREGS, &st->sregs);
 	what = "XSAVE";
 	rc = set_xsave(vcpu, st);
 	if (rc)
 		goto err;
-	GET(fd, KVM_SET_XCRS, &st->xcrs);
-	GET(fd, KVM_SET_DEBUGREGS, &st->dregs);
-	GET(fd, KVM_SET_LAPIC, &st->lapic);
+	TRY_IOCTL(fd, KVM_SET_XCRS, &st->xcrs);
+	TRY_IOCTL(fd, KVM_SET_DEBUGREGS, &st->dregs);
+	TRY_IOCTL(fd, KVM_SET_LAPIC, &st->lapic);
 	what = "TSC";
 	rc = x86_tsc_set_one(vcpu, tsc);
 	if (rc)
@@ -175,11 +176,11 @@ int x86_vcpu_state_set(struct vcpu *vcpu, const struct x86_vcpu_state *st,
 	rc = set_msrs(vcpu, st);
 	if (rc)
 		goto err;
-	GET(fd, KVM_SET_MP_STATE, &st->mp_state);
+	TRY_IOCTL(fd, KVM_SET_MP_STATE, &st->mp_state);
 	/* Tell KVM which optional event fields are meaningful. */
 	ev.flags |= KVM_VCPUEVENT_VALID_NMI_PENDING |
 		    KVM_VCPUEVENT_VALID_SIPI_VECTOR;
-	GET(fd, KVM_SET_VCPU_EVENTS, &ev);
+	TRY_IOCTL(fd, KVM_SET_VCPU_EVENTS, &ev);
 	return 0;
 err:
 	log_err("vCPU %u: cannot restore %s: %s", vcpu->index, what,
@@ -196,9 +197,9 @@ int x86_vm_state_get(struct vm *vm, struct x86_vm_state *st)
 	memset(st, 0, sizeof(*st));
 	for (i = 0; i < 3; i++) {
 		st->chip[i].chip_id = i;
-		GET(vm->fd, KVM_GET_IRQCHIP, &st->chip[i]);
+		TRY_IOCTL(vm->fd, KVM_GET_IRQCHIP, &st->chip[i]);
 	}
-	GET(vm->fd, KVM_GET_PIT2, &st->pit);
+	TRY_IOCTL(vm->fd, KVM_GET_PIT2, &st->pit);
 	return 0;
 err:
 	log_err("cannot read VM %s: %s", what, strerror(-rc));
@@ -212,8 +213,8 @@ int x86_vm_state_set(struct vm *vm, const struct x86_vm_state *st)
 	int rc;
 
 	for (i = 0; i < 3; i++)
-		GET(vm->fd, KVM_SET_IRQCHIP, &st->chip[i]);
-	GET(vm->fd, KVM_SET_PIT2, &st->pit);
+		TRY_IOCTL(vm->fd, KVM_SET_IRQCHIP, &st->chip[i]);
+	TRY_IOCTL(vm->fd, KVM_SET_PIT2, &st->pit);
 	return 0;
 err:
 	log_err("cannot restore VM %s: %s", what, strerror(-rc));

@@ -173,7 +173,7 @@ static void run_session(const uint8_t *data, size_t size, bool chunked,
 	struct rpc_session s;
 	size_t off = 0, n;
 
-	if (rpc_session_init(&s, 1, cmds, 4, &sink_ops, sink) ||
+	if (rpc_session_init(&s, 1, cmds, ARRAY_SIZE(cmds), &sink_ops, sink) ||
 	    rpc_session_greet(&s))
 		abort();
 	while (off < size) {

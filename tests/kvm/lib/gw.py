@@ -8,7 +8,6 @@ import queue
 import random
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -34,21 +33,38 @@ def build_dir():
     return os.path.abspath(sys.argv[1])
 
 
-def tsc_offsets_work():
-    """Hardware KVM offsets the guest TSC, so godwit can hold guest time
-    still across a pause; the software KVM of our development machines
-    ignores TSC offsets (measured), so guest time runs on there."""
+def has_hw_virt():
+    """True if the CPU flags list vmx (Intel) or svm (AMD): hardware KVM.
+    Without them this host's KVM is the software one (KVM-HERE.md)."""
     with open("/proc/cpuinfo") as f:
-        flags = f.read()
-    return " vmx" in flags or " svm" in flags
+        for line in f:
+            if line.startswith("flags"):
+                flags = line.split(":", 1)[1].split()
+                return "vmx" in flags or "svm" in flags
+    return False
+
+
+def wait_until(what, pred, timeout=20, step=0.05):
+    """Poll pred until it returns something true, and return that."""
+    deadline = time.time() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.time() > deadline:
+            raise TestFailure("timed out waiting for " + what)
+        time.sleep(step)
 
 
 def check_pauses(vm, limit_ms):
     """Where godwit can freeze guest time, the timer guest must not see a
-    pause longer than limit_ms; elsewhere pauses are reported, not failed."""
+    pause longer than limit_ms; elsewhere pauses are reported, not failed.
+    Hardware KVM offsets the guest TSC, so godwit can hold guest time still
+    across a pause; the software KVM of our development machines ignores
+    TSC offsets (measured), so guest time runs on there."""
     for line in vm.all_lines:
         m = re.match(r"^timer: pause (\d+) ms$", line)
-        if m and tsc_offsets_work():
+        if m and has_hw_virt():
             check(int(m.group(1)) <= limit_ms,
                   "%s: guest time jumped %s ms" % (vm.name, m.group(1)))
 
@@ -109,6 +125,12 @@ class Qmp:
             raise TestFailure("%s failed: %s" % (cmd, r["error"]["desc"]))
         return r["return"]
 
+    def wait_migration_over(self, timeout):
+        """Poll query-migrate until no migration is active."""
+        wait_until("the migration to end",
+                   lambda: self.execute("query-migrate")["status"] !=
+                   "active", timeout)
+
     def close(self):
         self.sock.close()
 
@@ -128,7 +150,6 @@ class Vm:
         cmd = list(prefix) + [env.godwit] + args
         if "--qmp" not in args:
             cmd += ["--qmp", self.qmp_path]
-        self.cmd = cmd
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, stdin=stdin)
         env.procs.append(self.proc)
@@ -175,6 +196,7 @@ class Vm:
                     raise TestFailure("%s: no /%s/ on stderr: %s"
                                       % (self.name, pattern, self.stderr()))
                 self.stderr_cond.wait(left)
+
     def expect(self, pattern, timeout=60):
         """Wait for an output line matching pattern; fail on CORRUPT/BAD."""
         rx = re.compile(pattern)
@@ -200,6 +222,22 @@ class Vm:
 
     def qmp(self, timeout=30):
         return Qmp(self.qmp_path, timeout)
+
+    def quit(self):
+        """End the VM with QMP quit; it must exit with status 0."""
+        q = self.qmp()
+        q.execute("quit")
+        q.close()
+        check(self.wait(30) == 0, "%s: quit" % self.name)
+
+    def keeps_sweeping(self, sweeps=10):
+        """The dirty guest completes sweeps more sweeps (each one checks
+        every page) after its next sweep line; returns the last sweep."""
+        n = int(self.expect(r"^dirty: sweep (\d+)$", 30).group(1))
+        while True:
+            m = int(self.expect(r"^dirty: sweep (\d+)$", 30).group(1))
+            if m >= n + sweeps:
+                return m
 
     def wait(self, timeout=60):
         try:
@@ -271,10 +309,9 @@ class Env:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def main(tests, needs_kvm=True):
+def main(tests):
     """Run each test function with a fresh Env; report and exit."""
-    if needs_kvm:
-        require_kvm()
+    require_kvm()
     only = os.environ.get("GODWIT_TEST_ONLY")
     failed = 0
     for t in tests:

@@ -1,6 +1,6 @@
-"""Network helpers for migration tests: free loopback ports, a TCP proxy
-that can cut or tamper with a stream, a fake peer, and two 'hosts' in
-network namespaces joined by a veth pair."""
+"""Network helpers for migration tests: free loopback ports, a listening
+migration receiver, a TCP proxy that can cut or tamper with a stream, a
+fake peer, and two 'hosts' in network namespaces joined by a veth pair."""
 
 import os
 import socket
@@ -8,7 +8,8 @@ import subprocess
 import threading
 import uuid
 
-from lib.stream import HEADER, crc32c, pad8
+from lib.gw import Vm
+from lib.stream import Stream, pad8
 
 
 def free_port():
@@ -17,6 +18,25 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def receiver(env, name="dst", listen=None, prefix=(), env_extra=None,
+             extra=()):
+    """godwit migrate-receive on listen (host:port; default a free loopback
+    port), returned once it listens; its .addr and .port say where."""
+    addr = listen or "127.0.0.1:%d" % free_port()
+    args = ["migrate-receive", "--listen", addr, "--serial", "stdio"]
+    if env_extra:
+        os.environ.update(env_extra)
+    try:
+        vm = Vm(env, args + list(extra), name=name, prefix=prefix)
+    finally:
+        for k in env_extra or {}:
+            del os.environ[k]
+    vm.addr = addr
+    vm.port = int(addr.rsplit(":", 1)[1])
+    vm.expect_stderr(r"waiting for a migration", 30)
+    return vm
 
 
 class Proxy:
@@ -81,13 +101,11 @@ class Proxy:
 
 
 def retag_header(head, field, value):
-    """Change one header field and fix the header CRC."""
-    f = list(HEADER.unpack_from(head, 0))
-    f[field] = value
-    f[11] = 0
-    config = head[64:64 + f[4]]
-    f[11] = crc32c(config, crc32c(HEADER.pack(*f)))
-    return HEADER.pack(*f) + head[64:]
+    """Change one field of a stream header (with its config) and fix the
+    header CRC."""
+    s = Stream(head)
+    s.fields[field] = value
+    return s.header()
 
 
 class FakePeer:

@@ -4,7 +4,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -122,6 +125,52 @@ static void test_full_io(void **state)
 	close(p[0]);
 }
 
+static void test_env_and_run_dir(void **state)
+{
+	char buf[64];
+
+	(void)state;
+	setenv("GODWIT_RUN_DIR", "", 1);
+	assert_string_equal(godwit_run_dir(), GODWIT_RUN_DIR_DEFAULT);
+	setenv("GODWIT_RUN_DIR", "/tmp/r", 1);
+	assert_string_equal(godwit_run_dir(), "/tmp/r");
+	unsetenv("GODWIT_RUN_DIR");
+	assert_string_equal(env_or("GODWIT_RUN_DIR", "x"), "x");
+	assert_int_equal(godwit_vm_socket("/tmp/r", "web", buf, sizeof(buf)),
+			 0);
+	assert_string_equal(buf, "/tmp/r/vm/web.qmp");
+	assert_int_equal(godwit_vm_socket("/tmp/r", "web", buf, 8),
+			 -ENAMETOOLONG);
+}
+
+static void test_file_write_atomic(void **state)
+{
+	char dir[] = "/tmp/gw-atomic-XXXXXX", path[64], tmp[72];
+	struct stat st;
+	size_t len;
+	void *got;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/f", dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	assert_int_equal(file_write_atomic(path, "old\n", 4, 0600), 0);
+	assert_int_equal(file_write_atomic(path, "new text\n", 9, 0640), 0);
+	assert_int_equal(file_read_all(path, 100, &got, &len), 0);
+	assert_int_equal(len, 9);
+	assert_memory_equal(got, "new text\n", 9);
+	free(got);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0640 & ~umask(022));
+	assert_int_not_equal(access(tmp, F_OK), 0); /* renamed away */
+	/* A folder that does not exist: an error, and nothing left. */
+	snprintf(path, sizeof(path), "%s/no/f", dir);
+	assert_int_equal(file_write_atomic(path, "x", 1, 0600), -ENOENT);
+	snprintf(path, sizeof(path), "%s/f", dir);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -131,6 +180,8 @@ int main(void)
 		cmocka_unit_test(test_crc32c_hw_matches_sw),
 		cmocka_unit_test(test_bitmap),
 		cmocka_unit_test(test_full_io),
+		cmocka_unit_test(test_env_and_run_dir),
+		cmocka_unit_test(test_file_write_atomic),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

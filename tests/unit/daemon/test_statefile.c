@@ -33,23 +33,29 @@ static void sample(struct dom_record *r)
 	strcpy(r->reason, "a \"quoted\" reason\\with a backslash");
 }
 
+/* Format a and parse the text back into b. */
+static void round_trip(const struct dom_record *a, struct dom_record *b)
+{
+	char why[160], *text;
+
+	assert_int_equal(state_format(a, &text), 0);
+	assert_int_equal(state_parse(text, strlen(text), b, why, sizeof(why)),
+			 0);
+	free(text);
+}
+
 static void test_roundtrip(void **state)
 {
 	struct dom_record a, b;
-	char why[160], *text;
 
 	sample(&a);
-	assert_int_equal(state_format(&a, &text), 0);
-	assert_int_equal(state_parse(text, strlen(text), &b, why, sizeof(why)),
-			 0);
-	free(text);
+	round_trip(&a, &b);
 	assert_memory_equal(&a, &b, sizeof(a));
 }
 
 static void test_every_state_and_origin(void **state)
 {
 	struct dom_record a, b;
-	char why[160], *text;
 	int s, o;
 
 	for (s = REC_STARTING; s <= REC_INCOMING; s++) {
@@ -57,11 +63,7 @@ static void test_every_state_and_origin(void **state)
 			sample(&a);
 			a.state = s;
 			a.origin = o;
-			assert_int_equal(state_format(&a, &text), 0);
-			assert_int_equal(state_parse(text, strlen(text), &b,
-						     why, sizeof(why)),
-					 0);
-			free(text);
+			round_trip(&a, &b);
 			assert_int_equal(b.state, s);
 			assert_int_equal(b.origin, o);
 		}

@@ -15,31 +15,12 @@
 #include <cmocka.h>
 
 #include "common/crc32c.h"
+#include "le.h"
 #include "migration/format/record.h"
 #include "vmm/memory.h"
 
 static const char config[] = "name = 'vm'\nmemory = 128\nkernel = '/k'\n";
 #define CONFIG_LEN ((uint32_t)(sizeof(config) - 1))
-
-static uint64_t le(const void *p, size_t off, size_t n)
-{
-	const uint8_t *b = (const uint8_t *)p + off;
-	uint64_t v = 0;
-
-	while (n--)
-		v = (v << 8) | b[n];
-	return v;
-}
-
-static void put32(void *p, size_t off, uint32_t v)
-{
-	memcpy((uint8_t *)p + off, &v, 4);
-}
-
-static void put64(void *p, size_t off, uint64_t v)
-{
-	memcpy((uint8_t *)p + off, &v, 8);
-}
 
 /* Expect a failed check (-EINVAL) whose reason contains what. */
 #define EXPECT_WHY(call, what)                                          \
@@ -473,6 +454,15 @@ static void vcpu_hdr(uint32_t vcpu, uint32_t arg)
 	put32(body, 4, arg);
 }
 
+/* A type whose body is size bytes long refuses a body of len bytes. */
+static void expect_wrong_length(uint32_t type, uint32_t len, uint32_t size)
+{
+	char want[64];
+
+	snprintf(want, sizeof(want), "length %u, expected %u", len, size);
+	EXPECT_WHY(body_check(type, len, why, sizeof(why)), want);
+}
+
 static void test_body_end(void **state)
 {
 	EXPECT_OK(body_check(REC_END, 0, why, sizeof(why)));
@@ -490,24 +480,15 @@ static void test_body_fixed_vcpu_records(void **state)
 		{ REC_VCPU_EVENTS, 72 },     { REC_VCPU_MP_STATE, 8 },
 		{ REC_VCPU_DEBUGREGS, 136 },
 	};
-	char want[64];
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(t); i++) {
 		vcpu_hdr(1, 0);
 		EXPECT_OK(body_check(t[i].type, t[i].size, why, sizeof(why)));
-		snprintf(want, sizeof(want), "length %u, expected %u",
-			 t[i].size + 8, t[i].size);
-		EXPECT_WHY(body_check(t[i].type, t[i].size + 8, why,
-				      sizeof(why)),
-			   want);
-		if (t[i].size > 8) {
-			snprintf(want, sizeof(want), "length %u, expected %u",
-				 t[i].size - 8, t[i].size);
-			EXPECT_WHY(body_check(t[i].type, t[i].size - 8, why,
-					      sizeof(why)),
-				   want);
-		}
+		expect_wrong_length(t[i].type, t[i].size + 8, t[i].size);
+		if (t[i].size > 8)
+			expect_wrong_length(t[i].type, t[i].size - 8,
+					    t[i].size);
 		EXPECT_WHY(body_check(t[i].type, 4, why, sizeof(why)),
 			   "body of 4 bytes is too short");
 		vcpu_hdr(2, 0);
@@ -618,20 +599,16 @@ static void test_body_irqchip(void **state)
 	EXPECT_WHY(body_check(REC_IRQCHIP, 520, why, sizeof(why)),
 		   "reserved field is not zero");
 	put32(body, 4, 0);
-	EXPECT_WHY(body_check(REC_IRQCHIP, 512, why, sizeof(why)),
-		   "length 512, expected 520");
-	EXPECT_WHY(body_check(REC_IRQCHIP, 528, why, sizeof(why)),
-		   "length 528, expected 520");
+	expect_wrong_length(REC_IRQCHIP, 512, 520);
+	expect_wrong_length(REC_IRQCHIP, 528, 520);
 }
 
 static void test_body_pit_clock(void **state)
 {
 	memset(body, 0xff, sizeof(body));
 	EXPECT_OK(body_check(REC_PIT, 112, why, sizeof(why)));
-	EXPECT_WHY(body_check(REC_PIT, 104, why, sizeof(why)),
-		   "length 104, expected 112");
-	EXPECT_WHY(body_check(REC_PIT, 120, why, sizeof(why)),
-		   "length 120, expected 112");
+	expect_wrong_length(REC_PIT, 104, 112);
+	expect_wrong_length(REC_PIT, 120, 112);
 
 	memset(body, 0xff, 20); /* guest_tsc, kvmclock_ns, tsc_khz */
 	put32(body, 20, 0);
@@ -640,10 +617,8 @@ static void test_body_pit_clock(void **state)
 	EXPECT_WHY(body_check(REC_CLOCK, 24, why, sizeof(why)),
 		   "reserved field is not zero");
 	put32(body, 20, 0);
-	EXPECT_WHY(body_check(REC_CLOCK, 16, why, sizeof(why)),
-		   "length 16, expected 24");
-	EXPECT_WHY(body_check(REC_CLOCK, 32, why, sizeof(why)),
-		   "length 32, expected 24");
+	expect_wrong_length(REC_CLOCK, 16, 24);
+	expect_wrong_length(REC_CLOCK, 32, 24);
 }
 
 static void device_body(const char *id, uint32_t version, uint32_t length)
@@ -699,14 +674,12 @@ static void test_body_optional_records(void **state)
 	EXPECT_WHY(body_check(REC_ROUND, 32, why, sizeof(why)),
 		   "reserved field is not zero");
 	put32(body, 4, 0);
-	EXPECT_WHY(body_check(REC_ROUND, 24, why, sizeof(why)),
-		   "length 24, expected 32");
+	expect_wrong_length(REC_ROUND, 24, 32);
 
 	memset(body, 0, sizeof(body));
 	memcpy(body + 8, "godwit 0.1.0", 12);
 	EXPECT_OK(body_check(REC_SAVE_INFO, 64, why, sizeof(why)));
-	EXPECT_WHY(body_check(REC_SAVE_INFO, 56, why, sizeof(why)),
-		   "length 56, expected 64");
+	expect_wrong_length(REC_SAVE_INFO, 56, 64);
 
 	/* Optional records nobody knows are skipped, whatever they hold. */
 	memset(body, 0xff, 64);
@@ -795,11 +768,7 @@ static void test_handover_rejections(void **state)
 		   "handover message type 6 is unknown");
 	/* ROUND_ACK carries its round in value; others may not. */
 	handover_init(&m, HANDOVER_ROUND_ACK, 42, 7, 0, NULL);
-	{
-		char ok[256];
-
-		assert_int_equal(handover_check(&m, ok, sizeof(ok)), 0);
-	}
+	EXPECT_OK(handover_check(&m, why, sizeof(why)));
 	handover_init(&m, HANDOVER_CONFIRMED, 42, 7, 0, NULL);
 	EXPECT_WHY(handover_check(&m, why, sizeof(why)),
 		   "handover message 3 carries a value");

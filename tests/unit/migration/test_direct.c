@@ -13,10 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "common/util.h"
+#include "le.h"
 #include "migration/pages.h"
 #include "migration/recio.h"
 #include "migration/transport/stream.h"
@@ -44,16 +45,9 @@ static void tmp_direct(struct tmpf *t)
 
 static uint8_t *slurp(const char *path, size_t *len)
 {
-	struct stat st;
-	uint8_t *buf;
-	int fd = open(path, O_RDONLY);
+	void *buf;
 
-	assert_true(fd >= 0);
-	assert_int_equal(fstat(fd, &st), 0);
-	buf = malloc(st.st_size + 1);
-	assert_int_equal(read(fd, buf, st.st_size), st.st_size);
-	close(fd);
-	*len = st.st_size;
+	assert_int_equal(file_read_all(path, SIZE_MAX, &buf, len), 0);
 	return buf;
 }
 
@@ -159,13 +153,8 @@ static void test_page_data_aligned(void **state)
 		}
 		assert_int_equal(h.type, REC_PAGE_DATA);
 		/* Header, count, pfns: then the data, on a 4 KiB boundary. */
-		{
-			uint32_t count;
-
-			memcpy(&count, buf + s.offset, 4);
-			assert_int_equal((s.offset + 8 + 8ULL * count) % 4096,
-					 0);
-		}
+		assert_int_equal(
+			(s.offset + 8 + 8 * le(buf, s.offset, 4)) % 4096, 0);
 		assert_int_equal(pages_recv(&prx, &s, &dst, &h, &lim, NULL,
 					    &err, &n),
 				 0);

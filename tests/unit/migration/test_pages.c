@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "common/crc32c.h"
+#include "le.h"
 #include "migration/pages.h"
 #include "migration/recio.h"
 #include "vmm/memory.h"
@@ -60,16 +60,14 @@ static size_t parse_entries(const uint8_t *buf, size_t len, struct entry *out,
 
 	*records = 0;
 	while (off < len) {
-		uint32_t type, blen, count, i;
+		uint32_t blen = le(buf, off + 4, 4),
+			 count = le(buf, off + 16, 4);
+		uint32_t i;
 
-		memcpy(&type, buf + off, 4);
-		memcpy(&blen, buf + off + 4, 4);
-		assert_int_equal(type, REC_PAGE_DATA);
-		memcpy(&count, buf + off + 16, 4);
+		assert_int_equal(le(buf, off, 4), REC_PAGE_DATA);
 		for (i = 0; i < count; i++) {
-			uint64_t e;
+			uint64_t e = le(buf, off + 24 + 8ULL * i, 8);
 
-			memcpy(&e, buf + off + 24 + 8ULL * i, 8);
 			assert_true(n < max);
 			out[n].pfn = e & PFN_MASK;
 			out[n++].type = e >> PFN_TYPE_SHIFT;

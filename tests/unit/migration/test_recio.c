@@ -17,22 +17,13 @@
 
 #include "common/crc32c.h"
 #include "devices/registry.h"
+#include "le.h"
 #include "devices/serial.h"
 #include "migration/pages.h"
 #include "migration/recio.h"
 #include "migration/restore.h"
 #include "migration/vmstate.h"
 #include "vmm/memory.h"
-
-static uint64_t le(const void *p, size_t off, size_t n)
-{
-	const uint8_t *b = (const uint8_t *)p + off;
-	uint64_t v = 0;
-
-	while (n--)
-		v = (v << 8) | b[n];
-	return v;
-}
 
 static uint8_t *take(struct stream *s, size_t *len)
 {

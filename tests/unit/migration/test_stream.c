@@ -24,8 +24,6 @@
 #include "common/clock.h"
 #include "migration/transport/stream.h"
 
-#define MIB_ (1024u * 1024)
-
 /* Byte i of every test pattern: never periodic at a power of two. */
 static uint8_t pat(uint64_t i)
 {
@@ -75,6 +73,25 @@ static void check_pattern(const uint8_t *p, size_t len, uint64_t from)
 			fail_msg("byte %llu: 0x%02x, expected 0x%02x",
 				 (unsigned long long)(from + i), p[i],
 				 pat(from + i));
+}
+
+/*
+ * Describe base[*off, len) with up to max iovecs of random sizes below
+ * bound (empty ones included); advances *off, returns the count.
+ */
+static int random_iovecs(struct iovec *iov, int max, uint8_t *base, size_t *off,
+			 size_t len, uint32_t bound)
+{
+	int n = 0;
+
+	while (n < max && *off < len) {
+		size_t k = rnd(bound); /* MIN() would draw twice */
+
+		k = MIN(k, len - *off);
+		iov[n++] = (struct iovec){ base + *off, k };
+		*off += k;
+	}
+	return n;
 }
 
 /* ---- Memory backend ---------------------------------------------------- */
@@ -244,10 +261,9 @@ static ssize_t trickle_readv(struct stream *s, const struct iovec *iov,
 
 	t->calls++;
 	for (i = 0; i < iovcnt && n < want && t->src_pos < t->src_len; i++) {
-		size_t k = iov[i].iov_len;
+		size_t k = MIN(MIN(iov[i].iov_len, want - n),
+			       t->src_len - t->src_pos);
 
-		k = k < want - n ? k : want - n;
-		k = k < t->src_len - t->src_pos ? k : t->src_len - t->src_pos;
 		memcpy(iov[i].iov_base, t->src + t->src_pos, k);
 		t->src_pos += k;
 		n += k;
@@ -265,8 +281,7 @@ static ssize_t trickle_writev(struct stream *s, const struct iovec *iov,
 	t->calls++;
 	assert_true(iovcnt > 0);
 	for (i = 0; i < iovcnt && n < want; i++) {
-		size_t k = iov[i].iov_len < want - n ? iov[i].iov_len :
-						       want - n;
+		size_t k = MIN(iov[i].iov_len, want - n);
 
 		memcpy(t->dst + t->dst_len, iov[i].iov_base, k);
 		t->dst_len += k;
@@ -314,16 +329,9 @@ static void trickle_round_trip(bool buffered)
 
 	trickle_open(&t, src, len, buffered);
 	while (off < len) {
-		int n = 0;
 		size_t start = off;
+		int n = random_iovecs(iov, 16, dst, &off, len, 300);
 
-		while (n < 16 && off < len) {
-			size_t k = rnd(300);
-
-			k = k < len - off ? k : len - off;
-			iov[n++] = (struct iovec){ dst + off, k };
-			off += k;
-		}
 		assert_int_equal(stream_readv(&t.s, iov, n), 0);
 		assert_int_equal(t.s.offset, off);
 		check_pattern(dst + start, off - start, start);
@@ -332,15 +340,8 @@ static void trickle_round_trip(bool buffered)
 	/* Writes: the same bytes back, in odd iovecs. */
 	t.calls = 0;
 	for (off = 0; off < len;) {
-		int n = 0;
+		int n = random_iovecs(iov, 16, src, &off, len, 200);
 
-		while (n < 16 && off < len) {
-			size_t k = rnd(200);
-
-			k = k < len - off ? k : len - off;
-			iov[n++] = (struct iovec){ src + off, k };
-			off += k;
-		}
 		assert_int_equal(stream_writev(&t.s, iov, n), 0);
 	}
 	assert_true(t.calls > 5000);
@@ -449,7 +450,7 @@ static void test_fd_write_to_closed_peer(void **state)
 /* Small readv calls with many iovecs, across several buffer refills. */
 static void test_fd_readv_crosses_buffer(void **state)
 {
-	const size_t len = 3 * MIB_ + 12345;
+	const size_t len = 3 * MIB + 12345;
 	uint8_t *dst = malloc(len), b;
 	struct iovec iov[64];
 	struct stream s;
@@ -458,17 +459,10 @@ static void test_fd_readv_crosses_buffer(void **state)
 
 	assert_int_equal(stream_open_fd(&s, fd, true), 0);
 	while (off < len) {
-		int n = 0;
 		size_t start = off;
-
 		/* Up to 64 iovecs of 0..4999 bytes: well under 256 KiB. */
-		while (n < 64 && off < len) {
-			size_t k = rnd(5000);
+		int n = random_iovecs(iov, 64, dst, &off, len, 5000);
 
-			k = k < len - off ? k : len - off;
-			iov[n++] = (struct iovec){ dst + off, k };
-			off += k;
-		}
 		assert_int_equal(stream_readv(&s, iov, n), 0);
 		assert_int_equal(s.offset, off);
 		check_pattern(dst + start, off - start, start);
@@ -482,39 +476,39 @@ static void test_fd_readv_crosses_buffer(void **state)
 /* Reads of a quarter buffer or more go straight to the fd. */
 static void test_fd_big_reads_bypass_buffer(void **state)
 {
-	const size_t len = 6 * MIB_;
+	const size_t len = 6 * MIB;
 	uint8_t *dst = malloc(len);
 	struct stream s;
 	int fd = pattern_file(len);
 	size_t pos;
 
 	assert_int_equal(stream_open_fd(&s, fd, false), 0);
-	assert_int_equal(stream_read(&s, dst, 2 * MIB_), 0);
-	check_pattern(dst, 2 * MIB_, 0);
+	assert_int_equal(stream_read(&s, dst, 2 * MIB), 0);
+	check_pattern(dst, 2 * MIB, 0);
 	/* Nothing was read ahead. */
-	assert_int_equal(lseek(fd, 0, SEEK_CUR), 2 * MIB_);
+	assert_int_equal(lseek(fd, 0, SEEK_CUR), 2 * MIB);
 	assert_int_equal(s.rbuf_len - s.rbuf_pos, 0);
 	/* A small read fills the buffer with a whole MiB... */
 	assert_int_equal(stream_read(&s, dst, 100), 0);
-	check_pattern(dst, 100, 2 * MIB_);
-	assert_int_equal(lseek(fd, 0, SEEK_CUR), 3 * MIB_);
+	check_pattern(dst, 100, 2 * MIB);
+	assert_int_equal(lseek(fd, 0, SEEK_CUR), 3 * MIB);
 	/* ...which later reads use, whatever their size, before the fd. */
-	assert_int_equal(stream_read(&s, dst, MIB_ - 100), 0);
-	check_pattern(dst, MIB_ - 100, 2 * MIB_ + 100);
-	assert_int_equal(lseek(fd, 0, SEEK_CUR), 3 * MIB_);
+	assert_int_equal(stream_read(&s, dst, MIB - 100), 0);
+	check_pattern(dst, MIB - 100, 2 * MIB + 100);
+	assert_int_equal(lseek(fd, 0, SEEK_CUR), 3 * MIB);
 	/* Exactly STREAM_RBUF_SIZE / 4 bypasses too. */
 	assert_int_equal(stream_read(&s, dst, STREAM_RBUF_SIZE / 4), 0);
-	check_pattern(dst, STREAM_RBUF_SIZE / 4, 3 * MIB_);
+	check_pattern(dst, STREAM_RBUF_SIZE / 4, 3 * MIB);
 	assert_int_equal(lseek(fd, 0, SEEK_CUR),
-			 3 * MIB_ + STREAM_RBUF_SIZE / 4);
+			 3 * MIB + STREAM_RBUF_SIZE / 4);
 	/* A big read that starts in the buffer takes the rest from the fd. */
-	pos = 3 * MIB_ + STREAM_RBUF_SIZE / 4;
+	pos = 3 * MIB + STREAM_RBUF_SIZE / 4;
 	assert_int_equal(stream_read(&s, dst, 10), 0);
-	assert_int_equal(lseek(fd, 0, SEEK_CUR), pos + MIB_);
-	assert_int_equal(stream_read(&s, dst, 3 * MIB_ / 2), 0);
-	check_pattern(dst, 3 * MIB_ / 2, pos + 10);
-	assert_int_equal(lseek(fd, 0, SEEK_CUR), pos + 10 + 3 * MIB_ / 2);
-	assert_int_equal(s.offset, pos + 10 + 3 * MIB_ / 2);
+	assert_int_equal(lseek(fd, 0, SEEK_CUR), pos + MIB);
+	assert_int_equal(stream_read(&s, dst, 3 * MIB / 2), 0);
+	check_pattern(dst, 3 * MIB / 2, pos + 10);
+	assert_int_equal(lseek(fd, 0, SEEK_CUR), pos + 10 + 3 * MIB / 2);
+	assert_int_equal(s.offset, pos + 10 + 3 * MIB / 2);
 	stream_close(&s);
 	close(fd);
 	free(dst);
@@ -544,7 +538,7 @@ static void test_fd_readv_more_than_iov_max(void **state)
 static void test_fd_writev_more_than_iov_max(void **state)
 {
 	const int n = 2 * IOV_MAX + 100;
-	uint8_t *src = pattern(n * 9 + MIB_), *back;
+	uint8_t *src = pattern(n * 9 + MIB), *back;
 	struct iovec *iov = calloc(n + 1, sizeof(*iov));
 	size_t off = 0;
 	struct stream s;
@@ -554,8 +548,8 @@ static void test_fd_writev_more_than_iov_max(void **state)
 		iov[i] = (struct iovec){ src + off, i % 10 };
 		off += i % 10;
 	}
-	iov[n] = (struct iovec){ src + off, MIB_ };
-	off += MIB_;
+	iov[n] = (struct iovec){ src + off, MIB };
+	off += MIB;
 	assert_int_equal(stream_open_fd(&s, fd, true), 0);
 	assert_int_equal(stream_writev(&s, iov, n + 1), 0);
 	assert_int_equal(s.offset, off);
@@ -586,9 +580,8 @@ static void *writer_main(void *arg)
 	if (stream_open_fd(&s, w->fd, true))
 		return NULL;
 	while (off < w->len) {
-		size_t k = 1 + (off * 7919) % 70000;
+		size_t k = MIN(1 + (off * 7919) % 70000, w->len - off);
 
-		k = k < w->len - off ? k : w->len - off;
 		if (stream_write(&s, src + off, k))
 			break;
 		off += k;
@@ -600,7 +593,7 @@ static void *writer_main(void *arg)
 
 static void test_socket_mixed_reads(void **state)
 {
-	struct writer w = { .len = 5 * MIB_ + 777 };
+	struct writer w = { .len = 5 * MIB + 777 };
 	uint8_t *dst = malloc(w.len), b;
 	struct stream s;
 	pthread_t th;
@@ -615,7 +608,7 @@ static void test_socket_mixed_reads(void **state)
 		/* A record's shape: a 16-byte header, then a body. */
 		size_t k = rnd(4) ? 16 : 1 + rnd(600000);
 
-		k = k < w.len - off ? k : w.len - off;
+		k = MIN(k, w.len - off);
 		assert_int_equal(stream_read(&s, dst + off, k), 0);
 		off += k;
 	}
@@ -642,37 +635,37 @@ static double write_seconds(struct stream *s, const uint8_t *buf, size_t chunk,
 
 static void test_rate_limit(void **state)
 {
-	uint8_t *buf = pattern(2 * MIB_), *out;
+	uint8_t *buf = pattern(2 * MIB), *out;
 	struct stream s;
 	double t;
 	size_t len;
 
 	/* 2 MiB at 8 MiB/s: a quarter second, one write or many. */
 	stream_open_mem_write(&s);
-	stream_set_rate_limit(&s, 8 * MIB_);
-	t = write_seconds(&s, buf, 2 * MIB_, 2 * MIB_);
+	stream_set_rate_limit(&s, 8 * MIB);
+	t = write_seconds(&s, buf, 2 * MIB, 2 * MIB);
 	assert_true(t >= 0.2);
 	assert_true(t < 2.0);
-	stream_set_rate_limit(&s, 8 * MIB_);
-	t = write_seconds(&s, buf, 256 * 1024, 2 * MIB_);
+	stream_set_rate_limit(&s, 8 * MIB);
+	t = write_seconds(&s, buf, 256 * 1024, 2 * MIB);
 	assert_true(t >= 0.2);
 	assert_true(t < 2.0);
 	/* Under the limit no write waits long. */
-	stream_set_rate_limit(&s, 64 * MIB_);
+	stream_set_rate_limit(&s, 64 * MIB);
 	t = write_seconds(&s, buf, 4096, 64 * 1024);
 	assert_true(t < 0.5);
 	/* 0 removes the limit: 8 MiB would take a second at 8 MiB/s. */
-	stream_set_rate_limit(&s, 8 * MIB_);
+	stream_set_rate_limit(&s, 8 * MIB);
 	stream_set_rate_limit(&s, 0);
-	t = write_seconds(&s, buf, 2 * MIB_, 2 * MIB_);
-	t += write_seconds(&s, buf, 2 * MIB_, 2 * MIB_);
-	t += write_seconds(&s, buf, 2 * MIB_, 2 * MIB_);
-	t += write_seconds(&s, buf, 2 * MIB_, 2 * MIB_);
+	t = write_seconds(&s, buf, 2 * MIB, 2 * MIB);
+	t += write_seconds(&s, buf, 2 * MIB, 2 * MIB);
+	t += write_seconds(&s, buf, 2 * MIB, 2 * MIB);
+	t += write_seconds(&s, buf, 2 * MIB, 2 * MIB);
 	assert_true(t < 0.5);
-	assert_int_equal(s.offset, 12 * MIB_ + 64 * 1024);
+	assert_int_equal(s.offset, 12 * MIB + 64 * 1024);
 	out = stream_mem_take(&s, &len);
 	assert_int_equal(len, s.offset);
-	check_pattern(out, 2 * MIB_, 0);
+	check_pattern(out, 2 * MIB, 0);
 	free(out);
 	stream_close(&s);
 	free(buf);

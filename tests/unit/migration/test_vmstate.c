@@ -112,16 +112,22 @@ static void make_clock(struct rec *r)
 	memcpy(r->body, &c, sizeof(c));
 }
 
-static void make_device(struct rec *r, const char *id, uint32_t version,
-			const struct serial_state *st)
+static void make_device_state(struct rec *r, const char *id, uint32_t version,
+			      const void *st, uint32_t len)
 {
-	struct rec_device d = { .version = version, .length = sizeof(*st) };
+	struct rec_device d = { .version = version, .length = len };
 
 	strncpy(d.id, id, sizeof(d.id) - 1);
 	r->type = REC_DEVICE;
-	r->len = sizeof(d) + sizeof(*st);
+	r->len = sizeof(d) + len;
 	memcpy(r->body, &d, sizeof(d));
-	memcpy(r->body + sizeof(d), st, sizeof(*st));
+	memcpy(r->body + sizeof(d), st, len);
+}
+
+static void make_device(struct rec *r, const char *id, uint32_t version,
+			const struct serial_state *st)
+{
+	make_device_state(r, id, version, st, sizeof(*st));
 }
 
 static const struct serial_state good_serial = {
@@ -335,50 +341,45 @@ static void test_duplicates_refused(void **state)
 	assert_int_equal(f->rx.clock.tsc_khz, 2500000);
 }
 
+/* On a fresh fixture, everything but what sk says is incomplete. */
+static void expect_missing(void **state, const struct skip *sk,
+			   const char *what)
+{
+	teardown(state);
+	assert_int_equal(setup(state), 0);
+	add_all(*state, sk);
+	expect_incomplete(*state, what);
+}
+
 static void test_missing_records_named(void **state)
 {
-	struct fixture *f = *state;
 	unsigned int t;
 	char want[64];
 
 	for (t = 0; t < ARRAY_SIZE(vcpu_types); t++) {
-		struct skip sk = { .vcpu = 1,
-				   .type = vcpu_types[t],
-				   .chip = -1 };
-
-		teardown(state);
-		assert_int_equal(setup(state), 0);
-		f = *state;
-		add_all(f, &sk);
 		snprintf(want, sizeof(want), "no %s record for vCPU 1",
 			 rec_type_name(vcpu_types[t]));
-		expect_incomplete(f, want);
+		expect_missing(state,
+			       &(struct skip){ .vcpu = 1,
+					       .type = vcpu_types[t],
+					       .chip = -1 },
+			       want);
 	}
 	for (t = 0; t < 3; t++) {
-		struct skip sk = { .vcpu = -1, .chip = t };
-
-		teardown(state);
-		assert_int_equal(setup(state), 0);
-		f = *state;
-		add_all(f, &sk);
 		snprintf(want, sizeof(want), "no IRQCHIP record for chip %u",
 			 t);
-		expect_incomplete(f, want);
+		expect_missing(state, &(struct skip){ .vcpu = -1, .chip = t },
+			       want);
 	}
-	teardown(state);
-	assert_int_equal(setup(state), 0);
-	add_all(*state, &(struct skip){ .vcpu = -1, .chip = -1, .pit = true });
-	expect_incomplete(*state, "no PIT record");
-	teardown(state);
-	assert_int_equal(setup(state), 0);
-	add_all(*state,
-		&(struct skip){ .vcpu = -1, .chip = -1, .clock = true });
-	expect_incomplete(*state, "no CLOCK record");
-	teardown(state);
-	assert_int_equal(setup(state), 0);
-	add_all(*state,
-		&(struct skip){ .vcpu = -1, .chip = -1, .device = true });
-	expect_incomplete(*state, "no DEVICE record for 'serial0'");
+	expect_missing(state,
+		       &(struct skip){ .vcpu = -1, .chip = -1, .pit = true },
+		       "no PIT record");
+	expect_missing(state,
+		       &(struct skip){ .vcpu = -1, .chip = -1, .clock = true },
+		       "no CLOCK record");
+	expect_missing(state,
+		       &(struct skip){ .vcpu = -1, .chip = -1, .device = true },
+		       "no DEVICE record for 'serial0'");
 }
 
 static void test_device_checks(void **state)
@@ -464,10 +465,7 @@ static void test_platform_registry(void **state)
 static void test_ged_record_optional(void **state)
 {
 	struct fixture *f = *state;
-	struct ged_state gs = { .events = 1 };
-	struct rec_device d = { .id = "ged0",
-				.version = GED_STATE_VERSION,
-				.length = sizeof(gs) };
+	struct ged_state gs = { .events = 2 };
 	char why[256] = "";
 	struct ged g;
 
@@ -477,15 +475,11 @@ static void test_ged_record_optional(void **state)
 	if (vmstate_rx_complete(&f->rx, &f->devs, why, sizeof(why)))
 		fail_msg("%s", why);
 	assert_false(f->rx.have_dev[1]);
-	f->r.type = REC_DEVICE;
-	f->r.len = sizeof(d) + sizeof(gs);
-	memcpy(f->r.body, &d, sizeof(d));
-	gs.events = 2;
-	memcpy(f->r.body + sizeof(d), &gs, sizeof(gs));
+	make_device_state(&f->r, "ged0", GED_STATE_VERSION, &gs, sizeof(gs));
 	add_refused(
 		f, "device 'ged0': events 0x2 sets bits the GED does not have");
 	gs.events = 1;
-	memcpy(f->r.body + sizeof(d), &gs, sizeof(gs));
+	make_device_state(&f->r, "ged0", GED_STATE_VERSION, &gs, sizeof(gs));
 	add_ok(f);
 	assert_true(f->rx.have_dev[1]);
 	assert_memory_equal(f->rx.dev_state[1], &gs, sizeof(gs));
@@ -499,24 +493,19 @@ static void test_ged_record_optional(void **state)
 	ged_destroy(&g);
 }
 
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_complete_set, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_any_order, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_duplicates_refused, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_missing_records_named,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_device_checks, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_device_length_mismatch,
-						setup, teardown),
+		T(test_complete_set),
+		T(test_any_order),
+		T(test_duplicates_refused),
+		T(test_missing_records_named),
+		T(test_device_checks),
+		T(test_device_length_mismatch),
 		cmocka_unit_test(test_platform_registry),
-		cmocka_unit_test_setup_teardown(test_ged_record_optional, setup,
-						teardown),
+		T(test_ged_record_optional),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

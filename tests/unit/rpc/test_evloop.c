@@ -17,20 +17,18 @@
 #include "common/evloop.h"
 
 struct pipe_watch {
-	struct evloop *loop;
 	int rfd, wfd;
 	int calls;
 	bool remove_self;
 	struct pipe_watch *victim; /* removed by this one's callback */
 };
 
-static void pipe_open(struct pipe_watch *w, struct evloop *loop)
+static void pipe_open(struct pipe_watch *w)
 {
 	int p[2];
 
 	assert_int_equal(pipe(p), 0);
 	memset(w, 0, sizeof(*w));
-	w->loop = loop;
 	w->rfd = p[0];
 	w->wfd = p[1];
 	assert_int_equal(write(w->wfd, "x", 1), 1);
@@ -68,7 +66,7 @@ static void test_fd_callback_and_self_removal(void **state)
 	struct evloop *loop;
 
 	assert_int_equal(evloop_new(&loop), 0);
-	pipe_open(&w, loop);
+	pipe_open(&w);
 	assert_int_equal(evloop_add_fd(loop, w.rfd, EVLOOP_IN, pipe_cb, &w), 0);
 	assert_int_equal(evloop_add_fd(loop, w.rfd, EVLOOP_IN, pipe_cb, &w),
 			 -EEXIST);
@@ -100,8 +98,8 @@ static void test_remove_other_fd_in_same_round(void **state)
 	struct evloop *loop;
 
 	assert_int_equal(evloop_new(&loop), 0);
-	pipe_open(&a, loop);
-	pipe_open(&b, loop);
+	pipe_open(&a);
+	pipe_open(&b);
 	a.victim = &b;
 	b.victim = &a;
 	assert_int_equal(evloop_add_fd(loop, a.rfd, EVLOOP_IN, pipe_cb, &a), 0);

@@ -386,13 +386,20 @@ static const char *member_str(struct json_object *obj, const char *a,
 	return json_object_get_string(v);
 }
 
-/* Read the greeting and negotiate on a raw connection. */
-static void raw_negotiate(struct raw *raw)
+static void raw_expect_greeting(struct raw *raw)
 {
 	struct json_object *m = raw_expect(raw);
 
 	assert_true(json_object_object_get_ex(m, "QMP", NULL));
 	json_object_put(m);
+}
+
+/* Read the greeting and negotiate on a raw connection. */
+static void raw_negotiate(struct raw *raw)
+{
+	struct json_object *m;
+
+	raw_expect_greeting(raw);
 	raw_send(raw, "{\"execute\":\"qmp_capabilities\"}\r\n");
 	m = raw_expect(raw);
 	assert_true(json_object_object_get_ex(m, "return", NULL));
@@ -414,6 +421,15 @@ static struct rpc_client *client_open(struct fixture *f)
 
 	assert_int_equal(rpc_client_connect(f->path, WAIT_MS, &c), 0);
 	return c;
+}
+
+/* The server still answers c. */
+static void expect_echo(struct rpc_client *c)
+{
+	struct rpc_result res;
+
+	assert_int_equal(rpc_client_execute(c, "echo", NULL, -1, &res), 0);
+	rpc_result_release(&res);
 }
 
 static size_t open_fd_count(void)
@@ -468,9 +484,7 @@ static void test_raw_protocol(void **state)
 	struct raw raw;
 
 	raw_open(&raw, f->path);
-	m = raw_expect(&raw);
-	assert_true(json_object_object_get_ex(m, "QMP", NULL));
-	json_object_put(m);
+	raw_expect_greeting(&raw);
 	raw_send(&raw, "{\"execute\":\"echo\",\"id\":1}");
 	m = raw_expect(&raw);
 	assert_string_equal(member_str(m, "error", "class"), "CommandNotFound");
@@ -544,7 +558,6 @@ static void test_oversize_message_closes(void **state)
 	struct flood fl = { 0 };
 	struct json_object *m;
 	struct rpc_client *c;
-	struct rpc_result res;
 	long rss_before = max_rss_kib();
 	struct raw raw;
 	pthread_t th;
@@ -566,8 +579,7 @@ static void test_oversize_message_closes(void **state)
 	wait_conn_count(f, 0);
 	/* Others are not affected. */
 	c = client_open(f);
-	assert_int_equal(rpc_client_execute(c, "echo", NULL, -1, &res), 0);
-	rpc_result_release(&res);
+	expect_echo(c);
 	rpc_client_close(c);
 }
 
@@ -575,7 +587,6 @@ static void test_disconnect_mid_request(void **state)
 {
 	struct fixture *f = *state;
 	struct rpc_client *c = client_open(f);
-	struct rpc_result res;
 	struct raw raw;
 
 	raw_open(&raw, f->path);
@@ -590,8 +601,7 @@ static void test_disconnect_mid_request(void **state)
 	raw_send(&raw, "{\"execute\":\"big\"}");
 	raw_close(&raw);
 	wait_conn_count(f, 1);
-	assert_int_equal(rpc_client_execute(c, "echo", NULL, -1, &res), 0);
-	rpc_result_release(&res);
+	expect_echo(c);
 	rpc_client_close(c);
 	wait_conn_count(f, 0);
 }
@@ -616,15 +626,13 @@ static void test_deferred_reply_does_not_block_others(void **state)
 	struct fixture *f = *state;
 	struct bg_exec bg = { .cmd = "defer" };
 	struct rpc_client *b = client_open(f);
-	struct rpc_result res;
 	pthread_t th;
 
 	bg.c = client_open(f);
 	assert_int_equal(pthread_create(&th, NULL, exec_thread, &bg), 0);
 	wait_deferred(f, 1);
 	/* While "defer" is outstanding, another client is served. */
-	assert_int_equal(rpc_client_execute(b, "echo", NULL, -1, &res), 0);
-	rpc_result_release(&res);
+	expect_echo(b);
 	assert_int_equal(
 		reply_on_loop(f, deferred_at(f, 0), "{\"saved\":true}"), 0);
 	pthread_join(th, NULL);
@@ -649,7 +657,6 @@ static void test_deferred_reply_to_gone_client(void **state)
 {
 	struct fixture *f = *state;
 	struct rpc_client *c = client_open(f);
-	struct rpc_result res;
 	struct raw raw;
 
 	raw_open(&raw, f->path);
@@ -660,8 +667,7 @@ static void test_deferred_reply_to_gone_client(void **state)
 	wait_conn_count(f, 1);
 	assert_int_equal(reply_on_loop(f, deferred_at(f, 0), "{}"), -ENOTCONN);
 	assert_int_equal(reply_on_loop(f, deferred_at(f, 0), NULL), -ENOTCONN);
-	assert_int_equal(rpc_client_execute(c, "echo", NULL, -1, &res), 0);
-	rpc_result_release(&res);
+	expect_echo(c);
 	rpc_client_close(c);
 }
 
@@ -810,7 +816,6 @@ static void test_client_not_reading_is_dropped(void **state)
 {
 	struct fixture *f = *state;
 	struct rpc_client *c = client_open(f);
-	struct rpc_result res;
 	char many[32 * 20] = "";
 	struct raw raw;
 	int i;
@@ -823,8 +828,7 @@ static void test_client_not_reading_is_dropped(void **state)
 	raw_send(&raw, many);
 	wait_conn_count(f, 1);
 	/* The server was never blocked. */
-	assert_int_equal(rpc_client_execute(c, "echo", NULL, -1, &res), 0);
-	rpc_result_release(&res);
+	expect_echo(c);
 	raw_close(&raw);
 	rpc_client_close(c);
 }
@@ -932,7 +936,6 @@ static void test_accept_out_of_fds(void **state)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fillers[64], nfill = 0, fd, i;
 	struct rlimit old, low;
-	struct json_object *m;
 	struct raw raw;
 
 	raw.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -953,9 +956,7 @@ static void test_accept_out_of_fds(void **state)
 	for (i = 0; i < nfill; i++)
 		close(fillers[i]);
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
-	m = raw_expect(&raw);
-	assert_true(json_object_object_get_ex(m, "QMP", NULL));
-	json_object_put(m);
+	raw_expect_greeting(&raw);
 	raw_close(&raw);
 	wait_conn_count(f, 0);
 }

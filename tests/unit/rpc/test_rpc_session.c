@@ -197,23 +197,34 @@ static const char *path_str(struct json_object *obj, const char *a,
 	return json_object_get_string(v);
 }
 
+static const char *plain(struct json_object *v)
+{
+	return json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+}
+
+/* m carries the id id_json, or none if id_json is NULL. */
+static void expect_id(struct json_object *m, const char *id_json)
+{
+	struct json_object *id;
+
+	if (!id_json) {
+		assert_false(json_object_object_get_ex(m, "id", NULL));
+		return;
+	}
+	assert_true(json_object_object_get_ex(m, "id", &id));
+	assert_string_equal(plain(id), id_json);
+}
+
 /* Next message is an error of class cls whose desc contains text. */
 static void expect_error(struct fixture *f, const char *cls, const char *text,
 			 const char *id_json)
 {
-	struct json_object *m = next_msg(f), *id;
+	struct json_object *m = next_msg(f);
 
 	assert_string_equal(path_str(m, "error", "class"), cls);
 	assert_non_null(strstr(path_str(m, "error", "desc"), text));
 	assert_null(strchr(path_str(m, "error", "desc"), '\n'));
-	if (id_json) {
-		assert_true(json_object_object_get_ex(m, "id", &id));
-		assert_string_equal(json_object_to_json_string_ext(
-					    id, JSON_C_TO_STRING_PLAIN),
-				    id_json);
-	} else {
-		assert_false(json_object_object_get_ex(m, "id", NULL));
-	}
+	expect_id(m, id_json);
 }
 
 /* Next message is a return whose value serializes to ret_json. */
@@ -223,23 +234,20 @@ static void expect_return(struct fixture *f, const char *ret_json,
 	struct json_object *m = next_msg(f), *v;
 
 	assert_true(json_object_object_get_ex(m, "return", &v));
-	assert_string_equal(
-		json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN),
-		ret_json);
-	if (id_json) {
-		assert_true(json_object_object_get_ex(m, "id", &v));
-		assert_string_equal(json_object_to_json_string_ext(
-					    v, JSON_C_TO_STRING_PLAIN),
-				    id_json);
-	} else {
-		assert_false(json_object_object_get_ex(m, "id", NULL));
-	}
+	assert_string_equal(plain(v), ret_json);
+	expect_id(m, id_json);
+}
+
+/* Send the greeting and skip it. */
+static void greet(struct fixture *f)
+{
+	assert_int_equal(rpc_session_greet(&f->s), 0);
+	next_msg(f);
 }
 
 static void negotiate(struct fixture *f)
 {
-	assert_int_equal(rpc_session_greet(&f->s), 0);
-	next_msg(f);
+	greet(f);
 	assert_int_equal(feed(f, "{\"execute\":\"qmp_capabilities\"}"), 0);
 	expect_return(f, "{}", NULL);
 }
@@ -254,9 +262,7 @@ static void test_greeting(void **state)
 	assert_true(json_object_object_get_ex(m, "QMP", &qmp));
 	assert_true(json_object_object_get_ex(qmp, "version", &ver));
 	assert_true(json_object_object_get_ex(ver, "godwit", &v));
-	assert_string_equal(
-		json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN),
-		"{\"major\":0,\"minor\":1,\"micro\":0}");
+	assert_string_equal(plain(v), "{\"major\":0,\"minor\":1,\"micro\":0}");
 	assert_string_equal(path_str(ver, "package", NULL), "godwit 0.1.0");
 	assert_true(json_object_object_get_ex(qmp, "capabilities", &v));
 	assert_true(json_object_is_type(v, json_type_array));
@@ -268,8 +274,7 @@ static void test_commands_need_negotiation(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(rpc_session_greet(&f->s), 0);
-	next_msg(f);
+	greet(f);
 	assert_int_equal(feed(f, "{\"execute\":\"echo\",\"id\":1}"), 0);
 	expect_error(f, "CommandNotFound",
 		     "Expecting capabilities negotiation with "
@@ -293,8 +298,7 @@ static void test_capabilities_unknown(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(rpc_session_greet(&f->s), 0);
-	next_msg(f);
+	greet(f);
 	assert_int_equal(feed(f, "{\"execute\":\"qmp_capabilities\","
 				 "\"arguments\":{\"enable\":[\"oob\"]}}"),
 			 0);
@@ -585,8 +589,7 @@ static void test_events_after_negotiation(void **state)
 
 	assert_non_null(ev);
 	assert_int_equal(rpc_msg_serialize(ev, &buf, &len), 0);
-	assert_int_equal(rpc_session_greet(&f->s), 0);
-	next_msg(f);
+	greet(f);
 	copy = malloc(len);
 	memcpy(copy, buf, len);
 	assert_int_equal(rpc_session_send_event(&f->s, copy, len), 0);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "le.h"
 #include "vmm/memory.h"
 #include "vmm/x86/layout.h"
 #include "vmm/x86/pvh.h"
@@ -45,7 +46,7 @@
 #define CHECKED (4 * MIB) /* RAM compared before and after a rejection */
 
 enum { PH_NOTE, PH_TEXT, PH_DATA, NR_PH };
-enum phf { F_TYPE, F_OFFSET, F_PADDR, F_FILESZ, F_MEMSZ };
+enum phf { F_TYPE, F_OFFSET, F_VADDR, F_PADDR, F_FILESZ, F_MEMSZ };
 
 struct image {
 	uint8_t b[IMG_SIZE];
@@ -62,9 +63,9 @@ static size_t put_note(uint8_t *p, const char *name, uint32_t type,
 	uint32_t namesz = strlen(name) + 1;
 	size_t n = 12;
 
-	memcpy(p, &namesz, 4);
-	memcpy(p + 4, &descsz, 4);
-	memcpy(p + 8, &type, 4);
+	put32(p, 0, namesz);
+	put32(p, 4, descsz);
+	put32(p, 8, type);
 	memcpy(p + n, name, namesz);
 	n += (namesz + 3) & ~3u;
 	memcpy(p + n, desc, descsz);
@@ -72,49 +73,39 @@ static size_t put_note(uint8_t *p, const char *name, uint32_t type,
 	return n;
 }
 
+/* Elf32_Phdr and Elf64_Phdr share field names, not layout. */
+#define SET_PH_FIELD(ph, f, v)                \
+	do {                                  \
+		switch (f) {                  \
+		case F_TYPE:                  \
+			(ph)->p_type = (v);   \
+			break;                \
+		case F_OFFSET:                \
+			(ph)->p_offset = (v); \
+			break;                \
+		case F_VADDR:                 \
+			(ph)->p_vaddr = (v);  \
+			break;                \
+		case F_PADDR:                 \
+			(ph)->p_paddr = (v);  \
+			break;                \
+		case F_FILESZ:                \
+			(ph)->p_filesz = (v); \
+			break;                \
+		case F_MEMSZ:                 \
+			(ph)->p_memsz = (v);  \
+			break;                \
+		}                             \
+	} while (0)
+
 static void set_ph(struct image *im, int i, enum phf f, uint64_t v)
 {
-	if (im->is64) {
-		Elf64_Phdr *ph = (Elf64_Phdr *)(im->b + sizeof(Elf64_Ehdr)) + i;
-
-		switch (f) {
-		case F_TYPE:
-			ph->p_type = v;
-			break;
-		case F_OFFSET:
-			ph->p_offset = v;
-			break;
-		case F_PADDR:
-			ph->p_paddr = v;
-			break;
-		case F_FILESZ:
-			ph->p_filesz = v;
-			break;
-		case F_MEMSZ:
-			ph->p_memsz = v;
-			break;
-		}
-	} else {
-		Elf32_Phdr *ph = (Elf32_Phdr *)(im->b + sizeof(Elf32_Ehdr)) + i;
-
-		switch (f) {
-		case F_TYPE:
-			ph->p_type = v;
-			break;
-		case F_OFFSET:
-			ph->p_offset = v;
-			break;
-		case F_PADDR:
-			ph->p_paddr = v;
-			break;
-		case F_FILESZ:
-			ph->p_filesz = v;
-			break;
-		case F_MEMSZ:
-			ph->p_memsz = v;
-			break;
-		}
-	}
+	if (im->is64)
+		SET_PH_FIELD((Elf64_Phdr *)(im->b + sizeof(Elf64_Ehdr)) + i, f,
+			     v);
+	else
+		SET_PH_FIELD((Elf32_Phdr *)(im->b + sizeof(Elf32_Ehdr)) + i, f,
+			     v);
 }
 
 /* A valid PVH kernel; desc_size is 4 or 8 (the entry's width). */
@@ -183,17 +174,10 @@ static struct image *make_image(bool is64, uint32_t desc_size, uint64_t entry)
 	set_ph(im, PH_DATA, F_FILESZ, DATA_FILESZ);
 	set_ph(im, PH_DATA, F_MEMSZ, DATA_MEMSZ);
 	/* Virtual addresses differ from physical ones, as in vmlinux. */
-	if (is64) {
-		Elf64_Phdr *ph = (Elf64_Phdr *)(im->b + sizeof(Elf64_Ehdr));
-
-		ph[PH_TEXT].p_vaddr = 0xffffffff81000000ULL;
-		ph[PH_DATA].p_vaddr = 0xffffffff81100000ULL;
-	} else {
-		Elf32_Phdr *ph = (Elf32_Phdr *)(im->b + sizeof(Elf32_Ehdr));
-
-		ph[PH_TEXT].p_vaddr = 0xc1000000u;
-		ph[PH_DATA].p_vaddr = 0xc1100000u;
-	}
+	set_ph(im, PH_TEXT, F_VADDR,
+	       is64 ? 0xffffffff81000000ULL : 0xc1000000u);
+	set_ph(im, PH_DATA, F_VADDR,
+	       is64 ? 0xffffffff81100000ULL : 0xc1100000u);
 	for (i = 0; i < TEXT_SIZE; i++)
 		im->b[TEXT_OFF + i] = (uint8_t)(i * 13 + 5);
 	for (i = 0; i < DATA_FILESZ; i++)
@@ -208,15 +192,6 @@ static void mem_setup(struct guest_mem *mem, uint64_t size)
 	assert_int_equal(mem_init(mem, size), 0);
 	/* Dirty the area images land in, so untouched bytes show. */
 	memset(mem->host + TEXT_PADDR - 4096, FILL, 2 * MIB);
-}
-
-static uint64_t le(const uint8_t *p, size_t off, size_t n)
-{
-	uint64_t v = 0;
-
-	while (n--)
-		v = (v << 8) | p[off + n];
-	return v;
 }
 
 static int load(struct guest_mem *mem, const struct image *im,
@@ -249,19 +224,26 @@ static void check_loaded(const struct guest_mem *mem, const struct image *im,
 	assert_int_equal(mem->host[IMG_END], FILL);
 }
 
-static void load_ok(bool is64, uint32_t desc, uint64_t entry)
+/* Load im into fresh RAM, expect success and entry; frees im. */
+static void expect_load(struct image *im, uint64_t entry)
 {
-	struct image *im = make_image(is64, desc, entry);
 	struct guest_mem mem;
 	struct pvh_image out;
 	char why[256];
 
 	mem_setup(&mem, GUEST_MEM);
-	assert_true(pvh_elf_probe(im->b, im->len));
 	assert_int_equal(load(&mem, im, &out, why), 0);
 	check_loaded(&mem, im, &out, entry);
 	mem_destroy(&mem);
 	free(im);
+}
+
+static void load_ok(bool is64, uint32_t desc, uint64_t entry)
+{
+	struct image *im = make_image(is64, desc, entry);
+
+	assert_true(pvh_elf_probe(im->b, im->len));
+	expect_load(im, entry);
 }
 
 /*
@@ -315,16 +297,9 @@ static void test_load_elf32_8byte_note(void **state)
 static void test_load_elf32_x86_64_machine(void **state)
 {
 	struct image *im = make_image(false, 4, ENTRY);
-	struct guest_mem mem;
-	struct pvh_image out;
-	char why[256];
 
 	((Elf32_Ehdr *)im->b)->e_machine = EM_X86_64;
-	mem_setup(&mem, GUEST_MEM);
-	assert_int_equal(load(&mem, im, &out, why), 0);
-	check_loaded(&mem, im, &out, ENTRY);
-	mem_destroy(&mem);
-	free(im);
+	expect_load(im, ENTRY);
 }
 
 /* Entry at the first and last byte of the image is inside it. */
@@ -340,9 +315,6 @@ static void test_empty_load_segment_ignored(void **state)
 	struct image *im = make_image(true, 8, ENTRY);
 	Elf64_Ehdr *e = (Elf64_Ehdr *)im->b;
 	Elf64_Phdr *ph = (Elf64_Phdr *)(im->b + e->e_phoff);
-	struct guest_mem mem;
-	struct pvh_image out;
-	char why[256];
 
 	/* Add a fourth header (the note area starts at 0x200: room). */
 	e->e_phnum = 4;
@@ -351,11 +323,7 @@ static void test_empty_load_segment_ignored(void **state)
 			      .p_paddr = 0x1000,
 			      .p_filesz = 0,
 			      .p_memsz = 0 };
-	mem_setup(&mem, GUEST_MEM);
-	assert_int_equal(load(&mem, im, &out, why), 0);
-	check_loaded(&mem, im, &out, ENTRY);
-	mem_destroy(&mem);
-	free(im);
+	expect_load(im, ENTRY);
 }
 
 static void test_probe(void **state)
@@ -568,27 +536,19 @@ static void test_truncated_note_then_good_segment(void **state)
 	struct image *im = make_image(true, 8, ENTRY);
 	Elf64_Ehdr *e = (Elf64_Ehdr *)im->b;
 	Elf64_Phdr *ph = (Elf64_Phdr *)(im->b + e->e_phoff);
-	struct guest_mem mem;
-	struct pvh_image out;
-	char why[256];
 
 	e->e_phnum = 4;
 	ph[3] = ph[PH_NOTE];
 	set_ph(im, PH_NOTE, F_FILESZ, im->note_len - 4);
-	mem_setup(&mem, GUEST_MEM);
-	assert_int_equal(load(&mem, im, &out, why), 0);
-	check_loaded(&mem, im, &out, ENTRY);
-	mem_destroy(&mem);
-	free(im);
+	expect_load(im, ENTRY);
 }
 
 static void test_reject_bad_desc_size(void **state)
 {
 	struct image *im = make_image(true, 8, ENTRY);
-	uint32_t two = 2;
 
 	/* A 2-byte entry: neither a 32- nor a 64-bit address. */
-	memcpy(im->b + im->pvh_note_off + 4, &two, 4);
+	put32(im->b, im->pvh_note_off + 4, 2);
 	expect_reject(im, GUEST_MEM, -ENOEXEC, "2-byte descriptor");
 }
 
