@@ -42,6 +42,8 @@ int write_full(int fd, const void *buf, size_t len)
 			continue;
 		if (r < 0)
 			return -errno;
+		if (r == 0)
+			return -EIO; /* no progress: do not spin */
 		p += r;
 		len -= r;
 	}

@@ -78,7 +78,7 @@ static int batch_flush(struct stream *s, struct batch *b, struct page_stats *st)
 	 * The destination speaks while we stream to acknowledge rounds, or
 	 * to refuse us: let the owner read it (or stop if nobody listens).
 	 */
-	if (stream_peer_spoke(s)) {
+	if (stream_peer_wait(s, 0) > 0) {
 		rc = s->on_peer ? s->on_peer(s, s->on_peer_opaque) :
 				  -ECONNABORTED;
 		if (rc)

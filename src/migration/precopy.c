@@ -9,7 +9,6 @@
 #include "migration/precopy.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <string.h>
 
 #include "common/clock.h"
@@ -63,22 +62,21 @@ static int on_peer(struct stream *s, void *opaque)
 /* Let the destination apply what is in flight before the pause. */
 static int catch_up(struct precopy *pc)
 {
-	uint64_t start = time_mono_ns(), now;
-	struct pollfd p = { .fd = pc->s->fd, .events = POLLIN };
+	uint64_t start = time_mono_ns(), waited;
 	int rc, r;
 
 	while (pc->rounds_acked < pc->rounds_sent) {
-		now = time_mono_ns();
-		if (now - start >= CATCHUP_MAX_NS) {
+		waited = time_mono_ns() - start;
+		if (waited >= CATCHUP_MAX_NS) {
 			log_debug(
 				"destination did not acknowledge round %llu in time",
 				(unsigned long long)pc->rounds_sent - 1);
 			break;
 		}
-		r = poll(&p, 1,
-			 (CATCHUP_MAX_NS - (now - start)) / NSEC_PER_MSEC + 1);
-		if (r < 0 && errno != EINTR)
-			return stream_set_error(pc->s, -errno);
+		r = stream_peer_wait(
+			pc->s, (CATCHUP_MAX_NS - waited) / NSEC_PER_MSEC + 1);
+		if (r < 0)
+			return stream_set_error(pc->s, r);
 		if (r > 0) {
 			rc = on_peer(pc->s, pc);
 			if (rc)

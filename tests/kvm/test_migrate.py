@@ -234,7 +234,8 @@ def test_cancel(env):
 
 
 HOOK = """#!/bin/sh
-echo "$1 $2 $4 step=$GODWIT_STEP domain=$GODWIT_DOMAIN dest=$GODWIT_DEST" >> %(log)s
+dests=$(tr '\\0' '\\n' < /proc/$$/environ | grep -c '^GODWIT_DEST=')
+echo "$1 $2 $4 step=$GODWIT_STEP domain=$GODWIT_DOMAIN dest=$GODWIT_DEST dests=$dests" >> %(log)s
 echo "hook says hello at $1"
 [ "$1" = "%(fail)s" ] && exit 7
 [ "$1" = "%(hang)s" ] && sleep 60
@@ -264,7 +265,10 @@ def hook_steps(log):
 
 def test_hooks_run_at_every_step(env):
     d, log = hooks_dir(env)
-    src = sweeping_source(env, extra=["--hooks-dir", d])
+    # Values the monitor inherited must not shadow this migration's.
+    stale = ("env", "GODWIT_DEST=stale", "GODWIT_DOMAIN=stale",
+             "GODWIT_STEP=stale")
+    src = sweeping_source(env, extra=["--hooks-dir", d], prefix=stale)
     dst = receiver(env)
     migrate(env, src, dst.addr)
     check(src.wait(30) == 0, "source did not end")
@@ -272,7 +276,8 @@ def test_hooks_run_at_every_step(env):
                               "sync"], "steps: %s" % hook_steps(log))
     line = open(log).readline()
     check("step=check domain=src dest=%s" % dst.addr in line and
-          " src " in line, "hook arguments/environment: " + line)
+          " src " in line and "stale" not in line and "dests=1" in line,
+          "hook arguments/environment: " + line)
     check("hook 10-record check: hook says hello at check" in src.stderr(),
           "hook output not logged: " + src.stderr())
     dst.keeps_sweeping(3)

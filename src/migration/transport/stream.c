@@ -343,13 +343,19 @@ int stream_write(struct stream *s, const void *buf, size_t len)
 	return stream_writev(s, &v, 1);
 }
 
-bool stream_peer_spoke(struct stream *s)
+int stream_peer_wait(struct stream *s, int timeout_ms)
 {
 	struct pollfd p = { .fd = s->fd, .events = POLLIN };
+	int r;
 
 	if (!s->check_peer || s->fd < 0)
-		return false;
-	return poll(&p, 1, 0) > 0;
+		return 0;
+	if (s->rbuf_pos < s->rbuf_len)
+		return 1;
+	r = poll(&p, 1, timeout_ms);
+	if (r < 0)
+		return errno == EINTR ? 0 : -errno;
+	return r > 0;
 }
 
 int stream_send_nowait(struct stream *s, const void *buf, size_t len)

@@ -106,11 +106,14 @@ int stream_writev(struct stream *s, struct iovec *iov, int iovcnt);
 int stream_skip(struct stream *s, uint64_t len) __must_check;
 
 /*
- * With check_peer: has the other side sent something (or closed)? A
- * destination only speaks early to refuse, so a writer calls this now and
- * then to stop streaming into a peer that already gave up.
+ * With check_peer: has the other side sent something (or closed)? Waits
+ * up to timeout_ms for it (0: only look). 1 if it has, 0 if not (or a
+ * signal came), -errno if the socket cannot be polled. Bytes a read has
+ * already buffered count too: poll() no longer sees them. A destination
+ * speaks while we write to acknowledge rounds or to refuse, so a writer
+ * calls this now and then to stop streaming into a peer that gave up.
  */
-bool stream_peer_spoke(struct stream *s);
+int stream_peer_wait(struct stream *s, int timeout_ms);
 
 /*
  * Write len bytes only if the socket takes them all at once (never

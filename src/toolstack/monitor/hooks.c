@@ -63,24 +63,42 @@ static void set_env(char **envp, int *n, const char *key, const char *val)
 		(*n)++;
 }
 
-/* Our environment plus GODWIT_STEP and friends. */
+static const char *const hook_keys[] = { "GODWIT_STEP", "GODWIT_DOMAIN",
+					 "GODWIT_UUID", "GODWIT_DEST" };
+
+/* Is environment entry e ("KEY=value") one that hook_env sets itself? */
+static bool hook_key(const char *e)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(hook_keys); i++) {
+		size_t k = strlen(hook_keys[i]);
+
+		if (!strncmp(e, hook_keys[i], k) && e[k] == '=')
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Our environment plus GODWIT_STEP and friends, which replace any the
+ * monitor inherited (a hook must see this migration's values).
+ */
 static char **hook_env(const struct hook_ctx *ctx, const char *step)
 {
+	const char *vals[] = { step, ctx->domain, ctx->uuid, ctx->dest };
 	int n = 0, i, count = 0;
 	char **envp;
 
+	_Static_assert(ARRAY_SIZE(vals) == ARRAY_SIZE(hook_keys), "hook keys");
 	while (environ[count])
 		count++;
-	envp = calloc(count + 5, sizeof(*envp));
+	envp = calloc(count + ARRAY_SIZE(hook_keys) + 1, sizeof(*envp));
 	if (!envp)
 		return NULL;
 	for (i = 0; i < count; i++)
-		if (strncmp(environ[i], "GODWIT_STEP=", 12))
-			envp[n++] = strdup(environ[i]);
-	set_env(envp, &n, "GODWIT_STEP", step);
-	set_env(envp, &n, "GODWIT_DOMAIN", ctx->domain);
-	set_env(envp, &n, "GODWIT_UUID", ctx->uuid);
-	set_env(envp, &n, "GODWIT_DEST", ctx->dest);
+		if (!hook_key(environ[i]) && (envp[n] = strdup(environ[i])))
+			n++;
+	for (i = 0; i < (int)ARRAY_SIZE(hook_keys); i++)
+		set_env(envp, &n, hook_keys[i], vals[i]);
 	return envp;
 }
 

@@ -122,10 +122,18 @@ static int mig_step(void *opaque, enum migrate_step step)
 static void mig_handover(struct mig_job *job, struct stream *s)
 {
 	struct handover_msg msg;
+	unsigned int acks = 0;
 	char why[160];
 	int rc;
 
-	rc = handover_recv(s, &msg, why, sizeof(why));
+	/*
+	 * Acknowledgements can come after the wait for them gave up: one per
+	 * round at most, so a peer that sends nothing else still fails.
+	 */
+	do
+		rc = handover_recv(s, &msg, why, sizeof(why));
+	while (!rc && msg.type == HANDOVER_ROUND_ACK &&
+	       acks++ <= job->res.rounds);
 	if (!rc && msg.type == HANDOVER_FAILED)
 		return mig_fail(job, "the destination refused the VM: %s",
 				msg.text);

@@ -447,6 +447,35 @@ static void test_fd_write_to_closed_peer(void **state)
 	stream_close(&s);
 }
 
+/*
+ * A peer that speaks while we write (a destination acknowledging rounds):
+ * two messages can arrive in one read, and the second then sits in the
+ * read buffer where poll() cannot see it. It still counts as spoken.
+ */
+static void test_peer_wait_sees_buffered_bytes(void **state)
+{
+	uint8_t two[2 * 136], one[136];
+	struct stream s;
+	int sv[2];
+
+	memset(two, 0x5a, sizeof(two));
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(stream_open_fd(&s, sv[0], true), 0);
+	assert_int_equal(write(sv[1], two, sizeof(two)), sizeof(two));
+	/* Only a writer that asked to watch its peer gets an answer. */
+	assert_int_equal(stream_peer_wait(&s, 0), 0);
+	s.check_peer = true;
+	assert_int_equal(stream_peer_wait(&s, 0), 1);
+	assert_int_equal(stream_read(&s, one, sizeof(one)), 0);
+	assert_true(s.rbuf_pos < s.rbuf_len); /* the second is buffered */
+	assert_int_equal(stream_peer_wait(&s, 0), 1);
+	assert_int_equal(stream_read(&s, one, sizeof(one)), 0);
+	assert_int_equal(stream_peer_wait(&s, 20), 0); /* waited, nothing */
+	close(sv[1]);
+	assert_int_equal(stream_peer_wait(&s, 0), 1); /* closing is speaking */
+	stream_close(&s);
+}
+
 /* Small readv calls with many iovecs, across several buffer refills. */
 static void test_fd_readv_crosses_buffer(void **state)
 {
@@ -697,6 +726,7 @@ int main(void)
 		cmocka_unit_test(test_fd_readv_more_than_iov_max),
 		cmocka_unit_test(test_fd_writev_more_than_iov_max),
 		cmocka_unit_test(test_socket_mixed_reads),
+		cmocka_unit_test(test_peer_wait_sees_buffered_bytes),
 		cmocka_unit_test(test_rate_limit),
 	};
 
