@@ -3,12 +3,13 @@
  * against the TSC.
  *
  * cmdline: seconds=S (5; 0: forever) window=W (5 s)
- *          inject=stop|double|jump|back (self-test of the checks, after
- *          2 s: stop the LAPIC timer, halve its period (and expect that:
- *          a fast timer for the rate check), or move the TSC
- *          as the handler sees it 1 s forward or back; software KVM
- *          ignores writes to the TSC MSR, so the skew is applied to the
- *          handler's readings)
+ *          inject=stop|double|jump|back|stall (self-test of the checks,
+ *          after 2 s: stop the LAPIC timer, halve its period (and expect
+ *          that: a fast timer for the rate check), move the TSC as the
+ *          handler sees it 1 s forward or back (software KVM ignores
+ *          writes to the TSC MSR, so the skew is applied to the
+ *          handler's readings), or stall 1.5 s inside the handler, as a
+ *          vCPU saved there and restored later does: that must pass)
  * Output:  "timer: ready seconds=S window=W", "timer: tick N" each time
  *          another GUEST_HZ ticks have arrived (about once a second; N is
  *          the tick count), then "timer: ok" (exit 0) after S*GUEST_HZ
@@ -48,14 +49,13 @@
 #define WATCHDOG_HZ 20
 #define WATCHDOG_LIMIT (3 * WATCHDOG_HZ)
 
-enum inject { INJ_NONE, INJ_STOP, INJ_DOUBLE, INJ_JUMP, INJ_BACK };
+enum inject { INJ_NONE, INJ_STOP, INJ_DOUBLE, INJ_JUMP, INJ_BACK, INJ_STALL };
 
-/* TSC time, ticks and excused time since a starting point. */
+/* TSC time, ticks and excused time at a starting point. */
 struct span {
 	uint64_t tsc;
 	uint64_t ticks;
 	uint64_t excused;
-	uint64_t paused;
 };
 
 struct timer_state {
@@ -67,6 +67,7 @@ struct timer_state {
 	uint64_t wd_seen_ticks, wd_stale, wd_count;
 	enum inject inject;
 	uint64_t skew; /* added to every TSC reading (inject=jump|back) */
+	uint64_t raw_tsc; /* this tick's reading without the skew */
 	uint32_t count; /* LAPIC timer initial count we programmed */
 	uint64_t pauses_seen; /* timer_shared.pauses already reported */
 };
@@ -77,8 +78,8 @@ static const char *const keys[] = { "seconds", "window", "inject", NULL };
 
 static enum inject parse_inject(void)
 {
-	static const char *const names[] = { "none", "stop", "double", "jump",
-					     "back" };
+	static const char *const names[] = { "none", "stop", "double",
+					     "jump", "back", "stall" };
 	char buf[16];
 	unsigned int i;
 
@@ -91,9 +92,14 @@ static enum inject parse_inject(void)
 	con_fail("inject=%s unknown\n", buf);
 }
 
-/* Self-test: break time on purpose; the checks must notice. */
+/*
+ * Self-test: break time on purpose and the checks must notice; or stall
+ * as a saved vCPU does, which they must not mistake for a slow timer.
+ */
 static void do_inject(void)
 {
+	uint64_t stall_from;
+
 	switch (ts.inject) {
 	case INJ_NONE:
 		break;
@@ -110,6 +116,12 @@ static void do_inject(void)
 		break;
 	case INJ_BACK:
 		ts.skew = -boot_facts.tsc_hz;
+		break;
+	case INJ_STALL:
+		/* Ticks expire meanwhile; the next one comes before ring 3. */
+		stall_from = rdtsc();
+		while (rdtsc() - stall_from < boot_facts.tsc_hz * 3 / 2)
+			cpu_relax();
 		break;
 	}
 }
@@ -156,12 +168,30 @@ static void setup(void)
 		watchdog_start();
 }
 
+/*
+ * Time up to this tick in which ticks may have been lost without the timer
+ * being at fault: ring 3's excused and paused gaps, plus the gap still
+ * open since its latest reading. A tick can come before ring 3 has run
+ * again: the vCPU was saved inside the tick handler, and the timer
+ * expired while the VM was away. Counting that open gap now, and at a
+ * span's start, puts each part of it into the span it belongs to.
+ */
+static uint64_t excused_until_now(void)
+{
+	const struct gap_snapshot *g = &timer_shared.snap[timer_shared.cur];
+	uint64_t total = g->excused_tsc + g->paused_tsc;
+	uint64_t open = ts.raw_tsc - g->last_tsc; /* ring 3 never skews */
+
+	if (ts.raw_tsc > g->last_tsc && open > timer_shared.period_tsc)
+		total += open - timer_shared.period_tsc;
+	return total;
+}
+
 static void span_start(struct span *s, uint64_t tsc)
 {
 	s->tsc = tsc;
 	s->ticks = ts.ticks;
-	s->excused = timer_shared.excused_tsc;
-	s->paused = timer_shared.paused_tsc;
+	s->excused = excused_until_now();
 }
 
 /* Fail unless the ticks since s match its TSC time (see the header). */
@@ -170,9 +200,7 @@ static void check_span(const struct span *s, uint64_t tsc, const char *what)
 	uint64_t per = timer_shared.period_tsc;
 	uint64_t ticks = ts.ticks - s->ticks;
 	uint64_t expected = (tsc - s->tsc) / per;
-	uint64_t excused = (timer_shared.excused_tsc - s->excused +
-			    timer_shared.paused_tsc - s->paused) /
-			   per;
+	uint64_t excused = (excused_until_now() - s->excused) / per;
 	uint64_t ms = (tsc - s->tsc) / (boot_facts.tsc_hz / 1000);
 
 	if (ticks * 100 > expected * (100 + TOLERANCE_PCT) + 100)
@@ -213,14 +241,14 @@ static void finish(uint64_t tsc)
 	if (debug_enabled())
 		con_printf("guest: watchdog interrupts=%lu excused_ms=%lu\n",
 			   ts.wd_count,
-			   timer_shared.excused_tsc /
-				   (boot_facts.tsc_hz / 1000));
+			   excused_until_now() / (boot_facts.tsc_hz / 1000));
 	con_say("ok\n");
 	guest_exit(EXIT_OK);
 }
 
 static void tick(uint64_t tsc)
 {
+	ts.raw_tsc = tsc;
 	tsc += ts.skew;
 	check_user();
 	check_lapic();
