@@ -126,6 +126,8 @@ int net_connect(const char *host, uint16_t port, int timeout_ms, int *fd_out,
 					    -errno;
 	if (!rc)
 		rc = fd_set_nonblock(fd, false);
+	if (!rc)
+		rc = net_set_nodelay(fd);
 	freeaddrinfo(ai);
 	if (rc) {
 		snprintf(why, whylen, "cannot connect to %s port %u: %s", host,
@@ -136,6 +138,15 @@ int net_connect(const char *host, uint16_t port, int timeout_ms, int *fd_out,
 	}
 	*fd_out = fd;
 	return 0;
+}
+
+int net_set_nodelay(int fd)
+{
+	int one = 1;
+
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0)
+		return 0;
+	return errno == EOPNOTSUPP || errno == ENOPROTOOPT ? 0 : -errno;
 }
 
 void net_peer_name(int fd, char *buf, size_t len)

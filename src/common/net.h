@@ -22,6 +22,13 @@ int net_listen(const char *host, uint16_t port, int *fd_out) __must_check;
 /* Connect to host:port within timeout_ms; why gets one line on failure. */
 int net_connect(const char *host, uint16_t port, int timeout_ms, int *fd_out,
 		char *why, size_t whylen) __must_check;
+/*
+ * Send small writes at once (TCP_NODELAY). Callers write whole records;
+ * Nagle would hold a migration's last small segment until the peer's
+ * delayed ACK, some 40 ms, all of it downtime. Not TCP (a socketpair in
+ * tests): nothing to do, 0.
+ */
+int net_set_nodelay(int fd) __must_check;
 /* Describe the peer of a connected socket as "addr:port". */
 void net_peer_name(int fd, char *buf, size_t len);
 

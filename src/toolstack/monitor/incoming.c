@@ -226,8 +226,9 @@ int monitor_incoming_accept(struct monitor *m)
 		fd = m->opts->incoming_fd;
 	else if ((rc = listen_and_accept(m, &fd)))
 		return rc;
-	if (handover_set_timeout(fd, INCOMING_IO_TIMEOUT_MS))
-		log_warn("cannot set migration socket timeouts");
+	if (handover_set_timeout(fd, INCOMING_IO_TIMEOUT_MS) ||
+	    net_set_nodelay(fd))
+		log_warn("cannot set migration socket options");
 	in->fd = fd;
 	in->migration = true;
 	net_peer_name(fd, in->peer, sizeof(in->peer));
