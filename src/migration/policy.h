@@ -14,6 +14,7 @@ struct precopy_stats {
 	unsigned int round; /* rounds completed, round 0 included */
 	uint64_t dirty_pages; /* dirty now: what the next step sends */
 	uint64_t prev_dirty_pages; /* dirty at the end of the round before */
+	uint64_t sent_pages; /* what the last round sent */
 	uint64_t bandwidth_bps; /* bytes/s achieved in the last round */
 	uint64_t dirty_rate_pps; /* pages/s dirtied during the last round */
 	uint64_t downtime_limit_ns;
@@ -32,6 +33,8 @@ enum precopy_action {
 #define PRECOPY_STALL_ROUNDS 3
 /* Fixed part of the downtime: vCPU and device state, handover messages. */
 #define PRECOPY_FIXED_NS 2000000ULL
+/* A rest that crosses the wire in less than this is not worth a round. */
+#define PRECOPY_SMALL_NS 1000000ULL
 
 /* Downtime if the VM paused now: dirty pages at the measured bandwidth. */
 uint64_t precopy_expected_downtime_ns(const struct precopy_stats *st);

@@ -141,6 +141,7 @@ static int decide(struct precopy *pc, struct migrate_round *r,
 	st->round = r->round + 1;
 	st->prev_dirty_pages = st->dirty_pages;
 	st->dirty_pages = dirty;
+	st->sent_pages = r->pages_sent;
 	st->bandwidth_bps = r->bandwidth_bps;
 	st->dirty_rate_pps = dirty * NSEC_PER_SEC / r->duration_ns;
 	st->stalled_rounds = precopy_stall_count(st);
