@@ -32,7 +32,7 @@ unsigned int precopy_stall_count(const struct precopy_stats *st)
 {
 	/* Shrinking by less than an eighth counts as no progress. */
 	if (st->round >= 2 &&
-	    st->dirty_pages > st->prev_dirty_pages - st->prev_dirty_pages / 8)
+	    st->dirty_pages > st->sent_pages - st->sent_pages / 8)
 		return st->stalled_rounds + 1;
 	return 0;
 }

@@ -13,8 +13,11 @@
 struct precopy_stats {
 	unsigned int round; /* rounds completed, round 0 included */
 	uint64_t dirty_pages; /* dirty now: what the next step sends */
-	uint64_t prev_dirty_pages; /* dirty at the end of the round before */
-	uint64_t sent_pages; /* what the last round sent */
+	/*
+	 * What the last round sent: after round 0 every page with data,
+	 * after a later round the pages dirty at the decision before it.
+	 */
+	uint64_t sent_pages;
 	uint64_t bandwidth_bps; /* bytes/s achieved in the last round */
 	uint64_t dirty_rate_pps; /* pages/s dirtied during the last round */
 	uint64_t downtime_limit_ns;

@@ -139,7 +139,6 @@ static int decide(struct precopy *pc, struct migrate_round *r,
 	if (rc)
 		return rc;
 	st->round = r->round + 1;
-	st->prev_dirty_pages = st->dirty_pages;
 	st->dirty_pages = dirty;
 	st->sent_pages = r->pages_sent;
 	st->bandwidth_bps = r->bandwidth_bps;

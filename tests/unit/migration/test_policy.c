@@ -99,13 +99,13 @@ static void test_stall_counting(void **state)
 	struct precopy_stats st = stats(3, 1000, 500 * MBPS, 5);
 
 	/* Shrinking by at least an eighth is progress. */
-	st.prev_dirty_pages = 2000;
+	st.sent_pages = 2000;
 	st.stalled_rounds = 2;
 	assert_int_equal(precopy_stall_count(&st), 0);
 	/* Not shrinking (or growing) is a stalled round. */
-	st.prev_dirty_pages = 1050;
+	st.sent_pages = 1050;
 	assert_int_equal(precopy_stall_count(&st), 3);
-	st.prev_dirty_pages = 900;
+	st.sent_pages = 900;
 	assert_int_equal(precopy_stall_count(&st), 3);
 	/* Round 1 compares with round 0's full copy: never a stall. */
 	st.round = 1;
@@ -134,7 +134,6 @@ static void test_simulated_convergence(void **state)
 
 	while (a == PRECOPY_CONTINUE) {
 		send_ns = st.dirty_pages * 4096 * 1000000000ULL / bw;
-		st.prev_dirty_pages = st.dirty_pages;
 		st.sent_pages = st.dirty_pages;
 		st.dirty_pages = dirty_pps * send_ns / 1000000000ULL;
 		st.round++;
