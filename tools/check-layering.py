@@ -11,28 +11,27 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# Layer of a path (longest prefix wins) -> the layers it may include.
-# migration/format is data only (wire layouts): device models include it
-# for their saved-state structs.
+# Layer of a path (longest prefix wins) -> the layers it may include
+# (docs/architecture.md draws the same picture). format is data only
+# (wire layouts): device models include it for their saved-state structs.
 ALLOWED = {
     "common": set(),
     "vmm": {"common"},
-    "migration/format": {"common"},
+    "format": {"common"},
     "migration/transport": {"common"},
-    "devices": {"common", "vmm", "migration/format"},
-    "migration": {"common", "vmm", "devices", "migration/format",
+    "storage": {"common", "vmm"},
+    "devices": {"common", "vmm", "format", "storage"},
+    "migration": {"common", "vmm", "devices", "storage", "format",
                   "migration/transport"},
-    "toolstack/rpc": {"common"},
-    "toolstack/config": {"common"},
-    "toolstack/lib": {"common", "toolstack/rpc", "toolstack/config"},
-    "toolstack/daemon": {"common", "toolstack/rpc", "toolstack/config",
-                         "toolstack/lib"},
-    "toolstack/monitor": {"common", "vmm", "devices", "migration",
-                          "migration/format", "migration/transport",
-                          "toolstack/rpc", "toolstack/config"},
-    "toolstack/cli": {"common", "toolstack/rpc", "toolstack/config",
-                      "toolstack/lib", "toolstack/monitor", "tools"},
-    "tools": {"common", "devices", "migration", "migration/format",
+    "rpc": {"common"},
+    "config": {"common"},
+    "monitor": {"common", "vmm", "devices", "storage", "migration",
+                "format", "migration/transport", "rpc", "config"},
+    "toolstack/lib": {"common", "rpc", "config"},
+    "toolstack/daemon": {"common", "rpc", "config", "toolstack/lib"},
+    "toolstack/cli": {"common", "rpc", "config", "toolstack/lib",
+                      "monitor", "tools"},
+    "tools": {"common", "devices", "migration", "format",
               "migration/transport"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+(?:"([^"]+)"|<(godwit/[^>]+)>)')

@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #include "common/compiler.h"
-#include "migration/format/stream_format.h"
+#include "format/stream_format.h"
 
 struct vm;
 

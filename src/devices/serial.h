@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "common/compiler.h"
-#include "migration/format/stream_format.h"
+#include "format/stream_format.h"
 
 struct vm;
 

@@ -7,7 +7,7 @@
 #include <sys/socket.h>
 
 #include "common/clock.h"
-#include "migration/format/record.h"
+#include "format/record.h"
 
 int handover_send(struct stream *s, uint32_t type, uint64_t value, int error,
 		  const char *text)

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "common/compiler.h"
-#include "migration/format/stream_format.h"
+#include "format/stream_format.h"
 #include "migration/transport/stream.h"
 
 /* Send one message stamped with CLOCK_REALTIME now. */

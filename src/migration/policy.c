@@ -13,7 +13,7 @@
 #include <stdbool.h>
 
 #include "common/clock.h"
-#include "migration/format/stream_format.h"
+#include "format/stream_format.h"
 
 uint64_t precopy_expected_downtime_ns(const struct precopy_stats *st)
 {

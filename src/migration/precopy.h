@@ -15,7 +15,7 @@
 
 #include "common/compiler.h"
 #include "devices/registry.h"
-#include "migration/format/stream_format.h"
+#include "format/stream_format.h"
 #include "migration/policy.h"
 #include "migration/transport/stream.h"
 

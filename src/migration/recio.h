@@ -11,7 +11,7 @@
 #include <sys/uio.h>
 
 #include "common/compiler.h"
-#include "migration/format/record.h"
+#include "format/record.h"
 #include "migration/transport/stream.h"
 
 /* rec_error.type values for failures outside a known record. */

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "common/clock.h"
-#include "migration/format/record.h"
+#include "format/record.h"
 #include "migration/recio.h"
 #include "migration/vmstate.h"
 #include "vmm/vm.h"

@@ -13,7 +13,7 @@
 
 #include "common/compiler.h"
 #include "devices/registry.h"
-#include "migration/format/stream_format.h"
+#include "format/stream_format.h"
 #include "migration/transport/stream.h"
 #include "vmm/x86/vcpu_state.h"
 

@@ -17,8 +17,8 @@
 #include "common/util.h"
 #include "toolstack/cli/cli.h"
 #include "toolstack/cli/route.h"
-#include "toolstack/monitor/console.h" /* CONSOLE_ESCAPE, as `godwit run` */
-#include "toolstack/rpc/client.h"
+#include "monitor/console.h" /* CONSOLE_ESCAPE, as `godwit run` */
+#include "rpc/client.h"
 
 struct term {
 	bool raw;

@@ -14,9 +14,9 @@
 #include "common/util.h"
 #include "toolstack/cli/cli.h"
 #include "toolstack/cli/route.h"
-#include "toolstack/config/domain_config.h"
+#include "config/domain_config.h"
 #include <godwit/gwdctl.h>
-#include "toolstack/rpc/client.h"
+#include "rpc/client.h"
 
 static int64_t int_of(struct json_object *o, const char *key)
 {

@@ -11,7 +11,7 @@
 #include "toolstack/cli/cli.h"
 #include "toolstack/cli/route.h"
 #include <godwit/jobinfo.h>
-#include "toolstack/rpc/client.h"
+#include "rpc/client.h"
 
 static void info_usage(FILE *f)
 {

@@ -18,7 +18,7 @@
 #include "common/util.h"
 #include "toolstack/cli/cli.h"
 #include "toolstack/cli/route.h"
-#include "toolstack/rpc/client.h"
+#include "rpc/client.h"
 
 struct mig_opts {
 	bool live, verbose;

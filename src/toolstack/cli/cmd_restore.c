@@ -18,8 +18,8 @@
 #include "toolstack/cli/route.h"
 #include "toolstack/cli/vmopts.h"
 #include <godwit/vmctl.h>
-#include "toolstack/monitor/monitor.h"
-#include "toolstack/rpc/client.h"
+#include "monitor/monitor.h"
+#include "rpc/client.h"
 
 static void restore_usage(FILE *f)
 {

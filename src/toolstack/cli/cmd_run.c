@@ -4,7 +4,7 @@
 
 #include "toolstack/cli/cli.h"
 #include "toolstack/cli/vmopts.h"
-#include "toolstack/monitor/monitor.h"
+#include "monitor/monitor.h"
 
 static void run_usage(FILE *f)
 {

@@ -12,7 +12,7 @@
 
 #include "toolstack/cli/cli.h"
 #include "toolstack/cli/route.h"
-#include "toolstack/rpc/client.h"
+#include "rpc/client.h"
 
 static int simple(int argc, char **argv, const char *daemon_cmd,
 		  const char *vm_cmd, const char *done)

@@ -6,7 +6,7 @@
 
 #include "toolstack/cli/cli.h"
 #include <godwit/gwdctl.h>
-#include "toolstack/rpc/client.h"
+#include "rpc/client.h"
 
 bool route_daemon_up(struct rpc_client **c_out)
 {

@@ -16,7 +16,7 @@
 
 #include "common/util.h"
 #include "toolstack/cli/cli.h"
-#include "toolstack/monitor/monitor.h"
+#include "monitor/monitor.h"
 
 #define MIN_MEM_MIB 4
 

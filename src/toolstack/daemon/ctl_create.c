@@ -21,7 +21,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
-#include "toolstack/rpc/sock.h"
+#include "rpc/sock.h"
 
 struct create_args {
 	const char *text;

@@ -27,11 +27,11 @@
 #include "common/compiler.h"
 #include "common/evloop.h"
 #include "common/net.h"
-#include "toolstack/config/domain_config.h"
+#include "config/domain_config.h"
 #include "toolstack/daemon/lifecycle.h"
 #include "toolstack/daemon/statefile.h"
 #include "toolstack/daemon/vmlink.h"
-#include "toolstack/rpc/server.h"
+#include "rpc/server.h"
 
 struct reloc;
 

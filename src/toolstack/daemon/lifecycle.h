@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "common/compiler.h"
-#include "toolstack/config/domain_config.h"
+#include "config/domain_config.h"
 
 /* Restart times remembered per domain; the guard looks at a window. */
 #define LIFE_RESTARTS_KEPT 16

@@ -27,7 +27,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "toolstack/daemon/vmlink.h"
-#include "toolstack/rpc/sock.h"
+#include "rpc/sock.h"
 
 int reg_new(struct gwd *g, struct dom **dom_out)
 {

@@ -14,7 +14,7 @@
 
 #include "common/compiler.h"
 #include "common/net.h"
-#include "toolstack/config/domain_config.h"
+#include "config/domain_config.h"
 
 /* Largest state file accepted. */
 #define STATE_FILE_MAX (64 * 1024)

@@ -22,10 +22,10 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "toolstack/rpc/outq.h"
-#include "toolstack/rpc/proto.h"
-#include "toolstack/rpc/reader.h"
-#include "toolstack/rpc/sock.h"
+#include "rpc/outq.h"
+#include "rpc/proto.h"
+#include "rpc/reader.h"
+#include "rpc/sock.h"
 
 #define VL_CHUNK (64 * KIB)
 #define VL_READS_PER_WAKEUP 16

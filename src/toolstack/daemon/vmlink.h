@@ -20,7 +20,7 @@
 
 #include "common/compiler.h"
 #include "common/evloop.h"
-#include "toolstack/rpc/proto.h"
+#include "rpc/proto.h"
 
 struct vmlink;
 

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "common/util.h"
-#include "toolstack/rpc/client.h"
+#include "rpc/client.h"
 
 /* A daemon that does not greet within this is reported, not waited for. */
 #define GWDCTL_CONNECT_TIMEOUT_MS 5000

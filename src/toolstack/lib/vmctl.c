@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "common/util.h"
-#include "toolstack/rpc/client.h"
+#include "rpc/client.h"
 
 #define CONNECT_TIMEOUT_MS 5000
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "toolstack/config/domain_config.h"
+#include "config/domain_config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -16,9 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "toolstack/rpc/proto.h"
-#include "toolstack/rpc/reader.h"
-#include "toolstack/rpc/session.h"
+#include "rpc/proto.h"
+#include "rpc/reader.h"
+#include "rpc/session.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

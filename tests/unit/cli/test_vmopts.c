@@ -22,7 +22,7 @@
 
 #include "toolstack/cli/cli.h"
 #include "toolstack/cli/vmopts.h"
-#include "toolstack/monitor/monitor.h"
+#include "monitor/monitor.h"
 
 #define MAX_ARGS 32
 

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "toolstack/config/domain_config.h"
+#include "config/domain_config.h"
 
 /* Result of one parse; heap-allocated (the structs are large). */
 struct parse_result {

@@ -20,7 +20,7 @@
 #include "common/clock.h"
 #include "common/evloop.h"
 #include "toolstack/daemon/vmlink.h"
-#include "toolstack/rpc/server.h"
+#include "rpc/server.h"
 
 struct fixture {
 	char dir[64];

@@ -1,5 +1,5 @@
 /*
- * Unit tests of the stream format library (src/migration/format): the
+ * Unit tests of the stream format library (src/format): the
  * stream header, record headers, every record body's structural checks and
  * the handover messages. Layouts are checked at the byte offsets
  * docs/stream-format.md gives; each rejection must name what was wrong.
@@ -16,7 +16,7 @@
 
 #include "common/crc32c.h"
 #include "le.h"
-#include "migration/format/record.h"
+#include "format/record.h"
 #include "vmm/memory.h"
 
 static const char config[] = "name = 'vm'\nmemory = 128\nkernel = '/k'\n";

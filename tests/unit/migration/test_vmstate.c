@@ -20,7 +20,7 @@
 #include "devices/ged.h"
 #include "devices/registry.h"
 #include "devices/serial.h"
-#include "migration/format/record.h"
+#include "format/record.h"
 #include "migration/vmstate.h"
 
 #define NR_VCPUS 2

@@ -26,10 +26,10 @@
 
 #include "common/clock.h"
 #include "common/evloop.h"
-#include "toolstack/rpc/client.h"
-#include "toolstack/rpc/reader.h"
-#include "toolstack/rpc/server.h"
-#include "toolstack/rpc/sock.h"
+#include "rpc/client.h"
+#include "rpc/reader.h"
+#include "rpc/server.h"
+#include "rpc/sock.h"
 
 #define WAIT_MS 5000
 

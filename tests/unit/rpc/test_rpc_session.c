@@ -16,10 +16,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "toolstack/rpc/fdq.h"
-#include "toolstack/rpc/proto.h"
-#include "toolstack/rpc/reader.h"
-#include "toolstack/rpc/session.h"
+#include "rpc/fdq.h"
+#include "rpc/proto.h"
+#include "rpc/reader.h"
+#include "rpc/session.h"
 
 #define OUT_MAX 256
 

@@ -1,0 +1,458 @@
+/*
+ * Stream structure validation. Every check names the field and the value
+ * that was wrong; callers add the record type and byte offset. Bodies are
+ * validated structurally here (sizes, counts, reserved fields, ranges);
+ * device models validate the meaning of their own state.
+ */
+#include "format/record.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/crc32c.h"
+
+#define WHY(...) (snprintf(why, whylen, __VA_ARGS__), -EINVAL)
+
+#define LOW_RAM_MAX 0xc0000000ULL /* start of the MMIO hole */
+#define HIGH_RAM_BASE 0x100000000ULL
+
+const char *rec_type_name(uint32_t type)
+{
+	switch (type) {
+	case REC_END:
+		return "END";
+	case REC_PAGE_DATA:
+		return "PAGE_DATA";
+	case REC_VCPU_REGS:
+		return "VCPU_REGS";
+	case REC_VCPU_SREGS:
+		return "VCPU_SREGS";
+	case REC_VCPU_XSAVE:
+		return "VCPU_XSAVE";
+	case REC_VCPU_XCRS:
+		return "VCPU_XCRS";
+	case REC_VCPU_MSRS:
+		return "VCPU_MSRS";
+	case REC_VCPU_LAPIC:
+		return "VCPU_LAPIC";
+	case REC_VCPU_EVENTS:
+		return "VCPU_EVENTS";
+	case REC_VCPU_MP_STATE:
+		return "VCPU_MP_STATE";
+	case REC_VCPU_DEBUGREGS:
+		return "VCPU_DEBUGREGS";
+	case REC_IRQCHIP:
+		return "IRQCHIP";
+	case REC_PIT:
+		return "PIT";
+	case REC_CLOCK:
+		return "CLOCK";
+	case REC_DEVICE:
+		return "DEVICE";
+	case REC_ROUND:
+		return "ROUND";
+	case REC_SAVE_INFO:
+		return "SAVE_INFO";
+	case REC_PADDING:
+		return "PADDING";
+	default:
+		return (type & REC_OPTIONAL) ? "unknown optional" : "unknown";
+	}
+}
+
+static uint32_t header_crc(const struct stream_header *h, const char *config)
+{
+	struct stream_header tmp = *h;
+	uint32_t crc;
+
+	tmp.header_crc = 0;
+	crc = crc32c(0, &tmp, sizeof(tmp));
+	return crc32c(crc, config, h->config_len);
+}
+
+void stream_header_init(struct stream_header *h, uint32_t flags,
+			uint64_t mem_bytes, uint32_t nr_vcpus,
+			const char vendor[12], uint32_t cpuid_digest,
+			const char *config, uint32_t config_len)
+{
+	memset(h, 0, sizeof(*h));
+	memcpy(h->magic, STREAM_MAGIC, STREAM_MAGIC_LEN);
+	h->version = STREAM_VERSION;
+	h->flags = flags;
+	h->header_size = sizeof(*h);
+	h->config_len = config_len;
+	h->mem_bytes = mem_bytes;
+	h->nr_vcpus = nr_vcpus;
+	h->page_size = STREAM_PAGE_SIZE;
+	memcpy(h->cpu_vendor, vendor, sizeof(h->cpu_vendor));
+	h->cpuid_digest = cpuid_digest;
+	h->header_crc = header_crc(h, config);
+}
+
+int stream_header_check_fixed(const struct stream_header *h, char *why,
+			      size_t whylen)
+{
+	if (memcmp(h->magic, STREAM_MAGIC, STREAM_MAGIC_LEN))
+		return WHY("bad magic: not a godwit stream");
+	if (h->version != STREAM_VERSION)
+		return WHY(
+			"stream version %u is not supported (this godwit reads version %u)",
+			h->version, STREAM_VERSION);
+	if (h->header_size != sizeof(*h))
+		return WHY("header_size %u, expected %zu", h->header_size,
+			   sizeof(*h));
+	if (h->flags & ~STREAM_F_KNOWN)
+		return WHY("unknown flags 0x%x", h->flags & ~STREAM_F_KNOWN);
+	if (!h->config_len || h->config_len > STREAM_CONFIG_MAX)
+		return WHY("config_len %u is out of range (1..%u)",
+			   h->config_len, STREAM_CONFIG_MAX);
+	if (!h->mem_bytes || h->mem_bytes % (2ULL << 20) ||
+	    h->mem_bytes > (1ULL << 46))
+		return WHY("mem_bytes %llu is not a valid RAM size",
+			   (unsigned long long)h->mem_bytes);
+	if (!h->nr_vcpus || h->nr_vcpus > STREAM_MAX_VCPUS)
+		return WHY("nr_vcpus %u is out of range (1..%u)", h->nr_vcpus,
+			   STREAM_MAX_VCPUS);
+	if (h->page_size != STREAM_PAGE_SIZE)
+		return WHY("page_size %u, expected %u", h->page_size,
+			   STREAM_PAGE_SIZE);
+	if (h->reserved)
+		return WHY("reserved field is not zero");
+	return 0;
+}
+
+int stream_header_check(const struct stream_header *h, const char *config,
+			char *why, size_t whylen)
+{
+	int rc = stream_header_check_fixed(h, why, whylen);
+
+	if (rc)
+		return rc;
+	if (header_crc(h, config) != h->header_crc)
+		return WHY("header CRC mismatch (stream corrupted)");
+	if (memchr(config, 0, h->config_len))
+		return WHY("config text contains a NUL byte");
+	return 0;
+}
+
+bool rec_pfn_is_ram(uint64_t mem_bytes, uint64_t pfn)
+{
+	uint64_t low = mem_bytes < LOW_RAM_MAX ? mem_bytes : LOW_RAM_MAX;
+	uint64_t high = mem_bytes - low;
+
+	if (pfn > (UINT64_MAX >> 12))
+		return false;
+	if ((pfn << 12) < low)
+		return true;
+	return (pfn << 12) >= HIGH_RAM_BASE &&
+	       (pfn << 12) - HIGH_RAM_BASE < high;
+}
+
+uint32_t rec_crc_start(uint32_t type, uint32_t length)
+{
+	uint32_t tl[2] = { type, length };
+
+	return crc32c(0, tl, sizeof(tl));
+}
+
+void rec_hdr_init(struct rec_hdr *h, uint32_t type, uint32_t length,
+		  uint32_t crc)
+{
+	*h = (struct rec_hdr){ .type = type, .length = length, .crc = crc };
+}
+
+bool rec_type_known(uint32_t type)
+{
+	return type <= REC_DEVICE || type == REC_ROUND ||
+	       type == REC_SAVE_INFO || type == REC_PADDING;
+}
+
+int rec_hdr_check(const struct rec_hdr *h, char *why, size_t whylen)
+{
+	if (h->length > REC_MAX_LENGTH)
+		return WHY("length %u exceeds the maximum %u", h->length,
+			   REC_MAX_LENGTH);
+	if (h->reserved)
+		return WHY("reserved header field is 0x%x, not zero",
+			   h->reserved);
+	if (!rec_type_known(h->type) && !(h->type & REC_OPTIONAL))
+		return WHY("unknown mandatory record type 0x%x", h->type);
+	return 0;
+}
+
+int rec_page_data_check(const void *prefix, size_t prefix_len, uint32_t len,
+			const struct rec_limits *lim, uint32_t *data_pages_out,
+			char *why, size_t whylen)
+{
+	const struct rec_page_data *p = prefix;
+	const uint8_t *entries = (const uint8_t *)prefix + sizeof(*p);
+	uint32_t i, normal = 0;
+	uint64_t want;
+
+	if (prefix_len < sizeof(*p) || len < sizeof(*p))
+		return WHY("body of %u bytes is too short for a batch", len);
+	if (!p->count || p->count > PAGE_BATCH_MAX)
+		return WHY("count %u is out of range (1..%u)", p->count,
+			   PAGE_BATCH_MAX);
+	if (p->reserved)
+		return WHY("reserved field is not zero");
+	if (prefix_len < sizeof(*p) + 8ULL * p->count)
+		return WHY("pfn list of %u entries is truncated", p->count);
+	for (i = 0; i < p->count; i++) {
+		uint64_t e, pfn, type;
+
+		memcpy(&e, entries + 8ULL * i, 8);
+		pfn = e & PFN_MASK;
+		type = (e & PFN_TYPE_MASK) >> PFN_TYPE_SHIFT;
+		if (e & ~(PFN_MASK | PFN_TYPE_MASK))
+			return WHY("entry %u: reserved bits set in 0x%llx", i,
+				   (unsigned long long)e);
+		if (type != PFN_TYPE_NORMAL && type != PFN_TYPE_ZERO)
+			return WHY("entry %u: unknown page type %llu", i,
+				   (unsigned long long)type);
+		if (!rec_pfn_is_ram(lim->mem_bytes, pfn))
+			return WHY(
+				"entry %u: pfn 0x%llx is beyond guest memory (%llu MiB)",
+				i, (unsigned long long)pfn,
+				(unsigned long long)(lim->mem_bytes >> 20));
+		normal += type == PFN_TYPE_NORMAL;
+	}
+	want = sizeof(*p) + 8ULL * p->count +
+	       (uint64_t)STREAM_PAGE_SIZE * normal;
+	if (want != len)
+		return WHY(
+			"length %u does not match %u entries with %u data pages (%llu bytes)",
+			len, p->count, normal, (unsigned long long)want);
+	*data_pages_out = normal;
+	return 0;
+}
+
+static int check_vcpu_hdr(const void *body, uint32_t len, size_t fixed,
+			  const struct rec_limits *lim, char *why,
+			  size_t whylen)
+{
+	const struct rec_vcpu_hdr *v = body;
+
+	if (len < sizeof(*v))
+		return WHY("body of %u bytes is too short", len);
+	if (v->vcpu >= lim->nr_vcpus)
+		return WHY("vcpu %u does not exist (the VM has %u)", v->vcpu,
+			   lim->nr_vcpus);
+	if (fixed && len != fixed)
+		return WHY("length %u, expected %zu", len, fixed);
+	return 0;
+}
+
+static int check_fixed_vcpu(uint32_t type, const void *body, uint32_t len,
+			    const struct rec_limits *lim, char *why,
+			    size_t whylen)
+{
+	static const struct {
+		uint32_t type;
+		size_t size;
+	} sizes[] = {
+		{ REC_VCPU_REGS, sizeof(struct rec_vcpu_regs) },
+		{ REC_VCPU_SREGS, sizeof(struct rec_vcpu_sregs) },
+		{ REC_VCPU_XCRS, sizeof(struct rec_vcpu_xcrs) },
+		{ REC_VCPU_LAPIC, sizeof(struct rec_vcpu_lapic) },
+		{ REC_VCPU_EVENTS, sizeof(struct rec_vcpu_events) },
+		{ REC_VCPU_MP_STATE, sizeof(struct rec_vcpu_mp_state) },
+		{ REC_VCPU_DEBUGREGS, sizeof(struct rec_vcpu_debugregs) },
+	};
+	const struct rec_vcpu_hdr *v = body;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < ARRAY_SIZE(sizes); i++)
+		if (sizes[i].type == type)
+			break;
+	rc = check_vcpu_hdr(body, len, sizes[i].size, lim, why, whylen);
+	if (rc)
+		return rc;
+	if (type == REC_VCPU_MP_STATE && v->arg > MP_STATE_MAX_KNOWN)
+		return WHY("mp_state %u is unknown", v->arg);
+	if (type != REC_VCPU_MP_STATE && v->arg)
+		return WHY("reserved field is not zero");
+	return 0;
+}
+
+static int check_xsave(const void *body, uint32_t len,
+		       const struct rec_limits *lim, char *why, size_t whylen)
+{
+	const struct rec_vcpu_hdr *v = body;
+	int rc = check_vcpu_hdr(body, len, 0, lim, why, whylen);
+
+	if (rc)
+		return rc;
+	if (v->arg < XSAVE_MIN || v->arg > XSAVE_MAX || v->arg % 64)
+		return WHY("XSAVE size %u is invalid (%u..%u, multiple of 64)",
+			   v->arg, XSAVE_MIN, XSAVE_MAX);
+	if (len != sizeof(*v) + v->arg)
+		return WHY("length %u does not match XSAVE size %u", len,
+			   v->arg);
+	return 0;
+}
+
+static int check_msrs(const void *body, uint32_t len,
+		      const struct rec_limits *lim, char *why, size_t whylen)
+{
+	const struct rec_vcpu_msrs *m = body;
+	uint32_t i;
+	int rc = check_vcpu_hdr(body, len, 0, lim, why, whylen);
+
+	if (rc)
+		return rc;
+	if (!m->h.arg || m->h.arg > MSR_MAX)
+		return WHY("MSR count %u is out of range (1..%u)", m->h.arg,
+			   MSR_MAX);
+	if (len != sizeof(m->h) + (uint64_t)m->h.arg * sizeof(struct rec_msr))
+		return WHY("length %u does not match %u MSRs", len, m->h.arg);
+	for (i = 0; i < m->h.arg; i++)
+		if (m->msr[i].reserved)
+			return WHY("MSR entry %u: reserved field is not zero",
+				   i);
+	return 0;
+}
+
+static int check_irqchip(const void *body, uint32_t len, char *why,
+			 size_t whylen)
+{
+	const struct rec_irqchip *c = body;
+
+	if (len != sizeof(*c))
+		return WHY("length %u, expected %zu", len, sizeof(*c));
+	if (c->chip_id >= IRQCHIP_COUNT)
+		return WHY("chip %u is unknown (0..%u)", c->chip_id,
+			   IRQCHIP_COUNT - 1);
+	if (c->reserved)
+		return WHY("reserved field is not zero");
+	return 0;
+}
+
+static int check_device(const void *body, uint32_t len, char *why,
+			size_t whylen)
+{
+	const struct rec_device *d = body;
+
+	if (len < sizeof(*d))
+		return WHY("body of %u bytes is too short", len);
+	if (!d->id[0] || memchr(d->id, 0, DEVICE_ID_LEN) == NULL)
+		return WHY("device id is empty or not NUL-terminated");
+	if (d->length > DEVICE_STATE_MAX || len != sizeof(*d) + d->length)
+		return WHY("state length %u does not match the body (%u bytes)",
+			   d->length, len);
+	return 0;
+}
+
+static int check_exact(const void *body, uint32_t len, size_t size,
+		       size_t reserved_off, char *why, size_t whylen)
+{
+	uint32_t r;
+
+	if (len != size)
+		return WHY("length %u, expected %zu", len, size);
+	if (reserved_off) {
+		memcpy(&r, (const char *)body + reserved_off, 4);
+		if (r)
+			return WHY("reserved field is not zero");
+	}
+	return 0;
+}
+
+static int check_padding(const void *body, uint32_t len, char *why,
+			 size_t whylen)
+{
+	const uint8_t *p = body;
+	uint32_t i;
+
+	if (len > PADDING_MAX)
+		return WHY("length %u exceeds %u", len, PADDING_MAX);
+	for (i = 0; i < len; i++)
+		if (p[i])
+			return WHY("byte %u is not zero", i);
+	return 0;
+}
+
+int rec_body_check(uint32_t type, const void *body, uint32_t len,
+		   const struct rec_limits *lim, char *why, size_t whylen)
+{
+	switch (type) {
+	case REC_END:
+		return len ? WHY("END has a body of %u bytes", len) : 0;
+	case REC_VCPU_REGS:
+	case REC_VCPU_SREGS:
+	case REC_VCPU_XCRS:
+	case REC_VCPU_LAPIC:
+	case REC_VCPU_EVENTS:
+	case REC_VCPU_MP_STATE:
+	case REC_VCPU_DEBUGREGS:
+		return check_fixed_vcpu(type, body, len, lim, why, whylen);
+	case REC_VCPU_XSAVE:
+		return check_xsave(body, len, lim, why, whylen);
+	case REC_VCPU_MSRS:
+		return check_msrs(body, len, lim, why, whylen);
+	case REC_IRQCHIP:
+		return check_irqchip(body, len, why, whylen);
+	case REC_PIT:
+		return check_exact(body, len, sizeof(struct rec_pit), 0, why,
+				   whylen);
+	case REC_CLOCK:
+		return check_exact(body, len, sizeof(struct rec_clock),
+				   offsetof(struct rec_clock, reserved), why,
+				   whylen);
+	case REC_DEVICE:
+		return check_device(body, len, why, whylen);
+	case REC_ROUND:
+		return check_exact(body, len, sizeof(struct rec_round),
+				   offsetof(struct rec_round, reserved), why,
+				   whylen);
+	case REC_SAVE_INFO:
+		return check_exact(body, len, sizeof(struct rec_save_info), 0,
+				   why, whylen);
+	case REC_PADDING:
+		return check_padding(body, len, why, whylen);
+	case REC_PAGE_DATA:
+		return WHY("PAGE_DATA is checked with rec_page_data_check");
+	default:
+		return 0; /* unknown optional record: skipped */
+	}
+}
+
+void handover_init(struct handover_msg *m, uint32_t type, uint64_t time_ns,
+		   uint64_t value, int error, const char *text)
+{
+	memset(m, 0, sizeof(*m));
+	m->magic = HANDOVER_MAGIC;
+	m->type = type;
+	m->time_ns = time_ns;
+	m->value = value;
+	m->error = error;
+	if (text)
+		snprintf(m->text, sizeof(m->text), "%s", text);
+	m->crc = crc32c(0, m, sizeof(*m));
+}
+
+int handover_check(const struct handover_msg *m, char *why, size_t whylen)
+{
+	struct handover_msg tmp = *m;
+
+	tmp.crc = 0;
+	if (m->magic != HANDOVER_MAGIC)
+		return WHY("handover message has bad magic 0x%x", m->magic);
+	if (crc32c(0, &tmp, sizeof(tmp)) != m->crc)
+		return WHY("handover message CRC mismatch");
+	if (m->type < HANDOVER_RECEIVED || m->type > HANDOVER_ROUND_ACK)
+		return WHY("handover message type %u is unknown", m->type);
+	if (m->reserved || m->reserved2)
+		return WHY("handover message reserved field is not zero");
+	if (m->type != HANDOVER_FAILED && m->error)
+		return WHY("handover message %u carries an error code",
+			   m->type);
+	if (m->type != HANDOVER_YOURS && m->type != HANDOVER_ROUND_ACK &&
+	    m->value)
+		return WHY("handover message %u carries a value", m->type);
+	if (!memchr(m->text, 0, sizeof(m->text)))
+		return WHY("handover message text is not NUL-terminated");
+	return 0;
+}

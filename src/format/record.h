@@ -1,0 +1,70 @@
+/*
+ * Encoding and validation of the stream's fixed structures: header,
+ * record headers, record bodies and handover messages. No I/O and no VM:
+ * everything here is a pure function of its bytes (the fuzz target's
+ * surface). Validation failures fill why with one line naming the field.
+ */
+#ifndef GODWIT_FORMAT_RECORD_H
+#define GODWIT_FORMAT_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/compiler.h"
+#include "format/stream_format.h"
+
+/* What a body is checked against: the VM the stream must describe. */
+struct rec_limits {
+	uint32_t nr_vcpus;
+	uint64_t mem_bytes;
+};
+
+const char *rec_type_name(uint32_t type);
+/* A type this reader knows, mandatory or optional. */
+bool rec_type_known(uint32_t type);
+static inline uint32_t rec_padded(uint32_t len)
+{
+	return ALIGN_UP(len, REC_ALIGN);
+}
+
+void stream_header_init(struct stream_header *h, uint32_t flags,
+			uint64_t mem_bytes, uint32_t nr_vcpus,
+			const char vendor[12], uint32_t cpuid_digest,
+			const char *config, uint32_t config_len);
+/* Structure, limits and CRC of a header and its config text. */
+int stream_header_check(const struct stream_header *h, const char *config,
+			char *why, size_t whylen) __must_check;
+/* Same without the config (its length is checked, its CRC not yet). */
+int stream_header_check_fixed(const struct stream_header *h, char *why,
+			      size_t whylen) __must_check;
+
+/* True if pfn lies in guest RAM of mem_bytes (the layout of mem_plan()). */
+bool rec_pfn_is_ram(uint64_t mem_bytes, uint64_t pfn);
+
+/* CRC of a record: start with the header's type and length, then body. */
+uint32_t rec_crc_start(uint32_t type, uint32_t length);
+void rec_hdr_init(struct rec_hdr *h, uint32_t type, uint32_t length,
+		  uint32_t crc);
+/* Length limit, reserved field, known or optional type. */
+int rec_hdr_check(const struct rec_hdr *h, char *why,
+		  size_t whylen) __must_check;
+
+/*
+ * PAGE_DATA: check the first 8 + 8*count bytes (the pfn list) of a body
+ * of total length len; *data_pages_out gets the number of NORMAL pages.
+ */
+int rec_page_data_check(const void *prefix, size_t prefix_len, uint32_t len,
+			const struct rec_limits *lim, uint32_t *data_pages_out,
+			char *why, size_t whylen) __must_check;
+/* Any other record type: the whole body. */
+int rec_body_check(uint32_t type, const void *body, uint32_t len,
+		   const struct rec_limits *lim, char *why,
+		   size_t whylen) __must_check;
+
+void handover_init(struct handover_msg *m, uint32_t type, uint64_t time_ns,
+		   uint64_t value, int error, const char *text);
+int handover_check(const struct handover_msg *m, char *why,
+		   size_t whylen) __must_check;
+
+#endif

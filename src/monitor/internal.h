@@ -1,0 +1,195 @@
+/*
+ * Monitor internals shared by its files: the process-wide state of one
+ * VM. Everything here is touched only by the event loop thread, except
+ * where a field says otherwise.
+ */
+#ifndef GODWIT_MONITOR_INTERNAL_H
+#define GODWIT_MONITOR_INTERNAL_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/evloop.h"
+#include "devices/ged.h"
+#include "devices/registry.h"
+#include "devices/serial.h"
+#include "format/stream_format.h"
+#include "migration/precopy.h"
+#include "migration/save.h"
+#include "migration/transport/stream.h"
+#include "monitor/console.h"
+#include "monitor/hooks.h"
+#include "monitor/monitor.h"
+#include "rpc/server.h"
+#include "vmm/vm.h"
+
+/* The VM's run state as query-status reports it (QEMU's names). */
+enum run_state {
+	RUN_PRELAUNCH,
+	RUN_RUNNING,
+	RUN_PAUSED,
+	RUN_SAVING, /* paused for a save */
+	RUN_SHUTDOWN, /* guest or host ended it */
+	RUN_POSTMIGRATE, /* handed over to the destination */
+};
+
+enum job_status {
+	JOB_NONE,
+	JOB_ACTIVE,
+	JOB_COMPLETED,
+	JOB_FAILED,
+};
+
+/* A save in progress or finished (query-save). */
+struct save_job {
+	struct monitor *m;
+	pthread_t thread;
+	struct rpc_call call; /* the save command, answered at the end */
+	char path[PATH_MAX];
+	char tmp_path[PATH_MAX + 8];
+	bool keep_running; /* -c */
+	bool leave_paused; /* -p */
+	struct stream stream; /* offset read by the loop thread (atomic) */
+	uint64_t start_ns;
+	/* results, written by the thread before it hands back */
+	int rc;
+	char error[256];
+	struct save_result res;
+};
+
+/* A stream being restored (godwit restore, migrate-receive). */
+struct incoming {
+	int fd;
+	bool migration; /* a live peer: handover after the stream */
+	char peer[300];
+	struct stream stream;
+	bool stream_open;
+	struct stream_header hdr;
+	char *config; /* the header's config text */
+};
+
+/* Outcome of a migration (query-migrate "status"). */
+enum mig_status {
+	MIG_NONE,
+	MIG_ACTIVE,
+	MIG_COMPLETED, /* the destination confirmed: VM runs there */
+	MIG_FAILED, /* the VM was resumed here */
+	MIG_UNCONFIRMED, /* handed over, no confirmation: VM left paused */
+};
+
+/* A live migration in progress (source side). */
+struct mig_job {
+	struct monitor *m;
+	pthread_t thread;
+	char uri[300];
+	char host[256];
+	uint16_t port;
+	struct migrate_params params;
+	int sock; /* shut down by migrate_cancel, before YOURS only */
+	bool committed; /* YOURS sent: never resume by ourselves */
+	pthread_mutex_t lock; /* sock vs committed, for cancel */
+	bool cancelled;
+	uint64_t start_ns;
+	struct hook_ctx hooks;
+	char uuid[40];
+	char hook_error[256]; /* a hook's veto, as the failure to report */
+	/* results, written by the thread before it hands back */
+	enum mig_status status;
+	char error[256];
+	struct migrate_result res;
+	uint64_t downtime_ns;
+};
+
+/* What query-migrate reports; updated on the loop thread. */
+struct mig_info {
+	enum mig_status status;
+	char error[256];
+	char uri[300];
+	struct migrate_round last; /* latest round */
+	struct migrate_result res;
+	uint64_t total_ns;
+	uint64_t downtime_ns;
+	uint64_t total_pages;
+};
+
+struct monitor {
+	const struct monitor_opts *opts;
+	struct domain_config cfg; /* effective configuration */
+	struct vm vm;
+	struct serial serial;
+	struct ged ged; /* power button (system_powerdown) */
+	struct dev_registry devs;
+	struct console console;
+	struct evloop *loop;
+	struct rpc_server *rpc;
+	struct rpc_command qmp_cmds[24]; /* opaque = this monitor */
+	char qmp_path[PATH_MAX];
+	int signal_fd;
+	int status;
+	enum run_state state;
+	bool user_paused;
+	bool stop_seen; /* the guest's end was handled (monitor_on_stop) */
+	const char *end_kind; /* exit file: set by save/migrate, else derived */
+	/* save/migration job: at most one at a time */
+	struct save_job *job;
+	enum job_status job_status;
+	char job_error[256];
+	char job_file[PATH_MAX];
+	struct save_result job_res;
+	uint64_t job_bytes;
+	uint64_t job_time_ns;
+	struct incoming restore;
+	char restore_name[PATH_MAX + 32]; /* file, or "migration from PEER" */
+	struct mig_job *mig;
+	struct mig_info mig_info;
+};
+
+const char *run_state_name(enum run_state s);
+
+/* qmp.c */
+int monitor_qmp_start(struct monitor *m) __must_check;
+void monitor_event(struct monitor *m, const char *name,
+		   struct json_object *data);
+
+/* savejob.c */
+enum rpc_reply_kind monitor_cmd_save(struct rpc_request *req,
+				     struct json_object *args,
+				     struct rpc_reply *reply);
+enum rpc_reply_kind monitor_cmd_query_save(struct rpc_request *req,
+					   struct json_object *args,
+					   struct rpc_reply *reply);
+
+/* incoming.c: restore from opts->restore_fd */
+int monitor_incoming_accept(struct monitor *m) __must_check;
+int monitor_incoming_handover(struct monitor *m) __must_check;
+int monitor_restore_prepare(struct monitor *m) __must_check;
+int monitor_restore_load(struct monitor *m) __must_check;
+void monitor_restore_finish(struct monitor *m);
+
+/* migjob.c */
+enum rpc_reply_kind monitor_cmd_migrate(struct rpc_request *req,
+					struct json_object *args,
+					struct rpc_reply *reply);
+enum rpc_reply_kind monitor_cmd_migrate_cancel(struct rpc_request *req,
+					       struct json_object *args,
+					       struct rpc_reply *reply);
+void monitor_migration_abort(struct monitor *m);
+enum rpc_reply_kind monitor_cmd_query_migrate(struct rpc_request *req,
+					      struct json_object *args,
+					      struct rpc_reply *reply);
+
+/* monitor.c */
+/*
+ * Can a save or migration start now? RPC_REPLY_LATER if so, else the
+ * error reply (what: "save" or "migrate", for the message).
+ */
+enum rpc_reply_kind monitor_job_may_start(struct monitor *m, const char *what,
+					  struct rpc_reply *reply);
+int monitor_config_text(struct monitor *m, char **text_out,
+			uint32_t *len_out) __must_check;
+void monitor_end(struct monitor *m, int status, const char *fmt, ...)
+	__printf(3, 4);
+
+#endif

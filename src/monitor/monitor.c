@@ -1,0 +1,374 @@
+/*
+ * Monitor main loop. Start-up is a straight line (signals, the VM from
+ * its config, devices, then either the kernel or a restored stream, the
+ * control socket, the console, the vCPUs); then one event loop thread
+ * waits for the guest to end, a signal, console input or control
+ * commands while the vCPU threads run the guest. Teardown undoes
+ * start-up in reverse.
+ */
+#include "monitor/internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "devices/platform.h"
+#include "migration/restore.h"
+#include "vmm/x86/layout.h"
+#include "vmm/x86/loader.h"
+
+const char *run_state_name(enum run_state s)
+{
+	static const char *const names[] = {
+		"prelaunch", "running",	 "paused",
+		"save-vm",   "shutdown", "postmigrate",
+	};
+
+	return names[s];
+}
+
+void monitor_opts_init(struct monitor_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	domain_config_init(&o->cfg);
+	if (!o->cfg.name[0])
+		strcpy(o->cfg.name, "godwit");
+	/* A VM without a config file still gets its own identity. */
+	if (domain_config_uuid_generate(o->cfg.uuid))
+		log_warn("cannot generate a UUID for the VM");
+	o->restore_fd = -1;
+	o->incoming_fd = -1;
+	snprintf(o->hooks_dir, sizeof(o->hooks_dir), "%s",
+		 env_or("GODWIT_HOOKS_DIR", "/etc/godwit/hooks/migrate.d"));
+}
+
+int monitor_default_qmp_path(const char *name, char *buf, size_t len)
+{
+	return godwit_vm_socket(godwit_run_dir(), name, buf, len);
+}
+
+int monitor_config_text(struct monitor *m, char **text_out, uint32_t *len_out)
+{
+	size_t cap = DOMAIN_CONFIG_TEXT_MAX;
+	char *text = malloc(cap);
+	int rc;
+
+	if (!text)
+		return -ENOMEM;
+	rc = domain_config_format(&m->cfg, text, cap);
+	if (rc) {
+		free(text);
+		return rc;
+	}
+	*text_out = text;
+	*len_out = strlen(text);
+	return 0;
+}
+
+enum rpc_reply_kind monitor_job_may_start(struct monitor *m, const char *what,
+					  struct rpc_reply *reply)
+{
+	if (m->job || m->mig)
+		return rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"a save or migration is already in progress");
+	if (m->state != RUN_RUNNING && m->state != RUN_PAUSED)
+		return rpc_reply_error(reply, RPC_ERR_GENERIC,
+				       "cannot %s a VM in state %s", what,
+				       run_state_name(m->state));
+	return RPC_REPLY_LATER;
+}
+
+void monitor_end(struct monitor *m, int status, const char *fmt, ...)
+{
+	char msg[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	vm_request_stop(&m->vm, VM_STOP_HOST, status, "%s", msg);
+}
+
+static void monitor_serial_irq(void *opaque, int level)
+{
+	struct monitor *m = opaque;
+
+	if (vm_irq_line(&m->vm, PORT_SERIAL0_IRQ, level))
+		log_debug("serial IRQ line: failed");
+}
+
+static void monitor_ged_irq(void *opaque, int level)
+{
+	struct monitor *m = opaque;
+
+	if (vm_irq_line(&m->vm, PORT_ACPI_GED_IRQ, level))
+		log_debug("GED IRQ line: failed");
+}
+
+static void monitor_on_stop(struct evloop *loop, int fd, uint32_t events,
+			    void *opaque)
+{
+	struct monitor *m = opaque;
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) < 0 && errno == EAGAIN)
+		return;
+	vm_stopped(&m->vm, NULL, &m->status);
+	log_info("vm %s: %s", m->cfg.name, m->vm.stop_message);
+	if (m->state != RUN_POSTMIGRATE)
+		m->state = RUN_SHUTDOWN;
+	monitor_event(m, "SHUTDOWN",
+		      json_object_new_string(m->vm.stop_message));
+	m->stop_seen = true;
+	/* A save or migration thread still owns the stream: let it finish
+	 * (a migration fails at once: the guest it would move has ended). */
+	monitor_migration_abort(m);
+	if (!m->job && !m->mig)
+		evloop_stop(loop);
+}
+
+static void monitor_on_signal(struct evloop *loop, int fd, uint32_t events,
+			      void *opaque)
+{
+	struct monitor *m = opaque;
+	struct signalfd_siginfo si;
+
+	if (read(fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	monitor_end(m, 0, "terminated by signal %u", si.ssi_signo);
+}
+
+static void monitor_on_escape(void *opaque)
+{
+	monitor_end(opaque, 0, "console escape (^]) ended the VM");
+}
+
+/* SIGINT/SIGTERM/SIGHUP arrive through a signalfd on the loop thread. */
+static int monitor_signals(struct monitor *m)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	/* Blocked before any thread exists, so all threads inherit it. */
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
+		return -EINVAL;
+	signal(SIGPIPE, SIG_IGN);
+	m->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (m->signal_fd < 0)
+		return -errno;
+	return evloop_add_fd(m->loop, m->signal_fd, EVLOOP_IN,
+			     monitor_on_signal, m);
+}
+
+static int monitor_devices(struct monitor *m)
+{
+	int rc;
+
+	rc = console_open_output(&m->console, m->cfg.serial,
+				 m->cfg.serial_path);
+	if (rc)
+		return rc;
+	serial_init(&m->serial, m->console.out_fd, monitor_serial_irq, m);
+	rc = serial_attach(&m->serial, &m->vm);
+	if (!rc)
+		rc = devreg_add_serial(&m->devs, "serial0", &m->serial);
+	/* Every VM has the GED: its DSDT always describes one. */
+	ged_init(&m->ged, monitor_ged_irq, m);
+	if (!rc)
+		rc = ged_attach(&m->ged, &m->vm);
+	if (!rc)
+		rc = devreg_add_ged(&m->devs, "ged0", &m->ged);
+	if (!rc)
+		rc = platform_attach(&m->vm);
+	if (rc)
+		log_err("cannot attach devices: %s", strerror(-rc));
+	return rc;
+}
+
+static int monitor_create_vm(struct monitor *m)
+{
+	struct vm_config vc = { .nr_vcpus = m->cfg.vcpus };
+
+	if (m->cfg.memory_mib % 2) {
+		log_err("memory %llu MiB: must be a multiple of 2 MiB",
+			(unsigned long long)m->cfg.memory_mib);
+		return -EINVAL;
+	}
+	vc.mem_bytes = m->cfg.memory_mib * MIB;
+	snprintf(vc.name, sizeof(vc.name), "%s", m->cfg.name);
+	snprintf(vc.cpu_model, sizeof(vc.cpu_model), "%s", m->cfg.cpu);
+	return vm_create(&m->vm, &vc);
+}
+
+static int monitor_boot(struct monitor *m)
+{
+	struct boot_config boot = {
+		.kernel = m->cfg.kernel,
+		.initrd = m->cfg.ramdisk[0] ? m->cfg.ramdisk : NULL,
+		.cmdline = m->cfg.cmdline,
+	};
+
+	if (!m->cfg.kernel[0]) {
+		log_err("no kernel to boot (set 'kernel' in the config or --kernel)");
+		return -EINVAL;
+	}
+	return boot_load(&m->vm, &boot);
+}
+
+static int monitor_start_vm(struct monitor *m)
+{
+	int rc;
+
+	rc = evloop_add_fd(m->loop, m->vm.stop_eventfd, EVLOOP_IN,
+			   monitor_on_stop, m);
+	if (!rc)
+		rc = monitor_qmp_start(m);
+	if (!rc && (m->cfg.serial == DOMAIN_SERIAL_STDIO ||
+		    m->cfg.serial == DOMAIN_SERIAL_PTY)) {
+		m->console.on_escape = monitor_on_escape;
+		m->console.opaque = m;
+		rc = console_start_input(&m->console, m->loop, &m->serial);
+	}
+	if (rc)
+		return rc;
+	m->user_paused = m->opts->paused;
+	if (m->restore.migration)
+		rc = monitor_incoming_handover(m);
+	else
+		rc = vm_start(&m->vm, m->opts->paused);
+	if (rc) {
+		log_err("cannot start vCPUs: %s", strerror(-rc));
+		return rc;
+	}
+	m->state = m->opts->paused ? RUN_PAUSED : RUN_RUNNING;
+	return 0;
+}
+
+static int monitor_start(struct monitor *m)
+{
+	int rc;
+
+	rc = evloop_new(&m->loop);
+	if (!rc)
+		rc = monitor_signals(m);
+	if (!rc && (m->opts->incoming_listen[0] || m->opts->incoming_fd >= 0))
+		rc = monitor_incoming_accept(m);
+	if (!rc && m->restore.fd >= 0)
+		rc = monitor_restore_prepare(m);
+	if (!rc)
+		rc = monitor_create_vm(m);
+	if (!rc)
+		rc = monitor_devices(m);
+	if (!rc)
+		rc = m->restore.fd >= 0 ? monitor_restore_load(m) :
+					  monitor_boot(m);
+	if (!rc)
+		rc = monitor_start_vm(m);
+	return rc;
+}
+
+static void monitor_teardown(struct monitor *m)
+{
+	if (m->rpc && rpc_server_flush(m->rpc, 1000))
+		log_debug("control socket: some replies were not delivered");
+	rpc_server_free(m->rpc);
+	console_close(&m->console);
+	vm_destroy(&m->vm);
+	serial_destroy(&m->serial);
+	ged_destroy(&m->ged);
+	if (m->signal_fd >= 0)
+		close(m->signal_fd);
+	evloop_free(m->loop);
+	monitor_restore_finish(m);
+}
+
+/* How the VM ended, for godwitd's on_poweroff/on_reboot/on_crash. */
+static const char *monitor_end_kind(struct monitor *m)
+{
+	enum vm_stop_reason r;
+
+	if (m->end_kind)
+		return m->end_kind;
+	if (!vm_stopped(&m->vm, &r, NULL))
+		return "error";
+	switch (r) {
+	case VM_STOP_POWEROFF:
+		return "poweroff";
+	case VM_STOP_RESET:
+		return "reset";
+	case VM_STOP_TRIPLE_FAULT:
+	case VM_STOP_INTERNAL:
+		return "crash";
+	case VM_STOP_DEBUG_EXIT:
+		return "exit";
+	default:
+		return "host";
+	}
+}
+
+/*
+ * The exit file says "STATUS KIND REASON": KIND is poweroff, reset,
+ * crash, exit (debug-exit port), host (quit, signal), saved, migrated or
+ * error (never started). Written with a rename: readers never see half.
+ */
+static void monitor_write_exit_file(struct monitor *m)
+{
+	char line[256];
+	int n, rc;
+
+	if (!m->opts->exit_file[0])
+		return;
+	n = snprintf(line, sizeof(line), "%d %s %s\n", m->status,
+		     monitor_end_kind(m),
+		     m->vm.stop_message[0] ? m->vm.stop_message :
+					     "failed to start");
+	rc = file_write_atomic(m->opts->exit_file, line,
+			       MIN((size_t)n, sizeof(line) - 1), 0644);
+	if (rc)
+		log_warn("cannot write %s: %s", m->opts->exit_file,
+			 strerror(-rc));
+}
+
+int monitor_run(const struct monitor_opts *opts)
+{
+	struct monitor *m = calloc(1, sizeof(*m));
+	int rc, status;
+
+	if (!m) {
+		log_err("out of memory");
+		return 1;
+	}
+	/* GODWIT_DEBUG=1: debug lines, e.g. the phases of a migration. */
+	if (getenv("GODWIT_DEBUG"))
+		log_set_level(LOG_DEBUG);
+	m->opts = opts;
+	m->cfg = opts->cfg;
+	m->signal_fd = -1;
+	m->status = 1; /* until the guest's end says otherwise */
+	m->vm.fd = m->vm.stop_eventfd = m->vm.kvm.fd = m->vm.mem.memfd = -1;
+	m->console.in_fd = m->console.out_fd = -1;
+	m->restore.fd = opts->restore_fd;
+	rc = monitor_start(m);
+	if (rc == 0) {
+		rc = evloop_run(m->loop);
+		if (rc)
+			log_err("event loop failed: %s", strerror(-rc));
+	}
+	monitor_teardown(m);
+	monitor_write_exit_file(m);
+	status = m->status;
+	free(m);
+	return status;
+}

@@ -1,0 +1,48 @@
+/*
+ * The per-VM monitor process: builds a VM from its domain configuration
+ * (booting its kernel, or restoring a stream), runs its main loop
+ * (console, control socket, signals, the guest's end) and returns the
+ * process exit status. `godwit run`, `godwit restore` and
+ * `godwit migrate-receive` all end up here.
+ */
+#ifndef GODWIT_MONITOR_MONITOR_H
+#define GODWIT_MONITOR_MONITOR_H
+
+#include <limits.h>
+#include <stdbool.h>
+
+#include "config/domain_config.h"
+
+struct monitor_opts {
+	struct domain_config cfg; /* the VM (restore: overrides below) */
+	char qmp_path[PATH_MAX]; /* "" = /run/godwit/vm/NAME.qmp */
+	bool no_qmp; /* --qmp none */
+	/* Written at exit: "STATUS KIND REASON\n" (for godwitd, which may not
+	 * be this process's parent after a restart). "" = none. */
+	char exit_file[PATH_MAX];
+	/* Migration hooks: executables run at each migration step. */
+	char hooks_dir[PATH_MAX];
+	/* migrate-receive: names of domains that already exist here. */
+	const char *reject_names[64];
+	unsigned int nr_reject_names;
+	bool paused; /* -p: vCPUs stay paused */
+	/* Restore from a stream instead of booting cfg's kernel. */
+	int restore_fd; /* -1: boot */
+	char restore_name[PATH_MAX]; /* file name for messages */
+	/* Receive a migration: listen on this ADDR[:PORT], or use an
+	 * accepted socket (godwitd's relocation server hands one over). */
+	char incoming_listen[300];
+	int incoming_fd; /* -1: none */
+	/* What the command line sets on a restored config. */
+	bool serial_set;
+	enum domain_serial serial;
+	char serial_path[DOMAIN_PATH_MAX + 1];
+};
+
+void monitor_opts_init(struct monitor_opts *o);
+/* Returns the exit status: the guest's, or 1 if the VM could not start. */
+int monitor_run(const struct monitor_opts *opts);
+/* The default control socket of VM name (honours GODWIT_RUN_DIR). */
+int monitor_default_qmp_path(const char *name, char *buf, size_t len);
+
+#endif
