@@ -433,6 +433,15 @@ void handover_init(struct handover_msg *m, uint32_t type, uint64_t time_ns,
 	m->crc = crc32c(0, m, sizeof(*m));
 }
 
+void handover_outcome_init(struct handover_msg *m, uint64_t time_ns,
+			   uint64_t arrival_id, uint32_t outcome)
+{
+	handover_init(m, HANDOVER_OUTCOME, time_ns, arrival_id, 0, NULL);
+	m->arg = outcome;
+	m->crc = 0;
+	m->crc = crc32c(0, m, sizeof(*m));
+}
+
 int handover_check(const struct handover_msg *m, char *why, size_t whylen)
 {
 	struct handover_msg tmp = *m;
@@ -442,14 +451,20 @@ int handover_check(const struct handover_msg *m, char *why, size_t whylen)
 		return WHY("handover message has bad magic 0x%x", m->magic);
 	if (crc32c(0, &tmp, sizeof(tmp)) != m->crc)
 		return WHY("handover message CRC mismatch");
-	if (m->type < HANDOVER_RECEIVED || m->type > HANDOVER_ROUND_ACK)
+	if (m->type < HANDOVER_RECEIVED || m->type > HANDOVER_OUTCOME)
 		return WHY("handover message type %u is unknown", m->type);
-	if (m->reserved || m->reserved2)
+	if (m->reserved2)
 		return WHY("handover message reserved field is not zero");
+	if (m->type == HANDOVER_OUTCOME ?
+		    m->arg < HANDOVER_OUTCOME_RUNNING ||
+			    m->arg > HANDOVER_OUTCOME_UNKNOWN :
+		    m->arg != 0)
+		return WHY("handover message %u has a bad outcome %u", m->type,
+			   m->arg);
 	if (m->type != HANDOVER_FAILED && m->error)
 		return WHY("handover message %u carries an error code",
 			   m->type);
-	if (m->type != HANDOVER_YOURS && m->type != HANDOVER_ROUND_ACK &&
+	if ((m->type == HANDOVER_CONFIRMED || m->type == HANDOVER_FAILED) &&
 	    m->value)
 		return WHY("handover message %u carries a value", m->type);
 	if (!memchr(m->text, 0, sizeof(m->text)))

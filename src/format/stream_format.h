@@ -287,6 +287,16 @@ enum handover_type {
 	HANDOVER_CONFIRMED = 3, /* dest -> src: VM running at the dest */
 	HANDOVER_FAILED = 4, /* dest -> src: restore failed (why in text) */
 	HANDOVER_ROUND_ACK = 5, /* dest -> src: all up to ROUND value applied */
+	HANDOVER_QUERY = 6, /* src -> dest, new connection: arrival value? */
+	HANDOVER_OUTCOME = 7, /* dest -> src: what became of arrival value */
+};
+
+/* OUTCOME's arg: what the destination did with an arrival. */
+enum handover_outcome {
+	HANDOVER_OUTCOME_RUNNING = 1, /* resumed after YOURS: it owns the VM */
+	HANDOVER_OUTCOME_DISCARDED = 2, /* never resumed it, never will */
+	HANDOVER_OUTCOME_PENDING = 3, /* holds it paused, waiting for YOURS */
+	HANDOVER_OUTCOME_UNKNOWN = 4, /* no record of that arrival */
 };
 
 struct handover_msg {
@@ -294,8 +304,13 @@ struct handover_msg {
 	uint32_t type; /* enum handover_type */
 	uint64_t time_ns; /* sender's CLOCK_REALTIME at the event */
 	int32_t error; /* FAILED: -errno; else 0 */
-	uint32_t reserved; /* 0 */
-	uint64_t value; /* YOURS: source pause time; ROUND_ACK: round */
+	uint32_t arg; /* OUTCOME: enum handover_outcome; else 0 */
+	/*
+	 * YOURS: source pause time; ROUND_ACK: round; RECEIVED, QUERY,
+	 * OUTCOME: the arrival id (the destination's name for this
+	 * migration, random, never 0); else 0.
+	 */
+	uint64_t value;
 	char text[96]; /* FAILED: one line, NUL-terminated */
 	uint32_t reserved2; /* 0 */
 	uint32_t crc; /* CRC32C of the message with crc 0 */
