@@ -55,7 +55,7 @@ const char *precopy_action_name(enum precopy_action a);
 /* The default margin on top of the downtime limit: max(1 s, limit). */
 #define POLICY_MARGIN_MIN_NS (1000ULL * 1000 * 1000)
 /* A paused copy (--no-live) is allowed this bandwidth at least. */
-#define POLICY_PAUSED_FLOOR_BPS (32ULL << 20)
+#define POLICY_PAUSED_FLOOR_BPS (16ULL << 20)
 /* Pages sent between two looks at the destination, at most. */
 #define POLICY_CHUNK_PAGES_MAX 4096u
 #define POLICY_CHUNK_PAGES_MIN 256u

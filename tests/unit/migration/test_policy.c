@@ -176,17 +176,17 @@ static void test_paused_budget_not_live(void **state)
 	struct paused_budget b = { .downtime_limit_ns = 30 * MS,
 				   .data_bytes = 256ULL << 20 };
 
-	/* 256 MiB at 32 MiB/s: 8 s, plus the 1 s margin. */
-	assert_int_equal(policy_paused_budget_ns(&b), 9000 * MS);
+	/* 256 MiB at 16 MiB/s: 16 s, plus the 1 s margin. */
+	assert_int_equal(policy_paused_budget_ns(&b), 17000 * MS);
 	/* A small guest still gets the downtime limit. */
 	b.data_bytes = 4096;
 	b.downtime_limit_ns = 2000 * MS;
 	assert_int_equal(policy_paused_budget_ns(&b), 4000 * MS);
-	/* A terabyte does not overflow: 32768 s. */
+	/* A terabyte does not overflow: 65536 s. */
 	b.data_bytes = 1ULL << 40;
 	b.downtime_limit_ns = 30 * MS;
 	assert_int_equal(policy_paused_budget_ns(&b),
-			 32768000 * MS + 1000 * MS);
+			 65536000 * MS + 1000 * MS);
 }
 
 static void test_chunk_pages(void **state)
