@@ -4,6 +4,12 @@
  * choice on top). Once the VM exists its identity is checked against the
  * header, and only then are pages and state loaded. Any failure leaves
  * nothing running: the VM is torn down and the process exits 1.
+ *
+ * A migration adds the destination's glue around migration/handover.c:
+ * the connection (and, with --listen, the QUERY server on the listening
+ * socket, migration/arrival.c), the arrival's record, the signals that
+ * stop a migration before YOURS (the signalfd is the stream's cancel
+ * fd), and the points where the kvm suite stalls it.
  */
 #include "monitor/internal.h"
 

@@ -213,7 +213,12 @@ int monitor_restore_prepare(struct monitor *m) __must_check;
 int monitor_restore_load(struct monitor *m) __must_check;
 void monitor_restore_finish(struct monitor *m);
 
-/* migjob.c */
+/* migjob.c: the migration thread (arg: its struct mig_job) */
+void *monitor_mig_thread(void *opaque);
+/* What MIGRATION events and query-migrate say. */
+struct json_object *monitor_mig_event_data(struct mig_info *mi);
+
+/* migcmd.c */
 enum rpc_reply_kind monitor_cmd_migrate(struct rpc_request *req,
 					struct json_object *args,
 					struct rpc_reply *reply);

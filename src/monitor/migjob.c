@@ -1,9 +1,10 @@
 /*
  * `migrate`: live migration to another host's godwit, on a thread of its
- * own. The command answers at once; progress comes as MIGRATION_PASS
- * events and query-migrate, the outcome as MIGRATION events. This file is
- * the job's glue: precopy.c sends the VM, handover.c hands it over,
- * query.c settles a handover nobody confirmed.
+ * own (the commands that start, cancel, resolve and query it are in
+ * migcmd.c). Progress comes as MIGRATION_PASS events and query-migrate,
+ * the outcome as MIGRATION events. This file is the job's glue:
+ * precopy.c sends the VM, handover.c hands it over, query.c settles a
+ * handover nobody confirmed.
  *
  * Ownership (docs/stream-format.md, "Migration handover"): until YOURS is
  * sent, any failure resumes the VM here. After YOURS a closed or reset
@@ -20,20 +21,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/net.h"
-#include "common/util.h"
 #include "migration/handover.h"
 #include "migration/query.h"
 
 #define MIG_CONNECT_MS 10000
-#define MIG_DEFAULT_DOWNTIME_MS 30 /* QEMU: 300; ours aims lower */
-#define MIG_DEFAULT_ROUNDS 30
 #define MIG_QUERY_ATTEMPT_MS 2000 /* connect and answer, per QUERY */
 
 static const char *mig_status_name(enum mig_status s)
@@ -238,8 +235,6 @@ struct mig_note {
 	char error[256];
 };
 
-static struct json_object *mig_event_data(struct mig_info *mi);
-
 /* On the loop: the VM is handed over, unconfirmed; say so everywhere. */
 static void mig_unconfirmed_on_loop(struct evloop *loop, void *opaque)
 {
@@ -251,7 +246,7 @@ static void mig_unconfirmed_on_loop(struct evloop *loop, void *opaque)
 	snprintf(m->mig_info.error, sizeof(m->mig_info.error), "%s", n->error);
 	log_err("vm %s: %s; the VM stays paused here until the destination says what became of it (or godwit migrate-resolve)",
 		m->cfg.name, n->error);
-	monitor_event(m, "MIGRATION", mig_event_data(&m->mig_info));
+	monitor_event(m, "MIGRATION", monitor_mig_event_data(&m->mig_info));
 	free(n);
 }
 
@@ -277,6 +272,8 @@ static void mig_unconfirmed(struct mig_job *job, const char *why)
 static void mig_settled(struct mig_job *job, enum mig_resolution r,
 			uint32_t outcome)
 {
+	if (r != MIG_RESOLVE_STOP)
+		job->error[0] = 0; /* no longer unconfirmed */
 	if (r == MIG_RESOLVE_RESUME_HERE)
 		return mig_fail(
 			job, "%s",
@@ -351,7 +348,7 @@ static void mig_handover(struct mig_job *job)
 
 static void mig_done(struct evloop *loop, void *opaque);
 
-static void *mig_thread(void *opaque)
+void *monitor_mig_thread(void *opaque)
 {
 	struct mig_job *job = opaque;
 	struct monitor *m = job->m;
@@ -359,6 +356,8 @@ static void *mig_thread(void *opaque)
 	uint32_t config_len;
 	int rc;
 
+	job->params.step = mig_step;
+	job->params.step_opaque = job;
 	rc = monitor_config_text(m, &config, &config_len);
 	if (rc)
 		mig_fail(job, "cannot serialize the config: %s", strerror(-rc));
@@ -388,7 +387,7 @@ static void *mig_thread(void *opaque)
 
 /* ---- back on the loop thread ---- */
 
-static struct json_object *mig_event_data(struct mig_info *mi)
+struct json_object *monitor_mig_event_data(struct mig_info *mi)
 {
 	struct json_object *o = json_object_new_object();
 
@@ -446,7 +445,7 @@ static void mig_answer_resolve(struct monitor *m, struct mig_job *job)
 				       m->mig_info.error);
 	else
 		rpc_server_reply(m->rpc, job->resolve_call,
-				 mig_event_data(&m->mig_info), -1);
+				 monitor_mig_event_data(&m->mig_info), -1);
 }
 
 static void mig_done(struct evloop *loop, void *opaque)
@@ -476,7 +475,7 @@ static void mig_done(struct evloop *loop, void *opaque)
 		m->state = RUN_POSTMIGRATE;
 	}
 	mig_report(m, job);
-	monitor_event(m, "MIGRATION", mig_event_data(mi));
+	monitor_event(m, "MIGRATION", monitor_mig_event_data(mi));
 	mig_answer_resolve(m, job);
 	pthread_mutex_destroy(&job->lock);
 	free(job);
@@ -486,306 +485,4 @@ static void mig_done(struct evloop *loop, void *opaque)
 	}
 	if (m->stop_seen)
 		evloop_stop(loop);
-}
-
-/* ---- commands ---- */
-
-static int mig_parse_uri(struct mig_job *job, const char *uri,
-			 struct rpc_reply *reply)
-{
-	const char *hp = strncmp(uri, "tcp:", 4) ? uri : uri + 4;
-
-	if (strlen(uri) >= sizeof(job->uri) ||
-	    net_parse_hostport(hp, job->host, sizeof(job->host), &job->port,
-			       NET_DEFAULT_PORT))
-		return rpc_reply_error(
-			reply, RPC_ERR_GENERIC,
-			"migrate: bad destination '%s' (expected HOST[:PORT] or tcp:HOST:PORT)",
-			uri);
-	snprintf(job->uri, sizeof(job->uri), "%s:%u", job->host, job->port);
-	return RPC_REPLY_LATER;
-}
-
-static int64_t arg_int(struct json_object *args, const char *key, int64_t dflt,
-		       bool *bad)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(args, key, &v))
-		return dflt;
-	if (!json_object_is_type(v, json_type_int) ||
-	    json_object_get_int64(v) < 0) {
-		*bad = true;
-		return dflt;
-	}
-	return json_object_get_int64(v);
-}
-
-static enum rpc_reply_kind mig_parse(struct mig_job *job,
-				     struct json_object *args,
-				     struct rpc_reply *reply)
-{
-	const char *uri = rpc_json_str(args, "uri", NULL);
-	struct json_object *v;
-	bool bad = false;
-	int64_t bw, dt, rounds, stall, margin;
-
-	if (!uri)
-		return rpc_reply_error(reply, RPC_ERR_GENERIC,
-				       "migrate: 'uri' (a string) is required");
-	if (mig_parse_uri(job, uri, reply) != RPC_REPLY_LATER)
-		return RPC_REPLY_ERROR;
-	job->params.live = true;
-	if (json_object_object_get_ex(args, "live", &v))
-		job->params.live = json_object_get_boolean(v);
-	bw = arg_int(args, "bandwidth", 0, &bad);
-	dt = arg_int(args, "downtime-ms", MIG_DEFAULT_DOWNTIME_MS, &bad);
-	rounds = arg_int(args, "max-rounds", MIG_DEFAULT_ROUNDS, &bad);
-	stall = arg_int(args, "stall-timeout-ms", MONITOR_STALL_MS_DEFAULT,
-			&bad);
-	margin = arg_int(args, "paused-margin-ms", 0, &bad);
-	if (bad || bw > (1 << 30) || dt > 3600000 || rounds > 10000 || !rounds)
-		return rpc_reply_error(
-			reply, RPC_ERR_GENERIC,
-			"migrate: bandwidth (MiB/s), downtime-ms and max-rounds (1..10000) must be non-negative integers in range");
-	if (stall < 100 || stall > 3600000 || margin > 3600000)
-		return rpc_reply_error(
-			reply, RPC_ERR_GENERIC,
-			"migrate: stall-timeout-ms must be 100..3600000 and paused-margin-ms 0..3600000");
-	job->params.bandwidth_bps = (uint64_t)bw << 20;
-	job->params.downtime_limit_ns = (uint64_t)dt * NSEC_PER_MSEC;
-	job->params.max_rounds = rounds;
-	job->params.paused_margin_ns = (uint64_t)margin * NSEC_PER_MSEC;
-	job->stall_ms = stall;
-	return RPC_REPLY_LATER;
-}
-
-static unsigned int hook_timeout_ms(void)
-{
-	const char *s = getenv("GODWIT_HOOK_TIMEOUT_MS");
-	uint64_t v;
-
-	if (s && !parse_u64(s, &v) && v > 0 && v < 24 * 3600 * 1000ULL)
-		return v;
-	return HOOK_TIMEOUT_MS_DEFAULT;
-}
-
-enum rpc_reply_kind monitor_cmd_migrate(struct rpc_request *req,
-					struct json_object *args,
-					struct rpc_reply *reply)
-{
-	struct monitor *m = req->opaque;
-	struct mig_job *job;
-	int r;
-
-	if (monitor_job_may_start(m, "migrate", reply) != RPC_REPLY_LATER)
-		return RPC_REPLY_ERROR;
-	job = calloc(1, sizeof(*job));
-	if (!job)
-		return rpc_reply_error(reply, RPC_ERR_GENERIC, "out of memory");
-	job->m = m;
-	job->sock = -1;
-	if (mig_parse(job, args, reply) != RPC_REPLY_LATER) {
-		free(job);
-		return RPC_REPLY_ERROR;
-	}
-	job->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (job->cancel_fd < 0) {
-		free(job);
-		return rpc_reply_error(reply, RPC_ERR_GENERIC,
-				       "cannot create an eventfd: %s",
-				       strerror(errno));
-	}
-	pthread_mutex_init(&job->lock, NULL);
-	job->start_ns = time_mono_ns();
-	job->params.step = mig_step;
-	job->params.step_opaque = job;
-	domain_config_uuid_format(m->cfg.uuid, job->uuid);
-	job->hooks = (struct hook_ctx){
-		.dir = m->opts->hooks_dir,
-		.domain = m->cfg.name,
-		.uuid = job->uuid,
-		.dest = job->uri,
-		.timeout_ms = hook_timeout_ms(),
-	};
-	memset(&m->mig_info, 0, sizeof(m->mig_info));
-	m->mig_info.status = MIG_ACTIVE;
-	snprintf(m->mig_info.uri, sizeof(m->mig_info.uri), "%s", job->uri);
-	m->mig_info.total_pages = mem_nr_pages(&m->vm.mem);
-	r = pthread_create(&job->thread, NULL, mig_thread, job);
-	if (r) {
-		pthread_mutex_destroy(&job->lock);
-		close(job->cancel_fd);
-		free(job);
-		m->mig_info.status = MIG_NONE;
-		return rpc_reply_error(reply, RPC_ERR_GENERIC,
-				       "cannot start the migration thread: %s",
-				       strerror(r));
-	}
-	m->mig = job;
-	monitor_event(m, "MIGRATION", mig_event_data(&m->mig_info));
-	return RPC_REPLY_RETURN;
-}
-
-/*
- * Cancel job unless YOURS was sent (-EALREADY: too late). The cancel fd
- * ends the thread's waits (shutting the socket down ends a connect); it
- * then fails and resumes the VM here.
- */
-static int mig_cancel(struct mig_job *job)
-{
-	int rc = -EALREADY;
-
-	pthread_mutex_lock(&job->lock);
-	if (!job->committed) {
-		job->cancelled = true;
-		if (job->sock >= 0)
-			shutdown(job->sock, SHUT_RDWR);
-		rc = 0;
-	}
-	pthread_mutex_unlock(&job->lock);
-	if (!rc && stream_cancel_raise(job->cancel_fd))
-		log_warn("cannot signal the migration thread");
-	return rc;
-}
-
-/*
- * The VM ends here (a signal, the guest): a migration still streaming
- * cannot succeed; one handed over stops waiting for its confirmation or
- * for the destination's answer and is left unconfirmed (the destination
- * may run the VM: nothing is resumed here).
- */
-void monitor_migration_abort(struct monitor *m)
-{
-	struct mig_job *job = m->mig;
-
-	if (!job || !mig_cancel(job))
-		return;
-	pthread_mutex_lock(&job->lock);
-	if (job->resolution == MIG_RESOLVE_NONE)
-		job->resolution = MIG_RESOLVE_STOP;
-	pthread_mutex_unlock(&job->lock);
-	if (stream_cancel_raise(job->cancel_fd))
-		log_warn("cannot signal the migration thread");
-}
-
-bool monitor_migration_committed(struct monitor *m)
-{
-	bool committed = false;
-
-	if (m->mig) {
-		pthread_mutex_lock(&m->mig->lock);
-		committed = m->mig->committed;
-		pthread_mutex_unlock(&m->mig->lock);
-	}
-	return committed;
-}
-
-/* "resume-here" or "discard", or MIG_RESOLVE_NONE. */
-static enum mig_resolution resolve_action(struct json_object *args)
-{
-	const char *a = rpc_json_str(args, "action", "");
-
-	if (!strcmp(a, "resume-here"))
-		return MIG_RESOLVE_RESUME_HERE;
-	if (!strcmp(a, "discard"))
-		return MIG_RESOLVE_DISCARD;
-	return MIG_RESOLVE_NONE;
-}
-
-/*
- * The operator settles an unconfirmed handover. Answered once the thread
- * acted on it: the VM runs here again, or this process ends.
- */
-enum rpc_reply_kind monitor_cmd_migrate_resolve(struct rpc_request *req,
-						struct json_object *args,
-						struct rpc_reply *reply)
-{
-	enum mig_resolution r = resolve_action(args);
-	struct monitor *m = req->opaque;
-	struct mig_job *job = m->mig;
-	bool ok = false;
-
-	if (r == MIG_RESOLVE_NONE)
-		return rpc_reply_error(
-			reply, RPC_ERR_GENERIC,
-			"migrate-resolve: 'action' must be \"resume-here\" or \"discard\"");
-	if (job) {
-		pthread_mutex_lock(&job->lock);
-		ok = job->unconfirmed && !job->settled &&
-		     job->resolution == MIG_RESOLVE_NONE;
-		if (ok) {
-			job->resolution = r;
-			job->resolve_pending = true;
-			job->resolve_call = req->call;
-		}
-		pthread_mutex_unlock(&job->lock);
-	}
-	if (!ok)
-		return rpc_reply_error(
-			reply, RPC_ERR_GENERIC,
-			"migrate-resolve: the VM is not unconfirmed (it is %s)",
-			monitor_status_name(m));
-	log_warn(
-		"vm %s: unconfirmed handover to %s settled by the operator: %s",
-		m->cfg.name, job->uri,
-		r == MIG_RESOLVE_DISCARD ? "discard here" : "resume here");
-	if (stream_cancel_raise(job->cancel_fd))
-		log_warn("cannot signal the migration thread");
-	return RPC_REPLY_LATER;
-}
-
-enum rpc_reply_kind monitor_cmd_migrate_cancel(struct rpc_request *req,
-					       struct json_object *args,
-					       struct rpc_reply *reply)
-{
-	struct monitor *m = req->opaque;
-
-	if (!m->mig)
-		return rpc_reply_error(reply, RPC_ERR_GENERIC,
-				       "no migration is in progress");
-	if (mig_cancel(m->mig))
-		return rpc_reply_error(
-			reply, RPC_ERR_GENERIC,
-			m->state == RUN_UNCONFIRMED ?
-				"too late: the VM was handed over without confirmation; settle it with migrate-resolve" :
-				"too late: the VM was already handed over to the destination");
-	return RPC_REPLY_RETURN;
-}
-
-enum rpc_reply_kind monitor_cmd_query_migrate(struct rpc_request *req,
-					      struct json_object *args,
-					      struct rpc_reply *reply)
-{
-	struct monitor *m = req->opaque;
-	struct mig_info *mi = &m->mig_info;
-	struct json_object *o, *ram;
-
-	if (m->mig)
-		mi->total_ns = time_mono_ns() - m->mig->start_ns;
-	o = mig_event_data(mi);
-	if (mi->status == MIG_NONE) {
-		reply->ret = o;
-		return RPC_REPLY_RETURN;
-	}
-	ram = json_object_new_object();
-	json_object_object_add(ram, "transferred",
-			       json_object_new_int64(mi->last.bytes_total));
-	json_object_object_add(
-		ram, "remaining",
-		json_object_new_int64(mi->last.remaining_pages * 4096));
-	json_object_object_add(ram, "total",
-			       json_object_new_int64(mi->total_pages * 4096));
-	json_object_object_add(ram, "dirty-pages-rate",
-			       json_object_new_int64(mi->last.dirty_rate_pps));
-	json_object_object_add(
-		ram, "mbps",
-		json_object_new_double(mi->last.bandwidth_bps / 1e6));
-	json_object_object_add(o, "ram", ram);
-	json_object_object_add(o, "round", json_object_new_int(mi->last.round));
-	json_object_object_add(
-		o, "expected-downtime-ms",
-		json_object_new_double(mi->last.expected_downtime_ns / 1e6));
-	reply->ret = o;
-	return RPC_REPLY_RETURN;
 }

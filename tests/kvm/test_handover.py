@@ -89,6 +89,24 @@ def test_relay_resets_after_yours(env):
     relay_cuts_after_yours(env, "reset")
 
 
+def test_confirmation_late(env):
+    """The destination runs the VM but its CONFIRMED comes after the
+    source's wait: the source asks it directly, hears RUNNING and ends;
+    the destination runs on (its late CONFIRMED goes nowhere)."""
+    src = sweeping(env)
+    dst = receiver(env, env_extra={"GODWIT_TEST_STALL": "after-yours:4000"})
+    q = src.qmp()
+    q.execute("migrate", uri=dst.addr, **{"stall-timeout-ms": 1500})
+    dst.expect_stderr("test: stalled after-yours", 60)
+    t = time.time()
+    check(src.wait(20) == 0, "source did not end")
+    check(time.time() - t < 6, "settled after %.1f s" % (time.time() - t))
+    check("answered RUNNING" in src.stderr(), src.stderr())
+    q.close()
+    dst.keeps_sweeping(5)
+    dst.quit()
+
+
 def test_blackhole_swallows_yours(env):
     """YOURS never arrives: the destination discards at its deadline (and
     says so, to QUERY); the source is unconfirmed meanwhile, refuses to
