@@ -29,7 +29,7 @@ struct blk_report blk_report;
 static struct virtq vq;
 static struct virtio_dev *dev;
 static uint64_t last_printed;
-static const char *const keys[] = { "passes",  "qd",    "bs",      "mode",
+static const char *const keys[] = { "passes",  "qd",	"bs",	   "mode",
 				    "pattern", "stats", "discard", NULL };
 
 static uint32_t parse_mode(void)
@@ -109,12 +109,12 @@ static void check_device(uint64_t f)
 			 "writable one\n");
 	if (has(f, VIRTIO_BLK_F_SIZE_MAX) &&
 	    virtio_cfg32(dev, VIRTIO_BLK_CFG_SIZE_MAX) < c->bs + 16)
-		con_fail("bs=%lu exceeds the device's segment size %u\n",
-			 c->bs, virtio_cfg32(dev, VIRTIO_BLK_CFG_SIZE_MAX));
+		con_fail("bs=%lu exceeds the device's segment size %u\n", c->bs,
+			 virtio_cfg32(dev, VIRTIO_BLK_CFG_SIZE_MAX));
 	c->flush = has(f, VIRTIO_BLK_F_FLUSH);
-	c->can_discard = has(f, VIRTIO_BLK_F_DISCARD) &&
-			 virtio_cfg32(dev, VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS) >=
-				 spb;
+	c->can_discard =
+		has(f, VIRTIO_BLK_F_DISCARD) &&
+		virtio_cfg32(dev, VIRTIO_BLK_CFG_MAX_DISCARD_SECTORS) >= spb;
 	c->can_zero =
 		has(f, VIRTIO_BLK_F_WRITE_ZEROES) &&
 		virtio_cfg32(dev, VIRTIO_BLK_CFG_MAX_WRITE_ZEROES_SECTORS) >=
@@ -154,8 +154,7 @@ static uint32_t slot_count(uint64_t qd)
 	if (n < qd)
 		con_fail("qd=%lu bs=%lu do not fit: room for %lu requests "
 			 "(queue of %u, %lu MiB free)\n",
-			 qd, blk_config.bs, n, vq.size,
-			 mm_free_bytes() >> 20);
+			 qd, blk_config.bs, n, vq.size, mm_free_bytes() >> 20);
 	return (uint32_t)n;
 }
 

@@ -59,8 +59,8 @@ static bool mismatch(uint64_t bad_out[3], uint64_t lba, uint64_t want,
 	return false;
 }
 
-static bool check_one(const uint64_t *w, uint64_t lba, uint64_t lo,
-		      uint64_t hi, bool zero_ok, uint64_t bad_out[3])
+static bool check_one(const uint64_t *w, uint64_t lba, uint64_t lo, uint64_t hi,
+		      bool zero_ok, uint64_t bad_out[3])
 {
 	uint64_t v;
 	uint32_t i;
@@ -102,8 +102,9 @@ bool blk_check_sectors(const uint8_t *buf, uint64_t lba, uint32_t n,
 
 static uint64_t commit_check(const struct blk_commit *c)
 {
-	return mix(c->magic ^ mix(c->version ^ mix(c->gen ^ mix(c->flags ^
-							       mix(c->sectors)))));
+	return mix(c->magic ^
+		   mix(c->version ^
+		       mix(c->gen ^ mix(c->flags ^ mix(c->sectors)))));
 }
 
 void blk_commit_make(struct blk_commit *c, uint64_t gen, uint64_t flags,

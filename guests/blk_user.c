@@ -221,8 +221,11 @@ static uint32_t new_io(uint8_t type, uint64_t sector, uint32_t len,
 {
 	uint32_t i = get_slot();
 
-	ios[i] = (struct io){ .type = type, .sector = sector, .len = len,
-			      .ps = ps, .kind = kind };
+	ios[i] = (struct io){ .type = type,
+			      .sector = sector,
+			      .len = len,
+			      .ps = ps,
+			      .kind = kind };
 	return i;
 }
 

@@ -150,8 +150,8 @@ static uint32_t find(const uint8_t *p, uint32_t from, uint32_t to,
 static bool find_crs(const uint8_t *p, uint32_t from, uint32_t to,
 		     struct crs *c)
 {
-	static const uint8_t name[] = { AML_NAME_OP, '_', 'C', 'R', 'S',
-					AML_BUFFER_OP };
+	static const uint8_t name[] = { AML_NAME_OP, '_', 'C',
+					'R',	     'S', AML_BUFFER_OP };
 	uint32_t at = find(p, from, to, name, sizeof(name)), plen, psize;
 	uint32_t size_bytes, start, end;
 
@@ -174,9 +174,9 @@ static bool find_crs(const uint8_t *p, uint32_t from, uint32_t to,
 
 static void dsdt_device(const uint8_t *p, uint32_t from, uint32_t to)
 {
-	static const uint8_t hid[] = { AML_NAME_OP, '_', 'H', 'I', 'D', 0x0d,
-				       'L', 'N', 'R', 'O', '0', '0', '0', '5',
-				       0x00 };
+	static const uint8_t hid[] = { AML_NAME_OP, '_', 'H', 'I', 'D',
+				       0x0d,	    'L', 'N', 'R', 'O',
+				       '0',	    '0', '0', '5', 0x00 };
 	struct crs c = { 0 };
 
 	if (find(p, from, to, hid, sizeof(hid)) == to)

@@ -120,8 +120,8 @@ static uint64_t device_features(struct virtio_dev *d)
 	return f | rd(d, VIRTIO_MMIO_DEVICE_FEATURES);
 }
 
-uint64_t virtio_negotiate(struct virtio_dev *d, const char *what,
-			  uint64_t want, uint64_t need)
+uint64_t virtio_negotiate(struct virtio_dev *d, const char *what, uint64_t want,
+			  uint64_t need)
 {
 	uint64_t offered, f, missing;
 	unsigned int bit = 0;

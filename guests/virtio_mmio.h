@@ -45,8 +45,8 @@ struct virtio_dev *virtio_claim(uint32_t id);
  * within want; every bit of need (VERSION_1 always) must be in it, else
  * a BAD line names the missing bit. Leaves the device at FEATURES_OK.
  */
-uint64_t virtio_negotiate(struct virtio_dev *d, const char *what,
-			  uint64_t want, uint64_t need);
+uint64_t virtio_negotiate(struct virtio_dev *d, const char *what, uint64_t want,
+			  uint64_t need);
 /*
  * Set up queue index with at most max_size entries (a power of 2 no
  * larger than the device allows) in fresh zeroed pages.

@@ -11,8 +11,8 @@ void virtq_stage(struct virtq *q, uint16_t head, bool fence)
 {
 	uint32_t tail = q->stage_tail;
 
-	q->stage[tail % VIRTQ_MAX_SIZE] =
-		head | (fence ? VIRTQ_STAGE_BARRIER : 0);
+	q->stage[tail % VIRTQ_MAX_SIZE] = head |
+					  (fence ? VIRTQ_STAGE_BARRIER : 0);
 	barrier();
 	q->stage_tail = tail + 1;
 }

