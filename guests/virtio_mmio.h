@@ -79,6 +79,14 @@ void virtq_push(struct virtq *q, uint16_t head);
 void virtq_kick(struct virtq *q);
 /* For ring-0 drivers: the next used entry after *seen. */
 bool virtq_pop(struct virtq *q, uint16_t *seen, struct virtq_used_elem *out);
+/*
+ * For ring-0 drivers that reap up to seen themselves: ask for an
+ * interrupt at the next completion; true if one came in meanwhile (reap
+ * again, then arm again).
+ */
+bool virtq_arm(struct virtq *q, uint16_t seen);
+/* No interrupts for this queue (until about 64k more completions). */
+void virtq_quiet(struct virtq *q, uint16_t seen);
 /* Unfinished requests: published minus used. */
 uint16_t virtq_inflight(const struct virtq *q);
 

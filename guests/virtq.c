@@ -98,3 +98,21 @@ bool virtq_pop(struct virtq *q, uint16_t *seen, struct virtq_used_elem *out)
 	(*seen)++;
 	return true;
 }
+
+bool virtq_arm(struct virtq *q, uint16_t seen)
+{
+	if (q->event_idx)
+		*q->used_event = seen;
+	else
+		q->avail->flags = 0;
+	virtio_mb();
+	return virtq_used_idx(q) != seen;
+}
+
+void virtq_quiet(struct virtq *q, uint16_t seen)
+{
+	if (q->event_idx)
+		*q->used_event = (uint16_t)(seen - 1);
+	else
+		q->avail->flags = VIRTQ_AVAIL_F_NO_INTERRUPT;
+}

@@ -297,13 +297,259 @@ def case_console_blk(build):
         expect(rc == debug_exit(0), "exit status %d" % rc)
 
 
+# --- net -------------------------------------------------------------------
+
+GUEST_IP = "10.77.0.2"
+HOST_IP = "10.77.0.1"
+QEMU_MAC = "52:54:00:12:34:56"
+TAP = "gwtap0"
+
+
+class NetNs:
+    """A network namespace with a tap (HOST_IP/24) for one QEMU."""
+
+    count = 0
+
+    def __init__(self):
+        NetNs.count += 1
+        self.name = "gwvirtio%d_%d" % (os.getpid(), NetNs.count)
+        self.made = False
+
+    def ip(self, *args):
+        subprocess.run(["ip", "netns", "exec", self.name, "ip"] + list(args),
+                       check=True, capture_output=True)
+
+    def __enter__(self):
+        subprocess.run(["ip", "netns", "add", self.name], check=True,
+                       capture_output=True)
+        self.made = True
+        self.ip("link", "set", "lo", "up")
+        self.ip("tuntap", "add", "dev", TAP, "mode", "tap")
+        self.ip("addr", "add", HOST_IP + "/24", "dev", TAP)
+        self.ip("link", "set", TAP, "up")
+        return self
+
+    def __exit__(self, *exc):
+        if self.made:
+            subprocess.run(["ip", "netns", "del", self.name],
+                           capture_output=True)
+
+    def wrap(self, cmd):
+        return ["ip", "netns", "exec", self.name] + cmd
+
+    def run(self, cmd, timeout=60):
+        return subprocess.run(self.wrap(cmd), capture_output=True,
+                              text=True, timeout=timeout)
+
+    def helper(self, *args):
+        """This file as a client inside the namespace (see helper_main)."""
+        return subprocess.Popen(self.wrap([sys.executable,
+                                           os.path.abspath(__file__)] +
+                                          [str(a) for a in args]),
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+
+
+def net_qemu(build, ns, append, qmp=None):
+    dev = ["-netdev", "tap,id=n0,ifname=%s,script=no,downscript=no" % TAP,
+           "-device", "virtio-net-device,netdev=n0"]
+    if qmp:
+        dev += ["-qmp", "unix:%s,server=on,wait=off" % qmp]
+    return ns.wrap(qemu(build + "/net.elf", append, dev))
+
+
+def ready_line(mac=QEMU_MAC):
+    return "net: ready ip=%s mac=%s" % (GUEST_IP, mac)
+
+
+def udp_client(ns, count, sizes, burst):
+    p = ns.helper("--udp-client", GUEST_IP, count, sizes, burst)
+    out, _ = p.communicate(timeout=60)
+    expect(p.returncode == 0, "udp client failed: %r" % out)
+    return out.strip()
+
+
+def served_of(g):
+    return [int(l.split()[2]) for l in g.lines
+            if l.startswith("net: served ")]
+
+
+def case_net_ping_udp(build):
+    """ARP, ping and UDP echo (sequence numbers in order, payloads intact,
+    a burst of 64, the largest payload and one too large)."""
+    with NetNs() as ns:
+        g = yield net_qemu(build, ns, "ip=" + GUEST_IP)
+        expect(g.wait_line(re.escape(ready_line()), 20), "no ready line")
+        r = ns.run(["ping", "-c", "5", "-i", "0.2", "-W", "2", GUEST_IP])
+        expect(" 5 received" in r.stdout, "ping: %r" % r.stdout)
+        out = udp_client(ns, 200, "1,18,512,1464", 64)
+        expect(out == "ok replies=264 seq=1-264 toolarge=dropped",
+               "udp client: %r" % out)
+        time.sleep(0.3)
+        g.wait_line(r"net: served 27\d", 2)
+        served = served_of(g)
+        # One ARP reply, 5 echo replies, 264 UDP replies.
+        expect(served and served[-1] == 270 and served == sorted(served),
+               "served lines %r, want increasing to 270" % served)
+        expect(g.proc.poll() is None, "guest ended")
+        only_prefix(g, "net")
+
+
+def case_net_mac(build):
+    with NetNs() as ns:
+        g = yield net_qemu(build, ns, "ip=%s mac=02:00:00:00:00:07 port=9"
+                           % GUEST_IP)
+        expect(g.wait_line(re.escape(ready_line("02:00:00:00:00:07")), 20),
+               "no ready line")
+        r = ns.run(["ping", "-c", "2", "-i", "0.2", "-W", "2", GUEST_IP])
+        expect(" 2 received" in r.stdout, "ping: %r" % r.stdout)
+        r = ns.run(["ip", "neigh", "show", GUEST_IP])
+        expect("02:00:00:00:00:07" in r.stdout, "neighbour %r" % r.stdout)
+        p = ns.helper("--udp-client", GUEST_IP, 5, "32", 0, 9)
+        out, _ = p.communicate(timeout=60)
+        expect(out.strip() == "ok replies=5 seq=1-5 toolarge=dropped",
+               "udp client on port 9: %r" % out)
+
+
+def qmp_command(path, cmd, args):
+    import json
+    import socket
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(path)
+    f = s.makefile("rw")
+    f.readline()
+    for c in ({"execute": "qmp_capabilities"},
+              {"execute": cmd, "arguments": args}):
+        f.write(json.dumps(c) + "\n")
+        f.flush()
+        while True:
+            r = json.loads(f.readline())
+            if "event" not in r:
+                break
+        expect("return" in r, "qmp %s: %r" % (c["execute"], r))
+    s.close()
+
+
+def case_net_announce(build):
+    """announce-self: the guest sends a gratuitous ARP and acknowledges
+    (twice, so the first acknowledgement cleared the announce bit)."""
+    with NetNs() as ns, tempfile.TemporaryDirectory() as tmp:
+        qmp = os.path.join(tmp, "qmp")
+        g = yield net_qemu(build, ns, "ip=" + GUEST_IP, qmp=qmp)
+        expect(g.wait_line(re.escape(ready_line()), 20), "no ready line")
+        for n in (1, 2):
+            w = ns.helper("--arp-watch", TAP, GUEST_IP, QEMU_MAC)
+            expect(w.stdout.readline().strip() == "watching", "watcher")
+            qmp_command(qmp, "announce-self", {"initial": 50, "max": 100,
+                                               "rounds": 1, "step": 50})
+            out, _ = w.communicate(timeout=30)
+            expect(out.strip() == "gratuitous arp",
+                   "announce %d: watcher says %r" % (n, out))
+        time.sleep(0.2)
+        expect(g.proc.poll() is None, "guest ended: %r" % g.lines)
+        only_prefix(g, "net")
+
+
+def case_net_bad_cmdline(build):
+    for append, line in (
+            ("", "net: BAD ip=A.B.C.D is required"),
+            ("ip=10.0.0.300", "net: BAD ip=10.0.0.300 is not an IPv4 address"),
+            ("ip=10.0.0.1 mac=01:00:00:00:00:01",
+             "net: BAD mac=01:00:00:00:00:01 is not a unicast MAC address"),
+            ("ip=10.0.0.1", "net: BAD no virtio network device "
+             "(virtio-mmio, type 1)")):
+        g = yield qemu(build + "/net.elf", append)
+        rc = run_to_exit(g, 30)
+        expect(g.lines == [line], "lines %r, want %r" % (g.lines, line))
+        expect(rc == debug_exit(3), "exit status %d" % rc)
+
+
 CASES = [
     case_blk_threads, case_blk_io_uring, case_blk_killed, case_blk_stale,
     case_blk_read_stats, case_blk_discard, case_blk_corrupt,
     case_blk_cmdline_discovery, case_console_blk, case_console_dirty,
     case_console_echo, case_blk_blank_verify, case_blk_legacy_refused,
-    case_blk_no_device, case_console_missing,
+    case_blk_no_device, case_console_missing, case_net_ping_udp,
+    case_net_announce, case_net_mac, case_net_bad_cmdline,
 ]
+
+
+# --- helpers run inside a network namespace ---------------------------------
+
+def udp_client_main(ip, count, sizes, burst, port=7):
+    """count request-reply rounds cycling through payload sizes, then burst
+    datagrams at once; every reply must carry its payload and the guest's
+    numbering 1, 2, 3... in order. Then one payload too large (1465) must
+    get no reply, and the numbering must not have moved."""
+    import socket
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(2)
+    sizes = [int(x) for x in sizes.split(",")]
+    seq = 0
+
+    def payload(i, size):
+        body = struct.pack(">Q", i) + bytes((i + k) & 0xff for k in range(64))
+        return (body * (size // len(body) + 1))[:size]
+
+    def check(data, want):
+        nonlocal seq
+        if data[:-8] != want:
+            raise SystemExit("bad payload for %r: %r" % (want[:8], data[:16]))
+        got = struct.unpack(">Q", data[-8:])[0]
+        if got != seq + 1:
+            raise SystemExit("sequence %d after %d" % (got, seq))
+        seq = got
+
+    for i in range(count):
+        p = payload(i, sizes[i % len(sizes)])
+        s.sendto(p, (ip, port))
+        check(s.recvfrom(2048)[0], p)
+    sent = [payload(count + i, 100) for i in range(burst)]
+    for p in sent:
+        s.sendto(p, (ip, port))
+    for p in sent:
+        check(s.recvfrom(2048)[0], p)
+    s.sendto(b"x" * 1465, (ip, port))
+    s.settimeout(0.5)
+    try:
+        s.recvfrom(2048)
+        big = "answered"
+    except socket.timeout:
+        big = "dropped"
+    print("ok replies=%d seq=1-%d toolarge=%s" % (count + burst, seq, big))
+
+
+def arp_watch_main(tap, ip, mac):
+    """Print 'gratuitous arp' when one from mac for ip crosses tap."""
+    import socket
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
+    s.bind((tap, 0))
+    s.settimeout(10)
+    print("watching", flush=True)
+    want_ip = socket.inet_aton(ip)
+    want_mac = bytes.fromhex(mac.replace(":", ""))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            f = s.recv(2048)
+        except socket.timeout:
+            break
+        a = f[14:42]
+        if len(a) == 28 and f[6:12] == want_mac and a[8:14] == want_mac \
+                and a[14:18] == want_ip and a[24:28] == want_ip:
+            print("gratuitous arp")
+            return
+    print("none")
+
+
+def helper_main(argv):
+    if argv[1] == "--udp-client":
+        udp_client_main(argv[2], int(argv[3]), argv[4], int(argv[5]),
+                        *(int(x) for x in argv[6:]))
+    elif argv[1] == "--arp-watch":
+        arp_watch_main(*argv[2:5])
+    return 0
 
 
 def main(argv):
@@ -333,4 +579,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1].startswith("--"):
+        sys.exit(helper_main(sys.argv))
     sys.exit(main(sys.argv))
