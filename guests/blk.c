@@ -247,18 +247,17 @@ static void print_rate(const char *what, uint64_t bytes, uint64_t reqs,
 
 static void print_pass(uint64_t pass)
 {
-	const struct blk_report *r = &blk_report;
+	const struct blk_figures *f = &blk_report.fig[pass & 1];
 
-	if (!blk_config.stats || r->stats_pass != pass) {
+	if (!blk_config.stats) {
 		con_say("pass %lu\n", pass);
 		return;
 	}
 	con_say("pass %lu", pass);
-	if (r->w_reqs)
-		print_rate("write", r->w_bytes, r->w_reqs, r->w_tsc);
-	print_rate("read", r->r_bytes, r->r_reqs, r->r_tsc);
+	if (f->w_reqs)
+		print_rate("write", f->w_bytes, f->w_reqs, f->w_tsc);
+	print_rate("read", f->r_bytes, f->r_reqs, f->r_tsc);
 	con_printf("\n");
-	last_printed = pass;
 }
 
 static void report_bad(const struct user_status *st)

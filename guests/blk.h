@@ -104,19 +104,24 @@ extern struct blk_config blk_config;
 
 enum blk_bad { BLK_BAD_CORRUPT = 1, BLK_BAD_IO, BLK_BAD_RECORD };
 
+/* One pass's figures: bytes, requests and TSC time of two steps. */
+struct blk_figures {
+	uint64_t w_bytes, w_reqs, w_tsc;
+	uint64_t r_bytes, r_reqs, r_tsc;
+};
+
 /*
  * What ring 3 reports besides user_status[0] (progress = passes done;
  * on USER_BAD with BLK_BAD_CORRUPT: bad_a = lba, bad_b = expected,
  * bad_c = found; BLK_BAD_IO: bad_a = sector, bad_b = request type,
  * bad_c = status byte; BLK_BAD_RECORD: bad_a = the record's first word).
- * The figures are those of pass stats_pass.
+ * Pass p's figures are in fig[p & 1], written before progress = p, so a
+ * tick that interrupts ring 3 never reads half-written ones.
  */
 struct blk_report {
 	uint32_t bad; /* enum blk_bad */
 	uint64_t committed; /* generation in the commit record at start */
-	uint64_t stats_pass;
-	uint64_t w_bytes, w_reqs, w_tsc;
-	uint64_t r_bytes, r_reqs, r_tsc;
+	struct blk_figures fig[2];
 } __attribute__((aligned(CACHELINE)));
 
 extern struct blk_report blk_report;

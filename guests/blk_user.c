@@ -71,13 +71,14 @@ static void fail(uint32_t kind, uint64_t a, uint64_t b, uint64_t c)
 /* The pass is over: publish its figures and progress for ring 0. */
 static void pass_done(struct pass_state *ps)
 {
-	blk_report.w_bytes = ps->ph[PH_WRITE].bytes;
-	blk_report.w_reqs = ps->ph[PH_WRITE].reqs;
-	blk_report.w_tsc = ps->ph[PH_WRITE].end - ps->ph[PH_WRITE].start;
-	blk_report.r_bytes = ps->ph[PH_READ].bytes;
-	blk_report.r_reqs = ps->ph[PH_READ].reqs;
-	blk_report.r_tsc = ps->ph[PH_READ].end - ps->ph[PH_READ].start;
-	blk_report.stats_pass = ps->pass;
+	struct blk_figures *f = &blk_report.fig[ps->pass & 1];
+
+	f->w_bytes = ps->ph[PH_WRITE].bytes;
+	f->w_reqs = ps->ph[PH_WRITE].reqs;
+	f->w_tsc = ps->ph[PH_WRITE].end - ps->ph[PH_WRITE].start;
+	f->r_bytes = ps->ph[PH_READ].bytes;
+	f->r_reqs = ps->ph[PH_READ].reqs;
+	f->r_tsc = ps->ph[PH_READ].end - ps->ph[PH_READ].start;
 	committed_pass = ps->pass;
 	barrier();
 	user_status[0].progress = ps->pass;

@@ -252,18 +252,28 @@ uint32_t virtio_ack(struct virtio_dev *d)
 	return isr;
 }
 
+/*
+ * Every virtio device on the vector's line is acknowledged, with a
+ * handler or not (the polled console may share a GSI with blk): an
+ * unacknowledged level line would interrupt forever.
+ */
 void virtio_irq(unsigned int vector)
 {
 	unsigned int i;
+	uint32_t gsi;
 
+	if (vector - VEC_VIRTIO >= nvectors)
+		return;
+	gsi = vector_gsi[vector - VEC_VIRTIO];
 	for (i = 0; i < ndevs; i++) {
 		struct virtio_dev *d = &devs[i];
 		uint32_t isr;
 
-		if (d->vector != vector || !d->handler)
+		if (!d->has_gsi || d->gsi != gsi ||
+		    d->magic != VIRTIO_MMIO_MAGIC_VALUE || d->version != 2)
 			continue;
 		isr = virtio_ack(d);
-		if (isr)
+		if (isr && d->handler)
 			d->handler(d, isr);
 	}
 }
