@@ -25,6 +25,7 @@
 
 struct blk_config blk_config;
 struct blk_report blk_report;
+volatile uint32_t blk_waiting __attribute__((aligned(CACHELINE)));
 
 static struct virtq vq;
 static struct virtio_dev *dev;
@@ -301,10 +302,24 @@ static void irq(unsigned int vector)
 	(void)vector;
 }
 
+/*
+ * Ring 3 waits for completions, none is unreaped, and one will come:
+ * staged requests that can go out are published first, and with nothing
+ * in flight ring 3 must run (it is about to stage or to finish).
+ */
+static bool idle(void)
+{
+	if (!blk_waiting || user_status[0].state != USER_RUNNING)
+		return false;
+	virtq_publish_staged(&vq);
+	return virtq_inflight(&vq) && virtq_used_idx(&vq) == vq.used_seen;
+}
+
 const struct guest_ops guest_ops = {
 	.name = "blk",
 	.max_cpus = 1,
 	.setup = setup,
 	.tick = tick,
 	.irq = irq,
+	.idle = idle,
 };

@@ -126,6 +126,12 @@ struct blk_report {
 
 extern struct blk_report blk_report;
 
+/*
+ * Ring 3 sets it while it only waits for completions, clears it when it
+ * reaps one; ring 0 then halts the vCPU until the next interrupt.
+ */
+extern volatile uint32_t blk_waiting;
+
 /* blk_pattern.c (ring 3): the on-disk format. */
 void blk_fill_sectors(uint8_t *buf, uint64_t lba, uint32_t n, uint64_t gen);
 /*

@@ -138,10 +138,11 @@ static void complete(uint32_t i)
 	free_list[nfree++] = (uint16_t)i;
 }
 
-static void reap(void)
+static bool reap(void)
 {
 	struct virtq *q = blk_config.q;
 	struct virtq_used_elem e;
+	bool any = false;
 
 	while (virtq_reap(q, &e)) {
 		uint32_t i = q->indirect ? e.id : e.id / 2;
@@ -149,24 +150,35 @@ static void reap(void)
 		if (i >= blk_config.nslots || blk_config.slot[i].head != e.id)
 			fail(BLK_BAD_IO, 0, 0xffff, e.id); /* device bug */
 		complete(i);
+		any = true;
 	}
+	return any;
+}
+
+/* Reap, or tell ring 0 that nothing but a completion can help. */
+static void wait_for_completion(void)
+{
+	if (reap()) {
+		blk_waiting = 0;
+		return;
+	}
+	blk_waiting = 1;
+	cpu_relax();
 }
 
 static uint32_t get_slot(void)
 {
-	while (!nfree) {
-		reap();
-		cpu_relax();
-	}
+	while (!nfree)
+		wait_for_completion();
+	blk_waiting = 0;
 	return free_list[--nfree];
 }
 
 static void drain(void)
 {
-	while (completed != submitted) {
-		reap();
-		cpu_relax();
-	}
+	while (completed != submitted)
+		wait_for_completion();
+	blk_waiting = 0;
 }
 
 /* Two descriptors: see blk.h. The status byte follows the data. */
@@ -364,10 +376,9 @@ static struct pass_state *begin_pass(uint64_t pass)
 {
 	struct pass_state *ps = &passes[pass & 1];
 
-	while (committed_pass + 1 < pass) {
-		reap();
-		cpu_relax();
-	}
+	while (committed_pass + 1 < pass)
+		wait_for_completion();
+	blk_waiting = 0;
 	memset(ps, 0, sizeof(*ps));
 	ps->pass = pass;
 	return ps;

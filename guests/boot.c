@@ -219,6 +219,13 @@ static uint64_t ustack_top(unsigned int cpu)
 	return (uint64_t)ustack[cpu] + USTACK_SIZE - 8;
 }
 
+/* Halt with interrupts on while the guest says ring 3 is idle. */
+static void idle_while(bool (*idle)(void))
+{
+	while (idle())
+		asm volatile("sti; hlt; cli" ::: "memory");
+}
+
 void isr_dispatch(struct isr_frame *f)
 {
 	unsigned int cpu = this_cpu();
@@ -237,6 +244,8 @@ void isr_dispatch(struct isr_frame *f)
 		guest_ops.irq((unsigned int)f->vector);
 	}
 	lapic_eoi();
+	if (cpu == 0 && (f->cs & 3) == 3 && guest_ops.idle)
+		idle_while(guest_ops.idle);
 }
 
 const struct user_status *user_status_scan(uint64_t *min_out, bool *done_out)

@@ -32,6 +32,15 @@ struct guest_ops {
 	void (*tick)(uint64_t tsc);
 	/* BSP, ring 0: an interrupt other than the timer (VEC_WATCHDOG). */
 	void (*irq)(unsigned int vector);
+	/*
+	 * BSP, ring 0, after an interrupt that came from ring 3 (EOI done):
+	 * true while ring 3 has nothing to do before the next interrupt.
+	 * The CPU then halts (sti; hlt), the next interrupt is handled on
+	 * top, and idle is asked again; ring 3 resumes once it says false.
+	 * A halted vCPU leaves the host CPU to the VMM's I/O threads. NULL:
+	 * ring 3 always has work (it measures time, or computes).
+	 */
+	bool (*idle)(void);
 };
 
 extern const struct guest_ops guest_ops;

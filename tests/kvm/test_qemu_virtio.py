@@ -451,6 +451,28 @@ def case_net_announce(build):
         only_prefix(g, "net")
 
 
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def case_net_idle(build):
+    """An idle net guest halts its vCPU between interrupts (guest_ops.idle)
+    instead of spinning in ring 3: it must use well under a core. Load on
+    the host can only lower the figure, so this cannot fail spuriously."""
+    with NetNs() as ns:
+        g = yield net_qemu(build, ns, "ip=" + GUEST_IP)
+        expect(g.wait_line(re.escape(ready_line()), 20), "no ready line")
+        time.sleep(0.3)
+        before = cpu_seconds(g.proc.pid)
+        time.sleep(2)
+        used = cpu_seconds(g.proc.pid) - before
+        expect(used < 0.3, "idle guest used %.2f s of CPU in 2 s" % used)
+        r = ns.run(["ping", "-c", "2", "-i", "0.2", "-W", "2", GUEST_IP])
+        expect(" 2 received" in r.stdout, "ping after idling: %r" % r.stdout)
+
+
 def case_net_bad_cmdline(build):
     for append, line in (
             ("", "net: BAD ip=A.B.C.D is required"),
@@ -471,7 +493,7 @@ CASES = [
     case_blk_cmdline_discovery, case_console_blk, case_console_dirty,
     case_console_echo, case_blk_blank_verify, case_blk_legacy_refused,
     case_blk_no_device, case_console_missing, case_net_ping_udp,
-    case_net_announce, case_net_mac, case_net_bad_cmdline,
+    case_net_announce, case_net_mac, case_net_idle, case_net_bad_cmdline,
 ]
 
 
