@@ -40,17 +40,18 @@ SECTOR_MAGIC = 0x31534b4c42574447  # "GDWBLKS1", guests/blk.h
 
 
 def qemu(elf, append, devices=(), machine="microvm", modern=True,
-         serial=("-nographic", "-serial", "stdio")):
+         serial=("-nographic", "-serial", "stdio"), mem=256):
     cmd = [h.QEMU, "-enable-kvm", "-M", machine, "-cpu", "qemu64,-cx16",
-           "-m", "256", "-kernel", elf, "-append", append,
+           "-m", str(mem), "-kernel", elf, "-append", append,
            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04",
            "-nodefaults", "-no-user-config"] + list(serial)
     return cmd + (MODERN if modern else []) + list(devices)
 
 
-def disk(path, aio="threads", extra=""):
+def disk(path, aio="threads", extra="", dev_opts=""):
     return ["-drive", "file=%s,if=none,id=d0,format=raw,aio=%s%s" %
-            (path, aio, extra), "-device", "virtio-blk-device,drive=d0"]
+            (path, aio, extra),
+            "-device", "virtio-blk-device,drive=d0" + dev_opts]
 
 
 def image(tmp, name, mib):
@@ -62,10 +63,11 @@ def image(tmp, name, mib):
 
 # --- blk -----------------------------------------------------------------
 
-def blk_run(build, img, append, aio="threads", passes=None, machine="microvm"):
+def blk_run(build, img, append, aio="threads", passes=None, machine="microvm",
+            dev_opts=""):
     """A blk run that must end with done passes=K and status 0."""
-    g = yield qemu(build + "/blk.elf", append, disk(img, aio),
-                   machine=machine)
+    g = yield qemu(build + "/blk.elf", append,
+                   disk(img, aio, dev_opts=dev_opts), machine=machine)
     rc = run_to_exit(g, 90)
     only_prefix(g, "blk")
     want = passes if passes is not None else \
@@ -201,6 +203,33 @@ def case_blk_cmdline_discovery(build):
                            machine="microvm,acpi=off")
 
 
+def case_blk_plain_ring(build):
+    """A device without EVENT_IDX and INDIRECT_DESC: two ring descriptors
+    per request, notifications and interrupts by the ring flags."""
+    opts = ",event_idx=off,indirect_desc=off"
+    with tempfile.TemporaryDirectory() as tmp:
+        img = image(tmp, "disk.raw", 2)
+        yield from blk_run(build, img, "passes=2 qd=128 pattern=rand",
+                           dev_opts=opts)
+        yield from blk_run(build, img, "passes=2 qd=1 bs=65536",
+                           dev_opts=opts)
+        yield from blk_run(build, img, "mode=verify", passes=1)
+
+
+def case_blk_no_room(build):
+    """128 requests of 1 MiB in flight need more than 64 MiB of RAM."""
+    with tempfile.TemporaryDirectory() as tmp:
+        img = image(tmp, "disk.raw", 1)
+        g = yield qemu(build + "/blk.elf", "passes=1 qd=128 bs=1048576",
+                       disk(img), mem=64)
+        rc = run_to_exit(g, 30)
+        expect(len(g.lines) == 1 and re.fullmatch(
+            r"blk: BAD qd=128 bs=1048576 do not fit: room for \d+ "
+            r"requests \(queue of 256, \d+ MiB free\)", g.lines[0]),
+            "lines %r" % g.lines)
+        expect(rc == debug_exit(3), "exit status %d" % rc)
+
+
 def case_blk_blank_verify(build):
     with tempfile.TemporaryDirectory() as tmp:
         img = image(tmp, "disk.raw", 1)
@@ -255,6 +284,21 @@ def case_console_dirty(build):
         expect(rc == debug_exit(0), "exit status %d" % rc)
         expect(open(uart).read() == "", "output on the UART: %r" %
                open(uart).read())
+
+
+def case_console_smp(build):
+    """Two CPUs: every line still comes whole through the console."""
+    with tempfile.TemporaryDirectory() as tmp:
+        uart, serial, devs = vcon(tmp)
+        g = yield qemu(build + "/smp-dirty.elf", "mib=32 sweeps=200 "
+                       "console=virtio", devs + ["-smp", "2"],
+                       serial=serial)
+        rc = run_to_exit(g, 40)
+        only_prefix(g, "dirty")
+        expect(g.lines[:1] == ["dirty: ready mib=32 cpus=2"] and
+               g.lines[-1:] == ["dirty: done sweeps=200"],
+               "lines %r" % g.lines)
+        expect(rc == debug_exit(0), "exit status %d" % rc)
 
 
 def case_console_echo(build):
@@ -350,9 +394,9 @@ class NetNs:
                                 stderr=subprocess.STDOUT, text=True)
 
 
-def net_qemu(build, ns, append, qmp=None):
+def net_qemu(build, ns, append, qmp=None, dev_opts=""):
     dev = ["-netdev", "tap,id=n0,ifname=%s,script=no,downscript=no" % TAP,
-           "-device", "virtio-net-device,netdev=n0"]
+           "-device", "virtio-net-device,netdev=n0" + dev_opts]
     if qmp:
         dev += ["-qmp", "unix:%s,server=on,wait=off" % qmp]
     return ns.wrap(qemu(build + "/net.elf", append, dev))
@@ -393,6 +437,20 @@ def case_net_ping_udp(build):
                "served lines %r, want increasing to 270" % served)
         expect(g.proc.poll() is None, "guest ended")
         only_prefix(g, "net")
+
+
+def case_net_plain(build):
+    """A device without EVENT_IDX, MRG_RXBUF, control queue and status."""
+    with NetNs() as ns:
+        g = yield net_qemu(build, ns, "ip=" + GUEST_IP, dev_opts=(
+            ",event_idx=off,mrg_rxbuf=off,ctrl_vq=off,status=off,"
+            "guest_announce=off"))
+        expect(g.wait_line(re.escape(ready_line()), 20), "no ready line")
+        r = ns.run(["ping", "-c", "3", "-i", "0.2", "-W", "2", GUEST_IP])
+        expect(" 3 received" in r.stdout, "ping: %r" % r.stdout)
+        out = udp_client(ns, 50, "7,1464", 32)
+        expect(out == "ok replies=82 seq=1-82 toolarge=dropped",
+               "udp client: %r" % out)
 
 
 def case_net_mac(build):
@@ -488,12 +546,15 @@ def case_net_bad_cmdline(build):
 
 
 CASES = [
-    case_blk_threads, case_blk_io_uring, case_blk_killed, case_blk_stale,
-    case_blk_read_stats, case_blk_discard, case_blk_corrupt,
-    case_blk_cmdline_discovery, case_console_blk, case_console_dirty,
-    case_console_echo, case_blk_blank_verify, case_blk_legacy_refused,
-    case_blk_no_device, case_console_missing, case_net_ping_udp,
-    case_net_announce, case_net_mac, case_net_idle, case_net_bad_cmdline,
+    # Longest first, so that two workers finish together.
+    case_blk_threads, case_blk_io_uring, case_net_ping_udp, case_net_idle,
+    case_blk_plain_ring, case_blk_cmdline_discovery, case_net_mac,
+    case_blk_killed, case_blk_stale, case_net_plain, case_blk_read_stats,
+    case_blk_discard, case_net_announce, case_console_blk,
+    case_net_bad_cmdline, case_blk_corrupt, case_console_smp,
+    case_console_dirty, case_console_echo, case_blk_blank_verify,
+    case_blk_legacy_refused, case_blk_no_device, case_blk_no_room,
+    case_console_missing,
 ]
 
 
