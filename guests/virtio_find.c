@@ -62,8 +62,11 @@ static uint16_t inti_flags(bool edge, bool low)
 	return (uint16_t)((low ? 3 : 1) | (edge ? 1 : 3) << 2);
 }
 
+/* The first memory window and the first interrupt count. */
 static void large_resource(const uint8_t *r, uint32_t len, struct crs *c)
 {
+	if ((r[0] == 0x89 && c->has_gsi) || (r[0] != 0x89 && c->has_base))
+		return;
 	switch (r[0]) {
 	case 0x86: /* Memory32Fixed: info, base, length */
 		if (len >= 9) {
@@ -99,6 +102,8 @@ static void small_irq(const uint8_t *r, uint32_t len, struct crs *c)
 	uint32_t mask = le(r + 1, 2), i;
 	uint8_t info = len >= 3 ? r[3] : 1;
 
+	if (c->has_gsi)
+		return;
 	for (i = 0; i < 16; i++) {
 		if (mask & (1u << i)) {
 			c->gsi = i;
