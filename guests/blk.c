@@ -129,6 +129,11 @@ static void check_device(uint64_t f)
 	if (c->data_end <= BLK_META_SECTORS)
 		con_fail("disk of %lu sectors is too small (at least 16)\n",
 			 c->capacity);
+	/* blk_user.c's permutation multiplies two block numbers. */
+	if ((c->data_end - BLK_META_SECTORS) / spb >= 1ULL << 32)
+		con_fail("disk of %lu sectors has 2^32 blocks of bs=%lu or "
+			 "more\n",
+			 c->capacity, c->bs);
 }
 
 /* Page (indirect table, header), data, status byte: whole pages. */

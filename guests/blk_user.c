@@ -21,7 +21,7 @@ enum phase_kind { PH_OTHER, PH_WRITE, PH_READ };
 struct phase {
 	uint64_t left; /* requests staged and not completed */
 	uint64_t bytes, reqs;
-	uint64_t start, end; /* TSC: published (see start_phase), done */
+	uint64_t start, end; /* TSC: can go out (see submit), done */
 	uint64_t need; /* completions that must come before start */
 };
 

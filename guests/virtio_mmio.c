@@ -39,8 +39,13 @@ void virtio_add_window(uint64_t base, uint32_t gsi, uint16_t irq_flags,
 		if (devs[i].base == base)
 			return;
 	}
-	if (ndevs == VIRTIO_MAX_DEVS || base >= 1ULL << 32)
-		return; /* only the first 4 GiB are mapped uncached */
+	if (ndevs == VIRTIO_MAX_DEVS || base >= 1ULL << 32) {
+		/* Only the first 4 GiB are surely mapped (uncached). */
+		if (debug_enabled())
+			con_printf("guest: virtio-mmio %lx (%s) ignored\n",
+				   base, source);
+		return;
+	}
 	d = &devs[ndevs++];
 	d->base = base;
 	d->gsi = gsi;
