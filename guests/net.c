@@ -100,7 +100,7 @@ static uint32_t answer(uint8_t *b, uint32_t len)
 {
 	uint32_t n;
 
-	if (len < NET_HDR + ETH_HLEN)
+	if (len < NET_HDR + ETH_HLEN || len > NET_BUF)
 		return 0;
 	n = net_reply(b + NET_HDR, len - NET_HDR, NET_BUF - NET_HDR, &me,
 		      &counts);
@@ -165,10 +165,10 @@ static void poll(void)
 		rx_more |= reclaim_tx();
 		serve_rx(&rx_more, &tx_more);
 	} while (virtq_arm(&rxq, rx_seen) && ++rounds < 8);
+	if (tx_more) /* replies first: they are what someone waits for */
+		virtq_kick(&txq);
 	if (rx_more)
 		virtq_kick(&rxq);
-	if (tx_more)
-		virtq_kick(&txq);
 }
 
 /* The control queue, synchronously: ANNOUNCE_ACK must come back OK. */
@@ -203,8 +203,8 @@ static void config_changed(void)
 	status = virtio_cfg16(dev, VIRTIO_NET_CFG_STATUS);
 	if (!(status & VIRTIO_NET_S_ANNOUNCE))
 		return;
-	if (garp_busy)
-		reclaim_tx();
+	if (garp_busy && reclaim_tx())
+		virtq_kick(&rxq);
 	if (!garp_busy) {
 		net_garp(garp_buf + NET_HDR, &me);
 		tx_push(nbufs, (uint64_t)garp_buf, sizeof(garp_buf));
