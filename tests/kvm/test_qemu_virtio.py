@@ -635,6 +635,16 @@ def helper_main(argv):
     return 0
 
 
+def net_skip_reason():
+    if os.geteuid() != 0:
+        return "network namespaces and taps need root"
+    if not os.path.exists("/dev/net/tun"):
+        return "/dev/net/tun does not exist"
+    if not shutil.which("ip") or not shutil.which("ping"):
+        return "ip (iproute2) or ping (iputils-ping) is not installed"
+    return None
+
+
 def main(argv):
     if len(argv) < 2:
         print("usage: test_qemu_virtio.py BUILD_DIR [CASE...]")
@@ -647,6 +657,11 @@ def main(argv):
     if not os.path.exists(os.path.join(build, "blk.elf")):
         build = os.path.abspath(argv[1])
     cases = [c for c in CASES if len(argv) < 3 or c.__name__ in argv[2:]]
+    why = net_skip_reason()
+    if why:
+        print("SKIP the net cases: %s" % why)
+        cases = [c for c in cases if not c.__name__.startswith("case_net_")
+                 or c is case_net_bad_cmdline]
     t0 = time.monotonic()
     failed = 0
     with concurrent.futures.ThreadPoolExecutor(WORKERS) as pool:
