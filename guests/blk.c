@@ -3,7 +3,7 @@
  *
  * cmdline: passes=K (0: forever) qd=N (1-128, 32) bs=BYTES (multiple of
  *          512, up to 1 MiB; 4096) mode=write|verify|read (write)
- *          pattern=seq|rand (seq) stats=1 discard=1
+ *          pattern=seq|rand (seq) stats=1 discard=1 mix=1
  * Output:  "blk: ready", at most ten "blk: pass N" a second (the latest
  *          completed pass; with stats=1 followed by its figures), then
  *          "blk: done passes=K" (exit 0) or
@@ -30,8 +30,9 @@ volatile uint32_t blk_waiting __attribute__((aligned(CACHELINE)));
 static struct virtq vq;
 static struct virtio_dev *dev;
 static uint64_t last_printed;
-static const char *const keys[] = { "passes",  "qd",	"bs",	   "mode",
-				    "pattern", "stats", "discard", NULL };
+static const char *const keys[] = { "passes",  "qd",	  "bs",
+				    "mode",    "pattern", "stats",
+				    "discard", "mix",	  NULL };
 
 static uint32_t parse_mode(void)
 {
@@ -68,14 +69,17 @@ static void parse_cmdline(uint64_t *qd_out)
 	c->bs = cmdline_u64("bs", 4096);
 	c->stats = cmdline_u64("stats", 0);
 	c->discard = cmdline_u64("discard", 0);
+	c->mix = cmdline_u64("mix", 0);
 	*qd_out = cmdline_u64("qd", 32);
+	c->qd = *qd_out;
 	if (!*qd_out || *qd_out > BLK_MAX_QD)
 		con_fail("qd=%lu must be 1-%u\n", *qd_out, BLK_MAX_QD);
 	if (!c->bs || c->bs % BLK_SECTOR || c->bs > BLK_MAX_BS)
 		con_fail("bs=%lu must be a multiple of 512 up to %u\n", c->bs,
 			 BLK_MAX_BS);
-	if (c->discard && c->mode != BLK_MODE_WRITE)
-		con_fail("discard=1 needs mode=write\n");
+	if ((c->discard || c->mix) && c->mode != BLK_MODE_WRITE)
+		con_fail("%s=1 needs mode=write\n",
+			 c->discard ? "discard" : "mix");
 }
 
 static uint64_t want_features(void)
@@ -260,9 +264,12 @@ static void print_pass(uint64_t pass)
 		return;
 	}
 	con_say("pass %lu", pass);
-	if (f->w_reqs)
+	if (blk_config.mix)
+		print_rate("mix", f->w_bytes, f->w_reqs, f->w_tsc);
+	else if (f->w_reqs)
 		print_rate("write", f->w_bytes, f->w_reqs, f->w_tsc);
-	print_rate("read", f->r_bytes, f->r_reqs, f->r_tsc);
+	if (!blk_config.mix)
+		print_rate("read", f->r_bytes, f->r_reqs, f->r_tsc);
 	con_printf("\n");
 }
 

@@ -88,10 +88,12 @@ struct blk_config {
 	bool rand; /* pattern=rand */
 	bool stats;
 	bool discard; /* discard=1 */
+	bool mix; /* mix=1: write and read-back steps overlap */
 	bool flush; /* VIRTIO_BLK_F_FLUSH */
 	bool can_discard; /* VIRTIO_BLK_F_DISCARD */
 	bool can_zero; /* VIRTIO_BLK_F_WRITE_ZEROES */
 	uint64_t passes; /* 0: forever */
+	uint64_t qd;
 	uint64_t bs;
 	uint64_t capacity; /* sectors */
 	uint64_t data_end; /* first sector after the data area */

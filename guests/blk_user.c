@@ -40,7 +40,12 @@ struct io {
 	uint64_t sector;
 	uint64_t lo, hi; /* CHK_RANGE: accepted generations */
 	struct pass_state *ps; /* NULL outside passes */
+	bool mix_write; /* mix=1: mark mix_done[wseq] on completion */
+	uint64_t wseq;
 };
+
+/* mix=1: which of the last writes have completed (> slots + 2*qd). */
+#define MIX_RING 1024
 
 static struct io ios[BLK_MAX_SLOTS];
 static uint16_t free_list[BLK_MAX_SLOTS];
@@ -53,6 +58,7 @@ static uint32_t pending_head, pending_tail;
 static uint64_t nblocks, mult, committed_pass;
 static struct blk_commit record;
 static bool zero_ok;
+static volatile uint8_t mix_done[MIX_RING];
 
 static void fail(uint32_t kind, uint64_t a, uint64_t b, uint64_t c)
 {
@@ -111,6 +117,8 @@ static void account(struct io *io, uint64_t now)
 	struct phase *ph;
 
 	completed++;
+	if (io->mix_write)
+		mix_done[io->wseq % MIX_RING] = 1;
 	while (pending_head != pending_tail &&
 	       completed == pending[pending_head % 8]->need)
 		pending[pending_head++ % 8]->start = now;
@@ -287,18 +295,56 @@ static void write_step(struct pass_state *ps, uint64_t gen)
 	}
 }
 
-static void read_step(struct pass_state *ps, uint64_t lo, uint64_t hi)
+static void read_block(struct pass_state *ps, uint64_t k, uint8_t kind,
+		       uint64_t lo, uint64_t hi, bool first)
 {
-	uint64_t k, sector;
+	uint64_t sector;
 	uint32_t len, i;
 
-	for (k = 0; k < nblocks; k++) {
-		block_range(block_at(k, ps->pass), &sector, &len);
-		i = new_io(VIRTIO_BLK_T_IN, sector, len, ps, PH_READ);
-		ios[i].check = CHK_RANGE;
-		ios[i].lo = lo;
-		ios[i].hi = hi;
-		submit(i, k == 0);
+	block_range(block_at(k, ps->pass), &sector, &len);
+	i = new_io(VIRTIO_BLK_T_IN, sector, len, ps, kind);
+	ios[i].check = CHK_RANGE;
+	ios[i].lo = lo;
+	ios[i].hi = hi;
+	submit(i, first);
+}
+
+static void read_step(struct pass_state *ps, uint64_t lo, uint64_t hi)
+{
+	uint64_t k;
+
+	for (k = 0; k < nblocks; k++)
+		read_block(ps, k, PH_READ, lo, hi, k == 0);
+}
+
+/*
+ * mix=1: the write and read-back steps at once. Block k is read back
+ * 2*qd blocks after it was written, once its write has completed (never
+ * while it is in flight, which could return a torn sector), so about
+ * half the requests in flight are reads. Both count as one "mix" step.
+ */
+static void mix_step(struct pass_state *ps, uint64_t gen)
+{
+	uint64_t k, j, lag = 2 * blk_config.qd, sector;
+	uint32_t len, i;
+
+	for (k = 0; k < nblocks + lag; k++) {
+		if (k < nblocks) {
+			block_range(block_at(k, ps->pass), &sector, &len);
+			i = new_io(VIRTIO_BLK_T_OUT, sector, len, ps, PH_WRITE);
+			blk_fill_sectors(blk_config.slot[i].data, sector,
+					 len / BLK_SECTOR, gen);
+			ios[i].mix_write = true;
+			ios[i].wseq = k;
+			mix_done[k % MIX_RING] = 0;
+			submit(i, k == 0);
+		}
+		if (k < lag || (j = k - lag) >= nblocks)
+			continue;
+		while (!mix_done[j % MIX_RING])
+			wait_for_completion();
+		blk_waiting = 0;
+		read_block(ps, j, PH_WRITE, gen, gen, false);
 	}
 }
 
@@ -418,8 +464,12 @@ static void run_write(void)
 		ps = begin_pass(p);
 		if (blk_config.discard)
 			discard_step(ps);
-		write_step(ps, base + p);
-		read_step(ps, base + p, base + p);
+		if (blk_config.mix) {
+			mix_step(ps, base + p);
+		} else {
+			write_step(ps, base + p);
+			read_step(ps, base + p, base + p);
+		}
 		commit_step(ps, base + p, flags);
 		end_pass(ps);
 	}

@@ -178,13 +178,18 @@ def case_blk_discard(build):
 
 
 def case_blk_read_stats(build):
-    """stats=1 adds figures to the pass lines; mode=read reads only."""
+    """stats=1 adds figures to the pass lines; mix=1 mixes reads and
+    writes; mode=read reads only (and checks the mixed passes' disk)."""
     with tempfile.TemporaryDirectory() as tmp:
         img = image(tmp, "disk.raw", 2)
         g = yield from blk_run(build, img, "passes=1 qd=8 stats=1")
         rate = r"MBps=\d+\.\d iops=\d+"
         expect(re.fullmatch(r"blk: pass 1 write %s read %s" % (rate, rate),
                             g.lines[1]), "stats line %r" % g.lines[1])
+        g = yield from blk_run(build, img, "passes=2 qd=16 mix=1 stats=1 "
+                               "pattern=rand")
+        expect(all(re.fullmatch(r"blk: pass \d mix %s" % rate, l)
+                   for l in g.lines[1:-1]), "lines %r" % g.lines)
         before = open(img, "rb").read()
         g = yield from blk_run(build, img, "mode=read passes=2 stats=1 "
                                "pattern=rand")
