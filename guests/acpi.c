@@ -5,7 +5,7 @@
  * (SLEEP_CONTROL_REG), reset (RESET_REG) and the DSDT's address. Without
  * a MADT the MP table supplies the CPUs; without either the guest runs on
  * the BSP alone. On request, a scan of the DSDT finds the register of the
- * Generic Event Device (acpi_find_ged).
+ * Generic Event Device (acpi_find_ged); virtio_find.c reads the DSDT too.
  * Every table read is excluded from the RAM the guests dirty.
  * Ring 0 only; tables live below 4 GiB (identity mapped).
  */
@@ -122,6 +122,16 @@ static void add_cpu(uint32_t apic_id, uint32_t bsp_id)
 		platform.apic_id[platform.ncpus++] = apic_id;
 }
 
+/* Every IOAPIC (virtio-mmio lines may sit on a second one, GSI 24+). */
+static void add_ioapic(uint64_t base, uint32_t gsi_base)
+{
+	if (platform.nioapics < MAX_IOAPICS) {
+		platform.ioapics[platform.nioapics].base = base;
+		platform.ioapics[platform.nioapics].gsi_base = gsi_base;
+		platform.nioapics++;
+	}
+}
+
 static void madt_entry(const uint8_t *e, uint32_t bsp_id)
 {
 	switch (e[0]) {
@@ -130,7 +140,10 @@ static void madt_entry(const uint8_t *e, uint32_t bsp_id)
 			add_cpu(e[3], bsp_id);
 		break;
 	case 1: /* IOAPIC: the one at GSI 0 serves the ISA IRQs */
-		if (e[1] >= 12 && rd32(e + 8) == 0) {
+		if (e[1] < 12)
+			break;
+		add_ioapic(rd32(e + 4), rd32(e + 8));
+		if (rd32(e + 8) == 0) {
 			platform.ioapic_base = rd32(e + 4);
 			platform.ioapic_gsi_base = rd32(e + 8);
 		}
@@ -211,6 +224,9 @@ static bool parse_mptable(uint32_t bsp_id)
 			if (e[3] & 1)
 				add_cpu(e[1], bsp_id);
 			e += 20;
+		} else if (e[0] == 2 && (e[3] & 1)) { /* IOAPIC, 24 pins each */
+			add_ioapic(rd32(e + 4), 24 * platform.nioapics);
+			e += 8;
 		} else {
 			e += 8;
 		}
@@ -255,8 +271,21 @@ void acpi_init(uint64_t rsdp_hint, uint32_t bsp_id)
 	}
 	if (!madt || !parse_madt(madt, bsp_id))
 		parse_mptable(bsp_id);
+	if (!platform.ioapic_base && platform.nioapics &&
+	    !platform.ioapics[0].gsi_base)
+		platform.ioapic_base = platform.ioapics[0].base;
 	if (fadt)
 		parse_fadt(fadt);
+}
+
+const uint8_t *acpi_dsdt(uint32_t *len_out)
+{
+	const struct sdt_header *dsdt = table_at(platform.dsdt);
+
+	if (!dsdt || strncmp(dsdt->sig, "DSDT", 4))
+		return NULL;
+	*len_out = dsdt->length;
+	return (const uint8_t *)dsdt;
 }
 
 /* Offset of the first copy of pat in p[from, len), or len. */
@@ -306,22 +335,20 @@ bool acpi_find_ged(uint8_t *space_out, uint64_t *addr_out)
 	static const uint8_t hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0d, 'A', 'C',
 				       'P',  'I', '0', '0', '1', '3',  0x00 };
 	static const uint8_t opregion[] = { 0x5b, 0x80 };
-	const struct sdt_header *dsdt = table_at(platform.dsdt);
-	const uint8_t *p = (const uint8_t *)dsdt;
-	uint32_t at;
+	uint32_t len, at;
+	const uint8_t *p = acpi_dsdt(&len);
 
-	if (!dsdt || strncmp(dsdt->sig, "DSDT", 4))
+	if (!p)
 		return false;
-	at = find_bytes(p, sizeof(*dsdt), dsdt->length, hid, sizeof(hid));
-	if (at == dsdt->length)
+	at = find_bytes(p, sizeof(struct sdt_header), len, hid, sizeof(hid));
+	if (at == len)
 		return false;
 	/* ExtOpPrefix OpRegionOp NameSeg RegionSpace RegionOffset. */
-	at = find_bytes(p, at + sizeof(hid), dsdt->length, opregion,
-			sizeof(opregion));
-	if (at + 7 > dsdt->length)
+	at = find_bytes(p, at + sizeof(hid), len, opregion, sizeof(opregion));
+	if (at + 7 > len)
 		return false;
 	*space_out = p[at + 6];
-	return aml_const(p + at + 7, dsdt->length - at - 7, addr_out);
+	return aml_const(p + at + 7, len - at - 7, addr_out);
 }
 
 static void gas_write(const uint8_t *gas, uint32_t v)

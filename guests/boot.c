@@ -65,6 +65,7 @@ struct user_status user_status[MAX_CPUS];
 
 extern uint64_t boot_start_info;
 extern const uint64_t isr_exc_table[32];
+extern const uint64_t isr_virtio_table[VEC_VIRTIO_COUNT];
 extern char __bss_start[], __bss_end[];
 void isr_timer(void);
 void isr_watchdog(void);
@@ -137,6 +138,8 @@ static void idt_init(void)
 
 	for (v = 0; v < 32; v++)
 		set_gate(v, isr_exc_table[v]);
+	for (v = 0; v < VEC_VIRTIO_COUNT; v++)
+		set_gate(VEC_VIRTIO + v, isr_virtio_table[v]);
 	set_gate(VEC_TIMER, (uint64_t)isr_timer);
 	set_gate(VEC_WATCHDOG, (uint64_t)isr_watchdog);
 	set_gate(VEC_SPURIOUS, (uint64_t)isr_spurious);
@@ -216,6 +219,13 @@ static uint64_t ustack_top(unsigned int cpu)
 	return (uint64_t)ustack[cpu] + USTACK_SIZE - 8;
 }
 
+/* Halt with interrupts on while the guest says ring 3 is idle. */
+static void idle_while(bool (*idle)(void))
+{
+	while (idle())
+		asm volatile("sti; hlt; cli" ::: "memory");
+}
+
 void isr_dispatch(struct isr_frame *f)
 {
 	unsigned int cpu = this_cpu();
@@ -227,10 +237,15 @@ void isr_dispatch(struct isr_frame *f)
 		cpu_ticks[cpu]++;
 		if (cpu == 0)
 			guest_ops.tick(rdtsc());
+	} else if (f->vector >= VEC_VIRTIO &&
+		   f->vector < VEC_VIRTIO + VEC_VIRTIO_COUNT) {
+		virtio_irq((unsigned int)f->vector);
 	} else if (cpu == 0) {
 		guest_ops.irq((unsigned int)f->vector);
 	}
 	lapic_eoi();
+	if (cpu == 0 && (f->cs & 3) == 3 && guest_ops.idle)
+		idle_while(guest_ops.idle);
 }
 
 const struct user_status *user_status_scan(uint64_t *min_out, bool *done_out)
@@ -316,6 +331,7 @@ void boot_main(void)
 	pic_mask_all();
 	acpi_init(si->rsdp_paddr, lapic_id());
 	clock_calibrate();
+	con_virtio_init();
 	if (debug_enabled())
 		debug_report();
 	boot_facts.ncpus = smp_start();

@@ -48,19 +48,27 @@ static bool token_has_key(const char *tok, size_t len, const char *key)
 	return klen < len && !strncmp(tok, key, klen) && tok[klen] == '=';
 }
 
-/* Start of the value of key, or NULL; *len_out is the value's length. */
-static const char *find_value(const char *key, size_t *len_out)
+/*
+ * Start of the value of the nth (from 0) token key=..., or NULL; *len_out
+ * is the value's length.
+ */
+static const char *find_nth(const char *key, unsigned int n, size_t *len_out)
 {
 	const char *p = cmdline, *tok;
 	size_t len, skip = strlen(key) + 1;
 
 	while ((tok = next_token(&p, &len))) {
-		if (token_has_key(tok, len, key)) {
+		if (token_has_key(tok, len, key) && !n--) {
 			*len_out = len - skip;
 			return tok + skip;
 		}
 	}
 	return NULL;
+}
+
+static const char *find_value(const char *key, size_t *len_out)
+{
+	return find_nth(key, 0, len_out);
 }
 
 static int digit_value(char c, unsigned int base)
@@ -114,8 +122,13 @@ uint64_t cmdline_u64(const char *key, uint64_t def)
 
 bool cmdline_str(const char *key, char *buf, size_t len)
 {
+	return cmdline_str_nth(key, 0, buf, len);
+}
+
+bool cmdline_str_nth(const char *key, unsigned int n, char *buf, size_t len)
+{
 	size_t vlen, i;
-	const char *s = find_value(key, &vlen);
+	const char *s = find_nth(key, n, &vlen);
 
 	if (!s || !len)
 		return false;

@@ -1,7 +1,9 @@
 /*
  * Console for the guests: a polled 8250 UART at 0x3f8 (one '\n'-terminated
  * line per message), a small printf, and the debug-exit port 0xf4 whose
- * byte becomes the VMM's exit status. Ring 0 only.
+ * byte becomes the VMM's exit status. With console=virtio on the command
+ * line, output and input move to virtio-console port 0 (vcon.c) once boot
+ * has found it; without one the guest says BAD on the UART. Ring 0 only.
  */
 #include "kernel.h"
 
@@ -33,10 +35,16 @@ void con_init(void)
  * an exit to the VMM costs a few hundred microseconds.
  */
 static unsigned int fifo_room;
+static bool use_vcon;
 
 void con_putc(char c)
 {
 	unsigned int spins = 0;
+
+	if (use_vcon) {
+		vcon_putc(c);
+		return;
+	}
 
 	if (!fifo_room) {
 		/* Bounded: a missing UART must not hang the guest. */
@@ -50,12 +58,42 @@ void con_putc(char c)
 
 bool con_read(uint8_t *c_out)
 {
-	uint8_t lsr = inb(UART + UART_LSR);
+	uint8_t lsr;
+
+	if (use_vcon)
+		return vcon_read(c_out);
+	lsr = inb(UART + UART_LSR);
 
 	if (lsr == 0xff || !(lsr & LSR_DR))
 		return false;
 	*c_out = inb(UART);
 	return true;
+}
+
+/* console=virtio (any console= token saying so) moves the console. */
+void con_virtio_init(void)
+{
+	char buf[16];
+	unsigned int n;
+	bool want = false;
+
+	for (n = 0; cmdline_str_nth("console", n, buf, sizeof(buf)); n++)
+		want = want || str_eq(buf, "virtio");
+	if (!want)
+		return;
+	if (!vcon_init())
+		con_fail("console=virtio: no virtio console (virtio device "
+			 "type 3)\n");
+	use_vcon = true;
+}
+
+/* The virtio console stopped taking lines: say so on the UART and end. */
+void con_vcon_stuck(uint64_t base)
+{
+	use_vcon = false;
+	con_fail("console=virtio: the virtio console at 0x%lx stopped "
+		 "taking output\n",
+		 base);
 }
 
 static void put_str(const char *s)

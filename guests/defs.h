@@ -33,6 +33,8 @@
 /* Interrupt vectors. */
 #define VEC_TIMER 0x40 /* LAPIC timer, every CPU */
 #define VEC_WATCHDOG 0x41 /* PIT through the IOAPIC (timer guest) */
+#define VEC_VIRTIO 0x50 /* virtio-mmio interrupts: VEC_VIRTIO + n */
+#define VEC_VIRTIO_COUNT 8
 #define VEC_SPURIOUS 0xff
 
 #define CR0_PE 0x1

@@ -61,6 +61,11 @@ isr_exc_table:
 	.irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
 	.quad isr_exc_\v
 	.endr
+	.globl isr_virtio_table
+isr_virtio_table:
+	.irp v, 0,1,2,3,4,5,6,7
+	.quad isr_virtio_\v
+	.endr
 
 /*
  * AP trampoline, entered in real mode at TRAMP_ADDR (CS = TRAMP_ADDR >> 4,
@@ -191,6 +196,14 @@ isr_watchdog:
 	pushq $0
 	pushq $VEC_WATCHDOG
 	jmp isr_common
+
+/* virtio-mmio device interrupts (virtio_mmio.c), one stub per vector. */
+	.irp v, 0,1,2,3,4,5,6,7
+isr_virtio_\v:
+	pushq $0
+	pushq $(VEC_VIRTIO + \v)
+	jmp isr_common
+	.endr
 
 	.globl isr_spurious
 isr_spurious:

@@ -32,6 +32,15 @@ struct guest_ops {
 	void (*tick)(uint64_t tsc);
 	/* BSP, ring 0: an interrupt other than the timer (VEC_WATCHDOG). */
 	void (*irq)(unsigned int vector);
+	/*
+	 * BSP, ring 0, after an interrupt that came from ring 3 (EOI done):
+	 * true while ring 3 has nothing to do before the next interrupt.
+	 * The CPU then halts (sti; hlt), the next interrupt is handled on
+	 * top, and idle is asked again; ring 3 resumes once it says false.
+	 * A halted vCPU leaves the host CPU to the VMM's I/O threads. NULL:
+	 * ring 3 always has work (it measures time, or computes).
+	 */
+	bool (*idle)(void);
 };
 
 extern const struct guest_ops guest_ops;
@@ -102,8 +111,17 @@ static inline void mmio_write32(uint64_t addr, uint32_t v)
 	*(volatile uint32_t *)addr = v;
 }
 
-/* con.c: 8250 UART at 0x3f8 (polled) and the debug-exit port. */
+/*
+ * con.c: 8250 UART at 0x3f8 (polled) and the debug-exit port; with
+ * console=virtio on the command line, lines go to virtio-console port 0
+ * (vcon.c) once con_virtio_init has found it.
+ */
 void con_init(void);
+void con_virtio_init(void);
+void con_vcon_stuck(uint64_t base) __attribute__((noreturn));
+bool vcon_init(void);
+void vcon_putc(char c);
+bool vcon_read(uint8_t *c_out);
 void con_putc(char c);
 void con_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void con_vprintf(const char *fmt, va_list ap);
@@ -123,17 +141,28 @@ void cmdline_init(const char *src);
 uint64_t cmdline_u64(const char *key, uint64_t def);
 /* Value of key copied into buf (NUL-terminated); false if absent. */
 bool cmdline_str(const char *key, char *buf, size_t len);
+/* The same for the nth (from 0) token with this key. */
+bool cmdline_str_nth(const char *key, unsigned int n, char *buf, size_t len);
 /* Reject keys not in the NULL-terminated list (typos fail loudly). */
 void cmdline_check_keys(const char *const *keys);
 bool debug_enabled(void);
 
 /* acpi.c: RSDP, MADT (CPUs, IOAPIC), FADT (power) and the MP table. */
+#define MAX_IOAPICS 4
+
+struct ioapic_info {
+	uint64_t base;
+	uint32_t gsi_base;
+};
+
 struct platform {
 	uint32_t ncpus; /* enabled CPUs found (at least 1) */
 	uint32_t apic_id[MAX_CPUS]; /* index 0 is the BSP */
 	uint64_t lapic_base;
 	uint64_t ioapic_base; /* 0 if none */
 	uint32_t ioapic_gsi_base;
+	struct ioapic_info ioapics[MAX_IOAPICS]; /* every IOAPIC listed */
+	uint32_t nioapics;
 	uint32_t irq0_gsi; /* GSI of ISA IRQ 0 (PIT) */
 	uint16_t irq0_flags; /* MPS INTI flags of that override */
 	bool have_sleep; /* FADT sleep control register */
@@ -154,6 +183,8 @@ void acpi_reset(void);
 #define ACPI_SPACE_IO 1
 /* The GED's event register (DSDT scan): ACPI address space and address. */
 bool acpi_find_ged(uint8_t *space_out, uint64_t *addr_out);
+/* The DSDT (checksum valid) and its length, or NULL. */
+const uint8_t *acpi_dsdt(uint32_t *len_out);
 
 /* mm.c: memory map, page tables, RAM for the guest's work. */
 struct extent {
@@ -169,6 +200,10 @@ void mm_exclude(uint64_t start, uint64_t len);
  */
 bool mm_take(uint64_t pages, struct extent *ext, unsigned int max,
 	     unsigned int *n_out);
+/* Zeroed contiguous RAM from mm_take (exits the VM if there is none). */
+void *mm_alloc(uint64_t bytes);
+/* RAM mm_take could still hand out. */
+uint64_t mm_free_bytes(void);
 uint64_t mm_cr3(void);
 uint64_t mm_ram_bytes(void);
 
@@ -203,6 +238,9 @@ extern volatile uint64_t cpu_ticks[MAX_CPUS];
  * and *done_out whether every CPU is USER_DONE.
  */
 const struct user_status *user_status_scan(uint64_t *min_out, bool *done_out);
+
+/* virtio_mmio.c: the interrupt dispatcher boot.c calls. */
+void virtio_irq(unsigned int vector);
 
 /* String helpers for ring 0. */
 bool str_eq(const char *a, const char *b);

@@ -127,7 +127,8 @@ void lapic_send_sipi(uint32_t apic_id, uint8_t vector)
 }
 
 /*
- * Route a GSI to vector on apic_id. flags are the MADT override's MPS
+ * Route a GSI to vector on apic_id (no-op without an IOAPIC for it). flags
+ * are the MADT override's MPS
  * INTI flags: polarity bits 0-1 (3 = active low), trigger bits 2-3
  * (3 = level); 0 means ISA defaults (active high, edge).
  */
@@ -137,6 +138,19 @@ void ioapic_route(uint32_t gsi, uint16_t flags, uint8_t vector,
 	uint64_t base = platform.ioapic_base;
 	uint32_t pin = gsi - platform.ioapic_gsi_base;
 	uint32_t lo = vector;
+	unsigned int i;
+
+	/* The IOAPIC with the highest GSI base at or below gsi serves it. */
+	for (i = 0; i < platform.nioapics; i++) {
+		const struct ioapic_info *io = &platform.ioapics[i];
+
+		if (io->gsi_base <= gsi && gsi - io->gsi_base <= pin) {
+			base = io->base;
+			pin = gsi - io->gsi_base;
+		}
+	}
+	if (!base)
+		return;
 
 	if ((flags & 3) == 3)
 		lo |= 1 << 13;

@@ -244,3 +244,34 @@ bool mm_take(uint64_t pages, struct extent *ext, unsigned int max,
 	*n_out = n;
 	return pages == 0;
 }
+
+void *mm_alloc(uint64_t bytes)
+{
+	struct extent ext;
+	unsigned int n;
+	uint64_t pages = (bytes + PAGE_SIZE - 1) / PAGE_SIZE;
+	void *p;
+
+	if (!mm_take(pages, &ext, 1, &n))
+		con_fail("no %lu KiB of contiguous RAM for the guest\n",
+			 pages * (PAGE_SIZE / 1024));
+	p = phys_ptr(ext.pfn * PAGE_SIZE);
+	memset(p, 0, pages * PAGE_SIZE);
+	return p;
+}
+
+uint64_t mm_free_bytes(void)
+{
+	uint64_t sum = 0, s, e;
+	unsigned int i;
+
+	for (i = 0; i < nram; i++) {
+		uint64_t a = take_cursor;
+
+		while (next_free(&ram[i], a, &s, &e)) {
+			sum += e - s;
+			a = e;
+		}
+	}
+	return sum;
+}
