@@ -155,9 +155,18 @@ static int disk_positional_target(const struct config_spec *sp,
 	return disk_set_part(sp, dp, DISK_TARGET, &t);
 }
 
+static bool is_access(const struct config_item *it)
+{
+	static const char *const words[] = { "r", "ro", "w", "rw" };
+
+	return config_span_lookup(it->val, it->vlen, words,
+				  ARRAY_SIZE(words)) >= 0;
+}
+
 /*
  * Positional items: target,format,vdev,access; or xm's target,vdev,access
- * when there are three and the second is not a format name.
+ * when there are three, the second is not a format name and the third
+ * is an access mode ("/a,vmdk,xvda" is an unknown format, not a vdev).
  */
 static int disk_positional(const struct config_spec *sp, struct disk_parts *dp)
 {
@@ -169,7 +178,7 @@ static int disk_positional(const struct config_spec *sp, struct disk_parts *dp)
 	unsigned int i;
 	int rc = 0;
 
-	if (dp->nr_positional == 3 && pos[1].vlen &&
+	if (dp->nr_positional == 3 && pos[1].vlen && is_access(&pos[2]) &&
 	    config_span_lookup(pos[1].val, pos[1].vlen, disk_formats,
 			       ARRAY_SIZE(disk_formats)) < 0)
 		order = xm_order;

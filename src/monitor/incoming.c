@@ -89,6 +89,19 @@ static int fail(struct monitor *m, const struct rec_error *err)
 	return -EINVAL;
 }
 
+/* A live source still holds the locks: they come with YOURS. */
+static int incoming_disks(struct monitor *m)
+{
+	char why[DISK_WHY_MAX];
+	int rc = monitor_disks_open(m, m->restore.migration, why, sizeof(why));
+
+	if (rc) {
+		log_err("restore %s: %s", m->restore_name, why);
+		incoming_refuse(m, why);
+	}
+	return rc;
+}
+
 int monitor_restore_prepare(struct monitor *m)
 {
 	const struct monitor_opts *o = m->opts;
@@ -132,7 +145,7 @@ int monitor_restore_prepare(struct monitor *m)
 	/* The console belongs to this host, not to the saved machine. */
 	m->cfg.serial = o->serial_set ? o->serial : DOMAIN_SERIAL_STDIO;
 	strcpy(m->cfg.serial_path, o->serial_set ? o->serial_path : "");
-	return 0;
+	return incoming_disks(m);
 }
 
 int monitor_restore_load(struct monitor *m)
@@ -271,6 +284,14 @@ int monitor_incoming_handover(struct monitor *m)
 	log_debug("downtime: YOURS at %llu us (source paused at %llu us)",
 		  (unsigned long long)(time_real_ns() / 1000 % 1000000000),
 		  (unsigned long long)(msg.value / 1000 % 1000000000));
+	test_stall("after-yours");
+	if (monitor_disks_lock(m, why, sizeof(why))) {
+		/* The source takes the VM back on FAILED. */
+		log_err("%s: %s; giving the VM back", m->restore_name, why);
+		if (handover_send(&in->stream, HANDOVER_FAILED, 0, -EBUSY, why))
+			log_debug("could not tell the source why");
+		return -EBUSY;
+	}
 	rc = vm_start(&m->vm, m->opts->paused);
 	resumed = time_real_ns();
 	if (rc) {

@@ -159,6 +159,9 @@ static void mig_handover(struct mig_job *job, struct stream *s)
 		job->committed = true;
 	}
 	pthread_mutex_unlock(&job->lock);
+	/* The disks go with the VM: the destination locks them now. */
+	if (job->committed)
+		monitor_disks_unlock(job->m);
 	if (rc == -ECANCELED)
 		return mig_fail(job, "%s", "cancelled");
 	if (!rc && handover_set_timeout(job->sock, MIG_CONFIRM_MS))
@@ -239,6 +242,12 @@ static void mig_recover(struct mig_job *job)
 
 	if (mem_dirty_log_stop(&job->m->vm.mem))
 		log_warn("cannot stop dirty logging");
+	/* Handed over and back: our disk locks first, or it stays paused. */
+	if (job->committed && monitor_disks_lock(job->m, why, sizeof(why))) {
+		job->status = MIG_UNCONFIRMED;
+		snprintf(job->error, sizeof(job->error), "%s", why);
+		return;
+	}
 	if (job->res.paused && vm_resume(&job->m->vm))
 		log_err("cannot resume the VM after the failed migration");
 	job->res.paused = false;

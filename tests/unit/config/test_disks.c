@@ -181,6 +181,9 @@ static void test_refused(void **state)
 		     "format \"qed\" is not supported (only raw)");
 	disk_refused("/a,vmdk,xvda,rw",
 		     "unknown format \"vmdk\" (only raw is supported)");
+	/* Three items: xm's order only when the third is an access mode. */
+	disk_refused("/a,vmdk,xvda",
+		     "unknown format \"vmdk\" (only raw is supported)");
 }
 
 static void test_warnings(void **state)
