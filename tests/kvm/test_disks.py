@@ -81,6 +81,18 @@ def test_disk_opened_locked_and_released(env):
     b.quit()
 
 
+def test_thread_engine_on_request(env):
+    img = image(env)
+    os.environ["GODWIT_IO_ENGINE"] = "threads"
+    try:
+        vm = disk_vm(env, ["%s,raw,xvda,rw" % img])
+    finally:
+        del os.environ["GODWIT_IO_ENGINE"]
+    vm.expect_stderr(r"disk xvda: %s opened read-write \(4194304 bytes, "
+                     r"threads\)" % img)
+    vm.quit()
+
+
 def test_readonly_disks_share(env):
     img = image(env)
     a = disk_vm(env, ["%s,raw,xvda,ro" % img], name="a")
@@ -201,6 +213,12 @@ def test_bad_disks_one_line_each(env):
         vm.quit()
     finally:
         set_immutable(img, False)
+    os.environ["GODWIT_IO_ENGINE"] = "uring"
+    try:
+        run_fails(env, ["%s,raw,xvda" % img], "disk xvda: GODWIT_IO_ENGINE="
+                  "uring: expected io_uring, threads or auto")
+    finally:
+        del os.environ["GODWIT_IO_ENGINE"]
     cfg = os.path.join(env.tmp, "vm.cfg")
     with open(cfg, "w") as f:
         f.write("name = 'vm'\nkernel = '%s'\nmemory = 32\n"
@@ -251,10 +269,18 @@ def test_migration_hands_the_lock_over(env):
 
 
 def ofd_write_lock(path):
-    """Hold a write lock on path as another godwit would; returns the fd."""
+    """Hold a write lock on path as another godwit would (once the
+    source has let go of it, just after YOURS); returns the fd."""
     fd = os.open(path, os.O_RDWR)
-    fcntl.fcntl(fd, F_OFD_SETLK, struct.pack("hhqqi", fcntl.F_WRLCK, 0, 0,
-                                             0, 0))
+    lock = struct.pack("hhqqi", fcntl.F_WRLCK, 0, 0, 0, 0)
+
+    def take():
+        try:
+            fcntl.fcntl(fd, F_OFD_SETLK, lock)
+            return True
+        except BlockingIOError:
+            return False
+    wait_until("the source to let go of the lock", take, 10)
     return fd
 
 
@@ -330,7 +356,8 @@ def test_daemon_lists_disks(env, start):
 
 
 if __name__ == "__main__":
-    main([test_disk_opened_locked_and_released, test_readonly_disks_share,
+    main([test_disk_opened_locked_and_released, test_thread_engine_on_request,
+          test_readonly_disks_share,
           test_hotplug_add_and_remove, test_failing_hotplug_stops_start,
           test_hanging_hotplug_has_a_deadline, test_bad_disks_one_line_each,
           test_save_file_restored_once_at_a_time,
