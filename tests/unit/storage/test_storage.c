@@ -57,8 +57,15 @@ uint64_t st_rand(uint64_t *s)
 
 void st_fill(uint8_t *p, size_t len, uint64_t *state)
 {
-	for (size_t i = 0; i < len; i++)
-		p[i] = (uint8_t)(st_rand(state) >> 24);
+	uint64_t v;
+	size_t i;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		v = st_rand(state);
+		memcpy(p + i, &v, 8);
+	}
+	for (v = st_rand(state); i < len; i++, v >>= 8)
+		p[i] = (uint8_t)v;
 }
 
 static int write_file(const char *path, uint64_t size, unsigned int seed)
