@@ -30,6 +30,24 @@
  * buffers that do not meet the alignment direct I/O needs go through an
  * aligned bounce buffer; offsets and lengths must be multiples of
  * disk_info.block_size, which the device advertises to the guest.
+ *
+ * A device uses it like this (error handling left out):
+ *
+ *   disk_open(&args, &d, why, sizeof(why));        monitor, at start
+ *   info = disk_get_info(d);     capacity = info->size / 512, blk_size,
+ *                                discard if info->can_discard && the
+ *                                config does not say no-discard
+ *   disk_queue_new(d, 128, &q);                    each I/O thread
+ *   poll on disk_queue_fd(q) next to the virtqueue's ioeventfd;
+ *   on a kick:  disk_queue_plug(q); for each chain: fill a disk_req
+ *               (op, offset = sector * 512, iov into guest RAM, done,
+ *               opaque = the chain) and disk_submit(q, req); -EBUSY:
+ *               leave the rest on the ring; disk_queue_unplug(q)
+ *   on the fd:  disk_queue_poll(q) runs done(req): mark a READ's guest
+ *               pages dirty (the dirty log does not see host writes),
+ *               write the status byte, push the used ring, irqfd
+ *   at pause:   stop taking chains; disk_queue_drain(q, timeout)
+ *   at the end: disk_queue_free(q, timeout); disk_close(d)
  */
 #ifndef GODWIT_STORAGE_DISK_H
 #define GODWIT_STORAGE_DISK_H

@@ -28,17 +28,26 @@ static void signal_queue(struct disk_queue *q)
 	}
 }
 
+/*
+ * Only the request that makes the list non-empty signals: the owner
+ * reads the eventfd before it takes the whole list, so whatever is
+ * appended meanwhile goes with what it takes. One wakeup per batch.
+ */
 static void done_push(struct disk_queue *q, struct disk_req *req)
 {
+	bool first;
+
 	pthread_mutex_lock(&q->done_lock);
 	req->next = NULL;
+	first = !q->done_head;
 	if (q->done_tail)
 		q->done_tail->next = req;
 	else
 		q->done_head = req;
 	q->done_tail = req;
 	pthread_mutex_unlock(&q->done_lock);
-	signal_queue(q);
+	if (first)
+		signal_queue(q);
 }
 
 static struct disk_req *pool_take(struct disk_pool *p)
@@ -124,7 +133,8 @@ int disk_pool_push(struct disk *d, struct disk_req *req)
 		else
 			p->head = req;
 		p->tail = req;
-		pthread_cond_signal(&p->cond);
+		if (p->idle)
+			pthread_cond_signal(&p->cond);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return rc;
