@@ -35,6 +35,7 @@
 #define DOMAIN_CMDLINE_MAX 2047
 #define DOMAIN_CPU_MAX 15
 #define DOMAIN_VDEV_MAX 15
+#define DOMAIN_SCRIPT_MAX 255
 #define DOMAIN_IFNAME_MAX 15
 #define DOMAIN_DISKS_MAX 16
 #define DOMAIN_VIFS_MAX 8
@@ -50,11 +51,12 @@
  * Upper bound of domain_config_format() output for any struct the parser
  * produces: every string fully escaped (4 bytes per byte), plus syntax.
  */
-#define DOMAIN_CONFIG_TEXT_MAX                                                \
-	(1024 +                                                               \
-	 4 * (DOMAIN_NAME_MAX + DOMAIN_CPU_MAX + 3 * DOMAIN_PATH_MAX +        \
-	      DOMAIN_CMDLINE_MAX) +                                           \
-	 DOMAIN_DISKS_MAX * (128 + 4 * (DOMAIN_PATH_MAX + DOMAIN_VDEV_MAX)) + \
+#define DOMAIN_CONFIG_TEXT_MAX                                              \
+	(1024 +                                                             \
+	 4 * (DOMAIN_NAME_MAX + DOMAIN_CPU_MAX + 3 * DOMAIN_PATH_MAX +      \
+	      DOMAIN_CMDLINE_MAX) +                                         \
+	 DOMAIN_DISKS_MAX * (192 + 4 * (DOMAIN_PATH_MAX + DOMAIN_VDEV_MAX + \
+					DOMAIN_SCRIPT_MAX)) +               \
 	 DOMAIN_VIFS_MAX * (128 + 8 * DOMAIN_IFNAME_MAX))
 
 /* Longest message, NUL included; warnings kept per parse. */
@@ -87,11 +89,22 @@ enum domain_vif_model {
 	DOMAIN_VIF_VIRTIO,
 };
 
+/*
+ * One disk. Zero-filled, the optional parts have their defaults: no
+ * size (the image's), discard offered, the host page cache, no script.
+ */
 struct domain_disk {
-	char target[DOMAIN_PATH_MAX + 1]; /* image file or block device */
+	/* Image file or block device; with a script, what it is given. */
+	char target[DOMAIN_PATH_MAX + 1];
 	char vdev[DOMAIN_VDEV_MAX + 1]; /* guest name, e.g. "xvda"; unique */
 	enum domain_disk_format format;
 	bool readonly; /* access=ro */
+	bool no_discard; /* no-discard: the guest is not offered discard */
+	bool direct_io; /* direct-io: O_DIRECT, no host page cache */
+	uint64_t size; /* size=: bytes the guest sees; 0 = the image's */
+	/* Block hotplug script (name in /etc/godwit/scripts, or a path);
+	 * "" = none. */
+	char script[DOMAIN_SCRIPT_MAX + 1];
 };
 
 struct domain_vif {
@@ -156,6 +169,16 @@ int domain_config_parse(const char *file, const char *text, size_t len,
 			const char *const *overrides, size_t nr_overrides,
 			struct domain_config *cfg_out,
 			struct config_diag *diag) __must_check;
+
+/*
+ * Append one disk spec, in any form the disk list takes (`godwit run
+ * --disk SPEC`): checked as a list entry is, and its vdev against cfg's
+ * disks. Messages start with where and the spec ("--disk \"...\": ").
+ * -EINVAL with diag->error set; cfg is unchanged on failure.
+ */
+int domain_config_add_disk(struct domain_config *cfg, const char *where,
+			   const char *spec,
+			   struct config_diag *diag) __must_check;
 
 /* domain_config_parse() of the regular file at path (at most 1 MiB). */
 int domain_config_load(const char *path, const char *const *overrides,

@@ -92,14 +92,27 @@ static void out_field(struct out *o, const char *key, const char *value,
 	out_str(o, "\n");
 }
 
+/* Keyword form, target last (it takes the rest of the string). */
 static void out_disk(struct out *o, const struct domain_disk *disk)
 {
-	char spec[DOMAIN_PATH_MAX + DOMAIN_VDEV_MAX + 64];
+	char spec[DOMAIN_PATH_MAX + DOMAIN_VDEV_MAX + DOMAIN_SCRIPT_MAX + 128];
+	size_t n;
 
-	snprintf(spec, sizeof(spec),
-		 "format=raw, vdev=%.*s, access=%s, target=%.*s",
-		 (int)strnlen(disk->vdev, sizeof(disk->vdev)), disk->vdev,
-		 disk->readonly ? "ro" : "rw",
+	n = snprintf(spec, sizeof(spec), "format=raw, vdev=%.*s, access=%s",
+		     (int)strnlen(disk->vdev, sizeof(disk->vdev)), disk->vdev,
+		     disk->readonly ? "ro" : "rw");
+	if (disk->size)
+		n += snprintf(spec + n, sizeof(spec) - n, ", size=%llu",
+			      (unsigned long long)disk->size);
+	if (disk->no_discard)
+		n += snprintf(spec + n, sizeof(spec) - n, ", no-discard");
+	if (disk->direct_io)
+		n += snprintf(spec + n, sizeof(spec) - n, ", direct-io");
+	if (disk->script[0])
+		n += snprintf(spec + n, sizeof(spec) - n, ", script=%.*s",
+			      (int)strnlen(disk->script, sizeof(disk->script)),
+			      disk->script);
+	snprintf(spec + n, sizeof(spec) - n, ", target=%.*s",
 		 (int)strnlen(disk->target, sizeof(disk->target)),
 		 disk->target);
 	out_str(o, "    ");
@@ -176,6 +189,24 @@ static void out_sizes(struct out *o, const struct domain_config *cfg)
 		out_printf(o, "maxvcpus = %u\n", cfg->maxvcpus);
 }
 
+/* A script that would not read back as the same item. */
+static bool is_formattable_disk(const struct domain_disk *d)
+{
+	size_t n = strnlen(d->script, sizeof(d->script)), i;
+
+	if (d->format != DOMAIN_DISK_RAW || d->size % 512 ||
+	    n == sizeof(d->script))
+		return false;
+	if (n && (d->script[0] == ' ' || d->script[n - 1] == ' '))
+		return false;
+	for (i = 0; i < n; i++) {
+		if (d->script[i] == ',' || d->script[i] == '\t' ||
+		    (unsigned char)d->script[i] < 0x20 || d->script[i] == 0x7f)
+			return false;
+	}
+	return true;
+}
+
 /* Enums and counts a caller may have filled in by hand. */
 static bool is_formattable(const struct domain_config *cfg)
 {
@@ -189,7 +220,7 @@ static bool is_formattable(const struct domain_config *cfg)
 	    (unsigned int)cfg->on_crash > DOMAIN_ACTION_COREDUMP_RESTART)
 		return false;
 	for (i = 0; i < cfg->nr_disks; i++) {
-		if (cfg->disks[i].format != DOMAIN_DISK_RAW)
+		if (!is_formattable_disk(&cfg->disks[i]))
 			return false;
 	}
 	for (i = 0; i < cfg->nr_vifs; i++) {
@@ -236,7 +267,9 @@ int domain_config_format(const struct domain_config *cfg, char *buf, size_t len)
 static bool disk_equal(const struct domain_disk *a, const struct domain_disk *b)
 {
 	return SAME_STR(a, b, target) && SAME_STR(a, b, vdev) &&
-	       a->format == b->format && a->readonly == b->readonly;
+	       a->format == b->format && a->readonly == b->readonly &&
+	       a->no_discard == b->no_discard && a->direct_io == b->direct_io &&
+	       a->size == b->size && SAME_STR(a, b, script);
 }
 
 static bool vif_equal(const struct domain_vif *a, const struct domain_vif *b)

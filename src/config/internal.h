@@ -121,11 +121,58 @@ int config_number(const char *s, uint64_t *val_out) __must_check;
 /* Does s consist of bytes of [A-Za-z0-9_.-] only, and is it non-empty? */
 bool config_is_plain_word(const char *s);
 
-/* spec.c */
-int config_parse_disk(struct config_build *b, const struct config_atom *a,
-		      unsigned int index, struct domain_disk *out) __must_check;
+/* spec.c: one device spec string being read, for messages */
+struct config_spec {
+	struct config_diag *diag;
+	const struct config_atom *a;
+	const char *key; /* "disk", "vif"; NULL for --disk */
+	unsigned int index; /* entry number from 1; 0: not in a list */
+};
+
+/* One comma-separated item: key=val, or a bare val (key NULL). */
+struct config_item {
+	const char *key;
+	size_t klen;
+	const char *val;
+	size_t vlen;
+};
+
+/* Walks the items of one spec string. */
+struct config_item_iter {
+	const char *s;
+	size_t pos;
+	bool done;
+};
+
+/* "LOC: KEY: entry N: MESSAGE"; returns -EINVAL. */
+int config_spec_error(const struct config_spec *sp, const char *fmt, ...)
+	__printf(2, 3);
+void config_spec_warning(const struct config_spec *sp, const char *fmt, ...)
+	__printf(2, 3);
+/* Is name one of the parameters in ignored[n]? Warns if it is. */
+bool config_spec_ignored(const struct config_spec *sp, const char *name,
+			 size_t len, const char *const *ignored, size_t n);
+/* Next item, trimmed; false after the last. */
+bool config_item_next(struct config_item_iter *it, struct config_item *item);
+/* Make item's value the rest of the string, commas included. */
+void config_item_take_rest(struct config_item_iter *it,
+			   struct config_item *item);
+void config_span_trim(const char **s, size_t *len);
+bool config_span_is(const char *s, size_t len, const char *word);
+/* Index of the word equal to s, or -ENOENT. */
+int config_span_lookup(const char *s, size_t len, const char *const *words,
+		       size_t n);
+/* A span as a quoted excerpt for messages, in buf. */
+const char *config_span_shown(char *buf, size_t len, const char *s, size_t n);
+/* Copy the item's value into out[max + 1], zero-filled; too long: error. */
+int config_span_copy(const struct config_spec *sp, const char *what, char *out,
+		     size_t max, const struct config_item *it) __must_check;
 int config_parse_vif(struct config_build *b, const struct config_atom *a,
 		     unsigned int index, struct domain_vif *out) __must_check;
+
+/* disk.c */
+int config_parse_disk(const struct config_spec *sp,
+		      struct domain_disk *out) __must_check;
 
 /* ident.c */
 /* The value of hex digit c (either case), or -1. */

@@ -472,7 +472,10 @@ static int set_disk(struct config_build *b, const struct config_stmt *st)
 	memset(cfg->disks, 0, sizeof(cfg->disks));
 	cfg->nr_disks = 0;
 	for (i = 0; i < st->nr_items; i++) {
-		rc = config_parse_disk(b, &st->items[i], i + 1, &cfg->disks[i]);
+		struct config_spec sp = { b->diag, &st->items[i], "disk",
+					  i + 1 };
+
+		rc = config_parse_disk(&sp, &cfg->disks[i]);
 		if (rc)
 			return rc;
 		for (j = 0; j < i; j++) {

@@ -10,7 +10,7 @@
  *     |   [paused deadline: limit + margin]         |   [answers PENDING]
  *     | <-------------------------- RECEIVED id     |
  *     | `sync` hook: the last veto                  |   [waits for YOURS]
- *     | YOURS t_pause ----------------------------> | outcome: RUNNING
+ *     | YOURS t_pause ----------------------------> | claim disks; RUNNING
  *     |   [never resumes by itself from here]       | resumes the vCPUs
  *     | <-------------------------- CONFIRMED       | (runs on even if this
  *     | ends: "migrated"                            |  cannot be sent)
@@ -265,6 +265,10 @@ int handover_dest_run(struct stream *s, struct handover_dest *h,
 	}
 	ops->at(opaque, "after-received");
 	rc = wait_yours(s, h);
+	if (!rc) {
+		ops->at(opaque, "got-yours");
+		rc = ops->claim(opaque, h->why, sizeof(h->why));
+	}
 	if (rc)
 		return give_up(s, h, ops, opaque, rc);
 	ops->owned(opaque);

@@ -92,6 +92,12 @@ enum handover_verdict handover_source_run(struct stream *s,
 /* What only the destination's owner can do, on its main thread. */
 struct handover_dest_ops {
 	/*
+	 * YOURS arrived: take what the source held until it sent YOURS (the
+	 * disks' locks). Non-zero (why says why) gives the VM back: it is
+	 * discarded here and the source, told with FAILED, resumes it.
+	 */
+	int (*claim)(void *opaque, char *why, size_t whylen);
+	/*
 	 * YOURS arrived: record that this arrival is RUNNING (outcome file,
 	 * QUERY answers) before any vCPU runs. Cannot fail: a record that
 	 * could not be written leaves the source unconfirmed, never two VMs.
@@ -106,7 +112,8 @@ struct handover_dest_ops {
 	void (*discard)(void *opaque, const char *why);
 	/*
 	 * Protocol points, for logging and fault injection (phase names
-	 * "after-received", "after-yours"): may block; returns nothing.
+	 * "after-received", "got-yours" (before claim), "after-yours"
+	 * (resumed)): may block; returns nothing.
 	 */
 	void (*at)(void *opaque, const char *phase);
 };
@@ -123,7 +130,7 @@ struct handover_dest {
 };
 
 /*
- * RECEIVED -> wait YOURS -> owned -> resume -> CONFIRMED. 0 once the VM
+ * RECEIVED -> wait YOURS -> claim -> owned -> resume -> CONFIRMED. 0 once the VM
  * runs (whether or not CONFIRMED could be sent); else -errno after
  * ops->discard, and a FAILED message to the source when a signal (the
  * stream's cancel fd) stopped the wait: "the destination is shutting

@@ -119,6 +119,19 @@ static int incoming_limits(struct monitor *m)
 	return 0;
 }
 
+/* A live source still holds the locks: they come with YOURS. */
+static int incoming_disks(struct monitor *m)
+{
+	char why[DISK_WHY_MAX];
+	int rc = monitor_disks_open(m, m->restore.migration, why, sizeof(why));
+
+	if (rc) {
+		log_err("restore %s: %s", m->restore_name, why);
+		incoming_refuse(m, why);
+	}
+	return rc;
+}
+
 int monitor_restore_prepare(struct monitor *m)
 {
 	const struct monitor_opts *o = m->opts;
@@ -165,7 +178,7 @@ int monitor_restore_prepare(struct monitor *m)
 	/* The console belongs to this host, not to the saved machine. */
 	m->cfg.serial = o->serial_set ? o->serial : DOMAIN_SERIAL_STDIO;
 	strcpy(m->cfg.serial_path, o->serial_set ? o->serial_path : "");
-	return 0;
+	return incoming_disks(m);
 }
 
 int monitor_restore_load(struct monitor *m)
@@ -303,6 +316,12 @@ static void ho_owned(void *opaque)
 			m->opts->outcome_file, strerror(-rc));
 }
 
+/* The source let go of the disks before YOURS: they are ours now. */
+static int ho_claim(void *opaque, char *why, size_t whylen)
+{
+	return monitor_disks_lock(opaque, why, whylen);
+}
+
 static int ho_resume(void *opaque)
 {
 	struct monitor *m = opaque;
@@ -327,6 +346,7 @@ static void ho_at(void *opaque, const char *phase)
 }
 
 static const struct handover_dest_ops ho_ops = {
+	.claim = ho_claim,
 	.owned = ho_owned,
 	.resume = ho_resume,
 	.discard = ho_discard,

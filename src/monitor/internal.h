@@ -22,6 +22,7 @@
 #include "migration/save.h"
 #include "migration/transport/stream.h"
 #include "monitor/console.h"
+#include "monitor/disks.h"
 #include "monitor/hooks.h"
 #include "monitor/monitor.h"
 #include "rpc/server.h"
@@ -157,6 +158,7 @@ struct monitor {
 	struct serial serial;
 	struct ged ged; /* power button (system_powerdown) */
 	struct dev_registry devs;
+	struct monitor_disks disks;
 	struct console console;
 	struct evloop *loop;
 	struct rpc_server *rpc;

@@ -224,6 +224,52 @@ static enum mig_resolution resolve_action(struct json_object *args)
 }
 
 /*
+ * Unconfirmed with no job left: the destination gave the VM back (or the
+ * operator said resume-here) but a disk image was held elsewhere, so it
+ * could not run here. The operator decides again: resume once the
+ * images are free, or discard.
+ */
+static enum rpc_reply_kind resolve_after_job(struct monitor *m,
+					     enum mig_resolution r,
+					     struct rpc_reply *reply)
+{
+	struct mig_info *mi = &m->mig_info;
+	char why[256];
+
+	if (r == MIG_RESOLVE_DISCARD) {
+		log_warn(
+			"vm %s: discarded here by the operator (migrate-resolve)",
+			m->cfg.name);
+		mi->status = MIG_COMPLETED;
+		mi->error[0] = 0;
+		m->state = RUN_POSTMIGRATE;
+		m->end_kind = "migrated";
+		monitor_event(m, "MIGRATION", monitor_mig_event_data(mi));
+		monitor_end(m, 0, "discarded here by the operator");
+		reply->ret = monitor_mig_event_data(mi);
+		return RPC_REPLY_RETURN;
+	}
+	if (monitor_disks_lock(m, why, sizeof(why)))
+		return rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"migrate-resolve: cannot resume here: %s", why);
+	if (vm_resume(&m->vm)) {
+		monitor_disks_unlock(m);
+		return rpc_reply_error(reply, RPC_ERR_GENERIC,
+				       "migrate-resolve: cannot resume the VM");
+	}
+	log_warn("vm %s: resumed here by the operator (migrate-resolve)",
+		 m->cfg.name);
+	mi->status = MIG_FAILED;
+	snprintf(mi->error, sizeof(mi->error),
+		 "the operator resumed the VM here (migrate-resolve)");
+	m->state = m->user_paused ? RUN_PAUSED : RUN_RUNNING;
+	monitor_event(m, "MIGRATION", monitor_mig_event_data(mi));
+	reply->ret = monitor_mig_event_data(mi);
+	return RPC_REPLY_RETURN;
+}
+
+/*
  * The operator settles an unconfirmed handover. Answered once the thread
  * acted on it: the VM runs here again, or this process ends.
  */
@@ -240,6 +286,8 @@ enum rpc_reply_kind monitor_cmd_migrate_resolve(struct rpc_request *req,
 		return rpc_reply_error(
 			reply, RPC_ERR_GENERIC,
 			"migrate-resolve: 'action' must be \"resume-here\" or \"discard\"");
+	if (!job && m->state == RUN_UNCONFIRMED)
+		return resolve_after_job(m, r, reply);
 	if (job) {
 		pthread_mutex_lock(&job->lock);
 		ok = job->unconfirmed && !job->settled &&

@@ -140,6 +140,9 @@ static int ho_commit(void *opaque)
 	rc = job->cancelled ? -ECANCELED : 0;
 	job->committed = !rc;
 	pthread_mutex_unlock(&job->lock);
+	/* The disks go with the VM: the destination locks them at YOURS. */
+	if (!rc)
+		monitor_disks_unlock(job->m);
 	return rc;
 }
 
@@ -221,6 +224,13 @@ static void mig_recover(struct mig_job *job)
 
 	if (mem_dirty_log_stop(&job->m->vm.mem))
 		log_warn("cannot stop dirty logging");
+	/* Handed over and back: our disk locks first, or it stays paused. */
+	if (job->committed && monitor_disks_lock(job->m, why, sizeof(why))) {
+		job->status = MIG_UNCONFIRMED;
+		snprintf(job->error, sizeof(job->error),
+			 "the VM came back but cannot run here: %s", why);
+		return;
+	}
 	if (job->res.paused && vm_resume(&job->m->vm))
 		log_err("cannot resume the VM after the failed migration");
 	job->res.paused = false;

@@ -266,6 +266,16 @@ static int monitor_start_vm(struct monitor *m)
 	return 0;
 }
 
+static int monitor_start_disks(struct monitor *m)
+{
+	char why[DISK_WHY_MAX];
+	int rc = monitor_disks_open(m, false, why, sizeof(why));
+
+	if (rc)
+		log_err("%s", why);
+	return rc;
+}
+
 static int monitor_start(struct monitor *m)
 {
 	int rc;
@@ -276,7 +286,9 @@ static int monitor_start(struct monitor *m)
 	if (!rc && (m->opts->incoming_listen[0] || m->opts->incoming_fd >= 0))
 		rc = monitor_incoming_accept(m);
 	if (!rc && m->restore.fd >= 0)
-		rc = monitor_restore_prepare(m);
+		rc = monitor_restore_prepare(m); /* opens the disks too */
+	else if (!rc)
+		rc = monitor_start_disks(m);
 	if (!rc)
 		rc = monitor_create_vm(m);
 	if (!rc)
@@ -296,6 +308,7 @@ static void monitor_teardown(struct monitor *m)
 	rpc_server_free(m->rpc);
 	console_close(&m->console);
 	vm_destroy(&m->vm);
+	monitor_disks_close(m);
 	serial_destroy(&m->serial);
 	ged_destroy(&m->ged);
 	if (m->signal_fd >= 0)

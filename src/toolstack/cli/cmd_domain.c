@@ -212,6 +212,25 @@ static bool listed(struct json_object *d, char **want, int nwant)
 	return false;
 }
 
+/* "xvda:rw:/srv/a.img,xvdb:ro:/dev/sdb", or "-" without disks. */
+static void list_disks(struct json_object *d)
+{
+	struct json_object *disks, *k;
+	size_t i, n = 0;
+
+	if (json_object_object_get_ex(d, "disks", &disks) &&
+	    json_object_is_type(disks, json_type_array))
+		n = json_object_array_length(disks);
+	for (i = 0; i < n; i++) {
+		k = json_object_array_get_idx(disks, i);
+		printf("%s%s:%s:%s", i ? "," : "", rpc_json_str(k, "vdev", "?"),
+		       rpc_json_str(k, "access", "?"),
+		       rpc_json_str(k, "target", ""));
+	}
+	if (!n)
+		printf("-");
+}
+
 static void list_print(struct json_object *arr, bool lng, char **want,
 		       int nwant)
 {
@@ -219,7 +238,8 @@ static void list_print(struct json_object *arr, bool lng, char **want,
 	size_t i;
 
 	printf("Name                                        ID   Mem VCPUs\tState\tTime(s)%s\n",
-	       lng ? "\tUUID                                \tReason" : "");
+	       lng ? "\tUUID                                \tReason\tDisks" :
+		     "");
 	for (i = 0; i < json_object_array_length(arr); i++) {
 		d = json_object_array_get_idx(arr, i);
 		if (!listed(d, want, nwant))
@@ -231,9 +251,11 @@ static void list_print(struct json_object *arr, bool lng, char **want,
 		       (long long)int_of(d, "vcpus"),
 		       state_flags(rpc_json_str(d, "state", "")),
 		       int_of(d, "cpu-time-ns") / 1e9);
-		if (lng)
-			printf("\t%s\t%s", rpc_json_str(d, "uuid", ""),
+		if (lng) {
+			printf("\t%s\t%s\t", rpc_json_str(d, "uuid", ""),
 			       rpc_json_str(d, "reason", ""));
+			list_disks(d);
+		}
 		printf("\n");
 	}
 }
@@ -243,7 +265,7 @@ static void list_usage(FILE *f)
 	fprintf(f,
 		"usage: godwit list [-l] [--json] [DOMAIN ...]\n"
 		"List godwitd's domains as xl does.\n"
-		"  -l, --long   add each domain's UUID and how it last ended\n"
+		"  -l, --long   add each domain's UUID, how it last ended and its disks\n"
 		"  --json       print the daemon's JSON\n");
 }
 

@@ -41,6 +41,7 @@ enum {
 	OPT_ARRIVAL_ID,
 	OPT_OUTCOME_FILE,
 	OPT_LINGER,
+	OPT_DISK,
 };
 
 /* Options every mode takes; mostly for godwitd, which spawns us. */
@@ -62,6 +63,7 @@ static const struct option run_opts[] = {
 	{ "vcpus", required_argument, NULL, OPT_VCPUS },
 	{ "cpu", required_argument, NULL, OPT_CPU },
 	{ "name", required_argument, NULL, OPT_NAME },
+	{ "disk", required_argument, NULL, OPT_DISK },
 	COMMON_OPTS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -107,7 +109,9 @@ void vmopts_usage(FILE *f, enum vmopts_mode mode)
 			"  --memory SIZE     guest RAM: MiB, or with a k/m/g suffix (default 128)\n"
 			"  --vcpus N         number of vCPUs, 1..255 (default 1)\n"
 			"  --cpu MODEL       host, x86-64-v1, x86-64-v2, x86-64-v3, x86-64-v4 (default host)\n"
-			"  --name NAME       VM name (default: the config's, else 'godwit')\n");
+			"  --name NAME       VM name (default: the config's, else 'godwit')\n"
+			"  --disk SPEC       a disk, as an entry of the config's disk list\n"
+			"                    (e.g. /srv/vm.img,raw,xvda,rw); repeatable\n");
 	fprintf(f,
 		"  --serial SPEC     stdio, file:PATH or none (default stdio)\n"
 		"  --qmp PATH        control socket, or none (default /run/godwit/vm/NAME.qmp)\n"
@@ -225,6 +229,23 @@ static int set_cpu(struct domain_config *c, const char *arg)
 		"unknown model (host, x86-64-v1, x86-64-v2, x86-64-v3, x86-64-v4)");
 }
 
+/* One more disk after the config's, checked as a config entry is. */
+static int add_disk(struct domain_config *c, const char *arg)
+{
+	struct config_diag diag;
+	unsigned int i;
+	int rc;
+
+	rc = domain_config_add_disk(c, "--disk", arg, &diag);
+	for (i = 0; i < diag.nr_warnings; i++)
+		fprintf(stderr, "godwit: warning: %s\n", diag.warnings[i]);
+	if (rc) {
+		fprintf(stderr, "godwit: %s\n", diag.error);
+		return CLI_FAIL;
+	}
+	return 0;
+}
+
 static int set_fd(struct monitor_opts *o, const char *arg)
 {
 	uint64_t fd;
@@ -312,6 +333,8 @@ static int set_option(struct monitor_opts *o, int opt, const char *arg)
 				    sizeof(o->serial_path));
 	case OPT_NAME:
 		return set_name(c, arg);
+	case OPT_DISK:
+		return add_disk(c, arg);
 	case OPT_QMP:
 		o->no_qmp = !strcmp(arg, "none");
 		return set_str(o->qmp_path, sizeof(o->qmp_path), arg, "--qmp");

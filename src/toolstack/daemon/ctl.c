@@ -85,6 +85,31 @@ bool ctl_dom_is_live(struct dom *d, struct rpc_reply *reply)
 	return false;
 }
 
+/* The config's disks for list: vdev, target, access, script if any. */
+static struct json_object *disks_json(const struct domain_config *cfg)
+{
+	struct json_object *a = json_object_new_array(), *o;
+	const struct domain_disk *k;
+	unsigned int i;
+
+	for (i = 0; cfg && i < cfg->nr_disks; i++) {
+		k = &cfg->disks[i];
+		o = json_object_new_object();
+		json_object_object_add(o, "vdev",
+				       json_object_new_string(k->vdev));
+		json_object_object_add(o, "target",
+				       json_object_new_string(k->target));
+		json_object_object_add(
+			o, "access",
+			json_object_new_string(k->readonly ? "ro" : "rw"));
+		if (k->script[0])
+			json_object_object_add(
+				o, "script", json_object_new_string(k->script));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
 /* The domain as the list command reports it (new object). */
 static struct json_object *dom_json(struct dom *d)
 {
@@ -113,6 +138,7 @@ static struct json_object *dom_json(struct dom *d)
 			       json_object_new_int64(d->rec.created));
 	json_object_object_add(o, "reason",
 			       json_object_new_string(d->rec.reason));
+	json_object_object_add(o, "disks", disks_json(d->cfg));
 	return o;
 }
 

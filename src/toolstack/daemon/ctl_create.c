@@ -113,9 +113,17 @@ static int absolute_paths(struct domain_config *c, const char *cwd,
 	if (!rc && c->serial == DOMAIN_SERIAL_FILE)
 		rc = absolutize(c->serial_path, sizeof(c->serial_path), cwd,
 				"serial file", reply);
-	for (i = 0; !rc && i < c->nr_disks; i++)
-		rc = absolutize(c->disks[i].target, sizeof(c->disks[i].target),
-				cwd, "disk", reply);
+	/* A script's target is its own business; a script path is ours. */
+	for (i = 0; !rc && i < c->nr_disks; i++) {
+		if (!c->disks[i].script[0])
+			rc = absolutize(c->disks[i].target,
+					sizeof(c->disks[i].target), cwd, "disk",
+					reply);
+		else if (strchr(c->disks[i].script, '/'))
+			rc = absolutize(c->disks[i].script,
+					sizeof(c->disks[i].script), cwd,
+					"disk script", reply);
+	}
 	return rc;
 }
 

@@ -3,7 +3,8 @@
  * a config file. Whatever parses must round-trip: format -> parse gives
  * an equal struct and the same canonical text again; any mismatch
  * aborts. The first input line may also be used as one override, so the
- * override reader is covered by the same corpus.
+ * override reader is covered by the same corpus, or as one disk spec
+ * added as `godwit run --disk` adds it.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -42,20 +43,20 @@ static void check_round_trip(const struct domain_config *a)
 	}
 }
 
-/* A first line "#override key=value" is applied as an override. */
-static size_t take_override(const uint8_t *data, size_t size, char *ov,
-			    size_t len)
+/* A first line "PREFIXtext": text into out; 1 if there is one. */
+static size_t take_line(const uint8_t *data, size_t size, const char *prefix,
+			char *out, size_t len)
 {
 	const uint8_t *nl = memchr(data, '\n', size);
-	size_t n;
+	size_t p = strlen(prefix), n;
 
-	if (size < 10 || memcmp(data, "#override ", 10) || !nl)
+	if (size < p || memcmp(data, prefix, p) || !nl)
 		return 0;
-	n = (size_t)(nl - data) - 10;
-	if (n >= len || memchr(data + 10, 0, n))
+	n = (size_t)(nl - data) - p;
+	if (n >= len || memchr(data + p, 0, n))
 		return 0;
-	memcpy(ov, data + 10, n);
-	ov[n] = 0;
+	memcpy(out, data + p, n);
+	out[n] = 0;
 	return 1;
 }
 
@@ -65,10 +66,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct config_diag diag;
 	static char ov[CONFIG_LINE_MAX + 1];
 	const char *ovs[1] = { ov };
-	size_t n = take_override(data, size, ov, sizeof(ov));
+	size_t n = take_line(data, size, "#override ", ov, sizeof(ov));
+	size_t disk = take_line(data, size, "#disk ", ov, sizeof(ov));
 
 	if (domain_config_parse("fuzz.cfg", (const char *)data, size, ovs, n,
 				&cfg, &diag))
+		return 0;
+	if (disk && domain_config_add_disk(&cfg, "--disk", ov, &diag))
 		return 0;
 	check_round_trip(&cfg);
 	return 0;

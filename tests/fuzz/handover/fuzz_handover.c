@@ -31,6 +31,11 @@ static int commit_ok(void *opaque)
 	return 0;
 }
 
+static int claim(void *opaque, char *why, size_t whylen)
+{
+	return 0;
+}
+
 static void owned(void *opaque)
 {
 	*(int *)opaque |= 1;
@@ -52,7 +57,8 @@ static void at(void *opaque, const char *phase)
 }
 
 static const struct handover_source_ops src_ops = { sync_ok, commit_ok };
-static const struct handover_dest_ops dest_ops = { owned, resume, discard, at };
+static const struct handover_dest_ops dest_ops = { claim, owned, resume,
+						   discard, at };
 
 /* A stream whose peer already said data and closed its sending side. */
 static int peer_said(const uint8_t *data, size_t size, struct stream *s,

@@ -43,5 +43,6 @@ int config_test_keys(void);
 int config_test_specs(void);
 int config_test_overrides(void);
 int config_test_roundtrip(void);
+int config_test_disks(void);
 
 #endif

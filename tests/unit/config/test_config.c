@@ -108,5 +108,6 @@ int main(void)
 	failed += config_test_specs();
 	failed += config_test_overrides();
 	failed += config_test_roundtrip();
+	failed += config_test_disks();
 	return failed ? 1 : 0;
 }

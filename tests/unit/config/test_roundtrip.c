@@ -33,6 +33,10 @@ static const char *const configs[] = {
 	"name='s'\nserial='none'\non_crash='coredump-restart'\n",
 	"name='d'\ndisk=['vdev=xvda, access=ro, target=/a,b=c, \"d\"\\\\e',\n"
 	"'phy:/dev/vg/lv,xvdb,w', '/img/c,raw,xvdc,rw']\n",
+	"name='x'\ndisk=['no-discard,direct-io,size=1G,/img/a,raw,xvda,ro',\n"
+	"'script=block-lvm, vdev=xvdb, target=vg0/data', 'iscsi:iqn:x,xvdc,w',\n"
+	"'size=4096,script=/etc/s p\xc3\xa4"
+	"ce,phy:sdb,xvdd,w']\n",
 	"name='n'\nvif=['mac=00:16:3e:00:00:01, bridge=br0, vifname=tap-a',\n"
 	"'model=virtio', '']\n",
 	"name='w'\nbuilder='hvm'\nvnc=1\nmemory='2G'\nvcpus='3'\n",
@@ -107,6 +111,10 @@ static void worst_case(struct domain_config *c)
 		c->disks[i].target[0] = (char)('A' + i);
 		memset(c->disks[i].vdev, 'x', DOMAIN_VDEV_MAX);
 		c->disks[i].vdev[0] = (char)('a' + i);
+		memset(c->disks[i].script, 0xff, DOMAIN_SCRIPT_MAX);
+		c->disks[i].size = INT64_MAX - 511;
+		c->disks[i].no_discard = true;
+		c->disks[i].direct_io = true;
 	}
 	c->nr_vifs = DOMAIN_VIFS_MAX;
 	for (i = 0; i < DOMAIN_VIFS_MAX; i++) {
@@ -158,6 +166,21 @@ static void test_format_refuses_invalid_structs(void **state)
 	c = r->cfg;
 	c.nr_disks = DOMAIN_DISKS_MAX + 1;
 	assert_int_equal(domain_config_format(&c, text, sizeof(text)), -EINVAL);
+	/* Disk parts that would read back as something else. */
+	c = r->cfg;
+	c.nr_disks = 1;
+	strcpy(c.disks[0].target, "/a");
+	strcpy(c.disks[0].vdev, "xvda");
+	assert_int_equal(domain_config_format(&c, text, sizeof(text)), 0);
+	strcpy(c.disks[0].script, "a,b");
+	assert_int_equal(domain_config_format(&c, text, sizeof(text)), -EINVAL);
+	strcpy(c.disks[0].script, " a");
+	assert_int_equal(domain_config_format(&c, text, sizeof(text)), -EINVAL);
+	strcpy(c.disks[0].script, "a\n");
+	assert_int_equal(domain_config_format(&c, text, sizeof(text)), -EINVAL);
+	c.disks[0].script[0] = 0;
+	c.disks[0].size = 1000;
+	assert_int_equal(domain_config_format(&c, text, sizeof(text)), -EINVAL);
 	free(r);
 }
 
@@ -181,6 +204,18 @@ static void test_equal_sees_every_difference(void **state)
 	assert_false(domain_config_equal(&a, &b));
 	b = a;
 	b.disks[0].readonly = true;
+	assert_false(domain_config_equal(&a, &b));
+	b = a;
+	b.disks[0].no_discard = true;
+	assert_false(domain_config_equal(&a, &b));
+	b = a;
+	b.disks[0].direct_io = true;
+	assert_false(domain_config_equal(&a, &b));
+	b = a;
+	b.disks[0].size = 512;
+	assert_false(domain_config_equal(&a, &b));
+	b = a;
+	b.disks[0].script[0] = 's';
 	assert_false(domain_config_equal(&a, &b));
 	b = a;
 	b.vifs[0].mac[3] ^= 1;

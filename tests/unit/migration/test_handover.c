@@ -361,14 +361,26 @@ static void *src_script(void *opaque)
 }
 
 struct dest_ops_rec {
-	char order[16]; /* o: owned, r: resume, d: discard */
+	char order[16]; /* c: claim, o: owned, r: resume, d: discard */
 	char why[160];
 	int signal_at_received; /* eventfd to raise there, or -1 */
+	bool claim_fails; /* a disk lock is held elsewhere */
 };
 
 static void add(struct dest_ops_rec *r, char c)
 {
 	r->order[strlen(r->order)] = c;
+}
+
+static int rec_claim(void *opaque, char *why, size_t whylen)
+{
+	struct dest_ops_rec *r = opaque;
+
+	add(r, 'c');
+	if (!r->claim_fails)
+		return 0;
+	snprintf(why, whylen, "disk xvda: held by process 1");
+	return -EBUSY;
 }
 
 static void rec_owned(void *opaque)
@@ -398,7 +410,8 @@ static void rec_at(void *opaque, const char *phase)
 		assert_int_equal(stream_cancel_raise(r->signal_at_received), 0);
 }
 
-static const struct handover_dest_ops dest_ops = { .owned = rec_owned,
+static const struct handover_dest_ops dest_ops = { .claim = rec_claim,
+						   .owned = rec_owned,
 						   .resume = rec_resume,
 						   .discard = rec_discard,
 						   .at = rec_at };
@@ -407,11 +420,13 @@ static int run_dest(enum src_script script, struct dest_ops_rec *rec,
 		    struct src_peer *p, int cancel_fd)
 {
 	struct handover_dest h = { .arrival_id = ID, .yours_ms = 300 };
+	bool claim_fails = rec->claim_fails;
 	struct stream s;
 	int sv[2], rc;
 
 	memset(rec, 0, sizeof(*rec));
 	rec->signal_at_received = cancel_fd;
+	rec->claim_fails = claim_fails;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	*p = (struct src_peer){ .fd = sv[1], .script = script };
 	assert_int_equal(pthread_create(&p->th, NULL, src_script, p), 0);
@@ -430,30 +445,48 @@ static int run_dest(enum src_script script, struct dest_ops_rec *rec,
 
 static void test_dest_takes_yours(void **state)
 {
-	struct dest_ops_rec rec;
+	struct dest_ops_rec rec = { 0 };
 	struct src_peer p;
 
 	assert_int_equal(run_dest(T_YOURS, &rec, &p, -1), 0);
 	assert_true(p.got_received);
 	assert_true(p.arrival_id == ID);
-	/* Recorded as RUNNING before any vCPU runs. */
-	assert_string_equal(rec.order, "or");
+	/* Disks claimed, recorded as RUNNING before any vCPU runs. */
+	assert_string_equal(rec.order, "cor");
 	assert_true(p.got_confirmed);
 }
 
 /* CONFIRMED cannot be sent: the VM runs on (the source will not). */
 static void test_dest_keeps_vm_when_confirm_fails(void **state)
 {
-	struct dest_ops_rec rec;
+	struct dest_ops_rec rec = { 0 };
 	struct src_peer p;
 
 	assert_int_equal(run_dest(T_YOURS_CLOSE, &rec, &p, -1), 0);
-	assert_string_equal(rec.order, "or");
+	assert_string_equal(rec.order, "cor");
+}
+
+/*
+ * YOURS came but the disks cannot be taken (someone else holds one):
+ * never run, recorded DISCARDED, and the source is told with FAILED so
+ * it takes the VM back.
+ */
+static void test_dest_gives_back_when_claim_fails(void **state)
+{
+	struct dest_ops_rec rec = { .claim_fails = true };
+	struct src_peer p;
+
+	assert_int_equal(run_dest(T_YOURS, &rec, &p, -1), -EBUSY);
+	assert_string_equal(rec.order, "cd");
+	assert_string_equal(rec.why, "disk xvda: held by process 1");
+	assert_true(p.got_failed);
+	assert_string_equal(p.last.text, "disk xvda: held by process 1");
+	assert_false(p.got_confirmed);
 }
 
 static void test_dest_discards_without_yours(void **state)
 {
-	struct dest_ops_rec rec;
+	struct dest_ops_rec rec = { 0 };
 	struct src_peer p;
 
 	assert_int_equal(run_dest(T_CLOSE, &rec, &p, -1), -EPIPE);
@@ -467,7 +500,7 @@ static void test_dest_discards_without_yours(void **state)
 static void test_dest_late_yours_is_ignored(void **state)
 {
 	uint64_t start = time_mono_ns();
-	struct dest_ops_rec rec;
+	struct dest_ops_rec rec = { 0 };
 	struct src_peer p;
 
 	assert_int_equal(run_dest(T_LATE, &rec, &p, -1), -ETIMEDOUT);
@@ -483,7 +516,7 @@ static void test_dest_late_yours_is_ignored(void **state)
 static void test_dest_shutting_down_refuses(void **state)
 {
 	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	struct dest_ops_rec rec;
+	struct dest_ops_rec rec = { 0 };
 	struct src_peer p;
 
 	assert_int_equal(run_dest(T_QUIET, &rec, &p, efd), -ECANCELED);
@@ -516,6 +549,7 @@ int main(void)
 		cmocka_unit_test(test_source_reset_after_yours_is_unconfirmed),
 		cmocka_unit_test(test_dest_takes_yours),
 		cmocka_unit_test(test_dest_keeps_vm_when_confirm_fails),
+		cmocka_unit_test(test_dest_gives_back_when_claim_fails),
 		cmocka_unit_test(test_dest_discards_without_yours),
 		cmocka_unit_test(test_dest_late_yours_is_ignored),
 		cmocka_unit_test(test_dest_shutting_down_refuses),

@@ -1,0 +1,40 @@
+/*
+ * Running a helper program to completion with a deadline, its standard
+ * output and error captured: for hotplug scripts, in the VMM (which has
+ * threads, so the child is spawned, never forked) and in godwitd.
+ */
+#ifndef GODWIT_COMMON_CHILD_H
+#define GODWIT_COMMON_CHILD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/compiler.h"
+
+#define CHILD_OUTPUT_MAX 4096 /* bytes kept of each stream: the last ones */
+
+struct child_result {
+	int status; /* waitpid() status */
+	bool timed_out; /* killed (with its process group) at the deadline */
+	char out[CHILD_OUTPUT_MAX + 1]; /* stdout, NUL-terminated */
+	size_t out_len;
+	char err[CHILD_OUTPUT_MAX + 1]; /* stderr, NUL-terminated */
+	size_t err_len;
+	bool out_cut, err_cut; /* earlier bytes were dropped */
+};
+
+/*
+ * Run path with argv and exactly the environment envp (NULL-terminated
+ * "KEY=value" strings), stdin from /dev/null, in a new process group,
+ * with default signal handling. Returns once it exited (output read
+ * until then) or timeout_ms passed (then it and its group are killed).
+ * 0 with res filled, or -errno when it could not be started (-ENOENT,
+ * -EACCES, ...).
+ */
+int child_run(const char *path, char *const argv[], char *const envp[],
+	      unsigned int timeout_ms, struct child_result *res) __must_check;
+
+/* The last non-empty line of text (trimmed), in out; "" if none. */
+void child_last_line(const char *text, char *out, size_t len);
+
+#endif

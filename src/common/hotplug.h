@@ -1,0 +1,74 @@
+/*
+ * Block hotplug scripts, after Xen's block-script interface
+ * (docs/misc/block-scripts.txt): a disk with script= has a target that
+ * is not a host path but something the script understands (an LVM
+ * volume, an iSCSI IQN, a DRBD resource). Before the VM starts the
+ * script runs with the action "add" and prints the block device or file
+ * to use; after the VM has ended it runs with "remove".
+ *
+ * Where Xen's script reads xenstore (params, mode, ...) and writes
+ * physical-device-path back, a godwit script gets the same facts in its
+ * environment and prints the path on stdout:
+ *
+ *   argv:  SCRIPT add|remove
+ *   env:   exactly these, nothing inherited:
+ *          PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+ *          script=SCRIPT                 (resolved path, as libxl sets it)
+ *          GODWIT_ACTION=add|remove
+ *          GODWIT_PARAMS=TARGET          (Xen's params: the target verbatim)
+ *          GODWIT_MODE=w|r               (Xen's mode)
+ *          GODWIT_VDEV=xvda              (Xen's dev)
+ *          GODWIT_DOMAIN=NAME, GODWIT_UUID=UUID
+ *          GODWIT_DEVICE=PATH            (remove only: what add printed)
+ *   add:   prints the absolute path of the device or file as its last
+ *          line on stdout (Xen's physical-device-path) and exits 0.
+ *   fail:  exits non-zero; its last line on stderr (else stdout) is
+ *          quoted in the one-line error that stops the VM's start.
+ *
+ * Used by the VMM process (which runs the VM's scripts, so `godwit run`
+ * needs no daemon) and available to godwitd.
+ */
+#ifndef GODWIT_COMMON_HOTPLUG_H
+#define GODWIT_COMMON_HOTPLUG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/compiler.h"
+
+#define HOTPLUG_TIMEOUT_MS_DEFAULT 30000
+#define HOTPLUG_SCRIPTS_DIR "/etc/godwit/scripts"
+#define HOTPLUG_PATH \
+	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define HOTPLUG_ENV_MAX 9 /* variables a script gets */
+
+struct hotplug_disk {
+	const char *script; /* a name (looked for in the scripts dir) or a path */
+	const char *target; /* the disk's target, for the script */
+	bool readonly;
+	const char *vdev;
+	const char *domain;
+	const char *uuid;
+	const char *device; /* remove: what add printed; else NULL */
+	unsigned int timeout_ms; /* 0: HOTPLUG_TIMEOUT_MS_DEFAULT */
+	/* NULL: $GODWIT_SCRIPTS_DIR, else HOTPLUG_SCRIPTS_DIR */
+	const char *scripts_dir;
+};
+
+/*
+ * Run `SCRIPT add`; the device or file to open goes to path_out.
+ * Otherwise -errno and one line in why naming the disk, the script and
+ * what went wrong (missing, not executable, its own message and exit
+ * status, no path printed, past the deadline).
+ */
+int hotplug_add(const struct hotplug_disk *h, char *path_out, size_t len,
+		char *why, size_t whylen) __must_check;
+/* Run `SCRIPT remove`; failures as for add. */
+int hotplug_remove(const struct hotplug_disk *h, char *why,
+		   size_t whylen) __must_check;
+
+/* The script's path: as given if it has a '/', else in the dir. */
+int hotplug_script_path(const struct hotplug_disk *h, char *out,
+			size_t len) __must_check;
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * The VM's disks in the VMM process: at start, each disk's hotplug
+ * script runs (`add`) and the image it names (or the target) is opened
+ * and locked; at the end they are closed (unlocked) and the scripts run
+ * again (`remove`). A migration's destination opens its disks before
+ * the handover and locks them when the VM becomes its own; the source
+ * lets go of its locks when it hands the VM over, and takes them back if
+ * the VM comes back to it.
+ */
+#ifndef GODWIT_MONITOR_DISKS_H
+#define GODWIT_MONITOR_DISKS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/compiler.h"
+#include "config/domain_config.h"
+#include "storage/disk.h"
+
+/* How long a lock may still be held by the other end of a handover. */
+#define MONITOR_DISK_LOCK_WAIT_MS 5000
+
+struct monitor_disk {
+	struct disk *disk; /* NULL: not open */
+	char path[DOMAIN_PATH_MAX + 1]; /* what was opened */
+	bool added; /* its script's add succeeded: remove at the end */
+};
+
+struct monitor_disks {
+	unsigned int nr; /* entries in use, in config order */
+	struct monitor_disk d[DOMAIN_DISKS_MAX];
+};
+
+struct monitor;
+
+/*
+ * Activate and open every disk of m->cfg, locked now or (lock_later: a
+ * migration's destination) by monitor_disks_lock(). On failure nothing
+ * stays open or added, and why holds one line naming the disk.
+ */
+int monitor_disks_open(struct monitor *m, bool lock_later, char *why,
+		       size_t whylen) __must_check;
+/* Close every disk, then run the scripts' remove. Idempotent. */
+void monitor_disks_close(struct monitor *m);
+/*
+ * Take every disk's lock, waiting up to MONITOR_DISK_LOCK_WAIT_MS for
+ * the other end of a handover to let go. why names the holder.
+ */
+int monitor_disks_lock(struct monitor *m, char *why,
+		       size_t whylen) __must_check;
+/* Let go of every lock (the source, once the VM is handed over). */
+void monitor_disks_unlock(struct monitor *m);
+
+#endif
