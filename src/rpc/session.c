@@ -407,13 +407,15 @@ static int dispatch(struct rpc_session *s, struct json_object *msg)
 /* One complete value: give it its fds, dispatch it, drop unclaimed fds. */
 static void value_handle(struct rpc_session *s, struct json_object *msg)
 {
-	const char *ahead;
-	size_t ahead_len;
+	const char *ahead, *text;
+	size_t ahead_len, text_len;
 
 	ahead = rpc_reader_ahead(&s->reader, &ahead_len);
 	s->msg_nfds = rpc_fdq_claim(&s->fdq, s->reader.value_start,
 				    s->reader.pos, ahead, ahead_len,
 				    s->msg_fds);
+	text = rpc_reader_value_text(&s->reader, &text_len);
+	rpc_cmd_id_keep_text(msg, text, text_len);
 	/* Errors were recorded in s->failed by the send path. */
 	dispatch(s, msg);
 	msg_fds_close(s);
