@@ -150,6 +150,12 @@ static int send_error(struct rpc_session *s, enum rpc_err_class cls,
 	return session_send(s, rpc_error_new(cls, desc, id), -1);
 }
 
+int rpc_session_send_error(struct rpc_session *s, enum rpc_err_class cls,
+			   const char *desc)
+{
+	return send_error(s, cls, desc, NULL);
+}
+
 /* Send a handler's RETURN or ERROR answer; reply's contents are taken. */
 static int send_reply(struct rpc_session *s, enum rpc_reply_kind kind,
 		      struct rpc_reply *reply, struct json_object *id)
