@@ -28,7 +28,10 @@ ALLOWED = {
     "monitor": {"common", "vmm", "devices", "storage", "migration",
                 "format", "migration/transport", "rpc", "config"},
     "toolstack/lib": {"common", "rpc", "config"},
-    "toolstack/daemon": {"common", "rpc", "config", "toolstack/lib"},
+    # The daemon reads stream headers and handover messages (format is
+    # data only): never the VMM stack.
+    "toolstack/daemon": {"common", "rpc", "config", "format",
+                         "toolstack/lib"},
     "toolstack/cli": {"common", "rpc", "config", "toolstack/lib",
                       "monitor", "tools"},
     "tools": {"common", "devices", "migration", "format",

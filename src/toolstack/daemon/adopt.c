@@ -4,8 +4,16 @@
  * line names the domain's exit file) is adopted: watched through a
  * pidfd and reconnected, and it must answer query-domain with its uuid.
  * A domain whose VMM ended while no daemon ran is handled now from its
- * exit file, as if it had just ended (so on_poweroff and friends apply).
+ * exit file, as if it had just ended (so on_poweroff and friends apply);
+ * one whose VMM never ran (the daemon died while starting it) says so.
  * Domains kept as shut down or crashed are listed again.
+ *
+ * Nothing that runs is left unlisted: every VMM process whose exit file
+ * lies in this registry (its command line says --exit-file STATE/...)
+ * and that no record claims (a daemon before intent-first spawning died
+ * at the wrong moment, or a record was lost) is adopted as an arrival
+ * and identified like one (attach.c). An arrival whose registration was
+ * cut between its two steps is moved to its home first.
  */
 #include "toolstack/daemon/daemon.h"
 
@@ -59,6 +67,25 @@ static int load_config(struct dom *d)
 	return rc;
 }
 
+/* A record found away from its home (see attach.c): move it there. */
+static void finish_move(struct dom_record *rec, const char *dir)
+{
+	char from[PATH_MAX + 16], to[PATH_MAX + 16];
+
+	if (!rec->home[0] || !strcmp(rec->home, dir))
+		return;
+	snprintf(from, sizeof(from), "%s/state", dir);
+	snprintf(to, sizeof(to), "%s/state", rec->home);
+	if (rename(from, to)) {
+		log_warn("%s: cannot move it to %s: %s; it stays there", from,
+			 to, strerror(errno));
+		return;
+	}
+	log_info("%s: moved to %s (a registration was cut short)", from, to);
+	snprintf(rec->dir, sizeof(rec->dir), "%s", rec->home);
+	rec->home[0] = 0;
+}
+
 /* Read DIR/state into a new (not yet adopted) domain. */
 static void load_one(struct gwd *g, const char *dir)
 {
@@ -85,12 +112,15 @@ static void load_one(struct gwd *g, const char *dir)
 		log_warn("ignoring %s: %s", path, why);
 		return;
 	}
+	finish_move(&rec, dir);
 	if (reg_new(g, &d)) {
 		log_err("too many domains; ignoring %s", dir);
 		return;
 	}
 	d->rec = rec;
-	snprintf(d->rec.dir, sizeof(d->rec.dir), "%s", dir);
+	if (!d->rec.dir[0])
+		snprintf(d->rec.dir, sizeof(d->rec.dir), "%s", dir);
+	d->cont_when_live = rec.resume;
 	d->registered = rec.state != REC_INCOMING;
 	d->pid = rec.pid;
 	d->state = rec.state == REC_SHUTDOWN ? DOM_SHUTDOWN :
@@ -162,6 +192,8 @@ int reg_load(struct gwd *g)
 	load_next_domid(g);
 	load_dir(g, "domains");
 	load_dir(g, "incoming");
+	orphan_adopt_all(g);
+	arrival_prune(g);
 	/* Every domain is known before any is handled (names, ids). */
 	end = g->next_serial;
 	for (serial = first; serial <= end; serial++) {
