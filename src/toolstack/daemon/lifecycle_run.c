@@ -61,11 +61,16 @@ static void read_end(struct dom *d, bool have_status, int wstatus,
 	e->end = END_KILLED;
 	if (have_status) {
 		end_from_status(d, wstatus, e);
-	} else if (!d->pid) {
-		/* The record names no process: it was never released. */
+	} else if (!d->pid || d->rec.state == REC_STARTING ||
+		   d->rec.state == REC_INCOMING) {
+		/* Recorded as being started, gone without a word: it never
+		 * ran (no pid: it was never released) or never answered. */
 		e->end = END_ERROR;
-		snprintf(e->reason, sizeof(e->reason),
-			 "never ran: godwitd ended while starting it");
+		snprintf(
+			e->reason, sizeof(e->reason), "%s",
+			!d->pid ?
+				"never ran: godwitd ended while starting it" :
+				"never answered: godwitd ended while starting it, and it is gone");
 	} else {
 		snprintf(e->reason, sizeof(e->reason),
 			 "vanished without writing its exit file (killed?)");

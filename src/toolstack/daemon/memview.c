@@ -7,6 +7,7 @@
 #include "toolstack/daemon/daemon.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,17 +21,29 @@
 #define V1_UNLIMITED (1ULL << 62)
 #define SMALL_FILE_MAX (64 * 1024)
 
+/* A /proc or cgroup file (their size says 0: read to the end). */
 static int read_text(const char *path, char *buf, size_t size)
 {
 	size_t len = 0;
-	void *text = NULL;
-	int rc = file_read_all(path, size - 1, &text, &len);
+	ssize_t n;
+	int fd;
 
-	if (rc)
-		return rc;
-	memcpy(buf, text, len);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (len < size - 1 &&
+	       (n = read(fd, buf + len, size - 1 - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			n = -errno;
+			close(fd);
+			return (int)n;
+		}
+		len += n;
+	}
+	close(fd);
 	buf[len] = 0;
-	free(text);
 	return 0;
 }
 
@@ -169,11 +182,18 @@ static void mem_view_read(struct gwd *g, struct mem_view *v)
 int gwd_mem_check(struct gwd *g, uint64_t guest_bytes, char *why, size_t whylen)
 {
 	struct mem_view v;
+	unsigned int i;
 	int rc;
 
 	if (g->overcommit)
 		return 0;
 	mem_view_read(g, &v);
+	for (i = 0; i < v.n; i++)
+		log_debug("memory: %s: %llu MiB free", v.rooms[i].name,
+			  (unsigned long long)(v.rooms[i].free >> 20));
+	log_debug("memory: %llu MiB promised, %llu MiB asked",
+		  (unsigned long long)(v.promised >> 20),
+		  (unsigned long long)(guest_bytes >> 20));
 	rc = mem_admit(&v, guest_bytes + MEM_VMM_OVERHEAD, why, whylen);
 	if (rc && strlen(why) + 40 < whylen)
 		strcat(why, " (godwitd --overcommit allows it)");

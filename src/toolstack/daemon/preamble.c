@@ -105,6 +105,7 @@ void preamble_classify(const void *buf, size_t len, struct preamble *out)
 	if (!memcmp(b, STREAM_MAGIC, n)) {
 		if (len < STREAM_MAGIC_LEN)
 			return more(out, STREAM_MAGIC_LEN);
+		out->stream = true;
 		return classify_stream(b, len, out);
 	}
 	n = len < sizeof(handover_magic) ? len : sizeof(handover_magic);

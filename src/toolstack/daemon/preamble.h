@@ -35,6 +35,7 @@ enum preamble_kind {
 
 struct preamble {
 	enum preamble_kind kind;
+	bool stream; /* it starts with the stream magic (even if BAD) */
 	size_t need; /* MORE: bytes wanted before asking again */
 	uint32_t version; /* STREAM */
 	uint64_t mem_bytes; /* STREAM: guest RAM the stream brings */

@@ -182,11 +182,11 @@ static void answer_query(struct pend *p, uint64_t id)
 }
 
 /* Refuse a stream as a receiver would: FAILED, then drain. */
-static void refuse_stream(struct pend *p, const char *why)
+static void refuse_stream(struct pend *p, int err, const char *why)
 {
 	struct handover_msg m;
 
-	handover_init(&m, HANDOVER_FAILED, time_real_ns(), 0, -ENOMEM, why);
+	handover_init(&m, HANDOVER_FAILED, time_real_ns(), 0, err, why);
 	if (send(p->fd, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) !=
 	    sizeof(m)) {
 		pend_free(p, false);
@@ -207,7 +207,7 @@ static void start_stream(struct pend *p, uint64_t mem_bytes)
 	if (gwd_mem_check(g, mem_bytes, why, sizeof(why))) {
 		log_err("relocation: refused a migration from %s (%llu MiB): %s",
 			p->peer, (unsigned long long)(mem_bytes >> 20), why);
-		refuse_stream(p, why);
+		refuse_stream(p, -ENOMEM, why);
 		return;
 	}
 	/* The receiver reads normally from here on. */
@@ -259,6 +259,10 @@ static void pend_judge(struct pend *p, bool ended)
 		return start_stream(p, pre.mem_bytes);
 	case PREAMBLE_BAD:
 		log_warn("relocation: %s: %s; closed", p->peer, pre.why);
+		/* A source with a bad header is told why, as a receiver
+		 * would tell it; anything else is just closed. */
+		if (pre.stream)
+			return refuse_stream(p, -EINVAL, pre.why);
 		return pend_free(p, false);
 	}
 }
@@ -405,6 +409,9 @@ int reloc_start(struct gwd *g)
 			o->address, o->port, strerror(-rc));
 		return rc;
 	}
+	/* Room for a burst: refusals are ours to make, not SYN drops. */
+	if (listen(r->fd, RELOC_PENDING_MAX))
+		log_debug("relocation: listen backlog: %s", strerror(errno));
 	rc = fd_set_nonblock(r->fd, true);
 	if (!rc)
 		rc = fd_set_cloexec(r->fd);
