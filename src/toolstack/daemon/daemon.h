@@ -251,7 +251,7 @@ void arrival_prune(struct gwd *g);
 int gwd_mem_check(struct gwd *g, uint64_t guest_bytes, char *why,
 		  size_t whylen) __must_check;
 
-/* ---- orphan.c: VMMs no record claims ---- */
+/* ---- orphan.c: VMMs no record claims (adopt.c adopts them) ---- */
 #define SPAWN_ORPHAN_ARGS 256
 /* A VMM's command line as godwitd builds it (pointers into the text). */
 struct orphan {
@@ -266,8 +266,8 @@ struct orphan {
  */
 int orphan_parse(const char *buf, size_t len, const char *state_dir,
 		 struct orphan *o) __must_check;
-/* Start-up: give every live VMM of this registry its record (or one). */
-void orphan_adopt_all(struct gwd *g);
+/* Is s a path inside dir (dir + "/" + more)? */
+bool orphan_path_in(const char *s, const char *dir);
 
 /* ---- supervise.c: process ends ---- */
 int sup_init(struct gwd *g) __must_check;
