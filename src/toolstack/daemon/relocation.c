@@ -106,9 +106,15 @@ static void reloc_receive(struct gwd *g, int fd, const char *peer,
 		reg_discard(d);
 		return;
 	}
-	log_info(
-		"relocation: receiving a migration from %s (receiver %d, arrival %016llx)",
-		peer, (int)d->pid, (unsigned long long)d->rec.arrival_id);
+	if (d->rec.arrival_id)
+		log_info(
+			"relocation: receiving a migration from %s (receiver %d, arrival %016llx)",
+			peer, (int)d->pid,
+			(unsigned long long)d->rec.arrival_id);
+	else
+		log_info(
+			"relocation: receiving a migration from %s (receiver %d)",
+			peer, (int)d->pid);
 }
 
 /* ---- connections still to speak ---- */
