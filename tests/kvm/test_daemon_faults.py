@@ -104,7 +104,8 @@ def test_killed_while_restoring(env, start):
     save = os.path.join(env.tmp, "web.save")
     a.cli("save", "web", save)
     a.stop()
-    for phase in ("restore-spawned", "restore-released", "register"):
+    for phase in ("restore-spawned", "restore-released", "renamed",
+                  "register"):
         d = stalled(env, start, phase, phase)
         cli = popen_cli(d, "restore", save)
         kill_at(d, phase)

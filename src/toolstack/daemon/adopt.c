@@ -24,10 +24,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "common/util.h"
+#include "rpc/sock.h"
+
+#define CMDLINE_MAX 65536
 
 static void load_next_domid(struct gwd *g)
 {
@@ -157,6 +161,56 @@ static void load_dir(struct gwd *g, const char *sub)
 	closedir(dp);
 }
 
+/* Does the socket at path answer, and from process pid? */
+static bool socket_of(const char *path, pid_t pid)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	bool yes;
+	int fd;
+
+	fd = rpc_sock_connect(path, 0);
+	if (fd < 0)
+		return false;
+	yes = !getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) &&
+	      cred.pid == pid;
+	close(fd);
+	return yes;
+}
+
+/*
+ * Where d's VMM answers. An arrival's socket is renamed to NAME.qmp when
+ * it is registered: a daemon killed around that rename finds its record
+ * naming the old name. The socket in RUN/vm whose listener is d's VMM is
+ * the one.
+ */
+static void find_socket(struct dom *d)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 300];
+	struct dirent *e;
+	DIR *dp;
+
+	if (!access(d->rec.qmp, F_OK))
+		return;
+	snprintf(dir, sizeof(dir), "%s/vm", d->gwd->paths.run_dir);
+	dp = opendir(dir);
+	while (dp && (e = readdir(dp))) {
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (e->d_name[0] == '.' &&
+		    (!e->d_name[1] || e->d_name[1] == '.'))
+			continue;
+		if (strlen(path) < sizeof(d->rec.qmp) &&
+		    socket_of(path, d->pid)) {
+			log_info("domain %s: its control socket is %s",
+				 dom_label(d), path);
+			strcpy(d->rec.qmp, path);
+			break;
+		}
+	}
+	if (dp)
+		closedir(dp);
+}
+
 /* Take over d's VMM if it still runs; else handle its end now. */
 static void take_over(struct dom *d)
 {
@@ -173,6 +227,7 @@ static void take_over(struct dom *d)
 		return;
 	}
 	d->child = false;
+	find_socket(d);
 	rc = sup_watch_pidfd(d);
 	if (!rc)
 		rc = attach_start(d);
@@ -187,8 +242,6 @@ static void take_over(struct dom *d)
 }
 
 /* ---- VMMs no record claims (see the top of this file) ---- */
-
-#define CMDLINE_MAX 65536
 
 static struct dom *by_exit_file(struct gwd *g, const char *path)
 {
@@ -255,6 +308,30 @@ static ssize_t read_cmdline(pid_t pid, char *buf, size_t size)
 	return n < 0 ? -errno : n;
 }
 
+/* The parent of process pid, or 0. */
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	int ppid = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	/* "PID (COMM) STATE PPID ...": COMM may hold anything but ')'. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
+		return 0;
+	return ppid;
+}
+
 static void orphan_one(struct gwd *g, pid_t pid, char *buf)
 {
 	struct orphan o;
@@ -264,6 +341,10 @@ static void orphan_one(struct gwd *g, pid_t pid, char *buf)
 	n = read_cmdline(pid, buf, CMDLINE_MAX);
 	if (n <= 0 || orphan_parse(buf, n, g->paths.state_dir, &o) ||
 	    !sup_process_matches(pid, o.exit_file))
+		return;
+	/* A VMM's child between fork and exec (a hook starting) has its
+	 * command line too: the VMM is its parent. */
+	if (sup_process_matches(parent_of(pid), o.exit_file))
 		return;
 	d = by_exit_file(g, o.exit_file);
 	if (!d) {

@@ -319,6 +319,7 @@ static int arrival_register(struct dom *d, struct json_object *ret)
 	if (d->config_text && reg_write_config(d))
 		log_warn("domain %s: cannot write its config", d->rec.name);
 	arrival_rename_socket(d);
+	gwd_test_stall("renamed");
 	d->registered = true;
 	arrival_move_record(d, old_dir);
 	if (d->rec.origin == ORIGIN_MIGRATION)

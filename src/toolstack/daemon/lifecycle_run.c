@@ -120,11 +120,11 @@ static int respawn(struct dom *d)
 	d->rec.console[0] = 0;
 	d->status[0] = 0;
 	life_note_restart(d->restarts, &d->nr_restarts, time_mono_ns());
+	/* Recorded as starting before it may run (spawn_vmm saves it). */
+	d->state = DOM_STARTING;
 	rc = spawn_vmm(d, SPAWN_RUN, NULL, -1, false);
-	if (!rc) {
-		d->state = DOM_STARTING;
+	if (!rc)
 		rc = attach_start(d);
-	}
 	reg_save(d);
 	if (!rc)
 		log_info("domain %s: restarted as id %u", d->rec.name,
