@@ -197,11 +197,13 @@ def test_orphan_vmm_adopted(env, start):
 
 # ---- a migration's client always learns the outcome ----
 
-def migration_progress(d, name, at_least):
-    def progressing():
+def migration_active(d, name):
+    """Wait until name's migration runs (its first round is under way)."""
+    def active():
         j = json.loads(d.cli("job-info", "--json", name)[0])
-        return j if j.get("data-processed", 0) > at_least else None
-    return wait_until("%s: migration progress" % name, progressing, 30, 0.1)
+        return j if j.get("type") == "unbounded" else None
+    wait_until("%s: migration under way" % name, active, 30, 0.05)
+    time.sleep(0.2)
 
 
 @daemon_test
@@ -210,11 +212,11 @@ def test_migrate_outcome_when_a_process_dies(env, start):
     b = start("b")
     dest = "127.0.0.1:%d" % b.reloc_port
     # The source VMM dies mid-migration: godwitd reports it at once.
-    slow = a.create("slow", "dirty", "mib=24", memory=64,
+    slow = a.create("slow", "dirty", "mib=16", memory=64,
                     on_crash="preserve")
-    time.sleep(0.5)
+    time.sleep(0.3)
     mig = popen_cli(a, "migrate", "--bandwidth", "4", "slow", dest)
-    migration_progress(a, "slow", 1 << 20)
+    migration_active(a, "slow")
     os.kill(slow["pid"], signal.SIGKILL)
     rc, err = finish(mig, 20)
     check(rc == 1 and "the VM process ended during the migration: "
@@ -225,10 +227,11 @@ def test_migrate_outcome_when_a_process_dies(env, start):
     a.cli("destroy", "slow")
     # godwitd dies mid-migration: the client follows the VM process, and
     # says the VM moved.
-    a.create("mover", "dirty", "mib=16", memory=64)
-    time.sleep(0.5)
-    mig = popen_cli(a, "migrate", "--bandwidth", "8", "mover", dest)
-    migration_progress(a, "mover", 1 << 20)
+    a.create("mover", "dirty", "mib=2", memory=64)
+    time.sleep(0.3)
+    mig = popen_cli(a, "migrate", "--bandwidth", "2", "--downtime", "2000",
+                    "mover", dest)
+    migration_active(a, "mover")
     a.stop(signal.SIGKILL)
     rc, err = finish(mig, 60)
     check(rc == 0 and "godwitd went away; following the VM process" in err
