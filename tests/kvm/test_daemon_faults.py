@@ -647,5 +647,33 @@ def test_vmm_that_cannot_be_executed(env, start):
     check(d.domains() == [], "listed: %s" % d.domains())
 
 
+
+def fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+@daemon_test
+def test_vmm_start_out_of_fds(env, start):
+    """godwitd one descriptor short of starting a VMM: the child cannot
+    set itself up, and says which step failed and why."""
+    limit = 48
+    d = start("a", prefix=["prlimit", "--nofile=%d" % limit])
+    cfg = d.config("x", "lifecycle")
+    socks = []
+    # Its own connection and the spawn socket pair take the last three.
+    while fd_count(d.proc.pid) < limit - 3:
+        before = fd_count(d.proc.pid)
+        socks += silent_clients(os.path.join(d.run_dir, "godwitd.sock"), 1)
+        wait_until("the daemon to accept", lambda: fd_count(
+            d.proc.pid) == before + 1, 5, 0.01)
+    check(fd_count(d.proc.pid) == limit - 3, "%d fds" % fd_count(d.proc.pid))
+    _, err = d.cli("create", cfg, rc=1)
+    check("domain x did not start: VMM could not be executed: open "
+          "/dev/null: Too many open files" in err, "create: %s" % err)
+    for s in socks:
+        s.close()
+    check(d.domains() == [], "listed: %s" % d.domains())
+
+
 if __name__ == "__main__":
     main([v for k, v in sorted(globals().items()) if k.startswith("test_")])
