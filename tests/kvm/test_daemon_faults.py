@@ -23,7 +23,7 @@ import time
 
 from lib.gw import TestFailure, check, main, wait_until
 from lib.stream import HEADER, crc32c
-from test_daemon import Daemon, daemon_test, row_of, strays  # noqa: F401
+from test_daemon import Daemon, Raw, daemon_test, row_of, strays  # noqa: F401
 
 FAKE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib",
                     "fakevmm.py")
@@ -278,7 +278,7 @@ def closed_with(s, text):
 
 @daemon_test
 def test_idle_clients_do_not_lock_sockets(env, start):
-    d = start("a", extra=["--control-request-timeout", "2"])
+    d = start("a", extra=["--control-request-timeout", "3"])
     vm = d.create("vm", "lifecycle", "action=echo")
     socks = silent_clients(os.path.join(d.run_dir, "godwitd.sock"), 64)
     start_t = time.time()
@@ -289,7 +289,7 @@ def test_idle_clients_do_not_lock_sockets(env, start):
     for s in socks[1:]:
         check(closed_with(s, "no capabilities negotiation in time"),
               "a silent client was not told why it was closed")
-    check(1.5 < time.time() - start_t < 10, "closed after %.1f s"
+    check(2.5 < time.time() - start_t < 15, "closed after %.1f s"
           % (time.time() - start_t))
     d.wait_log(r"rpc: client \d+: no capabilities negotiation in time")
     # The same protection on a VM's own control socket.
@@ -619,6 +619,18 @@ def test_memory_is_reserved(env):
               [x["name"] for x in d.domains()] == ["vm1", "vm2"] and
               len(vmms_of(d)) == 2, "started anyway: %s %s"
               % (d.domains(), vmms_of(d)))
+        # A migration that would not fit is refused before a receiver
+        # starts, and the source hears why and goes on.
+        src = start("src")
+        src.create("vm3", "lifecycle", "action=echo", memory=64)
+        _, err = src.cli("migrate", "vm3", "127.0.0.1:%d" % d.reloc_port,
+                         rc=1)
+        check("not enough memory: 72 MiB needed" in err, "migrate: %s" % err)
+        check(src.dom("vm3")["state"] == "running" and
+              len(d.domains()) == 2 and not receivers(d),
+              "after the refusal: %s %s" % (src.domains(), d.domains()))
+        d.wait_log(r"relocation: refused a migration from 127\.0\.0\.1:\d+ "
+                   r"\(64 MiB\): not enough memory")
     try:
         in_cgroup(env)
     finally:
@@ -662,10 +674,10 @@ def test_vmm_start_out_of_fds(env, start):
     socks = []
     # Its own connection and the spawn socket pair take the last three.
     while fd_count(d.proc.pid) < limit - 3:
-        before = fd_count(d.proc.pid)
-        socks += silent_clients(os.path.join(d.run_dir, "godwitd.sock"), 1)
-        wait_until("the daemon to accept", lambda: fd_count(
-            d.proc.pid) == before + 1, 5, 0.01)
+        # Negotiated: no time limit closes them meanwhile.
+        r = Raw(os.path.join(d.run_dir, "godwitd.sock"))
+        r.cmd("qmp_capabilities")
+        socks.append(r.s)
     check(fd_count(d.proc.pid) == limit - 3, "%d fds" % fd_count(d.proc.pid))
     _, err = d.cli("create", cfg, rc=1)
     check("domain x did not start: VMM could not be executed: open "
