@@ -10,14 +10,15 @@
 #define MIB_OF(b) ((unsigned long long)((b) >> 20))
 
 /* What a room can still take once the promised memory is counted. */
-static uint64_t room_left(const struct mem_room *r, uint64_t promised)
+static uint64_t room_left(const struct memcheck_room *r, uint64_t promised)
 {
 	return r->free > promised ? r->free - promised : 0;
 }
 
-int mem_admit(const struct mem_view *v, uint64_t need, char *why, size_t whylen)
+int memcheck_admit(const struct memcheck_view *v, uint64_t need, char *why,
+		   size_t whylen)
 {
-	const struct mem_room *worst = NULL, *r;
+	const struct memcheck_room *worst = NULL, *r;
 	uint64_t missing = 0, left;
 	unsigned int i;
 	int n;
@@ -50,7 +51,7 @@ int mem_admit(const struct mem_view *v, uint64_t need, char *why, size_t whylen)
 	return -ENOMEM;
 }
 
-int mem_parse_meminfo(const char *text, uint64_t *avail_out)
+int memcheck_parse_meminfo(const char *text, uint64_t *avail_out)
 {
 	const char *p = strstr(text, "MemAvailable:");
 	unsigned long long kib;
@@ -79,7 +80,7 @@ static bool has_memory(const char *ctl, size_t len)
 	return false;
 }
 
-void mem_parse_cgroup(const char *text, char *v2, char *v1, size_t len)
+void memcheck_parse_cgroup(const char *text, char *v2, char *v1, size_t len)
 {
 	const char *line = text, *nl, *c1, *c2;
 	size_t plen;

@@ -8,8 +8,8 @@
  * subtracted. The rooms looked at are the host (MemAvailable) and each
  * level of the daemon's own memory cgroup (its VMMs are in it too):
  * cgroup v2 memory.max - memory.current, or v1 memory.limit_in_bytes -
- * memory.usage_in_bytes. The decision is a pure function (mem_admit);
- * mem_view_read gathers its inputs. godwitd --overcommit skips it.
+ * memory.usage_in_bytes. The decision is a pure function (memcheck_admit);
+ * memcheck_view_read gathers its inputs. godwitd --overcommit skips it.
  */
 #ifndef GODWIT_DAEMON_MEMCHECK_H
 #define GODWIT_DAEMON_MEMCHECK_H
@@ -21,19 +21,19 @@
 #include "common/compiler.h"
 
 /* What a VMM takes beyond its guest's RAM (binary, page tables, KVM). */
-#define MEM_VMM_OVERHEAD (8ULL << 20)
+#define MEMCHECK_VMM_OVERHEAD (8ULL << 20)
 /* Rooms looked at: the host and up to this many cgroup levels. */
-#define MEM_ROOMS_MAX 16
+#define MEMCHECK_ROOMS_MAX 16
 
-struct mem_room {
+struct memcheck_room {
 	char name[160]; /* "the host", "cgroup /a/b" */
 	uint64_t free; /* bytes the kernel says are free there */
 	bool cgroup; /* a cgroup level: limit and used are set */
 	uint64_t limit, used;
 };
 
-struct mem_view {
-	struct mem_room rooms[MEM_ROOMS_MAX];
+struct memcheck_view {
+	struct memcheck_room rooms[MEMCHECK_ROOMS_MAX];
 	unsigned int n;
 	uint64_t promised; /* given to our domains, not touched yet */
 };
@@ -42,17 +42,17 @@ struct mem_view {
  * Can need more bytes be held in every room of v? 0, or -ENOMEM with one
  * line in why naming the room that lacks the most and how much.
  */
-int mem_admit(const struct mem_view *v, uint64_t need, char *why,
-	      size_t whylen) __must_check;
+int memcheck_admit(const struct memcheck_view *v, uint64_t need, char *why,
+		   size_t whylen) __must_check;
 
 /* "MemAvailable:" of a /proc/meminfo text, in bytes; -EINVAL if none. */
-int mem_parse_meminfo(const char *text, uint64_t *avail_out) __must_check;
+int memcheck_parse_meminfo(const char *text, uint64_t *avail_out) __must_check;
 
 /*
  * From a /proc/self/cgroup text: the v2 path ("0::/a/b") into v2, the
  * v1 memory controller's path ("N:...memory...:/a/b") into v1 ("" when
  * there is none). Both at most len bytes.
  */
-void mem_parse_cgroup(const char *text, char *v2, char *v1, size_t len);
+void memcheck_parse_cgroup(const char *text, char *v2, char *v1, size_t len);
 
 #endif

@@ -2,7 +2,7 @@
  * The inputs of the memory check (memcheck.h), read from the kernel:
  * MemAvailable, the limits of the daemon's memory cgroup and of each
  * cgroup above it, and how much of its own domains' RAM is not resident
- * yet. The check itself is mem_admit.
+ * yet. The check itself is memcheck_admit.
  */
 #include "toolstack/daemon/daemon.h"
 
@@ -97,7 +97,7 @@ static void cgroup_mounts(char *v2, char *v1, size_t len)
 
 /* One cgroup level's room, if it has a memory limit. */
 static bool cgroup_level(const char *mnt, const char *path, bool v2,
-			 struct mem_room *r)
+			 struct memcheck_room *r)
 {
 	char file[PATH_MAX * 2];
 	uint64_t limit, used;
@@ -120,7 +120,7 @@ static bool cgroup_level(const char *mnt, const char *path, bool v2,
 
 /* Every level from path up to the root of one hierarchy. */
 static void cgroup_rooms(const char *mnt, const char *cgpath, bool v2,
-			 struct mem_view *v)
+			 struct memcheck_view *v)
 {
 	char path[PATH_MAX], *slash;
 
@@ -128,7 +128,7 @@ static void cgroup_rooms(const char *mnt, const char *cgpath, bool v2,
 		return;
 	snprintf(path, sizeof(path), "%s", strcmp(cgpath, "/") ? cgpath : "");
 	for (;;) {
-		if (v->n < MEM_ROOMS_MAX &&
+		if (v->n < MEMCHECK_ROOMS_MAX &&
 		    cgroup_level(mnt, path, v2, &v->rooms[v->n]))
 			v->n++;
 		slash = strrchr(path, '/');
@@ -155,7 +155,7 @@ static uint64_t untouched(const struct dom *d)
 	return mem > resident ? mem - resident : 0;
 }
 
-static void mem_view_read(struct gwd *g, struct mem_view *v)
+static void memcheck_view_read(struct gwd *g, struct memcheck_view *v)
 {
 	char *text = malloc(SMALL_FILE_MAX);
 	char mnt2[PATH_MAX], mnt1[PATH_MAX], cg2[PATH_MAX], cg1[PATH_MAX];
@@ -163,14 +163,14 @@ static void mem_view_read(struct gwd *g, struct mem_view *v)
 
 	memset(v, 0, sizeof(*v));
 	if (text && !read_text("/proc/meminfo", text, SMALL_FILE_MAX) &&
-	    !mem_parse_meminfo(text, &v->rooms[0].free)) {
+	    !memcheck_parse_meminfo(text, &v->rooms[0].free)) {
 		snprintf(v->rooms[0].name, sizeof(v->rooms[0].name),
 			 "the host");
 		v->n = 1;
 	}
 	cg2[0] = cg1[0] = 0;
 	if (text && !read_text("/proc/self/cgroup", text, SMALL_FILE_MAX))
-		mem_parse_cgroup(text, cg2, cg1, sizeof(cg2));
+		memcheck_parse_cgroup(text, cg2, cg1, sizeof(cg2));
 	free(text);
 	cgroup_mounts(mnt2, mnt1, sizeof(mnt2));
 	cgroup_rooms(mnt2, cg2, true, v);
@@ -181,20 +181,21 @@ static void mem_view_read(struct gwd *g, struct mem_view *v)
 
 int gwd_mem_check(struct gwd *g, uint64_t guest_bytes, char *why, size_t whylen)
 {
-	struct mem_view v;
+	struct memcheck_view v;
 	unsigned int i;
 	int rc;
 
 	if (g->overcommit)
 		return 0;
-	mem_view_read(g, &v);
+	memcheck_view_read(g, &v);
 	for (i = 0; i < v.n; i++)
 		log_debug("memory: %s: %llu MiB free", v.rooms[i].name,
 			  (unsigned long long)(v.rooms[i].free >> 20));
 	log_debug("memory: %llu MiB promised, %llu MiB asked",
 		  (unsigned long long)(v.promised >> 20),
 		  (unsigned long long)(guest_bytes >> 20));
-	rc = mem_admit(&v, guest_bytes + MEM_VMM_OVERHEAD, why, whylen);
+	rc = memcheck_admit(&v, guest_bytes + MEMCHECK_VMM_OVERHEAD, why,
+			    whylen);
 	if (rc && strlen(why) + 40 < whylen)
 		strcat(why, " (godwitd --overcommit allows it)");
 	return rc;

@@ -15,19 +15,19 @@
 
 #include "toolstack/daemon/memcheck.h"
 
-static void host(struct mem_view *v, uint64_t free)
+static void host(struct memcheck_view *v, uint64_t free)
 {
-	struct mem_room *r = &v->rooms[v->n++];
+	struct memcheck_room *r = &v->rooms[v->n++];
 
 	memset(r, 0, sizeof(*r));
 	snprintf(r->name, sizeof(r->name), "the host");
 	r->free = free;
 }
 
-static void cgroup(struct mem_view *v, const char *name, uint64_t limit,
+static void cgroup(struct memcheck_view *v, const char *name, uint64_t limit,
 		   uint64_t used)
 {
-	struct mem_room *r = &v->rooms[v->n++];
+	struct memcheck_room *r = &v->rooms[v->n++];
 
 	snprintf(r->name, sizeof(r->name), "cgroup %s", name);
 	r->cgroup = true;
@@ -44,8 +44,8 @@ static void cgroup(struct mem_view *v, const char *name, uint64_t limit,
  */
 static void test_promised_memory_counts(void **state)
 {
-	uint64_t need = 512 * MIB + MEM_VMM_OVERHEAD, used = 4 * MIB;
-	struct mem_view v = { 0 };
+	uint64_t need = 512 * MIB + MEMCHECK_VMM_OVERHEAD, used = 4 * MIB;
+	struct memcheck_view v = { 0 };
 	char why[512];
 	int started = 0;
 
@@ -53,11 +53,11 @@ static void test_promised_memory_counts(void **state)
 		v.n = 0;
 		host(&v, 64 * GIB);
 		cgroup(&v, "/system.slice/godwitd.service", 1536 * MIB, used);
-		if (mem_admit(&v, need, why, sizeof(why)))
+		if (memcheck_admit(&v, need, why, sizeof(why)))
 			break;
 		started++;
 		v.promised += 510 * MIB; /* touched 2 MiB of its 512 */
-		used += 2 * MIB + MEM_VMM_OVERHEAD;
+		used += 2 * MIB + MEMCHECK_VMM_OVERHEAD;
 	}
 	assert_int_equal(started, 2);
 	assert_string_equal(
@@ -68,20 +68,22 @@ static void test_promised_memory_counts(void **state)
 /* The room that lacks the most is named; enough everywhere is fine. */
 static void test_tightest_room(void **state)
 {
-	struct mem_view v = { 0 };
+	struct memcheck_view v = { 0 };
 	char why[512];
 
 	host(&v, 300 * MIB);
 	cgroup(&v, "/a/b", 8 * GIB, 1 * GIB);
 	cgroup(&v, "/a", 2 * GIB, 1900 * MIB);
-	assert_int_equal(mem_admit(&v, 100 * MIB, why, sizeof(why)), 0);
-	assert_int_equal(mem_admit(&v, 250 * MIB, why, sizeof(why)), -ENOMEM);
+	assert_int_equal(memcheck_admit(&v, 100 * MIB, why, sizeof(why)), 0);
+	assert_int_equal(memcheck_admit(&v, 250 * MIB, why, sizeof(why)),
+			 -ENOMEM);
 	assert_non_null(strstr(why, "cgroup /a has 148 MiB free"));
 	assert_non_null(strstr(why, "102 MiB missing"));
 	assert_null(strstr(why, "promised")); /* nothing was */
 	v.promised = 100 * MIB;
-	assert_int_equal(mem_admit(&v, 40 * MIB, why, sizeof(why)), 0);
-	assert_int_equal(mem_admit(&v, 50 * MIB, why, sizeof(why)), -ENOMEM);
+	assert_int_equal(memcheck_admit(&v, 40 * MIB, why, sizeof(why)), 0);
+	assert_int_equal(memcheck_admit(&v, 50 * MIB, why, sizeof(why)),
+			 -ENOMEM);
 	assert_non_null(strstr(why, "cgroup /a has 148 MiB free (limit 2048 "
 				    "MiB, 1900 MiB used), 100 MiB of it "
 				    "promised"));
@@ -89,18 +91,19 @@ static void test_tightest_room(void **state)
 	/* The host alone. */
 	v.n = 0;
 	host(&v, 300 * MIB);
-	assert_int_equal(mem_admit(&v, 250 * MIB, why, sizeof(why)), -ENOMEM);
+	assert_int_equal(memcheck_admit(&v, 250 * MIB, why, sizeof(why)),
+			 -ENOMEM);
 	assert_non_null(strstr(why, "the host has 300 MiB free, 100 MiB of"));
 	assert_null(strstr(why, "limit"));
 	/* Promised beyond what is free leaves nothing, not a wrap. */
 	v.promised = 10 * GIB;
-	assert_int_equal(mem_admit(&v, 1, why, sizeof(why)), -ENOMEM);
+	assert_int_equal(memcheck_admit(&v, 1, why, sizeof(why)), -ENOMEM);
 	/* No room known at all: nothing to refuse on. */
 	v.n = 0;
-	assert_int_equal(mem_admit(&v, 64 * GIB, why, sizeof(why)), 0);
+	assert_int_equal(memcheck_admit(&v, 64 * GIB, why, sizeof(why)), 0);
 	/* A short buffer still gets a terminated line. */
 	host(&v, MIB);
-	assert_int_equal(mem_admit(&v, 2 * MIB, why, 20), -ENOMEM);
+	assert_int_equal(memcheck_admit(&v, 2 * MIB, why, 20), -ENOMEM);
 	assert_int_equal(strlen(why), 19);
 }
 
@@ -108,17 +111,18 @@ static void test_meminfo(void **state)
 {
 	uint64_t avail = 0;
 
-	assert_int_equal(mem_parse_meminfo("MemTotal:       32000000 kB\n"
-					   "MemFree:          100000 kB\n"
-					   "MemAvailable:   24270676 kB\n",
-					   &avail),
+	assert_int_equal(memcheck_parse_meminfo("MemTotal:       32000000 kB\n"
+						"MemFree:          100000 kB\n"
+						"MemAvailable:   24270676 kB\n",
+						&avail),
 			 0);
 	assert_int_equal(avail, 24270676ULL * 1024);
-	assert_int_equal(mem_parse_meminfo("MemTotal: 1 kB\n", &avail),
+	assert_int_equal(memcheck_parse_meminfo("MemTotal: 1 kB\n", &avail),
 			 -EINVAL);
-	assert_int_equal(mem_parse_meminfo("XMemAvailable: 1 kB\n", &avail),
+	assert_int_equal(memcheck_parse_meminfo("XMemAvailable: 1 kB\n",
+						&avail),
 			 -EINVAL);
-	assert_int_equal(mem_parse_meminfo("MemAvailable: lots\n", &avail),
+	assert_int_equal(memcheck_parse_meminfo("MemAvailable: lots\n", &avail),
 			 -EINVAL);
 }
 
@@ -127,25 +131,25 @@ static void test_cgroup_lines(void **state)
 	char v2[64], v1[64];
 
 	/* A hybrid host: v1's memory controller, v2 with nothing. */
-	mem_parse_cgroup("9:name=systemd:/\n4:memory:/process_api/72c0\n"
-			 "2:cpu,cpuacct:/x\n0::/\n",
-			 v2, v1, sizeof(v2));
+	memcheck_parse_cgroup("9:name=systemd:/\n4:memory:/process_api/72c0\n"
+			      "2:cpu,cpuacct:/x\n0::/\n",
+			      v2, v1, sizeof(v2));
 	assert_string_equal(v2, "/");
 	assert_string_equal(v1, "/process_api/72c0");
-	mem_parse_cgroup("0::/system.slice/godwitd.service\n", v2, v1,
-			 sizeof(v2));
+	memcheck_parse_cgroup("0::/system.slice/godwitd.service\n", v2, v1,
+			      sizeof(v2));
 	assert_string_equal(v2, "/system.slice/godwitd.service");
 	assert_string_equal(v1, "");
 	/* Controller lists match whole names only. */
-	mem_parse_cgroup("5:memoryx,blkio:/a\n6:blkio,memory:/b", v2, v1,
-			 sizeof(v2));
+	memcheck_parse_cgroup("5:memoryx,blkio:/a\n6:blkio,memory:/b", v2, v1,
+			      sizeof(v2));
 	assert_string_equal(v1, "/b");
 	/* Too long for the buffer: left out, not cut. */
-	mem_parse_cgroup(
+	memcheck_parse_cgroup(
 		"0::/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
 		v2, v1, sizeof(v2));
 	assert_string_equal(v2, "");
-	mem_parse_cgroup("garbage\n::\n0:\n", v2, v1, sizeof(v2));
+	memcheck_parse_cgroup("garbage\n::\n0:\n", v2, v1, sizeof(v2));
 	assert_string_equal(v2, "");
 	assert_string_equal(v1, "");
 }
