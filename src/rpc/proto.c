@@ -278,10 +278,13 @@ void rpc_cmd_id_keep_text(struct json_object *msg, const char *text, size_t len)
 	size_t at = 0, n = 0;
 	char *copy;
 
+	/* Numbers and strings hold no line break as sent (JSON escapes
+	 * them in strings): their text keeps a reply on one line. */
 	if (!json_object_is_type(msg, json_type_object) ||
 	    !json_object_object_get_ex(msg, "id", &id) ||
 	    (!json_object_is_type(id, json_type_int) &&
-	     !json_object_is_type(id, json_type_double)))
+	     !json_object_is_type(id, json_type_double) &&
+	     !json_object_is_type(id, json_type_string)))
 		return;
 	if (!find_id_text(text, len, &at, &n))
 		return;

@@ -365,6 +365,7 @@ static void test_ids_round_trip_exactly(void **state)
 		"1e400",
 		"0",
 		"\"12\"",
+		"\"\\u0041\\/\\u00e9\"",
 	};
 	struct fixture *f = *state;
 	char msg[256], want[128];
