@@ -275,11 +275,11 @@ static bool find_id_text(const char *s, size_t len, size_t *at, size_t *n)
 void rpc_cmd_id_keep_text(struct json_object *msg, const char *text, size_t len)
 {
 	struct json_object *id;
-	size_t at = 0, n = 0;
+	size_t at = 0, n = 0, i;
 	char *copy;
 
-	/* Numbers and strings hold no line break as sent (JSON escapes
-	 * them in strings): their text keeps a reply on one line. */
+	/* Only numbers and strings: objects and arrays may be spread over
+	 * lines as sent, and a reply is one line. */
 	if (!json_object_is_type(msg, json_type_object) ||
 	    !json_object_object_get_ex(msg, "id", &id) ||
 	    (!json_object_is_type(id, json_type_int) &&
@@ -288,6 +288,11 @@ void rpc_cmd_id_keep_text(struct json_object *msg, const char *text, size_t len)
 		return;
 	if (!find_id_text(text, len, &at, &n))
 		return;
+	/* json-c takes raw control bytes in strings: those are re-escaped
+	 * (a line break would end the reply early). */
+	for (i = at; i < at + n; i++)
+		if ((unsigned char)text[i] < 0x20)
+			return;
 	copy = strndup(text + at, n);
 	if (copy)
 		json_object_set_serializer(id,

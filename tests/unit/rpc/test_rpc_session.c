@@ -388,6 +388,10 @@ static void test_ids_round_trip_exactly(void **state)
 		assert_non_null(strstr(raw, want));
 		assert_int_equal(strlen(strstr(raw, want)), strlen(want));
 	}
+	/* A raw line break in a string id (json-c takes it) is escaped:
+	 * every reply stays one line (capture_send checks). */
+	assert_int_equal(feed(f, "{\"execute\":\"echo\",\"id\":\"a\nb\"}"), 0);
+	expect_return(f, "{}", "\"a\\nb\"");
 	/* Also on an error reply, and for a command that is not one. */
 	assert_int_equal(feed(f, "{\"execute\":\"nope\",\"id\":-0}"), 0);
 	raw = f->cap.raw[f->cap.next];
