@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <json-c/json.h>
+
 #include <godwit/api.h>
 
 struct rpc_client;
@@ -29,6 +31,14 @@ int gwdctl_socket_path(char *buf, size_t len) GODWIT_MUST_CHECK;
  */
 int gwdctl_open(struct rpc_client **client_out, char *err,
 		size_t errlen) GODWIT_MUST_CHECK;
+
+/*
+ * Run command on the daemon, as vmctl_execute() does on a VM, with
+ * errors worded for the daemon (it, not a VM process, went away).
+ */
+int gwdctl_execute(struct rpc_client *c, const char *command,
+		   struct json_object *args, struct json_object **ret_out,
+		   char *err, size_t errlen) GODWIT_MUST_CHECK;
 
 /* Does errno value rc from gwdctl_open mean "no daemon here"? */
 bool gwdctl_is_absent(int rc);

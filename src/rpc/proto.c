@@ -178,6 +178,128 @@ int rpc_cmd_msg_check(struct json_object *msg, struct rpc_cmd_msg *cmd_out,
 	return 0;
 }
 
+/* ---- the raw text of a command's id ---- */
+
+static size_t skip_ws(const char *s, size_t len, size_t i)
+{
+	while (i < len && memchr(" \t\r\n", s[i], 4))
+		i++;
+	return i;
+}
+
+/*
+ * Bytes taken by the JSON value at s (len bytes, already accepted by
+ * json-c, so no checking here): a scalar runs to the next delimiter, a
+ * string to its closing quote, an object or array to its matching
+ * bracket (brackets inside strings do not count). 0 if it runs off.
+ */
+static size_t value_span(const char *s, size_t len)
+{
+	bool in_str = s[0] == '"';
+	size_t i = 0, depth = 0;
+
+	if (!in_str && s[0] != '{' && s[0] != '[') {
+		while (i < len && !memchr(",]} \t\r\n", s[i], 8))
+			i++;
+		return i;
+	}
+	for (i = in_str; i < len; i++) {
+		if (in_str && s[i] == '\\')
+			i++;
+		else if (s[i] == '"')
+			in_str = !in_str;
+		else if (in_str)
+			continue;
+		else if (s[i] == '{' || s[i] == '[')
+			depth++;
+		else if (s[i] == '}' || s[i] == ']')
+			depth--;
+		if (!in_str && !depth)
+			return i + 1;
+	}
+	return 0;
+}
+
+/* Is the string token key (quotes included) the member name "id"? */
+static bool key_is_id(const char *key, size_t len)
+{
+	struct json_tokener *tok;
+	struct json_object *k;
+	bool yes;
+
+	if (!memchr(key, '\\', len))
+		return len == 4 && !memcmp(key, "\"id\"", 4);
+	/* Escapes ("\u0069d"): let json-c decode the name. */
+	tok = json_tokener_new();
+	if (!tok)
+		return false;
+	k = json_tokener_parse_ex(tok, key, (int)len);
+	yes = k && json_object_is_type(k, json_type_string) &&
+	      json_object_get_string_len(k) == 2 &&
+	      !strcmp(json_object_get_string(k), "id");
+	json_object_put(k);
+	json_tokener_free(tok);
+	return yes;
+}
+
+/* The text of the last top-level "id" member of object text (json-c
+ * keeps the last of duplicates too); false if there is none. */
+static bool find_id_text(const char *s, size_t len, size_t *at, size_t *n)
+{
+	size_t i = skip_ws(s, len, 0), k, v, vn;
+	bool found = false;
+
+	if (i >= len || s[i] != '{')
+		return false;
+	for (i = skip_ws(s, len, i + 1); i < len && s[i] == '"';) {
+		k = value_span(s + i, len - i);
+		v = skip_ws(s, len, i + k);
+		if (!k || v >= len || s[v] != ':')
+			return false;
+		v = skip_ws(s, len, v + 1);
+		if (v >= len || !(vn = value_span(s + v, len - v)))
+			return false;
+		if (key_is_id(s + i, k)) {
+			*at = v;
+			*n = vn;
+			found = true;
+		}
+		i = skip_ws(s, len, v + vn);
+		if (i >= len || s[i] != ',')
+			break;
+		i = skip_ws(s, len, i + 1);
+	}
+	return found;
+}
+
+void rpc_cmd_id_keep_text(struct json_object *msg, const char *text, size_t len)
+{
+	struct json_object *id;
+	size_t at = 0, n = 0, i;
+	char *copy;
+
+	/* Only numbers and strings: objects and arrays may be spread over
+	 * lines as sent, and a reply is one line. */
+	if (!json_object_is_type(msg, json_type_object) ||
+	    !json_object_object_get_ex(msg, "id", &id) ||
+	    (!json_object_is_type(id, json_type_int) &&
+	     !json_object_is_type(id, json_type_double) &&
+	     !json_object_is_type(id, json_type_string)))
+		return;
+	if (!find_id_text(text, len, &at, &n))
+		return;
+	/* json-c takes raw control bytes in strings: those are re-escaped
+	 * (a line break would end the reply early). */
+	for (i = at; i < at + n; i++)
+		if ((unsigned char)text[i] < 0x20)
+			return;
+	copy = strndup(text + at, n);
+	if (copy)
+		json_object_set_serializer(id,
+					   json_object_userdata_to_json_string,
+					   copy, json_object_free_userdata);
+}
+
 /* Add val (taken) to obj under key; releases val if that fails. */
 static int obj_add(struct json_object *obj, const char *key,
 		   struct json_object *val)

@@ -65,6 +65,17 @@ int rpc_cmd_msg_check(struct json_object *msg, struct rpc_cmd_msg *cmd_out,
 		      char *desc_out) __must_check;
 
 /*
+ * Make the command msg's "id" (if it is a number or a string) serialize
+ * back exactly as the client wrote it: text (len bytes) is msg as
+ * received. json-c clamps integers beyond 64 bits, writes -0 as 0 and
+ * re-escapes strings; a client must get back the id it sent, byte for
+ * byte. The text must be the one json-c accepted (it is not validated
+ * again here).
+ */
+void rpc_cmd_id_keep_text(struct json_object *msg, const char *text,
+			  size_t len);
+
+/*
  * Message builders. Each returns a new object (caller owns one reference)
  * or NULL when out of memory. Arguments: strings are copied; json values
  * marked "taken" are owned by the result afterwards (also on failure, when

@@ -50,6 +50,12 @@ const char *rpc_reader_ahead(const struct rpc_reader *r, size_t *len_out)
 	return r->buf + r->off;
 }
 
+const char *rpc_reader_value_text(const struct rpc_reader *r, size_t *len_out)
+{
+	*len_out = r->last_end - r->last_start;
+	return r->buf + r->last_start;
+}
+
 uint64_t rpc_reader_end(const struct rpc_reader *r)
 {
 	return r->pos + (r->len - r->off);
@@ -132,14 +138,21 @@ static void consume(struct rpc_reader *r, size_t n)
 	r->pos += n;
 }
 
-/* Move the unparsed (held back) bytes to the front of the buffer. */
+/*
+ * Move the unparsed (held back) bytes, and those of a value still being
+ * read (its text is wanted once it completes), to the front of the
+ * buffer. A value is at most limit bytes, so this stays bounded.
+ */
 static void compact(struct rpc_reader *r)
 {
-	if (!r->off)
+	size_t keep = r->in_value ? r->vstart : r->off;
+
+	if (!keep)
 		return;
-	memmove(r->buf, r->buf + r->off, r->len - r->off);
-	r->len -= r->off;
-	r->off = 0;
+	memmove(r->buf, r->buf + keep, r->len - keep);
+	r->len -= keep;
+	r->off -= keep;
+	r->vstart -= keep;
 }
 
 /* Skip whitespace before a value; false if nothing else is there. */
@@ -153,6 +166,7 @@ static bool value_begin(struct rpc_reader *r)
 		return false;
 	r->in_value = true;
 	r->value_start = r->pos;
+	r->vstart = r->off;
 	return true;
 }
 
@@ -162,6 +176,8 @@ static enum rpc_read_status value_end(struct rpc_reader *r,
 {
 	consume(r, json_tokener_get_parse_end(r->tok));
 	json_tokener_reset(r->tok);
+	r->last_start = r->vstart;
+	r->last_end = r->off;
 	r->in_value = false;
 	r->value_bytes = 0;
 	if (!value_is_utf8(val)) {

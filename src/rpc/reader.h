@@ -42,6 +42,8 @@ struct rpc_reader {
 	size_t cap, off, len;
 	size_t held; /* trailing bytes of [off, len) that may be a number */
 	size_t value_bytes; /* bytes of the current value fed so far */
+	size_t vstart; /* buf index where the current value starts */
+	size_t last_start, last_end; /* buf span of the value just returned */
 	bool in_value; /* a value has started (non-whitespace seen) */
 	uint64_t pos; /* stream offset of buf[off] */
 	uint64_t value_start; /* stream offset of the current/last value */
@@ -71,6 +73,12 @@ enum rpc_read_status rpc_reader_next(struct rpc_reader *r,
 
 /* The bytes pushed but not parsed yet, e.g. to look ahead of a value. */
 const char *rpc_reader_ahead(const struct rpc_reader *r, size_t *len_out);
+/*
+ * The bytes of the value rpc_reader_next just returned (RPC_READ_VALUE),
+ * exactly as the peer sent them: for what json-c does not keep (the text
+ * of an integer beyond 64 bits). Valid until the next push or next call.
+ */
+const char *rpc_reader_value_text(const struct rpc_reader *r, size_t *len_out);
 /* Stream offset just past the last byte pushed. */
 uint64_t rpc_reader_end(const struct rpc_reader *r);
 

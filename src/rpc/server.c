@@ -12,6 +12,10 @@
  * of any connection runs: paths that find a connection broken elsewhere
  * (a full output queue while queueing an event) mark it dead and arm the
  * reaper.
+ *
+ * Time limits (limits.h) are checked by one timer armed for the earliest
+ * moment any connection may be due; a connection found over its limit is
+ * told why and closed like one that broke the protocol.
  */
 #include "rpc/server.h"
 
@@ -47,6 +51,7 @@ struct rpc_conn {
 	bool forced; /* draining for an error: pending commands are moot */
 	bool dead; /* to be closed as soon as possible */
 	uint64_t deadline_ns; /* forced draining gives up at this time */
+	struct rpc_conn_clock clock; /* for the time limits */
 	struct rpc_conn *next;
 };
 
@@ -63,6 +68,9 @@ struct rpc_server {
 	struct evloop_timer *reaper;
 	uint64_t reap_at_ns; /* when the reaper is armed for; 0: not armed */
 	struct evloop_timer *accept_timer; /* resumes accepting after errors */
+	struct rpc_limits limits;
+	struct evloop_timer *limit_timer; /* judges connections (limits.h) */
+	uint64_t limit_at_ns; /* when limit_timer is armed for; 0: not */
 	char *rbuf; /* RPC_READ_CHUNK bytes for reads */
 };
 
@@ -77,6 +85,17 @@ static void reap_schedule(struct rpc_server *srv, uint64_t at_ns)
 		return;
 	srv->reap_at_ns = at_ns;
 	evloop_timer_arm(srv->reaper, at_ns > now ? at_ns - now : 0, 0);
+}
+
+/* Make sure the limits are checked no later than at_ns. */
+static void limit_schedule(struct rpc_server *srv, uint64_t at_ns)
+{
+	uint64_t now = time_mono_ns();
+
+	if (!at_ns || (srv->limit_at_ns && srv->limit_at_ns <= at_ns))
+		return;
+	srv->limit_at_ns = at_ns;
+	evloop_timer_arm(srv->limit_timer, at_ns > now ? at_ns - now : 0, 0);
 }
 
 /* Mark c for closing by the reaper (it may be in use on the stack). */
@@ -117,6 +136,7 @@ static int conn_send(void *opaque, char *buf, size_t len, int fd)
 			close(fd);
 		return -ENOTCONN;
 	}
+	c->clock.active_ns = time_mono_ns();
 	rc = rpc_outq_push(&c->outq, buf, len, fd);
 	if (rc) {
 		log_warn("rpc: client %llu does not read its replies; dropped",
@@ -176,6 +196,24 @@ static void conn_free(struct rpc_conn *c)
 	free(c);
 }
 
+/* After input or a reply: what the limits look at, and when next. */
+static void conn_clock_update(struct rpc_conn *c)
+{
+	struct rpc_conn_clock *k = &c->clock;
+	uint64_t due;
+
+	k->negotiated = rpc_session_is_negotiated(&c->session);
+	k->pending = c->session.npending > 0;
+	if (rpc_reader_is_idle(&c->session.reader))
+		k->msg_start_ns = 0;
+	else if (!k->msg_start_ns)
+		k->msg_start_ns = time_mono_ns();
+	if (rpc_conn_judge(k, &c->srv->limits, time_mono_ns(), &due) !=
+	    RPC_CONN_KEEP)
+		due = time_mono_ns();
+	limit_schedule(c->srv, due);
+}
+
 static int conn_new(struct rpc_server *srv, int fd, uint64_t *id_out)
 {
 	struct rpc_conn *c = calloc(1, sizeof(*c));
@@ -188,6 +226,7 @@ static int conn_new(struct rpc_server *srv, int fd, uint64_t *id_out)
 	c->srv = srv;
 	c->id = srv->next_conn_id++;
 	c->fd = -1;
+	c->clock.opened_ns = c->clock.active_ns = time_mono_ns();
 	rpc_outq_init(&c->outq, RPC_OUTQ_LIMIT);
 	rc = rpc_session_init(&c->session, c->id, srv->cmds, srv->ncmds,
 			      &conn_session_ops, c);
@@ -206,6 +245,7 @@ static int conn_new(struct rpc_server *srv, int fd, uint64_t *id_out)
 		conn_free(c);
 		return rc;
 	}
+	conn_clock_update(c);
 	*id_out = c->id;
 	return 0;
 
@@ -236,8 +276,10 @@ static bool conn_read(struct rpc_conn *c)
 			conn_drain(c, false);
 			return true;
 		}
+		c->clock.active_ns = time_mono_ns();
 		if (rpc_session_feed(&c->session, c->srv->rbuf, r, fds, nfds))
 			conn_drain(c, true);
+		conn_clock_update(c);
 	}
 	return true;
 }
@@ -268,6 +310,84 @@ static void conn_fd_cb(struct evloop *loop, int fd, uint32_t events,
 
 close:
 	conn_free(c);
+}
+
+/* Tell c why it is closed, try to get that out, and close it now. */
+static void conn_evict(struct rpc_conn *c, const char *why)
+{
+	/* Best effort: it is closed whatever the flush says. */
+	if (!c->dead &&
+	    !rpc_session_send_error(&c->session, RPC_ERR_GENERIC, why) &&
+	    rpc_outq_flush(&c->outq, c->fd))
+		log_debug("rpc: client %llu did not get why it was closed",
+			  (unsigned long long)c->id);
+	conn_free(c);
+}
+
+/*
+ * Below RPC_CONN_MAX connections, or made so by closing the one
+ * rpc_conn_pick_victim names (dead and draining ones go first: they are
+ * on their way out anyway). Not from a connection's own callback.
+ */
+static bool make_room(struct rpc_server *srv)
+{
+	struct rpc_conn_clock clocks[RPC_CONN_MAX * 2];
+	struct rpc_conn *conns[RPC_CONN_MAX * 2], *c;
+	size_t n = 0;
+	int victim;
+
+	if (srv->nconns < RPC_CONN_MAX)
+		return true;
+	for (c = srv->conns; c && n < ARRAY_SIZE(conns); c = c->next) {
+		if (c->dead || c->draining) {
+			conn_free(c);
+			return true;
+		}
+		clocks[n] = c->clock;
+		conns[n++] = c;
+	}
+	victim = rpc_conn_pick_victim(clocks, n);
+	if (victim < 0)
+		return false;
+	c = conns[victim];
+	log_info(
+		"rpc: %zu connections: closing client %llu (idle %llu ms) to let a new one in",
+		srv->nconns, (unsigned long long)c->id,
+		(unsigned long long)((time_mono_ns() - c->clock.active_ns) /
+				     NSEC_PER_MSEC));
+	conn_evict(
+		c,
+		"too many connections: this idle one is closed to make room");
+	return true;
+}
+
+/* The limit timer: close connections over their limits, re-arm. */
+static void limit_cb(struct evloop *loop, struct evloop_timer *t, void *opaque)
+{
+	struct rpc_server *srv = opaque;
+	uint64_t now = time_mono_ns(), next = 0, due;
+	enum rpc_conn_verdict v;
+	struct rpc_conn *c;
+
+	srv->limit_at_ns = 0;
+	for (c = srv->conns; c; c = c->next) {
+		if (c->dead || c->draining)
+			continue;
+		v = rpc_conn_judge(&c->clock, &srv->limits, now, &due);
+		if (v == RPC_CONN_KEEP) {
+			if (due && (!next || due < next))
+				next = due;
+			continue;
+		}
+		log_info("rpc: client %llu: %s", (unsigned long long)c->id,
+			 rpc_conn_verdict_text(v));
+		if (rpc_session_send_error(&c->session, RPC_ERR_GENERIC,
+					   rpc_conn_verdict_text(v)))
+			conn_kill(c);
+		else
+			conn_drain(c, true);
+	}
+	limit_schedule(srv, next);
 }
 
 /* Out of fds or memory: stop accepting for a while, not spin. */
@@ -304,8 +424,10 @@ static void listen_fd_cb(struct evloop *loop, int fd, uint32_t events,
 				accept_pause(srv);
 			return;
 		}
-		if (srv->nconns >= RPC_CONN_MAX) {
-			log_warn("rpc: too many connections; one refused");
+		if (!make_room(srv)) {
+			log_warn(
+				"rpc: %zu connections, each waiting for an answer; one refused",
+				srv->nconns);
 			close(cfd);
 			continue;
 		}
@@ -348,10 +470,13 @@ int rpc_server_new(struct evloop *loop, const struct rpc_command *cmds,
 	srv->rbuf = malloc(RPC_READ_CHUNK);
 	if (!srv->rbuf)
 		goto err;
+	rpc_limits_default(&srv->limits);
 	rc = evloop_timer_new(loop, reaper_cb, srv, &srv->reaper);
 	if (!rc)
 		rc = evloop_timer_new(loop, accept_resume_cb, srv,
 				      &srv->accept_timer);
+	if (!rc)
+		rc = evloop_timer_new(loop, limit_cb, srv, &srv->limit_timer);
 	if (rc)
 		goto err;
 	*srv_out = srv;
@@ -377,6 +502,7 @@ void rpc_server_free(struct rpc_server *srv)
 	free(srv->path);
 	evloop_timer_free(srv->reaper);
 	evloop_timer_free(srv->accept_timer);
+	evloop_timer_free(srv->limit_timer);
 	free(srv->rbuf);
 	free(srv);
 }
@@ -421,11 +547,18 @@ int rpc_server_add_conn(struct rpc_server *srv, int fd, uint64_t *conn_id_out)
 		close(fd);
 		return rc;
 	}
-	if (srv->nconns >= RPC_CONN_MAX) {
+	if (!make_room(srv)) {
 		close(fd);
 		return -EMFILE;
 	}
 	return conn_new(srv, fd, conn_id_out);
+}
+
+void rpc_server_set_limits(struct rpc_server *srv, const struct rpc_limits *l)
+{
+	srv->limits = *l;
+	srv->limit_at_ns = 0;
+	evloop_timer_arm(srv->limit_timer, 0, 0);
 }
 
 static struct rpc_conn *conn_find(const struct rpc_server *srv, uint64_t id)
@@ -454,6 +587,8 @@ static int server_reply(struct rpc_server *srv, struct rpc_call call,
 	/* A half-closed client may have been waiting only for this. */
 	if (!rc && c->draining)
 		reap_schedule(srv, time_mono_ns());
+	if (!c->dead)
+		conn_clock_update(c);
 	return rc;
 }
 

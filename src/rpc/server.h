@@ -22,10 +22,15 @@
 
 #include "common/compiler.h"
 #include "common/evloop.h"
+#include "rpc/limits.h"
 #include "rpc/proto.h"
 #include "rpc/session.h"
 
-/* Most connections at once; more are accepted and closed at once. */
+/*
+ * Most connections at once. When all are taken, a new one closes the
+ * longest idle without a pending command (limits.h); if every one has a
+ * command pending, the new one is closed at once.
+ */
 #define RPC_CONN_MAX 64
 /* Most unsent bytes queued for one client before it is dropped. */
 #define RPC_OUTQ_LIMIT (4 * MIB)
@@ -48,6 +53,12 @@ int rpc_server_new(struct evloop *loop, const struct rpc_command *cmds,
  * still ours. Not from inside a handler. NULL is a no-op.
  */
 void rpc_server_free(struct rpc_server *srv);
+
+/*
+ * Time limits for connections (limits.h; rpc_limits_default until set),
+ * applied to those open already too.
+ */
+void rpc_server_set_limits(struct rpc_server *srv, const struct rpc_limits *l);
 
 /*
  * Listen on path (see rpc_sock_listen: parents created, stale socket

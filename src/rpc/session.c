@@ -150,6 +150,12 @@ static int send_error(struct rpc_session *s, enum rpc_err_class cls,
 	return session_send(s, rpc_error_new(cls, desc, id), -1);
 }
 
+int rpc_session_send_error(struct rpc_session *s, enum rpc_err_class cls,
+			   const char *desc)
+{
+	return send_error(s, cls, desc, NULL);
+}
+
 /* Send a handler's RETURN or ERROR answer; reply's contents are taken. */
 static int send_reply(struct rpc_session *s, enum rpc_reply_kind kind,
 		      struct rpc_reply *reply, struct json_object *id)
@@ -407,13 +413,15 @@ static int dispatch(struct rpc_session *s, struct json_object *msg)
 /* One complete value: give it its fds, dispatch it, drop unclaimed fds. */
 static void value_handle(struct rpc_session *s, struct json_object *msg)
 {
-	const char *ahead;
-	size_t ahead_len;
+	const char *ahead, *text;
+	size_t ahead_len, text_len;
 
 	ahead = rpc_reader_ahead(&s->reader, &ahead_len);
 	s->msg_nfds = rpc_fdq_claim(&s->fdq, s->reader.value_start,
 				    s->reader.pos, ahead, ahead_len,
 				    s->msg_fds);
+	text = rpc_reader_value_text(&s->reader, &text_len);
+	rpc_cmd_id_keep_text(msg, text, text_len);
 	/* Errors were recorded in s->failed by the send path. */
 	dispatch(s, msg);
 	msg_fds_close(s);

@@ -152,6 +152,13 @@ int rpc_session_send_event(struct rpc_session *s, char *buf, size_t len);
 
 bool rpc_session_is_negotiated(const struct rpc_session *s);
 
+/*
+ * Queue an error message that answers no command (no "id"), e.g. why
+ * the server closes the connection. Returns as the send callback.
+ */
+int rpc_session_send_error(struct rpc_session *s, enum rpc_err_class cls,
+			   const char *desc);
+
 /* Fill reply with an error; returns RPC_REPLY_ERROR for handlers. */
 enum rpc_reply_kind rpc_reply_error(struct rpc_reply *reply,
 				    enum rpc_err_class cls, const char *fmt,

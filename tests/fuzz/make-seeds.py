@@ -90,3 +90,40 @@ for name, text in [("exit-poweroff", "0 poweroff guest powered off\n"),
                    ("exit-error", "1 error failed to start\n"),
                    ("exit-bad", "x poweroff\n")]:
     write("daemon", name, text)
+
+
+def crc32c(data, crc=0):
+    crc ^= 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def stream_header(config, version=1, header_size=64):
+    """The first bytes of a migration stream (relocation preamble)."""
+    fields = [b"\x89GDW\r\n\x1a\n", version, 1, header_size, len(config),
+              64 << 20, 1, 4096, b"GenuineIntel", 0, 0, 0]
+    raw = struct.pack("<8sIIIIQII12sIII", *fields)
+    fields[11] = crc32c(config, crc32c(raw))
+    return (struct.pack("<8sIIIIQII12sIII", *fields) +
+            b"\0" * (header_size - 64) + config)
+
+
+def query(arrival_id):
+    raw = struct.pack("<IIQiIQ96sII", 0x48574447, 6, 1, 0, 0, arrival_id,
+                      b"", 0, 0)
+    return raw[:-4] + struct.pack("<I", crc32c(raw))
+
+
+cfg = b'name = "web"\nmemory = 64\n'
+write("daemon", "reloc-stream-v1", stream_header(cfg))
+write("daemon", "reloc-stream-v2", stream_header(cfg, 2, 96))
+write("daemon", "reloc-query", query(0x00c0ffee12345678))
+write("daemon", "vmm-cmdline", b"\0".join([
+    b"/usr/bin/godwit", b"migrate-receive", b"--incoming-fd", b"3",
+    b"--arrival-id", b"00c0ffee12345678", b"--outcome-file",
+    b"/var/lib/godwit/incoming/t/outcome", b"--qmp", b"/run/godwit/vm/.t.qmp",
+    b"--exit-file", b"/var/lib/godwit/incoming/t/exit"]) + b"\0")
+write("daemon", "outcome-running", "RUNNING\n")

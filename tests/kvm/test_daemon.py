@@ -29,7 +29,7 @@ class Daemon:
     """One godwitd with its own run, state, log and hooks directories."""
 
     def __init__(self, env, name, prefix=(), reloc_addr="127.0.0.1",
-                 reloc_port=None, allow=None, extra=()):
+                 reloc_port=None, allow=None, extra=(), env_extra=None):
         self.env = env
         self.name = name
         self.prefix = list(prefix)
@@ -50,7 +50,8 @@ class Daemon:
             self.args += ["--relocation-hosts-allow", allow]
         self.args += list(extra)
         self.proc = None
-        self.start()
+        self.env_extra = env_extra
+        self.start(env_extra)
 
     def start(self, env_extra=None):
         """Start and wait for sd_notify's READY=1 (Type=notify)."""
@@ -257,6 +258,9 @@ def daemon_test(fn):
             fn(env, start)
             ok = True
         finally:
+            for d in daemons if not ok else ():
+                print("---- %s: end of its log\n%s" % (
+                    d.name, "\n".join(d.log().splitlines()[-30:])))
             for d in daemons:
                 try:
                     d.destroy_all()

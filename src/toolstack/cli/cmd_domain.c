@@ -163,7 +163,7 @@ int cmd_create(int argc, char **argv)
 	args = create_args(argv[optind], text, len, argv + optind + 1,
 			   argc - optind - 1, paused);
 	free(text);
-	rc = vmctl_execute(c, "create", args, &ret, err, sizeof(err));
+	rc = gwdctl_execute(c, "create", args, &ret, err, sizeof(err));
 	json_object_put(args);
 	rpc_client_close(c);
 	if (rc) {
@@ -178,7 +178,12 @@ int cmd_create(int argc, char **argv)
 
 /* ---- list ---- */
 
-/* xl's six state flags: running, blocked, paused, shutdown, crashed, dying. */
+/*
+ * xl's six state flags: running, blocked, paused, shutdown, crashed,
+ * dying. An unconfirmed domain (handed over to another host without
+ * confirmation) is paused here; its row then ends with the reason, as
+ * xl has no flag for it.
+ */
 static const char *state_flags(const char *state)
 {
 	static const struct {
@@ -186,7 +191,7 @@ static const char *state_flags(const char *state)
 	} map[] = {
 		{ "running", "r-----" },  { "paused", "--p---" },
 		{ "shutdown", "---s--" }, { "crashed", "---sc-" },
-		{ "dying", "-----d" },
+		{ "dying", "-----d" },	  { "unconfirmed", "--p---" },
 	};
 	size_t i;
 
@@ -235,6 +240,7 @@ static void list_print(struct json_object *arr, bool lng, char **want,
 		       int nwant)
 {
 	struct json_object *d;
+	bool unconfirmed;
 	size_t i;
 
 	printf("Name                                        ID   Mem VCPUs\tState\tTime(s)%s\n",
@@ -251,10 +257,17 @@ static void list_print(struct json_object *arr, bool lng, char **want,
 		       (long long)int_of(d, "vcpus"),
 		       state_flags(rpc_json_str(d, "state", "")),
 		       int_of(d, "cpu-time-ns") / 1e9);
+		unconfirmed =
+			!strcmp(rpc_json_str(d, "state", ""), "unconfirmed");
 		if (lng) {
-			printf("\t%s\t%s\t", rpc_json_str(d, "uuid", ""),
+			printf("	%s	%s%s	",
+			       rpc_json_str(d, "uuid", ""),
+			       unconfirmed ? "unconfirmed: " : "",
 			       rpc_json_str(d, "reason", ""));
 			list_disks(d);
+		} else if (unconfirmed) {
+			printf("  unconfirmed: %s",
+			       rpc_json_str(d, "reason", ""));
 		}
 		printf("\n");
 	}
@@ -298,7 +311,7 @@ int cmd_list(int argc, char **argv)
 		fprintf(stderr, "godwit: list: %s\n", err);
 		return CLI_FAIL;
 	}
-	rc = vmctl_execute(c, "list", NULL, &ret, err, sizeof(err));
+	rc = gwdctl_execute(c, "list", NULL, &ret, err, sizeof(err));
 	rpc_client_close(c);
 	if (rc || !json_object_is_type(ret, json_type_array)) {
 		fprintf(stderr, "godwit: list: %s\n", rc ? err : "bad answer");

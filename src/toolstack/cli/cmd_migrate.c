@@ -14,9 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/net.h"
 #include "common/util.h"
 #include "toolstack/cli/cli.h"
+#include "toolstack/cli/follow.h"
 #include "toolstack/cli/route.h"
 #include "rpc/client.h"
 
@@ -180,7 +182,6 @@ static void print_round(struct json_object *d, bool tty)
 static int outcome(const struct mig_opts *o, struct json_object *d, bool tty)
 {
 	const char *status = rpc_json_str(d, "status", "");
-
 	struct json_object *v;
 
 	if (tty && o->verbose)
@@ -215,6 +216,61 @@ static int outcome(const struct mig_opts *o, struct json_object *d, bool tty)
 	return CLI_FAIL;
 }
 
+/* The VM process ended (kind and reason as its exit file has them). */
+static int ended(const struct mig_opts *o, const char *kind, const char *reason)
+{
+	if (!strcmp(kind, "migrated")) {
+		fprintf(stderr, "godwit: migrated %s to %s (%s)\n", o->vm,
+			o->dest, reason);
+		return CLI_OK;
+	}
+	fprintf(stderr,
+		"godwit: migrate %s: the VM process ended during the migration: %s\n",
+		o->vm, reason);
+	return CLI_FAIL;
+}
+
+/* Neither godwitd nor the VM process is there: its exit file tells. */
+static int vm_gone(const struct mig_opts *o, const struct follow_vm *w)
+{
+	char kind[32], reason[256];
+
+	if (!follow_exit_file(w, kind, sizeof(kind), reason, sizeof(reason)))
+		return ended(o, kind, reason);
+	fprintf(stderr,
+		"godwit: migrate %s: godwitd and the VM process went away and no exit file tells how it ended; `godwit list` and godwitd's log may\n",
+		o->vm);
+	return CLI_FAIL;
+}
+
+/*
+ * godwitd went away mid-migration: the VM process does not need it, so
+ * go on with the VM's own control socket (*c becomes that client).
+ * Returns -1 to go on following, else the exit status.
+ */
+static int daemon_lost(struct rpc_client **c, const struct mig_opts *o,
+		       const struct follow_vm *w, bool tty)
+{
+	struct json_object *final = NULL;
+	struct rpc_client *vm = NULL;
+	int rc;
+
+	fprintf(stderr,
+		"godwit: migrate %s: godwitd went away; following the VM process\n",
+		o->vm);
+	if (follow_reconnect(w, &vm, &final))
+		return vm_gone(o, w);
+	if (final) {
+		rc = outcome(o, final, tty);
+		json_object_put(final);
+		rpc_client_close(vm);
+		return rc;
+	}
+	rpc_client_close(*c);
+	*c = vm;
+	return -1;
+}
+
 /* Through the daemon, events of every domain arrive: keep ours. */
 static bool ours(struct json_object *d, int64_t domid)
 {
@@ -226,28 +282,59 @@ static bool ours(struct json_object *d, int64_t domid)
 	       json_object_get_int64(v) == domid;
 }
 
-/*
- * Follow the events until the outcome. An unconfirmed handover usually
- * settles within seconds (the source asks the destination): wait for that
- * a while, then report it unconfirmed.
- */
-static int follow(struct rpc_client *c, const struct mig_opts *o, int64_t domid)
+/* How long to wait for an unconfirmed handover to settle by itself. */
+static int unconfirmed_wait_ms(void)
 {
-	bool tty = isatty(STDERR_FILENO);
+	const char *s = getenv("GODWIT_UNCONFIRMED_WAIT_MS");
+	uint64_t v;
+
+	if (s && !parse_u64(s, &v) && v <= 3600 * 1000)
+		return v;
+	return MIGRATE_UNCONFIRMED_WAIT_MS;
+}
+
+/*
+ * Follow the events until the outcome, never waiting on a process that
+ * is gone (follow.h). An unconfirmed handover usually settles within
+ * seconds (the source asks the destination): wait for that a while, then
+ * report it unconfirmed.
+ */
+static int follow(struct rpc_client **cp, const struct mig_opts *o,
+		  int64_t domid, const struct follow_vm *w)
+{
+	bool tty = isatty(STDERR_FILENO), direct = domid < 0;
 	struct json_object *ev, *d, *last = NULL;
-	int rc, wait_ms = -1;
+	uint64_t until = 0;
+	int rc;
 
 	for (;;) {
-		rc = rpc_client_next_event(c, wait_ms, &ev);
+		rc = follow_next_event_until(*cp, until, &ev);
+		if (rc == -ETIMEDOUT && last) {
+			rc = outcome(o, last, tty);
+			json_object_put(last);
+			return rc;
+		}
+		if (rc && !direct) {
+			rc = daemon_lost(cp, o, w, tty);
+			if (rc >= 0) {
+				json_object_put(last);
+				return rc;
+			}
+			direct = true;
+			domid = -1;
+			continue;
+		}
 		if (rc && last) {
 			rc = outcome(o, last, tty);
 			json_object_put(last);
 			return rc;
 		}
+		if (rc && w->qmp[0])
+			return vm_gone(o, w);
 		if (rc) {
 			fprintf(stderr,
-				"godwit: migrate %s: the %s went away without reporting the outcome\n",
-				o->vm, domid < 0 ? "VM process" : "daemon");
+				"godwit: migrate %s: the VM process went away without reporting the outcome\n",
+				o->vm);
 			return CLI_FAIL;
 		}
 		d = NULL;
@@ -259,6 +346,14 @@ static int follow(struct rpc_client *c, const struct mig_opts *o, int64_t domid)
 		if (!strcmp(rpc_json_str(ev, "event", ""), "MIGRATION_PASS") &&
 		    o->verbose)
 			print_round(d, tty);
+		/* godwitd says the VMM ended: nothing more will come. */
+		if (!strcmp(rpc_json_str(ev, "event", ""), "VMM_ENDED")) {
+			rc = ended(o, rpc_json_str(d, "end", ""),
+				   rpc_json_str(d, "reason", ""));
+			json_object_put(last);
+			json_object_put(ev);
+			return rc;
+		}
 		if (!strcmp(rpc_json_str(ev, "event", ""), "MIGRATION") &&
 		    !strcmp(rpc_json_str(d, "status", ""), "unconfirmed") &&
 		    !last) {
@@ -266,7 +361,8 @@ static int follow(struct rpc_client *c, const struct mig_opts *o, int64_t domid)
 				"godwit: migrate %s: %s; asking the destination\n",
 				o->vm, rpc_json_str(d, "error", ""));
 			last = json_object_get(d);
-			wait_ms = MIGRATE_UNCONFIRMED_WAIT_MS;
+			until = time_mono_ns() +
+				unconfirmed_wait_ms() * NSEC_PER_MSEC;
 		} else if (!strcmp(rpc_json_str(ev, "event", ""),
 				   "MIGRATION") &&
 			   strcmp(rpc_json_str(d, "status", ""), "active")) {
@@ -282,6 +378,7 @@ static int follow(struct rpc_client *c, const struct mig_opts *o, int64_t domid)
 int cmd_migrate(int argc, char **argv)
 {
 	struct json_object *args, *ret = NULL, *id;
+	struct follow_vm w = { "", "" };
 	int64_t domid = -1;
 	struct mig_opts o;
 	struct route r;
@@ -295,15 +392,15 @@ int cmd_migrate(int argc, char **argv)
 	args = migrate_args(&o, r.daemon);
 	rc = route_call(&r, "migrate", "migrate", args, &ret);
 	json_object_put(args);
-	if (!rc && r.daemon)
+	if (!rc && r.daemon) {
 		domid = json_object_object_get_ex(ret, "domid", &id) ?
 				json_object_get_int64(id) :
 				-2;
-	json_object_put(ret);
-	if (!rc) {
-		rpc_client_set_timeout(r.c, -1);
-		rc = follow(r.c, &o, domid);
+		follow_vm_from(&w, ret);
 	}
+	json_object_put(ret);
+	if (!rc)
+		rc = follow(&r.c, &o, domid, &w);
 	route_close(&r);
 	return rc;
 }

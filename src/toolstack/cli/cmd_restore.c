@@ -17,6 +17,7 @@
 #include "toolstack/cli/cli.h"
 #include "toolstack/cli/route.h"
 #include "toolstack/cli/vmopts.h"
+#include <godwit/gwdctl.h>
 #include <godwit/vmctl.h>
 #include "monitor/monitor.h"
 #include "rpc/client.h"
@@ -66,7 +67,7 @@ static int restore_by_daemon(struct rpc_client *c, const char *file,
 	args = json_object_new_object();
 	json_object_object_add(args, "file", json_object_new_string(path));
 	json_object_object_add(args, "paused", json_object_new_boolean(paused));
-	rc = vmctl_execute(c, "restore", args, &ret, err, sizeof(err));
+	rc = gwdctl_execute(c, "restore", args, &ret, err, sizeof(err));
 	json_object_put(args);
 	rpc_client_close(c);
 	if (rc) {

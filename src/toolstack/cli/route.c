@@ -53,8 +53,12 @@ void route_close(struct route *r)
 int route_call(struct route *r, const char *verb, const char *command,
 	       struct json_object *args, struct json_object **ret_out)
 {
-	if (vmctl_execute(r->c, command, args, ret_out, r->err,
-			  sizeof(r->err))) {
+	int rc = r->daemon ? gwdctl_execute(r->c, command, args, ret_out,
+					    r->err, sizeof(r->err)) :
+			     vmctl_execute(r->c, command, args, ret_out, r->err,
+					   sizeof(r->err));
+
+	if (rc) {
 		fprintf(stderr, "godwit: %s %s: %s\n", verb, r->dom, r->err);
 		return CLI_FAIL;
 	}

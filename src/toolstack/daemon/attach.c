@@ -43,12 +43,13 @@ static void on_event(struct vmlink *l, void *opaque, const char *name,
 {
 	struct dom *d = opaque;
 
-	if (!strcmp(name, "STOP"))
-		snprintf(d->status, sizeof(d->status), "paused");
+	/* A STOP does not hide that it is unconfirmed (it is paused). */
+	if (!strcmp(name, "STOP") && strcmp(d->status, "unconfirmed"))
+		job_note_status(d, "paused", NULL);
 	else if (!strcmp(name, "RESUME"))
-		snprintf(d->status, sizeof(d->status), "running");
+		job_note_status(d, "running", NULL);
 	else if (!strcmp(name, "SHUTDOWN"))
-		snprintf(d->status, sizeof(d->status), "shutdown");
+		job_note_status(d, "shutdown", NULL);
 	if (!strncmp(name, "MIGRATION", 9) || !strncmp(name, "SAVE", 4)) {
 		job_on_event(d, name, data);
 		ctl_relay_event(d, name, data);
@@ -163,6 +164,11 @@ static void on_cont(void *opaque, int rc, struct json_object *ret,
 	if (d && rc)
 		log_err("domain %s: cannot start the restored VM: %s",
 			d->rec.name, err->desc);
+	if (d && !rc) {
+		/* Done: a daemon restarted from here on leaves it be. */
+		d->rec.resume = false;
+		reg_save(d);
+	}
 }
 
 static void on_quit(void *opaque, int rc, struct json_object *ret,
@@ -179,6 +185,7 @@ static void go_live(struct dom *d)
 	bool was_adopting = d->state == DOM_STARTING && !d->child;
 
 	d->state = DOM_LIVE;
+	spawn_forget(d); /* it runs: nothing more to hear from the child */
 	reg_save(d);
 	if (was_adopting)
 		log_info("domain %s (id %u): adopted VMM %d", d->rec.name,
@@ -268,31 +275,62 @@ static void arrival_rename_socket(struct dom *d)
 	strcpy(d->rec.qmp, path);
 }
 
+/*
+ * Move an arrival's record from incoming/TOKEN to its registry directory
+ * without a moment where neither holds it: the registered record is
+ * written where the old one lies, naming its home, then renamed there. A
+ * daemon killed in between finds it in incoming/ and finishes the move
+ * (adopt.c). Its exit and outcome files stay in incoming/TOKEN, named by
+ * the VMM's command line, for the life of the VMM.
+ */
+static void arrival_move_record(struct dom *d, const char *old_dir)
+{
+	char from[PATH_MAX + 16], to[PATH_MAX + 16];
+
+	snprintf(d->rec.home, sizeof(d->rec.home), "%s", d->rec.dir);
+	snprintf(d->rec.dir, sizeof(d->rec.dir), "%s", old_dir);
+	if (reg_save(d))
+		return; /* still the arrival's record: adopted as one */
+	gwd_test_stall("register");
+	snprintf(from, sizeof(from), "%s/state", old_dir);
+	snprintf(to, sizeof(to), "%s/state", d->rec.home);
+	if (rename(from, to)) {
+		log_err("domain %s: cannot move its record from %s to %s: %s",
+			d->rec.name, old_dir, d->rec.home, strerror(errno));
+		return;
+	}
+	snprintf(d->rec.dir, sizeof(d->rec.dir), "%s", d->rec.home);
+	d->rec.home[0] = 0;
+}
+
 static int arrival_register(struct dom *d, struct json_object *ret)
 {
-	char incoming_state[PATH_MAX + 16], why[CONFIG_MSG_MAX];
+	char old_dir[PATH_MAX], why[CONFIG_MSG_MAX];
 	const char *text = rpc_json_str(ret, "config", "");
 	int rc;
 
 	if (reg_set_config(d, text, strlen(text), why, sizeof(why)))
 		log_warn("domain %s: its configuration does not parse here: %s",
 			 d->rec.name, why);
-	snprintf(incoming_state, sizeof(incoming_state), "%s/state",
-		 d->rec.dir);
+	snprintf(old_dir, sizeof(old_dir), "%s", d->rec.dir);
 	rc = reg_make_dir(d);
 	if (rc)
 		return rc;
-	unlink(incoming_state);
 	if (d->config_text && reg_write_config(d))
 		log_warn("domain %s: cannot write its config", d->rec.name);
 	arrival_rename_socket(d);
+	gwd_test_stall("renamed");
 	d->registered = true;
+	arrival_move_record(d, old_dir);
 	if (d->rec.origin == ORIGIN_MIGRATION)
 		log_info("domain %s (id %u): arrived by migration from %s",
 			 d->rec.name, d->rec.domid, d->rec.peer);
-	else
+	else if (d->rec.origin == ORIGIN_RESTORE)
 		log_info("domain %s (id %u): restored from %s", d->rec.name,
 			 d->rec.domid, d->rec.peer);
+	else
+		log_info("domain %s (id %u): adopted", d->rec.name,
+			 d->rec.domid);
 	return 0;
 }
 
@@ -318,8 +356,7 @@ static void on_config(void *opaque, int rc, struct json_object *ret,
 
 static void learn_status(struct dom *d, struct json_object *ret)
 {
-	snprintf(d->status, sizeof(d->status), "%s",
-		 rpc_json_str(ret, "status", ""));
+	job_note_status(d, rpc_json_str(ret, "status", ""), NULL);
 	d->cpu_ns = jint(ret, "cpu-time-ns");
 }
 

@@ -71,6 +71,8 @@ static const char *state_word(const struct dom *d)
 	if (!strcmp(d->status, "paused") || !strcmp(d->status, "save-vm") ||
 	    !strcmp(d->status, "postmigrate"))
 		return "paused";
+	if (!strcmp(d->status, "unconfirmed"))
+		return "unconfirmed";
 	return "running";
 }
 
@@ -136,8 +138,12 @@ static struct json_object *dom_json(struct dom *d)
 		json_object_new_string(state_origin_name(d->rec.origin)));
 	json_object_object_add(o, "created",
 			       json_object_new_int64(d->rec.created));
-	json_object_object_add(o, "reason",
-			       json_object_new_string(d->rec.reason));
+	/* Unconfirmed: why, and what to do, matter more than a past end. */
+	json_object_object_add(
+		o, "reason",
+		json_object_new_string(strcmp(state_word(d), "unconfirmed") ?
+					       d->rec.reason :
+					       d->status_why));
 	json_object_object_add(o, "disks", disks_json(d->cfg));
 	return o;
 }
@@ -190,7 +196,10 @@ enum rpc_reply_kind ctl_call(struct dom *d, const char *command,
 static void reply_vmm_error(struct ctl_req *r, const char *what,
 			    const struct vmlink_err *err)
 {
-	if (!strcmp(err->cls, "CommandNotFound"))
+	if (r->verbatim && strcmp(err->cls, "CommandNotFound") && err->cls[0])
+		rpc_server_reply_error(r->g->rpc, r->call, RPC_ERR_GENERIC,
+				       "%s", err->desc);
+	else if (!strcmp(err->cls, "CommandNotFound"))
 		rpc_server_reply_error(r->g->rpc, r->call,
 				       RPC_ERR_COMMAND_NOT_FOUND,
 				       "domain %s: its VMM does not support %s",
@@ -208,9 +217,9 @@ static void fwd_done(void *opaque, int rc, struct json_object *ret,
 
 	if (rc == 0) {
 		if (d && !strcmp(f->command, "stop"))
-			snprintf(d->status, sizeof(d->status), "paused");
+			job_note_status(d, "paused", NULL);
 		if (d && !strcmp(f->command, "cont"))
-			snprintf(d->status, sizeof(d->status), "running");
+			job_note_status(d, "running", NULL);
 		rpc_server_reply(f->g->rpc, f->call, json_object_get(ret), -1);
 	} else {
 		reply_vmm_error(f, f->command, err);
@@ -220,7 +229,8 @@ static void fwd_done(void *opaque, int rc, struct json_object *ret,
 
 enum rpc_reply_kind ctl_forward(struct rpc_request *req, struct dom *d,
 				const char *command, struct json_object *args,
-				int timeout_ms, struct rpc_reply *reply)
+				int timeout_ms, bool verbatim,
+				struct rpc_reply *reply)
 {
 	struct ctl_req *f;
 
@@ -230,6 +240,7 @@ enum rpc_reply_kind ctl_forward(struct rpc_request *req, struct dom *d,
 	if (!f)
 		return rpc_reply_error(reply, RPC_ERR_GENERIC, "out of memory");
 	snprintf(f->command, sizeof(f->command), "%s", command);
+	f->verbatim = verbatim;
 	return ctl_call(d, command, args, timeout_ms, fwd_done, f, reply);
 }
 
@@ -269,8 +280,7 @@ static void list_item_done(void *opaque, int rc, struct json_object *ret,
 		if (json_object_object_get_ex(ret, "cpu-time-ns", &v))
 			d->cpu_ns = json_object_get_int64(v);
 		if (json_object_object_get_ex(ret, "status", &v))
-			snprintf(d->status, sizeof(d->status), "%s",
-				 json_object_get_string(v));
+			job_note_status(d, json_object_get_string(v), NULL);
 	}
 	free(it);
 	if (--lr->outstanding == 0) {
@@ -325,7 +335,8 @@ static enum rpc_reply_kind cmd_pause(struct rpc_request *req,
 
 	if (!d)
 		return RPC_REPLY_ERROR;
-	return ctl_forward(req, d, "stop", NULL, FORWARD_TIMEOUT_MS, reply);
+	return ctl_forward(req, d, "stop", NULL, FORWARD_TIMEOUT_MS, false,
+			   reply);
 }
 
 static enum rpc_reply_kind cmd_unpause(struct rpc_request *req,
@@ -336,7 +347,10 @@ static enum rpc_reply_kind cmd_unpause(struct rpc_request *req,
 
 	if (!d)
 		return RPC_REPLY_ERROR;
-	return ctl_forward(req, d, "cont", NULL, FORWARD_TIMEOUT_MS, reply);
+	/* The VMM refuses an unconfirmed VM with a line saying what to do
+	 * (godwit migrate-resolve): the user gets that line as it is. */
+	return ctl_forward(req, d, "cont", NULL, FORWARD_TIMEOUT_MS, true,
+			   reply);
 }
 
 static void shutdown_done(void *opaque, int rc, struct json_object *ret,
@@ -475,6 +489,7 @@ int ctl_start(struct gwd *g)
 		{ "migrate", ctl_migrate, NULL },
 		{ "job-info", ctl_job_info, NULL },
 		{ "job-abort", ctl_job_abort, NULL },
+		{ "migrate-resolve", ctl_migrate_resolve, NULL },
 	};
 	size_t i;
 	int rc;
@@ -484,6 +499,7 @@ int ctl_start(struct gwd *g)
 	rc = rpc_server_new(g->loop, cmds, ARRAY_SIZE(cmds), &g->rpc);
 	if (rc)
 		return rc;
+	rpc_server_set_limits(g->rpc, &g->ctl_limits);
 	rc = rpc_server_listen(g->rpc, g->paths.sock);
 	if (rc)
 		log_err("control socket %s: %s", g->paths.sock,

@@ -168,6 +168,19 @@ static int check_free(struct gwd *g, const struct domain_config *c,
 	return 0;
 }
 
+/* Refuse what the host or the cgroup cannot hold (memcheck.h). */
+static int check_memory(struct gwd *g, const struct domain_config *c,
+			struct rpc_reply *reply)
+{
+	char why[512];
+
+	if (!gwd_mem_check(g, (uint64_t)c->memory_mib << 20, why, sizeof(why)))
+		return 0;
+	log_err("create %s: refused: %s", c->name, why);
+	rpc_reply_error(reply, RPC_ERR_GENERIC, "create %s: %s", c->name, why);
+	return -ENOMEM;
+}
+
 static struct json_object *warnings_json(const struct config_diag *diag)
 {
 	struct json_object *o = json_object_new_object();
@@ -251,7 +264,7 @@ enum rpc_reply_kind ctl_create(struct rpc_request *req,
 		log_warn("create %s: %s", cfg->name, diag->warnings[i]);
 	if (absolute_paths(cfg, a.cwd, reply) ||
 	    reg_qmp_path(g, cfg->name, qmp, sizeof(qmp)) ||
-	    check_free(g, cfg, qmp, reply))
+	    check_free(g, cfg, qmp, reply) || check_memory(g, cfg, reply))
 		goto out;
 	rc = start_domain(g, cfg, qmp, a.paused, &d);
 	cfg = NULL; /* d has it, or it was freed */

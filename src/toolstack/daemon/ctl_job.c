@@ -15,6 +15,7 @@
 #include "toolstack/daemon/daemon.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "toolstack/daemon/preamble.h"
 #include "toolstack/daemon/vmlink.h"
 
 #define MIGRATE_START_TIMEOUT_MS 10000
@@ -131,13 +133,37 @@ enum rpc_reply_kind ctl_save(struct rpc_request *req, struct json_object *args,
 
 /* ---- restore ---- */
 
+/*
+ * The guest RAM a save file brings, from its header (0 when it does not
+ * look like a stream: the VMM then says what is wrong with it).
+ */
+static uint64_t file_mem_bytes(const char *file)
+{
+	unsigned char *buf = malloc(PREAMBLE_MAX);
+	struct preamble pre = { .kind = PREAMBLE_BAD };
+	ssize_t n = -1;
+	int fd;
+
+	fd = buf ? open(file, O_RDONLY | O_CLOEXEC) : -1;
+	if (fd >= 0) {
+		n = pread(fd, buf, PREAMBLE_MAX, 0);
+		close(fd);
+	}
+	if (n > 0)
+		preamble_classify(buf, n, &pre);
+	free(buf);
+	return pre.kind == PREAMBLE_STREAM ? pre.mem_bytes : 0;
+}
+
 enum rpc_reply_kind ctl_restore(struct rpc_request *req,
 				struct json_object *args,
 				struct rpc_reply *reply)
 {
 	struct gwd *g = req->opaque;
 	const char *file = abs_file(args, reply);
+	char why[512];
 	struct dom *d;
+	uint64_t mem;
 	int rc;
 
 	if (!file)
@@ -146,13 +172,21 @@ enum rpc_reply_kind ctl_restore(struct rpc_request *req,
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
 				       "restore: %s: %s", file,
 				       strerror(errno));
+	mem = file_mem_bytes(file);
+	if (mem && gwd_mem_check(g, mem, why, sizeof(why))) {
+		log_err("restore of %s: refused: %s", file, why);
+		return rpc_reply_error(reply, RPC_ERR_GENERIC, "restore %s: %s",
+				       file, why);
+	}
 	rc = reg_new(g, &d);
 	if (rc)
 		return rpc_reply_error(reply, RPC_ERR_GENERIC, "restore: %s",
 				       strerror(-rc));
 	d->rec.origin = ORIGIN_RESTORE;
+	d->rec.mem_bytes = mem;
 	snprintf(d->rec.peer, sizeof(d->rec.peer), "%s", file);
 	d->cont_when_live = !ctl_arg_bool(args, "paused", false);
+	d->rec.resume = d->cont_when_live; /* survives a daemon restart */
 	rc = reg_make_incoming_dir(d);
 	/* Paused until its name and uuid are checked: it must not run if
 	 * they are taken. */
@@ -193,6 +227,13 @@ static void migrate_started(void *opaque, int rc, struct json_object *ret,
 				       json_object_new_string(j->name));
 		json_object_object_add(ret, "domid",
 				       json_object_new_int64(j->domid));
+		/* Where the VM is if this daemon goes away meanwhile. */
+		json_object_object_add(ret, "qmp",
+				       json_object_new_string(d ? d->rec.qmp :
+								  ""));
+		json_object_object_add(
+			ret, "exit-file",
+			json_object_new_string(d ? d->rec.exit_file : ""));
 		rpc_server_reply(j->g->rpc, j->call, ret, -1);
 	}
 	free(j);
@@ -263,6 +304,52 @@ enum rpc_reply_kind ctl_migrate(struct rpc_request *req,
 	return RPC_REPLY_LATER;
 }
 
+/* ---- the run state "unconfirmed" ---- */
+
+struct why_ask {
+	struct gwd *g;
+	uint64_t serial;
+};
+
+static void why_done(void *opaque, int rc, struct json_object *ret,
+		     const struct vmlink_err *err)
+{
+	struct why_ask *a = opaque;
+	struct dom *d = reg_by_serial(a->g, a->serial);
+
+	free(a);
+	if (d && !rc && !strcmp(d->status, "unconfirmed"))
+		snprintf(d->status_why, sizeof(d->status_why), "%s",
+			 rpc_json_str(ret, "error", ""));
+}
+
+void job_note_status(struct dom *d, const char *word, const char *why)
+{
+	struct why_ask *a;
+
+	snprintf(d->status, sizeof(d->status), "%s", word);
+	if (strcmp(word, "unconfirmed")) {
+		d->status_why[0] = 0;
+		return;
+	}
+	/* Handed over, not confirmed: a migration, even one that started
+	 * before this daemon did. */
+	if (d->job.kind == JOB_NONE)
+		job_begin(d, JOB_MIGRATE, "");
+	d->job.active = false;
+	if (why && *why)
+		snprintf(d->status_why, sizeof(d->status_why), "%s", why);
+	if (d->status_why[0] || !vmlink_is_up(d->link))
+		return;
+	/* Learnt from query-status alone: the reason is query-migrate's. */
+	a = malloc(sizeof(*a));
+	if (!a)
+		return;
+	*a = (struct why_ask){ d->gwd, d->serial };
+	if (vmlink_call(d->link, "query-migrate", NULL, 5000, why_done, a))
+		free(a);
+}
+
 /* A VMM event about d's save or migration. */
 void job_on_event(struct dom *d, const char *name, struct json_object *data)
 {
@@ -279,6 +366,9 @@ void job_on_event(struct dom *d, const char *name, struct json_object *data)
 		return;
 	}
 	d->job.active = false;
+	if (!strcmp(status, "unconfirmed"))
+		job_note_status(d, "unconfirmed",
+				rpc_json_str(data, "error", ""));
 	if (json_object_object_get_ex(data, "error", &v))
 		log_err("domain %s: migration to %s %s: %s", d->rec.name,
 			d->job.target, status, json_object_get_string(v));

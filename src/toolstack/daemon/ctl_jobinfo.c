@@ -82,10 +82,37 @@ enum rpc_reply_kind ctl_job_abort(struct rpc_request *req,
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
 				       "domain %s has no job in progress",
 				       d->rec.name);
-	if (d->job.kind == JOB_SAVE)
-		return rpc_reply_error(reply, RPC_ERR_GENERIC,
-				       "domain %s: a save cannot be aborted",
-				       d->rec.name);
-	return ctl_forward(req, d, "migrate_cancel", NULL, QUERY_TIMEOUT_MS,
+	return ctl_forward(req, d,
+			   d->job.kind == JOB_SAVE ? "save-cancel" :
+						     "migrate_cancel",
+			   NULL, QUERY_TIMEOUT_MS, false, reply);
+}
+
+/*
+ * migrate-resolve {domain, action: "resume-here" | "discard"}: decide
+ * what becomes of a VM handed over without confirmation. The VMM's
+ * command of the same name does it; its answer, or its refusal, goes to
+ * the client as it is. After discard the VMM ends ("migrated").
+ */
+enum rpc_reply_kind ctl_migrate_resolve(struct rpc_request *req,
+					struct json_object *args,
+					struct rpc_reply *reply)
+{
+	struct dom *d = ctl_arg_dom(req->opaque, args, reply);
+	const char *action = rpc_json_str(args, "action", "");
+	enum rpc_reply_kind kind;
+	struct json_object *a;
+
+	if (!d || !ctl_dom_is_live(d, reply))
+		return RPC_REPLY_ERROR;
+	if (strcmp(action, "resume-here") && strcmp(action, "discard"))
+		return rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"migrate-resolve: 'action' must be \"resume-here\" or \"discard\"");
+	a = json_object_new_object();
+	json_object_object_add(a, "action", json_object_new_string(action));
+	kind = ctl_forward(req, d, "migrate-resolve", a, QUERY_TIMEOUT_MS, true,
 			   reply);
+	json_object_put(a);
+	return kind;
 }

@@ -59,12 +59,18 @@ struct gwd_reloc_opts {
 	char address[NET_HOST_MAX];
 	uint16_t port;
 	char hosts_allow[2048]; /* space-separated extended regexps */
+	unsigned int header_ms; /* a stream header must come within this */
 };
+#define GWD_RELOC_HEADER_MS_DEFAULT 10000
 
 struct gwd {
 	struct gwd_paths paths;
 	struct gwd_reloc_opts reloc_opts;
 	unsigned int restart_max;
+	bool overcommit; /* start domains the memory check would refuse */
+	struct rpc_limits ctl_limits; /* control socket time limits */
+	/* The VMM takes --arrival-id and --outcome-file (probed at start). */
+	bool vmm_arrival_ids;
 	struct evloop *loop;
 	struct rpc_server *rpc;
 	struct reloc *reloc;
@@ -122,11 +128,14 @@ struct dom {
 	bool registered; /* has a name, uuid, domid and registry dir */
 	enum dom_state state;
 	char status[16]; /* the VMM's query-status word, when LIVE */
+	/* status "unconfirmed": the VMM's reason (query-migrate's error). */
+	char status_why[256];
 	char *config_text; /* xl.cfg text (registered domains) */
 	struct domain_config *cfg; /* parsed config_text, or NULL */
 	uint64_t cpu_ns; /* from query-domain */
 	pid_t pid; /* VMM process, 0 if none */
 	bool child; /* spawned by this daemon: reaped by SIGCHLD */
+	int spawn_fd; /* spawn.c's socket to the child until it runs, or -1 */
 	int pidfd; /* adopted VMM watched with a pidfd, else -1 */
 	struct vmlink *link;
 	struct evloop_timer *probe; /* retries connecting to the VMM */
@@ -201,6 +210,64 @@ enum spawn_kind {
  */
 int spawn_vmm(struct dom *d, enum spawn_kind kind, const char *file, int fd,
 	      bool paused) __must_check;
+/*
+ * Why d's child could not run the VMM (it exited 127): one line into
+ * buf, or -ENOENT if it did not say. Closes the spawn socket.
+ */
+int spawn_failure(struct dom *d, char *buf, size_t len);
+/*
+ * Does the VMM binary take --arrival-id and --outcome-file? Asked once
+ * at start-up (a VMM from before they existed refuses them): without
+ * them arrivals get no id and a QUERY about them is UNKNOWN.
+ */
+bool spawn_probe_arrival_ids(struct gwd *g);
+/* Close d's spawn socket (the VMM runs, or is gone). */
+void spawn_forget(struct dom *d);
+/*
+ * Fault injection for the kvm suite: GODWIT_TEST_DAEMON_STALL=PHASE
+ * makes the daemon log "test: stalled PHASE" and wait there for ever, so
+ * a test can kill it at that exact point. No-op when unset.
+ */
+void gwd_test_stall(const char *phase);
+
+/* ---- arrival.c: what became of incoming migrations (arrival.h) ---- */
+/* Give a new arrival (d->rec.dir set) an arrival id and outcome file,
+ * if the VMM can take them (g->vmm_arrival_ids). */
+int arrival_assign(struct dom *d) __must_check;
+/* The answer to a QUERY for id: enum handover_outcome. */
+uint32_t arrival_outcome(struct gwd *g, uint64_t id);
+/* d's VMM has ended: record its arrival's outcome before its files go,
+ * and forget the id. No-op without an arrival id or with a live VMM. */
+void arrival_keep(struct dom *d);
+/* Remove outcome records older than ARRIVAL_KEEP_S. */
+void arrival_prune(struct gwd *g);
+
+/* ---- memview.c: reserving memory (memcheck.h) ---- */
+/*
+ * Is there room for a guest of guest_bytes (and its VMM)? 0, or -ENOMEM
+ * with one line in why saying what is missing. Always 0 with
+ * --overcommit.
+ */
+int gwd_mem_check(struct gwd *g, uint64_t guest_bytes, char *why,
+		  size_t whylen) __must_check;
+
+/* ---- orphan.c: VMMs no record claims (adopt.c adopts them) ---- */
+#define SPAWN_ORPHAN_ARGS 256
+/* A VMM's command line as godwitd builds it (pointers into the text). */
+struct orphan {
+	enum dom_origin origin; /* from run, restore or migrate-receive */
+	const char *file; /* restore's file, or NULL */
+	const char *exit_file, *qmp; /* both required */
+	const char *arrival_id, *outcome_file; /* or NULL */
+};
+/*
+ * Parse a /proc/PID/cmdline text (len bytes, NUL-separated) of a VMM
+ * whose exit file is inside state_dir. -EINVAL for anything else.
+ */
+int orphan_parse(const char *buf, size_t len, const char *state_dir,
+		 struct orphan *o) __must_check;
+/* Is s a path inside dir (dir + "/" + more)? */
+bool orphan_path_in(const char *s, const char *dir);
 
 /* ---- supervise.c: process ends ---- */
 int sup_init(struct gwd *g) __must_check;
@@ -248,6 +315,9 @@ enum rpc_reply_kind ctl_job_info(struct rpc_request *req,
 enum rpc_reply_kind ctl_job_abort(struct rpc_request *req,
 				  struct json_object *args,
 				  struct rpc_reply *reply);
+enum rpc_reply_kind ctl_migrate_resolve(struct rpc_request *req,
+					struct json_object *args,
+					struct rpc_reply *reply);
 /* ctl.c helpers shared with the other handlers. */
 struct dom *ctl_arg_dom(struct gwd *g, struct json_object *args,
 			struct rpc_reply *reply);
@@ -269,6 +339,7 @@ struct ctl_req {
 	char command[32]; /* ctl_forward: the command forwarded */
 	bool wait; /* shutdown -w: answer once the VMM has ended */
 	bool keep; /* save -c or -p: the VMM stays */
+	bool verbatim; /* relay the VMM's refusal as it is, unprefixed */
 };
 /* A new request about d for call (malloc'd: the callback frees it). */
 struct ctl_req *ctl_req_new(struct dom *d, struct rpc_call call);
@@ -281,14 +352,25 @@ enum rpc_reply_kind ctl_call(struct dom *d, const char *command,
 			     struct json_object *args, int timeout_ms,
 			     vmlink_reply_fn fn, void *opaque,
 			     struct rpc_reply *reply);
-/* Forward a command to d's VMM and relay its answer to req's client. */
+/*
+ * Forward a command to d's VMM and relay its answer to req's client.
+ * verbatim: a refusal is relayed as the VMM worded it (its line names
+ * what to do), else prefixed with the domain's name.
+ */
 enum rpc_reply_kind ctl_forward(struct rpc_request *req, struct dom *d,
 				const char *command, struct json_object *args,
-				int timeout_ms, struct rpc_reply *reply);
+				int timeout_ms, bool verbatim,
+				struct rpc_reply *reply);
 
 /* ---- job tracking (ctl_job.c) ---- */
 /* A VMM event: follow d's save or migration. */
 void job_on_event(struct dom *d, const char *name, struct json_object *data);
+/*
+ * d's VMM reports run state word (query-status). For "unconfirmed" (the
+ * VM was handed over without confirmation) why is the VMM's reason, or
+ * NULL to ask it (query-migrate's error).
+ */
+void job_note_status(struct dom *d, const char *word, const char *why);
 
 /* ---- main.c ---- */
 /* Reopen the log file (SIGHUP, after log rotation). */

@@ -20,6 +20,28 @@
 #include "common/util.h"
 #include "toolstack/daemon/vmlink.h"
 
+/* No exit file, and our child's wait status says how it ended. */
+static void end_from_status(struct dom *d, int wstatus, struct life_exit *e)
+{
+	if (WIFSIGNALED(wstatus)) {
+		e->status = WTERMSIG(wstatus);
+		snprintf(e->reason, sizeof(e->reason), "killed by signal %d",
+			 e->status);
+		return;
+	}
+	e->status = WEXITSTATUS(wstatus);
+	if (d->state == DOM_STARTING)
+		e->end = END_ERROR;
+	/* 127 from our own child: it says which step failed, and why. */
+	if (e->status == 127 &&
+	    !spawn_failure(d, e->reason, sizeof(e->reason))) {
+		e->end = END_ERROR;
+		return;
+	}
+	snprintf(e->reason, sizeof(e->reason),
+		 "exited with status %d without an exit file", e->status);
+}
+
 /* What the exit file says, else what the wait status or absence says. */
 static void read_end(struct dom *d, bool have_status, int wstatus,
 		     struct life_exit *e)
@@ -37,22 +59,24 @@ static void read_end(struct dom *d, bool have_status, int wstatus,
 	free(text);
 	memset(e, 0, sizeof(*e));
 	e->end = END_KILLED;
-	if (have_status && WIFSIGNALED(wstatus)) {
-		e->status = WTERMSIG(wstatus);
-		snprintf(e->reason, sizeof(e->reason), "killed by signal %d",
-			 e->status);
-	} else if (have_status) {
-		e->status = WEXITSTATUS(wstatus);
-		if (d->state == DOM_STARTING)
-			e->end = END_ERROR;
-		snprintf(e->reason, sizeof(e->reason),
-			 "exited with status %d without an exit file",
-			 e->status);
+	if (have_status) {
+		end_from_status(d, wstatus, e);
+	} else if (!d->pid || d->rec.state == REC_STARTING ||
+		   d->rec.state == REC_INCOMING) {
+		/* Recorded as being started, gone without a word: it never
+		 * ran (no pid: it was never released) or never answered. */
+		e->end = END_ERROR;
+		snprintf(
+			e->reason, sizeof(e->reason), "%s",
+			!d->pid ?
+				"never ran: godwitd ended while starting it" :
+				"never answered: godwitd ended while starting it, and it is gone");
 	} else {
 		snprintf(e->reason, sizeof(e->reason),
 			 "vanished without writing its exit file (killed?)");
 	}
-	log_err("domain %s: VMM %s", dom_label(d), e->reason);
+	log_err("domain %s: %s%s", dom_label(d),
+		strncmp(e->reason, "VMM ", 4) ? "VMM " : "", e->reason);
 }
 
 /* The defaults of xl, for a domain whose config cannot be read. */
@@ -96,11 +120,11 @@ static int respawn(struct dom *d)
 	d->rec.console[0] = 0;
 	d->status[0] = 0;
 	life_note_restart(d->restarts, &d->nr_restarts, time_mono_ns());
+	/* Recorded as starting before it may run (spawn_vmm saves it). */
+	d->state = DOM_STARTING;
 	rc = spawn_vmm(d, SPAWN_RUN, NULL, -1, false);
-	if (!rc) {
-		d->state = DOM_STARTING;
+	if (!rc)
 		rc = attach_start(d);
-	}
 	reg_save(d);
 	if (!rc)
 		log_info("domain %s: restarted as id %u", d->rec.name,
@@ -255,6 +279,31 @@ static bool ended_by_us(struct dom *d, const struct life_exit *e)
 	return false;
 }
 
+/*
+ * Tell every control client that d's VMM ended, and how: whoever waits
+ * for anything about d (a migration's outcome, say) learns it, even
+ * when the VMM could not say so itself.
+ */
+static void announce_end(struct dom *d, const struct life_exit *e)
+{
+	struct json_object *o;
+
+	if (!d->registered)
+		return;
+	o = json_object_new_object();
+	json_object_object_add(o, "end",
+			       json_object_new_string(life_end_name(e->end)));
+	json_object_object_add(o, "status", json_object_new_int(e->status));
+	json_object_object_add(o, "reason", json_object_new_string(e->reason));
+	json_object_object_add(
+		o, "job",
+		json_object_new_string(!d->job.active	       ? "" :
+				       d->job.kind == JOB_SAVE ? "save" :
+								 "migration"));
+	ctl_relay_event(d, "VMM_ENDED", o);
+	json_object_put(o);
+}
+
 void life_vmm_ended(struct dom *d, bool have_status, int wstatus)
 {
 	struct domain_config dflt;
@@ -265,6 +314,8 @@ void life_vmm_ended(struct dom *d, bool have_status, int wstatus)
 	/* Its last replies and events first: they may still be unread. */
 	vmlink_drain(d->link);
 	read_end(d, have_status, wstatus, &e);
+	spawn_forget(d);
+	announce_end(d, &e);
 	if (e.end == END_SAVED) {
 		dom_wait_done(d, WAIT_SAVED, NULL);
 	} else {

@@ -36,6 +36,10 @@ enum {
 	OPT_RELOC_ALLOW,
 	OPT_NO_RELOC,
 	OPT_RESTART_LIMIT,
+	OPT_OVERCOMMIT,
+	OPT_CTL_REQUEST_TIMEOUT,
+	OPT_CTL_IDLE_TIMEOUT,
+	OPT_RELOC_HEADER_TIMEOUT,
 	OPT_DEBUG,
 	OPT_VERSION,
 };
@@ -61,6 +65,14 @@ static void usage(FILE *f)
 		"  --no-relocation      do not accept migrations\n"
 		"  --restart-limit N    restarts per domain within 60 s before it is\n"
 		"                       kept stopped instead (default 5)\n"
+		"  --overcommit         start domains the host or cgroup may not have\n"
+		"                       the memory for (default: refuse them)\n"
+		"  --control-request-timeout S  close control clients that do not\n"
+		"                       negotiate, or finish a command, within S s (10)\n"
+		"  --control-idle-timeout S     close idle control clients after S s\n"
+		"                       (default 0: never)\n"
+		"  --relocation-header-timeout S  close migration connections without\n"
+		"                       a stream header after S s (default 10)\n"
 		"  --debug              log more\n"
 		"See godwitd(8).\n");
 }
@@ -110,6 +122,8 @@ static void defaults(struct gwd *g)
 	g->reloc_opts.port = NET_DEFAULT_PORT;
 	strcpy(g->reloc_opts.hosts_allow, ALLOW_DEFAULT);
 	g->restart_max = GWD_RESTART_MAX_DEFAULT;
+	g->reloc_opts.header_ms = GWD_RELOC_HEADER_MS_DEFAULT;
+	rpc_limits_default(&g->ctl_limits);
 }
 
 static int set_number(const char *opt, const char *arg, uint64_t min,
@@ -163,6 +177,23 @@ static int set_option(struct gwd *g, int opt, const char *arg)
 		rc = set_number("--restart-limit", arg, 0, 1000, &v);
 		g->restart_max = v;
 		return rc;
+	case OPT_OVERCOMMIT:
+		g->overcommit = true;
+		return 0;
+	case OPT_CTL_REQUEST_TIMEOUT:
+		rc = set_number("--control-request-timeout", arg, 1, 3600, &v);
+		g->ctl_limits.hello_ms = g->ctl_limits.request_ms = v * 1000;
+		return rc;
+	case OPT_CTL_IDLE_TIMEOUT:
+		rc = set_number("--control-idle-timeout", arg, 0, 86400 * 30,
+				&v);
+		g->ctl_limits.idle_ms = v * 1000;
+		return rc;
+	case OPT_RELOC_HEADER_TIMEOUT:
+		rc = set_number("--relocation-header-timeout", arg, 1, 3600,
+				&v);
+		r->header_ms = v * 1000;
+		return rc;
 	case OPT_DEBUG:
 		log_set_level(LOG_DEBUG);
 		return 0;
@@ -187,6 +218,13 @@ static int parse_args(int argc, char **argv, struct gwd *g)
 		  OPT_RELOC_ALLOW },
 		{ "no-relocation", no_argument, NULL, OPT_NO_RELOC },
 		{ "restart-limit", required_argument, NULL, OPT_RESTART_LIMIT },
+		{ "overcommit", no_argument, NULL, OPT_OVERCOMMIT },
+		{ "control-request-timeout", required_argument, NULL,
+		  OPT_CTL_REQUEST_TIMEOUT },
+		{ "control-idle-timeout", required_argument, NULL,
+		  OPT_CTL_IDLE_TIMEOUT },
+		{ "relocation-header-timeout", required_argument, NULL,
+		  OPT_RELOC_HEADER_TIMEOUT },
 		{ "debug", no_argument, NULL, OPT_DEBUG },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "help", no_argument, NULL, 'h' },
@@ -338,6 +376,8 @@ static int start(struct gwd *g)
 		log_err("log file %s: %s", g->paths.log_file, strerror(-rc));
 	if (!rc)
 		rc = lock_registry(g);
+	if (!rc)
+		g->vmm_arrival_ids = spawn_probe_arrival_ids(g);
 	if (!rc)
 		rc = evloop_new(&g->loop);
 	if (!rc)

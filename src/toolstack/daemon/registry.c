@@ -41,6 +41,7 @@ int reg_new(struct gwd *g, struct dom **dom_out)
 	d->gwd = g;
 	d->serial = ++g->next_serial;
 	d->pidfd = -1;
+	d->spawn_fd = -1;
 	d->rec.created = time_real_ns() / NSEC_PER_SEC;
 	for (pp = &g->doms; *pp; pp = &(*pp)->next)
 		;
@@ -349,6 +350,7 @@ void reg_drop_exit_file(struct dom *d)
 {
 	char path[PATH_MAX + 16], dir[PATH_MAX];
 
+	arrival_keep(d);
 	if (!d->rec.exit_file[0])
 		return;
 	unlink(d->rec.exit_file);
@@ -390,6 +392,7 @@ static void dom_release(struct dom *d, const char *why)
 	struct dom **pp;
 
 	attach_stop(d);
+	spawn_forget(d);
 	evloop_timer_free(d->kill_timer);
 	d->kill_timer = NULL;
 	if (d->pidfd >= 0) {

@@ -1,12 +1,26 @@
 /*
  * The relocation server, xend's port 8002: accepts TCP connections from
- * the hosts the allow-list admits and hands each one, as fd 3, to a new
- * `godwit migrate-receive --incoming-fd 3` process, which receives one
- * migration (the handover with the source included) and refuses a VM
- * whose name is already taken here. The daemon closes its copy of the
- * socket at once and treats the receiver as an arrival (attach.c): once
- * its control socket answers, the VM is here and is registered; if the
+ * the hosts the allow-list admits and hands each migration, as fd 3, to
+ * a new `godwit migrate-receive --incoming-fd 3` process, which receives
+ * it (the handover with the source included) and refuses a VM whose
+ * name is already taken here. The daemon closes its copy of the socket
+ * at once and treats the receiver as an arrival (attach.c): once its
+ * control socket answers, the VM is here and is registered; if the
  * receiver ends first, its exit file says why and the arrival is dropped.
+ *
+ * Nothing is done for a connection (no process, no file, no registry
+ * entry) before its first bytes say what it is (preamble.h), peeked so
+ * the receiver still reads the stream from its first byte:
+ *
+ *   accept -> allow-list -> per-peer and total limits of connections
+ *   still to speak -> wait (SO_RCVLOWAT: woken when enough bytes are
+ *   there, or at the header deadline) -> stream header: memory check,
+ *   then a receiver | QUERY: one OUTCOME, closed | else: closed.
+ *
+ * A stream refused here (not enough memory) gets a handover FAILED with
+ * the reason, as the receiver would send it; the rest of what the
+ * source sends is read and dropped until it stops, so that the reason
+ * is not lost to a TCP reset.
  */
 #include "toolstack/daemon/daemon.h"
 
@@ -14,22 +28,56 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "format/record.h"
 #include "toolstack/daemon/allow.h"
+#include "toolstack/daemon/arrival.h"
+#include "toolstack/daemon/preamble.h"
 
 #define RELOC_ACCEPTS_PER_WAKEUP 16
+/* Connections still to send their first bytes, in all and per peer. */
+#define RELOC_PENDING_MAX 64
+#define RELOC_PENDING_PER_PEER 8
+/* How long a refused source may take to stop sending. */
+#define RELOC_DRAIN_MS 5000
+/* Refusals of too many connections are logged at most this often. */
+#define RELOC_QUIET_NS (5 * NSEC_PER_SEC)
+
+enum pend_state {
+	PEND_HEADER, /* waiting for its first bytes */
+	PEND_DRAIN, /* refused with FAILED: reading until the source stops */
+};
+
+/* A connection the daemon has done no work for yet. */
+struct pend {
+	struct pend *next;
+	struct reloc *r;
+	int fd;
+	enum pend_state state;
+	uint64_t deadline_ns;
+	char addr[NET_HOST_MAX]; /* numeric, for the per-peer limit */
+	char peer[NET_HOST_MAX + 8]; /* ADDR:PORT, for the log */
+};
 
 struct reloc {
 	struct gwd *g;
 	int fd;
 	struct allow_list allow;
+	struct pend *pending;
+	unsigned int npending;
+	struct evloop_timer *timer; /* the earliest deadline */
+	unsigned char *buf; /* PREAMBLE_MAX bytes for peeking */
+	uint64_t quiet_until_ns;
 };
 
-static void reloc_receive(struct gwd *g, int fd, const char *peer)
+static void reloc_receive(struct gwd *g, int fd, const char *peer,
+			  uint64_t mem_bytes)
 {
 	struct dom *d;
 	int rc;
@@ -41,21 +89,260 @@ static void reloc_receive(struct gwd *g, int fd, const char *peer)
 		return;
 	}
 	d->rec.origin = ORIGIN_MIGRATION;
+	d->rec.mem_bytes = mem_bytes;
 	snprintf(d->rec.peer, sizeof(d->rec.peer), "%s", peer);
 	rc = reg_make_incoming_dir(d);
+	if (!rc)
+		rc = arrival_assign(d);
 	if (!rc)
 		rc = spawn_vmm(d, SPAWN_RECEIVE, NULL, fd, false);
 	if (!rc)
 		rc = attach_start(d);
-	reg_save(d);
+	if (!rc)
+		rc = reg_save(d);
 	if (rc) {
 		log_err("relocation: cannot start a receiver for %s: %s", peer,
 			strerror(-rc));
 		reg_discard(d);
 		return;
 	}
-	log_info("relocation: receiving a migration from %s (receiver %d)",
-		 peer, (int)d->pid);
+	if (d->rec.arrival_id)
+		log_info(
+			"relocation: receiving a migration from %s (receiver %d, arrival %016llx)",
+			peer, (int)d->pid,
+			(unsigned long long)d->rec.arrival_id);
+	else
+		log_info(
+			"relocation: receiving a migration from %s (receiver %d)",
+			peer, (int)d->pid);
+}
+
+/* ---- connections still to speak ---- */
+
+static void timer_update(struct reloc *r)
+{
+	uint64_t next = 0, now = time_mono_ns();
+	struct pend *p;
+
+	for (p = r->pending; p; p = p->next)
+		if (!next || p->deadline_ns < next)
+			next = p->deadline_ns;
+	if (!next)
+		evloop_timer_disarm(r->timer);
+	else
+		evloop_timer_arm(r->timer, next > now ? next - now : 0, 0);
+}
+
+/* Forget p; its fd is closed unless keep_fd. */
+static void pend_free(struct pend *p, bool keep_fd)
+{
+	struct reloc *r = p->r;
+	struct pend **pp;
+
+	for (pp = &r->pending; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			r->npending--;
+			break;
+		}
+	}
+	evloop_del_fd(r->g->loop, p->fd);
+	if (!keep_fd)
+		close(p->fd);
+	free(p);
+	timer_update(r);
+}
+
+static unsigned int pending_from(struct reloc *r, const char *addr)
+{
+	unsigned int n = 0;
+	struct pend *p;
+
+	for (p = r->pending; p; p = p->next)
+		n += !strcmp(p->addr, addr);
+	return n;
+}
+
+/* Answer a QUERY: one OUTCOME, then the connection ends. */
+static void answer_query(struct pend *p, uint64_t id)
+{
+	struct handover_msg m;
+	uint32_t outcome = arrival_outcome(p->r->g, id);
+	static const char *const words[] = { "", "RUNNING", "DISCARDED",
+					     "PENDING", "UNKNOWN" };
+
+	/* Read what was peeked: unread bytes would make close() reset the
+	 * connection, and a reset can destroy the answer. */
+	if (recv(p->fd, p->r->buf, sizeof(m), MSG_DONTWAIT) != sizeof(m))
+		log_debug("relocation: %s: QUERY not read whole", p->peer);
+	handover_outcome_init(&m, time_real_ns(), id, outcome);
+	if (send(p->fd, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) !=
+	    sizeof(m))
+		log_warn("relocation: %s: cannot send OUTCOME: %s", p->peer,
+			 strerror(errno));
+	else
+		log_info("relocation: %s asked about arrival %016llx: %s",
+			 p->peer, (unsigned long long)id, words[outcome]);
+	shutdown(p->fd, SHUT_WR);
+	pend_free(p, false);
+}
+
+/* Refuse a stream as a receiver would: FAILED, then drain. */
+static void refuse_stream(struct pend *p, int err, const char *why)
+{
+	struct handover_msg m;
+
+	handover_init(&m, HANDOVER_FAILED, time_real_ns(), 0, err, why);
+	if (send(p->fd, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) !=
+	    sizeof(m)) {
+		pend_free(p, false);
+		return;
+	}
+	shutdown(p->fd, SHUT_WR);
+	p->state = PEND_DRAIN;
+	p->deadline_ns = time_mono_ns() + RELOC_DRAIN_MS * NSEC_PER_MSEC;
+	timer_update(p->r);
+}
+
+static void start_stream(struct pend *p, uint64_t mem_bytes)
+{
+	struct gwd *g = p->r->g;
+	char why[512], peer[sizeof(p->peer)];
+	int one = 1, fd = p->fd;
+
+	if (gwd_mem_check(g, mem_bytes, why, sizeof(why))) {
+		log_err("relocation: refused a migration from %s (%llu MiB): %s",
+			p->peer, (unsigned long long)(mem_bytes >> 20), why);
+		refuse_stream(p, -ENOMEM, why);
+		return;
+	}
+	/* The receiver reads normally from here on. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one)))
+		log_debug("relocation: SO_RCVLOWAT: %s", strerror(errno));
+	snprintf(peer, sizeof(peer), "%s", p->peer);
+	pend_free(p, true);
+	reloc_receive(g, fd, peer, mem_bytes);
+	close(fd); /* the receiver has its own copy */
+}
+
+/*
+ * Its first bytes are there (or some of them): what is it? ended: the
+ * peer will send nothing more (EPOLLRDHUP).
+ */
+static void pend_judge(struct pend *p, bool ended)
+{
+	struct preamble pre;
+	ssize_t n;
+	int need;
+
+	n = recv(p->fd, p->r->buf, PREAMBLE_MAX, MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		log_debug("relocation: %s closed before a stream header",
+			  p->peer);
+		return pend_free(p, false);
+	}
+	preamble_classify(p->r->buf, n, &pre);
+	switch (pre.kind) {
+	case PREAMBLE_MORE:
+		if (ended) {
+			log_warn(
+				"relocation: %s closed after %zd bytes, before a whole stream header",
+				p->peer, n);
+			return pend_free(p, false);
+		}
+		/* Wake up when that much is there, not for every byte. */
+		need = (int)pre.need;
+		if (setsockopt(p->fd, SOL_SOCKET, SO_RCVLOWAT, &need,
+			       sizeof(need)))
+			log_debug("relocation: SO_RCVLOWAT: %s",
+				  strerror(errno));
+		return;
+	case PREAMBLE_QUERY:
+		return answer_query(p, pre.arrival_id);
+	case PREAMBLE_STREAM:
+		return start_stream(p, pre.mem_bytes);
+	case PREAMBLE_BAD:
+		log_warn("relocation: %s: %s; closed", p->peer, pre.why);
+		/* A source with a bad header is told why, as a receiver
+		 * would tell it; anything else is just closed. */
+		if (pre.stream)
+			return refuse_stream(p, -EINVAL, pre.why);
+		return pend_free(p, false);
+	}
+}
+
+static void pend_on_fd(struct evloop *loop, int fd, uint32_t events,
+		       void *opaque)
+{
+	struct pend *p = opaque;
+	char sink[4096];
+	ssize_t n;
+
+	if (p->state == PEND_HEADER)
+		return pend_judge(p, events & (EPOLLRDHUP | EVLOOP_HUP));
+	do {
+		n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
+	} while (n > 0);
+	if (n == 0 || (errno != EAGAIN && errno != EINTR))
+		pend_free(p, false);
+}
+
+static void on_timer(struct evloop *loop, struct evloop_timer *t, void *opaque)
+{
+	struct reloc *r = opaque;
+	uint64_t now = time_mono_ns();
+	struct pend *p, *next;
+
+	for (p = r->pending; p; p = next) {
+		next = p->next;
+		if (p->deadline_ns > now)
+			continue;
+		if (p->state == PEND_HEADER)
+			log_warn(
+				"relocation: %s sent no stream header within %u ms; closed",
+				p->peer, r->g->reloc_opts.header_ms);
+		pend_free(p, false);
+	}
+	timer_update(r);
+}
+
+/* Keep an admitted connection until its first bytes say what it is. */
+static void pend_add(struct reloc *r, int fd, const char *addr,
+		     const char *peer)
+{
+	uint64_t now = time_mono_ns();
+	struct pend *p;
+
+	if (r->npending >= RELOC_PENDING_MAX ||
+	    pending_from(r, addr) >= RELOC_PENDING_PER_PEER) {
+		if (now >= r->quiet_until_ns)
+			log_warn(
+				"relocation: refused a connection from %s: too many connections (%u from it) have not sent a stream header yet",
+				peer, pending_from(r, addr));
+		r->quiet_until_ns = now + RELOC_QUIET_NS;
+		close(fd);
+		return;
+	}
+	p = calloc(1, sizeof(*p));
+	/* EPOLLRDHUP: a peer that stops short is not waited for. */
+	if (!p || evloop_add_fd(r->g->loop, fd, EVLOOP_IN | EPOLLRDHUP,
+				pend_on_fd, p)) {
+		free(p);
+		close(fd);
+		return;
+	}
+	*p = (struct pend){
+		.next = r->pending, .r = r, .fd = fd, .state = PEND_HEADER
+	};
+	p->deadline_ns =
+		now + (uint64_t)r->g->reloc_opts.header_ms * NSEC_PER_MSEC;
+	snprintf(p->addr, sizeof(p->addr), "%s", addr);
+	snprintf(p->peer, sizeof(p->peer), "%s", peer);
+	r->pending = p;
+	r->npending++;
+	timer_update(r);
 }
 
 static void reloc_on_accept(struct evloop *loop, int lfd, uint32_t events,
@@ -90,8 +377,7 @@ static void reloc_on_accept(struct evloop *loop, int lfd, uint32_t events,
 			close(fd);
 			continue;
 		}
-		reloc_receive(r->g, fd, peer);
-		close(fd); /* the receiver has its own copy */
+		pend_add(r, fd, addr, peer);
 	}
 }
 
@@ -115,6 +401,11 @@ int reloc_start(struct gwd *g)
 		log_err("--relocation-hosts-allow: %s", why);
 		return rc;
 	}
+	r->buf = malloc(PREAMBLE_MAX);
+	rc = r->buf ? evloop_timer_new(g->loop, on_timer, r, &r->timer) :
+		      -ENOMEM;
+	if (rc)
+		return rc;
 	if (!r->allow.n)
 		log_warn(
 			"relocation: the allow-list is empty: every host may migrate VMs here");
@@ -124,6 +415,9 @@ int reloc_start(struct gwd *g)
 			o->address, o->port, strerror(-rc));
 		return rc;
 	}
+	/* Room for a burst: refusals are ours to make, not SYN drops. */
+	if (listen(r->fd, RELOC_PENDING_MAX))
+		log_debug("relocation: listen backlog: %s", strerror(errno));
 	rc = fd_set_nonblock(r->fd, true);
 	if (!rc)
 		rc = fd_set_cloexec(r->fd);
@@ -143,11 +437,15 @@ void reloc_stop(struct gwd *g)
 
 	if (!r)
 		return;
+	while (r->pending)
+		pend_free(r->pending, false);
 	if (r->fd >= 0) {
 		evloop_del_fd(g->loop, r->fd);
 		close(r->fd);
 	}
+	evloop_timer_free(r->timer);
 	allow_destroy(&r->allow);
+	free(r->buf);
 	free(r);
 	g->reloc = NULL;
 }

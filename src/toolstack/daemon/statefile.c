@@ -38,6 +38,29 @@ static void add_str(struct json_object *o, const char *key, const char *val)
 	json_object_object_add(o, key, json_object_new_string(val));
 }
 
+/* Members only some records have; absent means 0 or "". */
+static void add_optional(struct json_object *o, const struct dom_record *r)
+{
+	char hex[24];
+
+	if (r->arrival_id) {
+		snprintf(hex, sizeof(hex), "%016llx",
+			 (unsigned long long)r->arrival_id);
+		add_str(o, "arrival-id", hex);
+	}
+	if (r->outcome_file[0])
+		add_str(o, "outcome-file", r->outcome_file);
+	if (r->resume)
+		json_object_object_add(o, "resume",
+				       json_object_new_boolean(true));
+	if (r->mem_bytes)
+		json_object_object_add(
+			o, "mem-bytes",
+			json_object_new_int64((int64_t)r->mem_bytes));
+	if (r->home[0])
+		add_str(o, "home", r->home);
+}
+
 int state_format(const struct dom_record *r, char **text_out)
 {
 	struct json_object *o = json_object_new_object();
@@ -61,6 +84,7 @@ int state_format(const struct dom_record *r, char **text_out)
 	json_object_object_add(o, "created",
 			       json_object_new_int64((int64_t)r->created));
 	add_str(o, "reason", r->reason);
+	add_optional(o, r);
 	s = json_object_to_json_string_ext(
 		o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
 	text = s ? malloc(strlen(s) + 2) : NULL;
@@ -194,6 +218,55 @@ static int parse_members(struct json_object *o, struct dom_record *r, char *why,
 	return 0;
 }
 
+/* "arrival-id": 16 lowercase hex digits, not all zero. */
+static int get_arrival_id(struct json_object *o, uint64_t *out, char *why,
+			  size_t whylen)
+{
+	char hex[24], *end;
+	int rc;
+
+	rc = get_str(o, "arrival-id", hex, sizeof(hex), false, why, whylen);
+	if (rc || !hex[0])
+		return rc;
+	*out = strtoull(hex, &end, 16);
+	if (strlen(hex) != 16 || *end || !*out ||
+	    strspn(hex, "0123456789abcdef") != 16) {
+		snprintf(why, whylen,
+			 "'arrival-id' is not 16 lowercase hex digits");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_optional(struct json_object *o, struct dom_record *r,
+			  char *why, size_t whylen)
+{
+	struct json_object *v;
+	int64_t mem;
+	int rc;
+
+	rc = get_arrival_id(o, &r->arrival_id, why, whylen);
+	if (!rc)
+		rc = get_str(o, "outcome-file", r->outcome_file,
+			     sizeof(r->outcome_file), false, why, whylen);
+	if (!rc)
+		rc = get_str(o, "home", r->home, sizeof(r->home), false, why,
+			     whylen);
+	if (!rc)
+		rc = get_int(o, "mem-bytes", 0, INT64_MAX, &mem, why, whylen);
+	if (rc)
+		return rc;
+	r->mem_bytes = mem;
+	if (json_object_object_get_ex(o, "resume", &v)) {
+		if (!json_object_is_type(v, json_type_boolean)) {
+			snprintf(why, whylen, "'resume' is not a boolean");
+			return -EINVAL;
+		}
+		r->resume = json_object_get_boolean(v);
+	}
+	return 0;
+}
+
 /* A registered domain must have a name and a well-formed uuid. */
 static int check_identity(const struct dom_record *r, char *why, size_t whylen)
 {
@@ -236,6 +309,8 @@ int state_parse(const char *text, size_t len, struct dom_record *r_out,
 		rc = -EINVAL;
 	} else {
 		rc = parse_members(o, &r, why, whylen);
+		if (!rc)
+			rc = parse_optional(o, &r, why, whylen);
 		if (!rc)
 			rc = check_identity(&r, why, whylen);
 	}

@@ -9,6 +9,7 @@
 #define GODWIT_DAEMON_STATEFILE_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,6 +51,20 @@ struct dom_record {
 	char peer[NET_HOST_MAX + 8]; /* migration source, or restore file */
 	uint64_t created; /* seconds since the epoch */
 	char reason[256]; /* how the VMM last ended, "" if it did not */
+	/* An incoming migration: its arrival id (0: none, a VMM that cannot
+	 * be asked) and the file its VMM writes the outcome to. */
+	uint64_t arrival_id;
+	char outcome_file[PATH_MAX];
+	/* A restore to resume once identified (restore without -p). */
+	bool resume;
+	/* Guest RAM in bytes, known before the VMM answers (arrivals). */
+	uint64_t mem_bytes;
+	/*
+	 * Where the record belongs when it is not where it lies: an arrival
+	 * being registered writes its new record in its incoming directory,
+	 * then moves it here (a rename), so a record always exists.
+	 */
+	char home[PATH_MAX];
 	char dir[PATH_MAX]; /* not stored: the directory the file is in */
 };
 

@@ -23,6 +23,32 @@ int gwdctl_socket_path(char *buf, size_t len)
 			  GWDCTL_SOCK_NAME);
 }
 
+int gwdctl_execute(struct rpc_client *c, const char *command,
+		   struct json_object *args, struct json_object **ret_out,
+		   char *err, size_t errlen)
+{
+	struct rpc_result res;
+	int rc;
+
+	rc = rpc_client_execute(c, command, args, -1, &res);
+	if (rc == -EREMOTEIO)
+		snprintf(err, errlen, "%s", res.err_desc);
+	else if (rc == -ECONNRESET)
+		snprintf(
+			err, errlen,
+			"%s: godwitd went away before answering (its connection closed)",
+			command);
+	else if (rc)
+		snprintf(err, errlen, "%s: godwitd: %s", command,
+			 strerror(-rc));
+	if (!rc && ret_out) {
+		*ret_out = res.ret;
+		res.ret = NULL;
+	}
+	rpc_result_release(&res);
+	return rc;
+}
+
 bool gwdctl_is_absent(int rc)
 {
 	return rc == -ENOENT || rc == -ECONNREFUSED || rc == -ENOTDIR;

@@ -129,6 +129,8 @@ static void line_str(FILE *f, struct json_object *job, const char *key,
 
 void jobinfo_print(FILE *f, struct json_object *job)
 {
+	const char *type, *why;
+
 	line_str(f, job, "type", "Job type:", true);
 	line_str(f, job, "operation", "Operation:", true);
 	line_str(f, job, "target", "Destination:", false);
@@ -144,5 +146,16 @@ void jobinfo_print(FILE *f, struct json_object *job)
 	line_num(f, job, "iteration", "Iteration:", "");
 	line_num(f, job, "expected-downtime-ms", "Expected downtime:", "ms");
 	line_num(f, job, "downtime-ms", "Downtime:", "ms");
+	type = json_object_get_string(member(job, "type"));
+	why = json_object_get_string(member(job, "error"));
+	if (type && !strcmp(type, "unconfirmed")) {
+		/* "unconfirmed: handed over to HOST:PORT, no confirmation: WHY" */
+		label(f, "Status:");
+		fprintf(f, "unconfirmed: %s\n", why ? why : "");
+		fprintf(f,
+			"%-17s godwit migrate-resolve decides (--resume-here or --discard)\n",
+			"");
+		return;
+	}
 	line_str(f, job, "error", "Error:", false);
 }

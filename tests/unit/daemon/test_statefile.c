@@ -31,6 +31,11 @@ static void sample(struct dom_record *r)
 	strcpy(r->peer, "10.0.0.1:40000");
 	r->created = 1700000000;
 	strcpy(r->reason, "a \"quoted\" reason\\with a backslash");
+	r->arrival_id = 0x00c0ffee12345678ULL;
+	strcpy(r->outcome_file, "/var/lib/godwit/incoming/x-1/outcome");
+	r->resume = true;
+	r->mem_bytes = 512ULL << 20;
+	strcpy(r->home, "/var/lib/godwit/domains/0dbe049e");
 }
 
 /* Format a and parse the text back into b. */
@@ -111,6 +116,44 @@ static void expect_bad(const char *t, const char *word)
 		fail_msg("'%s': message '%s' lacks '%s'", t, why, word);
 }
 
+/* The optional members: absent is 0 or "", bad ones are refused. */
+static void test_optional_members(void **state)
+{
+	static const char *const bad[] = {
+		"\"arrival-id\":\"00000000000000000\"", /* 17 digits */
+		"\"arrival-id\":\"0000000000000000\"", /* zero */
+		"\"arrival-id\":\"00C0FFEE12345678\"", /* upper case */
+		"\"arrival-id\":12",
+		"\"resume\":1",
+		"\"mem-bytes\":-1",
+		"\"home\":false",
+	};
+	const char *base = "{\"version\":1,\"state\":\"incoming\","
+			   "\"origin\":\"migration\",\"qmp\":\"/q\","
+			   "\"exit-file\":\"/e\"%s%s}";
+	struct dom_record r;
+	char text[512], why[160];
+	size_t i;
+
+	snprintf(text, sizeof(text), base, "", "");
+	assert_int_equal(state_parse(text, strlen(text), &r, why, sizeof(why)),
+			 0);
+	assert_true(!r.arrival_id && !r.resume && !r.mem_bytes && !r.home[0] &&
+		    !r.outcome_file[0]);
+	snprintf(text, sizeof(text), base, ",",
+		 "\"arrival-id\":\"ffffffffffffffff\",\"resume\":false");
+	assert_int_equal(state_parse(text, strlen(text), &r, why, sizeof(why)),
+			 0);
+	assert_true(r.arrival_id == UINT64_MAX && !r.resume);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), base, ",", bad[i]);
+		assert_int_equal(state_parse(text, strlen(text), &r, why,
+					     sizeof(why)),
+				 -EINVAL);
+		assert_non_null(strchr(why, '\''));
+	}
+}
+
 static void test_bad_files(void **state)
 {
 	expect_bad("", "JSON");
@@ -185,6 +228,7 @@ int main(void)
 		cmocka_unit_test(test_every_state_and_origin),
 		cmocka_unit_test(test_incoming_needs_no_identity),
 		cmocka_unit_test(test_unknown_members_ignored),
+		cmocka_unit_test(test_optional_members),
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_overlong_and_binary),
 	};

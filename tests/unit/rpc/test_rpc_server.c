@@ -40,7 +40,7 @@ struct fixture {
 	struct rpc_server *srv;
 	pthread_t thread;
 	pthread_mutex_t lock; /* protects the deferred list */
-	struct rpc_call deferred[16];
+	struct rpc_call deferred[RPC_CONN_MAX + 16];
 	size_t ndeferred;
 };
 
@@ -909,23 +909,129 @@ static void test_socketpair_connection(void **state)
 	rpc_client_close(c);
 }
 
-static void test_connection_limit(void **state)
+/* Connections that only read the greeting (they never negotiate). */
+static struct raw *open_silent(struct fixture *f, int n)
+{
+	struct raw *raws = calloc(n, sizeof(*raws));
+	int i;
+
+	for (i = 0; i < n; i++) {
+		raw_open(&raws[i], f->path);
+		raw_expect_greeting(&raws[i]);
+		wait_conn_count(f, i + 1);
+	}
+	return raws;
+}
+
+/* The next message is an error whose desc contains text, then EOF. */
+static void raw_expect_closed_why(struct raw *raw, const char *text)
+{
+	struct json_object *m = raw_expect(raw);
+
+	assert_non_null(strstr(member_str(m, "error", "desc"), text));
+	json_object_put(m);
+	raw_expect_closed(raw);
+}
+
+/* A full table makes room: the longest idle silent client goes. */
+static void test_connection_limit_makes_room(void **state)
+{
+	struct fixture *f = *state;
+	struct raw *raws = open_silent(f, RPC_CONN_MAX);
+	struct rpc_client *c;
+	int i;
+
+	c = client_open(f);
+	expect_echo(c);
+	raw_expect_closed_why(&raws[0], "closed to make room");
+	assert_int_equal(conn_count(f), RPC_CONN_MAX);
+	/* The others are still there: the next newcomer takes raws[1]. */
+	rpc_client_close(c);
+	wait_conn_count(f, RPC_CONN_MAX - 1);
+	for (i = 0; i < RPC_CONN_MAX; i++)
+		raw_close(&raws[i]);
+	free(raws);
+	wait_conn_count(f, 0);
+}
+
+/* Only when every slot waits for an answer is a newcomer refused. */
+static void test_connection_limit_all_pending(void **state)
 {
 	struct fixture *f = *state;
 	struct raw *raws = calloc(RPC_CONN_MAX + 1, sizeof(*raws));
-	struct json_object *m;
 	int i;
 
 	for (i = 0; i < RPC_CONN_MAX; i++) {
 		raw_open(&raws[i], f->path);
-		m = raw_expect(&raws[i]);
-		json_object_put(m);
+		raw_negotiate(&raws[i]);
+		raw_send(&raws[i], "{\"execute\":\"defer\"}");
+		wait_deferred(f, i + 1);
 	}
 	raw_open(&raws[RPC_CONN_MAX], f->path);
 	raw_expect_closed(&raws[RPC_CONN_MAX]);
+	/* One answer arrives: that slot may be taken again. */
+	assert_int_equal(reply_on_loop(f, deferred_at(f, 0), "{}"), 0);
+	json_object_put(raw_expect(&raws[0]));
+	raw_close(&raws[RPC_CONN_MAX]);
+	raw_open(&raws[RPC_CONN_MAX], f->path);
+	raw_negotiate(&raws[RPC_CONN_MAX]);
+	raw_expect_closed_why(&raws[0], "closed to make room");
 	for (i = 0; i <= RPC_CONN_MAX; i++)
 		raw_close(&raws[i]);
 	free(raws);
+	wait_conn_count(f, 0);
+}
+
+static void do_set_limits(struct fixture *f, void *arg)
+{
+	rpc_server_set_limits(f->srv, arg);
+}
+
+/* Silent and half-sent clients are closed in time; others are not. */
+static void test_time_limits(void **state)
+{
+	struct fixture *f = *state;
+	struct rpc_limits lim = { .hello_ms = 300, .request_ms = 300 };
+	struct raw silent, half, slow, idle;
+	uint64_t start;
+
+	on_loop(f, do_set_limits, &lim);
+	start = time_mono_ns();
+	raw_open(&silent, f->path);
+	raw_expect_greeting(&silent);
+	raw_open(&half, f->path);
+	raw_negotiate(&half);
+	raw_send(&half, "{\"execute\":\"ec");
+	raw_open(&idle, f->path);
+	raw_negotiate(&idle);
+	raw_open(&slow, f->path);
+	raw_negotiate(&slow);
+	raw_expect_closed_why(&silent, "no capabilities negotiation");
+	raw_expect_closed_why(&half, "not completed in time");
+	assert_true(time_mono_ns() - start >= 300 * NSEC_PER_MSEC);
+	/* A message sent in pieces within the limit is fine. */
+	raw_send(&slow, "{\"execute\":");
+	usleep(100000);
+	raw_send(&slow, "\"echo\"}");
+	json_object_put(raw_expect(&slow));
+	/* Idle clients stay (no idle limit by default)... */
+	usleep(400000);
+	raw_send(&idle, "{\"execute\":\"echo\"}");
+	json_object_put(raw_expect(&idle));
+	/* ...unless one is set; a pending command keeps its client. */
+	lim.idle_ms = 300;
+	raw_send(&slow, "{\"execute\":\"defer\"}");
+	wait_deferred(f, 1);
+	on_loop(f, do_set_limits, &lim);
+	raw_expect_closed_why(&idle, "idle for too long");
+	usleep(200000);
+	assert_int_equal(reply_on_loop(f, deferred_at(f, 0), "{}"), 0);
+	json_object_put(raw_expect(&slow));
+	raw_expect_closed_why(&slow, "idle for too long");
+	raw_close(&silent);
+	raw_close(&half);
+	raw_close(&idle);
+	raw_close(&slow);
 	wait_conn_count(f, 0);
 }
 
@@ -1020,7 +1126,9 @@ int main(void)
 		T(test_client_timeout_skips_late_reply),
 		T(test_server_disconnects_client),
 		T(test_socketpair_connection),
-		T(test_connection_limit),
+		T(test_connection_limit_makes_room),
+		T(test_connection_limit_all_pending),
+		T(test_time_limits),
 		T(test_accept_out_of_fds),
 		T(test_listen_socket_file),
 	};

@@ -27,6 +27,7 @@
 struct capture {
 	struct json_object *msgs[OUT_MAX];
 	int fds[OUT_MAX];
+	char *raw[OUT_MAX]; /* each message as sent, without "\r\n" */
 	size_t n;
 	size_t next; /* first message not looked at yet */
 	int fail_with; /* make send fail with this, if non-zero */
@@ -59,8 +60,8 @@ static int capture_send(void *opaque, char *buf, size_t len, int fd)
 	cap->msgs[cap->n] = json_tokener_parse(buf);
 	assert_non_null(cap->msgs[cap->n]);
 	cap->fds[cap->n] = fd;
+	cap->raw[cap->n] = buf;
 	cap->n++;
-	free(buf);
 	return 0;
 }
 
@@ -154,6 +155,7 @@ static int teardown(void **state)
 	rpc_session_destroy(&f->s); /* idempotent */
 	for (i = 0; i < f->cap.n; i++) {
 		json_object_put(f->cap.msgs[i]);
+		free(f->cap.raw[i]);
 		if (f->cap.fds[i] >= 0)
 			close(f->cap.fds[i]);
 	}
@@ -334,6 +336,71 @@ static void test_execute_ids(void **state)
 	assert_int_equal(feed(f, "{\"execute\":\"query-commands\"}"), 0);
 	assert_non_null(
 		strstr(json_object_to_json_string(next_msg(f)), "\"take-fd\""));
+}
+
+/* Feed text one byte at a time: a value split over many reads. */
+static void feed_bytewise(struct fixture *f, const char *text)
+{
+	size_t i;
+
+	for (i = 0; text[i]; i++)
+		assert_int_equal(rpc_session_feed(&f->s, text + i, 1, NULL, 0),
+				 0);
+}
+
+/*
+ * Ids come back exactly as sent, whatever number the client wrote:
+ * json-c alone clamps integers beyond 64 bits and writes -0 as 0.
+ */
+static void test_ids_round_trip_exactly(void **state)
+{
+	static const char *const ids[] = {
+		"18446744073709551616",
+		"-9223372036854775809",
+		"123456789012345678901234567890",
+		"-0",
+		"18446744073709551615",
+		"9223372036854775807",
+		"1.0000000000000000001",
+		"1e400",
+		"0",
+		"\"12\"",
+		"\"\\u0041\\/\\u00e9\"",
+	};
+	struct fixture *f = *state;
+	char msg[256], want[128];
+	const char *raw;
+	size_t i;
+
+	negotiate(f);
+	for (i = 0; i < ARRAY_SIZE(ids); i++) {
+		snprintf(msg, sizeof(msg),
+			 "{\"id\":1,\"execute\":\"echo\",\"arguments\":"
+			 "{\"id\":[7, \"}\\\"\"]}, \"\\u0069d\" : %s }",
+			 ids[i]);
+		if (i % 2)
+			feed_bytewise(f, msg);
+		else
+			assert_int_equal(feed(f, msg), 0);
+		raw = f->cap.raw[f->cap.next];
+		next_msg(f);
+		snprintf(want, sizeof(want), ",\"id\":%s}", ids[i]);
+		assert_non_null(strstr(raw, want));
+		assert_int_equal(strlen(strstr(raw, want)), strlen(want));
+	}
+	/* A raw line break in a string id (json-c takes it) is escaped:
+	 * every reply stays one line (capture_send checks). */
+	assert_int_equal(feed(f, "{\"execute\":\"echo\",\"id\":\"a\nb\"}"), 0);
+	expect_return(f, "{}", "\"a\\nb\"");
+	/* Also on an error reply, and for a command that is not one. */
+	assert_int_equal(feed(f, "{\"execute\":\"nope\",\"id\":-0}"), 0);
+	raw = f->cap.raw[f->cap.next];
+	expect_error(f, "CommandNotFound", "nope", "0");
+	assert_non_null(strstr(raw, "\"id\":-0}"));
+	assert_int_equal(feed(f, "{\"id\":99999999999999999999,\"x\":1}"), 0);
+	raw = f->cap.raw[f->cap.next];
+	next_msg(f);
+	assert_non_null(strstr(raw, "\"id\":99999999999999999999}"));
 }
 
 static void test_unknown_command_name_sanitized(void **state)
@@ -787,6 +854,7 @@ int main(void)
 		T(test_greeting),
 		T(test_commands_need_negotiation),
 		T(test_capabilities_unknown),
+		T(test_ids_round_trip_exactly),
 		T(test_execute_ids),
 		T(test_unknown_command_name_sanitized),
 		T(test_error_desc_made_valid_utf8),

@@ -1,0 +1,61 @@
+/*
+ * Following a migration to its outcome without ever waiting on a
+ * process that is gone. godwit migrate waits for events; this pings the
+ * peer when it is quiet (so a dead or hung peer is noticed), and when
+ * godwitd itself goes away mid-migration it finds the VM process on its
+ * own control socket (the VMM does not depend on the daemon), or, if
+ * that is gone too, reads how it ended from its exit file.
+ */
+#ifndef GODWIT_CLI_FOLLOW_H
+#define GODWIT_CLI_FOLLOW_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+struct rpc_client;
+
+/* Silence longer than this gets a ping; the ping gets as long again. */
+#define FOLLOW_PING_MS 15000
+
+/* Where the VM is when godwitd is not (godwitd's migrate answer). */
+struct follow_vm {
+	char qmp[PATH_MAX]; /* its control socket, "" if unknown */
+	char exit_file[PATH_MAX]; /* its exit file, "" if unknown */
+};
+
+/* Fill w from godwitd's answer to migrate (its "qmp", "exit-file"). */
+void follow_vm_from(struct follow_vm *w, struct json_object *ret);
+
+/*
+ * The next event on c (*ev_out, caller owns). A quiet peer is pinged
+ * (query-version); an error (-ECONNRESET, -ETIMEDOUT...) means it is
+ * gone or does not answer.
+ */
+int follow_next_event(struct rpc_client *c, struct json_object **ev_out);
+/*
+ * The same, but -ETIMEDOUT once CLOCK_MONOTONIC passes until (ns; 0:
+ * no limit). A peer that does not answer its ping is -EHOSTDOWN then.
+ */
+int follow_next_event_until(struct rpc_client *c, uint64_t until,
+			    struct json_object **ev_out);
+
+/*
+ * godwitd went away: connect to the VM process. 0 with *c_out, and in
+ * *final_out its query-migrate answer if the migration has ended
+ * already (else NULL: follow *c_out's events); -errno when the VM
+ * process cannot be reached (it has ended).
+ */
+int follow_reconnect(const struct follow_vm *w, struct rpc_client **c_out,
+		     struct json_object **final_out);
+
+/*
+ * How the VM process ended, from its exit file ("STATUS KIND REASON"):
+ * 0 with kind and reason, or -errno when there is no such file.
+ */
+int follow_exit_file(const struct follow_vm *w, char *kind, size_t klen,
+		     char *reason, size_t rlen);
+
+#endif
