@@ -119,6 +119,16 @@ out:
 	return rc;
 }
 
+/* Move the VMM's own writes into dirty; devices may be setting bits. */
+static void vmm_dirty_collect(struct guest_mem *mem, struct bitmap *dirty)
+{
+	size_t i, n = BITMAP_WORDS(mem->vmm_dirty.nbits);
+
+	for (i = 0; i < n; i++)
+		dirty->words[i] |= __atomic_exchange_n(&mem->vmm_dirty.words[i],
+						       0, __ATOMIC_ACQUIRE);
+}
+
 int mem_dirty_log_sync(struct guest_mem *mem, struct bitmap *dirty)
 {
 	unsigned int i;
@@ -133,8 +143,6 @@ int mem_dirty_log_sync(struct guest_mem *mem, struct bitmap *dirty)
 			return rc;
 		}
 	}
-	bitmap_or_words(dirty, 0, mem->vmm_dirty.words,
-			BITMAP_WORDS(mem->vmm_dirty.nbits));
-	bitmap_clear_all(&mem->vmm_dirty);
+	vmm_dirty_collect(mem, dirty);
 	return 0;
 }
