@@ -41,30 +41,34 @@ static void console_output(struct virtio_console *con, const uint8_t *p,
 	con->tx_bytes += n;
 }
 
+/* Port 0 is in use: console input goes here from now on. */
+static void console_mark_used(struct virtio_console *con)
+{
+	pthread_mutex_lock(&con->vd.lock);
+	con->flags |= VIRTIO_CONSOLE_F_GUEST_WROTE;
+	pthread_mutex_unlock(&con->vd.lock);
+}
+
 static void console_transmit(struct virtio_dev *vd)
 {
 	struct virtio_console *con = con_of(vd);
 	struct vq *q = virtio_live_queue(vd, VIRTIO_CONSOLE_TXQ);
 	struct vq_buf bufs[CONSOLE_CHAIN_MAX];
 	struct vq_elem e = { .buf = bufs, .max = CONSOLE_CHAIN_MAX };
-	size_t sent = 0;
 	unsigned int i;
 
-	while (q && virtio_pop(vd, q, &e) > 0) {
-		for (i = 0; i < e.nr_out; i++) {
-			console_output(con, bufs[i].hva, bufs[i].len);
-			sent += bufs[i].len;
-		}
-		virtio_push(vd, q, &e, 0);
-	}
 	if (!q)
 		return;
-	virtio_flush(vd, VIRTIO_CONSOLE_TXQ);
-	if (sent) {
-		pthread_mutex_lock(&vd->lock);
-		con->flags |= VIRTIO_CONSOLE_F_GUEST_WROTE;
-		pthread_mutex_unlock(&vd->lock);
+	while (virtio_pop(vd, q, &e) > 0) {
+		/* Before the output shows: whoever answers it reaches us. */
+		if (vq_elem_out_bytes(&e) &&
+		    !(con->flags & VIRTIO_CONSOLE_F_GUEST_WROTE))
+			console_mark_used(con);
+		for (i = 0; i < e.nr_out; i++)
+			console_output(con, bufs[i].hva, bufs[i].len);
+		virtio_push(vd, q, &e, 0);
 	}
+	virtio_flush(vd, VIRTIO_CONSOLE_TXQ);
 }
 
 /* Move pending input into receive buffers, one buffer per pass. */

@@ -72,6 +72,7 @@ int vq_activate(struct vq *q, struct guest_mem *mem, uint16_t max,
 	q->used = mem_gpa_to_hva(mem, q->used_gpa, VQ_USED_BYTES(q->size));
 	q->event_idx = event_idx;
 	q->indirect = indirect;
+	q->signalled_used = q->next_used;
 	q->signalled_valid = false;
 	q->ready = true;
 	return 0;
@@ -240,12 +241,14 @@ bool vq_should_notify(struct vq *q)
 	uint16_t old = q->signalled_used, event;
 	bool valid = q->signalled_valid;
 
+	if (old == q->next_used)
+		return false; /* nothing used since the last check */
+	q->signalled_used = q->next_used;
+	q->signalled_valid = true;
 	/* Our used idx is visible before we read what the driver wants. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (!q->event_idx)
 		return !(ld16(q->avail) & VQ_AVAIL_F_NO_INTERRUPT);
-	q->signalled_used = q->next_used;
-	q->signalled_valid = true;
 	if (!valid)
 		return true;
 	event = ld16(q->avail + 4 + 2 * (size_t)q->size);

@@ -59,9 +59,9 @@ struct vq {
 	/* The device's position in the rings. */
 	uint16_t next_avail; /* next available-ring entry to read */
 	uint16_t next_used; /* next used-ring entry to write */
-	/* Device -> driver notification suppression (EVENT_IDX). */
+	/* Device -> driver notifications: used idx at the last check. */
 	uint16_t signalled_used;
-	bool signalled_valid; /* false: notify at the next check */
+	bool signalled_valid; /* false: the next check ignores used_event */
 	/* Resolved when made ready: host views of the rings. */
 	struct guest_mem *mem;
 	struct vq_desc *desc;
@@ -119,8 +119,10 @@ int vq_peek(struct vq *q, char *why, size_t whylen) __must_check;
 /* Return a chain to the driver with written bytes in its writable part. */
 void vq_push(struct vq *q, const struct vq_elem *e, uint32_t written);
 /*
- * After one or more pushes: does the driver want an interrupt? (Its
- * used_event with EVENT_IDX, else the NO_INTERRUPT flag.)
+ * After one or more pushes: does the driver want an interrupt? Never
+ * when nothing was pushed since the last check; else its used_event
+ * with EVENT_IDX (ignored at the first check after the queue was made
+ * ready or restored), else its NO_INTERRUPT flag.
  */
 bool vq_should_notify(struct vq *q);
 

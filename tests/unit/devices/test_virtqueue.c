@@ -212,6 +212,8 @@ static void test_event_idx_used_event(void **state)
 	for (i = 0; i < 6; i++)
 		vd_publish(&f->mem, &f->d,
 			   vd_chain(&f->mem, &f->d, 1, gpa, len, 0));
+	/* Nothing used: no interrupt, whatever used_event says. */
+	assert_false(vq_should_notify(&f->q));
 	/* The first check after activation always interrupts. */
 	assert_int_equal(pop(f), 1);
 	vq_push(&f->q, &f->e, 0);
@@ -252,6 +254,10 @@ static void test_no_interrupt_flag(void **state)
 	vd_put16(&f->mem, f->d.avail, VQ_AVAIL_F_NO_INTERRUPT);
 	assert_false(vq_should_notify(&f->q));
 	vd_put16(&f->mem, f->d.avail, 0);
+	assert_false(vq_should_notify(&f->q)); /* nothing new */
+	vd_publish(&f->mem, &f->d, vd_chain(&f->mem, &f->d, 1, gpa, len, 0));
+	assert_int_equal(pop(f), 1);
+	vq_push(&f->q, &f->e, 0);
 	assert_true(vq_should_notify(&f->q));
 }
 
