@@ -11,6 +11,7 @@ is refused by restore and by godwit inspect."""
 
 import os
 import re
+import select
 import struct
 import subprocess
 import time
@@ -184,8 +185,39 @@ def test_output_to_file(env):
     check(vm.wait(30) == 0, "quit")
 
 
+def test_console_attach_pv(env):
+    """godwit console -t pv (as xl's) on a pty VM reaches the virtio
+    console; a bad -t is a usage error."""
+    vm = Vm(env, ["run", "--kernel", probe_elf(env), "--memory", "32",
+                  "--name", "vm", "--serial", "pty"], name="vm")
+    rc, out, err = env.godwit_cmd("console", "-t", "hvc", vm.qmp_path)
+    check(rc == 2 and "expected serial or pv" in err, "-t hvc: %s" % err)
+    time.sleep(2)  # the probe greets on the virtio console by then
+    con = subprocess.Popen([env.godwit, "console", "-t", "pv", vm.qmp_path],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+    env.procs.append(con)
+    con.stdin.write(b"k")
+    con.stdin.flush()
+    out = b""
+    deadline = time.time() + 30
+    while b"vprobe: virtio got 6b" not in out:
+        left = deadline - time.time()
+        check(left > 0 and select.select([con.stdout], [], [], left)[0],
+              "no echo on the console: %r" % out)
+        chunk = con.stdout.read1(4096)
+        check(chunk, "console ended before the echo: %r" % out)
+        out += chunk
+    con.stdin.write(b"\x1d")  # ^] detaches
+    con.stdin.flush()
+    check(con.wait(30) == 0, "console did not detach")
+    vm.qmp().execute("quit")
+    check(vm.wait(30) == 0, "quit")
+
+
 if __name__ == "__main__":
     main([test_output_and_input, test_paused_vm_takes_no_input,
           test_save_restore, test_migration,
           test_stream_without_console_restores,
-          test_forged_console_state_refused, test_output_to_file])
+          test_forged_console_state_refused, test_output_to_file,
+          test_console_attach_pv])

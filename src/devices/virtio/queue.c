@@ -141,17 +141,21 @@ static int vq_add_buf(struct vq *q, struct vq_elem *e, const struct vq_desc *d,
 	return 0;
 }
 
-/* Switch the walk to the indirect table d points at. */
+/*
+ * Switch the walk to the indirect table d points at. Where a table lies
+ * proves nothing (it may be the ring's own table): *nested says whether
+ * the walk is in an indirect table already.
+ */
 static int vq_enter_indirect(struct vq *q, const struct vq_elem *e,
 			     const struct vq_desc *d,
 			     const struct vq_desc **table, uint32_t *count,
-			     char *why, size_t whylen)
+			     bool *nested, char *why, size_t whylen)
 {
 	if (!q->indirect)
 		return WHY(
 			"head %u: indirect descriptor, but INDIRECT_DESC was not negotiated",
 			e->head);
-	if (*table != q->desc)
+	if (*nested)
 		return WHY("head %u: indirect table inside an indirect table",
 			   e->head);
 	if (d->flags & VQ_DESC_F_NEXT)
@@ -166,6 +170,7 @@ static int vq_enter_indirect(struct vq *q, const struct vq_elem *e,
 		return WHY("head %u: indirect table at 0x%llx is outside RAM",
 			   e->head, (unsigned long long)d->addr);
 	*count = d->len / sizeof(*d);
+	*nested = true;
 	return 0;
 }
 
@@ -178,6 +183,7 @@ static int vq_walk(struct vq *q, struct vq_elem *e, char *why, size_t whylen)
 {
 	const struct vq_desc *table = q->desc;
 	uint32_t count = q->size, i = e->head, steps = 0;
+	bool nested = false;
 	struct vq_desc d;
 	int rc;
 
@@ -189,8 +195,8 @@ static int vq_walk(struct vq *q, struct vq_elem *e, char *why, size_t whylen)
 				e->head, count);
 		memcpy(&d, &table[i], sizeof(d)); /* read once */
 		if (d.flags & VQ_DESC_F_INDIRECT) {
-			rc = vq_enter_indirect(q, e, &d, &table, &count, why,
-					       whylen);
+			rc = vq_enter_indirect(q, e, &d, &table, &count,
+					       &nested, why, whylen);
 			if (rc)
 				return rc;
 			i = steps = 0;

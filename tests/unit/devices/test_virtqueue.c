@@ -361,6 +361,11 @@ static void test_indirect_rules(void **state)
 	vd_desc(&f->mem, t1, 0, t2, 16, VQ_DESC_F_INDIRECT, 0);
 	vd_desc(&f->mem, t2, 0, VD_DATA, 1, 0, 0);
 	expect_broken(f, "indirect table inside an indirect table");
+	/* The ring's own table used as an indirect table, naming itself
+	 * (found by the fuzzer: it used to walk forever). */
+	vd_desc(&f->mem, f->d.desc, 0, f->d.desc, 16 * QSIZE,
+		VQ_DESC_F_INDIRECT, 0);
+	expect_broken(f, "indirect table inside an indirect table");
 	/* INDIRECT with NEXT. */
 	vd_desc(&f->mem, f->d.desc, 0, t2, 16,
 		VQ_DESC_F_INDIRECT | VQ_DESC_F_NEXT, 1);
