@@ -125,6 +125,38 @@ def test_migration(env):
     echo_and_quit(dst, b"mig")
 
 
+def test_device_writes_reach_destination(env):
+    """Input the device delivers during pre-copy lands in guest pages
+    nothing else writes (the probe leaves it untouched until the power
+    button, hold=1): the destination must see it, so the device's writes
+    were marked dirty and sent again."""
+    args = ["run", "--kernel", probe_elf(env), "--memory", "96", "--name",
+            "src", "--serial", "stdio", "--cmdline", "fill=48 hold=1"]
+    src = Vm(env, args, name="src", stdin=subprocess.PIPE)
+    src.expect(READY, 60)
+    src.expect(r"^vprobe: virtio hello$", 30)
+    time.sleep(1)  # ring 3 has touched the 48 MiB
+    addr = "127.0.0.1:%d" % free_port()
+    dst = Vm(env, ["migrate-receive", "--listen", addr, "--serial", "stdio"],
+             name="dst", stdin=subprocess.PIPE)
+    dst.expect_stderr(r"waiting for a migration", 30)
+    mig = subprocess.Popen([env.godwit, "migrate", "--bandwidth", "16",
+                            src.qmp_path, addr], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+    env.procs.append(mig)
+    time.sleep(1)  # round 0 sent the probe's own pages by now
+    type_in(src, b"abc")
+    out, err = mig.communicate(timeout=120)
+    check(mig.returncode == 0, "migrate failed: %s" % err.decode())
+    check(src.wait(30) == 0, "source did not end after the handover")
+    dst.qmp().execute("system_powerdown")  # the probe reads its input
+    for b in b"abc":
+        dst.expect(r"^vprobe: virtio got %02x$" % b, 30)
+    type_in(dst, b"q")
+    dst.expect(r"^vprobe: virtio bye$", 30)
+    check(dst.wait(30) == 0, "destination did not exit 0")
+
+
 def rewrite(env, path, edit, name):
     s = Stream(open(path, "rb").read())
     edit(s)
@@ -218,6 +250,7 @@ def test_console_attach_pv(env):
 if __name__ == "__main__":
     main([test_output_and_input, test_paused_vm_takes_no_input,
           test_save_restore, test_migration,
+          test_device_writes_reach_destination,
           test_stream_without_console_restores,
           test_forged_console_state_refused, test_output_to_file,
           test_console_attach_pv])

@@ -187,7 +187,7 @@ const struct virtio_transport virtio_mmio_transport = {
 	.renotify = mmio_renotify,
 };
 
-/* ---- Attaching to a VM ---------------------------------------------------- */
+/* ---- Attaching to a VM --------------------------------------------------- */
 
 static int mmio_attach(struct virtio_mmio *m, struct virtio_dev *vd)
 {
@@ -231,7 +231,7 @@ void virtio_mmio_destroy(struct virtio_mmio *m)
 	irqline_destroy(&m->line);
 }
 
-/* ---- Saved state ------------------------------------------------------------ */
+/* ---- Saved state --------------------------------------------------------- */
 
 void virtio_mmio_save(struct virtio_dev *vd, struct virtio_mmio_state *st)
 {

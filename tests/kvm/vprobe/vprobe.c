@@ -17,8 +17,16 @@
  *   vprobe: virtio bye                           (virtio, on 'q'; exit 0)
  * "vprobe: BAD ..." and exit 3 on anything unexpected (a device needing
  * a reset, an interrupt with nothing to do for too long, no device).
+ *
+ * cmdline: fill=MIB (0) has ring 3 write one word into every page of
+ * MIB MiB, so a migration has that much to copy; hold=1 leaves input
+ * the device delivered untouched until the ACPI power button is pressed
+ * (the GED, polled by the timer handler), so that during a migration
+ * only the device writes the receive buffers and used ring (the test
+ * then sees whether those writes reached the destination).
  */
 #include "kernel.h"
+#include "vprobe.h"
 
 #define QSZ 8
 #define RXQ 0
@@ -71,8 +79,11 @@ static char txbuf[QSZ][LINE];
 static uint64_t base;
 static uint32_t gsi;
 static uint16_t tx_sent;
-static uint64_t irqs;
 static bool quitting;
+static bool hold; /* leave input alone until the power button */
+static uint16_t ged_port;
+static const char *const keys[] = { "fill", "hold", NULL };
+struct vprobe_fill vprobe_fill;
 
 static uint32_t rd(uint32_t off)
 {
@@ -193,10 +204,36 @@ static void vsay(const char *fmt, uint32_t arg)
 	publish(TXQ, i);
 }
 
+/* fill=MIB: pages for ring 3 to touch once (vprobe_user.c). */
+static void fill_setup(void)
+{
+	uint64_t mib = cmdline_u64("fill", 0);
+
+	if (mib && (mib > 1024 || !mm_take(mib * 256, vprobe_fill.ext,
+					   VPROBE_EXTENTS, &vprobe_fill.nr)))
+		con_fail("fill=%lu does not fit\n", mib);
+}
+
+/* hold=1: the power button (godwit's GED: an I/O port) releases input. */
+static void hold_setup(void)
+{
+	uint8_t space = 0;
+	uint64_t addr = 0;
+
+	hold = cmdline_u64("hold", 0) != 0;
+	if (hold && (!acpi_find_ged(&space, &addr) || space != ACPI_SPACE_IO ||
+		     addr > 0xffff))
+		con_fail("hold=1: no GED register in I/O space\n");
+	ged_port = (uint16_t)addr;
+}
+
 static void setup(void)
 {
 	uint32_t f;
 
+	cmdline_check_keys(keys);
+	fill_setup();
+	hold_setup();
 	find_device();
 	if (rd(R_MAGIC) != 0x74726976 || rd(R_VERSION) != 2 ||
 	    rd(R_DEVICE_ID) != 3)
@@ -247,6 +284,20 @@ static void rx_done(void)
 	r->avail.used_event = r->last_used;
 }
 
+/* Echo what arrived; after a 'q', say bye once it is all out. */
+static void handle_input(void)
+{
+	rx_done();
+	rings[TXQ].avail.used_event =
+		*(volatile uint16_t *)&rings[TXQ].used.idx;
+	if (!quitting)
+		return;
+	vsay("bye", 0);
+	while (*(volatile uint16_t *)&rings[TXQ].used.idx != tx_sent)
+		;
+	guest_exit(EXIT_OK);
+}
+
 static void irq(unsigned int vector)
 {
 	uint32_t isr = rd(R_ISR);
@@ -254,21 +305,18 @@ static void irq(unsigned int vector)
 	wr(R_ACK, isr);
 	if ((isr & 2) || (rd(R_STATUS) & 0x40))
 		con_fail("device needs a reset: status %x\n", rd(R_STATUS));
-	irqs++;
-	rx_done();
-	rings[TXQ].avail.used_event =
-		*(volatile uint16_t *)&rings[TXQ].used.idx;
-	if (quitting) {
-		vsay("bye", 0);
-		while (*(volatile uint16_t *)&rings[TXQ].used.idx != tx_sent)
-			;
-		guest_exit(EXIT_OK);
-	}
+	if (!hold)
+		handle_input();
 }
 
 static void tick(uint64_t tsc)
 {
 	(void)tsc;
+	if (!hold || !(inb(ged_port) & 1))
+		return;
+	outb(ged_port, 1); /* acknowledge the press */
+	hold = false;
+	handle_input();
 }
 
 const struct guest_ops guest_ops = {

@@ -6,9 +6,9 @@
  * are decoded and checked, the platform's slot 0 device, the power
  * button and the Generic Event Device, compared with hand-assembled
  * bytes; the MADT overrides for virtio devices on ISA IRQs), and the
- * configuration and space errors. The expected AML was worked out from the grammar of chapter 20;
- * `iasl -d` disassembles it to the ASL in the comments, and `iasl -oa`
- * compiles that ASL back to the same bytes.
+ * configuration and space errors. The expected AML was worked out from
+ * the grammar of chapter 20; `iasl -d` disassembles it to the ASL in the
+ * comments, and `iasl -oa` compiles that ASL back to the same bytes.
  */
 #include <errno.h>
 #include <setjmp.h>
