@@ -115,12 +115,17 @@ int platform_create(struct dev_registry *r, struct vm *vm, int console_fd)
 	int rc;
 
 	rc = platform_describe(r, vm->mem.size);
-	if (!rc)
-		rc = devreg_realize(r, &host);
-	if (!rc)
-		rc = platform_ports(vm);
 	if (rc) {
-		log_err("cannot attach devices: %s", strerror(-rc));
+		log_err("platform device list: %s", strerror(-rc));
+		return rc;
+	}
+	rc = devreg_realize(r, &host); /* names the device that failed */
+	if (rc)
+		return rc;
+	rc = platform_ports(vm);
+	if (rc) {
+		log_err("cannot attach the platform's ports: %s",
+			strerror(-rc));
 		return rc;
 	}
 	devreg_hook_pause(r, vm);

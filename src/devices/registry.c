@@ -66,8 +66,10 @@ int devreg_realize(struct dev_registry *r, const struct dev_host *host)
 		if (e->dev)
 			continue;
 		e->dev = calloc(1, e->type->size);
-		if (!e->dev)
+		if (!e->dev) {
+			log_err("device %s: out of memory", e->id);
 			return -ENOMEM;
+		}
 		h.res = e->res;
 		h.id = e->id;
 		rc = e->type->realize(e->dev, &h);
