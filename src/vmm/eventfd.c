@@ -64,16 +64,13 @@ int irqline_init(struct irq_line *l, struct vm *vm, unsigned int gsi)
 	if (!vm)
 		return 0;
 	rc = irqfd_ioctl(l, KVM_IRQFD_FLAG_RESAMPLE);
-	if (rc == 0) {
-		l->kvm_irqfd = true;
-		return 0;
+	if (rc) {
+		log_err("GSI %u: KVM_IRQFD with resampling (Linux 3.13 and later): %s",
+			gsi, strerror(-rc));
+		irqline_destroy(l);
+		return rc;
 	}
-	/* Older or partial KVM: drive the line with KVM_IRQ_LINE. */
-	log_debug("GSI %u: no resampling irqfd (%s), using KVM_IRQ_LINE", gsi,
-		  strerror(-rc));
-	close(l->irqfd);
-	close(l->resample_fd);
-	l->irqfd = l->resample_fd = -1;
+	l->kvm_irqfd = true;
 	return 0;
 }
 
@@ -95,13 +92,8 @@ void irqline_set(struct irq_line *l, int level)
 {
 	uint64_t one = 1;
 
-	if (l->irqfd < 0) {
-		if (l->vm && vm_irq_line(l->vm, l->gsi, level))
-			log_debug("GSI %u: KVM_IRQ_LINE failed", l->gsi);
-		return;
-	}
 	/* An eventfd counter cannot overflow at one write per event. */
-	if (level && write(l->irqfd, &one, sizeof(one)) < 0)
+	if (level && l->irqfd >= 0 && write(l->irqfd, &one, sizeof(one)) < 0)
 		log_debug("GSI %u: irqfd write: %s", l->gsi, strerror(errno));
 }
 

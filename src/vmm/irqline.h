@@ -11,9 +11,10 @@
  * line is therefore a no-op: the guest's EOI lowers it, after the guest
  * acknowledged the device.
  *
- * Without irqfd support the line is driven with KVM_IRQ_LINE, and a line
- * made without a VM (unit tests) is a pair of plain eventfds the test
- * reads and writes in KVM's place.
+ * KVM has had resampling irqfds since Linux 3.13; a KVM without them is
+ * refused rather than served by a second, untested path. A line made
+ * without a VM (unit tests) is a pair of plain eventfds the test reads
+ * and writes in KVM's place.
  */
 #ifndef GODWIT_VMM_IRQLINE_H
 #define GODWIT_VMM_IRQLINE_H
@@ -27,8 +28,8 @@ struct vm;
 struct irq_line {
 	struct vm *vm; /* NULL: eventfds only, for tests */
 	unsigned int gsi;
-	int irqfd; /* -1: KVM_IRQ_LINE */
-	int resample_fd; /* readable after an EOI lowered the line; or -1 */
+	int irqfd; /* KVM asserts the GSI when it is written */
+	int resample_fd; /* readable after an EOI lowered the line */
 	bool kvm_irqfd; /* irqfd registered with KVM (deassign on destroy) */
 };
 
