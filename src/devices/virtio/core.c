@@ -346,9 +346,34 @@ int virtio_check_state(const struct virtio_model *m, const struct dev_env *env,
 	return 0;
 }
 
+/* One queue's saved registers and position (lock held). */
+static int virtio_load_queue(struct virtio_dev *vd, unsigned int i,
+			     const struct virtio_queue_state *s)
+{
+	struct vq *q = &vd->vq[i];
+	char why[160];
+	int rc;
+
+	vq_reset(q);
+	q->size = s->size;
+	q->desc_gpa = s->desc;
+	q->avail_gpa = s->driver;
+	q->used_gpa = s->device;
+	q->next_avail = s->next_avail;
+	q->next_used = s->next_used;
+	if (!s->ready)
+		return 0;
+	rc = vq_activate(q, vd->mem, vd->model->queue_max,
+			 virtio_has(vd, VIRTIO_RING_F_EVENT_IDX),
+			 virtio_has(vd, VIRTIO_RING_F_INDIRECT_DESC), why,
+			 sizeof(why));
+	if (rc)
+		log_err("%s: saved queue %u: %s", vd->name, i, why);
+	return rc;
+}
+
 int virtio_load_state(struct virtio_dev *vd, const struct virtio_mmio_state *st)
 {
-	char why[160];
 	unsigned int i;
 	int rc = 0;
 
@@ -360,26 +385,8 @@ int virtio_load_state(struct virtio_dev *vd, const struct virtio_mmio_state *st)
 	vd->status = st->status;
 	vd->isr = st->interrupt_status;
 	vd->config_generation = st->config_generation;
-	for (i = 0; i < vd->model->num_queues && !rc; i++) {
-		const struct virtio_queue_state *s = &st->queue[i];
-		struct vq *q = &vd->vq[i];
-
-		vq_reset(q);
-		q->size = s->size;
-		q->desc_gpa = s->desc;
-		q->avail_gpa = s->driver;
-		q->used_gpa = s->device;
-		q->next_avail = s->next_avail;
-		q->next_used = s->next_used;
-		if (s->ready)
-			rc = vq_activate(
-				q, vd->mem, vd->model->queue_max,
-				virtio_has(vd, VIRTIO_RING_F_EVENT_IDX),
-				virtio_has(vd, VIRTIO_RING_F_INDIRECT_DESC),
-				why, sizeof(why));
-	}
+	for (i = 0; i < vd->model->num_queues && !rc; i++)
+		rc = virtio_load_queue(vd, i, &st->queue[i]);
 	pthread_mutex_unlock(&vd->lock);
-	if (rc)
-		log_err("%s: saved queue %u: %s", vd->name, i - 1, why);
 	return rc;
 }

@@ -115,23 +115,33 @@ static void virtio_on_wake(struct virtio_dev *vd)
 		vd->model->wake(vd);
 }
 
-int virtio_poll(struct virtio_dev *vd, int timeout_ms)
+/* What the thread waits on: wake, each queue's kick, the watches. */
+static unsigned int virtio_pollset(struct virtio_dev *vd, struct pollfd *p)
 {
-	struct pollfd p[1 + VIRTIO_QUEUES_MAX + ARRAY_SIZE(vd->watch)];
-	unsigned int nq = vd->model->num_queues, n = 0, i;
-	int handled = 0;
+	unsigned int n = 0, i;
 
 	p[n++] = (struct pollfd){ .fd = vd->wake_fd, .events = POLLIN };
-	for (i = 0; i < nq; i++)
+	for (i = 0; i < vd->model->num_queues; i++)
 		p[n++] = (struct pollfd){ .fd = vd->kick_fd[i],
 					  .events = POLLIN };
 	for (i = 0; i < vd->nr_watch; i++)
 		p[n++] = (struct pollfd){ .fd = vd->watch[i].fd,
 					  .events = POLLIN };
-	if (poll(p, n, timeout_ms) <= 0)
+	return n;
+}
+
+int virtio_poll(struct virtio_dev *vd, int timeout_ms)
+{
+	struct pollfd p[1 + VIRTIO_QUEUES_MAX + ARRAY_SIZE(vd->watch)];
+	unsigned int nq = vd->model->num_queues, i;
+	int handled = 0;
+
+	if (poll(p, virtio_pollset(vd, p), timeout_ms) <= 0)
 		return 0;
-	if (p[0].revents && ++handled)
+	if (p[0].revents) {
+		handled++;
 		virtio_on_wake(vd);
+	}
 	for (i = 0; i < nq; i++) {
 		if (!p[1 + i].revents)
 			continue;
@@ -140,9 +150,12 @@ int virtio_poll(struct virtio_dev *vd, int timeout_ms)
 		if (virtio_live_queue(vd, i))
 			vd->model->queue_work(vd, i);
 	}
-	for (i = 0; i < vd->nr_watch; i++)
-		if (p[1 + nq + i].revents && ++handled)
-			vd->watch[i].fn(vd);
+	for (i = 0; i < vd->nr_watch; i++) {
+		if (!p[1 + nq + i].revents)
+			continue;
+		handled++;
+		vd->watch[i].fn(vd);
+	}
 	return handled;
 }
 
