@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "devices/platform.h"
 #include "devices/registry.h"
 #include "migration/recio.h"
 #include "migration/restore.h"
@@ -153,15 +154,12 @@ static void print_summary(const struct summary *sum, uint64_t bytes)
 static int inspect_records(struct stream *s, const struct stream_header *h,
 			   struct inspect *in, struct rec_error *err)
 {
-	unsigned int i;
 	int rc;
 
 	in->lim = (struct rec_limits){ h->nr_vcpus, h->mem_bytes };
-	for (i = 0; i < devreg_platform_count; i++) {
-		rc = devreg_add(&in->devs, &devreg_platform[i]);
-		if (rc)
-			return rc;
-	}
+	rc = platform_describe(&in->devs, h->mem_bytes);
+	if (rc)
+		return rc;
 	rc = vmstate_rx_init(&in->rx, h->nr_vcpus);
 	return rc ? rc : walk(s, in, err);
 }

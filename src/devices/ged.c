@@ -16,12 +16,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "vmm/vm.h"
 #include "vmm/x86/layout.h"
 
 /* Event bits the model knows; a stream setting others is refused. */
 #define GED_EVENTS_KNOWN ACPI_GED_POWER_BUTTON
 
+/* Power-on: no event pending, the line low. */
 void ged_init(struct ged *g, ged_irq_fn set_irq, void *irq_opaque)
 {
 	memset(g, 0, sizeof(*g));
@@ -109,3 +111,68 @@ int ged_restore(struct ged *g, const struct ged_state *in)
 	pthread_mutex_unlock(&g->lock);
 	return 0;
 }
+
+/* ---- The device descriptor (device.h) ---------------------------------- */
+
+static void ged_vm_irq(void *vm, int level)
+{
+	if (vm_irq_line(vm, PORT_ACPI_GED_IRQ, level))
+		log_debug("GED IRQ line: failed");
+}
+
+static int ged_realize(void *dev, const struct dev_host *host)
+{
+	ged_init(dev, ged_vm_irq, host->vm);
+	return ged_attach(dev, host->vm);
+}
+
+static void ged_reset(void *dev)
+{
+	struct ged *g = dev;
+
+	pthread_mutex_lock(&g->lock);
+	g->st = (struct ged_state){ 0 };
+	ged_update_irq(g);
+	pthread_mutex_unlock(&g->lock);
+}
+
+/* No threads, no guest RAM: a press while paused waits in the state. */
+static void ged_quiet(void *dev)
+{
+}
+
+static void ged_save_op(void *dev, void *state)
+{
+	ged_save(dev, state);
+}
+
+static int ged_check_op(const struct dev_env *env, const void *state, char *why,
+			size_t whylen)
+{
+	return ged_state_check(state, why, whylen);
+}
+
+static int ged_load_op(void *dev, const void *state)
+{
+	return ged_restore(dev, state);
+}
+
+static void ged_destroy_op(void *dev)
+{
+	ged_destroy(dev);
+}
+
+const struct dev_type ged_type = {
+	.name = "ged",
+	.state_version = GED_STATE_VERSION,
+	.state_size = sizeof(struct ged_state),
+	.size = sizeof(struct ged),
+	.realize = ged_realize,
+	.reset = ged_reset,
+	.quiesce = ged_quiet,
+	.save = ged_save_op,
+	.check = ged_check_op,
+	.load = ged_load_op,
+	.resume = ged_quiet,
+	.destroy = ged_destroy_op,
+};

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "common/compiler.h"
+#include "devices/device.h"
 #include "format/stream_format.h"
 
 struct vm;
@@ -55,5 +56,8 @@ int ged_state_check(const struct ged_state *st, char *why,
 		    size_t whylen) __must_check;
 /* Load a checked state and drive the line to match it. */
 int ged_restore(struct ged *g, const struct ged_state *in) __must_check;
+
+/* The GED's descriptor: PORT_ACPI_GED, GSI PORT_ACPI_GED_IRQ. */
+extern const struct dev_type ged_type;
 
 #endif

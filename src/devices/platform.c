@@ -1,10 +1,39 @@
-/* Debug-exit, ACPI power-management and i8042 reset ports. */
+/*
+ * The platform's device list, and the debug-exit, ACPI power-management
+ * and i8042 reset ports.
+ */
 #include "devices/platform.h"
 
 #include <string.h>
 
+#include "common/compiler.h"
+#include "common/log.h"
+#include "devices/ged.h"
+#include "devices/serial.h"
+#include "devices/virtio/console.h"
 #include "vmm/vm.h"
 #include "vmm/x86/layout.h"
+
+/* The window and GSI of virtio-mmio slot n (layout.h). */
+#define VIRTIO_SLOT(n)                                                      \
+	{                                                                   \
+		.mmio_base =                                                \
+			LAYOUT_VIRTIO_MMIO + (n)*LAYOUT_VIRTIO_MMIO_STRIDE, \
+		.gsi = LAYOUT_VIRTIO_GSI(n)                                 \
+	}
+
+/*
+ * Every godwit x86 VM's devices, by id. Saved and restored in this
+ * order; a stream made before a device existed lacks its record
+ * (may_be_absent). A virtio device keeps its slot for good: the guest
+ * found it there, and a restore checks it.
+ */
+static const struct dev_slot platform_devices[] = {
+	{ "serial0", &serial_type, .res = { 0 } },
+	{ "ged0", &ged_type, .may_be_absent = true }, /* not in 0.1.0 */
+	{ "console0", &virtio_console_type, .res = VIRTIO_SLOT(0),
+	  .may_be_absent = true },
+};
 
 #define I8042_DATA 0x60
 #define I8042_CMD 0x64
@@ -60,7 +89,7 @@ static void i8042_io(void *opaque, uint64_t offset, uint8_t *data,
 				"guest requested a reset");
 }
 
-int platform_attach(struct vm *vm)
+static int platform_ports(struct vm *vm)
 {
 	int rc;
 
@@ -71,4 +100,44 @@ int platform_attach(struct vm *vm)
 	if (!rc)
 		rc = bus_register(&vm->pio, I8042_DATA, 5, i8042_io, vm);
 	return rc;
+}
+
+int platform_describe(struct dev_registry *r, uint64_t mem_bytes)
+{
+	r->mem_bytes = mem_bytes;
+	return devreg_add_list(r, platform_devices,
+			       ARRAY_SIZE(platform_devices));
+}
+
+int platform_create(struct dev_registry *r, struct vm *vm, int console_fd)
+{
+	const struct dev_host host = { .vm = vm, .console_fd = console_fd };
+	int rc;
+
+	rc = platform_describe(r, vm->mem.size);
+	if (rc) {
+		log_err("platform device list: %s", strerror(-rc));
+		return rc;
+	}
+	rc = devreg_realize(r, &host); /* names the device that failed */
+	if (rc)
+		return rc;
+	rc = platform_ports(vm);
+	if (rc) {
+		log_err("cannot attach the platform's ports: %s",
+			strerror(-rc));
+		return rc;
+	}
+	devreg_hook_pause(r, vm);
+	return 0;
+}
+
+size_t platform_console_input(void *registry, const uint8_t *buf, size_t len)
+{
+	struct virtio_console *con = devreg_dev(registry, "console0");
+	struct serial *uart = devreg_dev(registry, "serial0");
+
+	if (con && virtio_console_takes_input(con))
+		return virtio_console_receive(con, buf, len);
+	return uart ? serial_receive(uart, buf, len) : len;
 }

@@ -1,22 +1,99 @@
-/* Device registry: the stateful devices of a VM by stable id. */
+/*
+ * Device registry: the devices of a VM by stable id, created and driven
+ * only through their type descriptors.
+ */
 #include "devices/registry.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "common/compiler.h"
-#include "devices/ged.h"
-#include "devices/serial.h"
+#include "common/log.h"
+#include "vmm/vm.h"
 
-int devreg_add(struct dev_registry *r, const struct dev_entry *e)
+/* Every member is required: a type missing one is a programmer error. */
+static bool devreg_type_complete(const struct dev_type *t)
 {
+	return t->name && t->size && t->state_size &&
+	       t->state_size <= DEVICE_STATE_MAX && t->realize && t->reset &&
+	       t->quiesce && t->save && t->check && t->load && t->resume &&
+	       t->destroy;
+}
+
+static int devreg_add(struct dev_registry *r, const struct dev_slot *s)
+{
+	struct dev_entry *e;
+
 	if (r->nr == DEVREG_MAX)
 		return -ENOSPC;
-	if (!e->id[0] || memchr(e->id, 0, DEVICE_ID_LEN) == NULL)
+	if (!s->id || !s->id[0] || strlen(s->id) >= DEVICE_ID_LEN ||
+	    !devreg_type_complete(s->type))
 		return -EINVAL;
-	if (devreg_find(r, e->id))
+	if (devreg_find(r, s->id))
 		return -EEXIST;
-	r->devs[r->nr++] = *e;
+	e = &r->devs[r->nr++];
+	memset(e, 0, sizeof(*e));
+	strcpy(e->id, s->id);
+	e->type = s->type;
+	e->res = s->res;
+	e->may_be_absent = s->may_be_absent;
+	return 0;
+}
+
+int devreg_add_list(struct dev_registry *r, const struct dev_slot *list,
+		    unsigned int n)
+{
+	unsigned int i;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		rc = devreg_add(r, &list[i]);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int devreg_realize(struct dev_registry *r, const struct dev_host *host)
+{
+	struct dev_host h = *host;
+	unsigned int i;
+	int rc;
+
+	for (i = 0; i < r->nr; i++) {
+		struct dev_entry *e = &r->devs[i];
+
+		if (e->dev)
+			continue;
+		e->dev = calloc(1, e->type->size);
+		if (!e->dev) {
+			log_err("device %s: out of memory", e->id);
+			return -ENOMEM;
+		}
+		h.res = e->res;
+		h.id = e->id;
+		rc = e->type->realize(e->dev, &h);
+		if (rc) {
+			log_err("device %s (%s): cannot create it: %s", e->id,
+				e->type->name, strerror(-rc));
+			return rc;
+		}
+		e->realized = true;
+		e->type->reset(e->dev);
+	}
+	return 0;
+}
+
+int devreg_attach(struct dev_registry *r, const char *id, void *dev)
+{
+	struct dev_entry *e = devreg_find(r, id);
+
+	if (!e)
+		return -ENOENT;
+	if (e->dev)
+		return -EEXIST;
+	e->dev = dev;
+	e->realized = e->borrowed = true;
 	return 0;
 }
 
@@ -30,84 +107,73 @@ struct dev_entry *devreg_find(struct dev_registry *r, const char *id)
 	return NULL;
 }
 
-static void serial_save_op(void *dev, void *state)
+void *devreg_dev(struct dev_registry *r, const char *id)
 {
-	serial_save(dev, state);
+	struct dev_entry *e = devreg_find(r, id);
+
+	return e ? e->dev : NULL;
 }
 
-static int serial_restore_op(void *dev, const void *state)
+struct dev_env devreg_env(const struct dev_registry *r,
+			  const struct dev_entry *e)
 {
-	return serial_restore(dev, state);
+	return (struct dev_env){ .mem_bytes = r->mem_bytes, .res = e->res };
 }
 
-static int serial_check_op(const void *state, char *why, size_t whylen)
+void devreg_quiesce_all(struct dev_registry *r)
 {
-	return serial_state_check(state, why, whylen);
+	unsigned int i;
+
+	for (i = 0; i < r->nr; i++)
+		if (r->devs[i].realized)
+			r->devs[i].type->quiesce(r->devs[i].dev);
+	r->quiesced++;
 }
 
-static void ged_save_op(void *dev, void *state)
+void devreg_resume_all(struct dev_registry *r)
 {
-	ged_save(dev, state);
+	unsigned int i;
+
+	if (!r->quiesced)
+		return; /* every quiesce has its resume, never more */
+	r->quiesced--;
+	for (i = r->nr; i-- > 0;)
+		if (r->devs[i].realized)
+			r->devs[i].type->resume(r->devs[i].dev);
 }
 
-static int ged_restore_op(void *dev, const void *state)
+static void devreg_paused(void *opaque)
 {
-	return ged_restore(dev, state);
+	devreg_quiesce_all(opaque);
 }
 
-static int ged_check_op(const void *state, char *why, size_t whylen)
+static void devreg_resuming(void *opaque)
 {
-	return ged_state_check(state, why, whylen);
+	devreg_resume_all(opaque);
 }
 
-const struct dev_entry devreg_platform[] = {
-	{
-		.id = "serial0",
-		.version = SERIAL_STATE_VERSION,
-		.state_size = sizeof(struct serial_state),
-		.check = serial_check_op,
-	},
-	{
-		.id = "ged0",
-		.version = GED_STATE_VERSION,
-		.state_size = sizeof(struct ged_state),
-		.check = ged_check_op,
-		.may_be_absent = true,
-	},
-};
-const unsigned int devreg_platform_count = ARRAY_SIZE(devreg_platform);
-
-int devreg_add_serial(struct dev_registry *r, const char *id, struct serial *s)
+void devreg_hook_pause(struct dev_registry *r, struct vm *vm)
 {
-	struct dev_entry e = {
-		.version = SERIAL_STATE_VERSION,
-		.state_size = sizeof(struct serial_state),
-		.save = serial_save_op,
-		.check = serial_check_op,
-		.restore = serial_restore_op,
-		.dev = s,
-	};
+	const struct vm_pause_hooks hooks = { .paused = devreg_paused,
+					      .resuming = devreg_resuming,
+					      .opaque = r };
 
-	if (strlen(id) >= DEVICE_ID_LEN)
-		return -ENAMETOOLONG;
-	strcpy(e.id, id);
-	return devreg_add(r, &e);
+	devreg_quiesce_all(r); /* until the VM first runs */
+	vm_set_pause_hooks(vm, &hooks);
 }
 
-int devreg_add_ged(struct dev_registry *r, const char *id, struct ged *g)
+void devreg_destroy(struct dev_registry *r)
 {
-	struct dev_entry e = {
-		.version = GED_STATE_VERSION,
-		.state_size = sizeof(struct ged_state),
-		.save = ged_save_op,
-		.check = ged_check_op,
-		.restore = ged_restore_op,
-		.dev = g,
-		.may_be_absent = true,
-	};
+	unsigned int i;
 
-	if (strlen(id) >= DEVICE_ID_LEN)
-		return -ENAMETOOLONG;
-	strcpy(e.id, id);
-	return devreg_add(r, &e);
+	for (i = r->nr; i-- > 0;) {
+		struct dev_entry *e = &r->devs[i];
+
+		if (!e->dev || e->borrowed)
+			continue;
+		e->type->destroy(e->dev);
+		free(e->dev);
+		e->dev = NULL;
+		e->realized = false;
+	}
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/util.h"
 #include "vmm/vm.h"
 #include "vmm/x86/layout.h"
@@ -49,6 +50,14 @@ enum {
 #define MSR_RI 0x40
 #define MSR_DCD 0x80
 
+/* Power-on registers (lock held, or not yet shared). */
+static void serial_power_on(struct serial *s)
+{
+	memset(&s->st, 0, sizeof(s->st));
+	s->st.mcr = MCR_OUT2;
+	s->st.dll = 12; /* 9600 baud, as firmware leaves it */
+}
+
 void serial_init(struct serial *s, int out_fd, serial_irq_fn set_irq,
 		 void *irq_opaque)
 {
@@ -57,8 +66,7 @@ void serial_init(struct serial *s, int out_fd, serial_irq_fn set_irq,
 	s->out_fd = out_fd;
 	s->set_irq = set_irq;
 	s->irq_opaque = irq_opaque;
-	s->st.mcr = MCR_OUT2;
-	s->st.dll = 12; /* 9600 baud, as firmware leaves it */
+	serial_power_on(s);
 }
 
 void serial_destroy(struct serial *s)
@@ -320,3 +328,67 @@ int serial_restore(struct serial *s, const struct serial_state *in)
 	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
+
+/* ---- The device descriptor (device.h) ---------------------------------- */
+
+static void serial_vm_irq(void *vm, int level)
+{
+	if (vm_irq_line(vm, PORT_SERIAL0_IRQ, level))
+		log_debug("serial IRQ line: failed");
+}
+
+static int serial_realize(void *dev, const struct dev_host *host)
+{
+	serial_init(dev, host->console_fd, serial_vm_irq, host->vm);
+	return serial_attach(dev, host->vm);
+}
+
+static void serial_reset(void *dev)
+{
+	struct serial *s = dev;
+
+	pthread_mutex_lock(&s->lock);
+	serial_power_on(s);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* The UART has no threads and writes no guest RAM: nothing to stop. */
+static void serial_quiet(void *dev)
+{
+}
+
+static void serial_save_op(void *dev, void *state)
+{
+	serial_save(dev, state);
+}
+
+static int serial_check_op(const struct dev_env *env, const void *state,
+			   char *why, size_t whylen)
+{
+	return serial_state_check(state, why, whylen);
+}
+
+static int serial_load_op(void *dev, const void *state)
+{
+	return serial_restore(dev, state);
+}
+
+static void serial_destroy_op(void *dev)
+{
+	serial_destroy(dev);
+}
+
+const struct dev_type serial_type = {
+	.name = "serial",
+	.state_version = SERIAL_STATE_VERSION,
+	.state_size = sizeof(struct serial_state),
+	.size = sizeof(struct serial),
+	.realize = serial_realize,
+	.reset = serial_reset,
+	.quiesce = serial_quiet,
+	.save = serial_save_op,
+	.check = serial_check_op,
+	.load = serial_load_op,
+	.resume = serial_quiet,
+	.destroy = serial_destroy_op,
+};

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "common/compiler.h"
+#include "devices/device.h"
 #include "format/stream_format.h"
 
 struct vm;
@@ -46,5 +47,8 @@ int serial_state_check(const struct serial_state *st, char *why,
 		       size_t whylen) __must_check;
 int serial_restore(struct serial *s,
 		   const struct serial_state *in) __must_check;
+
+/* The UART's descriptor: PORT_SERIAL0, IRQ 4, output to the console. */
+extern const struct dev_type serial_type;
 
 #endif

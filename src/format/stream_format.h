@@ -277,6 +277,62 @@ struct ged_state {
 };
 _Static_assert(sizeof(struct ged_state) == 8, "ged_state");
 
+/*
+ * virtio devices on the virtio-mmio transport (virtio 1.2, modern, MMIO
+ * register version 2): the transport's registers and every queue, as
+ * plain data, at the start of each virtio device's state. Nothing is in
+ * flight in a stream: the device completed every request it took before
+ * the state was written (docs/stream-format.md, DEVICE).
+ */
+#define VIRTIO_STATE_QUEUES 8 /* queue slots in every virtio state */
+#define VIRTIO_QUEUE_SIZE_MAX 32768u /* split virtqueue limit */
+
+struct virtio_queue_state {
+	uint64_t desc; /* QueueDesc: descriptor table address */
+	uint64_t driver; /* QueueDriver: available ring address */
+	uint64_t device; /* QueueDevice: used ring address */
+	uint16_t size; /* QueueNum, as written; checked when ready */
+	uint16_t ready; /* QueueReady: 0 or 1 */
+	uint16_t next_avail; /* next available-ring index the device reads */
+	uint16_t next_used; /* next used-ring index the device writes */
+	uint32_t reserved[2]; /* 0 */
+};
+_Static_assert(sizeof(struct virtio_queue_state) == 40, "virtio_queue_state");
+
+struct virtio_mmio_state {
+	uint64_t mmio_base; /* the 512-byte register window, as configured */
+	uint32_t gsi; /* its interrupt line, as configured */
+	uint32_t device_id; /* virtio device id, as the model has it */
+	uint64_t driver_features; /* acknowledged: within the offered ones */
+	uint32_t device_features_sel;
+	uint32_t driver_features_sel;
+	uint32_t queue_sel;
+	uint32_t status; /* device status bits */
+	uint32_t interrupt_status; /* bit 0 used buffer, bit 1 config change */
+	uint32_t config_generation;
+	uint32_t num_queues; /* the model's queue count, <= VIRTIO_STATE_QUEUES */
+	uint32_t reserved; /* 0 */
+	struct virtio_queue_state queue[VIRTIO_STATE_QUEUES]; /* unused: 0 */
+};
+_Static_assert(sizeof(struct virtio_mmio_state) == 376, "virtio_mmio_state");
+
+#define VIRTIO_CONSOLE_STATE_VERSION 1
+#define VIRTIO_CONSOLE_RX_MAX 256
+#define VIRTIO_CONSOLE_F_GUEST_WROTE 0x1u /* port 0 in use: input goes here */
+
+/* virtio-console, port 0 only ("console0"). */
+struct virtio_console_state {
+	struct virtio_mmio_state vio;
+	uint16_t cols; /* config space: 0 (VIRTIO_CONSOLE_F_SIZE not offered) */
+	uint16_t rows; /* 0 */
+	uint32_t max_nr_ports; /* 1 */
+	uint32_t flags; /* VIRTIO_CONSOLE_F_* */
+	uint32_t rx_count; /* input accepted, not yet in the guest */
+	uint8_t rx[VIRTIO_CONSOLE_RX_MAX]; /* rx[0..rx_count), rest 0 */
+};
+_Static_assert(sizeof(struct virtio_console_state) == 648,
+	       "virtio_console_state");
+
 /* ---- Migration handover (on the socket, after the stream's END) -------- */
 
 #define HANDOVER_MAGIC 0x48574447u /* "GDWH" */

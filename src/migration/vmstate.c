@@ -96,7 +96,8 @@ static int save_machine(struct vm *vm, struct stream *s)
 	return rec_write_buf(s, REC_PIT, &st.pit, sizeof(st.pit));
 }
 
-static int save_devices(struct dev_registry *devs, struct stream *s)
+/* One DEVICE record per device, in list order, through its descriptor. */
+int vmstate_save_devices(struct dev_registry *devs, struct stream *s)
 {
 	uint8_t state[DEVICE_STATE_MAX];
 	struct rec_device d;
@@ -104,15 +105,16 @@ static int save_devices(struct dev_registry *devs, struct stream *s)
 
 	for (i = 0; i < devs->nr; i++) {
 		struct dev_entry *e = &devs->devs[i];
+		const struct dev_type *t = e->type;
 		struct iovec iov[2] = { { &d, sizeof(d) },
-					{ state, e->state_size } };
+					{ state, t->state_size } };
 
 		memset(&d, 0, sizeof(d));
 		memcpy(d.id, e->id, DEVICE_ID_LEN);
-		d.version = e->version;
-		d.length = e->state_size;
-		memset(state, 0, e->state_size);
-		e->save(e->dev, state);
+		d.version = t->state_version;
+		d.length = t->state_size;
+		memset(state, 0, t->state_size);
+		t->save(e->dev, state);
 		rec_write(s, REC_DEVICE, iov, 2);
 	}
 	return s->error;
@@ -127,7 +129,7 @@ int vmstate_save(struct vm *vm, struct dev_registry *devs, struct stream *s)
 	save_machine(vm, s);
 	for (i = 0; i < vm->nr_vcpus && !s->error; i++)
 		save_vcpu(s, &vm->vcpus[i]);
-	return save_devices(devs, s);
+	return vmstate_save_devices(devs, s);
 }
 
 int vmstate_rx_init(struct vmstate_rx *rx, unsigned int nr_vcpus)
@@ -223,20 +225,24 @@ static int rx_device(struct vmstate_rx *rx, struct dev_registry *devs,
 		     const struct rec_device *d, char *why, size_t whylen)
 {
 	struct dev_entry *e = devreg_find(devs, d->id);
+	const struct dev_type *t;
+	struct dev_env env;
 	unsigned int i;
 
 	if (!e)
 		return WHY("device '%s' does not exist in this VM", d->id);
 	i = e - devs->devs;
+	t = e->type;
 	if (rx->have_dev[i])
 		return WHY("second DEVICE record for '%s'", d->id);
-	if (d->version != e->version || d->length != e->state_size)
+	if (d->version != t->state_version || d->length != t->state_size)
 		return WHY(
 			"device '%s' state version %u (%u bytes) is not supported (expected version %u, %u bytes)",
-			d->id, d->version, d->length, e->version,
-			e->state_size);
-	if (e->check(d->state, why, whylen)) {
-		char detail[160];
+			d->id, d->version, d->length, t->state_version,
+			t->state_size);
+	env = devreg_env(devs, e);
+	if (t->check(&env, d->state, why, whylen)) {
+		char detail[200];
 
 		snprintf(detail, sizeof(detail), "%s", why);
 		return WHY("device '%s': %s", d->id, detail);
@@ -321,6 +327,25 @@ int vmstate_rx_complete(const struct vmstate_rx *rx,
 	return 0;
 }
 
+int vmstate_apply_devices(struct vmstate_rx *rx, struct dev_registry *devs)
+{
+	unsigned int i;
+	int rc;
+
+	for (i = 0; i < devs->nr; i++) {
+		struct dev_entry *e = &devs->devs[i];
+
+		if (!rx->have_dev[i])
+			continue; /* may_be_absent: keeps its initial state */
+		rc = e->type->load(e->dev, rx->dev_state[i]);
+		if (rc) {
+			log_err("device '%s': saved state is invalid", e->id);
+			return rc;
+		}
+	}
+	return 0;
+}
+
 int vmstate_rx_apply(struct vmstate_rx *rx, struct vm *vm,
 		     struct dev_registry *devs)
 {
@@ -334,18 +359,10 @@ int vmstate_rx_apply(struct vmstate_rx *rx, struct vm *vm,
 			return rc;
 	}
 	rc = x86_vm_state_set(vm, &rx->vm);
+	if (!rc)
+		rc = vmstate_apply_devices(rx, devs);
 	if (rc)
 		return rc;
-	for (i = 0; i < devs->nr; i++) {
-		if (!rx->have_dev[i])
-			continue; /* may_be_absent: keeps its initial state */
-		rc = devs->devs[i].restore(devs->devs[i].dev, rx->dev_state[i]);
-		if (rc) {
-			log_err("device '%s': saved state is invalid",
-				devs->devs[i].id);
-			return rc;
-		}
-	}
 	/* vm_start() sets TSC and kvmclock from here just before running. */
 	vm->pause.tsc_guest = rx->clock.guest_tsc;
 	vm->pause.kvmclock_ns = rx->clock.kvmclock_ns;

@@ -22,6 +22,9 @@ struct vm;
 /* Write every state record of a paused VM. */
 int vmstate_save(struct vm *vm, struct dev_registry *devs,
 		 struct stream *s) __must_check;
+/* The DEVICE records alone (devices quiesced), through the descriptors. */
+int vmstate_save_devices(struct dev_registry *devs,
+			 struct stream *s) __must_check;
 
 struct vmstate_rx {
 	unsigned int nr_vcpus;
@@ -51,5 +54,8 @@ int vmstate_rx_complete(const struct vmstate_rx *rx,
  */
 int vmstate_rx_apply(struct vmstate_rx *rx, struct vm *vm,
 		     struct dev_registry *devs) __must_check;
+/* The DEVICE part of that: load each device's collected state, in order. */
+int vmstate_apply_devices(struct vmstate_rx *rx,
+			  struct dev_registry *devs) __must_check;
 
 #endif

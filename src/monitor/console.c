@@ -1,8 +1,9 @@
 /*
- * Console plumbing between the host terminal and the guest's UART. Input
- * the UART cannot take yet (its FIFO is full because the guest has not
- * read it) waits in a small buffer and is retried by a timer, while stdin
- * is not read, so typing never overruns the guest.
+ * Console plumbing between the host terminal and the guest's console
+ * device (the UART or the virtio-console). Input the device cannot take
+ * yet (its buffer is full because the guest has not read it) waits in a
+ * small buffer and is retried by a timer, while stdin is not read, so
+ * typing never overruns the guest.
  */
 #include "monitor/console.h"
 
@@ -15,7 +16,6 @@
 #include "common/clock.h"
 #include "common/evloop.h"
 #include "common/log.h"
-#include "devices/serial.h"
 #include "monitor/monitor.h"
 
 #define RETRY_NS (5 * NSEC_PER_MSEC)
@@ -91,7 +91,7 @@ static void console_raw(struct console *c)
 
 static void console_feed(struct console *c)
 {
-	size_t n = serial_receive(c->serial, c->pending, c->npending);
+	size_t n = c->receive(c->receive_opaque, c->pending, c->npending);
 
 	memmove(c->pending, c->pending + n, c->npending - n);
 	c->npending -= n;
@@ -137,12 +137,13 @@ static void console_input(struct evloop *loop, int fd, uint32_t events,
 }
 
 int console_start_input(struct console *c, struct evloop *loop,
-			struct serial *serial)
+			console_receive_fn receive, void *opaque)
 {
 	bool pty = c->pty_path[0] != 0;
 	int rc;
 
-	c->serial = serial;
+	c->receive = receive;
+	c->receive_opaque = opaque;
 	c->loop = loop;
 	c->in_fd = pty ? c->out_fd : STDIN_FILENO;
 	rc = evloop_timer_new(loop, console_retry, c, &c->retry);

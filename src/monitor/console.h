@@ -1,7 +1,8 @@
 /*
- * The console of the serial port: stdin/stdout (raw mode on a terminal,
- * ^] ends the VM), a file (output only), a pseudo-terminal (for
- * `godwit console`), or nowhere.
+ * The guest's console: stdin/stdout (raw mode on a terminal, ^] ends the
+ * VM), a file (output only), a pseudo-terminal (for `godwit console`),
+ * or nowhere. The UART and the virtio-console both write to it; input
+ * goes to a receive function that picks the device the guest uses.
  */
 #ifndef GODWIT_MONITOR_CONSOLE_H
 #define GODWIT_MONITOR_CONSOLE_H
@@ -15,12 +16,16 @@
 
 struct evloop;
 struct evloop_timer;
-struct serial;
+
+/* Offer input to the guest; returns how many bytes were taken. */
+typedef size_t (*console_receive_fn)(void *opaque, const uint8_t *buf,
+				     size_t len);
 
 #define CONSOLE_ESCAPE 0x1d /* ^] */
 
 struct console {
-	struct serial *serial;
+	console_receive_fn receive;
+	void *receive_opaque;
 	struct evloop *loop;
 	int in_fd; /* -1: no input */
 	int out_fd; /* -1: output discarded; owned if out_owned */
@@ -28,7 +33,7 @@ struct console {
 	bool out_owned;
 	bool tty_raw;
 	struct termios saved;
-	uint8_t pending[256]; /* input the UART FIFO had no room for */
+	uint8_t pending[256]; /* input the guest's device had no room for */
 	size_t npending;
 	struct evloop_timer *retry;
 	void (*on_escape)(void *opaque);
@@ -38,9 +43,9 @@ struct console {
 /* Open the output side: a DOMAIN_SERIAL_* kind (path for files). */
 int console_open_output(struct console *c, int kind,
 			const char *path) __must_check;
-/* Start feeding input into serial (stdio and pty kinds). */
+/* Start feeding input to receive (stdio and pty kinds). */
 int console_start_input(struct console *c, struct evloop *loop,
-			struct serial *serial) __must_check;
+			console_receive_fn receive, void *opaque) __must_check;
 void console_close(struct console *c);
 
 #endif

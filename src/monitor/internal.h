@@ -14,7 +14,6 @@
 #include "common/evloop.h"
 #include "devices/ged.h"
 #include "devices/registry.h"
-#include "devices/serial.h"
 #include "format/stream_format.h"
 #include "migration/arrival.h"
 #include "migration/handover.h"
@@ -155,9 +154,8 @@ struct monitor {
 	const struct monitor_opts *opts;
 	struct domain_config cfg; /* effective configuration */
 	struct vm vm;
-	struct serial serial;
-	struct ged ged; /* power button (system_powerdown) */
-	struct dev_registry devs;
+	struct dev_registry devs; /* the VM's devices (devices/platform.h) */
+	struct ged *ged; /* in devs: the power button (system_powerdown) */
 	struct monitor_disks disks;
 	struct console console;
 	struct evloop *loop;

@@ -22,7 +22,6 @@
 #include "common/util.h"
 #include "devices/platform.h"
 #include "migration/restore.h"
-#include "vmm/x86/layout.h"
 #include "vmm/x86/loader.h"
 
 const char *run_state_name(enum run_state s)
@@ -109,22 +108,6 @@ void monitor_end(struct monitor *m, int status, const char *fmt, ...)
 	vm_request_stop(&m->vm, VM_STOP_HOST, status, "%s", msg);
 }
 
-static void monitor_serial_irq(void *opaque, int level)
-{
-	struct monitor *m = opaque;
-
-	if (vm_irq_line(&m->vm, PORT_SERIAL0_IRQ, level))
-		log_debug("serial IRQ line: failed");
-}
-
-static void monitor_ged_irq(void *opaque, int level)
-{
-	struct monitor *m = opaque;
-
-	if (vm_irq_line(&m->vm, PORT_ACPI_GED_IRQ, level))
-		log_debug("GED IRQ line: failed");
-}
-
 static void monitor_on_stop(struct evloop *loop, int fd, uint32_t events,
 			    void *opaque)
 {
@@ -183,28 +166,16 @@ static int monitor_signals(struct monitor *m)
 			     monitor_on_signal, m);
 }
 
+/* The platform's devices (devices/platform.c), output to the console. */
 static int monitor_devices(struct monitor *m)
 {
 	int rc;
 
 	rc = console_open_output(&m->console, m->cfg.serial,
 				 m->cfg.serial_path);
-	if (rc)
-		return rc;
-	serial_init(&m->serial, m->console.out_fd, monitor_serial_irq, m);
-	rc = serial_attach(&m->serial, &m->vm);
 	if (!rc)
-		rc = devreg_add_serial(&m->devs, "serial0", &m->serial);
-	/* Every VM has the GED: its DSDT always describes one. */
-	ged_init(&m->ged, monitor_ged_irq, m);
-	if (!rc)
-		rc = ged_attach(&m->ged, &m->vm);
-	if (!rc)
-		rc = devreg_add_ged(&m->devs, "ged0", &m->ged);
-	if (!rc)
-		rc = platform_attach(&m->vm);
-	if (rc)
-		log_err("cannot attach devices: %s", strerror(-rc));
+		rc = platform_create(&m->devs, &m->vm, m->console.out_fd);
+	m->ged = devreg_dev(&m->devs, "ged0");
 	return rc;
 }
 
@@ -250,7 +221,8 @@ static int monitor_start_vm(struct monitor *m)
 		    m->cfg.serial == DOMAIN_SERIAL_PTY)) {
 		m->console.on_escape = monitor_on_escape;
 		m->console.opaque = m;
-		rc = console_start_input(&m->console, m->loop, &m->serial);
+		rc = console_start_input(&m->console, m->loop,
+					 platform_console_input, &m->devs);
 	}
 	if (rc)
 		return rc;
@@ -306,11 +278,12 @@ static void monitor_teardown(struct monitor *m)
 	if (m->rpc && rpc_server_flush(m->rpc, 1000))
 		log_debug("control socket: some replies were not delivered");
 	rpc_server_free(m->rpc);
+	/* Device threads stop before the console and guest RAM go. */
+	devreg_quiesce_all(&m->devs);
 	console_close(&m->console);
 	vm_destroy(&m->vm);
+	devreg_destroy(&m->devs);
 	monitor_disks_close(m);
-	serial_destroy(&m->serial);
-	ged_destroy(&m->ged);
 	if (m->signal_fd >= 0)
 		close(m->signal_fd);
 	evloop_free(m->loop);

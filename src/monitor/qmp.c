@@ -233,7 +233,7 @@ static enum rpc_reply_kind cmd_system_powerdown(struct rpc_request *req,
 		return rpc_reply_error(
 			reply, RPC_ERR_GENERIC,
 			"a save or migration is in progress; press the power button after it ends");
-	ged_power_button(&m->ged);
+	ged_power_button(m->ged);
 	log_info("vm %s: power button pressed", m->cfg.name);
 	monitor_event(m, "POWERDOWN", NULL);
 	return RPC_REPLY_RETURN;

@@ -33,6 +33,24 @@ static int dirty_set_flags(struct guest_mem *mem, uint32_t flags)
 	return 0;
 }
 
+/*
+ * Move the VMM's own writes into dirty (NULL: drop them). Device I/O
+ * threads may be setting bits meanwhile: each word is taken atomically,
+ * so a bit is either collected now or stays for the next time.
+ */
+static void vmm_dirty_collect(struct guest_mem *mem, struct bitmap *dirty)
+{
+	size_t i, n = BITMAP_WORDS(mem->vmm_dirty.nbits);
+	uint64_t w;
+
+	for (i = 0; i < n; i++) {
+		w = __atomic_exchange_n(&mem->vmm_dirty.words[i], 0,
+					__ATOMIC_ACQUIRE);
+		if (dirty)
+			dirty->words[i] |= w;
+	}
+}
+
 int mem_dirty_log_start(struct guest_mem *mem)
 {
 	struct kvm_enable_cap cap = {
@@ -54,7 +72,7 @@ int mem_dirty_log_start(struct guest_mem *mem)
 	if (rc)
 		return rc;
 	mem->dirty_logging = true;
-	bitmap_clear_all(&mem->vmm_dirty);
+	vmm_dirty_collect(mem, NULL);
 	return 0;
 }
 
@@ -133,8 +151,6 @@ int mem_dirty_log_sync(struct guest_mem *mem, struct bitmap *dirty)
 			return rc;
 		}
 	}
-	bitmap_or_words(dirty, 0, mem->vmm_dirty.words,
-			BITMAP_WORDS(mem->vmm_dirty.nbits));
-	bitmap_clear_all(&mem->vmm_dirty);
+	vmm_dirty_collect(mem, dirty);
 	return 0;
 }

@@ -178,20 +178,25 @@ uint64_t mem_index_to_pfn(const struct guest_mem *mem, uint64_t index)
 	return UINT64_MAX;
 }
 
+void mem_mark_dirty(struct guest_mem *mem, const void *hva, uint64_t len)
+{
+	uint64_t off = (uint64_t)((const uint8_t *)hva - mem->host), i;
+
+	if (!len || off >= mem->size || len > mem->size - off)
+		return;
+	for (i = off >> PAGE_SHIFT; i <= (off + len - 1) >> PAGE_SHIFT; i++)
+		__atomic_fetch_or(&mem->vmm_dirty.words[i / 64],
+				  1ULL << (i % 64), __ATOMIC_RELEASE);
+}
+
 int mem_write(struct guest_mem *mem, uint64_t gpa, const void *buf,
 	      uint64_t len)
 {
 	uint8_t *dst = mem_gpa_to_hva(mem, gpa, len);
-	uint64_t first, last, i;
 
 	if (!dst)
 		return -EFAULT;
 	memcpy(dst, buf, len);
-	if (!len)
-		return 0;
-	first = (uint64_t)(dst - mem->host) >> PAGE_SHIFT;
-	last = ((uint64_t)(dst - mem->host) + len - 1) >> PAGE_SHIFT;
-	for (i = first; i <= last; i++)
-		bitmap_set(&mem->vmm_dirty, i);
+	mem_mark_dirty(mem, dst, len);
 	return 0;
 }

@@ -31,7 +31,11 @@ struct guest_mem {
 	int vm_fd; /* -1 until mem_register() */
 	bool dirty_logging;
 	bool manual_protect; /* KVM_CLEAR_DIRTY_LOG in use */
-	struct bitmap vmm_dirty; /* pages the VMM itself wrote, per RAM page */
+	/*
+	 * Pages the VMM itself wrote, per RAM page. Device I/O threads set
+	 * bits while a migration collects them: both sides use atomics.
+	 */
+	struct bitmap vmm_dirty;
 };
 
 /* Split size bytes into regions around the MMIO hole. No KVM needed. */
@@ -63,6 +67,13 @@ static inline uint64_t mem_nr_pages(const struct guest_mem *mem)
 /* Copy into guest RAM from the VMM, marking the pages dirty. */
 int mem_write(struct guest_mem *mem, uint64_t gpa, const void *buf,
 	      uint64_t len) __must_check;
+/*
+ * Mark the pages under host range [hva, hva+len) of guest RAM as written
+ * by the VMM, for pre-copy; any thread. Call it after the write: a
+ * migration that collects the bit before the write lands sends the page
+ * again in its next round.
+ */
+void mem_mark_dirty(struct guest_mem *mem, const void *hva, uint64_t len);
 
 /* Dirty logging (live migration). Bitmaps are per RAM-order page index. */
 int mem_dirty_log_start(struct guest_mem *mem) __must_check;

@@ -4,6 +4,9 @@
  * a user's `stop` and a save's own pause compose. The first pause freezes
  * guest time (TSC and kvmclock), the last resume restarts it where it
  * stood, so a guest sees no jump across a pause, save or migration.
+ * Devices follow the same outermost pause and resume through the hooks
+ * (quiesce, then resume: vm.h), so nothing writes guest RAM while the VM
+ * is paused, and a save or the final copy of a migration sees all of it.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -36,6 +39,10 @@ int vm_pause(struct vm *vm)
 			vcpu_kick(&vm->vcpus[i]);
 	}
 	pause_wait_parked(vm);
+	if (!p->devices_quiet && p->hooks.paused) {
+		p->hooks.paused(p->hooks.opaque);
+		p->devices_quiet = true;
+	}
 	if (!p->tsc_frozen && !p->stopping) {
 		rc = x86_time_freeze(vm, &p->tsc_guest);
 		if (rc == 0)
@@ -59,6 +66,9 @@ int vm_resume(struct vm *vm)
 		return -EINVAL;
 	}
 	if (--p->requests == 0) {
+		if (p->devices_quiet && p->hooks.resuming)
+			p->hooks.resuming(p->hooks.opaque);
+		p->devices_quiet = false;
 		if (p->tsc_frozen) {
 			rc = x86_time_thaw(vm, p->tsc_guest);
 			p->tsc_frozen = false;
@@ -72,6 +82,14 @@ int vm_resume(struct vm *vm)
 	if (rc)
 		log_err("cannot restart guest time: %s", strerror(-rc));
 	return rc;
+}
+
+void vm_set_pause_hooks(struct vm *vm, const struct vm_pause_hooks *hooks)
+{
+	pthread_mutex_lock(&vm->pause.lock);
+	vm->pause.hooks = *hooks;
+	vm->pause.devices_quiet = true;
+	pthread_mutex_unlock(&vm->pause.lock);
 }
 
 bool vm_is_paused(struct vm *vm)

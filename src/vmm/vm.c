@@ -180,3 +180,14 @@ int vm_irq_line(struct vm *vm, unsigned int gsi, int level)
 
 	return ioctl(vm->fd, KVM_IRQ_LINE, &irq) < 0 ? -errno : 0;
 }
+
+int vm_add_virtio_mmio(struct vm *vm, uint64_t base, uint32_t size,
+		       uint32_t gsi)
+{
+	if (vm->nr_virtio_mmio == VM_MAX_VIRTIO_MMIO)
+		return -ENOSPC;
+	vm->virtio_mmio[vm->nr_virtio_mmio++] = (struct vm_virtio_mmio){
+		.base = base, .size = size, .gsi = gsi
+	};
+	return 0;
+}

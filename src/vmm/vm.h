@@ -40,6 +40,19 @@ enum vm_stop_reason {
 
 struct vcpu;
 
+/*
+ * What devices do when the VM stops and starts running (the device
+ * registry's quiesce and resume). paused() runs once every vCPU is parked
+ * for the first (outermost) pause; resuming() runs before the vCPUs are
+ * let go by the last resume. Both run on the pausing thread with
+ * pause.lock held: they must not pause, resume or stop the VM.
+ */
+struct vm_pause_hooks {
+	void (*paused)(void *opaque);
+	void (*resuming)(void *opaque);
+	void *opaque;
+};
+
 struct vm_pause {
 	pthread_mutex_t lock;
 	pthread_cond_t wake; /* parked vCPUs wait here */
@@ -53,6 +66,19 @@ struct vm_pause {
 	bool tsc_frozen;
 	uint64_t tsc_guest;
 	uint64_t kvmclock_ns;
+	struct vm_pause_hooks hooks; /* zero: none */
+	bool devices_quiet; /* hooks.paused ran, hooks.resuming not yet */
+};
+
+/*
+ * A virtio-mmio window for the firmware tables: what the DSDT describes
+ * as a LNRO0005 device (src/vmm/x86/acpi.c).
+ */
+#define VM_MAX_VIRTIO_MMIO 32
+struct vm_virtio_mmio {
+	uint64_t base;
+	uint32_t size;
+	uint32_t gsi; /* level-triggered, active-high */
 };
 
 struct vm_config {
@@ -78,6 +104,8 @@ struct vm {
 	uint32_t *save_msrs; /* MSRs saved per vCPU (msr_save_list) */
 	unsigned int nr_save_msrs;
 	struct vm_pause pause;
+	struct vm_virtio_mmio virtio_mmio[VM_MAX_VIRTIO_MMIO];
+	unsigned int nr_virtio_mmio;
 
 	pthread_mutex_t stop_lock;
 	enum vm_stop_reason stop_reason;
@@ -105,6 +133,12 @@ int vm_start(struct vm *vm, bool paused) __must_check;
 int vm_pause(struct vm *vm) __must_check;
 int vm_resume(struct vm *vm) __must_check;
 bool vm_is_paused(struct vm *vm);
+/*
+ * Install the device hooks before vm_start(), with the devices already
+ * quiesced: the VM's first resume (vm_start(), or the resume after a
+ * paused start) is what lets them run, after a restore loaded them.
+ */
+void vm_set_pause_hooks(struct vm *vm, const struct vm_pause_hooks *hooks);
 
 /*
  * Called from any thread when the guest ends: the first call wins, vCPUs
@@ -117,5 +151,17 @@ bool vm_stopped(struct vm *vm, enum vm_stop_reason *reason_out,
 
 /* Drive an interrupt line (GSI) of the in-kernel PIC/IOAPIC. */
 int vm_irq_line(struct vm *vm, unsigned int gsi, int level) __must_check;
+
+/* List a virtio-mmio window for the ACPI tables a boot writes. */
+int vm_add_virtio_mmio(struct vm *vm, uint64_t base, uint32_t size,
+		       uint32_t gsi) __must_check;
+
+/*
+ * KVM_IOEVENTFD: a guest write of len bytes (1, 2, 4 or 8) of value
+ * datamatch to the MMIO address gpa signals fd inside KVM, with no exit
+ * to user space. assign false removes it again.
+ */
+int vm_ioeventfd(struct vm *vm, uint64_t gpa, unsigned int len,
+		 uint64_t datamatch, int fd, bool assign) __must_check;
 
 #endif

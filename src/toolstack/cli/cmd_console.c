@@ -1,9 +1,11 @@
 /*
- * godwit console: attach the terminal to a domain's serial console (the
- * pty its VMM made), as xl console does. ^] detaches. Input goes to the
- * guest byte by byte (the terminal is put in raw mode); output comes
- * back until we detach or the domain ends. When stdin is not a terminal
- * its end does not detach: output is still copied until the domain ends.
+ * godwit console: attach the terminal to a domain's console (the pty its
+ * VMM made), as xl console does. ^] detaches. Input goes to the guest
+ * byte by byte (the terminal is put in raw mode); output comes back
+ * until we detach or the domain ends. When stdin is not a terminal its
+ * end does not detach: output is still copied until the domain ends.
+ * The one console carries the serial port and the PV (virtio) console
+ * both, so xl's -t serial|pv is accepted and attaches to it either way.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -150,9 +152,24 @@ int cli_console(const char *dom)
 
 int cmd_console(int argc, char **argv)
 {
-	int rc = route_dom_argv(
-		argc, argv,
-		"Attach to DOMAIN's serial console; ^] detaches.\n");
+	int rc;
 
+	/* xl console -t serial|pv DOMAIN: both are on this console. */
+	if (argc == 4 && !strcmp(argv[1], "-t")) {
+		if (strcmp(argv[2], "serial") && strcmp(argv[2], "pv")) {
+			fprintf(stderr,
+				"godwit: console: -t %s: expected serial or pv\n",
+				argv[2]);
+			return CLI_USAGE;
+		}
+		argv[2] = argv[0];
+		argv += 2;
+		argc -= 2;
+	}
+	rc = route_dom_argv(
+		argc, argv,
+		"Attach to DOMAIN's console, which carries its serial port and its\n"
+		"PV (virtio) console; ^] detaches. -t serial|pv, as xl has it, is\n"
+		"accepted: both are on this one console.\n");
 	return rc >= 0 ? rc : cli_console(argv[1]);
 }

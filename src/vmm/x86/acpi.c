@@ -14,6 +14,7 @@
  *                  space at the PORT_ACPI_* ports, no PM timer, no FACS
  *            MADT  44 + 8 per vCPU + 12 (I/O APIC) + 10 (IRQ0 -> GSI 2)
  *                  + 10 (IRQ9: GSI 9, level, active-high: the GED)
+ *                  + 10 per ISA IRQ a virtio-mmio device uses (level)
  *            XSDT  36 + 8 per table: FADT, MADT
  *
  * With 255 vCPUs and 32 virtio-mmio devices this is under 8 KiB of the
@@ -25,7 +26,9 @@
  * APIC. The IRQ0 -> GSI 2 override is the PC convention (the PIT reaches
  * I/O APIC pin 2), so the VM's GSI routing must send the PIT there too.
  * The IRQ9 override states the GED's trigger mode (as PCs do for their
- * SCI on IRQ 9), so the MADT and the GED's _CRS agree.
+ * SCI on IRQ 9), so the MADT and the GED's _CRS agree; likewise one
+ * override per ISA IRQ (below 16) that a virtio-mmio device's
+ * level-triggered line uses. virtio-mmio devices on pins 16-23 need none.
  */
 #include "vmm/x86/acpi.h"
 
@@ -206,6 +209,7 @@ _Static_assert(sizeof(struct acpi_madt_iso) == 10, "MADT IRQ override");
 #define ACPI_MADT_TYPE_IOAPIC 1
 #define ACPI_MADT_TYPE_ISO 2
 #define ACPI_MADT_LAPIC_ENABLED (1u << 0)
+#define ACPI_ISA_IRQS 16
 /* MPS INTI flags of an interrupt source override (5.2.12.5). */
 #define ACPI_MPS_ACTIVE_HIGH 0x1 /* polarity, bits 0-1 */
 #define ACPI_MPS_LEVEL 0xc /* trigger mode, bits 2-3 */
@@ -290,8 +294,10 @@ static void dsdt_s5(struct aml *a)
 /*
  * Name(_CRS, ResourceTemplate() {
  *     Memory32Fixed(ReadWrite, base, size)
- *     Interrupt(ResourceConsumer, Edge, ActiveHigh, Exclusive) { gsi }
+ *     Interrupt(ResourceConsumer, Level, ActiveHigh, Exclusive) { gsi }
  * })
+ * Level-triggered: the device holds the line up until the guest has
+ * acknowledged InterruptStatus (src/devices/virtio/mmio.c).
  */
 static void dsdt_virtio_crs(struct aml *a, const struct acpi_virtio_mmio *dev)
 {
@@ -300,13 +306,15 @@ static void dsdt_virtio_crs(struct aml *a, const struct acpi_virtio_mmio *dev)
 	size_t n;
 
 	n = aml_res_mem32_fixed(res, true, (uint32_t)dev->base, dev->size);
-	n += aml_res_ext_irq(res + n, AML_IRQ_CONSUMER | AML_IRQ_EDGE,
-			     dev->gsi);
+	n += aml_res_ext_irq(res + n, AML_IRQ_CONSUMER, dev->gsi);
 	n += aml_res_end(res + n);
 	aml_name_buffer(a, "_CRS", res, n);
 }
 
-/* Device(VRnn) { _HID "LNRO0005" (Linux virtio_mmio), _UID n, _CRS }. */
+/*
+ * Device(VRnn) { _HID "LNRO0005" (Linux virtio_mmio), _UID n,
+ * _CCA One (DMA is cache-coherent), _CRS }, as QEMU's microvm has them.
+ */
 static void dsdt_virtio_device(struct aml *a, unsigned int index,
 			       const struct acpi_virtio_mmio *dev)
 {
@@ -319,6 +327,8 @@ static void dsdt_virtio_device(struct aml *a, unsigned int index,
 	aml_string(a, "LNRO0005");
 	aml_name(a, "_UID");
 	aml_integer(a, index);
+	aml_name(a, "_CCA");
+	aml_integer(a, 1);
 	dsdt_virtio_crs(a, dev);
 	aml_pkg_end(a, pkg);
 }
@@ -491,13 +501,48 @@ static void acpi_madt_put(struct acpi_builder *b, size_t *pos, const void *e,
 	*pos += len;
 }
 
+/* Does a virtio-mmio device use ISA IRQ / GSI gsi (below 16)? */
+static bool acpi_virtio_uses(const struct acpi_config *cfg, uint32_t gsi)
+{
+	unsigned int i;
+
+	for (i = 0; i < cfg->nr_virtio_mmio; i++)
+		if (cfg->virtio_mmio[i].gsi == gsi)
+			return true;
+	return false;
+}
+
+/* Level, active-high overrides for the ISA IRQs virtio devices use. */
+static unsigned int acpi_madt_virtio_isos(struct acpi_builder *b, size_t *pos,
+					  const struct acpi_config *cfg)
+{
+	unsigned int gsi, n = 0;
+
+	for (gsi = 0; gsi < ACPI_ISA_IRQS; gsi++) {
+		struct acpi_madt_iso iso = { .type = ACPI_MADT_TYPE_ISO,
+					     .length = sizeof(iso),
+					     .source = (uint8_t)gsi,
+					     .gsi = gsi,
+					     .flags = ACPI_MPS_ACTIVE_HIGH |
+						      ACPI_MPS_LEVEL };
+
+		if (!acpi_virtio_uses(cfg, gsi))
+			continue;
+		n++;
+		if (b)
+			acpi_madt_put(b, pos, &iso, sizeof(iso));
+	}
+	return n;
+}
+
 static int acpi_build_madt(struct acpi_builder *b,
 			   const struct acpi_config *cfg, uint64_t *gpa_out)
 {
 	size_t len = sizeof(struct acpi_madt) +
 		     cfg->nr_vcpus * sizeof(struct acpi_madt_lapic) +
 		     sizeof(struct acpi_madt_ioapic) +
-		     2 * sizeof(struct acpi_madt_iso);
+		     (2 + acpi_madt_virtio_isos(NULL, NULL, cfg)) *
+			     sizeof(struct acpi_madt_iso);
 	int64_t off = acpi_alloc(b, len);
 	struct acpi_madt m = { .lapic_address = (uint32_t)LAYOUT_LAPIC,
 			       .flags = ACPI_MADT_PCAT_COMPAT };
@@ -541,6 +586,7 @@ static int acpi_build_madt(struct acpi_builder *b,
 	acpi_madt_put(b, &pos, &io, sizeof(io));
 	acpi_madt_put(b, &pos, &iso, sizeof(iso));
 	acpi_madt_put(b, &pos, &ged, sizeof(ged));
+	acpi_madt_virtio_isos(b, &pos, cfg);
 	acpi_table_seal(b, (size_t)off);
 	*gpa_out = b->start + (uint64_t)off;
 	return 0;
@@ -630,8 +676,9 @@ static int acpi_check_config(const struct acpi_config *cfg)
 				d->gsi);
 			return -EINVAL;
 		}
-		if (d->gsi == PORT_ACPI_GED_IRQ) {
-			log_err("ACPI: virtio-mmio device %u: gsi %u belongs to the GED",
+		if (d->gsi == 0 || d->gsi == 2 || d->gsi == PORT_SERIAL0_IRQ ||
+		    d->gsi == PORT_ACPI_GED_IRQ) {
+			log_err("ACPI: virtio-mmio device %u: gsi %u belongs to the timer, the UART or the GED",
 				i, d->gsi);
 			return -EINVAL;
 		}

@@ -26,7 +26,11 @@
 struct acpi_virtio_mmio {
 	uint64_t base; /* below 4 GiB: described with Memory32Fixed */
 	uint32_t size;
-	uint32_t gsi; /* edge-triggered, active-high; not PORT_ACPI_GED_IRQ */
+	/*
+	 * Level-triggered, active-high. Not the timer's (0, 2), the UART's
+	 * (4) or the GED's (9); an ISA IRQ (below 16) gets a MADT override.
+	 */
+	uint32_t gsi;
 };
 
 struct acpi_config {

@@ -18,6 +18,7 @@
  *   0x00100000  kernel image (ELF p_paddr / bzImage load address)
  *   ...         initrd at the top of low RAM
  *   0xc0000000  MMIO hole: virtio-mmio, IOAPIC, LAPIC     1 GiB
+ *   0xd0000000  virtio-mmio slot n at + n * 4 KiB (512-byte windows)
  *   0x100000000 RAM above 4 GiB for guests larger than the low area
  */
 #ifndef GODWIT_VMM_X86_LAYOUT_H
@@ -42,7 +43,22 @@
 
 #define LAYOUT_MMIO_HOLE 0xc0000000ULL
 #define LAYOUT_MMIO_HOLE_END 0x100000000ULL
-#define LAYOUT_VIRTIO_MMIO 0xd0000000ULL /* 4 KiB per device */
+/*
+ * virtio-mmio slots: slot n's 512-byte register window is at
+ * LAYOUT_VIRTIO_MMIO + n * 4 KiB (a page each, so a guest can map one
+ * without its neighbours) and its interrupt is GSI LAYOUT_VIRTIO_GSI(n),
+ * level-triggered, active-high, one line per slot. The I/O APIC's pins
+ * 16-23 go first; slots 8-17 take the ISA IRQs the platform leaves free
+ * (10-15, 5-7, 3), each stated level-triggered by a MADT interrupt
+ * source override. Linux without ACPI finds slot n with
+ * virtio_mmio.device=512@<base>:<gsi> on its command line.
+ */
+#define LAYOUT_VIRTIO_MMIO 0xd0000000ULL
+#define LAYOUT_VIRTIO_MMIO_STRIDE 0x1000ULL
+#define LAYOUT_VIRTIO_MMIO_SIZE 0x200u
+#define LAYOUT_VIRTIO_SLOTS 18u
+#define LAYOUT_VIRTIO_GSI(n) \
+	((n) < 8 ? 16u + (n) : (n) < 14 ? 2u + (n) : (n) < 17 ? (n)-9u : 3u)
 #define LAYOUT_IOAPIC 0xfec00000ULL
 #define LAYOUT_LAPIC 0xfee00000ULL
 #define LAYOUT_TSS 0xfffbd000ULL /* KVM_SET_TSS_ADDR (3 pages), VMX only */

@@ -51,9 +51,24 @@ static int load_pvh(struct vm *vm, const struct boot_config *cfg, const void *k,
 	return rc;
 }
 
+/* The tables describe the vCPUs and the virtio-mmio windows devices made. */
+static void boot_acpi_config(const struct vm *vm, struct acpi_config *acpi)
+{
+	unsigned int i;
+
+	*acpi = (struct acpi_config){ .nr_vcpus = vm->nr_vcpus };
+	acpi->nr_virtio_mmio = MIN(vm->nr_virtio_mmio, ACPI_MAX_VIRTIO_MMIO);
+	for (i = 0; i < acpi->nr_virtio_mmio; i++)
+		acpi->virtio_mmio[i] = (struct acpi_virtio_mmio){
+			.base = vm->virtio_mmio[i].base,
+			.size = vm->virtio_mmio[i].size,
+			.gsi = vm->virtio_mmio[i].gsi,
+		};
+}
+
 int boot_load(struct vm *vm, const struct boot_config *cfg)
 {
-	struct acpi_config acpi = { .nr_vcpus = vm->nr_vcpus };
+	struct acpi_config acpi;
 	struct boot_entry entry;
 	void *kernel = NULL, *initrd = NULL;
 	size_t klen = 0, ilen = 0;
@@ -70,6 +85,7 @@ int boot_load(struct vm *vm, const struct boot_config *cfg)
 		if (rc)
 			goto out;
 	}
+	boot_acpi_config(vm, &acpi);
 	rc = acpi_build(&vm->mem, &acpi, &rsdp);
 	if (rc) {
 		log_err("cannot build ACPI tables: %s", strerror(-rc));

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices/registry.h"
+#include "devices/platform.h"
 #include "migration/restore.h"
 #include "migration/vmstate.h"
 #include "vmm/memory.h"
@@ -17,14 +17,11 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void fuzz_devices(struct dev_registry *devs)
+static void fuzz_devices(struct dev_registry *devs, uint64_t mem_bytes)
 {
-	unsigned int i;
-
 	memset(devs, 0, sizeof(*devs));
-	for (i = 0; i < devreg_platform_count; i++)
-		if (devreg_add(devs, &devreg_platform[i]))
-			__builtin_trap();
+	if (platform_describe(devs, mem_bytes))
+		__builtin_trap();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -44,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Big RAM sizes are valid but only cost time here. */
 	if (h.mem_bytes > FUZZ_MEM_MAX || mem_init(&mem, h.mem_bytes))
 		goto out;
-	fuzz_devices(&devs);
+	fuzz_devices(&devs, h.mem_bytes);
 	if (vmstate_rx_init(&rx, h.nr_vcpus) == 0) {
 		if (restore_records(&s, &mem, &devs, &h, &rx, &res, &err) ==
 			    0 &&

@@ -3,11 +3,12 @@
  * the offsets of the ACPI 6.5 specification: RSDP (5.2.5.3), table header
  * (5.2.6), XSDT (5.2.8), FADT (5.2.9), MADT (5.2.12), the DSDT's AML
  * (chapter 20: \_S5, the virtio-mmio devices, whose PkgLength encodings
- * are decoded and checked, the power button and the Generic Event Device,
- * compared with hand-assembled bytes), and the configuration and space
- * errors. The expected AML was worked out from the grammar of chapter 20;
- * `iasl -d` disassembles it to the ASL in the comments, and `iasl -oa`
- * compiles that ASL back to the same bytes.
+ * are decoded and checked, the platform's slot 0 device, the power
+ * button and the Generic Event Device, compared with hand-assembled
+ * bytes; the MADT overrides for virtio devices on ISA IRQs), and the
+ * configuration and space errors. The expected AML was worked out from
+ * the grammar of chapter 20; `iasl -d` disassembles it to the ASL in the
+ * comments, and `iasl -oa` compiles that ASL back to the same bytes.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -219,6 +220,8 @@ static size_t check_virtio_device(const uint8_t *p, unsigned int i,
 		assert_int_equal(q[1], i);
 		q += 2;
 	}
+	assert_memory_equal(q, "\x08_CCA\x01", 6); /* _CCA One */
+	q += 6;
 	assert_memory_equal(q, "\x08_CRS\x11", 6); /* NameOp, BufferOp */
 	n = pkglength(q + 6, &crs_len);
 	assert_int_equal(crs_len, n + 2 + 23);
@@ -229,8 +232,8 @@ static size_t check_virtio_device(const uint8_t *p, unsigned int i,
 	assert_memory_equal(res, "\x86\x09\x00\x01", 4);
 	assert_int_equal(le(res, 4, 4), d->base);
 	assert_int_equal(le(res, 8, 4), d->size);
-	/* Extended interrupt: consumer, edge, active-high, exclusive. */
-	assert_memory_equal(res + 12, "\x89\x06\x00\x03\x01", 5);
+	/* Extended interrupt: consumer, level, active-high, exclusive. */
+	assert_memory_equal(res + 12, "\x89\x06\x00\x01\x01", 5);
 	assert_int_equal(le(res, 17, 4), d->gsi);
 	assert_memory_equal(res + 21, "\x79\x00", 2); /* end tag */
 	/* The device's PkgLength covers exactly what was read. */
@@ -296,6 +299,35 @@ static const uint8_t ged_aml[] = {
 	0x70, 0x01, 'S', 'T', 'A', 'T',	/* Store(One, STAT) */
 	/* NotifyOp, \ DualNamePrefix _SB_ PWRB, BytePrefix 0x80 */
 	0x86, 0x5c, 0x2e, '_', 'S', 'B', '_', 'P', 'W', 'R', 'B', 0x0a, 0x80,
+};
+
+/*
+ * Device(VR00) {                   // virtio-mmio slot 0 (layout.h)
+ *     Name(_HID, "LNRO0005")
+ *     Name(_UID, Zero)
+ *     Name(_CCA, One)
+ *     Name(_CRS, ResourceTemplate() {
+ *         Memory32Fixed(ReadWrite, 0xD0000000, 0x00000200)
+ *         Interrupt(ResourceConsumer, Level, ActiveHigh, Exclusive) { 16 }
+ *     })
+ * }
+ */
+static const uint8_t vr00_aml[] = {
+	/* DeviceOp, PkgLength 65 in two bytes: 0x40 | (65 & 0xf), 65 >> 4 */
+	0x5b, 0x82, 0x41, 0x04,
+	'V', 'R', '0', '0',
+	0x08, '_', 'H', 'I', 'D',	/* NameOp _HID, String */
+	0x0d, 'L', 'N', 'R', 'O', '0', '0', '0', '5', 0x00,
+	0x08, '_', 'U', 'I', 'D', 0x00,	/* NameOp _UID, ZeroOp */
+	0x08, '_', 'C', 'C', 'A', 0x01,	/* NameOp _CCA, OneOp */
+	0x08, '_', 'C', 'R', 'S',	/* NameOp _CRS */
+	0x11, 0x1a, 0x0a, 0x17,		/* BufferOp, PkgLength 26, BufferSize 23 */
+	/* Memory32Fixed: tag, length 9, read-write, base, length */
+	0x86, 0x09, 0x00, 0x01, 0x00, 0x00, 0x00, 0xd0, 0x00, 0x02, 0x00, 0x00,
+	/* Extended Interrupt: tag, length 6, consumer | level | active-high
+	 * | exclusive, one interrupt: GSI 16 */
+	0x89, 0x06, 0x00, 0x01, 0x01, 0x10, 0x00, 0x00, 0x00,
+	0x79, 0x00,			/* End tag */
 };
 
 /* clang-format on */
@@ -380,6 +412,28 @@ static void test_dsdt_virtio(void **state)
 	check_virtio_dsdt(f, &cfg);
 }
 
+/* The platform's console0 (slot 0): exactly the bytes of vr00_aml. */
+static void test_dsdt_virtio_slot0(void **state)
+{
+	struct fixture *f = *state;
+	struct acpi_config cfg = { .nr_vcpus = 1, .nr_virtio_mmio = 1 };
+	uint8_t *t, *p;
+	size_t len, n;
+
+	cfg.virtio_mmio[0] = (struct acpi_virtio_mmio){ LAYOUT_VIRTIO_MMIO,
+							LAYOUT_VIRTIO_MMIO_SIZE,
+							LAYOUT_VIRTIO_GSI(0) };
+	check_virtio_dsdt(f, &cfg);
+	t = table_at(f, le(guest(&f->mem, xsdt_find(f, "FACP"), 148), 140, 8),
+		     "DSDT", 2);
+	p = t + 36 + sizeof(s5_aml);
+	n = pkglength(p + 1, &len);
+	check_device_bytes(p + 1 + n + 5, vr00_aml, sizeof(vr00_aml));
+	assert_int_equal(le(t, 4, 4),
+			 36 + sizeof(s5_aml) + 1 + n + 5 + sizeof(vr00_aml) +
+				 sizeof(pwrb_aml) + sizeof(ged_aml));
+}
+
 static void check_madt(struct fixture *f, unsigned int nr_vcpus,
 		       uint8_t ioapic_id)
 {
@@ -434,6 +488,35 @@ static void test_madt(void **state)
 	check_madt(f, ACPI_MAX_VCPUS, 0);
 }
 
+/*
+ * virtio-mmio devices on ISA IRQs get a level, active-high override each
+ * (once per IRQ, in IRQ order); pins 16-23 need none.
+ */
+static void test_madt_virtio(void **state)
+{
+	struct fixture *f = *state;
+	struct acpi_config cfg = { .nr_vcpus = 1, .nr_virtio_mmio = 4 };
+	static const uint32_t gsis[] = { 16, 10, 5, 10 };
+	unsigned int i;
+	uint8_t *t, *e;
+
+	for (i = 0; i < 4; i++)
+		cfg.virtio_mmio[i] = (struct acpi_virtio_mmio){
+			LAYOUT_VIRTIO_MMIO + i * LAYOUT_VIRTIO_MMIO_STRIDE,
+			LAYOUT_VIRTIO_MMIO_SIZE, gsis[i]
+		};
+	assert_int_equal(build(f, &cfg), 0);
+	t = table_at(f, xsdt_find(f, "APIC"), "APIC", 5);
+	assert_int_equal(le(t, 4, 4), 44 + 8 + 12 + 4 * 10);
+	e = t + 44 + 8 + 12 + 2 * 10; /* after the IRQ0 and IRQ9 overrides */
+	for (i = 0; i < 2; i++, e += 10) {
+		assert_memory_equal(e, "\x02\x0a\x00", 3); /* ISO, ISA */
+		assert_int_equal(e[3], i ? 10 : 5); /* source IRQ */
+		assert_int_equal(le(e, 4, 4), i ? 10 : 5); /* same GSI */
+		assert_int_equal(le(e, 8, 2), 0x0d); /* level, active-high */
+	}
+}
+
 /* Nothing but the tables: the rest of the area reads as zero. */
 static void test_area_zeroed(void **state)
 {
@@ -475,8 +558,14 @@ static void test_config_errors(void **state)
 	cfg.virtio_mmio[0] =
 		(struct acpi_virtio_mmio){ LAYOUT_VIRTIO_MMIO, 0x1000, 24 };
 	assert_int_equal(build(f, &cfg), -EINVAL);
-	/* The GED's GSI is not for virtio devices. */
+	/* The GED's, the UART's and the timer's GSIs are not for virtio. */
 	cfg.virtio_mmio[0].gsi = PORT_ACPI_GED_IRQ;
+	assert_int_equal(build(f, &cfg), -EINVAL);
+	cfg.virtio_mmio[0].gsi = PORT_SERIAL0_IRQ;
+	assert_int_equal(build(f, &cfg), -EINVAL);
+	cfg.virtio_mmio[0].gsi = 2;
+	assert_int_equal(build(f, &cfg), -EINVAL);
+	cfg.virtio_mmio[0].gsi = 0;
 	assert_int_equal(build(f, &cfg), -EINVAL);
 	cfg.virtio_mmio[0] = (struct acpi_virtio_mmio){ 0xfffff000, 0x2000, 5 };
 	assert_int_equal(build(f, &cfg), -EINVAL);
@@ -542,6 +631,10 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_fadt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dsdt_s5_ged, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_dsdt_virtio_slot0, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_madt_virtio, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_dsdt_virtio, setup,
 						teardown),

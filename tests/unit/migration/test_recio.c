@@ -400,10 +400,13 @@ struct reader {
 
 static void reader_init(struct reader *r)
 {
+	const struct dev_slot slot = { "serial0", &serial_type, .res = { 0 } };
+
 	memset(r, 0, sizeof(*r));
 	assert_int_equal(mem_init(&r->mem, GUEST_MEM), 0);
 	serial_init(&r->ser, -1, NULL, NULL);
-	assert_int_equal(devreg_add_serial(&r->devs, "serial0", &r->ser), 0);
+	assert_int_equal(devreg_add_list(&r->devs, &slot, 1), 0);
+	assert_int_equal(devreg_attach(&r->devs, "serial0", &r->ser), 0);
 }
 
 static void reader_destroy(struct reader *r)

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "devices/ged.h"
+#include "devices/platform.h"
 #include "devices/registry.h"
 #include "devices/serial.h"
 #include "format/record.h"
@@ -141,6 +142,11 @@ static const struct serial_state good_serial = {
 	.rx_fifo = { [10] = 'a', 'b', 'c' },
 };
 
+static const struct dev_slot serial_slot = { "serial0", &serial_type,
+					     .res = { 0 } };
+static const struct dev_slot ged_slot = { "ged0", &ged_type, .res = { 0 },
+					  .may_be_absent = true };
+
 struct fixture {
 	struct vmstate_rx rx;
 	struct dev_registry devs;
@@ -155,7 +161,8 @@ static int setup(void **state)
 	if (!f || vmstate_rx_init(&f->rx, NR_VCPUS))
 		return -1;
 	serial_init(&f->ser, -1, NULL, NULL);
-	if (devreg_add_serial(&f->devs, "serial0", &f->ser))
+	if (devreg_add_list(&f->devs, &serial_slot, 1) ||
+	    devreg_attach(&f->devs, "serial0", &f->ser))
 		return -1;
 	*state = f;
 	return 0;
@@ -437,12 +444,10 @@ static void test_platform_registry(void **state)
 	struct vmstate_rx rx;
 	struct serial_state st = good_serial;
 	struct rec r;
-	unsigned int i;
 	char why[256] = "";
 
-	for (i = 0; i < devreg_platform_count; i++)
-		assert_int_equal(devreg_add(&devs, &devreg_platform[i]), 0);
-	assert_int_equal(devreg_add(&devs, &devreg_platform[0]), -EEXIST);
+	assert_int_equal(platform_describe(&devs, 64 << 20), 0);
+	assert_int_equal(devreg_add_list(&devs, &serial_slot, 1), -EEXIST);
 	assert_int_equal(vmstate_rx_init(&rx, 1), 0);
 	st.thr_ipending = 2;
 	make_device(&r, "serial0", 1, &st);
@@ -470,7 +475,8 @@ static void test_ged_record_optional(void **state)
 	struct ged g;
 
 	ged_init(&g, NULL, NULL);
-	assert_int_equal(devreg_add_ged(&f->devs, "ged0", &g), 0);
+	assert_int_equal(devreg_add_list(&f->devs, &ged_slot, 1), 0);
+	assert_int_equal(devreg_attach(&f->devs, "ged0", &g), 0);
 	add_all(f, NULL);
 	if (vmstate_rx_complete(&f->rx, &f->devs, why, sizeof(why)))
 		fail_msg("%s", why);
@@ -487,7 +493,8 @@ static void test_ged_record_optional(void **state)
 	teardown(state);
 	assert_int_equal(setup(state), 0);
 	f = *state;
-	assert_int_equal(devreg_add_ged(&f->devs, "ged0", &g), 0);
+	assert_int_equal(devreg_add_list(&f->devs, &ged_slot, 1), 0);
+	assert_int_equal(devreg_attach(&f->devs, "ged0", &g), 0);
 	add_all(f, &(struct skip){ .vcpu = -1, .chip = -1, .device = true });
 	expect_incomplete(f, "no DEVICE record for 'serial0'");
 	ged_destroy(&g);

@@ -1,8 +1,8 @@
 /*
  * Unit tests of guest RAM without KVM: how mem_plan() splits RAM around
  * the MMIO hole, the bounds of gpa -> host pointer translation, the pfn
- * <-> RAM-order index mapping, and mem_write() marking the pages the VMM
- * wrote in vmm_dirty.
+ * <-> RAM-order index mapping, and mem_write() and mem_mark_dirty()
+ * marking the pages the VMM wrote in vmm_dirty.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -284,6 +284,24 @@ static void test_mem_write_marks_pages(void **state)
 	mem_destroy(&mem);
 }
 
+/* Host ranges: every page touched counts; outside RAM is ignored. */
+static void test_mark_dirty(void **state)
+{
+	struct guest_mem mem;
+
+	assert_int_equal(mem_init(&mem, 16 * MIB), 0);
+	mem_mark_dirty(&mem, mem.host + 0x2fff, 2);
+	expect_dirty(&mem, (const size_t[]){ 2, 3 }, 2);
+	bitmap_clear_all(&mem.vmm_dirty);
+	mem_mark_dirty(&mem, mem.host + 16 * MIB - 1, 2);
+	mem_mark_dirty(&mem, mem.host - 4096, 1);
+	mem_mark_dirty(&mem, mem.host, 0);
+	expect_dirty(&mem, NULL, 0);
+	mem_mark_dirty(&mem, mem.host + 16 * MIB - 1, 1);
+	expect_dirty(&mem, (const size_t[]){ 4095 }, 1);
+	mem_destroy(&mem);
+}
+
 static void test_mem_write_high_region(void **state)
 {
 	const uint8_t buf[10] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
@@ -320,6 +338,7 @@ int main(void)
 		cmocka_unit_test(test_pfn_index_mapping),
 		cmocka_unit_test(test_pfn_mapping_small_guest),
 		cmocka_unit_test(test_mem_write_marks_pages),
+		cmocka_unit_test(test_mark_dirty),
 		cmocka_unit_test(test_mem_write_high_region),
 	};
 
