@@ -32,7 +32,7 @@ ALLOWED = {
     "toolstack/cli": {"common", "rpc", "config", "toolstack/lib",
                       "monitor", "tools"},
     "tools": {"common", "devices", "migration", "format",
-              "migration/transport"},
+              "migration/transport", "config"},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+(?:"([^"]+)"|<(godwit/[^>]+)>)')
 # The public headers in include/godwit/ belong to the client library.

@@ -86,8 +86,8 @@ def test_wrong_magic_and_version(env):
     data = make_save(env)
     refused(env, b"X" + data[1:], r"bad magic", "magic")
     bad = bytearray(data)
-    struct.pack_into("<I", bad, 8, 2)
-    refused(env, bytes(bad), r"version 2 is not supported", "version")
+    struct.pack_into("<I", bad, 8, 3)
+    refused(env, bytes(bad), r"version 3 is not supported", "version")
 
 
 def test_oversized_length(env):

@@ -68,6 +68,16 @@ struct stream {
 	bool check_peer;
 	int (*on_peer)(struct stream *s, void *opaque);
 	void *on_peer_opaque;
+	/*
+	 * Record framing, kept by migration/recio.c (rec_stream_start()):
+	 * the stream revision (0 until a header is framed: then as the
+	 * current one, from a zero chain), the CRC chain value, records so
+	 * far, and the offset where the stream header began.
+	 */
+	uint32_t rec_version;
+	uint32_t rec_chain;
+	uint64_t rec_count;
+	uint64_t rec_base;
 	/* write rate limit (0: none), bytes per second */
 	uint64_t rate_limit;
 	uint64_t rate_start_ns;

@@ -46,8 +46,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto out;
 	fuzz_devices(&devs);
 	if (vmstate_rx_init(&rx, h.nr_vcpus) == 0) {
-		if (restore_records(&s, &mem, &devs, &h, &rx, &res, &err) ==
-			    0 &&
+		struct restore_target t = { .mem = &mem,
+					    .devs = &devs,
+					    .rx = &rx };
+
+		if (restore_records(&s, &h, &t, &res, &err) == 0 &&
 		    s.offset > size)
 			__builtin_trap(); /* read more than there was */
 		vmstate_rx_free(&rx);

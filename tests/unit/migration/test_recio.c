@@ -52,7 +52,8 @@ static void test_write_layout(void **state)
 		assert_int_equal(n % 8, 0);
 		assert_int_equal(le(out, 0, 4), 0x80000042);
 		assert_int_equal(le(out, 4, 4), len);
-		crc = crc32c(crc32c(0, out, 8), body, len);
+		/* A fresh stream: chain 0, sequence number 0. */
+		crc = crc32c(crc32c(crc32c(0, out, 8), out + 12, 4), body, len);
 		assert_int_equal(le(out, 8, 4), crc);
 		assert_int_equal(le(out, 12, 4), 0);
 		assert_memory_equal(out + 16, body, len);
@@ -235,10 +236,11 @@ static void test_read_rejections(void **state)
 	assert_int_equal(read_one(rec, n, &err), -EBADMSG);
 	rec[9] ^= 1;
 
-	/* The reserved header word. */
+	/* The sequence number (0 for the first record). */
 	rec[15] = 1;
 	assert_int_equal(read_one(rec, n, &err), -EINVAL);
-	assert_non_null(strstr(err.why, "reserved header field"));
+	assert_non_null(
+		strstr(err.why, "sequence number 16777216, expected 0"));
 	assert_int_equal(err.type, REC_CLOCK);
 	rec[15] = 0;
 
@@ -319,7 +321,12 @@ static void fill_guest(struct guest_mem *mem)
 				(uint8_t)(j + i * 3 + 1);
 }
 
-static void build_stream(struct synth *x, struct guest_mem *src)
+/*
+ * A complete stream of the given revision; streams built with different
+ * id bytes hold the same records but are different streams.
+ */
+static void build_stream_v(struct synth *x, struct guest_mem *src,
+			   uint32_t version, uint8_t id_byte)
 {
 	static const uint8_t zeros[8];
 	struct serial_state ser = { .ier = 0x05,
@@ -342,6 +349,7 @@ static void build_stream(struct synth *x, struct guest_mem *src)
 	} msrs = { 0, 2, { { 0x174, 0, 0x10 }, { 0xc0000080, 0, 0xd01 } } };
 	struct page_stats st = { 0 };
 	struct stream_header h;
+	uint8_t id[STREAM_ID_LEN];
 	struct iovec iov[3];
 	uint8_t odd[5] = { 1, 2, 3, 4, 5 };
 	uint8_t devbody[sizeof(dev) + sizeof(ser)];
@@ -350,13 +358,21 @@ static void build_stream(struct synth *x, struct guest_mem *src)
 
 	memset(x, 0, sizeof(*x));
 	stream_open_mem_write(&s);
-	stream_header_init(&h, 0, GUEST_MEM, 1, "GenuineIntel", 7, config,
+	memset(id, id_byte, sizeof(id));
+	stream_header_init(&h, 0, GUEST_MEM, 1, "GenuineIntel", 7, id, config,
 			   sizeof(config) - 1);
-	iov[0] = (struct iovec){ &h, sizeof(h) };
+	if (version == 1) {
+		h.version = 1;
+		h.header_size = STREAM_HEADER_V1_SIZE;
+		memset(h.stream_id, 0, sizeof(h.stream_id));
+		stream_header_seal(&h, config);
+	}
+	iov[0] = (struct iovec){ &h, h.header_size };
 	iov[1] = (struct iovec){ (void *)config, sizeof(config) - 1 };
 	iov[2] = (struct iovec){ (void *)zeros, rec_padded(sizeof(config) - 1) -
 							(sizeof(config) - 1) };
 	stream_writev(&s, iov, 3);
+	rec_stream_start(&s, &h);
 	x->body_start = s.offset;
 
 	put_rec(x, &s, REC_SAVE_INFO, &info, sizeof(info));
@@ -385,11 +401,17 @@ static void build_stream(struct synth *x, struct guest_mem *src)
 	memcpy(devbody, &dev, sizeof(dev));
 	memcpy(devbody + sizeof(dev), &ser, sizeof(ser));
 	put_rec(x, &s, REC_DEVICE, devbody, sizeof(devbody));
-	put_rec(x, &s, REC_END, NULL, 0);
+	note(x, &s, REC_END);
+	rec_write_end(&s);
 	assert_int_equal(s.error, 0);
 	x->off[x->nr] = s.offset;
 	x->buf = take(&s, &x->len);
 	assert_int_equal(x->len, x->off[x->nr]);
+}
+
+static void build_stream(struct synth *x, struct guest_mem *src)
+{
+	build_stream_v(x, src, STREAM_VERSION, 0xa5);
 }
 
 struct reader {
@@ -419,6 +441,9 @@ static int restore(struct reader *r, const uint8_t *buf, size_t len,
 	struct restore_result res;
 	struct stream_header h;
 	struct vmstate_rx rx;
+	struct restore_target t = { .mem = &r->mem,
+				    .devs = &r->devs,
+				    .rx = &rx };
 	struct stream s;
 	char *cfg = NULL;
 	int rc;
@@ -430,7 +455,7 @@ static int restore(struct reader *r, const uint8_t *buf, size_t len,
 		assert_int_equal(h.mem_bytes, GUEST_MEM);
 		assert_string_equal(cfg, config);
 		assert_int_equal(vmstate_rx_init(&rx, h.nr_vcpus), 0);
-		rc = restore_records(&s, &r->mem, &r->devs, &h, &rx, &res, err);
+		rc = restore_records(&s, &h, &t, &res, err);
 		if (rx_out && !rc)
 			*rx_out = rx;
 		else
