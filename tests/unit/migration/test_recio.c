@@ -572,6 +572,208 @@ static void test_any_corrupt_byte_is_caught(void **state)
 	mem_destroy(&src);
 }
 
+/* ---- Revision 2: the record chain --------------------------------------- */
+
+/* Bytes [a, b) of x, appended to out at *n. */
+static void cat(uint8_t *out, size_t *n, const struct synth *x, size_t a,
+		size_t b)
+{
+	memcpy(out + *n, x->buf + a, b - a);
+	*n += b - a;
+}
+
+/* Restore must refuse buf, at the record that starts at offset at. */
+static void refused_at(struct reader *r, const uint8_t *buf, size_t len,
+		       uint64_t at, const char *what, const char *label,
+		       unsigned int rec)
+{
+	struct rec_error err;
+	char desc[400];
+	int rc = restore(r, buf, len, &err, NULL);
+
+	restore_describe(&err, desc, sizeof(desc));
+	if (!rc)
+		fail_msg("%s record %u: accepted", label, rec);
+	if (err.offset != at || !strstr(err.why, what))
+		fail_msg("%s record %u: want /%s/ at %llu, got: %s", label, rec,
+			 what, (unsigned long long)at, desc);
+}
+
+/*
+ * The mutations that got through revision 1: a record deleted, repeated,
+ * two swapped, the rest of the stream taken from another save of the
+ * same VM (same records, other stream id), END from another save, the
+ * stream cut before END. Each is refused at the record where it happens.
+ */
+static void test_chain_refuses_splices(void **state)
+{
+	struct synth a, b;
+	struct guest_mem src;
+	struct reader r;
+	uint8_t *out;
+	unsigned int i, end;
+	size_t n;
+
+	assert_int_equal(mem_init(&src, GUEST_MEM), 0);
+	fill_guest(&src);
+	build_stream_v(&a, &src, 2, 0xa5);
+	build_stream_v(&b, &src, 2, 0x5a);
+	assert_int_equal(a.len, b.len);
+	reader_init(&r);
+	out = malloc(2 * a.len);
+	end = a.nr - 1;
+	assert_int_equal(a.type[end], REC_END);
+	for (i = 0; i < a.nr; i++) {
+		n = 0; /* record i deleted */
+		cat(out, &n, &a, 0, a.off[i]);
+		cat(out, &n, &a, a.off[i + 1], a.len);
+		refused_at(&r, out, n, a.off[i],
+			   i == end ? "without an END record" :
+				      "sequence number",
+			   "deleted", i);
+		n = 0; /* the rest from b */
+		cat(out, &n, &a, 0, a.off[i]);
+		cat(out, &n, &b, b.off[i], b.len);
+		refused_at(&r, out, n, a.off[i], "CRC mismatch", "spliced", i);
+		if (i == end)
+			continue;
+		n = 0; /* record i twice */
+		cat(out, &n, &a, 0, a.off[i + 1]);
+		cat(out, &n, &a, a.off[i], a.len);
+		refused_at(&r, out, n, a.off[i + 1], "sequence number",
+			   "repeated", i);
+		n = 0; /* records i and i + 1 swapped */
+		cat(out, &n, &a, 0, a.off[i]);
+		cat(out, &n, &a, a.off[i + 1], a.off[i + 2]);
+		cat(out, &n, &a, a.off[i], a.off[i + 1]);
+		cat(out, &n, &a, a.off[i + 2], a.len);
+		refused_at(&r, out, n, a.off[i], "sequence number", "swapped",
+			   i);
+	}
+	/* Both are valid on their own. */
+	assert_int_equal(
+		restore(&r, a.buf, a.len, &(struct rec_error){ 0 }, NULL), 0);
+	assert_int_equal(
+		restore(&r, b.buf, b.len, &(struct rec_error){ 0 }, NULL), 0);
+	free(out);
+	reader_destroy(&r);
+	free(a.buf);
+	free(b.buf);
+	mem_destroy(&src);
+}
+
+/* A forged END: right CRC, wrong count, bytes or digest. */
+static void test_end_counts_and_digests(void **state)
+{
+	struct guest_mem src;
+	struct reader r;
+	struct synth x;
+	struct rec_end e, orig;
+	struct rec_hdr h;
+	uint64_t at;
+	unsigned int field;
+
+	assert_int_equal(mem_init(&src, GUEST_MEM), 0);
+	fill_guest(&src);
+	build_stream(&x, &src);
+	reader_init(&r);
+	at = x.off[x.nr - 1];
+	memcpy(&h, x.buf + at, sizeof(h));
+	memcpy(&orig, x.buf + at + 16, sizeof(orig));
+	assert_int_equal(h.length, sizeof(e));
+	for (field = 0; field < 3; field++) {
+		uint32_t crc;
+
+		e = orig;
+		assert_int_equal(e.records, x.nr - 1);
+		assert_int_equal(e.bytes, at);
+		if (field == 0)
+			e.records++;
+		else if (field == 1)
+			e.bytes -= 8;
+		else
+			e.digest ^= 1;
+		/* Re-seal END's own CRC from the true chain value. */
+		memcpy(&crc, x.buf + x.off[x.nr - 2] + 8, 4);
+		h.crc = crc32c(rec_crc_begin(2, crc, &h), &e, sizeof(e));
+		memcpy(x.buf + at, &h, sizeof(h));
+		memcpy(x.buf + at + 16, &e, sizeof(e));
+		refused_at(&r, x.buf, x.len, at,
+			   field == 0 ? "records, the stream had" :
+			   field == 1 ? "bytes" :
+					"END is from another stream",
+			   "forged END", field);
+	}
+	reader_destroy(&r);
+	free(x.buf);
+	mem_destroy(&src);
+}
+
+/*
+ * The chain value is the CRC32C of the whole stream: header (CRC field
+ * zero) and config, then each record's type, length, seq and body.
+ */
+static void test_chain_is_crc_of_stream(void **state)
+{
+	struct guest_mem src;
+	struct synth x;
+	struct stream_header h;
+	struct rec_end e;
+	uint32_t crc, len;
+	uint64_t off;
+	unsigned int i;
+
+	assert_int_equal(mem_init(&src, GUEST_MEM), 0);
+	fill_guest(&src);
+	build_stream(&x, &src);
+	memcpy(&h, x.buf, sizeof(h));
+	h.header_crc = 0;
+	crc = crc32c(crc32c(0, &h, sizeof(h)), x.buf + sizeof(h),
+		     sizeof(config) - 1);
+	for (i = 0; i + 1 < x.nr; i++) {
+		off = x.off[i];
+		memcpy(&len, x.buf + off + 4, 4);
+		crc = crc32c(crc, x.buf + off, 8);
+		crc = crc32c(crc, x.buf + off + 12, 4);
+		crc = crc32c(crc, x.buf + off + 16, len);
+		assert_int_equal(crc, le(x.buf, off + 8, 4));
+	}
+	memcpy(&e, x.buf + x.off[x.nr - 1] + 16, sizeof(e));
+	assert_int_equal(e.digest, crc);
+	free(x.buf);
+	mem_destroy(&src);
+}
+
+/* Revision 1 streams (unchained, empty END) are still read. */
+static void test_revision_1_is_read(void **state)
+{
+	struct guest_mem src;
+	struct reader r;
+	struct synth x;
+	struct rec_error err;
+	char desc[400];
+
+	assert_int_equal(mem_init(&src, GUEST_MEM), 0);
+	fill_guest(&src);
+	build_stream_v(&x, &src, 1, 0);
+	assert_int_equal(le(x.buf, 8, 4), 1);
+	assert_int_equal(le(x.buf, x.off[1] + 12, 4), 0); /* no seq */
+	assert_int_equal(le(x.buf, x.off[x.nr - 1] + 4, 4), 0); /* END */
+	reader_init(&r);
+	if (restore(&r, x.buf, x.len, &err, NULL)) {
+		restore_describe(&err, desc, sizeof(desc));
+		fail_msg("%s", desc);
+	}
+	assert_memory_equal(r.mem.host, src.host, GUEST_MEM);
+	/* A sequence number where revision 1 has a reserved word. */
+	x.buf[x.off[1] + 12] = 1;
+	assert_int_equal(restore(&r, x.buf, x.len, &err, NULL), -EINVAL);
+	assert_non_null(strstr(err.why, "reserved header field"));
+	reader_destroy(&r);
+	free(x.buf);
+	mem_destroy(&src);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -582,6 +784,10 @@ int main(void)
 		cmocka_unit_test(test_read_rejections),
 		cmocka_unit_test(test_stream_restores),
 		cmocka_unit_test(test_any_corrupt_byte_is_caught),
+		cmocka_unit_test(test_chain_refuses_splices),
+		cmocka_unit_test(test_end_counts_and_digests),
+		cmocka_unit_test(test_chain_is_crc_of_stream),
+		cmocka_unit_test(test_revision_1_is_read),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
