@@ -22,6 +22,7 @@
 #include "monitor/console.h"
 #include "monitor/hooks.h"
 #include "monitor/monitor.h"
+#include "monitor/savefile.h"
 #include "rpc/server.h"
 #include "vmm/vm.h"
 
@@ -48,7 +49,7 @@ struct save_job {
 	pthread_t thread;
 	struct rpc_call call; /* the save command, answered at the end */
 	char path[PATH_MAX];
-	char tmp_path[PATH_MAX + 8];
+	struct save_target target; /* where the stream goes (savefile.h) */
 	bool keep_running; /* -c */
 	bool leave_paused; /* -p */
 	struct stream stream; /* offset read by the loop thread (atomic) */

@@ -2,12 +2,14 @@
  * `save`: checkpoint the VM to a file on a thread of its own, so the
  * control socket keeps answering (query-save) meanwhile.
  *
- * The thread pauses the VM, writes FILE.tmp, and on success syncs and
- * renames it to FILE; it never resumes or ends the VM. Back on the loop
- * thread the outcome decides: a failure resumes the VM as it was (and
- * removes the partial file); a success ends the VM (default), resumes it
- * (-c) or leaves it paused (-p). So a failed save never loses the VM and
- * a successful one never leaves a half-written file behind.
+ * The thread pauses the VM, writes the stream into the save target
+ * (savefile.h: a temporary file beside FILE, or a FIFO or device) and on
+ * success syncs it and puts it at FILE; it never resumes or ends the VM.
+ * Back on the loop thread the outcome decides: a failure resumes the VM
+ * as it was (and drops the partial file); a success ends the VM
+ * (default), resumes it (-c) or leaves it paused (-p). So a failed save
+ * never loses the VM, a successful one never leaves a half-written file
+ * behind, and a VM ends only once its file is durably in place.
  */
 #include "monitor/internal.h"
 
@@ -24,9 +26,10 @@
 static int job_write(struct save_job *job)
 {
 	struct monitor *m = job->m;
+	struct save_target *t = &job->target;
 	char *config = NULL;
 	uint32_t config_len;
-	int fd, rc;
+	int rc;
 
 	rc = monitor_config_text(m, &config, &config_len);
 	if (rc) {
@@ -35,39 +38,33 @@ static int job_write(struct save_job *job)
 			 strerror(-rc));
 		return rc;
 	}
+	rc = save_target_open(t, job->path, job->error, sizeof(job->error));
+	if (rc) {
+		free(config);
+		return rc;
+	}
 	/*
 	 * Guest RAM goes to the disk directly, without a page cache copy:
 	 * measured faster here than buffered writes even unsynced (save -c),
 	 * where the guest waits paused for the whole write.
 	 */
-	fd = open(job->tmp_path,
-		  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0600);
-	if (fd < 0 && errno == EINVAL)
-		fd = open(job->tmp_path,
-			  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		rc = -errno;
-		snprintf(job->error, sizeof(job->error), "%s: %s",
-			 job->tmp_path, strerror(errno));
-		free(config);
-		return rc;
-	}
-	if (fcntl(fd, F_GETFL) & O_DIRECT)
-		rc = stream_open_direct(&job->stream, fd, true);
+	if (t->direct)
+		rc = stream_open_direct(&job->stream, t->fd, false);
 	else
-		rc = stream_open_fd(&job->stream, fd, true);
+		rc = stream_open_fd(&job->stream, t->fd, false);
 	if (!rc)
 		rc = save_vm(&job->stream, &m->vm, &m->devs, config, config_len,
 			     &job->res);
 	if (!rc)
 		rc = stream_flush(&job->stream);
-	/* Data the VM will no longer hold must be on disk before we say so. */
-	if (!rc && !job->keep_running && fdatasync(fd) < 0)
-		rc = -errno;
 	if (rc)
 		snprintf(job->error, sizeof(job->error), "writing %s: %s",
 			 job->path, strerror(-rc));
 	stream_close(&job->stream);
+	/* Data the VM will no longer hold must be on disk before we say so. */
+	if (!rc)
+		rc = save_target_commit(t, !job->keep_running, job->error,
+					sizeof(job->error));
 	free(config);
 	return rc;
 }
@@ -85,14 +82,7 @@ static void *job_thread(void *opaque)
 			 "cannot pause the VM: %s", strerror(-rc));
 	} else {
 		rc = job_write(job);
-		if (!rc && rename(job->tmp_path, job->path) < 0) {
-			rc = -errno;
-			snprintf(job->error, sizeof(job->error),
-				 "renaming to %s: %s", job->path,
-				 strerror(errno));
-		}
-		if (rc)
-			unlink(job->tmp_path);
+		save_target_close(&job->target);
 	}
 	job->rc = rc;
 	if (evloop_call(job->m->loop, job_done, job))
@@ -187,7 +177,6 @@ static int job_parse(struct save_job *job, struct json_object *args,
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
 				       "save: 'file' is empty or too long");
 	strcpy(job->path, file);
-	snprintf(job->tmp_path, sizeof(job->tmp_path), "%s.tmp", file);
 	if (json_object_object_get_ex(args, "continue", &v))
 		job->keep_running = json_object_get_boolean(v);
 	if (json_object_object_get_ex(args, "paused", &v))
@@ -214,6 +203,7 @@ enum rpc_reply_kind monitor_cmd_save(struct rpc_request *req,
 	if (!job)
 		return rpc_reply_error(reply, RPC_ERR_GENERIC, "out of memory");
 	job->m = m;
+	save_target_init(&job->target);
 	kind = job_parse(job, args, reply);
 	if (kind != RPC_REPLY_LATER) {
 		free(job);
