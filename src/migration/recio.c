@@ -25,14 +25,15 @@ void rec_stream_start(struct stream *s, const struct stream_header *h)
 	s->rec_version = h->version;
 	s->rec_chain = h->version >= 2 ? h->header_crc : 0;
 	s->rec_count = 0;
-	s->rec_base = s->offset - h->header_size - rec_padded(h->config_len);
+	s->rec_bytes = h->header_size + rec_padded(h->config_len);
 }
 
 /* A record went by whole: the next one continues from its CRC. */
-static void chain_on(struct stream *s, uint32_t crc)
+static void chain_on(struct stream *s, const struct rec_hdr *h, uint32_t crc)
 {
 	if (revision(s) >= 2)
 		s->rec_chain = crc;
+	s->rec_bytes += sizeof(*h) + rec_padded(h->length);
 }
 
 uint32_t rec_body_crc_init(const struct stream *s, const struct rec_hdr *h)
@@ -63,7 +64,7 @@ int rec_write(struct stream *s, uint32_t type, const struct iovec *body, int n)
 	iov[0] = (struct iovec){ &h, sizeof(h) };
 	memcpy(&iov[1], body, n * sizeof(*body));
 	iov[n + 1] = (struct iovec){ (void *)zero_pad, rec_padded(len) - len };
-	chain_on(s, crc);
+	chain_on(s, &h, crc);
 	s->rec_count++;
 	return stream_writev(s, iov, n + 2);
 }
@@ -79,7 +80,7 @@ int rec_write_buf(struct stream *s, uint32_t type, const void *body,
 int rec_write_end(struct stream *s)
 {
 	struct rec_end e = { .records = s->rec_count,
-			     .bytes = s->offset - s->rec_base,
+			     .bytes = s->rec_bytes,
 			     .digest = s->rec_chain };
 
 	if (revision(s) == 1)
@@ -142,7 +143,7 @@ int rec_read_tail(struct stream *s, const struct rec_hdr *h, uint32_t crc,
 			crc, h->crc);
 		return stream_set_error(s, -EBADMSG);
 	}
-	chain_on(s, crc);
+	chain_on(s, h, crc);
 	return 0;
 }
 
@@ -161,7 +162,7 @@ int rec_read_end(struct stream *s, const struct rec_hdr *h,
 		 const struct rec_limits *lim, struct rec_error *err)
 {
 	struct rec_end e = { 0 };
-	uint64_t records = s->rec_count - 1, bytes = err->offset - s->rec_base;
+	uint64_t records = s->rec_count - 1, bytes = s->rec_bytes;
 	uint32_t digest = s->rec_chain;
 
 	/* Bound the length before reading a body into e. */

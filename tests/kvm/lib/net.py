@@ -42,7 +42,7 @@ def receiver(env, name="dst", listen=None, prefix=(), env_extra=None,
 class Proxy:
     """Forward 127.0.0.1:port to dst_port. cut_after: close both sides
     once that many bytes went from source to destination. tamper: a
-    function applied to the first 64+config bytes (the stream header)."""
+    function applied to the stream header and its config."""
 
     def __init__(self, dst_port, cut_after=None, tamper=None):
         self.dst_port = dst_port
@@ -71,7 +71,8 @@ class Proxy:
                 head += data
                 if len(head) < 64:
                     continue
-                need = 64 + pad8(int.from_bytes(head[20:24], "little"))
+                need = int.from_bytes(head[16:20], "little") + \
+                    pad8(int.from_bytes(head[20:24], "little"))
                 if len(head) < need:
                     continue
                 data = self.tamper(head[:need]) + head[need:]
