@@ -1,8 +1,10 @@
 /*
  * libFuzzer target: arbitrary bytes as a save stream, through the same
- * reader godwit restore uses (header, config, every record, completeness
- * at END), with guest RAM in a memfd and no KVM. Any crash, hang, leak or
- * sanitizer report is a bug in the stream reader.
+ * reader godwit restore uses (header, config, every record and its place
+ * in the chain, END's count and digest, completeness), with guest RAM in
+ * a memfd and no KVM; then through godwit inspect's pass over it (no RAM),
+ * which must come to the same verdict. Any crash, hang, leak, sanitizer
+ * report or disagreement is a bug in the stream reader.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -27,6 +29,28 @@ static void fuzz_devices(struct dev_registry *devs)
 			__builtin_trap();
 }
 
+/* godwit inspect's pass: the same reader without guest RAM. */
+static int check_only(const uint8_t *data, size_t size)
+{
+	struct restore_result res;
+	struct stream_header h;
+	struct dev_registry devs;
+	struct rec_error err;
+	struct stream s;
+	char *config = NULL;
+	int rc;
+
+	stream_open_mem_read(&s, data, size);
+	rc = restore_read_header(&s, &h, &config, &err);
+	if (!rc) {
+		fuzz_devices(&devs);
+		rc = restore_check_stream(&s, &h, &devs, &res, &err);
+	}
+	free(config);
+	stream_close(&s);
+	return rc;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct restore_result res;
@@ -37,6 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct guest_mem mem;
 	struct stream s;
 	char *config = NULL;
+	int rc = -1;
 
 	stream_open_mem_read(&s, data, size);
 	if (restore_read_header(&s, &h, &config, &err))
@@ -50,12 +75,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					    .devs = &devs,
 					    .rx = &rx };
 
-		if (restore_records(&s, &h, &t, &res, &err) == 0 &&
-		    s.offset > size)
+		rc = restore_records(&s, &h, &t, &res, &err);
+		if (rc == 0 && s.offset > size)
 			__builtin_trap(); /* read more than there was */
 		vmstate_rx_free(&rx);
 	}
 	mem_destroy(&mem);
+	/* inspect accepts exactly what restore accepts. */
+	if (rc != -1 && (rc == 0) != (check_only(data, size) == 0))
+		__builtin_trap();
 out:
 	free(config);
 	stream_close(&s);
