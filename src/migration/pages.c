@@ -74,16 +74,6 @@ static int batch_flush(struct stream *s, struct batch *b, struct page_stats *st)
 	b->hdr.count = b->count;
 	b->iov[0] = (struct iovec){ &b->hdr, sizeof(b->hdr) };
 	b->iov[1] = (struct iovec){ b->pfn, b->count * sizeof(uint64_t) };
-	/*
-	 * The destination speaks while we stream to acknowledge rounds, or
-	 * to refuse us: let the owner read it (or stop if nobody listens).
-	 */
-	if (stream_peer_wait(s, 0) > 0) {
-		rc = s->on_peer ? s->on_peer(s, s->on_peer_opaque) :
-				  -ECONNABORTED;
-		if (rc)
-			return stream_set_error(s, rc);
-	}
 	rc = rec_write(s, REC_PAGE_DATA, b->iov, b->niov);
 	st->records++;
 	b->count = 0;
@@ -150,15 +140,17 @@ static int send_one(struct stream *s, struct guest_mem *mem, struct batch *b,
 	return batch_add(s, b, mem_index_to_pfn(mem, idx), page, zero, st);
 }
 
-/* Every page that holds data, extent by extent. */
+/* Every page in [first, last) that holds data, extent by extent. */
 static int send_all(struct stream *s, struct guest_mem *mem, struct batch *b,
-		    unsigned int flags, struct page_stats *st)
+		    uint64_t first, uint64_t last, unsigned int flags,
+		    struct page_stats *st)
 {
-	uint64_t off = next_data(mem, 0), end, idx;
+	uint64_t limit = MIN(last << PAGE_SHIFT, mem->size);
+	uint64_t off = next_data(mem, first << PAGE_SHIFT), end, idx;
 	int rc;
 
-	while (off < mem->size) {
-		end = next_hole(mem, off);
+	while (off < limit) {
+		end = MIN(next_hole(mem, off), limit);
 		for (idx = off >> PAGE_SHIFT;
 		     idx < DIV_ROUND_UP(end, PAGE_SIZE); idx++) {
 			rc = send_one(s, mem, b, idx, flags, st);
@@ -173,6 +165,13 @@ static int send_all(struct stream *s, struct guest_mem *mem, struct batch *b,
 int pages_send(struct stream *s, struct guest_mem *mem,
 	       const struct bitmap *which, unsigned int flags,
 	       struct page_stats *st)
+{
+	return pages_send_range(s, mem, which, 0, mem_nr_pages(mem), flags, st);
+}
+
+int pages_send_range(struct stream *s, struct guest_mem *mem,
+		     const struct bitmap *which, uint64_t first, uint64_t last,
+		     unsigned int flags, struct page_stats *st)
 {
 	struct batch *b = calloc(1, sizeof(*b));
 	size_t idx;
@@ -189,9 +188,10 @@ int pages_send(struct stream *s, struct guest_mem *mem,
 		}
 	}
 	if (!which) {
-		rc = send_all(s, mem, b, flags, st);
+		rc = send_all(s, mem, b, first, last, flags, st);
 	} else {
-		for (idx = bitmap_next_set(which, 0); idx < which->nbits && !rc;
+		last = MIN(last, (uint64_t)which->nbits);
+		for (idx = bitmap_next_set(which, first); idx < last && !rc;
 		     idx = bitmap_next_set(which, idx + 1))
 			rc = send_one(s, mem, b, idx, flags, st);
 	}

@@ -41,6 +41,13 @@ enum pages_flags {
 int pages_send(struct stream *s, struct guest_mem *mem,
 	       const struct bitmap *which, unsigned int flags,
 	       struct page_stats *st) __must_check;
+/*
+ * The same for the pages with RAM-order index in [first, last) only: a
+ * driver that looks at its peer between parts of a round sends in ranges.
+ */
+int pages_send_range(struct stream *s, struct guest_mem *mem,
+		     const struct bitmap *which, uint64_t first, uint64_t last,
+		     unsigned int flags, struct page_stats *st) __must_check;
 
 /* Buffers for receiving page batches, reused from record to record. */
 struct page_rx {

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 
 #include "common/clock.h"
+#include "common/compiler.h"
 #include "format/stream_format.h"
 
 uint64_t precopy_expected_downtime_ns(const struct precopy_stats *st)
@@ -79,4 +80,41 @@ const char *precopy_action_name(enum precopy_action a)
 	default:
 		return "not converging";
 	}
+}
+
+uint64_t policy_paused_margin_ns(const struct paused_budget *b)
+{
+	if (b->margin_ns)
+		return b->margin_ns;
+	return MAX(POLICY_MARGIN_MIN_NS, b->downtime_limit_ns);
+}
+
+uint64_t policy_paused_budget_ns(const struct paused_budget *b)
+{
+	uint64_t copy_ns = b->downtime_limit_ns, floor_ns;
+
+	if (!b->live) {
+		/* Divide first: a terabyte times 1e9 overflows. */
+		floor_ns =
+			b->data_bytes / POLICY_PAUSED_FLOOR_BPS * NSEC_PER_SEC +
+			b->data_bytes % POLICY_PAUSED_FLOOR_BPS * NSEC_PER_SEC /
+				POLICY_PAUSED_FLOOR_BPS;
+		copy_ns = MAX(copy_ns, floor_ns);
+	}
+	return copy_ns + policy_paused_margin_ns(b);
+}
+
+uint64_t policy_chunk_pages(uint64_t bandwidth_bps)
+{
+	uint64_t pages = bandwidth_bps / 4 / STREAM_PAGE_SIZE;
+
+	if (!bandwidth_bps)
+		return POLICY_CHUNK_PAGES_MAX;
+	return MIN(MAX(pages, (uint64_t)POLICY_CHUNK_PAGES_MIN),
+		   (uint64_t)POLICY_CHUNK_PAGES_MAX);
+}
+
+unsigned int policy_query_interval_ms(unsigned int attempt)
+{
+	return attempt >= 3 ? 5000 : 1000u << attempt;
 }

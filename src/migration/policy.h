@@ -7,6 +7,7 @@
 #ifndef GODWIT_MIGRATION_POLICY_H
 #define GODWIT_MIGRATION_POLICY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* What the driver measured; rates are per second of wall time. */
@@ -45,5 +46,47 @@ enum precopy_action precopy_decide(const struct precopy_stats *st);
 /* Update stalled_rounds after a round (pure helper for the driver). */
 unsigned int precopy_stall_count(const struct precopy_stats *st);
 const char *precopy_action_name(enum precopy_action a);
+
+/*
+ * Deadlines of a migration's paused phase and of settling a handover:
+ * pure functions, unit-tested like the convergence policy.
+ */
+
+/* The default margin on top of the downtime limit: max(1 s, limit). */
+#define POLICY_MARGIN_MIN_NS (1000ULL * 1000 * 1000)
+/* A paused copy (--no-live) is allowed this bandwidth at least. */
+#define POLICY_PAUSED_FLOOR_BPS (16ULL << 20)
+/* Pages sent between two looks at the destination, at most. */
+#define POLICY_CHUNK_PAGES_MAX 4096u
+#define POLICY_CHUNK_PAGES_MIN 256u
+
+struct paused_budget {
+	bool live; /* pre-copy ran: only the rest is sent paused */
+	uint64_t downtime_limit_ns;
+	uint64_t margin_ns; /* 0: the default, max(1 s, downtime limit) */
+	uint64_t data_bytes; /* not live: guest RAM that holds data */
+};
+
+/* The margin a budget gets (its own, or the default). */
+uint64_t policy_paused_margin_ns(const struct paused_budget *b);
+/*
+ * How long the VM may stay paused at the source, from the start of the
+ * final copy until the destination says RECEIVED. Live: the downtime
+ * limit plus the margin. Not live (everything is copied paused): the
+ * time data_bytes take at POLICY_PAUSED_FLOOR_BPS, if longer than the
+ * limit, plus the margin.
+ */
+uint64_t policy_paused_budget_ns(const struct paused_budget *b);
+/*
+ * Pages to send between two looks at the destination (which may refuse
+ * the VM meanwhile and waits only so long for us to notice): a quarter
+ * second's worth at a bandwidth limit (0: none), within the bounds above.
+ */
+uint64_t policy_chunk_pages(uint64_t bandwidth_bps);
+/*
+ * Milliseconds before QUERY attempt n (0 = the first retry): 1 s,
+ * doubling, at most 5 s.
+ */
+unsigned int policy_query_interval_ms(unsigned int attempt);
 
 #endif

@@ -4,12 +4,20 @@
  * pages it reports) and sends those pages, zero pages included as ZERO
  * entries since the destination may hold an older copy. After each round
  * the policy decides; on stop the VM is paused, the log synced one last
- * time, and the rest goes out with the state.
+ * time, and the rest goes out with the state, under the paused deadline
+ * (policy_paused_budget_ns) that the handover's wait for RECEIVED shares.
+ *
+ * The destination may speak while we stream: ROUND_ACK after each round,
+ * or FAILED when it refuses the VM (it then waits a few seconds for us to
+ * notice). Listening is an explicit step here: before each part of a
+ * round (policy_chunk_pages) and while catching up before the pause.
  */
 #include "migration/precopy.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -39,31 +47,37 @@ struct precopy {
 	uint64_t rounds_sent;
 };
 
-/* The destination spoke: a ROUND_ACK, or why it refuses the VM. */
-static int on_peer(struct stream *s, void *opaque)
+/*
+ * Hear the destination if it spoke (waiting up to timeout_ms): a
+ * ROUND_ACK is noted; anything else is why it stops us (kept for the
+ * caller's message). 0 to go on.
+ */
+static int listen_peer(struct precopy *pc, int timeout_ms)
 {
-	struct precopy *pc = opaque;
 	struct handover_msg m;
 	char why[160];
-	int rc;
+	int r;
 
-	rc = handover_recv(s, &m, why, sizeof(why));
-	if (rc)
-		return rc == -EPIPE ? -ECONNABORTED : rc;
+	r = stream_peer_wait(pc->s, timeout_ms);
+	if (r <= 0)
+		return r < 0 ? stream_set_error(pc->s, r) : 0;
+	r = handover_recv(pc->s, &m, why, sizeof(why));
+	if (r)
+		return stream_set_error(pc->s, r == -EPIPE ? -ECONNABORTED : r);
 	if (m.type == HANDOVER_ROUND_ACK) {
 		pc->rounds_acked = MAX(pc->rounds_acked, m.value + 1);
 		return 0;
 	}
 	pc->res->peer_msg = m;
 	pc->res->have_peer_msg = true;
-	return -ECONNABORTED;
+	return stream_set_error(pc->s, -ECONNABORTED);
 }
 
 /* Let the destination apply what is in flight before the pause. */
 static int catch_up(struct precopy *pc)
 {
 	uint64_t start = time_mono_ns(), waited;
-	int rc, r;
+	int rc;
 
 	while (pc->rounds_acked < pc->rounds_sent) {
 		waited = time_mono_ns() - start;
@@ -73,18 +87,36 @@ static int catch_up(struct precopy *pc)
 				(unsigned long long)pc->rounds_sent - 1);
 			break;
 		}
-		r = stream_peer_wait(
-			pc->s, (CATCHUP_MAX_NS - waited) / NSEC_PER_MSEC + 1);
-		if (r < 0)
-			return stream_set_error(pc->s, r);
-		if (r > 0) {
-			rc = on_peer(pc->s, pc);
-			if (rc)
-				return stream_set_error(pc->s, rc);
-		}
+		rc = listen_peer(pc,
+				 (CATCHUP_MAX_NS - waited) / NSEC_PER_MSEC + 1);
+		if (rc)
+			return rc;
 	}
 	pc->res->catchup_ns = time_mono_ns() - start;
 	return 0;
+}
+
+/* Send which (NULL: every page with data) in parts, listening between. */
+static int send_pages(struct precopy *pc, const struct bitmap *which,
+		      unsigned int flags, struct page_stats *ps)
+{
+	uint64_t n = mem_nr_pages(&pc->vm->mem), first = 0;
+	uint64_t step = policy_chunk_pages(pc->p->bandwidth_bps);
+	int rc = 0;
+
+	while (!rc && first < n) {
+		/* A part with nothing to send costs nothing: skip to data. */
+		if (which)
+			first = bitmap_next_set(which, first) / step * step;
+		if (first >= n)
+			break;
+		rc = listen_peer(pc, 0);
+		if (!rc)
+			rc = pages_send_range(pc->s, &pc->vm->mem, which, first,
+					      first + step, flags, ps);
+		first += step;
+	}
+	return rc;
 }
 
 static int send_round(struct precopy *pc, const struct bitmap *which,
@@ -95,7 +127,7 @@ static int send_round(struct precopy *pc, const struct bitmap *which,
 	struct rec_round rec;
 	int rc;
 
-	rc = pages_send(pc->s, &pc->vm->mem, which, flags | PAGES_LIVE, &ps);
+	rc = send_pages(pc, which, flags | PAGES_LIVE, &ps);
 	if (rc)
 		return rc;
 	/* Sent: what is dirty from now on is the next sync's business. */
@@ -192,8 +224,52 @@ static int pause_vm(struct precopy *pc)
 
 	pc->res->pause_mono_ns = time_mono_ns();
 	pc->res->pause_real_ns = time_real_ns();
-	pc->res->paused = rc == 0;
+	/* Atomic: the monitor's loop thread reports "finish-migrate". */
+	__atomic_store_n(&pc->res->paused, rc == 0, __ATOMIC_RELAXED);
 	return rc ? stream_set_error(pc->s, rc) : 0;
+}
+
+/* Guest RAM that holds data (allocated in the RAM memfd). */
+static uint64_t data_bytes(struct vm *vm)
+{
+	struct stat st;
+
+	if (fstat(vm->mem.memfd, &st) < 0)
+		return vm->mem.size;
+	return MIN((uint64_t)st.st_blocks * 512, vm->mem.size);
+}
+
+/*
+ * From now until RECEIVED the VM waits paused for the network: bound it
+ * (the deadline stays on the stream for the handover's first wait).
+ */
+static int paused_deadline(struct precopy *pc)
+{
+	struct paused_budget b = { .live = pc->p->live,
+				   .downtime_limit_ns =
+					   pc->p->downtime_limit_ns,
+				   .margin_ns = pc->p->paused_margin_ns,
+				   .data_bytes = data_bytes(pc->vm) };
+	uint64_t budget = policy_paused_budget_ns(&b);
+	char what[120];
+
+	if (pc->p->live)
+		snprintf(what, sizeof(what),
+			 "the downtime limit of %llu ms plus a %llu ms margin",
+			 (unsigned long long)(b.downtime_limit_ns /
+					      NSEC_PER_MSEC),
+			 (unsigned long long)(policy_paused_margin_ns(&b) /
+					      NSEC_PER_MSEC));
+	else
+		snprintf(
+			what, sizeof(what),
+			"the paused-copy limit of %.1f s (%llu MiB at %llu MiB/s at least, plus a %llu ms margin)",
+			budget / 1e9, (unsigned long long)(b.data_bytes >> 20),
+			POLICY_PAUSED_FLOOR_BPS >> 20,
+			(unsigned long long)(policy_paused_margin_ns(&b) /
+					     NSEC_PER_MSEC));
+	stream_set_deadline(pc->s, time_mono_ns() + budget, what);
+	return 0;
 }
 
 /* With the VM paused: the last dirty pages (or all of them), then state. */
@@ -206,10 +282,10 @@ static int stop_and_copy(struct precopy *pc, struct dev_registry *devs)
 	if (pc->p->live) {
 		rc = sync_dirty(pc, &dirty);
 		if (!rc)
-			rc = pages_send(pc->s, &pc->vm->mem, &pc->dirty,
-					PAGES_ZERO_ENTRIES, &ps);
+			rc = send_pages(pc, &pc->dirty, PAGES_ZERO_ENTRIES,
+					&ps);
 	} else {
-		rc = pages_send(pc->s, &pc->vm->mem, NULL, 0, &ps);
+		rc = send_pages(pc, NULL, 0, &ps);
 	}
 	pc->res->final_pages = ps.normal + ps.zero;
 	pc->res->pages_sent += pc->res->final_pages;
@@ -247,8 +323,6 @@ int migrate_send(struct stream *s, struct vm *vm, struct dev_registry *devs,
 	rc = bitmap_init(&pc.dirty, mem_nr_pages(&vm->mem));
 	if (rc)
 		return stream_set_error(s, rc);
-	s->on_peer = on_peer;
-	s->on_peer_opaque = &pc;
 	stream_set_rate_limit(s, p->bandwidth_bps);
 	rc = save_header(s, vm, config, config_len,
 			 p->live ? STREAM_F_LIVE : 0);
@@ -263,6 +337,8 @@ int migrate_send(struct stream *s, struct vm *vm, struct dev_registry *devs,
 		rc = pause_vm(&pc);
 	if (!rc)
 		rc = step(&pc, MIGRATE_STEP_POST_SUSPEND);
+	if (!rc)
+		rc = paused_deadline(&pc);
 	/* The final copy is not rate limited: the guest is waiting. */
 	stream_set_rate_limit(s, 0);
 	if (!rc)
@@ -273,7 +349,6 @@ int migrate_send(struct stream *s, struct vm *vm, struct dev_registry *devs,
 	 * handover, or before resuming the VM after a failure.
 	 */
 	bitmap_destroy(&pc.dirty);
-	s->on_peer = NULL; /* pc goes away; the handover reads by itself */
 	res->bytes = s->offset - off0;
 	return rc;
 }

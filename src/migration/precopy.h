@@ -6,6 +6,8 @@
  * Straight-line on the caller's thread; the VM is left paused on return
  * (success or failure), with dirty logging still on: the caller does the
  * handover, or stops logging (mem_dirty_log_stop) and resumes the VM.
+ * From the final copy on, the stream carries the paused deadline; the
+ * caller's wait for RECEIVED is bounded by it too.
  */
 #ifndef GODWIT_MIGRATION_PRECOPY_H
 #define GODWIT_MIGRATION_PRECOPY_H
@@ -38,6 +40,8 @@ struct migrate_params {
 	uint64_t bandwidth_bps; /* 0: unlimited */
 	uint64_t downtime_limit_ns;
 	unsigned int max_rounds;
+	/* Margin on the downtime limit for the paused phase; 0: default. */
+	uint64_t paused_margin_ns;
 	migrate_step_fn step; /* NULL: no step callback */
 	void *step_opaque;
 };

@@ -4,6 +4,12 @@
  * choice on top). Once the VM exists its identity is checked against the
  * header, and only then are pages and state loaded. Any failure leaves
  * nothing running: the VM is torn down and the process exits 1.
+ *
+ * A migration adds the destination's glue around migration/handover.c:
+ * the connection (and, with --listen, the QUERY server on the listening
+ * socket, migration/arrival.c), the arrival's record, the signals that
+ * stop a migration before YOURS (the signalfd is the stream's cancel
+ * fd), and the points where the kvm suite stalls it.
  */
 #include "monitor/internal.h"
 
@@ -14,53 +20,42 @@
 
 #include <poll.h>
 #include <stdio.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/net.h"
+#include "migration/arrival.h"
 #include "migration/handover.h"
 #include "migration/restore.h"
 
-/* A source stalled this long mid-stream has gone away. */
-#define INCOMING_IO_TIMEOUT_MS 30000
+/* How long a refused source gets to read our reason before we close. */
+#define INCOMING_DRAIN_MS 5000
 
 /*
- * Fault injection for the kvm suite: GODWIT_TEST_STALL=PHASE makes the
- * destination announce the phase on stderr and wait there, so a test can
- * kill it at exactly that point. Unset in normal use.
+ * Fault injection for the kvm suite: GODWIT_TEST_STALL=PHASE[:MS] makes
+ * the destination announce the phase on stderr and wait there, MS
+ * milliseconds or until a signal is pending (which it leaves pending for
+ * the code after it to see), so a test can act at exactly that point.
+ * Unset in normal use.
  */
-static void test_stall(const char *phase)
+static void test_stall(struct monitor *m, const char *phase)
 {
-	const char *want = getenv("GODWIT_TEST_STALL");
+	const char *want = getenv("GODWIT_TEST_STALL"), *colon;
+	struct pollfd p = { .fd = m->signal_fd, .events = POLLIN };
+	size_t len;
 
-	if (!want || strcmp(want, phase))
+	if (!want)
+		return;
+	colon = strchr(want, ':');
+	len = colon ? (size_t)(colon - want) : strlen(want);
+	if (len != strlen(phase) || strncmp(want, phase, len))
 		return;
 	log_info("test: stalled %s", phase);
-	for (;;)
-		pause();
-}
-
-/*
- * Closing a socket with unread data makes TCP reset the connection, and a
- * reset can destroy our FAILED message before the source reads it. So
- * send FIN after it and swallow what the source still sends until it
- * stops (it does once it sees our message) or a few seconds pass.
- */
-static void drain(int fd)
-{
-	uint64_t deadline = time_mono_ns() + 5 * NSEC_PER_SEC;
-	char buf[65536];
-	ssize_t r;
-
-	shutdown(fd, SHUT_WR);
-	if (handover_set_timeout(fd, 500))
-		return;
-	do {
-		r = read(fd, buf, sizeof(buf));
-	} while ((r > 0 || (r < 0 && errno == EINTR)) &&
-		 time_mono_ns() < deadline);
+	while (poll(&p, 1, colon ? atoi(colon + 1) : -1) < 0 && errno == EINTR)
+		;
 }
 
 /* Tell a live source why we refuse; best effort, then the VM goes. */
@@ -70,23 +65,58 @@ static void incoming_refuse(struct monitor *m, const char *why)
 
 	if (!in->migration || !in->stream_open)
 		return;
-	/* A read error does not stop us writing the reason back. */
-	in->stream.error = 0;
-	if (handover_send(&in->stream, HANDOVER_FAILED, 0, -EINVAL, why)) {
-		log_debug("could not tell the source why");
+	monitor_incoming_abandon(m);
+	handover_refuse(&in->stream, why, INCOMING_DRAIN_MS);
+}
+
+/* What went wrong, in one line: the stream's limits name themselves. */
+static void describe(struct monitor *m, const struct rec_error *err, char *msg,
+		     size_t len)
+{
+	struct stream *s = &m->restore.stream;
+	char why[160];
+	size_t n;
+
+	if (s->error == -ECANCELED) {
+		snprintf(msg, len, "%s",
+			 m->restore.migration ?
+				 "the destination is shutting down" :
+				 "interrupted by a signal");
 		return;
 	}
-	drain(in->fd);
+	restore_describe(err, msg, len);
+	n = strlen(msg);
+	if (s->error == -ETIMEDOUT && n < len)
+		snprintf(msg + n, len - n, " (%s)",
+			 stream_error_text(s, why, sizeof(why)));
 }
 
 static int fail(struct monitor *m, const struct rec_error *err)
 {
 	char msg[512];
 
-	restore_describe(err, msg, sizeof(msg));
+	describe(m, err, msg, sizeof(msg));
 	log_err("restore %s: %s", m->restore_name, msg);
 	incoming_refuse(m, msg);
-	return -EINVAL;
+	return m->restore.stream.error == -ECANCELED ? -ECANCELED : -EINVAL;
+}
+
+/*
+ * Bounded waits: a migration's source that sends nothing for the stall
+ * timeout has gone; a signal (the signalfd as cancel fd) stops a restore
+ * or a migration at once, which then is refused.
+ */
+static int incoming_limits(struct monitor *m)
+{
+	struct incoming *in = &m->restore;
+	int rc;
+
+	rc = stream_set_stall_timeout(&in->stream,
+				      in->migration ? m->opts->stall_ms : 0);
+	if (rc)
+		return rc;
+	stream_set_cancel_fd(&in->stream, m->signal_fd);
+	return 0;
 }
 
 int monitor_restore_prepare(struct monitor *m)
@@ -107,6 +137,9 @@ int monitor_restore_prepare(struct monitor *m)
 	if (rc)
 		return rc;
 	in->stream_open = true;
+	rc = incoming_limits(m);
+	if (rc)
+		return rc;
 	if (restore_read_header(&in->stream, &in->hdr, &in->config, &err))
 		return fail(m, &err);
 	rc = domain_config_parse(m->restore_name, in->config,
@@ -192,6 +225,10 @@ static int accept_one(struct monitor *m, int lfd, int *fd_out)
 	return 0;
 }
 
+/*
+ * Accept the migration; the listening socket stays open for QUERY (the
+ * arrival's server) and refuses any second migration.
+ */
 static int listen_and_accept(struct monitor *m, int *fd_out)
 {
 	char host[NET_HOST_MAX];
@@ -213,80 +250,158 @@ static int listen_and_accept(struct monitor *m, int *fd_out)
 	}
 	log_info("waiting for a migration on %s port %u", host, port);
 	rc = accept_one(m, lfd, fd_out);
-	close(lfd); /* exactly one migration per process */
+	if (!rc)
+		rc = arrival_serve(&m->restore.arrival, lfd);
+	else
+		close(lfd);
+	if (rc && rc != -EINTR)
+		log_err("cannot answer QUERY on %s port %u: %s", host, port,
+			strerror(-rc));
 	return rc;
 }
 
 int monitor_incoming_accept(struct monitor *m)
 {
 	struct incoming *in = &m->restore;
+	uint64_t id = m->opts->arrival_id;
 	int fd, rc;
 
+	if (!id && (rc = arrival_new_id(&id))) {
+		log_err("cannot choose an arrival id: %s", strerror(-rc));
+		return rc;
+	}
+	arrival_init(&in->arrival, id, m->opts->outcome_file);
 	if (m->opts->incoming_fd >= 0)
 		fd = m->opts->incoming_fd;
 	else if ((rc = listen_and_accept(m, &fd)))
 		return rc;
-	if (handover_set_timeout(fd, INCOMING_IO_TIMEOUT_MS) ||
-	    net_set_nodelay(fd))
+	if (net_set_nodelay(fd))
 		log_warn("cannot set migration socket options");
 	in->fd = fd;
 	in->migration = true;
 	net_peer_name(fd, in->peer, sizeof(in->peer));
 	snprintf(m->restore_name, sizeof(m->restore_name), "migration from %s",
 		 in->peer);
-	test_stall("after-accept");
+	test_stall(m, "after-accept");
 	if (m->opts->incoming_listen[0])
 		log_info("receiving a migration from %s", in->peer);
 	return 0;
 }
 
+/* ---- the handover's ops (migration/handover.c) ---- */
+
+static void ho_owned(void *opaque)
+{
+	struct monitor *m = opaque;
+	int rc;
+
+	log_debug("downtime: YOURS at %llu us",
+		  (unsigned long long)(time_real_ns() / 1000 % 1000000000));
+	rc = arrival_set(&m->restore.arrival, HANDOVER_OUTCOME_RUNNING);
+	if (rc)
+		log_err("%s: cannot record RUNNING in %s: %s", m->restore_name,
+			m->opts->outcome_file, strerror(-rc));
+}
+
+static int ho_resume(void *opaque)
+{
+	struct monitor *m = opaque;
+	int rc = vm_start(&m->vm, m->opts->paused);
+
+	if (!rc)
+		m->state = m->opts->paused ? RUN_PAUSED : RUN_RUNNING;
+	return rc;
+}
+
+static void ho_discard(void *opaque, const char *why)
+{
+	struct monitor *m = opaque;
+
+	log_err("%s: %s; discarding the VM", m->restore_name, why);
+	monitor_incoming_abandon(m);
+}
+
+static void ho_at(void *opaque, const char *phase)
+{
+	test_stall(opaque, phase);
+}
+
+static const struct handover_dest_ops ho_ops = {
+	.owned = ho_owned,
+	.resume = ho_resume,
+	.discard = ho_discard,
+	.at = ho_at,
+};
+
 int monitor_incoming_handover(struct monitor *m)
 {
 	struct incoming *in = &m->restore;
-	struct handover_msg msg;
-	char why[160];
-	uint64_t resumed;
+	struct handover_dest h = { .arrival_id = in->arrival.id,
+				   .yours_ms = m->opts->stall_ms };
+	uint64_t pause;
 	int rc;
 
-	log_debug("downtime: restored, sending RECEIVED at %llu us",
-		  (unsigned long long)(time_real_ns() / 1000 % 1000000000));
-	rc = handover_send(&in->stream, HANDOVER_RECEIVED, 0, 0, NULL);
-	test_stall("after-received");
-	if (!rc)
-		rc = handover_recv(&in->stream, &msg, why, sizeof(why));
-	if (!rc && msg.type != HANDOVER_YOURS)
-		rc = -EPROTO,
-		snprintf(why, sizeof(why), "expected YOURS, got %s",
-			 handover_type_name(msg.type));
+	test_stall(m, "before-received");
+	/* From RECEIVED on a source that lost us may ask about this id. */
+	in->arrival.disclosed = true;
+	rc = handover_dest_run(&in->stream, &h, &ho_ops, m);
 	if (rc) {
-		log_err("%s: the source did not hand the VM over (%s); discarding it",
-			m->restore_name,
-			rc == -EPROTO || rc == -EPIPE || rc == -EAGAIN ||
-					rc == -EINVAL ?
-				why :
-				strerror(-rc));
+		if (h.source_pause_real_ns) /* ours, but it cannot run */
+			log_err("%s: %s", m->restore_name, h.why);
 		return rc;
 	}
-	/* Ours now: run it, then say so. */
-	log_debug("downtime: YOURS at %llu us (source paused at %llu us)",
-		  (unsigned long long)(time_real_ns() / 1000 % 1000000000),
-		  (unsigned long long)(msg.value / 1000 % 1000000000));
-	rc = vm_start(&m->vm, m->opts->paused);
-	resumed = time_real_ns();
-	if (rc) {
-		log_err("cannot start the received VM: %s", strerror(-rc));
-		return rc;
-	}
-	m->state = m->opts->paused ? RUN_PAUSED : RUN_RUNNING;
-	if (handover_send(&in->stream, HANDOVER_CONFIRMED, 0, 0, NULL)) {
-		/* The source may take the VM back: never run it twice. */
-		log_err("%s: cannot confirm to the source; stopping the VM",
-			m->restore_name);
-		return -ECONNRESET;
-	}
-	log_info("vm %s: migration from %s complete, downtime %.2f ms",
-		 m->cfg.name, in->peer,
-		 resumed > msg.value ? (resumed - msg.value) / 1e6 : 0.0);
+	if (arrival_sync(&in->arrival))
+		log_warn("cannot sync %s", m->opts->outcome_file);
+	pause = h.source_pause_real_ns;
+	log_info("vm %s: migration from %s complete%s, downtime %.2f ms",
+		 m->cfg.name, in->peer, h.confirmed ? "" : " (not confirmed)",
+		 h.resumed_real_ns > pause ? (h.resumed_real_ns - pause) / 1e6 :
+					     0.0);
 	monitor_restore_finish(m);
 	return 0;
+}
+
+/*
+ * The VM is given up before YOURS (or never got that far): DISCARDED is
+ * recorded before the connection closes. Idempotent.
+ */
+void monitor_incoming_abandon(struct monitor *m)
+{
+	struct arrival *a = &m->restore.arrival;
+	int rc;
+
+	if (!m->restore.migration ||
+	    arrival_outcome(a) != HANDOVER_OUTCOME_PENDING)
+		return;
+	rc = arrival_set(a, HANDOVER_OUTCOME_DISCARDED);
+	if (rc)
+		log_err("%s: cannot record DISCARDED in %s: %s",
+			m->restore_name, m->opts->outcome_file, strerror(-rc));
+}
+
+/*
+ * After giving the VM up: close the connection, and if a source may be
+ * asking about this arrival (RECEIVED went out) and we answer QUERY
+ * ourselves, answer DISCARDED for a while (or until a signal) first.
+ */
+void monitor_incoming_linger(struct monitor *m)
+{
+	struct incoming *in = &m->restore;
+	struct pollfd p = { .fd = m->signal_fd, .events = POLLIN };
+	struct signalfd_siginfo si;
+
+	monitor_incoming_abandon(m);
+	monitor_restore_finish(m);
+	if (!in->arrival.serving || !in->arrival.disclosed ||
+	    !m->opts->linger_s)
+		return;
+	log_info(
+		"answering DISCARDED for arrival %016llx for %u s (a signal ends it)",
+		(unsigned long long)in->arrival.id, m->opts->linger_s);
+	/* A signal that stopped the migration is handled: only a new one
+	 * cuts the wait short. */
+	while (read(m->signal_fd, &si, sizeof(si)) == sizeof(si))
+		;
+	while (poll(&p, 1, m->opts->linger_s * 1000) < 0 && errno == EINTR)
+		;
 }

@@ -16,6 +16,8 @@
 #include "devices/registry.h"
 #include "devices/serial.h"
 #include "format/stream_format.h"
+#include "migration/arrival.h"
+#include "migration/handover.h"
 #include "migration/precopy.h"
 #include "migration/save.h"
 #include "migration/transport/stream.h"
@@ -34,6 +36,12 @@ enum run_state {
 	RUN_SAVING, /* paused for a save */
 	RUN_SHUTDOWN, /* guest or host ended it */
 	RUN_POSTMIGRATE, /* handed over to the destination */
+	/*
+	 * godwit's own: YOURS went out, no CONFIRMED. Paused here until the
+	 * destination's word (or the operator's migrate-resolve) settles it.
+	 */
+	RUN_UNCONFIRMED,
+	RUN_FINISH_MIGRATE, /* reported only: paused for the final copy */
 };
 
 enum job_status {
@@ -53,6 +61,8 @@ struct save_job {
 	bool keep_running; /* -c */
 	bool leave_paused; /* -p */
 	struct stream stream; /* offset read by the loop thread (atomic) */
+	int cancel_fd; /* eventfd: save-cancel raises it, the I/O polls it */
+	unsigned int stall_ms; /* a reader that takes nothing this long */
 	uint64_t start_ns;
 	/* results, written by the thread before it hands back */
 	int rc;
@@ -69,6 +79,7 @@ struct incoming {
 	bool stream_open;
 	struct stream_header hdr;
 	char *config; /* the header's config text */
+	struct arrival arrival; /* migration: id, outcome, QUERY server */
 };
 
 /* Outcome of a migration (query-migrate "status"). */
@@ -80,6 +91,14 @@ enum mig_status {
 	MIG_UNCONFIRMED, /* handed over, no confirmation: VM left paused */
 };
 
+/* How an unconfirmed handover was settled from outside (migrate-resolve). */
+enum mig_resolution {
+	MIG_RESOLVE_NONE,
+	MIG_RESOLVE_RESUME_HERE, /* the operator: resume the VM here */
+	MIG_RESOLVE_DISCARD, /* the operator: the destination runs it */
+	MIG_RESOLVE_STOP, /* the process ends: stop asking, leave it */
+};
+
 /* A live migration in progress (source side). */
 struct mig_job {
 	struct monitor *m;
@@ -88,10 +107,23 @@ struct mig_job {
 	char host[256];
 	uint16_t port;
 	struct migrate_params params;
+	unsigned int stall_ms; /* stream stall timeout, CONFIRMED wait */
 	int sock; /* shut down by migrate_cancel, before YOURS only */
+	/*
+	 * eventfd the stream and the QUERY loop poll: raised by cancel
+	 * (before YOURS), migrate-resolve or the VM's end (after YOURS).
+	 */
+	int cancel_fd;
+	struct stream stream;
+	struct handover_source ho;
+	pthread_mutex_t lock; /* the fields below, between the threads */
 	bool committed; /* YOURS sent: never resume by ourselves */
-	pthread_mutex_t lock; /* sock vs committed, for cancel */
 	bool cancelled;
+	bool unconfirmed; /* in the QUERY loop */
+	bool settled; /* the destination's word decided: too late to resolve */
+	enum mig_resolution resolution;
+	bool resolve_pending; /* resolve_call waits for the outcome */
+	struct rpc_call resolve_call;
 	uint64_t start_ns;
 	struct hook_ctx hooks;
 	char uuid[40];
@@ -101,6 +133,8 @@ struct mig_job {
 	char error[256];
 	struct migrate_result res;
 	uint64_t downtime_ns;
+	bool downtime_known; /* CONFIRMED gave the destination's time */
+	char settled_by[160]; /* how an unconfirmed handover ended */
 };
 
 /* What query-migrate reports; updated on the loop thread. */
@@ -112,6 +146,7 @@ struct mig_info {
 	struct migrate_result res;
 	uint64_t total_ns;
 	uint64_t downtime_ns;
+	bool downtime_known;
 	uint64_t total_pages;
 };
 
@@ -148,6 +183,8 @@ struct monitor {
 };
 
 const char *run_state_name(enum run_state s);
+/* The status word query-status reports (a migration's final copy too). */
+const char *monitor_status_name(struct monitor *m);
 
 /* qmp.c */
 int monitor_qmp_start(struct monitor *m) __must_check;
@@ -161,15 +198,27 @@ enum rpc_reply_kind monitor_cmd_save(struct rpc_request *req,
 enum rpc_reply_kind monitor_cmd_query_save(struct rpc_request *req,
 					   struct json_object *args,
 					   struct rpc_reply *reply);
+enum rpc_reply_kind monitor_cmd_save_cancel(struct rpc_request *req,
+					    struct json_object *args,
+					    struct rpc_reply *reply);
 
 /* incoming.c: restore from opts->restore_fd */
 int monitor_incoming_accept(struct monitor *m) __must_check;
 int monitor_incoming_handover(struct monitor *m) __must_check;
+/* A migration that failed to arrive: record DISCARDED (idempotent). */
+void monitor_incoming_abandon(struct monitor *m);
+/* After that: close it, answer QUERY with DISCARDED a while (--linger). */
+void monitor_incoming_linger(struct monitor *m);
 int monitor_restore_prepare(struct monitor *m) __must_check;
 int monitor_restore_load(struct monitor *m) __must_check;
 void monitor_restore_finish(struct monitor *m);
 
-/* migjob.c */
+/* migjob.c: the migration thread (arg: its struct mig_job) */
+void *monitor_mig_thread(void *opaque);
+/* What MIGRATION events and query-migrate say. */
+struct json_object *monitor_mig_event_data(struct mig_info *mi);
+
+/* migcmd.c */
 enum rpc_reply_kind monitor_cmd_migrate(struct rpc_request *req,
 					struct json_object *args,
 					struct rpc_reply *reply);
@@ -177,6 +226,11 @@ enum rpc_reply_kind monitor_cmd_migrate_cancel(struct rpc_request *req,
 					       struct json_object *args,
 					       struct rpc_reply *reply);
 void monitor_migration_abort(struct monitor *m);
+enum rpc_reply_kind monitor_cmd_migrate_resolve(struct rpc_request *req,
+						struct json_object *args,
+						struct rpc_reply *reply);
+/* Handed over, no CONFIRMED yet: the VM must not run here on its own. */
+bool monitor_migration_committed(struct monitor *m);
 enum rpc_reply_kind monitor_cmd_query_migrate(struct rpc_request *req,
 					      struct json_object *args,
 					      struct rpc_reply *reply);

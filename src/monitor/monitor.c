@@ -28,11 +28,20 @@
 const char *run_state_name(enum run_state s)
 {
 	static const char *const names[] = {
-		"prelaunch", "running",	 "paused",
-		"save-vm",   "shutdown", "postmigrate",
+		"prelaunch", "running",	    "paused",	   "save-vm",
+		"shutdown",  "postmigrate", "unconfirmed", "finish-migrate",
 	};
 
 	return names[s];
+}
+
+const char *monitor_status_name(struct monitor *m)
+{
+	/* The migration thread pauses the VM for the final copy. */
+	if ((m->state == RUN_RUNNING || m->state == RUN_PAUSED) && m->mig &&
+	    __atomic_load_n(&m->mig->res.paused, __ATOMIC_RELAXED))
+		return run_state_name(RUN_FINISH_MIGRATE);
+	return run_state_name(m->state);
 }
 
 void monitor_opts_init(struct monitor_opts *o)
@@ -46,6 +55,8 @@ void monitor_opts_init(struct monitor_opts *o)
 		log_warn("cannot generate a UUID for the VM");
 	o->restore_fd = -1;
 	o->incoming_fd = -1;
+	o->stall_ms = MONITOR_STALL_MS_DEFAULT;
+	o->linger_s = MONITOR_LINGER_S_DEFAULT;
 	snprintf(o->hooks_dir, sizeof(o->hooks_dir), "%s",
 		 env_or("GODWIT_HOOKS_DIR", "/etc/godwit/hooks/migrate.d"));
 }
@@ -245,9 +256,8 @@ static int monitor_start_vm(struct monitor *m)
 		return rc;
 	m->user_paused = m->opts->paused;
 	if (m->restore.migration)
-		rc = monitor_incoming_handover(m);
-	else
-		rc = vm_start(&m->vm, m->opts->paused);
+		return monitor_incoming_handover(m);
+	rc = vm_start(&m->vm, m->opts->paused);
 	if (rc) {
 		log_err("cannot start vCPUs: %s", strerror(-rc));
 		return rc;
@@ -292,6 +302,7 @@ static void monitor_teardown(struct monitor *m)
 		close(m->signal_fd);
 	evloop_free(m->loop);
 	monitor_restore_finish(m);
+	arrival_destroy(&m->restore.arrival);
 }
 
 /* How the VM ended, for godwitd's on_poweroff/on_reboot/on_crash. */
@@ -360,11 +371,14 @@ int monitor_run(const struct monitor_opts *opts)
 	m->vm.fd = m->vm.stop_eventfd = m->vm.kvm.fd = m->vm.mem.memfd = -1;
 	m->console.in_fd = m->console.out_fd = -1;
 	m->restore.fd = opts->restore_fd;
+	arrival_init(&m->restore.arrival, 0, NULL);
 	rc = monitor_start(m);
 	if (rc == 0) {
 		rc = evloop_run(m->loop);
 		if (rc)
 			log_err("event loop failed: %s", strerror(-rc));
+	} else if (m->restore.migration) {
+		monitor_incoming_linger(m);
 	}
 	monitor_teardown(m);
 	monitor_write_exit_file(m);

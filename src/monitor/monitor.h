@@ -13,6 +13,10 @@
 
 #include "config/domain_config.h"
 
+/* Defaults of the migration deadlines (godwit(1) documents them). */
+#define MONITOR_STALL_MS_DEFAULT 10000 /* no byte moved: the peer stalled */
+#define MONITOR_LINGER_S_DEFAULT 60 /* answering DISCARDED after giving up */
+
 struct monitor_opts {
 	struct domain_config cfg; /* the VM (restore: overrides below) */
 	char qmp_path[PATH_MAX]; /* "" = /run/godwit/vm/NAME.qmp */
@@ -33,6 +37,13 @@ struct monitor_opts {
 	 * accepted socket (godwitd's relocation server hands one over). */
 	char incoming_listen[300];
 	int incoming_fd; /* -1: none */
+	/* Receiving: no byte for this long ends the stream, and the wait
+	 * for YOURS after RECEIVED. */
+	unsigned int stall_ms;
+	uint64_t arrival_id; /* 0: a random one */
+	char outcome_file[PATH_MAX]; /* "" = none (arrival.h) */
+	/* --listen: after giving the VM up, answer QUERY this long. */
+	unsigned int linger_s;
 	/* What the command line sets on a restored config. */
 	bool serial_set;
 	enum domain_serial serial;

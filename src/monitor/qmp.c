@@ -50,11 +50,17 @@ static enum rpc_reply_kind cmd_query_status(struct rpc_request *req,
 	struct monitor *m = req_monitor(req);
 	struct json_object *o = json_object_new_object();
 
+	const char *status = monitor_status_name(m);
+
 	json_object_object_add(
-		o, "running", json_object_new_boolean(m->state == RUN_RUNNING));
+		o, "running",
+		json_object_new_boolean(!strcmp(status, "running")));
 	json_object_object_add(o, "singlestep", json_object_new_boolean(0));
-	json_object_object_add(
-		o, "status", json_object_new_string(run_state_name(m->state)));
+	json_object_object_add(o, "status", json_object_new_string(status));
+	/* Why a VM is not running when it is not obvious: godwit's own. */
+	if (m->state == RUN_UNCONFIRMED)
+		json_object_object_add(
+			o, "reason", json_object_new_string(m->mig_info.error));
 	reply->ret = o;
 	return RPC_REPLY_RETURN;
 }
@@ -84,8 +90,8 @@ static enum rpc_reply_kind cmd_query_domain(struct rpc_request *req,
 	json_object_object_add(o, "memory-mib",
 			       json_object_new_int64(m->cfg.memory_mib));
 	json_object_object_add(o, "vcpus", json_object_new_int(m->cfg.vcpus));
-	json_object_object_add(
-		o, "status", json_object_new_string(run_state_name(m->state)));
+	json_object_object_add(o, "status",
+			       json_object_new_string(monitor_status_name(m)));
 	json_object_object_add(o, "cpu-time-ns",
 			       json_object_new_int64(cpu_time_ns()));
 	json_object_object_add(o, "pid", json_object_new_int(getpid()));
@@ -167,35 +173,25 @@ static enum rpc_reply_kind cmd_stop(struct rpc_request *req,
 }
 
 /*
- * The operator resumes a VM whose handover was never confirmed: their
- * call (the destination may be running it), so it is logged loudly.
+ * After YOURS the VM is the destination's until its word or the
+ * operator's migrate-resolve says otherwise: resuming it here on a plain
+ * cont could run it twice.
  */
-static enum rpc_reply_kind monitor_cont_unconfirmed(struct monitor *m,
-						    struct rpc_reply *reply)
-{
-	if (mem_dirty_log_stop(&m->vm.mem))
-		log_warn("cannot stop dirty logging");
-	if (vm_resume(&m->vm))
-		return rpc_reply_error(reply, RPC_ERR_GENERIC,
-				       "cannot resume the vCPUs");
-	log_warn(
-		"vm %s: resumed by the operator after an unconfirmed handover to %s",
-		m->cfg.name, m->mig_info.uri);
-	m->mig_info.status = MIG_FAILED;
-	m->state = m->user_paused ? RUN_PAUSED : RUN_RUNNING;
-	monitor_event(m, "RESUME", NULL);
-	return RPC_REPLY_RETURN;
-}
-
 static enum rpc_reply_kind cmd_cont(struct rpc_request *req,
 				    struct json_object *args,
 				    struct rpc_reply *reply)
 {
 	struct monitor *m = req_monitor(req);
 
-	if (m->state == RUN_POSTMIGRATE &&
-	    m->mig_info.status == MIG_UNCONFIRMED)
-		return monitor_cont_unconfirmed(m, reply);
+	if (m->state == RUN_UNCONFIRMED)
+		return rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"the VM was handed over to %s without confirmation and may run there: settle it with 'godwit migrate-resolve DOMAIN --resume-here' or '--discard'",
+			m->mig_info.uri);
+	if (monitor_migration_committed(m))
+		return rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"the VM is being handed over to the destination");
 	return user_pause(m, false, reply);
 }
 
@@ -205,6 +201,10 @@ static enum rpc_reply_kind cmd_quit(struct rpc_request *req,
 {
 	struct monitor *m = req_monitor(req);
 
+	if (m->state == RUN_UNCONFIRMED)
+		return rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"the VM was handed over without confirmation; settle it with migrate-resolve first");
 	if (m->job || m->mig)
 		return rpc_reply_error(
 			reply, RPC_ERR_GENERIC,
@@ -253,9 +253,11 @@ static size_t qmp_table(struct monitor *m)
 		{ "system_powerdown", cmd_system_powerdown, m },
 		{ "save", monitor_cmd_save, m },
 		{ "query-save", monitor_cmd_query_save, m },
+		{ "save-cancel", monitor_cmd_save_cancel, m },
 		{ "migrate", monitor_cmd_migrate, m },
 		{ "migrate_cancel", monitor_cmd_migrate_cancel, m },
 		{ "query-migrate", monitor_cmd_query_migrate, m },
+		{ "migrate-resolve", monitor_cmd_migrate_resolve, m },
 	};
 
 	_Static_assert(ARRAY_SIZE(cmds) <= ARRAY_SIZE(m->qmp_cmds),

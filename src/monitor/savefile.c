@@ -153,16 +153,29 @@ static bool same_file(const struct stat *a, const struct stat *b)
  * FIFO nobody reads fails at once (ENXIO) instead of waiting for ever;
  * cleared afterwards so writes block as usual.
  */
+static int open_nonblock(struct save_target *t)
+{
+	t->fd = openat(t->dir_fd, t->name,
+		       O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY |
+			       O_CLOEXEC);
+	return t->fd < 0 ? -errno : 0;
+}
+
 static int open_stream_target(struct save_target *t, const struct stat *st,
 			      char *why, size_t whylen)
 {
 	struct stat now;
 	int rc;
 
-	t->fd = openat(t->dir_fd, t->name,
-		       O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY |
-			       O_CLOEXEC);
-	if (t->fd < 0 && errno == ENXIO && S_ISFIFO(st->st_mode))
+	rc = open_nonblock(t);
+	while (rc == -ENXIO && S_ISFIFO(st->st_mode) && t->wait_reader) {
+		rc = t->wait_reader(t->wait_opaque);
+		if (rc)
+			return fail(why, whylen, rc, "%s: no reader: %s",
+				    t->path, strerror(-rc));
+		rc = open_nonblock(t);
+	}
+	if (rc == -ENXIO && S_ISFIFO(st->st_mode))
 		return fail(
 			why, whylen, -EPIPE,
 			"%s is a FIFO with no reader: start the reader first",
@@ -201,7 +214,6 @@ int save_target_open(struct save_target *t, const char *path, char *why,
 	struct stat st;
 	int rc;
 
-	save_target_init(t);
 	t->path = path;
 	rc = open_dir(t, why, whylen);
 	if (rc)

@@ -11,7 +11,9 @@
  *   FILE the first to finish wins and the other fails, so no save reports
  *   success for a file another one replaced under it.
  * - A FIFO or a character or block device: written straight into, with
- *   buffered I/O, never replaced. A FIFO nobody reads is refused at once.
+ *   buffered I/O, never replaced. Opening a FIFO nobody reads never waits
+ *   in open(): it is refused at once, or, with a wait_reader hook, tried
+ *   again for as long as the hook says.
  * - A symbolic link, a directory or a socket: refused.
  *
  * Every refusal and failure is one line in why, naming FILE.
@@ -32,6 +34,13 @@ struct save_target {
 	bool direct; /* fd has O_DIRECT: the stream must use aligned I/O */
 	bool regular; /* FILE is (to be) a regular file: commit names it */
 	bool no_tmpfile; /* tests: take the fallback without O_TMPFILE */
+	/*
+	 * A FIFO without a reader yet: called before each new try to open it
+	 * (on the opening thread); it may wait a little, and returns 0 to try
+	 * again or -errno to give up with that error. NULL: refuse at once.
+	 */
+	int (*wait_reader)(void *opaque);
+	void *wait_opaque;
 	int dir_fd; /* FILE's directory */
 	char name[NAME_MAX + 1]; /* FILE's name in it */
 	char tmp_name[NAME_MAX + 1]; /* a name of ours to remove, or "" */
@@ -42,7 +51,10 @@ struct save_target {
 
 /* An idle target: save_target_close() on it does nothing. */
 void save_target_init(struct save_target *t);
-/* Open where a save to path writes (t->fd); path must stay valid. */
+/*
+ * Open where a save to path writes (t->fd); path must stay valid. t was
+ * set up with save_target_init() (and its hook, if any).
+ */
 int save_target_open(struct save_target *t, const char *path, char *why,
 		     size_t whylen) __must_check;
 /*

@@ -176,7 +176,26 @@ def test_dest_killed_in_later_round(env):
 
 
 def test_dest_killed_after_received(env):
-    killed_at(env, stall="after-received")
+    """The source sent YOURS; it cannot know whether the destination took
+    it before dying: it stays paused, unconfirmed, until the operator
+    decides (the destination, dead, answers no QUERY)."""
+    src = sweeping_source(env, "mib=32 rate=200", memory=256)
+    dst = receiver(env, env_extra={"GODWIT_TEST_STALL": "after-received"})
+    q = src.qmp()
+    q.execute("migrate", uri=dst.addr)
+    dst.expect_stderr("test: stalled after-received", 60)
+    dst.proc.send_signal(signal.SIGKILL)
+    dst.wait(30)
+    q.wait_migration_over(60)
+    check(q.execute("query-status")["status"] == "unconfirmed",
+          "source is %s" % q.execute("query-status")["status"])
+    time.sleep(1)
+    check(q.execute("query-status")["status"] == "unconfirmed",
+          "resumed without the destination's word")
+    q.execute("migrate-resolve", action="resume-here")
+    q.close()
+    source_survives(src, "killed after RECEIVED, resumed by the operator")
+    src.quit()
 
 
 def test_connection_cut_mid_stream(env):

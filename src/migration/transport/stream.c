@@ -1,7 +1,11 @@
 /*
  * Stream I/O over the backends, with a read buffer for the fd backend
  * (records are read header first, then body: small reads would otherwise
- * each cost a syscall) and a token-bucket write rate limit.
+ * each cost a syscall), a token-bucket write rate limit, and the bounded
+ * waits of stream.h: before every transfer the deadline and the cancel fd
+ * are checked (a peer that keeps sending must not hide a signal or a
+ * passed deadline), and a transfer that would block polls the fd and the
+ * cancel fd for no longer than the nearer of the two limits.
  */
 #include "migration/transport/stream.h"
 
@@ -10,32 +14,130 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/util.h"
+
+/* Is the cancel fd readable? Checked before every transfer. */
+static bool cancel_raised(const struct stream *s)
+{
+	struct pollfd p = { .fd = s->cancel_fd, .events = POLLIN };
+
+	return s->has_cancel && poll(&p, 1, 0) > 0;
+}
+
+/* 0 if a transfer may be tried now, else -ETIMEDOUT or -ECANCELED. */
+static int io_gate(struct stream *s, uint64_t now)
+{
+	if (cancel_raised(s))
+		return -ECANCELED;
+	if (s->deadline_ns && now >= s->deadline_ns) {
+		s->timed_out = STREAM_TIMEOUT_DEADLINE;
+		return -ETIMEDOUT;
+	}
+	return 0;
+}
+
+/*
+ * Milliseconds poll may wait before a limit passes (-1: no limit), or
+ * -ETIMEDOUT (with timed_out set) if one has already passed.
+ */
+static int wait_budget_ms(struct stream *s, uint64_t now, uint64_t since)
+{
+	uint64_t end = UINT64_MAX;
+	enum stream_timeout which = STREAM_TIMEOUT_NONE;
+
+	if (s->stall_ms) {
+		end = MAX(s->progress_ns, since) + s->stall_ms * NSEC_PER_MSEC;
+		which = STREAM_TIMEOUT_STALL;
+	}
+	if (s->deadline_ns && s->deadline_ns <= end) {
+		end = s->deadline_ns;
+		which = STREAM_TIMEOUT_DEADLINE;
+	}
+	if (end == UINT64_MAX)
+		return -1;
+	if (now >= end) {
+		s->timed_out = which;
+		return -ETIMEDOUT;
+	}
+	/* Round up: waking a little late beats spinning on a 0 ms poll. */
+	return MIN((end - now + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC,
+		   (uint64_t)INT32_MAX);
+}
+
+/*
+ * The fd would block: wait for events on it, the cancel fd or a limit.
+ * 0 when the fd is ready (or failed: the retried call says how).
+ */
+static int io_wait(struct stream *s, short events, uint64_t since)
+{
+	struct pollfd p[2] = { { .fd = s->fd, .events = events },
+			       { .fd = s->cancel_fd, .events = POLLIN } };
+	uint64_t now;
+	int ms, r, rc;
+
+	for (;;) {
+		now = time_mono_ns();
+		rc = io_gate(s, now);
+		if (rc)
+			return rc;
+		ms = wait_budget_ms(s, now, since);
+		if (ms < -1)
+			return ms;
+		r = poll(p, s->has_cancel ? 2 : 1, ms);
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (r > 0 && p[0].revents)
+			return 0;
+	}
+}
+
+/* One transfer on the fd, waiting within the stream's limits. */
+static ssize_t fd_io(struct stream *s, const struct iovec *iov, int iovcnt,
+		     bool write)
+{
+	uint64_t since = time_mono_ns();
+	ssize_t r;
+	int rc;
+
+	for (;;) {
+		rc = io_gate(s, time_mono_ns());
+		if (rc)
+			return rc;
+		r = write ? writev(s->fd, iov, MIN(iovcnt, IOV_MAX)) :
+			    readv(s->fd, iov, iovcnt);
+		if (r >= 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		if (!s->poll_io || (errno != EAGAIN && errno != EWOULDBLOCK))
+			return -errno;
+		rc = io_wait(s, write ? POLLOUT : POLLIN, since);
+		if (rc)
+			return rc;
+	}
+	if (r > 0)
+		s->progress_ns = time_mono_ns();
+	return r;
+}
 
 static ssize_t fd_readv(struct stream *s, const struct iovec *iov, int iovcnt)
 {
-	ssize_t r;
-
-	do {
-		r = readv(s->fd, iov, iovcnt);
-	} while (r < 0 && errno == EINTR);
-	return r < 0 ? -errno : r;
+	return fd_io(s, iov, iovcnt, false);
 }
 
 static ssize_t fd_writev(struct stream *s, const struct iovec *iov, int iovcnt)
 {
-	ssize_t r;
+	ssize_t r = fd_io(s, iov, iovcnt, true);
 
-	do {
-		r = writev(s->fd, iov, MIN(iovcnt, IOV_MAX));
-	} while (r < 0 && errno == EINTR);
-	if (r == 0)
-		return -EIO;
-	return r < 0 ? -errno : r;
+	return r == 0 ? -EIO : r;
 }
 
 static void fd_close(struct stream *s)
@@ -175,6 +277,9 @@ void stream_close(struct stream *s)
 	if (s->ops)
 		s->ops->close(s);
 	s->ops = NULL;
+	if (s->own_cancel)
+		close(s->cancel_fd);
+	s->own_cancel = s->has_cancel = false;
 }
 
 int stream_set_error(struct stream *s, int err)
@@ -182,6 +287,12 @@ int stream_set_error(struct stream *s, int err)
 	if (!s->error)
 		s->error = err;
 	return s->error;
+}
+
+void stream_clear_error(struct stream *s)
+{
+	s->error = 0;
+	s->timed_out = STREAM_TIMEOUT_NONE;
 }
 
 /* Copy buffered input into iov, advancing iov; returns bytes copied. */
@@ -232,7 +343,10 @@ static size_t iov_total(const struct iovec *iov, int iovcnt)
 static int rbuf_fill(struct stream *s)
 {
 	struct iovec v = { s->rbuf, STREAM_RBUF_SIZE };
-	ssize_t r = s->ops->readv(s, &v, 1);
+	ssize_t r = io_gate(s, time_mono_ns());
+
+	if (!r)
+		r = s->ops->readv(s, &v, 1);
 
 	if (r < 0)
 		return stream_set_error(s, r);
@@ -262,7 +376,9 @@ int stream_readv(struct stream *s, struct iovec *iov, int iovcnt)
 			iov_advance(&iov, &iovcnt, 0);
 			continue;
 		}
-		r = s->ops->readv(s, iov, MIN(iovcnt, IOV_MAX));
+		r = io_gate(s, time_mono_ns());
+		if (!r)
+			r = s->ops->readv(s, iov, MIN(iovcnt, IOV_MAX));
 		if (r <= 0)
 			return stream_set_error(s, r ? r : -EPIPE);
 		iov_advance(&iov, &iovcnt, r);
@@ -294,10 +410,11 @@ int stream_skip(struct stream *s, uint64_t len)
 	return s->error;
 }
 
-static void rate_wait(struct stream *s, size_t n)
+/* Sleep until the bucket allows n more bytes, or the stream is cancelled. */
+static int rate_wait(struct stream *s, size_t n)
 {
 	uint64_t now = time_mono_ns(), due;
-	struct timespec ts;
+	struct pollfd p = { .fd = s->cancel_fd, .events = POLLIN };
 
 	if (!s->rate_start_ns || now - s->rate_start_ns > NSEC_PER_SEC) {
 		s->rate_start_ns = now; /* a new one-second window */
@@ -305,12 +422,12 @@ static void rate_wait(struct stream *s, size_t n)
 	}
 	s->rate_bytes += n;
 	due = s->rate_start_ns + s->rate_bytes * NSEC_PER_SEC / s->rate_limit;
-	if (due > now) {
-		ts.tv_sec = (due - now) / NSEC_PER_SEC;
-		ts.tv_nsec = (due - now) % NSEC_PER_SEC;
-		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-			;
+	while ((now = time_mono_ns()) < due) {
+		if (poll(&p, s->has_cancel, (due - now) / NSEC_PER_MSEC + 1) >
+		    0)
+			return stream_set_error(s, -ECANCELED);
 	}
+	return 0;
 }
 
 int stream_writev(struct stream *s, struct iovec *iov, int iovcnt)
@@ -322,7 +439,9 @@ int stream_writev(struct stream *s, struct iovec *iov, int iovcnt)
 		return s->error;
 	iov_advance(&iov, &iovcnt, 0);
 	while (iovcnt) {
-		r = s->ops->writev(s, iov, iovcnt);
+		r = io_gate(s, time_mono_ns());
+		if (!r)
+			r = s->ops->writev(s, iov, iovcnt);
 		if (r < 0)
 			return stream_set_error(s, r);
 		iov_advance(&iov, &iovcnt, r);
@@ -330,7 +449,7 @@ int stream_writev(struct stream *s, struct iovec *iov, int iovcnt)
 	/* Atomic: another thread reports progress from it. */
 	__atomic_add_fetch(&s->offset, total, __ATOMIC_RELAXED);
 	if (s->rate_limit)
-		rate_wait(s, total);
+		return rate_wait(s, total);
 	return 0;
 }
 
@@ -345,16 +464,19 @@ int stream_write(struct stream *s, const void *buf, size_t len)
 
 int stream_peer_wait(struct stream *s, int timeout_ms)
 {
-	struct pollfd p = { .fd = s->fd, .events = POLLIN };
+	struct pollfd p[2] = { { .fd = s->fd, .events = POLLIN },
+			       { .fd = s->cancel_fd, .events = POLLIN } };
 	int r;
 
-	if (!s->check_peer || s->fd < 0)
+	if (s->fd < 0)
 		return 0;
 	if (s->rbuf_pos < s->rbuf_len)
 		return 1;
-	r = poll(&p, 1, timeout_ms);
+	r = poll(p, s->has_cancel ? 2 : 1, timeout_ms);
 	if (r < 0)
 		return errno == EINTR ? 0 : -errno;
+	if (r > 0 && !p[0].revents)
+		return -ECANCELED;
 	return r > 0;
 }
 
@@ -374,4 +496,99 @@ void stream_set_rate_limit(struct stream *s, uint64_t bytes_per_sec)
 {
 	s->rate_limit = bytes_per_sec;
 	s->rate_start_ns = 0;
+}
+
+/* Sockets and pipes can block without end: they get polled waits. */
+static int enable_poll_io(struct stream *s)
+{
+	struct stat st;
+	int rc;
+
+	if (s->poll_io || s->ops != &fd_ops || s->fd < 0)
+		return 0;
+	if (fstat(s->fd, &st) < 0)
+		return -errno;
+	/* Regular files (and terminals, shared with a shell) block only
+	 * briefly: the checks between calls do for them. */
+	if (!S_ISSOCK(st.st_mode) && !S_ISFIFO(st.st_mode))
+		return 0;
+	rc = fd_set_nonblock(s->fd, true);
+	if (rc)
+		return rc;
+	s->poll_io = true;
+	s->progress_ns = time_mono_ns();
+	return 0;
+}
+
+int stream_set_stall_timeout(struct stream *s, unsigned int ms)
+{
+	s->stall_ms = ms;
+	return enable_poll_io(s);
+}
+
+void stream_set_deadline(struct stream *s, uint64_t mono_ns, const char *what)
+{
+	s->deadline_ns = mono_ns;
+	snprintf(s->deadline_what, sizeof(s->deadline_what), "%s",
+		 what ? what : "the deadline");
+	if (enable_poll_io(s))
+		return; /* the checks between calls still apply */
+}
+
+void stream_set_deadline_in(struct stream *s, unsigned int ms, const char *what)
+{
+	stream_set_deadline(s, ms ? time_mono_ns() + ms * NSEC_PER_MSEC : 0,
+			    what);
+}
+
+void stream_set_cancel_fd(struct stream *s, int fd)
+{
+	if (s->own_cancel)
+		close(s->cancel_fd);
+	s->own_cancel = false;
+	s->has_cancel = fd >= 0;
+	s->cancel_fd = fd;
+	if (enable_poll_io(s))
+		return; /* the checks between calls still apply */
+}
+
+int stream_cancel_init(struct stream *s)
+{
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	stream_set_cancel_fd(s, fd);
+	s->own_cancel = true;
+	return 0;
+}
+
+int stream_cancel_raise(int efd)
+{
+	uint64_t one = 1;
+
+	/* EAGAIN: the counter is full, so it is raised already. */
+	if (write(efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		return -errno;
+	return 0;
+}
+
+int stream_cancel(struct stream *s)
+{
+	return s->has_cancel ? stream_cancel_raise(s->cancel_fd) : -EBADF;
+}
+
+const char *stream_error_text(const struct stream *s, char *buf, size_t len)
+{
+	if (s->error == -ETIMEDOUT && s->timed_out == STREAM_TIMEOUT_STALL)
+		snprintf(buf, len, "no progress for %.1f s (stall timeout)",
+			 s->stall_ms / 1000.0);
+	else if (s->error == -ETIMEDOUT &&
+		 s->timed_out == STREAM_TIMEOUT_DEADLINE)
+		snprintf(buf, len, "past %s", s->deadline_what);
+	else if (s->error == -ECANCELED)
+		snprintf(buf, len, "cancelled");
+	else
+		snprintf(buf, len, "%s", strerror(-s->error));
+	return buf;
 }

@@ -1,12 +1,28 @@
 /*
  * A byte stream for the migration layer, after Redis's rio: one struct,
- * pluggable backends (an fd: file or socket; memory: for tests and
+ * pluggable backends (an fd: file, socket or pipe; memory: for tests and
  * fuzzing), and a sticky error. After the first failure every read and
  * write is a no-op returning that error, so drivers check once per record
  * instead of after every call. Offsets count bytes since the stream began
  * so errors can name where they happened.
  *
- * Threads: a stream is used by one thread at a time.
+ * No wait is unbounded on a socket or pipe (QEMU's qemu-file.c shuts a
+ * socket down from another thread to the same end; we poll): such an fd
+ * is made non-blocking and every wait polls it together with an optional
+ * cancel fd, under two limits:
+ *  - the stall timeout: no byte moved for N ms while we wait -> -ETIMEDOUT.
+ *    It catches a peer that stopped (SIGSTOP, blackhole, full window); a
+ *    peer that trickles a byte now and then is not stalled;
+ *  - the deadline: an absolute CLOCK_MONOTONIC time past which every call
+ *    fails -ETIMEDOUT, whether bytes move or not. It catches the trickler
+ *    and bounds a whole phase (the downtime of a migration).
+ * A readable cancel fd (an eventfd raised by stream_cancel(), or a
+ * signalfd with a pending signal) makes the next call fail -ECANCELED.
+ * Regular files never block for long: they get the deadline and cancel
+ * checks between calls, no polling.
+ *
+ * Threads: a stream is used by one thread at a time; stream_cancel() and
+ * reading offset are the exceptions.
  */
 #ifndef GODWIT_TRANSPORT_STREAM_H
 #define GODWIT_TRANSPORT_STREAM_H
@@ -19,6 +35,13 @@
 #include "common/compiler.h"
 
 struct stream;
+
+/* Which limit a -ETIMEDOUT came from (stream_error_text() says it). */
+enum stream_timeout {
+	STREAM_TIMEOUT_NONE,
+	STREAM_TIMEOUT_STALL, /* nothing moved for stall_ms */
+	STREAM_TIMEOUT_DEADLINE, /* deadline_ns passed */
+};
 
 struct stream_ops {
 	/*
@@ -60,14 +83,16 @@ struct stream {
 	uint8_t *stage;
 	size_t stage_len;
 	uint64_t file_pos; /* bytes handed to the file so far */
-	/*
-	 * A live peer that may speak while we write (a migration's
-	 * destination): on_peer, if set, is called when it has, to read and
-	 * handle what it said; it returns 0 to go on or -errno to stop.
-	 */
-	bool check_peer;
-	int (*on_peer)(struct stream *s, void *opaque);
-	void *on_peer_opaque;
+	/* Bounded waits (fd backend on a socket or pipe: poll_io). */
+	bool poll_io; /* the fd is non-blocking; waits poll it */
+	unsigned int stall_ms; /* 0: no stall timeout */
+	uint64_t deadline_ns; /* CLOCK_MONOTONIC; 0: none */
+	char deadline_what[120]; /* names the deadline in messages */
+	bool has_cancel; /* cancel_fd is set */
+	bool own_cancel; /* cancel_fd is stream_cancel_init()'s eventfd */
+	int cancel_fd; /* readable: cancel */
+	uint64_t progress_ns; /* when a byte last moved */
+	enum stream_timeout timed_out; /* which limit gave -ETIMEDOUT */
 	/*
 	 * Record framing, kept by migration/recio.c (rec_stream_start()):
 	 * the stream revision (0 until a header is framed: then as the
@@ -117,12 +142,12 @@ int stream_writev(struct stream *s, struct iovec *iov, int iovcnt);
 int stream_skip(struct stream *s, uint64_t len) __must_check;
 
 /*
- * With check_peer: has the other side sent something (or closed)? Waits
- * up to timeout_ms for it (0: only look). 1 if it has, 0 if not (or a
- * signal came), -errno if the socket cannot be polled. Bytes a read has
- * already buffered count too: poll() no longer sees them. A destination
- * speaks while we write to acknowledge rounds or to refuse, so a writer
- * calls this now and then to stop streaming into a peer that gave up.
+ * Has the other side sent something (or closed)? Waits up to timeout_ms
+ * for it (0: only look). 1 if it has, 0 if not (or a signal came),
+ * -errno if the socket cannot be polled, -ECANCELED if cancelled. Bytes
+ * a read has already buffered count too: poll() no longer sees them. A
+ * migration's destination speaks while the source writes, to acknowledge
+ * rounds or to refuse, so the source's driver looks now and then.
  */
 int stream_peer_wait(struct stream *s, int timeout_ms);
 
@@ -136,5 +161,48 @@ int stream_send_nowait(struct stream *s, const void *buf, size_t len);
 void stream_set_rate_limit(struct stream *s, uint64_t bytes_per_sec);
 /* Record err unless an error is already recorded; returns s->error. */
 int stream_set_error(struct stream *s, int err);
+/*
+ * Forget the sticky error (and which limit timed out), to read a last
+ * message from a peer after a write failed. Buffered input stays.
+ */
+void stream_clear_error(struct stream *s);
+
+/*
+ * Stall timeout in ms (0: none), see the top of this file. On a socket or
+ * pipe this makes the fd non-blocking (for good: the stream owns its use).
+ */
+int stream_set_stall_timeout(struct stream *s, unsigned int ms) __must_check;
+/*
+ * Absolute CLOCK_MONOTONIC deadline (0 removes it). what names it for
+ * messages, e.g. "the downtime limit of 30 ms plus a 1000 ms margin".
+ */
+void stream_set_deadline(struct stream *s, uint64_t mono_ns, const char *what);
+/* The same, ms from now (0 removes it). */
+void stream_set_deadline_in(struct stream *s, unsigned int ms,
+			    const char *what);
+/*
+ * Cancel when fd becomes readable (-1: no cancel fd). The stream does not
+ * own fd. A signalfd works: a pending signal cancels.
+ *
+ * These two make a socket or pipe non-blocking as the stall timeout does
+ * but cannot report failing to (callers set the stall timeout first, if
+ * only to 0, and check that).
+ */
+void stream_set_cancel_fd(struct stream *s, int fd);
+/* The stream gets a cancel eventfd of its own (closed by stream_close). */
+int stream_cancel_init(struct stream *s) __must_check;
+/*
+ * Any thread: cancel the stream's I/O (its cancel fd must be an eventfd).
+ * Every call from now on fails -ECANCELED, blocked ones within a poll.
+ */
+int stream_cancel(struct stream *s);
+/* Raise an eventfd used as a cancel fd; any thread. */
+int stream_cancel_raise(int efd);
+/*
+ * One line for the stream's error: "no progress for 10.0 s (stall
+ * timeout)", "past <deadline_what>", "cancelled", or strerror. buf is
+ * returned.
+ */
+const char *stream_error_text(const struct stream *s, char *buf, size_t len);
 
 #endif

@@ -95,16 +95,37 @@ int cmd_job_info(int argc, char **argv)
 	return CLI_OK;
 }
 
+/* On a VM socket: a save in progress gets save-cancel, else a migration. */
+static const char *direct_abort_command(struct route *r)
+{
+	struct json_object *q = NULL;
+	bool save;
+
+	if (route_call(r, "job-abort", "query-save", NULL, &q))
+		return NULL;
+	save = !strcmp(rpc_json_str(q, "status", ""), "active");
+	json_object_put(q);
+	return save ? "save-cancel" : "migrate_cancel";
+}
+
 int cmd_job_abort(int argc, char **argv)
 {
+	struct json_object *args;
+	const char *cmd;
+	struct route r;
 	int rc = route_dom_argv(
 		argc, argv,
-		"Cancel DOMAIN's migration; the domain goes on running here.\n");
+		"Cancel DOMAIN's save or migration; the domain goes on as it was.\n");
 
 	if (rc >= 0)
 		return rc;
-	rc = route_dom_call("job-abort", argv[1], "job-abort", "migrate_cancel",
-			    RPC_CLIENT_TIMEOUT_MS, NULL);
+	if (route_open(&r, "job-abort", argv[1], false))
+		return CLI_FAIL;
+	args = r.daemon ? route_dom_args(&r) : NULL;
+	cmd = r.daemon ? "job-abort" : direct_abort_command(&r);
+	rc = cmd ? route_call(&r, "job-abort", cmd, args, NULL) : CLI_FAIL;
+	json_object_put(args);
+	route_close(&r);
 	if (!rc)
 		fprintf(stderr, "godwit: %s: job aborted\n", argv[1]);
 	return rc;

@@ -22,9 +22,12 @@
 
 struct mig_opts {
 	bool live, verbose;
-	int64_t bandwidth, downtime, rounds;
+	int64_t bandwidth, downtime, rounds, stall_s, margin_ms;
 	const char *vm, *dest;
 };
+
+/* How long to follow an unconfirmed migration before leaving it be. */
+#define MIGRATE_UNCONFIRMED_WAIT_MS 30000
 
 static void migrate_usage(FILE *f)
 {
@@ -36,6 +39,10 @@ static void migrate_usage(FILE *f)
 		"  --bandwidth MIBPS  limit the pre-copy bandwidth (MiB/s)\n"
 		"  --downtime MS      maximum downtime to aim for (default 30)\n"
 		"  --max-rounds N     pre-copy rounds before stopping anyway (default 30)\n"
+		"  --stall-timeout S  fail when the destination takes or sends nothing for S\n"
+		"                     seconds (default 10)\n"
+		"  --paused-margin MS the VM may stay paused for the downtime limit plus MS\n"
+		"                     (default: the limit, at least 1000); then it resumes\n"
 		"  --verbose          print progress per round on stderr\n");
 }
 
@@ -59,13 +66,19 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 		{ "bandwidth", required_argument, NULL, 'b' },
 		{ "downtime", required_argument, NULL, 'd' },
 		{ "max-rounds", required_argument, NULL, 'r' },
+		{ "stall-timeout", required_argument, NULL, 's' },
+		{ "paused-margin", required_argument, NULL, 'm' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt, rc = 0;
 
-	*o = (struct mig_opts){ .live = true, .downtime = -1, .rounds = -1 };
+	*o = (struct mig_opts){ .live = true,
+				.downtime = -1,
+				.rounds = -1,
+				.stall_s = -1,
+				.margin_ms = -1 };
 	optind = 0;
 	while (!rc && (opt = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
 		switch (opt) {
@@ -83,6 +96,12 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 			break;
 		case 'r':
 			rc = num_arg("--max-rounds", optarg, &o->rounds);
+			break;
+		case 's':
+			rc = num_arg("--stall-timeout", optarg, &o->stall_s);
+			break;
+		case 'm':
+			rc = num_arg("--paused-margin", optarg, &o->margin_ms);
 			break;
 		case 'h':
 			migrate_usage(stdout);
@@ -127,6 +146,13 @@ static struct json_object *migrate_args(const struct mig_opts *o, bool daemon)
 	if (o->rounds >= 0)
 		json_object_object_add(a, "max-rounds",
 				       json_object_new_int64(o->rounds));
+	if (o->stall_s >= 0)
+		json_object_object_add(
+			a, "stall-timeout-ms",
+			json_object_new_int64(o->stall_s * 1000));
+	if (o->margin_ms >= 0)
+		json_object_object_add(a, "paused-margin-ms",
+				       json_object_new_int64(o->margin_ms));
 	return a;
 }
 
@@ -155,8 +181,17 @@ static int outcome(const struct mig_opts *o, struct json_object *d, bool tty)
 {
 	const char *status = rpc_json_str(d, "status", "");
 
+	struct json_object *v;
+
 	if (tty && o->verbose)
 		fputc('\n', stderr);
+	if (!strcmp(status, "completed") &&
+	    !json_object_object_get_ex(d, "downtime-ms", &v)) {
+		fprintf(stderr,
+			"godwit: migrated %s to %s: confirmed by asking the destination; downtime unknown, total %.1f ms\n",
+			o->vm, o->dest, num(d, "total-time-ms"));
+		return CLI_OK;
+	}
 	if (!strcmp(status, "completed")) {
 		fprintf(stderr,
 			"godwit: migrated %s to %s: total %.1f ms, downtime %.2f ms, %d rounds, %.1f MiB sent\n",
@@ -164,6 +199,12 @@ static int outcome(const struct mig_opts *o, struct json_object *d, bool tty)
 			num(d, "downtime-ms"), (int)num(d, "rounds"),
 			num(d, "bytes") / 1048576.0);
 		return CLI_OK;
+	}
+	if (!strcmp(status, "unconfirmed")) {
+		fprintf(stderr,
+			"godwit: migrate %s: unconfirmed: %s; the VM stays paused here until the destination answers; 'godwit migrate-resolve %s --resume-here|--discard' settles it by hand\n",
+			o->vm, rpc_json_str(d, "error", ""), o->vm);
+		return CLI_FAIL;
 	}
 	if (!strcmp(status, "failed"))
 		fprintf(stderr, "godwit: migrate %s: failed, VM resumed: %s\n",
@@ -185,14 +226,24 @@ static bool ours(struct json_object *d, int64_t domid)
 	       json_object_get_int64(v) == domid;
 }
 
+/*
+ * Follow the events until the outcome. An unconfirmed handover usually
+ * settles within seconds (the source asks the destination): wait for that
+ * a while, then report it unconfirmed.
+ */
 static int follow(struct rpc_client *c, const struct mig_opts *o, int64_t domid)
 {
 	bool tty = isatty(STDERR_FILENO);
-	struct json_object *ev, *d;
-	int rc;
+	struct json_object *ev, *d, *last = NULL;
+	int rc, wait_ms = -1;
 
 	for (;;) {
-		rc = rpc_client_next_event(c, -1, &ev);
+		rc = rpc_client_next_event(c, wait_ms, &ev);
+		if (rc && last) {
+			rc = outcome(o, last, tty);
+			json_object_put(last);
+			return rc;
+		}
 		if (rc) {
 			fprintf(stderr,
 				"godwit: migrate %s: the %s went away without reporting the outcome\n",
@@ -209,8 +260,18 @@ static int follow(struct rpc_client *c, const struct mig_opts *o, int64_t domid)
 		    o->verbose)
 			print_round(d, tty);
 		if (!strcmp(rpc_json_str(ev, "event", ""), "MIGRATION") &&
-		    strcmp(rpc_json_str(d, "status", ""), "active")) {
+		    !strcmp(rpc_json_str(d, "status", ""), "unconfirmed") &&
+		    !last) {
+			fprintf(stderr,
+				"godwit: migrate %s: %s; asking the destination\n",
+				o->vm, rpc_json_str(d, "error", ""));
+			last = json_object_get(d);
+			wait_ms = MIGRATE_UNCONFIRMED_WAIT_MS;
+		} else if (!strcmp(rpc_json_str(ev, "event", ""),
+				   "MIGRATION") &&
+			   strcmp(rpc_json_str(d, "status", ""), "active")) {
 			rc = outcome(o, d, tty);
+			json_object_put(last);
 			json_object_put(ev);
 			return rc;
 		}
@@ -245,4 +306,81 @@ int cmd_migrate(int argc, char **argv)
 	}
 	route_close(&r);
 	return rc;
+}
+
+static void resolve_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: godwit migrate-resolve DOMAIN --resume-here | --discard\n"
+		"Settle a migration left unconfirmed (handed over, no confirmation).\n"
+		"  --resume-here  resume the VM here: if the destination runs it, it then\n"
+		"                 runs twice and must be stopped there\n"
+		"  --discard      end the VM here as migrated away: the destination is\n"
+		"                 trusted to run it\n");
+}
+
+/* "resume-here" or "discard" from argv; NULL after printing usage. */
+static const char *resolve_parse(int argc, char **argv, const char **dom_out,
+				 int *rc_out)
+{
+	static const struct option lo[] = {
+		{ "resume-here", no_argument, NULL, 'r' },
+		{ "discard", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *action = NULL;
+	int opt, n = 0;
+
+	optind = 0;
+	*rc_out = CLI_USAGE;
+	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		if (opt == 'h') {
+			resolve_usage(stdout);
+			*rc_out = CLI_OK;
+			return NULL;
+		}
+		if (opt == '?')
+			break;
+		action = opt == 'r' ? "resume-here" : "discard";
+		n++;
+	}
+	if (opt != -1 || n != 1 || argc - optind != 1) {
+		resolve_usage(stderr);
+		return NULL;
+	}
+	*dom_out = argv[optind];
+	return action;
+}
+
+int cmd_migrate_resolve(int argc, char **argv)
+{
+	const char *dom = NULL, *action;
+	struct json_object *args;
+	struct route r;
+	int rc;
+
+	action = resolve_parse(argc, argv, &dom, &rc);
+	if (!action)
+		return rc;
+	if (route_open(&r, "migrate-resolve", dom, false))
+		return CLI_FAIL;
+	/* Answered once the VM runs here again, or has ended. */
+	rpc_client_set_timeout(r.c, 60000);
+	args = r.daemon ? route_dom_args(&r) : json_object_new_object();
+	json_object_object_add(args, "action", json_object_new_string(action));
+	rc = route_call(&r, "migrate-resolve", "migrate-resolve", args, NULL);
+	json_object_put(args);
+	route_close(&r);
+	if (rc)
+		return rc;
+	if (!strcmp(action, "resume-here"))
+		fprintf(stderr,
+			"godwit: %s resumed here. WARNING: if the destination runs this VM it now runs twice: stop it there\n",
+			dom);
+	else
+		fprintf(stderr,
+			"godwit: %s discarded here as migrated away; the destination is trusted to run it\n",
+			dom);
+	return CLI_OK;
 }

@@ -10,13 +10,15 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include "common/util.h"
-#include "toolstack/cli/cli.h"
 #include "monitor/monitor.h"
+#include "toolstack/cli/cli.h"
 
 #define MIN_MEM_MIB 4
 
@@ -35,6 +37,10 @@ enum {
 	OPT_EXIT_FILE,
 	OPT_HOOKS_DIR,
 	OPT_REJECT_NAME,
+	OPT_STALL_TIMEOUT,
+	OPT_ARRIVAL_ID,
+	OPT_OUTCOME_FILE,
+	OPT_LINGER,
 };
 
 /* Options every mode takes; mostly for godwitd, which spawns us. */
@@ -65,6 +71,10 @@ static const struct option receive_opts[] = {
 	{ "listen", required_argument, NULL, OPT_LISTEN },
 	{ "incoming-fd", required_argument, NULL, OPT_INCOMING_FD },
 	{ "reject-name", required_argument, NULL, OPT_REJECT_NAME },
+	{ "stall-timeout", required_argument, NULL, OPT_STALL_TIMEOUT },
+	{ "arrival-id", required_argument, NULL, OPT_ARRIVAL_ID },
+	{ "outcome-file", required_argument, NULL, OPT_OUTCOME_FILE },
+	{ "linger", required_argument, NULL, OPT_LINGER },
 	COMMON_OPTS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -81,7 +91,14 @@ void vmopts_usage(FILE *f, enum vmopts_mode mode)
 		fprintf(f,
 			"  --listen ADDR[:PORT]  accept one migration there (default 0.0.0.0:8002)\n"
 			"  --incoming-fd N       read the migration from connected socket fd N\n"
-			"  --reject-name NAME    refuse a VM of that name (repeatable)\n");
+			"  --reject-name NAME    refuse a VM of that name (repeatable)\n"
+			"  --stall-timeout S     give up when the source sends nothing for S seconds,\n"
+			"                        also waiting for YOURS (default 10)\n"
+			"  --arrival-id HEX      this migration's id in RECEIVED (default: random)\n"
+			"  --outcome-file PATH   write RUNNING (after YOURS, before the VM runs) or\n"
+			"                        DISCARDED (VM given up) there\n"
+			"  --linger S            with --listen: after giving the VM up, answer\n"
+			"                        QUERY with DISCARDED for S seconds (default 60)\n");
 	if (mode == VMOPTS_RUN)
 		fprintf(f,
 			"  --kernel FILE     PVH ELF kernel or bzImage\n"
@@ -219,6 +236,58 @@ static int set_fd(struct monitor_opts *o, const char *arg)
 	return 0;
 }
 
+/* Seconds from 1 (0 too if zero_ok) to a day. */
+static int set_seconds(unsigned int *out, const char *arg, const char *opt,
+		       bool zero_ok)
+{
+	uint64_t v;
+
+	if (parse_u64(arg, &v) || v > 86400 || (!v && !zero_ok))
+		return bad(opt, arg,
+			   zero_ok ? "must be 0 to 86400 seconds" :
+				     "must be 1 to 86400 seconds");
+	*out = v;
+	return 0;
+}
+
+/* An arrival id: 1 to 16 hex digits (0x allowed), not zero. */
+static int set_arrival_id(struct monitor_opts *o, const char *arg)
+{
+	const char *p = strncasecmp(arg, "0x", 2) ? arg : arg + 2;
+	char *end;
+
+	if (!*p || strlen(p) > 16 ||
+	    strspn(p, "0123456789abcdefABCDEF") != strlen(p))
+		return bad("--arrival-id", arg,
+			   "must be 1 to 16 hex digits, not all zero");
+	o->arrival_id = strtoull(p, &end, 16);
+	if (!o->arrival_id)
+		return bad("--arrival-id", arg,
+			   "must be 1 to 16 hex digits, not all zero");
+	return 0;
+}
+
+/* migrate-receive's handover options (see migration/arrival.h). */
+static int set_receive_option(struct monitor_opts *o, int opt, const char *arg)
+{
+	unsigned int s = 0;
+	int rc;
+
+	switch (opt) {
+	case OPT_STALL_TIMEOUT:
+		rc = set_seconds(&s, arg, "--stall-timeout", false);
+		o->stall_ms = s * 1000;
+		return rc;
+	case OPT_ARRIVAL_ID:
+		return set_arrival_id(o, arg);
+	case OPT_OUTCOME_FILE:
+		return set_str(o->outcome_file, sizeof(o->outcome_file), arg,
+			       "--outcome-file");
+	default:
+		return set_seconds(&o->linger_s, arg, "--linger", true);
+	}
+}
+
 static int set_option(struct monitor_opts *o, int opt, const char *arg)
 {
 	struct domain_config *c = &o->cfg;
@@ -265,6 +334,11 @@ static int set_option(struct monitor_opts *o, int opt, const char *arg)
 			return bad("--reject-name", arg, "too many");
 		o->reject_names[o->nr_reject_names++] = arg;
 		return 0;
+	case OPT_STALL_TIMEOUT:
+	case OPT_ARRIVAL_ID:
+	case OPT_OUTCOME_FILE:
+	case OPT_LINGER:
+		return set_receive_option(o, opt, arg);
 	default:
 		return CLI_USAGE;
 	}

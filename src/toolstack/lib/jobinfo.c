@@ -29,6 +29,8 @@ static const char *job_type(const char *status)
 		return "completed";
 	if (!strcmp(status, "none") || !*status)
 		return "none";
+	if (!strcmp(status, "unconfirmed"))
+		return "unconfirmed"; /* handed over, no confirmation */
 	return "failed";
 }
 

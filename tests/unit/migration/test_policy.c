@@ -154,6 +154,62 @@ static void test_action_names(void **state)
 			    "not converging");
 }
 
+/* Paused at the source: the downtime limit plus a margin of max(1 s, it). */
+static void test_paused_budget_live(void **state)
+{
+	struct paused_budget b = { .live = true, .downtime_limit_ns = 30 * MS };
+
+	assert_int_equal(policy_paused_margin_ns(&b), 1000 * MS);
+	assert_int_equal(policy_paused_budget_ns(&b), 1030 * MS);
+	b.downtime_limit_ns = 3000 * MS; /* a long limit: its own margin */
+	assert_int_equal(policy_paused_budget_ns(&b), 6000 * MS);
+	b.margin_ns = 200 * MS; /* configured */
+	assert_int_equal(policy_paused_budget_ns(&b), 3200 * MS);
+	/* Data size does not matter: only the rest is sent paused. */
+	b.data_bytes = 1ULL << 40;
+	assert_int_equal(policy_paused_budget_ns(&b), 3200 * MS);
+}
+
+/* --no-live: everything is sent paused, at the floor bandwidth at least. */
+static void test_paused_budget_not_live(void **state)
+{
+	struct paused_budget b = { .downtime_limit_ns = 30 * MS,
+				   .data_bytes = 256ULL << 20 };
+
+	/* 256 MiB at 16 MiB/s: 16 s, plus the 1 s margin. */
+	assert_int_equal(policy_paused_budget_ns(&b), 17000 * MS);
+	/* A small guest still gets the downtime limit. */
+	b.data_bytes = 4096;
+	b.downtime_limit_ns = 2000 * MS;
+	assert_int_equal(policy_paused_budget_ns(&b), 4000 * MS);
+	/* A terabyte does not overflow: 65536 s. */
+	b.data_bytes = 1ULL << 40;
+	b.downtime_limit_ns = 30 * MS;
+	assert_int_equal(policy_paused_budget_ns(&b),
+			 65536000 * MS + 1000 * MS);
+}
+
+static void test_chunk_pages(void **state)
+{
+	assert_int_equal(policy_chunk_pages(0), POLICY_CHUNK_PAGES_MAX);
+	/* 32 MiB/s: a quarter second is 8 MiB, 2048 pages. */
+	assert_int_equal(policy_chunk_pages(32ULL << 20), 2048);
+	assert_int_equal(policy_chunk_pages(1ULL << 20),
+			 POLICY_CHUNK_PAGES_MIN);
+	assert_int_equal(policy_chunk_pages(1ULL << 40),
+			 POLICY_CHUNK_PAGES_MAX);
+}
+
+/* QUERY retries: 1 s, 2 s, 4 s, then every 5 s. */
+static void test_query_interval(void **state)
+{
+	assert_int_equal(policy_query_interval_ms(0), 1000);
+	assert_int_equal(policy_query_interval_ms(1), 2000);
+	assert_int_equal(policy_query_interval_ms(2), 4000);
+	assert_int_equal(policy_query_interval_ms(3), 5000);
+	assert_int_equal(policy_query_interval_ms(4000000000u), 5000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -165,6 +221,10 @@ int main(void)
 		cmocka_unit_test(test_gives_up_when_not_converging),
 		cmocka_unit_test(test_simulated_convergence),
 		cmocka_unit_test(test_action_names),
+		cmocka_unit_test(test_paused_budget_live),
+		cmocka_unit_test(test_paused_budget_not_live),
+		cmocka_unit_test(test_chunk_pages),
+		cmocka_unit_test(test_query_interval),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

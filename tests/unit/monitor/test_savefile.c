@@ -202,6 +202,7 @@ static void expect_refused(const char *path, const char *what)
 	struct save_target t;
 	char why[256];
 
+	save_target_init(&t);
 	assert_true(save_target_open(&t, path, why, sizeof(why)) < 0);
 	if (!strstr(why, what))
 		fail_msg("'%s' does not say '%s'", why, what);
@@ -237,6 +238,7 @@ static void test_fifo_with_reader(void **state)
 	assert_int_equal(mkfifo(d.file, 0600), 0);
 	r = open(d.file, O_RDONLY | O_NONBLOCK);
 	assert_true(r >= 0);
+	save_target_init(&t);
 	if (save_target_open(&t, d.file, why, sizeof(why)))
 		fail_msg("open: %s", why);
 	assert_false(t.regular);
@@ -247,6 +249,34 @@ static void test_fifo_with_reader(void **state)
 	assert_int_equal(read(r, buf, sizeof(buf)), 3);
 	assert_string_equal(buf, "abc");
 	close(r);
+	dir_only(&d, "f.sav", NULL);
+	dir_remove(&d);
+}
+
+static int waits;
+
+/* The hook gives up on the third call. */
+static int give_up_third(void *opaque)
+{
+	return ++waits == 3 ? -ETIMEDOUT : 0;
+}
+
+/* A FIFO without a reader: tried again while the hook says so. */
+static void test_fifo_reader_wait(void **state)
+{
+	struct save_target t;
+	struct dir d;
+	char why[256];
+
+	dir_make(&d);
+	assert_int_equal(mkfifo(d.file, 0600), 0);
+	save_target_init(&t);
+	t.wait_reader = give_up_third;
+	waits = 0;
+	assert_int_equal(save_target_open(&t, d.file, why, sizeof(why)),
+			 -ETIMEDOUT);
+	assert_int_equal(waits, 3);
+	save_target_close(&t);
 	dir_only(&d, "f.sav", NULL);
 	dir_remove(&d);
 }
@@ -288,6 +318,7 @@ int main(void)
 		cmocka_unit_test(test_replaced_by_link_meanwhile),
 		cmocka_unit_test(test_refused_kinds),
 		cmocka_unit_test(test_fifo_with_reader),
+		cmocka_unit_test(test_fifo_reader_wait),
 		cmocka_unit_test(test_lock_waits),
 	};
 

@@ -1,0 +1,321 @@
+/*
+ * The migration's commands on the control socket: migrate (starts the job
+ * of migjob.c), migrate_cancel, migrate-resolve for a handover left
+ * unconfirmed, and query-migrate. They run on the loop thread and share
+ * the job's state with its thread under job->lock.
+ */
+#include "monitor/internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/net.h"
+#include "common/util.h"
+
+#define MIG_DEFAULT_DOWNTIME_MS 30 /* QEMU: 300; ours aims lower */
+#define MIG_DEFAULT_ROUNDS 30
+
+static int mig_parse_uri(struct mig_job *job, const char *uri,
+			 struct rpc_reply *reply)
+{
+	const char *hp = strncmp(uri, "tcp:", 4) ? uri : uri + 4;
+
+	if (strlen(uri) >= sizeof(job->uri) ||
+	    net_parse_hostport(hp, job->host, sizeof(job->host), &job->port,
+			       NET_DEFAULT_PORT))
+		return rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"migrate: bad destination '%s' (expected HOST[:PORT] or tcp:HOST:PORT)",
+			uri);
+	snprintf(job->uri, sizeof(job->uri), "%s:%u", job->host, job->port);
+	return RPC_REPLY_LATER;
+}
+
+static int64_t arg_int(struct json_object *args, const char *key, int64_t dflt,
+		       bool *bad)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(args, key, &v))
+		return dflt;
+	if (!json_object_is_type(v, json_type_int) ||
+	    json_object_get_int64(v) < 0) {
+		*bad = true;
+		return dflt;
+	}
+	return json_object_get_int64(v);
+}
+
+static enum rpc_reply_kind mig_parse(struct mig_job *job,
+				     struct json_object *args,
+				     struct rpc_reply *reply)
+{
+	const char *uri = rpc_json_str(args, "uri", NULL);
+	struct json_object *v;
+	bool bad = false;
+	int64_t bw, dt, rounds, stall, margin;
+
+	if (!uri)
+		return rpc_reply_error(reply, RPC_ERR_GENERIC,
+				       "migrate: 'uri' (a string) is required");
+	if (mig_parse_uri(job, uri, reply) != RPC_REPLY_LATER)
+		return RPC_REPLY_ERROR;
+	job->params.live = true;
+	if (json_object_object_get_ex(args, "live", &v))
+		job->params.live = json_object_get_boolean(v);
+	bw = arg_int(args, "bandwidth", 0, &bad);
+	dt = arg_int(args, "downtime-ms", MIG_DEFAULT_DOWNTIME_MS, &bad);
+	rounds = arg_int(args, "max-rounds", MIG_DEFAULT_ROUNDS, &bad);
+	stall = arg_int(args, "stall-timeout-ms", MONITOR_STALL_MS_DEFAULT,
+			&bad);
+	margin = arg_int(args, "paused-margin-ms", 0, &bad);
+	if (bad || bw > (1 << 30) || dt > 3600000 || rounds > 10000 || !rounds)
+		return rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"migrate: bandwidth (MiB/s), downtime-ms and max-rounds (1..10000) must be non-negative integers in range");
+	if (stall < 100 || stall > 3600000 || margin > 3600000)
+		return rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"migrate: stall-timeout-ms must be 100..3600000 and paused-margin-ms 0..3600000");
+	job->params.bandwidth_bps = (uint64_t)bw << 20;
+	job->params.downtime_limit_ns = (uint64_t)dt * NSEC_PER_MSEC;
+	job->params.max_rounds = rounds;
+	job->params.paused_margin_ns = (uint64_t)margin * NSEC_PER_MSEC;
+	job->stall_ms = stall;
+	return RPC_REPLY_LATER;
+}
+
+static unsigned int hook_timeout_ms(void)
+{
+	const char *s = getenv("GODWIT_HOOK_TIMEOUT_MS");
+	uint64_t v;
+
+	if (s && !parse_u64(s, &v) && v > 0 && v < 24 * 3600 * 1000ULL)
+		return v;
+	return HOOK_TIMEOUT_MS_DEFAULT;
+}
+
+enum rpc_reply_kind monitor_cmd_migrate(struct rpc_request *req,
+					struct json_object *args,
+					struct rpc_reply *reply)
+{
+	struct monitor *m = req->opaque;
+	struct mig_job *job;
+	int r;
+
+	if (monitor_job_may_start(m, "migrate", reply) != RPC_REPLY_LATER)
+		return RPC_REPLY_ERROR;
+	job = calloc(1, sizeof(*job));
+	if (!job)
+		return rpc_reply_error(reply, RPC_ERR_GENERIC, "out of memory");
+	job->m = m;
+	job->sock = -1;
+	if (mig_parse(job, args, reply) != RPC_REPLY_LATER) {
+		free(job);
+		return RPC_REPLY_ERROR;
+	}
+	job->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (job->cancel_fd < 0) {
+		free(job);
+		return rpc_reply_error(reply, RPC_ERR_GENERIC,
+				       "cannot create an eventfd: %s",
+				       strerror(errno));
+	}
+	pthread_mutex_init(&job->lock, NULL);
+	job->start_ns = time_mono_ns();
+	domain_config_uuid_format(m->cfg.uuid, job->uuid);
+	job->hooks = (struct hook_ctx){
+		.dir = m->opts->hooks_dir,
+		.domain = m->cfg.name,
+		.uuid = job->uuid,
+		.dest = job->uri,
+		.timeout_ms = hook_timeout_ms(),
+	};
+	memset(&m->mig_info, 0, sizeof(m->mig_info));
+	m->mig_info.status = MIG_ACTIVE;
+	snprintf(m->mig_info.uri, sizeof(m->mig_info.uri), "%s", job->uri);
+	m->mig_info.total_pages = mem_nr_pages(&m->vm.mem);
+	r = pthread_create(&job->thread, NULL, monitor_mig_thread, job);
+	if (r) {
+		pthread_mutex_destroy(&job->lock);
+		close(job->cancel_fd);
+		free(job);
+		m->mig_info.status = MIG_NONE;
+		return rpc_reply_error(reply, RPC_ERR_GENERIC,
+				       "cannot start the migration thread: %s",
+				       strerror(r));
+	}
+	m->mig = job;
+	monitor_event(m, "MIGRATION", monitor_mig_event_data(&m->mig_info));
+	return RPC_REPLY_RETURN;
+}
+
+/*
+ * Cancel job unless YOURS was sent (-EALREADY: too late). The cancel fd
+ * ends the thread's waits (shutting the socket down ends a connect); it
+ * then fails and resumes the VM here.
+ */
+static int mig_cancel(struct mig_job *job)
+{
+	int rc = -EALREADY;
+
+	pthread_mutex_lock(&job->lock);
+	if (!job->committed) {
+		job->cancelled = true;
+		if (job->sock >= 0)
+			shutdown(job->sock, SHUT_RDWR);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&job->lock);
+	if (!rc && stream_cancel_raise(job->cancel_fd))
+		log_warn("cannot signal the migration thread");
+	return rc;
+}
+
+/*
+ * The VM ends here (a signal, the guest): a migration still streaming
+ * cannot succeed; one handed over stops waiting for its confirmation or
+ * for the destination's answer and is left unconfirmed (the destination
+ * may run the VM: nothing is resumed here).
+ */
+void monitor_migration_abort(struct monitor *m)
+{
+	struct mig_job *job = m->mig;
+
+	if (!job || !mig_cancel(job))
+		return;
+	pthread_mutex_lock(&job->lock);
+	if (job->resolution == MIG_RESOLVE_NONE)
+		job->resolution = MIG_RESOLVE_STOP;
+	pthread_mutex_unlock(&job->lock);
+	if (stream_cancel_raise(job->cancel_fd))
+		log_warn("cannot signal the migration thread");
+}
+
+bool monitor_migration_committed(struct monitor *m)
+{
+	bool committed = false;
+
+	if (m->mig) {
+		pthread_mutex_lock(&m->mig->lock);
+		committed = m->mig->committed;
+		pthread_mutex_unlock(&m->mig->lock);
+	}
+	return committed;
+}
+
+/* "resume-here" or "discard", or MIG_RESOLVE_NONE. */
+static enum mig_resolution resolve_action(struct json_object *args)
+{
+	const char *a = rpc_json_str(args, "action", "");
+
+	if (!strcmp(a, "resume-here"))
+		return MIG_RESOLVE_RESUME_HERE;
+	if (!strcmp(a, "discard"))
+		return MIG_RESOLVE_DISCARD;
+	return MIG_RESOLVE_NONE;
+}
+
+/*
+ * The operator settles an unconfirmed handover. Answered once the thread
+ * acted on it: the VM runs here again, or this process ends.
+ */
+enum rpc_reply_kind monitor_cmd_migrate_resolve(struct rpc_request *req,
+						struct json_object *args,
+						struct rpc_reply *reply)
+{
+	enum mig_resolution r = resolve_action(args);
+	struct monitor *m = req->opaque;
+	struct mig_job *job = m->mig;
+	bool ok = false;
+
+	if (r == MIG_RESOLVE_NONE)
+		return rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"migrate-resolve: 'action' must be \"resume-here\" or \"discard\"");
+	if (job) {
+		pthread_mutex_lock(&job->lock);
+		ok = job->unconfirmed && !job->settled &&
+		     job->resolution == MIG_RESOLVE_NONE;
+		if (ok) {
+			job->resolution = r;
+			job->resolve_pending = true;
+			job->resolve_call = req->call;
+		}
+		pthread_mutex_unlock(&job->lock);
+	}
+	if (!ok)
+		return rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"migrate-resolve: the VM is not unconfirmed (it is %s)",
+			monitor_status_name(m));
+	log_warn(
+		"vm %s: unconfirmed handover to %s settled by the operator: %s",
+		m->cfg.name, job->uri,
+		r == MIG_RESOLVE_DISCARD ? "discard here" : "resume here");
+	if (stream_cancel_raise(job->cancel_fd))
+		log_warn("cannot signal the migration thread");
+	return RPC_REPLY_LATER;
+}
+
+enum rpc_reply_kind monitor_cmd_migrate_cancel(struct rpc_request *req,
+					       struct json_object *args,
+					       struct rpc_reply *reply)
+{
+	struct monitor *m = req->opaque;
+
+	if (!m->mig)
+		return rpc_reply_error(reply, RPC_ERR_GENERIC,
+				       "no migration is in progress");
+	if (mig_cancel(m->mig))
+		return rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			m->state == RUN_UNCONFIRMED ?
+				"too late: the VM was handed over without confirmation; settle it with migrate-resolve" :
+				"too late: the VM was already handed over to the destination");
+	return RPC_REPLY_RETURN;
+}
+
+enum rpc_reply_kind monitor_cmd_query_migrate(struct rpc_request *req,
+					      struct json_object *args,
+					      struct rpc_reply *reply)
+{
+	struct monitor *m = req->opaque;
+	struct mig_info *mi = &m->mig_info;
+	struct json_object *o, *ram;
+
+	if (m->mig)
+		mi->total_ns = time_mono_ns() - m->mig->start_ns;
+	o = monitor_mig_event_data(mi);
+	if (mi->status == MIG_NONE) {
+		reply->ret = o;
+		return RPC_REPLY_RETURN;
+	}
+	ram = json_object_new_object();
+	json_object_object_add(ram, "transferred",
+			       json_object_new_int64(mi->last.bytes_total));
+	json_object_object_add(
+		ram, "remaining",
+		json_object_new_int64(mi->last.remaining_pages * 4096));
+	json_object_object_add(ram, "total",
+			       json_object_new_int64(mi->total_pages * 4096));
+	json_object_object_add(ram, "dirty-pages-rate",
+			       json_object_new_int64(mi->last.dirty_rate_pps));
+	json_object_object_add(
+		ram, "mbps",
+		json_object_new_double(mi->last.bandwidth_bps / 1e6));
+	json_object_object_add(o, "ram", ram);
+	json_object_object_add(o, "round", json_object_new_int(mi->last.round));
+	json_object_object_add(
+		o, "expected-downtime-ms",
+		json_object_new_double(mi->last.expected_downtime_ns / 1e6));
+	reply->ret = o;
+	return RPC_REPLY_RETURN;
+}
