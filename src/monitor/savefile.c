@@ -180,9 +180,8 @@ static int open_stream_target(struct save_target *t, const struct stat *st,
 			why, whylen, -EPIPE,
 			"%s is a FIFO with no reader: start the reader first",
 			t->path);
-	if (t->fd < 0)
-		return fail(why, whylen, -errno, "%s: %s", t->path,
-			    strerror(errno));
+	if (rc)
+		return fail(why, whylen, rc, "%s: %s", t->path, strerror(-rc));
 	if (fstat(t->fd, &now) || !same_file(st, &now))
 		return fail(why, whylen, -ESTALE,
 			    "%s changed while it was being opened", t->path);
