@@ -1,8 +1,13 @@
 /*
  * godwit inspect FILE: print a stream's header and a summary of its
- * records, validating every length, CRC and structure on the way, without
- * building a VM. Exit status 0 if the stream is whole and valid, else 1
- * with one line naming the record and byte offset.
+ * records, validating it on the way without building a VM. It runs
+ * restore's own checks (the same functions): the header, the domain
+ * config parsed as restore parses it and matched against the header,
+ * and every record through restore's reader. So it exits 0 exactly for
+ * the streams restore accepts, except for what only the restoring host
+ * can judge: its CPU (vendor and feature digest) and whether its KVM
+ * takes the saved state. Else exit 1 with one line naming the record and
+ * byte offset.
  */
 #include "tools/inspect.h"
 
@@ -13,38 +18,24 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config/domain_config.h"
 #include "devices/platform.h"
 #include "devices/registry.h"
 #include "migration/recio.h"
 #include "migration/restore.h"
-#include "migration/vmstate.h"
-
-#define NR_TYPES (REC_DEVICE + 1)
-
-struct summary {
-	uint64_t count[NR_TYPES];
-	uint64_t optional;
-	uint64_t pages_normal, pages_zero;
-	uint64_t rounds;
-};
-
-/*
- * What walking a stream needs: state records are collected exactly as
- * restore collects them (duplicates, device states, completeness at
- * END), against the devices every godwit VM has.
- */
-struct inspect {
-	struct rec_limits lim;
-	struct dev_registry devs;
-	struct vmstate_rx rx;
-	uint8_t *body; /* REC_MAX_LENGTH bytes */
-	struct summary sum;
-};
 
 static void print_header(const struct stream_header *h, const char *config)
 {
+	unsigned int i;
+
 	printf("godwit stream, version %u%s\n", h->version,
 	       (h->flags & STREAM_F_LIVE) ? " (live migration)" : "");
+	if (h->version >= 2) {
+		printf("  stream id    ");
+		for (i = 0; i < STREAM_ID_LEN; i++)
+			printf("%02x", h->stream_id[i]);
+		printf("\n");
+	}
 	printf("  memory       %llu MiB\n",
 	       (unsigned long long)(h->mem_bytes >> 20));
 	printf("  vcpus        %u\n", h->nr_vcpus);
@@ -60,138 +51,95 @@ static void print_header(const struct stream_header *h, const char *config)
 	}
 }
 
-static int read_pages(struct stream *s, const struct rec_hdr *h,
-		      struct inspect *in, struct rec_error *err)
-{
-	const struct rec_page_data *p = (const struct rec_page_data *)in->body;
-	uint32_t normal;
-
-	if (rec_read_body(s, h, in->body, err))
-		return s->error;
-	if (rec_page_data_check(in->body, h->length, h->length, &in->lim,
-				&normal, err->why, sizeof(err->why)))
-		return stream_set_error(s, -EINVAL);
-	in->sum.pages_normal += normal;
-	in->sum.pages_zero += p->count - normal;
-	return 0;
-}
-
-static int read_other(struct stream *s, const struct rec_hdr *h,
-		      struct inspect *in, struct rec_error *err)
-{
-	int rc;
-
-	if (rec_read_body(s, h, in->body, err))
-		return s->error;
-	if (rec_body_check(h->type, in->body, h->length, &in->lim, err->why,
-			   sizeof(err->why)))
-		return stream_set_error(s, -EINVAL);
-	if (h->type < NR_TYPES) {
-		in->sum.count[h->type]++;
-		rc = vmstate_rx_add(&in->rx, &in->devs, h->type, in->body,
-				    h->length, err->why, sizeof(err->why));
-		if (rc)
-			return stream_set_error(s, rc);
-	} else {
-		in->sum.optional++;
-	}
-	if (h->type == REC_ROUND)
-		in->sum.rounds++;
-	return 0;
-}
-
-static int walk(struct stream *s, struct inspect *in, struct rec_error *err)
-{
-	struct rec_hdr rh;
-
-	for (;;) {
-		if (rec_read_hdr(s, &rh, err))
-			return -EINVAL;
-		if (rh.type == REC_END) {
-			if (rec_read_body(s, &rh, in->body, err) ||
-			    rec_body_check(REC_END, in->body, rh.length,
-					   &in->lim, err->why,
-					   sizeof(err->why)) ||
-			    vmstate_rx_complete(&in->rx, &in->devs, err->why,
-						sizeof(err->why)))
-				return -EINVAL;
-			in->sum.count[REC_END]++;
-			return 0;
-		}
-		if (rh.type == REC_PAGE_DATA) {
-			in->sum.count[REC_PAGE_DATA]++;
-			if (read_pages(s, &rh, in, err))
-				return -EINVAL;
-		} else if (read_other(s, &rh, in, err)) {
-			return -EINVAL;
-		}
-	}
-}
-
-static void print_summary(const struct summary *sum, uint64_t bytes)
+static void print_summary(const struct restore_result *res, uint64_t bytes)
 {
 	unsigned int t;
 
 	printf("records:\n");
-	for (t = 0; t < NR_TYPES; t++)
-		if (sum->count[t])
+	for (t = 0; t < RESTORE_NR_TYPES; t++)
+		if (res->count[t])
 			printf("  %-16s %llu\n", rec_type_name(t),
-			       (unsigned long long)sum->count[t]);
-	if (sum->optional)
+			       (unsigned long long)res->count[t]);
+	if (res->optional)
 		printf("  %-16s %llu\n", "(optional)",
-		       (unsigned long long)sum->optional);
+		       (unsigned long long)res->optional);
 	printf("pages: %llu with data (%llu MiB), %llu zero\n",
-	       (unsigned long long)sum->pages_normal,
-	       (unsigned long long)(sum->pages_normal * STREAM_PAGE_SIZE >> 20),
-	       (unsigned long long)sum->pages_zero);
-	if (sum->rounds)
+	       (unsigned long long)res->pages_data,
+	       (unsigned long long)(res->pages_data * STREAM_PAGE_SIZE >> 20),
+	       (unsigned long long)(res->pages - res->pages_data));
+	if (res->rounds)
 		printf("pre-copy rounds: %llu\n",
-		       (unsigned long long)sum->rounds);
+		       (unsigned long long)res->rounds);
 	printf("stream: %llu bytes, valid\n", (unsigned long long)bytes);
 }
 
-/* The platform devices as a registry, for vmstate_rx; then walk. */
-static int inspect_records(struct stream *s, const struct stream_header *h,
-			   struct inspect *in, struct rec_error *err)
+/*
+ * The config restore would build the VM from: it must parse, and
+ * describe the machine the header does.
+ */
+static int check_config(const char *name, const struct stream_header *h,
+			const char *config, struct rec_error *err)
 {
+	struct domain_config cfg;
+	struct config_diag diag;
+
+	err->offset = h->header_size;
+	err->type = REC_ERR_STREAM_HEADER;
+	if (domain_config_parse(name, config, h->config_len, NULL, 0, &cfg,
+				&diag)) {
+		snprintf(err->why, sizeof(err->why),
+			 "domain config in the stream header: %s", diag.error);
+		return -EINVAL;
+	}
+	err->offset = 0;
+	return restore_check_machine(h, cfg.memory_mib * MIB, cfg.vcpus,
+				     err->why, sizeof(err->why));
+}
+
+static int inspect_stream(const char *name, struct stream *s,
+			  struct restore_result *res, struct rec_error *err)
+{
+	struct stream_header h;
+	struct dev_registry devs = { 0 };
+	char *config = NULL;
 	int rc;
 
-	in->lim = (struct rec_limits){ h->nr_vcpus, h->mem_bytes };
-	rc = platform_describe(&in->devs, h->mem_bytes);
+	rc = restore_read_header(s, &h, &config, err);
 	if (rc)
 		return rc;
-	rc = vmstate_rx_init(&in->rx, h->nr_vcpus);
-	return rc ? rc : walk(s, in, err);
+	print_header(&h, config);
+	rc = check_config(name, &h, config, err);
+	if (!rc)
+		rc = platform_describe(&devs, h.mem_bytes);
+	if (!rc)
+		rc = restore_check_stream(s, &h, &devs, res, err);
+	free(config);
+	return rc;
 }
 
 static int inspect_fd(const char *name, int fd)
 {
-	struct stream_header h;
-	struct inspect in = { 0 };
+	struct restore_result res;
 	struct rec_error err = { 0 };
 	struct stream s;
-	char *config = NULL, msg[512];
+	char msg[512];
 	int rc;
 
 	rc = stream_open_fd(&s, fd, true);
-	if (rc)
+	if (rc) {
+		close(fd);
+		fprintf(stderr, "godwit: inspect %s: %s\n", name,
+			strerror(-rc));
 		return 1;
-	in.body = malloc(REC_MAX_LENGTH);
-	rc = in.body ? restore_read_header(&s, &h, &config, &err) : -ENOMEM;
-	if (!rc) {
-		print_header(&h, config);
-		rc = inspect_records(&s, &h, &in, &err);
 	}
+	rc = inspect_stream(name, &s, &res, &err);
 	if (rc) {
 		restore_describe(&err, msg, sizeof(msg));
 		fprintf(stderr, "godwit: inspect %s: %s\n", name, msg);
 	} else {
-		print_summary(&in.sum, s.offset);
+		print_summary(&res, s.offset);
 	}
 	stream_close(&s);
-	vmstate_rx_free(&in.rx);
-	free(config);
-	free(in.body);
 	return rc ? 1 : 0;
 }
 

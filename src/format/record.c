@@ -61,19 +61,38 @@ const char *rec_type_name(uint32_t type)
 	}
 }
 
+uint32_t stream_header_size(uint32_t version)
+{
+	switch (version) {
+	case 1:
+		return STREAM_HEADER_V1_SIZE;
+	case 2:
+		return sizeof(struct stream_header);
+	default:
+		return 0;
+	}
+}
+
+/* Over the header's own size: a revision 1 header has no stream_id. */
 static uint32_t header_crc(const struct stream_header *h, const char *config)
 {
 	struct stream_header tmp = *h;
 	uint32_t crc;
 
 	tmp.header_crc = 0;
-	crc = crc32c(0, &tmp, sizeof(tmp));
+	crc = crc32c(0, &tmp, stream_header_size(h->version));
 	return crc32c(crc, config, h->config_len);
+}
+
+void stream_header_seal(struct stream_header *h, const char *config)
+{
+	h->header_crc = header_crc(h, config);
 }
 
 void stream_header_init(struct stream_header *h, uint32_t flags,
 			uint64_t mem_bytes, uint32_t nr_vcpus,
 			const char vendor[12], uint32_t cpuid_digest,
+			const uint8_t stream_id[STREAM_ID_LEN],
 			const char *config, uint32_t config_len)
 {
 	memset(h, 0, sizeof(*h));
@@ -87,7 +106,8 @@ void stream_header_init(struct stream_header *h, uint32_t flags,
 	h->page_size = STREAM_PAGE_SIZE;
 	memcpy(h->cpu_vendor, vendor, sizeof(h->cpu_vendor));
 	h->cpuid_digest = cpuid_digest;
-	h->header_crc = header_crc(h, config);
+	memcpy(h->stream_id, stream_id, STREAM_ID_LEN);
+	stream_header_seal(h, config);
 }
 
 int stream_header_check_fixed(const struct stream_header *h, char *why,
@@ -95,13 +115,14 @@ int stream_header_check_fixed(const struct stream_header *h, char *why,
 {
 	if (memcmp(h->magic, STREAM_MAGIC, STREAM_MAGIC_LEN))
 		return WHY("bad magic: not a godwit stream");
-	if (h->version != STREAM_VERSION)
+	if (!stream_header_size(h->version))
 		return WHY(
-			"stream version %u is not supported (this godwit reads version %u)",
-			h->version, STREAM_VERSION);
-	if (h->header_size != sizeof(*h))
-		return WHY("header_size %u, expected %zu", h->header_size,
-			   sizeof(*h));
+			"stream version %u is not supported (this godwit reads versions %u to %u)",
+			h->version, STREAM_VERSION_MIN, STREAM_VERSION);
+	if (h->header_size != stream_header_size(h->version))
+		return WHY("header_size %u, expected %u for version %u",
+			   h->header_size, stream_header_size(h->version),
+			   h->version);
 	if (h->flags & ~STREAM_F_KNOWN)
 		return WHY("unknown flags 0x%x", h->flags & ~STREAM_F_KNOWN);
 	if (!h->config_len || h->config_len > STREAM_CONFIG_MAX)
@@ -149,17 +170,22 @@ bool rec_pfn_is_ram(uint64_t mem_bytes, uint64_t pfn)
 	       (pfn << 12) - HIGH_RAM_BASE < high;
 }
 
-uint32_t rec_crc_start(uint32_t type, uint32_t length)
+uint32_t rec_crc_begin(uint32_t version, uint32_t chain,
+		       const struct rec_hdr *h)
 {
-	uint32_t tl[2] = { type, length };
+	uint32_t tls[3] = { h->type, h->length, h->seq };
 
-	return crc32c(0, tl, sizeof(tl));
+	if (version == 1)
+		return crc32c(0, tls, 8);
+	return crc32c(chain, tls, sizeof(tls));
 }
 
 void rec_hdr_init(struct rec_hdr *h, uint32_t type, uint32_t length,
-		  uint32_t crc)
+		  uint32_t crc, uint32_t seq)
 {
-	*h = (struct rec_hdr){ .type = type, .length = length, .crc = crc };
+	*h = (struct rec_hdr){
+		.type = type, .length = length, .crc = crc, .seq = seq
+	};
 }
 
 bool rec_type_known(uint32_t type)
@@ -168,14 +194,18 @@ bool rec_type_known(uint32_t type)
 	       type == REC_SAVE_INFO || type == REC_PADDING;
 }
 
-int rec_hdr_check(const struct rec_hdr *h, char *why, size_t whylen)
+int rec_hdr_check(const struct rec_hdr *h, uint32_t version, uint32_t seq,
+		  char *why, size_t whylen)
 {
 	if (h->length > REC_MAX_LENGTH)
 		return WHY("length %u exceeds the maximum %u", h->length,
 			   REC_MAX_LENGTH);
-	if (h->reserved)
-		return WHY("reserved header field is 0x%x, not zero",
-			   h->reserved);
+	if (version == 1 && h->seq)
+		return WHY("reserved header field is 0x%x, not zero", h->seq);
+	if (h->seq != seq)
+		return WHY(
+			"sequence number %u, expected %u: a record before it is missing, or this one is repeated, out of order or from another stream",
+			h->seq, seq);
 	if (!rec_type_known(h->type) && !(h->type & REC_OPTIONAL))
 		return WHY("unknown mandatory record type 0x%x", h->type);
 	return 0;
@@ -374,12 +404,39 @@ static int check_padding(const void *body, uint32_t len, char *why,
 	return 0;
 }
 
+static int check_end(const void *body, uint32_t len,
+		     const struct rec_limits *lim, char *why, size_t whylen)
+{
+	if (lim->version == 1)
+		return len ? WHY("END has a body of %u bytes", len) : 0;
+	return check_exact(body, len, sizeof(struct rec_end),
+			   offsetof(struct rec_end, reserved), why, whylen);
+}
+
+int rec_end_check(const struct rec_end *e, uint64_t records, uint64_t bytes,
+		  uint32_t digest, char *why, size_t whylen)
+{
+	if (e->records != records)
+		return WHY("END counts %llu records, the stream had %llu",
+			   (unsigned long long)e->records,
+			   (unsigned long long)records);
+	if (e->bytes != bytes)
+		return WHY("END counts %llu bytes, the stream had %llu",
+			   (unsigned long long)e->bytes,
+			   (unsigned long long)bytes);
+	if (e->digest != digest)
+		return WHY(
+			"stream digest 0x%08x, END says 0x%08x: END is from another stream",
+			digest, e->digest);
+	return 0;
+}
+
 int rec_body_check(uint32_t type, const void *body, uint32_t len,
 		   const struct rec_limits *lim, char *why, size_t whylen)
 {
 	switch (type) {
 	case REC_END:
-		return len ? WHY("END has a body of %u bytes", len) : 0;
+		return check_end(body, len, lim, why, whylen);
 	case REC_VCPU_REGS:
 	case REC_VCPU_SREGS:
 	case REC_VCPU_XCRS:

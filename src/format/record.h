@@ -18,6 +18,8 @@
 struct rec_limits {
 	uint32_t nr_vcpus;
 	uint64_t mem_bytes;
+	/* The stream's revision, for bodies that differ (END); 0: current. */
+	uint32_t version;
 };
 
 const char *rec_type_name(uint32_t type);
@@ -28,10 +30,16 @@ static inline uint32_t rec_padded(uint32_t len)
 	return ALIGN_UP(len, REC_ALIGN);
 }
 
+/* A header of the current revision (STREAM_VERSION), sealed. */
 void stream_header_init(struct stream_header *h, uint32_t flags,
 			uint64_t mem_bytes, uint32_t nr_vcpus,
 			const char vendor[12], uint32_t cpuid_digest,
+			const uint8_t stream_id[STREAM_ID_LEN],
 			const char *config, uint32_t config_len);
+/* Set header_crc for h's version, header_size and the config text. */
+void stream_header_seal(struct stream_header *h, const char *config);
+/* Header bytes of a stream revision on the wire, 0 if unknown. */
+uint32_t stream_header_size(uint32_t version);
 /* Structure, limits and CRC of a header and its config text. */
 int stream_header_check(const struct stream_header *h, const char *config,
 			char *why, size_t whylen) __must_check;
@@ -42,13 +50,21 @@ int stream_header_check_fixed(const struct stream_header *h, char *why,
 /* True if pfn lies in guest RAM of mem_bytes (the layout of mem_plan()). */
 bool rec_pfn_is_ram(uint64_t mem_bytes, uint64_t pfn);
 
-/* CRC of a record: start with the header's type and length, then body. */
-uint32_t rec_crc_start(uint32_t type, uint32_t length);
+/*
+ * The CRC a record's body continues: revision 1 starts from zero over
+ * type and length; revision 2 from chain (the previous record's CRC, or
+ * header_crc) over type, length and seq.
+ */
+uint32_t rec_crc_begin(uint32_t version, uint32_t chain,
+		       const struct rec_hdr *h);
 void rec_hdr_init(struct rec_hdr *h, uint32_t type, uint32_t length,
-		  uint32_t crc);
-/* Length limit, reserved field, known or optional type. */
-int rec_hdr_check(const struct rec_hdr *h, char *why,
-		  size_t whylen) __must_check;
+		  uint32_t crc, uint32_t seq);
+/*
+ * Length limit, known or optional type, and the sequence number: seq in
+ * revision 2 (the records before this one), 0 in revision 1.
+ */
+int rec_hdr_check(const struct rec_hdr *h, uint32_t version, uint32_t seq,
+		  char *why, size_t whylen) __must_check;
 
 /*
  * PAGE_DATA: check the first 8 + 8*count bytes (the pfn list) of a body
@@ -61,6 +77,12 @@ int rec_page_data_check(const void *prefix, size_t prefix_len, uint32_t len,
 int rec_body_check(uint32_t type, const void *body, uint32_t len,
 		   const struct rec_limits *lim, char *why,
 		   size_t whylen) __must_check;
+/*
+ * A revision 2 END (its body checked by rec_body_check) against what the
+ * reader saw: records and bytes before END, and the chain value.
+ */
+int rec_end_check(const struct rec_end *e, uint64_t records, uint64_t bytes,
+		  uint32_t digest, char *why, size_t whylen) __must_check;
 
 void handover_init(struct handover_msg *m, uint32_t type, uint64_t time_ns,
 		   uint64_t value, int error, const char *text);

@@ -1,6 +1,6 @@
 /*
- * The godwit stream format, version 1: every wire layout, type id and
- * limit, in one place. docs/stream-format.md is the specification; this
+ * The godwit stream format, revision 2 (and what a reader needs of
+ * revision 1): every wire layout, type id and limit, in one place. docs/stream-format.md is the specification; this
  * header is that document in C and changes in the same commit.
  *
  * Data only, no code and no dependencies beyond <linux/kvm.h>: device
@@ -15,6 +15,7 @@
 #define GODWIT_FORMAT_STREAM_FORMAT_H
 
 #include <linux/kvm.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* ---- Stream header ---------------------------------------------------- */
@@ -22,7 +23,8 @@
 /* 0x89 "GDW" CR LF SUB LF: binary, and catches text-mode mangling. */
 #define STREAM_MAGIC "\x89GDW\r\n\x1a\n"
 #define STREAM_MAGIC_LEN 8
-#define STREAM_VERSION 1
+#define STREAM_VERSION 2 /* what writers write */
+#define STREAM_VERSION_MIN 1 /* the oldest revision readers read */
 
 /* Header flags; an unknown flag makes the stream unreadable. */
 #define STREAM_F_LIVE 0x1u /* live migration: pages may be sent again */
@@ -31,12 +33,15 @@
 #define STREAM_PAGE_SIZE 4096u
 #define STREAM_CONFIG_MAX (128u * 1024)
 #define STREAM_MAX_VCPUS 255u
+#define STREAM_ID_LEN 16
+/* Revision 1's header is the first 64 bytes of revision 2's. */
+#define STREAM_HEADER_V1_SIZE 64u
 
 struct stream_header {
 	uint8_t magic[8]; /* STREAM_MAGIC */
-	uint32_t version; /* STREAM_VERSION */
+	uint32_t version; /* STREAM_VERSION (1 in older streams) */
 	uint32_t flags; /* STREAM_F_* */
-	uint32_t header_size; /* sizeof(struct stream_header) */
+	uint32_t header_size; /* 80 (revision 1: 64) */
 	uint32_t config_len; /* bytes of domain config text that follow */
 	/* Machine identity: the restoring host must match all of it. */
 	uint64_t mem_bytes; /* guest RAM, a multiple of 2 MiB */
@@ -45,18 +50,38 @@ struct stream_header {
 	char cpu_vendor[12]; /* CPUID leaf 0 EBX EDX ECX */
 	uint32_t cpuid_digest; /* CRC32C of the guest's CPUID table */
 	uint32_t reserved; /* 0 */
-	/* CRC32C of this struct (with header_crc 0) and the config text. */
+	/*
+	 * CRC32C of the header_size header bytes (with header_crc 0), then
+	 * the config text. Revision 2: also the seed of the record chain.
+	 */
 	uint32_t header_crc;
+	/* Revision 2: random, chosen by the writer; names this stream. */
+	uint8_t stream_id[STREAM_ID_LEN];
 };
-_Static_assert(sizeof(struct stream_header) == 64, "stream_header");
+_Static_assert(sizeof(struct stream_header) == 80, "stream_header");
+_Static_assert(offsetof(struct stream_header, stream_id) ==
+		       STREAM_HEADER_V1_SIZE,
+	       "stream_header: revision 1 is a prefix");
 
 /* ---- Records ---------------------------------------------------------- */
 
+/*
+ * Revision 2 chains the records: each one's CRC continues from the
+ * previous record's (the first one's from header_crc), so a record that
+ * is missing, repeated, moved or from another stream breaks the chain
+ * where it happens; seq says which of these it was.
+ */
 struct rec_hdr {
 	uint32_t type; /* REC_*; bit 31 set: optional */
 	uint32_t length; /* body bytes, not counting this header or padding */
-	uint32_t crc; /* CRC32C of type and length (8 bytes), then body */
-	uint32_t reserved; /* 0 */
+	/*
+	 * Revision 2: CRC32C continued from the chain value over type,
+	 * length, seq (12 bytes), then the body. Revision 1: CRC32C of type
+	 * and length (8 bytes), then the body.
+	 */
+	uint32_t crc;
+	/* Revision 2: records before this one, modulo 2^32. Revision 1: 0. */
+	uint32_t seq;
 };
 _Static_assert(sizeof(struct rec_hdr) == 16, "rec_hdr");
 
@@ -85,6 +110,18 @@ enum rec_type {
 	REC_SAVE_INFO = REC_OPTIONAL | 0x10,
 	REC_PADDING = REC_OPTIONAL | 0x11,
 };
+
+/*
+ * END, revision 2: what the stream was, checked before anything runs.
+ * (Revision 1's END has an empty body.)
+ */
+struct rec_end {
+	uint64_t records; /* records before END (END's seq, unwrapped) */
+	uint64_t bytes; /* stream bytes before END, from the header's start */
+	uint32_t digest; /* the chain value: the CRC of the record before END */
+	uint32_t reserved; /* 0 */
+};
+_Static_assert(sizeof(struct rec_end) == 24, "rec_end");
 
 /*
  * PADDING (optional): zero bytes that put the next PAGE_DATA record's

@@ -299,6 +299,8 @@ int page_rx_init(struct page_rx *rx)
 {
 	rx->b = calloc(1, sizeof(*rx->b));
 	rx->bounce = malloc(PAGE_BATCH_MAX * PAGE_SIZE);
+	rx->discard = false;
+	rx->data_pages = 0;
 	if (!rx->b || !rx->bounce) {
 		page_rx_destroy(rx);
 		return -ENOMEM;
@@ -372,7 +374,7 @@ int pages_recv(struct page_rx *rx, struct stream *s, struct guest_mem *mem,
 	       struct bitmap *seen, struct rec_error *err, uint64_t *pages_out)
 {
 	struct batch *b = rx->b;
-	uint32_t normal, crc = rec_crc_start(h->type, h->length);
+	uint32_t normal, crc = rec_body_crc_init(s, h);
 	int rc;
 
 	rc = recv_pfns(s, h, lim, b, &normal, err, &crc);
@@ -388,9 +390,10 @@ int pages_recv(struct page_rx *rx, struct stream *s, struct guest_mem *mem,
 	if (rc)
 		return rc;
 	/* Only a whole, checked record touches guest RAM. */
-	rc = place_pages(rx, mem, err);
+	rc = rx->discard ? 0 : place_pages(rx, mem, err);
 	if (rc)
 		return stream_set_error(s, rc);
+	rx->data_pages += normal;
 	*pages_out = b->hdr.count;
 	return 0;
 }

@@ -53,6 +53,8 @@ int pages_send_range(struct stream *s, struct guest_mem *mem,
 struct page_rx {
 	struct batch *b;
 	uint8_t *bounce; /* PAGE_BATCH_MAX pages */
+	bool discard; /* check every batch, write nothing (godwit inspect) */
+	uint64_t data_pages; /* NORMAL entries received so far */
 };
 
 int page_rx_init(struct page_rx *rx) __must_check;

@@ -1,7 +1,8 @@
 /*
- * The restore loop, after Xen's: read a record header, check it against
- * the limits, dispatch by type. Page data goes straight into guest RAM;
- * state is collected and applied only once END proved the stream whole.
+ * The restore loop, after Xen's: read a record header (recio checks its
+ * length, sequence number and type), then process_record() hands it to
+ * the handler of its type. Page data goes straight into guest RAM; state
+ * is collected and applied only once END proved the stream whole.
  */
 #include "migration/restore.h"
 
@@ -23,6 +24,20 @@
 #define STATE_BODY_MAX (XSAVE_MAX + 64)
 #define WHY(...) (snprintf(why, whylen, __VA_ARGS__), -EINVAL)
 
+/* Everything one pass over the records needs. */
+struct restore_ctx {
+	struct stream *s;
+	const struct restore_target *t;
+	struct rec_limits lim;
+	bool live; /* LIVE stream: pages may repeat, ROUNDs are answered */
+	struct bitmap seen; /* not live: the pages received so far */
+	struct page_rx prx;
+	uint8_t *buf; /* body of a state or optional record */
+	struct rec_hdr h; /* the record being processed */
+	struct restore_result *res;
+	struct rec_error *err;
+};
+
 void restore_describe(const struct rec_error *err, char *buf, size_t len)
 {
 	if (err->type == REC_ERR_STREAM_HEADER)
@@ -37,6 +52,28 @@ void restore_describe(const struct rec_error *err, char *buf, size_t len)
 			 (unsigned long long)err->offset, err->why);
 }
 
+static int header_error(struct stream *s, char *config, int rc)
+{
+	free(config);
+	return stream_set_error(s, rc);
+}
+
+/* The fixed part; in revision 2 the stream id follows the first 64. */
+static int read_fixed_header(struct stream *s, struct stream_header *h,
+			     struct rec_error *err)
+{
+	memset(h, 0, sizeof(*h));
+	if (stream_read(s, h, STREAM_HEADER_V1_SIZE))
+		return rec_io_error(s, err, "stream header");
+	if (stream_header_check_fixed(h, err->why, sizeof(err->why)))
+		return stream_set_error(s, -EINVAL);
+	if (h->header_size > STREAM_HEADER_V1_SIZE &&
+	    stream_read(s, (uint8_t *)h + STREAM_HEADER_V1_SIZE,
+			h->header_size - STREAM_HEADER_V1_SIZE))
+		return rec_io_error(s, err, "stream header");
+	return 0;
+}
+
 int restore_read_header(struct stream *s, struct stream_header *h,
 			char **config_out, struct rec_error *err)
 {
@@ -45,34 +82,44 @@ int restore_read_header(struct stream *s, struct stream_header *h,
 
 	err->offset = 0;
 	err->type = REC_ERR_STREAM_HEADER;
-	if (stream_read(s, h, sizeof(*h)))
-		return rec_io_error(s, err, "stream header");
-	if (stream_header_check_fixed(h, err->why, sizeof(err->why)))
-		return stream_set_error(s, -EINVAL);
+	if (read_fixed_header(s, h, err))
+		return s->error;
 	padded = rec_padded(h->config_len);
 	config = calloc(1, padded + 1);
 	if (!config)
 		return stream_set_error(s, -ENOMEM);
-	err->offset = sizeof(*h);
+	err->offset = h->header_size;
 	if (stream_read(s, config, padded)) {
-		free(config);
-		return rec_io_error(s, err, "domain config");
+		rec_io_error(s, err, "domain config");
+		return header_error(s, config, s->error);
 	}
-	if (stream_header_check(h, config, err->why, sizeof(err->why))) {
-		free(config);
-		return stream_set_error(s, -EINVAL);
-	}
+	if (stream_header_check(h, config, err->why, sizeof(err->why)))
+		return header_error(s, config, -EINVAL);
 	/* The padding is not under the CRC: it must be zero, as specified. */
 	for (i = h->config_len; i < padded; i++) {
 		if (config[i]) {
 			snprintf(err->why, sizeof(err->why),
 				 "config padding is not zero");
-			free(config);
-			return stream_set_error(s, -EINVAL);
+			return header_error(s, config, -EINVAL);
 		}
 	}
 	config[h->config_len] = 0;
+	rec_stream_start(s, h);
 	*config_out = config;
+	return 0;
+}
+
+int restore_check_machine(const struct stream_header *h, uint64_t mem_bytes,
+			  uint32_t nr_vcpus, char *why, size_t whylen)
+{
+	if (h->mem_bytes != mem_bytes)
+		return WHY(
+			"machine identity: memory %llu MiB, but the config says %llu MiB",
+			(unsigned long long)(h->mem_bytes >> 20),
+			(unsigned long long)(mem_bytes >> 20));
+	if (h->nr_vcpus != nr_vcpus)
+		return WHY("machine identity: %u vCPUs, but the config says %u",
+			   h->nr_vcpus, nr_vcpus);
 	return 0;
 }
 
@@ -88,33 +135,233 @@ int restore_check_identity(const struct vm *vm, const struct stream_header *h,
 			"machine identity: CPU feature digest 0x%08x differs from this host's 0x%08x for cpu model '%s'",
 			h->cpuid_digest, vm->cpuid_digest,
 			vm->config.cpu_model);
-	if (h->mem_bytes != vm->mem.size)
-		return WHY(
-			"machine identity: memory %llu MiB, but the config says %llu MiB",
-			(unsigned long long)(h->mem_bytes >> 20),
-			(unsigned long long)(vm->mem.size >> 20));
-	if (h->nr_vcpus != vm->nr_vcpus)
-		return WHY("machine identity: %u vCPUs, but the config says %u",
-			   h->nr_vcpus, vm->nr_vcpus);
-	return 0;
+	return restore_check_machine(h, vm->mem.size, vm->nr_vcpus, why,
+				     whylen);
 }
 
-/* Skip an unknown optional record, still checking its CRC. */
-static int skip_body(struct stream *s, const struct rec_hdr *h,
-		     struct rec_error *err)
+static int fail(struct restore_ctx *c, int rc)
+{
+	return stream_set_error(c->s, rc);
+}
+
+static int fail_why(struct restore_ctx *c, const char *why)
+{
+	snprintf(c->err->why, sizeof(c->err->why), "%s", why);
+	return fail(c, -EINVAL);
+}
+
+/* An unknown optional record: skipped, its CRC still checked. */
+static int handle_skip(struct restore_ctx *c)
 {
 	uint8_t buf[4096];
-	uint32_t left = h->length, crc = rec_crc_start(h->type, h->length);
+	uint32_t left = c->h.length, crc = rec_body_crc_init(c->s, &c->h);
 
 	while (left) {
 		uint32_t k = MIN(left, (uint32_t)sizeof(buf));
 
-		if (stream_read(s, buf, k))
-			return rec_io_error(s, err, "record body");
+		if (stream_read(c->s, buf, k))
+			return rec_io_error(c->s, c->err, "record body");
 		crc = crc32c(crc, buf, k);
 		left -= k;
 	}
-	return rec_read_tail(s, h, crc, err);
+	return rec_read_tail(c->s, &c->h, crc, c->err);
+}
+
+/* Any record but PAGE_DATA: the whole body into c->buf, checked. */
+static int read_checked_body(struct restore_ctx *c)
+{
+	if (c->h.length > STATE_BODY_MAX)
+		return fail_why(c, "length is too large for this record type");
+	if (rec_read_body(c->s, &c->h, c->buf, c->err))
+		return c->s->error;
+	if (rec_body_check(c->h.type, c->buf, c->h.length, &c->lim, c->err->why,
+			   sizeof(c->err->why)))
+		return fail(c, -EINVAL);
+	return 0;
+}
+
+/* SAVE_INFO, PADDING: informational, checked and dropped. */
+static int handle_info(struct restore_ctx *c)
+{
+	return read_checked_body(c);
+}
+
+/*
+ * A live source waits for its last ROUND to be applied before pausing
+ * the VM: acknowledge it. Best effort: a file or a full socket buffer
+ * just means no acknowledgement.
+ */
+static int handle_round(struct restore_ctx *c)
+{
+	const struct rec_round *r = (const struct rec_round *)c->buf;
+	int rc = read_checked_body(c);
+
+	if (rc)
+		return rc;
+	c->res->rounds++;
+	if (c->live && handover_send_nowait(c->s, HANDOVER_ROUND_ACK, r->round))
+		log_debug("round %u not acknowledged", r->round);
+	return 0;
+}
+
+/* Machine and device state: collected, applied after END. */
+static int handle_state(struct restore_ctx *c)
+{
+	int rc = read_checked_body(c);
+
+	if (!rc)
+		rc = vmstate_rx_add(c->t->rx, c->t->devs, c->h.type, c->buf,
+				    c->h.length, c->err->offset, c->err->why,
+				    sizeof(c->err->why));
+	return rc ? fail(c, rc) : 0;
+}
+
+static int handle_page_data(struct restore_ctx *c)
+{
+	uint64_t n = 0;
+	int rc;
+
+	rc = pages_recv(&c->prx, c->s, c->t->mem, &c->h, &c->lim,
+			c->live ? NULL : &c->seen, c->err, &n);
+	c->res->pages += n;
+	return rc;
+}
+
+/* The stream is whole (counted and digested) and the state complete. */
+static int handle_end(struct restore_ctx *c)
+{
+	if (rec_read_end(c->s, &c->h, &c->lim, c->err))
+		return c->s->error;
+	if (vmstate_rx_complete(c->t->rx, c->t->devs, c->err->why,
+				sizeof(c->err->why)))
+		return fail(c, -EINVAL);
+	return 0;
+}
+
+static int process_record(struct restore_ctx *c)
+{
+	switch (c->h.type) {
+	case REC_END:
+		return handle_end(c);
+	case REC_PAGE_DATA:
+		return handle_page_data(c);
+	case REC_VCPU_REGS:
+	case REC_VCPU_SREGS:
+	case REC_VCPU_XSAVE:
+	case REC_VCPU_XCRS:
+	case REC_VCPU_MSRS:
+	case REC_VCPU_LAPIC:
+	case REC_VCPU_EVENTS:
+	case REC_VCPU_MP_STATE:
+	case REC_VCPU_DEBUGREGS:
+	case REC_IRQCHIP:
+	case REC_PIT:
+	case REC_CLOCK:
+	case REC_DEVICE:
+		return handle_state(c);
+	case REC_ROUND:
+		return handle_round(c);
+	case REC_SAVE_INFO:
+	case REC_PADDING:
+		return handle_info(c);
+	default: /* optional: rec_read_hdr refused unknown mandatory types */
+		return handle_skip(c);
+	}
+}
+
+static void count_record(struct restore_result *res, uint32_t type)
+{
+	res->records++;
+	if (type < RESTORE_NR_TYPES)
+		res->count[type]++;
+	else
+		res->optional++;
+}
+
+/* Read records until END. */
+static int read_records(struct restore_ctx *c)
+{
+	int rc;
+
+	do {
+		rc = rec_read_hdr(c->s, &c->h, c->err);
+		if (!rc)
+			rc = process_record(c);
+		if (!rc)
+			count_record(c->res, c->h.type);
+	} while (!rc && c->h.type != REC_END);
+	return rc;
+}
+
+static int ctx_init(struct restore_ctx *c, struct stream *s,
+		    const struct stream_header *h,
+		    const struct restore_target *t)
+{
+	c->s = s;
+	c->t = t;
+	c->lim = (struct rec_limits){ .nr_vcpus = h->nr_vcpus,
+				      .version = h->version,
+				      .mem_bytes = h->mem_bytes };
+	c->live = h->flags & STREAM_F_LIVE;
+	c->buf = malloc(STATE_BODY_MAX);
+	if (!c->buf || page_rx_init(&c->prx))
+		return -ENOMEM;
+	c->prx.discard = t->check_only; /* page_rx_init: false */
+	if (!c->live && bitmap_init(&c->seen, mem_nr_pages(t->mem)))
+		return -ENOMEM;
+	return 0;
+}
+
+static void ctx_destroy(struct restore_ctx *c)
+{
+	bitmap_destroy(&c->seen);
+	page_rx_destroy(&c->prx);
+	free(c->buf);
+}
+
+int restore_records(struct stream *s, const struct stream_header *h,
+		    const struct restore_target *t, struct restore_result *res,
+		    struct rec_error *err)
+{
+	struct restore_ctx c = { .res = res, .err = err };
+	uint64_t start = time_mono_ns(), off0 = s->offset;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	rc = ctx_init(&c, s, h, t);
+	if (rc)
+		snprintf(err->why, sizeof(err->why), "out of memory");
+	else
+		rc = read_records(&c);
+	res->pages_data = c.prx.data_pages;
+	ctx_destroy(&c);
+	res->bytes = s->offset - off0;
+	res->duration_ns = time_mono_ns() - start;
+	return rc;
+}
+
+int restore_check_stream(struct stream *s, const struct stream_header *h,
+			 struct dev_registry *devs, struct restore_result *res,
+			 struct rec_error *err)
+{
+	/* The layout of guest RAM, without any RAM. */
+	struct guest_mem mem = { .memfd = -1, .vm_fd = -1 };
+	struct vmstate_rx rx;
+	struct restore_target t = {
+		.mem = &mem, .check_only = true, .devs = devs, .rx = &rx
+	};
+	int rc;
+
+	mem.size = h->mem_bytes;
+	mem_plan(h->mem_bytes, mem.regions, &mem.nr_regions);
+	rc = vmstate_rx_init(&rx, h->nr_vcpus);
+	if (rc) {
+		snprintf(err->why, sizeof(err->why), "out of memory");
+		return rc;
+	}
+	rc = restore_records(s, h, &t, res, err);
+	vmstate_rx_free(&rx);
+	return rc;
 }
 
 static void check_clock(const struct vmstate_rx *rx, struct vm *vm)
@@ -129,127 +376,12 @@ static void check_clock(const struct vmstate_rx *rx, struct vm *vm)
 			(unsigned long long)src, khz);
 }
 
-static int restore_end(struct stream *s, struct dev_registry *devs,
-		       const struct rec_hdr *h, struct vmstate_rx *rx,
-		       struct rec_error *err)
-{
-	if (h->length) {
-		snprintf(err->why, sizeof(err->why),
-			 "END has a body of %u bytes", h->length);
-		return stream_set_error(s, -EINVAL);
-	}
-	if (rec_read_body(s, h, NULL, err))
-		return s->error;
-	if (vmstate_rx_complete(rx, devs, err->why, sizeof(err->why)))
-		return stream_set_error(s, -EINVAL);
-	return 0;
-}
-
-static int restore_state_rec(struct stream *s, struct dev_registry *devs,
-			     const struct rec_hdr *h,
-			     const struct rec_limits *lim, uint8_t *buf,
-			     struct vmstate_rx *rx, struct rec_error *err)
-{
-	int rc;
-
-	if (h->length > STATE_BODY_MAX) {
-		snprintf(err->why, sizeof(err->why),
-			 "length %u is too large for this record type",
-			 h->length);
-		return stream_set_error(s, -EINVAL);
-	}
-	if (rec_read_body(s, h, buf, err))
-		return s->error;
-	if (rec_body_check(h->type, buf, h->length, lim, err->why,
-			   sizeof(err->why)))
-		return stream_set_error(s, -EINVAL);
-	if (h->type & REC_OPTIONAL)
-		return 0; /* informational: ROUND, SAVE_INFO, PADDING */
-	rc = vmstate_rx_add(rx, devs, h->type, buf, h->length, err->why,
-			    sizeof(err->why));
-	return rc ? stream_set_error(s, rc) : 0;
-}
-
-/*
- * Tell a live source that everything up to this round is in guest RAM,
- * so it can pause the VM with nothing left in flight. Best effort: a file
- * or a full socket buffer just means no acknowledgement.
- */
-static void ack_round(struct stream *s, const uint8_t *body)
-{
-	const struct rec_round *r = (const struct rec_round *)body;
-
-	if (handover_send_nowait(s, HANDOVER_ROUND_ACK, r->round))
-		log_debug("round %u not acknowledged", r->round);
-}
-
-/* Read records until END; page data goes through prx into mem. */
-static int read_records(struct stream *s, struct guest_mem *mem,
-			struct dev_registry *devs, const struct rec_limits *lim,
-			uint8_t *buf, struct bitmap *seen, struct page_rx *prx,
-			struct vmstate_rx *rx, struct restore_result *res,
-			struct rec_error *err, bool live)
-{
-	struct rec_hdr h;
-	uint64_t n;
-
-	for (;;) {
-		if (rec_read_hdr(s, &h, err))
-			return s->error;
-		res->records++;
-		if (h.type == REC_END)
-			return restore_end(s, devs, &h, rx, err);
-		if (h.type == REC_PAGE_DATA) {
-			if (pages_recv(prx, s, mem, &h, lim, seen, err, &n))
-				return s->error;
-			res->pages += n;
-		} else if (!rec_type_known(h.type)) {
-			/* optional: rec_read_hdr refused unknown mandatory */
-			if (skip_body(s, &h, err))
-				return s->error;
-		} else if (restore_state_rec(s, devs, &h, lim, buf, rx, err)) {
-			return s->error;
-		} else if (h.type == REC_ROUND && live) {
-			ack_round(s, buf);
-		}
-	}
-}
-
-int restore_records(struct stream *s, struct guest_mem *mem,
-		    struct dev_registry *devs, const struct stream_header *h,
-		    struct vmstate_rx *rx, struct restore_result *res,
-		    struct rec_error *err)
-{
-	struct rec_limits lim = { .nr_vcpus = h->nr_vcpus,
-				  .mem_bytes = h->mem_bytes };
-	uint64_t start = time_mono_ns(), off0 = s->offset;
-	bool live = h->flags & STREAM_F_LIVE;
-	struct bitmap seen = { 0 };
-	struct page_rx prx = { 0 };
-	uint8_t *buf;
-	int rc = -ENOMEM;
-
-	memset(res, 0, sizeof(*res));
-	buf = malloc(STATE_BODY_MAX);
-	if (buf && !page_rx_init(&prx) &&
-	    (live || !bitmap_init(&seen, mem_nr_pages(mem))))
-		rc = read_records(s, mem, devs, &lim, buf, live ? NULL : &seen,
-				  &prx, rx, res, err, live);
-	else
-		snprintf(err->why, sizeof(err->why), "out of memory");
-	bitmap_destroy(&seen);
-	page_rx_destroy(&prx);
-	free(buf);
-	res->bytes = s->offset - off0;
-	res->duration_ns = time_mono_ns() - start;
-	return rc;
-}
-
 int restore_vm(struct stream *s, struct vm *vm, struct dev_registry *devs,
 	       const struct stream_header *h, struct restore_result *res,
 	       struct rec_error *err)
 {
 	struct vmstate_rx rx;
+	struct restore_target t = { .mem = &vm->mem, .devs = devs, .rx = &rx };
 	int rc;
 
 	rc = vmstate_rx_init(&rx, vm->nr_vcpus);
@@ -257,14 +389,10 @@ int restore_vm(struct stream *s, struct vm *vm, struct dev_registry *devs,
 		snprintf(err->why, sizeof(err->why), "out of memory");
 		return rc;
 	}
-	rc = restore_records(s, &vm->mem, devs, h, &rx, res, err);
+	rc = restore_records(s, h, &t, res, err);
 	if (!rc) {
 		check_clock(&rx, vm);
-		rc = vmstate_rx_apply(&rx, vm, devs);
-		if (rc)
-			snprintf(err->why, sizeof(err->why),
-				 "KVM refused the saved state: %s",
-				 strerror(-rc));
+		rc = vmstate_rx_apply(&rx, vm, devs, err);
 	}
 	vmstate_rx_free(&rx);
 	return rc;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "common/clock.h"
 #include "format/record.h"
@@ -10,24 +11,49 @@
 #include "migration/vmstate.h"
 #include "vmm/vm.h"
 
+/*
+ * A random name for a new stream: two saves of one VM, even of the same
+ * paused state, are two streams whose records do not chain into each
+ * other. getrandom() blocks only before the kernel's pool is ready.
+ */
+int save_stream_id(uint8_t id_out[STREAM_ID_LEN])
+{
+	size_t got = 0;
+	ssize_t r;
+
+	while (got < STREAM_ID_LEN) {
+		r = getrandom(id_out + got, STREAM_ID_LEN - got, 0);
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		got += r > 0 ? (size_t)r : 0;
+	}
+	return 0;
+}
+
 int save_header(struct stream *s, struct vm *vm, const char *config,
 		uint32_t config_len, uint32_t flags)
 {
 	static const uint8_t zeros[REC_ALIGN];
 	struct rec_save_info info = { .time_ns = time_real_ns() };
+	uint8_t id[STREAM_ID_LEN];
 	struct stream_header h;
 	struct iovec iov[3];
+	int rc;
 
 	if (!config_len || config_len > STREAM_CONFIG_MAX)
 		return stream_set_error(s, -E2BIG);
+	rc = save_stream_id(id);
+	if (rc)
+		return stream_set_error(s, rc);
 	stream_header_init(&h, flags, vm->mem.size, vm->nr_vcpus,
-			   vm->cpu_vendor, vm->cpuid_digest, config,
+			   vm->cpu_vendor, vm->cpuid_digest, id, config,
 			   config_len);
 	iov[0] = (struct iovec){ &h, sizeof(h) };
 	iov[1] = (struct iovec){ (void *)config, config_len };
 	iov[2] = (struct iovec){ (void *)zeros,
 				 rec_padded(config_len) - config_len };
 	stream_writev(s, iov, 3);
+	rec_stream_start(s, &h);
 	strncpy(info.producer, "godwit " GODWIT_VERSION,
 		sizeof(info.producer) - 1);
 	return rec_write_buf(s, REC_SAVE_INFO, &info, sizeof(info));
@@ -37,7 +63,7 @@ int save_state(struct stream *s, struct vm *vm, struct dev_registry *devs)
 {
 	if (vmstate_save(vm, devs, s))
 		return s->error;
-	return rec_write_buf(s, REC_END, NULL, 0);
+	return rec_write_end(s);
 }
 
 int save_vm(struct stream *s, struct vm *vm, struct dev_registry *devs,

@@ -21,10 +21,12 @@ struct save_result {
 	uint64_t duration_ns;
 };
 
+/* A new stream's random identity (getrandom); 0 or -errno. */
+int save_stream_id(uint8_t id_out[STREAM_ID_LEN]) __must_check;
 /* Header, config text (padded) and SAVE_INFO. */
 int save_header(struct stream *s, struct vm *vm, const char *config,
 		uint32_t config_len, uint32_t flags) __must_check;
-/* Machine state records and END (VM paused). */
+/* Machine state records and END (VM paused); END counts the stream. */
 int save_state(struct stream *s, struct vm *vm,
 	       struct dev_registry *devs) __must_check;
 /* The whole stream of a paused VM. */

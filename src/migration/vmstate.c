@@ -138,7 +138,9 @@ int vmstate_rx_init(struct vmstate_rx *rx, unsigned int nr_vcpus)
 	rx->nr_vcpus = nr_vcpus;
 	rx->vcpus = calloc(nr_vcpus, sizeof(*rx->vcpus));
 	rx->have = calloc(nr_vcpus, sizeof(*rx->have));
-	if (!rx->vcpus || !rx->have) {
+	rx->vcpu_off =
+		calloc(nr_vcpus * VMSTATE_VCPU_TYPES, sizeof(*rx->vcpu_off));
+	if (!rx->vcpus || !rx->have || !rx->vcpu_off) {
 		vmstate_rx_free(rx);
 		return -ENOMEM;
 	}
@@ -153,8 +155,10 @@ void vmstate_rx_free(struct vmstate_rx *rx)
 		x86_vcpu_state_free(&rx->vcpus[i]);
 	free(rx->vcpus);
 	free(rx->have);
+	free(rx->vcpu_off);
 	rx->vcpus = NULL;
 	rx->have = NULL;
+	rx->vcpu_off = NULL;
 	for (i = 0; i < DEVREG_MAX; i++) {
 		free(rx->dev_state[i]);
 		rx->dev_state[i] = NULL;
@@ -177,7 +181,7 @@ static int rx_msrs(struct x86_vcpu_state *st, const struct rec_vcpu_msrs *m)
 }
 
 static int rx_vcpu(struct vmstate_rx *rx, uint32_t type, const void *body,
-		   char *why, size_t whylen)
+		   uint64_t offset, char *why, size_t whylen)
 {
 	const struct rec_vcpu_hdr *h = body;
 	const uint8_t *data = (const uint8_t *)body + sizeof(*h);
@@ -187,6 +191,7 @@ static int rx_vcpu(struct vmstate_rx *rx, uint32_t type, const void *body,
 		return WHY("second %s record for vCPU %u", rec_type_name(type),
 			   h->vcpu);
 	rx->have[h->vcpu] |= 1u << type;
+	rx->vcpu_off[h->vcpu * VMSTATE_VCPU_TYPES + type] = offset;
 	switch (type) {
 	case REC_VCPU_REGS:
 		memcpy(&st->regs, data, sizeof(st->regs));
@@ -222,7 +227,8 @@ static int rx_vcpu(struct vmstate_rx *rx, uint32_t type, const void *body,
 }
 
 static int rx_device(struct vmstate_rx *rx, struct dev_registry *devs,
-		     const struct rec_device *d, char *why, size_t whylen)
+		     const struct rec_device *d, uint64_t offset, char *why,
+		     size_t whylen)
 {
 	struct dev_entry *e = devreg_find(devs, d->id);
 	const struct dev_type *t;
@@ -250,13 +256,14 @@ static int rx_device(struct vmstate_rx *rx, struct dev_registry *devs,
 	rx->dev_state[i] = malloc(d->length);
 	if (!rx->dev_state[i])
 		return -ENOMEM;
+	rx->dev_off[i] = offset;
 	memcpy(rx->dev_state[i], d->state, d->length);
 	rx->have_dev[i] = true;
 	return 0;
 }
 
 static int rx_machine(struct vmstate_rx *rx, uint32_t type, const void *body,
-		      char *why, size_t whylen)
+		      uint64_t offset, char *why, size_t whylen)
 {
 	const struct rec_irqchip *c = body;
 
@@ -266,6 +273,7 @@ static int rx_machine(struct vmstate_rx *rx, uint32_t type, const void *body,
 			return WHY("second IRQCHIP record for chip %u",
 				   c->chip_id);
 		rx->have_chips |= 1u << c->chip_id;
+		rx->chip_off[c->chip_id] = offset;
 		rx->vm.chip[c->chip_id].chip_id = c->chip_id;
 		memcpy(&rx->vm.chip[c->chip_id].chip, c->chip, sizeof(c->chip));
 		return 0;
@@ -273,30 +281,32 @@ static int rx_machine(struct vmstate_rx *rx, uint32_t type, const void *body,
 		if (rx->have_pit)
 			return WHY("second PIT record");
 		rx->have_pit = true;
+		rx->pit_off = offset;
 		memcpy(&rx->vm.pit, body, sizeof(rx->vm.pit));
 		return 0;
 	default: /* REC_CLOCK */
 		if (rx->have_clock)
 			return WHY("second CLOCK record");
 		rx->have_clock = true;
+		rx->clock_off = offset;
 		memcpy(&rx->clock, body, sizeof(rx->clock));
 		return 0;
 	}
 }
 
 int vmstate_rx_add(struct vmstate_rx *rx, struct dev_registry *devs,
-		   uint32_t type, const void *body, uint32_t len, char *why,
-		   size_t whylen)
+		   uint32_t type, const void *body, uint32_t len,
+		   uint64_t offset, char *why, size_t whylen)
 {
 	switch (type) {
 	case REC_IRQCHIP:
 	case REC_PIT:
 	case REC_CLOCK:
-		return rx_machine(rx, type, body, why, whylen);
+		return rx_machine(rx, type, body, offset, why, whylen);
 	case REC_DEVICE:
-		return rx_device(rx, devs, body, why, whylen);
+		return rx_device(rx, devs, body, offset, why, whylen);
 	default:
-		return rx_vcpu(rx, type, body, why, whylen);
+		return rx_vcpu(rx, type, body, offset, why, whylen);
 	}
 }
 
@@ -327,7 +337,71 @@ int vmstate_rx_complete(const struct vmstate_rx *rx,
 	return 0;
 }
 
-int vmstate_apply_devices(struct vmstate_rx *rx, struct dev_registry *devs)
+/* The record that carried the part of the state KVM refused. */
+static uint32_t part_record(enum x86_state_part part)
+{
+	static const uint32_t types[] = {
+		[X86_STATE_REGS] = REC_VCPU_REGS,
+		[X86_STATE_SREGS] = REC_VCPU_SREGS,
+		[X86_STATE_XSAVE] = REC_VCPU_XSAVE,
+		[X86_STATE_XCRS] = REC_VCPU_XCRS,
+		[X86_STATE_DEBUGREGS] = REC_VCPU_DEBUGREGS,
+		[X86_STATE_LAPIC] = REC_VCPU_LAPIC,
+		[X86_STATE_TSC] = REC_CLOCK,
+		[X86_STATE_MSRS] = REC_VCPU_MSRS,
+		[X86_STATE_MP_STATE] = REC_VCPU_MP_STATE,
+		[X86_STATE_EVENTS] = REC_VCPU_EVENTS,
+		[X86_STATE_IRQCHIP] = REC_IRQCHIP,
+		[X86_STATE_PIT] = REC_PIT,
+	};
+
+	return types[part];
+}
+
+/* One line for err: which record, which vCPU, what KVM said. */
+static int vcpu_refused(const struct vmstate_rx *rx, unsigned int vcpu,
+			const struct x86_state_error *f, struct rec_error *err)
+{
+	err->type = part_record(f->part);
+	err->offset =
+		err->type == REC_CLOCK ?
+			rx->clock_off :
+			rx->vcpu_off[vcpu * VMSTATE_VCPU_TYPES + err->type];
+	if (f->part == X86_STATE_MSRS && f->have_index)
+		snprintf(err->why, sizeof(err->why),
+			 "vCPU %u: KVM refused MSR 0x%x = 0x%llx", vcpu,
+			 f->index, (unsigned long long)f->value);
+	else if (f->part == X86_STATE_XSAVE && f->rc == -EOPNOTSUPP)
+		snprintf(
+			err->why, sizeof(err->why),
+			"vCPU %u: the XSAVE area holds state beyond this host's XSAVE size",
+			vcpu);
+	else
+		snprintf(err->why, sizeof(err->why),
+			 "vCPU %u: KVM refused the %s state: %s", vcpu,
+			 f->part == X86_STATE_TSC ? "TSC" : "saved",
+			 strerror(-f->rc));
+	return f->rc;
+}
+
+static int vm_refused(const struct vmstate_rx *rx,
+		      const struct x86_state_error *f, struct rec_error *err)
+{
+	err->type = part_record(f->part);
+	err->offset = f->part == X86_STATE_IRQCHIP ? rx->chip_off[f->index] :
+						     rx->pit_off;
+	if (f->part == X86_STATE_IRQCHIP)
+		snprintf(err->why, sizeof(err->why),
+			 "chip %u: KVM refused the saved state: %s", f->index,
+			 strerror(-f->rc));
+	else
+		snprintf(err->why, sizeof(err->why),
+			 "KVM refused the saved state: %s", strerror(-f->rc));
+	return f->rc;
+}
+
+int vmstate_apply_devices(struct vmstate_rx *rx, struct dev_registry *devs,
+			  struct rec_error *err)
 {
 	unsigned int i;
 	int rc;
@@ -339,7 +413,12 @@ int vmstate_apply_devices(struct vmstate_rx *rx, struct dev_registry *devs)
 			continue; /* may_be_absent: keeps its initial state */
 		rc = e->type->load(e->dev, rx->dev_state[i]);
 		if (rc) {
-			log_err("device '%s': saved state is invalid", e->id);
+			err->type = REC_DEVICE;
+			err->offset = rx->dev_off[i];
+			snprintf(
+				err->why, sizeof(err->why),
+				"device '%s': the device refused the saved state: %s",
+				e->id, strerror(-rc));
 			return rc;
 		}
 	}
@@ -347,20 +426,22 @@ int vmstate_apply_devices(struct vmstate_rx *rx, struct dev_registry *devs)
 }
 
 int vmstate_rx_apply(struct vmstate_rx *rx, struct vm *vm,
-		     struct dev_registry *devs)
+		     struct dev_registry *devs, struct rec_error *err)
 {
+	struct x86_state_error f;
 	unsigned int i;
 	int rc;
 
 	for (i = 0; i < vm->nr_vcpus; i++) {
 		rc = x86_vcpu_state_set(&vm->vcpus[i], &rx->vcpus[i],
-					rx->clock.guest_tsc);
+					rx->clock.guest_tsc, &f);
 		if (rc)
-			return rc;
+			return vcpu_refused(rx, i, &f, err);
 	}
-	rc = x86_vm_state_set(vm, &rx->vm);
-	if (!rc)
-		rc = vmstate_apply_devices(rx, devs);
+	rc = x86_vm_state_set(vm, &rx->vm, &f);
+	if (rc)
+		return vm_refused(rx, &f, err);
+	rc = vmstate_apply_devices(rx, devs, err);
 	if (rc)
 		return rc;
 	/* vm_start() sets TSC and kvmclock from here just before running. */

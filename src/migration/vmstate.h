@@ -14,6 +14,7 @@
 #include "common/compiler.h"
 #include "devices/registry.h"
 #include "format/stream_format.h"
+#include "migration/recio.h"
 #include "migration/transport/stream.h"
 #include "vmm/x86/vcpu_state.h"
 
@@ -36,26 +37,37 @@ struct vmstate_rx {
 	struct rec_clock clock;
 	bool have_dev[DEVREG_MAX];
 	uint8_t *dev_state[DEVREG_MAX];
+	/* Where each record was, to name it if KVM refuses what it holds. */
+	uint64_t *vcpu_off; /* per vCPU, VMSTATE_VCPU_TYPES per record type */
+	uint64_t chip_off[IRQCHIP_COUNT], pit_off, clock_off;
+	uint64_t dev_off[DEVREG_MAX];
 };
+
+#define VMSTATE_VCPU_TYPES (REC_VCPU_DEBUGREGS + 1)
 
 int vmstate_rx_init(struct vmstate_rx *rx, unsigned int nr_vcpus) __must_check;
 void vmstate_rx_free(struct vmstate_rx *rx);
-/* Take one validated state record; why says what was wrong. */
+/*
+ * Take one validated state record, found at offset in the stream; why
+ * says what was wrong.
+ */
 int vmstate_rx_add(struct vmstate_rx *rx, struct dev_registry *devs,
-		   uint32_t type, const void *body, uint32_t len, char *why,
-		   size_t whylen) __must_check;
+		   uint32_t type, const void *body, uint32_t len,
+		   uint64_t offset, char *why, size_t whylen) __must_check;
 /* At END: is everything there? */
 int vmstate_rx_complete(const struct vmstate_rx *rx,
 			const struct dev_registry *devs, char *why,
 			size_t whylen) __must_check;
 /*
  * Load the collected state into the VM (not running) and set its guest
- * time to start where the source stopped.
+ * time to start where the source stopped. If KVM or a device refuses a
+ * part, err names the record that held it, its vCPU and KVM's error.
  */
 int vmstate_rx_apply(struct vmstate_rx *rx, struct vm *vm,
-		     struct dev_registry *devs) __must_check;
+		     struct dev_registry *devs,
+		     struct rec_error *err) __must_check;
 /* The DEVICE part of that: load each device's collected state, in order. */
-int vmstate_apply_devices(struct vmstate_rx *rx,
-			  struct dev_registry *devs) __must_check;
+int vmstate_apply_devices(struct vmstate_rx *rx, struct dev_registry *devs,
+			  struct rec_error *err) __must_check;
 
 #endif

@@ -24,6 +24,7 @@
 #include "monitor/disks.h"
 #include "monitor/hooks.h"
 #include "monitor/monitor.h"
+#include "monitor/savefile.h"
 #include "rpc/server.h"
 #include "vmm/vm.h"
 
@@ -56,13 +57,12 @@ struct save_job {
 	pthread_t thread;
 	struct rpc_call call; /* the save command, answered at the end */
 	char path[PATH_MAX];
-	char tmp_path[PATH_MAX + 8];
+	struct save_target target; /* where the stream goes (savefile.h) */
 	bool keep_running; /* -c */
 	bool leave_paused; /* -p */
 	struct stream stream; /* offset read by the loop thread (atomic) */
 	int cancel_fd; /* eventfd: save-cancel raises it, the I/O polls it */
 	unsigned int stall_ms; /* a reader that takes nothing this long */
-	bool to_fifo; /* path is a FIFO: written straight, no rename */
 	uint64_t start_ns;
 	/* results, written by the thread before it hands back */
 	int rc;

@@ -2,12 +2,14 @@
  * `save`: checkpoint the VM to a file on a thread of its own, so the
  * control socket keeps answering (query-save) meanwhile.
  *
- * The thread pauses the VM, writes FILE.tmp, and on success syncs and
- * renames it to FILE; it never resumes or ends the VM. Back on the loop
- * thread the outcome decides: a failure resumes the VM as it was (and
- * removes the partial file); a success ends the VM (default), resumes it
- * (-c) or leaves it paused (-p). So a failed save never loses the VM and
- * a successful one never leaves a half-written file behind.
+ * The thread pauses the VM, writes the stream into the save target
+ * (savefile.h: a temporary file beside FILE, or a FIFO or device) and on
+ * success syncs it and puts it at FILE; it never resumes or ends the VM.
+ * Back on the loop thread the outcome decides: a failure resumes the VM
+ * as it was (and drops the partial file); a success ends the VM
+ * (default), resumes it (-c) or leaves it paused (-p). So a failed save
+ * never loses the VM, a successful one never leaves a half-written file
+ * behind, and a VM ends only once its file is durably in place.
  *
  * A FIFO as FILE is written straight into (someone reads the save as it
  * is made). Every save can be cancelled (save-cancel), and a reader that
@@ -32,36 +34,21 @@
 /* How often a FIFO without a reader is tried again. */
 #define SAVE_FIFO_RETRY_MS 100
 
-static bool is_fifo(const char *path)
-{
-	struct stat st;
-
-	return !stat(path, &st) && S_ISFIFO(st.st_mode);
-}
-
 /*
- * Open a FIFO for writing without blocking for a reader (O_NONBLOCK: no
- * reader yet is ENXIO): retry until one opens it, the save is cancelled,
- * or the stall timeout passes. The fd stays non-blocking for the stream.
+ * A FIFO target nobody reads yet (savefile.c opens it O_NONBLOCK: no
+ * reader is ENXIO, never a wait in open()): it is tried again until a
+ * reader opens it, the save is cancelled, or the stall timeout passes.
  */
-static int job_open_fifo(struct save_job *job, int *fd_out)
+static int job_wait_reader(void *opaque)
 {
-	uint64_t end = time_mono_ns() + job->stall_ms * NSEC_PER_MSEC;
+	struct save_job *job = opaque;
+	uint64_t end = job->start_ns + job->stall_ms * NSEC_PER_MSEC;
 	struct pollfd p = { .fd = job->cancel_fd, .events = POLLIN };
-	int fd;
 
-	for (;;) {
-		fd = open(job->path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-		if (fd >= 0)
-			break;
-		if (errno != ENXIO)
-			return -errno;
-		if (time_mono_ns() >= end)
-			return -ETIMEDOUT;
-		if (poll(&p, 1, SAVE_FIFO_RETRY_MS) > 0)
-			return -ECANCELED;
-	}
-	*fd_out = fd;
+	if (time_mono_ns() >= end)
+		return -ETIMEDOUT;
+	if (poll(&p, 1, SAVE_FIFO_RETRY_MS) > 0)
+		return -ECANCELED;
 	return 0;
 }
 
@@ -95,9 +82,10 @@ static int job_stream_limits(struct save_job *job)
 static int job_write(struct save_job *job)
 {
 	struct monitor *m = job->m;
+	struct save_target *t = &job->target;
 	char *config = NULL;
 	uint32_t config_len;
-	int fd = -1, rc;
+	int rc;
 
 	rc = monitor_config_text(m, &config, &config_len);
 	if (rc) {
@@ -106,37 +94,24 @@ static int job_write(struct save_job *job)
 			 strerror(-rc));
 		return rc;
 	}
-	if (job->to_fifo) {
-		rc = job_open_fifo(job, &fd);
-		if (rc) {
-			job_io_error(job, rc);
-			free(config);
-			return rc;
-		}
-		goto opened;
+	t->wait_reader = job_wait_reader;
+	t->wait_opaque = job;
+	rc = save_target_open(t, job->path, job->error, sizeof(job->error));
+	if (rc == -ETIMEDOUT || rc == -ECANCELED)
+		job_io_error(job, rc);
+	if (rc) {
+		free(config);
+		return rc;
 	}
 	/*
 	 * Guest RAM goes to the disk directly, without a page cache copy:
 	 * measured faster here than buffered writes even unsynced (save -c),
 	 * where the guest waits paused for the whole write.
 	 */
-	fd = open(job->tmp_path,
-		  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0600);
-	if (fd < 0 && errno == EINVAL)
-		fd = open(job->tmp_path,
-			  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		rc = -errno;
-		snprintf(job->error, sizeof(job->error), "%s: %s",
-			 job->tmp_path, strerror(errno));
-		free(config);
-		return rc;
-	}
-opened:
-	if (fcntl(fd, F_GETFL) & O_DIRECT)
-		rc = stream_open_direct(&job->stream, fd, true);
+	if (t->direct)
+		rc = stream_open_direct(&job->stream, t->fd, false);
 	else
-		rc = stream_open_fd(&job->stream, fd, true);
+		rc = stream_open_fd(&job->stream, t->fd, false);
 	if (!rc)
 		rc = job_stream_limits(job);
 	if (!rc)
@@ -144,12 +119,13 @@ opened:
 			     &job->res);
 	if (!rc)
 		rc = stream_flush(&job->stream);
-	/* Data the VM will no longer hold must be on disk before we say so. */
-	if (!rc && !job->keep_running && !job->to_fifo && fdatasync(fd) < 0)
-		rc = -errno;
 	if (rc)
 		job_io_error(job, rc);
 	stream_close(&job->stream);
+	/* Data the VM will no longer hold must be on disk before we say so. */
+	if (!rc)
+		rc = save_target_commit(t, !job->keep_running, job->error,
+					sizeof(job->error));
 	free(config);
 	return rc;
 }
@@ -167,15 +143,7 @@ static void *job_thread(void *opaque)
 			 "cannot pause the VM: %s", strerror(-rc));
 	} else {
 		rc = job_write(job);
-		if (!rc && !job->to_fifo &&
-		    rename(job->tmp_path, job->path) < 0) {
-			rc = -errno;
-			snprintf(job->error, sizeof(job->error),
-				 "renaming to %s: %s", job->path,
-				 strerror(errno));
-		}
-		if (rc && !job->to_fifo)
-			unlink(job->tmp_path);
+		save_target_close(&job->target);
 	}
 	job->rc = rc;
 	if (evloop_call(job->m->loop, job_done, job))
@@ -278,7 +246,6 @@ static int job_parse_io(struct save_job *job, struct json_object *args,
 			reply, RPC_ERR_GENERIC,
 			"save: 'stall-timeout-ms' must be an integer from 100 to 3600000");
 	job->stall_ms = ms;
-	job->to_fifo = is_fifo(job->path);
 	return RPC_REPLY_LATER;
 }
 
@@ -295,7 +262,6 @@ static int job_parse(struct save_job *job, struct json_object *args,
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
 				       "save: 'file' is empty or too long");
 	strcpy(job->path, file);
-	snprintf(job->tmp_path, sizeof(job->tmp_path), "%s.tmp", file);
 	if (json_object_object_get_ex(args, "continue", &v))
 		job->keep_running = json_object_get_boolean(v);
 	if (json_object_object_get_ex(args, "paused", &v))
@@ -322,6 +288,7 @@ enum rpc_reply_kind monitor_cmd_save(struct rpc_request *req,
 	if (!job)
 		return rpc_reply_error(reply, RPC_ERR_GENERIC, "out of memory");
 	job->m = m;
+	save_target_init(&job->target);
 	kind = job_parse(job, args, reply);
 	if (kind != RPC_REPLY_LATER) {
 		free(job);

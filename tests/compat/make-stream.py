@@ -6,6 +6,7 @@ a restore must answer on the serial port. Needs /dev/kvm. Run once per
 stream format revision; the files are checked in and never regenerated."""
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,3 +24,4 @@ vm = subprocess.Popen([godwit, "run", "--kernel",
 time.sleep(1.5)
 subprocess.run([godwit, "save", qmp, out], check=True)
 vm.wait()
+shutil.rmtree(tmp)

@@ -7,6 +7,7 @@ identity), which the test reports as skipped for that part."""
 
 import glob
 import os
+import re
 import subprocess
 import sys
 
@@ -20,6 +21,24 @@ STREAMS = sorted(glob.glob(os.path.join(HERE, "v*", "*.gdw")))
 
 def test_streams_exist(env):
     check(STREAMS, "no compat streams under tests/compat/v*/")
+
+
+def test_every_revision_is_there(env):
+    """v1/ holds revision 1 streams, v2/ revision 2, and so on, up to
+    the revision this godwit writes."""
+    seen = set()
+    for path in STREAMS:
+        rev = int(os.path.basename(os.path.dirname(path))[1:])
+        with open(path, "rb") as f:
+            version = int.from_bytes(f.read(12)[8:12], "little")
+        check(version == rev, "%s is version %d" % (path, version))
+        seen.add(rev)
+    with open(os.path.join(HERE, "..", "..", "src", "format",
+                           "stream_format.h")) as f:
+        newest = int(re.search(r"#define STREAM_VERSION (\d+)",
+                               f.read()).group(1))
+    check(seen == set(range(1, newest + 1)),
+          "revisions %s, want 1..%d" % (sorted(seen), newest))
 
 
 def test_inspect_every_revision(env):
@@ -52,5 +71,5 @@ def test_restore_every_revision(env):
 
 
 if __name__ == "__main__":
-    main([test_streams_exist, test_inspect_every_revision,
-          test_restore_every_revision])
+    main([test_streams_exist, test_every_revision_is_there,
+          test_inspect_every_revision, test_restore_every_revision])

@@ -93,6 +93,17 @@ struct stream {
 	int cancel_fd; /* readable: cancel */
 	uint64_t progress_ns; /* when a byte last moved */
 	enum stream_timeout timed_out; /* which limit gave -ETIMEDOUT */
+	/*
+	 * Record framing, kept by migration/recio.c (rec_stream_start()):
+	 * the stream revision (0 until a header is framed: then as the
+	 * current one, from a zero chain), the CRC chain value, and the
+	 * records and bytes of the stream so far (offset counts more: what
+	 * a live peer sends back is read from the same stream).
+	 */
+	uint32_t rec_version;
+	uint32_t rec_chain;
+	uint64_t rec_count;
+	uint64_t rec_bytes;
 	/* write rate limit (0: none), bytes per second */
 	uint64_t rate_limit;
 	uint64_t rate_start_ns;

@@ -34,7 +34,7 @@ static bool header_sane(const struct stream_header *h, struct preamble *p)
 {
 	if (!h->version)
 		bad(p, "stream header version 0");
-	else if (h->header_size < sizeof(*h) ||
+	else if (h->header_size < STREAM_HEADER_V1_SIZE ||
 		 h->header_size > PREAMBLE_HEADER_MAX || h->header_size % 8)
 		bad(p, "stream header size %u is not sane", h->header_size);
 	else if (!h->config_len || h->config_len > STREAM_CONFIG_MAX)
@@ -55,20 +55,24 @@ static void classify_stream(const unsigned char *buf, size_t len,
 	size_t config;
 	char why[128];
 
-	if (len < sizeof(h))
-		return more(p, sizeof(h));
-	memcpy(&h, buf, sizeof(h));
+	if (len < STREAM_HEADER_V1_SIZE)
+		return more(p, STREAM_HEADER_V1_SIZE);
+	/* Every revision's header starts with revision 1's 64 bytes. */
+	memset(&h, 0, sizeof(h));
+	memcpy(&h, buf, STREAM_HEADER_V1_SIZE);
 	if (!header_sane(&h, p))
 		return;
 	config = h.config_len <= PREAMBLE_CONFIG_PEEK ? h.config_len : 0;
 	if (len < h.header_size + config)
 		return more(p, h.header_size + config);
+	memcpy(&h, buf, h.header_size < sizeof(h) ? h.header_size : sizeof(h));
 	p->version = h.version;
 	p->mem_bytes = h.mem_bytes;
-	if (h.version == 1 && h.header_size == sizeof(h)) {
-		if (config ? stream_header_check(&h,
-						 (const char *)buf + sizeof(h),
-						 why, sizeof(why)) :
+	/* A revision this godwit reads: check it whole (the CRC if it can). */
+	if (stream_header_size(h.version) == h.header_size) {
+		if (config ? stream_header_check(
+				     &h, (const char *)buf + h.header_size, why,
+				     sizeof(why)) :
 			     stream_header_check_fixed(&h, why, sizeof(why)))
 			return bad(p, "%s", why);
 		p->crc_checked = config != 0;

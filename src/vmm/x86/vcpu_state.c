@@ -131,7 +131,9 @@ static int set_xsave(struct vcpu *vcpu, const struct x86_vcpu_state *st)
 	return rc;
 }
 
-static int set_msrs(struct vcpu *vcpu, const struct x86_vcpu_state *st)
+/* KVM_SET_MSRS stops at the first MSR it refuses: fail names it. */
+static int set_msrs(struct vcpu *vcpu, const struct x86_vcpu_state *st,
+		    struct x86_state_error *fail)
 {
 	struct kvm_msrs *m;
 	int r, rc = 0;
@@ -143,48 +145,54 @@ static int set_msrs(struct vcpu *vcpu, const struct x86_vcpu_state *st)
 	memcpy(m->entries, st->msrs, st->nmsrs * sizeof(m->entries[0]));
 	r = ioctl(vcpu->fd, KVM_SET_MSRS, m);
 	if (r < 0 || (uint32_t)r != m->nmsrs) {
-		log_err("vCPU %u: KVM refused MSR 0x%x = 0x%llx", vcpu->index,
-			r >= 0 ? m->entries[r].index : 0,
-			r >= 0 ? (unsigned long long)m->entries[r].data : 0ULL);
 		rc = r < 0 ? -errno : -EINVAL;
+		fail->have_index = r >= 0;
+		fail->index = r >= 0 ? m->entries[r].index : 0;
+		fail->value = r >= 0 ? m->entries[r].data : 0;
 	}
 	free(m);
 	return rc;
 }
 
+/* Set one part; on failure record which in fail. */
+#define SET_PART(p, call)         \
+	do {                      \
+		fail->part = (p); \
+		rc = (call);      \
+		if (rc)           \
+			goto err; \
+	} while (0)
+
+static int set_ioctl(int fd, unsigned long req, const void *arg)
+{
+	return ioctl(fd, req, arg) < 0 ? -errno : 0;
+}
+
 int x86_vcpu_state_set(struct vcpu *vcpu, const struct x86_vcpu_state *st,
-		       uint64_t tsc)
+		       uint64_t tsc, struct x86_state_error *fail)
 {
 	struct kvm_vcpu_events ev = st->events;
-	const char *what = "state";
 	int fd = vcpu->fd, rc;
 
-	TRY_IOCTL(fd, KVM_SET_REGS, &st->regs);
-	TRY_IOCTL(fd, KVM_SET_SREGS, &st->sregs);
-	what = "XSAVE";
-	rc = set_xsave(vcpu, st);
-	if (rc)
-		goto err;
-	TRY_IOCTL(fd, KVM_SET_XCRS, &st->xcrs);
-	TRY_IOCTL(fd, KVM_SET_DEBUGREGS, &st->dregs);
-	TRY_IOCTL(fd, KVM_SET_LAPIC, &st->lapic);
-	what = "TSC";
-	rc = x86_tsc_set_one(vcpu, tsc);
-	if (rc)
-		goto err;
-	what = "MSRs";
-	rc = set_msrs(vcpu, st);
-	if (rc)
-		goto err;
-	TRY_IOCTL(fd, KVM_SET_MP_STATE, &st->mp_state);
+	memset(fail, 0, sizeof(*fail));
+	SET_PART(X86_STATE_REGS, set_ioctl(fd, KVM_SET_REGS, &st->regs));
+	SET_PART(X86_STATE_SREGS, set_ioctl(fd, KVM_SET_SREGS, &st->sregs));
+	SET_PART(X86_STATE_XSAVE, set_xsave(vcpu, st));
+	SET_PART(X86_STATE_XCRS, set_ioctl(fd, KVM_SET_XCRS, &st->xcrs));
+	SET_PART(X86_STATE_DEBUGREGS,
+		 set_ioctl(fd, KVM_SET_DEBUGREGS, &st->dregs));
+	SET_PART(X86_STATE_LAPIC, set_ioctl(fd, KVM_SET_LAPIC, &st->lapic));
+	SET_PART(X86_STATE_TSC, x86_tsc_set_one(vcpu, tsc));
+	SET_PART(X86_STATE_MSRS, set_msrs(vcpu, st, fail));
+	SET_PART(X86_STATE_MP_STATE,
+		 set_ioctl(fd, KVM_SET_MP_STATE, &st->mp_state));
 	/* Tell KVM which optional event fields are meaningful. */
 	ev.flags |= KVM_VCPUEVENT_VALID_NMI_PENDING |
 		    KVM_VCPUEVENT_VALID_SIPI_VECTOR;
-	TRY_IOCTL(fd, KVM_SET_VCPU_EVENTS, &ev);
+	SET_PART(X86_STATE_EVENTS, set_ioctl(fd, KVM_SET_VCPU_EVENTS, &ev));
 	return 0;
 err:
-	log_err("vCPU %u: cannot restore %s: %s", vcpu->index, what,
-		strerror(-rc));
+	fail->rc = rc;
 	return rc;
 }
 
@@ -206,17 +214,23 @@ err:
 	return rc;
 }
 
-int x86_vm_state_set(struct vm *vm, const struct x86_vm_state *st)
+int x86_vm_state_set(struct vm *vm, const struct x86_vm_state *st,
+		     struct x86_state_error *fail)
 {
-	const char *what = "state";
 	unsigned int i;
 	int rc;
 
-	for (i = 0; i < 3; i++)
-		TRY_IOCTL(vm->fd, KVM_SET_IRQCHIP, &st->chip[i]);
-	TRY_IOCTL(vm->fd, KVM_SET_PIT2, &st->pit);
+	memset(fail, 0, sizeof(*fail));
+	fail->have_index = true;
+	for (i = 0; i < 3; i++) {
+		fail->index = i;
+		SET_PART(X86_STATE_IRQCHIP,
+			 set_ioctl(vm->fd, KVM_SET_IRQCHIP, &st->chip[i]));
+	}
+	fail->have_index = false;
+	SET_PART(X86_STATE_PIT, set_ioctl(vm->fd, KVM_SET_PIT2, &st->pit));
 	return 0;
 err:
-	log_err("cannot restore VM %s: %s", what, strerror(-rc));
+	fail->rc = rc;
 	return rc;
 }

@@ -14,6 +14,7 @@
 #define GODWIT_VMM_X86_VCPU_STATE_H
 
 #include <linux/kvm.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/compiler.h"
@@ -40,17 +41,49 @@ struct x86_vm_state {
 	struct kvm_pit_state2 pit;
 };
 
+/*
+ * What KVM refused when state was set, for the caller to name in its one
+ * line (the set functions log nothing): the part, in the order above,
+ * and KVM's error.
+ */
+enum x86_state_part {
+	X86_STATE_REGS,
+	X86_STATE_SREGS,
+	X86_STATE_XSAVE,
+	X86_STATE_XCRS,
+	X86_STATE_DEBUGREGS,
+	X86_STATE_LAPIC,
+	X86_STATE_TSC,
+	X86_STATE_MSRS,
+	X86_STATE_MP_STATE,
+	X86_STATE_EVENTS,
+	X86_STATE_IRQCHIP,
+	X86_STATE_PIT,
+};
+
+struct x86_state_error {
+	enum x86_state_part part;
+	uint32_t index; /* MSRS: the MSR refused; IRQCHIP: the chip */
+	uint64_t value; /* MSRS: the value refused */
+	bool have_index; /* index (and value) say which */
+	int rc; /* -errno */
+};
+
 /* The size of this host's XSAVE area (KVM_CAP_XSAVE2, at least 4096). */
 uint32_t x86_xsave_size(struct vm *vm);
 
 int x86_vcpu_state_get(struct vcpu *vcpu,
 		       struct x86_vcpu_state *st) __must_check;
-/* Apply st in the order above; tsc is the guest TSC to set. */
+/*
+ * Apply st in the order above; tsc is the guest TSC to set. On failure
+ * *fail says what KVM refused.
+ */
 int x86_vcpu_state_set(struct vcpu *vcpu, const struct x86_vcpu_state *st,
-		       uint64_t tsc) __must_check;
+		       uint64_t tsc, struct x86_state_error *fail) __must_check;
 void x86_vcpu_state_free(struct x86_vcpu_state *st);
 
 int x86_vm_state_get(struct vm *vm, struct x86_vm_state *st) __must_check;
-int x86_vm_state_set(struct vm *vm, const struct x86_vm_state *st) __must_check;
+int x86_vm_state_set(struct vm *vm, const struct x86_vm_state *st,
+		     struct x86_state_error *fail) __must_check;
 
 #endif

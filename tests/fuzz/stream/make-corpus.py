@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Regenerate the stream fuzz seeds from a real save of a 4 MiB guest:
-make-corpus.py BUILD_DIR. Needs /dev/kvm."""
-import os, subprocess, sys, time, struct, tempfile
+make-corpus.py BUILD_DIR. Needs /dev/kvm. Seeds are of the revision
+godwit writes; v1-*.bin are revision 1 seeds kept from before."""
+import os, shutil, subprocess, sys, time, struct, tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../kvm"))
 from lib.stream import Stream, Record, PAGE_DATA
 b = os.path.abspath(sys.argv[1])
@@ -49,3 +50,14 @@ p.wait()
 s8 = Stream(open(tmp+"/ged.sav","rb").read())
 s8.records = [r for r in s8.records if r.type != PAGE_DATA]
 open(out+"/ged-pending.bin","wb").write(s8.encode())
+# 9: two saves of one paused VM spliced (revision 2 refuses at the splice)
+p = subprocess.Popen([b+"/godwit","run","--kernel",b+"/guests/lifecycle.elf","--cmdline","action=hang","--memory","4","--qmp",tmp+"/q3","--serial","none"])
+time.sleep(1.0)
+subprocess.run([b+"/godwit","save","-p",tmp+"/q3",tmp+"/s1.sav"],check=True)
+subprocess.run([b+"/godwit","save",tmp+"/q3",tmp+"/s2.sav"],check=True)
+p.wait()
+a = Stream(open(tmp+"/s1.sav","rb").read())
+c = Stream(open(tmp+"/s2.sav","rb").read())
+k = len(a.records) // 2
+open(out+"/spliced.bin","wb").write(a.raw_header + b"".join(r.raw for r in a.records[:k] + c.records[k:]))
+shutil.rmtree(tmp)

@@ -55,8 +55,7 @@ class Proxy:
     the migration:
     - cut_after: close both sides once that many bytes went from source to
       destination;
-    - tamper: a function applied to the first 64+config bytes (the stream
-      header);
+    - tamper: a function applied to the stream header and its config;
     - after_yours: once the destination's RECEIVED went back, what to do
       with the source's YOURS: "close" (pass it on, then close both
       sides), "reset" (pass it on, then reset the source's side with
@@ -151,7 +150,8 @@ class Proxy:
                     head += data
                     if len(head) < 64:
                         continue
-                    need = 64 + pad8(int.from_bytes(head[20:24], "little"))
+                    need = int.from_bytes(head[16:20], "little") + \
+                        pad8(int.from_bytes(head[20:24], "little"))
                     if len(head) < need:
                         continue
                     data = self.tamper(head[:need]) + head[need:]

@@ -28,7 +28,6 @@ static size_t make_stream(unsigned char *buf, uint32_t version,
 			  uint32_t header_size, const char *cfg, size_t cfg_len)
 {
 	struct stream_header h;
-	uint32_t crc;
 
 	memset(&h, 0, sizeof(h));
 	memcpy(h.magic, STREAM_MAGIC, STREAM_MAGIC_LEN);
@@ -40,10 +39,11 @@ static size_t make_stream(unsigned char *buf, uint32_t version,
 	h.nr_vcpus = 1;
 	h.page_size = STREAM_PAGE_SIZE;
 	memcpy(h.cpu_vendor, "GenuineIntel", 12);
-	crc = crc32c(0, &h, sizeof(h));
-	h.header_crc = crc32c(crc, cfg, cfg_len);
+	/* Over header_size bytes: 64 in revision 1, 80 in revision 2. */
+	if (header_size <= sizeof(h))
+		stream_header_seal(&h, cfg);
 	memset(buf, 0, header_size);
-	memcpy(buf, &h, sizeof(h));
+	memcpy(buf, &h, header_size < sizeof(h) ? header_size : sizeof(h));
 	memcpy(buf + header_size, cfg, cfg_len);
 	return header_size + cfg_len;
 }
@@ -75,6 +75,25 @@ static void test_stream_v1(void **state)
 	classify(buf, n, &p);
 	assert_int_equal(p.kind, PREAMBLE_BAD);
 	assert_true(p.stream);
+	assert_non_null(strstr(p.why, "CRC"));
+}
+
+/* The revision godwit writes now: 80 bytes, CRC over all of them. */
+static void test_stream_v2(void **state)
+{
+	unsigned char buf[512];
+	size_t n = make_stream(buf, 2, 80, config, strlen(config));
+	struct preamble p;
+
+	classify(buf, n - 1, &p);
+	assert_int_equal(p.kind, PREAMBLE_MORE);
+	classify(buf, n, &p);
+	assert_int_equal(p.kind, PREAMBLE_STREAM);
+	assert_true(p.stream && p.crc_checked);
+	assert_int_equal(p.version, 2);
+	buf[70] ^= 1; /* inside stream_id: covered by the CRC */
+	classify(buf, n, &p);
+	assert_int_equal(p.kind, PREAMBLE_BAD);
 	assert_non_null(strstr(p.why, "CRC"));
 }
 
@@ -251,6 +270,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stream_v1),
+		cmocka_unit_test(test_stream_v2),
 		cmocka_unit_test(test_stream_large_config),
 		cmocka_unit_test(test_stream_other_version),
 		cmocka_unit_test(test_query_and_garbage),

@@ -185,14 +185,14 @@ static void test_round_trip(void **state)
 		assert_int_equal(h.length, 24 + sizeof(struct dummy_state));
 		assert_int_equal(rec_read_body(&s, &h, body, &err), 0);
 		assert_int_equal(((struct rec_device *)body)->version, 3);
-		if (vmstate_rx_add(&rx, &dst, h.type, body, h.length, why,
+		if (vmstate_rx_add(&rx, &dst, h.type, body, h.length, 0, why,
 				   sizeof(why)))
 			fail_msg("%s", why);
 		records++;
 	}
 	stream_close(&s);
 	assert_int_equal(records, 2);
-	assert_int_equal(vmstate_apply_devices(&rx, &dst), 0);
+	assert_int_equal(vmstate_apply_devices(&rx, &dst, &err), 0);
 	assert_int_equal(((struct dummy *)devreg_dev(&dst, "dummy0"))->st.value,
 			 42);
 	assert_int_equal(
@@ -228,29 +228,29 @@ static void test_refused(void **state)
 	make(&r, list, 2);
 	assert_int_equal(vmstate_rx_init(&rx, 1), 0);
 	put_device(body, "dummy0", 3, sizeof(st), &st);
-	assert_int_equal(vmstate_rx_add(&rx, &r, REC_DEVICE, body, n, why,
+	assert_int_equal(vmstate_rx_add(&rx, &r, REC_DEVICE, body, n, 0, why,
 					sizeof(why)),
 			 -EINVAL);
 	assert_string_equal(why, "device 'dummy0': reserved is 5");
 	st.reserved = 0;
 	put_device(body, "dummy0", 2, sizeof(st), &st);
-	assert_int_equal(vmstate_rx_add(&rx, &r, REC_DEVICE, body, n, why,
+	assert_int_equal(vmstate_rx_add(&rx, &r, REC_DEVICE, body, n, 0, why,
 					sizeof(why)),
 			 -EINVAL);
 	assert_non_null(strstr(
 		why,
 		"state version 2 (16 bytes) is not supported (expected version 3, 16 bytes)"));
 	put_device(body, "dummy7", 3, sizeof(st), &st);
-	assert_int_equal(vmstate_rx_add(&rx, &r, REC_DEVICE, body, n, why,
+	assert_int_equal(vmstate_rx_add(&rx, &r, REC_DEVICE, body, n, 0, why,
 					sizeof(why)),
 			 -EINVAL);
 	assert_string_equal(why, "device 'dummy7' does not exist in this VM");
 	/* dummy1 may be absent, dummy0 may not. */
 	put_device(body, "dummy1", 3, sizeof(st), &st);
-	assert_int_equal(vmstate_rx_add(&rx, &r, REC_DEVICE, body, n, why,
+	assert_int_equal(vmstate_rx_add(&rx, &r, REC_DEVICE, body, n, 0, why,
 					sizeof(why)),
 			 0);
-	assert_int_equal(vmstate_rx_add(&rx, &r, REC_DEVICE, body, n, why,
+	assert_int_equal(vmstate_rx_add(&rx, &r, REC_DEVICE, body, n, 0, why,
 					sizeof(why)),
 			 -EINVAL);
 	assert_string_equal(why, "second DEVICE record for 'dummy1'");

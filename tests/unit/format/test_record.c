@@ -44,23 +44,25 @@ static const char config[] = "name = 'vm'\nmemory = 128\nkernel = '/k'\n";
 
 /* ---- Stream header ----------------------------------------------------- */
 
+static const uint8_t sid[STREAM_ID_LEN] = "0123456789abcdef";
+
 static void make_header(struct stream_header *h)
 {
 	stream_header_init(h, STREAM_F_LIVE, 128 * MIB, 2, "GenuineIntel",
-			   0xdeadbeef, config, CONFIG_LEN);
+			   0xdeadbeef, sid, config, CONFIG_LEN);
 }
 
 static void test_header_layout(void **state)
 {
 	struct stream_header h;
-	uint8_t tmp[64];
+	uint8_t tmp[80];
 	uint32_t crc;
 
 	make_header(&h);
 	assert_memory_equal(&h, "\x89GDW\r\n\x1a\n", 8);
-	assert_int_equal(le(&h, 8, 4), 1);
+	assert_int_equal(le(&h, 8, 4), 2);
 	assert_int_equal(le(&h, 12, 4), 1);
-	assert_int_equal(le(&h, 16, 4), 64);
+	assert_int_equal(le(&h, 16, 4), 80);
 	assert_int_equal(le(&h, 20, 4), CONFIG_LEN);
 	assert_int_equal(le(&h, 24, 8), 128 * MIB);
 	assert_int_equal(le(&h, 32, 4), 2);
@@ -68,11 +70,36 @@ static void test_header_layout(void **state)
 	assert_memory_equal((uint8_t *)&h + 40, "GenuineIntel", 12);
 	assert_int_equal(le(&h, 52, 4), 0xdeadbeef);
 	assert_int_equal(le(&h, 56, 4), 0);
-	/* CRC32C of the 64 bytes with the CRC zero, then the config. */
+	assert_memory_equal((uint8_t *)&h + 64, sid, 16);
+	/* CRC32C of the 80 bytes with the CRC zero, then the config. */
+	memcpy(tmp, &h, 80);
+	put32(tmp, 60, 0);
+	crc = crc32c(crc32c(0, tmp, 80), config, CONFIG_LEN);
+	assert_int_equal(le(&h, 60, 4), crc);
+}
+
+/* A revision 1 header: the first 64 bytes, its CRC over those. */
+static void test_header_revision_1(void **state)
+{
+	struct stream_header h;
+	uint8_t tmp[64];
+
+	make_header(&h);
+	h.version = 1;
+	h.header_size = 64;
+	memset(h.stream_id, 0, sizeof(h.stream_id));
+	stream_header_seal(&h, config);
 	memcpy(tmp, &h, 64);
 	put32(tmp, 60, 0);
-	crc = crc32c(crc32c(0, tmp, 64), config, CONFIG_LEN);
-	assert_int_equal(le(&h, 60, 4), crc);
+	assert_int_equal(h.header_crc,
+			 crc32c(crc32c(0, tmp, 64), config, CONFIG_LEN));
+	EXPECT_OK(stream_header_check(&h, config, why, sizeof(why)));
+	assert_int_equal(stream_header_size(1), 64);
+	assert_int_equal(stream_header_size(2), 80);
+	assert_int_equal(stream_header_size(3), 0);
+	h.header_size = 80;
+	EXPECT_WHY(stream_header_check_fixed(&h, why, sizeof(why)),
+		   "header_size 80, expected 64 for version 1");
 }
 
 static void test_header_round_trip(void **state)
@@ -84,12 +111,13 @@ static void test_header_round_trip(void **state)
 	EXPECT_OK(stream_header_check(&h, config, why, sizeof(why)));
 	EXPECT_OK(stream_header_check_fixed(&h, why, sizeof(why)));
 	/* Limits at their edges are accepted. */
-	stream_header_init(&h, 0, 2 * MIB, 255, "AuthenticAMD", 0, config, 1);
+	stream_header_init(&h, 0, 2 * MIB, 255, "AuthenticAMD", 0, sid, config,
+			   1);
 	EXPECT_OK(stream_header_check(&h, config, why, sizeof(why)));
 	big = malloc(STREAM_CONFIG_MAX);
 	assert_non_null(big);
 	memset(big, '#', STREAM_CONFIG_MAX);
-	stream_header_init(&h, 0, 2 * MIB, 1, "AuthenticAMD", 0, big,
+	stream_header_init(&h, 0, 2 * MIB, 1, "AuthenticAMD", 0, sid, big,
 			   STREAM_CONFIG_MAX);
 	EXPECT_OK(stream_header_check(&h, big, why, sizeof(why)));
 	free(big);
@@ -119,11 +147,13 @@ static void test_header_rejections(void **state)
 	for (i = 0; i < 8; i++)
 		header_field_fails(i, 1, 0x40, "bad magic");
 	header_field_fails(8, 4, 0, "stream version 0 is not supported");
-	header_field_fails(8, 4, 2, "stream version 2 is not supported");
+	header_field_fails(8, 4, 3, "stream version 3 is not supported");
+	header_field_fails(8, 4, 3, "reads versions 1 to 2");
 	header_field_fails(12, 4, 2, "unknown flags 0x2");
 	header_field_fails(12, 4, 0x80000001, "unknown flags 0x80000000");
 	header_field_fails(16, 4, 56, "header_size 56");
 	header_field_fails(16, 4, 72, "header_size 72");
+	header_field_fails(16, 4, 64, "header_size 64, expected 80");
 	header_field_fails(20, 4, 0, "config_len 0 is out of range");
 	header_field_fails(20, 4, STREAM_CONFIG_MAX + 1,
 			   "config_len 131073 is out of range");
@@ -145,7 +175,7 @@ static void test_header_crc_and_config(void **state)
 	size_t i;
 
 	/* Every byte of the header and the config is covered by the CRC. */
-	for (i = 40; i < 64; i++) {
+	for (i = 40; i < sizeof(h); i++) {
 		if (i >= 56 && i < 60)
 			continue; /* reserved: refused before the CRC */
 		make_header(&h);
@@ -163,12 +193,12 @@ static void test_header_crc_and_config(void **state)
 	/* A NUL inside the config text, with a correct CRC. */
 	memcpy(bad, config, sizeof(config));
 	bad[5] = 0;
-	stream_header_init(&h, 0, 128 * MIB, 1, "GenuineIntel", 1, bad,
+	stream_header_init(&h, 0, 128 * MIB, 1, "GenuineIntel", 1, sid, bad,
 			   CONFIG_LEN);
 	EXPECT_WHY(stream_header_check(&h, bad, why, sizeof(why)),
 		   "config text contains a NUL byte");
 	/* Only config_len bytes count: the NUL after the text is fine. */
-	stream_header_init(&h, 0, 128 * MIB, 1, "GenuineIntel", 1, config,
+	stream_header_init(&h, 0, 128 * MIB, 1, "GenuineIntel", 1, sid, config,
 			   CONFIG_LEN);
 	EXPECT_OK(stream_header_check(&h, config, why, sizeof(why)));
 }
@@ -255,44 +285,56 @@ static void test_rec_hdr_check(void **state)
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(known); i++) {
-		rec_hdr_init(&h, known[i], 8, 0x1234);
-		EXPECT_OK(rec_hdr_check(&h, why, sizeof(why)));
+		rec_hdr_init(&h, known[i], 8, 0x1234, 7);
+		EXPECT_OK(rec_hdr_check(&h, 2, 7, why, sizeof(why)));
+		h.seq = 0;
+		EXPECT_OK(rec_hdr_check(&h, 1, 0, why, sizeof(why)));
 	}
-	rec_hdr_init(&h, REC_PAGE_DATA, REC_MAX_LENGTH, 0);
-	EXPECT_OK(rec_hdr_check(&h, why, sizeof(why)));
-	rec_hdr_init(&h, REC_PAGE_DATA, REC_MAX_LENGTH + 1, 0);
-	EXPECT_WHY(rec_hdr_check(&h, why, sizeof(why)),
+	rec_hdr_init(&h, REC_PAGE_DATA, REC_MAX_LENGTH, 0, 0);
+	EXPECT_OK(rec_hdr_check(&h, 2, 0, why, sizeof(why)));
+	rec_hdr_init(&h, REC_PAGE_DATA, REC_MAX_LENGTH + 1, 0, 0);
+	EXPECT_WHY(rec_hdr_check(&h, 2, 0, why, sizeof(why)),
 		   "length 16777217 exceeds the maximum 16777216");
-	rec_hdr_init(&h, REC_OPTIONAL | 0x20, UINT32_MAX, 0);
-	EXPECT_WHY(rec_hdr_check(&h, why, sizeof(why)), "exceeds the maximum");
-	rec_hdr_init(&h, REC_CLOCK, 24, 0);
-	h.reserved = 4;
-	EXPECT_WHY(rec_hdr_check(&h, why, sizeof(why)),
+	rec_hdr_init(&h, REC_OPTIONAL | 0x20, UINT32_MAX, 0, 0);
+	EXPECT_WHY(rec_hdr_check(&h, 2, 0, why, sizeof(why)),
+		   "exceeds the maximum");
+	/* Revision 1: the word at 12 is reserved. */
+	rec_hdr_init(&h, REC_CLOCK, 24, 0, 4);
+	EXPECT_WHY(rec_hdr_check(&h, 1, 0, why, sizeof(why)),
 		   "reserved header field is 0x4");
+	/* Revision 2: it is the sequence number, off by one either way. */
+	EXPECT_OK(rec_hdr_check(&h, 2, 4, why, sizeof(why)));
+	EXPECT_WHY(rec_hdr_check(&h, 2, 5, why, sizeof(why)),
+		   "sequence number 4, expected 5");
+	EXPECT_WHY(rec_hdr_check(&h, 2, 3, why, sizeof(why)),
+		   "sequence number 4, expected 3");
 	/* Mandatory types nobody defined, including ROUND's number. */
-	rec_hdr_init(&h, 0x11, 0, 0);
-	EXPECT_WHY(rec_hdr_check(&h, why, sizeof(why)),
+	rec_hdr_init(&h, 0x11, 0, 0, 0);
+	EXPECT_WHY(rec_hdr_check(&h, 2, 0, why, sizeof(why)),
 		   "unknown mandatory record type 0x11");
-	rec_hdr_init(&h, 0x0f, 0, 0);
-	EXPECT_WHY(rec_hdr_check(&h, why, sizeof(why)),
+	rec_hdr_init(&h, 0x0f, 0, 0, 0);
+	EXPECT_WHY(rec_hdr_check(&h, 2, 0, why, sizeof(why)),
 		   "unknown mandatory record type 0xf");
-	rec_hdr_init(&h, 0x7fffffff, 0, 0);
-	EXPECT_WHY(rec_hdr_check(&h, why, sizeof(why)),
+	rec_hdr_init(&h, 0x7fffffff, 0, 0, 0);
+	EXPECT_WHY(rec_hdr_check(&h, 2, 0, why, sizeof(why)),
 		   "unknown mandatory record type 0x7fffffff");
 }
 
 static void test_rec_hdr_layout(void **state)
 {
 	struct rec_hdr h;
-	uint8_t tl[8] = { 0x0d, 0, 0, 0, 24, 0, 0, 0 };
+	uint8_t tls[12] = { 0x0d, 0, 0, 0, 24, 0, 0, 0, 9, 0, 0, 0 };
 
-	rec_hdr_init(&h, REC_CLOCK, 24, 0xcafef00d);
+	rec_hdr_init(&h, REC_CLOCK, 24, 0xcafef00d, 9);
 	assert_int_equal(le(&h, 0, 4), 0x0d);
 	assert_int_equal(le(&h, 4, 4), 24);
 	assert_int_equal(le(&h, 8, 4), 0xcafef00d);
-	assert_int_equal(le(&h, 12, 4), 0);
-	/* The CRC starts over the first 8 header bytes. */
-	assert_int_equal(rec_crc_start(REC_CLOCK, 24), crc32c(0, tl, 8));
+	assert_int_equal(le(&h, 12, 4), 9);
+	/* Revision 2: continued from the chain over type, length and seq. */
+	assert_int_equal(rec_crc_begin(2, 0x12345678, &h),
+			 crc32c(0x12345678, tls, 12));
+	/* Revision 1: from zero over type and length only. */
+	assert_int_equal(rec_crc_begin(1, 0x12345678, &h), crc32c(0, tls, 8));
 	assert_int_equal(rec_padded(0), 0);
 	assert_int_equal(rec_padded(1), 8);
 	assert_int_equal(rec_padded(8), 8);
@@ -344,7 +386,7 @@ static void test_page_data_valid(void **state)
 {
 	struct batch b = { .count = 3,
 			   .e = { NORMAL(0), ZERO(0x1234), NORMAL(0x3fff) } };
-	const struct rec_limits lim5g = { 1, 5 * GIB };
+	const struct rec_limits lim5g = { 1, 5 * GIB, 2 };
 	uint32_t pages = 99, i;
 
 	EXPECT_OK(page_check(&b, batch_len(3, 2), &lim64, &pages, why,
@@ -367,7 +409,7 @@ static void test_page_data_valid(void **state)
 static void test_page_data_rejections(void **state)
 {
 	struct batch b = { .count = 3, .e = { NORMAL(0), ZERO(5), NORMAL(7) } };
-	const struct rec_limits lim5g = { 1, 5 * GIB };
+	const struct rec_limits lim5g = { 1, 5 * GIB, 2 };
 	uint32_t pages, len = batch_len(3, 2);
 
 	b.count = 0;
@@ -465,9 +507,31 @@ static void expect_wrong_length(uint32_t type, uint32_t len, uint32_t size)
 
 static void test_body_end(void **state)
 {
-	EXPECT_OK(body_check(REC_END, 0, why, sizeof(why)));
-	EXPECT_WHY(body_check(REC_END, 8, why, sizeof(why)),
+	const struct rec_limits v1 = { .nr_vcpus = 1,
+				       .mem_bytes = 64 * MIB,
+				       .version = 1 };
+	struct rec_end e = { .records = 5, .bytes = 1000, .digest = 0xabc };
+
+	/* Revision 2 (the default): 24 bytes, reserved zero. */
+	memset(body, 0, sizeof(body));
+	EXPECT_OK(body_check(REC_END, 24, why, sizeof(why)));
+	expect_wrong_length(REC_END, 0, 24);
+	expect_wrong_length(REC_END, 32, 24);
+	put32(body, 20, 1);
+	EXPECT_WHY(body_check(REC_END, 24, why, sizeof(why)),
+		   "reserved field is not zero");
+	/* Revision 1: empty. */
+	EXPECT_OK(rec_body_check(REC_END, body, 0, &v1, why, sizeof(why)));
+	EXPECT_WHY(rec_body_check(REC_END, body, 8, &v1, why, sizeof(why)),
 		   "END has a body of 8 bytes");
+	/* What END says against what the reader saw. */
+	EXPECT_OK(rec_end_check(&e, 5, 1000, 0xabc, why, sizeof(why)));
+	EXPECT_WHY(rec_end_check(&e, 6, 1000, 0xabc, why, sizeof(why)),
+		   "END counts 5 records, the stream had 6");
+	EXPECT_WHY(rec_end_check(&e, 5, 1008, 0xabc, why, sizeof(why)),
+		   "END counts 1000 bytes, the stream had 1008");
+	EXPECT_WHY(rec_end_check(&e, 5, 1000, 0xabd, why, sizeof(why)),
+		   "END is from another stream");
 }
 
 static void test_body_fixed_vcpu_records(void **state)
@@ -807,6 +871,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_header_layout),
+		cmocka_unit_test(test_header_revision_1),
 		cmocka_unit_test(test_header_round_trip),
 		cmocka_unit_test(test_header_rejections),
 		cmocka_unit_test(test_header_crc_and_config),

@@ -122,6 +122,7 @@ static void test_page_data_aligned(void **state)
 	struct page_rx prx;
 	struct rec_error err;
 	struct rec_hdr h;
+	uint8_t pad[PADDING_MAX];
 	struct stream s;
 	struct tmpf t;
 	uint8_t *buf;
@@ -146,9 +147,10 @@ static void test_page_data_aligned(void **state)
 	while (s.offset < len) {
 		assert_int_equal(rec_read_hdr(&s, &h, &err), 0);
 		if (h.type == REC_PADDING) {
+			/* Read, not skipped: it is a link of the chain. */
 			padding++;
-			assert_int_equal(stream_skip(&s, rec_padded(h.length)),
-					 0);
+			assert_true(h.length <= sizeof(pad));
+			assert_int_equal(rec_read_body(&s, &h, pad, &err), 0);
 			continue;
 		}
 		assert_int_equal(h.type, REC_PAGE_DATA);

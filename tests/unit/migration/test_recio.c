@@ -52,7 +52,8 @@ static void test_write_layout(void **state)
 		assert_int_equal(n % 8, 0);
 		assert_int_equal(le(out, 0, 4), 0x80000042);
 		assert_int_equal(le(out, 4, 4), len);
-		crc = crc32c(crc32c(0, out, 8), body, len);
+		/* A fresh stream: chain 0, sequence number 0. */
+		crc = crc32c(crc32c(crc32c(0, out, 8), out + 12, 4), body, len);
 		assert_int_equal(le(out, 8, 4), crc);
 		assert_int_equal(le(out, 12, 4), 0);
 		assert_memory_equal(out + 16, body, len);
@@ -235,10 +236,11 @@ static void test_read_rejections(void **state)
 	assert_int_equal(read_one(rec, n, &err), -EBADMSG);
 	rec[9] ^= 1;
 
-	/* The reserved header word. */
+	/* The sequence number (0 for the first record). */
 	rec[15] = 1;
 	assert_int_equal(read_one(rec, n, &err), -EINVAL);
-	assert_non_null(strstr(err.why, "reserved header field"));
+	assert_non_null(
+		strstr(err.why, "sequence number 16777216, expected 0"));
 	assert_int_equal(err.type, REC_CLOCK);
 	rec[15] = 0;
 
@@ -319,7 +321,12 @@ static void fill_guest(struct guest_mem *mem)
 				(uint8_t)(j + i * 3 + 1);
 }
 
-static void build_stream(struct synth *x, struct guest_mem *src)
+/*
+ * A complete stream of the given revision; streams built with different
+ * id bytes hold the same records but are different streams.
+ */
+static void build_stream_v(struct synth *x, struct guest_mem *src,
+			   uint32_t version, uint8_t id_byte)
 {
 	static const uint8_t zeros[8];
 	struct serial_state ser = { .ier = 0x05,
@@ -342,6 +349,7 @@ static void build_stream(struct synth *x, struct guest_mem *src)
 	} msrs = { 0, 2, { { 0x174, 0, 0x10 }, { 0xc0000080, 0, 0xd01 } } };
 	struct page_stats st = { 0 };
 	struct stream_header h;
+	uint8_t id[STREAM_ID_LEN];
 	struct iovec iov[3];
 	uint8_t odd[5] = { 1, 2, 3, 4, 5 };
 	uint8_t devbody[sizeof(dev) + sizeof(ser)];
@@ -350,13 +358,21 @@ static void build_stream(struct synth *x, struct guest_mem *src)
 
 	memset(x, 0, sizeof(*x));
 	stream_open_mem_write(&s);
-	stream_header_init(&h, 0, GUEST_MEM, 1, "GenuineIntel", 7, config,
+	memset(id, id_byte, sizeof(id));
+	stream_header_init(&h, 0, GUEST_MEM, 1, "GenuineIntel", 7, id, config,
 			   sizeof(config) - 1);
-	iov[0] = (struct iovec){ &h, sizeof(h) };
+	if (version == 1) {
+		h.version = 1;
+		h.header_size = STREAM_HEADER_V1_SIZE;
+		memset(h.stream_id, 0, sizeof(h.stream_id));
+		stream_header_seal(&h, config);
+	}
+	iov[0] = (struct iovec){ &h, h.header_size };
 	iov[1] = (struct iovec){ (void *)config, sizeof(config) - 1 };
 	iov[2] = (struct iovec){ (void *)zeros, rec_padded(sizeof(config) - 1) -
 							(sizeof(config) - 1) };
 	stream_writev(&s, iov, 3);
+	rec_stream_start(&s, &h);
 	x->body_start = s.offset;
 
 	put_rec(x, &s, REC_SAVE_INFO, &info, sizeof(info));
@@ -385,11 +401,17 @@ static void build_stream(struct synth *x, struct guest_mem *src)
 	memcpy(devbody, &dev, sizeof(dev));
 	memcpy(devbody + sizeof(dev), &ser, sizeof(ser));
 	put_rec(x, &s, REC_DEVICE, devbody, sizeof(devbody));
-	put_rec(x, &s, REC_END, NULL, 0);
+	note(x, &s, REC_END);
+	rec_write_end(&s);
 	assert_int_equal(s.error, 0);
 	x->off[x->nr] = s.offset;
 	x->buf = take(&s, &x->len);
 	assert_int_equal(x->len, x->off[x->nr]);
+}
+
+static void build_stream(struct synth *x, struct guest_mem *src)
+{
+	build_stream_v(x, src, STREAM_VERSION, 0xa5);
 }
 
 struct reader {
@@ -422,6 +444,9 @@ static int restore(struct reader *r, const uint8_t *buf, size_t len,
 	struct restore_result res;
 	struct stream_header h;
 	struct vmstate_rx rx;
+	struct restore_target t = { .mem = &r->mem,
+				    .devs = &r->devs,
+				    .rx = &rx };
 	struct stream s;
 	char *cfg = NULL;
 	int rc;
@@ -433,7 +458,7 @@ static int restore(struct reader *r, const uint8_t *buf, size_t len,
 		assert_int_equal(h.mem_bytes, GUEST_MEM);
 		assert_string_equal(cfg, config);
 		assert_int_equal(vmstate_rx_init(&rx, h.nr_vcpus), 0);
-		rc = restore_records(&s, &r->mem, &r->devs, &h, &rx, &res, err);
+		rc = restore_records(&s, &h, &t, &res, err);
 		if (rx_out && !rc)
 			*rx_out = rx;
 		else
@@ -550,6 +575,208 @@ static void test_any_corrupt_byte_is_caught(void **state)
 	mem_destroy(&src);
 }
 
+/* ---- Revision 2: the record chain --------------------------------------- */
+
+/* Bytes [a, b) of x, appended to out at *n. */
+static void cat(uint8_t *out, size_t *n, const struct synth *x, size_t a,
+		size_t b)
+{
+	memcpy(out + *n, x->buf + a, b - a);
+	*n += b - a;
+}
+
+/* Restore must refuse buf, at the record that starts at offset at. */
+static void refused_at(struct reader *r, const uint8_t *buf, size_t len,
+		       uint64_t at, const char *what, const char *label,
+		       unsigned int rec)
+{
+	struct rec_error err;
+	char desc[400];
+	int rc = restore(r, buf, len, &err, NULL);
+
+	restore_describe(&err, desc, sizeof(desc));
+	if (!rc)
+		fail_msg("%s record %u: accepted", label, rec);
+	if (err.offset != at || !strstr(err.why, what))
+		fail_msg("%s record %u: want /%s/ at %llu, got: %s", label, rec,
+			 what, (unsigned long long)at, desc);
+}
+
+/*
+ * The mutations that got through revision 1: a record deleted, repeated,
+ * two swapped, the rest of the stream taken from another save of the
+ * same VM (same records, other stream id), END from another save, the
+ * stream cut before END. Each is refused at the record where it happens.
+ */
+static void test_chain_refuses_splices(void **state)
+{
+	struct synth a, b;
+	struct guest_mem src;
+	struct reader r;
+	uint8_t *out;
+	unsigned int i, end;
+	size_t n;
+
+	assert_int_equal(mem_init(&src, GUEST_MEM), 0);
+	fill_guest(&src);
+	build_stream_v(&a, &src, 2, 0xa5);
+	build_stream_v(&b, &src, 2, 0x5a);
+	assert_int_equal(a.len, b.len);
+	reader_init(&r);
+	out = malloc(2 * a.len);
+	end = a.nr - 1;
+	assert_int_equal(a.type[end], REC_END);
+	for (i = 0; i < a.nr; i++) {
+		n = 0; /* record i deleted */
+		cat(out, &n, &a, 0, a.off[i]);
+		cat(out, &n, &a, a.off[i + 1], a.len);
+		refused_at(&r, out, n, a.off[i],
+			   i == end ? "without an END record" :
+				      "sequence number",
+			   "deleted", i);
+		n = 0; /* the rest from b */
+		cat(out, &n, &a, 0, a.off[i]);
+		cat(out, &n, &b, b.off[i], b.len);
+		refused_at(&r, out, n, a.off[i], "CRC mismatch", "spliced", i);
+		if (i == end)
+			continue;
+		n = 0; /* record i twice */
+		cat(out, &n, &a, 0, a.off[i + 1]);
+		cat(out, &n, &a, a.off[i], a.len);
+		refused_at(&r, out, n, a.off[i + 1], "sequence number",
+			   "repeated", i);
+		n = 0; /* records i and i + 1 swapped */
+		cat(out, &n, &a, 0, a.off[i]);
+		cat(out, &n, &a, a.off[i + 1], a.off[i + 2]);
+		cat(out, &n, &a, a.off[i], a.off[i + 1]);
+		cat(out, &n, &a, a.off[i + 2], a.len);
+		refused_at(&r, out, n, a.off[i], "sequence number", "swapped",
+			   i);
+	}
+	/* Both are valid on their own. */
+	assert_int_equal(
+		restore(&r, a.buf, a.len, &(struct rec_error){ 0 }, NULL), 0);
+	assert_int_equal(
+		restore(&r, b.buf, b.len, &(struct rec_error){ 0 }, NULL), 0);
+	free(out);
+	reader_destroy(&r);
+	free(a.buf);
+	free(b.buf);
+	mem_destroy(&src);
+}
+
+/* A forged END: right CRC, wrong count, bytes or digest. */
+static void test_end_counts_and_digests(void **state)
+{
+	struct guest_mem src;
+	struct reader r;
+	struct synth x;
+	struct rec_end e, orig;
+	struct rec_hdr h;
+	uint64_t at;
+	unsigned int field;
+
+	assert_int_equal(mem_init(&src, GUEST_MEM), 0);
+	fill_guest(&src);
+	build_stream(&x, &src);
+	reader_init(&r);
+	at = x.off[x.nr - 1];
+	memcpy(&h, x.buf + at, sizeof(h));
+	memcpy(&orig, x.buf + at + 16, sizeof(orig));
+	assert_int_equal(h.length, sizeof(e));
+	for (field = 0; field < 3; field++) {
+		uint32_t crc;
+
+		e = orig;
+		assert_int_equal(e.records, x.nr - 1);
+		assert_int_equal(e.bytes, at);
+		if (field == 0)
+			e.records++;
+		else if (field == 1)
+			e.bytes -= 8;
+		else
+			e.digest ^= 1;
+		/* Re-seal END's own CRC from the true chain value. */
+		memcpy(&crc, x.buf + x.off[x.nr - 2] + 8, 4);
+		h.crc = crc32c(rec_crc_begin(2, crc, &h), &e, sizeof(e));
+		memcpy(x.buf + at, &h, sizeof(h));
+		memcpy(x.buf + at + 16, &e, sizeof(e));
+		refused_at(&r, x.buf, x.len, at,
+			   field == 0 ? "records, the stream had" :
+			   field == 1 ? "bytes" :
+					"END is from another stream",
+			   "forged END", field);
+	}
+	reader_destroy(&r);
+	free(x.buf);
+	mem_destroy(&src);
+}
+
+/*
+ * The chain value is the CRC32C of the whole stream: header (CRC field
+ * zero) and config, then each record's type, length, seq and body.
+ */
+static void test_chain_is_crc_of_stream(void **state)
+{
+	struct guest_mem src;
+	struct synth x;
+	struct stream_header h;
+	struct rec_end e;
+	uint32_t crc, len;
+	uint64_t off;
+	unsigned int i;
+
+	assert_int_equal(mem_init(&src, GUEST_MEM), 0);
+	fill_guest(&src);
+	build_stream(&x, &src);
+	memcpy(&h, x.buf, sizeof(h));
+	h.header_crc = 0;
+	crc = crc32c(crc32c(0, &h, sizeof(h)), x.buf + sizeof(h),
+		     sizeof(config) - 1);
+	for (i = 0; i + 1 < x.nr; i++) {
+		off = x.off[i];
+		memcpy(&len, x.buf + off + 4, 4);
+		crc = crc32c(crc, x.buf + off, 8);
+		crc = crc32c(crc, x.buf + off + 12, 4);
+		crc = crc32c(crc, x.buf + off + 16, len);
+		assert_int_equal(crc, le(x.buf, off + 8, 4));
+	}
+	memcpy(&e, x.buf + x.off[x.nr - 1] + 16, sizeof(e));
+	assert_int_equal(e.digest, crc);
+	free(x.buf);
+	mem_destroy(&src);
+}
+
+/* Revision 1 streams (unchained, empty END) are still read. */
+static void test_revision_1_is_read(void **state)
+{
+	struct guest_mem src;
+	struct reader r;
+	struct synth x;
+	struct rec_error err;
+	char desc[400];
+
+	assert_int_equal(mem_init(&src, GUEST_MEM), 0);
+	fill_guest(&src);
+	build_stream_v(&x, &src, 1, 0);
+	assert_int_equal(le(x.buf, 8, 4), 1);
+	assert_int_equal(le(x.buf, x.off[1] + 12, 4), 0); /* no seq */
+	assert_int_equal(le(x.buf, x.off[x.nr - 1] + 4, 4), 0); /* END */
+	reader_init(&r);
+	if (restore(&r, x.buf, x.len, &err, NULL)) {
+		restore_describe(&err, desc, sizeof(desc));
+		fail_msg("%s", desc);
+	}
+	assert_memory_equal(r.mem.host, src.host, GUEST_MEM);
+	/* A sequence number where revision 1 has a reserved word. */
+	x.buf[x.off[1] + 12] = 1;
+	assert_int_equal(restore(&r, x.buf, x.len, &err, NULL), -EINVAL);
+	assert_non_null(strstr(err.why, "reserved header field"));
+	reader_destroy(&r);
+	free(x.buf);
+	mem_destroy(&src);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -560,6 +787,10 @@ int main(void)
 		cmocka_unit_test(test_read_rejections),
 		cmocka_unit_test(test_stream_restores),
 		cmocka_unit_test(test_any_corrupt_byte_is_caught),
+		cmocka_unit_test(test_chain_refuses_splices),
+		cmocka_unit_test(test_end_counts_and_digests),
+		cmocka_unit_test(test_chain_is_crc_of_stream),
+		cmocka_unit_test(test_revision_1_is_read),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -188,7 +188,7 @@ static int add(struct fixture *f, char *why, size_t whylen)
 		fail_msg("synthetic %s record is invalid: %s",
 			 rec_type_name(f->r.type), why);
 	return vmstate_rx_add(&f->rx, &f->devs, f->r.type, f->r.body, f->r.len,
-			      why, whylen);
+			      0, why, whylen);
 }
 
 static void add_ok(struct fixture *f)
@@ -431,7 +431,7 @@ static void test_device_length_mismatch(void **state)
 	memcpy(f->r.body, &d, sizeof(d));
 	memset(f->r.body + sizeof(d), 0, 72);
 	assert_int_equal(vmstate_rx_add(&f->rx, &f->devs, REC_DEVICE, f->r.body,
-					sizeof(d) + 72, why, sizeof(why)),
+					sizeof(d) + 72, 0, why, sizeof(why)),
 			 -EINVAL);
 	assert_non_null(
 		strstr(why, "state version 1 (72 bytes) is not supported"));
@@ -452,12 +452,12 @@ static void test_platform_registry(void **state)
 	st.thr_ipending = 2;
 	make_device(&r, "serial0", 1, &st);
 	assert_int_equal(vmstate_rx_add(&rx, &devs, REC_DEVICE, r.body, r.len,
-					why, sizeof(why)),
+					0, why, sizeof(why)),
 			 -EINVAL);
 	assert_non_null(strstr(why, "thr_ipending 2 is not 0 or 1"));
 	make_device(&r, "serial0", 1, &good_serial);
 	assert_int_equal(vmstate_rx_add(&rx, &devs, REC_DEVICE, r.body, r.len,
-					why, sizeof(why)),
+					0, why, sizeof(why)),
 			 0);
 	vmstate_rx_free(&rx);
 	vmstate_rx_free(&rx); /* idempotent */
