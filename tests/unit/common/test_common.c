@@ -14,6 +14,7 @@
 #include "common/bitmap.h"
 #include "common/crc32c.h"
 #include "common/util.h"
+#include "common/why.h"
 
 static void test_parse_size(void **state)
 {
@@ -143,6 +144,22 @@ static void test_env_and_run_dir(void **state)
 			 -ENAMETOOLONG);
 }
 
+/* why_set fills the buffer, cuts what does not fit, returns rc as given. */
+static void test_why_set(void **state)
+{
+	char why[8] = "x";
+
+	(void)state;
+	assert_int_equal(why_set(why, sizeof(why), -EPROTO, "%s %d", "bad", 42),
+			 -EPROTO);
+	assert_string_equal(why, "bad 42");
+	assert_int_equal(why_set(why, sizeof(why), -EINVAL, "longer than 8"),
+			 -EINVAL);
+	assert_string_equal(why, "longer ");
+	assert_int_equal(why_set(why, 0, 3, "nothing written"), 3);
+	assert_string_equal(why, "longer ");
+}
+
 static void test_file_write_atomic(void **state)
 {
 	char dir[] = "/tmp/gw-atomic-XXXXXX", path[64], tmp[72];
@@ -182,6 +199,7 @@ int main(void)
 		cmocka_unit_test(test_full_io),
 		cmocka_unit_test(test_env_and_run_dir),
 		cmocka_unit_test(test_file_write_atomic),
+		cmocka_unit_test(test_why_set),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
