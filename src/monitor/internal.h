@@ -106,7 +106,7 @@ struct mig_job {
 	char uri[300];
 	char host[256];
 	uint16_t port;
-	struct migrate_params params;
+	struct precopy_params params;
 	unsigned int stall_ms; /* stream stall timeout, CONFIRMED wait */
 	int sock; /* shut down by migrate_cancel, before YOURS only */
 	/*
@@ -131,7 +131,7 @@ struct mig_job {
 	/* results, written by the thread before it hands back */
 	enum mig_status status;
 	char error[256];
-	struct migrate_result res;
+	struct precopy_result res;
 	uint64_t downtime_ns;
 	bool downtime_known; /* CONFIRMED gave the destination's time */
 	char settled_by[160]; /* how an unconfirmed handover ended */
@@ -142,8 +142,8 @@ struct mig_info {
 	enum mig_status status;
 	char error[256];
 	char uri[300];
-	struct migrate_round last; /* latest round */
-	struct migrate_result res;
+	struct precopy_round last; /* latest round */
+	struct precopy_result res;
 	uint64_t total_ns;
 	uint64_t downtime_ns;
 	bool downtime_known;

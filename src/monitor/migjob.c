@@ -45,10 +45,10 @@ static const char *mig_status_name(enum mig_status s)
 
 struct mig_pass {
 	struct monitor *m;
-	struct migrate_round r;
+	struct precopy_round r;
 };
 
-static struct json_object *round_json(const struct migrate_round *r)
+static struct json_object *round_json(const struct precopy_round *r)
 {
 	struct json_object *o = json_object_new_object();
 
@@ -79,7 +79,7 @@ static void mig_pass_on_loop(struct evloop *loop, void *opaque)
 	free(p);
 }
 
-static void mig_progress(void *opaque, const struct migrate_round *r)
+static void mig_progress(void *opaque, const struct precopy_round *r)
 {
 	struct mig_job *job = opaque;
 	struct mig_pass *p = malloc(sizeof(*p));
@@ -113,9 +113,9 @@ static int mig_hook(struct mig_job *job, const char *step)
 			 sizeof(job->hook_error));
 }
 
-static int mig_step(void *opaque, enum migrate_step step)
+static int mig_step(void *opaque, enum precopy_step step)
 {
-	return mig_hook(opaque, step == MIGRATE_STEP_PRE_SUSPEND ?
+	return mig_hook(opaque, step == PRECOPY_STEP_PRE_SUSPEND ?
 					"pre-suspend" :
 					"post-suspend");
 }
@@ -378,7 +378,7 @@ void *monitor_mig_thread(void *opaque)
 	if (!rc)
 		rc = mig_open_stream(job);
 	if (!rc) {
-		rc = migrate_send(&job->stream, &m->vm, &m->devs, config,
+		rc = precopy_send(&job->stream, &m->vm, &m->devs, config,
 				  config_len, &job->params, mig_progress, job,
 				  &job->res);
 		if (rc)
