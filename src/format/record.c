@@ -529,8 +529,8 @@ int rec_body_check(uint32_t type, const void *body, uint32_t len,
 	}
 }
 
-void handover_init(struct handover_msg *m, uint32_t type, uint64_t time_ns,
-		   uint64_t value, int error, const char *text)
+void handover_msg_init(struct handover_msg *m, uint32_t type, uint64_t time_ns,
+		       uint64_t value, int error, const char *text)
 {
 	memset(m, 0, sizeof(*m));
 	m->magic = HANDOVER_MAGIC;
@@ -543,16 +543,16 @@ void handover_init(struct handover_msg *m, uint32_t type, uint64_t time_ns,
 	m->crc = crc32c(0, m, sizeof(*m));
 }
 
-void handover_outcome_init(struct handover_msg *m, uint64_t time_ns,
-			   uint64_t arrival_id, uint32_t outcome)
+void handover_msg_outcome_init(struct handover_msg *m, uint64_t time_ns,
+			       uint64_t arrival_id, uint32_t outcome)
 {
-	handover_init(m, HANDOVER_OUTCOME, time_ns, arrival_id, 0, NULL);
+	handover_msg_init(m, HANDOVER_OUTCOME, time_ns, arrival_id, 0, NULL);
 	m->arg = outcome;
 	m->crc = 0;
 	m->crc = crc32c(0, m, sizeof(*m));
 }
 
-int handover_check(const struct handover_msg *m, char *why, size_t whylen)
+int handover_msg_check(const struct handover_msg *m, char *why, size_t whylen)
 {
 	struct handover_msg tmp = *m;
 

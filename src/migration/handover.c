@@ -47,7 +47,7 @@ int handover_send(struct stream *s, uint32_t type, uint64_t value, int error,
 {
 	struct handover_msg m;
 
-	handover_init(&m, type, time_real_ns(), value, error, text);
+	handover_msg_init(&m, type, time_real_ns(), value, error, text);
 	return stream_write(s, &m, sizeof(m));
 }
 
@@ -64,14 +64,14 @@ int handover_recv(struct stream *s, struct handover_msg *m, char *why,
 		stream_error_text(s, why, whylen);
 		return rc;
 	}
-	return handover_check(m, why, whylen);
+	return handover_msg_check(m, why, whylen);
 }
 
 int handover_send_nowait(struct stream *s, uint32_t type, uint64_t value)
 {
 	struct handover_msg m;
 
-	handover_init(&m, type, time_real_ns(), value, 0, NULL);
+	handover_msg_init(&m, type, time_real_ns(), value, 0, NULL);
 	return stream_send_nowait(s, &m, sizeof(m));
 }
 

@@ -758,8 +758,8 @@ static void test_handover_layout(void **state)
 {
 	struct handover_msg m, tmp;
 
-	handover_init(&m, HANDOVER_YOURS, 0x1122334455667788ULL,
-		      0x99aabbccddeeff00ULL, 0, NULL);
+	handover_msg_init(&m, HANDOVER_YOURS, 0x1122334455667788ULL,
+			  0x99aabbccddeeff00ULL, 0, NULL);
 	assert_int_equal(le(&m, 0, 4), 0x48574447);
 	assert_memory_equal(&m, "GDWH", 4);
 	assert_int_equal(le(&m, 4, 4), 2);
@@ -772,7 +772,7 @@ static void test_handover_layout(void **state)
 	tmp = m;
 	put32(&tmp, 132, 0);
 	assert_int_equal(le(&m, 132, 4), crc32c(0, &tmp, sizeof(tmp)));
-	EXPECT_OK(handover_check(&m, why, sizeof(why)));
+	EXPECT_OK(handover_msg_check(&m, why, sizeof(why)));
 }
 
 static void test_handover_round_trip(void **state)
@@ -782,20 +782,20 @@ static void test_handover_round_trip(void **state)
 	uint32_t t;
 
 	for (t = HANDOVER_RECEIVED; t <= HANDOVER_FAILED; t++) {
-		handover_init(&m, t, 1, 0, 0, NULL);
-		EXPECT_OK(handover_check(&m, why, sizeof(why)));
+		handover_msg_init(&m, t, 1, 0, 0, NULL);
+		EXPECT_OK(handover_msg_check(&m, why, sizeof(why)));
 		assert_int_equal(m.type, t);
 	}
-	handover_init(&m, HANDOVER_FAILED, 5, 0, -ENOSPC,
-		      "cannot allocate guest RAM");
-	EXPECT_OK(handover_check(&m, why, sizeof(why)));
+	handover_msg_init(&m, HANDOVER_FAILED, 5, 0, -ENOSPC,
+			  "cannot allocate guest RAM");
+	EXPECT_OK(handover_msg_check(&m, why, sizeof(why)));
 	assert_int_equal((int32_t)le(&m, 16, 4), -ENOSPC);
 	assert_string_equal(m.text, "cannot allocate guest RAM");
 	/* A long reason is cut to 95 bytes and stays terminated. */
 	memset(long_text, 'x', sizeof(long_text) - 1);
 	long_text[sizeof(long_text) - 1] = 0;
-	handover_init(&m, HANDOVER_FAILED, 5, 0, -EIO, long_text);
-	EXPECT_OK(handover_check(&m, why, sizeof(why)));
+	handover_msg_init(&m, HANDOVER_FAILED, 5, 0, -EIO, long_text);
+	EXPECT_OK(handover_msg_check(&m, why, sizeof(why)));
 	assert_int_equal(strlen(m.text), 95);
 }
 
@@ -812,58 +812,58 @@ static void test_handover_rejections(void **state)
 
 	/* Every byte is covered by the CRC (the magic is checked first). */
 	for (i = 4; i < sizeof(m); i++) {
-		handover_init(&m, HANDOVER_CONFIRMED, 42, 0, 0, NULL);
+		handover_msg_init(&m, HANDOVER_CONFIRMED, 42, 0, 0, NULL);
 		((uint8_t *)&m)[i] ^= 0x10;
-		EXPECT_WHY(handover_check(&m, why, sizeof(why)),
+		EXPECT_WHY(handover_msg_check(&m, why, sizeof(why)),
 			   "handover message CRC mismatch");
 	}
-	handover_init(&m, HANDOVER_CONFIRMED, 42, 0, 0, NULL);
+	handover_msg_init(&m, HANDOVER_CONFIRMED, 42, 0, 0, NULL);
 	m.magic = 0x48574448;
-	EXPECT_WHY(handover_check(&m, why, sizeof(why)),
+	EXPECT_WHY(handover_msg_check(&m, why, sizeof(why)),
 		   "handover message has bad magic 0x48574448");
 	refresh_crc(&m);
-	EXPECT_WHY(handover_check(&m, why, sizeof(why)), "bad magic");
+	EXPECT_WHY(handover_msg_check(&m, why, sizeof(why)), "bad magic");
 
-	handover_init(&m, 0, 42, 0, 0, NULL);
-	EXPECT_WHY(handover_check(&m, why, sizeof(why)),
+	handover_msg_init(&m, 0, 42, 0, 0, NULL);
+	EXPECT_WHY(handover_msg_check(&m, why, sizeof(why)),
 		   "handover message type 0 is unknown");
-	handover_init(&m, 8, 42, 0, 0, NULL);
-	EXPECT_WHY(handover_check(&m, why, sizeof(why)),
+	handover_msg_init(&m, 8, 42, 0, 0, NULL);
+	EXPECT_WHY(handover_msg_check(&m, why, sizeof(why)),
 		   "handover message type 8 is unknown");
 	/* RECEIVED, QUERY and OUTCOME carry the arrival id. */
-	handover_init(&m, HANDOVER_RECEIVED, 42, 0x1234, 0, NULL);
-	EXPECT_OK(handover_check(&m, why, sizeof(why)));
-	handover_init(&m, HANDOVER_QUERY, 42, 0x1234, 0, NULL);
-	EXPECT_OK(handover_check(&m, why, sizeof(why)));
-	handover_outcome_init(&m, 42, 0x1234, HANDOVER_OUTCOME_DISCARDED);
-	EXPECT_OK(handover_check(&m, why, sizeof(why)));
-	handover_outcome_init(&m, 42, 0x1234, 0);
-	EXPECT_WHY(handover_check(&m, why, sizeof(why)),
+	handover_msg_init(&m, HANDOVER_RECEIVED, 42, 0x1234, 0, NULL);
+	EXPECT_OK(handover_msg_check(&m, why, sizeof(why)));
+	handover_msg_init(&m, HANDOVER_QUERY, 42, 0x1234, 0, NULL);
+	EXPECT_OK(handover_msg_check(&m, why, sizeof(why)));
+	handover_msg_outcome_init(&m, 42, 0x1234, HANDOVER_OUTCOME_DISCARDED);
+	EXPECT_OK(handover_msg_check(&m, why, sizeof(why)));
+	handover_msg_outcome_init(&m, 42, 0x1234, 0);
+	EXPECT_WHY(handover_msg_check(&m, why, sizeof(why)),
 		   "handover message 7 has a bad outcome 0");
-	handover_outcome_init(&m, 42, 0x1234, HANDOVER_OUTCOME_UNKNOWN + 1);
-	EXPECT_WHY(handover_check(&m, why, sizeof(why)), "bad outcome 5");
-	handover_init(&m, HANDOVER_QUERY, 42, 0x1234, 0, NULL);
+	handover_msg_outcome_init(&m, 42, 0x1234, HANDOVER_OUTCOME_UNKNOWN + 1);
+	EXPECT_WHY(handover_msg_check(&m, why, sizeof(why)), "bad outcome 5");
+	handover_msg_init(&m, HANDOVER_QUERY, 42, 0x1234, 0, NULL);
 	m.arg = HANDOVER_OUTCOME_RUNNING;
 	refresh_crc(&m);
-	EXPECT_WHY(handover_check(&m, why, sizeof(why)),
+	EXPECT_WHY(handover_msg_check(&m, why, sizeof(why)),
 		   "handover message 6 has a bad outcome 1");
 	/* ROUND_ACK carries its round in value; others may not. */
-	handover_init(&m, HANDOVER_ROUND_ACK, 42, 7, 0, NULL);
-	EXPECT_OK(handover_check(&m, why, sizeof(why)));
-	handover_init(&m, HANDOVER_CONFIRMED, 42, 7, 0, NULL);
-	EXPECT_WHY(handover_check(&m, why, sizeof(why)),
+	handover_msg_init(&m, HANDOVER_ROUND_ACK, 42, 7, 0, NULL);
+	EXPECT_OK(handover_msg_check(&m, why, sizeof(why)));
+	handover_msg_init(&m, HANDOVER_CONFIRMED, 42, 7, 0, NULL);
+	EXPECT_WHY(handover_msg_check(&m, why, sizeof(why)),
 		   "handover message 3 carries a value");
 
-	handover_init(&m, HANDOVER_RECEIVED, 42, 0, 0, NULL);
+	handover_msg_init(&m, HANDOVER_RECEIVED, 42, 0, 0, NULL);
 	m.reserved2 = 0x80000000;
 	refresh_crc(&m);
-	EXPECT_WHY(handover_check(&m, why, sizeof(why)),
+	EXPECT_WHY(handover_msg_check(&m, why, sizeof(why)),
 		   "reserved field is not zero");
 
-	handover_init(&m, HANDOVER_FAILED, 42, 0, -EIO, NULL);
+	handover_msg_init(&m, HANDOVER_FAILED, 42, 0, -EIO, NULL);
 	memset(m.text, 'y', sizeof(m.text));
 	refresh_crc(&m);
-	EXPECT_WHY(handover_check(&m, why, sizeof(why)),
+	EXPECT_WHY(handover_msg_check(&m, why, sizeof(why)),
 		   "text is not NUL-terminated");
 }
 
