@@ -70,7 +70,11 @@ struct save_job {
 	struct save_result res;
 };
 
-/* A stream being restored (godwit restore, migrate-receive). */
+/*
+ * The incoming: the stream this VM is built from, a save file being
+ * restored (godwit restore) or a migration being received
+ * (migrate-receive).
+ */
 struct incoming {
 	int fd;
 	bool migration; /* a live peer: handover after the stream */
@@ -176,8 +180,8 @@ struct monitor {
 	struct save_result job_res;
 	uint64_t job_bytes;
 	uint64_t job_time_ns;
-	struct incoming restore;
-	char restore_name[PATH_MAX + 32]; /* file, or "migration from PEER" */
+	struct incoming incoming;
+	char incoming_name[PATH_MAX + 32]; /* file, or "migration from PEER" */
 	struct mig_job *mig;
 	struct mig_info mig_info;
 };
@@ -202,16 +206,16 @@ enum rpc_reply_kind monitor_cmd_save_cancel(struct rpc_request *req,
 					    struct json_object *args,
 					    struct rpc_reply *reply);
 
-/* incoming.c: restore from opts->restore_fd */
+/* incoming.c: build the VM from the incoming (a save file or a migration) */
 int monitor_incoming_accept(struct monitor *m) __must_check;
 int monitor_incoming_handover(struct monitor *m) __must_check;
 /* A migration that failed to arrive: record DISCARDED (idempotent). */
 void monitor_incoming_abandon(struct monitor *m);
 /* After that: close it, answer QUERY with DISCARDED a while (--linger). */
 void monitor_incoming_linger(struct monitor *m);
-int monitor_restore_prepare(struct monitor *m) __must_check;
-int monitor_restore_load(struct monitor *m) __must_check;
-void monitor_restore_finish(struct monitor *m);
+int monitor_incoming_prepare(struct monitor *m) __must_check;
+int monitor_incoming_load(struct monitor *m) __must_check;
+void monitor_incoming_finish(struct monitor *m);
 
 /* migjob.c: the migration thread (arg: its struct mig_job) */
 void *monitor_mig_thread(void *opaque);

@@ -227,7 +227,7 @@ static int monitor_start_vm(struct monitor *m)
 	if (rc)
 		return rc;
 	m->user_paused = m->opts->paused;
-	if (m->restore.migration)
+	if (m->incoming.migration)
 		return monitor_incoming_handover(m);
 	rc = vm_start(&m->vm, m->opts->paused);
 	if (rc) {
@@ -257,8 +257,8 @@ static int monitor_start(struct monitor *m)
 		rc = monitor_signals(m);
 	if (!rc && (m->opts->incoming_listen[0] || m->opts->incoming_fd >= 0))
 		rc = monitor_incoming_accept(m);
-	if (!rc && m->restore.fd >= 0)
-		rc = monitor_restore_prepare(m); /* opens the disks too */
+	if (!rc && m->incoming.fd >= 0)
+		rc = monitor_incoming_prepare(m); /* opens the disks too */
 	else if (!rc)
 		rc = monitor_start_disks(m);
 	if (!rc)
@@ -266,8 +266,8 @@ static int monitor_start(struct monitor *m)
 	if (!rc)
 		rc = monitor_devices(m);
 	if (!rc)
-		rc = m->restore.fd >= 0 ? monitor_restore_load(m) :
-					  monitor_boot(m);
+		rc = m->incoming.fd >= 0 ? monitor_incoming_load(m) :
+					   monitor_boot(m);
 	if (!rc)
 		rc = monitor_start_vm(m);
 	return rc;
@@ -287,8 +287,8 @@ static void monitor_teardown(struct monitor *m)
 	if (m->signal_fd >= 0)
 		close(m->signal_fd);
 	evloop_free(m->loop);
-	monitor_restore_finish(m);
-	arrival_destroy(&m->restore.arrival);
+	monitor_incoming_finish(m);
+	arrival_destroy(&m->incoming.arrival);
 }
 
 /* How the VM ended, for godwitd's on_poweroff/on_reboot/on_crash. */
@@ -356,14 +356,14 @@ int monitor_run(const struct monitor_opts *opts)
 	m->status = 1; /* until the guest's end says otherwise */
 	m->vm.fd = m->vm.stop_eventfd = m->vm.kvm.fd = m->vm.mem.memfd = -1;
 	m->console.in_fd = m->console.out_fd = -1;
-	m->restore.fd = opts->restore_fd;
-	arrival_init(&m->restore.arrival, 0, NULL);
+	m->incoming.fd = opts->restore_fd;
+	arrival_init(&m->incoming.arrival, 0, NULL);
 	rc = monitor_start(m);
 	if (rc == 0) {
 		rc = evloop_run(m->loop);
 		if (rc)
 			log_err("event loop failed: %s", strerror(-rc));
-	} else if (m->restore.migration) {
+	} else if (m->incoming.migration) {
 		monitor_incoming_linger(m);
 	}
 	monitor_teardown(m);
