@@ -44,14 +44,15 @@ enum run_state {
 	RUN_FINISH_MIGRATE, /* reported only: paused for the final copy */
 };
 
-enum job_status {
-	JOB_NONE,
-	JOB_ACTIVE,
-	JOB_COMPLETED,
-	JOB_FAILED,
+/* Outcome of the last save (query-save "status"). */
+enum save_status {
+	SAVE_NONE,
+	SAVE_ACTIVE,
+	SAVE_COMPLETED,
+	SAVE_FAILED,
 };
 
-/* A save in progress or finished (query-save). */
+/* A save in progress (the save job). */
 struct save_job {
 	struct monitor *m;
 	pthread_t thread;
@@ -68,6 +69,16 @@ struct save_job {
 	int rc;
 	char error[256];
 	struct save_result res;
+};
+
+/* What query-save reports of the last save; updated on the loop thread. */
+struct save_info {
+	enum save_status status;
+	char error[256];
+	char file[PATH_MAX];
+	struct save_result res;
+	uint64_t bytes; /* written so far, or in all */
+	uint64_t time_ns; /* elapsed so far, or in all */
 };
 
 /*
@@ -172,14 +183,9 @@ struct monitor {
 	bool user_paused;
 	bool stop_seen; /* the guest's end was handled (monitor_on_stop) */
 	const char *end_kind; /* exit file: set by save/migrate, else derived */
-	/* save/migration job: at most one at a time */
-	struct save_job *job;
-	enum job_status job_status;
-	char job_error[256];
-	char job_file[PATH_MAX];
-	struct save_result job_res;
-	uint64_t job_bytes;
-	uint64_t job_time_ns;
+	/* save or migration job: at most one at a time */
+	struct save_job *save;
+	struct save_info save_info;
 	struct incoming incoming;
 	char incoming_name[PATH_MAX + 32]; /* file, or "migration from PEER" */
 	struct mig_job *mig;

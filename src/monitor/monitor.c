@@ -86,7 +86,7 @@ int monitor_config_text(struct monitor *m, char **text_out, uint32_t *len_out)
 enum rpc_reply_kind monitor_job_may_start(struct monitor *m, const char *what,
 					  struct rpc_reply *reply)
 {
-	if (m->job || m->mig)
+	if (m->save || m->mig)
 		return rpc_reply_error(
 			reply, RPC_ERR_GENERIC,
 			"a save or migration is already in progress");
@@ -126,7 +126,7 @@ static void monitor_on_stop(struct evloop *loop, int fd, uint32_t events,
 	/* A save or migration thread still owns the stream: let it finish
 	 * (a migration fails at once: the guest it would move has ended). */
 	monitor_migration_abort(m);
-	if (!m->job && !m->mig)
+	if (!m->save && !m->mig)
 		evloop_stop(loop);
 }
 

@@ -205,7 +205,7 @@ static enum rpc_reply_kind cmd_quit(struct rpc_request *req,
 		return rpc_reply_error(
 			reply, RPC_ERR_GENERIC,
 			"the VM was handed over without confirmation; settle it with migrate-resolve first");
-	if (m->job || m->mig)
+	if (m->save || m->mig)
 		return rpc_reply_error(
 			reply, RPC_ERR_GENERIC,
 			"a save or migration is in progress; wait for it to end or cancel it");
@@ -229,7 +229,7 @@ static enum rpc_reply_kind cmd_system_powerdown(struct rpc_request *req,
 
 	if (m->state != RUN_RUNNING && m->state != RUN_PAUSED)
 		return reply_not_running(m, reply);
-	if (m->job || m->mig)
+	if (m->save || m->mig)
 		return rpc_reply_error(
 			reply, RPC_ERR_GENERIC,
 			"a save or migration is in progress; press the power button after it ends");

@@ -155,13 +155,16 @@ static struct json_object *job_result(struct monitor *m)
 {
 	struct json_object *o = json_object_new_object();
 
-	json_object_object_add(o, "file", json_object_new_string(m->job_file));
-	json_object_object_add(o, "bytes", json_object_new_int64(m->job_bytes));
-	json_object_object_add(o, "pages",
-			       json_object_new_int64(m->job_res.pages.normal));
+	json_object_object_add(o, "file",
+			       json_object_new_string(m->save_info.file));
+	json_object_object_add(o, "bytes",
+			       json_object_new_int64(m->save_info.bytes));
+	json_object_object_add(
+		o, "pages",
+		json_object_new_int64(m->save_info.res.pages.normal));
 	json_object_object_add(
 		o, "total-time-ms",
-		json_object_new_int64(m->job_time_ns / NSEC_PER_MSEC));
+		json_object_new_int64(m->save_info.time_ns / NSEC_PER_MSEC));
 	return o;
 }
 
@@ -172,8 +175,9 @@ static void job_failed(struct monitor *m, struct save_job *job)
 	const char *as_was = m->user_paused ? "VM left paused as it was" :
 					      "VM resumed";
 
-	m->job_status = JOB_FAILED;
-	snprintf(m->job_error, sizeof(m->job_error), "%s", job->error);
+	m->save_info.status = SAVE_FAILED;
+	snprintf(m->save_info.error, sizeof(m->save_info.error), "%s",
+		 job->error);
 	if (job->rc != -EINTR || !vm_stopped(&m->vm, NULL, NULL))
 		if (vm_resume(&m->vm))
 			log_err("cannot resume the VM after the failed save");
@@ -186,10 +190,10 @@ static void job_failed(struct monitor *m, struct save_job *job)
 
 static void job_succeeded(struct monitor *m, struct save_job *job)
 {
-	m->job_status = JOB_COMPLETED;
+	m->save_info.status = SAVE_COMPLETED;
 	log_info("vm %s: saved to %s (%llu MiB) in %llu ms", m->cfg.name,
-		 job->path, (unsigned long long)(m->job_bytes >> 20),
-		 (unsigned long long)(m->job_time_ns / NSEC_PER_MSEC));
+		 job->path, (unsigned long long)(m->save_info.bytes >> 20),
+		 (unsigned long long)(m->save_info.time_ns / NSEC_PER_MSEC));
 	rpc_server_reply(m->rpc, job->call, job_result(m), -1);
 	monitor_event(m, "SAVE_COMPLETED", job_result(m));
 	if (job->keep_running) {
@@ -216,10 +220,10 @@ static void job_done(struct evloop *loop, void *opaque)
 
 	pthread_join(job->thread, NULL);
 	close(job->cancel_fd);
-	m->job = NULL;
-	m->job_res = job->res;
-	m->job_bytes = job->res.bytes;
-	m->job_time_ns = time_mono_ns() - job->start_ns;
+	m->save = NULL;
+	m->save_info.res = job->res;
+	m->save_info.bytes = job->res.bytes;
+	m->save_info.time_ns = time_mono_ns() - job->start_ns;
 	if (job->rc)
 		job_failed(m, job);
 	else
@@ -311,15 +315,15 @@ enum rpc_reply_kind monitor_cmd_save(struct rpc_request *req,
 				       "cannot start the save thread: %s",
 				       strerror(r));
 	}
-	m->job = job;
-	m->job_status = JOB_ACTIVE;
+	m->save = job;
+	m->save_info.status = SAVE_ACTIVE;
 	m->state = RUN_SAVING;
-	snprintf(m->job_file, sizeof(m->job_file), "%s", job->path);
-	m->job_error[0] = 0;
+	snprintf(m->save_info.file, sizeof(m->save_info.file), "%s", job->path);
+	m->save_info.error[0] = 0;
 	return RPC_REPLY_LATER;
 }
 
-static const char *job_status_name(enum job_status s)
+static const char *save_status_name(enum save_status s)
 {
 	static const char *const names[] = { "none", "active", "completed",
 					     "failed" };
@@ -334,19 +338,19 @@ enum rpc_reply_kind monitor_cmd_query_save(struct rpc_request *req,
 	struct monitor *m = req->opaque;
 	struct json_object *o;
 
-	if (m->job) {
-		m->job_bytes = __atomic_load_n(&m->job->stream.offset,
-					       __ATOMIC_RELAXED);
-		m->job_time_ns = time_mono_ns() - m->job->start_ns;
+	if (m->save) {
+		m->save_info.bytes = __atomic_load_n(&m->save->stream.offset,
+						     __ATOMIC_RELAXED);
+		m->save_info.time_ns = time_mono_ns() - m->save->start_ns;
 	}
-	o = m->job_status == JOB_NONE ? json_object_new_object() :
-					job_result(m);
+	o = m->save_info.status == SAVE_NONE ? json_object_new_object() :
+					       job_result(m);
 	json_object_object_add(
 		o, "status",
-		json_object_new_string(job_status_name(m->job_status)));
-	if (m->job_status == JOB_FAILED)
-		json_object_object_add(o, "error",
-				       json_object_new_string(m->job_error));
+		json_object_new_string(save_status_name(m->save_info.status)));
+	if (m->save_info.status == SAVE_FAILED)
+		json_object_object_add(
+			o, "error", json_object_new_string(m->save_info.error));
 	reply->ret = o;
 	return RPC_REPLY_RETURN;
 }
@@ -362,12 +366,12 @@ enum rpc_reply_kind monitor_cmd_save_cancel(struct rpc_request *req,
 {
 	struct monitor *m = req->opaque;
 
-	if (!m->job)
+	if (!m->save)
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
 				       "no save is in progress");
-	if (stream_cancel_raise(m->job->cancel_fd))
+	if (stream_cancel_raise(m->save->cancel_fd))
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
 				       "cannot signal the save thread");
-	log_info("vm %s: save to %s cancelled", m->cfg.name, m->job->path);
+	log_info("vm %s: save to %s cancelled", m->cfg.name, m->save->path);
 	return RPC_REPLY_RETURN;
 }
