@@ -11,10 +11,8 @@
 #include <string.h>
 
 #include "common/crc32c.h"
+#include "common/ram_layout.h"
 #include "common/why.h"
-
-#define LOW_RAM_MAX 0xc0000000ULL /* start of the MMIO hole */
-#define HIGH_RAM_BASE 0x100000000ULL
 
 const char *rec_type_name(uint32_t type)
 {
@@ -167,19 +165,6 @@ int stream_header_check(const struct stream_header *h, const char *config,
 	return 0;
 }
 
-bool rec_pfn_is_ram(uint64_t mem_bytes, uint64_t pfn)
-{
-	uint64_t low = mem_bytes < LOW_RAM_MAX ? mem_bytes : LOW_RAM_MAX;
-	uint64_t high = mem_bytes - low;
-
-	if (pfn > (UINT64_MAX >> 12))
-		return false;
-	if ((pfn << 12) < low)
-		return true;
-	return (pfn << 12) >= HIGH_RAM_BASE &&
-	       (pfn << 12) - HIGH_RAM_BASE < high;
-}
-
 uint32_t rec_crc_begin(uint32_t version, uint32_t chain,
 		       const struct rec_hdr *h)
 {
@@ -263,7 +248,7 @@ int rec_page_data_check(const void *prefix, size_t prefix_len, uint32_t len,
 			return why_set(why, whylen, -EINVAL,
 				       "entry %u: unknown page type %llu", i,
 				       (unsigned long long)type);
-		if (!rec_pfn_is_ram(lim->mem_bytes, pfn))
+		if (!ram_layout_pfn_is_ram(lim->mem_bytes, pfn))
 			return why_set(
 				why, whylen, -EINVAL,
 				"entry %u: pfn 0x%llx is beyond guest memory (%llu MiB)",

@@ -47,9 +47,6 @@ int stream_header_check(const struct stream_header *h, const char *config,
 int stream_header_check_fixed(const struct stream_header *h, char *why,
 			      size_t whylen) __must_check;
 
-/* True if pfn lies in guest RAM of mem_bytes (the layout of mem_plan()). */
-bool rec_pfn_is_ram(uint64_t mem_bytes, uint64_t pfn);
-
 /*
  * The CRC a record's body continues: revision 1 starts from zero over
  * type and length; revision 2 from chain (the previous record's CRC, or

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "common/crc32c.h"
+#include "common/ram_layout.h"
 #include "le.h"
 #include "format/record.h"
 #include "vmm/memory.h"
@@ -205,7 +206,7 @@ static void test_header_crc_and_config(void **state)
 
 /* ---- Guest RAM pfns ------------------------------------------------------ */
 
-/* rec_pfn_is_ram() must agree with the VMM's own layout (mem_plan()). */
+/* The page check the format uses agrees with the VMM's mem_plan(). */
 static void check_pfn_layout(uint64_t mem_bytes)
 {
 	struct guest_mem mem = { .memfd = -1 };
@@ -226,7 +227,7 @@ static void check_pfn_layout(uint64_t mem_bytes)
 			if (d < 0 && edges[i] < (uint64_t)-d)
 				continue;
 			pfn = edges[i] + d;
-			assert_int_equal(rec_pfn_is_ram(mem_bytes, pfn),
+			assert_int_equal(ram_layout_pfn_is_ram(mem_bytes, pfn),
 					 mem_pfn_to_index(&mem, pfn) >= 0);
 		}
 	}
@@ -235,30 +236,30 @@ static void check_pfn_layout(uint64_t mem_bytes)
 static void test_pfn_is_ram(void **state)
 {
 	/* 64 MiB: [0, 0x4000). */
-	assert_true(rec_pfn_is_ram(64 * MIB, 0));
-	assert_true(rec_pfn_is_ram(64 * MIB, 0x3fff));
-	assert_false(rec_pfn_is_ram(64 * MIB, 0x4000));
-	assert_false(rec_pfn_is_ram(64 * MIB, 0x100000));
+	assert_true(ram_layout_pfn_is_ram(64 * MIB, 0));
+	assert_true(ram_layout_pfn_is_ram(64 * MIB, 0x3fff));
+	assert_false(ram_layout_pfn_is_ram(64 * MIB, 0x4000));
+	assert_false(ram_layout_pfn_is_ram(64 * MIB, 0x100000));
 	/* 3 GiB: all below the hole. */
-	assert_true(rec_pfn_is_ram(3 * GIB, 0xbffff));
-	assert_false(rec_pfn_is_ram(3 * GIB, 0xc0000));
-	assert_false(rec_pfn_is_ram(3 * GIB, 0x100000));
+	assert_true(ram_layout_pfn_is_ram(3 * GIB, 0xbffff));
+	assert_false(ram_layout_pfn_is_ram(3 * GIB, 0xc0000));
+	assert_false(ram_layout_pfn_is_ram(3 * GIB, 0x100000));
 	/* 3 GiB + 2 MiB: 512 pages at 4 GiB. */
-	assert_true(rec_pfn_is_ram(3 * GIB + 2 * MIB, 0xbffff));
-	assert_false(rec_pfn_is_ram(3 * GIB + 2 * MIB, 0xc0000));
-	assert_false(rec_pfn_is_ram(3 * GIB + 2 * MIB, 0xfffff));
-	assert_true(rec_pfn_is_ram(3 * GIB + 2 * MIB, 0x100000));
-	assert_true(rec_pfn_is_ram(3 * GIB + 2 * MIB, 0x1001ff));
-	assert_false(rec_pfn_is_ram(3 * GIB + 2 * MIB, 0x100200));
+	assert_true(ram_layout_pfn_is_ram(3 * GIB + 2 * MIB, 0xbffff));
+	assert_false(ram_layout_pfn_is_ram(3 * GIB + 2 * MIB, 0xc0000));
+	assert_false(ram_layout_pfn_is_ram(3 * GIB + 2 * MIB, 0xfffff));
+	assert_true(ram_layout_pfn_is_ram(3 * GIB + 2 * MIB, 0x100000));
+	assert_true(ram_layout_pfn_is_ram(3 * GIB + 2 * MIB, 0x1001ff));
+	assert_false(ram_layout_pfn_is_ram(3 * GIB + 2 * MIB, 0x100200));
 	/* 5 GiB: 2 GiB at 4 GiB. */
-	assert_true(rec_pfn_is_ram(5 * GIB, 0x17ffff));
-	assert_false(rec_pfn_is_ram(5 * GIB, 0x180000));
-	assert_false(rec_pfn_is_ram(5 * GIB, 0xdffff));
+	assert_true(ram_layout_pfn_is_ram(5 * GIB, 0x17ffff));
+	assert_false(ram_layout_pfn_is_ram(5 * GIB, 0x180000));
+	assert_false(ram_layout_pfn_is_ram(5 * GIB, 0xdffff));
 	/* Pfns whose address overflows. */
-	assert_false(rec_pfn_is_ram(5 * GIB, PFN_MASK));
-	assert_false(rec_pfn_is_ram(5 * GIB, UINT64_MAX >> 12));
-	assert_false(rec_pfn_is_ram(5 * GIB, (UINT64_MAX >> 12) + 1));
-	assert_false(rec_pfn_is_ram(5 * GIB, UINT64_MAX));
+	assert_false(ram_layout_pfn_is_ram(5 * GIB, PFN_MASK));
+	assert_false(ram_layout_pfn_is_ram(5 * GIB, UINT64_MAX >> 12));
+	assert_false(ram_layout_pfn_is_ram(5 * GIB, (UINT64_MAX >> 12) + 1));
+	assert_false(ram_layout_pfn_is_ram(5 * GIB, UINT64_MAX));
 
 	check_pfn_layout(64 * MIB);
 	check_pfn_layout(3 * GIB - 2 * MIB);
