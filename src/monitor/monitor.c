@@ -183,11 +183,6 @@ static int monitor_create_vm(struct monitor *m)
 {
 	struct vm_config vc = { .nr_vcpus = m->cfg.vcpus };
 
-	if (m->cfg.memory_mib % 2) {
-		log_err("memory %llu MiB: must be a multiple of 2 MiB",
-			(unsigned long long)m->cfg.memory_mib);
-		return -EINVAL;
-	}
 	vc.mem_bytes = m->cfg.memory_mib * MIB;
 	snprintf(vc.name, sizeof(vc.name), "%s", m->cfg.name);
 	snprintf(vc.cpu_model, sizeof(vc.cpu_model), "%s", m->cfg.cpu);
