@@ -224,6 +224,7 @@ static void test_orphan_cmdlines(void **state)
 	const char *const rst[] = { "godwit",
 				    "restore",
 				    "/srv/web.save",
+				    "-F",
 				    "--qmp",
 				    "/q",
 				    "--exit-file",
