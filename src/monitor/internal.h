@@ -28,6 +28,8 @@
 #include "rpc/server.h"
 #include "vmm/vm.h"
 
+struct rpc_migration;
+
 /* The VM's run state as query-status reports it (QEMU's names). */
 enum run_state {
 	RUN_PRELAUNCH,
@@ -225,7 +227,8 @@ void monitor_incoming_finish(struct monitor *m);
 
 /* migjob.c: the migration thread (arg: its struct mig_job) */
 void *monitor_mig_thread(void *opaque);
-/* What MIGRATION events and query-migrate say. */
+/* What MIGRATION events and query-migrate say (rpc/msg_migrate.h). */
+void monitor_mig_status(const struct mig_info *mi, struct rpc_migration *out);
 struct json_object *monitor_mig_event_data(struct mig_info *mi);
 
 /* migcmd.c */

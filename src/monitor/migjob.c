@@ -29,17 +29,18 @@
 #include "common/net.h"
 #include "migration/handover.h"
 #include "migration/query.h"
+#include "rpc/msg_migrate.h"
 
 #define MIG_CONNECT_MS 10000
 #define MIG_QUERY_ATTEMPT_MS 2000 /* connect and answer, per QUERY */
 
-static const char *mig_status_name(enum mig_status s)
-{
-	static const char *const names[] = { "none", "active", "completed",
-					     "failed", "unconfirmed" };
-
-	return names[s];
-}
+/* The monitor's status words are the protocol's (rpc/msg_migrate.h). */
+_Static_assert((int)MIG_NONE == (int)RPC_MIG_NONE &&
+		       (int)MIG_ACTIVE == (int)RPC_MIG_ACTIVE &&
+		       (int)MIG_COMPLETED == (int)RPC_MIG_COMPLETED &&
+		       (int)MIG_FAILED == (int)RPC_MIG_FAILED &&
+		       (int)MIG_UNCONFIRMED == (int)RPC_MIG_UNCONFIRMED,
+	       "mig_status");
 
 /* ---- progress: migration thread -> loop thread ---- */
 
@@ -48,26 +49,20 @@ struct mig_pass {
 	struct precopy_round r;
 };
 
+/* MIGRATION_PASS's data (rpc/msg_migrate.h). */
 static struct json_object *round_json(const struct precopy_round *r)
 {
-	struct json_object *o = json_object_new_object();
+	struct rpc_mig_round e = {
+		.round = r->round,
+		.pages_sent = r->pages_sent,
+		.pages_dirtied = r->pages_dirtied,
+		.mbps = r->bandwidth_bps / 1e6,
+		.dirty_mbps = r->dirty_rate_pps * 4096 / 1e6,
+		.duration_ms = r->duration_ns / 1e6,
+		.expected_downtime_ms = r->expected_downtime_ns / 1e6,
+	};
 
-	json_object_object_add(o, "round", json_object_new_int(r->round));
-	json_object_object_add(o, "pages-sent",
-			       json_object_new_int64(r->pages_sent));
-	json_object_object_add(o, "pages-dirtied",
-			       json_object_new_int64(r->pages_dirtied));
-	json_object_object_add(o, "mbps",
-			       json_object_new_double(r->bandwidth_bps / 1e6));
-	json_object_object_add(
-		o, "dirty-mbps",
-		json_object_new_double(r->dirty_rate_pps * 4096 / 1e6));
-	json_object_object_add(o, "duration-ms",
-			       json_object_new_double(r->duration_ns / 1e6));
-	json_object_object_add(
-		o, "expected-downtime-ms",
-		json_object_new_double(r->expected_downtime_ns / 1e6));
-	return o;
+	return rpc_msg_encode(&rpc_msg_mig_round, &e);
 }
 
 static void mig_pass_on_loop(struct evloop *loop, void *opaque)
@@ -397,27 +392,24 @@ void *monitor_mig_thread(void *opaque)
 
 /* ---- back on the loop thread ---- */
 
+void monitor_mig_status(const struct mig_info *mi, struct rpc_migration *out)
+{
+	rpc_msg_init(&rpc_msg_migration, out);
+	out->status = (int)mi->status;
+	snprintf(out->error, sizeof(out->error), "%s", mi->error);
+	out->has_downtime = mi->status == MIG_COMPLETED && mi->downtime_known;
+	out->downtime_ms = mi->downtime_ns / 1e6;
+	out->total_time_ms = mi->total_ns / 1e6;
+	out->rounds = mi->res.rounds;
+	out->bytes = mi->res.bytes;
+}
+
 struct json_object *monitor_mig_event_data(struct mig_info *mi)
 {
-	struct json_object *o = json_object_new_object();
+	struct rpc_migration e;
 
-	json_object_object_add(
-		o, "status",
-		json_object_new_string(mig_status_name(mi->status)));
-	if (mi->error[0])
-		json_object_object_add(o, "error",
-				       json_object_new_string(mi->error));
-	if (mi->status == MIG_COMPLETED && mi->downtime_known)
-		json_object_object_add(
-			o, "downtime-ms",
-			json_object_new_double(mi->downtime_ns / 1e6));
-	json_object_object_add(o, "total-time-ms",
-			       json_object_new_double(mi->total_ns / 1e6));
-	json_object_object_add(o, "rounds",
-			       json_object_new_int(mi->res.rounds));
-	json_object_object_add(o, "bytes",
-			       json_object_new_int64(mi->res.bytes));
-	return o;
+	monitor_mig_status(mi, &e);
+	return rpc_msg_encode(&rpc_msg_migration, &e);
 }
 
 static void mig_report(struct monitor *m, struct mig_job *job)

@@ -546,6 +546,11 @@ def test_bad_requests(env, start):
     check("absolute" in e["error"]["desc"], str(e))
     e = r.cmd("migrate", domain="vm", host="127.0.0.1", port=70000)
     check("port" in e["error"]["desc"], str(e))
+    # The VMM's limits hold through the daemon, which passes every option
+    # on (it used to drop stall-timeout-ms and paused-margin-ms).
+    e = r.cmd("migrate", domain="vm", host="127.0.0.1", port=9,
+              **{"stall-timeout-ms": 5})
+    check("stall-timeout-ms" in e.get("error", {}).get("desc", ""), str(e))
     check("return" in r.cmd("list"), "list after errors")
     # Disconnect mid-request, and right after a deferred command.
     r = Raw(sock)
