@@ -62,7 +62,7 @@ void monitor_opts_init(struct monitor_opts *o)
 
 int monitor_default_qmp_path(const char *name, char *buf, size_t len)
 {
-	return godwit_vm_socket(godwit_run_dir(), name, buf, len);
+	return util_vm_socket(util_run_dir(), name, buf, len);
 }
 
 int monitor_config_text(struct monitor *m, char **text_out, uint32_t *len_out)

@@ -14,7 +14,7 @@
 
 const char *gwdctl_run_dir(void)
 {
-	return godwit_run_dir();
+	return util_run_dir();
 }
 
 int gwdctl_socket_path(char *buf, size_t len)

@@ -17,7 +17,7 @@ int vmctl_socket_path(const char *vm, char *buf, size_t len)
 {
 	if (strchr(vm, '/'))
 		return str_printf(buf, len, "%s", vm);
-	return godwit_vm_socket(gwdctl_run_dir(), vm, buf, len);
+	return util_vm_socket(gwdctl_run_dir(), vm, buf, len);
 }
 
 int vmctl_open(const char *vm, struct rpc_client **client_out, char *err,

@@ -132,15 +132,14 @@ static void test_env_and_run_dir(void **state)
 
 	(void)state;
 	setenv("GODWIT_RUN_DIR", "", 1);
-	assert_string_equal(godwit_run_dir(), GODWIT_RUN_DIR_DEFAULT);
+	assert_string_equal(util_run_dir(), GODWIT_RUN_DIR_DEFAULT);
 	setenv("GODWIT_RUN_DIR", "/tmp/r", 1);
-	assert_string_equal(godwit_run_dir(), "/tmp/r");
+	assert_string_equal(util_run_dir(), "/tmp/r");
 	unsetenv("GODWIT_RUN_DIR");
 	assert_string_equal(env_or("GODWIT_RUN_DIR", "x"), "x");
-	assert_int_equal(godwit_vm_socket("/tmp/r", "web", buf, sizeof(buf)),
-			 0);
+	assert_int_equal(util_vm_socket("/tmp/r", "web", buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "/tmp/r/vm/web.qmp");
-	assert_int_equal(godwit_vm_socket("/tmp/r", "web", buf, 8),
+	assert_int_equal(util_vm_socket("/tmp/r", "web", buf, 8),
 			 -ENAMETOOLONG);
 }
 
