@@ -371,9 +371,8 @@ static struct json_object *enc_list(const struct rpc_field *f, const void *msg)
 
 	for (i = 0; a && i < n && i < (size_t)f->max; i++) {
 		if (f->kind == RPC_F_TEXT_LIST) {
-			json_object_array_add(
-				a, json_object_new_string(
-					   CFIELD(msg, f, text_ptr)[i]));
+			json_object_array_add(a, json_object_new_string(CFIELD(
+							 msg, f, text_ptr)[i]));
 			continue;
 		}
 		elem = CFIELD(msg, f, char) + i * f->size;

@@ -75,7 +75,8 @@ static void test_migrate_destination(void **state)
 		{ "{\"uri\": \"tcp:10.0.0.2:7000\"}", "10.0.0.2:7000",
 		  "10.0.0.2", 7000 },
 		{ "{\"uri\": \"[::1]:9\"}", "[::1]:9", "::1", 9 },
-		{ "{\"uri\": \"[fe80::1]\"}", "[fe80::1]:8002", "fe80::1", 8002 },
+		{ "{\"uri\": \"[fe80::1]\"}", "[fe80::1]:8002", "fe80::1",
+		  8002 },
 		{ "{\"host\": \"b\", \"port\": 99}", "b:99", "b", 99 },
 		{ "{\"host\": \"::1\"}", "[::1]:8002", "::1", 8002 },
 	};
@@ -114,15 +115,15 @@ static void test_migrate_refused(void **state)
 	assert_refused(
 		&rpc_msg_migrate, "{\"uri\": \"a:b:c\"}",
 		"migrate: bad destination 'a:b:c' (expected HOST[:PORT] or tcp:HOST:PORT)");
-	assert_refused(&rpc_msg_migrate, "{\"uri\": \"h\", \"max-rounds\": 0}",
-		       "migrate: 'max-rounds' must be an integer from 1 to 10000");
 	assert_refused(
-		&rpc_msg_migrate,
-		"{\"uri\": \"h\", \"stall-timeout-ms\": 99}",
+		&rpc_msg_migrate, "{\"uri\": \"h\", \"max-rounds\": 0}",
+		"migrate: 'max-rounds' must be an integer from 1 to 10000");
+	assert_refused(
+		&rpc_msg_migrate, "{\"uri\": \"h\", \"stall-timeout-ms\": 99}",
 		"migrate: 'stall-timeout-ms' must be an integer from 100 to 3600000");
-	assert_refused(&rpc_msg_migrate,
-		       "{\"uri\": \"h\", \"downtime-ms\": 1.5}",
-		       "migrate: 'downtime-ms' must be an integer from 0 to 3600000");
+	assert_refused(
+		&rpc_msg_migrate, "{\"uri\": \"h\", \"downtime-ms\": 1.5}",
+		"migrate: 'downtime-ms' must be an integer from 0 to 3600000");
 	assert_refused(&rpc_msg_migrate, "{\"uri\": \"h\", \"live\": 1}",
 		       "migrate: 'live' must be true or false");
 	assert_refused(&rpc_msg_migrate, "{\"uri\": 5}",
@@ -150,7 +151,8 @@ static void test_migrate_by_hand(void **state)
 	assert_int_equal(rpc_msg_check(&rpc_msg_migrate, &a, why, sizeof(why)),
 			 -EINVAL);
 	assert_string_equal(
-		why, "migrate: 'max-rounds' must be an integer from 1 to 10000");
+		why,
+		"migrate: 'max-rounds' must be an integer from 1 to 10000");
 }
 
 static void test_resolve(void **state)
@@ -158,9 +160,8 @@ static void test_resolve(void **state)
 	struct rpc_resolve_args r;
 
 	(void)state;
-	assert_int_equal(decode(&rpc_msg_resolve, "{\"action\": \"discard\"}",
-				&r),
-			 0);
+	assert_int_equal(
+		decode(&rpc_msg_resolve, "{\"action\": \"discard\"}", &r), 0);
 	assert_int_equal(r.action, RPC_RESOLVE_DISCARD);
 	assert_refused(
 		&rpc_msg_resolve, "{\"action\": \"maybe\"}",
@@ -200,8 +201,9 @@ static void test_migration_event(void **state)
 			 0);
 	assert_int_equal(m.status, RPC_MIG_UNCONFIRMED);
 	assert_false(m.has_downtime);
-	assert_refused(&rpc_msg_migration, "{\"ram\": {\"total\": \"x\"}}",
-		       "MIGRATION: 'ram': ram: 'total' must be an integer from 0 to 9223372036854775807");
+	assert_refused(
+		&rpc_msg_migration, "{\"ram\": {\"total\": \"x\"}}",
+		"MIGRATION: 'ram': ram: 'total' must be an integer from 0 to 9223372036854775807");
 }
 
 static void test_save(void **state)
@@ -213,9 +215,10 @@ static void test_save(void **state)
 	assert_int_equal(decode(&rpc_msg_save, "{\"file\": \"/s\"}", &a), 0);
 	assert_false(a.keep_running || a.leave_paused);
 	assert_int_equal(a.stall_timeout_ms, 10000);
-	assert_refused(&rpc_msg_save,
-		       "{\"file\": \"/s\", \"continue\": true, \"paused\": true}",
-		       "save: 'continue' and 'paused' exclude each other");
+	assert_refused(
+		&rpc_msg_save,
+		"{\"file\": \"/s\", \"continue\": true, \"paused\": true}",
+		"save: 'continue' and 'paused' exclude each other");
 	assert_refused(&rpc_msg_save, "{}", "save: 'file' is required");
 	assert_refused(&rpc_msg_save, "{\"file\": \"\"}",
 		       "save: 'file' must not be empty");
@@ -274,7 +277,8 @@ static void test_domain_messages(void **state)
 				&c),
 			 -0);
 	assert_int_equal(c.nr_overrides, 2);
-	assert_refused(&rpc_msg_create, "{\"config\": \"x\", \"overrides\": [1]}",
+	assert_refused(&rpc_msg_create,
+		       "{\"config\": \"x\", \"overrides\": [1]}",
 		       "create: 'overrides' must be a list of strings");
 	assert_refused(&rpc_msg_dom, "{}", "domain: 'domain' is required");
 	assert_refused(&rpc_msg_dom, "{\"domain\": \"\"}",
