@@ -44,7 +44,7 @@ _Static_assert((int)MIG_NONE == (int)RPC_MIG_NONE &&
 
 /* ---- progress: migration thread -> loop thread ---- */
 
-struct mig_pass {
+struct mig_round_note {
 	struct monitor *m;
 	struct precopy_round r;
 };
@@ -65,9 +65,9 @@ static struct json_object *round_json(const struct precopy_round *r)
 	return rpc_msg_encode(&rpc_msg_mig_round, &e);
 }
 
-static void mig_pass_on_loop(struct evloop *loop, void *opaque)
+static void mig_round_on_loop(struct evloop *loop, void *opaque)
 {
-	struct mig_pass *p = opaque;
+	struct mig_round_note *p = opaque;
 
 	p->m->mig_info.last = p->r;
 	monitor_event(p->m, "MIGRATION_PASS", round_json(&p->r));
@@ -77,13 +77,13 @@ static void mig_pass_on_loop(struct evloop *loop, void *opaque)
 static void mig_progress(void *opaque, const struct precopy_round *r)
 {
 	struct mig_job *job = opaque;
-	struct mig_pass *p = malloc(sizeof(*p));
+	struct mig_round_note *p = malloc(sizeof(*p));
 
 	if (!p)
 		return; /* progress is informative; the migration goes on */
 	p->m = job->m;
 	p->r = *r;
-	if (evloop_call(job->m->loop, mig_pass_on_loop, p))
+	if (evloop_call(job->m->loop, mig_round_on_loop, p))
 		free(p);
 	log_debug("round %u: %llu pages sent, %llu dirtied", r->round,
 		  (unsigned long long)r->pages_sent,
