@@ -79,6 +79,18 @@ static void create_report(struct json_object *ret, bool quiet, char *name,
 	snprintf(name, len, "%s", m.name);
 }
 
+/* The file's len bytes at *text as a string (one more byte, a NUL). */
+static int nul_terminate(void **text, size_t len)
+{
+	char *s = realloc(*text, len + 1);
+
+	if (!s)
+		return -ENOMEM;
+	s[len] = 0;
+	*text = s;
+	return 0;
+}
+
 /* Hand the config text to godwitd; it answers once the domain runs. */
 static int create_by_daemon(const char *file, const char *text, char **kv,
 			    int nkv, bool paused, bool quiet, char *name,
@@ -151,6 +163,8 @@ int cmd_create(int argc, char **argv)
 	rc = file_read_all(argv[optind], CONFIG_FILE_MAX, &text, &len);
 	if (!rc && memchr(text, 0, len))
 		rc = -EINVAL;
+	if (!rc)
+		rc = nul_terminate(&text, len);
 	if (rc) {
 		fprintf(stderr, "godwit: create: %s: %s\n", argv[optind],
 			rc == -EFBIG  ? "larger than 1 MiB" :
