@@ -127,8 +127,20 @@ static enum rpc_reply_kind h_query_save(struct rpc_request *req,
 	return RPC_REPLY_RETURN;
 }
 
+/* As the VMM's stop: a state change event. */
+static enum rpc_reply_kind h_stop(struct rpc_request *req,
+				  struct json_object *args,
+				  struct rpc_reply *reply)
+{
+	struct fixture *f = req->opaque;
+
+	rpc_server_event(f->srv, "STOP", NULL);
+	return RPC_REPLY_RETURN;
+}
+
 static struct rpc_command cmds[] = {
 	{ "echo", h_echo, NULL },
+	{ "stop", h_stop, NULL },
 	{ "hold", h_hold, NULL },
 	{ "migrate", h_migrate, NULL },
 	{ "query-migrate", h_query_migrate, NULL },
@@ -379,6 +391,7 @@ static void test_blocking(void **state)
 	struct fixture *f = *state;
 	struct godwit_result res = GODWIT_RESULT_INIT;
 	struct godwit_migrate_params p;
+	enum godwit_event_kind kind;
 	struct godwit_event *ev;
 	struct godwit_conn *c;
 	struct godwit_job job;
@@ -399,6 +412,19 @@ static void test_blocking(void **state)
 	assert_int_equal(ev->kind, GODWIT_EVENT_MIGRATION_ROUND);
 	assert_string_equal(ev->name, "MIGRATION_PASS");
 	godwit_event_free(ev);
+	/* A state change, from a typed verb. */
+	assert_int_equal(godwit_domain_verb(c, NULL, GODWIT_VERB_PAUSE, 5000,
+					    godwit_result_fn, &res),
+			 0);
+	assert_int_equal(godwit_result_wait(c, &res), 0);
+	godwit_result_release(&res);
+	do {
+		assert_int_equal(godwit_next_event(c, 5000, &ev), 0);
+		kind = ev->kind;
+		if (kind == GODWIT_EVENT_STATE)
+			assert_string_equal(ev->name, "STOP");
+		godwit_event_free(ev);
+	} while (kind != GODWIT_EVENT_STATE);
 	/* The rest stay queued until asked for; closing frees them. */
 	/* On a VM socket job-info takes two queries; one answer comes. */
 	assert_int_equal(godwit_job_info(c, NULL, 5000, godwit_result_fn, &res),
