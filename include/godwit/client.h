@@ -116,7 +116,8 @@ int godwit_conn_timeout(const struct godwit_conn *conn);
  * deadlines. Returns 0, or a negative errno once the connection is down
  * (-ECONNRESET: the server closed it; -EPROTO: it sent garbage): pending
  * commands have completed with that error then, and nothing more will
- * happen but godwit_conn_close().
+ * happen but godwit_conn_close(). -ECANCELED when a callback closed the
+ * connection: it is freed, do not use it again.
  */
 int godwit_conn_dispatch(struct godwit_conn *conn, short revents);
 
