@@ -517,3 +517,11 @@ void rpc_event_origin_get(struct json_object *data,
 	    json_object_is_type(v, json_type_int))
 		out->domid = json_object_get_int64(v);
 }
+
+void rpc_event_origin_set(struct json_object *data,
+			  const struct rpc_event_origin *in)
+{
+	json_object_object_add(data, "domain",
+			       json_object_new_string(in->domain));
+	json_object_object_add(data, "domid", json_object_new_int64(in->domid));
+}

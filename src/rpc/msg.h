@@ -117,6 +117,9 @@ struct rpc_event_origin {
 };
 void rpc_event_origin_get(struct json_object *data,
 			  struct rpc_event_origin *out);
+/* Name the origin in data (an object): what godwitd adds. */
+void rpc_event_origin_set(struct json_object *data,
+			  const struct rpc_event_origin *in);
 
 /* Table builders: S is the struct, M the member. */
 #define RPC_FIELD_STR(k, S, M, fl)                                 \

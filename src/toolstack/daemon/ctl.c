@@ -150,6 +150,7 @@ static struct json_object *dom_json(struct dom *d)
 
 void ctl_relay_event(struct dom *d, const char *name, struct json_object *data)
 {
+	struct rpc_event_origin org;
 	struct json_object *o = NULL;
 
 	if (data && json_object_deep_copy(data, &o, NULL))
@@ -158,9 +159,9 @@ void ctl_relay_event(struct dom *d, const char *name, struct json_object *data)
 		json_object_put(o);
 		o = json_object_new_object();
 	}
-	json_object_object_add(o, "domain",
-			       json_object_new_string(d->rec.name));
-	json_object_object_add(o, "domid", json_object_new_int64(d->rec.domid));
+	org.domid = d->rec.domid;
+	snprintf(org.domain, sizeof(org.domain), "%s", d->rec.name);
+	rpc_event_origin_set(o, &org);
 	rpc_server_event(d->gwd->rpc, name, o);
 }
 

@@ -301,6 +301,15 @@ static void test_domain_messages(void **state)
 	json_object_put(o);
 	rpc_event_origin_get(NULL, &org);
 	assert_int_equal(org.domid, -1);
+	/* What godwitd adds is what the library reads. */
+	o = json_object_new_object();
+	org.domid = 12;
+	snprintf(org.domain, sizeof(org.domain), "db");
+	rpc_event_origin_set(o, &org);
+	rpc_event_origin_get(o, &org);
+	assert_string_equal(org.domain, "db");
+	assert_int_equal(org.domid, 12);
+	json_object_put(o);
 }
 
 int main(void)
