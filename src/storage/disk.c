@@ -255,9 +255,10 @@ static int probe(struct disk *d, const struct disk_open_args *a, char *why,
 		return rc;
 	if (d->qcow2 && a->direct &&
 	    d->qcow2->cluster_size < d->info.block_size)
-		return disk_why(why, whylen, a->label, -EINVAL,
-				"%s: direct I/O needs clusters of at least %u bytes",
-				a->path, d->info.block_size);
+		return disk_why(
+			why, whylen, a->label, -EINVAL,
+			"%s: direct I/O needs clusters of at least %u bytes",
+			a->path, d->info.block_size);
 	if (d->qcow2)
 		size = d->qcow2->size; /* what the guest sees: virtual */
 	if (!a->direct)

@@ -118,8 +118,8 @@ int disk_pool_push(struct disk *d, struct disk_req *req) __must_check;
 void disk_pool_reap(struct disk_queue *q);
 
 /* qcow2_disk.c: the format's hooks in open, lock, submit and close. */
-int disk_format_open(struct disk *d, const struct disk_open_args *a,
-		     char *why, size_t whylen) __must_check;
+int disk_format_open(struct disk *d, const struct disk_open_args *a, char *why,
+		     size_t whylen) __must_check;
 /* After the lock was taken late: read the metadata again. */
 int disk_format_relock(struct disk *d, char *why, size_t whylen) __must_check;
 /* Before the lock is let go: give back reserved clusters. */

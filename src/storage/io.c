@@ -307,9 +307,9 @@ int disk_submit(struct disk_queue *q, struct disk_req *req)
 		return -ENOMEM;
 	/* qcow2: allocated clusters go straight to the engine. */
 	if (q->d->qcow2 && is_transfer(req))
-		req->mapped = qcow2_map_fast(q->d->qcow2, req->offset,
-					     req->total,
-					     req->op == DISK_OP_WRITE, &req->at);
+		req->mapped =
+			qcow2_map_fast(q->d->qcow2, req->offset, req->total,
+				       req->op == DISK_OP_WRITE, &req->at);
 	if (changes_data(req) && req->op != DISK_OP_FLUSH)
 		disk_dirty_mark(q->d, req);
 	req->on_pool = runs_on_pool(q, req);

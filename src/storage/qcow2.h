@@ -196,8 +196,8 @@ struct qcow2_open_args {
 };
 
 /* Open the image on fd and its backing chain (read-only, read-locked). */
-int qcow2_open(const struct qcow2_open_args *a, struct qcow2 **q_out,
-	       char *why, size_t whylen) __must_check;
+int qcow2_open(const struct qcow2_open_args *a, struct qcow2 **q_out, char *why,
+	       size_t whylen) __must_check;
 /* Give back unused reserved clusters, close the chain. NULL ok. */
 void qcow2_close(struct qcow2 *q);
 

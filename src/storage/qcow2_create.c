@@ -49,7 +49,7 @@ static int backing_info(const struct qcow2_create_args *a, const char *path,
 		return disk_why(why, whylen, a->path, -errno,
 				"backing file %s: %s", path, strerror(errno));
 	snprintf(fmt, fmtlen, "%s",
-		 a->backing_fmt ? a->backing_fmt :
+		 a->backing_fmt	 ? a->backing_fmt :
 		 qcow2_probe(fd) ? "qcow2" :
 				   "raw");
 	if (strcmp(fmt, "raw") && strcmp(fmt, "qcow2"))
@@ -100,15 +100,17 @@ static int plan(const struct qcow2_create_args *a, uint64_t size,
 	l->cluster_bits = a->cluster_bits ? a->cluster_bits : 16;
 	if (l->cluster_bits < QCOW2_MIN_CLUSTER_BITS ||
 	    l->cluster_bits > QCOW2_MAX_CLUSTER_BITS)
-		return disk_why(why, whylen, a->path, -EINVAL,
-				"cluster size 2^%u out of range (512 bytes to 2 MiB)",
-				l->cluster_bits);
+		return disk_why(
+			why, whylen, a->path, -EINVAL,
+			"cluster size 2^%u out of range (512 bytes to 2 MiB)",
+			l->cluster_bits);
 	l->cs = 1ull << l->cluster_bits;
 	if (!size || size % 512 || size > QCOW2_MAX_SIZE)
-		return disk_why(why, whylen, a->path, -EINVAL,
-				"size %" PRIu64
-				" invalid: a multiple of 512 bytes, at most 2^55",
-				size);
+		return disk_why(
+			why, whylen, a->path, -EINVAL,
+			"size %" PRIu64
+			" invalid: a multiple of 512 bytes, at most 2^55",
+			size);
 	span = l->cs * (l->cs / 8);
 	l->size = size;
 	l->l1_entries = size / span + !!(size % span);
@@ -118,8 +120,8 @@ static int plan(const struct qcow2_create_args *a, uint64_t size,
 	if (l->l1_entries * 8 > QCOW2_MAX_L1_BYTES ||
 	    l->clusters > (l->cs * 8 >> REFCOUNT_ORDER))
 		return disk_why(why, whylen, a->path, -EFBIG,
-				"size %" PRIu64
-				" too large for %" PRIu64 "-byte clusters",
+				"size %" PRIu64 " too large for %" PRIu64
+				"-byte clusters",
 				size, l->cs);
 	return 0;
 }
@@ -179,8 +181,8 @@ static int write_image(const struct qcow2_create_args *a,
 		qcow2_rb_set(buf + 2 * l->cs, REFCOUNT_ORDER, i, 1);
 	fd = open(a->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		rc = disk_why(why, whylen, a->path, -errno, "cannot create it: %s",
-			      strerror(errno));
+		rc = disk_why(why, whylen, a->path, -errno,
+			      "cannot create it: %s", strerror(errno));
 		goto out;
 	}
 	rc = qcow2_pwrite_full(fd, buf, l->clusters * l->cs, 0);

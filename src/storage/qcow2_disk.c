@@ -40,8 +40,8 @@ static int open_q(struct disk *d, bool readonly, struct qcow2 **q_out,
 }
 
 /* Read-only until the lock is held: nothing is written before it. */
-int disk_format_open(struct disk *d, const struct disk_open_args *a,
-		     char *why, size_t whylen)
+int disk_format_open(struct disk *d, const struct disk_open_args *a, char *why,
+		     size_t whylen)
 {
 	(void)a;
 	d->pool.max = DISK_POOL_THREADS_MAX; /* qcow2 requests run there */
@@ -58,9 +58,10 @@ int disk_format_relock(struct disk *d, char *why, size_t whylen)
 		return rc;
 	if (q->size < d->info.size) {
 		qcow2_close(q);
-		return disk_why(why, whylen, d->label, -EIO,
-				"%s: its virtual size shrank while it was not locked",
-				d->path);
+		return disk_why(
+			why, whylen, d->label, -EIO,
+			"%s: its virtual size shrank while it was not locked",
+			d->path);
 	}
 	qcow2_close(d->qcow2);
 	d->qcow2 = q;
@@ -201,7 +202,8 @@ static int open_overlay(struct disk *d, const char *path, int *fd_out,
 			struct qcow2 **q_out, char *why, size_t whylen)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	struct qcow2_open_args qa = { .path = path, .label = d->label,
+	struct qcow2_open_args qa = { .path = path,
+				      .label = d->label,
 				      .direct = d->info.direct,
 				      .no_backing = true };
 	int fd, rc;
@@ -245,8 +247,9 @@ int disk_snapshot(struct disk *d, const char *path, char *why, size_t whylen)
 
 	if (d->info.readonly || d->info.is_blockdev || !d->locked ||
 	    d->path[0] != '/')
-		return disk_why(why, whylen, d->label, -EINVAL,
-				"an overlay needs a locked, read-write image file with an absolute path");
+		return disk_why(
+			why, whylen, d->label, -EINVAL,
+			"an overlay needs a locked, read-write image file with an absolute path");
 	rc = disk_create(&ca, why, whylen);
 	if (rc)
 		return rc;
@@ -332,7 +335,7 @@ long disk_dirty_take(struct disk *d, uint64_t *bits, size_t nwords)
 	if (!__atomic_load_n(&d->dirty_on, __ATOMIC_ACQUIRE))
 		return -EINVAL;
 	for (i = 0; i < d->dirty_words && i < nwords; i++)
-		bits[i] = __atomic_exchange_n(&d->dirty[i], 0,
-					      __ATOMIC_ACQ_REL);
+		bits[i] =
+			__atomic_exchange_n(&d->dirty[i], 0, __ATOMIC_ACQ_REL);
 	return d->dirty_words;
 }

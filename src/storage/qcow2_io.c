@@ -44,9 +44,9 @@ static int iovc_take(struct iovc *c, uint64_t len, struct iovec *out,
 		if (!c->cnt || *n >= max)
 			return -EINVAL;
 		step = MIN(len, c->iov->iov_len - c->skip);
-		out[(*n)++] = (struct iovec){
-			(char *)c->iov->iov_base + c->skip, step
-		};
+		out[(*n)++] =
+			(struct iovec){ (char *)c->iov->iov_base + c->skip,
+					step };
 		len -= step;
 		c->skip += step;
 		if (c->skip == c->iov->iov_len) {
@@ -106,7 +106,8 @@ static int rw_full(int fd, bool write, struct iovec *iov, unsigned int cnt,
 		}
 		r = write ? pwritev(fd, iov, MIN(cnt, (unsigned int)IOV_MAX),
 				    off) :
-			    preadv(fd, iov, MIN(cnt, (unsigned int)IOV_MAX), off);
+			    preadv(fd, iov, MIN(cnt, (unsigned int)IOV_MAX),
+				   off);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
@@ -171,8 +172,8 @@ static int extent_of(struct qcow2 *q, uint64_t off, uint64_t len, bool contig,
 			return rc;
 		if (kind_of(e2) != *kind ||
 		    (*kind == QCOW2_KIND_DATA && contig &&
-		     ((e2 & QCOW2_OFFSET_MASK) != (e & QCOW2_OFFSET_MASK) +
-							  (next - (off - in)) ||
+		     ((e2 & QCOW2_OFFSET_MASK) !=
+			      (e & QCOW2_OFFSET_MASK) + (next - (off - in)) ||
 		      (e2 & QCOW2_OFLAG_COPIED) != (e & QCOW2_OFLAG_COPIED))))
 			break;
 		*n += MIN(len - *n, q->cluster_size);
@@ -189,19 +190,18 @@ static int extent(struct qcow2 *q, uint64_t off, uint64_t len,
 
 static int compressed_refused(const struct qcow2 *q, uint64_t off)
 {
-	log_err(
-		"disk %s: %s: compressed cluster at guest offset %" PRIu64
+	log_err("disk %s: %s: compressed cluster at guest offset %" PRIu64
 		": compressed clusters are not supported (qemu-img convert the image without -c)",
 		q->label, q->path, off);
 	return -ENOTSUP;
 }
 
-static int read_img(struct qcow2 *q, uint64_t off, uint64_t len,
-		    struct iovc *c, struct iovec *scratch);
+static int read_img(struct qcow2 *q, uint64_t off, uint64_t len, struct iovc *c,
+		    struct iovec *scratch);
 
 /* A raw backing file: zeroes past its end. */
-static int read_raw(struct qcow2 *q, uint64_t off, uint64_t len,
-		    struct iovc *c, struct iovec *scratch)
+static int read_raw(struct qcow2 *q, uint64_t off, uint64_t len, struct iovc *c,
+		    struct iovec *scratch)
 {
 	uint64_t have = off < q->size ? MIN(len, q->size - off) : 0;
 	unsigned int n = 0;
@@ -230,8 +230,8 @@ static int read_below(struct qcow2 *q, uint64_t off, uint64_t len,
 	return rc;
 }
 
-static int read_img(struct qcow2 *q, uint64_t off, uint64_t len,
-		    struct iovc *c, struct iovec *scratch)
+static int read_img(struct qcow2 *q, uint64_t off, uint64_t len, struct iovc *c,
+		    struct iovec *scratch)
 {
 	enum qcow2_kind kind;
 	uint64_t host, n;
@@ -322,9 +322,9 @@ static int alloc_plan(struct qcow2 *q, uint64_t e, struct alloc *a)
 		return compressed_refused(q, a->off);
 	if ((e & QCOW2_OFFSET_MASK) && !(e & QCOW2_OFLAG_COPIED)) {
 		log_err("disk %s: %s: L2 entry 0x%" PRIx64
-			  " for guest offset %" PRIu64
-			  " lacks the COPIED flag (a shared cluster): run qemu-img check",
-			  q->label, q->path, e, a->off);
+			" for guest offset %" PRIu64
+			" lacks the COPIED flag (a shared cluster): run qemu-img check",
+			q->label, q->path, e, a->off);
 		return -EIO;
 	}
 	if (e & QCOW2_OFFSET_MASK) { /* zero cluster with its allocation */
@@ -389,7 +389,8 @@ static int alloc_write(struct qcow2 *q, struct alloc *a, struct iovc *c,
 	else if (!rc)
 		rc = zero_segs(tail, segs, &n, SCRATCH_SEGS / 2);
 	if (!rc)
-		rc = rw_full(q->fd, true, segs, n, a->host + (a->off & cl_mask(q)) - head);
+		rc = rw_full(q->fd, true, segs, n,
+			     a->host + (a->off & cl_mask(q)) - head);
 	/* What was copied from below reaches the disk before the L2 entry. */
 	if (!rc && buf && fdatasync(q->fd))
 		rc = -errno;
@@ -468,8 +469,8 @@ static int write_range(struct qcow2 *q, uint64_t off, uint64_t len,
 static uint64_t zeroed_entry(const struct qcow2 *q, uint64_t e, bool discard,
 			     bool unmap, bool *free_out)
 {
-	bool owned = (e & QCOW2_OFFSET_MASK) &&
-		     !(e & QCOW2_OFLAG_COMPRESSED) && (e & QCOW2_OFLAG_COPIED);
+	bool owned = (e & QCOW2_OFFSET_MASK) && !(e & QCOW2_OFLAG_COMPRESSED) &&
+		     (e & QCOW2_OFLAG_COPIED);
 
 	*free_out = owned && (discard || unmap);
 	if (discard)
@@ -481,8 +482,7 @@ static uint64_t zeroed_entry(const struct qcow2 *q, uint64_t e, bool discard,
 }
 
 /* L2 entry first, then the refcount: a crash in between leaks. */
-static int zero_cluster(struct qcow2 *q, uint64_t off, bool discard,
-			bool unmap)
+static int zero_cluster(struct qcow2 *q, uint64_t off, bool discard, bool unmap)
 {
 	uint64_t e, ne, host;
 	bool do_free;
@@ -578,7 +578,8 @@ bool qcow2_map_fast(struct qcow2 *q, uint64_t off, uint64_t len, bool write,
 	first = e & QCOW2_OFFSET_MASK;
 	for (next = off - in + q->cluster_size; ok && next < off + len;
 	     next += q->cluster_size)
-		ok = qcow2_l2_peek(q, next, &e2) && e2 == (e + next - (off - in));
+		ok = qcow2_l2_peek(q, next, &e2) &&
+		     e2 == (e + next - (off - in));
 	pthread_mutex_unlock(&q->lock);
 	if (ok)
 		*host_out = first + in;

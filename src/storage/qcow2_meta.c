@@ -257,9 +257,9 @@ int qcow2_meta_init(struct qcow2 *q, char *why, size_t whylen)
 	q->rb_bits = q->h.cluster_bits + 3 - q->h.refcount_order;
 	q->blockdev = !fstat(q->fd, &st) && S_ISBLK(st.st_mode);
 	q->file_end = (q->file_end + csize(q) - 1) & ~(csize(q) - 1);
-	q->res_batch = MAX(1u, MIN(RESERVE_FIRST,
-				   (unsigned int)(RESERVE_BYTES_MAX >>
-						  q->h.cluster_bits)));
+	q->res_batch =
+		MAX(1u, MIN(RESERVE_FIRST, (unsigned int)(RESERVE_BYTES_MAX >>
+							  q->h.cluster_bits)));
 	rc = load_l1(q, why, whylen);
 	if (!rc)
 		rc = load_rt(q, why, whylen);
@@ -423,8 +423,9 @@ static int refcount_set(struct qcow2 *q, uint64_t c, uint64_t v, int depth)
 	int rc;
 
 	if (order < 6 && v >> (1u << order)) {
-		meta_error(q, "refcount overflow: cluster %" PRIu64
-			      " cannot count %" PRIu64 " (%u-bit refcounts)",
+		meta_error(q,
+			   "refcount overflow: cluster %" PRIu64
+			   " cannot count %" PRIu64 " (%u-bit refcounts)",
 			   c, v, 1u << order);
 		return -ERANGE;
 	}
@@ -439,8 +440,7 @@ static int refcount_set(struct qcow2 *q, uint64_t c, uint64_t v, int depth)
 }
 
 /* Set clusters [c, c+n) to v, one write per refcount block touched. */
-static int refcount_set_run(struct qcow2 *q, uint64_t c, uint64_t n,
-			    uint64_t v)
+static int refcount_set_run(struct qcow2 *q, uint64_t c, uint64_t n, uint64_t v)
 {
 	uint64_t mask = (1ull << q->rb_bits) - 1, i, k, lo, hi, ti;
 	unsigned int order = q->h.refcount_order;
@@ -544,7 +544,8 @@ static int grow_switch(struct qcow2 *q, uint64_t off, uint32_t clusters)
 	memcpy(hdr + 8, &c, 4);
 	rc = sync_meta(q);
 	if (!rc)
-		rc = qcow2_pwrite_full(q->meta_fd, hdr, 12, QCOW2_OFF_RT_OFFSET);
+		rc = qcow2_pwrite_full(q->meta_fd, hdr, 12,
+				       QCOW2_OFF_RT_OFFSET);
 	if (!rc)
 		rc = sync_meta(q);
 	return rc;
@@ -749,10 +750,12 @@ static int check_l2(const struct qcow2 *q, const void *t, uint64_t l1i)
 			continue;
 		off = e & QCOW2_OFFSET_MASK;
 		if ((e & QCOW2_L2_RESERVED) || (off && !offset_ok(q, off))) {
-			meta_error(q, "L2 table %" PRIu64 " (at 0x%" PRIx64
-				      "): entry %" PRIu64 " (0x%" PRIx64
-				      ") is unaligned, has reserved bits set or lies outside the file",
-				   l1i, q->l1[l1i] & QCOW2_OFFSET_MASK, i, e);
+			meta_error(
+				q,
+				"L2 table %" PRIu64 " (at 0x%" PRIx64
+				"): entry %" PRIu64 " (0x%" PRIx64
+				") is unaligned, has reserved bits set or lies outside the file",
+				l1i, q->l1[l1i] & QCOW2_OFFSET_MASK, i, e);
 			return -EIO;
 		}
 	}

@@ -44,7 +44,7 @@ struct hp {
 	size_t whylen;
 };
 
-#define HP_ERR(p, rc, fmt, ...)                                          \
+#define HP_ERR(p, rc, fmt, ...)                                                \
 	disk_why((p)->why, (p)->whylen, (p)->label, rc, "%s: " fmt, (p)->path, \
 		 ##__VA_ARGS__)
 
@@ -83,11 +83,13 @@ static int check_incompat(const struct hp *p, const struct qcow2_header *h)
 			      "): written by a newer qcow2 driver",
 			      h->incompat & ~known, h->incompat);
 	if (h->incompat & QCOW2_INCOMPAT_DATA_FILE)
-		return HP_ERR(p, -ENOTSUP,
-			      "external data files (incompatible feature bit 2) are not supported");
+		return HP_ERR(
+			p, -ENOTSUP,
+			"external data files (incompatible feature bit 2) are not supported");
 	if (h->incompat & QCOW2_INCOMPAT_EXTL2)
-		return HP_ERR(p, -ENOTSUP,
-			      "extended L2 entries (subclusters, incompatible feature bit 4) are not supported");
+		return HP_ERR(
+			p, -ENOTSUP,
+			"extended L2 entries (subclusters, incompatible feature bit 4) are not supported");
 	return 0;
 }
 
@@ -96,8 +98,9 @@ static int check_basics(const struct hp *p, const struct qcow2_header *h,
 			size_t len)
 {
 	if (h->version == 2)
-		return HP_ERR(p, -ENOTSUP,
-			      "qcow2 version 2 (compat=0.10) is not supported: convert with qemu-img amend -o compat=1.1");
+		return HP_ERR(
+			p, -ENOTSUP,
+			"qcow2 version 2 (compat=0.10) is not supported: convert with qemu-img amend -o compat=1.1");
 	if (h->version != 3)
 		return HP_ERR(p, -EINVAL, "unknown qcow2 version %u",
 			      h->version);
@@ -106,28 +109,32 @@ static int check_basics(const struct hp *p, const struct qcow2_header *h,
 		return HP_ERR(p, -EINVAL,
 			      "cluster_bits %u out of range (9 to 21)",
 			      h->cluster_bits);
-	if (h->header_length < QCOW2_V3_HEADER_LEN ||
-	    h->header_length % 8 ||
+	if (h->header_length < QCOW2_V3_HEADER_LEN || h->header_length % 8 ||
 	    h->header_length > (1u << h->cluster_bits) ||
 	    h->header_length > len)
-		return HP_ERR(p, -EINVAL,
-			      "header_length %u invalid (a multiple of 8, 104 to the cluster size)",
-			      h->header_length);
+		return HP_ERR(
+			p, -EINVAL,
+			"header_length %u invalid (a multiple of 8, 104 to the cluster size)",
+			h->header_length);
 	if (h->crypt_method)
-		return HP_ERR(p, -ENOTSUP,
-			      "encrypted images are not supported (crypt_method %u)",
-			      h->crypt_method);
+		return HP_ERR(
+			p, -ENOTSUP,
+			"encrypted images are not supported (crypt_method %u)",
+			h->crypt_method);
 	if (h->nb_snapshots)
-		return HP_ERR(p, -ENOTSUP,
-			      "internal snapshots are not supported (nb_snapshots %u): delete them with qemu-img snapshot -d",
-			      h->nb_snapshots);
+		return HP_ERR(
+			p, -ENOTSUP,
+			"internal snapshots are not supported (nb_snapshots %u): delete them with qemu-img snapshot -d",
+			h->nb_snapshots);
 	if (h->refcount_order > 6)
-		return HP_ERR(p, -EINVAL,
-			      "refcount_order %u out of range (0 to 6: 1- to 64-bit refcounts)",
-			      h->refcount_order);
+		return HP_ERR(
+			p, -EINVAL,
+			"refcount_order %u out of range (0 to 6: 1- to 64-bit refcounts)",
+			h->refcount_order);
 	if (h->size > QCOW2_MAX_SIZE)
 		return HP_ERR(p, -EINVAL,
-			      "virtual size %" PRIu64 " too large (at most 2^55)",
+			      "virtual size %" PRIu64
+			      " too large (at most 2^55)",
 			      h->size);
 	return check_incompat(p, h);
 }
@@ -159,19 +166,21 @@ static int check_tables(const struct hp *p, const struct qcow2_header *h,
 
 	need = h->size / span + !!(h->size % span);
 	if (h->l1_size < need)
-		return HP_ERR(p, -EINVAL,
-			      "l1_size %u does not cover the virtual size %" PRIu64
-			      " (needs %" PRIu64 " entries)",
-			      h->l1_size, h->size, need);
+		return HP_ERR(
+			p, -EINVAL,
+			"l1_size %u does not cover the virtual size %" PRIu64
+			" (needs %" PRIu64 " entries)",
+			h->l1_size, h->size, need);
 	if ((uint64_t)h->l1_size * 8 > QCOW2_MAX_L1_BYTES)
 		return HP_ERR(p, -EINVAL, "l1_size %u too large (at most %u)",
 			      h->l1_size, QCOW2_MAX_L1_BYTES / 8);
 	if (!h->rt_clusters ||
 	    (uint64_t)h->rt_clusters * csize > QCOW2_MAX_RT_BYTES)
-		return HP_ERR(p, -EINVAL,
-			      "refcount_table_clusters %u out of range (1 to %" PRIu64
-			      ")",
-			      h->rt_clusters, QCOW2_MAX_RT_BYTES / csize);
+		return HP_ERR(
+			p, -EINVAL,
+			"refcount_table_clusters %u out of range (1 to %" PRIu64
+			")",
+			h->rt_clusters, QCOW2_MAX_RT_BYTES / csize);
 	rc = check_table(p, "L1 table", h->l1_offset, (uint64_t)h->l1_size * 8,
 			 csize, file_size);
 	if (!rc)
@@ -191,9 +200,10 @@ static int ext_backing_format(const struct hp *p, struct qcow2_header *h,
 	memcpy(h->backing_fmt, d, n);
 	h->backing_fmt[n] = 0;
 	if (strcmp(h->backing_fmt, "raw") && strcmp(h->backing_fmt, "qcow2"))
-		return HP_ERR(p, -ENOTSUP,
-			      "backing format %s is not supported (raw or qcow2)",
-			      h->backing_fmt);
+		return HP_ERR(
+			p, -ENOTSUP,
+			"backing format %s is not supported (raw or qcow2)",
+			h->backing_fmt);
 	return 0;
 }
 
@@ -233,8 +243,9 @@ static int check_backing(const struct hp *p, struct qcow2_header *h,
 
 	if (!off) {
 		if (h->backing_fmt[0])
-			return HP_ERR(p, -EINVAL,
-				      "a backing format without a backing file");
+			return HP_ERR(
+				p, -EINVAL,
+				"a backing format without a backing file");
 		return 0;
 	}
 	if (!n || n > QCOW2_BACKING_NAME_MAX)
@@ -264,8 +275,9 @@ int qcow2_header_parse(const uint8_t *buf, size_t len, uint64_t file_size,
 	int rc;
 
 	if (len < QCOW2_V3_HEADER_LEN || be32_at(buf) != QCOW2_MAGIC)
-		return HP_ERR(&p, -EINVAL,
-			      "not a qcow2 image (no QFI\\xfb magic and header)");
+		return HP_ERR(
+			&p, -EINVAL,
+			"not a qcow2 image (no QFI\\xfb magic and header)");
 	header_fields(buf, h);
 	rc = check_basics(&p, h, len);
 	if (!rc)
@@ -484,9 +496,10 @@ static int open_backing(struct qcow2 *q, struct chain *c, char *why,
 		return rc;
 	if (fstat(fd, &st) || chain_has(c, st.st_dev, st.st_ino)) {
 		close(fd);
-		return disk_why(why, whylen, q->label, -ELOOP,
-				"%s: backing file %s is already in the chain (a backing loop)",
-				q->path, path);
+		return disk_why(
+			why, whylen, q->label, -ELOOP,
+			"%s: backing file %s is already in the chain (a backing loop)",
+			q->path, path);
 	}
 	if (!backing_is_qcow2(q, fd, path)) {
 		rc = open_raw_backing(q, fd, path, &q->backing);
@@ -518,12 +531,13 @@ static int open_meta_fd(struct qcow2 *q, char *why, size_t whylen)
 		q->meta_fd = q->fd;
 		return 0;
 	}
-	q->meta_fd = open(q->path, (q->readonly ? O_RDONLY : O_RDWR) |
-					   O_CLOEXEC);
+	q->meta_fd =
+		open(q->path, (q->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (q->meta_fd < 0 || fstat(q->meta_fd, &st) || st.st_dev != q->dev ||
 	    st.st_ino != q->ino)
 		return disk_why(why, whylen, q->label, -EIO,
-				"%s: cannot open it again for metadata", q->path);
+				"%s: cannot open it again for metadata",
+				q->path);
 	return 0;
 }
 
@@ -586,8 +600,8 @@ static int open_image(const struct qcow2_open_args *a, struct chain *c,
 	return 0;
 }
 
-int qcow2_open(const struct qcow2_open_args *a, struct qcow2 **q_out,
-	       char *why, size_t whylen)
+int qcow2_open(const struct qcow2_open_args *a, struct qcow2 **q_out, char *why,
+	       size_t whylen)
 {
 	struct chain c = { .n = 0 };
 

@@ -196,9 +196,9 @@ def test_bad_disks_one_line_each(env):
               "disk xvda: %s is 4194304 bytes, smaller than the disk's "
               "configured size of 8388608 bytes" % img)
     run_fails(env, ["%s,vmdk,xvda" % img],
-              'unknown format "vmdk" (only raw is supported)')
+              'unknown format "vmdk" (raw or qcow2 are supported)')
     run_fails(env, ["qcow2:%s,xvda,w" % img],
-              'format "qcow2" is not supported (only raw)')
+              "disk xvda: %s: not a qcow2 image" % img)
     run_fails(env, [env.tmp + ",raw,xvda"],
               "disk xvda: %s is not a regular file or a block device"
               % env.tmp)

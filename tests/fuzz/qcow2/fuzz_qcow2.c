@@ -37,8 +37,12 @@ static int run(struct qcow2 *q, enum disk_op op, uint64_t off, uint64_t len,
 	       void *buf)
 {
 	struct iovec iov = { buf, len };
-	struct disk_req req = { .op = op, .offset = off, .total = len,
-				.len = len, .iov = &iov, .iovcnt = 1 };
+	struct disk_req req = { .op = op,
+				.offset = off,
+				.total = len,
+				.len = len,
+				.iov = &iov,
+				.iovcnt = 1 };
 
 	if (!len || off >= q->size || len > q->size - off)
 		return 0;
@@ -81,8 +85,10 @@ static void scribble(struct qcow2 *q, const uint8_t *data, size_t size)
 
 static void one(const uint8_t *data, size_t size, bool rw)
 {
-	struct qcow2_open_args a = { .path = "fuzz.qcow2", .label = "fuzz",
-				     .readonly = !rw, .no_backing = true };
+	struct qcow2_open_args a = { .path = "fuzz.qcow2",
+				     .label = "fuzz",
+				     .readonly = !rw,
+				     .no_backing = true };
 	char why[DISK_WHY_MAX];
 	struct qcow2 *q = NULL;
 

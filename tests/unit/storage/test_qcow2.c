@@ -90,7 +90,8 @@ static const struct mutation mutations[] = {
 	{ 48, 8, CS + 512, "refcount table offset", -EINVAL },
 	{ 56, 4, 0, "refcount_table_clusters 0", -EINVAL },
 	{ 56, 4, 129, "refcount_table_clusters 129", -EINVAL },
-	{ 72, 8, 1ull << 5, "unknown incompatible feature bits 0x20", -ENOTSUP },
+	{ 72, 8, 1ull << 5, "unknown incompatible feature bits 0x20",
+	  -ENOTSUP },
 	{ 72, 8, 1ull << 40, "unknown incompatible feature bits 0x10000000000",
 	  -ENOTSUP },
 	{ 72, 8, 1ull << 2, "external data files", -ENOTSUP },
@@ -114,8 +115,8 @@ static void test_parser_refusals(void **state)
 	int rc;
 
 	valid_header(b);
-	assert_int_equal(qcow2_header_parse(b, CS, FILE_SIZE, "xvda", "/i",
-					    &h, why, sizeof(why)),
+	assert_int_equal(qcow2_header_parse(b, CS, FILE_SIZE, "xvda", "/i", &h,
+					    why, sizeof(why)),
 			 0);
 	assert_string_equal(h.backing, "base.raw");
 	assert_string_equal(h.backing_fmt, "raw");
@@ -134,8 +135,9 @@ static void test_parser_refusals(void **state)
 					sizeof(why));
 		if (rc != m->rc || !strstr(why, m->expect) ||
 		    strncmp(why, "disk xvda: /i: ", 15))
-			fail_msg("mutation %zu: rc %d, why \"%s\", want %d \"%s\"",
-				 i, rc, why, m->rc, m->expect);
+			fail_msg(
+				"mutation %zu: rc %d, why \"%s\", want %d \"%s\"",
+				i, rc, why, m->rc, m->expect);
 	}
 	/* Too short for a header at all. */
 	rc = qcow2_header_parse(b, 64, FILE_SIZE, "xvda", "/i", &h, why,
@@ -229,7 +231,8 @@ static void poke64(const char *path, uint64_t off, uint64_t v)
 
 static void make(const char *path, uint64_t size, const char *backing)
 {
-	struct disk_create_args a = { .path = path, .size = size,
+	struct disk_create_args a = { .path = path,
+				      .size = size,
 				      .backing = backing };
 	char why[DISK_WHY_MAX];
 
@@ -338,7 +341,8 @@ static void test_status_and_dirty(void **state)
 	memset(buf, 0xab, sizeof(buf));
 	assert_int_equal(disk_dirty_start(d, CS), 0);
 	assert_int_equal(st_do(q, DISK_OP_WRITE, CS, buf, 2 * CS, 0), 0);
-	assert_int_equal(st_do(q, DISK_OP_WRITE_ZEROES, 8 * CS, NULL, CS, 0), 0);
+	assert_int_equal(st_do(q, DISK_OP_WRITE_ZEROES, 8 * CS, NULL, CS, 0),
+			 0);
 	assert_int_equal(disk_dirty_take(d, bits, 4), 1);
 	assert_int_equal(bits[0], 0x106); /* clusters 1, 2 and 8 */
 	assert_int_equal(disk_dirty_take(d, bits, 4), 1);
@@ -398,7 +402,8 @@ static void test_lock_later_rereads(void **state)
 {
 	char *p = img("ll.qcow2");
 	static uint8_t buf[CS], r[CS];
-	struct disk_open_args a = { .path = p, .label = "xvda",
+	struct disk_open_args a = { .path = p,
+				    .label = "xvda",
 				    .format = DISK_FORMAT_QCOW2,
 				    .lock = DISK_LOCK_LATER };
 	char why[DISK_WHY_MAX];

@@ -82,16 +82,19 @@ static void rig_up(struct rig *r, const struct icase *c, unsigned int seed)
 		st_fill(r->mem, c->size, &r->rng);
 		write_file(r->base, r->mem, c->size);
 	}
-	assert_int_equal(st_sh("qemu-img create -q -f qcow2 -o cluster_size=%u,refcount_bits=%u%s '%s' %llu",
-			       c->cluster, c->refbits,
-			       c->backing ? ",backing_file=base.raw,backing_fmt=raw" : "",
-			       r->img, (unsigned long long)c->size),
-			 0);
+	assert_int_equal(
+		st_sh("qemu-img create -q -f qcow2 -o cluster_size=%u,refcount_bits=%u%s '%s' %llu",
+		      c->cluster, c->refbits,
+		      c->backing ? ",backing_file=base.raw,backing_fmt=raw" :
+				   "",
+		      r->img, (unsigned long long)c->size),
+		0);
 }
 
 static void rig_open(struct rig *r)
 {
-	struct disk_open_args a = { .path = r->img, .label = "xvda",
+	struct disk_open_args a = { .path = r->img,
+				    .label = "xvda",
 				    .engine = r->c->engine,
 				    .format = DISK_FORMAT_QCOW2 };
 	char why[DISK_WHY_MAX];
@@ -168,8 +171,8 @@ static void one_op(struct rig *r)
 	} else {
 		/* Discard frees whole clusters (they read zeroes); the
 		 * parts of clusters at its ends keep their data. */
-		assert_int_equal(st_do(r->q, DISK_OP_DISCARD, off, NULL, len, 0),
-				 0);
+		assert_int_equal(
+			st_do(r->q, DISK_OP_DISCARD, off, NULL, len, 0), 0);
 		a = (off + cs - 1) / cs * cs;
 		b = (off + len) / cs * cs;
 		if (off + len == r->c->size)
@@ -205,7 +208,8 @@ static void concurrent_writes(struct rig *r, unsigned int n)
 		f[i].iov = (struct iovec){ f[i].buf, len };
 		f[i].req = (struct disk_req){ .op = DISK_OP_WRITE,
 					      .offset = i * slot,
-					      .iov = &f[i].iov, .iovcnt = 1,
+					      .iov = &f[i].iov,
+					      .iovcnt = 1,
 					      .done = fly_done,
 					      .opaque = &done };
 		assert_int_equal(disk_submit(r->q, &f[i].req), 0);
@@ -275,8 +279,7 @@ static void test_qemu_writes(void **state)
 		n += snprintf(cmd + n, sizeof(cmd) - n, " -c '");
 		n += snprintf(cmd + n, sizeof(cmd) - n, ops[i % 4], i + 1);
 		n += snprintf(cmd + n, sizeof(cmd) - n, " %llu %llu'",
-			      (unsigned long long)off,
-			      (unsigned long long)len);
+			      (unsigned long long)off, (unsigned long long)len);
 	}
 	strcat(cmd, " >/dev/null");
 	assert_int_equal(st_sh("%s", cmd), 0);
@@ -299,7 +302,8 @@ static void test_compressed_refused(void **state)
 {
 	char src[256], img[256];
 	static uint8_t buf[65536];
-	struct disk_open_args a = { .path = img, .label = "xvda",
+	struct disk_open_args a = { .path = img,
+				    .label = "xvda",
 				    .readonly = true,
 				    .format = DISK_FORMAT_QCOW2 };
 	char why[DISK_WHY_MAX];
@@ -334,8 +338,7 @@ static const struct icase c64k = { 64 * K, 16, false, DISK_ENGINE_URING,
 				   32 * M };
 static const struct icase c64kb = { 64 * K, 16, true, DISK_ENGINE_THREADS,
 				    32 * M };
-static const struct icase c2m = { 2 * M, 16, true, DISK_ENGINE_URING,
-				  64 * M };
+static const struct icase c2m = { 2 * M, 16, true, DISK_ENGINE_URING, 64 * M };
 static const struct icase r1 = { 4 * K, 1, false, DISK_ENGINE_URING, 8 * M };
 static const struct icase r2 = { 4 * K, 2, false, DISK_ENGINE_THREADS, 8 * M };
 static const struct icase r4 = { 4 * K, 4, true, DISK_ENGINE_URING, 8 * M };
