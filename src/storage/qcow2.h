@@ -40,10 +40,12 @@
 #ifndef GODWIT_STORAGE_QCOW2_H
 #define GODWIT_STORAGE_QCOW2_H
 
+#include <endian.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 #include "common/compiler.h"
@@ -261,6 +263,33 @@ int qcow2_refcount_get(struct qcow2 *q, uint64_t cluster,
 		       uint64_t *rc_out) __must_check;
 /* Give back the reserved clusters nothing used (at close). */
 void qcow2_unreserve(struct qcow2 *q);
+
+/* The table cache (qcow2_meta.c): find, take a slot for key, drop. */
+void *qcow2_cache_find(struct qcow2_cache *c, uint64_t key);
+struct qcow2_slot *qcow2_cache_take(struct qcow2_cache *c, uint64_t key,
+				    size_t bytes);
+void qcow2_cache_drop(struct qcow2_cache *c, uint64_t key);
+/* Log one line naming the image: a metadata error met during I/O. */
+void qcow2_meta_error(const struct qcow2 *q, const char *fmt, ...)
+	__printf(2, 3);
+/* fdatasync the metadata fd. */
+int qcow2_sync_meta(struct qcow2 *q) __must_check;
+/* Reserved-run sizing at open (qcow2_refcount.c). */
+unsigned int qcow2_reserve_first(const struct qcow2 *q);
+
+static inline uint64_t qcow2_be64_get(const void *t, uint64_t i)
+{
+	uint64_t v;
+
+	memcpy(&v, (const char *)t + i * 8, 8);
+	return be64toh(v);
+}
+
+static inline void qcow2_be64_put(void *t, uint64_t i, uint64_t v)
+{
+	v = htobe64(v);
+	memcpy((char *)t + i * 8, &v, 8);
+}
 
 /* Pure helpers shared with the tests. */
 uint64_t qcow2_rb_get(const void *block, unsigned int order, uint64_t i);

@@ -266,8 +266,7 @@ static bool check_image(const char *path, struct stats *st)
 	return false;
 }
 
-static bool sector_is(const uint8_t *got, uint32_t b, uint32_t v,
-		      bool backing)
+static bool sector_is(const uint8_t *got, uint32_t b, uint32_t v, bool backing)
 {
 	static uint8_t want[SEC];
 
@@ -384,7 +383,8 @@ static void make_image(const struct image *im, const char *dir, char *img,
 	}
 	snprintf(cmd, sizeof(cmd),
 		 "qemu-img create -q -f qcow2 -o cluster_size=%u%s%s '%s' %u",
-		 im->cluster, im->backing ? ",backing_fmt=raw,backing_file=" : "",
+		 im->cluster,
+		 im->backing ? ",backing_fmt=raw,backing_file=" : "",
 		 im->backing ? base : "", img, SIZE);
 	if (sh(cmd, NULL, 0))
 		abort();
@@ -429,7 +429,8 @@ static void run_image(const struct image *im, const char *dir,
 			st->passed++;
 		} else {
 			st->failed++;
-			fprintf(stderr, "FAIL: %s trial %u (batch %d flushed, %d started)\n",
+			fprintf(stderr,
+				"FAIL: %s trial %u (batch %d flushed, %d started)\n",
 				im->name, t, pr->flushed, pr->started);
 		}
 	}
