@@ -357,6 +357,56 @@ static void test_status_and_dirty(void **state)
 	(void)state;
 }
 
+static void mark_done(struct disk_req *req)
+{
+	*(bool *)req->opaque = true;
+}
+
+/* Was a read of [off, off+len) sent straight to the engine (mapped)? */
+static bool read_is_mapped(struct disk_queue *q, uint64_t off, uint64_t len)
+{
+	static uint8_t buf[2 * CS];
+	struct iovec iov = { buf, len };
+	bool done = false;
+	unsigned int n = 0;
+	struct disk_req req = { .op = DISK_OP_READ,
+				.offset = off,
+				.iov = &iov,
+				.iovcnt = 1,
+				.done = mark_done,
+				.opaque = &done };
+
+	assert_int_equal(disk_submit(q, &req), 0);
+	while (!done && n++ < 3000) {
+		usleep(1000);
+		disk_queue_poll(q);
+	}
+	assert_true(done);
+	assert_int_equal(req.result, 0);
+	return req.mapped;
+}
+
+/* Allocated clusters with a cached L2 table skip the thread pool. */
+static void test_fast_path(void **state)
+{
+	char *p = img("f.qcow2");
+	static uint8_t buf[2 * CS];
+	struct disk_queue *q;
+	struct disk *d;
+
+	make(p, 4 << 20, NULL);
+	d = open_rw(p, &q);
+	memset(buf, 0x3c, sizeof(buf));
+	assert_int_equal(st_do(q, DISK_OP_WRITE, 0, buf, 2 * CS, 0), 0);
+	assert_true(read_is_mapped(q, 4096, 8192));
+	assert_false(read_is_mapped(q, 8 * CS, 4096)); /* not allocated */
+	/* Clusters 0 and 1 are not contiguous (the L2 table is between). */
+	assert_false(read_is_mapped(q, CS - 4096, 8192));
+	disk_queue_free(q, 1000);
+	disk_close(d);
+	(void)state;
+}
+
 /* An overlay on a disk in use: old data below, new data on top. */
 static void test_snapshot_overlay(void **state)
 {
@@ -438,6 +488,7 @@ int storage_test_qcow2(void)
 		cmocka_unit_test(test_open_refusals),
 		cmocka_unit_test(test_autoclear_cleared),
 		cmocka_unit_test(test_status_and_dirty),
+		cmocka_unit_test(test_fast_path),
 		cmocka_unit_test(test_snapshot_overlay),
 		cmocka_unit_test(test_lock_later_rereads),
 	};
