@@ -224,6 +224,7 @@ static void child(const char *path, const struct batch *plan, int first,
 
 struct stats {
 	unsigned int trials, passed, failed, leaks_total, corrupt;
+	unsigned long batches; /* flushed before the kills, in total */
 };
 
 static int sh(const char *cmd, char *out, size_t len)
@@ -419,6 +420,7 @@ static void run_image(const struct image *im, const char *dir,
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
 		st->trials++;
+		st->batches += pr->flushed + 1;
 		/* Killed, or (a fast machine) through the whole plan. */
 		killed = (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) ||
 			 (WIFEXITED(status) && !WEXITSTATUS(status));
@@ -464,8 +466,8 @@ int main(int argc, char **argv)
 		run_image(&images[i], dir, trials, &st);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	(void)!system(cmd);
-	printf("crash trials: %u, leaked clusters in total: %u, corrupt images: %u\n",
-	       st.trials, st.leaks_total, st.corrupt);
+	printf("crash trials: %u, batches flushed before the kills: %lu, leaked clusters in total: %u, corrupt images: %u\n",
+	       st.trials, st.batches, st.leaks_total, st.corrupt);
 	printf("%u passed, %u failed\n", st.passed, st.failed);
 	return st.failed ? 1 : 0;
 }

@@ -29,6 +29,7 @@ struct icase {
 	bool backing; /* on a raw backing file of random data */
 	enum disk_engine engine;
 	uint64_t size;
+	bool direct; /* O_DIRECT */
 };
 
 struct rig {
@@ -96,6 +97,7 @@ static void rig_open(struct rig *r)
 	struct disk_open_args a = { .path = r->img,
 				    .label = "xvda",
 				    .engine = r->c->engine,
+				    .direct = r->c->direct,
 				    .format = DISK_FORMAT_QCOW2 };
 	char why[DISK_WHY_MAX];
 
@@ -144,11 +146,12 @@ static void assert_qemu_agrees(struct rig *r)
 /* A random range: 512-byte units, up to 3 clusters or 256 KiB. */
 static void pick(struct rig *r, uint64_t *off, uint64_t *len)
 {
-	uint64_t units = r->c->size / 512;
-	uint64_t maxlen = MIN(3ull * r->c->cluster, 256 * 1024) / 512;
+	uint64_t u = r->c->direct ? 4096 : 512; /* direct I/O: 4 KiB */
+	uint64_t units = r->c->size / u;
+	uint64_t maxlen = MIN(3ull * r->c->cluster, 256 * 1024) / u;
 
-	*len = (1 + st_rand(&r->rng) % maxlen) * 512;
-	*off = (st_rand(&r->rng) % (units - *len / 512)) * 512;
+	*len = (1 + st_rand(&r->rng) % maxlen) * u;
+	*off = (st_rand(&r->rng) % (units - *len / u)) * u;
 }
 
 /* One random request, applied to mem as the disk must apply it. */
@@ -205,7 +208,8 @@ static void concurrent_writes(struct rig *r, unsigned int n)
 
 	disk_queue_plug(r->q);
 	for (i = 0; i < n; i++) {
-		len = MIN(slot, (1 + st_rand(&r->rng) % 16) * 512ull);
+		len = MIN(slot, (1 + st_rand(&r->rng) % 16) *
+					(r->c->direct ? 4096ull : 512ull));
 		f[i].buf = malloc(len);
 		st_fill(f[i].buf, len, &r->rng);
 		f[i].iov = (struct iovec){ f[i].buf, len };
@@ -307,8 +311,11 @@ static void test_qemu_writes(void **state)
  */
 static void test_qcow2_chain(void **state)
 {
-	static const struct icase c = { 4096, 16, false, DISK_ENGINE_URING,
-					8u << 20 };
+	static const struct icase c = { .cluster = 4096,
+					.refbits = 16,
+					.backing = false,
+					.engine = DISK_ENGINE_URING,
+					.size = 8u << 20 };
 	struct disk_create_args ca = { 0 };
 	char base[256], mid[256], why[DISK_WHY_MAX];
 	struct rig r;
@@ -389,19 +396,67 @@ static void test_compressed_refused(void **state)
 
 #define K 1024u
 #define M (1024u * 1024u)
-static const struct icase c512 = { 512, 16, false, DISK_ENGINE_URING, 12 * M };
-static const struct icase c4k = { 4 * K, 16, true, DISK_ENGINE_URING, 32 * M };
-static const struct icase c64k = { 64 * K, 16, false, DISK_ENGINE_URING,
-				   32 * M };
-static const struct icase c64kb = { 64 * K, 16, true, DISK_ENGINE_THREADS,
-				    32 * M };
-static const struct icase c2m = { 2 * M, 16, true, DISK_ENGINE_URING, 64 * M };
-static const struct icase r1 = { 4 * K, 1, false, DISK_ENGINE_URING, 8 * M };
-static const struct icase r2 = { 4 * K, 2, false, DISK_ENGINE_THREADS, 8 * M };
-static const struct icase r4 = { 4 * K, 4, true, DISK_ENGINE_URING, 8 * M };
-static const struct icase r8 = { 4 * K, 8, false, DISK_ENGINE_URING, 8 * M };
-static const struct icase r32 = { 4 * K, 32, false, DISK_ENGINE_URING, 8 * M };
-static const struct icase r64 = { 4 * K, 64, true, DISK_ENGINE_URING, 8 * M };
+static const struct icase c512 = { .cluster = 512,
+				   .refbits = 16,
+				   .backing = false,
+				   .engine = DISK_ENGINE_URING,
+				   .size = 12 * M };
+static const struct icase c4k = { .cluster = 4 * K,
+				  .refbits = 16,
+				  .backing = true,
+				  .engine = DISK_ENGINE_URING,
+				  .size = 32 * M };
+static const struct icase c64k = { .cluster = 64 * K,
+				   .refbits = 16,
+				   .backing = false,
+				   .engine = DISK_ENGINE_URING,
+				   .size = 32 * M };
+static const struct icase c64kb = { .cluster = 64 * K,
+				    .refbits = 16,
+				    .backing = true,
+				    .engine = DISK_ENGINE_THREADS,
+				    .size = 32 * M };
+static const struct icase c64kd = { .cluster = 64 * K,
+				    .refbits = 16,
+				    .backing = true,
+				    .engine = DISK_ENGINE_URING,
+				    .size = 32 * M,
+				    .direct = true };
+static const struct icase c2m = { .cluster = 2 * M,
+				  .refbits = 16,
+				  .backing = true,
+				  .engine = DISK_ENGINE_URING,
+				  .size = 64 * M };
+static const struct icase r1 = { .cluster = 4 * K,
+				 .refbits = 1,
+				 .backing = false,
+				 .engine = DISK_ENGINE_URING,
+				 .size = 8 * M };
+static const struct icase r2 = { .cluster = 4 * K,
+				 .refbits = 2,
+				 .backing = false,
+				 .engine = DISK_ENGINE_THREADS,
+				 .size = 8 * M };
+static const struct icase r4 = { .cluster = 4 * K,
+				 .refbits = 4,
+				 .backing = true,
+				 .engine = DISK_ENGINE_URING,
+				 .size = 8 * M };
+static const struct icase r8 = { .cluster = 4 * K,
+				 .refbits = 8,
+				 .backing = false,
+				 .engine = DISK_ENGINE_URING,
+				 .size = 8 * M };
+static const struct icase r32 = { .cluster = 4 * K,
+				  .refbits = 32,
+				  .backing = false,
+				  .engine = DISK_ENGINE_URING,
+				  .size = 8 * M };
+static const struct icase r64 = { .cluster = 4 * K,
+				  .refbits = 64,
+				  .backing = true,
+				  .engine = DISK_ENGINE_URING,
+				  .size = 8 * M };
 
 int storage_test_qcow2_interop(void)
 {
@@ -410,6 +465,7 @@ int storage_test_qcow2_interop(void)
 		cmocka_unit_test_prestate(test_godwit_writes, (void *)&c4k),
 		cmocka_unit_test_prestate(test_godwit_writes, (void *)&c64k),
 		cmocka_unit_test_prestate(test_godwit_writes, (void *)&c64kb),
+		cmocka_unit_test_prestate(test_godwit_writes, (void *)&c64kd),
 		cmocka_unit_test_prestate(test_godwit_writes, (void *)&c2m),
 		cmocka_unit_test_prestate(test_godwit_writes, (void *)&r1),
 		cmocka_unit_test_prestate(test_godwit_writes, (void *)&r2),
