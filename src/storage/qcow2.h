@@ -173,6 +173,11 @@ struct qcow2 {
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* an in-flight allocation finished */
 	bool lock_init;
+	/* Group commit of copy-up barriers (qcow2_io.c sync_after). */
+	pthread_mutex_t sync_lock;
+	pthread_cond_t sync_cond;
+	uint64_t syncs_started, syncs_done;
+	bool syncing;
 	struct qcow2 *backing; /* NULL: none */
 	dev_t dev;
 	ino_t ino;

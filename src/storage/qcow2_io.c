@@ -361,6 +361,37 @@ static int backing_fill(struct qcow2 *q, const struct alloc *a, uint8_t *buf,
 	return rc;
 }
 
+/*
+ * Return once an fdatasync that started after this call has finished.
+ * Writers that copied up at the same time share one (group commit): the
+ * first becomes the syncer, the others wait for its result or the next.
+ */
+static int sync_after(struct qcow2 *q)
+{
+	uint64_t want, mine;
+	int rc = 0;
+
+	pthread_mutex_lock(&q->sync_lock);
+	want = q->syncs_started + 1;
+	while (q->syncs_done < want && !rc) {
+		if (q->syncing) {
+			pthread_cond_wait(&q->sync_cond, &q->sync_lock);
+			continue;
+		}
+		q->syncing = true;
+		mine = ++q->syncs_started;
+		pthread_mutex_unlock(&q->sync_lock);
+		rc = fdatasync(q->fd) ? -errno : 0;
+		pthread_mutex_lock(&q->sync_lock);
+		q->syncing = false;
+		if (!rc)
+			q->syncs_done = mine;
+		pthread_cond_broadcast(&q->sync_cond);
+	}
+	pthread_mutex_unlock(&q->sync_lock);
+	return rc;
+}
+
 /* Write the cluster: head fill, the guest's bytes, tail fill. */
 static int alloc_write(struct qcow2 *q, struct alloc *a, struct iovc *c,
 		       struct iovec *scratch)
@@ -392,8 +423,8 @@ static int alloc_write(struct qcow2 *q, struct alloc *a, struct iovc *c,
 		rc = rw_full(q->fd, true, segs, n,
 			     a->host + (a->off & cl_mask(q)) - head);
 	/* What was copied from below reaches the disk before the L2 entry. */
-	if (!rc && buf && fdatasync(q->fd))
-		rc = -errno;
+	if (!rc && buf)
+		rc = sync_after(q);
 	free(buf);
 	return rc;
 }
