@@ -238,6 +238,12 @@ def test_qcow2_overlay_opened_locked_and_migrated(env):
     top = os.path.join(env.tmp, "top.qcow2")
     rc, _, err = env.godwit_cmd("disk-create", "-b", "base.img", top)
     check(rc == 0, "disk-create: " + err)
+    rc, _, err = env.godwit_cmd("disk-create", top, "4M")
+    check(rc == 1 and "cannot create it: File exists" in err,
+          "disk-create over an existing file: %d %s" % (rc, err))
+    rc, _, err = env.godwit_cmd("disk-create", top + ".2", "1000")
+    check(rc == 2 and "a multiple of 512" in err,
+          "disk-create with a bad size: %d %s" % (rc, err))
     src = disk_vm(env, ["qcow2:%s,xvda,w" % top], name="src")
     src.expect_stderr(r"disk xvda: %s opened read-write \(4194304 bytes"
                       % top)
