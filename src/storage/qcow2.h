@@ -21,7 +21,8 @@
  *      fdatasync: the L2 entry must not reach the disk before it;
  *   3. the L2 entry is written; a new L2 table is written (and synced)
  *      before the L1 entry that points at it;
- *   4. freeing goes the other way: the L2 entry first, then the refcount.
+ *   4. freeing goes the other way: the L2 entry first, then (after an
+ *      fdatasync, so batched: qcow2_free_later) the refcount.
  * A process crash (SIGKILL) keeps every completed write; a power failure
  * keeps what a FLUSH covered (fdatasync), as with any write-back cache.
  *
@@ -169,6 +170,8 @@ struct qcow2 {
 	uint64_t res_fresh; /* reserved clusters >= this are holes */
 	unsigned int res_batch; /* clusters to reserve next time */
 	struct qcow2_cache l2c, rbc;
+	uint64_t *frees; /* clusters whose refcount drops after a sync */
+	size_t nfrees;
 	struct qcow2_inflight *inflight;
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* an in-flight allocation finished */
@@ -262,11 +265,20 @@ int qcow2_l2_set(struct qcow2 *q, uint64_t off, uint64_t entry) __must_check;
 /* A free cluster (refcount 1 from now on); fresh: it reads zeroes. */
 int qcow2_alloc(struct qcow2 *q, uint64_t *host_out,
 		bool *fresh_out) __must_check;
-/* Drop a cluster's refcount to 0 (after its last reference is gone). */
+/* Drop a cluster's refcount to 0 now (it was never referenced). */
 int qcow2_free(struct qcow2 *q, uint64_t host) __must_check;
+/*
+ * Its last reference was just written away: drop its refcount once that
+ * write is synced (a power failure in between must not leave a
+ * reference to a free cluster). Batched; a crash first leaks it.
+ */
+int qcow2_free_later(struct qcow2 *q, uint64_t host) __must_check;
+/* Sync, then drop the refcounts qcow2_free_later left pending. */
+int qcow2_free_pending(struct qcow2 *q) __must_check;
 int qcow2_refcount_get(struct qcow2 *q, uint64_t cluster,
 		       uint64_t *rc_out) __must_check;
-/* Give back the reserved clusters nothing used (at close). */
+/* Apply pending frees; give back the reserved clusters nothing used
+ * (at close, before the lock goes, before an overlay goes on top). */
 void qcow2_unreserve(struct qcow2 *q);
 
 /* The table cache (qcow2_meta.c): find, take a slot for key, drop. */

@@ -422,8 +422,11 @@ static int alloc_write(struct qcow2 *q, struct alloc *a, struct iovc *c,
 	if (!rc)
 		rc = rw_full(q->fd, true, segs, n,
 			     a->host + (a->off & cl_mask(q)) - head);
-	/* What was copied from below reaches the disk before the L2 entry. */
-	if (!rc && buf)
+	/*
+	 * What was copied from below (or zeroes over a reused cluster's old
+	 * bytes) reaches the disk before the L2 entry that exposes it.
+	 */
+	if (!rc && (buf || (a->fill == FILL_ZEROES && (head || tail))))
 		rc = sync_after(q);
 	free(buf);
 	return rc;
@@ -512,7 +515,7 @@ static uint64_t zeroed_entry(const struct qcow2 *q, uint64_t e, bool discard,
 	return (e & QCOW2_OFFSET_MASK) | QCOW2_OFLAG_COPIED | QCOW2_OFLAG_ZERO;
 }
 
-/* L2 entry first, then the refcount: a crash in between leaks. */
+/* L2 entry first, the refcount after a sync: a crash between leaks. */
 static int zero_cluster(struct qcow2 *q, uint64_t off, bool discard, bool unmap)
 {
 	uint64_t e, ne, host;
@@ -529,7 +532,7 @@ static int zero_cluster(struct qcow2 *q, uint64_t off, bool discard, bool unmap)
 		rc = qcow2_l2_set(q, off, ne);
 	host = e & QCOW2_OFFSET_MASK;
 	if (!rc && do_free)
-		rc = qcow2_free(q, host);
+		rc = qcow2_free_later(q, host);
 	if (!rc && do_free &&
 	    fallocate(q->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, host,
 		      q->cluster_size) &&

@@ -206,6 +206,8 @@ void qcow2_meta_fini(struct qcow2 *q)
 	cache_fini(&q->rbc);
 	free(q->l1);
 	free(q->rt);
+	free(q->frees);
+	q->frees = NULL;
 	q->l1 = q->rt = NULL;
 }
 

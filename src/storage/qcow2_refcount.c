@@ -19,6 +19,7 @@
 
 #define RESERVE_BYTES_MAX (64u << 20) /* leaked at most by a crash */
 #define RESERVE_FIRST 16
+#define FREES_MAX 4096 /* pending frees: leaked at most by a crash */
 
 static uint64_t csize(const struct qcow2 *q)
 {
@@ -519,10 +520,45 @@ int qcow2_free(struct qcow2 *q, uint64_t host)
 	return refcount_set(q, c, 0, 0);
 }
 
+int qcow2_free_later(struct qcow2 *q, uint64_t host)
+{
+	uint64_t *f;
+
+	q->free_hint = MAX(q->free_hint, (host >> q->h.cluster_bits) + 1);
+	if (!q->frees) {
+		f = malloc(FREES_MAX * sizeof(*f));
+		if (!f)
+			return -ENOMEM;
+		q->frees = f;
+	}
+	q->frees[q->nfrees++] = host;
+	return q->nfrees < FREES_MAX ? 0 : qcow2_free_pending(q);
+}
+
+int qcow2_free_pending(struct qcow2 *q)
+{
+	size_t i;
+	int rc;
+
+	if (!q->nfrees)
+		return 0;
+	rc = qcow2_sync_meta(q);
+	for (i = 0; i < q->nfrees && !rc; i++)
+		rc = qcow2_free(q, q->frees[i]);
+	if (rc)
+		log_warn(
+			"disk %s: %s: %zu freed clusters stay allocated (leaked)",
+			q->label, q->path, q->nfrees - i);
+	q->nfrees = 0;
+	return rc;
+}
+
 void qcow2_unreserve(struct qcow2 *q)
 {
 	uint64_t n = q->res_end - q->res_next;
 
+	if (qcow2_free_pending(q))
+		log_debug("disk %s: pending frees leaked", q->label);
 	if (!n)
 		return;
 	if (refcount_set_run(q, q->res_next, n, 0) || qcow2_sync_meta(q)) {

@@ -361,6 +361,34 @@ static void test_qcow2_chain(void **state)
 	rig_down(&r);
 }
 
+/* A large discard: more freed clusters than are kept pending at once. */
+static void test_large_discard(void **state)
+{
+	static const struct icase c = { .cluster = 512,
+					.refbits = 16,
+					.engine = DISK_ENGINE_URING,
+					.size = 6u << 20 };
+	uint64_t half = c.size / 2;
+	uint8_t *buf = malloc(half);
+	struct rig r;
+
+	(void)state;
+	skip_without_qemu();
+	rig_up(&r, &c, 5);
+	rig_open(&r);
+	st_fill(buf, half, &r.rng);
+	assert_int_equal(st_do(r.q, DISK_OP_WRITE, 0, buf, half, 0), 0);
+	assert_int_equal(st_do(r.q, DISK_OP_WRITE, half, buf, half, 0), 0);
+	memcpy(r.mem + half, buf, half);
+	/* 6144 clusters: the pending frees are applied on the way. */
+	assert_int_equal(st_do(r.q, DISK_OP_DISCARD, 0, NULL, half, 0), 0);
+	assert_reads_mem(&r);
+	rig_close(&r);
+	assert_qemu_agrees(&r);
+	free(buf);
+	rig_down(&r);
+}
+
 /* Compressed clusters are refused when reached, naming the feature. */
 static void test_compressed_refused(void **state)
 {
@@ -478,6 +506,7 @@ int storage_test_qcow2_interop(void)
 		cmocka_unit_test_prestate(test_qemu_writes, (void *)&c64kb),
 		cmocka_unit_test_prestate(test_qemu_writes, (void *)&c2m),
 		cmocka_unit_test(test_qcow2_chain),
+		cmocka_unit_test(test_large_discard),
 		cmocka_unit_test(test_compressed_refused),
 	};
 
