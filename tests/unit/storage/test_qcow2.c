@@ -219,6 +219,17 @@ static void opens(const char *path, bool ro)
 	disk_close(d);
 }
 
+static struct disk *open_rw_q(const char *path, struct disk_queue **q)
+{
+	char why[DISK_WHY_MAX];
+	struct disk *d = NULL;
+
+	if (open_q(path, false, why, &d))
+		fail_msg("%s", why);
+	assert_int_equal(disk_queue_new(d, 0, q), 0);
+	return d;
+}
+
 static void poke64(const char *path, uint64_t off, uint64_t v)
 {
 	int fd = open(path, O_WRONLY);
@@ -279,6 +290,47 @@ static void test_open_refusals(void **state)
 	make(b, 1 << 20, "a.qcow2");
 	refused(a, true, "is already in the chain (a backing loop)");
 	refused(b, false, "is already in the chain (a backing loop)");
+	(void)state;
+}
+
+static uint64_t peek64(const char *path, uint64_t off)
+{
+	uint64_t v = 0;
+	int fd = open(path, O_RDONLY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &v, 8, off), 8);
+	close(fd);
+	return be64toh(v);
+}
+
+/* An L2 entry that is bad is found when its table is read: -EIO. */
+static void test_bad_l2_entry(void **state)
+{
+	char *p = img("l2.qcow2");
+	static uint8_t buf[4096];
+	struct disk_queue *q;
+	struct disk *d;
+	uint64_t l2;
+
+	make(p, 1 << 20, NULL);
+	d = open_rw_q(p, &q);
+	memset(buf, 1, sizeof(buf));
+	assert_int_equal(st_do(q, DISK_OP_WRITE, 0, buf, 4096, 0), 0);
+	disk_queue_free(q, 1000);
+	disk_close(d);
+	l2 = peek64(p, 3 * CS) & QCOW2_OFFSET_MASK;
+	assert_true(l2 >= 4 * CS);
+	poke64(p, l2, QCOW2_OFLAG_COPIED | (64ull << 20)); /* past the end */
+	d = open_rw_q(p, &q);
+	assert_int_equal(st_do(q, DISK_OP_READ, 0, buf, 4096, 0), -EIO);
+	disk_queue_free(q, 1000);
+	disk_close(d);
+	poke64(p, l2, QCOW2_OFLAG_COPIED | (5 * CS) | 2); /* reserved bit 1 */
+	d = open_rw_q(p, &q);
+	assert_int_equal(st_do(q, DISK_OP_WRITE, 0, buf, 4096, 0), -EIO);
+	disk_queue_free(q, 1000);
+	disk_close(d);
 	(void)state;
 }
 
@@ -486,6 +538,7 @@ int storage_test_qcow2(void)
 		cmocka_unit_test(test_parser_refusals),
 		cmocka_unit_test(test_refcount_packing),
 		cmocka_unit_test(test_open_refusals),
+		cmocka_unit_test(test_bad_l2_entry),
 		cmocka_unit_test(test_autoclear_cleared),
 		cmocka_unit_test(test_status_and_dirty),
 		cmocka_unit_test(test_fast_path),
