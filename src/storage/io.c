@@ -271,8 +271,8 @@ static bool runs_on_pool(const struct disk_queue *q, const struct disk_req *req)
 {
 	if (q->ops == &disk_threads_ops)
 		return true;
-	if (q->d->qcow2)
-		return !req->mapped && req->op != DISK_OP_FLUSH;
+	if (q->d->qcow2) /* flushes too: they write pending metadata */
+		return !req->mapped;
 	return q->d->info.is_blockdev && !is_transfer(req) &&
 	       req->op != DISK_OP_FLUSH;
 }

@@ -16,15 +16,20 @@
  *   1. refcounts of a run of clusters are raised (and the file extended
  *      over them) before any is used, then fdatasync: a crash leaks the
  *      unused rest of the run;
- *   2. a new cluster's data (and what it copies from the backing file)
- *      is written, then, when the copy came from the backing file,
- *      fdatasync: the L2 entry must not reach the disk before it;
- *   3. the L2 entry is written; a new L2 table is written (and synced)
- *      before the L1 entry that points at it;
+ *   2. a new cluster's data is written, then its L2 entry; when the
+ *      cluster holds bytes the guest did not write (copied up from the
+ *      backing file, or zeroes over a reused cluster's old bytes), the
+ *      entry is set in the cache at once but written to the file only
+ *      after an fdatasync (batched: at the guest's next FLUSH, or when
+ *      many are pending), so it never reaches the disk before the data;
+ *   3. a new L2 table is written (and synced) before the L1 entry that
+ *      points at it;
  *   4. freeing goes the other way: the L2 entry first, then (after an
  *      fdatasync, so batched: qcow2_free_later) the refcount.
- * A process crash (SIGKILL) keeps every completed write; a power failure
- * keeps what a FLUSH covered (fdatasync), as with any write-back cache.
+ * A power failure or a process crash (SIGKILL) keeps what a FLUSH
+ * covered, as with any write-back cache (a process crash also keeps
+ * every completed write except first writes to clusters of an overlay
+ * not yet flushed).
  *
  * Clusters freed while the image is open are not reused until it is
  * opened again: a request's data write may still be in flight to a
@@ -176,11 +181,12 @@ struct qcow2 {
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* an in-flight allocation finished */
 	bool lock_init;
-	/* Group commit of copy-up barriers (qcow2_io.c sync_after). */
-	pthread_mutex_t sync_lock;
-	pthread_cond_t sync_cond;
-	uint64_t syncs_started, syncs_done;
-	bool syncing;
+	/*
+	 * Guest offsets whose L2 entry (set in the cache) reaches the file
+	 * only after a sync: copy-up writes (qcow2_l2_set_later).
+	 */
+	uint64_t *pend;
+	size_t npend;
 	struct qcow2 *backing; /* NULL: none */
 	dev_t dev;
 	ino_t ino;
@@ -262,6 +268,14 @@ int qcow2_l2_get(struct qcow2 *q, uint64_t off, uint64_t *entry) __must_check;
 bool qcow2_l2_peek(struct qcow2 *q, uint64_t off, uint64_t *entry);
 /* Write the L2 entry for off, allocating its table if needed. */
 int qcow2_l2_set(struct qcow2 *q, uint64_t off, uint64_t entry) __must_check;
+/* Set it in the cache now, write it after the next sync (see above). */
+int qcow2_l2_set_later(struct qcow2 *q, uint64_t off,
+		       uint64_t entry) __must_check;
+/*
+ * Make what is written so far stable: fdatasync, then the pending L2
+ * entries, then fdatasync again (nothing pending: one fdatasync).
+ */
+int qcow2_flush(struct qcow2 *q) __must_check;
 /* A free cluster (refcount 1 from now on); fresh: it reads zeroes. */
 int qcow2_alloc(struct qcow2 *q, uint64_t *host_out,
 		bool *fresh_out) __must_check;

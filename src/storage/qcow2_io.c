@@ -309,6 +309,7 @@ struct alloc {
 	uint64_t host; /* the cluster */
 	bool is_new; /* allocated now (freed again on failure) */
 	enum fill fill;
+	bool defer; /* the L2 entry waits for a sync */
 	struct qcow2_inflight mark;
 };
 
@@ -361,37 +362,6 @@ static int backing_fill(struct qcow2 *q, const struct alloc *a, uint8_t *buf,
 	return rc;
 }
 
-/*
- * Return once an fdatasync that started after this call has finished.
- * Writers that copied up at the same time share one (group commit): the
- * first becomes the syncer, the others wait for its result or the next.
- */
-static int sync_after(struct qcow2 *q)
-{
-	uint64_t want, mine;
-	int rc = 0;
-
-	pthread_mutex_lock(&q->sync_lock);
-	want = q->syncs_started + 1;
-	while (q->syncs_done < want && !rc) {
-		if (q->syncing) {
-			pthread_cond_wait(&q->sync_cond, &q->sync_lock);
-			continue;
-		}
-		q->syncing = true;
-		mine = ++q->syncs_started;
-		pthread_mutex_unlock(&q->sync_lock);
-		rc = fdatasync(q->fd) ? -errno : 0;
-		pthread_mutex_lock(&q->sync_lock);
-		q->syncing = false;
-		if (!rc)
-			q->syncs_done = mine;
-		pthread_cond_broadcast(&q->sync_cond);
-	}
-	pthread_mutex_unlock(&q->sync_lock);
-	return rc;
-}
-
 /* Write the cluster: head fill, the guest's bytes, tail fill. */
 static int alloc_write(struct qcow2 *q, struct alloc *a, struct iovc *c,
 		       struct iovec *scratch)
@@ -424,10 +394,9 @@ static int alloc_write(struct qcow2 *q, struct alloc *a, struct iovc *c,
 			     a->host + (a->off & cl_mask(q)) - head);
 	/*
 	 * What was copied from below (or zeroes over a reused cluster's old
-	 * bytes) reaches the disk before the L2 entry that exposes it.
+	 * bytes) must reach the disk before the L2 entry that exposes it.
 	 */
-	if (!rc && (buf || (a->fill == FILL_ZEROES && (head || tail))))
-		rc = sync_after(q);
+	a->defer = buf || (a->fill == FILL_ZEROES && (head || tail));
 	free(buf);
 	return rc;
 }
@@ -446,7 +415,10 @@ static int write_alloc(struct qcow2 *q, uint64_t e, struct alloc *a,
 	pthread_mutex_unlock(&q->lock);
 	rc = alloc_write(q, a, c, scratch);
 	pthread_mutex_lock(&q->lock);
-	if (!rc)
+	if (!rc && a->defer)
+		rc = qcow2_l2_set_later(q, a->off,
+					a->host | QCOW2_OFLAG_COPIED);
+	else if (!rc)
 		rc = qcow2_l2_set(q, a->off, a->host | QCOW2_OFLAG_COPIED);
 	if (rc && a->is_new && qcow2_free(q, a->host))
 		log_warn("disk %s: %s: cluster 0x%" PRIx64 " leaked", q->label,
@@ -578,8 +550,12 @@ int qcow2_exec(struct qcow2 *q, struct disk_req *req)
 	struct iovc c;
 	int rc;
 
-	if (req->op == DISK_OP_FLUSH)
-		return fdatasync(q->fd) ? -errno : 0;
+	if (req->op == DISK_OP_FLUSH) {
+		pthread_mutex_lock(&q->lock);
+		rc = qcow2_flush(q);
+		pthread_mutex_unlock(&q->lock);
+		return rc;
+	}
 	scratch = malloc(SCRATCH_SEGS * sizeof(*scratch));
 	if (!scratch)
 		return -ENOMEM;

@@ -22,6 +22,7 @@
 
 #define L2_CACHE_BYTES_MAX (32u << 20) /* covers 256 GiB at 64 KiB */
 #define RB_CACHE_SLOTS 8
+#define PEND_MAX 1024 /* L2 entries waiting for a sync */
 
 static uint64_t csize(const struct qcow2 *q)
 {
@@ -207,7 +208,8 @@ void qcow2_meta_fini(struct qcow2 *q)
 	free(q->l1);
 	free(q->rt);
 	free(q->frees);
-	q->frees = NULL;
+	free(q->pend);
+	q->frees = q->pend = NULL;
 	q->l1 = q->rt = NULL;
 }
 
@@ -235,6 +237,23 @@ static int check_l2(const struct qcow2 *q, const void *t, uint64_t l1i)
 	return 0;
 }
 
+/*
+ * A table with entries that wait for a sync must not be dropped (read
+ * again, it would lack them): before the cache drops one, write them.
+ */
+static int make_room(struct qcow2 *q)
+{
+	unsigned int i;
+
+	if (!q->npend)
+		return 0;
+	for (i = 0; i < q->l2c.nslots; i++) {
+		if (!q->l2c.slots[i].valid)
+			return 0;
+	}
+	return qcow2_flush(q);
+}
+
 /* The L2 table for L1 index l1i, read if needed; NULL if none. */
 static int l2_table(struct qcow2 *q, uint64_t l1i, void **t_out)
 {
@@ -248,6 +267,9 @@ static int l2_table(struct qcow2 *q, uint64_t l1i, void **t_out)
 	*t_out = qcow2_cache_find(&q->l2c, l1i);
 	if (*t_out)
 		return 0;
+	rc = make_room(q);
+	if (rc)
+		return rc;
 	s = qcow2_cache_take(&q->l2c, l1i, csize(q));
 	if (!s)
 		return -ENOMEM;
@@ -315,6 +337,8 @@ static int new_l2(struct qcow2 *q, uint64_t l1i, void **t_out)
 	int rc;
 
 	rc = qcow2_alloc(q, &host, &fresh);
+	if (!rc)
+		rc = make_room(q);
 	if (rc)
 		return rc;
 	s = qcow2_cache_take(&q->l2c, l1i, csize(q));
@@ -359,4 +383,68 @@ int qcow2_l2_set(struct qcow2 *q, uint64_t off, uint64_t entry)
 	if (rc)
 		qcow2_be64_put(t, l2i, old);
 	return rc;
+}
+
+int qcow2_l2_set_later(struct qcow2 *q, uint64_t off, uint64_t entry)
+{
+	uint64_t l1i, l2i, *p;
+	void *t;
+	int rc;
+
+	if (!q->pend) {
+		p = malloc(PEND_MAX * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		q->pend = p;
+	}
+	l2_index(q, off, &l1i, &l2i);
+	if (l1i >= q->h.l1_size)
+		return -EIO;
+	rc = l2_table(q, l1i, &t);
+	if (!rc && !t)
+		rc = new_l2(q, l1i, &t);
+	if (rc)
+		return rc;
+	qcow2_be64_put(t, l2i, entry);
+	q->pend[q->npend++] = off;
+	return q->npend < PEND_MAX ? 0 : qcow2_flush(q);
+}
+
+/* Write the pending entries as the cache has them now. */
+static int write_pending(struct qcow2 *q)
+{
+	uint64_t l1i, l2i;
+	size_t i;
+	void *t;
+	int rc = 0;
+
+	for (i = 0; i < q->npend && !rc; i++) {
+		l2_index(q, q->pend[i], &l1i, &l2i);
+		t = qcow2_cache_find(&q->l2c, l1i);
+		if (!t)
+			return -EIO; /* make_room keeps them cached */
+		rc = qcow2_pwrite_full(q->meta_fd, (char *)t + l2i * 8, 8,
+				       (q->l1[l1i] & QCOW2_OFFSET_MASK) +
+					       l2i * 8);
+	}
+	return rc;
+}
+
+int qcow2_flush(struct qcow2 *q)
+{
+	int rc;
+
+	rc = qcow2_sync_meta(q);
+	if (rc || !q->npend)
+		return rc;
+	rc = write_pending(q);
+	if (!rc)
+		rc = qcow2_sync_meta(q);
+	if (rc) {
+		qcow2_meta_error(q, "cannot write pending L2 entries: %s",
+				 strerror(-rc));
+		return rc;
+	}
+	q->npend = 0;
+	return 0;
 }

@@ -589,8 +589,6 @@ static int open_image(const struct qcow2_open_args *a, struct chain *c,
 	snprintf(q->label, sizeof(q->label), "%s", a->label);
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->cond, NULL);
-	pthread_mutex_init(&q->sync_lock, NULL);
-	pthread_cond_init(&q->sync_cond, NULL);
 	q->lock_init = true;
 	rc = open_steps(q, a, c, why, whylen);
 	if (rc) {
@@ -625,8 +623,6 @@ void qcow2_close(struct qcow2 *q)
 	if (q->lock_init) {
 		pthread_mutex_destroy(&q->lock);
 		pthread_cond_destroy(&q->cond);
-		pthread_mutex_destroy(&q->sync_lock);
-		pthread_cond_destroy(&q->sync_cond);
 	}
 	free(q);
 }

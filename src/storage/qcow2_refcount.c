@@ -557,8 +557,8 @@ void qcow2_unreserve(struct qcow2 *q)
 {
 	uint64_t n = q->res_end - q->res_next;
 
-	if (qcow2_free_pending(q))
-		log_debug("disk %s: pending frees leaked", q->label);
+	if (qcow2_flush(q) || qcow2_free_pending(q))
+		log_debug("disk %s: pending updates failed", q->label);
 	if (!n)
 		return;
 	if (refcount_set_run(q, q->res_next, n, 0) || qcow2_sync_meta(q)) {
