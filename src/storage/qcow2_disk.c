@@ -168,33 +168,58 @@ int disk_create(const struct disk_create_args *a, char *why, size_t whylen)
 
 /* ---- an overlay on an open disk ---- */
 
-/* The old top as the overlay's backing image, read-only. */
-static int old_top(struct disk *d, struct qcow2 **b_out)
+/*
+ * The old top becomes the overlay's backing image: pending metadata
+ * written and reservations given back while it is still write-locked,
+ * then the lock downgraded (ours to read, nobody's to write).
+ */
+static int base_of(struct disk *d, struct qcow2 **b_out)
 {
-	struct qcow2 *b;
-	struct stat st;
+	struct flock rd = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
+	struct qcow2 *b = d->qcow2;
 
-	if (d->qcow2) {
-		pthread_mutex_lock(&d->qcow2->lock);
-		qcow2_unreserve(d->qcow2);
-		pthread_mutex_unlock(&d->qcow2->lock);
-		d->qcow2->readonly = true;
-		d->qcow2->own_fd = true;
-		*b_out = d->qcow2;
-		return 0;
+	if (b) {
+		pthread_mutex_lock(&b->lock);
+		qcow2_unreserve(b);
+		pthread_mutex_unlock(&b->lock);
+	} else {
+		b = calloc(1, sizeof(*b));
+		if (!b)
+			return -ENOMEM;
+		b->meta_fd = d->fd;
+		b->raw = true;
+		b->size = d->info.size;
+		snprintf(b->path, sizeof(b->path), "%s", d->path);
+		snprintf(b->label, sizeof(b->label), "%s", d->label);
 	}
-	b = calloc(1, sizeof(*b));
-	if (!b || fstat(d->fd, &st)) {
-		free(b);
-		return -ENOMEM;
+	if (fcntl(d->fd, F_OFD_SETLK, &rd)) {
+		if (b != d->qcow2)
+			free(b);
+		return -errno;
 	}
-	b->fd = b->meta_fd = d->fd;
-	b->own_fd = b->raw = b->readonly = true;
-	b->size = d->info.size;
-	snprintf(b->path, sizeof(b->path), "%s", d->path);
-	snprintf(b->label, sizeof(b->label), "%s", d->label);
+	b->fd = d->fd;
+	b->readonly = b->own_fd = true;
 	*b_out = b;
 	return 0;
+}
+
+/* From now on d's requests go to the overlay q on fd. */
+static void become_overlay(struct disk *d, int fd, struct qcow2 *q,
+			   const char *path)
+{
+	struct stat st;
+
+	d->qcow2 = q;
+	d->fd = fd;
+	if (!fstat(fd, &st)) {
+		d->dev = st.st_dev;
+		d->ino = st.st_ino;
+	}
+	d->info.format = DISK_FORMAT_QCOW2;
+	d->pool.max = DISK_POOL_THREADS_MAX;
+	log_info("disk %s: %s is the new top image over %s", d->label, path,
+		 d->path);
+	snprintf(d->path, sizeof(d->path), "%s", path);
 }
 
 /* Open the new overlay read-write, write-locked, without its backing. */
@@ -240,9 +265,8 @@ int disk_snapshot(struct disk *d, const char *path, char *why, size_t whylen)
 					     DISK_FORMAT_RAW,
 		.backing_format_given = true,
 	};
-	struct flock rd = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
 	struct qcow2 *q = NULL, *b = NULL;
-	struct stat st;
+	bool created = false;
 	int fd = -1, rc;
 
 	if (d->info.readonly || d->info.is_blockdev || !d->locked ||
@@ -251,35 +275,23 @@ int disk_snapshot(struct disk *d, const char *path, char *why, size_t whylen)
 			why, whylen, d->label, -EINVAL,
 			"an overlay needs a locked, read-write image file with an absolute path");
 	rc = disk_create(&ca, why, whylen);
-	if (rc)
-		return rc;
-	rc = open_overlay(d, path, &fd, &q, why, whylen);
-	if (rc) {
-		unlink(path);
-		return rc;
-	}
-	/* Downgrade: the base stays ours to read, nobody's to write. */
-	if (fcntl(d->fd, F_OFD_SETLK, &rd) || old_top(d, &b)) {
+	created = !rc;
+	if (!rc)
+		rc = open_overlay(d, path, &fd, &q, why, whylen);
+	if (!rc && base_of(d, &b))
 		rc = disk_why(why, whylen, d->label, -EIO,
 			      "cannot make %s the overlay's backing file",
 			      d->path);
+	if (rc) {
 		qcow2_close(q);
-		close(fd);
-		unlink(path);
+		if (fd >= 0)
+			close(fd);
+		if (created)
+			unlink(path);
 		return rc;
 	}
 	q->backing = b;
-	d->qcow2 = q;
-	d->fd = fd;
-	if (!fstat(fd, &st)) {
-		d->dev = st.st_dev;
-		d->ino = st.st_ino;
-	}
-	d->info.format = DISK_FORMAT_QCOW2;
-	d->pool.max = DISK_POOL_THREADS_MAX;
-	snprintf(d->path, sizeof(d->path), "%s", path);
-	log_info("disk %s: %s is the new top image over %s", d->label, path,
-		 b->path);
+	become_overlay(d, fd, q, path);
 	return 0;
 }
 

@@ -475,6 +475,11 @@ static void test_snapshot_overlay(void **state)
 	memset(b, 0x22, CS);
 	assert_int_equal(st_do(q, DISK_OP_WRITE, 0, a, CS, 0), 0);
 	assert_int_equal(st_do(q, DISK_OP_WRITE, CS, a, CS, 0), 0);
+	/* An existing file is never overwritten, nor removed. */
+	close(open(top, O_CREAT | O_WRONLY, 0644));
+	assert_int_equal(disk_snapshot(d, top, why, sizeof(why)), -EEXIST);
+	assert_int_equal(access(top, F_OK), 0);
+	unlink(top);
 	if (disk_snapshot(d, top, why, sizeof(why)))
 		fail_msg("%s", why);
 	assert_int_equal(disk_get_info(d)->format, DISK_FORMAT_QCOW2);
