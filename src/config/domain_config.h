@@ -83,6 +83,7 @@ enum domain_serial {
 
 enum domain_disk_format {
 	DOMAIN_DISK_RAW,
+	DOMAIN_DISK_QCOW2,
 };
 
 enum domain_vif_model {

@@ -98,7 +98,8 @@ static void out_disk(struct out *o, const struct domain_disk *disk)
 	char spec[DOMAIN_PATH_MAX + DOMAIN_VDEV_MAX + DOMAIN_SCRIPT_MAX + 128];
 	size_t n;
 
-	n = snprintf(spec, sizeof(spec), "format=raw, vdev=%.*s, access=%s",
+	n = snprintf(spec, sizeof(spec), "format=%s, vdev=%.*s, access=%s",
+		     disk->format == DOMAIN_DISK_QCOW2 ? "qcow2" : "raw",
 		     (int)strnlen(disk->vdev, sizeof(disk->vdev)), disk->vdev,
 		     disk->readonly ? "ro" : "rw");
 	if (disk->size)
@@ -194,7 +195,7 @@ static bool is_formattable_disk(const struct domain_disk *d)
 {
 	size_t n = strnlen(d->script, sizeof(d->script)), i;
 
-	if (d->format != DOMAIN_DISK_RAW || d->size % 512 ||
+	if ((unsigned int)d->format > DOMAIN_DISK_QCOW2 || d->size % 512 ||
 	    n == sizeof(d->script))
 		return false;
 	if (n && (d->script[0] == ' ' || d->script[n - 1] == ' '))

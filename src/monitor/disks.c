@@ -83,6 +83,8 @@ static int open_one(struct monitor *m, unsigned int i, bool lock_later,
 		.direct = c->direct_io,
 		.lock = lock_later ? DISK_LOCK_LATER : DISK_LOCK_NOW,
 		.size = c->size,
+		.format = c->format == DOMAIN_DISK_QCOW2 ? DISK_FORMAT_QCOW2 :
+							   DISK_FORMAT_RAW,
 	};
 	int rc;
 

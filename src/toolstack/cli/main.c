@@ -8,6 +8,7 @@
 #include "common/compiler.h"
 #include "common/log.h"
 #include "toolstack/cli/cli.h"
+#include "toolstack/cli/cmd_disk.h"
 #include "tools/inspect.h"
 
 static const struct cli_verb verbs[] = {
@@ -38,6 +39,8 @@ static const struct cli_verb verbs[] = {
 	{ "migrate-receive", cmd_migrate_receive, "[OPTIONS]",
 	  "accept one migration and run the VM in the foreground" },
 	{ "inspect", inspect_main, "FILE", "validate and describe a stream" },
+	{ "disk-create", cmd_disk_create, "[OPTIONS] FILE [SIZE]",
+	  "create a qcow2 image" },
 };
 
 static void usage(FILE *f)

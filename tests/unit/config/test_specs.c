@@ -24,6 +24,17 @@ static struct parse_result *one_disk(const char *spec)
 	return cfg_ok(text);
 }
 
+/* The format spec names, checked to survive formatting and parsing. */
+static enum domain_disk_format format_of(const char *spec)
+{
+	struct parse_result *r = one_disk(spec);
+	enum domain_disk_format f = r->cfg.disks[0].format;
+
+	cfg_assert_round_trip(&r->cfg);
+	free(r);
+	return f;
+}
+
 static void disk_fails(const char *spec, const char *message)
 {
 	char text[DOMAIN_PATH_MAX + 128];
@@ -88,12 +99,13 @@ static void test_disk_xm_legacy_forms(void **state)
 	assert_disk("phy:\t /dev/sdb,xvdb,r", "/dev/sdb", "xvdb", true);
 	disk_fails("phy: ,xvdb,r",
 		   "vm.cfg:2: disk: entry 1: no target (the disk image path)");
+	assert_int_equal(format_of("qcow2:/img/a,xvda,w"), DOMAIN_DISK_QCOW2);
+	assert_int_equal(format_of("tap:qcow2:/img/a,xvda,w"),
+			 DOMAIN_DISK_QCOW2);
+	assert_int_equal(format_of("/img/a,xvda,w"), DOMAIN_DISK_RAW);
 	disk_fails(
-		"qcow2:/img/a,xvda,w",
-		"vm.cfg:2: disk: entry 1: format \"qcow2\" is not supported (only raw)");
-	disk_fails(
-		"tap:qcow2:/img/a,xvda,w",
-		"vm.cfg:2: disk: entry 1: format \"qcow2\" is not supported (only raw)");
+		"qcow:/img/a,xvda,w",
+		"vm.cfg:2: disk: entry 1: format \"qcow\" is not supported (raw or qcow2)");
 	disk_fails(
 		"phy:/dev/sdb,raw,xvda,w,extra",
 		"vm.cfg:2: disk: entry 1: too many positional parameters (target,format,vdev,access)");
@@ -101,15 +113,15 @@ static void test_disk_xm_legacy_forms(void **state)
 
 static void test_disk_errors(void **state)
 {
+	assert_int_equal(format_of("vdev=xvda, format=qcow2, target=/a"),
+			 DOMAIN_DISK_QCOW2);
+	assert_int_equal(format_of("/a,qcow2,xvda,rw"), DOMAIN_DISK_QCOW2);
 	disk_fails(
-		"vdev=xvda, format=qcow2, target=/a",
-		"vm.cfg:2: disk: entry 1: format \"qcow2\" is not supported (only raw)");
-	disk_fails(
-		"/a,qcow2,xvda,rw",
-		"vm.cfg:2: disk: entry 1: format \"qcow2\" is not supported (only raw)");
+		"vdev=xvda, format=vhd, target=/a",
+		"vm.cfg:2: disk: entry 1: format \"vhd\" is not supported (raw or qcow2)");
 	disk_fails(
 		"vdev=xvda, format=vmdk, target=/a",
-		"vm.cfg:2: disk: entry 1: unknown format \"vmdk\" (only raw is supported)");
+		"vm.cfg:2: disk: entry 1: unknown format \"vmdk\" (raw or qcow2 are supported)");
 	disk_fails(
 		"format=raw, target=/a",
 		"vm.cfg:2: disk: entry 1: no vdev (the guest's name for the disk, e.g. xvda)");
