@@ -7,7 +7,7 @@ set -eu
 PKGS="meson ninja-build gcc pkg-config python3 binutils
 libjson-c-dev libcmocka-dev libzstd-dev libsystemd-dev
 clang clang-format libclang-rt-14-dev
-qemu-system-x86 busybox-static cpio xz-utils iproute2 procps"
+qemu-system-x86 busybox-static cpio xz-utils iproute2 procps nftables"
 
 missing=""
 for p in $PKGS; do
