@@ -409,7 +409,11 @@ def mutate(rng, how, saves):
         sa.records = recs
         return sa.encode(), "records %d and %d swapped" % (i, j)
     if how == "splice":
-        k = rng.randrange(1, min(len(recs), len(sb.records)))
+        # A's records up to a cut between two page batches, B's after it:
+        # both saves give some of the pages.
+        pages = [k for k, r in enumerate(recs) if r.type == 1]
+        k = rng.randrange(pages[0] + 1, pages[-1] + 1) if len(pages) > 1 \
+            else 1
         sa.records = recs[:k] + sb.records[k:]
         return sa.encode(), "first %d records of save A, rest of B" % k
     # splice-page: one page batch of A replaced by B's batch for the same

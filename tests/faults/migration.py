@@ -528,6 +528,9 @@ class Migration:
                 if st not in ("shutdown",):
                     paused.append((v, st + ("/" + mig if mig else "")))
                 continue
+            if mig == "active":
+                paused.append((v, "still migrating"))
+                continue
             if self.path == "daemon" and v.tap is None:
                 self._open_tap(v)
             if v.lines is None:

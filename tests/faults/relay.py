@@ -176,6 +176,7 @@ class _Conn:
         self.dead = set()  # sides closed by the plan
         self.count = {FWD: 0, BWD: 0}
         self.done = False  # the plan acted
+        self.cut_dirs = set()  # directions whose later bytes are dropped
 
     def start(self):
         self.r.event(self.no, "accepted")
@@ -203,7 +204,7 @@ class _Conn:
                 s.settimeout(0.05 if left else None)
                 data = s.recv(1 << 18)
             except socket.timeout:
-                self._send(to, left)  # a held-back tail: pass it on
+                self._forward(d, to, left)  # a held-back tail: pass it on
                 left = b""
                 continue
             except ConnectionResetError:
@@ -215,7 +216,7 @@ class _Conn:
                 return
             if not data:
                 self.r.event(self.no, "%s eof" % frm)
-                self._send(to, left)
+                self._forward(d, to, left)
                 if frm not in self.dead:
                     self._lose(to, reset=False)
                 return
@@ -247,24 +248,28 @@ class _Conn:
                    p.at[2] == name)
             if hit and p.at[3] == "before":
                 self._forward(d, to, buf[pos:i])
-                self._act()
+                self._act(d)
                 self._forward(d, to, buf[i:i + MSG_LEN])
             else:
                 self._forward(d, to, buf[pos:i + MSG_LEN])
                 if hit:
-                    self._act()
+                    self._act(d)
             pos = i + MSG_LEN
 
     def _forward(self, d, to, data):
-        if not data:
+        """Pass data on in direction d, unless a cut in d stopped it:
+        what was read after the cut point never arrives."""
+        if not data or d in self.cut_dirs:
             return
         if self._planned(d) and self.r.plan.at[0] == "offset":
             n = self.r.plan.at[2] - self.count[d]
             if 0 <= n < len(data):
                 self._send(to, data[:n])
                 self.count[d] += n
-                self._act()
+                self._act(d)
                 data = data[n:]
+                if d in self.cut_dirs:
+                    return
         self.count[d] += len(data)
         self._send(to, data)
 
@@ -293,7 +298,7 @@ class _Conn:
             except OSError:
                 pass
 
-    def _act(self):
+    def _act(self, d):
         p = self.r.plan
         self.done = True
         self.r.fault_at = now()
@@ -304,8 +309,10 @@ class _Conn:
             self.r.hold_until = now() + p.hold_s
             if p.then:
                 self.r.wait_hold()
+                self.cut_dirs.add(d)
                 self._cut(p.then, "both")
         else:
+            self.cut_dirs.add(d)
             self._cut(p.action, p.side)
 
     def _cut(self, how, side):

@@ -147,6 +147,7 @@ class RelayFramer(unittest.TestCase):
                 self.r = type("R", (), {"plan": None, "event":
                                         lambda s, n, w: seen.append(w)})()
                 self.no, self.dead, self.done = 0, set(), False
+                self.cut_dirs = set()
                 self.count = {"fwd": 0, "bwd": 0}
                 self.out = b""
 
