@@ -14,8 +14,7 @@ import threading
 import time
 import uuid
 
-from proc import (Lines, Proc, arg_after, merged_env, now, pid_alive,
-                  processes_naming)
+from proc import Lines, Proc, arg_after, merged_env, now, processes_naming
 import qmpc
 
 
@@ -443,6 +442,3 @@ class Tmpfs:
         if r.returncode != 0:
             subprocess.run(["umount", "-l", self.path], capture_output=True)
 
-
-def alive_pids(pids):
-    return [p for p in pids if pid_alive(p)]

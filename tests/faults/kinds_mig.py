@@ -6,13 +6,13 @@ from the trial's random generator and lets migration.Migration check
 the promises."""
 
 import signal
+import time
 
 from hosts import Daemon
 from migration import Migration
 from points import HookGate, StallWatch
-from proc import Proc, now
+from proc import now
 from relay import Plan
-import time
 
 SIGS = {"KILL": signal.SIGKILL, "TERM": signal.SIGTERM,
         "STOP": signal.SIGSTOP}
@@ -339,10 +339,6 @@ def _rules(fault, pct):
     return [("input", "numgen random mod 100 < %d drop" % pct),
             ("output", "numgen random mod 100 < %d drop" % pct)]
 
-
-def cli_proc(t, *args, env=None):
-    return Proc(t, "cli", [t.camp.build.godwit] + list(args),
-                env=t.env(**(env or {})))
 
 
 # ---- control: no fault at all ----

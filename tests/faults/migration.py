@@ -428,6 +428,10 @@ class Migration:
             if excusable and self._owner_ended():
                 o.notes.append("the VM ended with its owner (%s)"
                                % self.fault_what)
+            elif any(s == "still migrating" for _, s in paused):
+                # Undecided (counted as such): it may still resume.
+                o.notes.append("outcome unknown: the source was still "
+                               "migrating when the trial settled")
             else:
                 o.lost.append("nobody runs the VM after settling%s" % (
                     "; held paused by " + ", ".join(
@@ -590,6 +594,11 @@ class Migration:
             back = watch.went_back(v.lines.sweeps())
             if back:
                 o.corrupt.append("%s: %s" % (v.role, back))
+            if back or v.lines.bad_lines():
+                o.notes.append("%s's serial output: %s" % (
+                    v.role, " | ".join("%.3f %s" % (t - self.t_start, x)
+                                       for t, x, _ in
+                                       v.lines.snapshot()[-40:])))
 
     def _vmm_lines(self):
         return [v for v in (self.src, self.dst)

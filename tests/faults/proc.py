@@ -108,9 +108,14 @@ def merged_env(extra):
 
 
 def _pump(stream, lines):
+    """Read lines as they come. A last line without its newline (the
+    guest was paused or moved away in the middle of printing it; the
+    rest comes out of the destination) is kept marked as partial, so
+    that it is not read as a sweep number."""
     try:
         for raw in stream:
-            lines.add(raw.decode(errors="replace").rstrip("\r\n"))
+            text = raw.decode(errors="replace").rstrip("\r\n")
+            lines.add(text if raw.endswith(b"\n") else text + " [partial]")
     except (OSError, ValueError):
         pass
     lines.close()

@@ -105,8 +105,8 @@ def status_of(path, timeout=2.0):
     except QmpError:
         return None, None
     try:
-        st = q.cmd("query-status", timeout=timeout).get("return", {})
         mig = q.cmd("query-migrate", timeout=timeout).get("return", {})
+        st = q.cmd("query-status", timeout=timeout).get("return", {})
         return st.get("status"), mig.get("status")
     except QmpError:
         return None, None

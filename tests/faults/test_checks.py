@@ -7,6 +7,7 @@ that resumed only after the destination died), and the relay must find
 handover messages split across reads. Runs in a second, no KVM; `make
 faults` and `make faults-smoke` run it first."""
 
+import io
 import os
 import struct
 import sys
@@ -14,6 +15,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import proc  # noqa: E402
 import relay  # noqa: E402
 import watch  # noqa: E402
 
@@ -123,6 +125,15 @@ class TwiceBySweeps(unittest.TestCase):
     def test_went_back(self):
         self.assertIsNone(watch.went_back([(0, 1, 0), (1, 5, 0), (2, 5, 0)]))
         self.assertIsNotNone(watch.went_back([(0, 4, 0), (1, 3, 0)]))
+
+
+class PartialLine(unittest.TestCase):
+    def test_cut_line_is_not_a_sweep(self):
+        # The source paused in the middle of "dirty: sweep 912".
+        lines = proc.Lines()
+        proc._pump(io.BytesIO(b"dirty: sweep 839\ndirty: sweep 9"), lines)
+        self.assertEqual([n for _, n, _ in lines.sweeps()], [839])
+        self.assertIsNone(watch.went_back(lines.sweeps()))
 
 
 def message(mtype):

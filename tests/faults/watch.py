@@ -51,8 +51,11 @@ class Probe(threading.Thread):
                     continue
             t0 = now()
             try:
-                st = q.cmd("query-status", timeout=3.0).get("return", {})
+                # query-migrate first: a migration that ends between the
+                # two answers then shows as (active, postmigrate), never
+                # as a resumed source (running, completed/unconfirmed).
                 mig = q.cmd("query-migrate", timeout=3.0).get("return", {})
+                st = q.cmd("query-status", timeout=3.0).get("return", {})
             except qmpc.QmpError:
                 q.close()
                 q = None
