@@ -100,9 +100,10 @@ def _signal_trial(t, cap, path, role, sname, moment, phases=(),
                   dst_wrap=(), params=None):
     rng = t.rng
     signo = SIGS[sname]
+    # A stop of a while, or held until every other party decided (None).
     stop_s = t.pick("stop_s", [rng.uniform(0.3, 3), rng.uniform(3, 9),
-                               rng.uniform(10, 14)]) if sname == "STOP" \
-        else 0.0
+                               rng.uniform(10, 14), None]) \
+        if sname == "STOP" else 0.0
     prm = params or pick_params(rng)
     plan, env, phase, where = None, {}, None, moment
     if moment == "relay":
@@ -117,7 +118,9 @@ def _signal_trial(t, cap, path, role, sname, moment, phases=(),
         phase = [p for p in phases if p.name == name][0]
         env = {phase.var: phase.name}
         where = "stall " + phase.name
-    t.o.variant = "SIG%s %s @ %s (%s)" % (sname, role, where, path)
+    t.o.variant = "SIG%s %s @ %s (%s)" % (
+        sname + (" (held)" if sname == "STOP" and stop_s is None else ""),
+        role, where, path)
     if stop_s:
         t.o.params["stop_s"] = round(stop_s, 2)
     m = Migration(t, path=path, plan=plan, dst_env=env if phase and

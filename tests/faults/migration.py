@@ -272,11 +272,14 @@ class Migration:
             return
         p.send(signo)
         if signo == signal.SIGSTOP:
-            self.at(now() + stop_s, lambda: p.send(signal.SIGCONT), role)
+            self.at(None if stop_s is None else now() + stop_s,
+                    lambda: p.send(signal.SIGCONT), role)
 
     def at(self, when, fn, role=None):
         """Run fn at `when` while waiting for the verdicts; a role marks
-        a SIGCONT (that party's 10 s start then)."""
+        a SIGCONT (that party's 10 s start then). when None: once every
+        party that does not wait on `role` has its verdict (or the wait
+        is over), so a stopped process shows how long the others take."""
         self.later.append((when, fn, role))
 
     def mark_fault(self, what, target=None):
@@ -349,10 +352,19 @@ class Migration:
         cands = [x for x in (t, d.gone_at) if x is not None]
         return min(cands) if cands else None
 
-    def _do_later(self):
+    def _due(self, when, role, got, cap):
+        if when is not None:
+            return now() >= when
+        waiting = {"src": {"src", "cli"}, "srcd": {"cli"}, "dst": {"dst"},
+                   "dstd": set(), "cli": {"cli"}}[role]
+        others = [r for r in ("cli", "src", "dst") if r not in waiting]
+        return all(r in got for r in others) or \
+            now() >= self.fault_at + cap
+
+    def _do_later(self, got, cap):
         for item in list(self.later):
             when, fn, role = item
-            if now() >= when:
+            if self._due(when, role, got, cap):
                 fn()
                 if role:
                     self.cont_at[role] = now()
@@ -377,7 +389,7 @@ class Migration:
                    "src": self._src_verdict, "dst": self._dst_verdict}
         got = {}
         while True:
-            self._do_later()
+            self._do_later(got, cap)
             self._watch_dst()
             for role, fn in verdict.items():
                 if role not in got:
