@@ -5,7 +5,7 @@ FUZZ_BUILD ?= build-fuzz
 MESON_TEST = meson test -C $(BUILD) --print-errorlogs
 
 .PHONY: all deps demo check check-unit check-kvm fuzz-smoke fuzz bench clean \
-	qcow2-crash
+	qcow2-crash faults faults-smoke
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -49,6 +49,17 @@ fuzz-smoke: $(FUZZ_BUILD)/build.ninja
 fuzz: $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)
 	tests/fuzz/campaign.sh $(FUZZ_BUILD) $${FUZZ_SECONDS:-3600}
+
+# The fault campaign (tests/faults/README.md), as root: FAULTS_TRIALS
+# (500), FAULTS_SEED (printed), FAULTS_KINDS. Exit 1 if any trial broke
+# a promise. Not part of check; faults-smoke is a 20-trial fixed mix.
+faults: deps all
+	python3 tests/faults/test_checks.py
+	python3 tests/faults/campaign.py $(BUILD)
+
+faults-smoke: deps all
+	python3 tests/faults/test_checks.py
+	FAULTS_SMOKE=1 python3 tests/faults/campaign.py $(BUILD)
 
 bench: deps all
 	GODWIT_BUILD=$(abspath $(BUILD)) bench/run-all.sh
