@@ -51,6 +51,9 @@ struct dev_host {
 	struct vm *vm;
 	int console_fd; /* where guest console output goes; -1: nowhere */
 	struct dev_res res;
+	/* The instance's own argument from its slot (a NIC's virtio_net_conf);
+	 * NULL for devices that need none. The caller's, alive until destroy. */
+	const void *arg;
 };
 
 /* What a saved state is checked against. */

@@ -37,6 +37,7 @@ static int devreg_add(struct dev_registry *r, const struct dev_slot *s)
 	e->type = s->type;
 	e->res = s->res;
 	e->may_be_absent = s->may_be_absent;
+	e->arg = s->arg;
 	return 0;
 }
 
@@ -72,6 +73,7 @@ int devreg_realize(struct dev_registry *r, const struct dev_host *host)
 		}
 		h.res = e->res;
 		h.id = e->id;
+		h.arg = e->arg;
 		rc = e->type->realize(e->dev, &h);
 		if (rc) {
 			log_err("device %s (%s): cannot create it: %s", e->id,

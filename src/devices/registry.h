@@ -30,6 +30,7 @@ struct dev_slot {
 	 * "ged0"). It then keeps its power-on state.
 	 */
 	bool may_be_absent;
+	const void *arg; /* realize's host->arg for this instance */
 };
 
 struct dev_entry {
@@ -37,6 +38,7 @@ struct dev_entry {
 	const struct dev_type *type;
 	struct dev_res res;
 	bool may_be_absent;
+	const void *arg; /* from the slot */
 	void *dev; /* the instance; NULL while only described */
 	bool realized; /* realize succeeded: quiesce, resume and save apply */
 	bool borrowed; /* the instance is the caller's (devreg_attach()) */
