@@ -155,7 +155,8 @@ int platform_describe_conf(struct dev_registry *r,
 		s = (struct dev_slot){ .id = d->id,
 				       .type = d->type,
 				       .res = platform_conf_res(k),
-				       .arg = d->arg };
+				       .arg = d->arg,
+				       .may_be_absent = d->may_be_absent };
 		rc = devreg_add_list(r, &s, 1);
 		if (rc)
 			return WHY(rc, "device %s: %s", d->id, strerror(-rc));

@@ -16,6 +16,7 @@
 #ifndef GODWIT_DEVICES_PLATFORM_H
 #define GODWIT_DEVICES_PLATFORM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,11 @@ struct platform_dev {
 	char id[DEVICE_ID_LEN]; /* e.g. the disk's vdev: "xvda" */
 	const struct dev_type *type;
 	const void *arg; /* the model's per-instance argument (device.h) */
+	/*
+	 * Streams written before the model existed lack its record (the
+	 * guest never saw the device there): it then starts reset.
+	 */
+	bool may_be_absent;
 };
 
 /* Slot 0 is console0's; the configuration's devices take the rest. */

@@ -26,6 +26,7 @@
 #include "common/compiler.h"
 #include "config/domain_config.h"
 #include "devices/platform.h"
+#include "devices/virtio/blk.h"
 
 struct disk;
 
@@ -40,6 +41,7 @@ struct machine_backends {
 /* The description, and the storage its arguments point into. */
 struct machine {
 	struct platform_conf pc; /* for platform_create / _describe_conf */
+	struct virtio_blk_conf blk[DOMAIN_DISKS_MAX]; /* disk i's device */
 };
 
 /*
