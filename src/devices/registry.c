@@ -36,8 +36,8 @@ static int devreg_add(struct dev_registry *r, const struct dev_slot *s)
 	strcpy(e->id, s->id);
 	e->type = s->type;
 	e->res = s->res;
-	e->may_be_absent = s->may_be_absent;
 	e->arg = s->arg;
+	e->may_be_absent = s->may_be_absent;
 	return 0;
 }
 
@@ -72,8 +72,8 @@ int devreg_realize(struct dev_registry *r, const struct dev_host *host)
 			return -ENOMEM;
 		}
 		h.res = e->res;
-		h.id = e->id;
 		h.arg = e->arg;
+		h.id = e->id;
 		rc = e->type->realize(e->dev, &h);
 		if (rc) {
 			log_err("device %s (%s): cannot create it: %s", e->id,
@@ -119,7 +119,9 @@ void *devreg_dev(struct dev_registry *r, const char *id)
 struct dev_env devreg_env(const struct dev_registry *r,
 			  const struct dev_entry *e)
 {
-	return (struct dev_env){ .mem_bytes = r->mem_bytes, .res = e->res };
+	return (struct dev_env){ .mem_bytes = r->mem_bytes,
+				 .res = e->res,
+				 .arg = e->arg };
 }
 
 void devreg_quiesce_all(struct dev_registry *r)

@@ -24,21 +24,21 @@ struct dev_slot {
 	const char *id; /* < DEVICE_ID_LEN bytes */
 	const struct dev_type *type;
 	struct dev_res res;
+	const void *arg; /* per-instance argument (device.h); may be NULL */
 	/*
 	 * A stream may lack this device's DEVICE record: the device came
 	 * after streams without it were written (godwit 0.1.0 had no
 	 * "ged0"). It then keeps its power-on state.
 	 */
 	bool may_be_absent;
-	const void *arg; /* realize's host->arg for this instance */
 };
 
 struct dev_entry {
 	char id[DEVICE_ID_LEN];
 	const struct dev_type *type;
 	struct dev_res res;
+	const void *arg; /* the slot's, passed to realize and check */
 	bool may_be_absent;
-	const void *arg; /* from the slot */
 	void *dev; /* the instance; NULL while only described */
 	bool realized; /* realize succeeded: quiesce, resume and save apply */
 	bool borrowed; /* the instance is the caller's (devreg_attach()) */

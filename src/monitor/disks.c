@@ -92,12 +92,11 @@ static int open_one(struct monitor *m, unsigned int i, bool lock_later,
 	in = disk_get_info(md->disk);
 	/* What the guest sees travels with the VM: a restore checks it. */
 	c->size = in->size;
-	log_info(
-		"vm %s: disk %s: %s opened %s (%" PRIu64
-		" bytes, %s%s); no virtio-blk device yet: the guest does not see it",
-		m->cfg.name, c->vdev, md->path,
-		c->readonly ? "read-only" : "read-write", in->size,
-		disk_engine_name(in->engine), in->direct ? ", direct I/O" : "");
+	log_info("vm %s: disk %s: %s opened %s (%" PRIu64 " bytes, %s%s)",
+		 m->cfg.name, c->vdev, md->path,
+		 c->readonly ? "read-only" : "read-write", in->size,
+		 disk_engine_name(in->engine),
+		 in->direct ? ", direct I/O" : "");
 	return 0;
 }
 

@@ -15,6 +15,7 @@
 #include "devices/ged.h"
 #include "devices/registry.h"
 #include "format/stream_format.h"
+#include "machine/machine.h"
 #include "migration/arrival.h"
 #include "migration/handover.h"
 #include "migration/precopy.h"
@@ -154,6 +155,7 @@ struct monitor {
 	const struct monitor_opts *opts;
 	struct domain_config cfg; /* effective configuration */
 	struct vm vm;
+	struct machine machine; /* what cfg adds to the platform; devs use it */
 	struct dev_registry devs; /* the VM's devices (devices/platform.h) */
 	struct ged *ged; /* in devs: the power button (system_powerdown) */
 	struct monitor_disks disks;

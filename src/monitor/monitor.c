@@ -166,15 +166,30 @@ static int monitor_signals(struct monitor *m)
 			     monitor_on_signal, m);
 }
 
-/* The platform's devices (devices/platform.c), output to the console. */
+/*
+ * The platform's devices (devices/platform.c) and those the config adds
+ * (machine/machine.h) over the disks opened for it, output to the
+ * console.
+ */
 static int monitor_devices(struct monitor *m)
 {
+	struct machine_backends be = { { 0 } };
+	char why[256];
+	unsigned int i;
 	int rc;
 
+	for (i = 0; i < m->disks.nr; i++)
+		be.disk[i] = m->disks.d[i].disk;
+	rc = machine_build(&m->machine, &m->cfg, &be, why, sizeof(why));
+	if (rc) {
+		log_err("vm %s: %s", m->cfg.name, why);
+		return rc;
+	}
 	rc = console_open_output(&m->console, m->cfg.serial,
 				 m->cfg.serial_path);
 	if (!rc)
-		rc = platform_create(&m->devs, &m->vm, m->console.out_fd);
+		rc = platform_create(&m->devs, &m->vm, m->console.out_fd,
+				     &m->machine.pc);
 	m->ged = devreg_dev(&m->devs, "ged0");
 	return rc;
 }

@@ -1,0 +1,48 @@
+/*
+ * From a domain configuration to the devices it adds (machine.h).
+ */
+#include "machine/machine.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/*
+ * Disk i: a virtio-blk device named by its vdev, one request queue per
+ * vCPU, showing the guest the size the configuration records (the
+ * image's, set when it was first opened: a restore or a destination
+ * opens the image at that size or refuses it, monitor/disks.c).
+ */
+static int add_disks(struct machine *mc, const struct domain_config *cfg,
+		     const struct machine_backends *be, char *why,
+		     size_t whylen)
+{
+	unsigned int i;
+	int rc;
+
+	for (i = 0; i < cfg->nr_disks; i++) {
+		const struct domain_disk *d = &cfg->disks[i];
+		struct virtio_blk_conf *c = &mc->blk[i];
+
+		c->disk = be ? be->disk[i] : NULL;
+		c->size = c->disk ? disk_get_info(c->disk)->size : d->size;
+		c->readonly = d->readonly;
+		c->discard = !d->no_discard;
+		c->num_queues = MIN(cfg->vcpus, VIRTIO_QUEUES_MAX);
+		snprintf(c->serial, sizeof(c->serial), "%s", d->vdev);
+		rc = platform_conf_add(&mc->pc, d->vdev, &virtio_blk_type, c,
+				       why, whylen);
+		if (rc)
+			return rc;
+		/* Streams from before virtio-blk: the guest saw no disk. */
+		mc->pc.devs[mc->pc.nr - 1].may_be_absent = true;
+	}
+	return 0;
+}
+
+int machine_build(struct machine *mc, const struct domain_config *cfg,
+		  const struct machine_backends *be, char *why, size_t whylen)
+{
+	memset(mc, 0, sizeof(*mc));
+	mc->pc.mem_bytes = cfg->memory_mib * MIB;
+	return add_disks(mc, cfg, be, why, whylen);
+}
