@@ -39,10 +39,43 @@ static int add_disks(struct machine *mc, const struct domain_config *cfg,
 	return 0;
 }
 
+/*
+ * vif i: a virtio-net device "vif-<i>" with the configured MAC (which
+ * the configuration carries, so it is the same on every host) over the
+ * tap the VMM opened for it, within the vif's rate limit.
+ */
+static int add_nics(struct machine *mc, const struct domain_config *cfg,
+		    const struct machine_backends *be, char *why, size_t whylen)
+{
+	unsigned int i;
+	int rc;
+
+	for (i = 0; i < cfg->nr_vifs; i++) {
+		const struct domain_vif *v = &cfg->vifs[i];
+		struct virtio_net_conf *c = &mc->net[i];
+
+		memcpy(c->mac, v->mac, sizeof(c->mac));
+		c->tap_fd = be ? be->tap_fd[i] : -1;
+		c->rate_bytes_per_s = v->rate_bytes_per_s;
+		c->rate_interval_us = v->rate_interval_us;
+		snprintf(mc->net_id[i], sizeof(mc->net_id[i]), "vif-%u", i);
+		rc = platform_conf_add(&mc->pc, mc->net_id[i], &virtio_net_type,
+				       c, why, whylen);
+		if (rc)
+			return rc;
+		/* Streams from before virtio-net: the guest saw no NIC. */
+		mc->pc.devs[mc->pc.nr - 1].may_be_absent = true;
+	}
+	return 0;
+}
+
 int machine_build(struct machine *mc, const struct domain_config *cfg,
 		  const struct machine_backends *be, char *why, size_t whylen)
 {
+	int rc;
+
 	memset(mc, 0, sizeof(*mc));
 	mc->pc.mem_bytes = cfg->memory_mib * MIB;
-	return add_disks(mc, cfg, be, why, whylen);
+	rc = add_disks(mc, cfg, be, why, whylen);
+	return rc ? rc : add_nics(mc, cfg, be, why, whylen);
 }

@@ -12,8 +12,8 @@
  * Order, hence virtio-mmio slots and device ids (stable: from the
  * configuration, never from creation order):
  *   disk i (cfg->disks[i])  added device i, slot 1 + i, id = its vdev
- *   NICs                    after the disks, ids with a '-' (a vdev has
- *                           none, so a NIC id never takes a disk's)
+ *   vif i (cfg->vifs[i])    after the disks, id "vif-<i>" (a vdev has no
+ *                           '-', so a NIC id never takes a disk's)
  * A new device class is one more loop in machine_build() over its
  * configuration list, with its argument array in struct machine.
  */
@@ -27,6 +27,7 @@
 #include "config/domain_config.h"
 #include "devices/platform.h"
 #include "devices/virtio/blk.h"
+#include "devices/virtio/net.h"
 
 struct disk;
 
@@ -36,12 +37,15 @@ struct disk;
  */
 struct machine_backends {
 	struct disk *disk[DOMAIN_DISKS_MAX]; /* cfg->disks[i], opened */
+	int tap_fd[DOMAIN_VIFS_MAX]; /* cfg->vifs[i]'s tap; -1: none */
 };
 
 /* The description, and the storage its arguments point into. */
 struct machine {
 	struct platform_conf pc; /* for platform_create / _describe_conf */
 	struct virtio_blk_conf blk[DOMAIN_DISKS_MAX]; /* disk i's device */
+	struct virtio_net_conf net[DOMAIN_VIFS_MAX]; /* vif i's device */
+	char net_id[DOMAIN_VIFS_MAX][DEVICE_ID_LEN]; /* "vif-0", ... */
 };
 
 /*

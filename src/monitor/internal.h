@@ -25,6 +25,7 @@
 #include "monitor/disks.h"
 #include "monitor/hooks.h"
 #include "monitor/monitor.h"
+#include "monitor/nics.h"
 #include "monitor/savefile.h"
 #include "rpc/server.h"
 #include "vmm/vm.h"
@@ -159,6 +160,7 @@ struct monitor {
 	struct dev_registry devs; /* the VM's devices (devices/platform.h) */
 	struct ged *ged; /* in devs: the power button (system_powerdown) */
 	struct monitor_disks disks;
+	struct monitor_nics nics;
 	struct console console;
 	struct evloop *loop;
 	struct rpc_server *rpc;
@@ -234,6 +236,11 @@ enum rpc_reply_kind monitor_cmd_migrate_resolve(struct rpc_request *req,
 /* Handed over, no CONFIRMED yet: the VM must not run here on its own. */
 bool monitor_migration_committed(struct monitor *m);
 enum rpc_reply_kind monitor_cmd_query_migrate(struct rpc_request *req,
+					      struct json_object *args,
+					      struct rpc_reply *reply);
+
+/* nics.c */
+enum rpc_reply_kind monitor_cmd_announce_self(struct rpc_request *req,
 					      struct json_object *args,
 					      struct rpc_reply *reply);
 

@@ -173,13 +173,15 @@ static int monitor_signals(struct monitor *m)
  */
 static int monitor_devices(struct monitor *m)
 {
-	struct machine_backends be = { { 0 } };
+	struct machine_backends be = { { 0 }, { 0 } };
 	char why[256];
 	unsigned int i;
 	int rc;
 
 	for (i = 0; i < m->disks.nr; i++)
 		be.disk[i] = m->disks.d[i].disk;
+	for (i = 0; i < DOMAIN_VIFS_MAX; i++)
+		be.tap_fd[i] = i < m->nics.nr ? m->nics.n[i].tap_fd : -1;
 	rc = machine_build(&m->machine, &m->cfg, &be, why, sizeof(why));
 	if (rc) {
 		log_err("vm %s: %s", m->cfg.name, why);
@@ -250,6 +252,8 @@ static int monitor_start_vm(struct monitor *m)
 		return rc;
 	}
 	m->state = m->opts->paused ? RUN_PAUSED : RUN_RUNNING;
+	if (m->restore.fd >= 0) /* restored: the NICs may be elsewhere now */
+		monitor_nics_announce(m, NULL);
 	return 0;
 }
 
@@ -257,6 +261,16 @@ static int monitor_start_disks(struct monitor *m)
 {
 	char why[DISK_WHY_MAX];
 	int rc = monitor_disks_open(m, false, why, sizeof(why));
+
+	if (rc)
+		log_err("%s", why);
+	return rc;
+}
+
+static int monitor_start_nics(struct monitor *m)
+{
+	char why[512];
+	int rc = monitor_nics_open(m, why, sizeof(why));
 
 	if (rc)
 		log_err("%s", why);
@@ -273,9 +287,11 @@ static int monitor_start(struct monitor *m)
 	if (!rc && (m->opts->incoming_listen[0] || m->opts->incoming_fd >= 0))
 		rc = monitor_incoming_accept(m);
 	if (!rc && m->restore.fd >= 0)
-		rc = monitor_restore_prepare(m); /* opens the disks too */
+		rc = monitor_restore_prepare(m); /* opens disks and NICs too */
 	else if (!rc)
 		rc = monitor_start_disks(m);
+	if (!rc && m->restore.fd < 0)
+		rc = monitor_start_nics(m);
 	if (!rc)
 		rc = monitor_create_vm(m);
 	if (!rc)
@@ -298,6 +314,7 @@ static void monitor_teardown(struct monitor *m)
 	console_close(&m->console);
 	vm_destroy(&m->vm);
 	devreg_destroy(&m->devs);
+	monitor_nics_close(m);
 	monitor_disks_close(m);
 	if (m->signal_fd >= 0)
 		close(m->signal_fd);

@@ -464,6 +464,7 @@ static int net_check(const struct dev_env *env, const void *state, char *why,
 		     size_t whylen)
 {
 	const struct virtio_net_state *st = state;
+	const struct virtio_net_conf *conf = env->arg;
 	static const uint8_t zero[6];
 
 	if ((st->mac[0] & 1) || !memcmp(st->mac, zero, 6))
@@ -471,6 +472,12 @@ static int net_check(const struct dev_env *env, const void *state, char *why,
 			"mac %02x:%02x:%02x:%02x:%02x:%02x is not a unicast address",
 			st->mac[0], st->mac[1], st->mac[2], st->mac[3],
 			st->mac[4], st->mac[5]);
+	if (conf && memcmp(st->mac, conf->mac, 6))
+		return WHY(
+			"mac %02x:%02x:%02x:%02x:%02x:%02x, but the configuration gives this interface %02x:%02x:%02x:%02x:%02x:%02x",
+			st->mac[0], st->mac[1], st->mac[2], st->mac[3],
+			st->mac[4], st->mac[5], conf->mac[0], conf->mac[1],
+			conf->mac[2], conf->mac[3], conf->mac[4], conf->mac[5]);
 	if (st->status & ~(VIRTIO_NET_S_LINK_UP | VIRTIO_NET_S_ANNOUNCE))
 		return WHY("status 0x%x sets bits virtio-net does not have",
 			   st->status);

@@ -1,0 +1,267 @@
+/*
+ * Network interfaces of the VM (nics.h): taps, their setup and scripts,
+ * and announcements, including the control socket's announce-self
+ * (QEMU's command and argument names).
+ *
+ * Taps are opened on the monitor's main thread before the VM exists;
+ * their fds go to the devices through the machine description (device
+ * arguments), and are closed only after the devices are destroyed.
+ */
+#include "monitor/nics.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/hotplug.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "devices/virtio/net.h"
+#include "monitor/internal.h"
+#include "net/tap.h"
+
+/* GODWIT_HOTPLUG_TIMEOUT_MS, else the default (as for disks). */
+static unsigned int nic_timeout_ms(void)
+{
+	const char *s = getenv("GODWIT_HOTPLUG_TIMEOUT_MS");
+	uint64_t v;
+
+	if (s && !parse_u64(s, &v) && v > 0 && v <= 3600000)
+		return (unsigned int)v;
+	return HOTPLUG_TIMEOUT_MS_DEFAULT;
+}
+
+static struct hotplug_vif nic_hotplug(const struct monitor *m, unsigned int i,
+				      const char *mac, const char *uuid)
+{
+	const struct domain_vif *v = &m->cfg.vifs[i];
+
+	return (struct hotplug_vif){
+		.script = v->script,
+		.vif = m->nics.n[i].tap,
+		.bridge = v->bridge,
+		.mac = mac,
+		.ip = v->ip,
+		.devid = i,
+		.domain = m->cfg.name,
+		.uuid = uuid,
+		.timeout_ms = nic_timeout_ms(),
+	};
+}
+
+/* The vif's script online, or godwit's own setup. */
+static int nic_setup(struct monitor *m, unsigned int i, char *why,
+		     size_t whylen)
+{
+	const struct domain_vif *v = &m->cfg.vifs[i];
+	struct monitor_nic *n = &m->nics.n[i];
+	char mac[DOMAIN_MAC_STR_LEN + 1], uuid[DOMAIN_UUID_STR_LEN + 1];
+	struct hotplug_vif h;
+	int rc;
+
+	if (!v->script[0])
+		return tap_plug(n->tap, v->bridge, why, whylen);
+	domain_config_mac_format(v->mac, mac);
+	domain_config_uuid_format(m->cfg.uuid, uuid);
+	h = nic_hotplug(m, i, mac, uuid);
+	rc = hotplug_vif_online(&h, why, whylen);
+	n->online = !rc;
+	return rc;
+}
+
+/* "gw<pid>.<i>" unless the vif names its tap (Xen: vif<domid>.<devid>). */
+static int nic_open_one(struct monitor *m, unsigned int i, char *why,
+			size_t whylen)
+{
+	const struct domain_vif *v = &m->cfg.vifs[i];
+	struct monitor_nic *n = &m->nics.n[i];
+	char name[IFNAMSIZ], tap_why[200];
+	int rc;
+
+	if (v->vifname[0])
+		snprintf(name, sizeof(name), "%s", v->vifname);
+	else
+		snprintf(name, sizeof(name), "gw%d.%u", (int)getpid(), i);
+	rc = tap_open(name, &n->tap_fd, n->tap, tap_why, sizeof(tap_why));
+	if (rc) {
+		snprintf(why, whylen, "vif %u: %s", i, tap_why);
+		return rc;
+	}
+	rc = nic_setup(m, i, why, whylen);
+	if (!rc)
+		log_info("vm %s: vif %u: tap %s, %s %s", m->cfg.name, i, n->tap,
+			 v->script[0] ? "set up by" : "bridge",
+			 v->script[0] ? v->script :
+			 v->bridge[0] ? v->bridge :
+					"none");
+	return rc;
+}
+
+int monitor_nics_open(struct monitor *m, char *why, size_t whylen)
+{
+	unsigned int i;
+	int rc = 0;
+
+	for (i = 0; i < DOMAIN_VIFS_MAX; i++)
+		m->nics.n[i].tap_fd = -1;
+	for (i = 0; i < m->cfg.nr_vifs && !rc; i++) {
+		m->nics.nr = i + 1;
+		rc = nic_open_one(m, i, why, whylen);
+	}
+	if (rc)
+		monitor_nics_close(m);
+	return rc;
+}
+
+void monitor_nics_close(struct monitor *m)
+{
+	char mac[DOMAIN_MAC_STR_LEN + 1], uuid[DOMAIN_UUID_STR_LEN + 1];
+	char why[512];
+	struct hotplug_vif h;
+	unsigned int i;
+
+	evloop_timer_free(m->nics.timer);
+	m->nics.timer = NULL;
+	domain_config_uuid_format(m->cfg.uuid, uuid);
+	for (i = m->nics.nr; i-- > 0;) {
+		struct monitor_nic *n = &m->nics.n[i];
+
+		/* Offline while the tap still exists: the script undoes. */
+		if (n->online) {
+			domain_config_mac_format(m->cfg.vifs[i].mac, mac);
+			h = nic_hotplug(m, i, mac, uuid);
+			if (hotplug_vif_offline(&h, why, sizeof(why)))
+				log_err("%s", why);
+			n->online = false;
+		}
+		if (n->tap_fd >= 0)
+			close(n->tap_fd);
+		n->tap_fd = -1;
+	}
+	m->nics.nr = 0;
+}
+
+/* ---- Announcements ------------------------------------------------------ */
+
+/* One round on every NIC; returns how many guests were asked. */
+static unsigned int nic_round(struct monitor *m)
+{
+	unsigned int i, asked = 0;
+	struct virtio_net *n;
+	char id[DEVICE_ID_LEN];
+	int rc;
+
+	for (i = 0; i < m->cfg.nr_vifs; i++) {
+		snprintf(id, sizeof(id), "vif-%u", i);
+		n = devreg_dev(&m->devs, id);
+		if (!n)
+			continue;
+		rc = virtio_net_announce(n);
+		if (rc < 0)
+			log_warn(
+				"vm %s: vif %u: cannot send the announcement: %s",
+				m->cfg.name, i, strerror(-rc));
+		asked += rc > 0;
+	}
+	m->nics.done++;
+	return asked;
+}
+
+static void nic_next(struct monitor *m)
+{
+	uint32_t gap;
+
+	if (m->nics.done >= m->nics.params.rounds || !m->nics.timer)
+		return;
+	gap = announce_gap_ms(&m->nics.params, m->nics.done);
+	evloop_timer_arm(m->nics.timer, gap * NSEC_PER_MSEC, 0);
+}
+
+static void nic_timer(struct evloop *loop, struct evloop_timer *t, void *opaque)
+{
+	struct monitor *m = opaque;
+
+	nic_round(m);
+	nic_next(m);
+}
+
+void monitor_nics_announce(struct monitor *m, const struct announce_params *p)
+{
+	uint64_t t0 = time_mono_ns(), us;
+	unsigned int asked;
+
+	if (!m->cfg.nr_vifs)
+		return;
+	if (p)
+		m->nics.params = *p;
+	else
+		announce_params_default(&m->nics.params);
+	m->nics.done = 0;
+	if (!m->nics.params.rounds)
+		return;
+	asked = nic_round(m);
+	us = (time_mono_ns() - t0) / NSEC_PER_USEC;
+	log_info(
+		"vm %s: announced %u NIC%s (RARP; %u guest%s asked) in %llu us; %u more round%s",
+		m->cfg.name, m->cfg.nr_vifs, m->cfg.nr_vifs == 1 ? "" : "s",
+		asked, asked == 1 ? "" : "s", (unsigned long long)us,
+		m->nics.params.rounds - 1,
+		m->nics.params.rounds == 2 ? "" : "s");
+	if (!m->nics.timer &&
+	    evloop_timer_new(m->loop, nic_timer, m, &m->nics.timer)) {
+		log_warn("vm %s: no timer for the later announcement rounds",
+			 m->cfg.name);
+		return;
+	}
+	nic_next(m);
+}
+
+/* ---- announce-self (QMP) ------------------------------------------------ */
+
+static bool nic_param(struct json_object *args, const char *key, uint32_t max,
+		      uint32_t *out)
+{
+	struct json_object *v;
+	int64_t x;
+
+	if (!json_object_object_get_ex(args, key, &v))
+		return true;
+	if (!json_object_is_type(v, json_type_int))
+		return false;
+	x = json_object_get_int64(v);
+	if (x < 0 || x > max)
+		return false;
+	*out = (uint32_t)x;
+	return true;
+}
+
+enum rpc_reply_kind monitor_cmd_announce_self(struct rpc_request *req,
+					      struct json_object *args,
+					      struct rpc_reply *reply)
+{
+	struct monitor *m = req->opaque;
+	struct announce_params p;
+
+	announce_params_default(&p);
+	if (args &&
+	    (!nic_param(args, "initial", ANNOUNCE_LIMIT_MS, &p.initial_ms) ||
+	     !nic_param(args, "max", ANNOUNCE_LIMIT_MS, &p.max_ms) ||
+	     !nic_param(args, "rounds", ANNOUNCE_ROUNDS_MAX, &p.rounds) ||
+	     !nic_param(args, "step", ANNOUNCE_LIMIT_MS, &p.step_ms)))
+		return rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"announce-self: initial, max and step are milliseconds (0-%u), rounds 0-%u",
+			ANNOUNCE_LIMIT_MS, ANNOUNCE_ROUNDS_MAX);
+	if (m->state != RUN_RUNNING && m->state != RUN_PAUSED)
+		return rpc_reply_error(reply, RPC_ERR_GENERIC,
+				       "the VM is not running (%s)",
+				       run_state_name(m->state));
+	if (!m->cfg.nr_vifs)
+		return rpc_reply_error(reply, RPC_ERR_GENERIC,
+				       "the VM has no network interface");
+	monitor_nics_announce(m, &p);
+	return RPC_REPLY_RETURN;
+}
