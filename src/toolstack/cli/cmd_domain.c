@@ -236,6 +236,26 @@ static void list_disks(struct json_object *d)
 		printf("-");
 }
 
+/* "00:16:3e:56:af:69@br0,00:16:3e:01:02:03", or "-" without vifs. */
+static void list_vifs(struct json_object *d)
+{
+	struct json_object *vifs, *v;
+	const char *bridge;
+	size_t i, n = 0;
+
+	if (json_object_object_get_ex(d, "vifs", &vifs) &&
+	    json_object_is_type(vifs, json_type_array))
+		n = json_object_array_length(vifs);
+	for (i = 0; i < n; i++) {
+		v = json_object_array_get_idx(vifs, i);
+		bridge = rpc_json_str(v, "bridge", NULL);
+		printf("%s%s%s%s", i ? "," : "", rpc_json_str(v, "mac", "?"),
+		       bridge ? "@" : "", bridge ? bridge : "");
+	}
+	if (!n)
+		printf("-");
+}
+
 static void list_print(struct json_object *arr, bool lng, char **want,
 		       int nwant)
 {
@@ -244,7 +264,7 @@ static void list_print(struct json_object *arr, bool lng, char **want,
 	size_t i;
 
 	printf("Name                                        ID   Mem VCPUs\tState\tTime(s)%s\n",
-	       lng ? "\tUUID                                \tReason\tDisks" :
+	       lng ? "\tUUID                                \tReason\tDisks\tVifs" :
 		     "");
 	for (i = 0; i < json_object_array_length(arr); i++) {
 		d = json_object_array_get_idx(arr, i);
@@ -265,6 +285,8 @@ static void list_print(struct json_object *arr, bool lng, char **want,
 			       unconfirmed ? "unconfirmed: " : "",
 			       rpc_json_str(d, "reason", ""));
 			list_disks(d);
+			printf("\t");
+			list_vifs(d);
 		} else if (unconfirmed) {
 			printf("  unconfirmed: %s",
 			       rpc_json_str(d, "reason", ""));
@@ -278,7 +300,7 @@ static void list_usage(FILE *f)
 	fprintf(f,
 		"usage: godwit list [-l] [--json] [DOMAIN ...]\n"
 		"List godwitd's domains as xl does.\n"
-		"  -l, --long   add each domain's UUID, how it last ended and its disks\n"
+		"  -l, --long   add each domain's UUID, how it last ended, its disks and vifs\n"
 		"  --json       print the daemon's JSON\n");
 }
 

@@ -112,6 +112,34 @@ static struct json_object *disks_json(const struct domain_config *cfg)
 	return a;
 }
 
+/* The config's vifs for list: mac, bridge, vifname, script if set. */
+static struct json_object *vifs_json(const struct domain_config *cfg)
+{
+	struct json_object *a = json_object_new_array(), *o;
+	char mac[DOMAIN_MAC_STR_LEN + 1];
+	const struct domain_vif *v;
+	unsigned int i;
+
+	for (i = 0; cfg && i < cfg->nr_vifs; i++) {
+		v = &cfg->vifs[i];
+		o = json_object_new_object();
+		domain_config_mac_format(v->mac, mac);
+		json_object_object_add(o, "mac", json_object_new_string(mac));
+		if (v->bridge[0])
+			json_object_object_add(
+				o, "bridge", json_object_new_string(v->bridge));
+		if (v->vifname[0])
+			json_object_object_add(
+				o, "vifname",
+				json_object_new_string(v->vifname));
+		if (v->script[0])
+			json_object_object_add(
+				o, "script", json_object_new_string(v->script));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
 /* The domain as the list command reports it (new object). */
 static struct json_object *dom_json(struct dom *d)
 {
@@ -145,6 +173,7 @@ static struct json_object *dom_json(struct dom *d)
 					       d->rec.reason :
 					       d->status_why));
 	json_object_object_add(o, "disks", disks_json(d->cfg));
+	json_object_object_add(o, "vifs", vifs_json(d->cfg));
 	return o;
 }
 
@@ -339,6 +368,18 @@ static enum rpc_reply_kind cmd_pause(struct rpc_request *req,
 			   reply);
 }
 
+static enum rpc_reply_kind cmd_announce(struct rpc_request *req,
+					struct json_object *args,
+					struct rpc_reply *reply)
+{
+	struct dom *d = ctl_arg_dom(req_gwd(req), args, reply);
+
+	if (!d)
+		return RPC_REPLY_ERROR;
+	return ctl_forward(req, d, "announce-self", NULL, FORWARD_TIMEOUT_MS,
+			   false, reply);
+}
+
 static enum rpc_reply_kind cmd_unpause(struct rpc_request *req,
 				       struct json_object *args,
 				       struct rpc_reply *reply)
@@ -481,6 +522,7 @@ int ctl_start(struct gwd *g)
 		{ "list", cmd_list, NULL },
 		{ "pause", cmd_pause, NULL },
 		{ "unpause", cmd_unpause, NULL },
+		{ "announce", cmd_announce, NULL },
 		{ "shutdown", cmd_shutdown, NULL },
 		{ "destroy", cmd_destroy, NULL },
 		{ "console", cmd_console, NULL },
