@@ -336,16 +336,19 @@ static int ho_claim(void *opaque, char *why, size_t whylen)
 	return monitor_disks_lock(opaque, why, whylen);
 }
 
-static int ho_resume(void *opaque)
+static int start_vcpus(struct monitor *m)
 {
-	struct monitor *m = opaque;
 	int rc = vm_start(&m->vm, m->opts->paused);
 
 	if (!rc)
 		m->state = m->opts->paused ? RUN_PAUSED : RUN_RUNNING;
-	if (!rc) /* the network learns where the VM is now, at once */
-		monitor_nics_announce(m, NULL);
 	return rc;
+}
+
+/* The network learns where the VM is now, as its vCPUs start. */
+static int ho_resume(void *opaque)
+{
+	return monitor_nics_resume(opaque, start_vcpus);
 }
 
 static void ho_discard(void *opaque, const char *why)

@@ -226,6 +226,15 @@ static int monitor_boot(struct monitor *m)
 	return boot_load(&m->vm, &boot);
 }
 
+static int monitor_vcpus(struct monitor *m)
+{
+	int rc = vm_start(&m->vm, m->opts->paused);
+
+	if (!rc)
+		m->state = m->opts->paused ? RUN_PAUSED : RUN_RUNNING;
+	return rc;
+}
+
 static int monitor_start_vm(struct monitor *m)
 {
 	int rc;
@@ -246,15 +255,12 @@ static int monitor_start_vm(struct monitor *m)
 	m->user_paused = m->opts->paused;
 	if (m->restore.migration)
 		return monitor_incoming_handover(m);
-	rc = vm_start(&m->vm, m->opts->paused);
-	if (rc) {
+	/* Restored: the NICs may be on another host now. */
+	rc = m->restore.fd >= 0 ? monitor_nics_resume(m, monitor_vcpus) :
+				  monitor_vcpus(m);
+	if (rc)
 		log_err("cannot start vCPUs: %s", strerror(-rc));
-		return rc;
-	}
-	m->state = m->opts->paused ? RUN_PAUSED : RUN_RUNNING;
-	if (m->restore.fd >= 0) /* restored: the NICs may be elsewhere now */
-		monitor_nics_announce(m, NULL);
-	return 0;
+	return rc;
 }
 
 static int monitor_start_disks(struct monitor *m)

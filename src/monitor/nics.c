@@ -146,27 +146,41 @@ void monitor_nics_close(struct monitor *m)
 
 /* ---- Announcements ------------------------------------------------------ */
 
-/* One round on every NIC; returns how many guests were asked. */
-static unsigned int nic_round(struct monitor *m)
+static struct virtio_net *nic_dev(struct monitor *m, unsigned int i)
 {
-	unsigned int i, asked = 0;
-	struct virtio_net *n;
 	char id[DEVICE_ID_LEN];
+
+	snprintf(id, sizeof(id), "vif-%u", i);
+	return devreg_dev(&m->devs, id);
+}
+
+/* RARP from every NIC, all at once. */
+static void nic_rarp(struct monitor *m)
+{
+	struct virtio_net *n;
+	unsigned int i;
 	int rc;
 
 	for (i = 0; i < m->cfg.nr_vifs; i++) {
-		snprintf(id, sizeof(id), "vif-%u", i);
-		n = devreg_dev(&m->devs, id);
-		if (!n)
-			continue;
-		rc = virtio_net_announce(n);
-		if (rc < 0)
+		n = nic_dev(m, i);
+		rc = n ? virtio_net_send_rarp(n) : 0;
+		if (rc)
 			log_warn(
 				"vm %s: vif %u: cannot send the announcement: %s",
 				m->cfg.name, i, strerror(-rc));
-		asked += rc > 0;
 	}
-	m->nics.done++;
+}
+
+/* Every guest that can announce itself is asked to; how many were. */
+static unsigned int nic_ask(struct monitor *m)
+{
+	struct virtio_net *n;
+	unsigned int i, asked = 0;
+
+	for (i = 0; i < m->cfg.nr_vifs; i++) {
+		n = nic_dev(m, i);
+		asked += n && virtio_net_ask_guest(n);
+	}
 	return asked;
 }
 
@@ -184,32 +198,16 @@ static void nic_timer(struct evloop *loop, struct evloop_timer *t, void *opaque)
 {
 	struct monitor *m = opaque;
 
-	nic_round(m);
+	nic_rarp(m);
+	nic_ask(m);
+	m->nics.done++;
 	nic_next(m);
 }
 
-void monitor_nics_announce(struct monitor *m, const struct announce_params *p)
+/* The first round was sent: the rest on p's schedule from the loop. */
+static void nic_schedule(struct monitor *m)
 {
-	uint64_t t0 = time_mono_ns(), us;
-	unsigned int asked;
-
-	if (!m->cfg.nr_vifs)
-		return;
-	if (p)
-		m->nics.params = *p;
-	else
-		announce_params_default(&m->nics.params);
-	m->nics.done = 0;
-	if (!m->nics.params.rounds)
-		return;
-	asked = nic_round(m);
-	us = (time_mono_ns() - t0) / NSEC_PER_USEC;
-	log_info(
-		"vm %s: announced %u NIC%s (RARP; %u guest%s asked) in %llu us; %u more round%s",
-		m->cfg.name, m->cfg.nr_vifs, m->cfg.nr_vifs == 1 ? "" : "s",
-		asked, asked == 1 ? "" : "s", (unsigned long long)us,
-		m->nics.params.rounds - 1,
-		m->nics.params.rounds == 2 ? "" : "s");
+	m->nics.done = 1;
 	if (!m->nics.timer &&
 	    evloop_timer_new(m->loop, nic_timer, m, &m->nics.timer)) {
 		log_warn("vm %s: no timer for the later announcement rounds",
@@ -217,6 +215,62 @@ void monitor_nics_announce(struct monitor *m, const struct announce_params *p)
 		return;
 	}
 	nic_next(m);
+}
+
+static void nic_params(struct monitor *m, const struct announce_params *p)
+{
+	if (p)
+		m->nics.params = *p;
+	else
+		announce_params_default(&m->nics.params);
+	m->nics.done = 0;
+	if (m->nics.timer)
+		evloop_timer_disarm(m->nics.timer);
+}
+
+void monitor_nics_announce(struct monitor *m, const struct announce_params *p)
+{
+	unsigned int asked;
+
+	nic_params(m, p);
+	if (!m->cfg.nr_vifs || !m->nics.params.rounds)
+		return;
+	nic_rarp(m);
+	asked = nic_ask(m);
+	log_info(
+		"vm %s: announced %u NIC%s (RARP; %u guest%s asked); %u more round%s",
+		m->cfg.name, m->cfg.nr_vifs, m->cfg.nr_vifs == 1 ? "" : "s",
+		asked, asked == 1 ? "" : "s", m->nics.params.rounds - 1,
+		m->nics.params.rounds == 2 ? "" : "s");
+	nic_schedule(m);
+}
+
+int monitor_nics_resume(struct monitor *m, int (*start)(struct monitor *m))
+{
+	uint64_t t0, t1, t2;
+	unsigned int asked;
+	int rc;
+
+	nic_params(m, NULL);
+	if (!m->cfg.nr_vifs)
+		return start(m);
+	t0 = time_mono_ns();
+	nic_rarp(m); /* the VM is ours: frames for it may come here now */
+	t1 = time_mono_ns();
+	rc = start(m);
+	if (rc)
+		return rc;
+	t2 = time_mono_ns();
+	asked = nic_ask(m);
+	log_info(
+		"vm %s: announced %u NIC%s (RARP; %u guest%s asked): RARP sent in %llu us, %llu us before the vCPUs started; %u more rounds",
+		m->cfg.name, m->cfg.nr_vifs, m->cfg.nr_vifs == 1 ? "" : "s",
+		asked, asked == 1 ? "" : "s",
+		(unsigned long long)((t1 - t0) / NSEC_PER_USEC),
+		(unsigned long long)((t2 - t1) / NSEC_PER_USEC),
+		m->nics.params.rounds - 1);
+	nic_schedule(m);
+	return 0;
 }
 
 /* ---- announce-self (QMP) ------------------------------------------------ */

@@ -49,12 +49,21 @@ int monitor_nics_open(struct monitor *m, char *why, size_t whylen) __must_check;
 /* Scripts offline, then the taps closed. After the devices are gone. */
 void monitor_nics_close(struct monitor *m);
 /*
- * Announce every NIC: the first round now, on the calling thread (the
- * one that resumed the VM, so it costs the guest nothing but the
- * writes), the others from the loop on p's schedule (NULL: QEMU's
- * defaults). Restarts an announcement already running. Loop thread, or
- * before the loop runs.
+ * Announce every NIC: the first round now, the others from the loop on
+ * p's schedule (NULL: QEMU's defaults). Restarts an announcement already
+ * running. Loop thread (announce-self).
  */
 void monitor_nics_announce(struct monitor *m, const struct announce_params *p);
+/*
+ * A VM that is ours to run after a migration or a restore: the first
+ * round's RARP frames go out on this thread just before start() starts
+ * the vCPUs (frames for the VM then queue in its taps while they start,
+ * instead of going to the old host), the guests are asked to announce
+ * themselves right after, the other rounds follow on QEMU's schedule.
+ * Returns start()'s result (no further rounds when it fails). The
+ * thread that would run the loop, before it runs.
+ */
+int monitor_nics_resume(struct monitor *m,
+			int (*start)(struct monitor *m)) __must_check;
 
 #endif

@@ -105,7 +105,8 @@ def test_generated_mac_survives_save_restore(env):
         check(rc == 0 and "valid" in out, "inspect: %s %s" % (out, err))
         vm2 = Vm(env, ["restore", path, "--serial", "stdio"], name="restored",
                  prefix=seg.prefix("a"))
-        vm2.expect_stderr(r"announced 1 NIC \(RARP; 1 guest asked\)", 30)
+        vm2.expect_stderr(r"announced 1 NIC \(RARP; 1 guest asked\): RARP "
+                          r"sent in \d+ us", 30)
         cfg = vm2.qmp().execute("query-config")["config"]
         check(("mac=%s" % vm.mac) in cfg, "restored config: " + cfg)
         s = client(env, seg, "--seconds", "1", "--hz", "200")

@@ -298,20 +298,32 @@ static bool net_ask_guest(struct virtio_dev *vd)
 	return true;
 }
 
-int virtio_net_announce(struct virtio_net *n)
+int virtio_net_send_rarp(struct virtio_net *n)
 {
 	uint8_t pkt[VIRTIO_NET_HDR_LEN + ANNOUNCE_FRAME_LEN] = { 0 };
-	int rc = 0, asked;
 
-	if (n->tap_fd >= 0) {
-		announce_rarp(pkt + VIRTIO_NET_HDR_LEN, n->mac);
-		if (write(n->tap_fd, pkt, sizeof(pkt)) < 0)
-			rc = -errno;
-	}
+	if (n->tap_fd < 0)
+		return 0;
+	announce_rarp(pkt + VIRTIO_NET_HDR_LEN, n->mac);
+	count(&n->stats.announces, 1);
+	return write(n->tap_fd, pkt, sizeof(pkt)) < 0 ? -errno : 0;
+}
+
+bool virtio_net_ask_guest(struct virtio_net *n)
+{
+	bool asked;
+
 	pthread_mutex_lock(&n->vd.lock);
 	asked = net_ask_guest(&n->vd);
 	pthread_mutex_unlock(&n->vd.lock);
-	count(&n->stats.announces, 1);
+	return asked;
+}
+
+int virtio_net_announce(struct virtio_net *n)
+{
+	int rc = virtio_net_send_rarp(n);
+	bool asked = virtio_net_ask_guest(n);
+
 	return rc ? rc : asked;
 }
 

@@ -113,6 +113,9 @@ int virtio_net_setup(struct virtio_net *n, const struct dev_host *host,
  * could not be sent.
  */
 int virtio_net_announce(struct virtio_net *n) __must_check;
+/* Its two halves: the RARP frame (0 or -errno), and asking the guest. */
+int virtio_net_send_rarp(struct virtio_net *n) __must_check;
+bool virtio_net_ask_guest(struct virtio_net *n);
 void virtio_net_stats(struct virtio_net *n, struct virtio_net_stats *out);
 
 /* The receive path (net_rx.c). */
