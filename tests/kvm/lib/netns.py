@@ -124,6 +124,14 @@ class Segment:
                     return dev[3]
         return None
 
+    def forget(self, mac):
+        """Make the segment and the client forget where mac was (its
+        forwarding entries, the client's neighbours), as for a new VM."""
+        for h in self.hosts:
+            self.run("c", ["bridge", "fdb", "del", mac.lower(), "dev",
+                           "seg" + h, "master"])
+        self.run("c", ["ip", "neigh", "flush", "all"])
+
     def taps(self, host):
         """Tap devices in host's namespace (name -> master bridge)."""
         out = self.run(host, ["ip", "-j", "-d", "link", "show", "type",
