@@ -161,3 +161,22 @@ void monitor_disks_unlock(struct monitor *m)
 	for (i = 0; i < m->disks.nr; i++)
 		disk_unlock(m->disks.d[i].disk);
 }
+
+int monitor_disks_sync(struct monitor *m, char *why, size_t whylen)
+{
+	unsigned int i;
+	int rc;
+
+	for (i = 0; i < m->disks.nr; i++) {
+		if (!m->disks.d[i].disk || m->cfg.disks[i].readonly)
+			continue;
+		rc = disk_sync(m->disks.d[i].disk);
+		if (rc) {
+			snprintf(why, whylen, "disk %s: %s: cannot sync it: %s",
+				 m->cfg.disks[i].vdev, m->disks.d[i].path,
+				 strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}

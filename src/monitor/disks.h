@@ -50,5 +50,14 @@ int monitor_disks_lock(struct monitor *m, char *why,
 		       size_t whylen) __must_check;
 /* Let go of every lock (the source, once the VM is handed over). */
 void monitor_disks_unlock(struct monitor *m);
+/*
+ * fdatasync every read-write disk: what the guest wrote is in the
+ * images before another process (a restore, a migration's destination,
+ * another host on shared storage) reads them. Any thread; the devices
+ * need not be quiesced, but only then is the result final. why names
+ * the disk that failed.
+ */
+int monitor_disks_sync(struct monitor *m, char *why,
+		       size_t whylen) __must_check;
 
 #endif

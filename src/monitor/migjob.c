@@ -115,17 +115,34 @@ static int mig_hook(struct mig_job *job, const char *step)
 
 static int mig_step(void *opaque, enum migrate_step step)
 {
-	return mig_hook(opaque, step == MIGRATE_STEP_PRE_SUSPEND ?
-					"pre-suspend" :
-					"post-suspend");
+	struct mig_job *job = opaque;
+	char why[256];
+
+	/*
+	 * While the guest still runs, sync its disks: the sync before
+	 * YOURS (ho_sync), inside the downtime, then has little left.
+	 */
+	if (step == MIGRATE_STEP_PRE_SUSPEND &&
+	    monitor_disks_sync(job->m, why, sizeof(why)))
+		log_warn("vm %s: %s", job->m->cfg.name, why);
+	return mig_hook(job, step == MIGRATE_STEP_PRE_SUSPEND ? "pre-suspend" :
+								"post-suspend");
 }
 
-/* handover.c's ops: the last veto, and the point of no return. */
+/*
+ * handover.c's ops: the last veto, and the point of no return. The
+ * disks' data goes into the images first (the destination, perhaps on
+ * another host sharing them, reads them from YOURS on); a disk that
+ * cannot sync keeps the VM here.
+ */
 static int ho_sync(void *opaque, char *why, size_t whylen)
 {
 	struct mig_job *job = opaque;
-	int rc = mig_hook(job, "sync");
+	int rc = monitor_disks_sync(job->m, why, whylen);
 
+	if (rc)
+		return rc;
+	rc = mig_hook(job, "sync");
 	if (rc)
 		snprintf(why, whylen, "%s", job->hook_error);
 	return rc;

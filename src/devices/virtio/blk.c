@@ -454,6 +454,7 @@ static int blk_check(const struct dev_env *env, const void *state, char *why,
 	const struct virtio_blk_conf *c = env->arg;
 	bool ro = st->features & BIT(VIRTIO_BLK_F_RO);
 	struct virtio_model m;
+	unsigned int i;
 	int rc;
 
 	if (!c)
@@ -476,6 +477,12 @@ static int blk_check(const struct dev_env *env, const void *state, char *why,
 	rc = blk_check_config(c, st, why, whylen);
 	if (rc)
 		return rc;
+	for (i = 0; i < VIRTIO_STATE_QUEUES; i++)
+		if (st->vio.queue[i].next_avail != st->vio.queue[i].next_used)
+			return WHY(
+				"queue %u has requests in flight (next_avail %u, next_used %u): they would be lost",
+				i, st->vio.queue[i].next_avail,
+				st->vio.queue[i].next_used);
 	/* What the guest acknowledged, this disk must offer too. */
 	blk_model_init(&m, c, NULL);
 	return virtio_mmio_check(&m, env, &st->vio, why, whylen);
