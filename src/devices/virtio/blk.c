@@ -219,8 +219,12 @@ static void blk_on_io(struct virtio_dev *vd)
 static void blk_drain(struct virtio_dev *vd)
 {
 	struct virtio_blk *b = blk_of(vd);
+	unsigned int n = b->dq ? disk_queue_in_flight(b->dq) : 0;
 
-	if (b->dq && disk_queue_drain(b->dq, VIRTIO_BLK_DRAIN_MS))
+	if (n)
+		log_debug("%s: quiesce completed %u requests in flight",
+			  vd->name, n);
+	if (n && disk_queue_drain(b->dq, VIRTIO_BLK_DRAIN_MS))
 		log_err("%s: %u requests still in flight after %u s: the disk does not answer; they complete later, if ever",
 			vd->name, disk_queue_in_flight(b->dq),
 			VIRTIO_BLK_DRAIN_MS / 1000);
