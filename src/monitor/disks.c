@@ -180,3 +180,39 @@ int monitor_disks_sync(struct monitor *m, char *why, size_t whylen)
 	}
 	return 0;
 }
+
+static void *syncer_thread(void *opaque)
+{
+	struct monitor *m = opaque;
+	struct monitor_disks_syncer *s = &m->disks.syncer;
+
+	s->rc = monitor_disks_sync(m, s->why, sizeof(s->why));
+	return NULL;
+}
+
+void monitor_disks_sync_start(struct monitor *m)
+{
+	struct monitor_disks_syncer *s = &m->disks.syncer;
+
+	if (s->started)
+		return;
+	s->rc = 0;
+	s->why[0] = 0;
+	/* Without a thread, the wait syncs instead. */
+	s->started = !pthread_create(&s->thread, NULL, syncer_thread, m);
+}
+
+int monitor_disks_sync_wait(struct monitor *m, char *why, size_t whylen)
+{
+	struct monitor_disks_syncer *s = &m->disks.syncer;
+	char scratch[DISK_WHY_MAX];
+
+	if (!s->started)
+		return monitor_disks_sync(m, why ? why : scratch,
+					  why ? whylen : sizeof(scratch));
+	pthread_join(s->thread, NULL);
+	s->started = false;
+	if (s->rc && why)
+		snprintf(why, whylen, "%s", s->why);
+	return s->rc;
+}

@@ -119,12 +119,15 @@ static int mig_step(void *opaque, enum migrate_step step)
 	char why[256];
 
 	/*
-	 * While the guest still runs, sync its disks: the sync before
-	 * YOURS (ho_sync), inside the downtime, then has little left.
+	 * The disks' data must be in the images before YOURS (ho_sync).
+	 * Synced once while the guest still runs, the rest has little
+	 * left; that rest runs while the final copy goes out.
 	 */
 	if (step == MIGRATE_STEP_PRE_SUSPEND &&
 	    monitor_disks_sync(job->m, why, sizeof(why)))
 		log_warn("vm %s: %s", job->m->cfg.name, why);
+	if (step == MIGRATE_STEP_POST_SUSPEND)
+		monitor_disks_sync_start(job->m);
 	return mig_hook(job, step == MIGRATE_STEP_PRE_SUSPEND ? "pre-suspend" :
 								"post-suspend");
 }
@@ -138,7 +141,7 @@ static int mig_step(void *opaque, enum migrate_step step)
 static int ho_sync(void *opaque, char *why, size_t whylen)
 {
 	struct mig_job *job = opaque;
-	int rc = monitor_disks_sync(job->m, why, whylen);
+	int rc = monitor_disks_sync_wait(job->m, why, whylen);
 
 	if (rc)
 		return rc;
@@ -405,6 +408,9 @@ void *monitor_mig_thread(void *opaque)
 	}
 	stream_close(&job->stream);
 	free(config);
+	/* A failure before YOURS may leave the disks' sync running. */
+	if (m->disks.syncer.started && monitor_disks_sync_wait(m, NULL, 0))
+		log_debug("vm %s: the disks' sync failed", m->cfg.name);
 	if (job->status == MIG_FAILED)
 		mig_recover(job);
 	if (evloop_call(m->loop, mig_done, job))

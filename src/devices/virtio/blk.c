@@ -52,6 +52,7 @@ static void blk_complete(struct virtio_blk_req *r, uint8_t status)
 	r->next_free = bq->free;
 	bq->free = r;
 	bq->pushed = true;
+	bq->completed++;
 	b->requests++;
 }
 
@@ -495,13 +496,36 @@ static int blk_check(const struct dev_env *env, const void *state, char *why,
 static int blk_load(void *dev, const void *state)
 {
 	const struct virtio_blk_state *st = state;
+	struct virtio_blk *b = dev;
+	unsigned int i;
 
-	return virtio_mmio_load(&blk_of(dev)->vd, &st->vio);
+	for (i = 0; i < b->model.num_queues; i++)
+		b->q[i].first_used = st->vio.queue[i].next_used;
+	return virtio_mmio_load(&b->vd, &st->vio);
+}
+
+/*
+ * Which part of each ring this process served: a chain of processes
+ * (restores, migration hops) must continue each other's indices, no gap
+ * (a lost request) and no overlap (one done twice). Debug: campaigns.
+ */
+static void blk_log_rings(struct virtio_blk *b)
+{
+	unsigned int i;
+
+	for (i = 0; i < b->model.num_queues; i++)
+		log_debug(
+			"%s: queue %u: %llu requests completed, used index %u to %u",
+			b->vd.name, i, (unsigned long long)b->q[i].completed,
+			b->q[i].first_used, b->vd.vq[i].next_used);
 }
 
 static void blk_destroy(void *dev)
 {
 	struct virtio_blk *b = dev;
+
+	if (b->reqs && b->vd.model)
+		blk_log_rings(b);
 
 	virtio_destroy(&b->vd);
 	if (b->dq)
