@@ -162,6 +162,19 @@ void monitor_disks_unlock(struct monitor *m)
 		disk_unlock(m->disks.d[i].disk);
 }
 
+/*
+ * Fault injection for the kvm suite: GODWIT_TEST_SYNC_FAIL=VDEV makes
+ * that disk's sync fail with EIO. Unset in normal use.
+ */
+static int sync_one(struct monitor *m, unsigned int i)
+{
+	const char *fail = getenv("GODWIT_TEST_SYNC_FAIL");
+
+	if (fail && !strcmp(fail, m->cfg.disks[i].vdev))
+		return -EIO;
+	return disk_sync(m->disks.d[i].disk);
+}
+
 int monitor_disks_sync(struct monitor *m, char *why, size_t whylen)
 {
 	unsigned int i;
@@ -170,7 +183,7 @@ int monitor_disks_sync(struct monitor *m, char *why, size_t whylen)
 	for (i = 0; i < m->disks.nr; i++) {
 		if (!m->disks.d[i].disk || m->cfg.disks[i].readonly)
 			continue;
-		rc = disk_sync(m->disks.d[i].disk);
+		rc = sync_one(m, i);
 		if (rc) {
 			snprintf(why, whylen, "disk %s: %s: cannot sync it: %s",
 				 m->cfg.disks[i].vdev, m->disks.d[i].path,

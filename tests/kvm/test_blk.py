@@ -5,9 +5,11 @@ acknowledged write across saves and restores taken at random moments
 with requests in flight, across 20 live-migration hops between two
 receivers in turn over an image in a directory both use, across a
 migration between two godwitd daemons, and when the destination is
-killed in mid-migration (the source keeps its disk and goes on). Each
-case ends with a fresh VM verifying the whole image (mode=verify). Also
-a read-only disk: verify runs, writing is refused by the guest."""
+killed in mid-migration (the source keeps its disk and goes on), and an
+image that cannot be synced (a save without -c or a migration fails, the
+VM goes on). Each case ends with a fresh VM verifying the whole image
+(mode=verify). Also a read-only disk: verify runs, writing is refused by
+the guest."""
 
 import os
 import re
@@ -151,6 +153,39 @@ def test_readonly_disk(env):
                                                              vm.all_lines))
 
 
+def test_sync_failure_keeps_the_vm(env):
+    """An image that cannot be synced fails a save without -c and a
+    migration (before YOURS), and the VM goes on here; save -c needs no
+    sync."""
+    img = image(env)
+    os.environ["GODWIT_TEST_SYNC_FAIL"] = "xvda"
+    try:
+        vm = blk_vm(env, img)
+    finally:
+        del os.environ["GODWIT_TEST_SYNC_FAIL"]
+    keeps_passing(vm, 1)
+    want = "disk xvda: %s: cannot sync it: Input/output error" % img
+    rc, _, err = env.godwit_cmd("save", vm.qmp_path,
+                                os.path.join(env.tmp, "a.sav"))
+    check(rc == 1 and want in err, "save: exit %d: %s" % (rc, err))
+    check(not os.path.exists(os.path.join(env.tmp, "a.sav")),
+          "a failed save left its file")
+    keeps_passing(vm, 1)
+    rc, _, err = env.godwit_cmd("save", "-c", vm.qmp_path,
+                                os.path.join(env.tmp, "b.sav"))
+    check(rc == 0, "save -c: " + err)
+    dst = receiver(env)
+    rc, _, err = env.godwit_cmd("migrate", vm.qmp_path, dst.addr,
+                                timeout=120)
+    check(rc == 1 and want in err, "migrate: exit %d: %s" % (rc, err))
+    dst.expect_stderr("discarding the VM", 30)
+    dst.kill()
+    keeps_passing(vm, 2)
+    check(held_by(img), "the VM let go of its image")
+    vm.quit()
+    verify(env, img)
+
+
 @daemon_test
 def test_daemons_migrate_a_disk(env, start):
     """Two godwitd in one directory: the domain with its disk goes
@@ -198,4 +233,4 @@ def passing(d, dom):
 if __name__ == "__main__":
     main([test_save_restore_at_random_moments, test_ping_pong_20,
           test_destination_killed, test_readonly_disk,
-          test_daemons_migrate_a_disk])
+          test_sync_failure_keeps_the_vm, test_daemons_migrate_a_disk])
