@@ -4,7 +4,8 @@ BUILD ?= build
 FUZZ_BUILD ?= build-fuzz
 MESON_TEST = meson test -C $(BUILD) --print-errorlogs
 
-.PHONY: all deps demo check check-unit check-kvm fuzz-smoke fuzz bench clean
+.PHONY: all deps demo check check-unit check-kvm fuzz-smoke fuzz bench clean \
+	ping-pong-200
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -42,6 +43,11 @@ fuzz-smoke: $(FUZZ_BUILD)/build.ninja
 fuzz: $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)
 	tests/fuzz/campaign.sh $(FUZZ_BUILD) $${FUZZ_SECONDS:-3600}
+
+# Campaign: the blk guest writes and checks its disk through 200 live
+# migrations between two receivers; a summary at the end (HOPS=n to change).
+ping-pong-200: all
+	python3 tests/kvm/ping_pong_blk.py $(abspath $(BUILD)) $${HOPS:-200}
 
 bench: deps all
 	GODWIT_BUILD=$(abspath $(BUILD)) bench/run-all.sh

@@ -1,9 +1,13 @@
 #!/bin/sh
 # make demo: two godwit hosts on this machine, each a godwitd with its own
-# directories and relocation port on 127.0.0.1. A domain is created on A
-# from an xl-style config, its console shown, then live-migrated to B
-# while its guest keeps checking every page of memory it writes; `godwit
-# list` shows both sides before and after. Everything is removed at the end.
+# directories and relocation port on 127.0.0.1. Two domains are created on
+# A from xl-style configs: "demo", whose guest keeps checking every page of
+# memory it writes, and "disk", with a raw image in the directory both
+# daemons share, whose guest keeps writing and checking every block of it.
+# Their consoles are shown, then both are live-migrated to B and back
+# while their guests go on checking; `godwit list` shows both sides before
+# and after, and a fresh VM verifies the image at the end. Everything is
+# removed at the end.
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,7 +25,9 @@ on() { # on HOST godwit-args...: the CLI talking to that host's daemon
 
 cleanup() {
 	for h in a b; do
-		on $h destroy demo >/dev/null 2>&1 || true
+		for d in demo disk; do
+			on $h destroy $d >/dev/null 2>&1 || true
+		done
 	done
 	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
@@ -48,10 +54,10 @@ start_daemon() { # start_daemon HOST PORT
 # A migration ends when the VM runs on the destination; each daemon then
 # takes a moment to see it (B registers the arrival once its control
 # socket answers, A reaps its VMM). Wait for both, at most 10 s.
-settle() { # settle FROM TO
+settle() { # settle FROM TO DOMAIN
 	for _ in $(seq 200); do
-		if on "$2" list 2>/dev/null | grep -q '^demo ' &&
-		   ! on "$1" list 2>/dev/null | grep -q '^demo '; then
+		if on "$2" list 2>/dev/null | grep -q "^$3 " &&
+		   ! on "$1" list 2>/dev/null | grep -q "^$3 "; then
 			return 0
 		fi
 		sleep 0.05
@@ -61,13 +67,27 @@ settle() { # settle FROM TO
 	exit 1
 }
 
-show_console() { # show_console HOST SECONDS: a few lines of serial output
-	on "$1" console demo </dev/null >"$DEMO/console.txt" 2>&1 &
+# A few lines of a domain's console; a guest that found damage fails the
+# demo.
+show_console() { # show_console HOST DOMAIN SECONDS
+	on "$1" console "$2" </dev/null >"$DEMO/console.txt" 2>&1 &
 	c=$!
-	sleep "$2"
+	sleep "$3"
 	kill "$c" 2>/dev/null || true
 	wait "$c" 2>/dev/null || true
-	grep -a '^dirty:' "$DEMO/console.txt" | tail -n 3 | sed 's/^/    /'
+	grep -a -E '^(dirty|blk):' "$DEMO/console.txt" | tail -n 2 |
+		sed 's/^/    /'
+	if grep -aq -E 'CORRUPT|BAD' "$DEMO/console.txt"; then
+		echo "demo: the guest of $2 found damage" >&2
+		exit 1
+	fi
+}
+
+migrate_both() { # migrate_both FROM TO PORT
+	for d in demo disk; do
+		on "$1" migrate "$d" "127.0.0.1:$3"
+		settle "$1" "$2" "$d"
+	done
 }
 
 say "two hosts: godwitd A (relocation 127.0.0.1:$PORT_A) and B (127.0.0.1:$PORT_B)"
@@ -85,35 +105,64 @@ extra = "mib=256 rate=200 fill=1"
 on_poweroff = "destroy"
 on_crash = "preserve"
 CFG
-say "host A: godwit create demo.cfg"
-sed 's/^/    /' "$DEMO/demo.cfg"
+truncate -s 64M "$DEMO/disk.img"
+cat >"$DEMO/disk.cfg" <<CFG
+# A guest with a 64 MiB virtio-blk disk (a raw image both hosts see) that
+# writes every block, reads it back and checks it, pass after pass, with
+# up to 32 requests in flight.
+name = "disk"
+memory = 64
+kernel = "$BUILD/guests/blk.elf"
+extra = "qd=32 pattern=rand mix=1"
+disk = [ "$DEMO/disk.img,raw,xvda,rw" ]
+on_poweroff = "destroy"
+on_crash = "preserve"
+CFG
+say "host A: godwit create demo.cfg; godwit create disk.cfg"
+sed 's/^/    /' "$DEMO/demo.cfg" "$DEMO/disk.cfg"
 on a create "$DEMO/demo.cfg"
+on a create "$DEMO/disk.cfg"
 
-say "godwit list on A, then on B"
-on a list
+say "godwit list -l on A, then on B"
+on a list -l
 on b list
 
-say "the guest on A (its console)"
-show_console a 2
+say "the guests on A (their consoles)"
+show_console a demo 2
+show_console a disk 2
 
-say "host A: godwit migrate --verbose demo 127.0.0.1:$PORT_B"
+say "host A: godwit migrate --verbose demo 127.0.0.1:$PORT_B, then disk"
 on a migrate --verbose demo 127.0.0.1:$PORT_B
-settle a b
+settle a b demo
+on a migrate disk 127.0.0.1:$PORT_B
+settle a b disk
 
 say "godwit list on A, then on B"
 on a list
 on b list
 
-say "the same guest on B, still sweeping, no page lost"
-show_console b 2
-if grep -aq CORRUPT "$DEMO/console.txt"; then
-	echo "demo: the guest found a corrupted page" >&2
+say "the same guests on B, still checking: no page or block lost"
+show_console b demo 2
+show_console b disk 2
+
+say "and back: both domains from B to A"
+migrate_both b a $PORT_A
+on a list
+show_console a demo 2
+show_console a disk 2
+
+say "a fresh VM reads the whole image once the disk's domain is gone"
+on a destroy disk
+for _ in $(seq 200); do
+	on a list 2>/dev/null | grep -q '^disk ' || break
+	sleep 0.05
+done
+out=$("$BUILD/godwit" run --kernel "$BUILD/guests/blk.elf" --memory 64 \
+	--qmp none --serial stdio --cmdline mode=verify \
+	--disk "$DEMO/disk.img,raw,xvda,ro" 2>&1) || true
+echo "$out" | grep -a '^blk:' | sed 's/^/    /'
+if ! echo "$out" | grep -q '^blk: done passes=1$'; then
+	echo "demo: the image did not verify: $out" >&2
 	exit 1
 fi
-
-say "and back: godwit migrate demo 127.0.0.1:$PORT_A (from B)"
-on b migrate demo 127.0.0.1:$PORT_A
-settle b a
-on a list
-show_console a 2
-say "done: the domain moved A -> B -> A while running"
+say "done: both domains moved A -> B -> A while running, nothing lost"

@@ -127,6 +127,16 @@ int platform_conf_add(struct platform_conf *pc, const char *id,
 	return 0;
 }
 
+bool platform_id_taken(const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(platform_devices); i++)
+		if (!strcmp(platform_devices[i].id, id))
+			return true;
+	return false;
+}
+
 struct dev_res platform_conf_res(unsigned int k)
 {
 	return (struct dev_res)VIRTIO_SLOT(1 + k);

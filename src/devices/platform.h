@@ -55,6 +55,8 @@ struct platform_conf {
 int platform_conf_add(struct platform_conf *pc, const char *id,
 		      const struct dev_type *type, const void *arg, char *why,
 		      size_t whylen) __must_check;
+/* Is id one of the platform's own devices' ("serial0", ...)? */
+bool platform_id_taken(const char *id);
 /* The virtio-mmio window and line of the k-th added device. */
 struct dev_res platform_conf_res(unsigned int k);
 /*

@@ -3,6 +3,7 @@
  */
 #include "machine/machine.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,6 +23,14 @@ static int add_disks(struct machine *mc, const struct domain_config *cfg,
 	for (i = 0; i < cfg->nr_disks; i++) {
 		const struct domain_disk *d = &cfg->disks[i];
 		struct virtio_blk_conf *c = &mc->blk[i];
+
+		if (platform_id_taken(d->vdev)) {
+			snprintf(
+				why, whylen,
+				"disk %s: vdev %s is the name of a platform device: choose another vdev",
+				d->vdev, d->vdev);
+			return -EINVAL;
+		}
 
 		c->disk = be ? be->disk[i] : NULL;
 		c->size = c->disk ? disk_get_info(c->disk)->size : d->size;

@@ -204,6 +204,10 @@ def test_bad_disks_one_line_each(env):
               % env.tmp)
     run_fails(env, ["%s,raw,xvda" % img, "%s,raw,xvda" % img],
               "vdev xvda is already used by disk 1")
+    run_fails(env, ["%s,raw,serial0" % img],
+              "disk serial0: vdev serial0 is the name of a platform device: "
+              "choose another vdev")
+    check(not held_by(img), "a refused disk was left locked")
     set_immutable(img, True)
     try:
         run_fails(env, ["%s,raw,xvda,w" % img],

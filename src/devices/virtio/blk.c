@@ -52,6 +52,7 @@ static void blk_complete(struct virtio_blk_req *r, uint8_t status)
 	r->next_free = bq->free;
 	bq->free = r;
 	bq->pushed = true;
+	bq->completed++;
 	b->requests++;
 }
 
@@ -219,8 +220,12 @@ static void blk_on_io(struct virtio_dev *vd)
 static void blk_drain(struct virtio_dev *vd)
 {
 	struct virtio_blk *b = blk_of(vd);
+	unsigned int n = b->dq ? disk_queue_in_flight(b->dq) : 0;
 
-	if (b->dq && disk_queue_drain(b->dq, VIRTIO_BLK_DRAIN_MS))
+	if (n)
+		log_debug("%s: quiesce completed %u requests in flight",
+			  vd->name, n);
+	if (n && disk_queue_drain(b->dq, VIRTIO_BLK_DRAIN_MS))
 		log_err("%s: %u requests still in flight after %u s: the disk does not answer; they complete later, if ever",
 			vd->name, disk_queue_in_flight(b->dq),
 			VIRTIO_BLK_DRAIN_MS / 1000);
@@ -454,6 +459,7 @@ static int blk_check(const struct dev_env *env, const void *state, char *why,
 	const struct virtio_blk_conf *c = env->arg;
 	bool ro = st->features & BIT(VIRTIO_BLK_F_RO);
 	struct virtio_model m;
+	unsigned int i;
 	int rc;
 
 	if (!c)
@@ -476,6 +482,12 @@ static int blk_check(const struct dev_env *env, const void *state, char *why,
 	rc = blk_check_config(c, st, why, whylen);
 	if (rc)
 		return rc;
+	for (i = 0; i < VIRTIO_STATE_QUEUES; i++)
+		if (st->vio.queue[i].next_avail != st->vio.queue[i].next_used)
+			return WHY(
+				"queue %u has requests in flight (next_avail %u, next_used %u): they would be lost",
+				i, st->vio.queue[i].next_avail,
+				st->vio.queue[i].next_used);
 	/* What the guest acknowledged, this disk must offer too. */
 	blk_model_init(&m, c, NULL);
 	return virtio_mmio_check(&m, env, &st->vio, why, whylen);
@@ -484,13 +496,36 @@ static int blk_check(const struct dev_env *env, const void *state, char *why,
 static int blk_load(void *dev, const void *state)
 {
 	const struct virtio_blk_state *st = state;
+	struct virtio_blk *b = dev;
+	unsigned int i;
 
-	return virtio_mmio_load(&blk_of(dev)->vd, &st->vio);
+	for (i = 0; i < b->model.num_queues; i++)
+		b->q[i].first_used = st->vio.queue[i].next_used;
+	return virtio_mmio_load(&b->vd, &st->vio);
+}
+
+/*
+ * Which part of each ring this process served: a chain of processes
+ * (restores, migration hops) must continue each other's indices, no gap
+ * (a lost request) and no overlap (one done twice). Debug: campaigns.
+ */
+static void blk_log_rings(struct virtio_blk *b)
+{
+	unsigned int i;
+
+	for (i = 0; i < b->model.num_queues; i++)
+		log_debug(
+			"%s: queue %u: %llu requests completed, used index %u to %u",
+			b->vd.name, i, (unsigned long long)b->q[i].completed,
+			b->q[i].first_used, b->vd.vq[i].next_used);
 }
 
 static void blk_destroy(void *dev)
 {
 	struct virtio_blk *b = dev;
+
+	if (b->reqs && b->vd.model)
+		blk_log_rings(b);
 
 	virtio_destroy(&b->vd);
 	if (b->dq)

@@ -119,6 +119,9 @@ struct virtio_blk_queue {
 	struct virtio_blk_req *free; /* slots not in use */
 	bool starved; /* stopped taking chains for lack of a slot */
 	bool pushed; /* used entries not yet signalled (virtio_flush) */
+	/* For the log line at the end: this process's share of the ring. */
+	uint16_t first_used; /* used index at the reset or load */
+	uint64_t completed; /* chains given back since */
 };
 
 struct virtio_blk {
