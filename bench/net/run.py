@@ -182,12 +182,15 @@ def migrate(kind, src, dst, port):
     return q.get("downtime")
 
 
-def sniffer(seg):
+def sniffer(seg, out):
     p = subprocess.Popen(seg.prefix("c") + [sys.executable, SNIFF,
                                             "sega,segb", MAC],
-                         stdout=subprocess.PIPE, text=True)
-    if not json.loads(p.stdout.readline()).get("ready"):
-        raise RuntimeError("sniffer")
+                         stdout=open(out, "w"), text=True)
+    deadline = time.monotonic() + 30
+    while not os.path.getsize(out):
+        if time.monotonic() > deadline:
+            raise RuntimeError("sniffer")
+        time.sleep(0.02)
     return p
 
 
@@ -227,7 +230,8 @@ def run_mig(kind, seg, wd, tag):
     try:
         dst = destination("godwit" if kind == "godwit" else "qemu", seg, wd,
                           tag, port)
-        sn = sniffer(seg)
+        sniffed = os.path.join(wd, "sniff-%s.json" % tag)
+        sn = sniffer(seg, sniffed)
         c = client(seg, 120, until=stop, log=log)
         time.sleep(2)
         t0 = time.monotonic()
@@ -237,8 +241,11 @@ def run_mig(kind, seg, wd, tag):
         open(stop, "w").close()
         s = json.loads(c.communicate(timeout=60)[0])
         sn.send_signal(signal.SIGTERM)
-        frames = [json.loads(l) for l in sn.communicate(timeout=10)[0]
-                  .splitlines()]
+        sn.wait(timeout=30)
+        frames = [json.loads(l) for l in open(sniffed)][1:]
+        if [f["drops"] for f in frames if "drops" in f] != [0]:
+            raise RuntimeError("the sniffer missed frames")
+        frames = [f for f in frames if "drops" not in f]
         dst.check_guest(kind + " destination")
         return mig_figures(kind, s, replies(log), frames, t0, downtime,
                            resumed, dst)

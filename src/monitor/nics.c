@@ -23,6 +23,8 @@
 #include "monitor/internal.h"
 #include "net/tap.h"
 
+#define NIC_RUNNING_WAIT_MS 3000
+
 /* GODWIT_HOTPLUG_TIMEOUT_MS, else the default (as for disks). */
 static unsigned int nic_timeout_ms(void)
 {
@@ -72,6 +74,28 @@ static int nic_setup(struct monitor *m, unsigned int i, char *why,
 	return rc;
 }
 
+/*
+ * Until the tap's link runs, the bridge does not forward on it: wait for
+ * that here, before the VM runs (or before a destination answers
+ * RECEIVED, while the source still runs), not after it resumed.
+ */
+static void nic_wait_running(struct monitor *m, unsigned int i)
+{
+	uint64_t t0 = time_mono_ns();
+	int rc = tap_wait_running(m->nics.n[i].tap, NIC_RUNNING_WAIT_MS);
+
+	if (rc)
+		log_warn(
+			"vm %s: vif %u: tap %s: link not running after %u ms (%s): frames may be lost until it is",
+			m->cfg.name, i, m->nics.n[i].tap, NIC_RUNNING_WAIT_MS,
+			strerror(-rc));
+	else
+		log_debug("vm %s: vif %u: link running after %llu us",
+			  m->cfg.name, i,
+			  (unsigned long long)((time_mono_ns() - t0) /
+					       NSEC_PER_USEC));
+}
+
 /* "gw<pid>.<i>" unless the vif names its tap (Xen: vif<domid>.<devid>). */
 static int nic_open_one(struct monitor *m, unsigned int i, char *why,
 			size_t whylen)
@@ -91,6 +115,8 @@ static int nic_open_one(struct monitor *m, unsigned int i, char *why,
 		return rc;
 	}
 	rc = nic_setup(m, i, why, whylen);
+	if (!rc)
+		nic_wait_running(m, i);
 	if (!rc)
 		log_info("vm %s: vif %u: tap %s, %s %s", m->cfg.name, i, n->tap,
 			 v->script[0] ? "set up by" : "bridge",
@@ -194,10 +220,30 @@ static void nic_next(struct monitor *m)
 	evloop_timer_arm(m->nics.timer, gap * NSEC_PER_MSEC, 0);
 }
 
+/*
+ * Only the host that runs the VM announces it: not once a migration has
+ * paused it for the final copy (its NICs are about to be elsewhere), nor
+ * after it was handed over; a late round from here would undo the
+ * destination's.
+ */
+static bool nic_may_announce(struct monitor *m)
+{
+	if (m->state != RUN_RUNNING && m->state != RUN_PAUSED)
+		return false;
+	return !(m->mig &&
+		 __atomic_load_n(&m->mig->res.paused, __ATOMIC_RELAXED));
+}
+
 static void nic_timer(struct evloop *loop, struct evloop_timer *t, void *opaque)
 {
 	struct monitor *m = opaque;
 
+	if (!nic_may_announce(m)) {
+		log_debug(
+			"vm %s: announcement rounds stopped: the VM is moving",
+			m->cfg.name);
+		return; /* no more rounds: a VM that runs again starts anew */
+	}
 	nic_rarp(m);
 	nic_ask(m);
 	m->nics.done++;
@@ -309,10 +355,10 @@ enum rpc_reply_kind monitor_cmd_announce_self(struct rpc_request *req,
 			reply, RPC_ERR_GENERIC,
 			"announce-self: initial, max and step are milliseconds (0-%u), rounds 0-%u",
 			ANNOUNCE_LIMIT_MS, ANNOUNCE_ROUNDS_MAX);
-	if (m->state != RUN_RUNNING && m->state != RUN_PAUSED)
+	if (!nic_may_announce(m))
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
-				       "the VM is not running (%s)",
-				       run_state_name(m->state));
+				       "the VM is not running here (%s)",
+				       monitor_status_name(m));
 	if (!m->cfg.nr_vifs)
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
 				       "the VM has no network interface");

@@ -167,3 +167,30 @@ out:
 	close(s);
 	return rc;
 }
+
+int tap_wait_running(const char *name, unsigned int timeout_ms)
+{
+	struct ifreq ifr = { 0 };
+	unsigned int waited_us = 0;
+	int s = tap_ctl_socket(), rc = 0;
+
+	if (s < 0)
+		return s;
+	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+	for (;;) {
+		if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
+			rc = -errno;
+			break;
+		}
+		if (!(ifr.ifr_flags & IFF_UP) || (ifr.ifr_flags & IFF_RUNNING))
+			break;
+		if (waited_us >= timeout_ms * 1000u) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+		usleep(1000);
+		waited_us += 1000;
+	}
+	close(s);
+	return rc;
+}

@@ -47,5 +47,14 @@ int tap_set_offload(int fd, unsigned int offloads) __must_check;
  */
 int tap_plug(const char *name, const char *bridge, char *why,
 	     size_t whylen) __must_check;
+/*
+ * Wait up to timeout_ms until the link of name, if it is up, is also
+ * running (IFF_RUNNING: its operational state is up). The kernel sets
+ * that, and a bridge starts forwarding on the port, only when its link
+ * watcher gets to it, up to a second after the link came up; a VM that
+ * resumes before then loses its first frames, announcements included.
+ * 0 (running, or not up at all), -ETIMEDOUT, or -errno.
+ */
+int tap_wait_running(const char *name, unsigned int timeout_ms) __must_check;
 
 #endif

@@ -172,17 +172,23 @@ def test_vif_script(env):
         seg.remove()
 
 
-def sniffer(seg, devs, mac):
+def sniffer(env, seg, devs, mac):
+    out = os.path.join(env.tmp, "sniffer.json")
     p = subprocess.Popen(seg.prefix("c") + [sys.executable, os.path.join(
-        HERE, "netsniff.py"), devs, mac], stdout=subprocess.PIPE, text=True)
-    check(json.loads(p.stdout.readline()).get("ready"), "sniffer")
+        HERE, "netsniff.py"), devs, mac], stdout=open(out, "w"), text=True)
+    env.procs.append(p)
+    wait_until("the sniffer", lambda: os.path.getsize(out))
+    p.out = out
     return p
 
 
 def sniffed(p):
     p.send_signal(signal.SIGTERM)
-    out, _ = p.communicate(timeout=10)
-    return [json.loads(l) for l in out.splitlines()]
+    p.wait(timeout=30)
+    frames = [json.loads(l) for l in open(p.out)][1:]
+    check(frames[-1:] == [{"drops": 0}], "the sniffer missed frames: %s"
+          % frames[-1:])
+    return frames[:-1]
 
 
 RARP, ARP = 0x8035, 0x0806
@@ -192,7 +198,7 @@ def test_announce_verb(env):
     seg = Segment(hosts=1)
     try:
         vm = net_vm(env, seg, "mac=%s, bridge=br0" % MAC)
-        sn = sniffer(seg, "sega", MAC)
+        sn = sniffer(env, seg, "sega", MAC)
         rc, out, err = env.godwit_cmd("announce", vm.qmp_path)
         check(rc == 0 and "announced" in err, "announce: %d %s" % (rc, err))
         time.sleep(1.2)

@@ -32,7 +32,7 @@ import subprocess
 import sys
 import time
 
-from lib.gw import SKIP, Vm, check, main
+from lib.gw import SKIP, check, main, wait_until
 from lib.net import receiver
 from lib.netns import GUEST_IP, MIG_ADDR, Segment, skip_reason
 
@@ -54,20 +54,23 @@ class Service:
             "--until", self.stop, "--log", self.log],
             stdout=subprocess.PIPE, text=True)
         env.procs.append(self.client)
+        self.sniff_out = os.path.join(env.tmp, "sniffer.json")
         self.sniff = subprocess.Popen(seg.prefix("c") + [
             sys.executable, os.path.join(HERE, "netsniff.py"), "sega,segb",
-            MAC], stdout=subprocess.PIPE, text=True)
+            MAC], stdout=open(self.sniff_out, "w"), text=True)
         env.procs.append(self.sniff)
-        check(json.loads(self.sniff.stdout.readline()).get("ready"),
-              "sniffer")
+        wait_until("the sniffer", lambda: os.path.getsize(self.sniff_out))
 
     def finish(self):
         open(self.stop, "w").close()
         out, _ = self.client.communicate(timeout=30)
         self.summary = json.loads(out)
         self.sniff.send_signal(signal.SIGTERM)
-        out, _ = self.sniff.communicate(timeout=10)
-        self.frames = [json.loads(l) for l in out.splitlines()]
+        self.sniff.wait(timeout=30)
+        self.frames = [json.loads(l) for l in open(self.sniff_out)][1:]
+        drops = [f["drops"] for f in self.frames if "drops" in f]
+        check(drops == [0], "the sniffer missed frames: %s" % drops)
+        self.frames = [f for f in self.frames if "drops" not in f]
         self.replies = []
         for line in open(self.log):
             if not line.startswith("#"):
@@ -154,12 +157,19 @@ def hop(env, seg, vm, src, dst, k, env_extra=None):
     return dest, {"hop": k, "from": src, "to": dst, "t0": t0, "t1": t1,
                   "downtime_ms": float(m.group(1)),
                   "guest_asked": int(a.group(1)),
-                  "rarp_us": int(a.group(2)),
+                  "rarp_us": int(a.group(2)), "dest": dest,
                   "before_resume_us": int(a.group(3))}
 
 
 def judge(svc, hops, base, seg):
     """Every check on a finished run; returns the per-move figures."""
+    try:
+        return judge_all(svc, hops, base, seg)
+    finally:
+        report(hops, svc, svc.hz)
+
+
+def judge_all(svc, hops, base, seg):
     s = svc.summary
     check(s["duplicated"] == 0 and s["reordered"] == 0 and
           s["guest_gaps"] == 0, "client: %s" % s)
@@ -196,16 +206,30 @@ def moved(svc, h, end):
           "MAC on %s: %s" % (h["hop"], h["to"], dst[:1]))
     late = [f for f in on if f["dev"] == "seg" + h["from"] and
             f["t"] > dst[0]["t"]]
+    before = [f["t"] for f in on if f["dev"] == "seg" + h["from"] and
+              f["t"] < dst[0]["t"]]
+    reply = [f["t"] for f in dst if f["type"] == 0x0800]
+    h["src_last_to_rarp_ms"] = (dst[0]["t"] - before[-1]) * 1000 \
+        if before else None
+    h["rarp_to_reply_ms"] = (reply[0] - dst[0]["t"]) * 1000 \
+        if reply else None
     check(not late, "move %d: host %s sent %s after the RARP from %s" %
           (h["hop"], h["from"], late[:3], h["to"]))
 
 
+def ms(v):
+    return "%6.1f" % v if v is not None else "     -"
+
+
 def report(hops, svc, hz):
     for h in hops:
-        print("    move %2d %s->%s: downtime %6.2f ms, blackout %6.2f ms, "
+        print("    move %2d %s->%s: downtime %6.2f ms, blackout %s ms "
+              "(source's last frame to RARP %s, RARP to first answer %s); "
               "RARP %d us before the vCPUs started" % (
                   h["hop"], h["from"], h["to"], h["downtime_ms"],
-                  h["blackout_ms"], h["before_resume_us"]), flush=True)
+                  ms(h.get("blackout_ms")), ms(h.get("src_last_to_rarp_ms")),
+                  ms(h.get("rarp_to_reply_ms")), h["before_resume_us"]),
+              flush=True)
     s = svc.summary
     print("    %d Hz: %d sent, %d lost (all while dark), 0 duplicated, 0 "
           "reordered; rtt median %.3f ms, p99 %.3f ms"
@@ -228,7 +252,7 @@ def run_moves(env, nr):
             here = there
             time.sleep(0.3)  # answers from the new host before the next
         svc.finish()
-        report(judge(svc, hops, base, seg), svc, hz)
+        judge(svc, hops, base, seg)
         vm.quit()
     finally:
         seg.remove()
@@ -286,10 +310,34 @@ def test_destination_killed_mid_migration(env):
         seg.remove()
 
 
+def test_old_host_stays_quiet(env):
+    """Announcement rounds the source had going stop at the final pause:
+    with the source still there after the handover (waiting 1.5 s for a
+    confirmation the destination holds back), nothing from the VM's MAC
+    comes from host a after host b's first RARP."""
+    seg = Segment(hosts=2)
+    try:
+        vm = start(env, seg)
+        svc = Service(env, seg, 100)
+        rc, _, err = env.godwit_cmd("announce", vm.qmp_path)
+        check(rc == 0, "announce: " + err)  # rounds until +800 ms
+        vm, h = hop(env, seg, vm, "a", "b", 0,
+                    env_extra={"GODWIT_TEST_STALL": "after-yours:1500"})
+        time.sleep(1)
+        svc.finish()
+        moved(svc, h, time.monotonic())
+        early = [f for f in svc.frames if f["dev"] == "sega" and
+                 f["type"] == RARP and f["t"] < h["t0"]]
+        check(early, "the source's announcement did not start")
+        vm.quit()
+    finally:
+        seg.remove()
+
+
 if __name__ == "__main__":
     why = skip_reason()
     if why:
         print("SKIP: " + why)
         sys.exit(SKIP)
     main([test_there_and_back, test_destination_killed_mid_migration,
-          test_ping_pong_20])
+          test_old_host_stays_quiet, test_ping_pong_20])
