@@ -360,7 +360,7 @@ def test_daemon_lists_disks(env, start):
     d.wait_dom("web", "running")
     out, _ = d.cli("list", "-l")
     row = [l for l in out.splitlines() if l.startswith("web ")][0]
-    check(row.endswith("\txvda:rw:%s,xvdb:ro:%s2" % (img, img)),
+    check(row.endswith("\txvda:rw:%s,xvdb:ro:%s2\t-" % (img, img)),
           "list -l: %r" % row)
     check("\tDisks" in out.splitlines()[0], "header: " + out)
     disks = d.dom("web")["disks"]

@@ -24,6 +24,7 @@ import time
 from lib.gw import SKIP, TestFailure, Vm, check, main, wait_until
 from lib.netns import GUEST_IP, Segment, skip_reason
 from lib.stream import DEVICE, Stream
+from test_daemon import daemon_test
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(os.path.dirname(HERE))
@@ -245,6 +246,35 @@ def test_rate_limit(env):
         seg.remove()
 
 
+@daemon_test
+def test_daemon_domain_with_a_vif(env, start):
+    """A domain godwitd creates with a vif: its tap in the bridge, `list
+    -l` shows the vif, `godwit announce NAME` goes through the daemon."""
+    seg = Segment(hosts=1)
+    try:
+        d = start("a", prefix=seg.prefix("a"))
+        d.create("web", "net", "ip=" + GUEST_IP,
+                 vif=["mac=%s, bridge=br0" % MAC])
+        wait_until("the guest to answer", lambda: " 1 received" in seg.run(
+            "c", ["ping", "-c", "1", "-W", "1", GUEST_IP]).stdout, 30)
+        out, _ = d.cli("list", "-l")
+        row = [l for l in out.splitlines() if l.startswith("web ")][0]
+        check(out.splitlines()[0].endswith("\tDisks\tVifs") and
+              row.endswith("\t-\t%s@br0" % MAC), "list -l: %r" % out)
+        check(d.dom("web")["vifs"] == [{"mac": MAC, "bridge": "br0"}],
+              "json: %s" % d.dom("web")["vifs"])
+        sn = sniffer(env, seg, "sega", MAC)
+        _, err = d.cli("announce", "web")
+        check("web announced" in err, err)
+        time.sleep(1)
+        check(len([f for f in sniffed(sn) if f["type"] == RARP]) == 5,
+              "announce through godwitd")
+        d.cli("destroy", "web")
+        d.wait_gone("web")
+    finally:
+        seg.remove()
+
+
 if __name__ == "__main__":
     why = skip_reason()
     if why:
@@ -252,4 +282,5 @@ if __name__ == "__main__":
         sys.exit(SKIP)
     main([test_answers_through_a_bridge,
           test_generated_mac_survives_save_restore, test_vif_script,
-          test_announce_verb, test_rate_limit])
+          test_announce_verb, test_rate_limit,
+          test_daemon_domain_with_a_vif])
