@@ -1,8 +1,9 @@
 #!/usr/bin/python3
-"""Watch interfaces for frames a MAC address sends, and say when each came
+"""Watch interfaces for frames MAC addresses send, and say when each came
 and on which interface, as JSON lines on stdout:
 
-  {"t": MONOTONIC_S, "dev": "sega", "type": 32821, "dst": "ff:ff:..."}
+  {"t": MONOTONIC_S, "dev": "sega", "src": "00:16:3e:...", "type": 32821,
+   "dst": "ff:ff:..."}
 
 (type 0x8035 = 32821 is RARP, 0x0806 = 2054 ARP, 0x0800 = 2048 IPv4).
 Runs until SIGTERM or SIGINT, takes what came before it, then prints
@@ -11,7 +12,7 @@ kernel could not queue for it (a test must not trust a sniffer that
 dropped any). The times are CLOCK_MONOTONIC, as gw-net-client's, so the
 two can be compared.
 
-Usage: netsniff.py IFACE[,IFACE...] MAC > FILE (a pipe that nobody reads
+Usage: netsniff.py IFACE[,IFACE...] MAC[,MAC...] > FILE (a pipe that nobody reads
 while it runs would fill and stop it)."""
 
 import json
@@ -48,16 +49,17 @@ def drain(s, dev, mac):
         except BlockingIOError:
             return
         # Frames the host itself sends out of the port: skip.
-        if addr[2] == socket.PACKET_OUTGOING or f[6:12] != mac:
+        if addr[2] == socket.PACKET_OUTGOING or f[6:12] not in mac:
             continue
         print(json.dumps({"t": arrival(anc), "dev": dev,
+                          "src": f[6:12].hex(":"),
                           "type": int.from_bytes(f[12:14], "big"),
                           "dst": f[0:6].hex(":")}), flush=True)
 
 
 def main(argv):
     devs = argv[1].split(",")
-    mac = bytes.fromhex(argv[2].replace(":", ""))
+    mac = {bytes.fromhex(m.replace(":", "")) for m in argv[2].split(",")}
     socks = {}
     for d in devs:
         s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW,

@@ -214,6 +214,39 @@ def test_announce_verb(env):
                   zip(gaps, (50, 150, 250, 350))), "round gaps %s ms" % gaps)
         check(len(garp) >= 1, "the guest did not announce itself: %s"
               % frames)
+        # QMP announce-self with QEMU's arguments; bad ones refused.
+        q = vm.qmp()
+        r = q.execute_raw("announce-self", rounds=-1)
+        check("error" in r and "rounds 0-1000" in r["error"]["desc"],
+              "announce-self rounds=-1: %s" % r)
+        sn = sniffer(env, seg, "sega", MAC)
+        q.execute("announce-self", initial=10, max=20, rounds=2, step=10)
+        time.sleep(0.5)
+        rarp = [f for f in sniffed(sn) if f["type"] == RARP]
+        check(len(rarp) == 2, "rounds=2: %d RARP frames" % len(rarp))
+        q.close()
+        vm.quit()
+    finally:
+        seg.remove()
+
+
+def test_every_nic_announces(env):
+    """Two NICs: each round has a RARP from both MACs, at once."""
+    seg = Segment(hosts=1)
+    other = "00:16:3e:77:00:03"
+    try:
+        vm = net_vm(env, seg, "mac=%s, bridge=br0" % MAC,
+                    extra=["--vif", "mac=%s, bridge=br0" % other])
+        sn = sniffer(env, seg, "sega", MAC + "," + other)
+        env.godwit_cmd("announce", vm.qmp_path, check_rc=0)
+        time.sleep(1.2)
+        rarp = [f for f in sniffed(sn) if f["type"] == RARP]
+        by = {m: [f["t"] for f in rarp if f["src"] == m]
+              for m in (MAC, other)}
+        check(len(by[MAC]) == 5 and len(by[other]) == 5,
+              "RARP frames per MAC: %s" % {m: len(t) for m, t in by.items()})
+        skew = max(abs(a - b) for a, b in zip(by[MAC], by[other]))
+        check(skew < 0.02, "the NICs' rounds %.1f ms apart" % (skew * 1000))
         vm.quit()
     finally:
         seg.remove()
@@ -282,5 +315,5 @@ if __name__ == "__main__":
         sys.exit(SKIP)
     main([test_answers_through_a_bridge,
           test_generated_mac_survives_save_restore, test_vif_script,
-          test_announce_verb, test_rate_limit,
+          test_announce_verb, test_every_nic_announces, test_rate_limit,
           test_daemon_domain_with_a_vif])
