@@ -10,13 +10,12 @@
 
 #include "common/compiler.h"
 #include "common/log.h"
+#include "common/why.h"
 #include "devices/ged.h"
 #include "devices/serial.h"
 #include "devices/virtio/console.h"
 #include "vmm/vm.h"
 #include "vmm/x86/layout.h"
-
-#define WHY(rc, ...) (snprintf(why, whylen, __VA_ARGS__), (rc))
 
 /* The window and GSI of virtio-mmio slot n (layout.h). */
 #define VIRTIO_SLOT(n)                                                      \
@@ -113,13 +112,14 @@ int platform_conf_add(struct platform_conf *pc, const char *id,
 	struct platform_dev *d;
 
 	if (pc->nr == PLATFORM_CONF_DEVS_MAX)
-		return WHY(
-			-ENOSPC,
+		return why_set(
+			why, whylen, -ENOSPC,
 			"too many virtio devices: at most %u disks and NICs together",
 			PLATFORM_CONF_DEVS_MAX);
 	if (!id[0] || strlen(id) >= DEVICE_ID_LEN)
-		return WHY(-EINVAL, "device id '%s' is not 1-%u bytes", id,
-			   DEVICE_ID_LEN - 1);
+		return why_set(why, whylen, -EINVAL,
+			       "device id '%s' is not 1-%u bytes", id,
+			       DEVICE_ID_LEN - 1);
 	d = &pc->devs[pc->nr++];
 	snprintf(d->id, sizeof(d->id), "%s", id);
 	d->type = type;
@@ -153,15 +153,17 @@ int platform_describe_conf(struct dev_registry *r,
 	r->mem_bytes = pc->mem_bytes;
 	rc = devreg_add_list(r, platform_devices, ARRAY_SIZE(platform_devices));
 	if (rc)
-		return WHY(rc, "platform device list: %s", strerror(-rc));
+		return why_set(why, whylen, rc, "platform device list: %s",
+			       strerror(-rc));
 	for (k = 0; k < pc->nr && k < PLATFORM_CONF_DEVS_MAX; k++) {
 		const struct platform_dev *d = &pc->devs[k];
 		const struct dev_entry *e = devreg_find(r, d->id);
 
 		if (e)
-			return WHY(-EEXIST,
-				   "device id '%s' (%s) is already the %s's",
-				   d->id, d->type->name, e->type->name);
+			return why_set(
+				why, whylen, -EEXIST,
+				"device id '%s' (%s) is already the %s's",
+				d->id, d->type->name, e->type->name);
 		s = (struct dev_slot){ .id = d->id,
 				       .type = d->type,
 				       .res = platform_conf_res(k),
@@ -169,7 +171,8 @@ int platform_describe_conf(struct dev_registry *r,
 				       .may_be_absent = d->may_be_absent };
 		rc = devreg_add_list(r, &s, 1);
 		if (rc)
-			return WHY(rc, "device %s: %s", d->id, strerror(-rc));
+			return why_set(why, whylen, rc, "device %s: %s", d->id,
+				       strerror(-rc));
 	}
 	return 0;
 }

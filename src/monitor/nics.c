@@ -22,6 +22,7 @@
 #include "devices/virtio/net.h"
 #include "monitor/internal.h"
 #include "net/tap.h"
+#include "rpc/msg_domain.h"
 
 #define NIC_RUNNING_WAIT_MS 3000
 
@@ -321,21 +322,23 @@ int monitor_nics_resume(struct monitor *m, int (*start)(struct monitor *m))
 
 /* ---- announce-self (QMP) ------------------------------------------------ */
 
-static bool nic_param(struct json_object *args, const char *key, uint32_t max,
-		      uint32_t *out)
-{
-	struct json_object *v;
-	int64_t x;
+_Static_assert(RPC_ANNOUNCE_MS_MAX == ANNOUNCE_LIMIT_MS &&
+		       RPC_ANNOUNCE_ROUNDS_MAX == ANNOUNCE_ROUNDS_MAX,
+	       "announce-self's limits");
 
-	if (!json_object_object_get_ex(args, key, &v))
-		return true;
-	if (!json_object_is_type(v, json_type_int))
-		return false;
-	x = json_object_get_int64(v);
-	if (x < 0 || x > max)
-		return false;
-	*out = (uint32_t)x;
-	return true;
+/* QEMU's announce-self arguments (rpc/msg_domain.h) over the defaults. */
+static void nic_args(const struct rpc_announce_args *a,
+		     struct announce_params *p)
+{
+	announce_params_default(p);
+	if (a->has_initial)
+		p->initial_ms = (uint32_t)a->initial_ms;
+	if (a->has_max)
+		p->max_ms = (uint32_t)a->max_ms;
+	if (a->has_rounds)
+		p->rounds = (uint32_t)a->rounds;
+	if (a->has_step)
+		p->step_ms = (uint32_t)a->step_ms;
 }
 
 enum rpc_reply_kind monitor_cmd_announce_self(struct rpc_request *req,
@@ -343,18 +346,13 @@ enum rpc_reply_kind monitor_cmd_announce_self(struct rpc_request *req,
 					      struct rpc_reply *reply)
 {
 	struct monitor *m = req->opaque;
+	struct rpc_announce_args a;
 	struct announce_params p;
+	char why[RPC_MSG_WHY_MAX];
 
-	announce_params_default(&p);
-	if (args &&
-	    (!nic_param(args, "initial", ANNOUNCE_LIMIT_MS, &p.initial_ms) ||
-	     !nic_param(args, "max", ANNOUNCE_LIMIT_MS, &p.max_ms) ||
-	     !nic_param(args, "rounds", ANNOUNCE_ROUNDS_MAX, &p.rounds) ||
-	     !nic_param(args, "step", ANNOUNCE_LIMIT_MS, &p.step_ms)))
-		return rpc_reply_error(
-			reply, RPC_ERR_GENERIC,
-			"announce-self: initial, max and step are milliseconds (0-%u), rounds 0-%u",
-			ANNOUNCE_LIMIT_MS, ANNOUNCE_ROUNDS_MAX);
+	if (rpc_msg_decode(&rpc_msg_announce, args, &a, why, sizeof(why)))
+		return rpc_reply_error(reply, RPC_ERR_GENERIC, "%s", why);
+	nic_args(&a, &p);
 	if (!nic_may_announce(m))
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
 				       "the VM is not running here (%s)",

@@ -16,8 +16,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
-
-#define WHY(...) snprintf(why, whylen, __VA_ARGS__)
+#include "common/why.h"
 
 /* The tap device's own ioctls need no socket; the link's do. */
 static int tap_ctl_socket(void)
@@ -48,29 +47,30 @@ int tap_open(const char *name, int *fd_out, char name_out[IFNAMSIZ], char *why,
 	struct ifreq ifr = { 0 };
 	int fd, hdr = TAP_VNET_HDR_LEN, rc;
 
-	if (strlen(name) >= IFNAMSIZ) {
-		WHY("tap name %s is longer than %d bytes", name, IFNAMSIZ - 1);
-		return -EINVAL;
-	}
+	if (strlen(name) >= IFNAMSIZ)
+		return why_set(why, whylen, -EINVAL,
+			       "tap name %s is longer than %d bytes", name,
+			       IFNAMSIZ - 1);
 	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		rc = -errno;
-		WHY("cannot open /dev/net/tun: %s", strerror(errno));
-		return rc;
+		return why_set(why, whylen, rc, "cannot open /dev/net/tun: %s",
+			       strerror(-rc));
 	}
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
 	snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name[0] ? name : "gw%d");
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		rc = -errno;
-		WHY("tap %s %s", name[0] ? name : "(automatic)",
-		    tap_open_error(errno));
+		why_set(why, whylen, 0, "tap %s %s",
+			name[0] ? name : "(automatic)", tap_open_error(errno));
 		close(fd);
 		return rc;
 	}
 	if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0) {
 		rc = -errno;
-		WHY("tap %s: cannot set its virtio-net header size: %s",
-		    ifr.ifr_name, strerror(errno));
+		why_set(why, whylen, 0,
+			"tap %s: cannot set its virtio-net header size: %s",
+			ifr.ifr_name, strerror(errno));
 		close(fd);
 		return rc;
 	}
@@ -141,28 +141,30 @@ int tap_plug(const char *name, const char *bridge, char *why, size_t whylen)
 {
 	int s = tap_ctl_socket(), rc;
 
-	if (s < 0) {
-		WHY("tap %s: no socket for its setup: %s", name, strerror(-s));
-		return s;
-	}
+	if (s < 0)
+		return why_set(why, whylen, s,
+			       "tap %s: no socket for its setup: %s", name,
+			       strerror(-s));
 	rc = tap_set_hwaddr(s, name);
 	if (rc) {
-		WHY("tap %s: cannot set its host-side MAC: %s", name,
-		    strerror(-rc));
+		why_set(why, whylen, 0,
+			"tap %s: cannot set its host-side MAC: %s", name,
+			strerror(-rc));
 		goto out;
 	}
 	if (bridge[0]) {
 		rc = tap_to_bridge(s, name, bridge);
 		if (rc) {
-			WHY("tap %s: cannot join bridge %s: the bridge %s",
-			    name, bridge, tap_bridge_error(-rc));
+			why_set(why, whylen, 0,
+				"tap %s: cannot join bridge %s: the bridge %s",
+				name, bridge, tap_bridge_error(-rc));
 			goto out;
 		}
 	}
 	rc = tap_link_up(s, name);
 	if (rc)
-		WHY("tap %s: cannot bring the link up: %s", name,
-		    strerror(-rc));
+		why_set(why, whylen, 0, "tap %s: cannot bring the link up: %s",
+			name, strerror(-rc));
 out:
 	close(s);
 	return rc;

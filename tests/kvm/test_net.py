@@ -217,7 +217,8 @@ def test_announce_verb(env):
         # QMP announce-self with QEMU's arguments; bad ones refused.
         q = vm.qmp()
         r = q.execute_raw("announce-self", rounds=-1)
-        check("error" in r and "rounds 0-1000" in r["error"]["desc"],
+        check("error" in r and "'rounds' must be an integer from 0 to 1000"
+              in r["error"]["desc"],
               "announce-self rounds=-1: %s" % r)
         sn = sniffer(env, seg, "sega", MAC)
         q.execute("announce-self", initial=10, max=20, rounds=2, step=10)

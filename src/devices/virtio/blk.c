@@ -12,13 +12,12 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/why.h"
 #include "devices/virtio/blk_req.h"
 #include "vmm/memory.h"
 #include "vmm/vm.h"
 
 #define BIT(n) (1ULL << (n))
-#define WHY(...) (snprintf(why, whylen, __VA_ARGS__), -EINVAL)
-
 /* Every feature this device may offer (RO and DISCARD per disk). */
 #define BLK_FEATURES_ALL                                          \
 	(BIT(VIRTIO_BLK_F_SEG_MAX) | BIT(VIRTIO_BLK_F_BLK_SIZE) | \
@@ -426,29 +425,36 @@ static int blk_check_config(const struct virtio_blk_conf *c,
 				0;
 
 	if (st->capacity != c->size / 512)
-		return WHY(
+		return why_set(
+			why, whylen, -EINVAL,
 			"capacity of %llu sectors, but the disk is %llu sectors here",
 			(unsigned long long)st->capacity,
 			(unsigned long long)(c->size / 512));
 	if (st->num_queues != c->num_queues ||
 	    st->seg_max != VIRTIO_BLK_SEG_MAX)
-		return WHY(
+		return why_set(
+			why, whylen, -EINVAL,
 			"%u queues of %u segments, but this disk has %u of %u",
 			st->num_queues, st->seg_max, c->num_queues,
 			VIRTIO_BLK_SEG_MAX);
 	if (bs < 512 || bs > 65536 || (bs & (bs - 1)))
-		return WHY("block size %u", bs);
+		return why_set(why, whylen, -EINVAL, "block size %u", bs);
 	if (c->disk && bs != disk_get_info(c->disk)->block_size)
-		return WHY("block size %u, but the disk opened here needs %u",
-			   bs, disk_get_info(c->disk)->block_size);
+		return why_set(
+			why, whylen, -EINVAL,
+			"block size %u, but the disk opened here needs %u", bs,
+			disk_get_info(c->disk)->block_size);
 	if (st->max_discard_sectors != dmax ||
 	    st->max_write_zeroes_sectors != zmax)
-		return WHY("discard limits %u and %u sectors, not %u and %u",
-			   st->max_discard_sectors,
-			   st->max_write_zeroes_sectors, dmax, zmax);
+		return why_set(
+			why, whylen, -EINVAL,
+			"discard limits %u and %u sectors, not %u and %u",
+			st->max_discard_sectors, st->max_write_zeroes_sectors,
+			dmax, zmax);
 	if (memcmp(st->serial, c->serial, sizeof(st->serial)))
-		return WHY("serial '%.20s', but this disk is '%s'", st->serial,
-			   c->serial);
+		return why_set(why, whylen, -EINVAL,
+			       "serial '%.20s', but this disk is '%s'",
+			       st->serial, c->serial);
 	return 0;
 }
 
@@ -463,19 +469,24 @@ static int blk_check(const struct dev_env *env, const void *state, char *why,
 	int rc;
 
 	if (!c)
-		return WHY("no disk is configured for it");
+		return why_set(why, whylen, -EINVAL,
+			       "no disk is configured for it");
 	if (st->reserved0 || st->reserved1 || st->reserved2)
-		return WHY("reserved field is not zero");
+		return why_set(why, whylen, -EINVAL,
+			       "reserved field is not zero");
 	if (st->features & ~(BLK_FEATURES_ALL | VIRTIO_CORE_FEATURES))
-		return WHY(
+		return why_set(
+			why, whylen, -EINVAL,
 			"offered features 0x%llx that virtio-blk does not have",
 			(unsigned long long)st->features);
 	if (ro != c->readonly)
-		return WHY("saved %s, but the disk is configured %s",
-			   ro ? "read-only" : "read-write",
-			   c->readonly ? "read-only" : "read-write");
+		return why_set(why, whylen, -EINVAL,
+			       "saved %s, but the disk is configured %s",
+			       ro ? "read-only" : "read-write",
+			       c->readonly ? "read-only" : "read-write");
 	if (st->vio.driver_features & ~st->features)
-		return WHY(
+		return why_set(
+			why, whylen, -EINVAL,
 			"acknowledged features 0x%llx were not offered (0x%llx)",
 			(unsigned long long)st->vio.driver_features,
 			(unsigned long long)st->features);
@@ -484,7 +495,8 @@ static int blk_check(const struct dev_env *env, const void *state, char *why,
 		return rc;
 	for (i = 0; i < VIRTIO_STATE_QUEUES; i++)
 		if (st->vio.queue[i].next_avail != st->vio.queue[i].next_used)
-			return WHY(
+			return why_set(
+				why, whylen, -EINVAL,
 				"queue %u has requests in flight (next_avail %u, next_used %u): they would be lost",
 				i, st->vio.queue[i].next_avail,
 				st->vio.queue[i].next_used);

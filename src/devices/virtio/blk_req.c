@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define WHY(...) (snprintf(why, whylen, __VA_ARGS__), VIRTIO_BLK_REQ_BROKEN)
+#include "common/why.h"
 
 struct blk_hdr {
 	uint32_t type;
@@ -140,12 +140,15 @@ int virtio_blk_parse(const struct virtio_blk_limits *lim,
 
 	memset(p, 0, sizeof(*p));
 	if (out < sizeof(h))
-		return WHY("head %u: a request header of %zu bytes, not 16",
-			   e->head, out);
+		return why_set(why, whylen, VIRTIO_BLK_REQ_BROKEN,
+			       "head %u: a request header of %zu bytes, not 16",
+			       e->head, out);
 	p->status_byte = status_byte(e);
 	if (!p->status_byte)
-		return WHY("head %u: a request without a writable status byte",
-			   e->head);
+		return why_set(
+			why, whylen, VIRTIO_BLK_REQ_BROKEN,
+			"head %u: a request without a writable status byte",
+			e->head);
 	vq_copy_from(e, 0, &h, sizeof(h));
 	p->type = h.type;
 	switch (h.type) {

@@ -19,6 +19,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/why.h"
 #include "net/announce.h"
 #include "net/tap.h"
 #include "vmm/vm.h"
@@ -37,8 +38,6 @@
 #define NET_CTRL_ANNOUNCE_ACK 0
 #define NET_OK 0
 #define NET_ERR 1
-
-#define WHY(...) (snprintf(why, whylen, __VA_ARGS__), -EINVAL)
 
 static struct virtio_net *net_of(struct virtio_dev *vd)
 {
@@ -480,34 +479,41 @@ static int net_check(const struct dev_env *env, const void *state, char *why,
 	static const uint8_t zero[6];
 
 	if ((st->mac[0] & 1) || !memcmp(st->mac, zero, 6))
-		return WHY(
+		return why_set(
+			why, whylen, -EINVAL,
 			"mac %02x:%02x:%02x:%02x:%02x:%02x is not a unicast address",
 			st->mac[0], st->mac[1], st->mac[2], st->mac[3],
 			st->mac[4], st->mac[5]);
 	if (conf && memcmp(st->mac, conf->mac, 6))
-		return WHY(
+		return why_set(
+			why, whylen, -EINVAL,
 			"mac %02x:%02x:%02x:%02x:%02x:%02x, but the configuration gives this interface %02x:%02x:%02x:%02x:%02x:%02x",
 			st->mac[0], st->mac[1], st->mac[2], st->mac[3],
 			st->mac[4], st->mac[5], conf->mac[0], conf->mac[1],
 			conf->mac[2], conf->mac[3], conf->mac[4], conf->mac[5]);
 	if (st->status & ~(VIRTIO_NET_S_LINK_UP | VIRTIO_NET_S_ANNOUNCE))
-		return WHY("status 0x%x sets bits virtio-net does not have",
-			   st->status);
+		return why_set(why, whylen, -EINVAL,
+			       "status 0x%x sets bits virtio-net does not have",
+			       st->status);
 	if ((st->status & VIRTIO_NET_S_ANNOUNCE) &&
 	    !(st->vio.driver_features & (1ULL << VIRTIO_NET_F_GUEST_ANNOUNCE)))
-		return WHY(
+		return why_set(
+			why, whylen, -EINVAL,
 			"an announcement is pending but the driver did not accept GUEST_ANNOUNCE");
 	if (st->max_virtqueue_pairs != 1 || st->reserved0 || st->reserved1)
-		return WHY(
+		return why_set(
+			why, whylen, -EINVAL,
 			"%u queue pairs (this device has 1), or reserved fields not zero",
 			st->max_virtqueue_pairs);
 	if (st->features & ~VIRTIO_NET_FEATURES)
-		return WHY(
+		return why_set(
+			why, whylen, -EINVAL,
 			"the device offered features 0x%llx that this one does not (it offers 0x%llx)",
 			(unsigned long long)st->features,
 			(unsigned long long)VIRTIO_NET_FEATURES);
 	if (st->vio.driver_features & ~st->features & ((1ULL << 24) - 1))
-		return WHY(
+		return why_set(
+			why, whylen, -EINVAL,
 			"acknowledged features 0x%llx were not offered (0x%llx)",
 			(unsigned long long)st->vio.driver_features,
 			(unsigned long long)st->features);

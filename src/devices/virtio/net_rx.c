@@ -16,9 +16,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/why.h"
 #include "devices/virtio/net.h"
-
-#define WHY(...) snprintf(why, whylen, __VA_ARGS__)
 
 #define HDR_F_NEEDS_CSUM 1
 #define HDR_F_DATA_VALID 2
@@ -69,20 +68,20 @@ static enum virtio_net_rx rx_fill(struct vq *q, struct vq_elem *c,
 {
 	size_t room = vq_elem_in_bytes(c), n;
 
-	if (!t->n && room < VIRTIO_NET_HDR_LEN) {
-		WHY("receive buffer %u has %zu device-writable bytes, less than the %u-byte header",
-		    c->head, room, VIRTIO_NET_HDR_LEN);
-		return VIRTIO_NET_RX_BROKEN;
-	}
+	if (!t->n && room < VIRTIO_NET_HDR_LEN)
+		return why_set(
+			why, whylen, VIRTIO_NET_RX_BROKEN,
+			"receive buffer %u has %zu device-writable bytes, less than the %u-byte header",
+			c->head, room, VIRTIO_NET_HDR_LEN);
 	if (!mrg && room < len) {
 		vq_unpop(q, 1); /* too small for this frame, not for others */
 		return VIRTIO_NET_RX_DROPPED;
 	}
 	n = vq_copy_to(q, c, 0, f + *done, len - *done);
-	if (!n) {
-		WHY("receive buffer %u has no device-writable part", c->head);
-		return VIRTIO_NET_RX_BROKEN;
-	}
+	if (!n)
+		return why_set(why, whylen, VIRTIO_NET_RX_BROKEN,
+			       "receive buffer %u has no device-writable part",
+			       c->head);
 	t->head[t->n] = c->head;
 	t->len[t->n++] = (uint32_t)n;
 	*done += n;
