@@ -229,7 +229,8 @@ static bool is_formattable_value(const char *v, size_t size)
 
 static bool is_formattable_disk(const struct domain_disk *d)
 {
-	return (unsigned int)d->format <= DOMAIN_DISK_QCOW2 && !(d->size % 512) &&
+	return (unsigned int)d->format <= DOMAIN_DISK_QCOW2 &&
+	       !(d->size % 512) &&
 	       is_formattable_value(d->script, sizeof(d->script));
 }
 
