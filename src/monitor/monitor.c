@@ -191,6 +191,11 @@ static int monitor_create_vm(struct monitor *m)
 	vc.mem_bytes = m->cfg.memory_mib * MIB;
 	snprintf(vc.name, sizeof(vc.name), "%s", m->cfg.name);
 	snprintf(vc.cpu_model, sizeof(vc.cpu_model), "%s", m->cfg.cpu);
+	vc.backing = m->cfg.memory_backing == DOMAIN_MEMORY_HUGEPAGES ?
+			     MEM_BACKING_HUGETLB :
+		     m->cfg.memory_backing == DOMAIN_MEMORY_SMALL ?
+			     MEM_BACKING_SMALL :
+			     MEM_BACKING_THP;
 	return vm_create(&m->vm, &vc);
 }
 

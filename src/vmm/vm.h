@@ -86,6 +86,7 @@ struct vm_config {
 	uint64_t mem_bytes;
 	unsigned int nr_vcpus;
 	char cpu_model[32];
+	enum mem_backing backing;
 };
 
 struct vm {
