@@ -37,9 +37,11 @@ typedef int (*migrate_step_fn)(void *opaque, enum migrate_step step);
 
 struct migrate_params {
 	bool live;
-	uint64_t bandwidth_bps; /* 0: unlimited */
+	/* 0: unlimited; also the final copy's (the downtime counts it). */
+	uint64_t bandwidth_bps;
 	uint64_t downtime_limit_ns;
 	unsigned int max_rounds;
+	enum precopy_converge converge; /* when rounds alone do not fit */
 	/* Margin on the downtime limit for the paused phase; 0: default. */
 	uint64_t paused_margin_ns;
 	migrate_step_fn step; /* NULL: no step callback */
@@ -57,6 +59,10 @@ struct migrate_round {
 	uint64_t expected_downtime_ns;
 	uint64_t remaining_pages; /* dirty after the round */
 	uint64_t bytes_total; /* stream bytes so far */
+	/* The most throttled vCPU, for the next round (QEMU's
+	 * cpu-throttle-percentage). */
+	unsigned int throttle_pct;
+	enum precopy_action action; /* what the policy decided */
 };
 
 struct migrate_result {
@@ -66,6 +72,8 @@ struct migrate_result {
 	uint64_t bytes;
 	uint64_t expected_downtime_ns;
 	enum precopy_action stop_reason;
+	unsigned int throttle_pct; /* the most it reached */
+	char why[200]; /* PRECOPY_FAIL: why it cannot fit, one line */
 	uint64_t pause_mono_ns; /* when the VM was paused */
 	uint64_t pause_real_ns; /* the same in CLOCK_REALTIME (handover) */
 	uint64_t precopy_ns; /* start until the pause */

@@ -53,6 +53,37 @@ static int64_t arg_int(struct json_object *args, const char *key, int64_t dflt,
 	return json_object_get_int64(v);
 }
 
+/*
+ * "converge": throttle (default), postcopy, auto or none; "postcopy":
+ * true is converge postcopy (godwit migrate --postcopy).
+ */
+static enum rpc_reply_kind mig_parse_converge(struct mig_job *job,
+					      struct json_object *args,
+					      struct rpc_reply *reply)
+{
+	const char *c = rpc_json_str(args, "converge", NULL);
+	struct json_object *v;
+
+	job->params.converge = CONVERGE_THROTTLE;
+	if (c && precopy_converge_parse(c, &job->params.converge))
+		return rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"migrate: converge must be throttle, postcopy, auto or none, not '%s'",
+			c);
+	if (json_object_object_get_ex(args, "postcopy", &v) &&
+	    json_object_get_boolean(v)) {
+		if (c && job->params.converge != CONVERGE_POSTCOPY &&
+		    job->params.converge != CONVERGE_AUTO)
+			return rpc_reply_error(
+				reply, RPC_ERR_GENERIC,
+				"migrate: postcopy and converge '%s' contradict each other",
+				c);
+		if (!c)
+			job->params.converge = CONVERGE_POSTCOPY;
+	}
+	return RPC_REPLY_LATER;
+}
+
 static enum rpc_reply_kind mig_parse(struct mig_job *job,
 				     struct json_object *args,
 				     struct rpc_reply *reply)
@@ -70,6 +101,8 @@ static enum rpc_reply_kind mig_parse(struct mig_job *job,
 	job->params.live = true;
 	if (json_object_object_get_ex(args, "live", &v))
 		job->params.live = json_object_get_boolean(v);
+	if (mig_parse_converge(job, args, reply) != RPC_REPLY_LATER)
+		return RPC_REPLY_ERROR;
 	bw = arg_int(args, "bandwidth", 0, &bad);
 	dt = arg_int(args, "downtime-ms", MIG_DEFAULT_DOWNTIME_MS, &bad);
 	rounds = arg_int(args, "max-rounds", MIG_DEFAULT_ROUNDS, &bad);
@@ -361,6 +394,8 @@ enum rpc_reply_kind monitor_cmd_query_migrate(struct rpc_request *req,
 		json_object_new_double(mi->last.bandwidth_bps / 1e6));
 	json_object_object_add(o, "ram", ram);
 	json_object_object_add(o, "round", json_object_new_int(mi->last.round));
+	json_object_object_add(o, "cpu-throttle-percentage",
+			       json_object_new_int(mi->last.throttle_pct));
 	json_object_object_add(
 		o, "expected-downtime-ms",
 		json_object_new_double(mi->last.expected_downtime_ns / 1e6));

@@ -29,6 +29,7 @@
 #include "common/net.h"
 #include "migration/handover.h"
 #include "migration/query.h"
+#include "vmm/dirtyring.h"
 
 #define MIG_CONNECT_MS 10000
 #define MIG_QUERY_ATTEMPT_MS 2000 /* connect and answer, per QUERY */
@@ -67,6 +68,8 @@ static struct json_object *round_json(const struct migrate_round *r)
 	json_object_object_add(
 		o, "expected-downtime-ms",
 		json_object_new_double(r->expected_downtime_ns / 1e6));
+	json_object_object_add(o, "cpu-throttle-percentage",
+			       json_object_new_int(r->throttle_pct));
 	return o;
 }
 
@@ -163,6 +166,8 @@ static void mig_send_failed(struct mig_job *job, int rc)
 	if (job->res.have_peer_msg && job->res.peer_msg.type == HANDOVER_FAILED)
 		return mig_fail(job, "the destination refused the VM: %s",
 				job->res.peer_msg.text);
+	if (job->res.stop_reason == PRECOPY_FAIL && job->res.why[0])
+		return mig_fail(job, "%s", job->res.why);
 	if (rc == -ECONNABORTED || rc == -EPIPE || rc == -ECONNRESET) {
 		/* The socket may still hold its message: a second to read. */
 		stream_clear_error(s);
@@ -222,7 +227,7 @@ static void mig_recover(struct mig_job *job)
 {
 	char why[256];
 
-	if (mem_dirty_log_stop(&job->m->vm.mem))
+	if (vm_dirty_log_stop(&job->m->vm))
 		log_warn("cannot stop dirty logging");
 	/* Handed over and back: our disk locks first, or it stays paused. */
 	if (job->committed && monitor_disks_lock(job->m, why, sizeof(why))) {

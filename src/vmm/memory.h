@@ -48,9 +48,11 @@ struct guest_mem {
 	int vm_fd; /* -1 until mem_register() */
 	bool dirty_logging;
 	bool manual_protect; /* KVM_CLEAR_DIRTY_LOG in use */
+	bool ring; /* KVM logs to per-vCPU rings (dirtyring.h), not bitmaps */
 	/*
-	 * Pages the VMM itself wrote, per RAM page. Device I/O threads set
-	 * bits while a migration collects them: both sides use atomics.
+	 * Pages the VMM itself wrote (and, with rings, what was harvested
+	 * from them), per RAM page. Device I/O and vCPU threads set bits
+	 * while a migration collects them: both sides use atomics.
 	 */
 	struct bitmap vmm_dirty;
 };

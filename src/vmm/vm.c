@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "vmm/dirtyring.h"
 #include "vmm/vcpu.h"
 #include "vmm/x86/cpu.h"
 #include "vmm/x86/cpuid.h"
@@ -96,6 +97,8 @@ int vm_create(struct vm *vm, const struct vm_config *config)
 		goto err;
 	}
 	rc = mem_register(&vm->mem, vm->fd);
+	if (!rc)
+		rc = dring_vm_enable(vm); /* before the first vCPU */
 	if (rc)
 		goto err;
 	rc = vm_create_vcpus(vm);

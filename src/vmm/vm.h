@@ -104,6 +104,7 @@ struct vm {
 	bool tsc_offset_ctrl; /* KVM_VCPU_TSC_OFFSET available */
 	uint32_t *save_msrs; /* MSRs saved per vCPU (msr_save_list) */
 	unsigned int nr_save_msrs;
+	unsigned int dring_entries; /* per-vCPU dirty ring; 0: bitmap */
 	struct vm_pause pause;
 	struct vm_virtio_mmio virtio_mmio[VM_MAX_VIRTIO_MMIO];
 	unsigned int nr_virtio_mmio;

@@ -23,7 +23,8 @@
 #include "rpc/client.h"
 
 struct mig_opts {
-	bool live, verbose;
+	bool live, verbose, postcopy;
+	const char *converge;
 	int64_t bandwidth, downtime, rounds, stall_s, margin_ms;
 	const char *vm, *dest;
 };
@@ -40,7 +41,14 @@ static void migrate_usage(FILE *f)
 		"  --no-live          pause first, then copy (no pre-copy rounds)\n"
 		"  --bandwidth MIBPS  limit the pre-copy bandwidth (MiB/s)\n"
 		"  --downtime MS      maximum downtime to aim for (default 30)\n"
-		"  --max-rounds N     pre-copy rounds before stopping anyway (default 30)\n"
+		"  --max-rounds N     pre-copy rounds at most (default 30)\n"
+		"  --converge MODE    when rounds alone do not fit the downtime: throttle\n"
+		"                     (slow the vCPUs that dirty memory; the default),\n"
+		"                     postcopy, auto (throttle, then post-copy) or none;\n"
+		"                     otherwise the migration fails and the VM runs on here\n"
+		"  --postcopy         --converge postcopy: the VM moves at once and fetches\n"
+		"                     its last pages from here (lost if either host dies\n"
+		"                     before it has them all; see godwit(1))\n"
 		"  --stall-timeout S  fail when the destination takes or sends nothing for S\n"
 		"                     seconds (default 10)\n"
 		"  --paused-margin MS the VM may stay paused for the downtime limit plus MS\n"
@@ -68,6 +76,8 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 		{ "bandwidth", required_argument, NULL, 'b' },
 		{ "downtime", required_argument, NULL, 'd' },
 		{ "max-rounds", required_argument, NULL, 'r' },
+		{ "converge", required_argument, NULL, 'c' },
+		{ "postcopy", no_argument, NULL, 'P' },
 		{ "stall-timeout", required_argument, NULL, 's' },
 		{ "paused-margin", required_argument, NULL, 'm' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -98,6 +108,12 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 			break;
 		case 'r':
 			rc = num_arg("--max-rounds", optarg, &o->rounds);
+			break;
+		case 'c':
+			o->converge = optarg;
+			break;
+		case 'P':
+			o->postcopy = true;
 			break;
 		case 's':
 			rc = num_arg("--stall-timeout", optarg, &o->stall_s);
@@ -155,6 +171,12 @@ static struct json_object *migrate_args(const struct mig_opts *o, bool daemon)
 	if (o->margin_ms >= 0)
 		json_object_object_add(a, "paused-margin-ms",
 				       json_object_new_int64(o->margin_ms));
+	if (o->converge)
+		json_object_object_add(a, "converge",
+				       json_object_new_string(o->converge));
+	if (o->postcopy)
+		json_object_object_add(a, "postcopy",
+				       json_object_new_boolean(true));
 	return a;
 }
 
@@ -171,12 +193,12 @@ static double num(struct json_object *o, const char *key)
 static void print_round(struct json_object *d, bool tty)
 {
 	fprintf(stderr,
-		"%sround %d: %lld pages sent, %lld dirtied, %.1f MB/s sent, %.1f MB/s dirtied, expected downtime %.2f ms%s",
+		"%sround %d: %lld pages sent, %lld dirtied, %.1f MB/s sent, %.1f MB/s dirtied, expected downtime %.2f ms, throttle %d%%%s",
 		tty ? "\r\033[K" : "", (int)num(d, "round"),
 		(long long)num(d, "pages-sent"),
 		(long long)num(d, "pages-dirtied"), num(d, "mbps"),
 		num(d, "dirty-mbps"), num(d, "expected-downtime-ms"),
-		tty ? "" : "\n");
+		(int)num(d, "cpu-throttle-percentage"), tty ? "" : "\n");
 }
 
 static int outcome(const struct mig_opts *o, struct json_object *d, bool tty)

@@ -294,6 +294,8 @@ enum rpc_reply_kind ctl_migrate(struct rpc_request *req,
 	copy_int(args, a, "bandwidth");
 	copy_int(args, a, "downtime-ms");
 	copy_int(args, a, "max-rounds");
+	copy_int(args, a, "converge"); /* any JSON value: a string */
+	copy_int(args, a, "postcopy");
 	kind = ctl_call(d, "migrate", a, MIGRATE_START_TIMEOUT_MS,
 			migrate_started, j, reply);
 	json_object_put(a);
