@@ -17,6 +17,8 @@
  *    running. Never stop and copy over the limit. With nothing to try,
  *    a few rounds of patience first (a guest may calm down).
  *
+ * (--postcopy asks for post-copy after round 0: then that, always.)
+ *
  * Rates: the rest after a round is the dirty rate times the time its
  * pages take to send. A round's own rate understates a guest that
  * dirtied all it ever does early in the round; the peak rate over a
@@ -100,6 +102,8 @@ enum precopy_action precopy_decide(const struct precopy_stats *st)
 {
 	uint64_t expected_ns = precopy_expected_downtime_ns(st);
 
+	if (st->postcopy_now)
+		return PRECOPY_POSTCOPY;
 	if (expected_ns <= PRECOPY_FIXED_NS + PRECOPY_SMALL_NS)
 		return PRECOPY_STOP_FITS;
 	if (round_shrinks(st))

@@ -43,6 +43,7 @@ struct precopy_stats {
 	unsigned int stalled_rounds; /* rounds in a row that did not shrink */
 	enum precopy_converge converge;
 	unsigned int throttle_pct; /* the most throttled vCPU's throttle */
+	bool postcopy_now; /* --postcopy: switch after round 0, always */
 };
 
 enum precopy_action {

@@ -31,6 +31,7 @@
 #include "common/log.h"
 #include "migration/handover.h"
 #include "migration/pages.h"
+#include "migration/postcopy.h"
 #include "migration/recio.h"
 #include "migration/save.h"
 #include "vmm/dirtyring.h"
@@ -342,8 +343,8 @@ static int precopy_rounds(struct precopy *pc)
 	pc->res->stop_reason = action;
 	if (!rc && action == PRECOPY_FAIL)
 		rc = cannot_fit(pc);
-	if (!rc && action == PRECOPY_POSTCOPY)
-		rc = cannot_fit(pc); /* TODO post-copy */
+	if (!rc && action == PRECOPY_POSTCOPY && !pc->p->postcopy)
+		rc = cannot_fit(pc);
 	return rc;
 }
 
@@ -415,7 +416,14 @@ static int stop_and_copy(struct precopy *pc, struct dev_registry *devs)
 	uint64_t dirty = 0;
 	int rc;
 
-	if (pc->p->live) {
+	if (pc->p->live && pc->res->stop_reason == PRECOPY_POSTCOPY) {
+		/* No pages now: the destination fetches the dirty regions. */
+		rc = sync_dirty(pc, &dirty);
+		if (!rc)
+			rc = postcopy_src_switch(pc->p->postcopy, pc->s,
+						 &pc->dirty);
+		pc->res->postcopy = !rc;
+	} else if (pc->p->live) {
 		rc = sync_dirty(pc, &dirty);
 		if (!rc)
 			rc = send_pages(pc, &pc->dirty, PAGES_ZERO_ENTRIES,
@@ -457,6 +465,7 @@ int migrate_send(struct stream *s, struct vm *vm, struct dev_registry *devs,
 	pc.st.downtime_limit_ns = p->downtime_limit_ns;
 	pc.st.max_rounds = p->max_rounds;
 	pc.st.converge = p->converge;
+	pc.st.postcopy_now = p->postcopy_now;
 	rc = bitmap_init(&pc.dirty, mem_nr_pages(&vm->mem));
 	if (rc)
 		return stream_set_error(s, rc);

@@ -22,6 +22,7 @@
 #include "migration/transport/stream.h"
 
 struct vm;
+struct postcopy_src;
 
 /* Points in migrate_send() where the caller may act (or veto). */
 enum migrate_step {
@@ -42,10 +43,16 @@ struct migrate_params {
 	uint64_t downtime_limit_ns;
 	unsigned int max_rounds;
 	enum precopy_converge converge; /* when rounds alone do not fit */
+	bool postcopy_now; /* switch to post-copy after round 0 */
 	/* Margin on the downtime limit for the paused phase; 0: default. */
 	uint64_t paused_margin_ns;
 	migrate_step_fn step; /* NULL: no step callback */
 	void *step_opaque;
+	/*
+	 * Listening for a post-copy destination (postcopy_src_listen()), or
+	 * NULL: the policy's post-copy then fails the migration instead.
+	 */
+	struct postcopy_src *postcopy;
 };
 
 /* One round's figures, as the progress hook and query-migrate see them. */
@@ -73,6 +80,7 @@ struct migrate_result {
 	uint64_t expected_downtime_ns;
 	enum precopy_action stop_reason;
 	unsigned int throttle_pct; /* the most it reached */
+	bool postcopy; /* the stream switched: serve the rest after YOURS */
 	char why[200]; /* PRECOPY_FAIL: why it cannot fit, one line */
 	uint64_t pause_mono_ns; /* when the VM was paused */
 	uint64_t pause_real_ns; /* the same in CLOCK_REALTIME (handover) */

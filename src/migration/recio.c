@@ -26,6 +26,7 @@ void rec_stream_start(struct stream *s, const struct stream_header *h)
 	s->rec_chain = h->version >= 2 ? h->header_crc : 0;
 	s->rec_count = 0;
 	s->rec_bytes = h->header_size + rec_padded(h->config_len);
+	memcpy(s->rec_stream_id, h->stream_id, sizeof(s->rec_stream_id));
 }
 
 /* A record went by whole: the next one continues from its CRC. */

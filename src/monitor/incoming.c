@@ -189,7 +189,8 @@ int monitor_restore_load(struct monitor *m)
 
 	if (restore_check_identity(&m->vm, &in->hdr, err.why, sizeof(err.why)))
 		return fail(m, &err);
-	if (restore_vm(&in->stream, &m->vm, &m->devs, &in->hdr, &res, &err))
+	if (restore_vm(&in->stream, &m->vm, &m->devs, &in->hdr,
+		       in->migration ? &in->postcopy : NULL, &res, &err))
 		return fail(m, &err);
 	log_info("vm %s: restored %llu pages (%llu MiB of stream) in %llu ms",
 		 m->cfg.name, (unsigned long long)res.pages,
@@ -316,10 +317,15 @@ static void ho_owned(void *opaque)
 			m->opts->outcome_file, strerror(-rc));
 }
 
-/* The source let go of the disks before YOURS: they are ours now. */
+/*
+ * The source let go of the disks before YOURS: they are ours now. In
+ * post-copy the missing regions are ours to fetch from here on.
+ */
 static int ho_claim(void *opaque, char *why, size_t whylen)
 {
-	return monitor_disks_lock(opaque, why, whylen);
+	int rc = monitor_disks_lock(opaque, why, whylen);
+
+	return rc ? rc : monitor_postcopy_claim(opaque, why, whylen);
 }
 
 static int ho_resume(void *opaque)

@@ -55,7 +55,8 @@ static int64_t arg_int(struct json_object *args, const char *key, int64_t dflt,
 
 /*
  * "converge": throttle (default), postcopy, auto or none; "postcopy":
- * true is converge postcopy (godwit migrate --postcopy).
+ * true switches to post-copy after round 0 whatever the rest (godwit
+ * migrate --postcopy; QEMU's migrate-start-postcopy after one pass).
  */
 static enum rpc_reply_kind mig_parse_converge(struct mig_job *job,
 					      struct json_object *args,
@@ -78,8 +79,8 @@ static enum rpc_reply_kind mig_parse_converge(struct mig_job *job,
 				reply, RPC_ERR_GENERIC,
 				"migrate: postcopy and converge '%s' contradict each other",
 				c);
-		if (!c)
-			job->params.converge = CONVERGE_POSTCOPY;
+		job->params.converge = CONVERGE_POSTCOPY;
+		job->params.postcopy_now = true;
 	}
 	return RPC_REPLY_LATER;
 }

@@ -36,8 +36,10 @@
 
 static const char *mig_status_name(enum mig_status s)
 {
-	static const char *const names[] = { "none", "active", "completed",
-					     "failed", "unconfirmed" };
+	static const char *const names[] = {
+		"none",	       "active",	  "completed",	    "failed",
+		"unconfirmed", "postcopy-active", "postcopy-failed"
+	};
 
 	return names[s];
 }
@@ -361,6 +363,70 @@ static void mig_handover(struct mig_job *job)
 	}
 }
 
+/* ---- post-copy: serving the destination after YOURS ---- */
+
+/* If converge allows post-copy: listen where the destination sees us. */
+static int mig_postcopy_listen(struct mig_job *job)
+{
+	char why[200];
+	int rc;
+
+	if (job->params.converge != CONVERGE_POSTCOPY &&
+	    job->params.converge != CONVERGE_AUTO)
+		return 0;
+	rc = postcopy_src_listen(&job->pc, &job->m->vm.mem, job->sock, why,
+				 sizeof(why));
+	if (rc) {
+		mig_fail(job, "%s", why);
+		return rc;
+	}
+	job->pc.stall_ms = job->stall_ms;
+	job->pc.rate_bps = job->params.bandwidth_bps;
+	job->pc.cancel_fd = job->cancel_fd;
+	job->pc_listening = true;
+	job->params.postcopy = &job->pc;
+	return 0;
+}
+
+static void mig_postcopy_on_loop(struct evloop *loop, void *opaque)
+{
+	struct monitor *m = opaque;
+
+	m->mig_info.status = MIG_POSTCOPY;
+	monitor_event(m, "MIGRATION", monitor_mig_event_data(&m->mig_info));
+}
+
+static void mig_postcopy(struct mig_job *job)
+{
+	struct monitor *m = job->m;
+	uint64_t t0 = time_mono_ns();
+	char why[256] = "";
+	int rc;
+
+	job->status = MIG_POSTCOPY;
+	if (evloop_call(m->loop, mig_postcopy_on_loop, m))
+		log_debug("cannot report post-copy");
+	log_info(
+		"vm %s: post-copy to %s: %llu regions (%llu MiB) to serve; the VM is lost if either host dies before they are all there",
+		m->cfg.name, job->uri,
+		(unsigned long long)bitmap_count(&job->pc.pending),
+		(unsigned long long)(bitmap_count(&job->pc.pending) *
+					     POSTCOPY_REGION_SIZE >>
+				     20));
+	rc = postcopy_src_serve(&job->pc, why, sizeof(why));
+	if (rc) {
+		job->status = MIG_POSTCOPY_FAILED;
+		snprintf(job->error, sizeof(job->error), "post-copy: %s", why);
+		return;
+	}
+	job->status = MIG_COMPLETED;
+	log_info(
+		"vm %s: post-copy done in %.1f ms: %llu regions sent, %llu on request",
+		m->cfg.name, (time_mono_ns() - t0) / 1e6,
+		(unsigned long long)job->pc.sent,
+		(unsigned long long)job->pc.requests);
+}
+
 static void mig_done(struct evloop *loop, void *opaque);
 
 void *monitor_mig_thread(void *opaque)
@@ -382,6 +448,8 @@ void *monitor_mig_thread(void *opaque)
 		rc = mig_connect(job);
 	if (!rc)
 		rc = mig_open_stream(job);
+	if (!rc)
+		rc = mig_postcopy_listen(job);
 	if (!rc) {
 		rc = migrate_send(&job->stream, &m->vm, &m->devs, config,
 				  config_len, &job->params, mig_progress, job,
@@ -391,6 +459,11 @@ void *monitor_mig_thread(void *opaque)
 		else
 			mig_handover(job);
 	}
+	/* Handed over in post-copy: the destination still needs pages. */
+	if (job->status == MIG_COMPLETED && job->res.postcopy)
+		mig_postcopy(job);
+	if (job->pc_listening)
+		postcopy_src_destroy(&job->pc);
 	stream_close(&job->stream);
 	free(config);
 	if (job->status == MIG_FAILED)
@@ -422,6 +495,9 @@ struct json_object *monitor_mig_event_data(struct mig_info *mi)
 			       json_object_new_int(mi->res.rounds));
 	json_object_object_add(o, "bytes",
 			       json_object_new_int64(mi->res.bytes));
+	if (mi->res.postcopy)
+		json_object_object_add(o, "postcopy",
+				       json_object_new_boolean(true));
 	return o;
 }
 
@@ -439,6 +515,9 @@ static void mig_report(struct monitor *m, struct mig_job *job)
 		log_info(
 			"vm %s: migrated to %s (unconfirmed at first; %s), downtime unknown",
 			m->cfg.name, job->uri, job->settled_by);
+	} else if (mi->status == MIG_POSTCOPY_FAILED) {
+		log_err("vm %s: migration to %s: %s; the VM is lost (the destination lacks pages only this host had)",
+			m->cfg.name, job->uri, mi->error);
 	} else if (mi->status == MIG_FAILED) {
 		log_err("vm %s: migration to %s failed, VM resumed: %s",
 			m->cfg.name, job->uri, mi->error);
@@ -486,6 +565,10 @@ static void mig_done(struct evloop *loop, void *opaque)
 		m->state = m->user_paused ? RUN_PAUSED : RUN_RUNNING;
 	} else if (job->status == MIG_UNCONFIRMED) {
 		m->state = RUN_UNCONFIRMED; /* the process is ending */
+	} else if (job->status == MIG_POSTCOPY_FAILED) {
+		m->state = RUN_POSTMIGRATE; /* never resumed after YOURS */
+		m->end_kind = "migrated";
+		monitor_end(m, 1, "%s; the VM is lost", job->error);
 	} else {
 		m->state = RUN_POSTMIGRATE;
 	}

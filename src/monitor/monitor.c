@@ -283,6 +283,8 @@ static void monitor_teardown(struct monitor *m)
 	if (m->rpc && rpc_server_flush(m->rpc, 1000))
 		log_debug("control socket: some replies were not delivered");
 	rpc_server_free(m->rpc);
+	/* Post-copy first: a vCPU or device waiting for a page is let go. */
+	monitor_postcopy_stop(m);
 	/* Device threads stop before the console and guest RAM go. */
 	devreg_quiesce_all(&m->devs);
 	console_close(&m->console);

@@ -134,6 +134,14 @@ int vm_start(struct vm *vm, bool paused) __must_check;
  */
 int vm_pause(struct vm *vm) __must_check;
 int vm_resume(struct vm *vm) __must_check;
+/*
+ * A pause that does not wait: every vCPU parks at its next chance, one
+ * blocked where no signal reaches it (a guest page fault that waits for
+ * its page, migration/uffd.h) once it gets its page. Devices and guest
+ * time go on (no quiesce, no freeze). Undone by vm_resume(); nests with
+ * vm_pause().
+ */
+void vm_pause_request(struct vm *vm);
 bool vm_is_paused(struct vm *vm);
 /*
  * Install the device hooks before vm_start(), with the devices already

@@ -104,6 +104,7 @@ struct stream {
 	uint32_t rec_chain;
 	uint64_t rec_count;
 	uint64_t rec_bytes;
+	uint8_t rec_stream_id[16]; /* the header's stream_id (revision 2) */
 	/* write rate limit (0: none), bytes per second */
 	uint64_t rate_limit;
 	uint64_t rate_start_ns;
@@ -131,6 +132,14 @@ void stream_close(struct stream *s);
 
 /* Exactly len bytes; -EPIPE at end of stream. */
 int stream_read(struct stream *s, void *buf, size_t len) __must_check;
+/*
+ * Bytes already read from the fd wait in the buffer: a caller that polls
+ * the fd for more must look here first (poll does not see them).
+ */
+static inline bool stream_has_buffered(const struct stream *s)
+{
+	return s->rbuf_pos < s->rbuf_len;
+}
 int stream_readv(struct stream *s, struct iovec *iov, int iovcnt) __must_check;
 /*
  * Writes need not be checked one by one: the error is sticky. iov may be

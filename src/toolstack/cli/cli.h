@@ -34,6 +34,7 @@ int cmd_restore(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_migrate_receive(int argc, char **argv);
 int cmd_migrate_resolve(int argc, char **argv);
+int cmd_migrate_recover(int argc, char **argv);
 
 /* Attach to dom's console (through godwitd or its VM socket). */
 int cli_console(const char *dom);

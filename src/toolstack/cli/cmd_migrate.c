@@ -46,9 +46,9 @@ static void migrate_usage(FILE *f)
 		"                     (slow the vCPUs that dirty memory; the default),\n"
 		"                     postcopy, auto (throttle, then post-copy) or none;\n"
 		"                     otherwise the migration fails and the VM runs on here\n"
-		"  --postcopy         --converge postcopy: the VM moves at once and fetches\n"
-		"                     its last pages from here (lost if either host dies\n"
-		"                     before it has them all; see godwit(1))\n"
+		"  --postcopy         after one pre-copy round the VM moves at once and\n"
+		"                     fetches what changed since from here (lost if either\n"
+		"                     host dies before it has it all; see godwit(1))\n"
 		"  --stall-timeout S  fail when the destination takes or sends nothing for S\n"
 		"                     seconds (default 10)\n"
 		"  --paused-margin MS the VM may stay paused for the downtime limit plus MS\n"
@@ -217,10 +217,11 @@ static int outcome(const struct mig_opts *o, struct json_object *d, bool tty)
 	}
 	if (!strcmp(status, "completed")) {
 		fprintf(stderr,
-			"godwit: migrated %s to %s: total %.1f ms, downtime %.2f ms, %d rounds, %.1f MiB sent\n",
+			"godwit: migrated %s to %s: total %.1f ms, downtime %.2f ms, %d rounds, %.1f MiB sent%s\n",
 			o->vm, o->dest, num(d, "total-time-ms"),
 			num(d, "downtime-ms"), (int)num(d, "rounds"),
-			num(d, "bytes") / 1048576.0);
+			num(d, "bytes") / 1048576.0,
+			num(d, "postcopy") ? ", then post-copy" : "");
 		return CLI_OK;
 	}
 	if (!strcmp(status, "unconfirmed")) {
@@ -387,6 +388,13 @@ static int follow(struct rpc_client **cp, const struct mig_opts *o,
 				unconfirmed_wait_ms() * NSEC_PER_MSEC;
 		} else if (!strcmp(rpc_json_str(ev, "event", ""),
 				   "MIGRATION") &&
+			   !strcmp(rpc_json_str(d, "status", ""),
+				   "postcopy-active")) {
+			fprintf(stderr,
+				"godwit: migrate %s: post-copy: the VM runs at %s, which fetches its last pages from here\n",
+				o->vm, o->dest);
+		} else if (!strcmp(rpc_json_str(ev, "event", ""),
+				   "MIGRATION") &&
 			   strcmp(rpc_json_str(d, "status", ""), "active")) {
 			rc = outcome(o, d, tty);
 			json_object_put(last);
@@ -502,4 +510,41 @@ int cmd_migrate_resolve(int argc, char **argv)
 			"godwit: %s discarded here as migrated away; the destination is trusted to run it\n",
 			dom);
 	return CLI_OK;
+}
+
+/*
+ * godwit migrate-recover DOMAIN [SOURCE[:PORT]]: on the destination, a
+ * post-copy whose connections to the source broke (the VM is paused
+ * until then) connects again, to where it was or to SOURCE, and goes on.
+ */
+int cmd_migrate_recover(int argc, char **argv)
+{
+	struct json_object *args;
+	struct route r;
+	int rc;
+
+	if (argc < 2 || argc > 3 || argv[1][0] == '-') {
+		fprintf(argc == 2 && !strcmp(argv[1], "--help") ? stdout :
+								  stderr,
+			"usage: godwit migrate-recover DOMAIN [SOURCE[:PORT]]\n"
+			"Reconnect a post-copy migration whose connections to the source broke\n"
+			"(run on the destination, where the VM waits paused).\n");
+		return argc == 2 && !strcmp(argv[1], "--help") ? CLI_OK :
+								 CLI_USAGE;
+	}
+	if (route_open(&r, "migrate-recover", argv[1], false))
+		return CLI_FAIL;
+	rpc_client_set_timeout(r.c, 60000);
+	args = r.daemon ? route_dom_args(&r) : json_object_new_object();
+	if (argc == 3)
+		json_object_object_add(args, "uri",
+				       json_object_new_string(argv[2]));
+	rc = route_call(&r, "migrate-recover", "migrate-recover", args, NULL);
+	json_object_put(args);
+	route_close(&r);
+	if (!rc)
+		fprintf(stderr,
+			"godwit: %s: post-copy reconnected; the VM runs again\n",
+			argv[1]);
+	return rc;
 }

@@ -116,3 +116,28 @@ enum rpc_reply_kind ctl_migrate_resolve(struct rpc_request *req,
 	json_object_put(a);
 	return kind;
 }
+
+/*
+ * migrate-recover {domain, uri?}: reconnect a post-copy migration whose
+ * connections broke (the VM is paused here until then). Forwarded to the
+ * VMM as it is; its answer comes when the attempt is over.
+ */
+enum rpc_reply_kind ctl_migrate_recover(struct rpc_request *req,
+					struct json_object *args,
+					struct rpc_reply *reply)
+{
+	struct dom *d = ctl_arg_dom(req->opaque, args, reply);
+	const char *uri = rpc_json_str(args, "uri", NULL);
+	enum rpc_reply_kind kind;
+	struct json_object *a;
+
+	if (!d || !ctl_dom_is_live(d, reply))
+		return RPC_REPLY_ERROR;
+	a = json_object_new_object();
+	if (uri)
+		json_object_object_add(a, "uri", json_object_new_string(uri));
+	kind = ctl_forward(req, d, "migrate-recover", a, QUERY_TIMEOUT_MS, true,
+			   reply);
+	json_object_put(a);
+	return kind;
+}

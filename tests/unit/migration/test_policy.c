@@ -197,6 +197,10 @@ static void test_not_converging(void **state)
 	st.stalled_rounds = 0;
 	st.throttle_pct = 0;
 	assert_int_equal(precopy_decide(&st), PRECOPY_POSTCOPY);
+	/* --postcopy: after round 0 whatever the rest, even a tiny one. */
+	st.postcopy_now = true;
+	st.dirty_pages = 1;
+	assert_int_equal(precopy_decide(&st), PRECOPY_POSTCOPY);
 }
 
 /* A converging guest, simulated: each round sends the last round's set
