@@ -22,8 +22,9 @@ static int map_check(const uint64_t *map, uint64_t words, uint64_t nr,
 	for (i = 0; i < words; i++) {
 		memcpy(&w, &map[i], 8);
 		if (i == words - 1 && nr % 64 && (w >> (nr % 64)))
-			return WHY("region map names regions past the %llu of guest RAM",
-				   (unsigned long long)nr);
+			return WHY(
+				"region map names regions past the %llu of guest RAM",
+				(unsigned long long)nr);
 		n += __builtin_popcountll(w);
 	}
 	*count_out = n;
@@ -77,8 +78,8 @@ void postcopy_msg_init(struct postcopy_msg *m, uint32_t type, uint64_t region,
 
 const char *postcopy_type_name(uint32_t type)
 {
-	static const char *const names[] = { "unknown", "HELLO",    "REQUEST",
-					     "REGION",	"DONE",	    "COMPLETE",
+	static const char *const names[] = { "unknown", "HELLO", "REQUEST",
+					     "REGION",	"DONE",	 "COMPLETE",
 					     "BYE" };
 
 	return type < ARRAY_SIZE(names) ? names[type] : "unknown";
@@ -112,7 +113,8 @@ static int region_msg_check(const struct postcopy_msg *m, uint64_t nr,
 		return m->arg || m->length ? WHY("REQUEST carries data") : 0;
 	if (m->arg & ~POSTCOPY_F_ZERO)
 		return WHY("REGION has unknown flags 0x%x", m->arg);
-	if (m->length != ((m->arg & POSTCOPY_F_ZERO) ? 0 : POSTCOPY_REGION_SIZE))
+	if (m->length !=
+	    ((m->arg & POSTCOPY_F_ZERO) ? 0 : POSTCOPY_REGION_SIZE))
 		return WHY("REGION carries %u bytes, expected %u", m->length,
 			   (m->arg & POSTCOPY_F_ZERO) ? 0 :
 							POSTCOPY_REGION_SIZE);
@@ -133,9 +135,9 @@ int postcopy_msg_check(const struct postcopy_msg *m, uint64_t nr_regions,
 		return WHY("post-copy message has a data CRC but no data");
 	switch (m->type) {
 	case POSTCOPY_HELLO:
-		return m->region ? WHY("HELLO names a region") :
-				   hello_length_check(m, nr_regions, why,
-						      whylen);
+		return m->region ?
+			       WHY("HELLO names a region") :
+			       hello_length_check(m, nr_regions, why, whylen);
 	case POSTCOPY_REQUEST:
 	case POSTCOPY_REGION:
 		return region_msg_check(m, nr_regions, why, whylen);
@@ -171,8 +173,8 @@ int postcopy_hello_check(const struct postcopy_msg *m, const void *data,
 		return WHY("HELLO is for another migration (stream id)");
 	if (m->arg != POSTCOPY_ROLE_PAGES)
 		return 0;
-	return map_check((const uint64_t *)((const uint8_t *)data +
-					    STREAM_ID_LEN),
-			 postcopy_map_words(nr_regions), nr_regions, &count,
-			 why, whylen);
+	return map_check(
+		(const uint64_t *)((const uint8_t *)data + STREAM_ID_LEN),
+		postcopy_map_words(nr_regions), nr_regions, &count, why,
+		whylen);
 }
