@@ -148,6 +148,16 @@ int rec_read_tail(struct stream *s, const struct rec_hdr *h, uint32_t crc,
 	return 0;
 }
 
+int rec_defer_body(struct stream *s, const struct rec_hdr *h, uint32_t prefix,
+		   struct rec_error *err)
+{
+	if (prefix > h->length ||
+	    stream_seek_ahead(s, rec_padded(h->length) - prefix))
+		return rec_io_error(s, err, "record body");
+	chain_on(s, h, h->crc);
+	return 0;
+}
+
 int rec_read_body(struct stream *s, const struct rec_hdr *h, void *buf,
 		  struct rec_error *err)
 {

@@ -17,6 +17,7 @@
 #include "common/crc32c.h"
 #include "common/log.h"
 #include "migration/handover.h"
+#include "migration/lazy.h"
 #include "migration/pages.h"
 #include "migration/postcopy.h"
 #include "migration/vmstate.h"
@@ -246,6 +247,11 @@ static int handle_page_data(struct restore_ctx *c)
 
 	if (c->t->postcopy && c->t->postcopy->present)
 		return fail_why(c, "PAGE_DATA after POSTCOPY");
+	if (c->t->lazy && c->live)
+		return fail_why(c, "a live stream cannot be restored lazily");
+	if (c->t->lazy)
+		return lazy_index_batch(c->t->lazy, c->s, &c->h, &c->lim,
+					c->t->mem, &c->seen, c->err);
 	rc = pages_recv(&c->prx, c->s, c->t->mem, &c->h, &c->lim,
 			c->live ? NULL : &c->seen, c->err, &n);
 	c->res->pages += n;
@@ -409,12 +415,15 @@ static void check_clock(const struct vmstate_rx *rx, struct vm *vm)
 
 int restore_vm(struct stream *s, struct vm *vm, struct dev_registry *devs,
 	       const struct stream_header *h, struct postcopy_plan *postcopy,
-	       struct restore_result *res, struct rec_error *err)
+	       struct lazy_restore *lazy, struct restore_result *res,
+	       struct rec_error *err)
 {
 	struct vmstate_rx rx;
-	struct restore_target t = {
-		.mem = &vm->mem, .devs = devs, .rx = &rx, .postcopy = postcopy
-	};
+	struct restore_target t = { .mem = &vm->mem,
+				    .devs = devs,
+				    .rx = &rx,
+				    .postcopy = postcopy,
+				    .lazy = lazy };
 	int rc;
 
 	rc = vmstate_rx_init(&rx, vm->nr_vcpus);

@@ -21,6 +21,7 @@
 struct vm;
 struct vmstate_rx;
 struct postcopy_plan;
+struct lazy_restore;
 struct guest_mem;
 
 #define RESTORE_NR_TYPES (REC_DEVICE + 1) /* the mandatory record types */
@@ -44,6 +45,8 @@ struct restore_target {
 	struct vmstate_rx *rx; /* collects the machine state */
 	/* A POSTCOPY record goes here; NULL: refused (not a live target). */
 	struct postcopy_plan *postcopy;
+	/* Lazy restore: page batches are indexed here, not loaded. */
+	struct lazy_restore *lazy;
 };
 
 /* Read and check the header; *config_out is NUL-terminated (free()). */
@@ -75,11 +78,13 @@ int restore_check_stream(struct stream *s, const struct stream_header *h,
 			 struct rec_error *err) __must_check;
 /*
  * Every record up to and including END; state applied at END. A
- * POSTCOPY record fills postcopy (NULL: refused).
+ * POSTCOPY record fills postcopy (NULL: refused). With lazy, page
+ * batches are indexed there instead of loaded (a save file only).
  */
 int restore_vm(struct stream *s, struct vm *vm, struct dev_registry *devs,
 	       const struct stream_header *h, struct postcopy_plan *postcopy,
-	       struct restore_result *res, struct rec_error *err) __must_check;
+	       struct lazy_restore *lazy, struct restore_result *res,
+	       struct rec_error *err) __must_check;
 /* "record TYPE at offset N: why" or "header at offset N: why". */
 void restore_describe(const struct rec_error *err, char *buf, size_t len);
 

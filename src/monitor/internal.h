@@ -17,6 +17,7 @@
 #include "format/stream_format.h"
 #include "migration/arrival.h"
 #include "migration/handover.h"
+#include "migration/lazy.h"
 #include "migration/postcopy.h"
 #include "migration/precopy.h"
 #include "migration/save.h"
@@ -87,6 +88,10 @@ struct incoming {
 	bool pc_started;
 	bool recover_pending; /* recover_call waits for the attempt */
 	struct rpc_call recover_call;
+	/* restore --lazy (lazyload.c) */
+	struct lazy_restore lazy;
+	bool lazy_on;
+	int lazy_fd; /* the save file, kept open while it serves */
 };
 
 /* Outcome of a migration (query-migrate "status"). */
@@ -232,6 +237,13 @@ void monitor_postcopy_stop(struct monitor *m);
 enum rpc_reply_kind monitor_cmd_migrate_recover(struct rpc_request *req,
 						struct json_object *args,
 						struct rpc_reply *reply);
+
+/* lazyload.c: restore --lazy */
+int monitor_lazy_prepare(struct monitor *m) __must_check;
+int monitor_lazy_start(struct monitor *m) __must_check;
+void monitor_lazy_stop(struct monitor *m);
+/* Guest RAM still has holes to fill (lazy restore, post-copy). */
+bool monitor_memory_incomplete(struct monitor *m);
 
 /* migjob.c: the migration thread (arg: its struct mig_job) */
 void *monitor_mig_thread(void *opaque);
