@@ -367,6 +367,9 @@ void job_on_event(struct dom *d, const char *name, struct json_object *data)
 			job_begin(d, JOB_MIGRATE, "(started on the VM socket)");
 		return;
 	}
+	/* Handed over, its last pages still going: the job goes on. */
+	if (!strcmp(status, "postcopy-active"))
+		return;
 	d->job.active = false;
 	if (!strcmp(status, "unconfirmed"))
 		job_note_status(d, "unconfirmed",

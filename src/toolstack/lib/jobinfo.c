@@ -23,7 +23,7 @@ static void put(struct json_object *o, const char *key, struct json_object *v)
 /* virsh's job types: unbounded while it runs, then how it ended. */
 static const char *job_type(const char *status)
 {
-	if (!strcmp(status, "active"))
+	if (!strcmp(status, "active") || !strcmp(status, "postcopy-active"))
 		return "unbounded";
 	if (!strcmp(status, "completed"))
 		return "completed";
@@ -77,6 +77,7 @@ struct json_object *jobinfo_build(enum jobinfo_op op, struct json_object *q,
 	put(o, "iteration", member(q, "round"));
 	put(o, "expected-downtime-ms", member(q, "expected-downtime-ms"));
 	put(o, "downtime-ms", member(q, "downtime-ms"));
+	put(o, "cpu-throttle-percentage", member(q, "cpu-throttle-percentage"));
 	return o;
 }
 
@@ -146,6 +147,7 @@ void jobinfo_print(FILE *f, struct json_object *job)
 	line_num(f, job, "iteration", "Iteration:", "");
 	line_num(f, job, "expected-downtime-ms", "Expected downtime:", "ms");
 	line_num(f, job, "downtime-ms", "Downtime:", "ms");
+	line_num(f, job, "cpu-throttle-percentage", "Auto converge:", "%");
 	type = json_object_get_string(member(job, "type"));
 	why = json_object_get_string(member(job, "error"));
 	if (type && !strcmp(type, "unconfirmed")) {
