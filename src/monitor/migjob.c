@@ -498,6 +498,9 @@ struct json_object *monitor_mig_event_data(struct mig_info *mi)
 	if (mi->res.postcopy)
 		json_object_object_add(o, "postcopy",
 				       json_object_new_boolean(true));
+	/* The most the vCPUs were throttled (query-migrate: right now). */
+	json_object_object_add(o, "cpu-throttle-percentage",
+			       json_object_new_int(mi->res.throttle_pct));
 	return o;
 }
 
