@@ -3,7 +3,7 @@
  * measurements instead of fixed page counts, in this order:
  *
  * 1. A rest that crosses the wire in a millisecond or so: stop. Nothing
- *    cheaper is to be had.
+ *    cheaper is to be had (unless the limit is lower still).
  * 2. Another round that shrinks the rest by a quarter or more (the guest
  *    dirties, while the rest is sent, at most 3/4 of what is sent):
  *    continue, even when the rest fits the limit already. The limit is a
@@ -11,7 +11,8 @@
  *    whatever round 0 left (which was the case: a third of the runs of a
  *    512 MiB guest with 64 MiB hot stopped after round 0 at 41-67 ms,
  *    the others 3-6 rounds later at 1-5 ms).
- * 3. The rest fits the limit: stop.
+ * 3. The rest fits the limit: stop. "Fits" keeps a quarter of the limit
+ *    in hand for what the estimate cannot see.
  * 4. It does not, and rounds do not shrink it: by --converge, slow the
  *    dirtying vCPUs (more), switch to post-copy, or fail with the source
  *    running. Never stop and copy over the limit. With nothing to try,
@@ -102,13 +103,17 @@ enum precopy_action precopy_decide(const struct precopy_stats *st)
 {
 	uint64_t expected_ns = precopy_expected_downtime_ns(st);
 
+	uint64_t fits_ns = st->downtime_limit_ns / PRECOPY_HEADROOM_DEN *
+			   PRECOPY_HEADROOM_NUM;
+
 	if (st->postcopy_now)
 		return PRECOPY_POSTCOPY;
-	if (expected_ns <= PRECOPY_FIXED_NS + PRECOPY_SMALL_NS)
+	/* Nothing cheaper to be had, but never past the ceiling. */
+	if (expected_ns <= MIN(PRECOPY_FIXED_NS + PRECOPY_SMALL_NS, fits_ns))
 		return PRECOPY_STOP_FITS;
 	if (round_shrinks(st))
 		return PRECOPY_CONTINUE;
-	if (expected_ns <= st->downtime_limit_ns)
+	if (expected_ns <= fits_ns)
 		return PRECOPY_STOP_FITS;
 	return over_limit(st);
 }

@@ -59,6 +59,13 @@ enum precopy_action {
 /* Another round is worth it if it shrinks the rest to this share. */
 #define PRECOPY_SHRINK_NUM 3
 #define PRECOPY_SHRINK_DEN 4
+/*
+ * The rest "fits" if its estimate takes at most this share of the limit:
+ * the remainder covers what the estimate cannot see (a busy host, the
+ * receiving side's pace, a bandwidth measured on a small round).
+ */
+#define PRECOPY_HEADROOM_NUM 3
+#define PRECOPY_HEADROOM_DEN 4
 /* Fixed part of the downtime: vCPU and device state, handover messages. */
 #define PRECOPY_FIXED_NS 2000000ULL
 /* A rest that crosses the wire in less than this is not worth a round. */

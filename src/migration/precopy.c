@@ -46,6 +46,8 @@
 #define CATCHUP_MAX_NS (2 * NSEC_PER_SEC)
 /* Dirty counts are compared over windows at least this long. */
 #define SAMPLE_MIN_NS (5 * NSEC_PER_MSEC)
+/* A round sending less than this measures latency, not bandwidth. */
+#define SMALL_ROUND_BYTES (4ULL << 20)
 
 struct precopy {
 	struct stream *s;
@@ -283,6 +285,24 @@ static int cannot_fit(struct precopy *pc)
 	return stream_set_error(pc->s, -ERANGE);
 }
 
+/*
+ * The bandwidth to plan with: the round's, within --bandwidth (a round
+ * smaller than a second's worth can burst past the limit), and for a
+ * round too small to measure (latency, not bandwidth) the last good one.
+ */
+static uint64_t plan_bandwidth(struct precopy *pc,
+			       const struct migrate_round *r)
+{
+	uint64_t bw = r->bandwidth_bps;
+
+	if (r->pages_sent * STREAM_PAGE_SIZE < SMALL_ROUND_BYTES &&
+	    pc->st.bandwidth_bps)
+		bw = pc->st.bandwidth_bps;
+	if (pc->p->bandwidth_bps)
+		bw = MIN(bw, pc->p->bandwidth_bps);
+	return bw;
+}
+
 /* After a round: measure, ask the policy, report. */
 static int decide(struct precopy *pc, struct migrate_round *r,
 		  enum precopy_action *action)
@@ -297,16 +317,14 @@ static int decide(struct precopy *pc, struct migrate_round *r,
 	st->round = r->round + 1;
 	st->dirty_pages = dirty;
 	st->sent_pages = r->pages_sent;
-	st->bandwidth_bps = r->bandwidth_bps;
+	st->bandwidth_bps = plan_bandwidth(pc, r);
 	st->dirty_rate_pps = dirty * NSEC_PER_SEC / r->duration_ns;
 	/* What the peak vCPU run rate makes of the time they run now. */
 	st->peak_rate_pps = pc->peak_pps * (100 - st->throttle_pct) / 100;
 	st->stalled_rounds = precopy_stall_count(st);
 	*action = precopy_decide(st);
 	if (*action == PRECOPY_THROTTLE)
-		throttle(pc, pc->p->bandwidth_bps ? MIN(pc->p->bandwidth_bps,
-							r->bandwidth_bps) :
-						    r->bandwidth_bps);
+		throttle(pc, st->bandwidth_bps);
 	r->throttle_pct = st->throttle_pct;
 	r->action = *action;
 	r->pages_dirtied = dirty;

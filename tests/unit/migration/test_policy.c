@@ -66,8 +66,27 @@ static void test_stops_when_rest_fits(void **state)
 	st.dirty_pages = 100000;
 	st.dirty_rate_pps = 500 * MBPS / 4096;
 	assert_int_equal(precopy_decide(&st), PRECOPY_THROTTLE);
-	/* The same with a 1 s limit fits. */
+	/* 1 s: fits, but not with a quarter of the limit in hand. */
 	st.downtime_limit_ns = 1000 * MS;
+	assert_int_equal(precopy_decide(&st), PRECOPY_THROTTLE);
+	st.downtime_limit_ns = 1100 * MS;
+	assert_int_equal(precopy_decide(&st), PRECOPY_STOP_FITS);
+}
+
+/* Never past the ceiling, a tiny rest included; a quarter in hand. */
+static void test_limit_is_a_ceiling(void **state)
+{
+	/* 100 pages: 0.8 ms + 2 ms, below 3 ms, but over a 1 ms limit. */
+	struct precopy_stats st = after(1, 100, 1000000, 500 * MBPS, 1);
+
+	st.converge = CONVERGE_NONE;
+	assert_int_equal(precopy_decide(&st), PRECOPY_CONTINUE);
+	st.converge = CONVERGE_THROTTLE;
+	assert_int_equal(precopy_decide(&st), PRECOPY_THROTTLE);
+	/* 2800 pages at 500 MB/s: 22.9 ms + 2: over 3/4 of 30 ms. */
+	st = after(1, 2800, 500 * MBPS / 4096, 500 * MBPS, 30);
+	assert_int_equal(precopy_decide(&st), PRECOPY_THROTTLE);
+	st.dirty_pages = 2500; /* 20.5 ms + 2: within 22.5 ms */
 	assert_int_equal(precopy_decide(&st), PRECOPY_STOP_FITS);
 }
 
@@ -387,6 +406,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_expected_downtime),
 		cmocka_unit_test(test_stops_when_rest_fits),
+		cmocka_unit_test(test_limit_is_a_ceiling),
 		cmocka_unit_test(test_next_rest),
 		cmocka_unit_test(test_round_zero_rest_is_not_the_end),
 		cmocka_unit_test(test_extra_round_when_it_pays),
