@@ -10,8 +10,7 @@
 #include <string.h>
 
 #include "common/crc32c.h"
-
-#define WHY(...) (snprintf(why, whylen, __VA_ARGS__), -EINVAL)
+#include "common/why.h"
 
 /* No bit at or past nr in the map of words words; the set bits counted. */
 static int map_check(const uint64_t *map, uint64_t words, uint64_t nr,
@@ -22,7 +21,8 @@ static int map_check(const uint64_t *map, uint64_t words, uint64_t nr,
 	for (i = 0; i < words; i++) {
 		memcpy(&w, &map[i], 8);
 		if (i == words - 1 && nr % 64 && (w >> (nr % 64)))
-			return WHY(
+			return why_set(
+				why, whylen, -EINVAL,
 				"region map names regions past the %llu of guest RAM",
 				(unsigned long long)nr);
 		n += __builtin_popcountll(w);
@@ -39,27 +39,33 @@ int rec_postcopy_check(const void *body, uint32_t len,
 	uint64_t words = postcopy_map_words(nr);
 
 	if (len < sizeof(*p))
-		return WHY("length %u is too short for POSTCOPY", len);
+		return why_set(why, whylen, -EINVAL,
+			       "length %u is too short for POSTCOPY", len);
 	if (p->region_pages != POSTCOPY_REGION_PAGES)
-		return WHY("region of %u pages, expected %u", p->region_pages,
-			   POSTCOPY_REGION_PAGES);
+		return why_set(why, whylen, -EINVAL,
+			       "region of %u pages, expected %u",
+			       p->region_pages, POSTCOPY_REGION_PAGES);
 	if (!p->port || p->reserved0)
-		return WHY("port 0, or reserved field not zero");
+		return why_set(why, whylen, -EINVAL,
+			       "port 0, or reserved field not zero");
 	if (p->nr_regions != nr)
-		return WHY("%llu regions, but guest RAM has %llu",
-			   (unsigned long long)p->nr_regions,
-			   (unsigned long long)nr);
+		return why_set(why, whylen, -EINVAL,
+			       "%llu regions, but guest RAM has %llu",
+			       (unsigned long long)p->nr_regions,
+			       (unsigned long long)nr);
 	if (len != sizeof(*p) + 8 * words)
-		return WHY("length %u, expected %llu for %llu regions", len,
-			   (unsigned long long)(sizeof(*p) + 8 * words),
-			   (unsigned long long)nr);
+		return why_set(why, whylen, -EINVAL,
+			       "length %u, expected %llu for %llu regions", len,
+			       (unsigned long long)(sizeof(*p) + 8 * words),
+			       (unsigned long long)nr);
 	if (map_check((const uint64_t *)(p + 1), words, nr, &count, why,
 		      whylen))
 		return -EINVAL;
 	if (count != p->pending)
-		return WHY("map has %llu regions set, the record says %llu",
-			   (unsigned long long)count,
-			   (unsigned long long)p->pending);
+		return why_set(why, whylen, -EINVAL,
+			       "map has %llu regions set, the record says %llu",
+			       (unsigned long long)count,
+			       (unsigned long long)p->pending);
 	return 0;
 }
 
@@ -94,10 +100,12 @@ static int hello_length_check(const struct postcopy_msg *m, uint64_t nr,
 	if (m->arg == POSTCOPY_ROLE_PAGES)
 		want += 8 * postcopy_map_words(nr);
 	else if (m->arg != POSTCOPY_ROLE_FAULTS)
-		return WHY("HELLO has an unknown role %u", m->arg);
+		return why_set(why, whylen, -EINVAL,
+			       "HELLO has an unknown role %u", m->arg);
 	if (m->length != want)
-		return WHY("HELLO carries %u bytes, expected %llu", m->length,
-			   (unsigned long long)want);
+		return why_set(why, whylen, -EINVAL,
+			       "HELLO carries %u bytes, expected %llu",
+			       m->length, (unsigned long long)want);
 	return 0;
 }
 
@@ -105,19 +113,24 @@ static int region_msg_check(const struct postcopy_msg *m, uint64_t nr,
 			    char *why, size_t whylen)
 {
 	if (m->region >= nr)
-		return WHY("%s names region %llu of %llu",
-			   postcopy_type_name(m->type),
-			   (unsigned long long)m->region,
-			   (unsigned long long)nr);
+		return why_set(why, whylen, -EINVAL,
+			       "%s names region %llu of %llu",
+			       postcopy_type_name(m->type),
+			       (unsigned long long)m->region,
+			       (unsigned long long)nr);
 	if (m->type == POSTCOPY_REQUEST)
-		return m->arg || m->length ? WHY("REQUEST carries data") : 0;
+		return m->arg || m->length ? why_set(why, whylen, -EINVAL,
+						     "REQUEST carries data") :
+					     0;
 	if (m->arg & ~POSTCOPY_F_ZERO)
-		return WHY("REGION has unknown flags 0x%x", m->arg);
+		return why_set(why, whylen, -EINVAL,
+			       "REGION has unknown flags 0x%x", m->arg);
 	if (m->length !=
 	    ((m->arg & POSTCOPY_F_ZERO) ? 0 : POSTCOPY_REGION_SIZE))
-		return WHY("REGION carries %u bytes, expected %u", m->length,
-			   (m->arg & POSTCOPY_F_ZERO) ? 0 :
-							POSTCOPY_REGION_SIZE);
+		return why_set(
+			why, whylen, -EINVAL,
+			"REGION carries %u bytes, expected %u", m->length,
+			(m->arg & POSTCOPY_F_ZERO) ? 0 : POSTCOPY_REGION_SIZE);
 	return 0;
 }
 
@@ -128,15 +141,20 @@ int postcopy_msg_check(const struct postcopy_msg *m, uint64_t nr_regions,
 
 	tmp.crc = 0;
 	if (m->magic != POSTCOPY_MAGIC)
-		return WHY("post-copy message has bad magic 0x%x", m->magic);
+		return why_set(why, whylen, -EINVAL,
+			       "post-copy message has bad magic 0x%x",
+			       m->magic);
 	if (crc32c(0, &tmp, sizeof(tmp)) != m->crc)
-		return WHY("post-copy message CRC mismatch");
+		return why_set(why, whylen, -EINVAL,
+			       "post-copy message CRC mismatch");
 	if (!m->length && m->data_crc)
-		return WHY("post-copy message has a data CRC but no data");
+		return why_set(why, whylen, -EINVAL,
+			       "post-copy message has a data CRC but no data");
 	switch (m->type) {
 	case POSTCOPY_HELLO:
 		return m->region ?
-			       WHY("HELLO names a region") :
+			       why_set(why, whylen, -EINVAL,
+				       "HELLO names a region") :
 			       hello_length_check(m, nr_regions, why, whylen);
 	case POSTCOPY_REQUEST:
 	case POSTCOPY_REGION:
@@ -145,11 +163,13 @@ int postcopy_msg_check(const struct postcopy_msg *m, uint64_t nr_regions,
 	case POSTCOPY_COMPLETE:
 	case POSTCOPY_BYE:
 		if (m->region || m->arg || m->length)
-			return WHY("%s carries a region, flags or data",
-				   postcopy_type_name(m->type));
+			return why_set(why, whylen, -EINVAL,
+				       "%s carries a region, flags or data",
+				       postcopy_type_name(m->type));
 		return 0;
 	default:
-		return WHY("post-copy message type %u is unknown", m->type);
+		return why_set(why, whylen, -EINVAL,
+			       "post-copy message type %u is unknown", m->type);
 	}
 }
 
@@ -157,9 +177,10 @@ int postcopy_data_check(const struct postcopy_msg *m, const void *data,
 			char *why, size_t whylen)
 {
 	if (crc32c(0, data, m->length) != m->data_crc)
-		return WHY("%s data CRC mismatch (region %llu)",
-			   postcopy_type_name(m->type),
-			   (unsigned long long)m->region);
+		return why_set(why, whylen, -EINVAL,
+			       "%s data CRC mismatch (region %llu)",
+			       postcopy_type_name(m->type),
+			       (unsigned long long)m->region);
 	return 0;
 }
 
@@ -170,7 +191,8 @@ int postcopy_hello_check(const struct postcopy_msg *m, const void *data,
 	uint64_t count;
 
 	if (memcmp(data, stream_id, STREAM_ID_LEN))
-		return WHY("HELLO is for another migration (stream id)");
+		return why_set(why, whylen, -EINVAL,
+			       "HELLO is for another migration (stream id)");
 	if (m->arg != POSTCOPY_ROLE_PAGES)
 		return 0;
 	return map_check(

@@ -272,19 +272,47 @@ static void read_channel(struct postcopy_dst *d, struct stream *s,
 	test_cut(d);
 }
 
+/*
+ * The source's BYE after COMPLETE. Answers to requests made before the
+ * pages connection brought the same regions may still come first: read
+ * them to the end and pass over them (closing with them unread would
+ * reset the connection before the source reads COMPLETE, and the
+ * source would wait for a reconnection forever).
+ */
+static int await_bye(struct postcopy_dst *d, char *why, size_t whylen)
+{
+	struct stream *s = &d->fault_s;
+	struct postcopy_msg m;
+
+	for (;;) {
+		if (stream_read(s, &m, sizeof(m)))
+			return stream_error_text(s, why, whylen), s->error;
+		if (postcopy_msg_check(&m, d->ram.nr_regions, why, whylen))
+			return -EPROTO;
+		if (m.type == POSTCOPY_BYE)
+			return 0;
+		if (m.type != POSTCOPY_REGION) {
+			snprintf(why, whylen, "%s instead of BYE",
+				 postcopy_type_name(m.type));
+			return -EPROTO;
+		}
+		if (!(m.arg & POSTCOPY_F_ZERO) &&
+		    stream_read(s, d->buf, REGION))
+			return stream_error_text(s, why, whylen), s->error;
+	}
+}
+
 /* Everything is here: COMPLETE, the source's BYE, userfaultfd off. */
 static void finish(struct postcopy_dst *d)
 {
-	struct postcopy_msg m;
-	char why[200];
+	char why[200] = "";
 
 	stream_set_deadline_in(&d->fault_s, d->stall_ms, "the source's BYE");
 	if (send_msg(&d->fault_s, POSTCOPY_COMPLETE, 0, 0, NULL, 0) ||
-	    stream_read(&d->fault_s, &m, sizeof(m)) ||
-	    postcopy_msg_check(&m, d->ram.nr_regions, why, sizeof(why)) ||
-	    m.type != POSTCOPY_BYE)
+	    await_bye(d, why, sizeof(why)))
 		log_warn(
-			"post-copy: the source did not acknowledge COMPLETE; it keeps its copy until it is stopped");
+			"post-copy: the source did not acknowledge COMPLETE (%s); it keeps its copy until it is stopped",
+			why[0] ? why : "cannot send it");
 	disconnect(d);
 	uffd_ram_close(&d->ram);
 	__atomic_store_n(&d->done_ns, time_mono_ns(), __ATOMIC_RELAXED);

@@ -24,19 +24,19 @@
 struct vm;
 struct postcopy_src;
 
-/* Points in migrate_send() where the caller may act (or veto). */
-enum migrate_step {
-	MIGRATE_STEP_PRE_SUSPEND, /* pre-copy is over; the VM still runs */
-	MIGRATE_STEP_POST_SUSPEND, /* the VM is paused; the rest not sent */
+/* Points in precopy_send() where the caller may act (or veto). */
+enum precopy_step {
+	PRECOPY_STEP_PRE_SUSPEND, /* pre-copy is over; the VM still runs */
+	PRECOPY_STEP_POST_SUSPEND, /* the VM is paused; the rest not sent */
 };
 
 /*
  * Called on the migration thread at each step; non-zero aborts the
  * migration with that -errno (the VM is left paused if it was).
  */
-typedef int (*migrate_step_fn)(void *opaque, enum migrate_step step);
+typedef int (*precopy_step_fn)(void *opaque, enum precopy_step step);
 
-struct migrate_params {
+struct precopy_params {
 	bool live;
 	/* 0: unlimited; also the final copy's (the downtime counts it). */
 	uint64_t bandwidth_bps;
@@ -46,7 +46,7 @@ struct migrate_params {
 	bool postcopy_now; /* switch to post-copy after round 0 */
 	/* Margin on the downtime limit for the paused phase; 0: default. */
 	uint64_t paused_margin_ns;
-	migrate_step_fn step; /* NULL: no step callback */
+	precopy_step_fn step; /* NULL: no step callback */
 	void *step_opaque;
 	/*
 	 * Listening for a post-copy destination (postcopy_src_listen()), or
@@ -56,7 +56,7 @@ struct migrate_params {
 };
 
 /* One round's figures, as the progress hook and query-migrate see them. */
-struct migrate_round {
+struct precopy_round {
 	unsigned int round;
 	uint64_t pages_sent;
 	uint64_t pages_dirtied; /* during this round */
@@ -72,7 +72,7 @@ struct migrate_round {
 	enum precopy_action action; /* what the policy decided */
 };
 
-struct migrate_result {
+struct precopy_result {
 	unsigned int rounds; /* pre-copy rounds, round 0 included */
 	uint64_t pages_sent; /* all rounds and the final copy */
 	uint64_t final_pages; /* sent while paused */
@@ -85,7 +85,7 @@ struct migrate_result {
 	uint64_t pause_mono_ns; /* when the VM was paused */
 	uint64_t pause_real_ns; /* the same in CLOCK_REALTIME (handover) */
 	uint64_t precopy_ns; /* start until the pause */
-	bool paused; /* migrate_send paused the VM (undo it) */
+	bool paused; /* precopy_send paused the VM (undo it) */
 	/* What the destination said when it stopped us, if it did. */
 	bool have_peer_msg;
 	struct handover_msg peer_msg;
@@ -93,12 +93,12 @@ struct migrate_result {
 };
 
 /* Called on the migration thread after each round. */
-typedef void (*migrate_progress_fn)(void *opaque,
-				    const struct migrate_round *r);
+typedef void (*precopy_progress_fn)(void *opaque,
+				    const struct precopy_round *r);
 
-int migrate_send(struct stream *s, struct vm *vm, struct dev_registry *devs,
+int precopy_send(struct stream *s, struct vm *vm, struct dev_registry *devs,
 		 const char *config, uint32_t config_len,
-		 const struct migrate_params *p, migrate_progress_fn progress,
-		 void *opaque, struct migrate_result *res) __must_check;
+		 const struct precopy_params *p, precopy_progress_fn progress,
+		 void *opaque, struct precopy_result *res) __must_check;
 
 #endif

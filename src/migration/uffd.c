@@ -18,10 +18,10 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/why.h"
 #include "format/stream_format.h"
 
 #define REGION MEM_REGION_SIZE
-#define WHY(...) (snprintf(why, whylen, __VA_ARGS__))
 
 /* The syscall, or /dev/userfaultfd where the syscall is not allowed. */
 static int uffd_new(void)
@@ -49,17 +49,18 @@ static int uffd_setup(struct uffd_ram *u, char *why, size_t whylen)
 	};
 
 	if (ioctl(u->fd, UFFDIO_API, &api) < 0) {
-		WHY("userfaultfd handshake: %s", strerror(errno));
-		return -errno;
+		return why_set(why, whylen, -errno, "userfaultfd handshake: %s",
+			       strerror(errno));
 	}
 	if (!(api.features & need)) {
-		WHY("this kernel's userfaultfd cannot serve %s memory",
-		    u->mem->hugetlb ? "hugetlbfs" : "shared");
-		return -EOPNOTSUPP;
+		return why_set(
+			why, whylen, -EOPNOTSUPP,
+			"this kernel's userfaultfd cannot serve %s memory",
+			u->mem->hugetlb ? "hugetlbfs" : "shared");
 	}
 	if (ioctl(u->fd, UFFDIO_REGISTER, &reg) < 0) {
-		WHY("userfaultfd on guest RAM: %s", strerror(errno));
-		return -errno;
+		return why_set(why, whylen, -errno,
+			       "userfaultfd on guest RAM: %s", strerror(errno));
 	}
 	return 0;
 }
@@ -74,15 +75,13 @@ int uffd_ram_open(struct uffd_ram *u, struct guest_mem *mem, char *why,
 	u->nr_regions = mem->size / REGION;
 	u->fd = uffd_new();
 	if (u->fd < 0) {
-		rc = u->fd;
-		WHY("userfaultfd: %s", strerror(-rc));
-		return rc;
+		return why_set(why, whylen, u->fd, "userfaultfd: %s",
+			       strerror(-u->fd));
 	}
 	rc = uffd_setup(u, why, whylen);
 	if (!rc && (bitmap_init(&u->wanted, u->nr_regions) ||
 		    bitmap_init(&u->loaded, u->nr_regions))) {
-		WHY("out of memory");
-		rc = -ENOMEM;
+		rc = why_set(why, whylen, -ENOMEM, "out of memory");
 	}
 	if (!rc && mem->hugetlb) {
 		u->zeros = calloc(1, REGION);

@@ -30,6 +30,8 @@
 #include "rpc/server.h"
 #include "vmm/vm.h"
 
+struct rpc_migration;
+
 /* The VM's run state as query-status reports it (QEMU's names). */
 enum run_state {
 	RUN_PRELAUNCH,
@@ -46,14 +48,15 @@ enum run_state {
 	RUN_FINISH_MIGRATE, /* reported only: paused for the final copy */
 };
 
-enum job_status {
-	JOB_NONE,
-	JOB_ACTIVE,
-	JOB_COMPLETED,
-	JOB_FAILED,
+/* Outcome of the last save (query-save "status"). */
+enum save_status {
+	SAVE_NONE,
+	SAVE_ACTIVE,
+	SAVE_COMPLETED,
+	SAVE_FAILED,
 };
 
-/* A save in progress or finished (query-save). */
+/* A save in progress (the save job). */
 struct save_job {
 	struct monitor *m;
 	pthread_t thread;
@@ -72,7 +75,21 @@ struct save_job {
 	struct save_result res;
 };
 
-/* A stream being restored (godwit restore, migrate-receive). */
+/* What query-save reports of the last save; updated on the loop thread. */
+struct save_info {
+	enum save_status status;
+	char error[256];
+	char file[PATH_MAX];
+	struct save_result res;
+	uint64_t bytes; /* written so far, or in all */
+	uint64_t time_ns; /* elapsed so far, or in all */
+};
+
+/*
+ * The incoming: the stream this VM is built from, a save file being
+ * restored (godwit restore) or a migration being received
+ * (migrate-receive).
+ */
 struct incoming {
 	int fd;
 	bool migration; /* a live peer: handover after the stream */
@@ -120,7 +137,7 @@ struct mig_job {
 	char uri[300];
 	char host[256];
 	uint16_t port;
-	struct migrate_params params;
+	struct precopy_params params;
 	unsigned int stall_ms; /* stream stall timeout, CONFIRMED wait */
 	int sock; /* shut down by migrate_cancel, before YOURS only */
 	/*
@@ -147,7 +164,7 @@ struct mig_job {
 	/* results, written by the thread before it hands back */
 	enum mig_status status;
 	char error[256];
-	struct migrate_result res;
+	struct precopy_result res;
 	uint64_t downtime_ns;
 	bool downtime_known; /* CONFIRMED gave the destination's time */
 	char settled_by[160]; /* how an unconfirmed handover ended */
@@ -158,8 +175,8 @@ struct mig_info {
 	enum mig_status status;
 	char error[256];
 	char uri[300];
-	struct migrate_round last; /* latest round */
-	struct migrate_result res;
+	struct precopy_round last; /* latest round */
+	struct precopy_result res;
 	uint64_t total_ns;
 	uint64_t downtime_ns;
 	bool downtime_known;
@@ -184,16 +201,11 @@ struct monitor {
 	bool user_paused;
 	bool stop_seen; /* the guest's end was handled (monitor_on_stop) */
 	const char *end_kind; /* exit file: set by save/migrate, else derived */
-	/* save/migration job: at most one at a time */
-	struct save_job *job;
-	enum job_status job_status;
-	char job_error[256];
-	char job_file[PATH_MAX];
-	struct save_result job_res;
-	uint64_t job_bytes;
-	uint64_t job_time_ns;
-	struct incoming restore;
-	char restore_name[PATH_MAX + 32]; /* file, or "migration from PEER" */
+	/* save or migration job: at most one at a time */
+	struct save_job *save;
+	struct save_info save_info;
+	struct incoming incoming;
+	char incoming_name[PATH_MAX + 32]; /* file, or "migration from PEER" */
 	struct mig_job *mig;
 	struct mig_info mig_info;
 };
@@ -218,16 +230,16 @@ enum rpc_reply_kind monitor_cmd_save_cancel(struct rpc_request *req,
 					    struct json_object *args,
 					    struct rpc_reply *reply);
 
-/* incoming.c: restore from opts->restore_fd */
+/* incoming.c: build the VM from the incoming (a save file or a migration) */
 int monitor_incoming_accept(struct monitor *m) __must_check;
 int monitor_incoming_handover(struct monitor *m) __must_check;
 /* A migration that failed to arrive: record DISCARDED (idempotent). */
 void monitor_incoming_abandon(struct monitor *m);
 /* After that: close it, answer QUERY with DISCARDED a while (--linger). */
 void monitor_incoming_linger(struct monitor *m);
-int monitor_restore_prepare(struct monitor *m) __must_check;
-int monitor_restore_load(struct monitor *m) __must_check;
-void monitor_restore_finish(struct monitor *m);
+int monitor_incoming_prepare(struct monitor *m) __must_check;
+int monitor_incoming_load(struct monitor *m) __must_check;
+void monitor_incoming_finish(struct monitor *m);
 
 /* postcopy.c: the destination's post-copy */
 /* At the handover's claim: start fetching what the stream lacks. */
@@ -247,7 +259,8 @@ bool monitor_memory_incomplete(struct monitor *m);
 
 /* migjob.c: the migration thread (arg: its struct mig_job) */
 void *monitor_mig_thread(void *opaque);
-/* What MIGRATION events and query-migrate say. */
+/* What MIGRATION events and query-migrate say (rpc/msg_migrate.h). */
+void monitor_mig_status(const struct mig_info *mi, struct rpc_migration *out);
 struct json_object *monitor_mig_event_data(struct mig_info *mi);
 
 /* migcmd.c */

@@ -10,6 +10,7 @@
 #include "monitor/internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,14 +29,14 @@ static void lazy_on_loop(struct evloop *loop, void *opaque)
 {
 	struct lazy_note *n = opaque;
 	struct monitor *m = n->m;
-	struct lazy_restore *lz = &m->restore.lazy;
+	struct lazy_restore *lz = &m->incoming.lazy;
 
 	if (!n->rc)
 		log_info(
 			"vm %s: lazy restore complete: %llu MiB from %s in %.1f ms after running (%llu faults)",
 			m->cfg.name,
 			(unsigned long long)(lz->data_pages * PAGE_SIZE >> 20),
-			m->restore_name, (lz->done_ns - lz->start_ns) / 1e6,
+			m->incoming_name, (lz->done_ns - lz->start_ns) / 1e6,
 			(unsigned long long)lz->faults);
 	free(n);
 }
@@ -48,11 +49,11 @@ static void lazy_done(void *opaque, int rc, const char *why)
 
 	if (rc) {
 		log_err("restore %s: %s; the VM stopped (its memory would be wrong)",
-			m->restore_name, why);
+			m->incoming_name, why);
 		vm_request_stop(
 			&m->vm, VM_STOP_INTERNAL, VM_STATUS_INTERNAL,
 			"restore %s: %s: the VM stopped (its memory would be wrong)",
-			m->restore_name, why);
+			m->incoming_name, why);
 		return;
 	}
 	n = calloc(1, sizeof(*n));
@@ -67,37 +68,49 @@ static const struct lazy_ops lazy_ops = { .done = lazy_done };
 
 int monitor_lazy_prepare(struct monitor *m)
 {
-	struct incoming *in = &m->restore;
+	struct incoming *in = &m->incoming;
 
 	if (!m->opts->lazy || in->migration)
 		return 0;
-	/* Headers and pfn lists only: do not read ahead into page data. */
-	stream_set_readahead(&in->stream, 64 * 1024);
+	/*
+	 * Headers and pfn lists only: no read-ahead into page data, neither
+	 * ours nor the kernel's (the file was opened for a front-to-back
+	 * read).
+	 */
+	stream_set_readahead(&in->stream, 16 * 1024);
+	posix_fadvise(in->fd, 0, 0, POSIX_FADV_RANDOM);
 	in->lazy_on = true;
 	return lazy_init(&in->lazy, mem_nr_pages(&m->vm.mem), in->hdr.version);
 }
 
 int monitor_lazy_start(struct monitor *m)
 {
-	struct incoming *in = &m->restore;
+	struct incoming *in = &m->incoming;
 	char why[256];
 	int fd, rc;
 
 	if (!in->lazy_on)
 		return 0;
-	/* The stream closes when the restore is over: the thread keeps this. */
-	fd = dup(in->fd);
+	/*
+	 * The stream closes when the restore is over: the thread keeps its
+	 * own open file (its own read-ahead: it reads front to back).
+	 */
+	snprintf(why, sizeof(why), "/proc/self/fd/%d", in->fd);
+	fd = open(why, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		fd = dup(in->fd);
 	if (fd < 0)
 		return -errno;
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	in->lazy_fd = fd;
-	rc = lazy_start(&in->lazy, &m->vm, fd, m->restore_name, &lazy_ops, m,
+	rc = lazy_start(&in->lazy, &m->vm, fd, m->incoming_name, &lazy_ops, m,
 			why, sizeof(why));
 	if (rc)
-		log_err("restore %s: %s", m->restore_name, why);
+		log_err("restore %s: %s", m->incoming_name, why);
 	else
 		log_info(
 			"vm %s: running from %s lazily: %llu MiB to load as it is touched",
-			m->cfg.name, m->restore_name,
+			m->cfg.name, m->incoming_name,
 			(unsigned long long)(in->lazy.data_pages * PAGE_SIZE >>
 					     20));
 	return rc;
@@ -105,7 +118,7 @@ int monitor_lazy_start(struct monitor *m)
 
 void monitor_lazy_stop(struct monitor *m)
 {
-	struct incoming *in = &m->restore;
+	struct incoming *in = &m->incoming;
 
 	if (!in->lazy_on)
 		return;
@@ -118,7 +131,7 @@ void monitor_lazy_stop(struct monitor *m)
 
 bool monitor_memory_incomplete(struct monitor *m)
 {
-	struct incoming *in = &m->restore;
+	struct incoming *in = &m->incoming;
 
 	return (in->lazy_on && !lazy_complete(&in->lazy)) ||
 	       (in->pc_started && postcopy_dst_state(&in->pc) != PCS_DONE);

@@ -16,115 +16,50 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "common/net.h"
 #include "common/util.h"
+#include "rpc/msg_migrate.h"
 
-#define MIG_DEFAULT_DOWNTIME_MS 30 /* QEMU: 300; ours aims lower */
-#define MIG_DEFAULT_ROUNDS 30
-
-static int mig_parse_uri(struct mig_job *job, const char *uri,
-			 struct rpc_reply *reply)
+/* The arguments as rpc/msg_migrate.h defines them, into the job. */
+static enum rpc_reply_kind mig_parse(struct mig_job *job,
+				     struct json_object *args,
+				     struct rpc_reply *reply)
 {
-	const char *hp = strncmp(uri, "tcp:", 4) ? uri : uri + 4;
+	struct rpc_migrate_args a;
+	char why[RPC_MSG_WHY_MAX];
 
-	if (strlen(uri) >= sizeof(job->uri) ||
-	    net_parse_hostport(hp, job->host, sizeof(job->host), &job->port,
-			       NET_DEFAULT_PORT))
-		return rpc_reply_error(
-			reply, RPC_ERR_GENERIC,
-			"migrate: bad destination '%s' (expected HOST[:PORT] or tcp:HOST:PORT)",
-			uri);
-	snprintf(job->uri, sizeof(job->uri), "%s:%u", job->host, job->port);
-	return RPC_REPLY_LATER;
-}
-
-static int64_t arg_int(struct json_object *args, const char *key, int64_t dflt,
-		       bool *bad)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(args, key, &v))
-		return dflt;
-	if (!json_object_is_type(v, json_type_int) ||
-	    json_object_get_int64(v) < 0) {
-		*bad = true;
-		return dflt;
-	}
-	return json_object_get_int64(v);
-}
-
-/*
- * "converge": throttle (default), postcopy, auto or none; "postcopy":
- * true switches to post-copy after round 0 whatever the rest (godwit
- * migrate --postcopy; QEMU's migrate-start-postcopy after one pass).
- */
-static enum rpc_reply_kind mig_parse_converge(struct mig_job *job,
-					      struct json_object *args,
-					      struct rpc_reply *reply)
-{
-	const char *c = rpc_json_str(args, "converge", NULL);
-	struct json_object *v;
-
-	job->params.converge = CONVERGE_THROTTLE;
-	if (c && precopy_converge_parse(c, &job->params.converge))
-		return rpc_reply_error(
-			reply, RPC_ERR_GENERIC,
-			"migrate: converge must be throttle, postcopy, auto or none, not '%s'",
-			c);
-	if (json_object_object_get_ex(args, "postcopy", &v) &&
-	    json_object_get_boolean(v)) {
-		if (c && job->params.converge != CONVERGE_POSTCOPY &&
-		    job->params.converge != CONVERGE_AUTO)
-			return rpc_reply_error(
-				reply, RPC_ERR_GENERIC,
-				"migrate: postcopy and converge '%s' contradict each other",
-				c);
+	if (rpc_msg_decode(&rpc_msg_migrate, args, &a, why, sizeof(why)))
+		return rpc_reply_error(reply, RPC_ERR_GENERIC, "%s", why);
+	snprintf(job->uri, sizeof(job->uri), "%s", a.uri);
+	snprintf(job->host, sizeof(job->host), "%s", a.host);
+	job->port = a.port;
+	job->params.live = a.live;
+	job->params.bandwidth_bps = (uint64_t)a.bandwidth_mibps << 20;
+	job->params.downtime_limit_ns = (uint64_t)a.downtime_ms * NSEC_PER_MSEC;
+	job->params.max_rounds = a.max_rounds;
+	job->params.paused_margin_ns =
+		(uint64_t)a.paused_margin_ms * NSEC_PER_MSEC;
+	job->stall_ms = a.stall_timeout_ms;
+	/*
+	 * converge: throttle unless given; postcopy: switch to post-copy
+	 * after round 0 whatever the rest (godwit migrate --postcopy; QEMU's
+	 * migrate-start-postcopy after one pass).
+	 */
+	job->params.converge = a.has_converge ?
+				       (enum precopy_converge)a.converge :
+				       CONVERGE_THROTTLE;
+	if (a.postcopy) {
 		job->params.converge = CONVERGE_POSTCOPY;
 		job->params.postcopy_now = true;
 	}
 	return RPC_REPLY_LATER;
 }
 
-static enum rpc_reply_kind mig_parse(struct mig_job *job,
-				     struct json_object *args,
-				     struct rpc_reply *reply)
-{
-	const char *uri = rpc_json_str(args, "uri", NULL);
-	struct json_object *v;
-	bool bad = false;
-	int64_t bw, dt, rounds, stall, margin;
-
-	if (!uri)
-		return rpc_reply_error(reply, RPC_ERR_GENERIC,
-				       "migrate: 'uri' (a string) is required");
-	if (mig_parse_uri(job, uri, reply) != RPC_REPLY_LATER)
-		return RPC_REPLY_ERROR;
-	job->params.live = true;
-	if (json_object_object_get_ex(args, "live", &v))
-		job->params.live = json_object_get_boolean(v);
-	if (mig_parse_converge(job, args, reply) != RPC_REPLY_LATER)
-		return RPC_REPLY_ERROR;
-	bw = arg_int(args, "bandwidth", 0, &bad);
-	dt = arg_int(args, "downtime-ms", MIG_DEFAULT_DOWNTIME_MS, &bad);
-	rounds = arg_int(args, "max-rounds", MIG_DEFAULT_ROUNDS, &bad);
-	stall = arg_int(args, "stall-timeout-ms", MONITOR_STALL_MS_DEFAULT,
-			&bad);
-	margin = arg_int(args, "paused-margin-ms", 0, &bad);
-	if (bad || bw > (1 << 30) || dt > 3600000 || rounds > 10000 || !rounds)
-		return rpc_reply_error(
-			reply, RPC_ERR_GENERIC,
-			"migrate: bandwidth (MiB/s), downtime-ms and max-rounds (1..10000) must be non-negative integers in range");
-	if (stall < 100 || stall > 3600000 || margin > 3600000)
-		return rpc_reply_error(
-			reply, RPC_ERR_GENERIC,
-			"migrate: stall-timeout-ms must be 100..3600000 and paused-margin-ms 0..3600000");
-	job->params.bandwidth_bps = (uint64_t)bw << 20;
-	job->params.downtime_limit_ns = (uint64_t)dt * NSEC_PER_MSEC;
-	job->params.max_rounds = rounds;
-	job->params.paused_margin_ns = (uint64_t)margin * NSEC_PER_MSEC;
-	job->stall_ms = stall;
-	return RPC_REPLY_LATER;
-}
+/* The protocol's converge modes are the policy's (rpc/msg_migrate.h). */
+_Static_assert((int)CONVERGE_THROTTLE == (int)RPC_CONVERGE_THROTTLE &&
+		       (int)CONVERGE_POSTCOPY == (int)RPC_CONVERGE_POSTCOPY &&
+		       (int)CONVERGE_AUTO == (int)RPC_CONVERGE_AUTO &&
+		       (int)CONVERGE_NONE == (int)RPC_CONVERGE_NONE,
+	       "converge");
 
 static unsigned int hook_timeout_ms(void)
 {
@@ -245,16 +180,16 @@ bool monitor_migration_committed(struct monitor *m)
 	return committed;
 }
 
-/* "resume-here" or "discard", or MIG_RESOLVE_NONE. */
-static enum mig_resolution resolve_action(struct json_object *args)
+/* "resume-here" or "discard"; MIG_RESOLVE_NONE with why if neither. */
+static enum mig_resolution resolve_action(struct json_object *args, char *why,
+					  size_t whylen)
 {
-	const char *a = rpc_json_str(args, "action", "");
+	struct rpc_resolve_args a;
 
-	if (!strcmp(a, "resume-here"))
-		return MIG_RESOLVE_RESUME_HERE;
-	if (!strcmp(a, "discard"))
-		return MIG_RESOLVE_DISCARD;
-	return MIG_RESOLVE_NONE;
+	if (rpc_msg_decode(&rpc_msg_resolve, args, &a, why, whylen))
+		return MIG_RESOLVE_NONE;
+	return a.action == RPC_RESOLVE_DISCARD ? MIG_RESOLVE_DISCARD :
+						 MIG_RESOLVE_RESUME_HERE;
 }
 
 /*
@@ -311,15 +246,14 @@ enum rpc_reply_kind monitor_cmd_migrate_resolve(struct rpc_request *req,
 						struct json_object *args,
 						struct rpc_reply *reply)
 {
-	enum mig_resolution r = resolve_action(args);
 	struct monitor *m = req->opaque;
 	struct mig_job *job = m->mig;
+	char why[RPC_MSG_WHY_MAX];
+	enum mig_resolution r = resolve_action(args, why, sizeof(why));
 	bool ok = false;
 
 	if (r == MIG_RESOLVE_NONE)
-		return rpc_reply_error(
-			reply, RPC_ERR_GENERIC,
-			"migrate-resolve: 'action' must be \"resume-here\" or \"discard\"");
+		return rpc_reply_error(reply, RPC_ERR_GENERIC, "%s", why);
 	if (!job && m->state == RUN_UNCONFIRMED)
 		return resolve_after_job(m, r, reply);
 	if (job) {
@@ -371,35 +305,22 @@ enum rpc_reply_kind monitor_cmd_query_migrate(struct rpc_request *req,
 {
 	struct monitor *m = req->opaque;
 	struct mig_info *mi = &m->mig_info;
-	struct json_object *o, *ram;
+	struct rpc_migration q;
 
 	if (m->mig)
 		mi->total_ns = time_mono_ns() - m->mig->start_ns;
-	o = monitor_mig_event_data(mi);
-	if (mi->status == MIG_NONE) {
-		reply->ret = o;
-		return RPC_REPLY_RETURN;
+	monitor_mig_status(mi, &q);
+	if (mi->status != MIG_NONE) {
+		q.has_ram = q.has_round = q.has_expected_downtime = true;
+		q.ram.transferred = mi->last.bytes_total;
+		q.ram.remaining = mi->last.remaining_pages * 4096;
+		q.ram.total = mi->total_pages * 4096;
+		q.ram.dirty_pages_rate = mi->last.dirty_rate_pps;
+		q.ram.mbps = mi->last.bandwidth_bps / 1e6;
+		q.round = mi->last.round;
+		q.expected_downtime_ms = mi->last.expected_downtime_ns / 1e6;
+		q.cpu_throttle_pct = mi->last.throttle_pct; /* right now */
 	}
-	ram = json_object_new_object();
-	json_object_object_add(ram, "transferred",
-			       json_object_new_int64(mi->last.bytes_total));
-	json_object_object_add(
-		ram, "remaining",
-		json_object_new_int64(mi->last.remaining_pages * 4096));
-	json_object_object_add(ram, "total",
-			       json_object_new_int64(mi->total_pages * 4096));
-	json_object_object_add(ram, "dirty-pages-rate",
-			       json_object_new_int64(mi->last.dirty_rate_pps));
-	json_object_object_add(
-		ram, "mbps",
-		json_object_new_double(mi->last.bandwidth_bps / 1e6));
-	json_object_object_add(o, "ram", ram);
-	json_object_object_add(o, "round", json_object_new_int(mi->last.round));
-	json_object_object_add(o, "cpu-throttle-percentage",
-			       json_object_new_int(mi->last.throttle_pct));
-	json_object_object_add(
-		o, "expected-downtime-ms",
-		json_object_new_double(mi->last.expected_downtime_ns / 1e6));
-	reply->ret = o;
+	reply->ret = rpc_msg_encode(&rpc_msg_migration, &q);
 	return RPC_REPLY_RETURN;
 }

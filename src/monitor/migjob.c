@@ -29,71 +29,65 @@
 #include "common/net.h"
 #include "migration/handover.h"
 #include "migration/query.h"
+#include "rpc/msg_migrate.h"
 #include "vmm/dirtyring.h"
 
 #define MIG_CONNECT_MS 10000
 #define MIG_QUERY_ATTEMPT_MS 2000 /* connect and answer, per QUERY */
 
-static const char *mig_status_name(enum mig_status s)
-{
-	static const char *const names[] = {
-		"none",	       "active",	  "completed",	    "failed",
-		"unconfirmed", "postcopy-active", "postcopy-failed"
-	};
-
-	return names[s];
-}
+/* The monitor's status words are the protocol's (rpc/msg_migrate.h). */
+_Static_assert((int)MIG_NONE == (int)RPC_MIG_NONE &&
+		       (int)MIG_ACTIVE == (int)RPC_MIG_ACTIVE &&
+		       (int)MIG_COMPLETED == (int)RPC_MIG_COMPLETED &&
+		       (int)MIG_FAILED == (int)RPC_MIG_FAILED &&
+		       (int)MIG_UNCONFIRMED == (int)RPC_MIG_UNCONFIRMED &&
+		       (int)MIG_POSTCOPY == (int)RPC_MIG_POSTCOPY_ACTIVE &&
+		       (int)MIG_POSTCOPY_FAILED == (int)RPC_MIG_POSTCOPY_FAILED,
+	       "mig_status");
 
 /* ---- progress: migration thread -> loop thread ---- */
 
-struct mig_pass {
+struct mig_round_note {
 	struct monitor *m;
-	struct migrate_round r;
+	struct precopy_round r;
 };
 
-static struct json_object *round_json(const struct migrate_round *r)
+/* MIGRATION_PASS's data (rpc/msg_migrate.h). */
+static struct json_object *round_json(const struct precopy_round *r)
 {
-	struct json_object *o = json_object_new_object();
+	struct rpc_mig_round e = {
+		.round = r->round,
+		.pages_sent = r->pages_sent,
+		.pages_dirtied = r->pages_dirtied,
+		.mbps = r->bandwidth_bps / 1e6,
+		.dirty_mbps = r->dirty_rate_pps * 4096 / 1e6,
+		.duration_ms = r->duration_ns / 1e6,
+		.expected_downtime_ms = r->expected_downtime_ns / 1e6,
+		.cpu_throttle_pct = r->throttle_pct,
+	};
 
-	json_object_object_add(o, "round", json_object_new_int(r->round));
-	json_object_object_add(o, "pages-sent",
-			       json_object_new_int64(r->pages_sent));
-	json_object_object_add(o, "pages-dirtied",
-			       json_object_new_int64(r->pages_dirtied));
-	json_object_object_add(o, "mbps",
-			       json_object_new_double(r->bandwidth_bps / 1e6));
-	json_object_object_add(
-		o, "dirty-mbps",
-		json_object_new_double(r->dirty_rate_pps * 4096 / 1e6));
-	json_object_object_add(o, "duration-ms",
-			       json_object_new_double(r->duration_ns / 1e6));
-	json_object_object_add(
-		o, "expected-downtime-ms",
-		json_object_new_double(r->expected_downtime_ns / 1e6));
-	json_object_object_add(o, "cpu-throttle-percentage",
-			       json_object_new_int(r->throttle_pct));
-	return o;
+	return rpc_msg_encode(&rpc_msg_mig_round, &e);
 }
 
-static void mig_pass_on_loop(struct evloop *loop, void *opaque)
+static void mig_round_on_loop(struct evloop *loop, void *opaque)
 {
-	struct mig_pass *p = opaque;
+	struct mig_round_note *p = opaque;
 
 	p->m->mig_info.last = p->r;
 	monitor_event(p->m, "MIGRATION_PASS", round_json(&p->r));
 	free(p);
 }
 
-static void mig_progress(void *opaque, const struct migrate_round *r)
+static void mig_progress(void *opaque, const struct precopy_round *r)
 {
 	struct mig_job *job = opaque;
-	struct mig_pass *p = malloc(sizeof(*p));
+	struct mig_round_note *p = malloc(sizeof(*p));
 
 	if (!p)
 		return; /* progress is informative; the migration goes on */
 	p->m = job->m;
 	p->r = *r;
-	if (evloop_call(job->m->loop, mig_pass_on_loop, p))
+	if (evloop_call(job->m->loop, mig_round_on_loop, p))
 		free(p);
 	log_debug("round %u: %llu pages sent, %llu dirtied", r->round,
 		  (unsigned long long)r->pages_sent,
@@ -118,9 +112,9 @@ static int mig_hook(struct mig_job *job, const char *step)
 			 sizeof(job->hook_error));
 }
 
-static int mig_step(void *opaque, enum migrate_step step)
+static int mig_step(void *opaque, enum precopy_step step)
 {
-	return mig_hook(opaque, step == MIGRATE_STEP_PRE_SUSPEND ?
+	return mig_hook(opaque, step == PRECOPY_STEP_PRE_SUSPEND ?
 					"pre-suspend" :
 					"post-suspend");
 }
@@ -451,7 +445,7 @@ void *monitor_mig_thread(void *opaque)
 	if (!rc)
 		rc = mig_postcopy_listen(job);
 	if (!rc) {
-		rc = migrate_send(&job->stream, &m->vm, &m->devs, config,
+		rc = precopy_send(&job->stream, &m->vm, &m->devs, config,
 				  config_len, &job->params, mig_progress, job,
 				  &job->res);
 		if (rc)
@@ -475,33 +469,27 @@ void *monitor_mig_thread(void *opaque)
 
 /* ---- back on the loop thread ---- */
 
+void monitor_mig_status(const struct mig_info *mi, struct rpc_migration *out)
+{
+	rpc_msg_init(&rpc_msg_migration, out);
+	out->status = (int)mi->status;
+	snprintf(out->error, sizeof(out->error), "%s", mi->error);
+	out->has_downtime = mi->status == MIG_COMPLETED && mi->downtime_known;
+	out->downtime_ms = mi->downtime_ns / 1e6;
+	out->total_time_ms = mi->total_ns / 1e6;
+	out->rounds = mi->res.rounds;
+	out->bytes = mi->res.bytes;
+	out->postcopy = mi->res.postcopy;
+	/* The most the vCPUs were throttled (query-migrate: right now). */
+	out->cpu_throttle_pct = mi->res.throttle_pct;
+}
+
 struct json_object *monitor_mig_event_data(struct mig_info *mi)
 {
-	struct json_object *o = json_object_new_object();
+	struct rpc_migration e;
 
-	json_object_object_add(
-		o, "status",
-		json_object_new_string(mig_status_name(mi->status)));
-	if (mi->error[0])
-		json_object_object_add(o, "error",
-				       json_object_new_string(mi->error));
-	if (mi->status == MIG_COMPLETED && mi->downtime_known)
-		json_object_object_add(
-			o, "downtime-ms",
-			json_object_new_double(mi->downtime_ns / 1e6));
-	json_object_object_add(o, "total-time-ms",
-			       json_object_new_double(mi->total_ns / 1e6));
-	json_object_object_add(o, "rounds",
-			       json_object_new_int(mi->res.rounds));
-	json_object_object_add(o, "bytes",
-			       json_object_new_int64(mi->res.bytes));
-	if (mi->res.postcopy)
-		json_object_object_add(o, "postcopy",
-				       json_object_new_boolean(true));
-	/* The most the vCPUs were throttled (query-migrate: right now). */
-	json_object_object_add(o, "cpu-throttle-percentage",
-			       json_object_new_int(mi->res.throttle_pct));
-	return o;
+	monitor_mig_status(mi, &e);
+	return rpc_msg_encode(&rpc_msg_migration, &e);
 }
 
 static void mig_report(struct monitor *m, struct mig_job *job)

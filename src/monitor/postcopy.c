@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/net.h"
+#include "rpc/msg_migrate.h"
 
 struct pc_note {
 	struct monitor *m;
@@ -24,33 +25,46 @@ struct pc_note {
 	char why[300];
 };
 
-static struct json_object *pc_event(struct monitor *m, const char *status,
+/* The post-copy thread's states as the protocol's migration statuses. */
+static int pc_status(enum postcopy_state st)
+{
+	switch (st) {
+	case PCS_ACTIVE:
+		return RPC_MIG_POSTCOPY_ACTIVE;
+	case PCS_PAUSED:
+		return RPC_MIG_POSTCOPY_PAUSED;
+	case PCS_DONE:
+		return RPC_MIG_COMPLETED;
+	default:
+		return RPC_MIG_STOPPED;
+	}
+}
+
+/* MIGRATION's data on the destination (rpc/msg_migrate.h). */
+static struct json_object *pc_event(struct monitor *m, enum postcopy_state st,
 				    const char *why)
 {
-	struct postcopy_dst *d = &m->restore.pc;
-	struct json_object *o = json_object_new_object();
+	struct postcopy_dst *d = &m->incoming.pc;
 	uint64_t done = __atomic_load_n(&d->done_ns, __ATOMIC_RELAXED);
+	struct rpc_migration e;
 
-	json_object_object_add(o, "status", json_object_new_string(status));
-	if (why && why[0])
-		json_object_object_add(o, "error", json_object_new_string(why));
-	json_object_object_add(o, "postcopy-faults",
-			       json_object_new_int64(__atomic_load_n(
-				       &d->faults, __ATOMIC_RELAXED)));
-	json_object_object_add(o, "postcopy-regions",
-			       json_object_new_int64(d->ram.nr_wanted));
-	if (done)
-		json_object_object_add(
-			o, "postcopy-ms",
-			json_object_new_double((done - d->start_ns) / 1e6));
-	return o;
+	rpc_msg_init(&rpc_msg_migration, &e);
+	e.status = pc_status(st);
+	snprintf(e.error, sizeof(e.error), "%s", why ? why : "");
+	e.postcopy = true;
+	e.has_postcopy_faults = e.has_postcopy_regions = true;
+	e.postcopy_faults = __atomic_load_n(&d->faults, __ATOMIC_RELAXED);
+	e.postcopy_regions = d->ram.nr_wanted;
+	e.has_postcopy_time = done != 0;
+	e.postcopy_ms = done ? (done - d->start_ns) / 1e6 : 0;
+	return rpc_msg_encode(&rpc_msg_migration, &e);
 }
 
 static void pc_on_loop(struct evloop *loop, void *opaque)
 {
 	struct pc_note *n = opaque;
 	struct monitor *m = n->m;
-	struct incoming *in = &m->restore;
+	struct incoming *in = &m->incoming;
 
 	if (n->recovered) {
 		if (in->recover_pending && n->rc)
@@ -59,8 +73,7 @@ static void pc_on_loop(struct evloop *loop, void *opaque)
 					       "migrate-recover: %s", n->why);
 		else if (in->recover_pending)
 			rpc_server_reply(m->rpc, in->recover_call,
-					 pc_event(m, "postcopy-active", NULL),
-					 -1);
+					 pc_event(m, PCS_ACTIVE, NULL), -1);
 		in->recover_pending = false;
 		free(n);
 		return;
@@ -71,8 +84,7 @@ static void pc_on_loop(struct evloop *loop, void *opaque)
 			m->cfg.name, (unsigned long long)in->pc.ram.nr_wanted,
 			(unsigned long long)in->pc.fetched,
 			(in->pc.done_ns - in->pc.start_ns) / 1e6);
-	monitor_event(m, "MIGRATION",
-		      pc_event(m, postcopy_state_name(n->st), n->why));
+	monitor_event(m, "MIGRATION", pc_event(m, n->st, n->why));
 	free(n);
 }
 
@@ -108,7 +120,7 @@ static const struct postcopy_dst_ops pc_ops = {
 
 int monitor_postcopy_claim(struct monitor *m, char *why, size_t whylen)
 {
-	struct incoming *in = &m->restore;
+	struct incoming *in = &m->incoming;
 	char host[NET_HOST_MAX];
 	uint16_t port;
 	int rc;
@@ -132,7 +144,7 @@ int monitor_postcopy_claim(struct monitor *m, char *why, size_t whylen)
 
 void monitor_postcopy_stop(struct monitor *m)
 {
-	struct incoming *in = &m->restore;
+	struct incoming *in = &m->incoming;
 
 	if (!in->pc_started)
 		return;
@@ -146,10 +158,15 @@ enum rpc_reply_kind monitor_cmd_migrate_recover(struct rpc_request *req,
 						struct rpc_reply *reply)
 {
 	struct monitor *m = req->opaque;
-	struct incoming *in = &m->restore;
-	const char *uri = rpc_json_str(args, "uri", NULL);
-	char host[NET_HOST_MAX] = "";
+	struct incoming *in = &m->incoming;
+	char host[NET_HOST_MAX] = "", why[RPC_MSG_WHY_MAX];
+	struct rpc_recover_args a;
+	const char *uri;
 	uint16_t port = 0;
+
+	if (rpc_msg_decode(&rpc_msg_recover, args, &a, why, sizeof(why)))
+		return rpc_reply_error(reply, RPC_ERR_GENERIC, "%s", why);
+	uri = a.uri[0] ? a.uri : NULL;
 
 	if (!in->pc_started || postcopy_dst_state(&in->pc) != PCS_PAUSED)
 		return rpc_reply_error(
