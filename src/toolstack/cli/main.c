@@ -8,6 +8,7 @@
 #include "common/compiler.h"
 #include "common/log.h"
 #include "toolstack/cli/cli.h"
+#include "toolstack/cli/cmd_disk.h"
 #include "tools/inspect.h"
 
 static const struct cli_verb verbs[] = {
@@ -18,6 +19,8 @@ static const struct cli_verb verbs[] = {
 	{ "console", cmd_console, "DOMAIN", "attach to a domain's console" },
 	{ "pause", cmd_pause, "DOMAIN", "pause a domain's vCPUs" },
 	{ "unpause", cmd_unpause, "DOMAIN", "resume a paused domain" },
+	{ "announce", cmd_announce, "DOMAIN",
+	  "tell the network where a domain's NICs are (RARP)" },
 	{ "shutdown", cmd_shutdown, "[-w] DOMAIN",
 	  "press a domain's power button" },
 	{ "destroy", cmd_destroy, "DOMAIN", "end a domain at once" },
@@ -40,6 +43,8 @@ static const struct cli_verb verbs[] = {
 	{ "migrate-receive", cmd_migrate_receive, "[OPTIONS]",
 	  "accept one migration and run the VM in the foreground" },
 	{ "inspect", inspect_main, "FILE", "validate and describe a stream" },
+	{ "disk-create", cmd_disk_create, "[OPTIONS] FILE [SIZE]",
+	  "create a qcow2 image" },
 };
 
 static void usage(FILE *f)
