@@ -88,8 +88,10 @@ def test_converge_none_leaves_it_running(env):
     src = env.run("dirty", "mib=32", memory=256, name="src")
     src.expect(r"^dirty: sweep", 60)
     dst = receiver(env)
+    # 16 MiB/s: the guest outruns it even when a loaded machine slows it
+    # (at 40 it once dirtied only 30 MB/s and the migration converged).
     rc, out, err = migrate(env, src, dst.addr, "--downtime", str(LIMIT_MS),
-                           "--bandwidth", "40", "--converge", "none")
+                           "--bandwidth", "16", "--converge", "none")
     check(rc == 1, "migrate exit %d, want 1: %s" % (rc, err))
     check("too fast to fit the downtime limit of 30 ms" in err and
           "runs on here" in err, "no clear reason: " + err)
