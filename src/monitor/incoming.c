@@ -203,12 +203,26 @@ int monitor_incoming_load(struct monitor *m)
 
 	if (restore_check_identity(&m->vm, &in->hdr, err.why, sizeof(err.why)))
 		return fail(m, &err);
-	if (restore_vm(&in->stream, &m->vm, &m->devs, &in->hdr, &res, &err))
+	if (monitor_lazy_prepare(m))
+		return -ENOMEM;
+	if (restore_vm(&in->stream, &m->vm, &m->devs, &in->hdr,
+		       in->migration ? &in->postcopy : NULL,
+		       in->lazy_on ? &in->lazy : NULL, &res, &err))
 		return fail(m, &err);
-	log_info("vm %s: restored %llu pages (%llu MiB of stream) in %llu ms",
-		 m->cfg.name, (unsigned long long)res.pages,
-		 (unsigned long long)(res.bytes >> 20),
-		 (unsigned long long)(res.duration_ns / NSEC_PER_MSEC));
+	if (monitor_lazy_start(m))
+		return -EIO;
+	if (in->lazy_on)
+		log_info(
+			"vm %s: restored its state in %llu ms (%llu MiB of stream, pages on demand)",
+			m->cfg.name,
+			(unsigned long long)(res.duration_ns / NSEC_PER_MSEC),
+			(unsigned long long)(res.bytes >> 20));
+	else
+		log_info(
+			"vm %s: restored %llu pages (%llu MiB of stream) in %llu ms",
+			m->cfg.name, (unsigned long long)res.pages,
+			(unsigned long long)(res.bytes >> 20),
+			(unsigned long long)(res.duration_ns / NSEC_PER_MSEC));
 	return 0;
 }
 
@@ -330,10 +344,15 @@ static void ho_owned(void *opaque)
 			m->opts->outcome_file, strerror(-rc));
 }
 
-/* The source let go of the disks before YOURS: they are ours now. */
+/*
+ * The source let go of the disks before YOURS: they are ours now. In
+ * post-copy the missing regions are ours to fetch from here on.
+ */
 static int ho_claim(void *opaque, char *why, size_t whylen)
 {
-	return monitor_disks_lock(opaque, why, whylen);
+	int rc = monitor_disks_lock(opaque, why, whylen);
+
+	return rc ? rc : monitor_postcopy_claim(opaque, why, whylen);
 }
 
 static int start_vcpus(struct monitor *m)

@@ -94,6 +94,12 @@ enum rpc_reply_kind monitor_job_may_start(struct monitor *m, const char *what,
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
 				       "cannot %s a VM in state %s", what,
 				       run_state_name(m->state));
+	/* Holes that are not zero yet: nothing may read RAM as it is. */
+	if (monitor_memory_incomplete(m))
+		return rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"cannot %s the VM yet: its memory is still coming in (lazy restore or post-copy); try again once that finished",
+			what);
 	return RPC_REPLY_LATER;
 }
 
@@ -203,6 +209,11 @@ static int monitor_create_vm(struct monitor *m)
 	vc.mem_bytes = m->cfg.memory_mib * MIB;
 	snprintf(vc.name, sizeof(vc.name), "%s", m->cfg.name);
 	snprintf(vc.cpu_model, sizeof(vc.cpu_model), "%s", m->cfg.cpu);
+	vc.backing = m->cfg.memory_backing == DOMAIN_MEMORY_HUGEPAGES ?
+			     MEM_BACKING_HUGETLB :
+		     m->cfg.memory_backing == DOMAIN_MEMORY_SMALL ?
+			     MEM_BACKING_SMALL :
+			     MEM_BACKING_THP;
 	return vm_create(&m->vm, &vc);
 }
 
@@ -310,6 +321,9 @@ static void monitor_teardown(struct monitor *m)
 	if (m->rpc && rpc_server_flush(m->rpc, 1000))
 		log_debug("control socket: some replies were not delivered");
 	rpc_server_free(m->rpc);
+	/* Post-copy first: a vCPU or device waiting for a page is let go. */
+	monitor_postcopy_stop(m);
+	monitor_lazy_stop(m);
 	/* Device threads stop before the console and guest RAM go. */
 	devreg_quiesce_all(&m->devs);
 	console_close(&m->console);
@@ -390,6 +404,7 @@ int monitor_run(const struct monitor_opts *opts)
 	m->vm.fd = m->vm.stop_eventfd = m->vm.kvm.fd = m->vm.mem.memfd = -1;
 	m->console.in_fd = m->console.out_fd = -1;
 	m->incoming.fd = opts->restore_fd;
+	m->incoming.lazy_fd = -1;
 	arrival_init(&m->incoming.arrival, 0, NULL);
 	rc = monitor_start(m);
 	if (rc == 0) {

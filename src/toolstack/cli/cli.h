@@ -35,6 +35,7 @@ int cmd_restore(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_migrate_receive(int argc, char **argv);
 int cmd_migrate_resolve(int argc, char **argv);
+int cmd_migrate_recover(int argc, char **argv);
 
 /*
  * Run a domain verb (<godwit/domain.h>, enum godwit_verb v) on dom;

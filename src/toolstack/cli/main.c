@@ -33,6 +33,8 @@ static const struct cli_verb verbs[] = {
 	{ "migrate-resolve", cmd_migrate_resolve,
 	  "DOMAIN --resume-here|--discard",
 	  "settle a migration left unconfirmed" },
+	{ "migrate-recover", cmd_migrate_recover, "DOMAIN [SOURCE[:PORT]]",
+	  "reconnect a post-copy migration whose connection broke" },
 	{ "job-info", cmd_job_info, "[--json] DOMAIN",
 	  "show a domain's save or migration" },
 	{ "job-abort", cmd_job_abort, "DOMAIN",

@@ -526,6 +526,7 @@ int ctl_start(struct gwd *g)
 		{ "job-info", ctl_job_info, NULL },
 		{ "job-abort", ctl_job_abort, NULL },
 		{ "migrate-resolve", ctl_migrate_resolve, NULL },
+		{ "migrate-recover", ctl_migrate_recover, NULL },
 	};
 	size_t i;
 	int rc;
