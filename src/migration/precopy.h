@@ -35,6 +35,30 @@ enum migrate_step {
  */
 typedef int (*migrate_step_fn)(void *opaque, enum migrate_step step);
 
+/*
+ * Counters the migration thread publishes as it goes, part by part of
+ * each pass (relaxed atomic stores), so that another thread can report
+ * progress within a round (query-migrate) without a lock. Cumulative
+ * over the migration unless said otherwise.
+ */
+struct migrate_live {
+	uint64_t normal_pages; /* sent with their data */
+	uint64_t zero_pages; /* found zero: sent as ZERO entries or left out */
+	uint64_t dirty_syncs; /* dirty log syncs, the first pass counting 1 */
+	uint64_t pass; /* current pass: 0 the first, then each round */
+	uint64_t pass_left; /* pages the current pass has still to look at */
+	uint64_t dirty_rate_pps; /* measured at the latest sync */
+	uint64_t precopy_bytes; /* stream bytes sent while the guest ran */
+	/*
+	 * The other way: limits the owner may change while it runs
+	 * (migrate-set-parameters), read before each part of a pass and
+	 * at each decision. The owner sets both before migrate_send; the
+	 * migration's params are not used for these when counters is set.
+	 */
+	uint64_t downtime_limit_ns;
+	uint64_t bandwidth_bps; /* 0: unlimited */
+};
+
 struct migrate_params {
 	bool live;
 	uint64_t bandwidth_bps; /* 0: unlimited */
@@ -44,6 +68,7 @@ struct migrate_params {
 	uint64_t paused_margin_ns;
 	migrate_step_fn step; /* NULL: no step callback */
 	void *step_opaque;
+	struct migrate_live *counters; /* NULL: not published */
 };
 
 /* One round's figures, as the progress hook and query-migrate see them. */

@@ -163,6 +163,7 @@ int monitor_restore_prepare(struct monitor *m)
 		incoming_refuse(m, diag.error);
 		return rc;
 	}
+	monitor_log_identity(m);
 	for (unsigned int i = 0; i < o->nr_reject_names; i++) {
 		char why[160];
 

@@ -19,9 +19,6 @@
 #include "common/net.h"
 #include "common/util.h"
 
-#define MIG_DEFAULT_DOWNTIME_MS 30 /* QEMU: 300; ours aims lower */
-#define MIG_DEFAULT_ROUNDS 30
-
 static int mig_parse_uri(struct mig_job *job, const char *uri,
 			 struct rpc_reply *reply)
 {
@@ -53,10 +50,30 @@ static int64_t arg_int(struct json_object *args, const char *key, int64_t dflt,
 	return json_object_get_int64(v);
 }
 
+/*
+ * A migrate with none of godwit's own arguments is QEMU's (its tools
+ * send uri, and blk, inc, detach or resume, which mean nothing here):
+ * its source then stays, as QEMU's does, until quit.
+ */
+static bool mig_qemu_style(struct json_object *args)
+{
+	static const char *const ours[] = {
+		"live",	      "bandwidth",	  "downtime-ms",
+		"max-rounds", "stall-timeout-ms", "paused-margin-ms"
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(ours); i++)
+		if (json_object_object_get_ex(args, ours[i], NULL))
+			return false;
+	return true;
+}
+
 static enum rpc_reply_kind mig_parse(struct mig_job *job,
 				     struct json_object *args,
 				     struct rpc_reply *reply)
 {
+	const struct mig_settings *ms = &job->m->mig_set;
 	const char *uri = rpc_json_str(args, "uri", NULL);
 	struct json_object *v;
 	bool bad = false;
@@ -70,12 +87,11 @@ static enum rpc_reply_kind mig_parse(struct mig_job *job,
 	job->params.live = true;
 	if (json_object_object_get_ex(args, "live", &v))
 		job->params.live = json_object_get_boolean(v);
-	bw = arg_int(args, "bandwidth", 0, &bad);
-	dt = arg_int(args, "downtime-ms", MIG_DEFAULT_DOWNTIME_MS, &bad);
-	rounds = arg_int(args, "max-rounds", MIG_DEFAULT_ROUNDS, &bad);
-	stall = arg_int(args, "stall-timeout-ms", MONITOR_STALL_MS_DEFAULT,
-			&bad);
-	margin = arg_int(args, "paused-margin-ms", 0, &bad);
+	bw = arg_int(args, "bandwidth", -1, &bad);
+	dt = arg_int(args, "downtime-ms", ms->downtime_ms, &bad);
+	rounds = arg_int(args, "max-rounds", ms->max_rounds, &bad);
+	stall = arg_int(args, "stall-timeout-ms", ms->stall_ms, &bad);
+	margin = arg_int(args, "paused-margin-ms", ms->paused_margin_ms, &bad);
 	if (bad || bw > (1 << 30) || dt > 3600000 || rounds > 10000 || !rounds)
 		return rpc_reply_error(
 			reply, RPC_ERR_GENERIC,
@@ -84,7 +100,9 @@ static enum rpc_reply_kind mig_parse(struct mig_job *job,
 		return rpc_reply_error(
 			reply, RPC_ERR_GENERIC,
 			"migrate: stall-timeout-ms must be 100..3600000 and paused-margin-ms 0..3600000");
-	job->params.bandwidth_bps = (uint64_t)bw << 20;
+	job->params.bandwidth_bps = bw < 0 ? ms->bandwidth_bps :
+					     (uint64_t)bw << 20;
+	job->stay = mig_qemu_style(args);
 	job->params.downtime_limit_ns = (uint64_t)dt * NSEC_PER_MSEC;
 	job->params.max_rounds = rounds;
 	job->params.paused_margin_ns = (uint64_t)margin * NSEC_PER_MSEC;
@@ -142,6 +160,8 @@ enum rpc_reply_kind monitor_cmd_migrate(struct rpc_request *req,
 	m->mig_info.status = MIG_ACTIVE;
 	snprintf(m->mig_info.uri, sizeof(m->mig_info.uri), "%s", job->uri);
 	m->mig_info.total_pages = mem_nr_pages(&m->vm.mem);
+	job->counters.downtime_limit_ns = job->params.downtime_limit_ns;
+	job->counters.bandwidth_bps = job->params.bandwidth_bps;
 	r = pthread_create(&job->thread, NULL, monitor_mig_thread, job);
 	if (r) {
 		pthread_mutex_destroy(&job->lock);
@@ -335,35 +355,6 @@ enum rpc_reply_kind monitor_cmd_query_migrate(struct rpc_request *req,
 					      struct json_object *args,
 					      struct rpc_reply *reply)
 {
-	struct monitor *m = req->opaque;
-	struct mig_info *mi = &m->mig_info;
-	struct json_object *o, *ram;
-
-	if (m->mig)
-		mi->total_ns = time_mono_ns() - m->mig->start_ns;
-	o = monitor_mig_event_data(mi);
-	if (mi->status == MIG_NONE) {
-		reply->ret = o;
-		return RPC_REPLY_RETURN;
-	}
-	ram = json_object_new_object();
-	json_object_object_add(ram, "transferred",
-			       json_object_new_int64(mi->last.bytes_total));
-	json_object_object_add(
-		ram, "remaining",
-		json_object_new_int64(mi->last.remaining_pages * 4096));
-	json_object_object_add(ram, "total",
-			       json_object_new_int64(mi->total_pages * 4096));
-	json_object_object_add(ram, "dirty-pages-rate",
-			       json_object_new_int64(mi->last.dirty_rate_pps));
-	json_object_object_add(
-		ram, "mbps",
-		json_object_new_double(mi->last.bandwidth_bps / 1e6));
-	json_object_object_add(o, "ram", ram);
-	json_object_object_add(o, "round", json_object_new_int(mi->last.round));
-	json_object_object_add(
-		o, "expected-downtime-ms",
-		json_object_new_double(mi->last.expected_downtime_ns / 1e6));
-	reply->ret = o;
+	reply->ret = monitor_mig_query_data(req->opaque);
 	return RPC_REPLY_RETURN;
 }

@@ -33,14 +33,6 @@
 #define MIG_CONNECT_MS 10000
 #define MIG_QUERY_ATTEMPT_MS 2000 /* connect and answer, per QUERY */
 
-static const char *mig_status_name(enum mig_status s)
-{
-	static const char *const names[] = { "none", "active", "completed",
-					     "failed", "unconfirmed" };
-
-	return names[s];
-}
-
 /* ---- progress: migration thread -> loop thread ---- */
 
 struct mig_pass {
@@ -48,34 +40,12 @@ struct mig_pass {
 	struct migrate_round r;
 };
 
-static struct json_object *round_json(const struct migrate_round *r)
-{
-	struct json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "round", json_object_new_int(r->round));
-	json_object_object_add(o, "pages-sent",
-			       json_object_new_int64(r->pages_sent));
-	json_object_object_add(o, "pages-dirtied",
-			       json_object_new_int64(r->pages_dirtied));
-	json_object_object_add(o, "mbps",
-			       json_object_new_double(r->bandwidth_bps / 1e6));
-	json_object_object_add(
-		o, "dirty-mbps",
-		json_object_new_double(r->dirty_rate_pps * 4096 / 1e6));
-	json_object_object_add(o, "duration-ms",
-			       json_object_new_double(r->duration_ns / 1e6));
-	json_object_object_add(
-		o, "expected-downtime-ms",
-		json_object_new_double(r->expected_downtime_ns / 1e6));
-	return o;
-}
-
 static void mig_pass_on_loop(struct evloop *loop, void *opaque)
 {
 	struct mig_pass *p = opaque;
 
 	p->m->mig_info.last = p->r;
-	monitor_event(p->m, "MIGRATION_PASS", round_json(&p->r));
+	monitor_event(p->m, "MIGRATION_PASS", monitor_mig_pass_data(&p->r));
 	free(p);
 }
 
@@ -362,12 +332,15 @@ void *monitor_mig_thread(void *opaque)
 {
 	struct mig_job *job = opaque;
 	struct monitor *m = job->m;
-	char *config = NULL;
+	char *config = NULL, what[sizeof(job->uri) + 8];
 	uint32_t config_len;
 	int rc;
 
+	snprintf(what, sizeof(what), "migrate %s", job->uri);
+	log_ctx_set(m->cfg.name, job->uuid, what);
 	job->params.step = mig_step;
 	job->params.step_opaque = job;
+	job->params.counters = &job->counters;
 	rc = monitor_config_text(m, &config, &config_len);
 	if (rc)
 		mig_fail(job, "cannot serialize the config: %s", strerror(-rc));
@@ -377,6 +350,9 @@ void *monitor_mig_thread(void *opaque)
 		rc = mig_connect(job);
 	if (!rc)
 		rc = mig_open_stream(job);
+	/* QEMU's setup-time: until the stream starts. */
+	__atomic_store_n(&job->setup_ns, time_mono_ns() - job->start_ns,
+			 __ATOMIC_RELAXED);
 	if (!rc) {
 		rc = migrate_send(&job->stream, &m->vm, &m->devs, config,
 				  config_len, &job->params, mig_progress, job,
@@ -396,29 +372,6 @@ void *monitor_mig_thread(void *opaque)
 }
 
 /* ---- back on the loop thread ---- */
-
-struct json_object *monitor_mig_event_data(struct mig_info *mi)
-{
-	struct json_object *o = json_object_new_object();
-
-	json_object_object_add(
-		o, "status",
-		json_object_new_string(mig_status_name(mi->status)));
-	if (mi->error[0])
-		json_object_object_add(o, "error",
-				       json_object_new_string(mi->error));
-	if (mi->status == MIG_COMPLETED && mi->downtime_known)
-		json_object_object_add(
-			o, "downtime-ms",
-			json_object_new_double(mi->downtime_ns / 1e6));
-	json_object_object_add(o, "total-time-ms",
-			       json_object_new_double(mi->total_ns / 1e6));
-	json_object_object_add(o, "rounds",
-			       json_object_new_int(mi->res.rounds));
-	json_object_object_add(o, "bytes",
-			       json_object_new_int64(mi->res.bytes));
-	return o;
-}
 
 static void mig_report(struct monitor *m, struct mig_job *job)
 {
@@ -463,6 +416,7 @@ static void mig_done(struct evloop *loop, void *opaque)
 	struct mig_job *job = opaque;
 	struct monitor *m = job->m;
 	struct mig_info *mi = &m->mig_info;
+	bool stay = job->stay;
 
 	pthread_join(job->thread, NULL);
 	if (job->sock >= 0)
@@ -476,6 +430,9 @@ static void mig_done(struct evloop *loop, void *opaque)
 	mi->total_ns = time_mono_ns() - job->start_ns;
 	mi->downtime_ns = job->downtime_ns;
 	mi->downtime_known = job->downtime_known;
+	mi->counters = job->counters;
+	mi->setup_ns = job->setup_ns;
+	mi->transferred = job->res.bytes;
 	if (job->status == MIG_FAILED) {
 		/* The thread resumed it already (mig_recover). */
 		m->state = m->user_paused ? RUN_PAUSED : RUN_RUNNING;
@@ -491,7 +448,12 @@ static void mig_done(struct evloop *loop, void *opaque)
 	free(job);
 	if (mi->status == MIG_COMPLETED) {
 		m->end_kind = "migrated";
-		monitor_end(m, 0, "migrated to %s", mi->uri);
+		if (stay)
+			log_info(
+				"vm %s: stays in state postmigrate until quit, as QEMU's does after a migration",
+				m->cfg.name);
+		else
+			monitor_end(m, 0, "migrated to %s", mi->uri);
 	}
 	if (m->stop_seen)
 		evloop_stop(loop);

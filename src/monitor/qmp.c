@@ -258,6 +258,14 @@ static size_t qmp_table(struct monitor *m)
 		{ "migrate_cancel", monitor_cmd_migrate_cancel, m },
 		{ "query-migrate", monitor_cmd_query_migrate, m },
 		{ "migrate-resolve", monitor_cmd_migrate_resolve, m },
+		{ "migrate-set-parameters", monitor_cmd_migrate_set_parameters,
+		  m },
+		{ "query-migrate-parameters",
+		  monitor_cmd_query_migrate_parameters, m },
+		{ "migrate-set-capabilities",
+		  monitor_cmd_migrate_set_capabilities, m },
+		{ "query-migrate-capabilities",
+		  monitor_cmd_query_migrate_capabilities, m },
 	};
 
 	_Static_assert(ARRAY_SIZE(cmds) <= ARRAY_SIZE(m->qmp_cmds),

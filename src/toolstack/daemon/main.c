@@ -57,7 +57,8 @@ static void usage(FILE *f)
 		"                       default /var/log/godwit/godwitd.log)\n"
 		"  --hooks-dir DIR      migration hooks ($GODWIT_HOOKS_DIR;\n"
 		"                       default /etc/godwit/hooks/migrate.d)\n"
-		"  --godwit PATH        the godwit binary ($GODWIT_BINARY; default: next to godwitd)\n"
+		"  --godwit PATH        the godwit binary ($GODWIT_BINARY; default: next to\n"
+		"                       godwitd, else the one installed with it)\n"
 		"  --relocation-address ADDR   listen there for migrations (default 0.0.0.0)\n"
 		"  --relocation-port PORT      (default 8002)\n"
 		"  --relocation-hosts-allow 'RE ...'  peers allowed to migrate here\n"
@@ -87,18 +88,30 @@ static int set_path(char *dst, const char *src, const char *what)
 	return 0;
 }
 
-/* The godwit binary next to our own executable. */
+/*
+ * The godwit binary: next to our own executable (a build tree), else
+ * where meson installed it beside us (its bindir seen from our sbindir,
+ * right under any prefix or DESTDIR), else its configured path.
+ */
 static void default_godwit(char *buf, size_t len)
 {
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
-	if (n <= 0) {
-		snprintf(buf, len, "/usr/bin/godwit");
+	snprintf(buf, len, "%s/godwit", GODWIT_BINDIR);
+	if (n <= 0)
 		return;
-	}
 	self[n] = 0;
-	snprintf(buf, len, "%s/godwit", dirname(self));
+	dirname(self);
+	snprintf(buf, len, "%s/godwit", self);
+	if (!access(buf, X_OK))
+		return;
+	snprintf(buf, len, "%s/%s/godwit", self, GODWIT_BIN_FROM_SBIN);
+	if (GODWIT_BIN_FROM_SBIN[0] == '/')
+		snprintf(buf, len, "%s/godwit", GODWIT_BIN_FROM_SBIN);
+	if (!access(buf, X_OK))
+		return;
+	snprintf(buf, len, "%s/godwit", GODWIT_BINDIR);
 }
 
 static void defaults(struct gwd *g)
