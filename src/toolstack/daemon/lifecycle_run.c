@@ -263,6 +263,7 @@ static void create_failed(struct dom *d, const struct life_exit *e)
 		snprintf(why, sizeof(why),
 			 "domain %s did not start: %s (details in %s)",
 			 d->rec.name, e->reason, g->paths.log_file);
+	log_err("%s", why);
 	reg_remove(d, why);
 	reg_return_domid(g, id);
 }
@@ -385,6 +386,7 @@ static void answer_short_life(struct dom *d, const struct life_exit *e,
 		 d->rec.name, age, e->reason, act, verdict_done[dec->verdict]);
 	if (dec->verdict != LIFE_DESTROY)
 		return warn_waiters(d, why);
+	log_warn("%s", why);
 	dom_wait_done(d, WAIT_UP, why);
 	reg_return_domid(d->gwd, d->rec.domid);
 }
