@@ -33,8 +33,8 @@ static void test_journal_fields(void **state)
 	assert_string_equal(buf, "PRIORITY=3\nSYSLOG_IDENTIFIER=godwitd\n"
 				 "MESSAGE=a b\nGODWIT_DOMAIN=web\n"
 				 "GODWIT_UUID=u-1\n");
-	n = log_journal_format(buf, 40, 6, "godwit", "a long message that is cut",
-			       NULL);
+	n = log_journal_format(buf, 40, 6, "godwit",
+			       "a long message that is cut", NULL);
 	assert_true(n < 40);
 }
 
@@ -80,7 +80,8 @@ static void test_journal_stream(void **state)
 	log_err("kernel %s: no such file", "/k");
 	recv_entry(fd, buf, sizeof(buf));
 	assert_non_null(strstr(buf, "PRIORITY=3\n"));
-	assert_non_null(strstr(buf, "MESSAGE=web: error: kernel /k: no such file\n"));
+	assert_non_null(
+		strstr(buf, "MESSAGE=web: error: kernel /k: no such file\n"));
 	assert_non_null(strstr(buf, "GODWIT_JOB=migrate 10.0.0.2:8002\n"));
 	log_ctx_reset();
 	log_warn("later");
