@@ -96,9 +96,9 @@ static enum rpc_reply_kind params_check(struct json_object *args,
 	return RPC_REPLY_RETURN;
 }
 
-enum rpc_reply_kind monitor_cmd_migrate_set_parameters(
-	struct rpc_request *req, struct json_object *args,
-	struct rpc_reply *reply)
+enum rpc_reply_kind monitor_cmd_migrate_set_parameters(struct rpc_request *req,
+						       struct json_object *args,
+						       struct rpc_reply *reply)
 {
 	struct monitor *m = req->opaque;
 	struct mig_settings ms = m->mig_set;
@@ -121,19 +121,19 @@ enum rpc_reply_kind monitor_cmd_migrate_set_parameters(
 	return RPC_REPLY_RETURN;
 }
 
-enum rpc_reply_kind monitor_cmd_query_migrate_parameters(
-	struct rpc_request *req, struct json_object *args,
-	struct rpc_reply *reply)
+enum rpc_reply_kind
+monitor_cmd_query_migrate_parameters(struct rpc_request *req,
+				     struct json_object *args,
+				     struct rpc_reply *reply)
 {
 	struct monitor *m = req->opaque;
 	struct json_object *o = json_object_new_object();
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(params); i++)
-		json_object_object_add(
-			o, params[i].name,
-			json_object_new_int64(
-				*param_field(&m->mig_set, &params[i])));
+		json_object_object_add(o, params[i].name,
+				       json_object_new_int64(*param_field(
+					       &m->mig_set, &params[i])));
 	reply->ret = o;
 	return RPC_REPLY_RETURN;
 }
@@ -204,9 +204,10 @@ static enum rpc_reply_kind cap_check(struct json_object *item,
 		name);
 }
 
-enum rpc_reply_kind monitor_cmd_migrate_set_capabilities(
-	struct rpc_request *req, struct json_object *args,
-	struct rpc_reply *reply)
+enum rpc_reply_kind
+monitor_cmd_migrate_set_capabilities(struct rpc_request *req,
+				     struct json_object *args,
+				     struct rpc_reply *reply)
 {
 	struct json_object *list;
 	size_t i, n;
@@ -224,9 +225,10 @@ enum rpc_reply_kind monitor_cmd_migrate_set_capabilities(
 	return RPC_REPLY_RETURN;
 }
 
-enum rpc_reply_kind monitor_cmd_query_migrate_capabilities(
-	struct rpc_request *req, struct json_object *args,
-	struct rpc_reply *reply)
+enum rpc_reply_kind
+monitor_cmd_query_migrate_capabilities(struct rpc_request *req,
+				       struct json_object *args,
+				       struct rpc_reply *reply)
 {
 	struct json_object *arr = json_object_new_array(), *o;
 	size_t i;
