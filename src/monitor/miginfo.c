@@ -133,9 +133,9 @@ static struct json_object *ram_stats(struct monitor *m,
 	put_int(ram, "normal-bytes", f->c.normal_pages * MIG_PAGE);
 	put_int(ram, "dirty-pages-rate", f->c.dirty_rate_pps);
 	/* Megabits per second, as QEMU counts them. */
-	json_object_object_add(ram, "mbps",
-			       json_object_new_double(
-				       secs ? f->transferred * 8 / secs / 1e6 :
+	json_object_object_add(
+		ram, "mbps",
+		json_object_new_double(secs ? f->transferred * 8 / secs / 1e6 :
 					      0));
 	put_int(ram, "dirty-sync-count", f->c.dirty_syncs);
 	put_int(ram, "postcopy-requests", 0);
