@@ -80,6 +80,7 @@ struct incoming {
 	struct stream_header hdr;
 	char *config; /* the header's config text */
 	struct arrival arrival; /* migration: id, outcome, QUERY server */
+	bool refused; /* the source was told why (FAILED) */
 };
 
 /* Outcome of a migration (query-migrate "status"). */
@@ -238,6 +239,8 @@ int monitor_incoming_accept(struct monitor *m) __must_check;
 int monitor_incoming_handover(struct monitor *m) __must_check;
 /* A migration that failed to arrive: record DISCARDED (idempotent). */
 void monitor_incoming_abandon(struct monitor *m);
+/* Tell the source why it failed here (FAILED), unless it was told. */
+void monitor_incoming_refuse(struct monitor *m, const char *why);
 /* After that: close it, answer QUERY with DISCARDED a while (--linger). */
 void monitor_incoming_linger(struct monitor *m);
 int monitor_restore_prepare(struct monitor *m) __must_check;

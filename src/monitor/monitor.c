@@ -406,6 +406,11 @@ int monitor_run(const struct monitor_opts *opts)
 		if (rc)
 			log_err("event loop failed: %s", strerror(-rc));
 	} else if (m->restore.migration) {
+		/* Failed after the stream (its control socket, its vCPUs):
+		 * the source learns our line, not a closed connection. */
+		monitor_incoming_refuse(m, log_first_error()[0] ?
+						   log_first_error() :
+						   "the VM could not start");
 		monitor_incoming_linger(m);
 	}
 	monitor_note_console(m);

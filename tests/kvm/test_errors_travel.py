@@ -11,11 +11,14 @@ in one line, through the CLI:
   `godwit restore -F` does;
 - a migration refused by the destination's allow-list says so, with the
   address the destination saw, and the source VM keeps running;
-- a migration reported done is listed on its new host at once."""
+- a migration reported done is listed on its new host at once;
+- a receiver that fails after the stream tells the source why;
+- `godwit run --serial pty` prints the pty's path."""
 
 import os
 
 from lib.gw import check, main
+from lib.net import receiver
 from test_daemon import daemon_test
 
 
@@ -116,9 +119,37 @@ def test_migrated_domain_is_listed_at_once(env, start):
               "after the migration" % (n, there))
 
 
+def test_receiver_that_cannot_start_says_why(env):
+    """A receiver that fails after the stream (its control socket is
+    taken) tells the source why, instead of closing the connection."""
+    taken = os.path.join(env.tmp, "taken.qmp")
+    vm = env.run("dirty", "mib=4", name="taken")
+    vm.expect(r"^dirty: ready")
+    dst = receiver(env, extra=["--qmp", taken])
+    rc, _, err = env.godwit_cmd("migrate", taken, dst.addr)
+    check(rc == 1 and "the destination refused the VM: rpc: a server is "
+          "already listening on %s" % taken in err, err)
+    vm.keeps_sweeping(2)
+    dst.wait(30)
+    vm.quit()
+
+
+def test_run_prints_its_pty(env):
+    """godwit run --serial pty says where its console is."""
+    vm = env.run("dirty", "mib=4", extra=["--serial", "pty"])
+    path = vm.expect_stderr(r"vm vm: console on (/dev/pts/\d+) "
+                            r"\('godwit console vm' attaches to it\)").group(1)
+    fd = os.open(path, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
+    check(os.isatty(fd), "%s is not a terminal" % path)
+    os.close(fd)
+    vm.quit()
+
+
 if __name__ == "__main__":
     main([test_create_says_why_the_vmm_did_not_start,
           test_create_of_a_guest_that_ends_at_once,
           test_restore_of_a_bad_file_says_where,
           test_migration_refused_by_the_allow_list,
-          test_migrated_domain_is_listed_at_once])
+          test_migrated_domain_is_listed_at_once,
+          test_receiver_that_cannot_start_says_why,
+          test_run_prints_its_pty])
