@@ -190,6 +190,13 @@ static enum rpc_read_status value_end(struct rpc_reader *r,
 
 void rpc_reader_resync(struct rpc_reader *r)
 {
+	/* Skip from the broken value's first byte (kept since it started),
+	 * not from where json-c was fed last: the point where reading
+	 * resumes must not depend on how the bytes were split into reads. */
+	if (r->in_value) {
+		r->pos -= r->off - r->vstart;
+		r->off = r->vstart;
+	}
 	json_tokener_reset(r->tok);
 	r->in_value = false;
 	r->value_bytes = 0;

@@ -89,8 +89,9 @@ uint64_t rpc_reader_end(const struct rpc_reader *r);
 bool rpc_reader_is_idle(const struct rpc_reader *r);
 
 /*
- * After RPC_READ_SYNTAX: forget the broken value and drop what follows
- * up to and including the next line break (pushed already or not yet);
+ * After RPC_READ_SYNTAX: forget the broken value and drop it and what
+ * follows up to and including the first line break after its start
+ * (pushed already or not yet);
  * values after it are read as usual. Until that line break the reader
  * is not idle, so a peer's request deadline still applies.
  */
