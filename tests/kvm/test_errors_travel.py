@@ -114,9 +114,9 @@ def test_migrated_domain_is_listed_at_once(env, start):
         _, err = src.cli("migrate", "mover",
                          "127.0.0.1:%d" % dst.reloc_port, timeout=60)
         check("migrated mover" in err, err)
-        there = [x["name"] for x in dst.domains()]
-        check(there == ["mover"], "round %d: the destination lists %s right "
-              "after the migration" % (n, there))
+        there = [(x["name"], x["state"]) for x in dst.domains()]
+        check(there == [("mover", "running")], "round %d: the destination "
+              "lists %s right after the migration" % (n, there))
 
 
 def test_receiver_that_cannot_start_says_why(env):

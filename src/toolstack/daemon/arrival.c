@@ -97,8 +97,10 @@ bool arrival_landing(struct gwd *g)
 {
 	struct dom *d;
 
+	/* Registered is not enough: it answers commands once LIVE. */
 	for (d = g->doms; d; d = d->next)
-		if (!d->registered && d->pid > 0 && d->rec.arrival_id &&
+		if (d->state == DOM_STARTING && d->pid > 0 &&
+		    d->rec.arrival_id &&
 		    read_word(d->rec.outcome_file) == HANDOVER_OUTCOME_RUNNING)
 			return true;
 	return false;

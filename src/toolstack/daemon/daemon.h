@@ -261,7 +261,8 @@ void arrival_keep(struct dom *d);
 void arrival_prune(struct gwd *g);
 /*
  * Is a migration landing: its receiver wrote RUNNING (so the source may
- * already report success) but the daemon has not registered it yet?
+ * already report success) but the daemon has not made it a live domain
+ * yet (registered, answering commands)?
  * `list` waits for that (at most ARRIVAL_LANDING_MS), so that a domain
  * whose migration was reported done is listed on its new host.
  */
