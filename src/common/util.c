@@ -213,13 +213,12 @@ const char *env_or(const char *name, const char *dflt)
 	return v && *v ? v : dflt;
 }
 
-const char *godwit_run_dir(void)
+const char *util_run_dir(void)
 {
 	return env_or("GODWIT_RUN_DIR", GODWIT_RUN_DIR_DEFAULT);
 }
 
-int godwit_vm_socket(const char *run_dir, const char *name, char *buf,
-		     size_t len)
+int util_vm_socket(const char *run_dir, const char *name, char *buf, size_t len)
 {
 	return str_printf(buf, len, "%s/vm/%s.qmp", run_dir, name);
 }

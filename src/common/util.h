@@ -56,9 +56,9 @@ const char *env_or(const char *name, const char *dflt);
  * The daemon's control socket is there, each VM's in its vm/ folder.
  */
 #define GODWIT_RUN_DIR_DEFAULT "/run/godwit"
-const char *godwit_run_dir(void);
+const char *util_run_dir(void);
 /* The control socket of the VM called name under run_dir. */
-int godwit_vm_socket(const char *run_dir, const char *name, char *buf,
-		     size_t len) __must_check;
+int util_vm_socket(const char *run_dir, const char *name, char *buf,
+		   size_t len) __must_check;
 
 #endif

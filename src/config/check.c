@@ -9,7 +9,18 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/why.h"
 #include "config/internal.h"
+
+int domain_config_check_memory(uint64_t memory_mib, char *why, size_t whylen)
+{
+	/* Guest RAM is mapped and dirty-logged in 2 MiB steps (vmm/). */
+	if (memory_mib % 2)
+		return why_set(why, whylen, -EINVAL,
+			       "%llu MiB is not a multiple of 2 MiB",
+			       (unsigned long long)memory_mib);
+	return 0;
+}
 
 static bool is_set(const struct config_build *b, enum config_key k)
 {
@@ -20,7 +31,11 @@ static int check_memory(struct config_build *b)
 {
 	struct domain_config *cfg = &b->cfg;
 	const struct config_loc *loc = &b->loc[CONFIG_KEY_MAXMEM];
+	char why[80];
 
+	if (domain_config_check_memory(cfg->memory_mib, why, sizeof(why)))
+		return config_error(b->diag, &b->loc[CONFIG_KEY_MEMORY],
+				    "memory", "%s", why);
 	if (!is_set(b, CONFIG_KEY_MAXMEM))
 		cfg->maxmem_mib = cfg->memory_mib;
 	if (cfg->maxmem_mib < cfg->memory_mib)

@@ -186,6 +186,14 @@ int domain_config_load(const char *path, const char *const *overrides,
 		       struct config_diag *diag) __must_check;
 
 /*
+ * Can the VM have memory_mib of RAM? A whole number of 2 MiB steps; the
+ * config's checks and the command line's --memory both ask. 0 or
+ * -EINVAL with why.
+ */
+int domain_config_check_memory(uint64_t memory_mib, char *why,
+			       size_t whylen) __must_check;
+
+/*
  * Canonical text of cfg, NUL-terminated: every key in a fixed order,
  * defaults included (maxmem, maxvcpus only when they differ from memory,
  * vcpus); parses back to a struct equal to cfg (uuid_given then true).

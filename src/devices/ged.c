@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/why.h"
 #include "vmm/vm.h"
 #include "vmm/x86/layout.h"
 
@@ -88,13 +89,12 @@ void ged_save(struct ged *g, struct ged_state *out)
 int ged_state_check(const struct ged_state *st, char *why, size_t whylen)
 {
 	if (st->events & ~(uint32_t)GED_EVENTS_KNOWN)
-		return snprintf(why, whylen,
-				"events 0x%x sets bits the GED does not have",
-				st->events),
-		       -EINVAL;
+		return why_set(why, whylen, -EINVAL,
+			       "events 0x%x sets bits the GED does not have",
+			       st->events);
 	if (st->reserved)
-		return snprintf(why, whylen, "reserved field is not zero"),
-		       -EINVAL;
+		return why_set(why, whylen, -EINVAL,
+			       "reserved field is not zero");
 	return 0;
 }
 

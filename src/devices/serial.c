@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "common/why.h"
 #include "vmm/vm.h"
 #include "vmm/x86/layout.h"
 
@@ -285,32 +286,28 @@ int serial_state_check(const struct serial_state *st, char *why, size_t whylen)
 	unsigned int i;
 
 	if (st->rx_count > SERIAL_FIFO_SIZE)
-		return snprintf(why, whylen,
-				"rx_count %u exceeds the %u-byte FIFO",
-				st->rx_count, SERIAL_FIFO_SIZE),
-		       -EINVAL;
+		return why_set(why, whylen, -EINVAL,
+			       "rx_count %u exceeds the %u-byte FIFO",
+			       st->rx_count, SERIAL_FIFO_SIZE);
 	if (st->rx_head >= SERIAL_FIFO_SIZE)
-		return snprintf(why, whylen, "rx_head %u is outside the FIFO",
-				st->rx_head),
-		       -EINVAL;
+		return why_set(why, whylen, -EINVAL,
+			       "rx_head %u is outside the FIFO", st->rx_head);
 	if (st->thr_ipending > 1)
-		return snprintf(why, whylen, "thr_ipending %u is not 0 or 1",
-				st->thr_ipending),
-		       -EINVAL;
+		return why_set(why, whylen, -EINVAL,
+			       "thr_ipending %u is not 0 or 1",
+			       st->thr_ipending);
 	for (i = 0; i < sizeof(st->reserved); i++)
 		if (st->reserved[i])
-			return snprintf(why, whylen,
-					"reserved byte %u is not zero", i),
-			       -EINVAL;
+			return why_set(why, whylen, -EINVAL,
+				       "reserved byte %u is not zero", i);
 	for (i = 0; i < ARRAY_SIZE(serial_reg_bits); i++) {
 		uint8_t v = ((const uint8_t *)st)[serial_reg_bits[i].off];
 
 		if (v & ~serial_reg_bits[i].valid)
-			return snprintf(
-				       why, whylen,
-				       "%s 0x%02x sets bits the UART does not have",
-				       serial_reg_bits[i].name, v),
-			       -EINVAL;
+			return why_set(
+				why, whylen, -EINVAL,
+				"%s 0x%02x sets bits the UART does not have",
+				serial_reg_bits[i].name, v);
 	}
 	return 0;
 }

@@ -11,11 +11,8 @@
 #include <string.h>
 
 #include "common/crc32c.h"
-
-#define WHY(...) (snprintf(why, whylen, __VA_ARGS__), -EINVAL)
-
-#define LOW_RAM_MAX 0xc0000000ULL /* start of the MMIO hole */
-#define HIGH_RAM_BASE 0x100000000ULL
+#include "common/ram_layout.h"
+#include "common/why.h"
 
 const char *rec_type_name(uint32_t type)
 {
@@ -114,32 +111,41 @@ int stream_header_check_fixed(const struct stream_header *h, char *why,
 			      size_t whylen)
 {
 	if (memcmp(h->magic, STREAM_MAGIC, STREAM_MAGIC_LEN))
-		return WHY("bad magic: not a godwit stream");
+		return why_set(why, whylen, -EINVAL,
+			       "bad magic: not a godwit stream");
 	if (!stream_header_size(h->version))
-		return WHY(
+		return why_set(
+			why, whylen, -EINVAL,
 			"stream version %u is not supported (this godwit reads versions %u to %u)",
 			h->version, STREAM_VERSION_MIN, STREAM_VERSION);
 	if (h->header_size != stream_header_size(h->version))
-		return WHY("header_size %u, expected %u for version %u",
-			   h->header_size, stream_header_size(h->version),
-			   h->version);
+		return why_set(why, whylen, -EINVAL,
+			       "header_size %u, expected %u for version %u",
+			       h->header_size, stream_header_size(h->version),
+			       h->version);
 	if (h->flags & ~STREAM_F_KNOWN)
-		return WHY("unknown flags 0x%x", h->flags & ~STREAM_F_KNOWN);
+		return why_set(why, whylen, -EINVAL, "unknown flags 0x%x",
+			       h->flags & ~STREAM_F_KNOWN);
 	if (!h->config_len || h->config_len > STREAM_CONFIG_MAX)
-		return WHY("config_len %u is out of range (1..%u)",
-			   h->config_len, STREAM_CONFIG_MAX);
+		return why_set(why, whylen, -EINVAL,
+			       "config_len %u is out of range (1..%u)",
+			       h->config_len, STREAM_CONFIG_MAX);
 	if (!h->mem_bytes || h->mem_bytes % (2ULL << 20) ||
 	    h->mem_bytes > (1ULL << 46))
-		return WHY("mem_bytes %llu is not a valid RAM size",
-			   (unsigned long long)h->mem_bytes);
+		return why_set(why, whylen, -EINVAL,
+			       "mem_bytes %llu is not a valid RAM size",
+			       (unsigned long long)h->mem_bytes);
 	if (!h->nr_vcpus || h->nr_vcpus > STREAM_MAX_VCPUS)
-		return WHY("nr_vcpus %u is out of range (1..%u)", h->nr_vcpus,
-			   STREAM_MAX_VCPUS);
+		return why_set(why, whylen, -EINVAL,
+			       "nr_vcpus %u is out of range (1..%u)",
+			       h->nr_vcpus, STREAM_MAX_VCPUS);
 	if (h->page_size != STREAM_PAGE_SIZE)
-		return WHY("page_size %u, expected %u", h->page_size,
-			   STREAM_PAGE_SIZE);
+		return why_set(why, whylen, -EINVAL,
+			       "page_size %u, expected %u", h->page_size,
+			       STREAM_PAGE_SIZE);
 	if (h->reserved)
-		return WHY("reserved field is not zero");
+		return why_set(why, whylen, -EINVAL,
+			       "reserved field is not zero");
 	return 0;
 }
 
@@ -151,23 +157,12 @@ int stream_header_check(const struct stream_header *h, const char *config,
 	if (rc)
 		return rc;
 	if (header_crc(h, config) != h->header_crc)
-		return WHY("header CRC mismatch (stream corrupted)");
+		return why_set(why, whylen, -EINVAL,
+			       "header CRC mismatch (stream corrupted)");
 	if (memchr(config, 0, h->config_len))
-		return WHY("config text contains a NUL byte");
+		return why_set(why, whylen, -EINVAL,
+			       "config text contains a NUL byte");
 	return 0;
-}
-
-bool rec_pfn_is_ram(uint64_t mem_bytes, uint64_t pfn)
-{
-	uint64_t low = mem_bytes < LOW_RAM_MAX ? mem_bytes : LOW_RAM_MAX;
-	uint64_t high = mem_bytes - low;
-
-	if (pfn > (UINT64_MAX >> 12))
-		return false;
-	if ((pfn << 12) < low)
-		return true;
-	return (pfn << 12) >= HIGH_RAM_BASE &&
-	       (pfn << 12) - HIGH_RAM_BASE < high;
 }
 
 uint32_t rec_crc_begin(uint32_t version, uint32_t chain,
@@ -198,16 +193,21 @@ int rec_hdr_check(const struct rec_hdr *h, uint32_t version, uint32_t seq,
 		  char *why, size_t whylen)
 {
 	if (h->length > REC_MAX_LENGTH)
-		return WHY("length %u exceeds the maximum %u", h->length,
-			   REC_MAX_LENGTH);
+		return why_set(why, whylen, -EINVAL,
+			       "length %u exceeds the maximum %u", h->length,
+			       REC_MAX_LENGTH);
 	if (version == 1 && h->seq)
-		return WHY("reserved header field is 0x%x, not zero", h->seq);
+		return why_set(why, whylen, -EINVAL,
+			       "reserved header field is 0x%x, not zero",
+			       h->seq);
 	if (h->seq != seq)
-		return WHY(
+		return why_set(
+			why, whylen, -EINVAL,
 			"sequence number %u, expected %u: a record before it is missing, or this one is repeated, out of order or from another stream",
 			h->seq, seq);
 	if (!rec_type_known(h->type) && !(h->type & REC_OPTIONAL))
-		return WHY("unknown mandatory record type 0x%x", h->type);
+		return why_set(why, whylen, -EINVAL,
+			       "unknown mandatory record type 0x%x", h->type);
 	return 0;
 }
 
@@ -221,14 +221,19 @@ int rec_page_data_check(const void *prefix, size_t prefix_len, uint32_t len,
 	uint64_t want;
 
 	if (prefix_len < sizeof(*p) || len < sizeof(*p))
-		return WHY("body of %u bytes is too short for a batch", len);
+		return why_set(why, whylen, -EINVAL,
+			       "body of %u bytes is too short for a batch",
+			       len);
 	if (!p->count || p->count > PAGE_BATCH_MAX)
-		return WHY("count %u is out of range (1..%u)", p->count,
-			   PAGE_BATCH_MAX);
+		return why_set(why, whylen, -EINVAL,
+			       "count %u is out of range (1..%u)", p->count,
+			       PAGE_BATCH_MAX);
 	if (p->reserved)
-		return WHY("reserved field is not zero");
+		return why_set(why, whylen, -EINVAL,
+			       "reserved field is not zero");
 	if (prefix_len < sizeof(*p) + 8ULL * p->count)
-		return WHY("pfn list of %u entries is truncated", p->count);
+		return why_set(why, whylen, -EINVAL,
+			       "pfn list of %u entries is truncated", p->count);
 	for (i = 0; i < p->count; i++) {
 		uint64_t e, pfn, type;
 
@@ -236,13 +241,16 @@ int rec_page_data_check(const void *prefix, size_t prefix_len, uint32_t len,
 		pfn = e & PFN_MASK;
 		type = (e & PFN_TYPE_MASK) >> PFN_TYPE_SHIFT;
 		if (e & ~(PFN_MASK | PFN_TYPE_MASK))
-			return WHY("entry %u: reserved bits set in 0x%llx", i,
-				   (unsigned long long)e);
+			return why_set(why, whylen, -EINVAL,
+				       "entry %u: reserved bits set in 0x%llx",
+				       i, (unsigned long long)e);
 		if (type != PFN_TYPE_NORMAL && type != PFN_TYPE_ZERO)
-			return WHY("entry %u: unknown page type %llu", i,
-				   (unsigned long long)type);
-		if (!rec_pfn_is_ram(lim->mem_bytes, pfn))
-			return WHY(
+			return why_set(why, whylen, -EINVAL,
+				       "entry %u: unknown page type %llu", i,
+				       (unsigned long long)type);
+		if (!ram_layout_pfn_is_ram(lim->mem_bytes, pfn))
+			return why_set(
+				why, whylen, -EINVAL,
 				"entry %u: pfn 0x%llx is beyond guest memory (%llu MiB)",
 				i, (unsigned long long)pfn,
 				(unsigned long long)(lim->mem_bytes >> 20));
@@ -251,7 +259,8 @@ int rec_page_data_check(const void *prefix, size_t prefix_len, uint32_t len,
 	want = sizeof(*p) + 8ULL * p->count +
 	       (uint64_t)STREAM_PAGE_SIZE * normal;
 	if (want != len)
-		return WHY(
+		return why_set(
+			why, whylen, -EINVAL,
 			"length %u does not match %u entries with %u data pages (%llu bytes)",
 			len, p->count, normal, (unsigned long long)want);
 	*data_pages_out = normal;
@@ -265,12 +274,15 @@ static int check_vcpu_hdr(const void *body, uint32_t len, size_t fixed,
 	const struct rec_vcpu_hdr *v = body;
 
 	if (len < sizeof(*v))
-		return WHY("body of %u bytes is too short", len);
+		return why_set(why, whylen, -EINVAL,
+			       "body of %u bytes is too short", len);
 	if (v->vcpu >= lim->nr_vcpus)
-		return WHY("vcpu %u does not exist (the VM has %u)", v->vcpu,
-			   lim->nr_vcpus);
+		return why_set(why, whylen, -EINVAL,
+			       "vcpu %u does not exist (the VM has %u)",
+			       v->vcpu, lim->nr_vcpus);
 	if (fixed && len != fixed)
-		return WHY("length %u, expected %zu", len, fixed);
+		return why_set(why, whylen, -EINVAL, "length %u, expected %zu",
+			       len, fixed);
 	return 0;
 }
 
@@ -301,9 +313,11 @@ static int check_fixed_vcpu(uint32_t type, const void *body, uint32_t len,
 	if (rc)
 		return rc;
 	if (type == REC_VCPU_MP_STATE && v->arg > MP_STATE_MAX_KNOWN)
-		return WHY("mp_state %u is unknown", v->arg);
+		return why_set(why, whylen, -EINVAL, "mp_state %u is unknown",
+			       v->arg);
 	if (type != REC_VCPU_MP_STATE && v->arg)
-		return WHY("reserved field is not zero");
+		return why_set(why, whylen, -EINVAL,
+			       "reserved field is not zero");
 	return 0;
 }
 
@@ -316,11 +330,14 @@ static int check_xsave(const void *body, uint32_t len,
 	if (rc)
 		return rc;
 	if (v->arg < XSAVE_MIN || v->arg > XSAVE_MAX || v->arg % 64)
-		return WHY("XSAVE size %u is invalid (%u..%u, multiple of 64)",
-			   v->arg, XSAVE_MIN, XSAVE_MAX);
+		return why_set(
+			why, whylen, -EINVAL,
+			"XSAVE size %u is invalid (%u..%u, multiple of 64)",
+			v->arg, XSAVE_MIN, XSAVE_MAX);
 	if (len != sizeof(*v) + v->arg)
-		return WHY("length %u does not match XSAVE size %u", len,
-			   v->arg);
+		return why_set(why, whylen, -EINVAL,
+			       "length %u does not match XSAVE size %u", len,
+			       v->arg);
 	return 0;
 }
 
@@ -334,14 +351,18 @@ static int check_msrs(const void *body, uint32_t len,
 	if (rc)
 		return rc;
 	if (!m->h.arg || m->h.arg > MSR_MAX)
-		return WHY("MSR count %u is out of range (1..%u)", m->h.arg,
-			   MSR_MAX);
+		return why_set(why, whylen, -EINVAL,
+			       "MSR count %u is out of range (1..%u)", m->h.arg,
+			       MSR_MAX);
 	if (len != sizeof(m->h) + (uint64_t)m->h.arg * sizeof(struct rec_msr))
-		return WHY("length %u does not match %u MSRs", len, m->h.arg);
+		return why_set(why, whylen, -EINVAL,
+			       "length %u does not match %u MSRs", len,
+			       m->h.arg);
 	for (i = 0; i < m->h.arg; i++)
 		if (m->msr[i].reserved)
-			return WHY("MSR entry %u: reserved field is not zero",
-				   i);
+			return why_set(
+				why, whylen, -EINVAL,
+				"MSR entry %u: reserved field is not zero", i);
 	return 0;
 }
 
@@ -351,12 +372,15 @@ static int check_irqchip(const void *body, uint32_t len, char *why,
 	const struct rec_irqchip *c = body;
 
 	if (len != sizeof(*c))
-		return WHY("length %u, expected %zu", len, sizeof(*c));
+		return why_set(why, whylen, -EINVAL, "length %u, expected %zu",
+			       len, sizeof(*c));
 	if (c->chip_id >= IRQCHIP_COUNT)
-		return WHY("chip %u is unknown (0..%u)", c->chip_id,
-			   IRQCHIP_COUNT - 1);
+		return why_set(why, whylen, -EINVAL,
+			       "chip %u is unknown (0..%u)", c->chip_id,
+			       IRQCHIP_COUNT - 1);
 	if (c->reserved)
-		return WHY("reserved field is not zero");
+		return why_set(why, whylen, -EINVAL,
+			       "reserved field is not zero");
 	return 0;
 }
 
@@ -366,12 +390,16 @@ static int check_device(const void *body, uint32_t len, char *why,
 	const struct rec_device *d = body;
 
 	if (len < sizeof(*d))
-		return WHY("body of %u bytes is too short", len);
+		return why_set(why, whylen, -EINVAL,
+			       "body of %u bytes is too short", len);
 	if (!d->id[0] || memchr(d->id, 0, DEVICE_ID_LEN) == NULL)
-		return WHY("device id is empty or not NUL-terminated");
+		return why_set(why, whylen, -EINVAL,
+			       "device id is empty or not NUL-terminated");
 	if (d->length > DEVICE_STATE_MAX || len != sizeof(*d) + d->length)
-		return WHY("state length %u does not match the body (%u bytes)",
-			   d->length, len);
+		return why_set(
+			why, whylen, -EINVAL,
+			"state length %u does not match the body (%u bytes)",
+			d->length, len);
 	return 0;
 }
 
@@ -381,11 +409,13 @@ static int check_exact(const void *body, uint32_t len, size_t size,
 	uint32_t r;
 
 	if (len != size)
-		return WHY("length %u, expected %zu", len, size);
+		return why_set(why, whylen, -EINVAL, "length %u, expected %zu",
+			       len, size);
 	if (reserved_off) {
 		memcpy(&r, (const char *)body + reserved_off, 4);
 		if (r)
-			return WHY("reserved field is not zero");
+			return why_set(why, whylen, -EINVAL,
+				       "reserved field is not zero");
 	}
 	return 0;
 }
@@ -397,10 +427,12 @@ static int check_padding(const void *body, uint32_t len, char *why,
 	uint32_t i;
 
 	if (len > PADDING_MAX)
-		return WHY("length %u exceeds %u", len, PADDING_MAX);
+		return why_set(why, whylen, -EINVAL, "length %u exceeds %u",
+			       len, PADDING_MAX);
 	for (i = 0; i < len; i++)
 		if (p[i])
-			return WHY("byte %u is not zero", i);
+			return why_set(why, whylen, -EINVAL,
+				       "byte %u is not zero", i);
 	return 0;
 }
 
@@ -408,7 +440,9 @@ static int check_end(const void *body, uint32_t len,
 		     const struct rec_limits *lim, char *why, size_t whylen)
 {
 	if (lim->version == 1)
-		return len ? WHY("END has a body of %u bytes", len) : 0;
+		return len ? why_set(why, whylen, -EINVAL,
+				     "END has a body of %u bytes", len) :
+			     0;
 	return check_exact(body, len, sizeof(struct rec_end),
 			   offsetof(struct rec_end, reserved), why, whylen);
 }
@@ -417,15 +451,18 @@ int rec_end_check(const struct rec_end *e, uint64_t records, uint64_t bytes,
 		  uint32_t digest, char *why, size_t whylen)
 {
 	if (e->records != records)
-		return WHY("END counts %llu records, the stream had %llu",
-			   (unsigned long long)e->records,
-			   (unsigned long long)records);
+		return why_set(why, whylen, -EINVAL,
+			       "END counts %llu records, the stream had %llu",
+			       (unsigned long long)e->records,
+			       (unsigned long long)records);
 	if (e->bytes != bytes)
-		return WHY("END counts %llu bytes, the stream had %llu",
-			   (unsigned long long)e->bytes,
-			   (unsigned long long)bytes);
+		return why_set(why, whylen, -EINVAL,
+			       "END counts %llu bytes, the stream had %llu",
+			       (unsigned long long)e->bytes,
+			       (unsigned long long)bytes);
 	if (e->digest != digest)
-		return WHY(
+		return why_set(
+			why, whylen, -EINVAL,
 			"stream digest 0x%08x, END says 0x%08x: END is from another stream",
 			digest, e->digest);
 	return 0;
@@ -470,14 +507,15 @@ int rec_body_check(uint32_t type, const void *body, uint32_t len,
 	case REC_PADDING:
 		return check_padding(body, len, why, whylen);
 	case REC_PAGE_DATA:
-		return WHY("PAGE_DATA is checked with rec_page_data_check");
+		return why_set(why, whylen, -EINVAL,
+			       "PAGE_DATA is checked with rec_page_data_check");
 	default:
 		return 0; /* unknown optional record: skipped */
 	}
 }
 
-void handover_init(struct handover_msg *m, uint32_t type, uint64_t time_ns,
-		   uint64_t value, int error, const char *text)
+void handover_msg_init(struct handover_msg *m, uint32_t type, uint64_t time_ns,
+		       uint64_t value, int error, const char *text)
 {
 	memset(m, 0, sizeof(*m));
 	m->magic = HANDOVER_MAGIC;
@@ -490,41 +528,49 @@ void handover_init(struct handover_msg *m, uint32_t type, uint64_t time_ns,
 	m->crc = crc32c(0, m, sizeof(*m));
 }
 
-void handover_outcome_init(struct handover_msg *m, uint64_t time_ns,
-			   uint64_t arrival_id, uint32_t outcome)
+void handover_msg_outcome_init(struct handover_msg *m, uint64_t time_ns,
+			       uint64_t arrival_id, uint32_t outcome)
 {
-	handover_init(m, HANDOVER_OUTCOME, time_ns, arrival_id, 0, NULL);
+	handover_msg_init(m, HANDOVER_OUTCOME, time_ns, arrival_id, 0, NULL);
 	m->arg = outcome;
 	m->crc = 0;
 	m->crc = crc32c(0, m, sizeof(*m));
 }
 
-int handover_check(const struct handover_msg *m, char *why, size_t whylen)
+int handover_msg_check(const struct handover_msg *m, char *why, size_t whylen)
 {
 	struct handover_msg tmp = *m;
 
 	tmp.crc = 0;
 	if (m->magic != HANDOVER_MAGIC)
-		return WHY("handover message has bad magic 0x%x", m->magic);
+		return why_set(why, whylen, -EINVAL,
+			       "handover message has bad magic 0x%x", m->magic);
 	if (crc32c(0, &tmp, sizeof(tmp)) != m->crc)
-		return WHY("handover message CRC mismatch");
+		return why_set(why, whylen, -EINVAL,
+			       "handover message CRC mismatch");
 	if (m->type < HANDOVER_RECEIVED || m->type > HANDOVER_OUTCOME)
-		return WHY("handover message type %u is unknown", m->type);
+		return why_set(why, whylen, -EINVAL,
+			       "handover message type %u is unknown", m->type);
 	if (m->reserved2)
-		return WHY("handover message reserved field is not zero");
+		return why_set(why, whylen, -EINVAL,
+			       "handover message reserved field is not zero");
 	if (m->type == HANDOVER_OUTCOME ?
 		    m->arg < HANDOVER_OUTCOME_RUNNING ||
 			    m->arg > HANDOVER_OUTCOME_UNKNOWN :
 		    m->arg != 0)
-		return WHY("handover message %u has a bad outcome %u", m->type,
-			   m->arg);
+		return why_set(why, whylen, -EINVAL,
+			       "handover message %u has a bad outcome %u",
+			       m->type, m->arg);
 	if (m->type != HANDOVER_FAILED && m->error)
-		return WHY("handover message %u carries an error code",
-			   m->type);
+		return why_set(why, whylen, -EINVAL,
+			       "handover message %u carries an error code",
+			       m->type);
 	if ((m->type == HANDOVER_CONFIRMED || m->type == HANDOVER_FAILED) &&
 	    m->value)
-		return WHY("handover message %u carries a value", m->type);
+		return why_set(why, whylen, -EINVAL,
+			       "handover message %u carries a value", m->type);
 	if (!memchr(m->text, 0, sizeof(m->text)))
-		return WHY("handover message text is not NUL-terminated");
+		return why_set(why, whylen, -EINVAL,
+			       "handover message text is not NUL-terminated");
 	return 0;
 }

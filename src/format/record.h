@@ -47,9 +47,6 @@ int stream_header_check(const struct stream_header *h, const char *config,
 int stream_header_check_fixed(const struct stream_header *h, char *why,
 			      size_t whylen) __must_check;
 
-/* True if pfn lies in guest RAM of mem_bytes (the layout of mem_plan()). */
-bool rec_pfn_is_ram(uint64_t mem_bytes, uint64_t pfn);
-
 /*
  * The CRC a record's body continues: revision 1 starts from zero over
  * type and length; revision 2 from chain (the previous record's CRC, or
@@ -84,12 +81,13 @@ int rec_body_check(uint32_t type, const void *body, uint32_t len,
 int rec_end_check(const struct rec_end *e, uint64_t records, uint64_t bytes,
 		  uint32_t digest, char *why, size_t whylen) __must_check;
 
-void handover_init(struct handover_msg *m, uint32_t type, uint64_t time_ns,
-		   uint64_t value, int error, const char *text);
+/* Build a handover message (stream_format.h); text may be NULL. */
+void handover_msg_init(struct handover_msg *m, uint32_t type, uint64_t time_ns,
+		       uint64_t value, int error, const char *text);
 /* An OUTCOME message: what became of arrival_id (enum handover_outcome). */
-void handover_outcome_init(struct handover_msg *m, uint64_t time_ns,
-			   uint64_t arrival_id, uint32_t outcome);
-int handover_check(const struct handover_msg *m, char *why,
-		   size_t whylen) __must_check;
+void handover_msg_outcome_init(struct handover_msg *m, uint64_t time_ns,
+			       uint64_t arrival_id, uint32_t outcome);
+int handover_msg_check(const struct handover_msg *m, char *why,
+		       size_t whylen) __must_check;
 
 #endif

@@ -142,10 +142,11 @@ static void answer_one(struct arrival *a, int fd)
 		goto out;
 	if (stream_read(&s, (char *)&q + sizeof(q.magic),
 			sizeof(q) - sizeof(q.magic)) ||
-	    handover_check(&q, why, sizeof(why)) || q.type != HANDOVER_QUERY)
+	    handover_msg_check(&q, why, sizeof(why)) ||
+	    q.type != HANDOVER_QUERY)
 		goto out;
-	handover_outcome_init(&r, time_real_ns(), q.value,
-			      arrival_answer(a, q.value));
+	handover_msg_outcome_init(&r, time_real_ns(), q.value,
+				  arrival_answer(a, q.value));
 	log_debug("QUERY for arrival %016llx: %s", (unsigned long long)q.value,
 		  query_outcome_name(r.arg));
 	if (stream_write(&s, &r, sizeof(r)))

@@ -39,16 +39,15 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/why.h"
 #include "format/record.h"
-
-#define WHY(h, ...) snprintf((h)->why, sizeof((h)->why), __VA_ARGS__)
 
 int handover_send(struct stream *s, uint32_t type, uint64_t value, int error,
 		  const char *text)
 {
 	struct handover_msg m;
 
-	handover_init(&m, type, time_real_ns(), value, error, text);
+	handover_msg_init(&m, type, time_real_ns(), value, error, text);
 	return stream_write(s, &m, sizeof(m));
 }
 
@@ -65,14 +64,14 @@ int handover_recv(struct stream *s, struct handover_msg *m, char *why,
 		stream_error_text(s, why, whylen);
 		return rc;
 	}
-	return handover_check(m, why, whylen);
+	return handover_msg_check(m, why, whylen);
 }
 
 int handover_send_nowait(struct stream *s, uint32_t type, uint64_t value)
 {
 	struct handover_msg m;
 
-	handover_init(&m, type, time_real_ns(), value, 0, NULL);
+	handover_msg_init(&m, type, time_real_ns(), value, 0, NULL);
 	return stream_send_nowait(s, &m, sizeof(m));
 }
 
@@ -104,19 +103,17 @@ static int wait_received(struct stream *s, struct handover_source *h)
 	do
 		rc = handover_recv(s, &m, why, sizeof(why));
 	while (!rc && m.type == HANDOVER_ROUND_ACK && acks++ <= h->late_acks);
-	if (rc) {
-		WHY(h, "waiting for the destination: %s", why);
-		return rc;
-	}
-	if (m.type == HANDOVER_FAILED) {
-		WHY(h, "the destination refused the VM: %s", m.text);
-		return -ECONNREFUSED;
-	}
-	if (m.type != HANDOVER_RECEIVED) {
-		WHY(h, "waiting for the destination: expected RECEIVED, got %s",
-		    handover_type_name(m.type));
-		return -EPROTO;
-	}
+	if (rc)
+		return why_set(h->why, sizeof(h->why), rc,
+			       "waiting for the destination: %s", why);
+	if (m.type == HANDOVER_FAILED)
+		return why_set(h->why, sizeof(h->why), -ECONNREFUSED,
+			       "the destination refused the VM: %s", m.text);
+	if (m.type != HANDOVER_RECEIVED)
+		return why_set(
+			h->why, sizeof(h->why), -EPROTO,
+			"waiting for the destination: expected RECEIVED, got %s",
+			handover_type_name(m.type));
 	h->arrival_id = m.value;
 	h->received_mono_ns = time_mono_ns();
 	return 0;
@@ -129,20 +126,19 @@ static enum handover_verdict wait_confirmed(struct stream *s,
 	struct handover_msg m;
 	char why[160];
 
-	if (handover_recv(s, &m, why, sizeof(why))) {
-		WHY(h, "%s", why);
-		return HANDOVER_V_UNCONFIRMED;
-	}
+	if (handover_recv(s, &m, why, sizeof(why)))
+		return why_set(h->why, sizeof(h->why), HANDOVER_V_UNCONFIRMED,
+			       "%s", why);
 	if (m.type == HANDOVER_CONFIRMED) {
 		h->confirmed_real_ns = m.time_ns;
 		return HANDOVER_V_CONFIRMED;
 	}
-	if (m.type == HANDOVER_FAILED) {
-		WHY(h, "%s", m.text);
-		return HANDOVER_V_DISCARDED;
-	}
-	WHY(h, "expected CONFIRMED, got %s", handover_type_name(m.type));
-	return HANDOVER_V_UNCONFIRMED;
+	if (m.type == HANDOVER_FAILED)
+		return why_set(h->why, sizeof(h->why), HANDOVER_V_DISCARDED,
+			       "%s", m.text);
+	return why_set(h->why, sizeof(h->why), HANDOVER_V_UNCONFIRMED,
+		       "expected CONFIRMED, got %s",
+		       handover_type_name(m.type));
 }
 
 enum handover_verdict handover_source_run(struct stream *s,
@@ -156,19 +152,17 @@ enum handover_verdict handover_source_run(struct stream *s,
 		return HANDOVER_V_RESUME;
 	if (ops->sync(opaque, h->why, sizeof(h->why)))
 		return HANDOVER_V_RESUME;
-	if (ops->commit(opaque)) {
-		WHY(h, "cancelled");
-		return HANDOVER_V_RESUME;
-	}
+	if (ops->commit(opaque))
+		return why_set(h->why, sizeof(h->why), HANDOVER_V_RESUME,
+			       "cancelled");
 	/* From here on the VM is not ours to resume by ourselves. */
 	snprintf(what, sizeof(what), "the wait for CONFIRMED (%.1f s)",
 		 h->confirm_ms / 1000.0);
 	stream_set_deadline_in(s, h->confirm_ms, what);
-	if (handover_send(s, HANDOVER_YOURS, h->pause_real_ns, 0, NULL)) {
-		WHY(h, "sending YOURS: %s",
-		    stream_error_text(s, why, sizeof(why)));
-		return HANDOVER_V_UNCONFIRMED;
-	}
+	if (handover_send(s, HANDOVER_YOURS, h->pause_real_ns, 0, NULL))
+		return why_set(h->why, sizeof(h->why), HANDOVER_V_UNCONFIRMED,
+			       "sending YOURS: %s",
+			       stream_error_text(s, why, sizeof(why)));
 	return wait_confirmed(s, h);
 }
 
@@ -200,7 +194,8 @@ static int give_up(struct stream *s, struct handover_dest *h,
 		   const struct handover_dest_ops *ops, void *opaque, int rc)
 {
 	if (rc == -ECANCELED)
-		WHY(h, "the destination is shutting down");
+		why_set(h->why, sizeof(h->why), 0,
+			"the destination is shutting down");
 	ops->discard(opaque, h->why);
 	handover_refuse(s, h->why, 1000);
 	return rc;
@@ -221,10 +216,9 @@ static int wait_yours(struct stream *s, struct handover_dest *h)
 			 handover_type_name(m.type));
 		rc = -EPROTO;
 	}
-	if (rc) {
-		WHY(h, "the source did not hand the VM over: %s", why);
-		return rc;
-	}
+	if (rc)
+		return why_set(h->why, sizeof(h->why), rc,
+			       "the source did not hand the VM over: %s", why);
 	h->source_pause_real_ns = m.value;
 	return 0;
 }
@@ -258,11 +252,11 @@ int handover_dest_run(struct stream *s, struct handover_dest *h,
 	log_debug("downtime: restored, sending RECEIVED at %llu us",
 		  (unsigned long long)(time_real_ns() / 1000 % 1000000000));
 	rc = handover_send(s, HANDOVER_RECEIVED, h->arrival_id, 0, NULL);
-	if (rc) {
-		WHY(h, "sending RECEIVED: %s",
-		    stream_error_text(s, why, sizeof(why)));
-		return give_up(s, h, ops, opaque, rc);
-	}
+	if (rc)
+		return why_set(h->why, sizeof(h->why),
+			       give_up(s, h, ops, opaque, rc),
+			       "sending RECEIVED: %s",
+			       stream_error_text(s, why, sizeof(why)));
 	ops->at(opaque, "after-received");
 	rc = wait_yours(s, h);
 	if (!rc) {
@@ -273,10 +267,10 @@ int handover_dest_run(struct stream *s, struct handover_dest *h,
 		return give_up(s, h, ops, opaque, rc);
 	ops->owned(opaque);
 	rc = ops->resume(opaque);
-	if (rc) {
-		WHY(h, "cannot start the received VM: %s", strerror(-rc));
-		return rc;
-	}
+	if (rc)
+		return why_set(h->why, sizeof(h->why), rc,
+			       "cannot start the received VM: %s",
+			       strerror(-rc));
 	h->resumed_real_ns = time_real_ns();
 	ops->at(opaque, "after-yours");
 	confirm(s, h);

@@ -37,10 +37,10 @@
 struct precopy {
 	struct stream *s;
 	struct vm *vm;
-	const struct migrate_params *p;
-	migrate_progress_fn progress;
+	const struct precopy_params *p;
+	precopy_progress_fn progress;
 	void *opaque;
-	struct migrate_result *res;
+	struct precopy_result *res;
 	struct bitmap dirty;
 	struct precopy_stats st;
 	uint64_t rounds_acked; /* ROUND_ACK value + 1 */
@@ -110,7 +110,7 @@ static void live_add(uint64_t *field, uint64_t v)
 /* The limits the owner may have changed since the last part. */
 static void tune(struct precopy *pc)
 {
-	struct migrate_live *l = pc->p->counters;
+	struct precopy_live *l = pc->p->counters;
 	uint64_t bw;
 
 	if (!l)
@@ -130,7 +130,7 @@ static void tune(struct precopy *pc)
 static void live_part(struct precopy *pc, const struct page_stats *before,
 		      const struct page_stats *after, uint64_t left)
 {
-	struct migrate_live *l = pc->p->counters;
+	struct precopy_live *l = pc->p->counters;
 
 	if (!l)
 		return;
@@ -172,7 +172,7 @@ static int send_pages(struct precopy *pc, const struct bitmap *which,
 }
 
 static int send_round(struct precopy *pc, const struct bitmap *which,
-		      unsigned int flags, struct migrate_round *r)
+		      unsigned int flags, struct precopy_round *r)
 {
 	uint64_t t0 = time_mono_ns(), b0 = pc->s->offset;
 	struct page_stats ps = { 0 };
@@ -214,7 +214,7 @@ static int sync_dirty(struct precopy *pc, uint64_t *count)
 }
 
 /* After a round: measure, ask the policy, report. */
-static int decide(struct precopy *pc, struct migrate_round *r,
+static int decide(struct precopy *pc, struct precopy_round *r,
 		  enum precopy_action *action)
 {
 	struct precopy_stats *st = &pc->st;
@@ -251,7 +251,7 @@ static int decide(struct precopy *pc, struct migrate_round *r,
 
 static int precopy_rounds(struct precopy *pc)
 {
-	struct migrate_round r = { .round = 0 };
+	struct precopy_round r = { .round = 0 };
 	enum precopy_action action = PRECOPY_CONTINUE;
 	int rc;
 
@@ -267,14 +267,14 @@ static int precopy_rounds(struct precopy *pc)
 		rc = decide(pc, &r, &action);
 		if (rc || action != PRECOPY_CONTINUE)
 			break;
-		r = (struct migrate_round){ .round = r.round + 1 };
+		r = (struct precopy_round){ .round = r.round + 1 };
 		rc = send_round(pc, &pc->dirty, PAGES_ZERO_ENTRIES, &r);
 	}
 	pc->res->stop_reason = action;
 	return rc;
 }
 
-static int step(struct precopy *pc, enum migrate_step st)
+static int step(struct precopy *pc, enum precopy_step st)
 {
 	int rc = pc->p->step ? pc->p->step(pc->p->step_opaque, st) : 0;
 
@@ -368,10 +368,10 @@ static int stop_and_copy(struct precopy *pc, struct dev_registry *devs)
 	return rc;
 }
 
-int migrate_send(struct stream *s, struct vm *vm, struct dev_registry *devs,
+int precopy_send(struct stream *s, struct vm *vm, struct dev_registry *devs,
 		 const char *config, uint32_t config_len,
-		 const struct migrate_params *p, migrate_progress_fn progress,
-		 void *opaque, struct migrate_result *res)
+		 const struct precopy_params *p, precopy_progress_fn progress,
+		 void *opaque, struct precopy_result *res)
 {
 	struct precopy pc = { .s = s,
 			      .vm = vm,
@@ -399,11 +399,11 @@ int migrate_send(struct stream *s, struct vm *vm, struct dev_registry *devs,
 		rc = catch_up(&pc);
 	res->precopy_ns = time_mono_ns() - start;
 	if (!rc)
-		rc = step(&pc, MIGRATE_STEP_PRE_SUSPEND);
+		rc = step(&pc, PRECOPY_STEP_PRE_SUSPEND);
 	if (!rc)
 		rc = pause_vm(&pc);
 	if (!rc)
-		rc = step(&pc, MIGRATE_STEP_POST_SUSPEND);
+		rc = step(&pc, PRECOPY_STEP_POST_SUSPEND);
 	if (!rc)
 		rc = paused_deadline(&pc);
 	/* The final copy is not rate limited: the guest is waiting. */

@@ -23,17 +23,17 @@
 
 struct vm;
 
-/* Points in migrate_send() where the caller may act (or veto). */
-enum migrate_step {
-	MIGRATE_STEP_PRE_SUSPEND, /* pre-copy is over; the VM still runs */
-	MIGRATE_STEP_POST_SUSPEND, /* the VM is paused; the rest not sent */
+/* Points in precopy_send() where the caller may act (or veto). */
+enum precopy_step {
+	PRECOPY_STEP_PRE_SUSPEND, /* pre-copy is over; the VM still runs */
+	PRECOPY_STEP_POST_SUSPEND, /* the VM is paused; the rest not sent */
 };
 
 /*
  * Called on the migration thread at each step; non-zero aborts the
  * migration with that -errno (the VM is left paused if it was).
  */
-typedef int (*migrate_step_fn)(void *opaque, enum migrate_step step);
+typedef int (*precopy_step_fn)(void *opaque, enum precopy_step step);
 
 /*
  * Counters the migration thread publishes as it goes, part by part of
@@ -41,7 +41,7 @@ typedef int (*migrate_step_fn)(void *opaque, enum migrate_step step);
  * progress within a round (query-migrate) without a lock. Cumulative
  * over the migration unless said otherwise.
  */
-struct migrate_live {
+struct precopy_live {
 	uint64_t normal_pages; /* sent with their data */
 	uint64_t zero_pages; /* found zero: sent as ZERO entries or left out */
 	uint64_t dirty_syncs; /* dirty log syncs, the first pass counting 1 */
@@ -52,27 +52,27 @@ struct migrate_live {
 	/*
 	 * The other way: limits the owner may change while it runs
 	 * (migrate-set-parameters), read before each part of a pass and
-	 * at each decision. The owner sets both before migrate_send; the
+	 * at each decision. The owner sets both before precopy_send; the
 	 * migration's params are not used for these when counters is set.
 	 */
 	uint64_t downtime_limit_ns;
 	uint64_t bandwidth_bps; /* 0: unlimited */
 };
 
-struct migrate_params {
+struct precopy_params {
 	bool live;
 	uint64_t bandwidth_bps; /* 0: unlimited */
 	uint64_t downtime_limit_ns;
 	unsigned int max_rounds;
 	/* Margin on the downtime limit for the paused phase; 0: default. */
 	uint64_t paused_margin_ns;
-	migrate_step_fn step; /* NULL: no step callback */
+	precopy_step_fn step; /* NULL: no step callback */
 	void *step_opaque;
-	struct migrate_live *counters; /* NULL: not published */
+	struct precopy_live *counters; /* NULL: not published */
 };
 
 /* One round's figures, as the progress hook and query-migrate see them. */
-struct migrate_round {
+struct precopy_round {
 	unsigned int round;
 	uint64_t pages_sent;
 	uint64_t pages_dirtied; /* during this round */
@@ -84,7 +84,7 @@ struct migrate_round {
 	uint64_t bytes_total; /* stream bytes so far */
 };
 
-struct migrate_result {
+struct precopy_result {
 	unsigned int rounds; /* pre-copy rounds, round 0 included */
 	uint64_t pages_sent; /* all rounds and the final copy */
 	uint64_t final_pages; /* sent while paused */
@@ -94,7 +94,7 @@ struct migrate_result {
 	uint64_t pause_mono_ns; /* when the VM was paused */
 	uint64_t pause_real_ns; /* the same in CLOCK_REALTIME (handover) */
 	uint64_t precopy_ns; /* start until the pause */
-	bool paused; /* migrate_send paused the VM (undo it) */
+	bool paused; /* precopy_send paused the VM (undo it) */
 	/* What the destination said when it stopped us, if it did. */
 	bool have_peer_msg;
 	struct handover_msg peer_msg;
@@ -102,12 +102,12 @@ struct migrate_result {
 };
 
 /* Called on the migration thread after each round. */
-typedef void (*migrate_progress_fn)(void *opaque,
-				    const struct migrate_round *r);
+typedef void (*precopy_progress_fn)(void *opaque,
+				    const struct precopy_round *r);
 
-int migrate_send(struct stream *s, struct vm *vm, struct dev_registry *devs,
+int precopy_send(struct stream *s, struct vm *vm, struct dev_registry *devs,
 		 const char *config, uint32_t config_len,
-		 const struct migrate_params *p, migrate_progress_fn progress,
-		 void *opaque, struct migrate_result *res) __must_check;
+		 const struct precopy_params *p, precopy_progress_fn progress,
+		 void *opaque, struct precopy_result *res) __must_check;
 
 #endif

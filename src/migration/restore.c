@@ -16,13 +16,13 @@
 #include "common/clock.h"
 #include "common/crc32c.h"
 #include "common/log.h"
+#include "common/why.h"
 #include "migration/handover.h"
 #include "migration/pages.h"
 #include "migration/vmstate.h"
 #include "vmm/vm.h"
 
 #define STATE_BODY_MAX (XSAVE_MAX + 64)
-#define WHY(...) (snprintf(why, whylen, __VA_ARGS__), -EINVAL)
 
 /* Everything one pass over the records needs. */
 struct restore_ctx {
@@ -113,13 +113,16 @@ int restore_check_machine(const struct stream_header *h, uint64_t mem_bytes,
 			  uint32_t nr_vcpus, char *why, size_t whylen)
 {
 	if (h->mem_bytes != mem_bytes)
-		return WHY(
+		return why_set(
+			why, whylen, -EINVAL,
 			"machine identity: memory %llu MiB, but the config says %llu MiB",
 			(unsigned long long)(h->mem_bytes >> 20),
 			(unsigned long long)(mem_bytes >> 20));
 	if (h->nr_vcpus != nr_vcpus)
-		return WHY("machine identity: %u vCPUs, but the config says %u",
-			   h->nr_vcpus, nr_vcpus);
+		return why_set(
+			why, whylen, -EINVAL,
+			"machine identity: %u vCPUs, but the config says %u",
+			h->nr_vcpus, nr_vcpus);
 	return 0;
 }
 
@@ -127,11 +130,13 @@ int restore_check_identity(const struct vm *vm, const struct stream_header *h,
 			   char *why, size_t whylen)
 {
 	if (memcmp(h->cpu_vendor, vm->cpu_vendor, sizeof(h->cpu_vendor)))
-		return WHY(
+		return why_set(
+			why, whylen, -EINVAL,
 			"machine identity: CPU vendor %.12s, this host is %.12s",
 			h->cpu_vendor, vm->cpu_vendor);
 	if (h->cpuid_digest != vm->cpuid_digest)
-		return WHY(
+		return why_set(
+			why, whylen, -EINVAL,
 			"machine identity: CPU feature digest 0x%08x differs from this host's 0x%08x for cpu model '%s'",
 			h->cpuid_digest, vm->cpuid_digest,
 			vm->config.cpu_model);

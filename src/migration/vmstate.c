@@ -8,11 +8,10 @@
 #include <sys/ioctl.h>
 
 #include "common/log.h"
+#include "common/why.h"
 #include "migration/recio.h"
 #include "vmm/vcpu.h"
 #include "vmm/vm.h"
-
-#define WHY(...) (snprintf(why, whylen, __VA_ARGS__), -EINVAL)
 
 /* Records every vCPU must have, as bits of (1 << type). */
 #define VCPU_RECORDS                                           \
@@ -188,8 +187,9 @@ static int rx_vcpu(struct vmstate_rx *rx, uint32_t type, const void *body,
 	struct x86_vcpu_state *st = &rx->vcpus[h->vcpu];
 
 	if (rx->have[h->vcpu] & (1u << type))
-		return WHY("second %s record for vCPU %u", rec_type_name(type),
-			   h->vcpu);
+		return why_set(why, whylen, -EINVAL,
+			       "second %s record for vCPU %u",
+			       rec_type_name(type), h->vcpu);
 	rx->have[h->vcpu] |= 1u << type;
 	rx->vcpu_off[h->vcpu * VMSTATE_VCPU_TYPES + type] = offset;
 	switch (type) {
@@ -236,13 +236,16 @@ static int rx_device(struct vmstate_rx *rx, struct dev_registry *devs,
 	unsigned int i;
 
 	if (!e)
-		return WHY("device '%s' does not exist in this VM", d->id);
+		return why_set(why, whylen, -EINVAL,
+			       "device '%s' does not exist in this VM", d->id);
 	i = e - devs->devs;
 	t = e->type;
 	if (rx->have_dev[i])
-		return WHY("second DEVICE record for '%s'", d->id);
+		return why_set(why, whylen, -EINVAL,
+			       "second DEVICE record for '%s'", d->id);
 	if (d->version != t->state_version || d->length != t->state_size)
-		return WHY(
+		return why_set(
+			why, whylen, -EINVAL,
 			"device '%s' state version %u (%u bytes) is not supported (expected version %u, %u bytes)",
 			d->id, d->version, d->length, t->state_version,
 			t->state_size);
@@ -251,7 +254,8 @@ static int rx_device(struct vmstate_rx *rx, struct dev_registry *devs,
 		char detail[200];
 
 		snprintf(detail, sizeof(detail), "%s", why);
-		return WHY("device '%s': %s", d->id, detail);
+		return why_set(why, whylen, -EINVAL, "device '%s': %s", d->id,
+			       detail);
 	}
 	rx->dev_state[i] = malloc(d->length);
 	if (!rx->dev_state[i])
@@ -270,8 +274,9 @@ static int rx_machine(struct vmstate_rx *rx, uint32_t type, const void *body,
 	switch (type) {
 	case REC_IRQCHIP:
 		if (rx->have_chips & (1u << c->chip_id))
-			return WHY("second IRQCHIP record for chip %u",
-				   c->chip_id);
+			return why_set(why, whylen, -EINVAL,
+				       "second IRQCHIP record for chip %u",
+				       c->chip_id);
 		rx->have_chips |= 1u << c->chip_id;
 		rx->chip_off[c->chip_id] = offset;
 		rx->vm.chip[c->chip_id].chip_id = c->chip_id;
@@ -279,14 +284,16 @@ static int rx_machine(struct vmstate_rx *rx, uint32_t type, const void *body,
 		return 0;
 	case REC_PIT:
 		if (rx->have_pit)
-			return WHY("second PIT record");
+			return why_set(why, whylen, -EINVAL,
+				       "second PIT record");
 		rx->have_pit = true;
 		rx->pit_off = offset;
 		memcpy(&rx->vm.pit, body, sizeof(rx->vm.pit));
 		return 0;
 	default: /* REC_CLOCK */
 		if (rx->have_clock)
-			return WHY("second CLOCK record");
+			return why_set(why, whylen, -EINVAL,
+				       "second CLOCK record");
 		rx->have_clock = true;
 		rx->clock_off = offset;
 		memcpy(&rx->clock, body, sizeof(rx->clock));
@@ -320,20 +327,24 @@ int vmstate_rx_complete(const struct vmstate_rx *rx,
 	for (i = 0; i < rx->nr_vcpus; i++) {
 		missing = VCPU_RECORDS & ~rx->have[i];
 		if (missing)
-			return WHY("no %s record for vCPU %u",
-				   rec_type_name(__builtin_ctz(missing)), i);
+			return why_set(why, whylen, -EINVAL,
+				       "no %s record for vCPU %u",
+				       rec_type_name(__builtin_ctz(missing)),
+				       i);
 	}
 	if (rx->have_chips != (1u << IRQCHIP_COUNT) - 1)
-		return WHY("no IRQCHIP record for chip %d",
-			   __builtin_ctz(~rx->have_chips));
+		return why_set(why, whylen, -EINVAL,
+			       "no IRQCHIP record for chip %d",
+			       __builtin_ctz(~rx->have_chips));
 	if (!rx->have_pit)
-		return WHY("no PIT record");
+		return why_set(why, whylen, -EINVAL, "no PIT record");
 	if (!rx->have_clock)
-		return WHY("no CLOCK record");
+		return why_set(why, whylen, -EINVAL, "no CLOCK record");
 	for (i = 0; i < devs->nr; i++)
 		if (!rx->have_dev[i] && !devs->devs[i].may_be_absent)
-			return WHY("no DEVICE record for '%s'",
-				   devs->devs[i].id);
+			return why_set(why, whylen, -EINVAL,
+				       "no DEVICE record for '%s'",
+				       devs->devs[i].id);
 	return 0;
 }
 

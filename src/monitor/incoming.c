@@ -61,7 +61,7 @@ static void test_stall(struct monitor *m, const char *phase)
 /* Tell a live source why we refuse (once); best effort, then it goes. */
 static void incoming_refuse(struct monitor *m, const char *why)
 {
-	struct incoming *in = &m->restore;
+	struct incoming *in = &m->incoming;
 
 	if (!in->migration || !in->stream_open || in->refused)
 		return;
@@ -79,13 +79,13 @@ void monitor_incoming_refuse(struct monitor *m, const char *why)
 static void describe(struct monitor *m, const struct rec_error *err, char *msg,
 		     size_t len)
 {
-	struct stream *s = &m->restore.stream;
+	struct stream *s = &m->incoming.stream;
 	char why[160];
 	size_t n;
 
 	if (s->error == -ECANCELED) {
 		snprintf(msg, len, "%s",
-			 m->restore.migration ?
+			 m->incoming.migration ?
 				 "the destination is shutting down" :
 				 "interrupted by a signal");
 		return;
@@ -102,9 +102,9 @@ static int fail(struct monitor *m, const struct rec_error *err)
 	char msg[512];
 
 	describe(m, err, msg, sizeof(msg));
-	log_err("restore %s: %s", m->restore_name, msg);
+	log_err("restore %s: %s", m->incoming_name, msg);
 	incoming_refuse(m, msg);
-	return m->restore.stream.error == -ECANCELED ? -ECANCELED : -EINVAL;
+	return m->incoming.stream.error == -ECANCELED ? -ECANCELED : -EINVAL;
 }
 
 /*
@@ -114,7 +114,7 @@ static int fail(struct monitor *m, const struct rec_error *err)
  */
 static int incoming_limits(struct monitor *m)
 {
-	struct incoming *in = &m->restore;
+	struct incoming *in = &m->incoming;
 	int rc;
 
 	rc = stream_set_stall_timeout(&in->stream,
@@ -129,25 +129,25 @@ static int incoming_limits(struct monitor *m)
 static int incoming_disks(struct monitor *m)
 {
 	char why[DISK_WHY_MAX];
-	int rc = monitor_disks_open(m, m->restore.migration, why, sizeof(why));
+	int rc = monitor_disks_open(m, m->incoming.migration, why, sizeof(why));
 
 	if (rc) {
-		log_err("restore %s: %s", m->restore_name, why);
+		log_err("restore %s: %s", m->incoming_name, why);
 		incoming_refuse(m, why);
 	}
 	return rc;
 }
 
-int monitor_restore_prepare(struct monitor *m)
+int monitor_incoming_prepare(struct monitor *m)
 {
 	const struct monitor_opts *o = m->opts;
-	struct incoming *in = &m->restore;
+	struct incoming *in = &m->incoming;
 	struct config_diag diag;
 	struct rec_error err;
 	int rc;
 
 	if (!in->migration) {
-		snprintf(m->restore_name, sizeof(m->restore_name), "%s",
+		snprintf(m->incoming_name, sizeof(m->incoming_name), "%s",
 			 o->restore_name);
 		/* A save file is read once, front to back: big readahead. */
 		posix_fadvise(in->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -161,11 +161,11 @@ int monitor_restore_prepare(struct monitor *m)
 		return rc;
 	if (restore_read_header(&in->stream, &in->hdr, &in->config, &err))
 		return fail(m, &err);
-	rc = domain_config_parse(m->restore_name, in->config,
+	rc = domain_config_parse(m->incoming_name, in->config,
 				 in->hdr.config_len, NULL, 0, &m->cfg, &diag);
 	if (rc) {
 		log_err("restore %s: domain config in the stream header: %s",
-			m->restore_name, diag.error);
+			m->incoming_name, diag.error);
 		incoming_refuse(m, diag.error);
 		return rc;
 	}
@@ -178,7 +178,7 @@ int monitor_restore_prepare(struct monitor *m)
 		snprintf(why, sizeof(why),
 			 "a domain named '%s' already exists here",
 			 m->cfg.name);
-		log_err("restore %s: %s", m->restore_name, why);
+		log_err("restore %s: %s", m->incoming_name, why);
 		incoming_refuse(m, why);
 		return -EEXIST;
 	}
@@ -188,9 +188,9 @@ int monitor_restore_prepare(struct monitor *m)
 	return incoming_disks(m);
 }
 
-int monitor_restore_load(struct monitor *m)
+int monitor_incoming_load(struct monitor *m)
 {
-	struct incoming *in = &m->restore;
+	struct incoming *in = &m->incoming;
 	struct restore_result res;
 	struct rec_error err = { .offset = 0, .type = REC_ERR_STREAM_HEADER };
 
@@ -205,9 +205,9 @@ int monitor_restore_load(struct monitor *m)
 	return 0;
 }
 
-void monitor_restore_finish(struct monitor *m)
+void monitor_incoming_finish(struct monitor *m)
 {
-	struct incoming *in = &m->restore;
+	struct incoming *in = &m->incoming;
 
 	if (in->stream_open)
 		stream_close(&in->stream);
@@ -271,7 +271,7 @@ static int listen_and_accept(struct monitor *m, int *fd_out)
 	log_info("waiting for a migration on %s port %u", host, port);
 	rc = accept_one(m, lfd, fd_out);
 	if (!rc)
-		rc = arrival_serve(&m->restore.arrival, lfd);
+		rc = arrival_serve(&m->incoming.arrival, lfd);
 	else
 		close(lfd);
 	if (rc && rc != -EINTR)
@@ -282,7 +282,7 @@ static int listen_and_accept(struct monitor *m, int *fd_out)
 
 int monitor_incoming_accept(struct monitor *m)
 {
-	struct incoming *in = &m->restore;
+	struct incoming *in = &m->incoming;
 	uint64_t id = m->opts->arrival_id;
 	int fd, rc;
 
@@ -300,8 +300,8 @@ int monitor_incoming_accept(struct monitor *m)
 	in->fd = fd;
 	in->migration = true;
 	net_peer_name(fd, in->peer, sizeof(in->peer));
-	snprintf(m->restore_name, sizeof(m->restore_name), "migration from %s",
-		 in->peer);
+	snprintf(m->incoming_name, sizeof(m->incoming_name),
+		 "migration from %s", in->peer);
 	test_stall(m, "after-accept");
 	if (m->opts->incoming_listen[0])
 		log_info("receiving a migration from %s", in->peer);
@@ -317,9 +317,9 @@ static void ho_owned(void *opaque)
 
 	log_debug("downtime: YOURS at %llu us",
 		  (unsigned long long)(time_real_ns() / 1000 % 1000000000));
-	rc = arrival_set(&m->restore.arrival, HANDOVER_OUTCOME_RUNNING);
+	rc = arrival_set(&m->incoming.arrival, HANDOVER_OUTCOME_RUNNING);
 	if (rc)
-		log_err("%s: cannot record RUNNING in %s: %s", m->restore_name,
+		log_err("%s: cannot record RUNNING in %s: %s", m->incoming_name,
 			m->opts->outcome_file, strerror(-rc));
 }
 
@@ -343,7 +343,7 @@ static void ho_discard(void *opaque, const char *why)
 {
 	struct monitor *m = opaque;
 
-	log_err("%s: %s; discarding the VM", m->restore_name, why);
+	log_err("%s: %s; discarding the VM", m->incoming_name, why);
 	monitor_incoming_abandon(m);
 }
 
@@ -362,7 +362,7 @@ static const struct handover_dest_ops ho_ops = {
 
 int monitor_incoming_handover(struct monitor *m)
 {
-	struct incoming *in = &m->restore;
+	struct incoming *in = &m->incoming;
 	struct handover_dest h = { .arrival_id = in->arrival.id,
 				   .yours_ms = m->opts->stall_ms };
 	uint64_t pause;
@@ -374,7 +374,7 @@ int monitor_incoming_handover(struct monitor *m)
 	rc = handover_dest_run(&in->stream, &h, &ho_ops, m);
 	if (rc) {
 		if (h.source_pause_real_ns) /* ours, but it cannot run */
-			log_err("%s: %s", m->restore_name, h.why);
+			log_err("%s: %s", m->incoming_name, h.why);
 		return rc;
 	}
 	if (arrival_sync(&in->arrival))
@@ -384,7 +384,7 @@ int monitor_incoming_handover(struct monitor *m)
 		 m->cfg.name, in->peer, h.confirmed ? "" : " (not confirmed)",
 		 h.resumed_real_ns > pause ? (h.resumed_real_ns - pause) / 1e6 :
 					     0.0);
-	monitor_restore_finish(m);
+	monitor_incoming_finish(m);
 	return 0;
 }
 
@@ -394,16 +394,16 @@ int monitor_incoming_handover(struct monitor *m)
  */
 void monitor_incoming_abandon(struct monitor *m)
 {
-	struct arrival *a = &m->restore.arrival;
+	struct arrival *a = &m->incoming.arrival;
 	int rc;
 
-	if (!m->restore.migration ||
+	if (!m->incoming.migration ||
 	    arrival_outcome(a) != HANDOVER_OUTCOME_PENDING)
 		return;
 	rc = arrival_set(a, HANDOVER_OUTCOME_DISCARDED);
 	if (rc)
 		log_err("%s: cannot record DISCARDED in %s: %s",
-			m->restore_name, m->opts->outcome_file, strerror(-rc));
+			m->incoming_name, m->opts->outcome_file, strerror(-rc));
 }
 
 /*
@@ -413,12 +413,12 @@ void monitor_incoming_abandon(struct monitor *m)
  */
 void monitor_incoming_linger(struct monitor *m)
 {
-	struct incoming *in = &m->restore;
+	struct incoming *in = &m->incoming;
 	struct pollfd p = { .fd = m->signal_fd, .events = POLLIN };
 	struct signalfd_siginfo si;
 
 	monitor_incoming_abandon(m);
-	monitor_restore_finish(m);
+	monitor_incoming_finish(m);
 	if (!in->arrival.serving || !in->arrival.disclosed ||
 	    !m->opts->linger_s)
 		return;

@@ -28,6 +28,8 @@
 #include "rpc/server.h"
 #include "vmm/vm.h"
 
+struct rpc_migration;
+
 /* The VM's run state as query-status reports it (QEMU's names). */
 enum run_state {
 	RUN_PRELAUNCH,
@@ -44,14 +46,15 @@ enum run_state {
 	RUN_FINISH_MIGRATE, /* reported only: paused for the final copy */
 };
 
-enum job_status {
-	JOB_NONE,
-	JOB_ACTIVE,
-	JOB_COMPLETED,
-	JOB_FAILED,
+/* Outcome of the last save (query-save "status"). */
+enum save_status {
+	SAVE_NONE,
+	SAVE_ACTIVE,
+	SAVE_COMPLETED,
+	SAVE_FAILED,
 };
 
-/* A save in progress or finished (query-save). */
+/* A save in progress (the save job). */
 struct save_job {
 	struct monitor *m;
 	pthread_t thread;
@@ -70,7 +73,21 @@ struct save_job {
 	struct save_result res;
 };
 
-/* A stream being restored (godwit restore, migrate-receive). */
+/* What query-save reports of the last save; updated on the loop thread. */
+struct save_info {
+	enum save_status status;
+	char error[256];
+	char file[PATH_MAX];
+	struct save_result res;
+	uint64_t bytes; /* written so far, or in all */
+	uint64_t time_ns; /* elapsed so far, or in all */
+};
+
+/*
+ * The incoming: the stream this VM is built from, a save file being
+ * restored (godwit restore) or a migration being received
+ * (migrate-receive).
+ */
 struct incoming {
 	int fd;
 	bool migration; /* a live peer: handover after the stream */
@@ -107,7 +124,7 @@ struct mig_job {
 	char uri[300];
 	char host[256];
 	uint16_t port;
-	struct migrate_params params;
+	struct precopy_params params;
 	unsigned int stall_ms; /* stream stall timeout, CONFIRMED wait */
 	int sock; /* shut down by migrate_cancel, before YOURS only */
 	/*
@@ -132,12 +149,12 @@ struct mig_job {
 	/* results, written by the thread before it hands back */
 	enum mig_status status;
 	char error[256];
-	struct migrate_result res;
+	struct precopy_result res;
 	uint64_t downtime_ns;
 	bool downtime_known; /* CONFIRMED gave the destination's time */
 	char settled_by[160]; /* how an unconfirmed handover ended */
 	/* Written by the thread as it goes (atomics), read by the loop. */
-	struct migrate_live counters;
+	struct precopy_live counters;
 	uint64_t setup_ns; /* start until the stream began (QEMU setup) */
 	/*
 	 * Started by a migrate with QEMU's arguments only: after success
@@ -151,13 +168,13 @@ struct mig_info {
 	enum mig_status status;
 	char error[256];
 	char uri[300];
-	struct migrate_round last; /* latest round */
-	struct migrate_result res;
+	struct precopy_round last; /* latest round */
+	struct precopy_result res;
 	uint64_t total_ns;
 	uint64_t downtime_ns;
 	bool downtime_known;
 	uint64_t total_pages;
-	struct migrate_live counters; /* at the end of the last migration */
+	struct precopy_live counters; /* at the end of the last migration */
 	uint64_t setup_ns;
 	uint64_t transferred; /* stream bytes of the last migration */
 };
@@ -174,8 +191,6 @@ struct mig_settings {
 	uint64_t stall_ms;
 	uint64_t paused_margin_ms; /* 0: the default margin */
 };
-#define MIG_DEFAULT_DOWNTIME_MS 30 /* QEMU: 300; ours aims lower */
-#define MIG_DEFAULT_ROUNDS 30
 
 struct monitor {
 	const struct monitor_opts *opts;
@@ -195,16 +210,11 @@ struct monitor {
 	bool user_paused;
 	bool stop_seen; /* the guest's end was handled (monitor_on_stop) */
 	const char *end_kind; /* exit file: set by save/migrate, else derived */
-	/* save/migration job: at most one at a time */
-	struct save_job *job;
-	enum job_status job_status;
-	char job_error[256];
-	char job_file[PATH_MAX];
-	struct save_result job_res;
-	uint64_t job_bytes;
-	uint64_t job_time_ns;
-	struct incoming restore;
-	char restore_name[PATH_MAX + 32]; /* file, or "migration from PEER" */
+	/* save or migration job: at most one at a time */
+	struct save_job *save;
+	struct save_info save_info;
+	struct incoming incoming;
+	char incoming_name[PATH_MAX + 32]; /* file, or "migration from PEER" */
 	struct mig_job *mig;
 	struct mig_info mig_info;
 	struct mig_settings mig_set;
@@ -234,7 +244,7 @@ enum rpc_reply_kind monitor_cmd_save_cancel(struct rpc_request *req,
 					    struct json_object *args,
 					    struct rpc_reply *reply);
 
-/* incoming.c: restore from opts->restore_fd */
+/* incoming.c: build the VM from the incoming (a save file or a migration) */
 int monitor_incoming_accept(struct monitor *m) __must_check;
 int monitor_incoming_handover(struct monitor *m) __must_check;
 /* A migration that failed to arrive: record DISCARDED (idempotent). */
@@ -243,18 +253,18 @@ void monitor_incoming_abandon(struct monitor *m);
 void monitor_incoming_refuse(struct monitor *m, const char *why);
 /* After that: close it, answer QUERY with DISCARDED a while (--linger). */
 void monitor_incoming_linger(struct monitor *m);
-int monitor_restore_prepare(struct monitor *m) __must_check;
-int monitor_restore_load(struct monitor *m) __must_check;
-void monitor_restore_finish(struct monitor *m);
+int monitor_incoming_prepare(struct monitor *m) __must_check;
+int monitor_incoming_load(struct monitor *m) __must_check;
+void monitor_incoming_finish(struct monitor *m);
 
 /* migjob.c: the migration thread (arg: its struct mig_job) */
 void *monitor_mig_thread(void *opaque);
 
-/* miginfo.c: what migration events and queries say */
+/* miginfo.c: what migration events and queries say (rpc/msg_migrate.h) */
 /* MIGRATION: status, and godwit's own figures. */
 struct json_object *monitor_mig_event_data(struct mig_info *mi);
 /* MIGRATION_PASS: QEMU's pass, and godwit's per-round figures. */
-struct json_object *monitor_mig_pass_data(const struct migrate_round *r);
+struct json_object *monitor_mig_pass_data(const struct precopy_round *r);
 /* query-migrate: QEMU's MigrationInfo, with godwit's own keys too. */
 struct json_object *monitor_mig_query_data(struct monitor *m);
 

@@ -16,97 +16,40 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "common/net.h"
 #include "common/util.h"
+#include "rpc/msg_migrate.h"
 
-static int mig_parse_uri(struct mig_job *job, const char *uri,
-			 struct rpc_reply *reply)
-{
-	const char *hp = strncmp(uri, "tcp:", 4) ? uri : uri + 4;
-
-	if (strlen(uri) >= sizeof(job->uri) ||
-	    net_parse_hostport(hp, job->host, sizeof(job->host), &job->port,
-			       NET_DEFAULT_PORT))
-		return rpc_reply_error(
-			reply, RPC_ERR_GENERIC,
-			"migrate: bad destination '%s' (expected HOST[:PORT] or tcp:HOST:PORT)",
-			uri);
-	snprintf(job->uri, sizeof(job->uri), "%s:%u", job->host, job->port);
-	return RPC_REPLY_LATER;
-}
-
-static int64_t arg_int(struct json_object *args, const char *key, int64_t dflt,
-		       bool *bad)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(args, key, &v))
-		return dflt;
-	if (!json_object_is_type(v, json_type_int) ||
-	    json_object_get_int64(v) < 0) {
-		*bad = true;
-		return dflt;
-	}
-	return json_object_get_int64(v);
-}
-
-/*
- * A migrate with none of godwit's own arguments is QEMU's (its tools
- * send uri, and blk, inc, detach or resume, which mean nothing here):
- * its source then stays, as QEMU's does, until quit.
- */
-static bool mig_qemu_style(struct json_object *args)
-{
-	static const char *const ours[] = {
-		"live",	      "bandwidth",	  "downtime-ms",
-		"max-rounds", "stall-timeout-ms", "paused-margin-ms"
-	};
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(ours); i++)
-		if (json_object_object_get_ex(args, ours[i], NULL))
-			return false;
-	return true;
-}
-
+/* The arguments as rpc/msg_migrate.h defines them, into the job. */
 static enum rpc_reply_kind mig_parse(struct mig_job *job,
 				     struct json_object *args,
 				     struct rpc_reply *reply)
 {
 	const struct mig_settings *ms = &job->m->mig_set;
-	const char *uri = rpc_json_str(args, "uri", NULL);
-	struct json_object *v;
-	bool bad = false;
-	int64_t bw, dt, rounds, stall, margin;
+	struct rpc_migrate_args a;
+	char why[RPC_MSG_WHY_MAX];
 
-	if (!uri)
-		return rpc_reply_error(reply, RPC_ERR_GENERIC,
-				       "migrate: 'uri' (a string) is required");
-	if (mig_parse_uri(job, uri, reply) != RPC_REPLY_LATER)
-		return RPC_REPLY_ERROR;
-	job->params.live = true;
-	if (json_object_object_get_ex(args, "live", &v))
-		job->params.live = json_object_get_boolean(v);
-	bw = arg_int(args, "bandwidth", -1, &bad);
-	dt = arg_int(args, "downtime-ms", ms->downtime_ms, &bad);
-	rounds = arg_int(args, "max-rounds", ms->max_rounds, &bad);
-	stall = arg_int(args, "stall-timeout-ms", ms->stall_ms, &bad);
-	margin = arg_int(args, "paused-margin-ms", ms->paused_margin_ms, &bad);
-	if (bad || bw > (1 << 30) || dt > 3600000 || rounds > 10000 || !rounds)
-		return rpc_reply_error(
-			reply, RPC_ERR_GENERIC,
-			"migrate: bandwidth (MiB/s), downtime-ms and max-rounds (1..10000) must be non-negative integers in range");
-	if (stall < 100 || stall > 3600000 || margin > 3600000)
-		return rpc_reply_error(
-			reply, RPC_ERR_GENERIC,
-			"migrate: stall-timeout-ms must be 100..3600000 and paused-margin-ms 0..3600000");
-	job->params.bandwidth_bps = bw < 0 ? ms->bandwidth_bps :
-					     (uint64_t)bw << 20;
-	job->stay = mig_qemu_style(args);
-	job->params.downtime_limit_ns = (uint64_t)dt * NSEC_PER_MSEC;
-	job->params.max_rounds = rounds;
-	job->params.paused_margin_ns = (uint64_t)margin * NSEC_PER_MSEC;
-	job->stall_ms = stall;
+	if (rpc_msg_decode(&rpc_msg_migrate, args, &a, why, sizeof(why)))
+		return rpc_reply_error(reply, RPC_ERR_GENERIC, "%s", why);
+	snprintf(job->uri, sizeof(job->uri), "%s", a.uri);
+	snprintf(job->host, sizeof(job->host), "%s", a.host);
+	job->port = a.port;
+	/* What the command leaves out, the migration parameters say. */
+	job->params.live = a.live;
+	job->params.bandwidth_bps = a.has_bandwidth ?
+					    (uint64_t)a.bandwidth_mibps << 20 :
+					    ms->bandwidth_bps;
+	job->params.downtime_limit_ns =
+		(a.has_downtime ? (uint64_t)a.downtime_ms : ms->downtime_ms) *
+		NSEC_PER_MSEC;
+	job->params.max_rounds = a.has_max_rounds ? (uint64_t)a.max_rounds :
+						    ms->max_rounds;
+	job->params.paused_margin_ns = (a.has_paused_margin ?
+						(uint64_t)a.paused_margin_ms :
+						ms->paused_margin_ms) *
+				       NSEC_PER_MSEC;
+	job->stall_ms = a.has_stall_timeout ? (uint64_t)a.stall_timeout_ms :
+					      ms->stall_ms;
+	job->stay = !rpc_migrate_has_own(&a);
 	return RPC_REPLY_LATER;
 }
 
@@ -231,16 +174,16 @@ bool monitor_migration_committed(struct monitor *m)
 	return committed;
 }
 
-/* "resume-here" or "discard", or MIG_RESOLVE_NONE. */
-static enum mig_resolution resolve_action(struct json_object *args)
+/* "resume-here" or "discard"; MIG_RESOLVE_NONE with why if neither. */
+static enum mig_resolution resolve_action(struct json_object *args, char *why,
+					  size_t whylen)
 {
-	const char *a = rpc_json_str(args, "action", "");
+	struct rpc_resolve_args a;
 
-	if (!strcmp(a, "resume-here"))
-		return MIG_RESOLVE_RESUME_HERE;
-	if (!strcmp(a, "discard"))
-		return MIG_RESOLVE_DISCARD;
-	return MIG_RESOLVE_NONE;
+	if (rpc_msg_decode(&rpc_msg_resolve, args, &a, why, whylen))
+		return MIG_RESOLVE_NONE;
+	return a.action == RPC_RESOLVE_DISCARD ? MIG_RESOLVE_DISCARD :
+						 MIG_RESOLVE_RESUME_HERE;
 }
 
 /*
@@ -297,15 +240,14 @@ enum rpc_reply_kind monitor_cmd_migrate_resolve(struct rpc_request *req,
 						struct json_object *args,
 						struct rpc_reply *reply)
 {
-	enum mig_resolution r = resolve_action(args);
 	struct monitor *m = req->opaque;
 	struct mig_job *job = m->mig;
+	char why[RPC_MSG_WHY_MAX];
+	enum mig_resolution r = resolve_action(args, why, sizeof(why));
 	bool ok = false;
 
 	if (r == MIG_RESOLVE_NONE)
-		return rpc_reply_error(
-			reply, RPC_ERR_GENERIC,
-			"migrate-resolve: 'action' must be \"resume-here\" or \"discard\"");
+		return rpc_reply_error(reply, RPC_ERR_GENERIC, "%s", why);
 	if (!job && m->state == RUN_UNCONFIRMED)
 		return resolve_after_job(m, r, reply);
 	if (job) {

@@ -29,36 +29,45 @@
 #include "common/net.h"
 #include "migration/handover.h"
 #include "migration/query.h"
+#include "rpc/msg_migrate.h"
 
 #define MIG_CONNECT_MS 10000
 #define MIG_QUERY_ATTEMPT_MS 2000 /* connect and answer, per QUERY */
 
+/* The monitor's status words are the protocol's (rpc/msg_migrate.h). */
+_Static_assert((int)MIG_NONE == (int)RPC_MIG_NONE &&
+		       (int)MIG_ACTIVE == (int)RPC_MIG_ACTIVE &&
+		       (int)MIG_COMPLETED == (int)RPC_MIG_COMPLETED &&
+		       (int)MIG_FAILED == (int)RPC_MIG_FAILED &&
+		       (int)MIG_UNCONFIRMED == (int)RPC_MIG_UNCONFIRMED,
+	       "mig_status");
+
 /* ---- progress: migration thread -> loop thread ---- */
 
-struct mig_pass {
+struct mig_round_note {
 	struct monitor *m;
-	struct migrate_round r;
+	struct precopy_round r;
 };
 
-static void mig_pass_on_loop(struct evloop *loop, void *opaque)
+static void mig_round_on_loop(struct evloop *loop, void *opaque)
 {
-	struct mig_pass *p = opaque;
+	struct mig_round_note *p = opaque;
 
 	p->m->mig_info.last = p->r;
 	monitor_event(p->m, "MIGRATION_PASS", monitor_mig_pass_data(&p->r));
 	free(p);
 }
 
-static void mig_progress(void *opaque, const struct migrate_round *r)
+static void mig_progress(void *opaque, const struct precopy_round *r)
 {
 	struct mig_job *job = opaque;
-	struct mig_pass *p = malloc(sizeof(*p));
+	struct mig_round_note *p = malloc(sizeof(*p));
 
 	if (!p)
 		return; /* progress is informative; the migration goes on */
 	p->m = job->m;
 	p->r = *r;
-	if (evloop_call(job->m->loop, mig_pass_on_loop, p))
+	if (evloop_call(job->m->loop, mig_round_on_loop, p))
 		free(p);
 	log_debug("round %u: %llu pages sent, %llu dirtied", r->round,
 		  (unsigned long long)r->pages_sent,
@@ -83,9 +92,9 @@ static int mig_hook(struct mig_job *job, const char *step)
 			 sizeof(job->hook_error));
 }
 
-static int mig_step(void *opaque, enum migrate_step step)
+static int mig_step(void *opaque, enum precopy_step step)
 {
-	return mig_hook(opaque, step == MIGRATE_STEP_PRE_SUSPEND ?
+	return mig_hook(opaque, step == PRECOPY_STEP_PRE_SUSPEND ?
 					"pre-suspend" :
 					"post-suspend");
 }
@@ -354,7 +363,7 @@ void *monitor_mig_thread(void *opaque)
 	__atomic_store_n(&job->setup_ns, time_mono_ns() - job->start_ns,
 			 __ATOMIC_RELAXED);
 	if (!rc) {
-		rc = migrate_send(&job->stream, &m->vm, &m->devs, config,
+		rc = precopy_send(&job->stream, &m->vm, &m->devs, config,
 				  config_len, &job->params, mig_progress, job,
 				  &job->res);
 		if (rc)

@@ -26,12 +26,16 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "rpc/msg_migrate.h"
 
 void monitor_mig_settings_init(struct mig_settings *ms)
 {
-	*ms = (struct mig_settings){ .downtime_ms = MIG_DEFAULT_DOWNTIME_MS,
-				     .max_rounds = MIG_DEFAULT_ROUNDS,
-				     .stall_ms = MONITOR_STALL_MS_DEFAULT };
+	/* migrate's defaults: one place says them (rpc/msg_migrate.h). */
+	*ms = (struct mig_settings){
+		.downtime_ms = RPC_MIGRATE_DOWNTIME_MS_DEFAULT,
+		.max_rounds = RPC_MIGRATE_ROUNDS_DEFAULT,
+		.stall_ms = RPC_STALL_MS_DEFAULT,
+	};
 }
 
 struct mig_param {
@@ -102,7 +106,7 @@ enum rpc_reply_kind monitor_cmd_migrate_set_parameters(struct rpc_request *req,
 {
 	struct monitor *m = req->opaque;
 	struct mig_settings ms = m->mig_set;
-	struct migrate_live *c;
+	struct precopy_live *c;
 
 	if (params_check(args, &ms, reply) != RPC_REPLY_RETURN)
 		return RPC_REPLY_ERROR;

@@ -62,7 +62,7 @@ void monitor_opts_init(struct monitor_opts *o)
 
 int monitor_default_qmp_path(const char *name, char *buf, size_t len)
 {
-	return godwit_vm_socket(godwit_run_dir(), name, buf, len);
+	return util_vm_socket(util_run_dir(), name, buf, len);
 }
 
 int monitor_config_text(struct monitor *m, char **text_out, uint32_t *len_out)
@@ -86,7 +86,7 @@ int monitor_config_text(struct monitor *m, char **text_out, uint32_t *len_out)
 enum rpc_reply_kind monitor_job_may_start(struct monitor *m, const char *what,
 					  struct rpc_reply *reply)
 {
-	if (m->job || m->mig)
+	if (m->save || m->mig)
 		return rpc_reply_error(
 			reply, RPC_ERR_GENERIC,
 			"a save or migration is already in progress");
@@ -126,7 +126,7 @@ static void monitor_on_stop(struct evloop *loop, int fd, uint32_t events,
 	/* A save or migration thread still owns the stream: let it finish
 	 * (a migration fails at once: the guest it would move has ended). */
 	monitor_migration_abort(m);
-	if (!m->job && !m->mig)
+	if (!m->save && !m->mig)
 		evloop_stop(loop);
 }
 
@@ -187,11 +187,6 @@ static int monitor_create_vm(struct monitor *m)
 {
 	struct vm_config vc = { .nr_vcpus = m->cfg.vcpus };
 
-	if (m->cfg.memory_mib % 2) {
-		log_err("memory %llu MiB: must be a multiple of 2 MiB",
-			(unsigned long long)m->cfg.memory_mib);
-		return -EINVAL;
-	}
 	vc.mem_bytes = m->cfg.memory_mib * MIB;
 	snprintf(vc.name, sizeof(vc.name), "%s", m->cfg.name);
 	snprintf(vc.cpu_model, sizeof(vc.cpu_model), "%s", m->cfg.cpu);
@@ -231,7 +226,7 @@ static int monitor_start_vm(struct monitor *m)
 	if (rc)
 		return rc;
 	m->user_paused = m->opts->paused;
-	if (m->restore.migration)
+	if (m->incoming.migration)
 		return monitor_incoming_handover(m);
 	rc = vm_start(&m->vm, m->opts->paused);
 	if (rc) {
@@ -261,8 +256,8 @@ static int monitor_start(struct monitor *m)
 		rc = monitor_signals(m);
 	if (!rc && (m->opts->incoming_listen[0] || m->opts->incoming_fd >= 0))
 		rc = monitor_incoming_accept(m);
-	if (!rc && m->restore.fd >= 0)
-		rc = monitor_restore_prepare(m); /* opens the disks too */
+	if (!rc && m->incoming.fd >= 0)
+		rc = monitor_incoming_prepare(m); /* opens the disks too */
 	else if (!rc)
 		rc = monitor_start_disks(m);
 	if (!rc)
@@ -270,8 +265,8 @@ static int monitor_start(struct monitor *m)
 	if (!rc)
 		rc = monitor_devices(m);
 	if (!rc)
-		rc = m->restore.fd >= 0 ? monitor_restore_load(m) :
-					  monitor_boot(m);
+		rc = m->incoming.fd >= 0 ? monitor_incoming_load(m) :
+					   monitor_boot(m);
 	if (!rc)
 		rc = monitor_start_vm(m);
 	return rc;
@@ -299,8 +294,8 @@ static void monitor_teardown(struct monitor *m)
 	if (m->signal_fd >= 0)
 		close(m->signal_fd);
 	evloop_free(m->loop);
-	monitor_restore_finish(m);
-	arrival_destroy(&m->restore.arrival);
+	monitor_incoming_finish(m);
+	arrival_destroy(&m->incoming.arrival);
 }
 
 /* How the VM ended, for godwitd's on_poweroff/on_reboot/on_crash. */
@@ -396,8 +391,8 @@ int monitor_run(const struct monitor_opts *opts)
 	m->status = 1; /* until the guest's end says otherwise */
 	m->vm.fd = m->vm.stop_eventfd = m->vm.kvm.fd = m->vm.mem.memfd = -1;
 	m->console.in_fd = m->console.out_fd = -1;
-	m->restore.fd = opts->restore_fd;
-	arrival_init(&m->restore.arrival, 0, NULL);
+	m->incoming.fd = opts->restore_fd;
+	arrival_init(&m->incoming.arrival, 0, NULL);
 	monitor_mig_settings_init(&m->mig_set);
 	monitor_log_identity(m);
 	rc = monitor_start(m);
@@ -405,7 +400,7 @@ int monitor_run(const struct monitor_opts *opts)
 		rc = evloop_run(m->loop);
 		if (rc)
 			log_err("event loop failed: %s", strerror(-rc));
-	} else if (m->restore.migration) {
+	} else if (m->incoming.migration) {
 		/* Failed after the stream (its control socket, its vCPUs):
 		 * the source learns our line, not a closed connection. */
 		monitor_incoming_refuse(m, log_first_error()[0] ?

@@ -7,6 +7,7 @@
 #include "monitor/internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -15,6 +16,7 @@
 #include "common/util.h"
 
 #include "common/log.h"
+#include "rpc/msg_domain.h"
 
 static struct monitor *req_monitor(struct rpc_request *req)
 {
@@ -48,20 +50,14 @@ static enum rpc_reply_kind cmd_query_status(struct rpc_request *req,
 					    struct rpc_reply *reply)
 {
 	struct monitor *m = req_monitor(req);
-	struct json_object *o = json_object_new_object();
+	struct rpc_vm_status st = { .singlestep = false };
 
-	const char *status = monitor_status_name(m);
-
-	json_object_object_add(
-		o, "running",
-		json_object_new_boolean(!strcmp(status, "running")));
-	json_object_object_add(o, "singlestep", json_object_new_boolean(0));
-	json_object_object_add(o, "status", json_object_new_string(status));
+	snprintf(st.status, sizeof(st.status), "%s", monitor_status_name(m));
+	st.running = !strcmp(st.status, "running");
 	/* Why a VM is not running when it is not obvious: godwit's own. */
 	if (m->state == RUN_UNCONFIRMED)
-		json_object_object_add(
-			o, "reason", json_object_new_string(m->mig_info.error));
-	reply->ret = o;
+		snprintf(st.reason, sizeof(st.reason), "%s", m->mig_info.error);
+	reply->ret = rpc_msg_encode(&rpc_msg_vm_status, &st);
 	return RPC_REPLY_RETURN;
 }
 
@@ -81,21 +77,17 @@ static enum rpc_reply_kind cmd_query_domain(struct rpc_request *req,
 					    struct rpc_reply *reply)
 {
 	struct monitor *m = req_monitor(req);
-	struct json_object *o = json_object_new_object();
-	char uuid[DOMAIN_UUID_STR_LEN + 1];
+	struct rpc_vm_domain d = {
+		.memory_mib = m->cfg.memory_mib,
+		.vcpus = m->cfg.vcpus,
+		.cpu_time_ns = cpu_time_ns(),
+		.pid = getpid(),
+	};
 
-	domain_config_uuid_format(m->cfg.uuid, uuid);
-	json_object_object_add(o, "name", json_object_new_string(m->cfg.name));
-	json_object_object_add(o, "uuid", json_object_new_string(uuid));
-	json_object_object_add(o, "memory-mib",
-			       json_object_new_int64(m->cfg.memory_mib));
-	json_object_object_add(o, "vcpus", json_object_new_int(m->cfg.vcpus));
-	json_object_object_add(o, "status",
-			       json_object_new_string(monitor_status_name(m)));
-	json_object_object_add(o, "cpu-time-ns",
-			       json_object_new_int64(cpu_time_ns()));
-	json_object_object_add(o, "pid", json_object_new_int(getpid()));
-	reply->ret = o;
+	snprintf(d.name, sizeof(d.name), "%s", m->cfg.name);
+	domain_config_uuid_format(m->cfg.uuid, d.uuid);
+	snprintf(d.status, sizeof(d.status), "%s", monitor_status_name(m));
+	reply->ret = rpc_msg_encode(&rpc_msg_vm_domain, &d);
 	return RPC_REPLY_RETURN;
 }
 
@@ -104,18 +96,15 @@ static enum rpc_reply_kind cmd_query_console(struct rpc_request *req,
 					     struct rpc_reply *reply)
 {
 	struct monitor *m = req_monitor(req);
-	struct json_object *o = json_object_new_object();
+	struct rpc_console c = { .path = "" };
 
-	json_object_object_add(o, "type",
-			       json_object_new_string(domain_config_serial_name(
-				       m->cfg.serial)));
+	snprintf(c.type, sizeof(c.type), "%s",
+		 domain_config_serial_name(m->cfg.serial));
 	if (m->console.pty_path[0])
-		json_object_object_add(
-			o, "path", json_object_new_string(m->console.pty_path));
+		snprintf(c.path, sizeof(c.path), "%s", m->console.pty_path);
 	else if (m->cfg.serial == DOMAIN_SERIAL_FILE)
-		json_object_object_add(
-			o, "path", json_object_new_string(m->cfg.serial_path));
-	reply->ret = o;
+		snprintf(c.path, sizeof(c.path), "%s", m->cfg.serial_path);
+	reply->ret = rpc_msg_encode(&rpc_msg_console, &c);
 	return RPC_REPLY_RETURN;
 }
 
@@ -125,17 +114,16 @@ static enum rpc_reply_kind cmd_query_config(struct rpc_request *req,
 					    struct rpc_reply *reply)
 {
 	struct monitor *m = req_monitor(req);
-	struct json_object *o;
+	struct rpc_vm_config c;
 	uint32_t len;
 	char *text;
 
 	if (monitor_config_text(m, &text, &len))
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
 				       "cannot format the configuration");
-	o = json_object_new_object();
-	json_object_object_add(o, "config", json_object_new_string(text));
+	c.config = text;
+	reply->ret = rpc_msg_encode(&rpc_msg_vm_config, &c);
 	free(text);
-	reply->ret = o;
 	return RPC_REPLY_RETURN;
 }
 
@@ -205,7 +193,7 @@ static enum rpc_reply_kind cmd_quit(struct rpc_request *req,
 		return rpc_reply_error(
 			reply, RPC_ERR_GENERIC,
 			"the VM was handed over without confirmation; settle it with migrate-resolve first");
-	if (m->job || m->mig)
+	if (m->save || m->mig)
 		return rpc_reply_error(
 			reply, RPC_ERR_GENERIC,
 			"a save or migration is in progress; wait for it to end or cancel it");
@@ -229,7 +217,7 @@ static enum rpc_reply_kind cmd_system_powerdown(struct rpc_request *req,
 
 	if (m->state != RUN_RUNNING && m->state != RUN_PAUSED)
 		return reply_not_running(m, reply);
-	if (m->job || m->mig)
+	if (m->save || m->mig)
 		return rpc_reply_error(
 			reply, RPC_ERR_GENERIC,
 			"a save or migration is in progress; press the power button after it ends");

@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -22,23 +21,11 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "common/why.h"
 
 #define TMP_PREFIX ".godwit-save."
 #define TMP_TRIES 100
 #define LOCK_WAIT_MS 5000 /* another save holds it for a rename only */
-
-static int fail(char *why, size_t whylen, int rc, const char *fmt, ...)
-	__printf(4, 5);
-
-static int fail(char *why, size_t whylen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-	return rc;
-}
 
 void save_target_init(struct save_target *t)
 {
@@ -55,18 +42,19 @@ static int open_dir(struct save_target *t, char *why, size_t whylen)
 	char dir[PATH_MAX];
 
 	if (!*name || !strcmp(name, ".") || !strcmp(name, ".."))
-		return fail(why, whylen, -EISDIR, "%s is a directory", t->path);
+		return why_set(why, whylen, -EISDIR, "%s is a directory",
+			       t->path);
 	if (strlen(name) > NAME_MAX)
-		return fail(why, whylen, -ENAMETOOLONG, "%s: %s", t->path,
-			    strerror(ENAMETOOLONG));
+		return why_set(why, whylen, -ENAMETOOLONG, "%s: %s", t->path,
+			       strerror(ENAMETOOLONG));
 	strcpy(t->name, name);
 	snprintf(dir, sizeof(dir), "%.*s",
 		 slash ? (int)(slash == t->path ? 1 : slash - t->path) : 1,
 		 slash ? t->path : ".");
 	t->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (t->dir_fd < 0)
-		return fail(why, whylen, -errno, "%s: cannot open %s: %s",
-			    t->path, dir, strerror(errno));
+		return why_set(why, whylen, -errno, "%s: cannot open %s: %s",
+			       t->path, dir, strerror(errno));
 	return 0;
 }
 
@@ -115,8 +103,9 @@ static int open_named_temp(struct save_target *t, char *why, size_t whylen)
 			break;
 	}
 	t->tmp_name[0] = 0;
-	return fail(why, whylen, rc, "%s: cannot create a file beside it: %s",
-		    t->path, strerror(-rc));
+	return why_set(why, whylen, rc,
+		       "%s: cannot create a file beside it: %s", t->path,
+		       strerror(-rc));
 }
 
 static int open_temp(struct save_target *t, char *why, size_t whylen)
@@ -134,9 +123,9 @@ static int open_temp(struct save_target *t, char *why, size_t whylen)
 	    rc == -EINVAL)
 		rc = open_named_temp(t, why, whylen);
 	else if (rc)
-		return fail(why, whylen, rc,
-			    "%s: cannot create a file beside it: %s", t->path,
-			    strerror(-rc));
+		return why_set(why, whylen, rc,
+			       "%s: cannot create a file beside it: %s",
+			       t->path, strerror(-rc));
 	if (!rc)
 		try_direct(t);
 	return rc;
@@ -171,23 +160,25 @@ static int open_stream_target(struct save_target *t, const struct stat *st,
 	while (rc == -ENXIO && S_ISFIFO(st->st_mode) && t->wait_reader) {
 		rc = t->wait_reader(t->wait_opaque);
 		if (rc)
-			return fail(why, whylen, rc, "%s: no reader: %s",
-				    t->path, strerror(-rc));
+			return why_set(why, whylen, rc, "%s: no reader: %s",
+				       t->path, strerror(-rc));
 		rc = open_nonblock(t);
 	}
 	if (rc == -ENXIO && S_ISFIFO(st->st_mode))
-		return fail(
+		return why_set(
 			why, whylen, -EPIPE,
 			"%s is a FIFO with no reader: start the reader first",
 			t->path);
 	if (rc)
-		return fail(why, whylen, rc, "%s: %s", t->path, strerror(-rc));
+		return why_set(why, whylen, rc, "%s: %s", t->path,
+			       strerror(-rc));
 	if (fstat(t->fd, &now) || !same_file(st, &now))
-		return fail(why, whylen, -ESTALE,
-			    "%s changed while it was being opened", t->path);
+		return why_set(why, whylen, -ESTALE,
+			       "%s changed while it was being opened", t->path);
 	rc = fd_set_nonblock(t->fd, false);
 	if (rc)
-		return fail(why, whylen, rc, "%s: %s", t->path, strerror(-rc));
+		return why_set(why, whylen, rc, "%s: %s", t->path,
+			       strerror(-rc));
 	return 0;
 }
 
@@ -195,13 +186,14 @@ static int refuse_kind(const struct save_target *t, const struct stat *st,
 		       char *why, size_t whylen)
 {
 	if (S_ISLNK(st->st_mode))
-		return fail(
+		return why_set(
 			why, whylen, -ELOOP,
 			"%s is a symbolic link: save does not replace links (name the file it points to)",
 			t->path);
 	if (S_ISDIR(st->st_mode))
-		return fail(why, whylen, -EISDIR, "%s is a directory", t->path);
-	return fail(
+		return why_set(why, whylen, -EISDIR, "%s is a directory",
+			       t->path);
+	return why_set(
 		why, whylen, -EINVAL,
 		"%s is a socket: save writes to a regular file, a FIFO or a device",
 		t->path);
@@ -219,8 +211,8 @@ int save_target_open(struct save_target *t, const char *path, char *why,
 		return rc;
 	if (fstatat(t->dir_fd, t->name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno != ENOENT)
-			return fail(why, whylen, -errno, "%s: %s", path,
-				    strerror(errno));
+			return why_set(why, whylen, -errno, "%s: %s", path,
+				       strerror(errno));
 		return open_temp(t, why, whylen);
 	}
 	switch (st.st_mode & S_IFMT) {
@@ -329,13 +321,14 @@ static int replace(struct save_target *t, char *why, size_t whylen)
 	if (lfd < 0 && errno == ENOENT)
 		return place_new(t); /* removed meanwhile: as if new */
 	if (lfd < 0 && errno != ELOOP)
-		return fail(why, whylen, -errno, "%s: %s", t->path,
-			    strerror(errno));
+		return why_set(why, whylen, -errno, "%s: %s", t->path,
+			       strerror(errno));
 	rc = lfd < 0 ? -ESTALE : lock_bounded(lfd);
 	if (rc == -EWOULDBLOCK)
-		rc = fail(why, whylen, rc,
-			  "%s is locked by another process: not replacing it",
-			  t->path);
+		rc = why_set(
+			why, whylen, rc,
+			"%s is locked by another process: not replacing it",
+			t->path);
 	else if (!rc && !unchanged(t, lfd))
 		rc = -ESTALE;
 	else if (!rc)
@@ -350,13 +343,13 @@ static int place(struct save_target *t, char *why, size_t whylen)
 	int rc = t->existed ? replace(t, why, whylen) : place_new(t);
 
 	if (rc == -ESTALE || rc == -EEXIST)
-		return fail(
+		return why_set(
 			why, whylen, -ESTALE,
 			"%s was %s while saving (by another save?): not replacing it",
 			t->path, t->existed ? "replaced" : "created");
 	if (rc && rc != -EWOULDBLOCK && !why[0])
-		return fail(why, whylen, rc, "cannot put the save at %s: %s",
-			    t->path, strerror(-rc));
+		return why_set(why, whylen, rc, "cannot put the save at %s: %s",
+			       t->path, strerror(-rc));
 	return rc;
 }
 
@@ -369,14 +362,14 @@ int save_target_commit(struct save_target *t, bool sync, char *why,
 	/* A FIFO or a character device has nothing to sync (EINVAL). */
 	if (sync && fdatasync(t->fd) < 0 &&
 	    (t->regular || (errno != EINVAL && errno != EROFS)))
-		return fail(why, whylen, -errno, "writing %s: %s", t->path,
-			    strerror(errno));
+		return why_set(why, whylen, -errno, "writing %s: %s", t->path,
+			       strerror(errno));
 	if (!t->regular)
 		return 0;
 	rc = place(t, why, whylen);
 	if (!rc && sync && fsync(t->dir_fd) < 0)
-		rc = fail(why, whylen, -errno, "writing %s: %s", t->path,
-			  strerror(errno));
+		rc = why_set(why, whylen, -errno, "writing %s: %s", t->path,
+			     strerror(errno));
 	return rc;
 }
 

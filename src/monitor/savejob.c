@@ -30,6 +30,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "rpc/msg_save.h"
 
 /* How often a FIFO without a reader is tried again. */
 #define SAVE_FIFO_RETRY_MS 100
@@ -155,18 +156,29 @@ static void *job_thread(void *opaque)
 	return NULL;
 }
 
+/* What the answer, query-save and SAVE_COMPLETED say (rpc/msg_save.h). */
 static struct json_object *job_result(struct monitor *m)
 {
-	struct json_object *o = json_object_new_object();
+	const struct save_info *si = &m->save_info;
+	struct rpc_save_result r;
 
-	json_object_object_add(o, "file", json_object_new_string(m->job_file));
-	json_object_object_add(o, "bytes", json_object_new_int64(m->job_bytes));
-	json_object_object_add(o, "pages",
-			       json_object_new_int64(m->job_res.pages.normal));
-	json_object_object_add(
-		o, "total-time-ms",
-		json_object_new_int64(m->job_time_ns / NSEC_PER_MSEC));
-	return o;
+	rpc_msg_init(&rpc_msg_save_result, &r);
+	r.status = (int)si->status;
+	snprintf(r.file, sizeof(r.file), "%s", si->file);
+	r.bytes = si->bytes;
+	r.pages = si->res.pages.normal;
+	r.total_time_ms = si->time_ns / NSEC_PER_MSEC;
+	if (si->status == SAVE_FAILED)
+		snprintf(r.error, sizeof(r.error), "%s", si->error);
+	return rpc_msg_encode(&rpc_msg_save_result, &r);
+}
+
+static struct json_object *failed_event(const char *error)
+{
+	struct rpc_save_failed e;
+
+	snprintf(e.error, sizeof(e.error), "%s", error);
+	return rpc_msg_encode(&rpc_msg_save_failed, &e);
 }
 
 /* After a failure: the VM continues exactly as it was before the save. */
@@ -176,8 +188,9 @@ static void job_failed(struct monitor *m, struct save_job *job)
 	const char *as_was = m->user_paused ? "VM left paused as it was" :
 					      "VM resumed";
 
-	m->job_status = JOB_FAILED;
-	snprintf(m->job_error, sizeof(m->job_error), "%s", job->error);
+	m->save_info.status = SAVE_FAILED;
+	snprintf(m->save_info.error, sizeof(m->save_info.error), "%s",
+		 job->error);
 	if (job->rc != -EINTR || !vm_stopped(&m->vm, NULL, NULL))
 		if (vm_resume(&m->vm))
 			log_err("cannot resume the VM after the failed save");
@@ -185,15 +198,15 @@ static void job_failed(struct monitor *m, struct save_job *job)
 	log_err("vm %s: save failed, %s: %s", m->cfg.name, as_was, job->error);
 	rpc_server_reply_error(m->rpc, job->call, RPC_ERR_GENERIC,
 			       "save failed, %s: %s", as_was, job->error);
-	monitor_event(m, "SAVE_FAILED", json_object_new_string(job->error));
+	monitor_event(m, "SAVE_FAILED", failed_event(job->error));
 }
 
 static void job_succeeded(struct monitor *m, struct save_job *job)
 {
-	m->job_status = JOB_COMPLETED;
+	m->save_info.status = SAVE_COMPLETED;
 	log_info("vm %s: saved to %s (%llu MiB) in %llu ms", m->cfg.name,
-		 job->path, (unsigned long long)(m->job_bytes >> 20),
-		 (unsigned long long)(m->job_time_ns / NSEC_PER_MSEC));
+		 job->path, (unsigned long long)(m->save_info.bytes >> 20),
+		 (unsigned long long)(m->save_info.time_ns / NSEC_PER_MSEC));
 	rpc_server_reply(m->rpc, job->call, job_result(m), -1);
 	monitor_event(m, "SAVE_COMPLETED", job_result(m));
 	if (job->keep_running) {
@@ -220,10 +233,10 @@ static void job_done(struct evloop *loop, void *opaque)
 
 	pthread_join(job->thread, NULL);
 	close(job->cancel_fd);
-	m->job = NULL;
-	m->job_res = job->res;
-	m->job_bytes = job->res.bytes;
-	m->job_time_ns = time_mono_ns() - job->start_ns;
+	m->save = NULL;
+	m->save_info.res = job->res;
+	m->save_info.bytes = job->res.bytes;
+	m->save_info.time_ns = time_mono_ns() - job->start_ns;
 	if (job->rc)
 		job_failed(m, job);
 	else
@@ -234,47 +247,20 @@ static void job_done(struct evloop *loop, void *opaque)
 		evloop_stop(loop);
 }
 
-/* How the save's I/O waits: the stall timeout, a FIFO target. */
-static int job_parse_io(struct save_job *job, struct json_object *args,
-			struct rpc_reply *reply)
-{
-	struct json_object *v;
-	int64_t ms = MONITOR_STALL_MS_DEFAULT;
-
-	if (json_object_object_get_ex(args, "stall-timeout-ms", &v))
-		ms = json_object_is_type(v, json_type_int) ?
-			     json_object_get_int64(v) :
-			     -1;
-	if (ms < 100 || ms > 3600000)
-		return rpc_reply_error(
-			reply, RPC_ERR_GENERIC,
-			"save: 'stall-timeout-ms' must be an integer from 100 to 3600000");
-	job->stall_ms = ms;
-	return RPC_REPLY_LATER;
-}
-
+/* The arguments as rpc/msg_save.h defines them, into the job. */
 static int job_parse(struct save_job *job, struct json_object *args,
 		     struct rpc_reply *reply)
 {
-	const char *file = rpc_json_str(args, "file", NULL);
-	struct json_object *v;
+	struct rpc_save_args a;
+	char why[RPC_MSG_WHY_MAX];
 
-	if (!file)
-		return rpc_reply_error(reply, RPC_ERR_GENERIC,
-				       "save: 'file' (a string) is required");
-	if (!*file || strlen(file) >= sizeof(job->path))
-		return rpc_reply_error(reply, RPC_ERR_GENERIC,
-				       "save: 'file' is empty or too long");
-	strcpy(job->path, file);
-	if (json_object_object_get_ex(args, "continue", &v))
-		job->keep_running = json_object_get_boolean(v);
-	if (json_object_object_get_ex(args, "paused", &v))
-		job->leave_paused = json_object_get_boolean(v);
-	if (job->keep_running && job->leave_paused)
-		return rpc_reply_error(
-			reply, RPC_ERR_GENERIC,
-			"save: 'continue' and 'paused' exclude each other");
-	return job_parse_io(job, args, reply);
+	if (rpc_msg_decode(&rpc_msg_save, args, &a, why, sizeof(why)))
+		return rpc_reply_error(reply, RPC_ERR_GENERIC, "%s", why);
+	snprintf(job->path, sizeof(job->path), "%s", a.file);
+	job->keep_running = a.keep_running;
+	job->leave_paused = a.leave_paused;
+	job->stall_ms = a.stall_timeout_ms;
+	return RPC_REPLY_LATER;
 }
 
 enum rpc_reply_kind monitor_cmd_save(struct rpc_request *req,
@@ -315,43 +301,32 @@ enum rpc_reply_kind monitor_cmd_save(struct rpc_request *req,
 				       "cannot start the save thread: %s",
 				       strerror(r));
 	}
-	m->job = job;
-	m->job_status = JOB_ACTIVE;
+	m->save = job;
+	m->save_info.status = SAVE_ACTIVE;
 	m->state = RUN_SAVING;
-	snprintf(m->job_file, sizeof(m->job_file), "%s", job->path);
-	m->job_error[0] = 0;
+	snprintf(m->save_info.file, sizeof(m->save_info.file), "%s", job->path);
+	m->save_info.error[0] = 0;
 	return RPC_REPLY_LATER;
 }
 
-static const char *job_status_name(enum job_status s)
-{
-	static const char *const names[] = { "none", "active", "completed",
-					     "failed" };
-
-	return names[s];
-}
+_Static_assert((int)SAVE_NONE == (int)RPC_SAVE_NONE &&
+		       (int)SAVE_ACTIVE == (int)RPC_SAVE_ACTIVE &&
+		       (int)SAVE_COMPLETED == (int)RPC_SAVE_COMPLETED &&
+		       (int)SAVE_FAILED == (int)RPC_SAVE_FAILED,
+	       "save_status");
 
 enum rpc_reply_kind monitor_cmd_query_save(struct rpc_request *req,
 					   struct json_object *args,
 					   struct rpc_reply *reply)
 {
 	struct monitor *m = req->opaque;
-	struct json_object *o;
 
-	if (m->job) {
-		m->job_bytes = __atomic_load_n(&m->job->stream.offset,
-					       __ATOMIC_RELAXED);
-		m->job_time_ns = time_mono_ns() - m->job->start_ns;
+	if (m->save) {
+		m->save_info.bytes = __atomic_load_n(&m->save->stream.offset,
+						     __ATOMIC_RELAXED);
+		m->save_info.time_ns = time_mono_ns() - m->save->start_ns;
 	}
-	o = m->job_status == JOB_NONE ? json_object_new_object() :
-					job_result(m);
-	json_object_object_add(
-		o, "status",
-		json_object_new_string(job_status_name(m->job_status)));
-	if (m->job_status == JOB_FAILED)
-		json_object_object_add(o, "error",
-				       json_object_new_string(m->job_error));
-	reply->ret = o;
+	reply->ret = job_result(m);
 	return RPC_REPLY_RETURN;
 }
 
@@ -366,12 +341,12 @@ enum rpc_reply_kind monitor_cmd_save_cancel(struct rpc_request *req,
 {
 	struct monitor *m = req->opaque;
 
-	if (!m->job)
+	if (!m->save)
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
 				       "no save is in progress");
-	if (stream_cancel_raise(m->job->cancel_fd))
+	if (stream_cancel_raise(m->save->cancel_fd))
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
 				       "cannot signal the save thread");
-	log_info("vm %s: save to %s cancelled", m->cfg.name, m->job->path);
+	log_info("vm %s: save to %s cancelled", m->cfg.name, m->save->path);
 	return RPC_REPLY_RETURN;
 }

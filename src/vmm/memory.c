@@ -22,7 +22,7 @@
 void mem_plan(uint64_t size, struct mem_region regions_out[2],
 	      unsigned int *nr_out)
 {
-	uint64_t low = MIN(size, LAYOUT_MMIO_HOLE);
+	uint64_t low = ram_layout_low_bytes(size);
 
 	regions_out[0] = (struct mem_region){ .gpa = 0, .size = low };
 	*nr_out = 1;

@@ -310,9 +310,18 @@ def test_cli_lifecycle(env, start):
     check(int(m.group(1)) == web["domid"], row)
     out, _ = d.cli("list", "-l")
     check(web["uuid"] in row_of(out, "web"), "list -l: " + out)
-    # By id, by uuid, by name.
+    # By id, by uuid, by name. A client of the daemon sees the domain's
+    # state change: the VMM's events reach it, naming the domain.
+    watcher = Raw(os.path.join(d.run_dir, "godwitd.sock"))
+    watcher.cmd("qmp_capabilities")
     d.cli("pause", str(web["domid"]))
     check("--p---" in row_of(d.cli("list")[0], "web"), "not paused")
+    ev = watcher.recv()
+    while ev.get("event") != "STOP":
+        ev = watcher.recv()
+    check(ev["data"].get("domain") == "web" and
+          ev["data"].get("domid") == web["domid"], "STOP event: %s" % ev)
+    watcher.s.close()
     d.cli("unpause", web["uuid"].upper())
     check("r-----" in row_of(d.cli("list", "web")[0], "web"), "not running")
     _, err = d.cli("pause", "nosuch", rc=1)
@@ -550,6 +559,11 @@ def test_bad_requests(env, start):
     check("absolute" in e["error"]["desc"], str(e))
     e = r.cmd("migrate", domain="vm", host="127.0.0.1", port=70000)
     check("port" in e["error"]["desc"], str(e))
+    # The VMM's limits hold through the daemon, which passes every option
+    # on (it used to drop stall-timeout-ms and paused-margin-ms).
+    e = r.cmd("migrate", domain="vm", host="127.0.0.1", port=9,
+              **{"stall-timeout-ms": 5})
+    check("stall-timeout-ms" in e.get("error", {}).get("desc", ""), str(e))
     check("return" in r.cmd("list"), "list after errors")
     # Disconnect mid-request, and right after a deferred command.
     r = Raw(sock)

@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "common/why.h"
 #include "vmm/vm.h"
 
 #define CONSOLE_CHAIN_MAX 64
@@ -19,8 +20,6 @@
 /* Config space (5.3.4): cols, rows, max_nr_ports, emerg_wr. */
 #define CONSOLE_CONFIG_SIZE 12
 #define CONSOLE_CONFIG_PORTS 4
-
-#define WHY(...) (snprintf(why, whylen, __VA_ARGS__), -EINVAL)
 
 static struct virtio_console *con_of(struct virtio_dev *vd)
 {
@@ -237,19 +236,23 @@ static int console_check(const struct dev_env *env, const void *state,
 	uint32_t i;
 
 	if (st->cols || st->rows || st->max_nr_ports != 1)
-		return WHY(
+		return why_set(
+			why, whylen, -EINVAL,
 			"config space %ux%u with %u ports; this console has 0x0 and 1",
 			st->cols, st->rows, st->max_nr_ports);
 	if (st->flags & ~VIRTIO_CONSOLE_F_GUEST_WROTE)
-		return WHY("flags 0x%x set bits the console does not have",
-			   st->flags);
+		return why_set(why, whylen, -EINVAL,
+			       "flags 0x%x set bits the console does not have",
+			       st->flags);
 	if (st->rx_count > VIRTIO_CONSOLE_RX_MAX)
-		return WHY("rx_count %u exceeds the %u-byte input buffer",
-			   st->rx_count, VIRTIO_CONSOLE_RX_MAX);
+		return why_set(why, whylen, -EINVAL,
+			       "rx_count %u exceeds the %u-byte input buffer",
+			       st->rx_count, VIRTIO_CONSOLE_RX_MAX);
 	for (i = st->rx_count; i < VIRTIO_CONSOLE_RX_MAX; i++)
 		if (st->rx[i])
-			return WHY("input byte %u past rx_count is not zero",
-				   i);
+			return why_set(
+				why, whylen, -EINVAL,
+				"input byte %u past rx_count is not zero", i);
 	return virtio_mmio_check(&console_model, env, &st->vio, why, whylen);
 }
 

@@ -20,9 +20,8 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/why.h"
 #include "vmm/memory.h"
-
-#define WHY(...) (snprintf(why, whylen, __VA_ARGS__), -EINVAL)
 
 static uint64_t virtio_offered(const struct virtio_model *m)
 {
@@ -291,19 +290,24 @@ static int virtio_check_queue(const struct virtio_model *m,
 	if (i >= m->num_queues)
 		return memcmp(q, &(struct virtio_queue_state){ 0 },
 			      sizeof(*q)) ?
-			       WHY("queue %u does not exist but has state", i) :
+			       why_set(why, whylen, -EINVAL,
+				       "queue %u does not exist but has state",
+				       i) :
 			       0;
 	if (q->reserved[0] || q->reserved[1])
-		return WHY("queue %u: reserved field is not zero", i);
+		return why_set(why, whylen, -EINVAL,
+			       "queue %u: reserved field is not zero", i);
 	if (q->ready > 1)
-		return WHY("queue %u: ready %u is not 0 or 1", i, q->ready);
+		return why_set(why, whylen, -EINVAL,
+			       "queue %u: ready %u is not 0 or 1", i, q->ready);
 	if (!q->ready)
 		return 0; /* registers as written; checked when made ready */
 	if (vq_layout_check(ram, q->size, m->queue_max, q->desc, q->driver,
 			    q->device, detail, sizeof(detail)))
-		return WHY("queue %u: %s", i, detail);
+		return why_set(why, whylen, -EINVAL, "queue %u: %s", i, detail);
 	if (in_flight > q->size)
-		return WHY(
+		return why_set(
+			why, whylen, -EINVAL,
 			"queue %u: next_avail %u is %u entries past next_used %u, more than the queue size %u",
 			i, q->next_avail, in_flight, q->next_used, q->size);
 	return 0;
@@ -318,25 +322,31 @@ int virtio_check_state(const struct virtio_model *m, const struct dev_env *env,
 	int rc;
 
 	if (st->device_id != m->device_id)
-		return WHY("virtio device id %u, but this device is %s (%u)",
-			   st->device_id, m->name, m->device_id);
+		return why_set(
+			why, whylen, -EINVAL,
+			"virtio device id %u, but this device is %s (%u)",
+			st->device_id, m->name, m->device_id);
 	if (st->num_queues != m->num_queues)
-		return WHY("%u queues, but %s has %u", st->num_queues, m->name,
-			   m->num_queues);
+		return why_set(why, whylen, -EINVAL, "%u queues, but %s has %u",
+			       st->num_queues, m->name, m->num_queues);
 	if (st->reserved)
-		return WHY("reserved field is not zero");
+		return why_set(why, whylen, -EINVAL,
+			       "reserved field is not zero");
 	if (st->driver_features & ~virtio_offered(m))
-		return WHY(
+		return why_set(
+			why, whylen, -EINVAL,
 			"acknowledged features 0x%llx are not all offered (0x%llx)",
 			(unsigned long long)st->driver_features,
 			(unsigned long long)virtio_offered(m));
 	if ((st->status & ~VIRTIO_STATUS_KNOWN) ||
 	    ((st->status & VIRTIO_STATUS_FEATURES_OK) &&
 	     !(st->driver_features & (1ULL << VIRTIO_F_VERSION_1))))
-		return WHY("status 0x%x is not one the device can be in",
-			   st->status);
+		return why_set(why, whylen, -EINVAL,
+			       "status 0x%x is not one the device can be in",
+			       st->status);
 	if (st->interrupt_status & ~(VIRTIO_INT_USED | VIRTIO_INT_CONFIG))
-		return WHY("interrupt status 0x%x", st->interrupt_status);
+		return why_set(why, whylen, -EINVAL, "interrupt status 0x%x",
+			       st->interrupt_status);
 	mem_plan(env->mem_bytes, ram.regions, &ram.nr_regions);
 	for (i = 0; i < VIRTIO_STATE_QUEUES; i++) {
 		rc = virtio_check_queue(m, &ram, i, &st->queue[i], why, whylen);

@@ -11,9 +11,8 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/why.h"
 #include "vmm/vm.h"
-
-#define WHY(...) (snprintf(why, whylen, __VA_ARGS__), -EINVAL)
 
 static struct virtio_mmio *mmio_of(struct virtio_dev *vd)
 {
@@ -246,7 +245,8 @@ int virtio_mmio_check(const struct virtio_model *model,
 		      size_t whylen)
 {
 	if (st->mmio_base != env->res.mmio_base || st->gsi != env->res.gsi)
-		return WHY(
+		return why_set(
+			why, whylen, -EINVAL,
 			"virtio-mmio window 0x%llx, GSI %u, but this VM has it at 0x%llx, GSI %u",
 			(unsigned long long)st->mmio_base, st->gsi,
 			(unsigned long long)env->res.mmio_base, env->res.gsi);

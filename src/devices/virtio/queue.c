@@ -17,10 +17,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/why.h"
 #include "format/stream_format.h"
 #include "vmm/memory.h"
-
-#define WHY(...) (snprintf(why, whylen, __VA_ARGS__), -EINVAL)
 
 static uint16_t ld16(const uint8_t *p)
 {
@@ -38,22 +37,27 @@ int vq_layout_check(const struct guest_mem *mem, uint16_t size, uint16_t max,
 		    size_t whylen)
 {
 	if (!size || (size & (size - 1)) || size > max)
-		return WHY("queue size %u is not a power of two in 1..%u", size,
-			   max);
+		return why_set(why, whylen, -EINVAL,
+			       "queue size %u is not a power of two in 1..%u",
+			       size, max);
 	if (desc % 16 || avail % 2 || used % 4)
-		return WHY(
+		return why_set(
+			why, whylen, -EINVAL,
 			"rings at 0x%llx, 0x%llx, 0x%llx are not aligned to 16, 2 and 4 bytes",
 			(unsigned long long)desc, (unsigned long long)avail,
 			(unsigned long long)used);
 	if (!mem_gpa_is_ram(mem, desc, VQ_DESC_BYTES(size)))
-		return WHY("descriptor table at 0x%llx is outside RAM",
-			   (unsigned long long)desc);
+		return why_set(why, whylen, -EINVAL,
+			       "descriptor table at 0x%llx is outside RAM",
+			       (unsigned long long)desc);
 	if (!mem_gpa_is_ram(mem, avail, VQ_AVAIL_BYTES(size)))
-		return WHY("available ring at 0x%llx is outside RAM",
-			   (unsigned long long)avail);
+		return why_set(why, whylen, -EINVAL,
+			       "available ring at 0x%llx is outside RAM",
+			       (unsigned long long)avail);
 	if (!mem_gpa_is_ram(mem, used, VQ_USED_BYTES(size)))
-		return WHY("used ring at 0x%llx is outside RAM",
-			   (unsigned long long)used);
+		return why_set(why, whylen, -EINVAL,
+			       "used ring at 0x%llx is outside RAM",
+			       (unsigned long long)used);
 	return 0;
 }
 
@@ -102,7 +106,8 @@ static int vq_available(struct vq *q, char *why, size_t whylen)
 		n = idx - q->next_avail;
 	}
 	if (n > q->size)
-		return WHY(
+		return why_set(
+			why, whylen, -EINVAL,
 			"available index jumped from %u to %u, more than the queue size %u",
 			q->next_avail, idx, q->size);
 	return n;
@@ -123,14 +128,18 @@ static int vq_add_buf(struct vq *q, struct vq_elem *e, const struct vq_desc *d,
 	uint8_t *hva;
 
 	if (!in && e->nr_in)
-		return WHY("head %u: a readable buffer follows a writable one",
-			   e->head);
+		return why_set(
+			why, whylen, -EINVAL,
+			"head %u: a readable buffer follows a writable one",
+			e->head);
 	if (e->nr_out + e->nr_in == e->max)
-		return WHY("head %u: chain of more than %u buffers", e->head,
-			   e->max);
+		return why_set(why, whylen, -EINVAL,
+			       "head %u: chain of more than %u buffers",
+			       e->head, e->max);
 	hva = mem_gpa_to_hva(q->mem, d->addr, d->len);
 	if (!hva)
-		return WHY(
+		return why_set(
+			why, whylen, -EINVAL,
 			"head %u: buffer at 0x%llx (%u bytes) is outside RAM",
 			e->head, (unsigned long long)d->addr, d->len);
 	e->buf[e->nr_out + e->nr_in] = (struct vq_buf){ hva, d->len };
@@ -152,23 +161,30 @@ static int vq_enter_indirect(struct vq *q, const struct vq_elem *e,
 			     bool *nested, char *why, size_t whylen)
 {
 	if (!q->indirect)
-		return WHY(
+		return why_set(
+			why, whylen, -EINVAL,
 			"head %u: indirect descriptor, but INDIRECT_DESC was not negotiated",
 			e->head);
 	if (*nested)
-		return WHY("head %u: indirect table inside an indirect table",
-			   e->head);
+		return why_set(
+			why, whylen, -EINVAL,
+			"head %u: indirect table inside an indirect table",
+			e->head);
 	if (d->flags & VQ_DESC_F_NEXT)
-		return WHY("head %u: indirect descriptor also has NEXT",
-			   e->head);
+		return why_set(why, whylen, -EINVAL,
+			       "head %u: indirect descriptor also has NEXT",
+			       e->head);
 	if (!d->len || d->len % sizeof(*d) ||
 	    d->len / sizeof(*d) > VIRTIO_QUEUE_SIZE_MAX)
-		return WHY("head %u: indirect table of %u bytes", e->head,
-			   d->len);
+		return why_set(why, whylen, -EINVAL,
+			       "head %u: indirect table of %u bytes", e->head,
+			       d->len);
 	*table = mem_gpa_to_hva(q->mem, d->addr, d->len);
 	if (!*table)
-		return WHY("head %u: indirect table at 0x%llx is outside RAM",
-			   e->head, (unsigned long long)d->addr);
+		return why_set(
+			why, whylen, -EINVAL,
+			"head %u: indirect table at 0x%llx is outside RAM",
+			e->head, (unsigned long long)d->addr);
 	*count = d->len / sizeof(*d);
 	*nested = true;
 	return 0;
@@ -190,7 +206,8 @@ static int vq_walk(struct vq *q, struct vq_elem *e, char *why, size_t whylen)
 	e->nr_out = e->nr_in = 0;
 	for (;;) {
 		if (++steps > count)
-			return WHY(
+			return why_set(
+				why, whylen, -EINVAL,
 				"head %u: descriptor chain longer than its table (%u): a loop?",
 				e->head, count);
 		memcpy(&d, &table[i], sizeof(d)); /* read once */
@@ -206,7 +223,8 @@ static int vq_walk(struct vq *q, struct vq_elem *e, char *why, size_t whylen)
 		if (rc || !(d.flags & VQ_DESC_F_NEXT))
 			return rc;
 		if (d.next >= count)
-			return WHY(
+			return why_set(
+				why, whylen, -EINVAL,
 				"head %u: next descriptor %u is beyond its table (%u)",
 				e->head, d.next, count);
 		i = d.next;
@@ -221,8 +239,9 @@ int vq_pop(struct vq *q, struct vq_elem *e, char *why, size_t whylen)
 		return n;
 	e->head = ld16(q->avail + 4 + 2 * (size_t)(q->next_avail % q->size));
 	if (e->head >= q->size)
-		return WHY("available entry %u names descriptor %u of %u",
-			   q->next_avail, e->head, q->size);
+		return why_set(why, whylen, -EINVAL,
+			       "available entry %u names descriptor %u of %u",
+			       q->next_avail, e->head, q->size);
 	rc = vq_walk(q, e, why, whylen);
 	if (rc)
 		return rc;

@@ -35,6 +35,11 @@ int cmd_migrate(int argc, char **argv);
 int cmd_migrate_receive(int argc, char **argv);
 int cmd_migrate_resolve(int argc, char **argv);
 
+/*
+ * Run a domain verb (<godwit/domain.h>, enum godwit_verb v) on dom;
+ * prints "godwit: VERB DOM: error" and returns CLI_FAIL if it fails.
+ */
+int cli_verb(const char *verb, const char *dom, int v, int timeout_ms);
 /* Attach to dom's console (through godwitd or its VM socket). */
 int cli_console(const char *dom);
 /* Attach to the pty at path; label names the domain in messages. */

@@ -16,11 +16,12 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <godwit/domain.h>
+
 #include "common/util.h"
+#include "monitor/console.h" /* CONSOLE_ESCAPE, as `godwit run` */
 #include "toolstack/cli/cli.h"
 #include "toolstack/cli/route.h"
-#include "monitor/console.h" /* CONSOLE_ESCAPE, as `godwit run` */
-#include "rpc/client.h"
 
 struct term {
 	bool raw;
@@ -129,24 +130,30 @@ int cli_console_pty(const char *label, const char *path)
 /* The pty of dom, through the daemon or its VM socket. */
 int cli_console(const char *dom)
 {
-	struct json_object *ret = NULL, *path;
-	char pty[256];
+	struct godwit_result res = GODWIT_RESULT_INIT;
+	char type[32], pty[256];
+	struct route r;
 	int rc;
 
-	rc = route_dom_call("console", dom, "console", "query-console",
-			    RPC_CLIENT_TIMEOUT_MS, &ret);
+	if (route_open(&r, "console", dom, false))
+		return CLI_FAIL;
+	rc = route_wait(&r, "console",
+			godwit_console(r.c, dom, ROUTE_TIMEOUT_MS,
+				       godwit_result_fn, &res),
+			&res);
+	route_close(&r);
+	if (!rc && godwit_decode_console(res.ret, type, sizeof(type), pty,
+					 sizeof(pty), r.err, sizeof(r.err)))
+		pty[0] = 0;
+	godwit_result_release(&res);
 	if (rc)
 		return rc;
-	if (!json_object_object_get_ex(ret, "path", &path) ||
-	    strncmp(json_object_get_string(path), "/dev/", 5)) {
+	if (strncmp(pty, "/dev/", 5)) {
 		fprintf(stderr,
 			"godwit: console %s: it has no pseudo-terminal console\n",
 			dom);
-		json_object_put(ret);
 		return CLI_FAIL;
 	}
-	snprintf(pty, sizeof(pty), "%s", json_object_get_string(path));
-	json_object_put(ret);
 	return cli_console_pty(dom, pty);
 }
 

@@ -11,21 +11,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <godwit/domain.h>
+
 #include "common/util.h"
+#include "config/domain_config.h"
 #include "toolstack/cli/cli.h"
 #include "toolstack/cli/route.h"
-#include "config/domain_config.h"
-#include <godwit/gwdctl.h>
-#include "rpc/client.h"
-
-static int64_t int_of(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	return json_object_object_get_ex(o, key, &v) ?
-		       json_object_get_int64(v) :
-		       0;
-}
 
 /* ---- create ---- */
 
@@ -68,50 +59,73 @@ static int create_dry_run(const char *file, char **kv, int nkv)
 	return rc;
 }
 
-static struct json_object *create_args(const char *file, const char *text,
-				       size_t len, char **kv, int nkv,
-				       bool paused)
+static void create_report(struct json_object *ret, bool quiet, char *name,
+			  size_t len)
 {
-	struct json_object *a = json_object_new_object();
-	struct json_object *ov = json_object_new_array();
-	char cwd[PATH_MAX];
-	int i;
-
-	json_object_object_add(a, "config",
-			       json_object_new_string_len(text, (int)len));
-	json_object_object_add(a, "file", json_object_new_string(file));
-	for (i = 0; i < nkv; i++)
-		json_object_array_add(ov, json_object_new_string(kv[i]));
-	json_object_object_add(a, "overrides", ov);
-	json_object_object_add(a, "paused", json_object_new_boolean(paused));
-	if (getcwd(cwd, sizeof(cwd)))
-		json_object_object_add(a, "cwd", json_object_new_string(cwd));
-	return a;
-}
-
-static void create_report(struct json_object *ret, bool quiet)
-{
-	struct json_object *w, *item;
+	struct godwit_domain_made m;
+	char err[GODWIT_ERROR_MAX];
 	size_t i;
 
-	if (json_object_object_get_ex(ret, "warnings", &w))
-		for (i = 0; i < json_object_array_length(w); i++) {
-			item = json_object_array_get_idx(w, i);
-			fprintf(stderr, "godwit: warning: %s\n",
-				json_object_get_string(item));
-		}
+	name[0] = 0;
+	if (godwit_decode_made(ret, &m, err, sizeof(err))) {
+		fprintf(stderr, "godwit: create: %s\n", err);
+		return;
+	}
+	for (i = 0; i < m.nr_warnings && i < ARRAY_SIZE(m.warnings); i++)
+		fprintf(stderr, "godwit: warning: %s\n", m.warnings[i]);
 	if (!quiet)
-		fprintf(stderr, "godwit: domain %s created (id %lld)\n",
-			rpc_json_str(ret, "name", ""),
-			(long long)int_of(ret, "domid"));
+		fprintf(stderr, "godwit: domain %s created (id %lld)\n", m.name,
+			(long long)m.domid);
+	snprintf(name, len, "%s", m.name);
+}
+
+/* The file's len bytes at *text as a string (one more byte, a NUL). */
+static int nul_terminate(void **text, size_t len)
+{
+	char *s = realloc(*text, len + 1);
+
+	if (!s)
+		return -ENOMEM;
+	s[len] = 0;
+	*text = s;
+	return 0;
+}
+
+/* Hand the config text to godwitd; it answers once the domain runs. */
+static int create_by_daemon(const char *file, const char *text, char **kv,
+			    int nkv, bool paused, bool quiet, char *name,
+			    size_t len)
+{
+	struct godwit_result res = GODWIT_RESULT_INIT;
+	char cwd[PATH_MAX] = "", err[GODWIT_ERROR_MAX] = "";
+	struct godwit_conn *c;
+	int rc;
+
+	name[0] = 0;
+	if (godwit_open_daemon(&c, err, sizeof(err))) {
+		fprintf(stderr, "godwit: create: %s\n", err);
+		return CLI_FAIL;
+	}
+	if (!getcwd(cwd, sizeof(cwd)))
+		cwd[0] = 0;
+	rc = godwit_create(c, text, file, (const char *const *)kv, nkv, paused,
+			   cwd, -1, godwit_result_fn, &res, err, sizeof(err));
+	if (!rc)
+		rc = godwit_result_wait(c, &res);
+	godwit_conn_close(c);
+	if (rc)
+		fprintf(stderr, "godwit: create: %s\n",
+			err[0] ? err : res.error);
+	else
+		create_report(res.ret, quiet, name, len);
+	godwit_result_release(&res);
+	return rc ? CLI_FAIL : CLI_OK;
 }
 
 int cmd_create(int argc, char **argv)
 {
 	bool paused = false, console = false, quiet = false, dry = false;
-	struct json_object *args, *ret = NULL;
-	char err[VMCTL_ERR_MAX], name[DOMAIN_NAME_MAX + 1];
-	struct rpc_client *c;
+	char name[DOMAIN_NAME_MAX + 1];
 	size_t len = 0;
 	void *text = NULL;
 	int opt, rc;
@@ -147,32 +161,26 @@ int cmd_create(int argc, char **argv)
 		return create_dry_run(argv[optind], argv + optind + 1,
 				      argc - optind - 1);
 	rc = file_read_all(argv[optind], CONFIG_FILE_MAX, &text, &len);
+	if (!rc && memchr(text, 0, len))
+		rc = -EINVAL;
+	if (!rc)
+		rc = nul_terminate(&text, len);
 	if (rc) {
 		fprintf(stderr, "godwit: create: %s: %s\n", argv[optind],
-			rc == -EFBIG ? "larger than 1 MiB" : strerror(-rc));
+			rc == -EFBIG  ? "larger than 1 MiB" :
+			rc == -EINVAL ? "holds a NUL byte" :
+					strerror(-rc));
+		free(text);
 		return CLI_FAIL;
 	}
 	if (!quiet)
 		fprintf(stderr, "Parsing config from %s\n", argv[optind]);
-	if (gwdctl_open(&c, err, sizeof(err))) {
-		fprintf(stderr, "godwit: create: %s\n", err);
-		free(text);
-		return CLI_FAIL;
-	}
-	rpc_client_set_timeout(c, -1); /* the daemon answers once it runs */
-	args = create_args(argv[optind], text, len, argv + optind + 1,
-			   argc - optind - 1, paused);
+	rc = create_by_daemon(argv[optind], text, argv + optind + 1,
+			      argc - optind - 1, paused, quiet, name,
+			      sizeof(name));
 	free(text);
-	rc = gwdctl_execute(c, "create", args, &ret, err, sizeof(err));
-	json_object_put(args);
-	rpc_client_close(c);
-	if (rc) {
-		fprintf(stderr, "godwit: create: %s\n", err);
-		return CLI_FAIL;
-	}
-	create_report(ret, quiet);
-	snprintf(name, sizeof(name), "%s", rpc_json_str(ret, "name", ""));
-	json_object_put(ret);
+	if (rc || !name[0])
+		return rc ? rc : CLI_FAIL;
 	return console ? cli_console(name) : CLI_OK;
 }
 
@@ -201,73 +209,58 @@ static const char *state_flags(const char *state)
 	return "------";
 }
 
-static bool listed(struct json_object *d, char **want, int nwant)
+static bool listed(const struct godwit_domain_info *d, char **want, int nwant)
 {
 	char id[24];
 	int i;
 
 	if (!nwant)
 		return true;
-	snprintf(id, sizeof(id), "%lld", (long long)int_of(d, "domid"));
+	snprintf(id, sizeof(id), "%lld", (long long)d->domid);
 	for (i = 0; i < nwant; i++)
-		if (!strcmp(want[i], rpc_json_str(d, "name", "")) ||
-		    !strcmp(want[i], id) ||
-		    !strcasecmp(want[i], rpc_json_str(d, "uuid", "")))
+		if (!strcmp(want[i], d->name) || !strcmp(want[i], id) ||
+		    !strcasecmp(want[i], d->uuid))
 			return true;
 	return false;
 }
 
 /* "xvda:rw:/srv/a.img,xvdb:ro:/dev/sdb", or "-" without disks. */
-static void list_disks(struct json_object *d)
+static void list_disks(const struct godwit_domain_info *d)
 {
-	struct json_object *disks, *k;
-	size_t i, n = 0;
+	size_t i;
 
-	if (json_object_object_get_ex(d, "disks", &disks) &&
-	    json_object_is_type(disks, json_type_array))
-		n = json_object_array_length(disks);
-	for (i = 0; i < n; i++) {
-		k = json_object_array_get_idx(disks, i);
-		printf("%s%s:%s:%s", i ? "," : "", rpc_json_str(k, "vdev", "?"),
-		       rpc_json_str(k, "access", "?"),
-		       rpc_json_str(k, "target", ""));
-	}
-	if (!n)
+	for (i = 0; i < d->nr_disks && i < ARRAY_SIZE(d->disks); i++)
+		printf("%s%s:%s:%s", i ? "," : "", d->disks[i].vdev,
+		       d->disks[i].access, d->disks[i].target);
+	if (!d->nr_disks)
 		printf("-");
 }
 
-static void list_print(struct json_object *arr, bool lng, char **want,
-		       int nwant)
+static void list_print(const struct godwit_domain_info *list, size_t n,
+		       bool lng, char **want, int nwant)
 {
-	struct json_object *d;
+	const struct godwit_domain_info *d;
 	bool unconfirmed;
 	size_t i;
 
 	printf("Name                                        ID   Mem VCPUs\tState\tTime(s)%s\n",
 	       lng ? "\tUUID                                \tReason\tDisks" :
 		     "");
-	for (i = 0; i < json_object_array_length(arr); i++) {
-		d = json_object_array_get_idx(arr, i);
+	for (i = 0; i < n; i++) {
+		d = &list[i];
 		if (!listed(d, want, nwant))
 			continue;
-		printf("%-40s %5lld %5lld %5lld     %s  %8.1f",
-		       rpc_json_str(d, "name", ""),
-		       (long long)int_of(d, "domid"),
-		       (long long)int_of(d, "memory-mib"),
-		       (long long)int_of(d, "vcpus"),
-		       state_flags(rpc_json_str(d, "state", "")),
-		       int_of(d, "cpu-time-ns") / 1e9);
-		unconfirmed =
-			!strcmp(rpc_json_str(d, "state", ""), "unconfirmed");
+		printf("%-40s %5lld %5lld %5lld     %s  %8.1f", d->name,
+		       (long long)d->domid, (long long)d->memory_mib,
+		       (long long)d->vcpus, state_flags(d->state),
+		       d->cpu_time_ns / 1e9);
+		unconfirmed = !strcmp(d->state, "unconfirmed");
 		if (lng) {
-			printf("	%s	%s%s	",
-			       rpc_json_str(d, "uuid", ""),
-			       unconfirmed ? "unconfirmed: " : "",
-			       rpc_json_str(d, "reason", ""));
+			printf("\t%s\t%s%s\t", d->uuid,
+			       unconfirmed ? "unconfirmed: " : "", d->reason);
 			list_disks(d);
 		} else if (unconfirmed) {
-			printf("  unconfirmed: %s",
-			       rpc_json_str(d, "reason", ""));
+			printf("  unconfirmed: %s", d->reason);
 		}
 		printf("\n");
 	}
@@ -290,10 +283,12 @@ int cmd_list(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct json_object *ret = NULL;
-	char err[VMCTL_ERR_MAX];
+	struct godwit_result res = GODWIT_RESULT_INIT;
+	struct godwit_domain_info *list = NULL;
 	bool lng = false, json = false;
-	struct rpc_client *c;
+	char err[GODWIT_ERROR_MAX];
+	struct route r;
+	size_t n = 0;
 	int opt, rc;
 
 	optind = 0;
@@ -307,25 +302,34 @@ int cmd_list(int argc, char **argv)
 		else
 			return list_usage(stderr), CLI_USAGE;
 	}
-	if (gwdctl_open(&c, err, sizeof(err))) {
+	if (godwit_open_daemon(&r.c, err, sizeof(err))) {
 		fprintf(stderr, "godwit: list: %s\n", err);
 		return CLI_FAIL;
 	}
-	rc = gwdctl_execute(c, "list", NULL, &ret, err, sizeof(err));
-	rpc_client_close(c);
-	if (rc || !json_object_is_type(ret, json_type_array)) {
-		fprintf(stderr, "godwit: list: %s\n", rc ? err : "bad answer");
-		json_object_put(ret);
+	r.dom = "";
+	r.err[0] = 0;
+	rc = godwit_list(r.c, ROUTE_TIMEOUT_MS, godwit_result_fn, &res);
+	if (!rc)
+		rc = godwit_result_wait(r.c, &res);
+	route_close(&r);
+	if (!rc && !json)
+		rc = godwit_decode_list(res.ret, &list, &n, res.error,
+					sizeof(res.error));
+	if (rc) {
+		fprintf(stderr, "godwit: list: %s\n",
+			res.error[0] ? res.error : strerror(-rc));
+		godwit_result_release(&res);
 		return CLI_FAIL;
 	}
 	if (json)
-		printf("%s\n",
-		       json_object_to_json_string_ext(
-			       ret, JSON_C_TO_STRING_PRETTY |
-					    JSON_C_TO_STRING_NOSLASHESCAPE));
+		printf("%s\n", json_object_to_json_string_ext(
+				       res.ret,
+				       JSON_C_TO_STRING_PRETTY |
+					       JSON_C_TO_STRING_NOSLASHESCAPE));
 	else
-		list_print(ret, lng, argv + optind, argc - optind);
-	json_object_put(ret);
+		list_print(list, n, lng, argv + optind, argc - optind);
+	godwit_domain_list_free(list);
+	godwit_result_release(&res);
 	return CLI_OK;
 }
 
@@ -339,18 +343,17 @@ static void shutdown_usage(FILE *f)
 }
 
 /* On a VM socket, -w waits for the VM process to close it. */
-static void wait_vm_gone(struct rpc_client *c)
+static void wait_vm_gone(struct godwit_conn *c)
 {
-	struct json_object *ev;
+	struct godwit_event *ev;
 
-	rpc_client_set_timeout(c, -1);
-	while (!rpc_client_next_event(c, -1, &ev))
-		json_object_put(ev);
+	while (!godwit_next_event(c, -1, &ev))
+		godwit_event_free(ev);
 }
 
 int cmd_shutdown(int argc, char **argv)
 {
-	struct json_object *args;
+	struct godwit_result res = GODWIT_RESULT_INIT;
 	bool wait = false;
 	struct route r;
 	int opt, rc;
@@ -368,16 +371,15 @@ int cmd_shutdown(int argc, char **argv)
 		return shutdown_usage(stderr), CLI_USAGE;
 	if (route_open(&r, "shutdown", argv[optind], false))
 		return CLI_FAIL;
-	if (wait)
-		rpc_client_set_timeout(r.c, -1);
-	args = r.daemon ? route_dom_args(&r) : NULL;
-	if (args)
-		json_object_object_add(args, "wait",
-				       json_object_new_boolean(wait));
-	rc = route_call(&r, "shutdown",
-			r.daemon ? "shutdown" : "system_powerdown", args, NULL);
-	json_object_put(args);
-	if (!rc && wait && !r.daemon)
+	rc = route_wait(&r, "shutdown",
+			godwit_domain_verb(r.c, argv[optind],
+					   wait ? GODWIT_VERB_SHUTDOWN_WAIT :
+						  GODWIT_VERB_SHUTDOWN,
+					   wait ? -1 : ROUTE_TIMEOUT_MS,
+					   godwit_result_fn, &res),
+			&res);
+	godwit_result_release(&res);
+	if (!rc && wait && !route_is_daemon(&r))
 		wait_vm_gone(r.c);
 	route_close(&r);
 	if (!rc)
@@ -393,6 +395,5 @@ int cmd_destroy(int argc, char **argv)
 
 	if (rc >= 0)
 		return rc;
-	return route_dom_call("destroy", argv[1], "destroy", "quit", 60000,
-			      NULL);
+	return cli_verb("destroy", argv[1], GODWIT_VERB_DESTROY, 60000);
 }

@@ -1,17 +1,17 @@
 /*
  * job-info and job-abort: watch or stop a domain's save or migration.
- * job-info prints virsh domjobinfo's table (or --json); through godwitd
- * the daemon builds it, on a VM socket this command does, from the same
- * library code (<godwit/jobinfo.h>).
+ * job-info prints virsh domjobinfo's table (or --json): the client
+ * library asks godwitd's job-info, or the VM's own queries, and reads
+ * either answer as one job (<godwit/jobinfo.h>).
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
+#include <godwit/jobinfo.h>
+
 #include "toolstack/cli/cli.h"
 #include "toolstack/cli/route.h"
-#include <godwit/jobinfo.h>
-#include "rpc/client.h"
 
 static void info_usage(FILE *f)
 {
@@ -20,33 +20,24 @@ static void info_usage(FILE *f)
 		"Show DOMAIN's save or migration in progress (or the last one).\n");
 }
 
-/* Does a query-migrate or query-save answer tell of a job? */
-static bool has_job(struct json_object *q)
+static int info_show(struct json_object *ret, bool json)
 {
-	return strcmp(rpc_json_str(q, "status", "none"), "none") != 0;
-}
+	char err[GODWIT_ERROR_MAX];
+	struct godwit_job job;
 
-/* On a VM socket: a migration if there is or was one, else a save. */
-static int direct_info(struct route *r, struct json_object **job_out)
-{
-	struct json_object *q = NULL;
-	int rc;
-
-	rc = route_call(r, "job-info", "query-migrate", NULL, &q);
-	if (!rc && has_job(q)) {
-		*job_out = jobinfo_build(JOBINFO_MIGRATE, q, "", 0);
-		json_object_put(q);
-		return 0;
+	if (json) {
+		printf("%s\n",
+		       json_object_to_json_string_ext(
+			       ret, JSON_C_TO_STRING_PRETTY |
+					    JSON_C_TO_STRING_NOSLASHESCAPE));
+		return CLI_OK;
 	}
-	json_object_put(q);
-	q = NULL;
-	if (!rc)
-		rc = route_call(r, "job-info", "query-save", NULL, &q);
-	if (!rc)
-		*job_out = has_job(q) ? jobinfo_build(JOBINFO_SAVE, q, "", 0) :
-					jobinfo_none();
-	json_object_put(q);
-	return rc;
+	if (godwit_decode_job(ret, &job, err, sizeof(err))) {
+		fprintf(stderr, "godwit: job-info: %s\n", err);
+		return CLI_FAIL;
+	}
+	godwit_job_print(stdout, &job);
+	return CLI_OK;
 }
 
 int cmd_job_info(int argc, char **argv)
@@ -56,7 +47,7 @@ int cmd_job_info(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct json_object *args, *job = NULL;
+	struct godwit_result res = GODWIT_RESULT_INIT;
 	bool json = false;
 	struct route r;
 	int opt, rc;
@@ -74,44 +65,20 @@ int cmd_job_info(int argc, char **argv)
 		return info_usage(stderr), CLI_USAGE;
 	if (route_open(&r, "job-info", argv[optind], false))
 		return CLI_FAIL;
-	if (r.daemon) {
-		args = route_dom_args(&r);
-		rc = route_call(&r, "job-info", "job-info", args, &job);
-		json_object_put(args);
-	} else {
-		rc = direct_info(&r, &job);
-	}
+	rc = route_wait(&r, "job-info",
+			godwit_job_info(r.c, argv[optind], ROUTE_TIMEOUT_MS,
+					godwit_result_fn, &res),
+			&res);
 	route_close(&r);
-	if (rc)
-		return rc;
-	if (json)
-		printf("%s\n",
-		       json_object_to_json_string_ext(
-			       job, JSON_C_TO_STRING_PRETTY |
-					    JSON_C_TO_STRING_NOSLASHESCAPE));
-	else
-		jobinfo_print(stdout, job);
-	json_object_put(job);
-	return CLI_OK;
-}
-
-/* On a VM socket: a save in progress gets save-cancel, else a migration. */
-static const char *direct_abort_command(struct route *r)
-{
-	struct json_object *q = NULL;
-	bool save;
-
-	if (route_call(r, "job-abort", "query-save", NULL, &q))
-		return NULL;
-	save = !strcmp(rpc_json_str(q, "status", ""), "active");
-	json_object_put(q);
-	return save ? "save-cancel" : "migrate_cancel";
+	if (!rc)
+		rc = info_show(res.ret, json);
+	godwit_result_release(&res);
+	return rc;
 }
 
 int cmd_job_abort(int argc, char **argv)
 {
-	struct json_object *args;
-	const char *cmd;
+	struct godwit_result res = GODWIT_RESULT_INIT;
 	struct route r;
 	int rc = route_dom_argv(
 		argc, argv,
@@ -121,10 +88,11 @@ int cmd_job_abort(int argc, char **argv)
 		return rc;
 	if (route_open(&r, "job-abort", argv[1], false))
 		return CLI_FAIL;
-	args = r.daemon ? route_dom_args(&r) : NULL;
-	cmd = r.daemon ? "job-abort" : direct_abort_command(&r);
-	rc = cmd ? route_call(&r, "job-abort", cmd, args, NULL) : CLI_FAIL;
-	json_object_put(args);
+	rc = route_wait(&r, "job-abort",
+			godwit_job_abort(r.c, argv[1], ROUTE_TIMEOUT_MS,
+					 godwit_result_fn, &res),
+			&res);
+	godwit_result_release(&res);
 	route_close(&r);
 	if (!rc)
 		fprintf(stderr, "godwit: %s: job aborted\n", argv[1]);

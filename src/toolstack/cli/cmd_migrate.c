@@ -14,17 +14,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <godwit/migrate.h>
+
 #include "common/clock.h"
-#include "common/net.h"
 #include "common/util.h"
 #include "toolstack/cli/cli.h"
 #include "toolstack/cli/follow.h"
 #include "toolstack/cli/route.h"
-#include "rpc/client.h"
 
 struct mig_opts {
-	bool live, verbose;
-	int64_t bandwidth, downtime, rounds, stall_s, margin_ms;
+	bool verbose;
+	struct godwit_migrate_params p; /* the library's, its defaults */
 	const char *vm, *dest;
 };
 
@@ -74,36 +74,36 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	int64_t stall_s = -1;
 	int opt, rc = 0;
 
-	*o = (struct mig_opts){ .live = true,
-				.downtime = -1,
-				.rounds = -1,
-				.stall_s = -1,
-				.margin_ms = -1 };
+	*o = (struct mig_opts){ .verbose = false };
+	godwit_migrate_params_init(&o->p);
 	optind = 0;
 	while (!rc && (opt = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
 		switch (opt) {
 		case 'L':
-			o->live = false;
+			o->p.live = false;
 			break;
 		case 'v':
 			o->verbose = true;
 			break;
 		case 'b':
-			rc = num_arg("--bandwidth", optarg, &o->bandwidth);
+			rc = num_arg("--bandwidth", optarg,
+				     &o->p.bandwidth_mibps);
 			break;
 		case 'd':
-			rc = num_arg("--downtime", optarg, &o->downtime);
+			rc = num_arg("--downtime", optarg, &o->p.downtime_ms);
 			break;
 		case 'r':
-			rc = num_arg("--max-rounds", optarg, &o->rounds);
+			rc = num_arg("--max-rounds", optarg, &o->p.max_rounds);
 			break;
 		case 's':
-			rc = num_arg("--stall-timeout", optarg, &o->stall_s);
+			rc = num_arg("--stall-timeout", optarg, &stall_s);
 			break;
 		case 'm':
-			rc = num_arg("--paused-margin", optarg, &o->margin_ms);
+			rc = num_arg("--paused-margin", optarg,
+				     &o->p.paused_margin_ms);
 			break;
 		case 'h':
 			migrate_usage(stdout);
@@ -119,100 +119,52 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 	}
 	o->vm = argv[optind];
 	o->dest = argv[optind + 1];
+	o->p.destination = o->dest;
+	if (stall_s >= 0)
+		o->p.stall_timeout_ms = stall_s * 1000;
 	return rc;
 }
 
-/* Daemon: {domain, host, port}; VM socket: {uri}; then the options. */
-static struct json_object *migrate_args(const struct mig_opts *o, bool daemon)
-{
-	struct json_object *a = json_object_new_object();
-	char host[NET_HOST_MAX];
-	uint16_t port;
-
-	if (daemon && !net_parse_hostport(o->dest, host, sizeof(host), &port,
-					  NET_DEFAULT_PORT)) {
-		json_object_object_add(a, "domain",
-				       json_object_new_string(o->vm));
-		json_object_object_add(a, "host", json_object_new_string(host));
-		json_object_object_add(a, "port", json_object_new_int(port));
-	} else {
-		json_object_object_add(a, "uri",
-				       json_object_new_string(o->dest));
-	}
-	json_object_object_add(a, "live", json_object_new_boolean(o->live));
-	json_object_object_add(a, "bandwidth",
-			       json_object_new_int64(o->bandwidth));
-	if (o->downtime >= 0)
-		json_object_object_add(a, "downtime-ms",
-				       json_object_new_int64(o->downtime));
-	if (o->rounds >= 0)
-		json_object_object_add(a, "max-rounds",
-				       json_object_new_int64(o->rounds));
-	if (o->stall_s >= 0)
-		json_object_object_add(
-			a, "stall-timeout-ms",
-			json_object_new_int64(o->stall_s * 1000));
-	if (o->margin_ms >= 0)
-		json_object_object_add(a, "paused-margin-ms",
-				       json_object_new_int64(o->margin_ms));
-	return a;
-}
-
-static double num(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	return json_object_object_get_ex(o, key, &v) ?
-		       json_object_get_double(v) :
-		       0;
-}
-
 /* xc_domain_save's per-round line, in our words. */
-static void print_round(struct json_object *d, bool tty)
+static void print_round(const struct godwit_migration_round *r, bool tty)
 {
 	fprintf(stderr,
-		"%sround %d: %lld pages sent, %lld dirtied, %.1f MB/s sent, %.1f MB/s dirtied, expected downtime %.2f ms%s",
-		tty ? "\r\033[K" : "", (int)num(d, "round"),
-		(long long)num(d, "pages-sent"),
-		(long long)num(d, "pages-dirtied"), num(d, "mbps"),
-		num(d, "dirty-mbps"), num(d, "expected-downtime-ms"),
-		tty ? "" : "\n");
+		"%sround %lld: %lld pages sent, %lld dirtied, %.1f MB/s sent, %.1f MB/s dirtied, expected downtime %.2f ms%s",
+		tty ? "\r\033[K" : "", (long long)r->round,
+		(long long)r->pages_sent, (long long)r->pages_dirtied, r->mbps,
+		r->dirty_mbps, r->expected_downtime_ms, tty ? "" : "\n");
 }
 
-static int outcome(const struct mig_opts *o, struct json_object *d, bool tty)
+static int outcome(const struct mig_opts *o, const struct godwit_migration *m,
+		   bool tty)
 {
-	const char *status = rpc_json_str(d, "status", "");
-	struct json_object *v;
-
 	if (tty && o->verbose)
 		fputc('\n', stderr);
-	if (!strcmp(status, "completed") &&
-	    !json_object_object_get_ex(d, "downtime-ms", &v)) {
+	if (m->status == GODWIT_MIGRATION_COMPLETED && !m->has_downtime) {
 		fprintf(stderr,
 			"godwit: migrated %s to %s: confirmed by asking the destination; downtime unknown, total %.1f ms\n",
-			o->vm, o->dest, num(d, "total-time-ms"));
+			o->vm, o->dest, m->total_time_ms);
 		return CLI_OK;
 	}
-	if (!strcmp(status, "completed")) {
+	if (m->status == GODWIT_MIGRATION_COMPLETED) {
 		fprintf(stderr,
-			"godwit: migrated %s to %s: total %.1f ms, downtime %.2f ms, %d rounds, %.1f MiB sent\n",
-			o->vm, o->dest, num(d, "total-time-ms"),
-			num(d, "downtime-ms"), (int)num(d, "rounds"),
-			num(d, "bytes") / 1048576.0);
+			"godwit: migrated %s to %s: total %.1f ms, downtime %.2f ms, %lld rounds, %.1f MiB sent\n",
+			o->vm, o->dest, m->total_time_ms, m->downtime_ms,
+			(long long)m->rounds, m->bytes / 1048576.0);
 		return CLI_OK;
 	}
-	if (!strcmp(status, "unconfirmed")) {
+	if (m->status == GODWIT_MIGRATION_UNCONFIRMED) {
 		fprintf(stderr,
 			"godwit: migrate %s: unconfirmed: %s; the VM stays paused here until the destination answers; 'godwit migrate-resolve %s --resume-here|--discard' settles it by hand\n",
-			o->vm, rpc_json_str(d, "error", ""), o->vm);
+			o->vm, m->error, o->vm);
 		return CLI_FAIL;
 	}
-	if (!strcmp(status, "failed"))
+	if (m->status == GODWIT_MIGRATION_FAILED)
 		fprintf(stderr, "godwit: migrate %s: failed, VM resumed: %s\n",
-			o->vm, rpc_json_str(d, "error", ""));
+			o->vm, m->error);
 	else
-		fprintf(stderr, "godwit: migrate %s: %s: %s\n", o->vm, status,
-			rpc_json_str(d, "error", ""));
+		fprintf(stderr, "godwit: migrate %s: %s: %s\n", o->vm,
+			godwit_migration_status_name(m->status), m->error);
 	return CLI_FAIL;
 }
 
@@ -245,41 +197,30 @@ static int vm_gone(const struct mig_opts *o, const struct follow_vm *w)
 
 /*
  * godwitd went away mid-migration: the VM process does not need it, so
- * go on with the VM's own control socket (*c becomes that client).
+ * go on with the VM's own control socket (*c becomes that connection).
  * Returns -1 to go on following, else the exit status.
  */
-static int daemon_lost(struct rpc_client **c, const struct mig_opts *o,
+static int daemon_lost(struct godwit_conn **c, const struct mig_opts *o,
 		       const struct follow_vm *w, bool tty)
 {
-	struct json_object *final = NULL;
-	struct rpc_client *vm = NULL;
+	struct godwit_migration final;
+	struct godwit_conn *vm = NULL;
+	bool ended;
 	int rc;
 
 	fprintf(stderr,
 		"godwit: migrate %s: godwitd went away; following the VM process\n",
 		o->vm);
-	if (follow_reconnect(w, &vm, &final))
+	if (follow_reconnect(w, &vm, &final, &ended))
 		return vm_gone(o, w);
-	if (final) {
-		rc = outcome(o, final, tty);
-		json_object_put(final);
-		rpc_client_close(vm);
+	if (ended) {
+		rc = outcome(o, &final, tty);
+		godwit_conn_close(vm);
 		return rc;
 	}
-	rpc_client_close(*c);
+	godwit_conn_close(*c);
 	*c = vm;
 	return -1;
-}
-
-/* Through the daemon, events of every domain arrive: keep ours. */
-static bool ours(struct json_object *d, int64_t domid)
-{
-	struct json_object *v;
-
-	if (domid < 0)
-		return true;
-	return json_object_object_get_ex(d, "domid", &v) &&
-	       json_object_get_int64(v) == domid;
 }
 
 /* How long to wait for an unconfirmed handover to settle by itself. */
@@ -293,93 +234,103 @@ static int unconfirmed_wait_ms(void)
 	return MIGRATE_UNCONFIRMED_WAIT_MS;
 }
 
+/* What following has seen: an unconfirmed report, waiting to settle. */
+struct follow_state {
+	bool tty, direct;
+	int64_t domid; /* through godwitd: the domain's; -1 directly */
+	bool have_last;
+	struct godwit_migration last;
+	uint64_t until; /* how long to wait for it to settle (0: no limit) */
+};
+
+/*
+ * One event: -1 to go on following, else the exit status. godwitd sends
+ * every domain's events: ours are those with our domid.
+ */
+static int on_event(struct follow_state *f, const struct mig_opts *o,
+		    const struct godwit_event *ev)
+{
+	const struct godwit_migration *m = &ev->as.migration;
+
+	if (!f->direct && ev->domid != f->domid)
+		return -1;
+	if (ev->kind == GODWIT_EVENT_MIGRATION_ROUND && o->verbose)
+		print_round(&ev->as.round, f->tty);
+	/* godwitd says the VMM ended: nothing more will come. */
+	if (ev->kind == GODWIT_EVENT_VMM_ENDED)
+		return ended(o, ev->as.ended.end, ev->as.ended.reason);
+	if (ev->kind != GODWIT_EVENT_MIGRATION)
+		return -1;
+	if (m->status == GODWIT_MIGRATION_UNCONFIRMED && !f->have_last) {
+		fprintf(stderr,
+			"godwit: migrate %s: %s; asking the destination\n",
+			o->vm, m->error);
+		f->last = *m;
+		f->have_last = true;
+		f->until =
+			time_mono_ns() + unconfirmed_wait_ms() * NSEC_PER_MSEC;
+		return -1;
+	}
+	if (m->status != GODWIT_MIGRATION_ACTIVE)
+		return outcome(o, m, f->tty);
+	return -1;
+}
+
+/* The events stopped (rc): the peer's end, or our wait for it. */
+static int on_silence(struct follow_state *f, struct godwit_conn **cp,
+		      const struct mig_opts *o, const struct follow_vm *w,
+		      int rc)
+{
+	if (rc == -ETIMEDOUT && f->have_last)
+		return outcome(o, &f->last, f->tty);
+	if (!f->direct) {
+		rc = daemon_lost(cp, o, w, f->tty);
+		f->direct = true;
+		return rc;
+	}
+	if (f->have_last)
+		return outcome(o, &f->last, f->tty);
+	if (w->qmp[0])
+		return vm_gone(o, w);
+	fprintf(stderr,
+		"godwit: migrate %s: the VM process went away without reporting the outcome\n",
+		o->vm);
+	return CLI_FAIL;
+}
+
 /*
  * Follow the events until the outcome, never waiting on a process that
  * is gone (follow.h). An unconfirmed handover usually settles within
  * seconds (the source asks the destination): wait for that a while, then
  * report it unconfirmed.
  */
-static int follow(struct rpc_client **cp, const struct mig_opts *o,
+static int follow(struct godwit_conn **cp, const struct mig_opts *o,
 		  int64_t domid, const struct follow_vm *w)
 {
-	bool tty = isatty(STDERR_FILENO), direct = domid < 0;
-	struct json_object *ev, *d, *last = NULL;
-	uint64_t until = 0;
+	struct follow_state f = { .tty = isatty(STDERR_FILENO),
+				  .direct = domid < 0,
+				  .domid = domid };
+	struct godwit_event *ev;
 	int rc;
 
 	for (;;) {
-		rc = follow_next_event_until(*cp, until, &ev);
-		if (rc == -ETIMEDOUT && last) {
-			rc = outcome(o, last, tty);
-			json_object_put(last);
+		rc = follow_next_event_until(*cp, f.until, &ev);
+		if (rc)
+			rc = on_silence(&f, cp, o, w, rc);
+		else {
+			rc = on_event(&f, o, ev);
+			godwit_event_free(ev);
+		}
+		if (rc >= 0)
 			return rc;
-		}
-		if (rc && !direct) {
-			rc = daemon_lost(cp, o, w, tty);
-			if (rc >= 0) {
-				json_object_put(last);
-				return rc;
-			}
-			direct = true;
-			domid = -1;
-			continue;
-		}
-		if (rc && last) {
-			rc = outcome(o, last, tty);
-			json_object_put(last);
-			return rc;
-		}
-		if (rc && w->qmp[0])
-			return vm_gone(o, w);
-		if (rc) {
-			fprintf(stderr,
-				"godwit: migrate %s: the VM process went away without reporting the outcome\n",
-				o->vm);
-			return CLI_FAIL;
-		}
-		d = NULL;
-		json_object_object_get_ex(ev, "data", &d);
-		if (!ours(d, domid)) {
-			json_object_put(ev);
-			continue;
-		}
-		if (!strcmp(rpc_json_str(ev, "event", ""), "MIGRATION_PASS") &&
-		    o->verbose)
-			print_round(d, tty);
-		/* godwitd says the VMM ended: nothing more will come. */
-		if (!strcmp(rpc_json_str(ev, "event", ""), "VMM_ENDED")) {
-			rc = ended(o, rpc_json_str(d, "end", ""),
-				   rpc_json_str(d, "reason", ""));
-			json_object_put(last);
-			json_object_put(ev);
-			return rc;
-		}
-		if (!strcmp(rpc_json_str(ev, "event", ""), "MIGRATION") &&
-		    !strcmp(rpc_json_str(d, "status", ""), "unconfirmed") &&
-		    !last) {
-			fprintf(stderr,
-				"godwit: migrate %s: %s; asking the destination\n",
-				o->vm, rpc_json_str(d, "error", ""));
-			last = json_object_get(d);
-			until = time_mono_ns() +
-				unconfirmed_wait_ms() * NSEC_PER_MSEC;
-		} else if (!strcmp(rpc_json_str(ev, "event", ""),
-				   "MIGRATION") &&
-			   strcmp(rpc_json_str(d, "status", ""), "active")) {
-			rc = outcome(o, d, tty);
-			json_object_put(last);
-			json_object_put(ev);
-			return rc;
-		}
-		json_object_put(ev);
 	}
 }
 
 int cmd_migrate(int argc, char **argv)
 {
-	struct json_object *args, *ret = NULL, *id;
+	struct godwit_result res = GODWIT_RESULT_INIT;
+	struct godwit_migrate_started st;
 	struct follow_vm w = { "", "" };
-	int64_t domid = -1;
 	struct mig_opts o;
 	struct route r;
 	int rc;
@@ -389,18 +340,20 @@ int cmd_migrate(int argc, char **argv)
 		return rc < 0 ? CLI_OK : rc;
 	if (route_open(&r, "migrate", o.vm, false))
 		return CLI_FAIL;
-	args = migrate_args(&o, r.daemon);
-	rc = route_call(&r, "migrate", "migrate", args, &ret);
-	json_object_put(args);
-	if (!rc && r.daemon) {
-		domid = json_object_object_get_ex(ret, "domid", &id) ?
-				json_object_get_int64(id) :
-				-2;
-		follow_vm_from(&w, ret);
+	rc = route_wait(&r, "migrate",
+			godwit_migrate(r.c, o.vm, &o.p, ROUTE_TIMEOUT_MS,
+				       godwit_result_fn, &res, r.err,
+				       sizeof(r.err)),
+			&res);
+	if (!rc && godwit_decode_started(res.ret, &st, r.err, sizeof(r.err))) {
+		fprintf(stderr, "godwit: migrate %s: %s\n", o.vm, r.err);
+		rc = CLI_FAIL;
 	}
-	json_object_put(ret);
-	if (!rc)
-		rc = follow(&r.c, &o, domid, &w);
+	godwit_result_release(&res);
+	if (!rc) {
+		follow_vm_from(&w, &st);
+		rc = follow(&r.c, &o, route_is_daemon(&r) ? st.domid : -1, &w);
+	}
 	route_close(&r);
 	return rc;
 }
@@ -452,8 +405,8 @@ static const char *resolve_parse(int argc, char **argv, const char **dom_out,
 
 int cmd_migrate_resolve(int argc, char **argv)
 {
+	struct godwit_result res = GODWIT_RESULT_INIT;
 	const char *dom = NULL, *action;
-	struct json_object *args;
 	struct route r;
 	int rc;
 
@@ -463,11 +416,15 @@ int cmd_migrate_resolve(int argc, char **argv)
 	if (route_open(&r, "migrate-resolve", dom, false))
 		return CLI_FAIL;
 	/* Answered once the VM runs here again, or has ended. */
-	rpc_client_set_timeout(r.c, 60000);
-	args = r.daemon ? route_dom_args(&r) : json_object_new_object();
-	json_object_object_add(args, "action", json_object_new_string(action));
-	rc = route_call(&r, "migrate-resolve", "migrate-resolve", args, NULL);
-	json_object_put(args);
+	rc = route_wait(
+		&r, "migrate-resolve",
+		godwit_migrate_resolve(r.c, dom,
+				       !strcmp(action, "resume-here") ?
+					       GODWIT_RESOLVE_RESUME_HERE :
+					       GODWIT_RESOLVE_DISCARD,
+				       60000, godwit_result_fn, &res),
+		&res);
+	godwit_result_release(&res);
 	route_close(&r);
 	if (rc)
 		return rc;

@@ -14,13 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "toolstack/cli/cli.h"
-#include "toolstack/cli/route.h"
-#include "toolstack/cli/vmopts.h"
-#include <godwit/gwdctl.h>
-#include <godwit/vmctl.h>
+#include <godwit/domain.h>
+
 #include "monitor/monitor.h"
-#include "rpc/client.h"
+#include "toolstack/cli/cli.h"
+#include "toolstack/cli/vmopts.h"
 
 static void restore_usage(FILE *f)
 {
@@ -51,36 +49,37 @@ static bool daemon_args(int argc, char **argv, bool *paused, int *file)
 	return *file >= 0;
 }
 
-static int restore_by_daemon(struct rpc_client *c, const char *file,
+static int restore_by_daemon(struct godwit_conn *c, const char *file,
 			     bool paused)
 {
-	struct json_object *args, *ret = NULL, *name, *id;
-	char err[VMCTL_ERR_MAX], path[PATH_MAX];
+	struct godwit_result res = GODWIT_RESULT_INIT;
+	char err[GODWIT_ERROR_MAX] = "", path[PATH_MAX];
+	struct godwit_domain_made m;
 	int rc;
 
 	if (cli_absolute(file, path, sizeof(path))) {
 		fprintf(stderr, "godwit: restore: file name too long\n");
-		rpc_client_close(c);
+		godwit_conn_close(c);
 		return CLI_FAIL;
 	}
-	rpc_client_set_timeout(c, -1); /* big guests take a while */
-	args = json_object_new_object();
-	json_object_object_add(args, "file", json_object_new_string(path));
-	json_object_object_add(args, "paused", json_object_new_boolean(paused));
-	rc = gwdctl_execute(c, "restore", args, &ret, err, sizeof(err));
-	json_object_put(args);
-	rpc_client_close(c);
+	/* Big guests take a while: no limit. */
+	rc = godwit_restore(c, path, paused, -1, godwit_result_fn, &res, err,
+			    sizeof(err));
+	if (!rc)
+		rc = godwit_result_wait(c, &res);
+	godwit_conn_close(c);
+	if (!rc)
+		rc = godwit_decode_made(res.ret, &m, res.error,
+					sizeof(res.error));
 	if (rc) {
-		fprintf(stderr, "godwit: restore %s: %s\n", file, err);
+		fprintf(stderr, "godwit: restore %s: %s\n", file,
+			err[0] ? err : res.error);
+		godwit_result_release(&res);
 		return CLI_FAIL;
 	}
-	if (json_object_object_get_ex(ret, "name", &name) &&
-	    json_object_object_get_ex(ret, "domid", &id))
-		fprintf(stderr,
-			"godwit: domain %s restored from %s (id %lld)\n",
-			json_object_get_string(name), file,
-			(long long)json_object_get_int64(id));
-	json_object_put(ret);
+	fprintf(stderr, "godwit: domain %s restored from %s (id %lld)\n",
+		m.name, file, (long long)m.domid);
+	godwit_result_release(&res);
 	return CLI_OK;
 }
 
@@ -104,12 +103,13 @@ static bool take_foreground_flag(int *argc, char **argv)
 int cmd_restore(int argc, char **argv)
 {
 	bool foreground = take_foreground_flag(&argc, argv), paused;
-	struct rpc_client *c;
+	char err[GODWIT_ERROR_MAX];
+	struct godwit_conn *c;
 	struct monitor_opts *o;
 	int rc, first;
 
 	if (!foreground && daemon_args(argc, argv, &paused, &first) &&
-	    route_daemon_up(&c))
+	    !godwit_open_daemon(&c, err, sizeof(err)))
 		return restore_by_daemon(c, argv[first], paused);
 	o = calloc(1, sizeof(*o));
 	if (!o)

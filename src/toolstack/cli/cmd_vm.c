@@ -10,19 +10,35 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <godwit/domain.h>
+
 #include "toolstack/cli/cli.h"
 #include "toolstack/cli/route.h"
-#include "rpc/client.h"
 
-static int simple(int argc, char **argv, const char *daemon_cmd,
-		  const char *vm_cmd, const char *done)
+int cli_verb(const char *verb, const char *dom, int v, int timeout_ms)
+{
+	struct godwit_result res = GODWIT_RESULT_INIT;
+	struct route r;
+	int rc;
+
+	if (route_open(&r, verb, dom, false))
+		return CLI_FAIL;
+	rc = route_wait(&r, verb,
+			godwit_domain_verb(r.c, dom, v, timeout_ms,
+					   godwit_result_fn, &res),
+			&res);
+	godwit_result_release(&res);
+	route_close(&r);
+	return rc;
+}
+
+static int simple(int argc, char **argv, enum godwit_verb v, const char *done)
 {
 	int rc = route_dom_argv(argc, argv, NULL);
 
 	if (rc >= 0)
 		return rc;
-	rc = route_dom_call(argv[0], argv[1], daemon_cmd, vm_cmd,
-			    RPC_CLIENT_TIMEOUT_MS, NULL);
+	rc = cli_verb(argv[0], argv[1], v, ROUTE_TIMEOUT_MS);
 	if (!rc)
 		fprintf(stderr, "godwit: %s %s\n", argv[1], done);
 	return rc;
@@ -30,12 +46,12 @@ static int simple(int argc, char **argv, const char *daemon_cmd,
 
 int cmd_pause(int argc, char **argv)
 {
-	return simple(argc, argv, "pause", "stop", "paused");
+	return simple(argc, argv, GODWIT_VERB_PAUSE, "paused");
 }
 
 int cmd_unpause(int argc, char **argv)
 {
-	return simple(argc, argv, "unpause", "cont", "unpaused");
+	return simple(argc, argv, GODWIT_VERB_UNPAUSE, "unpaused");
 }
 
 int cli_absolute(const char *file, char *out, size_t len)
@@ -57,41 +73,39 @@ static void save_usage(FILE *f)
 		   "  -p   leave the domain paused after saving\n");
 }
 
-static int save_report(const char *vm, struct json_object *ret)
+static void save_report(const char *vm, struct json_object *ret)
 {
-	struct json_object *b, *t, *f;
+	struct godwit_save_result s;
+	char err[GODWIT_ERROR_MAX];
 
-	if (json_object_object_get_ex(ret, "bytes", &b) &&
-	    json_object_object_get_ex(ret, "total-time-ms", &t) &&
-	    json_object_object_get_ex(ret, "file", &f))
+	if (!godwit_decode_save(ret, &s, err, sizeof(err)))
 		fprintf(stderr,
 			"godwit: saved %s to %s (%.1f MiB in %lld ms)\n", vm,
-			json_object_get_string(f),
-			json_object_get_int64(b) / 1048576.0,
-			(long long)json_object_get_int64(t));
-	return CLI_OK;
+			s.file, s.bytes / 1048576.0,
+			(long long)s.total_time_ms);
 }
 
 int cmd_save(int argc, char **argv)
 {
-	struct json_object *args, *ret = NULL;
+	struct godwit_result res = GODWIT_RESULT_INIT;
+	unsigned int flags = 0;
 	char path[PATH_MAX];
-	bool keep = false, paused = false;
 	struct route r;
 	int opt, rc;
 
 	optind = 1;
 	while ((opt = getopt(argc, argv, "+cph")) != -1) {
 		if (opt == 'c')
-			keep = true;
+			flags |= GODWIT_SAVE_KEEP_RUNNING;
 		else if (opt == 'p')
-			paused = true;
+			flags |= GODWIT_SAVE_LEAVE_PAUSED;
 		else if (opt == 'h')
 			return save_usage(stdout), CLI_OK;
 		else
 			return save_usage(stderr), CLI_USAGE;
 	}
-	if (argc - optind != 2 || (keep && paused)) {
+	if (argc - optind != 2 ||
+	    flags == (GODWIT_SAVE_KEEP_RUNNING | GODWIT_SAVE_LEAVE_PAUSED)) {
 		save_usage(stderr);
 		return CLI_USAGE;
 	}
@@ -102,17 +116,15 @@ int cmd_save(int argc, char **argv)
 	}
 	if (route_open(&r, "save", argv[optind], false))
 		return CLI_FAIL;
-	rpc_client_set_timeout(r.c, -1); /* big guests take a while */
-	args = r.daemon ? route_dom_args(&r) : json_object_new_object();
-	json_object_object_add(args, "file", json_object_new_string(path));
-	json_object_object_add(args, "continue", json_object_new_boolean(keep));
-	json_object_object_add(args, "paused", json_object_new_boolean(paused));
-	rc = route_call(&r, "save", "save", args, &ret);
-	json_object_put(args);
+	/* Big guests take a while: no limit. */
+	rc = route_wait(&r, "save",
+			godwit_save(r.c, argv[optind], path, flags, -1,
+				    godwit_result_fn, &res, r.err,
+				    sizeof(r.err)),
+			&res);
 	route_close(&r);
-	if (rc)
-		return rc;
-	save_report(argv[optind], ret);
-	json_object_put(ret);
-	return CLI_OK;
+	if (!rc)
+		save_report(argv[optind], res.ret);
+	godwit_result_release(&res);
+	return rc;
 }

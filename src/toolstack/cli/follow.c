@@ -8,20 +8,18 @@
 
 #include "common/clock.h"
 #include "common/util.h"
-#include "rpc/client.h"
-#include <godwit/vmctl.h>
 
-void follow_vm_from(struct follow_vm *w, struct json_object *ret)
+void follow_vm_from(struct follow_vm *w,
+		    const struct godwit_migrate_started *st)
 {
-	snprintf(w->qmp, sizeof(w->qmp), "%s", rpc_json_str(ret, "qmp", ""));
-	snprintf(w->exit_file, sizeof(w->exit_file), "%s",
-		 rpc_json_str(ret, "exit-file", ""));
+	snprintf(w->qmp, sizeof(w->qmp), "%s", st->qmp);
+	snprintf(w->exit_file, sizeof(w->exit_file), "%s", st->exit_file);
 }
 
-int follow_next_event_until(struct rpc_client *c, uint64_t until,
-			    struct json_object **ev_out)
+int follow_next_event_until(struct godwit_conn *c, uint64_t until,
+			    struct godwit_event **ev_out)
 {
-	struct rpc_result res;
+	char err[GODWIT_ERROR_MAX];
 	uint64_t now;
 	int rc, wait_ms;
 
@@ -34,15 +32,14 @@ int follow_next_event_until(struct rpc_client *c, uint64_t until,
 			wait_ms = MIN((uint64_t)wait_ms,
 				      (until - now) / NSEC_PER_MSEC + 1);
 		}
-		rc = rpc_client_next_event(c, wait_ms, ev_out);
+		rc = godwit_next_event(c, wait_ms, ev_out);
 		if (rc != -ETIMEDOUT)
 			return rc;
 		if (until && time_mono_ns() >= until)
 			return -ETIMEDOUT;
 		/* Quiet: is anyone still there? */
-		rpc_client_set_timeout(c, FOLLOW_PING_MS);
-		rc = rpc_client_execute(c, "query-version", NULL, -1, &res);
-		rpc_result_release(&res);
+		rc = godwit_execute(c, "query-version", NULL, FOLLOW_PING_MS,
+				    NULL, err, sizeof(err));
 		if (rc == -ETIMEDOUT)
 			return -EHOSTDOWN; /* not our deadline: the peer's */
 		if (rc && rc != -EREMOTEIO)
@@ -50,38 +47,32 @@ int follow_next_event_until(struct rpc_client *c, uint64_t until,
 	}
 }
 
-int follow_next_event(struct rpc_client *c, struct json_object **ev_out)
-{
-	return follow_next_event_until(c, 0, ev_out);
-}
-
-int follow_reconnect(const struct follow_vm *w, struct rpc_client **c_out,
-		     struct json_object **final_out)
+int follow_reconnect(const struct follow_vm *w, struct godwit_conn **c_out,
+		     struct godwit_migration *final_out, bool *ended)
 {
 	struct json_object *q = NULL;
-	char err[VMCTL_ERR_MAX];
-	const char *status;
+	char err[GODWIT_ERROR_MAX];
 	int rc;
 
 	*c_out = NULL;
-	*final_out = NULL;
+	*ended = false;
 	if (!w->qmp[0])
 		return -ENOENT;
-	rc = vmctl_open(w->qmp, c_out, err, sizeof(err));
+	rc = godwit_open_vm(w->qmp, c_out, err, sizeof(err));
 	if (rc)
 		return rc;
-	rc = vmctl_execute(*c_out, "query-migrate", NULL, &q, err, sizeof(err));
+	rc = godwit_execute(*c_out, "query-migrate", NULL, FOLLOW_PING_MS, &q,
+			    err, sizeof(err));
+	if (!rc)
+		rc = godwit_decode_migration(q, final_out, err, sizeof(err));
+	json_object_put(q);
 	if (rc) {
-		rpc_client_close(*c_out);
+		godwit_conn_close(*c_out);
 		*c_out = NULL;
 		return rc;
 	}
-	status = rpc_json_str(q, "status", "");
-	if (!strcmp(status, "active") || !strcmp(status, "none")) {
-		json_object_put(q);
-		return 0;
-	}
-	*final_out = q;
+	*ended = final_out->status != GODWIT_MIGRATION_ACTIVE &&
+		 final_out->status != GODWIT_MIGRATION_NONE;
 	return 0;
 }
 

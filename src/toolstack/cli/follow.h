@@ -13,9 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <json-c/json.h>
-
-struct rpc_client;
+#include <godwit/client.h>
+#include <godwit/migrate.h>
 
 /* Silence longer than this gets a ping; the ping gets as long again. */
 #define FOLLOW_PING_MS 15000
@@ -26,30 +25,27 @@ struct follow_vm {
 	char exit_file[PATH_MAX]; /* its exit file, "" if unknown */
 };
 
-/* Fill w from godwitd's answer to migrate (its "qmp", "exit-file"). */
-void follow_vm_from(struct follow_vm *w, struct json_object *ret);
+/* Fill w from godwitd's answer to migrate (its qmp and exit file). */
+void follow_vm_from(struct follow_vm *w,
+		    const struct godwit_migrate_started *st);
 
 /*
- * The next event on c (*ev_out, caller owns). A quiet peer is pinged
- * (query-version); an error (-ECONNRESET, -ETIMEDOUT...) means it is
- * gone or does not answer.
+ * The next event on c (*ev_out, caller frees it with godwit_event_free),
+ * or -ETIMEDOUT once CLOCK_MONOTONIC passes until (ns; 0: no limit). A
+ * quiet peer is pinged (query-version); one that does not answer is
+ * -EHOSTDOWN; other errors (-ECONNRESET...) mean it is gone.
  */
-int follow_next_event(struct rpc_client *c, struct json_object **ev_out);
-/*
- * The same, but -ETIMEDOUT once CLOCK_MONOTONIC passes until (ns; 0:
- * no limit). A peer that does not answer its ping is -EHOSTDOWN then.
- */
-int follow_next_event_until(struct rpc_client *c, uint64_t until,
-			    struct json_object **ev_out);
+int follow_next_event_until(struct godwit_conn *c, uint64_t until,
+			    struct godwit_event **ev_out);
 
 /*
- * godwitd went away: connect to the VM process. 0 with *c_out, and in
- * *final_out its query-migrate answer if the migration has ended
- * already (else NULL: follow *c_out's events); -errno when the VM
- * process cannot be reached (it has ended).
+ * godwitd went away: connect to the VM process. 0 with *c_out, and
+ * *ended true with its query-migrate answer in *final_out if the
+ * migration has ended already (else follow *c_out's events); -errno
+ * when the VM process cannot be reached (it has ended).
  */
-int follow_reconnect(const struct follow_vm *w, struct rpc_client **c_out,
-		     struct json_object **final_out);
+int follow_reconnect(const struct follow_vm *w, struct godwit_conn **c_out,
+		     struct godwit_migration *final_out, bool *ended);
 
 /*
  * How the VM process ended, from its exit file ("STATUS KIND REASON"):

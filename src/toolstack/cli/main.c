@@ -3,10 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <godwit/client.h>
+
 #include "common/compiler.h"
 #include "common/log.h"
 #include "toolstack/cli/cli.h"
-#include <godwit/gwdctl.h>
 #include "tools/inspect.h"
 
 static const struct cli_verb verbs[] = {
@@ -47,17 +48,16 @@ static void usage(FILE *f)
 	for (i = 0; i < ARRAY_SIZE(verbs); i++)
 		fprintf(f, "  %-16s %s\n", verbs[i].name, verbs[i].summary);
 	fprintf(f,
-		"\nDomains: when godwitd answers on %s/%s, verbs go\n"
+		"\nDomains: when godwitd answers on %s/godwitd.sock, verbs go\n"
 		"through it and DOMAIN is a name, id or uuid. A DOMAIN containing '/' is\n"
 		"a VM control socket, used directly. Without a daemon, DOMAIN NAME means\n"
 		"the VM socket %s/vm/NAME.qmp (as `godwit run` makes it), restore runs\n"
 		"in the foreground, and create and list fail. ($GODWIT_RUN_DIR moves\n"
-		"%s.)\n"
+		"/run/godwit.)\n"
 		"\nExit status: 0 success, 1 failure, 2 usage error ('run', 'restore -F'\n"
 		"and 'migrate-receive' return the guest's status).\n"
 		"'godwit VERB --help' describes a verb.\n",
-		gwdctl_run_dir(), GWDCTL_SOCK_NAME, gwdctl_run_dir(),
-		GWDCTL_RUN_DIR);
+		godwit_run_dir(), godwit_run_dir());
 }
 
 int main(int argc, char **argv)

@@ -5,91 +5,42 @@
 #include <string.h>
 
 #include "toolstack/cli/cli.h"
-#include <godwit/gwdctl.h>
-#include "rpc/client.h"
-
-bool route_daemon_up(struct rpc_client **c_out)
-{
-	char err[VMCTL_ERR_MAX];
-	int rc;
-
-	*c_out = NULL;
-	rc = gwdctl_open(c_out, err, sizeof(err));
-	return rc == 0;
-}
 
 int route_open(struct route *r, const char *verb, const char *dom,
 	       bool need_daemon)
 {
-	int rc;
-
 	memset(r, 0, sizeof(*r));
 	r->dom = dom;
-	if (!strchr(dom, '/')) {
-		rc = gwdctl_open(&r->c, r->err, sizeof(r->err));
-		if (rc == 0) {
-			r->daemon = true;
-			return 0;
-		}
-		if (need_daemon || !gwdctl_is_absent(rc)) {
-			fprintf(stderr, "godwit: %s %s: %s\n", verb, dom,
-				r->err);
-			return CLI_FAIL;
-		}
-	}
-	if (vmctl_open(dom, &r->c, r->err, sizeof(r->err))) {
-		fprintf(stderr, "godwit: %s %s: %s\n", verb, dom, r->err);
-		return CLI_FAIL;
-	}
-	return 0;
+	if (!godwit_open_domain(dom, need_daemon, &r->c, r->err,
+				sizeof(r->err)))
+		return 0;
+	fprintf(stderr, "godwit: %s %s: %s\n", verb, dom, r->err);
+	return CLI_FAIL;
 }
 
 void route_close(struct route *r)
 {
-	rpc_client_close(r->c);
+	godwit_conn_close(r->c);
 	r->c = NULL;
 }
 
-int route_call(struct route *r, const char *verb, const char *command,
-	       struct json_object *args, struct json_object **ret_out)
+bool route_is_daemon(const struct route *r)
 {
-	int rc = r->daemon ? gwdctl_execute(r->c, command, args, ret_out,
-					    r->err, sizeof(r->err)) :
-			     vmctl_execute(r->c, command, args, ret_out, r->err,
-					   sizeof(r->err));
+	return godwit_conn_is_daemon(r->c);
+}
 
-	if (rc) {
-		fprintf(stderr, "godwit: %s %s: %s\n", verb, r->dom, r->err);
+int route_wait(struct route *r, const char *verb, int started,
+	       struct godwit_result *res)
+{
+	if (started) {
+		fprintf(stderr, "godwit: %s %s: %s\n", verb, r->dom,
+			r->err[0] ? r->err : strerror(-started));
 		return CLI_FAIL;
 	}
-	return 0;
-}
-
-struct json_object *route_dom_args(const struct route *r)
-{
-	struct json_object *a = json_object_new_object();
-
-	json_object_object_add(a, "domain", json_object_new_string(r->dom));
-	return a;
-}
-
-int route_dom_call(const char *verb, const char *dom, const char *daemon_cmd,
-		   const char *vm_cmd, int timeout_ms,
-		   struct json_object **ret_out)
-{
-	struct json_object *args;
-	struct route r;
-	int rc;
-
-	if (route_open(&r, verb, dom, false))
-		return CLI_FAIL;
-	rpc_client_set_timeout(r.c, timeout_ms);
-	args = r.daemon ? route_dom_args(&r) : NULL;
-	rc = route_call(&r, verb, r.daemon ? daemon_cmd : vm_cmd, args,
-			ret_out);
-	json_object_put(args);
-	route_close(&r);
-	return rc;
+	if (!godwit_result_wait(r->c, res))
+		return 0;
+	fprintf(stderr, "godwit: %s %s: %s\n", verb, r->dom, res->error);
+	return CLI_FAIL;
 }
 
 int route_dom_argv(int argc, char **argv, const char *help)

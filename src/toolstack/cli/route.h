@@ -1,28 +1,29 @@
 /*
- * Where a verb about a domain goes (the rule `godwit --help` states):
+ * Where a verb about a domain goes (the rule `godwit --help` states,
+ * godwit_open_domain() in the client library applies it):
  *  - a domain argument containing '/' is a VM control socket: used
  *    directly, daemon or not;
  *  - else, when godwitd answers on its socket, through the daemon, which
  *    knows domains by name, id or uuid;
  *  - else (no daemon) straight to RUN/vm/NAME.qmp, as `godwit run`
  *    names its socket.
+ * Everything the CLI does over a socket goes through the client library
+ * (include/godwit/): it is the library's first user.
  */
 #ifndef GODWIT_CLI_ROUTE_H
 #define GODWIT_CLI_ROUTE_H
 
 #include <stdbool.h>
 
-#include <json-c/json.h>
+#include <godwit/client.h>
 
-#include <godwit/vmctl.h>
-
-struct rpc_client;
+/* How long a verb waits for an answer unless it says otherwise. */
+#define ROUTE_TIMEOUT_MS 30000
 
 struct route {
-	bool daemon; /* c talks to godwitd; else to the VM itself */
-	struct rpc_client *c;
+	struct godwit_conn *c;
 	const char *dom; /* the domain argument */
-	char err[VMCTL_ERR_MAX];
+	char err[GODWIT_ERROR_MAX];
 };
 
 /*
@@ -33,25 +34,17 @@ struct route {
 int route_open(struct route *r, const char *verb, const char *dom,
 	       bool need_daemon);
 void route_close(struct route *r);
+/* Does the route go through godwitd? */
+bool route_is_daemon(const struct route *r);
 
 /*
- * Run command on the route's peer; prints "godwit: VERB DOM: error" and
- * returns CLI_FAIL on failure. *ret_out (may be NULL) gets the result.
+ * Wait for res, a command started on r (started: what starting it
+ * returned, its reason in r->err). Prints "godwit: VERB DOM: error" and
+ * returns CLI_FAIL if it failed; 0 with res->ret the answer (release res
+ * either way).
  */
-int route_call(struct route *r, const char *verb, const char *command,
-	       struct json_object *args, struct json_object **ret_out);
-
-/* {"domain": dom} plus nothing else: the daemon's usual arguments. */
-struct json_object *route_dom_args(const struct route *r);
-
-/*
- * The whole round for a verb without options: open the way to dom, run
- * daemon_cmd with route_dom_args or vm_cmd without arguments, waiting up
- * to timeout_ms for the answer, and close. Returns as route_call.
- */
-int route_dom_call(const char *verb, const char *dom, const char *daemon_cmd,
-		   const char *vm_cmd, int timeout_ms,
-		   struct json_object **ret_out);
+int route_wait(struct route *r, const char *verb, int started,
+	       struct godwit_result *res);
 
 /*
  * Check argv of a verb that takes just DOMAIN (argv[0] is the verb).
@@ -60,8 +53,5 @@ int route_dom_call(const char *verb, const char *dom, const char *daemon_cmd,
  * a wrong count the usage line on stderr.
  */
 int route_dom_argv(int argc, char **argv, const char *help);
-
-/* Is a daemon answering? Opens *c_out when it is (close it). */
-bool route_daemon_up(struct rpc_client **c_out);
 
 #endif

@@ -149,7 +149,8 @@ static int set_memory(struct domain_config *c, const char *arg)
 	if (parse_size_bytes(arg, &bytes))
 		return bad("--memory", arg,
 			   "not a size (MiB, or a number with a k/m/g suffix)");
-	if (bytes < MIN_MEM_MIB * MIB || bytes % (2 * MIB)) {
+	if (bytes < MIN_MEM_MIB * MIB || bytes % MIB ||
+	    domain_config_check_memory(bytes / MIB, why, sizeof(why))) {
 		snprintf(why, sizeof(why),
 			 "must be a multiple of 2 MiB and at least %d MiB",
 			 MIN_MEM_MIB);

@@ -24,6 +24,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "rpc/msg_domain.h"
 #include "toolstack/daemon/vmlink.h"
 
 #define PROBE_FIRST_MS 20
@@ -51,10 +52,11 @@ static void on_event(struct vmlink *l, void *opaque, const char *name,
 		job_note_status(d, "running", NULL);
 	else if (!strcmp(name, "SHUTDOWN"))
 		job_note_status(d, "shutdown", NULL);
-	if (!strncmp(name, "MIGRATION", 9) || !strncmp(name, "SAVE", 4)) {
+	if (!strncmp(name, "MIGRATION", 9) || !strncmp(name, "SAVE", 4))
 		job_on_event(d, name, data);
-		ctl_relay_event(d, name, data);
-	}
+	/* Every client may follow every domain: the VMM's events go on as
+	 * they are, naming the domain (ctl_relay_event). */
+	ctl_relay_event(d, name, data);
 }
 
 static void on_down(struct vmlink *l, void *opaque, const char *why)
@@ -118,15 +120,6 @@ static struct dom *ctx_dom(void *opaque)
 	return d;
 }
 
-static int64_t jint(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	if (!o || !json_object_object_get_ex(o, key, &v))
-		return 0;
-	return json_object_get_int64(v);
-}
-
 /* A query failed: drop this link and try again a little later. */
 static void attach_retry(struct dom *d, const char *what, const char *why)
 {
@@ -139,21 +132,26 @@ static void attach_retry(struct dom *d, const char *what, const char *why)
 /* Everyone waiting for the domain to come up gets its identity. */
 void attach_answer_up(struct dom *d)
 {
+	struct json_object *ret;
+	char why[RPC_MSG_WHY_MAX];
 	struct dom_waiter *w;
+	struct rpc_dom_made m;
 	unsigned int i;
 
 	for (i = 0; i < DOM_WAITERS_MAX; i++) {
 		w = &d->waiters[i];
 		if (!w->used || w->kind != WAIT_UP)
 			continue;
-		if (!w->ret)
-			w->ret = json_object_new_object();
-		json_object_object_add(w->ret, "domid",
-				       json_object_new_int64(d->rec.domid));
-		json_object_object_add(w->ret, "name",
-				       json_object_new_string(d->rec.name));
-		json_object_object_add(w->ret, "uuid",
-				       json_object_new_string(d->rec.uuid));
+		/* create's waiter has the config's warnings already. */
+		if (rpc_msg_decode(&rpc_msg_dom_made, w->ret, &m, why,
+				   sizeof(why)))
+			rpc_msg_init(&rpc_msg_dom_made, &m);
+		m.domid = d->rec.domid;
+		snprintf(m.name, sizeof(m.name), "%s", d->rec.name);
+		snprintf(m.uuid, sizeof(m.uuid), "%s", d->rec.uuid);
+		ret = rpc_msg_encode(&rpc_msg_dom_made, &m);
+		json_object_put(w->ret);
+		w->ret = ret;
 	}
 	dom_wait_done(d, WAIT_UP, NULL);
 }
@@ -231,15 +229,18 @@ static void on_console(void *opaque, int rc, struct json_object *ret,
 		       const struct vmlink_err *err)
 {
 	struct dom *d = ctx_dom(opaque);
+	char why[RPC_MSG_WHY_MAX];
+	struct rpc_console c;
 
 	if (!d)
 		return;
+	if (!rc && rpc_msg_decode(&rpc_msg_console, ret, &c, why, sizeof(why)))
+		rc = -EPROTO;
 	if (rc)
-		return attach_retry(d, "query-console", err->desc);
+		return attach_retry(d, "query-console",
+				    rc == -EPROTO ? why : err->desc);
 	snprintf(d->rec.console, sizeof(d->rec.console), "%s",
-		 strcmp(rpc_json_str(ret, "type", ""), "pty") ?
-			 "" :
-			 rpc_json_str(ret, "path", ""));
+		 strcmp(c.type, "pty") ? "" : c.path);
 	go_live(d);
 }
 
@@ -336,10 +337,13 @@ static void arrival_move_record(struct dom *d, const char *old_dir)
 static int arrival_register(struct dom *d, struct json_object *ret)
 {
 	char old_dir[PATH_MAX], why[CONFIG_MSG_MAX];
-	const char *text = rpc_json_str(ret, "config", "");
+	struct rpc_vm_config q;
 	int rc;
 
-	if (reg_set_config(d, text, strlen(text), why, sizeof(why)))
+	if (rpc_msg_decode(&rpc_msg_vm_config, ret, &q, why, sizeof(why)))
+		log_warn("domain %s: %s", d->rec.name, why);
+	else if (reg_set_config(d, q.config, strlen(q.config), why,
+				sizeof(why)))
 		log_warn("domain %s: its configuration does not parse here: %s",
 			 d->rec.name, why);
 	snprintf(old_dir, sizeof(old_dir), "%s", d->rec.dir);
@@ -384,24 +388,24 @@ static void on_config(void *opaque, int rc, struct json_object *ret,
 
 /* ---- query-domain: who answers? ---- */
 
-static void learn_status(struct dom *d, struct json_object *ret)
-{
-	job_note_status(d, rpc_json_str(ret, "status", ""), NULL);
-	d->cpu_ns = jint(ret, "cpu-time-ns");
-}
-
 static void on_domain(void *opaque, int rc, struct json_object *ret,
 		      const struct vmlink_err *err)
 {
 	struct dom *d = ctx_dom(opaque);
-	const char *uuid = rpc_json_str(ret, "uuid", ""),
-		   *name = rpc_json_str(ret, "name", "");
+	char why[RPC_MSG_WHY_MAX];
+	struct rpc_vm_domain q;
+	const char *uuid = q.uuid, *name = q.name;
 
 	if (!d)
 		return;
+	if (!rc &&
+	    rpc_msg_decode(&rpc_msg_vm_domain, ret, &q, why, sizeof(why)))
+		rc = -EPROTO;
 	if (rc)
-		return attach_retry(d, "query-domain", err->desc);
-	learn_status(d, ret);
+		return attach_retry(d, "query-domain",
+				    rc == -EPROTO ? why : err->desc);
+	job_note_status(d, q.status, NULL);
+	d->cpu_ns = q.cpu_time_ns;
 	if (d->registered) {
 		if (strcasecmp(uuid, d->rec.uuid)) {
 			log_err("domain %s: %s answers for another domain (%s, uuid %s); not adopting it",

@@ -16,6 +16,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "rpc/msg_domain.h"
 #include "toolstack/daemon/vmlink.h"
 
 #define LIST_QUERY_TIMEOUT_MS 2000
@@ -27,22 +28,12 @@ static struct gwd *req_gwd(struct rpc_request *req)
 	return req->opaque;
 }
 
-bool ctl_arg_bool(struct json_object *args, const char *key, bool dflt)
+struct dom *ctl_find_dom(struct gwd *g, const char *spec,
+			 struct rpc_reply *reply)
 {
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(args, key, &v))
-		return dflt;
-	return json_object_get_boolean(v);
-}
-
-struct dom *ctl_arg_dom(struct gwd *g, struct json_object *args,
-			struct rpc_reply *reply)
-{
-	const char *spec = rpc_json_str(args, "domain", NULL);
 	struct dom *d;
 
-	if (!spec) {
+	if (!spec[0]) {
 		rpc_reply_error(reply, RPC_ERR_GENERIC,
 				"'domain' (a name, id or uuid) is required");
 		return NULL;
@@ -54,6 +45,27 @@ struct dom *ctl_arg_dom(struct gwd *g, struct json_object *args,
 	else
 		dom_log_ctx(d);
 	return d;
+}
+
+bool ctl_decode(const struct rpc_msg_type *t, struct json_object *args,
+		void *msg, struct rpc_reply *reply)
+{
+	char why[RPC_MSG_WHY_MAX];
+
+	if (!rpc_msg_decode(t, args, msg, why, sizeof(why)))
+		return true;
+	rpc_reply_error(reply, RPC_ERR_GENERIC, "%s", why);
+	return false;
+}
+
+struct dom *ctl_arg_dom(struct gwd *g, struct json_object *args,
+			struct rpc_reply *reply)
+{
+	struct rpc_dom_args a;
+
+	if (!ctl_decode(&rpc_msg_dom, args, &a, reply))
+		return NULL;
+	return ctl_find_dom(g, a.domain, reply);
 }
 
 static const char *state_word(const struct dom *d)
@@ -90,68 +102,57 @@ bool ctl_dom_is_live(struct dom *d, struct rpc_reply *reply)
 }
 
 /* The config's disks for list: vdev, target, access, script if any. */
-static struct json_object *disks_json(const struct domain_config *cfg)
+static void disks_info(const struct domain_config *cfg, struct rpc_dom_info *o)
 {
-	struct json_object *a = json_object_new_array(), *o;
 	const struct domain_disk *k;
+	struct rpc_disk_info *x;
 	unsigned int i;
 
-	for (i = 0; cfg && i < cfg->nr_disks; i++) {
+	for (i = 0; cfg && i < cfg->nr_disks && i < RPC_DISKS_MAX; i++) {
 		k = &cfg->disks[i];
-		o = json_object_new_object();
-		json_object_object_add(o, "vdev",
-				       json_object_new_string(k->vdev));
-		json_object_object_add(o, "target",
-				       json_object_new_string(k->target));
-		json_object_object_add(
-			o, "access",
-			json_object_new_string(k->readonly ? "ro" : "rw"));
-		if (k->script[0])
-			json_object_object_add(
-				o, "script", json_object_new_string(k->script));
-		json_object_array_add(a, o);
+		x = &o->disks[o->nr_disks++];
+		snprintf(x->vdev, sizeof(x->vdev), "%s", k->vdev);
+		snprintf(x->target, sizeof(x->target), "%s", k->target);
+		snprintf(x->access, sizeof(x->access), "%s",
+			 k->readonly ? "ro" : "rw");
+		snprintf(x->script, sizeof(x->script), "%s", k->script);
 	}
-	return a;
 }
 
 /* The domain as the list command reports it (new object). */
 static struct json_object *dom_json(struct dom *d)
 {
-	struct json_object *o = json_object_new_object();
+	struct rpc_dom_info *o = calloc(1, sizeof(*o));
+	struct json_object *j;
+	bool unconfirmed = !strcmp(state_word(d), "unconfirmed");
 
-	json_object_object_add(o, "name", json_object_new_string(d->rec.name));
-	json_object_object_add(o, "domid", json_object_new_int64(d->rec.domid));
-	json_object_object_add(o, "uuid", json_object_new_string(d->rec.uuid));
-	json_object_object_add(o, "state",
-			       json_object_new_string(state_word(d)));
-	json_object_object_add(
-		o, "memory-mib",
-		json_object_new_int64(d->cfg ? d->cfg->memory_mib : 0));
-	json_object_object_add(o, "vcpus",
-			       json_object_new_int(d->cfg ? d->cfg->vcpus : 0));
-	json_object_object_add(o, "cpu-time-ns",
-			       json_object_new_int64(d->cpu_ns));
-	json_object_object_add(o, "pid", json_object_new_int(d->pid));
-	json_object_object_add(o, "console",
-			       json_object_new_string(d->rec.console));
-	json_object_object_add(o, "qmp", json_object_new_string(d->rec.qmp));
-	json_object_object_add(
-		o, "origin",
-		json_object_new_string(state_origin_name(d->rec.origin)));
-	json_object_object_add(o, "created",
-			       json_object_new_int64(d->rec.created));
+	if (!o)
+		return NULL;
+	snprintf(o->name, sizeof(o->name), "%s", d->rec.name);
+	o->domid = d->rec.domid;
+	snprintf(o->uuid, sizeof(o->uuid), "%s", d->rec.uuid);
+	snprintf(o->state, sizeof(o->state), "%s", state_word(d));
+	o->memory_mib = d->cfg ? d->cfg->memory_mib : 0;
+	o->vcpus = d->cfg ? d->cfg->vcpus : 0;
+	o->cpu_time_ns = d->cpu_ns;
+	o->pid = d->pid;
+	snprintf(o->console, sizeof(o->console), "%s", d->rec.console);
+	snprintf(o->qmp, sizeof(o->qmp), "%s", d->rec.qmp);
+	snprintf(o->origin, sizeof(o->origin), "%s",
+		 state_origin_name(d->rec.origin));
+	o->created = d->rec.created;
 	/* Unconfirmed: why, and what to do, matter more than a past end. */
-	json_object_object_add(
-		o, "reason",
-		json_object_new_string(strcmp(state_word(d), "unconfirmed") ?
-					       d->rec.reason :
-					       d->status_why));
-	json_object_object_add(o, "disks", disks_json(d->cfg));
-	return o;
+	snprintf(o->reason, sizeof(o->reason), "%s",
+		 unconfirmed ? d->status_why : d->rec.reason);
+	disks_info(d->cfg, o);
+	j = rpc_msg_encode(&rpc_msg_dom_info, o);
+	free(o);
+	return j;
 }
 
 void ctl_relay_event(struct dom *d, const char *name, struct json_object *data)
 {
+	struct rpc_event_origin org;
 	struct json_object *o = NULL;
 
 	if (data && json_object_deep_copy(data, &o, NULL))
@@ -160,9 +161,9 @@ void ctl_relay_event(struct dom *d, const char *name, struct json_object *data)
 		json_object_put(o);
 		o = json_object_new_object();
 	}
-	json_object_object_add(o, "domain",
-			       json_object_new_string(d->rec.name));
-	json_object_object_add(o, "domid", json_object_new_int64(d->rec.domid));
+	org.domid = d->rec.domid;
+	snprintf(org.domain, sizeof(org.domain), "%s", d->rec.name);
+	rpc_event_origin_set(o, &org);
 	rpc_server_event(d->gwd->rpc, name, o);
 }
 
@@ -277,14 +278,15 @@ static void list_item_done(void *opaque, int rc, struct json_object *ret,
 {
 	struct list_item *it = opaque;
 	struct list_req *lr = it->lr;
-	struct json_object *v;
 	struct dom *d = reg_by_serial(lr->g, it->serial);
+	struct rpc_vm_domain q;
+	char why[RPC_MSG_WHY_MAX];
 
-	if (d && rc == 0) {
-		if (json_object_object_get_ex(ret, "cpu-time-ns", &v))
-			d->cpu_ns = json_object_get_int64(v);
-		if (json_object_object_get_ex(ret, "status", &v))
-			job_note_status(d, json_object_get_string(v), NULL);
+	if (d && rc == 0 &&
+	    !rpc_msg_decode(&rpc_msg_vm_domain, ret, &q, why, sizeof(why))) {
+		d->cpu_ns = q.cpu_time_ns;
+		if (q.status[0])
+			job_note_status(d, q.status, NULL);
 	}
 	free(it);
 	if (--lr->outstanding == 0) {
@@ -411,15 +413,19 @@ static enum rpc_reply_kind cmd_shutdown(struct rpc_request *req,
 					struct json_object *args,
 					struct rpc_reply *reply)
 {
-	struct dom *d = ctl_arg_dom(req_gwd(req), args, reply);
+	struct rpc_shutdown_args a;
 	struct ctl_req *s;
+	struct dom *d;
 
+	if (!ctl_decode(&rpc_msg_shutdown, args, &a, reply))
+		return RPC_REPLY_ERROR;
+	d = ctl_find_dom(req_gwd(req), a.domain, reply);
 	if (!d || !ctl_dom_is_live(d, reply))
 		return RPC_REPLY_ERROR;
 	s = ctl_req_new(d, req->call);
 	if (!s)
 		return rpc_reply_error(reply, RPC_ERR_GENERIC, "out of memory");
-	s->wait = ctl_arg_bool(args, "wait", false);
+	s->wait = a.wait;
 	return ctl_call(d, "system_powerdown", NULL, FORWARD_TIMEOUT_MS,
 			shutdown_done, s, reply);
 }
@@ -429,7 +435,7 @@ static enum rpc_reply_kind cmd_console(struct rpc_request *req,
 				       struct rpc_reply *reply)
 {
 	struct dom *d = ctl_arg_dom(req_gwd(req), args, reply);
-	struct json_object *o;
+	struct rpc_console c = { .type = "pty" };
 
 	if (!d || !ctl_dom_is_live(d, reply))
 		return RPC_REPLY_ERROR;
@@ -438,11 +444,8 @@ static enum rpc_reply_kind cmd_console(struct rpc_request *req,
 			reply, RPC_ERR_GENERIC,
 			"domain %s has no console (its serial port goes to a file or nowhere)",
 			d->rec.name);
-	o = json_object_new_object();
-	json_object_object_add(o, "type", json_object_new_string("pty"));
-	json_object_object_add(o, "path",
-			       json_object_new_string(d->rec.console));
-	reply->ret = o;
+	snprintf(c.path, sizeof(c.path), "%s", d->rec.console);
+	reply->ret = rpc_msg_encode(&rpc_msg_console, &c);
 	return RPC_REPLY_RETURN;
 }
 

@@ -21,56 +21,22 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "rpc/msg_domain.h"
 #include "rpc/sock.h"
 
-struct create_args {
-	const char *text;
-	size_t len;
-	const char *file;
-	const char *cwd;
-	const char *overrides[CONFIG_OVERRIDES_MAX];
-	size_t nr_overrides;
-	bool paused;
-};
-
-static enum rpc_reply_kind parse_args(struct json_object *args,
-				      struct create_args *a,
-				      struct rpc_reply *reply)
+/* The arguments (rpc/msg_domain.h), with godwitd's own limit. */
+static bool parse_args(struct json_object *args, struct rpc_create_args *a,
+		       struct rpc_reply *reply)
 {
-	struct json_object *v, *item;
-	size_t i, n;
-
-	memset(a, 0, sizeof(*a));
-	if (!json_object_object_get_ex(args, "config", &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return rpc_reply_error(
-			reply, RPC_ERR_GENERIC,
-			"create: 'config' (the config file's text) is required");
-	a->text = json_object_get_string(v);
-	a->len = json_object_get_string_len(v);
-	a->file = rpc_json_str(args, "file", "config");
-	a->cwd = rpc_json_str(args, "cwd", NULL);
-	a->paused = ctl_arg_bool(args, "paused", false);
-	if (!json_object_object_get_ex(args, "overrides", &v))
-		return RPC_REPLY_RETURN;
-	if (!json_object_is_type(v, json_type_array))
-		return rpc_reply_error(
-			reply, RPC_ERR_GENERIC,
-			"create: 'overrides' must be a list of \"key=value\" strings");
-	n = json_object_array_length(v);
-	if (n > CONFIG_OVERRIDES_MAX)
-		return rpc_reply_error(reply, RPC_ERR_GENERIC,
-				       "create: at most %d overrides",
-				       CONFIG_OVERRIDES_MAX);
-	for (i = 0; i < n; i++) {
-		item = json_object_array_get_idx(v, i);
-		if (!json_object_is_type(item, json_type_string))
-			return rpc_reply_error(
-				reply, RPC_ERR_GENERIC,
-				"create: override %zu is not a string", i + 1);
-		a->overrides[a->nr_overrides++] = json_object_get_string(item);
+	if (!ctl_decode(&rpc_msg_create, args, a, reply))
+		return false;
+	if (a->nr_overrides > CONFIG_OVERRIDES_MAX) {
+		rpc_reply_error(reply, RPC_ERR_GENERIC,
+				"create: at most %d overrides",
+				CONFIG_OVERRIDES_MAX);
+		return false;
 	}
-	return RPC_REPLY_RETURN;
+	return true;
 }
 
 /* Make path absolute against cwd; -EINVAL if it cannot be. */
@@ -181,17 +147,16 @@ static int check_memory(struct gwd *g, const struct domain_config *c,
 	return -ENOMEM;
 }
 
+/* The answer's warnings; attach.c adds who the domain is once it runs. */
 static struct json_object *warnings_json(const struct config_diag *diag)
 {
-	struct json_object *o = json_object_new_object();
-	struct json_object *arr = json_object_new_array();
+	struct rpc_dom_made m;
 	unsigned int i;
 
-	for (i = 0; i < diag->nr_warnings; i++)
-		json_object_array_add(
-			arr, json_object_new_string(diag->warnings[i]));
-	json_object_object_add(o, "warnings", arr);
-	return o;
+	rpc_msg_init(&rpc_msg_dom_made, &m);
+	for (i = 0; i < diag->nr_warnings && i < RPC_WARNINGS_MAX; i++)
+		m.warnings[m.nr_warnings++] = diag->warnings[i];
+	return rpc_msg_encode(&rpc_msg_dom_made, &m);
 }
 
 /* Registry entry, config file, VMM: the domain exists from here on. */
@@ -243,7 +208,7 @@ enum rpc_reply_kind ctl_create(struct rpc_request *req,
 	struct config_diag *diag = malloc(sizeof(*diag));
 	enum rpc_reply_kind kind = RPC_REPLY_ERROR;
 	char qmp[PATH_MAX], uuid[DOMAIN_UUID_STR_LEN + 1];
-	struct create_args a;
+	struct rpc_create_args a;
 	struct dom *d = NULL;
 	unsigned int i;
 	int rc;
@@ -252,10 +217,11 @@ enum rpc_reply_kind ctl_create(struct rpc_request *req,
 		kind = rpc_reply_error(reply, RPC_ERR_GENERIC, "out of memory");
 		goto out;
 	}
-	if (parse_args(args, &a, reply) != RPC_REPLY_RETURN)
+	if (!parse_args(args, &a, reply))
 		goto out;
-	rc = domain_config_parse(a.file, a.text, a.len, a.overrides,
-				 a.nr_overrides, cfg, diag);
+	rc = domain_config_parse(a.file[0] ? a.file : "config", a.config,
+				 strlen(a.config), a.overrides, a.nr_overrides,
+				 cfg, diag);
 	if (rc) {
 		rpc_reply_error(reply, RPC_ERR_GENERIC, "%s", diag->error);
 		goto out;
@@ -264,7 +230,7 @@ enum rpc_reply_kind ctl_create(struct rpc_request *req,
 	log_ctx_set(cfg->name, uuid, "create");
 	for (i = 0; i < diag->nr_warnings; i++)
 		log_warn("create %s: %s", cfg->name, diag->warnings[i]);
-	if (absolute_paths(cfg, a.cwd, reply) ||
+	if (absolute_paths(cfg, a.cwd[0] ? a.cwd : NULL, reply) ||
 	    reg_qmp_path(g, cfg->name, qmp, sizeof(qmp)) ||
 	    check_free(g, cfg, qmp, reply) || check_memory(g, cfg, reply))
 		goto out;

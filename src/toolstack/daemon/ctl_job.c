@@ -23,6 +23,8 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "rpc/msg_migrate.h"
+#include "rpc/msg_save.h"
 #include "toolstack/daemon/preamble.h"
 #include "toolstack/daemon/vmlink.h"
 
@@ -43,19 +45,6 @@ static bool job_idle(struct dom *d, struct rpc_reply *reply)
 			"domain %s: a %s is already in progress", d->rec.name,
 			d->job.kind == JOB_SAVE ? "save" : "migration");
 	return false;
-}
-
-/* Only absolute paths: the daemon and its VMMs run in "/". */
-static const char *abs_file(struct json_object *args, struct rpc_reply *reply)
-{
-	const char *file = rpc_json_str(args, "file", NULL);
-
-	if (!file || file[0] != '/' || strlen(file) >= PATH_MAX - 16) {
-		rpc_reply_error(reply, RPC_ERR_GENERIC,
-				"'file' (an absolute path) is required");
-		return NULL;
-	}
-	return file;
 }
 
 /* ---- save ---- */
@@ -94,20 +83,36 @@ static void save_done(void *opaque, int rc, struct json_object *ret,
 	free(j);
 }
 
+/*
+ * What the daemon passes on to the VMM: the client's message without
+ * the domain, which is the daemon's to resolve (rpc/msg.h: the same
+ * codec on both sides, so nothing is lost or reinterpreted on the way).
+ */
+static struct json_object *forwarded(const struct rpc_msg_type *t, void *msg,
+				     char *domain)
+{
+	domain[0] = 0;
+	return rpc_msg_encode(t, msg);
+}
+
 enum rpc_reply_kind ctl_save(struct rpc_request *req, struct json_object *args,
 			     struct rpc_reply *reply)
 {
-	struct dom *d = ctl_arg_dom(req->opaque, args, reply);
-	bool keep = ctl_arg_bool(args, "continue", false);
-	bool paused = ctl_arg_bool(args, "paused", false);
 	enum rpc_reply_kind kind;
-	struct json_object *a;
-	const char *file;
+	struct rpc_save_args a;
+	struct json_object *fwd;
 	struct ctl_req *j;
+	struct dom *d;
 
-	if (!d || !ctl_dom_is_live(d, reply) || !job_idle(d, reply) ||
-	    !(file = abs_file(args, reply)))
+	if (!ctl_decode(&rpc_msg_save, args, &a, reply))
 		return RPC_REPLY_ERROR;
+	d = ctl_find_dom(req->opaque, a.domain, reply);
+	if (!d || !ctl_dom_is_live(d, reply) || !job_idle(d, reply))
+		return RPC_REPLY_ERROR;
+	/* The daemon and its VMMs run in "/": only absolute paths. */
+	if (a.file[0] != '/')
+		return rpc_reply_error(reply, RPC_ERR_GENERIC,
+				       "save: 'file' must be an absolute path");
 	j = ctl_req_new(d, req->call);
 	if (!j || dom_wait_add(d, WAIT_SAVED, req->call, NULL)) {
 		free(j);
@@ -115,19 +120,16 @@ enum rpc_reply_kind ctl_save(struct rpc_request *req, struct json_object *args,
 				       "domain %s: too many requests waiting",
 				       d->rec.name);
 	}
-	j->keep = keep || paused;
-	a = json_object_new_object();
-	json_object_object_add(a, "file", json_object_new_string(file));
-	json_object_object_add(a, "continue", json_object_new_boolean(keep));
-	json_object_object_add(a, "paused", json_object_new_boolean(paused));
-	kind = ctl_call(d, "save", a, -1, save_done, j, reply);
-	json_object_put(a);
+	j->keep = a.keep_running || a.leave_paused;
+	fwd = forwarded(&rpc_msg_save, &a, a.domain);
+	kind = ctl_call(d, "save", fwd, -1, save_done, j, reply);
+	json_object_put(fwd);
 	if (kind != RPC_REPLY_LATER) {
 		dom_wait_find(d, req->call)->used = false;
 		return kind;
 	}
-	job_begin(d, JOB_SAVE, file);
-	log_info("domain %s: saving to %s", d->rec.name, file);
+	job_begin(d, JOB_SAVE, a.file);
+	log_info("domain %s: saving to %s", d->rec.name, a.file);
 	return RPC_REPLY_LATER;
 }
 
@@ -160,13 +162,14 @@ enum rpc_reply_kind ctl_restore(struct rpc_request *req,
 				struct rpc_reply *reply)
 {
 	struct gwd *g = req->opaque;
-	const char *file = abs_file(args, reply);
+	struct rpc_restore_args a;
+	const char *file = a.file;
 	char why[512];
 	struct dom *d;
 	uint64_t mem;
 	int rc;
 
-	if (!file)
+	if (!ctl_decode(&rpc_msg_restore, args, &a, reply))
 		return RPC_REPLY_ERROR;
 	if (access(file, R_OK))
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
@@ -185,7 +188,7 @@ enum rpc_reply_kind ctl_restore(struct rpc_request *req,
 	d->rec.origin = ORIGIN_RESTORE;
 	d->rec.mem_bytes = mem;
 	snprintf(d->rec.peer, sizeof(d->rec.peer), "%s", file);
-	d->cont_when_live = !ctl_arg_bool(args, "paused", false);
+	d->cont_when_live = !a.paused;
 	d->rec.resume = d->cont_when_live; /* survives a daemon restart */
 	rc = reg_make_incoming_dir(d);
 	/* Paused until its name and uuid are checked: it must not run if
@@ -214,93 +217,53 @@ static void migrate_started(void *opaque, int rc, struct json_object *ret,
 {
 	struct ctl_req *j = opaque;
 	struct dom *d = reg_by_serial(j->g, j->serial);
+	struct rpc_migrate_started st = { .domid = j->domid };
 
 	if (rc) {
 		if (d)
 			d->job.active = false;
 		rpc_server_reply_error(j->g->rpc, j->call, RPC_ERR_GENERIC,
 				       "domain %s: %s", j->name, err->desc);
-	} else {
-		/* The client follows the events by this name and id. */
-		ret = json_object_new_object();
-		json_object_object_add(ret, "domain",
-				       json_object_new_string(j->name));
-		json_object_object_add(ret, "domid",
-				       json_object_new_int64(j->domid));
-		/* Where the VM is if this daemon goes away meanwhile. */
-		json_object_object_add(ret, "qmp",
-				       json_object_new_string(d ? d->rec.qmp :
-								  ""));
-		json_object_object_add(
-			ret, "exit-file",
-			json_object_new_string(d ? d->rec.exit_file : ""));
-		rpc_server_reply(j->g->rpc, j->call, ret, -1);
+		free(j);
+		return;
 	}
+	/* The client follows the events by this name and id, and goes to
+	 * the VM's socket and exit file if this daemon goes away. */
+	snprintf(st.domain, sizeof(st.domain), "%s", j->name);
+	snprintf(st.qmp, sizeof(st.qmp), "%s", d ? d->rec.qmp : "");
+	snprintf(st.exit_file, sizeof(st.exit_file), "%s",
+		 d ? d->rec.exit_file : "");
+	rpc_server_reply(j->g->rpc, j->call,
+			 rpc_msg_encode(&rpc_msg_migrate_started, &st), -1);
 	free(j);
-}
-
-static void copy_int(struct json_object *from, struct json_object *to,
-		     const char *key)
-{
-	struct json_object *v;
-
-	if (json_object_object_get_ex(from, key, &v))
-		json_object_object_add(to, key, json_object_get(v));
-}
-
-static int migrate_uri(struct json_object *args, char *uri, size_t len,
-		       struct rpc_reply *reply)
-{
-	const char *host = rpc_json_str(args, "host", NULL);
-	struct json_object *v;
-	int64_t port = NET_DEFAULT_PORT;
-
-	if (json_object_object_get_ex(args, "port", &v))
-		port = json_object_is_type(v, json_type_int) ?
-			       json_object_get_int64(v) :
-			       -1;
-	if (!host || !*host || port < 1 || port > 65535 ||
-	    str_printf(uri, len, strchr(host, ':') ? "[%s]:%lld" : "%s:%lld",
-		       host, (long long)port)) {
-		rpc_reply_error(
-			reply, RPC_ERR_GENERIC,
-			"migrate: 'host' (a string) and 'port' (1-65535) are required");
-		return -EINVAL;
-	}
-	return 0;
 }
 
 enum rpc_reply_kind ctl_migrate(struct rpc_request *req,
 				struct json_object *args,
 				struct rpc_reply *reply)
 {
-	struct dom *d = ctl_arg_dom(req->opaque, args, reply);
-	char uri[NET_HOST_MAX + 16];
+	struct rpc_migrate_args a;
 	enum rpc_reply_kind kind;
-	struct json_object *a;
+	struct json_object *fwd;
 	struct ctl_req *j;
+	struct dom *d;
 
-	if (!d || !ctl_dom_is_live(d, reply) || !job_idle(d, reply) ||
-	    migrate_uri(args, uri, sizeof(uri), reply))
+	if (!ctl_decode(&rpc_msg_migrate, args, &a, reply))
+		return RPC_REPLY_ERROR;
+	d = ctl_find_dom(req->opaque, a.domain, reply);
+	if (!d || !ctl_dom_is_live(d, reply) || !job_idle(d, reply))
 		return RPC_REPLY_ERROR;
 	j = ctl_req_new(d, req->call);
 	if (!j)
 		return rpc_reply_error(reply, RPC_ERR_GENERIC, "out of memory");
-	a = json_object_new_object();
-	json_object_object_add(a, "uri", json_object_new_string(uri));
-	json_object_object_add(
-		a, "live",
-		json_object_new_boolean(ctl_arg_bool(args, "live", true)));
-	copy_int(args, a, "bandwidth");
-	copy_int(args, a, "downtime-ms");
-	copy_int(args, a, "max-rounds");
-	kind = ctl_call(d, "migrate", a, MIGRATE_START_TIMEOUT_MS,
+	fwd = forwarded(&rpc_msg_migrate, &a, a.domain);
+	kind = ctl_call(d, "migrate", fwd, MIGRATE_START_TIMEOUT_MS,
 			migrate_started, j, reply);
-	json_object_put(a);
+	json_object_put(fwd);
 	if (kind != RPC_REPLY_LATER)
 		return kind;
-	job_begin(d, JOB_MIGRATE, uri);
-	log_info("domain %s: migrating to %s", d->rec.name, uri);
+	job_begin(d, JOB_MIGRATE, a.uri);
+	log_info("domain %s: migrating to %s", d->rec.name, a.uri);
 	return RPC_REPLY_LATER;
 }
 
@@ -316,11 +279,13 @@ static void why_done(void *opaque, int rc, struct json_object *ret,
 {
 	struct why_ask *a = opaque;
 	struct dom *d = reg_by_serial(a->g, a->serial);
+	char why[RPC_MSG_WHY_MAX];
+	struct rpc_migration q;
 
 	free(a);
-	if (d && !rc && !strcmp(d->status, "unconfirmed"))
-		snprintf(d->status_why, sizeof(d->status_why), "%s",
-			 rpc_json_str(ret, "error", ""));
+	if (d && !rc && !strcmp(d->status, "unconfirmed") &&
+	    !rpc_msg_decode(&rpc_msg_migration, ret, &q, why, sizeof(why)))
+		snprintf(d->status_why, sizeof(d->status_why), "%s", q.error);
 }
 
 void job_note_status(struct dom *d, const char *word, const char *why)
@@ -353,25 +318,28 @@ void job_note_status(struct dom *d, const char *word, const char *why)
 /* A VMM event about d's save or migration. */
 void job_on_event(struct dom *d, const char *name, struct json_object *data)
 {
-	struct json_object *v;
-	const char *status = "";
+	char why[RPC_MSG_WHY_MAX];
+	struct rpc_migration e;
+	const char *status;
 
 	if (strcmp(name, "MIGRATION"))
 		return;
-	if (json_object_object_get_ex(data, "status", &v))
-		status = json_object_get_string(v);
-	if (!strcmp(status, "active")) {
+	if (rpc_msg_decode(&rpc_msg_migration, data, &e, why, sizeof(why))) {
+		log_warn("domain %s: %s", d->rec.name, why);
+		return;
+	}
+	if (e.status == RPC_MIG_ACTIVE) {
 		if (!d->job.active || d->job.kind != JOB_MIGRATE)
 			job_begin(d, JOB_MIGRATE, "(started on the VM socket)");
 		return;
 	}
 	d->job.active = false;
-	if (!strcmp(status, "unconfirmed"))
-		job_note_status(d, "unconfirmed",
-				rpc_json_str(data, "error", ""));
-	if (json_object_object_get_ex(data, "error", &v))
+	status = rpc_mig_status_name(e.status);
+	if (e.status == RPC_MIG_UNCONFIRMED)
+		job_note_status(d, "unconfirmed", e.error);
+	if (e.error[0])
 		log_err("domain %s: migration to %s %s: %s", d->rec.name,
-			d->job.target, status, json_object_get_string(v));
+			d->job.target, status, e.error);
 	else
 		log_info("domain %s: migration to %s %s", d->rec.name,
 			 d->job.target, status);

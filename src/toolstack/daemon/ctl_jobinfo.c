@@ -1,6 +1,6 @@
 /*
  * job-info and job-abort: the save or migration a domain's VMM runs, in
- * the terms of virsh domjobinfo (<godwit/jobinfo.h>), built from the VMM's
+ * the terms of virsh domjobinfo (rpc/msg_job.h), built from the VMM's
  * query-migrate or query-save; and stopping a migration before the
  * handover.
  */
@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rpc/msg_job.h"
 #include "toolstack/daemon/vmlink.h"
-#include <godwit/jobinfo.h>
 
 #define QUERY_TIMEOUT_MS 5000
 
@@ -25,21 +25,43 @@ struct info_req {
 	uint64_t mem_bytes;
 };
 
+/* The VMM's query answer as job-info's (both rpc/msg_*.h). */
+static int info_build(const struct info_req *r, struct json_object *ret,
+		      struct rpc_job_info *j, char *why, size_t whylen)
+{
+	struct rpc_save_result s;
+	struct rpc_migration q;
+	int rc;
+
+	if (r->kind == JOB_SAVE) {
+		rc = rpc_msg_decode(&rpc_msg_save_result, ret, &s, why, whylen);
+		if (!rc)
+			rpc_job_info_from_save(j, &s, r->target, r->mem_bytes);
+		return rc;
+	}
+	rc = rpc_msg_decode(&rpc_msg_migration, ret, &q, why, whylen);
+	if (!rc)
+		rpc_job_info_from_migration(j, &q, r->target);
+	return rc;
+}
+
 static void info_done(void *opaque, int rc, struct json_object *ret,
 		      const struct vmlink_err *err)
 {
 	struct info_req *r = opaque;
+	char why[RPC_MSG_WHY_MAX];
+	struct rpc_job_info j;
 
 	if (rc)
 		rpc_server_reply_error(r->g->rpc, r->call, RPC_ERR_GENERIC,
 				       "domain %s: %s", r->name, err->desc);
+	else if (info_build(r, ret, &j, why, sizeof(why)))
+		rpc_server_reply_error(r->g->rpc, r->call, RPC_ERR_GENERIC,
+				       "domain %s: its VMM answered: %s",
+				       r->name, why);
 	else
 		rpc_server_reply(r->g->rpc, r->call,
-				 jobinfo_build(r->kind == JOB_SAVE ?
-						       JOBINFO_SAVE :
-						       JOBINFO_MIGRATE,
-					       ret, r->target, r->mem_bytes),
-				 -1);
+				 rpc_msg_encode(&rpc_msg_job_info, &j), -1);
 	free(r);
 }
 
@@ -48,12 +70,14 @@ enum rpc_reply_kind ctl_job_info(struct rpc_request *req,
 				 struct rpc_reply *reply)
 {
 	struct dom *d = ctl_arg_dom(req->opaque, args, reply);
+	struct rpc_job_info none;
 	struct info_req *r;
 
 	if (!d || !ctl_dom_is_live(d, reply))
 		return RPC_REPLY_ERROR;
 	if (d->job.kind == JOB_NONE) {
-		reply->ret = jobinfo_none();
+		rpc_job_info_none(&none);
+		reply->ret = rpc_msg_encode(&rpc_msg_job_info, &none);
 		return RPC_REPLY_RETURN;
 	}
 	r = calloc(1, sizeof(*r));
@@ -98,21 +122,20 @@ enum rpc_reply_kind ctl_migrate_resolve(struct rpc_request *req,
 					struct json_object *args,
 					struct rpc_reply *reply)
 {
-	struct dom *d = ctl_arg_dom(req->opaque, args, reply);
-	const char *action = rpc_json_str(args, "action", "");
+	struct rpc_resolve_args a;
 	enum rpc_reply_kind kind;
-	struct json_object *a;
+	struct json_object *fwd;
+	struct dom *d;
 
+	if (!ctl_decode(&rpc_msg_resolve, args, &a, reply))
+		return RPC_REPLY_ERROR;
+	d = ctl_find_dom(req->opaque, a.domain, reply);
 	if (!d || !ctl_dom_is_live(d, reply))
 		return RPC_REPLY_ERROR;
-	if (strcmp(action, "resume-here") && strcmp(action, "discard"))
-		return rpc_reply_error(
-			reply, RPC_ERR_GENERIC,
-			"migrate-resolve: 'action' must be \"resume-here\" or \"discard\"");
-	a = json_object_new_object();
-	json_object_object_add(a, "action", json_object_new_string(action));
-	kind = ctl_forward(req, d, "migrate-resolve", a, QUERY_TIMEOUT_MS, true,
-			   reply);
-	json_object_put(a);
+	a.domain[0] = 0; /* ours; the rest is the VMM's */
+	fwd = rpc_msg_encode(&rpc_msg_resolve, &a);
+	kind = ctl_forward(req, d, "migrate-resolve", fwd, QUERY_TIMEOUT_MS,
+			   true, reply);
+	json_object_put(fwd);
 	return kind;
 }

@@ -346,9 +346,19 @@ enum rpc_reply_kind ctl_migrate_resolve(struct rpc_request *req,
 					struct json_object *args,
 					struct rpc_reply *reply);
 /* ctl.c helpers shared with the other handlers. */
+struct rpc_msg_type;
+/*
+ * Decode a command's arguments as message type t (rpc/msg.h) into msg;
+ * false after filling the error reply.
+ */
+bool ctl_decode(const struct rpc_msg_type *t, struct json_object *args,
+		void *msg, struct rpc_reply *reply);
+/* The domain named spec (name, id or uuid), or NULL and the reply. */
+struct dom *ctl_find_dom(struct gwd *g, const char *spec,
+			 struct rpc_reply *reply);
+/* The domain of a command that takes just {domain}. */
 struct dom *ctl_arg_dom(struct gwd *g, struct json_object *args,
 			struct rpc_reply *reply);
-bool ctl_arg_bool(struct json_object *args, const char *key, bool dflt);
 /* A domain whose VMM answers, or an error reply naming its state. */
 bool ctl_dom_is_live(struct dom *d, struct rpc_reply *reply);
 

@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "rpc/msg_domain.h"
 #include "toolstack/daemon/vmlink.h"
 
 /* No exit file, and our child's wait status says how it ended. */
@@ -310,20 +311,18 @@ static bool ended_by_us(struct dom *d, const struct life_exit *e)
  */
 static void announce_end(struct dom *d, const struct life_exit *e)
 {
+	struct rpc_vmm_ended v = { .status = e->status };
 	struct json_object *o;
 
 	if (!d->registered)
 		return;
-	o = json_object_new_object();
-	json_object_object_add(o, "end",
-			       json_object_new_string(life_end_name(e->end)));
-	json_object_object_add(o, "status", json_object_new_int(e->status));
-	json_object_object_add(o, "reason", json_object_new_string(e->reason));
-	json_object_object_add(
-		o, "job",
-		json_object_new_string(!d->job.active	       ? "" :
-				       d->job.kind == JOB_SAVE ? "save" :
-								 "migration"));
+	snprintf(v.end, sizeof(v.end), "%s", life_end_name(e->end));
+	snprintf(v.reason, sizeof(v.reason), "%s", e->reason);
+	snprintf(v.job, sizeof(v.job), "%s",
+		 !d->job.active		 ? "" :
+		 d->job.kind == JOB_SAVE ? "save" :
+					   "migration");
+	o = rpc_msg_encode(&rpc_msg_vmm_ended, &v);
 	ctl_relay_event(d, "VMM_ENDED", o);
 	json_object_put(o);
 }

@@ -126,7 +126,7 @@ static void defaults(struct gwd *g)
 	struct gwd_paths *p = &g->paths;
 	const char *godwit = env_or("GODWIT_BINARY", NULL);
 
-	snprintf(p->run_dir, sizeof(p->run_dir), "%s", godwit_run_dir());
+	snprintf(p->run_dir, sizeof(p->run_dir), "%s", util_run_dir());
 	snprintf(p->state_dir, sizeof(p->state_dir), "%s",
 		 env_or("GODWIT_STATE_DIR", "/var/lib/godwit"));
 	snprintf(p->log_file, sizeof(p->log_file), "%s",

@@ -89,7 +89,7 @@ static void classify_handover(const unsigned char *buf, size_t len,
 	if (len < sizeof(m))
 		return more(p, sizeof(m));
 	memcpy(&m, buf, sizeof(m));
-	if (handover_check(&m, why, sizeof(why)))
+	if (handover_msg_check(&m, why, sizeof(why)))
 		return bad(p, "%s", why);
 	if (m.type != HANDOVER_QUERY)
 		return bad(

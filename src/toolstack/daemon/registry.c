@@ -137,7 +137,7 @@ struct dom *reg_by_pid(struct gwd *g, pid_t pid)
 
 int reg_qmp_path(struct gwd *g, const char *name, char *buf, size_t len)
 {
-	return godwit_vm_socket(g->paths.run_dir, name, buf, len);
+	return util_vm_socket(g->paths.run_dir, name, buf, len);
 }
 
 const char *dom_label(const struct dom *d)

@@ -177,7 +177,7 @@ static void answer_query(struct pend *p, uint64_t id)
 	 * connection, and a reset can destroy the answer. */
 	if (recv(p->fd, p->r->buf, sizeof(m), MSG_DONTWAIT) != sizeof(m))
 		log_debug("relocation: %s: QUERY not read whole", p->peer);
-	handover_outcome_init(&m, time_real_ns(), id, outcome);
+	handover_msg_outcome_init(&m, time_real_ns(), id, outcome);
 	if (send(p->fd, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) !=
 	    sizeof(m))
 		log_warn("relocation: %s: cannot send OUTCOME: %s", p->peer,
@@ -195,7 +195,7 @@ static void refuse_stream(struct pend *p, int err, const char *why,
 {
 	struct handover_msg m;
 
-	handover_init(&m, HANDOVER_FAILED, time_real_ns(), 0, err, why);
+	handover_msg_init(&m, HANDOVER_FAILED, time_real_ns(), 0, err, why);
 	if (send(p->fd, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL) !=
 	    sizeof(m)) {
 		pend_free(p, false);

@@ -116,8 +116,11 @@ static int build_argv(struct dom *d, enum spawn_kind kind, const char *file,
 		add(a, "run");
 		serial = run_serial(d);
 	} else if (kind == SPAWN_RESTORE) {
+		/* -F: this process is the VMM, never a client of a daemon
+		 * (after FILE: orphan.c reads FILE as the word after restore). */
 		add(a, "restore");
 		add(a, file);
+		add(a, "-F");
 	} else {
 		add(a, "migrate-receive");
 		add(a, "--incoming-fd");

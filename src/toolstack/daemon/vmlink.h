@@ -1,7 +1,7 @@
 /*
  * godwitd's connection to one VMM's control socket, driven by the
  * daemon's event loop: nothing here blocks, so a stuck VMM cannot stall
- * the daemon (the CLI uses the blocking client, rpc/client.h, instead).
+ * the daemon.
  *
  * vmlink_open connects, reads the greeting and negotiates capabilities;
  * commands may be queued at once (they are sent behind the negotiation,

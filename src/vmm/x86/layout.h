@@ -24,6 +24,8 @@
 #ifndef GODWIT_VMM_X86_LAYOUT_H
 #define GODWIT_VMM_X86_LAYOUT_H
 
+#include "common/ram_layout.h"
+
 #define LAYOUT_START_INFO 0x6000ULL
 #define LAYOUT_ZERO_PAGE 0x7000ULL
 #define LAYOUT_MEMMAP 0x8000ULL
@@ -41,8 +43,9 @@
 #define LAYOUT_ACPI_END 0x100000ULL
 #define LAYOUT_HIGH_MEM 0x100000ULL /* 1 MiB: lowest kernel address */
 
-#define LAYOUT_MMIO_HOLE 0xc0000000ULL
-#define LAYOUT_MMIO_HOLE_END 0x100000000ULL
+/* Guest RAM goes around the MMIO hole as common/ram_layout.h says. */
+#define LAYOUT_MMIO_HOLE RAM_LAYOUT_LOW_MAX
+#define LAYOUT_MMIO_HOLE_END RAM_LAYOUT_HIGH_BASE
 /*
  * virtio-mmio slots: slot n's 512-byte register window is at
  * LAYOUT_VIRTIO_MMIO + n * 4 KiB (a page each, so a guest can map one

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/why.h"
 #include "vmm/x86/e820.h"
 #include "vmm/x86/layout.h"
 
@@ -28,8 +29,6 @@ struct elf_view {
 	uint16_t phnum, phentsize;
 };
 
-#define WHY(...) snprintf(why, whylen, __VA_ARGS__)
-
 bool pvh_elf_probe(const void *image, size_t len)
 {
 	return len >= SELFMAG && !memcmp(image, ELFMAG, SELFMAG);
@@ -44,38 +43,41 @@ static int elf_view_init(struct elf_view *v, const void *image, size_t len,
 	v->img = image;
 	v->len = len;
 	if (len < sizeof(Elf32_Ehdr) || !pvh_elf_probe(image, len))
-		return WHY("not an ELF file"), -ENOEXEC;
+		return why_set(why, whylen, -ENOEXEC, "not an ELF file");
 	if (e32->e_ident[EI_DATA] != ELFDATA2LSB)
-		return WHY("ELF file is not little-endian"), -ENOEXEC;
+		return why_set(why, whylen, -ENOEXEC,
+			       "ELF file is not little-endian");
 	v->is64 = e32->e_ident[EI_CLASS] == ELFCLASS64;
 	if (!v->is64 && e32->e_ident[EI_CLASS] != ELFCLASS32)
-		return WHY("ELF class %d is unknown", e32->e_ident[EI_CLASS]),
-		       -ENOEXEC;
+		return why_set(why, whylen, -ENOEXEC, "ELF class %d is unknown",
+			       e32->e_ident[EI_CLASS]);
 	if (v->is64 && len < sizeof(Elf64_Ehdr))
-		return WHY("ELF header truncated"), -ENOEXEC;
+		return why_set(why, whylen, -ENOEXEC, "ELF header truncated");
 	if (v->is64) {
 		v->phoff = e64->e_phoff;
 		v->phnum = e64->e_phnum;
 		v->phentsize = e64->e_phentsize;
 		if (e64->e_machine != EM_X86_64)
-			return WHY("ELF machine %u is not x86-64",
-				   e64->e_machine),
-			       -ENOEXEC;
+			return why_set(why, whylen, -ENOEXEC,
+				       "ELF machine %u is not x86-64",
+				       e64->e_machine);
 	} else {
 		v->phoff = e32->e_phoff;
 		v->phnum = e32->e_phnum;
 		v->phentsize = e32->e_phentsize;
 		if (e32->e_machine != EM_386 && e32->e_machine != EM_X86_64)
-			return WHY("ELF machine %u is not x86", e32->e_machine),
-			       -ENOEXEC;
+			return why_set(why, whylen, -ENOEXEC,
+				       "ELF machine %u is not x86",
+				       e32->e_machine);
 	}
 	if (v->phentsize != (v->is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr)))
-		return WHY("ELF program header size %u is wrong", v->phentsize),
-		       -ENOEXEC;
+		return why_set(why, whylen, -ENOEXEC,
+			       "ELF program header size %u is wrong",
+			       v->phentsize);
 	if (!v->phnum || v->phoff > len ||
 	    (uint64_t)v->phnum * v->phentsize > len - v->phoff)
-		return WHY("ELF program headers lie outside the file"),
-		       -ENOEXEC;
+		return why_set(why, whylen, -ENOEXEC,
+			       "ELF program headers lie outside the file");
 	return 0;
 }
 
@@ -124,8 +126,8 @@ static int elf_find_entry(const struct elf_view *v, const struct phdr *p,
 		desc = ALIGN_UP(12 + (uint64_t)namesz, pad);
 		next = ALIGN_UP(desc + descsz, pad);
 		if (desc + descsz > left)
-			return WHY("ELF note segment %u is truncated", i),
-			       -ENOEXEC;
+			return why_set(why, whylen, -ENOEXEC,
+				       "ELF note segment %u is truncated", i);
 		if (namesz == 4 && !memcmp(n + 12, "Xen", 4) &&
 		    type == XEN_ELFNOTE_PHYS32_ENTRY) {
 			if (descsz == 8) {
@@ -134,9 +136,10 @@ static int elf_find_entry(const struct elf_view *v, const struct phdr *p,
 				memcpy(&e32, n + desc, 4);
 				*entry = e32;
 			} else {
-				return WHY("PVH entry note has a %u-byte descriptor (expected 4 or 8)",
-					   descsz),
-				       -ENOEXEC;
+				return why_set(
+					why, whylen, -ENOEXEC,
+					"PVH entry note has a %u-byte descriptor (expected 4 or 8)",
+					descsz);
 			}
 			return 0;
 		}
@@ -153,22 +156,25 @@ static int elf_check_segment(const struct elf_view *v, struct guest_mem *mem,
 			     size_t whylen)
 {
 	if (p->offset > v->len || p->filesz > v->len - p->offset)
-		return WHY("ELF segment %u lies outside the file", i), -ENOEXEC;
+		return why_set(why, whylen, -ENOEXEC,
+			       "ELF segment %u lies outside the file", i);
 	if (p->filesz > p->memsz)
-		return WHY("ELF segment %u has p_filesz 0x%llx larger than p_memsz 0x%llx",
-			   i, (unsigned long long)p->filesz,
-			   (unsigned long long)p->memsz),
-		       -ENOEXEC;
+		return why_set(
+			why, whylen, -ENOEXEC,
+			"ELF segment %u has p_filesz 0x%llx larger than p_memsz 0x%llx",
+			i, (unsigned long long)p->filesz,
+			(unsigned long long)p->memsz);
 	if (p->paddr < LAYOUT_HIGH_MEM)
-		return WHY("ELF segment %u at 0x%llx is below 1 MiB", i,
-			   (unsigned long long)p->paddr),
-		       -ENOEXEC;
+		return why_set(why, whylen, -ENOEXEC,
+			       "ELF segment %u at 0x%llx is below 1 MiB", i,
+			       (unsigned long long)p->paddr);
 	if (!mem_gpa_is_ram(mem, p->paddr, p->memsz))
-		return WHY("ELF segment %u (0x%llx-0x%llx) does not fit in %llu MiB of guest RAM",
-			   i, (unsigned long long)p->paddr,
-			   (unsigned long long)(p->paddr + p->memsz),
-			   (unsigned long long)(mem->size >> 20)),
-		       -E2BIG;
+		return why_set(
+			why, whylen, -E2BIG,
+			"ELF segment %u (0x%llx-0x%llx) does not fit in %llu MiB of guest RAM",
+			i, (unsigned long long)p->paddr,
+			(unsigned long long)(p->paddr + p->memsz),
+			(unsigned long long)(mem->size >> 20));
 	return 0;
 }
 
@@ -185,8 +191,9 @@ static int elf_find_pvh_note(const struct elf_view *v, uint64_t *entry,
 		if (p.type != PT_NOTE)
 			continue;
 		if (p.offset > v->len || p.filesz > v->len - p.offset)
-			return WHY("ELF segment %u lies outside the file", i),
-			       -ENOEXEC;
+			return why_set(why, whylen, -ENOEXEC,
+				       "ELF segment %u lies outside the file",
+				       i);
 		/* A malformed note segment is reported only if no other
 		 * segment holds the entry (why then names it). */
 		rc = elf_find_entry(v, &p, i, entry, why, whylen);
@@ -197,8 +204,9 @@ static int elf_find_pvh_note(const struct elf_view *v, uint64_t *entry,
 	}
 	if (bad)
 		return bad;
-	return WHY("no PVH entry point (ELF note Xen/XEN_ELFNOTE_PHYS32_ENTRY): not a PVH kernel"),
-	       -ENOEXEC;
+	return why_set(
+		why, whylen, -ENOEXEC,
+		"no PVH entry point (ELF note Xen/XEN_ELFNOTE_PHYS32_ENTRY): not a PVH kernel");
 }
 
 int pvh_elf_load(struct guest_mem *mem, const void *image, size_t len,
@@ -229,11 +237,12 @@ int pvh_elf_load(struct guest_mem *mem, const void *image, size_t len,
 		out->end = MAX(out->end, p.paddr + p.memsz);
 	}
 	if (!have_load)
-		return WHY("ELF file has no loadable segment"), -ENOEXEC;
+		return why_set(why, whylen, -ENOEXEC,
+			       "ELF file has no loadable segment");
 	if (out->entry < out->start || out->entry >= out->end)
-		return WHY("PVH entry 0x%llx lies outside the loaded image",
-			   (unsigned long long)out->entry),
-		       -ENOEXEC;
+		return why_set(why, whylen, -ENOEXEC,
+			       "PVH entry 0x%llx lies outside the loaded image",
+			       (unsigned long long)out->entry);
 	/* Checked everything: now copy, zero-filling each BSS tail. */
 	for (i = 0; i < v.phnum; i++) {
 		uint8_t *dst;
@@ -258,8 +267,9 @@ static int pvh_write_memmap(struct guest_mem *mem, unsigned int *nr_out,
 
 	rc = e820_build(mem, e, E820_MAX_ENTRIES, &n);
 	if (rc)
-		return WHY("cannot build the memory map: %s", strerror(-rc)),
-		       rc;
+		return why_set(why, whylen, rc,
+			       "cannot build the memory map: %s",
+			       strerror(-rc));
 	for (i = 0; i < n; i++)
 		m[i] = (struct hvm_memmap_table_entry){ e[i].addr, e[i].size,
 							e[i].type, 0 };
@@ -277,10 +287,11 @@ static int pvh_place_initrd(struct guest_mem *mem, const struct pvh_image *img,
 	uint64_t floor = ALIGN_UP(img->end, PAGE_SIZE);
 
 	if (len > top || top - len < floor)
-		return WHY("initrd of %zu bytes does not fit between the kernel (ends 0x%llx) and the end of low RAM (0x%llx)",
-			   initrd_len, (unsigned long long)img->end,
-			   (unsigned long long)top),
-		       -E2BIG;
+		return why_set(
+			why, whylen, -E2BIG,
+			"initrd of %zu bytes does not fit between the kernel (ends 0x%llx) and the end of low RAM (0x%llx)",
+			initrd_len, (unsigned long long)img->end,
+			(unsigned long long)top);
 	*gpa_out = top - len;
 	return 0;
 }
@@ -301,9 +312,9 @@ int pvh_setup(struct guest_mem *mem, const struct pvh_image *img,
 	int rc;
 
 	if (clen > LAYOUT_CMDLINE_MAX)
-		return WHY("command line of %zu bytes is longer than %llu",
-			   clen - 1, LAYOUT_CMDLINE_MAX - 1),
-		       -E2BIG;
+		return why_set(why, whylen, -E2BIG,
+			       "command line of %zu bytes is longer than %llu",
+			       clen - 1, LAYOUT_CMDLINE_MAX - 1);
 	rc = mem_write(mem, LAYOUT_CMDLINE, cmdline, clen);
 	if (!rc)
 		rc = pvh_write_memmap(mem, &si.memmap_entries, why, whylen);

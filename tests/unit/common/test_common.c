@@ -14,6 +14,7 @@
 #include "common/bitmap.h"
 #include "common/crc32c.h"
 #include "common/util.h"
+#include "common/why.h"
 
 static void test_parse_size(void **state)
 {
@@ -131,16 +132,31 @@ static void test_env_and_run_dir(void **state)
 
 	(void)state;
 	setenv("GODWIT_RUN_DIR", "", 1);
-	assert_string_equal(godwit_run_dir(), GODWIT_RUN_DIR_DEFAULT);
+	assert_string_equal(util_run_dir(), GODWIT_RUN_DIR_DEFAULT);
 	setenv("GODWIT_RUN_DIR", "/tmp/r", 1);
-	assert_string_equal(godwit_run_dir(), "/tmp/r");
+	assert_string_equal(util_run_dir(), "/tmp/r");
 	unsetenv("GODWIT_RUN_DIR");
 	assert_string_equal(env_or("GODWIT_RUN_DIR", "x"), "x");
-	assert_int_equal(godwit_vm_socket("/tmp/r", "web", buf, sizeof(buf)),
-			 0);
+	assert_int_equal(util_vm_socket("/tmp/r", "web", buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "/tmp/r/vm/web.qmp");
-	assert_int_equal(godwit_vm_socket("/tmp/r", "web", buf, 8),
+	assert_int_equal(util_vm_socket("/tmp/r", "web", buf, 8),
 			 -ENAMETOOLONG);
+}
+
+/* why_set fills the buffer, cuts what does not fit, returns rc as given. */
+static void test_why_set(void **state)
+{
+	char why[8] = "x";
+
+	(void)state;
+	assert_int_equal(why_set(why, sizeof(why), -EPROTO, "%s %d", "bad", 42),
+			 -EPROTO);
+	assert_string_equal(why, "bad 42");
+	assert_int_equal(why_set(why, sizeof(why), -EINVAL, "longer than 8"),
+			 -EINVAL);
+	assert_string_equal(why, "longer ");
+	assert_int_equal(why_set(why, 0, 3, "nothing written"), 3);
+	assert_string_equal(why, "longer ");
 }
 
 static void test_file_write_atomic(void **state)
@@ -182,6 +198,7 @@ int main(void)
 		cmocka_unit_test(test_full_io),
 		cmocka_unit_test(test_env_and_run_dir),
 		cmocka_unit_test(test_file_write_atomic),
+		cmocka_unit_test(test_why_set),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -200,6 +200,11 @@ static void test_memory_errors(void **state)
 		  "vm.cfg:2: memory: \"1k\" is not a whole number of MiB");
 	cfg_fails("name = 'vm'\nmemory = '1.5G'\n",
 		  "vm.cfg:2: memory: expected an integer (MiB), got \"1.5G\"");
+	/* Guest RAM comes in 2 MiB steps: said here, not when the VM starts. */
+	cfg_fails("name = 'vm'\nmemory = 3\n",
+		  "vm.cfg:2: memory: 3 MiB is not a multiple of 2 MiB");
+	cfg_fails("name = 'vm'\nmemory = '5M'\n",
+		  "vm.cfg:2: memory: 5 MiB is not a multiple of 2 MiB");
 	cfg_fails("name = 'vm'\nmemory = ' 512'\n",
 		  "vm.cfg:2: memory: expected an integer (MiB), got \" 512\"");
 }

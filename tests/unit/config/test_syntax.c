@@ -68,8 +68,8 @@ static void test_numbers_decimal_and_hex(void **state)
 	assert_int_equal(r->cfg.memory_mib, 256);
 	assert_int_equal(r->cfg.vcpus, 4);
 	free(r);
-	r = cfg_ok("name = \"vm\"\nmemory = 0xaF\nvcpus = 0x0a\n");
-	assert_int_equal(r->cfg.memory_mib, 0xaf);
+	r = cfg_ok("name = \"vm\"\nmemory = 0xaE\nvcpus = 0x0a\n");
+	assert_int_equal(r->cfg.memory_mib, 0xae);
 	assert_int_equal(r->cfg.vcpus, 10);
 	free(r);
 }

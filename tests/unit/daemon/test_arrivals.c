@@ -153,7 +153,8 @@ static void test_query_and_garbage(void **state)
 	struct handover_msg m;
 	struct preamble p;
 
-	handover_init(&m, HANDOVER_QUERY, 1, 0xfeedfacecafebeefULL, 0, NULL);
+	handover_msg_init(&m, HANDOVER_QUERY, 1, 0xfeedfacecafebeefULL, 0,
+			  NULL);
 	classify(&m, 4, &p);
 	assert_int_equal(p.kind, PREAMBLE_MORE);
 	assert_int_equal(p.need, sizeof(m));
@@ -164,7 +165,7 @@ static void test_query_and_garbage(void **state)
 	m.value ^= 1; /* CRC no longer matches */
 	classify(&m, sizeof(m), &p);
 	assert_int_equal(p.kind, PREAMBLE_BAD);
-	handover_init(&m, HANDOVER_YOURS, 1, 5, 0, NULL);
+	handover_msg_init(&m, HANDOVER_YOURS, 1, 5, 0, NULL);
 	classify(&m, sizeof(m), &p);
 	assert_int_equal(p.kind, PREAMBLE_BAD);
 	assert_non_null(strstr(p.why, "where a stream or a QUERY"));
@@ -223,6 +224,7 @@ static void test_orphan_cmdlines(void **state)
 	const char *const rst[] = { "godwit",
 				    "restore",
 				    "/srv/web.save",
+				    "-F",
 				    "--qmp",
 				    "/q",
 				    "--exit-file",

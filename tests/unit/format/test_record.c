@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "common/crc32c.h"
+#include "common/ram_layout.h"
 #include "le.h"
 #include "format/record.h"
 #include "vmm/memory.h"
@@ -205,7 +206,7 @@ static void test_header_crc_and_config(void **state)
 
 /* ---- Guest RAM pfns ------------------------------------------------------ */
 
-/* rec_pfn_is_ram() must agree with the VMM's own layout (mem_plan()). */
+/* The page check the format uses agrees with the VMM's mem_plan(). */
 static void check_pfn_layout(uint64_t mem_bytes)
 {
 	struct guest_mem mem = { .memfd = -1 };
@@ -226,7 +227,7 @@ static void check_pfn_layout(uint64_t mem_bytes)
 			if (d < 0 && edges[i] < (uint64_t)-d)
 				continue;
 			pfn = edges[i] + d;
-			assert_int_equal(rec_pfn_is_ram(mem_bytes, pfn),
+			assert_int_equal(ram_layout_pfn_is_ram(mem_bytes, pfn),
 					 mem_pfn_to_index(&mem, pfn) >= 0);
 		}
 	}
@@ -235,30 +236,30 @@ static void check_pfn_layout(uint64_t mem_bytes)
 static void test_pfn_is_ram(void **state)
 {
 	/* 64 MiB: [0, 0x4000). */
-	assert_true(rec_pfn_is_ram(64 * MIB, 0));
-	assert_true(rec_pfn_is_ram(64 * MIB, 0x3fff));
-	assert_false(rec_pfn_is_ram(64 * MIB, 0x4000));
-	assert_false(rec_pfn_is_ram(64 * MIB, 0x100000));
+	assert_true(ram_layout_pfn_is_ram(64 * MIB, 0));
+	assert_true(ram_layout_pfn_is_ram(64 * MIB, 0x3fff));
+	assert_false(ram_layout_pfn_is_ram(64 * MIB, 0x4000));
+	assert_false(ram_layout_pfn_is_ram(64 * MIB, 0x100000));
 	/* 3 GiB: all below the hole. */
-	assert_true(rec_pfn_is_ram(3 * GIB, 0xbffff));
-	assert_false(rec_pfn_is_ram(3 * GIB, 0xc0000));
-	assert_false(rec_pfn_is_ram(3 * GIB, 0x100000));
+	assert_true(ram_layout_pfn_is_ram(3 * GIB, 0xbffff));
+	assert_false(ram_layout_pfn_is_ram(3 * GIB, 0xc0000));
+	assert_false(ram_layout_pfn_is_ram(3 * GIB, 0x100000));
 	/* 3 GiB + 2 MiB: 512 pages at 4 GiB. */
-	assert_true(rec_pfn_is_ram(3 * GIB + 2 * MIB, 0xbffff));
-	assert_false(rec_pfn_is_ram(3 * GIB + 2 * MIB, 0xc0000));
-	assert_false(rec_pfn_is_ram(3 * GIB + 2 * MIB, 0xfffff));
-	assert_true(rec_pfn_is_ram(3 * GIB + 2 * MIB, 0x100000));
-	assert_true(rec_pfn_is_ram(3 * GIB + 2 * MIB, 0x1001ff));
-	assert_false(rec_pfn_is_ram(3 * GIB + 2 * MIB, 0x100200));
+	assert_true(ram_layout_pfn_is_ram(3 * GIB + 2 * MIB, 0xbffff));
+	assert_false(ram_layout_pfn_is_ram(3 * GIB + 2 * MIB, 0xc0000));
+	assert_false(ram_layout_pfn_is_ram(3 * GIB + 2 * MIB, 0xfffff));
+	assert_true(ram_layout_pfn_is_ram(3 * GIB + 2 * MIB, 0x100000));
+	assert_true(ram_layout_pfn_is_ram(3 * GIB + 2 * MIB, 0x1001ff));
+	assert_false(ram_layout_pfn_is_ram(3 * GIB + 2 * MIB, 0x100200));
 	/* 5 GiB: 2 GiB at 4 GiB. */
-	assert_true(rec_pfn_is_ram(5 * GIB, 0x17ffff));
-	assert_false(rec_pfn_is_ram(5 * GIB, 0x180000));
-	assert_false(rec_pfn_is_ram(5 * GIB, 0xdffff));
+	assert_true(ram_layout_pfn_is_ram(5 * GIB, 0x17ffff));
+	assert_false(ram_layout_pfn_is_ram(5 * GIB, 0x180000));
+	assert_false(ram_layout_pfn_is_ram(5 * GIB, 0xdffff));
 	/* Pfns whose address overflows. */
-	assert_false(rec_pfn_is_ram(5 * GIB, PFN_MASK));
-	assert_false(rec_pfn_is_ram(5 * GIB, UINT64_MAX >> 12));
-	assert_false(rec_pfn_is_ram(5 * GIB, (UINT64_MAX >> 12) + 1));
-	assert_false(rec_pfn_is_ram(5 * GIB, UINT64_MAX));
+	assert_false(ram_layout_pfn_is_ram(5 * GIB, PFN_MASK));
+	assert_false(ram_layout_pfn_is_ram(5 * GIB, UINT64_MAX >> 12));
+	assert_false(ram_layout_pfn_is_ram(5 * GIB, (UINT64_MAX >> 12) + 1));
+	assert_false(ram_layout_pfn_is_ram(5 * GIB, UINT64_MAX));
 
 	check_pfn_layout(64 * MIB);
 	check_pfn_layout(3 * GIB - 2 * MIB);
@@ -758,8 +759,8 @@ static void test_handover_layout(void **state)
 {
 	struct handover_msg m, tmp;
 
-	handover_init(&m, HANDOVER_YOURS, 0x1122334455667788ULL,
-		      0x99aabbccddeeff00ULL, 0, NULL);
+	handover_msg_init(&m, HANDOVER_YOURS, 0x1122334455667788ULL,
+			  0x99aabbccddeeff00ULL, 0, NULL);
 	assert_int_equal(le(&m, 0, 4), 0x48574447);
 	assert_memory_equal(&m, "GDWH", 4);
 	assert_int_equal(le(&m, 4, 4), 2);
@@ -772,7 +773,7 @@ static void test_handover_layout(void **state)
 	tmp = m;
 	put32(&tmp, 132, 0);
 	assert_int_equal(le(&m, 132, 4), crc32c(0, &tmp, sizeof(tmp)));
-	EXPECT_OK(handover_check(&m, why, sizeof(why)));
+	EXPECT_OK(handover_msg_check(&m, why, sizeof(why)));
 }
 
 static void test_handover_round_trip(void **state)
@@ -782,20 +783,20 @@ static void test_handover_round_trip(void **state)
 	uint32_t t;
 
 	for (t = HANDOVER_RECEIVED; t <= HANDOVER_FAILED; t++) {
-		handover_init(&m, t, 1, 0, 0, NULL);
-		EXPECT_OK(handover_check(&m, why, sizeof(why)));
+		handover_msg_init(&m, t, 1, 0, 0, NULL);
+		EXPECT_OK(handover_msg_check(&m, why, sizeof(why)));
 		assert_int_equal(m.type, t);
 	}
-	handover_init(&m, HANDOVER_FAILED, 5, 0, -ENOSPC,
-		      "cannot allocate guest RAM");
-	EXPECT_OK(handover_check(&m, why, sizeof(why)));
+	handover_msg_init(&m, HANDOVER_FAILED, 5, 0, -ENOSPC,
+			  "cannot allocate guest RAM");
+	EXPECT_OK(handover_msg_check(&m, why, sizeof(why)));
 	assert_int_equal((int32_t)le(&m, 16, 4), -ENOSPC);
 	assert_string_equal(m.text, "cannot allocate guest RAM");
 	/* A long reason is cut to 95 bytes and stays terminated. */
 	memset(long_text, 'x', sizeof(long_text) - 1);
 	long_text[sizeof(long_text) - 1] = 0;
-	handover_init(&m, HANDOVER_FAILED, 5, 0, -EIO, long_text);
-	EXPECT_OK(handover_check(&m, why, sizeof(why)));
+	handover_msg_init(&m, HANDOVER_FAILED, 5, 0, -EIO, long_text);
+	EXPECT_OK(handover_msg_check(&m, why, sizeof(why)));
 	assert_int_equal(strlen(m.text), 95);
 }
 
@@ -812,58 +813,58 @@ static void test_handover_rejections(void **state)
 
 	/* Every byte is covered by the CRC (the magic is checked first). */
 	for (i = 4; i < sizeof(m); i++) {
-		handover_init(&m, HANDOVER_CONFIRMED, 42, 0, 0, NULL);
+		handover_msg_init(&m, HANDOVER_CONFIRMED, 42, 0, 0, NULL);
 		((uint8_t *)&m)[i] ^= 0x10;
-		EXPECT_WHY(handover_check(&m, why, sizeof(why)),
+		EXPECT_WHY(handover_msg_check(&m, why, sizeof(why)),
 			   "handover message CRC mismatch");
 	}
-	handover_init(&m, HANDOVER_CONFIRMED, 42, 0, 0, NULL);
+	handover_msg_init(&m, HANDOVER_CONFIRMED, 42, 0, 0, NULL);
 	m.magic = 0x48574448;
-	EXPECT_WHY(handover_check(&m, why, sizeof(why)),
+	EXPECT_WHY(handover_msg_check(&m, why, sizeof(why)),
 		   "handover message has bad magic 0x48574448");
 	refresh_crc(&m);
-	EXPECT_WHY(handover_check(&m, why, sizeof(why)), "bad magic");
+	EXPECT_WHY(handover_msg_check(&m, why, sizeof(why)), "bad magic");
 
-	handover_init(&m, 0, 42, 0, 0, NULL);
-	EXPECT_WHY(handover_check(&m, why, sizeof(why)),
+	handover_msg_init(&m, 0, 42, 0, 0, NULL);
+	EXPECT_WHY(handover_msg_check(&m, why, sizeof(why)),
 		   "handover message type 0 is unknown");
-	handover_init(&m, 8, 42, 0, 0, NULL);
-	EXPECT_WHY(handover_check(&m, why, sizeof(why)),
+	handover_msg_init(&m, 8, 42, 0, 0, NULL);
+	EXPECT_WHY(handover_msg_check(&m, why, sizeof(why)),
 		   "handover message type 8 is unknown");
 	/* RECEIVED, QUERY and OUTCOME carry the arrival id. */
-	handover_init(&m, HANDOVER_RECEIVED, 42, 0x1234, 0, NULL);
-	EXPECT_OK(handover_check(&m, why, sizeof(why)));
-	handover_init(&m, HANDOVER_QUERY, 42, 0x1234, 0, NULL);
-	EXPECT_OK(handover_check(&m, why, sizeof(why)));
-	handover_outcome_init(&m, 42, 0x1234, HANDOVER_OUTCOME_DISCARDED);
-	EXPECT_OK(handover_check(&m, why, sizeof(why)));
-	handover_outcome_init(&m, 42, 0x1234, 0);
-	EXPECT_WHY(handover_check(&m, why, sizeof(why)),
+	handover_msg_init(&m, HANDOVER_RECEIVED, 42, 0x1234, 0, NULL);
+	EXPECT_OK(handover_msg_check(&m, why, sizeof(why)));
+	handover_msg_init(&m, HANDOVER_QUERY, 42, 0x1234, 0, NULL);
+	EXPECT_OK(handover_msg_check(&m, why, sizeof(why)));
+	handover_msg_outcome_init(&m, 42, 0x1234, HANDOVER_OUTCOME_DISCARDED);
+	EXPECT_OK(handover_msg_check(&m, why, sizeof(why)));
+	handover_msg_outcome_init(&m, 42, 0x1234, 0);
+	EXPECT_WHY(handover_msg_check(&m, why, sizeof(why)),
 		   "handover message 7 has a bad outcome 0");
-	handover_outcome_init(&m, 42, 0x1234, HANDOVER_OUTCOME_UNKNOWN + 1);
-	EXPECT_WHY(handover_check(&m, why, sizeof(why)), "bad outcome 5");
-	handover_init(&m, HANDOVER_QUERY, 42, 0x1234, 0, NULL);
+	handover_msg_outcome_init(&m, 42, 0x1234, HANDOVER_OUTCOME_UNKNOWN + 1);
+	EXPECT_WHY(handover_msg_check(&m, why, sizeof(why)), "bad outcome 5");
+	handover_msg_init(&m, HANDOVER_QUERY, 42, 0x1234, 0, NULL);
 	m.arg = HANDOVER_OUTCOME_RUNNING;
 	refresh_crc(&m);
-	EXPECT_WHY(handover_check(&m, why, sizeof(why)),
+	EXPECT_WHY(handover_msg_check(&m, why, sizeof(why)),
 		   "handover message 6 has a bad outcome 1");
 	/* ROUND_ACK carries its round in value; others may not. */
-	handover_init(&m, HANDOVER_ROUND_ACK, 42, 7, 0, NULL);
-	EXPECT_OK(handover_check(&m, why, sizeof(why)));
-	handover_init(&m, HANDOVER_CONFIRMED, 42, 7, 0, NULL);
-	EXPECT_WHY(handover_check(&m, why, sizeof(why)),
+	handover_msg_init(&m, HANDOVER_ROUND_ACK, 42, 7, 0, NULL);
+	EXPECT_OK(handover_msg_check(&m, why, sizeof(why)));
+	handover_msg_init(&m, HANDOVER_CONFIRMED, 42, 7, 0, NULL);
+	EXPECT_WHY(handover_msg_check(&m, why, sizeof(why)),
 		   "handover message 3 carries a value");
 
-	handover_init(&m, HANDOVER_RECEIVED, 42, 0, 0, NULL);
+	handover_msg_init(&m, HANDOVER_RECEIVED, 42, 0, 0, NULL);
 	m.reserved2 = 0x80000000;
 	refresh_crc(&m);
-	EXPECT_WHY(handover_check(&m, why, sizeof(why)),
+	EXPECT_WHY(handover_msg_check(&m, why, sizeof(why)),
 		   "reserved field is not zero");
 
-	handover_init(&m, HANDOVER_FAILED, 42, 0, -EIO, NULL);
+	handover_msg_init(&m, HANDOVER_FAILED, 42, 0, -EIO, NULL);
 	memset(m.text, 'y', sizeof(m.text));
 	refresh_crc(&m);
-	EXPECT_WHY(handover_check(&m, why, sizeof(why)),
+	EXPECT_WHY(handover_msg_check(&m, why, sizeof(why)),
 		   "text is not NUL-terminated");
 }
 

@@ -35,8 +35,8 @@ static void put(int fd, uint32_t type, uint64_t value, const char *text)
 {
 	struct handover_msg m;
 
-	handover_init(&m, type, 1, value, type == HANDOVER_FAILED ? -EINVAL : 0,
-		      text);
+	handover_msg_init(&m, type, 1, value,
+			  type == HANDOVER_FAILED ? -EINVAL : 0, text);
 	assert_int_equal(write_full(fd, &m, sizeof(m)), 0);
 }
 
@@ -55,7 +55,7 @@ static bool get(int fd, struct handover_msg *m, int ms)
 			return false;
 		got += r;
 	}
-	return handover_check(m, (char[96]){ 0 }, 96) == 0;
+	return handover_msg_check(m, (char[96]){ 0 }, 96) == 0;
 }
 
 /* ---- the source ---- */

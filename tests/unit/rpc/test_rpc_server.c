@@ -26,7 +26,7 @@
 
 #include "common/clock.h"
 #include "common/evloop.h"
-#include "rpc/client.h"
+#include "client.h"
 #include "rpc/reader.h"
 #include "rpc/server.h"
 #include "rpc/sock.h"

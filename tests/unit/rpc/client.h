@@ -1,11 +1,13 @@
 /*
- * Blocking control protocol client, for the CLI, the tests, and godwitd
- * talking to VMM processes. One command at a time: execute sends it and
- * waits for its reply; events that arrive meanwhile are queued for
+ * A blocking control protocol client for the rpc layer's own tests
+ * (test_rpc_server.c): raw enough to pass fds and to see exactly what
+ * the server sends. Programs use the client library (include/godwit/)
+ * instead. One command at a time: execute sends it and waits for its
+ * reply; events that arrive meanwhile are queued for
  * rpc_client_next_event. Not thread-safe: one thread per client.
  */
-#ifndef GODWIT_RPC_CLIENT_H
-#define GODWIT_RPC_CLIENT_H
+#ifndef GODWIT_TESTS_RPC_CLIENT_H
+#define GODWIT_TESTS_RPC_CLIENT_H
 
 #include <stdint.h>
 

@@ -4,7 +4,7 @@
  * skipped. The socket is non-blocking and every wait is a poll bounded
  * by a deadline, so no call hangs longer than its timeout.
  */
-#include "rpc/client.h"
+#include "client.h"
 
 #include <errno.h>
 #include <poll.h>

@@ -1,0 +1,81 @@
+/*
+ * libgodwit-client: live migration (client.h has the conventions). A
+ * migration starts with godwit_migrate(); its rounds arrive as
+ * GODWIT_EVENT_MIGRATION_ROUND events and its outcome as a
+ * GODWIT_EVENT_MIGRATION event whose status is no longer ACTIVE (or, if
+ * the VMM ends first, godwitd's GODWIT_EVENT_VMM_ENDED). Through godwitd,
+ * keep the events whose domid is the one godwit_decode_started() gives.
+ */
+#ifndef GODWIT_MIGRATE_H
+#define GODWIT_MIGRATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include <godwit/api.h>
+#include <godwit/client.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* How to migrate: godwit_migrate_params_init gives godwit(1)'s defaults. */
+struct godwit_migrate_params {
+	const char *destination; /* HOST[:PORT] or tcp:HOST:PORT; port 8002 */
+	bool live; /* false: pause first, no pre-copy rounds */
+	int64_t bandwidth_mibps; /* 0: no limit */
+	int64_t downtime_ms; /* the downtime to aim for (30) */
+	int64_t max_rounds; /* pre-copy rounds at most (30) */
+	int64_t stall_timeout_ms; /* the destination silent this long: fail */
+	int64_t paused_margin_ms; /* 0: the downtime limit, at least 1 s */
+};
+void godwit_migrate_params_init(struct godwit_migrate_params *p);
+
+/*
+ * Start migrating dom as p says; answered as soon as it has started
+ * (godwit_decode_started), then events follow. -EINVAL with err when a
+ * parameter is out of range, before anything is sent.
+ */
+int godwit_migrate(struct godwit_conn *conn, const char *dom,
+		   const struct godwit_migrate_params *p, int timeout_ms,
+		   godwit_reply_fn fn, void *opaque, char *err,
+		   size_t errlen) GODWIT_MUST_CHECK;
+
+/* Whom to follow: godwitd's answer to migrate. */
+struct godwit_migrate_started {
+	char domain[GODWIT_DOMAIN_MAX];
+	int64_t domid; /* -1 on a VM's own socket */
+	char qmp[GODWIT_PATH_MAX]; /* the VM's socket, if godwitd goes away */
+	char exit_file[GODWIT_PATH_MAX]; /* how its VMM ended, once it has */
+};
+/* migrate's answer (from a VM's socket: domid -1, the rest ""). */
+int godwit_decode_started(struct json_object *ret,
+			  struct godwit_migrate_started *out, char *err,
+			  size_t errlen) GODWIT_MUST_CHECK;
+
+/* query-migrate's answer, or migrate-resolve's. */
+int godwit_decode_migration(struct json_object *ret,
+			    struct godwit_migration *out, char *err,
+			    size_t errlen) GODWIT_MUST_CHECK;
+
+enum godwit_resolve {
+	GODWIT_RESOLVE_RESUME_HERE, /* run it here (it may run twice) */
+	GODWIT_RESOLVE_DISCARD, /* the destination runs it: end it here */
+};
+
+/*
+ * Settle a migration left unconfirmed (handed over, no confirmation).
+ * Answered once the VM runs here again or has ended here.
+ */
+int godwit_migrate_resolve(struct godwit_conn *conn, const char *dom,
+			   enum godwit_resolve action, int timeout_ms,
+			   godwit_reply_fn fn, void *opaque) GODWIT_MUST_CHECK;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,170 @@
+/*
+ * Live migration's messages (msg.h has the codec):
+ *
+ *   migrate          {domain?, uri | host+port, live, bandwidth,
+ *                     downtime-ms, max-rounds, stall-timeout-ms,
+ *                     paused-margin-ms, blk?, inc?, detach?,
+ *                     resume?}                                command
+ *   godwitd's answer {domain, domid, qmp, exit-file}           answer
+ *   migrate-resolve  {domain?, action}                         command
+ *   MIGRATION        {status, error?, downtime-ms?, total-time-ms,
+ *                     rounds, bytes}                           event
+ *   query-migrate    the same, with QEMU's MigrationInfo (ram as its
+ *                    MigrationStats, total-time, setup-time,
+ *                    expected-downtime, downtime, error-desc) and
+ *                    godwit's round and expected-downtime-ms once
+ *                    there was a job                          answer
+ *   MIGRATION_PASS   {pass, round, pages-sent, pages-dirtied, mbps,
+ *                     dirty-mbps, duration-ms, expected-downtime-ms}
+ *
+ * migrate's godwit members are each optional: the VMM fills a missing
+ * one from its migration parameters (migrate-set-parameters), and a
+ * migrate with none of them is QEMU's (its tools send uri, and blk, inc,
+ * detach or resume): its source then stays, as QEMU's does, until quit.
+ * "domain" names the domain for godwitd, which takes it off and passes
+ * the rest to the VMM as it is; the VMM ignores it. godwitd adds
+ * "domain" and "domid" to the events it relays (rpc_event_origin_get).
+ */
+#ifndef GODWIT_RPC_MSG_MIGRATE_H
+#define GODWIT_RPC_MSG_MIGRATE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rpc/msg.h"
+
+#define RPC_DOMAIN_MAX 64 /* a domain's name, id or uuid, NUL included */
+#define RPC_HOST_MAX 256
+#define RPC_URI_MAX 300 /* "[HOST]:PORT" */
+#define RPC_ERROR_MAX 256 /* an error or reason line, NUL included */
+
+/* The migrate command's defaults (godwit(1) documents them). */
+#define RPC_MIGRATE_PORT_DEFAULT 8002 /* xend's relocation port */
+#define RPC_MIGRATE_DOWNTIME_MS_DEFAULT 30 /* QEMU: 300; ours aims lower */
+#define RPC_MIGRATE_ROUNDS_DEFAULT 30
+#define RPC_STALL_MS_DEFAULT 10000 /* no byte moved: the peer stalled */
+
+struct rpc_migrate_args {
+	char domain[RPC_DOMAIN_MAX]; /* godwitd only */
+	/*
+	 * Where to: "HOST[:PORT]" or "tcp:HOST:PORT" as given; after
+	 * decoding or rpc_msg_check, the canonical "HOST:PORT" ("[V6]:PORT"),
+	 * split into host and port.
+	 */
+	char uri[RPC_URI_MAX];
+	char host[RPC_HOST_MAX];
+	int64_t port;
+	/* Decoding only: godwitd's older "host" and "port" were given. */
+	bool legacy;
+	bool live;
+	int64_t bandwidth_mibps; /* 0: no limit */
+	int64_t downtime_ms;
+	int64_t max_rounds;
+	int64_t stall_timeout_ms;
+	int64_t paused_margin_ms; /* 0: the downtime limit, at least 1 s */
+	/* Which of the six above were given (encoded only when set). */
+	bool has_live, has_bandwidth, has_downtime, has_max_rounds;
+	bool has_stall_timeout, has_paused_margin;
+	/* QEMU's (decoding only): block migration and resume are refused. */
+	bool blk, inc, detach, resume, has_qemu;
+};
+extern const struct rpc_msg_type rpc_msg_migrate;
+
+/* Was any of godwit's own members given (else: QEMU's migrate)? */
+bool rpc_migrate_has_own(const struct rpc_migrate_args *a);
+
+/* godwitd's answer to migrate: whom to follow, and where if it goes. */
+struct rpc_migrate_started {
+	char domain[RPC_DOMAIN_MAX];
+	int64_t domid;
+	char qmp[PATH_MAX]; /* the VM's control socket */
+	char exit_file[PATH_MAX]; /* how its VMM ended, once it has */
+};
+extern const struct rpc_msg_type rpc_msg_migrate_started;
+
+enum rpc_resolve_action {
+	RPC_RESOLVE_RESUME_HERE,
+	RPC_RESOLVE_DISCARD,
+};
+
+struct rpc_resolve_args {
+	char domain[RPC_DOMAIN_MAX]; /* godwitd only */
+	int action; /* enum rpc_resolve_action */
+};
+extern const struct rpc_msg_type rpc_msg_resolve;
+
+enum rpc_mig_status {
+	RPC_MIG_NONE,
+	RPC_MIG_ACTIVE,
+	RPC_MIG_COMPLETED, /* the destination runs the VM */
+	RPC_MIG_FAILED, /* the VM runs here again */
+	RPC_MIG_UNCONFIRMED, /* handed over, no confirmation: paused here */
+};
+
+/*
+ * query-migrate's "ram": QEMU's MigrationStats, the pages of the
+ * migration so far; what godwit has no use for is 0, as in QEMU.
+ */
+struct rpc_mig_ram {
+	int64_t transferred; /* stream bytes */
+	int64_t remaining; /* bytes the current pass has still to look at */
+	int64_t total; /* guest RAM */
+	int64_t duplicate; /* zero pages */
+	int64_t skipped;
+	int64_t normal; /* pages sent with their data */
+	int64_t normal_bytes;
+	int64_t dirty_pages_rate; /* pages per second */
+	double mbps; /* megabits per second, as QEMU counts */
+	int64_t dirty_sync_count;
+	int64_t postcopy_requests;
+	int64_t page_size;
+	int64_t multifd_bytes;
+	int64_t pages_per_second;
+	int64_t precopy_bytes; /* sent while the guest ran */
+	int64_t downtime_bytes; /* sent while it was paused */
+	int64_t postcopy_bytes;
+	int64_t dirty_sync_missed_zero_copy;
+};
+
+/* A migration's state: MIGRATION events, query-migrate, migrate-resolve. */
+struct rpc_migration {
+	int status; /* enum rpc_mig_status */
+	char error[RPC_ERROR_MAX]; /* "" unless failed or unconfirmed */
+	bool has_downtime; /* completed, and the destination said when */
+	double downtime_ms;
+	double total_time_ms;
+	int64_t rounds;
+	int64_t bytes;
+	/* query-migrate while a job exists */
+	bool has_ram;
+	struct rpc_mig_ram ram;
+	bool has_round;
+	int64_t round;
+	bool has_expected_downtime;
+	double expected_downtime_ms;
+	/* QEMU's MigrationInfo members, whole milliseconds */
+	bool has_total_time, has_setup_time, has_qemu_expected_downtime;
+	bool has_qemu_downtime;
+	int64_t total_time, setup_time, qemu_expected_downtime, qemu_downtime;
+	char error_desc[RPC_ERROR_MAX]; /* QEMU's name for error */
+};
+extern const struct rpc_msg_type rpc_msg_migration;
+
+/* One pre-copy round: MIGRATION_PASS. */
+struct rpc_mig_round {
+	int64_t pass; /* QEMU's: dirty-bitmap syncs from 1, so round + 1 */
+	int64_t round;
+	int64_t pages_sent;
+	int64_t pages_dirtied;
+	double mbps;
+	double dirty_mbps;
+	double duration_ms;
+	double expected_downtime_ms;
+};
+extern const struct rpc_msg_type rpc_msg_mig_round;
+
+/* The wire word of a migration status ("active", ...). */
+const char *rpc_mig_status_name(int status);
+
+#endif

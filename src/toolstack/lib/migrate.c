@@ -1,0 +1,93 @@
+/* Live migration's commands and answers (migrate.h). */
+#include <godwit/migrate.h>
+
+#include "toolstack/lib/internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+void godwit_migrate_params_init(struct godwit_migrate_params *p)
+{
+	struct rpc_migrate_args a;
+
+	/* The protocol's defaults are the ones: one place says them. */
+	rpc_msg_init(&rpc_msg_migrate, &a);
+	*p = (struct godwit_migrate_params){
+		.destination = "",
+		.live = a.live,
+		.bandwidth_mibps = a.bandwidth_mibps,
+		.downtime_ms = a.downtime_ms,
+		.max_rounds = a.max_rounds,
+		.stall_timeout_ms = a.stall_timeout_ms,
+		.paused_margin_ms = a.paused_margin_ms,
+	};
+}
+
+int godwit_migrate(struct godwit_conn *c, const char *dom,
+		   const struct godwit_migrate_params *p, int timeout_ms,
+		   godwit_reply_fn fn, void *opaque, char *err, size_t errlen)
+{
+	struct rpc_migrate_args a;
+
+	rpc_msg_init(&rpc_msg_migrate, &a);
+	if (godwit_conn_is_daemon(c))
+		snprintf(a.domain, sizeof(a.domain), "%s", dom);
+	snprintf(a.uri, sizeof(a.uri), "%s",
+		 p->destination ? p->destination : "");
+	a.live = p->live;
+	a.bandwidth_mibps = p->bandwidth_mibps;
+	a.downtime_ms = p->downtime_ms;
+	a.max_rounds = p->max_rounds;
+	a.stall_timeout_ms = p->stall_timeout_ms;
+	a.paused_margin_ms = p->paused_margin_ms;
+	/* All said: the VM's own parameters (migrate-set-parameters) and
+	 * QEMU's style (a source that stays) are for QEMU's tools. */
+	a.has_live = a.has_bandwidth = a.has_downtime = true;
+	a.has_max_rounds = a.has_stall_timeout = a.has_paused_margin = true;
+	return lib_send(c, "migrate", &rpc_msg_migrate, &a, timeout_ms, fn,
+			opaque, err, errlen);
+}
+
+int godwit_decode_started(struct json_object *ret,
+			  struct godwit_migrate_started *out, char *err,
+			  size_t errlen)
+{
+	struct rpc_migrate_started st;
+	int rc = lib_decode(&rpc_msg_migrate_started, ret, &st, err, errlen);
+
+	if (rc)
+		return rc;
+	snprintf(out->domain, sizeof(out->domain), "%s", st.domain);
+	/* A VM's own socket answers {}: no domain to name. */
+	out->domid = json_object_object_get_ex(ret, "domid", NULL) ? st.domid :
+								     -1;
+	snprintf(out->qmp, sizeof(out->qmp), "%s", st.qmp);
+	snprintf(out->exit_file, sizeof(out->exit_file), "%s", st.exit_file);
+	return 0;
+}
+
+int godwit_decode_migration(struct json_object *ret,
+			    struct godwit_migration *out, char *err,
+			    size_t errlen)
+{
+	struct rpc_migration m;
+	int rc = lib_decode(&rpc_msg_migration, ret, &m, err, errlen);
+
+	if (!rc)
+		lib_migration_from(&m, out);
+	return rc;
+}
+
+int godwit_migrate_resolve(struct godwit_conn *c, const char *dom,
+			   enum godwit_resolve action, int timeout_ms,
+			   godwit_reply_fn fn, void *opaque)
+{
+	struct rpc_resolve_args a = { .action = (int)action };
+	char err[GODWIT_ERROR_MAX];
+
+	if (godwit_conn_is_daemon(c))
+		snprintf(a.domain, sizeof(a.domain), "%s", dom);
+	return lib_send(c, "migrate-resolve", &rpc_msg_resolve, &a, timeout_ms,
+			fn, opaque, err, sizeof(err));
+}
