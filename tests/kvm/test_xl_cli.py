@@ -1,0 +1,96 @@
+#!/usr/bin/python3
+"""kvm suite: godwit's CLI with xl's options and verbs (issue 11), each
+against a real godwitd and guest:
+
+- migrate: xl's --live, -e and --debug are accepted, -s, -C and -p
+  refused with the reason (exit 1); a progress line by default (fed by
+  job-info figures that move within a round), none with -q;
+- job-info during the first pre-copy round: processed grows and
+  remaining shrinks within round 0."""
+
+import json
+import os
+import re
+import subprocess
+import time
+
+from lib.gw import check, main, wait_until
+from test_daemon import daemon_test
+
+
+def popen_cli(d, *args):
+    environ = dict(os.environ, GODWIT_RUN_DIR=d.run_dir)
+    p = subprocess.Popen([d.env.godwit] + list(args), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=environ)
+    d.env.procs.append(p)
+    return p
+
+
+# ---- migrate ----
+
+@daemon_test
+def test_migrate_xl_options(env, start):
+    a = start("a")
+    b = start("b")
+    a.create("mv", "dirty", "mib=4")
+    dest = "127.0.0.1:%d" % b.reloc_port
+    for opt, why in ((["-s", "ssh -p 22"], "does not migrate through ssh"),
+                     (["-C", "/etc/other.cfg"], "cannot be sent"),
+                     (["-p"], "resumes the domain at the handover")):
+        _, err = a.cli("migrate", *opt, "mv", dest, rc=1)
+        check("godwit: migrate: %s:" % opt[0] in err and why in err,
+              "%s: %s" % (opt, err))
+    check(a.dom("mv")["state"] == "running", "refusals touched the domain")
+    # xm's --live, xl's -e and --debug: accepted; --debug prints rounds.
+    _, err = a.cli("migrate", "--live", "-e", "--debug", "mv", dest,
+                   timeout=60)
+    check("migrated mv" in err and re.search(r"^round 0: ", err, re.M),
+          err)
+    b.wait_dom("mv", "running")
+    # -q: the outcome only.
+    _, err = b.cli("migrate", "-q", "mv", "127.0.0.1:%d" % a.reloc_port,
+                   timeout=60)
+    check(err.startswith("godwit: migrated mv") and
+          "MiB sent, round" not in err, err)
+    a.wait_dom("mv", "running")
+    out, _ = a.cli("migrate", "--help")
+    check("--debug" in out and "-q, --quiet" in out, out)
+
+
+@daemon_test
+def test_migrate_progress_within_a_round(env, start):
+    a = start("a")
+    b = start("b")
+    a.create("slow", "dirty", "mib=16", memory=32)
+    a.console("slow", seconds=5, until=r"^dirty: sweep")  # data to move
+    # About 16 MiB at 4 MiB/s: a first round of about 4 s.
+    mig = popen_cli(a, "migrate", "--bandwidth", "4", "slow",
+                    "127.0.0.1:%d" % b.reloc_port)
+    samples = []
+
+    def two_in_round_0():
+        j = json.loads(a.cli("job-info", "--json", "slow")[0])
+        if j.get("type") == "unbounded" and j.get("iteration") == 0 and \
+                j.get("memory-processed", 0) > 0:
+            samples.append(j)
+        return len(samples) >= 2 and \
+            samples[-1]["memory-processed"] > samples[0]["memory-processed"]
+    wait_until("two job-info samples in round 0", two_in_round_0, 20, 0.3)
+    first, last = samples[0], samples[-1]
+    check(last["iteration"] == 0 and
+          0 < last["memory-remaining"] < first["memory-remaining"],
+          "remaining does not move within round 0: %s then %s"
+          % (first, last))
+    rc = mig.wait(60)
+    err = mig.stderr.read().decode()
+    check(rc == 0 and "migrated slow" in err, "migrate: %d %s" % (rc, err))
+    # Not a terminal: plain lines, each second, the figures moving.
+    sent = [float(m.group(1)) for m in
+            re.finditer(r"^migrate: ([\d.]+) MiB sent, round \d+ \d+% of 32 "
+                        r"MiB, [\d.]+ MB/s$", err, re.M)]
+    check(len(sent) >= 2 and sent[-1] > sent[0], "progress lines: %s" % err)
+    b.wait_dom("slow", "running")
+
+
+if __name__ == "__main__":
+    main([v for k, v in sorted(globals().items()) if k.startswith("test_")])
