@@ -6,7 +6,9 @@ against a real godwitd and guest:
   refused with the reason (exit 1); a progress line by default (fed by
   job-info figures that move within a round), none with -q;
 - job-info during the first pre-copy round: processed grows and
-  remaining shrinks within round 0."""
+  remaining shrinks within round 0;
+- save's -D and CONFIG, restore's CONFIG FILE refused with the reason;
+  restore's -e and -d accepted."""
 
 import json
 import os
@@ -90,6 +92,37 @@ def test_migrate_progress_within_a_round(env, start):
                         r"MiB, [\d.]+ MB/s$", err, re.M)]
     check(len(sent) >= 2 and sent[-1] > sent[0], "progress lines: %s" % err)
     b.wait_dom("slow", "running")
+
+
+
+# ---- save, restore ----
+
+@daemon_test
+def test_save_restore_xl_options(env, start):
+    a = start("a")
+    a.create("sv", "dirty", "mib=4")
+    img = os.path.join(a.dir, "sv.save")
+    _, err = a.cli("save", "-D", "sv", img, rc=1)
+    check("godwit: save: -D: godwitd gives a restored domain the next free "
+          "id" in err, err)
+    _, err = a.cli("save", "sv", img, a.config("other", "dirty"), rc=1)
+    check("godwit: save: CONFIG: the file carries the configuration" in err,
+          err)
+    check(not os.path.exists(img) and a.dom("sv")["state"] == "running",
+          "a refused save did something")
+    a.cli("save", "sv", img)
+    a.wait_gone("sv")
+    for args in (["cfg", img], ["-p", "cfg", img]):
+        _, err = a.cli("restore", *args, rc=1)
+        check("godwit: restore: CONFIG FILE: a saved domain is restored "
+              "with the configuration in its file" in err, err)
+    # xl's -e and -d: accepted; godwitd restores it.
+    _, err = a.cli("restore", "-e", "-d", img)
+    check("domain sv restored from" in err, err)
+    a.wait_dom("sv", "running")
+    for verb in ("save", "restore"):
+        out, _ = a.cli(verb, "--help")
+        check(out.startswith("usage: godwit %s" % verb), out)
 
 
 if __name__ == "__main__":

@@ -67,10 +67,22 @@ int cli_absolute(const char *file, char *out, size_t len)
 
 static void save_usage(FILE *f)
 {
-	fprintf(f, "usage: godwit save [-c] [-p] DOMAIN FILE\n"
-		   "Save DOMAIN to FILE; by default the domain then ends.\n"
-		   "  -c   leave the domain running after saving\n"
-		   "  -p   leave the domain paused after saving\n");
+	fprintf(f,
+		"usage: godwit save [-c] [-p] DOMAIN FILE\n"
+		"Save DOMAIN to FILE; by default the domain then ends.\n"
+		"  -c   leave the domain running after saving\n"
+		"  -p   leave the domain paused after saving\n"
+		"xl's -D and CONFIG argument are refused with the reason (godwit(1)).\n");
+}
+
+/* xl's -D, and its CONFIG argument: refused with why. */
+static int save_refused(const char *what)
+{
+	fprintf(stderr, "godwit: save: %s\n",
+		!strcmp(what, "-D") ?
+			"-D: godwitd gives a restored domain the next free id; a saved domain's id cannot be kept for it" :
+			"CONFIG: the file carries the configuration the domain runs with; another one cannot be written into it");
+	return CLI_FAIL;
 }
 
 static void save_report(const char *vm, struct json_object *ret)
@@ -94,7 +106,9 @@ int cmd_save(int argc, char **argv)
 	int opt, rc;
 
 	optind = 1;
-	while ((opt = getopt(argc, argv, "+cph")) != -1) {
+	while ((opt = getopt(argc, argv, "+cphD")) != -1) {
+		if (opt == 'D')
+			return save_refused("-D");
 		if (opt == 'c')
 			flags |= GODWIT_SAVE_KEEP_RUNNING;
 		else if (opt == 'p')
@@ -104,6 +118,8 @@ int cmd_save(int argc, char **argv)
 		else
 			return save_usage(stderr), CLI_USAGE;
 	}
+	if (argc - optind == 3)
+		return save_refused("CONFIG");
 	if (argc - optind != 2 ||
 	    flags == (GODWIT_SAVE_KEEP_RUNNING | GODWIT_SAVE_LEAVE_PAUSED)) {
 		save_usage(stderr);

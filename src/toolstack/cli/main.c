@@ -1,4 +1,5 @@
 /* godwit: entry point and verb dispatch. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,16 @@ static void usage(FILE *f)
 		godwit_run_dir(), godwit_run_dir());
 }
 
+static bool wants_help(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return true;
+	return false;
+}
+
 int main(int argc, char **argv)
 {
 	const char *prefix = getenv("GODWIT_LOG_PREFIX");
@@ -83,9 +94,17 @@ int main(int argc, char **argv)
 		printf("godwit %s\n", GODWIT_VERSION);
 		return CLI_OK;
 	}
-	for (i = 0; i < ARRAY_SIZE(verbs); i++)
-		if (!strcmp(argv[1], verbs[i].name))
-			return verbs[i].fn(argc - 1, argv + 1);
+	for (i = 0; i < ARRAY_SIZE(verbs); i++) {
+		if (strcmp(argv[1], verbs[i].name))
+			continue;
+		/* --help or -h anywhere after the verb: its usage, exit 0. */
+		if (wants_help(argc - 1, argv + 1)) {
+			char *help[] = { argv[1], "-h", NULL };
+
+			return verbs[i].fn(2, help);
+		}
+		return verbs[i].fn(argc - 1, argv + 1);
+	}
 	fprintf(stderr, "godwit: unknown verb '%s' (try godwit --help)\n",
 		argv[1]);
 	return CLI_USAGE;
