@@ -8,7 +8,8 @@ against a real godwitd and guest:
 - job-info during the first pre-copy round: processed grows and
   remaining shrinks within round 0;
 - save's -D and CONFIG, restore's CONFIG FILE refused with the reason;
-  restore's -e and -d accepted."""
+  restore's -e and -d accepted;
+- console: -t, -n 0 and -e (another escape character)."""
 
 import json
 import os
@@ -20,10 +21,10 @@ from lib.gw import check, main, wait_until
 from test_daemon import daemon_test
 
 
-def popen_cli(d, *args):
+def popen_cli(d, *args, stdin=None):
     environ = dict(os.environ, GODWIT_RUN_DIR=d.run_dir)
     p = subprocess.Popen([d.env.godwit] + list(args), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, env=environ)
+                         stderr=subprocess.PIPE, stdin=stdin, env=environ)
     d.env.procs.append(p)
     return p
 
@@ -123,6 +124,42 @@ def test_save_restore_xl_options(env, start):
     for verb in ("save", "restore"):
         out, _ = a.cli(verb, "--help")
         check(out.startswith("usage: godwit %s" % verb), out)
+
+
+
+# ---- console ----
+
+def attach(d, args, send, wait=0.5):
+    """godwit console ARGS..., type send after a moment; (rc, stdout,
+    stderr) once it ends (within 10 s)."""
+    p = popen_cli(d, "console", *args, stdin=subprocess.PIPE)
+    time.sleep(wait)
+    try:
+        out, err = p.communicate(send, timeout=10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+        return None, out.decode(errors="replace"), err.decode()
+    return p.returncode, out.decode(errors="replace"), err.decode()
+
+
+@daemon_test
+def test_console_xl_options(env, start):
+    a = start("a")
+    a.create("con", "dirty", "mib=4")
+    # -e ^a: ^] goes to the guest as any byte, ^A detaches.
+    rc, out, err = attach(a, ["-t", "pv", "-n", "0", "-e", "^a", "con"],
+                          b"\x1d\x01")
+    check(rc == 0 and "^A detaches" in err and "detached" in err,
+          "console -e ^a: %s %s" % (rc, err))
+    rc, out, err = attach(a, ["-e", "q", "con"], b"q")
+    check(rc == 0 and "q detaches" in err and "detached" in err,
+          "console -e q: %s %s" % (rc, err))
+    _, err = a.cli("console", "-n", "1", "con", rc=1)
+    check("a domain has one console, number 0" in err, err)
+    for bad in (["-e", "^1"], ["-e", "ab"], ["-t", "vga"]):
+        a.cli("console", *bad, "con", rc=2)
+    check(a.dom("con")["state"] == "running", "%s" % a.dom("con"))
 
 
 if __name__ == "__main__":

@@ -40,10 +40,13 @@ int cmd_migrate_resolve(int argc, char **argv);
  * prints "godwit: VERB DOM: error" and returns CLI_FAIL if it fails.
  */
 int cli_verb(const char *verb, const char *dom, int v, int timeout_ms);
-/* Attach to dom's console (through godwitd or its VM socket). */
-int cli_console(const char *dom);
+/*
+ * Attach to dom's console (through godwitd or its VM socket); the
+ * escape character (CONSOLE_ESCAPE, ^], unless said) detaches.
+ */
+int cli_console(const char *dom, char escape);
 /* Attach to the pty at path; label names the domain in messages. */
-int cli_console_pty(const char *label, const char *path);
+int cli_console_pty(const char *label, const char *path, char escape);
 /* file made absolute against the working directory; -1 if too long. */
 int cli_absolute(const char *file, char *out, size_t len);
 

@@ -15,6 +15,7 @@
 
 #include "common/util.h"
 #include "config/domain_config.h"
+#include "monitor/console.h" /* CONSOLE_ESCAPE */
 #include "toolstack/cli/cli.h"
 #include "toolstack/cli/route.h"
 
@@ -181,7 +182,7 @@ int cmd_create(int argc, char **argv)
 	free(text);
 	if (rc || !name[0])
 		return rc ? rc : CLI_FAIL;
-	return console ? cli_console(name) : CLI_OK;
+	return console ? cli_console(name, CONSOLE_ESCAPE) : CLI_OK;
 }
 
 /* ---- list ---- */
