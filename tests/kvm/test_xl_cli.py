@@ -9,7 +9,8 @@ against a real godwitd and guest:
   remaining shrinks within round 0;
 - save's -D and CONFIG, restore's CONFIG FILE refused with the reason;
   restore's -e and -d accepted;
-- console: -t, -n 0 and -e (another escape character)."""
+- console: -t, -n 0 and -e (another escape character);
+- create: -f FILE and -F (in the foreground until the VMM ends)."""
 
 import json
 import os
@@ -160,6 +161,29 @@ def test_console_xl_options(env, start):
     for bad in (["-e", "^1"], ["-e", "ab"], ["-t", "vga"]):
         a.cli("console", *bad, "con", rc=2)
     check(a.dom("con")["state"] == "running", "%s" % a.dom("con"))
+
+
+
+# ---- create ----
+
+@daemon_test
+def test_create_xl_options(env, start):
+    a = start("a")
+    cfg = a.config("fg", "dirty", "mib=4")
+    # -f FILE, a key=value after it, -F: here until the VMM ends.
+    p = popen_cli(a, "create", "-F", "-f", cfg, "memory=64")
+    dom = a.wait_dom("fg", "running")
+    check(dom["memory-mib"] == 64, "key=value after -f: %s" % dom)
+    time.sleep(0.5)
+    check(p.poll() is None, "create -F ended while the domain runs")
+    a.cli("destroy", "fg")
+    rc = p.wait(20)
+    err = p.stderr.read().decode()
+    check(rc == 0 and "domain fg created" in err and
+          re.search(r"^godwit: domain fg ended: \w+", err, re.M),
+          "create -F: %d %s" % (rc, err))
+    _, err = a.cli("create", "-f", rc=2)
+    check("usage: godwit create" in err, err)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@
 #include "config/domain_config.h"
 #include "monitor/console.h" /* CONSOLE_ESCAPE */
 #include "toolstack/cli/cli.h"
+#include "toolstack/cli/follow.h"
 #include "toolstack/cli/route.h"
 
 /* ---- create ---- */
@@ -24,12 +25,14 @@
 static void create_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: godwit create [-p] [-c] [-q] [-n] CONFIG [key=value ...]\n"
+		"usage: godwit create [-p] [-c] [-q] [-n] [-F] [-f FILE] CONFIG [key=value ...]\n"
 		"Create a domain from an xl.cfg-style file (godwit.cfg(5)) in godwitd.\n"
-		"  -p   leave it paused (godwit unpause starts it)\n"
-		"  -c   attach to its console once it runs (^] detaches)\n"
-		"  -q   quiet\n"
-		"  -n   dry run: check the config and print it, create nothing\n");
+		"  -p        leave it paused (godwit unpause starts it)\n"
+		"  -c        attach to its console once it runs (^] detaches)\n"
+		"  -q        quiet\n"
+		"  -n        dry run: check the config and print it, create nothing\n"
+		"  -F        stay in the foreground until the domain's VM process ends\n"
+		"  -f FILE   the config file (then every argument is a key=value)\n");
 }
 
 /* -n: what the daemon would run, from a local parse. */
@@ -61,13 +64,14 @@ static int create_dry_run(const char *file, char **kv, int nkv)
 }
 
 static void create_report(struct json_object *ret, bool quiet, char *name,
-			  size_t len)
+			  size_t len, int64_t *domid)
 {
 	struct godwit_domain_made m;
 	char err[GODWIT_ERROR_MAX];
 	size_t i;
 
 	name[0] = 0;
+	*domid = -1;
 	if (godwit_decode_made(ret, &m, err, sizeof(err))) {
 		fprintf(stderr, "godwit: create: %s\n", err);
 		return;
@@ -78,6 +82,7 @@ static void create_report(struct json_object *ret, bool quiet, char *name,
 		fprintf(stderr, "godwit: domain %s created (id %lld)\n", m.name,
 			(long long)m.domid);
 	snprintf(name, len, "%s", m.name);
+	*domid = m.domid;
 }
 
 /* The file's len bytes at *text as a string (one more byte, a NUL). */
@@ -92,10 +97,14 @@ static int nul_terminate(void **text, size_t len)
 	return 0;
 }
 
-/* Hand the config text to godwitd; it answers once the domain runs. */
+/*
+ * Hand the config text to godwitd; it answers once the domain runs. With
+ * keep, the connection stays open in *keep (-F follows its events).
+ */
 static int create_by_daemon(const char *file, const char *text, char **kv,
 			    int nkv, bool paused, bool quiet, char *name,
-			    size_t len)
+			    size_t len, int64_t *domid,
+			    struct godwit_conn **keep)
 {
 	struct godwit_result res = GODWIT_RESULT_INIT;
 	char cwd[PATH_MAX] = "", err[GODWIT_ERROR_MAX] = "";
@@ -113,38 +122,100 @@ static int create_by_daemon(const char *file, const char *text, char **kv,
 			   cwd, -1, godwit_result_fn, &res, err, sizeof(err));
 	if (!rc)
 		rc = godwit_result_wait(c, &res);
-	godwit_conn_close(c);
+	if (keep && !rc)
+		*keep = c;
+	else
+		godwit_conn_close(c);
 	if (rc)
 		fprintf(stderr, "godwit: create: %s\n",
 			err[0] ? err : res.error);
 	else
-		create_report(res.ret, quiet, name, len);
+		create_report(res.ret, quiet, name, len, domid);
 	godwit_result_release(&res);
 	return rc ? CLI_FAIL : CLI_OK;
 }
 
-int cmd_create(int argc, char **argv)
+/*
+ * -F: until the domain's VM process ends (godwitd's VMM_ENDED for its
+ * id), as xl create -F stays until the domain dies.
+ */
+static int create_follow(struct godwit_conn *c, const char *name, int64_t domid)
 {
-	bool paused = false, console = false, quiet = false, dry = false;
-	char name[DOMAIN_NAME_MAX + 1];
-	size_t len = 0;
-	void *text = NULL;
-	int opt, rc;
+	struct godwit_event *ev;
+	int rc;
 
+	for (;;) {
+		rc = follow_next_event_until(c, 0, &ev);
+		if (rc) {
+			fprintf(stderr, "godwit: create -F %s: godwitd: %s\n",
+				name, strerror(-rc));
+			return CLI_FAIL;
+		}
+		if (ev->kind == GODWIT_EVENT_VMM_ENDED && ev->domid == domid)
+			break;
+		godwit_event_free(ev);
+	}
+	fprintf(stderr, "godwit: domain %s ended: %s%s%s\n", name,
+		ev->as.ended.end, ev->as.ended.reason[0] ? ": " : "",
+		ev->as.ended.reason);
+	godwit_event_free(ev);
+	return CLI_OK;
+}
+
+/* The config file's text, NUL-terminated, or CLI_FAIL after a line. */
+static int create_read(const char *file, void **text)
+{
+	size_t len = 0;
+	int rc;
+
+	*text = NULL;
+	rc = file_read_all(file, CONFIG_FILE_MAX, text, &len);
+	if (!rc && memchr(*text, 0, len))
+		rc = -EINVAL;
+	if (!rc)
+		rc = nul_terminate(text, len);
+	if (!rc)
+		return 0;
+	fprintf(stderr, "godwit: create: %s: %s\n", file,
+		rc == -EFBIG  ? "larger than 1 MiB" :
+		rc == -EINVAL ? "holds a NUL byte" :
+				strerror(-rc));
+	free(*text);
+	*text = NULL;
+	return CLI_FAIL;
+}
+
+struct create_opts {
+	bool paused, console, quiet, dry, foreground;
+	const char *file; /* -f */
+};
+
+/* Options into o; -1 to go on, else the exit status. */
+static int create_parse(int argc, char **argv, struct create_opts *o)
+{
+	int opt;
+
+	*o = (struct create_opts){ .paused = false };
 	optind = 1;
-	while ((opt = getopt(argc, argv, "+pcqnh")) != -1) {
+	while ((opt = getopt(argc, argv, "+pcqnhFf:")) != -1) {
 		switch (opt) {
 		case 'p':
-			paused = true;
+			o->paused = true;
 			break;
 		case 'c':
-			console = true;
+			o->console = true;
 			break;
 		case 'q':
-			quiet = true;
+			o->quiet = true;
 			break;
 		case 'n':
-			dry = true;
+			o->dry = true;
+			break;
+		case 'F':
+			o->foreground = true;
+			break;
+		case 'f':
+			o->file = optarg;
 			break;
 		case 'h':
 			create_usage(stdout);
@@ -154,35 +225,45 @@ int cmd_create(int argc, char **argv)
 			return CLI_USAGE;
 		}
 	}
-	if (optind >= argc) {
+	if (!o->file && optind < argc)
+		o->file = argv[optind++];
+	if (!o->file) {
 		create_usage(stderr);
 		return CLI_USAGE;
 	}
-	if (dry)
-		return create_dry_run(argv[optind], argv + optind + 1,
-				      argc - optind - 1);
-	rc = file_read_all(argv[optind], CONFIG_FILE_MAX, &text, &len);
-	if (!rc && memchr(text, 0, len))
-		rc = -EINVAL;
-	if (!rc)
-		rc = nul_terminate(&text, len);
-	if (rc) {
-		fprintf(stderr, "godwit: create: %s: %s\n", argv[optind],
-			rc == -EFBIG  ? "larger than 1 MiB" :
-			rc == -EINVAL ? "holds a NUL byte" :
-					strerror(-rc));
-		free(text);
+	return -1;
+}
+
+int cmd_create(int argc, char **argv)
+{
+	char name[DOMAIN_NAME_MAX + 1];
+	struct godwit_conn *c = NULL;
+	struct create_opts o;
+	int64_t domid = -1;
+	void *text = NULL;
+	int rc;
+
+	rc = create_parse(argc, argv, &o);
+	if (rc >= 0)
+		return rc;
+	if (o.dry)
+		return create_dry_run(o.file, argv + optind, argc - optind);
+	if (create_read(o.file, &text))
 		return CLI_FAIL;
-	}
-	if (!quiet)
-		fprintf(stderr, "Parsing config from %s\n", argv[optind]);
-	rc = create_by_daemon(argv[optind], text, argv + optind + 1,
-			      argc - optind - 1, paused, quiet, name,
-			      sizeof(name));
+	if (!o.quiet)
+		fprintf(stderr, "Parsing config from %s\n", o.file);
+	rc = create_by_daemon(o.file, text, argv + optind, argc - optind,
+			      o.paused, o.quiet, name, sizeof(name), &domid,
+			      o.foreground ? &c : NULL);
 	free(text);
-	if (rc || !name[0])
-		return rc ? rc : CLI_FAIL;
-	return console ? cli_console(name, CONSOLE_ESCAPE) : CLI_OK;
+	if (!rc && !name[0])
+		rc = CLI_FAIL;
+	if (!rc && o.console)
+		rc = cli_console(name, CONSOLE_ESCAPE);
+	if (!rc && o.foreground)
+		rc = create_follow(c, name, domid);
+	godwit_conn_close(c);
+	return rc;
 }
 
 /* ---- list ---- */
