@@ -10,7 +10,8 @@ against a real godwitd and guest:
 - save's -D and CONFIG, restore's CONFIG FILE refused with the reason;
   restore's -e and -d accepted;
 - console: -t, -n 0 and -e (another escape character);
-- create: -f FILE and -F (in the foreground until the VMM ends)."""
+- create: -f FILE and -F (in the foreground until the VMM ends);
+- shutdown: --wait, -F, and -a (every live domain, -w waiting for all)."""
 
 import json
 import os
@@ -184,6 +185,28 @@ def test_create_xl_options(env, start):
           "create -F: %d %s" % (rc, err))
     _, err = a.cli("create", "-f", rc=2)
     check("usage: godwit create" in err, err)
+
+
+
+# ---- shutdown ----
+
+@daemon_test
+def test_shutdown_xl_options(env, start):
+    a = start("a")
+    for n in ("pb1", "pb2", "pb3"):
+        a.create(n, "lifecycle", "action=powerbutton", on_poweroff="preserve")
+        a.wait_dom(n, "running")
+    time.sleep(0.3)
+    _, err = a.cli("shutdown", "--wait", "-F", "pb1", timeout=30)
+    check("pb1 has shut down" in err, err)
+    check(a.dom("pb1")["state"] == "shutdown", "%s" % a.dom("pb1"))
+    # -a: every live domain (pb1 is shut down already), -w waits for all.
+    _, err = a.cli("shutdown", "-a", "-w", timeout=30)
+    check("pb2 has shut down" in err and "pb3 has shut down" in err and
+          "pb1" not in err, err)
+    check([d["state"] for d in a.domains()] == ["shutdown"] * 3,
+          "%s" % a.domains())
+    a.cli("shutdown", "-a", "pb2", rc=2)
 
 
 if __name__ == "__main__":

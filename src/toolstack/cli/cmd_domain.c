@@ -419,9 +419,13 @@ int cmd_list(int argc, char **argv)
 
 static void shutdown_usage(FILE *f)
 {
-	fprintf(f, "usage: godwit shutdown [-w] DOMAIN\n"
-		   "Press DOMAIN's power button (ACPI); the guest decides.\n"
-		   "  -w   wait until the domain has shut down\n");
+	fprintf(f,
+		"usage: godwit shutdown [-w] [-F] -a | DOMAIN\n"
+		"Press DOMAIN's power button (ACPI); the guest decides.\n"
+		"  -w, --wait  wait until the domain has shut down\n"
+		"  -a          every domain godwitd runs (with -w: wait for all)\n"
+		"  -F          accepted (xl's fallback to the ACPI power button:\n"
+		"              godwit always presses it)\n");
 }
 
 /* On a VM socket, -w waits for the VM process to close it. */
@@ -433,28 +437,16 @@ static void wait_vm_gone(struct godwit_conn *c)
 		godwit_event_free(ev);
 }
 
-int cmd_shutdown(int argc, char **argv)
+static int shutdown_one(const char *dom, bool wait)
 {
 	struct godwit_result res = GODWIT_RESULT_INIT;
-	bool wait = false;
 	struct route r;
-	int opt, rc;
+	int rc;
 
-	optind = 1;
-	while ((opt = getopt(argc, argv, "+wh")) != -1) {
-		if (opt == 'w')
-			wait = true;
-		else if (opt == 'h')
-			return shutdown_usage(stdout), CLI_OK;
-		else
-			return shutdown_usage(stderr), CLI_USAGE;
-	}
-	if (argc - optind != 1)
-		return shutdown_usage(stderr), CLI_USAGE;
-	if (route_open(&r, "shutdown", argv[optind], false))
+	if (route_open(&r, "shutdown", dom, false))
 		return CLI_FAIL;
 	rc = route_wait(&r, "shutdown",
-			godwit_domain_verb(r.c, argv[optind],
+			godwit_domain_verb(r.c, dom,
 					   wait ? GODWIT_VERB_SHUTDOWN_WAIT :
 						  GODWIT_VERB_SHUTDOWN,
 					   wait ? -1 : ROUTE_TIMEOUT_MS,
@@ -465,9 +457,116 @@ int cmd_shutdown(int argc, char **argv)
 		wait_vm_gone(r.c);
 	route_close(&r);
 	if (!rc)
-		fprintf(stderr, "godwit: %s %s\n", argv[optind],
+		fprintf(stderr, "godwit: %s %s\n", dom,
 			wait ? "has shut down" : "is shutting down");
 	return rc;
+}
+
+/* godwitd's domains that run or are paused (NULL-ended names). */
+static char **live_domains(struct godwit_conn *c, size_t *n_out)
+{
+	struct godwit_result res = GODWIT_RESULT_INIT;
+	struct godwit_domain_info *list = NULL;
+	char **names = NULL;
+	size_t n = 0, i, k = 0;
+
+	if (!godwit_list(c, ROUTE_TIMEOUT_MS, godwit_result_fn, &res) &&
+	    !godwit_result_wait(c, &res) &&
+	    !godwit_decode_list(res.ret, &list, &n, res.error,
+				sizeof(res.error)))
+		names = calloc(n + 1, sizeof(*names));
+	for (i = 0; names && i < n; i++)
+		if (!strcmp(list[i].state, "running") ||
+		    !strcmp(list[i].state, "paused"))
+			names[k++] = strdup(list[i].name);
+	godwit_domain_list_free(list);
+	godwit_result_release(&res);
+	*n_out = k;
+	return names;
+}
+
+/*
+ * -a: every live domain, all pressed at once on one connection, then
+ * (with -w) each waited for, as xl shutdown -a -w does.
+ */
+static int shutdown_all(bool wait)
+{
+	struct godwit_result *res = NULL;
+	char err[GODWIT_ERROR_MAX];
+	struct godwit_conn *c;
+	char **names = NULL;
+	size_t n = 0, i;
+	int rc = CLI_OK;
+
+	if (godwit_open_daemon(&c, err, sizeof(err))) {
+		fprintf(stderr, "godwit: shutdown -a: %s\n", err);
+		return CLI_FAIL;
+	}
+	names = live_domains(c, &n);
+	res = names ? calloc(n + 1, sizeof(*res)) : NULL;
+	if (!res) {
+		fprintf(stderr,
+			"godwit: shutdown -a: cannot list the domains\n");
+		rc = CLI_FAIL;
+	}
+	for (i = 0; res && i < n; i++) {
+		if (!godwit_domain_verb(c, names[i],
+					wait ? GODWIT_VERB_SHUTDOWN_WAIT :
+					       GODWIT_VERB_SHUTDOWN,
+					wait ? -1 : ROUTE_TIMEOUT_MS,
+					godwit_result_fn, &res[i]))
+			continue;
+		/* Not sent: waiting on it reports this. */
+		res[i].done = true;
+		res[i].rc = -EIO;
+		snprintf(res[i].error, sizeof(res[i].error),
+			 "cannot send the command");
+	}
+	for (i = 0; res && i < n; i++) {
+		if (godwit_result_wait(c, &res[i])) {
+			fprintf(stderr, "godwit: shutdown %s: %s\n", names[i],
+				res[i].error);
+			rc = CLI_FAIL;
+		} else {
+			fprintf(stderr, "godwit: %s %s\n", names[i],
+				wait ? "has shut down" : "is shutting down");
+		}
+		godwit_result_release(&res[i]);
+	}
+	for (i = 0; names && i < n; i++)
+		free(names[i]);
+	free(names);
+	free(res);
+	godwit_conn_close(c);
+	return rc;
+}
+
+int cmd_shutdown(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "wait", no_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool wait = false, all = false;
+	int opt;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "+awFh", lo, NULL)) != -1) {
+		if (opt == 'w')
+			wait = true;
+		else if (opt == 'a')
+			all = true;
+		else if (opt == 'F')
+			continue; /* the ACPI power button is what it presses */
+		else if (opt == 'h')
+			return shutdown_usage(stdout), CLI_OK;
+		else
+			return shutdown_usage(stderr), CLI_USAGE;
+	}
+	if (argc - optind != (all ? 0 : 1))
+		return shutdown_usage(stderr), CLI_USAGE;
+	return all ? shutdown_all(wait) : shutdown_one(argv[optind], wait);
 }
 
 int cmd_destroy(int argc, char **argv)
