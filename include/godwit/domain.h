@@ -132,6 +132,17 @@ int godwit_decode_console(struct json_object *ret, char *type, size_t tlen,
 			  char *path, size_t plen, char *err,
 			  size_t errlen) GODWIT_MUST_CHECK;
 
+/*
+ * A VM's own socket only (godwit_open_vm; through godwitd -EOPNOTSUPP):
+ * the VM's configuration as xl.cfg text (query-config). Answer:
+ * godwit_decode_config.
+ */
+int godwit_vm_config(struct godwit_conn *conn, int timeout_ms,
+		     godwit_reply_fn fn, void *opaque) GODWIT_MUST_CHECK;
+/* query-config's answer: *text points into ret. */
+int godwit_decode_config(struct json_object *ret, const char **text, char *err,
+			 size_t errlen) GODWIT_MUST_CHECK;
+
 #ifdef __cplusplus
 }
 #endif

@@ -308,8 +308,8 @@ def test_cli_lifecycle(env, start):
     check(m and len(row.split("r-----")[0]) == 63,
           "list row not in xl's columns: %r" % row)
     check(int(m.group(1)) == web["domid"], row)
-    out, _ = d.cli("list", "-l")
-    check(web["uuid"] in row_of(out, "web"), "list -l: " + out)
+    out, _ = d.cli("list", "-v")
+    check(web["uuid"] in row_of(out, "web"), "list -v: " + out)
     # By id, by uuid, by name. A client of the daemon sees the domain's
     # state change: the VMM's events reach it, naming the domain.
     watcher = Raw(os.path.join(d.run_dir, "godwitd.sock"))

@@ -11,7 +11,9 @@ against a real godwitd and guest:
   restore's -e and -d accepted;
 - console: -t, -n 0 and -e (another escape character);
 - create: -f FILE and -F (in the foreground until the VMM ends);
-- shutdown: --wait, -F, and -a (every live domain, -w waiting for all)."""
+- shutdown: --wait, -F, and -a (every live domain, -w waiting for all);
+- list: -l as xl's JSON (the running configuration), -v the old long
+  form, a DOMAIN that is not there an error (exit 1)."""
 
 import json
 import os
@@ -207,6 +209,43 @@ def test_shutdown_xl_options(env, start):
     check([d["state"] for d in a.domains()] == ["shutdown"] * 3,
           "%s" % a.domains())
     a.cli("shutdown", "-a", "pb2", rc=2)
+
+
+
+# ---- list ----
+
+@daemon_test
+def test_list_xl_forms(env, start):
+    a = start("a")
+    a.create("l1", "dirty", "mib=4", memory=64)
+    a.create("l2", "dirty", "mib=4", on_crash="preserve")
+    uuid = a.dom("l1")["uuid"]
+    # -l: xl's JSON, the configuration the VM runs with.
+    doms = json.loads(a.cli("list", "-l")[0])
+    check([d["domid"] for d in doms] == [a.dom("l1")["domid"],
+                                        a.dom("l2")["domid"]], "%s" % doms)
+    c = doms[0]["config"]
+    check(c["c_info"] == {"type": "pvh", "name": "l1", "uuid": uuid} and
+          c["b_info"]["target_memkb"] == 64 << 10 and
+          c["b_info"]["max_vcpus"] == 1 and
+          c["b_info"]["avail_vcpus"] == [0] and
+          c["b_info"]["kernel"] == env.guest("dirty") and
+          c["b_info"]["cmdline"] == "mib=4" and
+          c["on_poweroff"] == "destroy" and c["disks"] == [], "%s" % c)
+    check(doms[1]["config"]["on_crash"] == "preserve", "%s" % doms[1])
+    one = json.loads(a.cli("list", "-l", "l2")[0])
+    check(len(one) == 1 and one[0]["config"]["c_info"]["name"] == "l2",
+          "%s" % one)
+    # -v: the old long form; and a DOMAIN that is not there is an error.
+    out, _ = a.cli("list", "-v", "l1")
+    check(uuid in out and len(out.splitlines()) == 2, out)
+    out, err = a.cli("list", "NOSUCH", rc=1)
+    check(out == "" and err == "godwit: list: no domain 'NOSUCH'\n",
+          "%r %r" % (out, err))
+    out, err = a.cli("list", "l1", "NOSUCH", rc=1)
+    check(len(out.splitlines()) == 2 and "l1" in out and
+          "no domain 'NOSUCH'" in err, "%r %r" % (out, err))
+    a.cli("list", "-l", "NOSUCH", rc=1)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ struct cli_verb {
 	const char *summary; /* one line */
 };
 
+#include <stdbool.h>
 #include <stddef.h>
 
 int cmd_run(int argc, char **argv);
@@ -47,6 +48,25 @@ int cli_verb(const char *verb, const char *dom, int v, int timeout_ms);
 int cli_console(const char *dom, char escape);
 /* Attach to the pty at path; label names the domain in messages. */
 int cli_console_pty(const char *label, const char *path, char escape);
+/*
+ * godwitd's domains (cmd_list.c): *list (n of them; free with
+ * godwit_domain_list_free), and with raw its answer (the caller's
+ * reference). Prints "godwit: VERB: error" and returns CLI_FAIL on
+ * failure.
+ */
+struct godwit_domain_info;
+struct json_object;
+int cli_list_fetch(const char *verb, struct godwit_domain_info **list,
+		   size_t *n, struct json_object **raw);
+/* Is d the DOMAIN want names (name, id or uuid)? */
+bool cli_domain_is(const struct godwit_domain_info *d, const char *want);
+/* The domain want names in list, or NULL. */
+const struct godwit_domain_info *
+cli_domain_find(const struct godwit_domain_info *list, size_t n,
+		const char *want);
+/* xl's six state flags for a state word ("r-----"). */
+const char *cli_state_flags(const char *state);
+
 /* file made absolute against the working directory; -1 if too long. */
 int cli_absolute(const char *file, char *out, size_t len);
 

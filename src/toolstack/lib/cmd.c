@@ -73,6 +73,24 @@ int godwit_decode_console(struct json_object *ret, char *type, size_t tlen,
 	return 0;
 }
 
+int godwit_vm_config(struct godwit_conn *c, int timeout_ms,
+		     godwit_reply_fn fn, void *opaque)
+{
+	if (godwit_conn_is_daemon(c))
+		return -EOPNOTSUPP;
+	return godwit_call(c, "query-config", NULL, timeout_ms, fn, opaque);
+}
+
+int godwit_decode_config(struct json_object *ret, const char **text, char *err,
+			 size_t errlen)
+{
+	struct rpc_vm_config k;
+	int rc = lib_decode(&rpc_msg_vm_config, ret, &k, err, errlen);
+
+	*text = rc ? NULL : k.config;
+	return rc;
+}
+
 /* ---- save ---- */
 
 int godwit_save(struct godwit_conn *c, const char *dom, const char *file,
