@@ -73,8 +73,8 @@ int godwit_decode_console(struct json_object *ret, char *type, size_t tlen,
 	return 0;
 }
 
-int godwit_vm_config(struct godwit_conn *c, int timeout_ms,
-		     godwit_reply_fn fn, void *opaque)
+int godwit_vm_config(struct godwit_conn *c, int timeout_ms, godwit_reply_fn fn,
+		     void *opaque)
 {
 	if (godwit_conn_is_daemon(c))
 		return -EOPNOTSUPP;
