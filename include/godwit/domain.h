@@ -33,6 +33,9 @@ enum godwit_verb {
 	 * socket answered at the press: the socket closes when it ends. */
 	GODWIT_VERB_SHUTDOWN_WAIT,
 	GODWIT_VERB_DESTROY, /* destroy (answered when gone); quit */
+	/* reboot; system_reset: the VM ends as a guest reset does, and
+	 * godwitd's on_reboot (restart by default) builds it again. */
+	GODWIT_VERB_REBOOT,
 };
 
 /* Do verb to dom. -EINVAL for an unknown verb. */

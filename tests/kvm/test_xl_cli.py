@@ -13,7 +13,8 @@ against a real godwitd and guest:
 - create: -f FILE and -F (in the foreground until the VMM ends);
 - shutdown: --wait, -F, and -a (every live domain, -w waiting for all);
 - list: -l as xl's JSON (the running configuration), -v the old long
-  form, a DOMAIN that is not there an error (exit 1)."""
+  form, a DOMAIN that is not there an error (exit 1);
+- reboot: the domain is reset and on_reboot builds it again."""
 
 import json
 import os
@@ -246,6 +247,27 @@ def test_list_xl_forms(env, start):
     check(len(out.splitlines()) == 2 and "l1" in out and
           "no domain 'NOSUCH'" in err, "%r %r" % (out, err))
     a.cli("list", "-l", "NOSUCH", rc=1)
+
+
+
+# ---- verbs ----
+
+@daemon_test
+def test_reboot(env, start):
+    a = start("a")
+    before = a.create("rb", "dirty", "mib=4")
+    _, err = a.cli("reboot", "rb")
+    check("godwit: rb is rebooting" in err, err)
+    a.wait_log(r"domain rb: restarted as id")
+    after = a.wait_dom("rb", "running")
+    check(after["domid"] != before["domid"] and
+          after["uuid"] == before["uuid"], "%s -> %s" % (before, after))
+    # preserve: it stays, shut down by the reset.
+    a.create("rk", "dirty", "mib=4", on_reboot="preserve")
+    a.cli("reboot", "rk")
+    a.wait_dom("rk", "shutdown")
+    _, err = a.cli("reboot", "rk", rc=1)
+    check("rk" in err, err)
 
 
 if __name__ == "__main__":

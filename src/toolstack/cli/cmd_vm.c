@@ -1,5 +1,5 @@
 /*
- * Verbs that act on a running domain: pause, unpause, save. Each goes
+ * Verbs that act on a running domain: pause, unpause, reboot, save. Each goes
  * through godwitd or straight to the VM's control socket (route.h).
  */
 #include <errno.h>
@@ -52,6 +52,22 @@ int cmd_pause(int argc, char **argv)
 int cmd_unpause(int argc, char **argv)
 {
 	return simple(argc, argv, GODWIT_VERB_UNPAUSE, "unpaused");
+}
+
+/* xl reboot: godwitd's on_reboot (restart by default) builds it again. */
+int cmd_reboot(int argc, char **argv)
+{
+	int rc = route_dom_argv(
+		argc, argv,
+		"Reboot DOMAIN: it is reset, and its on_reboot (restart by default)\n"
+		"builds it again, as a reboot from inside the guest does.\n");
+
+	if (rc >= 0)
+		return rc;
+	rc = cli_verb("reboot", argv[1], GODWIT_VERB_REBOOT, ROUTE_TIMEOUT_MS);
+	if (!rc)
+		fprintf(stderr, "godwit: %s is rebooting\n", argv[1]);
+	return rc;
 }
 
 int cli_absolute(const char *file, char *out, size_t len)

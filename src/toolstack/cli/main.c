@@ -22,6 +22,8 @@ static const struct cli_verb verbs[] = {
 	{ "shutdown", cmd_shutdown, "[-w] DOMAIN",
 	  "press a domain's power button" },
 	{ "destroy", cmd_destroy, "DOMAIN", "end a domain at once" },
+	{ "reboot", cmd_reboot, "DOMAIN",
+	  "reset a domain; on_reboot builds it again" },
 	{ "save", cmd_save, "[-c] [-p] DOMAIN FILE",
 	  "save a domain to a file" },
 	{ "restore", cmd_restore, "[-p] [-F] FILE [OPTIONS]",

@@ -389,6 +389,19 @@ static enum rpc_reply_kind cmd_unpause(struct rpc_request *req,
 			   reply);
 }
 
+/* xl reboot: the VMM resets the VM and ends; on_reboot decides. */
+static enum rpc_reply_kind cmd_reboot(struct rpc_request *req,
+				      struct json_object *args,
+				      struct rpc_reply *reply)
+{
+	struct dom *d = ctl_arg_dom(req_gwd(req), args, reply);
+
+	if (!d)
+		return RPC_REPLY_ERROR;
+	return ctl_forward(req, d, "system_reset", NULL, FORWARD_TIMEOUT_MS,
+			   true, reply);
+}
+
 static void shutdown_done(void *opaque, int rc, struct json_object *ret,
 			  const struct vmlink_err *err)
 {
@@ -519,6 +532,7 @@ int ctl_start(struct gwd *g)
 		{ "pause", cmd_pause, NULL },
 		{ "unpause", cmd_unpause, NULL },
 		{ "shutdown", cmd_shutdown, NULL },
+		{ "reboot", cmd_reboot, NULL },
 		{ "destroy", cmd_destroy, NULL },
 		{ "console", cmd_console, NULL },
 		{ "save", ctl_save, NULL },

@@ -21,12 +21,13 @@ int godwit_domain_verb(struct godwit_conn *c, const char *dom,
 		       enum godwit_verb verb, int timeout_ms,
 		       godwit_reply_fn fn, void *opaque)
 {
-	static const char *const daemon_cmd[] = { "pause", "unpause",
+	static const char *const daemon_cmd[] = { "pause",    "unpause",
 						  "shutdown", "shutdown",
-						  "destroy" };
-	static const char *const vm_cmd[] = { "stop", "cont",
-					      "system_powerdown",
-					      "system_powerdown", "quit" };
+						  "destroy",  "reboot" };
+	static const char *const vm_cmd[] = {
+		"stop", "cont",	       "system_powerdown", "system_powerdown",
+		"quit", "system_reset"
+	};
 	struct rpc_shutdown_args a = { .wait = verb ==
 					       GODWIT_VERB_SHUTDOWN_WAIT };
 	char err[GODWIT_ERROR_MAX];
