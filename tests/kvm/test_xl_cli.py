@@ -14,7 +14,8 @@ against a real godwitd and guest:
 - shutdown: --wait, -F, and -a (every live domain, -w waiting for all);
 - list: -l as xl's JSON (the running configuration), -v the old long
   form, a DOMAIN that is not there an error (exit 1);
-- reboot: the domain is reset and on_reboot builds it again."""
+- reboot: the domain is reset and on_reboot builds it again;
+- domid, domname, uptime, vcpu-list, top (one snapshot) and info."""
 
 import json
 import os
@@ -268,6 +269,61 @@ def test_reboot(env, start):
     a.wait_dom("rk", "shutdown")
     _, err = a.cli("reboot", "rk", rc=1)
     check("rk" in err, err)
+
+
+
+@daemon_test
+def test_query_verbs(env, start):
+    a = start("a")
+    one = a.create("q1", "dirty", "mib=4")
+    two = a.create("q2", "dirty", "mib=4", vcpus="2", memory=64)
+    # domid and domname, as xl prints them; unknown ones fail.
+    check(a.cli("domid", "q2")[0] == "%d\n" % two["domid"], "domid")
+    check(a.cli("domname", str(one["domid"]))[0] == "q1\n", "domname")
+    _, err = a.cli("domid", "nosuch", rc=1)
+    check("no domain named 'nosuch'" in err, err)
+    a.cli("domname", "999", rc=1)
+    time.sleep(1.1)
+    out, _ = a.cli("uptime", "q1")
+    rows = out.splitlines()
+    check(rows[0] == "Name                                ID Uptime" and
+          len(rows) == 2 and re.match(r"^q1 +%d +0:00:0[1-9]$"
+                                      % one["domid"], rows[1]),
+          "uptime: %r" % out)
+    a.cli("uptime", "nosuch", rc=1)
+    # vcpu-list: one row per vCPU thread, from the VM process.
+    a.cli("pause", "q1")
+    out, _ = a.cli("vcpu-list")
+    rows = out.splitlines()
+    check(rows[0].startswith("Name") and "VCPU" in rows[0] and
+          len(rows) == 4, "vcpu-list: %r" % out)
+    q1 = [r.split() for r in rows if r.startswith("q1 ")]
+    q2 = [r.split() for r in rows if r.startswith("q2 ")]
+    check([r[2] for r in q2] == ["0", "1"] and
+          all(r[4] in ("r--", "-b-") and r[3].isdigit() for r in q2),
+          "q2's vCPUs: %s" % q2)
+    check(q1[0][3:5] == ["-", "--p"], "paused q1: %s" % q1)
+    check(float(q2[0][5]) > 0 and q2[0][6] in ("all", "0-1"),
+          "q2's vCPU 0: %s" % q2)
+    a.cli("unpause", "q1")
+    # top: one snapshot (not a terminal) with xentop's columns.
+    out, _ = a.cli("top", "-b", "-d", "0.5")
+    rows = out.splitlines()
+    check(rows[0].split()[:4] == ["NAME", "STATE", "CPU(sec)", "CPU(%)"] and
+          len(rows) == 3, "top: %r" % out)
+    r2 = [r.split() for r in rows if r.split()[0] == "q2"][0]
+    check(r2[1] == "r-----" and float(r2[3]) > 1 and r2[4] == "65536" and
+          r2[8] == "2", "top's q2 (the dirty guest keeps a CPU busy): %s"
+          % r2)
+    out, _ = a.cli("top", "-b", "-d", "0.2", "-i", "2")
+    check(out.count("NAME  STATE") == 2, "top -i 2: %r" % out)
+    # info: the host, and godwitd's domains.
+    out, _ = a.cli("info")
+    info = dict(re.match(r"^(\S+) +: (.*)$", l).groups()
+                for l in out.splitlines())
+    check(int(info["nr_cpus"]) == os.cpu_count() and
+          int(info["total_memory"]) > 0 and info["nr_domains"] == "2" and
+          info["domains_memory"] == "96", "info: %s" % info)
 
 
 if __name__ == "__main__":
