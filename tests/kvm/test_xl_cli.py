@@ -8,6 +8,7 @@ against a real godwitd and guest:
 - job-info during the first pre-copy round: processed grows and
   remaining shrinks within round 0;
 - save's -D and CONFIG, restore's CONFIG FILE refused with the reason;
+  save's progress line each second (none with -q);
   restore's -e and -d accepted;
 - console: -t, -n 0 and -e (another escape character);
 - create: -f FILE and -F (in the foreground until the VMM ends);
@@ -21,6 +22,7 @@ import json
 import os
 import re
 import subprocess
+import threading
 import time
 
 from lib.gw import check, main, wait_until
@@ -131,6 +133,47 @@ def test_save_restore_xl_options(env, start):
         out, _ = a.cli(verb, "--help")
         check(out.startswith("usage: godwit %s" % verb), out)
 
+
+
+def slow_reader(fifo, out, rate):
+    """Copy fifo into out at about rate bytes/s, in a thread."""
+    def run():
+        with open(fifo, "rb") as f, open(out, "wb") as o:
+            while True:
+                b = f.read(rate // 20)
+                if not b:
+                    return
+                o.write(b)
+                time.sleep(0.05)
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
+@daemon_test
+def test_save_progress(env, start):
+    a = start("a")
+    a.create("sp", "dirty", "mib=16", memory=32)
+    a.console("sp", seconds=5, until=r"^dirty: sweep")  # data to write
+    fifo = os.path.join(a.dir, "sp.fifo")
+    img = os.path.join(a.dir, "sp.img")
+    os.mkfifo(fifo)
+    # About 16 MiB at 6 MiB/s: a save of nearly 3 s, a line each second.
+    reader = slow_reader(fifo, img, 6 << 20)
+    _, err = a.cli("save", "-c", "sp", fifo, timeout=60)
+    reader.join(10)
+    written = [float(m.group(1)) for m in
+               re.finditer(r"^save: ([\d.]+) MiB written, guest RAM 32 MiB,"
+                           r" [\d.]+ MB/s$", err, re.M)]
+    check(len(written) >= 2 and written[-1] > written[0] and
+          "saved sp to" in err, "save progress: %s" % err)
+    reader = slow_reader(fifo, img, 6 << 20)
+    _, err = a.cli("save", "-q", "sp", fifo, timeout=60)
+    reader.join(10)
+    check("MiB written" not in err and "saved sp to" in err, err)
+    a.wait_gone("sp")
+    a.cli("restore", img)
+    a.wait_dom("sp", "running")
 
 
 # ---- console ----
