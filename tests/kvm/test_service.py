@@ -213,6 +213,13 @@ def test_meson_install(env):
     check(os.path.dirname(found["godwit"]).endswith("/bin") and
           os.path.dirname(found["godwitd"]).endswith("/sbin"),
           "%s %s" % (found["godwit"], found["godwitd"]))
+    # The bash completion is the one the CLI writes from its verb table.
+    comp = [os.path.join(r, "godwit") for r, _, fs in os.walk(dest)
+            if r.endswith("bash-completion/completions") and "godwit" in fs]
+    table = subprocess.run([env.godwit, "--bash-completion"],
+                           capture_output=True, text=True).stdout
+    check(len(comp) == 1 and open(comp[0]).read() == table and
+          "_godwit_domains" in table, "installed completion: %s" % comp)
     run_installed(env, found["godwitd"], found["godwit"])
 
 

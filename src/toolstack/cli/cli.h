@@ -10,15 +10,35 @@
 #define CLI_FAIL 1
 #define CLI_USAGE 2
 
+/* What a verb's other arguments are, for shell completion. */
+enum cli_operand {
+	CLI_NONE,
+	CLI_DOMAIN, /* domain names */
+	CLI_FILE, /* file names */
+	CLI_DOMAIN_FILE, /* a domain, then a file (save, migrate) */
+};
+
 struct cli_verb {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 	const char *args; /* usage synopsis after the verb */
 	const char *summary; /* one line */
+	/*
+	 * Every option the verb takes, space-separated, for completion (a
+	 * test checks them against its --help): -x or --long; "=f" after
+	 * one whose argument is a file, "=a|b" one of those words, "=" any
+	 * other argument.
+	 */
+	const char *opts;
+	enum cli_operand operands;
 };
+
+/* Print bash's completion for verbs (complete.c): godwit.bash. */
+void cli_bash_completion(FILE *f, const struct cli_verb *verbs, size_t n);
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 int cmd_run(int argc, char **argv);
 int cmd_create(int argc, char **argv);
