@@ -290,7 +290,8 @@ def test_list_xl_forms(env, start):
     out, err = a.cli("list", "l1", "NOSUCH", rc=1)
     check(len(out.splitlines()) == 2 and "l1" in out and
           "no domain 'NOSUCH'" in err, "%r %r" % (out, err))
-    a.cli("list", "-l", "NOSUCH", rc=1)
+    out, _ = a.cli("list", "-l", "NOSUCH", rc=1)
+    check(out == "", "list -l NOSUCH: %r" % out)
 
 
 

@@ -358,9 +358,11 @@ int cmd_list(int argc, char **argv)
 		       json_object_to_json_string_ext(
 			       raw, JSON_C_TO_STRING_PRETTY |
 					    JSON_C_TO_STRING_NOSLASHESCAPE));
+	else if (bad && bad == nwant)
+		; /* xl: nothing but the error */
 	else if (xl_json)
 		list_xl_json(list, n, argv + optind, nwant);
-	else if (!bad || bad < nwant) /* xl: nothing but the error */
+	else
 		list_print(list, n, verbose, argv + optind, nwant);
 	godwit_domain_list_free(list);
 	json_object_put(raw);
