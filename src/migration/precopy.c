@@ -64,6 +64,7 @@ struct precopy {
 	uint64_t count0[VM_MAX_VCPUS];
 	uint64_t sample_ns, sample_pages, peak_pps;
 	unsigned int pct[VM_MAX_VCPUS]; /* each vCPU's throttle */
+	uint64_t bandwidth_bps; /* the rate limit in force */
 };
 
 /* Pages all vCPUs dirtied since logging started (dirty rings only). */
@@ -157,12 +158,57 @@ static int catch_up(struct precopy *pc)
 	return 0;
 }
 
+static void live_set(uint64_t *field, uint64_t v)
+{
+	__atomic_store_n(field, v, __ATOMIC_RELAXED);
+}
+
+static void live_add(uint64_t *field, uint64_t v)
+{
+	__atomic_add_fetch(field, v, __ATOMIC_RELAXED);
+}
+
+/* The limits the owner may have changed since the last part. */
+static void tune(struct precopy *pc)
+{
+	struct precopy_live *l = pc->p->counters;
+	uint64_t bw;
+
+	if (!l)
+		return;
+	pc->st.downtime_limit_ns =
+		__atomic_load_n(&l->downtime_limit_ns, __ATOMIC_RELAXED);
+	bw = __atomic_load_n(&l->bandwidth_bps, __ATOMIC_RELAXED);
+	if (bw != pc->bandwidth_bps && !pc->res->paused)
+		stream_set_rate_limit(pc->s, bw);
+	pc->bandwidth_bps = bw;
+}
+
+/*
+ * A part of a pass went out: publish its pages, and what the pass has
+ * left (a first pass looks at every page, a later one at the dirty ones).
+ */
+static void live_part(struct precopy *pc, const struct page_stats *before,
+		      const struct page_stats *after, uint64_t left)
+{
+	struct precopy_live *l = pc->p->counters;
+
+	if (!l)
+		return;
+	live_add(&l->normal_pages, after->normal - before->normal);
+	live_add(&l->zero_pages,
+		 after->zero - before->zero + after->skipped - before->skipped);
+	live_set(&l->pass_left, left);
+}
+
 /* Send which (NULL: every page with data) in parts, listening between. */
 static int send_pages(struct precopy *pc, const struct bitmap *which,
 		      unsigned int flags, struct page_stats *ps)
 {
 	uint64_t n = mem_nr_pages(&pc->vm->mem), first = 0;
 	uint64_t step = policy_chunk_pages(pc->p->bandwidth_bps);
+	uint64_t total = which ? bitmap_count(which) : n;
+	struct page_stats before;
 	int rc = 0;
 
 	while (!rc && first < n) {
@@ -173,11 +219,17 @@ static int send_pages(struct precopy *pc, const struct bitmap *which,
 			break;
 		sample(pc);
 		rc = listen_peer(pc, 0);
+		tune(pc);
+		before = *ps;
 		if (!rc)
 			rc = pages_send_range(pc->s, &pc->vm->mem, which, first,
 					      first + step, flags, ps);
 		first += step;
+		live_part(pc, &before, ps,
+			  which ? total - MIN(total, ps->normal + ps->zero) :
+				  n - MIN(n, first));
 	}
+	live_part(pc, ps, ps, 0);
 	return rc;
 }
 
@@ -220,6 +272,8 @@ static int sync_dirty(struct precopy *pc, uint64_t *count)
 	if (rc)
 		return stream_set_error(pc->s, rc);
 	*count = bitmap_count(&pc->dirty);
+	if (pc->p->counters)
+		live_add(&pc->p->counters->dirty_syncs, 1);
 	return 0;
 }
 
@@ -314,6 +368,7 @@ static int decide(struct precopy *pc, struct precopy_round *r,
 	rc = sync_dirty(pc, &dirty);
 	if (rc)
 		return rc;
+	tune(pc);
 	st->round = r->round + 1;
 	st->dirty_pages = dirty;
 	st->sent_pages = r->pages_sent;
@@ -332,6 +387,11 @@ static int decide(struct precopy *pc, struct precopy_round *r,
 	r->remaining_pages = dirty;
 	r->expected_downtime_ns = precopy_expected_downtime_ns(st);
 	r->bytes_total = pc->s->offset;
+	if (pc->p->counters) {
+		live_set(&pc->p->counters->dirty_rate_pps, r->dirty_rate_pps);
+		live_set(&pc->p->counters->pass, st->round);
+		live_set(&pc->p->counters->pass_left, dirty);
+	}
 	pc->res->rounds = st->round;
 	pc->res->expected_downtime_ns = r->expected_downtime_ns;
 	if (pc->progress)
@@ -348,6 +408,9 @@ static int precopy_rounds(struct precopy *pc)
 	rc = vm_dirty_log_start(pc->vm);
 	if (rc)
 		return stream_set_error(pc->s, rc);
+	/* The first pass is QEMU's first dirty sync: everything. */
+	if (pc->p->counters)
+		live_set(&pc->p->counters->dirty_syncs, 1);
 	/* Round 0: everything with data; the destination starts zeroed. */
 	rc = send_round(pc, NULL, 0, &r);
 	while (!rc) {
@@ -381,6 +444,8 @@ static int pause_vm(struct precopy *pc)
 	pc->res->pause_real_ns = time_real_ns();
 	/* Atomic: the monitor's loop thread reports "finish-migrate". */
 	__atomic_store_n(&pc->res->paused, rc == 0, __ATOMIC_RELAXED);
+	if (pc->p->counters)
+		live_set(&pc->p->counters->precopy_bytes, pc->s->offset);
 	return rc ? stream_set_error(pc->s, rc) : 0;
 }
 
@@ -402,7 +467,7 @@ static int paused_deadline(struct precopy *pc)
 {
 	struct paused_budget b = { .live = pc->p->live,
 				   .downtime_limit_ns =
-					   pc->p->downtime_limit_ns,
+					   pc->st.downtime_limit_ns,
 				   .margin_ns = pc->p->paused_margin_ns,
 				   .data_bytes = data_bytes(pc->vm) };
 	uint64_t budget = policy_paused_budget_ns(&b);
@@ -484,10 +549,12 @@ int precopy_send(struct stream *s, struct vm *vm, struct dev_registry *devs,
 	pc.st.max_rounds = p->max_rounds;
 	pc.st.converge = p->converge;
 	pc.st.postcopy_now = p->postcopy_now;
+	pc.bandwidth_bps = p->bandwidth_bps;
 	rc = bitmap_init(&pc.dirty, mem_nr_pages(&vm->mem));
 	if (rc)
 		return stream_set_error(s, rc);
 	stream_set_rate_limit(s, p->bandwidth_bps);
+	tune(&pc);
 	rc = save_header(s, vm, config, config_len,
 			 p->live ? STREAM_F_LIVE : 0);
 	if (!rc && p->live)

@@ -36,6 +36,30 @@ enum precopy_step {
  */
 typedef int (*precopy_step_fn)(void *opaque, enum precopy_step step);
 
+/*
+ * Counters the migration thread publishes as it goes, part by part of
+ * each pass (relaxed atomic stores), so that another thread can report
+ * progress within a round (query-migrate) without a lock. Cumulative
+ * over the migration unless said otherwise.
+ */
+struct precopy_live {
+	uint64_t normal_pages; /* sent with their data */
+	uint64_t zero_pages; /* found zero: sent as ZERO entries or left out */
+	uint64_t dirty_syncs; /* dirty log syncs, the first pass counting 1 */
+	uint64_t pass; /* current pass: 0 the first, then each round */
+	uint64_t pass_left; /* pages the current pass has still to look at */
+	uint64_t dirty_rate_pps; /* measured at the latest sync */
+	uint64_t precopy_bytes; /* stream bytes sent while the guest ran */
+	/*
+	 * The other way: limits the owner may change while it runs
+	 * (migrate-set-parameters), read before each part of a pass and
+	 * at each decision. The owner sets both before precopy_send; the
+	 * migration's params are not used for these when counters is set.
+	 */
+	uint64_t downtime_limit_ns;
+	uint64_t bandwidth_bps; /* 0: unlimited */
+};
+
 struct precopy_params {
 	bool live;
 	/* 0: unlimited; also the final copy's (the downtime counts it). */
@@ -53,6 +77,7 @@ struct precopy_params {
 	 * NULL: the policy's post-copy then fails the migration instead.
 	 */
 	struct postcopy_src *postcopy;
+	struct precopy_live *counters; /* NULL: not published */
 };
 
 /* One round's figures, as the progress hook and query-migrate see them. */

@@ -58,15 +58,21 @@ static void test_stall(struct monitor *m, const char *phase)
 		;
 }
 
-/* Tell a live source why we refuse; best effort, then the VM goes. */
+/* Tell a live source why we refuse (once); best effort, then it goes. */
 static void incoming_refuse(struct monitor *m, const char *why)
 {
 	struct incoming *in = &m->incoming;
 
-	if (!in->migration || !in->stream_open)
+	if (!in->migration || !in->stream_open || in->refused)
 		return;
+	in->refused = true;
 	monitor_incoming_abandon(m);
 	handover_refuse(&in->stream, why, INCOMING_DRAIN_MS);
+}
+
+void monitor_incoming_refuse(struct monitor *m, const char *why)
+{
+	incoming_refuse(m, why);
 }
 
 /* What went wrong, in one line: the stream's limits name themselves. */
@@ -176,6 +182,7 @@ int monitor_incoming_prepare(struct monitor *m)
 		incoming_refuse(m, diag.error);
 		return rc;
 	}
+	monitor_log_identity(m);
 	for (unsigned int i = 0; i < o->nr_reject_names; i++) {
 		char why[160];
 

@@ -52,29 +52,12 @@ struct mig_round_note {
 	struct precopy_round r;
 };
 
-/* MIGRATION_PASS's data (rpc/msg_migrate.h). */
-static struct json_object *round_json(const struct precopy_round *r)
-{
-	struct rpc_mig_round e = {
-		.round = r->round,
-		.pages_sent = r->pages_sent,
-		.pages_dirtied = r->pages_dirtied,
-		.mbps = r->bandwidth_bps / 1e6,
-		.dirty_mbps = r->dirty_rate_pps * 4096 / 1e6,
-		.duration_ms = r->duration_ns / 1e6,
-		.expected_downtime_ms = r->expected_downtime_ns / 1e6,
-		.cpu_throttle_pct = r->throttle_pct,
-	};
-
-	return rpc_msg_encode(&rpc_msg_mig_round, &e);
-}
-
 static void mig_round_on_loop(struct evloop *loop, void *opaque)
 {
 	struct mig_round_note *p = opaque;
 
 	p->m->mig_info.last = p->r;
-	monitor_event(p->m, "MIGRATION_PASS", round_json(&p->r));
+	monitor_event(p->m, "MIGRATION_PASS", monitor_mig_pass_data(&p->r));
 	free(p);
 }
 
@@ -447,12 +430,15 @@ void *monitor_mig_thread(void *opaque)
 {
 	struct mig_job *job = opaque;
 	struct monitor *m = job->m;
-	char *config = NULL;
+	char *config = NULL, what[sizeof(job->uri) + 8];
 	uint32_t config_len;
 	int rc;
 
+	snprintf(what, sizeof(what), "migrate %s", job->uri);
+	log_ctx_set(m->cfg.name, job->uuid, what);
 	job->params.step = mig_step;
 	job->params.step_opaque = job;
+	job->params.counters = &job->counters;
 	rc = monitor_config_text(m, &config, &config_len);
 	if (rc)
 		mig_fail(job, "cannot serialize the config: %s", strerror(-rc));
@@ -464,6 +450,9 @@ void *monitor_mig_thread(void *opaque)
 		rc = mig_open_stream(job);
 	if (!rc)
 		rc = mig_postcopy_listen(job);
+	/* QEMU's setup-time: until the stream starts. */
+	__atomic_store_n(&job->setup_ns, time_mono_ns() - job->start_ns,
+			 __ATOMIC_RELAXED);
 	if (!rc) {
 		rc = precopy_send(&job->stream, &m->vm, &m->devs, config,
 				  config_len, &job->params, mig_progress, job,
@@ -491,29 +480,6 @@ void *monitor_mig_thread(void *opaque)
 }
 
 /* ---- back on the loop thread ---- */
-
-void monitor_mig_status(const struct mig_info *mi, struct rpc_migration *out)
-{
-	rpc_msg_init(&rpc_msg_migration, out);
-	out->status = (int)mi->status;
-	snprintf(out->error, sizeof(out->error), "%s", mi->error);
-	out->has_downtime = mi->status == MIG_COMPLETED && mi->downtime_known;
-	out->downtime_ms = mi->downtime_ns / 1e6;
-	out->total_time_ms = mi->total_ns / 1e6;
-	out->rounds = mi->res.rounds;
-	out->bytes = mi->res.bytes;
-	out->postcopy = mi->res.postcopy;
-	/* The most the vCPUs were throttled (query-migrate: right now). */
-	out->cpu_throttle_pct = mi->res.throttle_pct;
-}
-
-struct json_object *monitor_mig_event_data(struct mig_info *mi)
-{
-	struct rpc_migration e;
-
-	monitor_mig_status(mi, &e);
-	return rpc_msg_encode(&rpc_msg_migration, &e);
-}
 
 static void mig_report(struct monitor *m, struct mig_job *job)
 {
@@ -561,6 +527,7 @@ static void mig_done(struct evloop *loop, void *opaque)
 	struct mig_job *job = opaque;
 	struct monitor *m = job->m;
 	struct mig_info *mi = &m->mig_info;
+	bool stay = job->stay;
 
 	pthread_join(job->thread, NULL);
 	if (job->sock >= 0)
@@ -574,6 +541,9 @@ static void mig_done(struct evloop *loop, void *opaque)
 	mi->total_ns = time_mono_ns() - job->start_ns;
 	mi->downtime_ns = job->downtime_ns;
 	mi->downtime_known = job->downtime_known;
+	mi->counters = job->counters;
+	mi->setup_ns = job->setup_ns;
+	mi->transferred = job->res.bytes;
 	if (job->status == MIG_FAILED) {
 		/* The thread resumed it already (mig_recover). */
 		m->state = m->user_paused ? RUN_PAUSED : RUN_RUNNING;
@@ -593,7 +563,12 @@ static void mig_done(struct evloop *loop, void *opaque)
 	free(job);
 	if (mi->status == MIG_COMPLETED) {
 		m->end_kind = "migrated";
-		monitor_end(m, 0, "migrated to %s", mi->uri);
+		if (stay)
+			log_info(
+				"vm %s: stays in state postmigrate until quit, as QEMU's does after a migration",
+				m->cfg.name);
+		else
+			monitor_end(m, 0, "migrated to %s", mi->uri);
 	}
 	if (m->stop_seen)
 		evloop_stop(loop);

@@ -89,7 +89,8 @@ void rpc_job_info_from_migration(struct rpc_job_info *j,
 		j->has_data_total = j->has_memory_total = true;
 		j->data_total = j->memory_total = q->ram.total;
 		j->has_bandwidth = j->has_dirty_rate = true;
-		j->memory_bandwidth_mbps = q->ram.mbps;
+		/* query-migrate counts megabits as QEMU does; MB/s here. */
+		j->memory_bandwidth_mbps = q->ram.mbps / 8;
 		j->dirty_rate_pps = q->ram.dirty_pages_rate;
 	}
 	j->has_iteration = q->has_round;

@@ -14,9 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <godwit/jobinfo.h>
 #include <godwit/migrate.h>
 
 #include "common/clock.h"
+#include "common/compiler.h"
 #include "common/util.h"
 #include "toolstack/cli/cli.h"
 #include "toolstack/cli/follow.h"
@@ -24,9 +26,13 @@
 
 struct mig_opts {
 	bool verbose;
+	bool quiet; /* -q: no progress line */
 	struct godwit_migrate_params p; /* the library's, its defaults */
 	const char *vm, *dest;
 };
+
+/* How often the progress line is brought up to date. */
+#define PROGRESS_EVERY_MS 1000
 
 /* How long to follow an unconfirmed migration before leaving it be. */
 #define MIGRATE_UNCONFIRMED_WAIT_MS 30000
@@ -52,7 +58,38 @@ static void migrate_usage(FILE *f)
 		"                     seconds (default 10)\n"
 		"  --paused-margin MS the VM may stay paused for the downtime limit plus MS\n"
 		"                     (default: the limit, at least 1000); then it resumes\n"
-		"  --verbose          print progress per round on stderr\n");
+		"  --verbose, --debug print a line per round on stderr\n"
+		"  -q, --quiet        no progress line (by default one, redrawn on a terminal,\n"
+		"                     says each second what is sent, of which pass, how fast)\n"
+		"xl's options: --live (xm's; live is the default) and -e (the destination's\n"
+		"godwitd supervises the domain; nothing waits there) are accepted; -s, -C\n"
+		"and -p are refused with the reason (godwit(1) has it).\n");
+}
+
+/*
+ * xl's options godwit does not have, each refused with why: the
+ * relocation server speaks TCP, the destination runs the configuration
+ * the domain runs with, and it resumes the domain at the handover.
+ */
+static int refused_xl_option(int opt)
+{
+	static const struct {
+		int opt;
+		const char *why;
+	} no[] = {
+		{ 's',
+		  "-s: godwit does not migrate through ssh: it connects to the destination godwitd's relocation server (TCP, port 8002; godwitd(8) --relocation-hosts-allow)" },
+		{ 'C',
+		  "-C: the destination runs the domain with the configuration it runs with here; another one cannot be sent (disk paths must be the same on both hosts)" },
+		{ 'p',
+		  "-p: the destination resumes the domain at the handover; pause it there afterwards (godwit pause)" },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(no); i++)
+		if (no[i].opt == opt)
+			fprintf(stderr, "godwit: migrate: %s\n", no[i].why);
+	return CLI_FAIL;
 }
 
 static int num_arg(const char *name, const char *arg, int64_t *out)
@@ -87,9 +124,12 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 		{ "max-rounds", required_argument, NULL, 'r' },
 		{ "converge", required_argument, NULL, 'c' },
 		{ "postcopy", no_argument, NULL, 'P' },
-		{ "stall-timeout", required_argument, NULL, 's' },
+		{ "stall-timeout", required_argument, NULL, 'T' },
 		{ "paused-margin", required_argument, NULL, 'm' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "debug", no_argument, NULL, 'v' },
+		{ "live", no_argument, NULL, 'l' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -99,13 +139,24 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 	*o = (struct mig_opts){ .verbose = false };
 	godwit_migrate_params_init(&o->p);
 	optind = 0;
-	while (!rc && (opt = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
+	while (!rc &&
+	       (opt = getopt_long(argc, argv, "vhqes:C:p", lo, NULL)) != -1) {
 		switch (opt) {
+		case 'l':
+		case 'e':
+			break;
+		case 's':
+		case 'C':
+		case 'p':
+			return refused_xl_option(opt);
 		case 'L':
 			o->p.live = false;
 			break;
 		case 'v':
 			o->verbose = true;
+			break;
+		case 'q':
+			o->quiet = true;
 			break;
 		case 'b':
 			rc = num_arg("--bandwidth", optarg,
@@ -123,7 +174,7 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 		case 'P':
 			o->p.postcopy = true;
 			break;
-		case 's':
+		case 'T':
 			rc = num_arg("--stall-timeout", optarg, &stall_s);
 			break;
 		case 'm':
@@ -161,10 +212,49 @@ static void print_round(const struct godwit_migration_round *r, bool tty)
 		(long long)r->cpu_throttle_pct, tty ? "" : "\n");
 }
 
+/*
+ * The progress line, as xl prints one: what query-migrate says now
+ * (job-info's figures move within a round). On a terminal it is redrawn
+ * in place; otherwise a line each time.
+ */
+static void print_progress(const struct godwit_job *j, bool tty)
+{
+	double pct = 0;
+
+	if (j->type != GODWIT_JOB_UNBOUNDED || !j->has_memory_total ||
+	    !j->memory_total)
+		return;
+	if (j->has_memory_remaining && j->memory_remaining <= j->memory_total)
+		pct = 100.0 * (j->memory_total - j->memory_remaining) /
+		      j->memory_total;
+	fprintf(stderr,
+		"%smigrate: %.1f MiB sent, round %lld %.0f%% of %lld MiB, %.1f MB/s%s",
+		tty ? "\r\033[K" : "", j->memory_processed / 1048576.0,
+		(long long)j->iteration, pct,
+		(long long)(j->memory_total >> 20),
+		j->has_bandwidth ? j->memory_bandwidth_mbps : 0.0,
+		tty ? "" : "\n");
+}
+
+/* Ask for the job's figures now and print them (errors: no line). */
+static void progress_tick(struct godwit_conn *c, const char *dom, bool tty)
+{
+	struct godwit_result res = GODWIT_RESULT_INIT;
+	char err[GODWIT_ERROR_MAX];
+	struct godwit_job j;
+
+	if (!godwit_job_info(c, dom, PROGRESS_EVERY_MS * 4, godwit_result_fn,
+			     &res) &&
+	    !godwit_result_wait(c, &res) &&
+	    !godwit_decode_job(res.ret, &j, err, sizeof(err)))
+		print_progress(&j, tty);
+	godwit_result_release(&res);
+}
+
 static int outcome(const struct mig_opts *o, const struct godwit_migration *m,
 		   bool tty)
 {
-	if (tty && o->verbose)
+	if (tty && (o->verbose || !o->quiet))
 		fputc('\n', stderr);
 	if (m->status == GODWIT_MIGRATION_COMPLETED && !m->has_downtime) {
 		fprintf(stderr,
@@ -268,6 +358,7 @@ struct follow_state {
 	bool have_last;
 	struct godwit_migration last;
 	uint64_t until; /* how long to wait for it to settle (0: no limit) */
+	uint64_t next_tick; /* the next progress line (0: none) */
 };
 
 /*
@@ -281,8 +372,11 @@ static int on_event(struct follow_state *f, const struct mig_opts *o,
 
 	if (!f->direct && ev->domid != f->domid)
 		return -1;
-	if (ev->kind == GODWIT_EVENT_MIGRATION_ROUND && o->verbose)
+	if (ev->kind == GODWIT_EVENT_MIGRATION_ROUND && o->verbose) {
+		if (f->tty && !o->quiet)
+			fputc('\n', stderr); /* keep the progress line */
 		print_round(&ev->as.round, f->tty);
+	}
 	/* godwitd says the VMM ended: nothing more will come. */
 	if (ev->kind == GODWIT_EVENT_VMM_ENDED)
 		return ended(o, ev->as.ended.end, ev->as.ended.reason);
@@ -345,10 +439,23 @@ static int follow(struct godwit_conn **cp, const struct mig_opts *o,
 				  .direct = domid < 0,
 				  .domid = domid };
 	struct godwit_event *ev;
+	uint64_t until;
 	int rc;
 
+	if (!o->quiet)
+		f.next_tick =
+			time_mono_ns() + PROGRESS_EVERY_MS * NSEC_PER_MSEC;
 	for (;;) {
-		rc = follow_next_event_until(*cp, f.until, &ev);
+		until = f.until;
+		if (f.next_tick && !f.have_last &&
+		    (!until || f.next_tick < until))
+			until = f.next_tick;
+		rc = follow_next_event_until(*cp, until, &ev);
+		if (rc == -ETIMEDOUT && until == f.next_tick) {
+			progress_tick(*cp, o->vm, f.tty);
+			f.next_tick += PROGRESS_EVERY_MS * NSEC_PER_MSEC;
+			continue;
+		}
 		if (rc)
 			rc = on_silence(&f, cp, o, w, rc);
 		else {

@@ -134,6 +134,45 @@ static void test_migrate_refused(void **state)
 	assert_refused(&rpc_msg_migrate, "[1]", "migrate: not an object");
 }
 
+/*
+ * godwit's members are optional (the VMM's migration parameters fill
+ * the rest); a migrate with none is QEMU's, whose members are read and
+ * never forwarded; block migration and resume are refused with why.
+ */
+static void test_migrate_qemu(void **state)
+{
+	struct rpc_migrate_args a;
+	struct json_object *o;
+
+	(void)state;
+	assert_int_equal(decode(&rpc_msg_migrate, "{\"uri\": \"h\"}", &a), 0);
+	assert_false(rpc_migrate_has_own(&a));
+	assert_int_equal(
+		decode(&rpc_msg_migrate,
+		       "{\"uri\": \"tcp:h:4\", \"blk\": false, \"inc\": false, \"detach\": true, \"resume\": false}",
+		       &a),
+		0);
+	assert_false(rpc_migrate_has_own(&a));
+	o = rpc_msg_encode(&rpc_msg_migrate, &a);
+	assert_string_equal(json_object_to_json_string(o),
+			    "{ \"uri\": \"h:4\" }");
+	json_object_put(o);
+	assert_int_equal(decode(&rpc_msg_migrate,
+				"{\"uri\": \"h\", \"downtime-ms\": 7}", &a),
+			 0);
+	assert_true(rpc_migrate_has_own(&a) && a.has_downtime);
+	assert_false(a.has_bandwidth);
+	assert_round_trip(&rpc_msg_migrate, &a);
+	assert_refused(
+		&rpc_msg_migrate, "{\"uri\": \"h\", \"blk\": true}",
+		"migrate: block migration ('blk', 'inc') is not supported by godwit: each host opens the disk images itself (shared storage)");
+	assert_refused(
+		&rpc_msg_migrate, "{\"uri\": \"h\", \"resume\": true}",
+		"migrate: 'resume' (postcopy recovery) is not supported by godwit");
+	assert_refused(&rpc_msg_migrate, "{\"uri\": \"h\", \"detach\": 1}",
+		       "migrate: 'detach' must be true or false");
+}
+
 /* The CLI fills the struct by hand; the check canonicalises it. */
 static void test_migrate_by_hand(void **state)
 {
@@ -143,6 +182,7 @@ static void test_migrate_by_hand(void **state)
 	rpc_msg_init(&rpc_msg_migrate, &a);
 	snprintf(a.uri, sizeof(a.uri), "tcp:example.org:1234");
 	a.max_rounds = 5;
+	a.has_max_rounds = true;
 	assert_int_equal(rpc_msg_check(&rpc_msg_migrate, &a, why, sizeof(why)),
 			 0);
 	assert_string_equal(a.uri, "example.org:1234");
@@ -417,6 +457,7 @@ int main(void)
 		cmocka_unit_test(test_migrate_defaults),
 		cmocka_unit_test(test_migrate_destination),
 		cmocka_unit_test(test_migrate_refused),
+		cmocka_unit_test(test_migrate_qemu),
 		cmocka_unit_test(test_migrate_by_hand),
 		cmocka_unit_test(test_resolve),
 		cmocka_unit_test(test_migration_event),
