@@ -98,7 +98,7 @@ static const struct rpc_field migrate_fields[] = {
 	  .names = converge_names,
 	  .dflt = RPC_CONVERGE_THROTTLE,
 	  .has_off = offsetof(struct rpc_migrate_args, has_converge) },
-	RPC_FIELD_BOOL("postcopy", struct rpc_migrate_args, postcopy, 0, false),
+	OPT_BOOL("postcopy", postcopy, has_postcopy, false),
 };
 
 #undef OPT_BOOL

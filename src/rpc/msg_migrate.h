@@ -86,6 +86,7 @@ struct rpc_migrate_args {
 	bool has_converge; /* not given: throttle (postcopy: postcopy) */
 	int converge; /* enum rpc_converge */
 	bool postcopy; /* switch to post-copy after round 0 */
+	bool has_postcopy; /* encoded only when given */
 	/* Which of the six above were given (encoded only when set). */
 	bool has_live, has_bandwidth, has_downtime, has_max_rounds;
 	bool has_stall_timeout, has_paused_margin;

@@ -588,11 +588,13 @@ int cmd_migrate_resolve(int argc, char **argv)
 int cmd_migrate_recover(int argc, char **argv)
 {
 	struct godwit_result res = GODWIT_RESULT_INIT;
-	bool help = argc == 2 && !strcmp(argv[1], "--help");
+	bool help = false;
 	struct route r;
-	int rc;
+	int rc, i;
 
-	if (argc < 2 || argc > 3 || argv[1][0] == '-') {
+	for (i = 1; i < argc; i++)
+		help |= !strcmp(argv[i], "-h") || !strcmp(argv[i], "--help");
+	if (help || argc < 2 || argc > 3 || argv[1][0] == '-') {
 		fprintf(help ? stdout : stderr,
 			"usage: godwit migrate-recover DOMAIN [SOURCE[:PORT]]\n"
 			"Reconnect a post-copy migration whose connections to the source broke\n"

@@ -71,7 +71,7 @@ static const struct cli_verb verbs[] = {
 	{ "run", cmd_run, "[OPTIONS] [CONFIG]", "run a VM in the foreground",
 	  "--kernel=f --initrd=f --cmdline= --memory= --vcpus= "
 	  "--cpu=host|x86-64-v1|x86-64-v2|x86-64-v3|x86-64-v4 --name= "
-	  "--disk= " VMM_OPTS,
+	  "--disk= --vif= " VMM_OPTS,
 	  CLI_FILE },
 	{ "migrate-receive", cmd_migrate_receive, "[OPTIONS]",
 	  "accept one migration and run the VM in the foreground",

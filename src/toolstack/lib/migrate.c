@@ -60,7 +60,7 @@ int godwit_migrate(struct godwit_conn *c, const char *dom,
 	a.paused_margin_ms = p->paused_margin_ms;
 	a.has_converge = p->converge != GODWIT_CONVERGE_DEFAULT;
 	a.converge = a.has_converge ? (int)p->converge - 1 : 0;
-	a.postcopy = p->postcopy;
+	a.postcopy = a.has_postcopy = p->postcopy;
 	/* All said: the VM's own parameters (migrate-set-parameters) and
 	 * QEMU's style (a source that stays) are for QEMU's tools. */
 	a.has_live = a.has_bandwidth = a.has_downtime = true;

@@ -168,7 +168,7 @@ static void test_migrate_qemu(void **state)
 		"migrate: block migration ('blk', 'inc') is not supported by godwit: each host opens the disk images itself (shared storage)");
 	assert_refused(
 		&rpc_msg_migrate, "{\"uri\": \"h\", \"resume\": true}",
-		"migrate: 'resume' (postcopy recovery) is not supported by godwit");
+		"migrate: 'resume' (QEMU's post-copy recovery) is not supported: godwit's is migrate-recover");
 	assert_refused(&rpc_msg_migrate, "{\"uri\": \"h\", \"detach\": 1}",
 		       "migrate: 'detach' must be true or false");
 }
