@@ -34,6 +34,8 @@ struct mig_opts {
 /* How often the progress line is brought up to date. */
 #define PROGRESS_EVERY_MS 1000
 
+/* How long a migrated domain's VMM may take to end here (it is done). */
+#define DONE_WAIT_MS 10000
 /* How long to follow an unconfirmed migration before leaving it be. */
 #define MIGRATE_UNCONFIRMED_WAIT_MS 30000
 
@@ -357,6 +359,9 @@ struct follow_state {
 	int64_t domid; /* through godwitd: the domain's; -1 directly */
 	bool have_last;
 	struct godwit_migration last;
+	/* Completed through godwitd: waiting for the VMM to end here. */
+	bool have_done;
+	struct godwit_migration done;
 	uint64_t until; /* how long to wait for it to settle (0: no limit) */
 	uint64_t next_tick; /* the next progress line (0: none) */
 };
@@ -378,6 +383,8 @@ static int on_event(struct follow_state *f, const struct mig_opts *o,
 		print_round(&ev->as.round, f->tty);
 	}
 	/* godwitd says the VMM ended: nothing more will come. */
+	if (ev->kind == GODWIT_EVENT_VMM_ENDED && f->have_done)
+		return outcome(o, &f->done, f->tty);
 	if (ev->kind == GODWIT_EVENT_VMM_ENDED)
 		return ended(o, ev->as.ended.end, ev->as.ended.reason);
 	if (ev->kind != GODWIT_EVENT_MIGRATION)
@@ -399,6 +406,17 @@ static int on_event(struct follow_state *f, const struct mig_opts *o,
 			o->vm, o->dest);
 		return -1;
 	}
+	/*
+	 * Migrated: as xl, return once the domain is gone here too (godwitd
+	 * drops it when its VMM ends, moments later), so that what comes
+	 * next (a migration back) finds it gone. Bounded: DONE_WAIT_MS.
+	 */
+	if (m->status == GODWIT_MIGRATION_COMPLETED && !f->direct) {
+		f->done = *m;
+		f->have_done = true;
+		f->until = time_mono_ns() + DONE_WAIT_MS * NSEC_PER_MSEC;
+		return -1;
+	}
 	if (m->status != GODWIT_MIGRATION_ACTIVE)
 		return outcome(o, m, f->tty);
 	return -1;
@@ -409,6 +427,8 @@ static int on_silence(struct follow_state *f, struct godwit_conn **cp,
 		      const struct mig_opts *o, const struct follow_vm *w,
 		      int rc)
 {
+	if (f->have_done)
+		return outcome(o, &f->done, f->tty);
 	if (rc == -ETIMEDOUT && f->have_last)
 		return outcome(o, &f->last, f->tty);
 	if (!f->direct) {
@@ -447,7 +467,7 @@ static int follow(struct godwit_conn **cp, const struct mig_opts *o,
 			time_mono_ns() + PROGRESS_EVERY_MS * NSEC_PER_MSEC;
 	for (;;) {
 		until = f.until;
-		if (f.next_tick && !f.have_last &&
+		if (f.next_tick && !f.have_last && !f.have_done &&
 		    (!until || f.next_tick < until))
 			until = f.next_tick;
 		rc = follow_next_event_until(*cp, until, &ev);
