@@ -31,6 +31,7 @@ struct godwit_migrate_params {
 	int64_t max_rounds; /* pre-copy rounds at most (30) */
 	int64_t stall_timeout_ms; /* the destination silent this long: fail */
 	int64_t paused_margin_ms; /* 0: the downtime limit, at least 1 s */
+	bool paused; /* the destination leaves it paused (xl migrate -p) */
 };
 void godwit_migrate_params_init(struct godwit_migrate_params *p);
 

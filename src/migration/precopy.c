@@ -392,7 +392,8 @@ int precopy_send(struct stream *s, struct vm *vm, struct dev_registry *devs,
 	stream_set_rate_limit(s, p->bandwidth_bps);
 	tune(&pc);
 	rc = save_header(s, vm, config, config_len,
-			 p->live ? STREAM_F_LIVE : 0);
+			 (p->live ? STREAM_F_LIVE : 0) |
+				 (p->leave_paused ? STREAM_F_PAUSED : 0));
 	if (!rc && p->live)
 		rc = precopy_rounds(&pc);
 	if (!rc && p->live)

@@ -61,6 +61,7 @@ struct precopy_live {
 
 struct precopy_params {
 	bool live;
+	bool leave_paused; /* STREAM_F_PAUSED: the destination keeps it paused */
 	uint64_t bandwidth_bps; /* 0: unlimited */
 	uint64_t downtime_limit_ns;
 	unsigned int max_rounds;

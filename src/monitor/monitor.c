@@ -225,7 +225,9 @@ static int monitor_start_vm(struct monitor *m)
 	}
 	if (rc)
 		return rc;
-	m->user_paused = m->opts->paused;
+	/* -p, or a stream that says so (migrate -p on the source). */
+	m->user_paused = m->opts->paused ||
+			 (m->incoming.hdr.flags & STREAM_F_PAUSED);
 	if (m->incoming.migration)
 		return monitor_incoming_handover(m);
 	rc = vm_start(&m->vm, m->opts->paused);

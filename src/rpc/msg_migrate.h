@@ -3,7 +3,7 @@
  *
  *   migrate          {domain?, uri | host+port, live, bandwidth,
  *                     downtime-ms, max-rounds, stall-timeout-ms,
- *                     paused-margin-ms, blk?, inc?, detach?,
+ *                     paused-margin-ms, paused, blk?, inc?, detach?,
  *                     resume?}                                command
  *   godwitd's answer {domain, domid, qmp, exit-file}           answer
  *   migrate-resolve  {domain?, action}                         command
@@ -63,9 +63,10 @@ struct rpc_migrate_args {
 	int64_t max_rounds;
 	int64_t stall_timeout_ms;
 	int64_t paused_margin_ms; /* 0: the downtime limit, at least 1 s */
-	/* Which of the six above were given (encoded only when set). */
+	bool paused; /* the destination leaves the VM paused (xl's -p) */
+	/* Which of the seven above were given (encoded only when set). */
 	bool has_live, has_bandwidth, has_downtime, has_max_rounds;
-	bool has_stall_timeout, has_paused_margin;
+	bool has_stall_timeout, has_paused_margin, has_paused;
 	/* QEMU's (decoding only): block migration and resume are refused. */
 	bool blk, inc, detach, resume, has_qemu;
 };

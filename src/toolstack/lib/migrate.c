@@ -21,6 +21,7 @@ void godwit_migrate_params_init(struct godwit_migrate_params *p)
 		.max_rounds = a.max_rounds,
 		.stall_timeout_ms = a.stall_timeout_ms,
 		.paused_margin_ms = a.paused_margin_ms,
+		.paused = a.paused,
 	};
 }
 
@@ -41,10 +42,12 @@ int godwit_migrate(struct godwit_conn *c, const char *dom,
 	a.max_rounds = p->max_rounds;
 	a.stall_timeout_ms = p->stall_timeout_ms;
 	a.paused_margin_ms = p->paused_margin_ms;
+	a.paused = p->paused;
 	/* All said: the VM's own parameters (migrate-set-parameters) and
 	 * QEMU's style (a source that stays) are for QEMU's tools. */
 	a.has_live = a.has_bandwidth = a.has_downtime = true;
 	a.has_max_rounds = a.has_stall_timeout = a.has_paused_margin = true;
+	a.has_paused = true;
 	return lib_send(c, "migrate", &rpc_msg_migrate, &a, timeout_ms, fn,
 			opaque, err, errlen);
 }
