@@ -57,6 +57,9 @@ def test_migrate_xl_options(env, start):
                    timeout=60)
     check("migrated mv" in err and re.search(r"^round 0: ", err, re.M),
           err)
+    # Done means gone here, as in xl: a migration back may follow at once.
+    check(a.dom("mv") is None, "still listed at the source: %s"
+          % a.dom("mv"))
     b.wait_dom("mv", "running")
     # -q: the outcome only; -p: paused on arrival, until unpaused.
     _, err = b.cli("migrate", "-q", "-p", "mv",

@@ -34,6 +34,9 @@ struct mig_opts {
 /* How often the progress line is brought up to date. */
 #define PROGRESS_EVERY_MS 1000
 
+/* How long a completed migration waits for godwitd to let the VM go. */
+#define MIGRATE_END_WAIT_MS 10000
+
 /* How long to follow an unconfirmed migration before leaving it be. */
 #define MIGRATE_UNCONFIRMED_WAIT_MS 30000
 
@@ -330,6 +333,7 @@ struct follow_state {
 	bool tty, direct;
 	int64_t domid; /* through godwitd: the domain's; -1 directly */
 	bool have_last;
+	bool completed; /* last is the outcome: waiting for VMM_ENDED */
 	struct godwit_migration last;
 	uint64_t until; /* how long to wait for it to settle (0: no limit) */
 	uint64_t next_tick; /* the next progress line (0: none) */
@@ -353,9 +357,23 @@ static int on_event(struct follow_state *f, const struct mig_opts *o,
 	}
 	/* godwitd says the VMM ended: nothing more will come. */
 	if (ev->kind == GODWIT_EVENT_VMM_ENDED)
-		return ended(o, ev->as.ended.end, ev->as.ended.reason);
+		return f->completed ?
+			       outcome(o, &f->last, f->tty) :
+			       ended(o, ev->as.ended.end, ev->as.ended.reason);
 	if (ev->kind != GODWIT_EVENT_MIGRATION)
 		return -1;
+	/*
+	 * As xl, done once the domain is gone here: godwitd relays its
+	 * VMM's end after taking it off its list, so a migration back
+	 * right after finds no domain of that name here.
+	 */
+	if (m->status == GODWIT_MIGRATION_COMPLETED && !f->direct &&
+	    !f->completed) {
+		f->last = *m;
+		f->have_last = f->completed = true;
+		f->until = time_mono_ns() + MIGRATE_END_WAIT_MS * NSEC_PER_MSEC;
+		return -1;
+	}
 	if (m->status == GODWIT_MIGRATION_UNCONFIRMED && !f->have_last) {
 		fprintf(stderr,
 			"godwit: migrate %s: %s; asking the destination\n",
