@@ -56,6 +56,7 @@ struct godwit_migrate_params {
 	 * AUTO with it.
 	 */
 	bool postcopy;
+	bool paused; /* the destination leaves it paused (xl migrate -p) */
 };
 void godwit_migrate_params_init(struct godwit_migrate_params *p);
 

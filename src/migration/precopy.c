@@ -559,7 +559,8 @@ int precopy_send(struct stream *s, struct vm *vm, struct dev_registry *devs,
 	if (p->counters)
 		live_set(&p->counters->pass_left, mem_nr_pages(&vm->mem));
 	rc = save_header(s, vm, config, config_len,
-			 p->live ? STREAM_F_LIVE : 0);
+			 (p->live ? STREAM_F_LIVE : 0) |
+				 (p->leave_paused ? STREAM_F_PAUSED : 0));
 	if (!rc && p->live)
 		rc = precopy_rounds(&pc);
 	if (!rc && p->live)

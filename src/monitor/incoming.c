@@ -364,10 +364,10 @@ static int ho_claim(void *opaque, char *why, size_t whylen)
 
 static int start_vcpus(struct monitor *m)
 {
-	int rc = vm_start(&m->vm, m->opts->paused);
+	int rc = vm_start(&m->vm, m->user_paused);
 
 	if (!rc)
-		m->state = m->opts->paused ? RUN_PAUSED : RUN_RUNNING;
+		m->state = m->user_paused ? RUN_PAUSED : RUN_RUNNING;
 	return rc;
 }
 

@@ -35,6 +35,7 @@ static enum rpc_reply_kind mig_parse(struct mig_job *job,
 	job->port = a.port;
 	/* What the command leaves out, the migration parameters say. */
 	job->params.live = a.live;
+	job->params.leave_paused = a.paused;
 	job->params.bandwidth_bps = a.has_bandwidth ?
 					    (uint64_t)a.bandwidth_mibps << 20 :
 					    ms->bandwidth_bps;

@@ -238,10 +238,10 @@ static int monitor_boot(struct monitor *m)
 
 static int monitor_vcpus(struct monitor *m)
 {
-	int rc = vm_start(&m->vm, m->opts->paused);
+	int rc = vm_start(&m->vm, m->user_paused);
 
 	if (!rc)
-		m->state = m->opts->paused ? RUN_PAUSED : RUN_RUNNING;
+		m->state = m->user_paused ? RUN_PAUSED : RUN_RUNNING;
 	return rc;
 }
 
@@ -262,7 +262,9 @@ static int monitor_start_vm(struct monitor *m)
 	}
 	if (rc)
 		return rc;
-	m->user_paused = m->opts->paused;
+	/* -p, or a stream that says so (migrate -p on the source). */
+	m->user_paused = m->opts->paused ||
+			 (m->incoming.hdr.flags & STREAM_F_PAUSED);
 	if (m->incoming.migration)
 		return monitor_incoming_handover(m);
 	/* Restored: the NICs may be on another host now. */

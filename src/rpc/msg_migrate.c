@@ -87,6 +87,7 @@ static const struct rpc_field migrate_fields[] = {
 		MS_HOUR, RPC_STALL_MS_DEFAULT),
 	OPT_INT("paused-margin-ms", paused_margin_ms, has_paused_margin, 0,
 		MS_HOUR, 0),
+	OPT_BOOL("paused", paused, has_paused, false),
 	QEMU_BOOL("blk", blk),
 	QEMU_BOOL("inc", inc),
 	QEMU_BOOL("detach", detach),
@@ -109,7 +110,8 @@ bool rpc_migrate_has_own(const struct rpc_migrate_args *a)
 {
 	return a->has_live || a->has_bandwidth || a->has_downtime ||
 	       a->has_max_rounds || a->has_stall_timeout ||
-	       a->has_paused_margin || a->has_converge || a->postcopy;
+	       a->has_paused_margin || a->has_converge || a->postcopy ||
+	       a->has_paused;
 }
 
 /* host and port (godwitd's older form) as a uri to parse. */

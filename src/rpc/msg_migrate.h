@@ -3,8 +3,8 @@
  *
  *   migrate          {domain?, uri | host+port, live, bandwidth,
  *                     downtime-ms, max-rounds, stall-timeout-ms,
- *                     paused-margin-ms, converge?, postcopy,
- *                     blk?, inc?, detach?, resume?}            command
+ *                     paused-margin-ms, paused, converge?,
+ *                     postcopy, blk?, inc?, detach?, resume?}  command
  *   godwitd's answer {domain, domid, qmp, exit-file}           answer
  *   migrate-resolve  {domain?, action}                         command
  *   migrate-recover  {domain?, uri?}: answered as query-migrate command
@@ -87,9 +87,10 @@ struct rpc_migrate_args {
 	int converge; /* enum rpc_converge */
 	bool postcopy; /* switch to post-copy after round 0 */
 	bool has_postcopy; /* encoded only when given */
-	/* Which of the six above were given (encoded only when set). */
+	bool paused; /* the destination leaves the VM paused (xl's -p) */
+	/* Which of the seven above were given (encoded only when set). */
 	bool has_live, has_bandwidth, has_downtime, has_max_rounds;
-	bool has_stall_timeout, has_paused_margin;
+	bool has_stall_timeout, has_paused_margin, has_paused;
 	/* QEMU's (decoding only): block migration and resume are refused. */
 	bool blk, inc, detach, resume, has_qemu;
 };

@@ -63,15 +63,16 @@ static void migrate_usage(FILE *f)
 		"  --verbose, --debug print a line per round on stderr\n"
 		"  -q, --quiet        no progress line (by default one, redrawn on a terminal,\n"
 		"                     says each second what is sent, of which pass, how fast)\n"
+		"  -p                 leave the domain paused on the destination (xl's)\n"
 		"xl's options: --live (xm's; live is the default) and -e (the destination's\n"
-		"godwitd supervises the domain; nothing waits there) are accepted; -s, -C\n"
-		"and -p are refused with the reason (godwit(1) has it).\n");
+		"godwitd supervises the domain; nothing waits there) are accepted; -s and\n"
+		"-C are refused with the reason (godwit(1) has it).\n");
 }
 
 /*
  * xl's options godwit does not have, each refused with why: the
- * relocation server speaks TCP, the destination runs the configuration
- * the domain runs with, and it resumes the domain at the handover.
+ * relocation server speaks TCP, and the destination runs the
+ * configuration the domain runs with.
  */
 static int refused_xl_option(int opt)
 {
@@ -83,8 +84,6 @@ static int refused_xl_option(int opt)
 		  "-s: godwit does not migrate through ssh: it connects to the destination godwitd's relocation server (TCP, port 8002; godwitd(8) --relocation-hosts-allow)" },
 		{ 'C',
 		  "-C: the destination runs the domain with the configuration it runs with here; another one cannot be sent (disk paths must be the same on both hosts)" },
-		{ 'p',
-		  "-p: the destination resumes the domain at the handover; pause it there afterwards (godwit pause)" },
 	};
 	size_t i;
 
@@ -147,9 +146,11 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 		case 'l':
 		case 'e':
 			break;
+		case 'p':
+			o->p.paused = true;
+			break;
 		case 's':
 		case 'C':
-		case 'p':
 			return refused_xl_option(opt);
 		case 'L':
 			o->p.live = false;
