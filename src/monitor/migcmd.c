@@ -39,6 +39,12 @@ static enum rpc_reply_kind mig_parse(struct mig_job *job,
 	job->params.paused_margin_ns =
 		(uint64_t)a.paused_margin_ms * NSEC_PER_MSEC;
 	job->stall_ms = a.stall_timeout_ms;
+	snprintf(job->ssh_command, sizeof(job->ssh_command), "%s", a.ssh);
+	snprintf(job->receive_command, sizeof(job->receive_command), "%s",
+		 a.receive_command);
+	job->tls = a.tls;
+	snprintf(job->tls_dir, sizeof(job->tls_dir), "%s", a.tls_dir);
+	snprintf(job->tls_name, sizeof(job->tls_name), "%s", a.tls_name);
 	return RPC_REPLY_LATER;
 }
 

@@ -179,8 +179,10 @@ static int mig_connect(struct mig_job *job)
 	char why[200];
 	int fd, rc;
 
-	rc = net_connect(job->host, job->port, MIG_CONNECT_MS, &fd, why,
-			 sizeof(why));
+	rc = mig_transport_connect(job, &fd, why, sizeof(why));
+	if (rc == -ENOSYS)
+		rc = net_connect(job->host, job->port, MIG_CONNECT_MS, &fd, why,
+				 sizeof(why));
 	if (rc) {
 		mig_fail(job, "%s", why);
 		return rc;
@@ -198,6 +200,7 @@ static int mig_connect(struct mig_job *job)
 static int mig_open_stream(struct mig_job *job)
 {
 	struct stream *s = &job->stream;
+	char why[256];
 	int rc;
 
 	rc = stream_open_fd(s, job->sock, false);
@@ -209,7 +212,10 @@ static int mig_open_stream(struct mig_job *job)
 		return rc;
 	}
 	stream_set_cancel_fd(s, job->cancel_fd);
-	return 0;
+	rc = mig_transport_open_stream(job, why, sizeof(why));
+	if (rc)
+		mig_fail(job, "%s", why);
+	return rc;
 }
 
 /* The VM runs here again (our pause undone), then `recover` hooks. */
@@ -311,6 +317,9 @@ static void mig_settle(struct mig_job *job)
 	int rc;
 
 	snprintf(t.host, sizeof(t.host), "%s", job->host);
+	/* Over ssh there is no port to ask on: wait for the operator. */
+	if (job->ssh_command[0])
+		t.arrival_id = 0;
 	rc = query_settle(&t, &outcome);
 	pthread_mutex_lock(&job->lock);
 	r = job->resolution;
@@ -347,6 +356,7 @@ static void mig_handover(struct mig_job *job)
 		return;
 	case HANDOVER_V_UNCONFIRMED:
 		mig_unconfirmed(job, h->why);
+		mig_transport_end(job);
 		return mig_settle(job);
 	}
 }
@@ -382,6 +392,7 @@ void *monitor_mig_thread(void *opaque)
 			mig_handover(job);
 	}
 	stream_close(&job->stream);
+	mig_transport_end(job);
 	free(config);
 	if (job->status == MIG_FAILED)
 		mig_recover(job);

@@ -45,7 +45,40 @@ static const struct rpc_field migrate_fields[] = {
 		      stall_timeout_ms, 0, 100, MS_HOUR, RPC_STALL_MS_DEFAULT),
 	RPC_FIELD_INT("paused-margin-ms", struct rpc_migrate_args,
 		      paused_margin_ms, 0, 0, MS_HOUR, 0),
+	RPC_FIELD_STR("ssh", struct rpc_migrate_args, ssh, RPC_F_OMIT_EMPTY),
+	RPC_FIELD_STR("receive-command", struct rpc_migrate_args,
+		      receive_command, RPC_F_OMIT_EMPTY),
+	RPC_FIELD_BOOL("tls", struct rpc_migrate_args, tls, 0, false),
+	RPC_FIELD_STR("tls-dir", struct rpc_migrate_args, tls_dir,
+		      RPC_F_OMIT_EMPTY),
+	RPC_FIELD_STR("tls-name", struct rpc_migrate_args, tls_name,
+		      RPC_F_OMIT_EMPTY),
 };
+
+/* ssh: uri is [USER@]HOST as ssh takes it, given to a shell. */
+static int migrate_check_ssh(struct rpc_migrate_args *a, char *why,
+			     size_t whylen)
+{
+	size_t n;
+
+	if (!strncmp(a->uri, "ssh:", 4))
+		memmove(a->uri, a->uri + 4, strlen(a->uri + 4) + 1);
+	n = strspn(a->uri, "abcdefghijklmnopqrstuvwxyz"
+			   "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			   "0123456789.-_@:[]");
+	if (a->legacy || a->tls || !a->uri[0] || a->uri[0] == '-' ||
+	    n != strlen(a->uri) || strlen(a->uri) >= sizeof(a->host))
+		return why_set(
+			why, whylen, -EINVAL,
+			"migrate: bad ssh destination '%.64s' (expected [USER@]HOST, no TLS)",
+			a->uri);
+	snprintf(a->host, sizeof(a->host), "%s", a->uri);
+	a->port = 0;
+	if (!a->receive_command[0])
+		snprintf(a->receive_command, sizeof(a->receive_command), "%s",
+			 RPC_RECEIVE_COMMAND_DEFAULT);
+	return 0;
+}
 
 /* host and port (godwitd's older form) as a uri to parse. */
 static int migrate_join_legacy(struct rpc_migrate_args *a, char *why,
@@ -78,6 +111,11 @@ static int migrate_check(void *msg, char *why, size_t whylen)
 	uint16_t port;
 	int rc;
 
+	if (a->ssh[0] || !strncmp(a->uri, "ssh:", 4)) {
+		if (!a->ssh[0])
+			snprintf(a->ssh, sizeof(a->ssh), "ssh");
+		return migrate_check_ssh(a, why, whylen);
+	}
 	if (a->legacy) {
 		rc = migrate_join_legacy(a, why, whylen);
 		if (rc)

@@ -23,7 +23,8 @@
 #include "toolstack/cli/route.h"
 
 struct mig_opts {
-	bool verbose;
+	bool verbose, debug;
+	char receive_command[512]; /* ssh: --debug puts GODWIT_DEBUG=1 first */
 	struct godwit_migrate_params p; /* the library's, its defaults */
 	const char *vm, *dest;
 };
@@ -35,8 +36,22 @@ static void migrate_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: godwit migrate [OPTIONS] DOMAIN HOST[:PORT]\n"
+		"       godwit migrate -s SSHCOMMAND [OPTIONS] DOMAIN [USER@]HOST\n"
 		"Live-migrate DOMAIN to HOST: to its godwitd's relocation server, or to a\n"
-		"`godwit migrate-receive` listening there (port 8002 by default).\n"
+		"`godwit migrate-receive` listening there (port 8002 by default); with -s\n"
+		"(or HOST given as ssh:[USER@]HOST), through ssh to a `godwit\n"
+		"migrate-receive --stdio` it runs on HOST.\n"
+		"  -s SSHCOMMAND      ssh's command line, e.g. \"ssh -p 2222\"\n"
+		"  --receive-command CMD  what ssh runs on HOST (default\n"
+		"                     \"godwit migrate-receive --stdio\")\n"
+		"  -e                 accepted as xl's (the VM always runs on in the background\n"
+		"                     on HOST: its VMM process is the domain)\n"
+		"  --debug            ssh: the receiver on HOST logs debug lines (they come\n"
+		"                     back through ssh into the VM's log here)\n"
+		"  --tls              TLS (x509 certificates, both ends verified)\n"
+		"  --tls-dir DIR      the certificates (default /etc/godwit/tls)\n"
+		"  --tls-name NAME    the name the destination's certificate must carry\n"
+		"                     (default HOST)\n"
 		"  --no-live          pause first, then copy (no pre-copy rounds)\n"
 		"  --bandwidth MIBPS  limit the pre-copy bandwidth (MiB/s)\n"
 		"  --downtime MS      maximum downtime to aim for (default 30)\n"
@@ -61,6 +76,51 @@ static int num_arg(const char *name, const char *arg, int64_t *out)
 	return 0;
 }
 
+/* -s, -e, --receive-command, --debug, --tls*: the transport's options. */
+static void set_transport(struct mig_opts *o, int opt, const char *arg)
+{
+	switch (opt) {
+	case 's':
+		o->p.ssh_command = arg;
+		break;
+	case 'R':
+		o->p.receive_command = arg;
+		break;
+	case 'D':
+		o->debug = true;
+		break;
+	case 'T':
+		o->p.tls = true;
+		break;
+	case 't':
+		o->p.tls_dir = arg;
+		break;
+	case 'N':
+		o->p.tls_name = arg;
+		break;
+	default: /* -e: xl's "no waiting on HOST"; ours never waits there */
+		break;
+	}
+}
+
+/* --debug over ssh: the remote receiver logs its debug lines. */
+static int debug_receive_command(struct mig_opts *o)
+{
+	const char *cmd = o->p.receive_command ?
+				  o->p.receive_command :
+				  "godwit migrate-receive --stdio";
+	int n = snprintf(o->receive_command, sizeof(o->receive_command),
+			 "GODWIT_DEBUG=1 %s", cmd);
+
+	if (n < 0 || (size_t)n >= sizeof(o->receive_command)) {
+		fprintf(stderr,
+			"godwit: migrate: --receive-command is too long\n");
+		return CLI_USAGE;
+	}
+	o->p.receive_command = o->receive_command;
+	return 0;
+}
+
 static int parse(int argc, char **argv, struct mig_opts *o)
 {
 	static const struct option lo[] = {
@@ -72,6 +132,11 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 		{ "paused-margin", required_argument, NULL, 'm' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "receive-command", required_argument, NULL, 'R' },
+		{ "debug", no_argument, NULL, 'D' },
+		{ "tls", no_argument, NULL, 'T' },
+		{ "tls-dir", required_argument, NULL, 't' },
+		{ "tls-name", required_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int64_t stall_s = -1;
@@ -80,7 +145,12 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 	*o = (struct mig_opts){ .verbose = false };
 	godwit_migrate_params_init(&o->p);
 	optind = 0;
-	while (!rc && (opt = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
+	while (!rc &&
+	       (opt = getopt_long(argc, argv, "vhs:e", lo, NULL)) != -1) {
+		if (strchr("sReDTtN", opt)) {
+			set_transport(o, opt, optarg);
+			continue;
+		}
 		switch (opt) {
 		case 'L':
 			o->p.live = false;
@@ -120,6 +190,9 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 	o->vm = argv[optind];
 	o->dest = argv[optind + 1];
 	o->p.destination = o->dest;
+	if (!rc && o->debug &&
+	    (o->p.ssh_command || !strncmp(o->dest, "ssh:", 4)))
+		rc = debug_receive_command(o);
 	if (stall_s >= 0)
 		o->p.stall_timeout_ms = stall_s * 1000;
 	return rc;
