@@ -147,7 +147,8 @@ def test_ssh_receiver_killed_mid_stream(env):
         took = time.time() - t0
         check(took < 5, "the cut was decided after %.1f s" % took)
         m = q.execute("query-migrate")
-        check(m["status"] == "failed" and "ssh" in m.get("error", ""),
+        check(m["status"] == "failed" and "killed by signal 9" in
+              m.get("error", ""),
               "query-migrate: %s" % m)
         q.close()
         source_survives(src, "receiver killed")

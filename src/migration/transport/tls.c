@@ -28,11 +28,13 @@
 #define TLS_HANDSHAKE_MS_DEFAULT 10000
 #define TLS_RECORD_MAX 16384
 #define TLS_HANDSHAKE_BYTE 0x16 /* the first byte of a ClientHello */
+#define TLS_ACCEPTED 0x01 /* the server's word after its checks */
 
 struct tls_priv {
 	gnutls_session_t sess;
 	gnutls_certificate_credentials_t cred;
 	bool resend; /* a send_nowait record is still in GnuTLS's buffer */
+	int last_error; /* GnuTLS's last error on a record */
 	char peer_dn[512];
 };
 
@@ -45,9 +47,10 @@ static void tls_free(struct tls_priv *t)
 	free(t);
 }
 
-/* GnuTLS's error as -errno for the stream (its text goes to why). */
-static int tls_errno(int r)
+/* GnuTLS's error as -errno for the stream (kept for messages). */
+static int tls_errno(struct tls_priv *t, int r)
 {
+	t->last_error = r;
 	switch (r) {
 	case GNUTLS_E_PUSH_ERROR:
 	case GNUTLS_E_PULL_ERROR:
@@ -88,7 +91,7 @@ static ssize_t tls_readv(struct stream *s, const struct iovec *iov, int iovcnt)
 		if (r == GNUTLS_E_PREMATURE_TERMINATION)
 			return 0;
 		if (r != GNUTLS_E_AGAIN)
-			return tls_errno(r);
+			return tls_errno(t, r);
 		rc = tls_wait(s, t, since);
 		if (rc)
 			return rc;
@@ -116,7 +119,7 @@ static ssize_t tls_send(struct stream *s, struct tls_priv *t, const void *buf,
 		if (r == GNUTLS_E_INTERRUPTED)
 			continue;
 		if (r != GNUTLS_E_AGAIN)
-			return tls_errno(r);
+			return tls_errno(t, r);
 		/* GnuTLS wants the very same call again. */
 		rc = tls_wait(s, t, since);
 		if (rc)
@@ -186,7 +189,7 @@ static int tls_send_nowait(struct stream *s, const void *buf, size_t len)
 		t->resend = true; /* buffered: goes out before the next write */
 		return 0;
 	}
-	return r == (ssize_t)len ? 0 : r < 0 ? tls_errno(r) : -EAGAIN;
+	return r == (ssize_t)len ? 0 : r < 0 ? tls_errno(t, r) : -EAGAIN;
 }
 
 static const struct stream_ops tls_ops = {
@@ -265,6 +268,14 @@ static int wait_why(struct stream *s, int rc, char *why, size_t whylen)
 		       stream_error_text(s, text, sizeof(text)));
 }
 
+static void trim(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n && s[n - 1] == ' ')
+		s[--n] = 0;
+}
+
 /* Why the handshake failed, in the words a user can act on. */
 static int handshake_why(struct tls_priv *t, int r, char *why, size_t whylen)
 {
@@ -278,23 +289,48 @@ static int handshake_why(struct tls_priv *t, int r, char *why, size_t whylen)
 		why_set(why, whylen, -EACCES,
 			"tls: the peer's certificate is refused: %s",
 			out.data ? (char *)out.data : "not valid");
+		trim(why);
 		gnutls_free(out.data);
 		return -EACCES;
 	}
-	if (r == GNUTLS_E_FATAL_ALERT_RECEIVED)
+	if (r == GNUTLS_E_FATAL_ALERT_RECEIVED) {
+		int a = gnutls_alert_get(t->sess);
+
 		return why_set(
-			why, whylen, -EACCES,
-			"tls: the peer refused the handshake: %s (is our certificate signed by its CA, and current?)",
-			gnutls_alert_get_name(gnutls_alert_get(t->sess)));
+			why, whylen, -EACCES, "tls: the peer refused us: %s%s",
+			gnutls_alert_get_name(a),
+			a == GNUTLS_A_ACCESS_DENIED ?
+				" (our certificate's name is not among those it allows)" :
+				" (is our certificate signed by its CA, and current?)");
+	}
 	if (r == GNUTLS_E_UNEXPECTED_PACKET_LENGTH ||
 	    r == GNUTLS_E_UNEXPECTED_PACKET ||
-	    r == GNUTLS_E_UNSUPPORTED_VERSION_PACKET ||
-	    r == GNUTLS_E_PREMATURE_TERMINATION || r == GNUTLS_E_PULL_ERROR)
+	    r == GNUTLS_E_UNSUPPORTED_VERSION_PACKET)
 		return why_set(why, whylen, -EPROTO,
 			       "tls: the peer does not speak TLS (%s)",
 			       gnutls_strerror(r));
+	if (r == GNUTLS_E_PREMATURE_TERMINATION || r == GNUTLS_E_PULL_ERROR ||
+	    r == GNUTLS_E_PUSH_ERROR)
+		return why_set(why, whylen, -ECONNRESET,
+			       "tls: the peer closed the connection in the handshake");
 	return why_set(why, whylen, -EPROTO, "tls: handshake: %s",
 		       gnutls_strerror(r));
+}
+
+/*
+ * Tell the peer why we end the session (a bad certificate, a name not
+ * allowed): one try, it must not wait. GnuTLS does not send it itself
+ * when its own verification fails.
+ */
+static void tls_refuse(struct tls_priv *t, int r)
+{
+	int level;
+	int alert = r == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR ?
+			    GNUTLS_A_BAD_CERTIFICATE :
+			    gnutls_error_to_alert(r, &level);
+
+	if (alert >= 0)
+		gnutls_alert_send(t->sess, GNUTLS_AL_FATAL, alert);
 }
 
 static int handshake(struct stream *s, struct tls_priv *t, char *why,
@@ -309,6 +345,8 @@ static int handshake(struct stream *s, struct tls_priv *t, char *why,
 			return 0;
 		if (r == GNUTLS_E_INTERRUPTED)
 			continue;
+		if (r != GNUTLS_E_AGAIN && r != GNUTLS_E_FATAL_ALERT_RECEIVED)
+			tls_refuse(t, r);
 		if (r != GNUTLS_E_AGAIN)
 			return handshake_why(t, r, why, whylen);
 		rc = tls_wait(s, t, since);
@@ -401,6 +439,51 @@ static int check_allowed(struct tls_priv *t, const struct tls_opts *o,
 		t->peer_dn);
 }
 
+/*
+ * The server's word after its checks: one byte, TLS_ACCEPTED, before
+ * the stream (docs/stream-format.md, "TLS"). In TLS 1.3 the client's
+ * handshake ends before the server has looked at the client's
+ * certificate; this makes a refusal (an alert instead) reach the client
+ * here, named, not as a broken stream later.
+ */
+static int server_accept(struct stream *s, struct tls_priv *t, char *why,
+			 size_t whylen)
+{
+	static const unsigned char b = TLS_ACCEPTED;
+	ssize_t r = tls_send(s, t, &b, 1);
+
+	return r == 1 ? 0 :
+			why_set(why, whylen, (int)r, "tls: cannot send: %s",
+				strerror((int)-r));
+}
+
+static int client_accepted(struct stream *s, struct tls_priv *t, char *why,
+			   size_t whylen)
+{
+	struct iovec v;
+	unsigned char b = 0;
+	char text[160];
+	ssize_t r;
+
+	v = (struct iovec){ &b, 1 };
+	s->priv = t; /* tls_readv's */
+	r = tls_readv(s, &v, 1);
+	s->priv = NULL;
+	if (r == 1 && b == TLS_ACCEPTED)
+		return 0;
+	if (r == 1)
+		return why_set(why, whylen, -EPROTO,
+			       "tls: the peer sent %#x, not its acceptance", b);
+	if (r == -EPROTO && t->last_error == GNUTLS_E_FATAL_ALERT_RECEIVED)
+		return handshake_why(t, t->last_error, why, whylen);
+	if (r == 0)
+		return why_set(why, whylen, -EPIPE,
+			       "tls: the peer closed the connection after the handshake (it may not accept our certificate)");
+	stream_set_error(s, (int)r);
+	return why_set(why, whylen, (int)r, "tls: after the handshake: %s",
+		       stream_error_text(s, text, sizeof(text)));
+}
+
 static int tls_start(struct stream *s, const struct tls_opts *o, bool server,
 		     char *why, size_t whylen)
 {
@@ -426,8 +509,16 @@ static int tls_start(struct stream *s, const struct tls_opts *o, bool server,
 		rc = server_peek(s, why, whylen);
 	if (!rc)
 		rc = handshake(s, t, why, whylen);
-	if (!rc && server)
+	if (!rc && server) {
 		rc = check_allowed(t, o, why, whylen);
+		if (rc)
+			gnutls_alert_send(t->sess, GNUTLS_AL_FATAL,
+					  GNUTLS_A_ACCESS_DENIED);
+		else
+			rc = server_accept(s, t, why, whylen);
+	} else if (!rc) {
+		rc = client_accepted(s, t, why, whylen);
+	}
 	stream_set_deadline(s, old_deadline, old_what);
 	if (rc) {
 		tls_free(t);

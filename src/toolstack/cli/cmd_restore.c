@@ -186,6 +186,10 @@ static void receive_stdio_fork(struct monitor_opts *o)
 	if (r == 1)
 		exit(CLI_OK);
 	waitpid(pid, &status, 0);
+	if (WIFSIGNALED(status)) /* ssh carries this back to the source */
+		fprintf(stderr,
+			"godwit: migrate-receive: the VM process (pid %d) was killed by signal %d\n",
+			(int)pid, WTERMSIG(status));
 	exit(WIFEXITED(status) ? WEXITSTATUS(status) : CLI_FAIL);
 }
 
