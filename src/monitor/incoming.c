@@ -287,6 +287,16 @@ int monitor_incoming_accept(struct monitor *m)
 		return rc;
 	}
 	arrival_init(&in->arrival, id, m->opts->outcome_file);
+	if (m->opts->tls) {
+		in->tls =
+			(struct tls_opts){ .dir = m->opts->tls_dir,
+					   .nr_allow_names =
+						   m->opts->nr_tls_allow,
+					   .handshake_ms = m->opts->stall_ms };
+		memcpy(in->tls.allow_names, m->opts->tls_allow,
+		       sizeof(m->opts->tls_allow));
+		in->arrival.tls = &in->tls;
+	}
 	in->wfd = m->opts->incoming_stdio ? STDOUT_FILENO : -1;
 	if (m->opts->incoming_stdio)
 		fd = STDIN_FILENO;

@@ -21,6 +21,7 @@
 #include "migration/save.h"
 #include "migration/transport/ssh.h"
 #include "migration/transport/stream.h"
+#include "migration/transport/tls.h"
 #include "monitor/console.h"
 #include "monitor/disks.h"
 #include "monitor/hooks.h"
@@ -99,6 +100,7 @@ struct incoming {
 	struct stream_header hdr;
 	char *config; /* the header's config text */
 	struct arrival arrival; /* migration: id, outcome, QUERY server */
+	struct tls_opts tls; /* --tls: the stream's and QUERY's */
 };
 
 /* Outcome of a migration (query-migrate "status"). */
@@ -248,6 +250,9 @@ int mig_transport_connect(struct mig_job *job, int *fd_out, char *why,
 			  size_t whylen);
 int mig_transport_open_stream(struct mig_job *job, char *why, size_t whylen);
 void mig_transport_end(struct mig_job *job);
+/* The job's TLS options in o (NULL if it is not over TLS). */
+const struct tls_opts *mig_transport_tls(struct mig_job *job,
+					 struct tls_opts *o);
 /*
  * The destination's side: the stream on stdin/stdout (--stdio) and TLS
  * (--tls), once the stream is open; 0 or -errno (logged, the source

@@ -313,10 +313,12 @@ static void mig_settle(struct mig_job *job)
 				  .attempt_ms = MIG_QUERY_ATTEMPT_MS,
 				  .cancel_fd = job->cancel_fd };
 	enum mig_resolution r;
+	struct tls_opts tls;
 	uint32_t outcome = 0;
 	int rc;
 
 	snprintf(t.host, sizeof(t.host), "%s", job->host);
+	t.tls = mig_transport_tls(job, &tls);
 	/* Over ssh there is no port to ask on: wait for the operator. */
 	if (job->ssh_command[0])
 		t.arrival_id = 0;

@@ -33,15 +33,22 @@ int mig_transport_connect(struct mig_job *job, int *fd_out, char *why,
 				   job->receive_command, fd_out, why, whylen);
 }
 
+const struct tls_opts *mig_transport_tls(struct mig_job *job,
+					 struct tls_opts *o)
+{
+	*o = (struct tls_opts){ .dir = job->tls_dir,
+				.peer_name = job->tls_name[0] ? job->tls_name :
+								job->host,
+				.handshake_ms = job->stall_ms };
+	return job->tls ? o : NULL;
+}
+
 int mig_transport_open_stream(struct mig_job *job, char *why, size_t whylen)
 {
-	struct tls_opts o = { .dir = job->tls_dir,
-			      .peer_name = job->tls_name[0] ? job->tls_name :
-							      job->host,
-			      .handshake_ms = job->stall_ms };
+	struct tls_opts o;
 	int rc;
 
-	if (!job->tls)
+	if (!mig_transport_tls(job, &o))
 		return 0;
 	rc = tls_stream_client(&job->stream, &o, why, whylen);
 	if (rc)
@@ -75,9 +82,6 @@ void mig_transport_end(struct mig_job *job)
 int monitor_incoming_transport(struct monitor *m)
 {
 	const struct monitor_opts *mo = m->opts;
-	struct tls_opts o = { .dir = mo->tls_dir,
-			      .nr_allow_names = mo->nr_tls_allow,
-			      .handshake_ms = mo->stall_ms };
 	char why[256];
 	int rc;
 
@@ -86,8 +90,8 @@ int monitor_incoming_transport(struct monitor *m)
 			 (int)getpid());
 	if (!mo->tls)
 		return 0;
-	memcpy(o.allow_names, mo->tls_allow, sizeof(mo->tls_allow));
-	rc = tls_stream_server(&m->incoming.stream, &o, why, sizeof(why));
+	rc = tls_stream_server(&m->incoming.stream, &m->incoming.tls, why,
+			       sizeof(why));
 	if (rc) {
 		log_err("migration from %s refused: %s", m->incoming.peer, why);
 		/* A plain godwit source reads a plain refusal: say why. */

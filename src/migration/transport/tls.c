@@ -23,18 +23,27 @@
 
 #include "common/clock.h"
 #include "common/util.h"
+#include "common/log.h"
 #include "common/why.h"
 
 #define TLS_HANDSHAKE_MS_DEFAULT 10000
 #define TLS_RECORD_MAX 16384
 #define TLS_HANDSHAKE_BYTE 0x16 /* the first byte of a ClientHello */
 #define TLS_ACCEPTED 0x01 /* the server's word after its checks */
+#define TLS_RESTART 0x02 /* a gatekeeper's: handshake again, resend */
+#define TLS_GATE 0x03 /* a gatekeeper's: send your first word, wait */
 
 struct tls_priv {
 	gnutls_session_t sess;
 	gnutls_certificate_credentials_t cred;
 	bool resend; /* a send_nowait record is still in GnuTLS's buffer */
 	int last_error; /* GnuTLS's last error on a record */
+	struct tls_opts opts; /* a client's, for a restart */
+	char peer_name[256];
+	bool gate; /* a gatekeeper waits for our first word */
+	bool restarted; /* in session 2: no second gate */
+	uint8_t *first; /* the first word, while a gatekeeper judges it */
+	size_t first_len;
 	char peer_dn[512];
 };
 
@@ -42,6 +51,7 @@ static void tls_free(struct tls_priv *t)
 {
 	if (t->sess)
 		gnutls_deinit(t->sess);
+	free(t->first);
 	if (t->cred)
 		gnutls_certificate_free_credentials(t->cred);
 	free(t);
@@ -130,11 +140,16 @@ static ssize_t tls_send(struct stream *s, struct tls_priv *t, const void *buf,
 	return r;
 }
 
+static ssize_t gated_writev(struct stream *s, struct tls_priv *t,
+			    const struct iovec *iov, int iovcnt);
+
 static ssize_t tls_writev(struct stream *s, const struct iovec *iov, int iovcnt)
 {
 	struct tls_priv *t = s->priv;
 	ssize_t r;
 
+	if (t->gate)
+		return gated_writev(s, t, iov, iovcnt);
 	if (t->resend) {
 		r = tls_send(s, t, NULL, 0);
 		if (r < 0)
@@ -293,6 +308,11 @@ static int handshake_why(struct tls_priv *t, int r, char *why, size_t whylen)
 		gnutls_free(out.data);
 		return -EACCES;
 	}
+	if (r == GNUTLS_E_CERTIFICATE_REQUIRED ||
+	    r == GNUTLS_E_NO_CERTIFICATE_FOUND)
+		return why_set(
+			why, whylen, -EACCES,
+			"tls: the peer sent no certificate signed by our CA");
 	if (r == GNUTLS_E_FATAL_ALERT_RECEIVED) {
 		int a = gnutls_alert_get(t->sess);
 
@@ -311,8 +331,9 @@ static int handshake_why(struct tls_priv *t, int r, char *why, size_t whylen)
 			       gnutls_strerror(r));
 	if (r == GNUTLS_E_PREMATURE_TERMINATION || r == GNUTLS_E_PULL_ERROR ||
 	    r == GNUTLS_E_PUSH_ERROR)
-		return why_set(why, whylen, -ECONNRESET,
-			       "tls: the peer closed the connection in the handshake");
+		return why_set(
+			why, whylen, -ECONNRESET,
+			"tls: the peer closed the connection in the handshake");
 	return why_set(why, whylen, -EPROTO, "tls: handshake: %s",
 		       gnutls_strerror(r));
 }
@@ -457,31 +478,150 @@ static int server_accept(struct stream *s, struct tls_priv *t, char *why,
 				strerror((int)-r));
 }
 
-static int client_accepted(struct stream *s, struct tls_priv *t, char *why,
-			   size_t whylen)
+/* One byte from the server (its verdict), with the stream's waits. */
+static int read_word(struct stream *s, struct tls_priv *t, unsigned char *b,
+		     char *why, size_t whylen)
 {
-	struct iovec v;
-	unsigned char b = 0;
+	struct iovec v = { b, 1 };
+	void *saved = s->priv;
 	char text[160];
 	ssize_t r;
 
-	v = (struct iovec){ &b, 1 };
 	s->priv = t; /* tls_readv's */
 	r = tls_readv(s, &v, 1);
-	s->priv = NULL;
-	if (r == 1 && b == TLS_ACCEPTED)
-		return 0;
+	s->priv = saved;
 	if (r == 1)
-		return why_set(why, whylen, -EPROTO,
-			       "tls: the peer sent %#x, not its acceptance", b);
+		return 0;
 	if (r == -EPROTO && t->last_error == GNUTLS_E_FATAL_ALERT_RECEIVED)
 		return handshake_why(t, t->last_error, why, whylen);
 	if (r == 0)
-		return why_set(why, whylen, -EPIPE,
-			       "tls: the peer closed the connection after the handshake (it may not accept our certificate)");
+		return why_set(
+			why, whylen, -EPIPE,
+			"tls: the peer closed the connection after the handshake (it may not accept our certificate)");
 	stream_set_error(s, (int)r);
 	return why_set(why, whylen, (int)r, "tls: after the handshake: %s",
 		       stream_error_text(s, text, sizeof(text)));
+}
+
+/* ACCEPTED, or GATE: a gatekeeper (gated_writev) wants our first word. */
+static int client_accepted(struct stream *s, struct tls_priv *t, char *why,
+			   size_t whylen)
+{
+	unsigned char b = 0;
+	int rc = read_word(s, t, &b, why, whylen);
+
+	if (rc)
+		return rc;
+	if (b == TLS_GATE && !t->restarted) {
+		t->gate = true;
+		return 0;
+	}
+	if (b != TLS_ACCEPTED)
+		return why_set(why, whylen, -EPROTO,
+			       "tls: the peer sent %#x, not its acceptance", b);
+	return 0;
+}
+
+/* Send all of iov now, with the stream's waits. */
+static int send_all(struct stream *s, struct tls_priv *t, const uint8_t *buf,
+		    size_t len)
+{
+	ssize_t r;
+
+	while (len) {
+		r = tls_send(s, t, buf, MIN(len, TLS_RECORD_MAX));
+		if (r < 0)
+			return (int)r;
+		buf += r;
+		len -= r;
+	}
+	return 0;
+}
+
+/* End session 1 both ways: our close_notify, then the peer's. */
+static int close_session(struct stream *s, struct tls_priv *t)
+{
+	uint64_t since = time_mono_ns();
+	unsigned char sink[256];
+	ssize_t r;
+	int rc;
+
+	while ((r = gnutls_bye(t->sess, GNUTLS_SHUT_WR)) != GNUTLS_E_SUCCESS) {
+		if (r != GNUTLS_E_AGAIN && r != GNUTLS_E_INTERRUPTED)
+			return tls_errno(t, (int)r);
+		rc = tls_wait(s, t, since);
+		if (rc)
+			return rc;
+	}
+	do
+		r = tls_readv(s, &(struct iovec){ sink, sizeof(sink) }, 1);
+	while (r > 0);
+	return (int)r;
+}
+
+/*
+ * The gatekeeper's restart: session 1 ends, session 2 with whoever it
+ * handed the connection to (the receiver), which must accept at once;
+ * then our first word again, from the start.
+ */
+static int restart(struct stream *s, struct tls_priv *t)
+{
+	char why[200];
+	int rc;
+
+	rc = close_session(s, t);
+	if (rc)
+		return rc;
+	gnutls_deinit(t->sess);
+	t->sess = NULL;
+	t->restarted = true;
+	rc = session(s, t, &t->opts, false, why, sizeof(why));
+	if (!rc)
+		rc = handshake(s, t, why, sizeof(why));
+	if (!rc)
+		rc = client_accepted(s, t, why, sizeof(why));
+	if (rc)
+		log_err("%s", why);
+	return rc ? rc : send_all(s, t, t->first, t->first_len);
+}
+
+/*
+ * Our first word (a stream header, a QUERY) behind a gatekeeper
+ * (godwitd's relocation server): sent whole, kept, then its verdict:
+ * ACCEPTED (this session goes on: it answers a QUERY or refuses) or
+ * RESTART (the word goes again, in session 2).
+ */
+static ssize_t gated_writev(struct stream *s, struct tls_priv *t,
+			    const struct iovec *iov, int iovcnt)
+{
+	size_t total = 0, off = 0;
+	unsigned char b = 0;
+	char why[200] = "";
+	int i, rc;
+
+	for (i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	t->first = malloc(total);
+	if (!t->first)
+		return -ENOMEM;
+	for (i = 0; i < iovcnt; i++) {
+		memcpy(t->first + off, iov[i].iov_base, iov[i].iov_len);
+		off += iov[i].iov_len;
+	}
+	t->first_len = total;
+	t->gate = false;
+	rc = send_all(s, t, t->first, total);
+	if (!rc)
+		rc = read_word(s, t, &b, why, sizeof(why));
+	if (!rc && b == TLS_RESTART)
+		rc = restart(s, t);
+	else if (!rc && b != TLS_ACCEPTED)
+		rc = -EPROTO;
+	if (rc && why[0] && rc != -EPROTO)
+		log_debug("%s", why);
+	free(t->first);
+	t->first = NULL;
+	return rc ? rc : (ssize_t)total;
 }
 
 static int tls_start(struct stream *s, const struct tls_opts *o, bool server,
@@ -501,6 +641,11 @@ static int tls_start(struct stream *s, const struct tls_opts *o, bool server,
 	if (!t)
 		return why_set(why, whylen, -ENOMEM, "tls: out of memory");
 	memcpy(old_what, s->deadline_what, sizeof(old_what));
+	t->opts = *o;
+	snprintf(t->peer_name, sizeof(t->peer_name), "%s",
+		 o->peer_name ? o->peer_name : "");
+	t->opts.peer_name = t->peer_name[0] ? t->peer_name : NULL;
+	t->opts.dir = NULL; /* only load() reads it, once */
 	stream_set_deadline_in(s, ms, "the TLS handshake's deadline");
 	rc = load(t, o, server, why, whylen);
 	if (!rc)

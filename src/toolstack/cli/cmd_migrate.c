@@ -128,7 +128,7 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 		{ "bandwidth", required_argument, NULL, 'b' },
 		{ "downtime", required_argument, NULL, 'd' },
 		{ "max-rounds", required_argument, NULL, 'r' },
-		{ "stall-timeout", required_argument, NULL, 's' },
+		{ "stall-timeout", required_argument, NULL, 'S' },
 		{ "paused-margin", required_argument, NULL, 'm' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -168,7 +168,7 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 		case 'r':
 			rc = num_arg("--max-rounds", optarg, &o->p.max_rounds);
 			break;
-		case 's':
+		case 'S':
 			rc = num_arg("--stall-timeout", optarg, &stall_s);
 			break;
 		case 'm':

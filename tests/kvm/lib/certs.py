@@ -56,8 +56,9 @@ def make_cert(d, ca_dir, who, cn, expired=False):
 
 def make_creds(tmp):
     """Directories of credentials: "src" and "dst" share a CA (client CN
-    "src", server CN "dst"); "rogue" has its own CA; "expired" has the
-    good CA and an expired client certificate."""
+    "src", server CN "dst"); "rogue" trusts that CA but its certificates
+    are signed by another one; "expired" has the good CA and expired
+    certificates."""
     base = os.path.join(tmp, "tls")
     good = make_ca(os.path.join(base, "ca"), "godwit test CA")
     rogue_ca = make_ca(os.path.join(base, "rogue-ca"), "rogue CA")
@@ -67,7 +68,7 @@ def make_creds(tmp):
                               ("expired", good, True)):
         d = os.path.join(base, name)
         os.makedirs(d)
-        shutil.copy(os.path.join(ca, "ca-cert.pem"), d)
+        shutil.copy(os.path.join(good, "ca-cert.pem"), d)
         make_cert(d, ca, "client", name, expired)
         make_cert(d, ca, "server", name if name != "src" else "dst",
                   expired)
