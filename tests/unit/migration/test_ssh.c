@@ -38,11 +38,12 @@ static void test_command_line(void **state)
 
 	(void)state;
 	assert_int_equal(ssh_command_line("ssh -p 2222", "root@h",
-					  "godwit migrate-receive --stdio",
-					  out, sizeof(out)),
+					  "godwit migrate-receive --stdio", out,
+					  sizeof(out)),
 			 0);
 	assert_string_equal(
-		out, "exec ssh -p 2222 root@h 'godwit migrate-receive --stdio'");
+		out,
+		"exec ssh -p 2222 root@h 'godwit migrate-receive --stdio'");
 	/* A quote in the remote command stays the remote shell's. */
 	assert_int_equal(ssh_command_line("ssh", "h", "echo 'a b'", out,
 					  sizeof(out)),
