@@ -15,6 +15,7 @@ from lib.gw import Qmp, TestFailure, assert_healthy, check, main, \
     wait_until
 from lib.net import free_port
 from lib.sshd import Sshd
+from test_daemon import daemon_test
 
 DEST = "root@127.0.0.1"
 
@@ -123,6 +124,29 @@ def test_ssh_live_dirty(env):
               "the receiver did not leave ssh's session: " + src.stderr())
         serial_sweeps(env, 10)
         check(alive(pid), "the remote VMM is gone")
+        quit_remote(env, pid)
+    finally:
+        kill_pid(pid)
+        sshd.stop()
+
+
+@daemon_test
+def test_ssh_through_godwitd(env, start):
+    """godwitd's domain migrates over ssh: the VM process runs ssh, its
+    log (godwitd's) gets the receiver's lines, the domain is gone here."""
+    sshd = Sshd(env.tmp)
+    pid = None
+    try:
+        a = start("a")
+        a.create("mover", "dirty", "mib=16", memory=64)
+        a.sweeping("mover")
+        _, err = a.cli("migrate", "-s", sshd.command(), "--receive-command",
+                       receive_command(env), "mover", DEST, timeout=120)
+        check("migrated mover to root@127.0.0.1" in err, err)
+        a.wait_gone("mover")
+        m = a.wait_log(r"receiving a migration on stdin \(VMM pid (\d+)\)")
+        pid = int(m.group(1))
+        serial_sweeps(env, 5)
         quit_remote(env, pid)
     finally:
         kill_pid(pid)

@@ -2,16 +2,27 @@
 authorized_keys and known_hosts made in a temporary directory, so `godwit
 migrate -s` runs real ssh to a real sshd without touching the machine's
 ssh setup (only /run/sshd, sshd's privilege separation directory, is
-made if missing, and removed again)."""
+made if missing, and removed again). Standalone (no test library): the
+benches load it too."""
 
 import os
+import socket
 import subprocess
 import time
 
-from lib.gw import TestFailure
-from lib.net import free_port
-
 PRIVSEP = "/run/sshd"
+
+
+class SshdError(Exception):
+    pass
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 class Sshd:
@@ -52,7 +63,7 @@ class Sshd:
                 capture_output=True).returncode:
             if self.proc.poll() is not None or time.time() > deadline:
                 self.stop()
-                raise TestFailure("sshd did not start: %s"
+                raise SshdError("sshd did not start: %s"
                                   % self.proc.stderr.read().decode())
             time.sleep(0.1)
 
