@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Copy the tables of bench/results/{boot,save-restore,migrate,
-migrate-secure}.md into README.md, between the <!-- bench:start --> and <!-- bench:end -->
-markers, so the README shows the latest full run. run-all.sh calls it
-after a full (not --quick) run."""
+migrate-secure}.md into README.md, between the <!-- bench:start --> and
+<!-- bench:end --> markers, so the README shows the latest full run.
+run-all.sh calls it after a full (not --quick) run."""
 
 import os
 import re
