@@ -126,14 +126,14 @@ def run_godwit(way, wd, tag, ctx):
                     "file:%s --qmp %s" % (paths.GODWIT, serial, qmp)}
         else:
             port = free_port()
+            qmp = os.path.join(wd, "gd-%s.qmp" % tag)
             argv = [paths.GODWIT, "migrate-receive", "--listen",
-                    "127.0.0.1:%d" % port, "--serial", "stdio", "--qmp",
-                    os.path.join(wd, "gd-%s.qmp" % tag)]
+                    "127.0.0.1:%d" % port, "--serial", "stdio", "--qmp", qmp]
             args = {"uri": "127.0.0.1:%d" % port}
             if way == "godwit-tls":
                 argv += ["--tls", "--tls-dir", ctx["creds"]["dst"]]
                 args.update({"tls": True, "tls-dir": ctx["creds"]["src"]})
-            dst = vmm.VM("godwit", argv, argv[-1], "godwit-dst")
+            dst = vmm.VM("godwit", argv, qmp, "godwit-dst")
             dst.proc.wait_line(r"waiting for a migration", 60, stream="err")
         wait_ready(src)
         r = godwit_migrate(src, args)

@@ -28,6 +28,7 @@
 
 #define TLS_HANDSHAKE_MS_DEFAULT 10000
 #define TLS_RECORD_MAX 16384
+#define TLS_BATCH (256u << 10) /* bytes per writev: records in a row */
 #define TLS_HANDSHAKE_BYTE 0x16 /* the first byte of a ClientHello */
 #define TLS_ACCEPTED 0x01 /* the server's word after its checks */
 #define TLS_RESTART 0x02 /* a gatekeeper's: handshake again, resend */
@@ -44,6 +45,7 @@ struct tls_priv {
 	bool restarted; /* in session 2: no second gate */
 	uint8_t *first; /* the first word, while a gatekeeper judges it */
 	size_t first_len;
+	uint8_t gather[TLS_RECORD_MAX]; /* small iovecs, made one record */
 	char peer_dn[512];
 };
 
@@ -80,19 +82,20 @@ static int tls_wait(struct stream *s, struct tls_priv *t, uint64_t since)
 		since);
 }
 
-static ssize_t tls_readv(struct stream *s, const struct iovec *iov, int iovcnt)
+/*
+ * One record's worth into buf, waiting within the stream's limits (the
+ * caller, stream.c, checked the deadline and cancel fd before: they are
+ * checked again only when a wait is needed, as fd_io's polls do).
+ */
+static ssize_t tls_recv(struct stream *s, struct tls_priv *t, void *buf,
+			size_t len)
 {
-	struct tls_priv *t = s->priv;
 	uint64_t since = time_mono_ns();
 	ssize_t r;
 	int rc;
 
 	for (;;) {
-		rc = stream_io_gate(s, time_mono_ns());
-		if (rc)
-			return rc;
-		r = gnutls_record_recv(t->sess, iov[0].iov_base,
-				       iov[0].iov_len);
+		r = gnutls_record_recv(t->sess, buf, len);
 		if (r >= 0)
 			break;
 		if (r == GNUTLS_E_INTERRUPTED)
@@ -111,6 +114,37 @@ static ssize_t tls_readv(struct stream *s, const struct iovec *iov, int iovcnt)
 	return r;
 }
 
+/*
+ * Into as many iovecs as GnuTLS has decrypted bytes for: page data is
+ * read as one 4 KiB iovec per page, a record holds four.
+ */
+static ssize_t tls_readv(struct stream *s, const struct iovec *iov, int iovcnt)
+{
+	struct tls_priv *t = s->priv;
+	ssize_t r = tls_recv(s, t, iov[0].iov_base, iov[0].iov_len), more;
+	size_t total = r > 0 ? r : 0, off = total;
+	int i = 0;
+
+	if (r <= 0)
+		return r;
+	while (gnutls_record_check_pending(t->sess)) {
+		if (off == iov[i].iov_len) {
+			if (++i == iovcnt)
+				break;
+			off = 0;
+			continue;
+		}
+		more = gnutls_record_recv(t->sess,
+					  (char *)iov[i].iov_base + off,
+					  iov[i].iov_len - off);
+		if (more <= 0)
+			break;
+		off += more;
+		total += more;
+	}
+	return total;
+}
+
 /* Send buf (NULL, 0: what GnuTLS holds) with the stream's waits. */
 static ssize_t tls_send(struct stream *s, struct tls_priv *t, const void *buf,
 			size_t len)
@@ -120,9 +154,6 @@ static ssize_t tls_send(struct stream *s, struct tls_priv *t, const void *buf,
 	int rc;
 
 	for (;;) {
-		rc = stream_io_gate(s, time_mono_ns());
-		if (rc)
-			return rc;
 		r = gnutls_record_send(t->sess, buf, len);
 		if (r >= 0)
 			break;
@@ -143,10 +174,69 @@ static ssize_t tls_send(struct stream *s, struct tls_priv *t, const void *buf,
 static ssize_t gated_writev(struct stream *s, struct tls_priv *t,
 			    const struct iovec *iov, int iovcnt);
 
+/*
+ * Page data comes as one 4 KiB iovec per page: copy iovecs into one full
+ * record, or each page would be a record and a system call of its own.
+ */
+static size_t gather(struct tls_priv *t, const struct iovec *iov, int iovcnt,
+		     int i, size_t off)
+{
+	size_t n = 0, k;
+
+	for (; i < iovcnt && n < TLS_RECORD_MAX; i++, off = 0) {
+		k = MIN(iov[i].iov_len - off, TLS_RECORD_MAX - n);
+		memcpy(t->gather + n, (const char *)iov[i].iov_base + off, k);
+		n += k;
+	}
+	return n;
+}
+
+/*
+ * Bytes from (i, off) on that lie one after the other in memory, up to a
+ * record: guest pages of consecutive frames do, and go out uncopied.
+ */
+static size_t contiguous(const struct iovec *iov, int iovcnt, int i, size_t off)
+{
+	const char *end = (const char *)iov[i].iov_base + iov[i].iov_len;
+	size_t n = iov[i].iov_len - off;
+
+	while (n < TLS_RECORD_MAX && ++i < iovcnt && iov[i].iov_base == end) {
+		n += iov[i].iov_len;
+		end += iov[i].iov_len;
+	}
+	return n;
+}
+
+/* Advance (*i, *off) past n bytes of iov. */
+static void iov_skip(const struct iovec *iov, int iovcnt, int *i, size_t *off,
+		     size_t n)
+{
+	size_t k;
+
+	while (n && *i < iovcnt) {
+		k = MIN(n, iov[*i].iov_len - *off);
+		*off += k;
+		n -= k;
+		if (*off == iov[*i].iov_len) {
+			(*i)++;
+			*off = 0;
+		}
+	}
+	while (*i < iovcnt && !iov[*i].iov_len)
+		(*i)++;
+}
+
+/*
+ * Up to TLS_BATCH bytes as full records: a big iovec goes as it is,
+ * small ones (pages) are gathered into one record first.
+ */
 static ssize_t tls_writev(struct stream *s, const struct iovec *iov, int iovcnt)
 {
 	struct tls_priv *t = s->priv;
+	size_t done = 0, off = 0, n;
+	const void *p;
 	ssize_t r;
+	int i = 0;
 
 	if (t->gate)
 		return gated_writev(s, t, iov, iovcnt);
@@ -156,9 +246,23 @@ static ssize_t tls_writev(struct stream *s, const struct iovec *iov, int iovcnt)
 			return r;
 		t->resend = false;
 	}
-	r = tls_send(s, t, iov[0].iov_base,
-		     MIN(iov[0].iov_len, TLS_RECORD_MAX));
-	return r == 0 ? -EIO : r;
+	iov_skip(iov, iovcnt, &i, &off, 0);
+	while (i < iovcnt && done < TLS_BATCH) {
+		n = contiguous(iov, iovcnt, i, off);
+		if (n >= TLS_RECORD_MAX || i == iovcnt - 1) {
+			p = (const char *)iov[i].iov_base + off;
+			n = MIN(n, TLS_RECORD_MAX);
+		} else {
+			p = t->gather;
+			n = gather(t, iov, iovcnt, i, off);
+		}
+		r = tls_send(s, t, p, n);
+		if (r <= 0)
+			return done ? (ssize_t)done : r ? r : -EIO;
+		done += r;
+		iov_skip(iov, iovcnt, &i, &off, r);
+	}
+	return done;
 }
 
 static int tls_flush(struct stream *s)
@@ -632,6 +736,7 @@ static int tls_start(struct stream *s, const struct tls_opts *o, bool server,
 	uint64_t old_deadline = s->deadline_ns;
 	char old_what[sizeof(s->deadline_what)];
 	struct tls_priv *t;
+	char *desc;
 	int rc;
 
 	if (s->fd < 0 || !s->rbuf || s->priv)
@@ -671,6 +776,9 @@ static int tls_start(struct stream *s, const struct tls_opts *o, bool server,
 	}
 	s->priv = t;
 	s->ops = &tls_ops;
+	desc = gnutls_session_get_desc(t->sess);
+	log_debug("tls: %s", desc ? desc : "?");
+	gnutls_free(desc);
 	return stream_enable_poll_io(s);
 }
 
