@@ -15,8 +15,11 @@
 #include "devices/ged.h"
 #include "devices/registry.h"
 #include "format/stream_format.h"
+#include "machine/machine.h"
 #include "migration/arrival.h"
 #include "migration/handover.h"
+#include "migration/lazy.h"
+#include "migration/postcopy.h"
 #include "migration/precopy.h"
 #include "migration/save.h"
 #include "migration/transport/ssh.h"
@@ -26,6 +29,7 @@
 #include "monitor/disks.h"
 #include "monitor/hooks.h"
 #include "monitor/monitor.h"
+#include "monitor/nics.h"
 #include "monitor/savefile.h"
 #include "rpc/server.h"
 #include "vmm/vm.h"
@@ -101,6 +105,16 @@ struct incoming {
 	char *config; /* the header's config text */
 	struct arrival arrival; /* migration: id, outcome, QUERY server */
 	struct tls_opts tls; /* --tls: the stream's and QUERY's */
+	/* post-copy (postcopy.c): the stream's plan, and fetching it */
+	struct postcopy_plan postcopy;
+	struct postcopy_dst pc;
+	bool pc_started;
+	bool recover_pending; /* recover_call waits for the attempt */
+	struct rpc_call recover_call;
+	/* restore --lazy (lazyload.c) */
+	struct lazy_restore lazy;
+	bool lazy_on;
+	int lazy_fd; /* the save file, kept open while it serves */
 };
 
 /* Outcome of a migration (query-migrate "status"). */
@@ -110,6 +124,8 @@ enum mig_status {
 	MIG_COMPLETED, /* the destination confirmed: VM runs there */
 	MIG_FAILED, /* the VM was resumed here */
 	MIG_UNCONFIRMED, /* handed over, no confirmation: VM left paused */
+	MIG_POSTCOPY, /* handed over; serving its last pages */
+	MIG_POSTCOPY_FAILED, /* stopped before the destination had them */
 };
 
 /* How an unconfirmed handover was settled from outside (migrate-resolve). */
@@ -144,6 +160,8 @@ struct mig_job {
 	int cancel_fd;
 	struct stream stream;
 	struct handover_source ho;
+	struct postcopy_src pc; /* listening when post-copy may happen */
+	bool pc_listening;
 	pthread_mutex_t lock; /* the fields below, between the threads */
 	bool committed; /* YOURS sent: never resume by ourselves */
 	bool cancelled;
@@ -182,9 +200,11 @@ struct monitor {
 	const struct monitor_opts *opts;
 	struct domain_config cfg; /* effective configuration */
 	struct vm vm;
+	struct machine machine; /* what cfg adds to the platform; devs use it */
 	struct dev_registry devs; /* the VM's devices (devices/platform.h) */
 	struct ged *ged; /* in devs: the power button (system_powerdown) */
 	struct monitor_disks disks;
+	struct monitor_nics nics;
 	struct console console;
 	struct evloop *loop;
 	struct rpc_server *rpc;
@@ -236,6 +256,22 @@ int monitor_incoming_prepare(struct monitor *m) __must_check;
 int monitor_incoming_load(struct monitor *m) __must_check;
 void monitor_incoming_finish(struct monitor *m);
 
+/* postcopy.c: the destination's post-copy */
+/* At the handover's claim: start fetching what the stream lacks. */
+int monitor_postcopy_claim(struct monitor *m, char *why,
+			   size_t whylen) __must_check;
+void monitor_postcopy_stop(struct monitor *m);
+enum rpc_reply_kind monitor_cmd_migrate_recover(struct rpc_request *req,
+						struct json_object *args,
+						struct rpc_reply *reply);
+
+/* lazyload.c: restore --lazy */
+int monitor_lazy_prepare(struct monitor *m) __must_check;
+int monitor_lazy_start(struct monitor *m) __must_check;
+void monitor_lazy_stop(struct monitor *m);
+/* Guest RAM still has holes to fill (lazy restore, post-copy). */
+bool monitor_memory_incomplete(struct monitor *m);
+
 /* migjob.c: the migration thread (arg: its struct mig_job) */
 void *monitor_mig_thread(void *opaque);
 /*
@@ -279,6 +315,11 @@ enum rpc_reply_kind monitor_cmd_migrate_resolve(struct rpc_request *req,
 /* Handed over, no CONFIRMED yet: the VM must not run here on its own. */
 bool monitor_migration_committed(struct monitor *m);
 enum rpc_reply_kind monitor_cmd_query_migrate(struct rpc_request *req,
+					      struct json_object *args,
+					      struct rpc_reply *reply);
+
+/* nics.c */
+enum rpc_reply_kind monitor_cmd_announce_self(struct rpc_request *req,
 					      struct json_object *args,
 					      struct rpc_reply *reply);
 

@@ -45,8 +45,27 @@ static enum rpc_reply_kind mig_parse(struct mig_job *job,
 	job->tls = a.tls;
 	snprintf(job->tls_dir, sizeof(job->tls_dir), "%s", a.tls_dir);
 	snprintf(job->tls_name, sizeof(job->tls_name), "%s", a.tls_name);
+	/*
+	 * converge: throttle unless given; postcopy: switch to post-copy
+	 * after round 0 whatever the rest (godwit migrate --postcopy; QEMU's
+	 * migrate-start-postcopy after one pass).
+	 */
+	job->params.converge = a.has_converge ?
+				       (enum precopy_converge)a.converge :
+				       CONVERGE_THROTTLE;
+	if (a.postcopy) {
+		job->params.converge = CONVERGE_POSTCOPY;
+		job->params.postcopy_now = true;
+	}
 	return RPC_REPLY_LATER;
 }
+
+/* The protocol's converge modes are the policy's (rpc/msg_migrate.h). */
+_Static_assert((int)CONVERGE_THROTTLE == (int)RPC_CONVERGE_THROTTLE &&
+		       (int)CONVERGE_POSTCOPY == (int)RPC_CONVERGE_POSTCOPY &&
+		       (int)CONVERGE_AUTO == (int)RPC_CONVERGE_AUTO &&
+		       (int)CONVERGE_NONE == (int)RPC_CONVERGE_NONE,
+	       "converge");
 
 static unsigned int hook_timeout_ms(void)
 {
@@ -306,6 +325,7 @@ enum rpc_reply_kind monitor_cmd_query_migrate(struct rpc_request *req,
 		q.ram.mbps = mi->last.bandwidth_bps / 1e6;
 		q.round = mi->last.round;
 		q.expected_downtime_ms = mi->last.expected_downtime_ns / 1e6;
+		q.cpu_throttle_pct = mi->last.throttle_pct; /* right now */
 	}
 	reply->ret = rpc_msg_encode(&rpc_msg_migration, &q);
 	return RPC_REPLY_RETURN;

@@ -16,6 +16,27 @@
 
 /* ---- migrate ---- */
 
+static const char *const converge_names[] = { "throttle", "postcopy", "auto",
+					      "none", NULL };
+
+const char *rpc_converge_name(int converge)
+{
+	return rpc_msg_enum_name(converge_names, converge);
+}
+
+int rpc_converge_parse(const char *s, int *out)
+{
+	int i;
+
+	for (i = 0; converge_names[i]; i++) {
+		if (!strcmp(s, converge_names[i])) {
+			*out = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 static const struct rpc_field migrate_fields[] = {
 	RPC_FIELD_STR("domain", struct rpc_migrate_args, domain,
 		      RPC_F_OMIT_EMPTY),
@@ -45,6 +66,14 @@ static const struct rpc_field migrate_fields[] = {
 		      stall_timeout_ms, 0, 100, MS_HOUR, RPC_STALL_MS_DEFAULT),
 	RPC_FIELD_INT("paused-margin-ms", struct rpc_migrate_args,
 		      paused_margin_ms, 0, 0, MS_HOUR, 0),
+	{ .key = "converge",
+	  .kind = RPC_F_ENUM,
+	  .flags = RPC_F_OPTIONAL,
+	  .off = offsetof(struct rpc_migrate_args, converge),
+	  .names = converge_names,
+	  .dflt = RPC_CONVERGE_THROTTLE,
+	  .has_off = offsetof(struct rpc_migrate_args, has_converge) },
+	RPC_FIELD_BOOL("postcopy", struct rpc_migrate_args, postcopy, 0, false),
 	RPC_FIELD_STR("ssh", struct rpc_migrate_args, ssh, RPC_F_OMIT_EMPTY),
 	RPC_FIELD_STR("receive-command", struct rpc_migrate_args,
 		      receive_command, RPC_F_OMIT_EMPTY),
@@ -111,6 +140,22 @@ static int migrate_check(void *msg, char *why, size_t whylen)
 	uint16_t port;
 	int rc;
 
+	/* --postcopy is post-copy at once: converge may only agree. */
+	if (a->postcopy && a->has_converge &&
+	    a->converge != RPC_CONVERGE_POSTCOPY &&
+	    a->converge != RPC_CONVERGE_AUTO)
+		return why_set(
+			why, whylen, -EINVAL,
+			"migrate: postcopy and converge '%s' contradict each other",
+			rpc_converge_name(a->converge));
+	/* Post-copy's page connections are plain TCP to the source. */
+	if ((a->ssh[0] || !strncmp(a->uri, "ssh:", 4) || a->tls) &&
+	    (a->postcopy ||
+	     (a->has_converge && (a->converge == RPC_CONVERGE_POSTCOPY ||
+				  a->converge == RPC_CONVERGE_AUTO))))
+		return why_set(
+			why, whylen, -EINVAL,
+			"migrate: post-copy is not available over ssh or TLS (its page connections would be plain TCP)");
 	if (a->ssh[0] || !strncmp(a->uri, "ssh:", 4)) {
 		if (!a->ssh[0])
 			snprintf(a->ssh, sizeof(a->ssh), "ssh");
@@ -166,10 +211,29 @@ static const struct rpc_field resolve_fields[] = {
 const struct rpc_msg_type rpc_msg_resolve = RPC_MSG_TYPE(
 	"migrate-resolve", struct rpc_resolve_args, resolve_fields, true, NULL);
 
+/* ---- migrate-recover ---- */
+
+static const struct rpc_field recover_fields[] = {
+	RPC_FIELD_STR("domain", struct rpc_recover_args, domain,
+		      RPC_F_OMIT_EMPTY),
+	RPC_FIELD_STR("uri", struct rpc_recover_args, uri, RPC_F_OMIT_EMPTY),
+};
+const struct rpc_msg_type rpc_msg_recover = RPC_MSG_TYPE(
+	"migrate-recover", struct rpc_recover_args, recover_fields, true, NULL);
+
 /* ---- MIGRATION, query-migrate ---- */
 
 static const char *const mig_status_names[] = {
-	"none", "active", "completed", "failed", "unconfirmed", NULL,
+	"none",
+	"active",
+	"completed",
+	"failed",
+	"unconfirmed",
+	"postcopy-active",
+	"postcopy-failed",
+	"postcopy-paused",
+	"stopped",
+	NULL,
 };
 
 const char *rpc_mig_status_name(int status)
@@ -206,6 +270,15 @@ static const struct rpc_field migration_fields[] = {
 			  INT64_MAX),
 	RPC_FIELD_OPT_NUM("expected-downtime-ms", struct rpc_migration,
 			  expected_downtime_ms, has_expected_downtime),
+	RPC_FIELD_BOOL("postcopy", struct rpc_migration, postcopy, 0, false),
+	RPC_FIELD_INT("cpu-throttle-percentage", struct rpc_migration,
+		      cpu_throttle_pct, 0, 0, 100, 0),
+	RPC_FIELD_OPT_INT("postcopy-faults", struct rpc_migration,
+			  postcopy_faults, has_postcopy_faults, 0, INT64_MAX),
+	RPC_FIELD_OPT_INT("postcopy-regions", struct rpc_migration,
+			  postcopy_regions, has_postcopy_regions, 0, INT64_MAX),
+	RPC_FIELD_OPT_NUM("postcopy-ms", struct rpc_migration, postcopy_ms,
+			  has_postcopy_time),
 };
 const struct rpc_msg_type rpc_msg_migration = RPC_MSG_TYPE(
 	"MIGRATION", struct rpc_migration, migration_fields, false, NULL);
@@ -223,6 +296,8 @@ static const struct rpc_field round_fields[] = {
 	RPC_FIELD_NUM("duration-ms", struct rpc_mig_round, duration_ms, 0),
 	RPC_FIELD_NUM("expected-downtime-ms", struct rpc_mig_round,
 		      expected_downtime_ms, 0),
+	RPC_FIELD_INT("cpu-throttle-percentage", struct rpc_mig_round,
+		      cpu_throttle_pct, 0, 0, 100, 0),
 };
 const struct rpc_msg_type rpc_msg_mig_round = RPC_MSG_TYPE(
 	"MIGRATION_PASS", struct rpc_mig_round, round_fields, false, NULL);

@@ -3,16 +3,21 @@
  *
  *   migrate          {domain?, uri | host+port, live, bandwidth,
  *                     downtime-ms, max-rounds, stall-timeout-ms,
- *                     paused-margin-ms, ssh?, receive-command?,
- *                     tls?, tls-dir?, tls-name?}              command
+ *                     paused-margin-ms, converge?, postcopy,
+ *                     ssh?, receive-command?, tls?, tls-dir?,
+ *                     tls-name?}                              command
  *   godwitd's answer {domain, domid, qmp, exit-file}           answer
  *   migrate-resolve  {domain?, action}                         command
+ *   migrate-recover  {domain?, uri?}: answered as query-migrate command
  *   MIGRATION        {status, error?, downtime-ms?, total-time-ms,
- *                     rounds, bytes}                           event
+ *                     rounds, bytes, postcopy,
+ *                     cpu-throttle-percentage, postcopy-faults?,
+ *                     postcopy-regions?, postcopy-ms?}         event
  *   query-migrate    the same, with ram, round and
  *                    expected-downtime-ms while there is a job answer
  *   MIGRATION_PASS   {round, pages-sent, pages-dirtied, mbps,
- *                     dirty-mbps, duration-ms, expected-downtime-ms}
+ *                     dirty-mbps, duration-ms, expected-downtime-ms,
+ *                     cpu-throttle-percentage}
  *
  * "domain" names the domain for godwitd, which takes it off and passes
  * the rest to the VMM as it is; the VMM ignores it. godwitd adds
@@ -40,6 +45,22 @@
 #define RPC_MIGRATE_DOWNTIME_MS_DEFAULT 30 /* QEMU: 300; ours aims lower */
 #define RPC_MIGRATE_ROUNDS_DEFAULT 30
 #define RPC_STALL_MS_DEFAULT 10000 /* no byte moved: the peer stalled */
+
+/*
+ * What a migration does when pre-copy rounds alone do not fit the
+ * downtime limit (godwit migrate --converge; the migration layer's enum
+ * precopy_converge, in the same order).
+ */
+enum rpc_converge {
+	RPC_CONVERGE_THROTTLE, /* the default */
+	RPC_CONVERGE_POSTCOPY,
+	RPC_CONVERGE_AUTO,
+	RPC_CONVERGE_NONE,
+};
+
+/* The wire word of a converge mode; -EINVAL for an unknown word. */
+const char *rpc_converge_name(int converge);
+int rpc_converge_parse(const char *s, int *out);
 
 struct rpc_migrate_args {
 	char domain[RPC_DOMAIN_MAX]; /* godwitd only */
@@ -71,6 +92,9 @@ struct rpc_migrate_args {
 	bool tls;
 	char tls_dir[RPC_PATH_MAX];
 	char tls_name[RPC_HOST_MAX];
+	bool has_converge; /* not given: throttle (postcopy: postcopy) */
+	int converge; /* enum rpc_converge */
+	bool postcopy; /* switch to post-copy after round 0 */
 };
 extern const struct rpc_msg_type rpc_msg_migrate;
 
@@ -94,12 +118,23 @@ struct rpc_resolve_args {
 };
 extern const struct rpc_msg_type rpc_msg_resolve;
 
+/* migrate-recover: on the destination, reconnect a paused post-copy. */
+struct rpc_recover_args {
+	char domain[RPC_DOMAIN_MAX]; /* godwitd only */
+	char uri[RPC_URI_MAX]; /* the source's HOST[:PORT]; "": as before */
+};
+extern const struct rpc_msg_type rpc_msg_recover;
+
 enum rpc_mig_status {
 	RPC_MIG_NONE,
 	RPC_MIG_ACTIVE,
 	RPC_MIG_COMPLETED, /* the destination runs the VM */
 	RPC_MIG_FAILED, /* the VM runs here again */
 	RPC_MIG_UNCONFIRMED, /* handed over, no confirmation: paused here */
+	RPC_MIG_POSTCOPY_ACTIVE, /* handed over; the last pages on demand */
+	RPC_MIG_POSTCOPY_FAILED, /* source: ended before they were all sent */
+	RPC_MIG_POSTCOPY_PAUSED, /* destination: a connection broke */
+	RPC_MIG_STOPPED, /* destination: the VM ended during post-copy */
 };
 
 /* query-migrate's "ram": the pages of the migration so far. */
@@ -127,6 +162,16 @@ struct rpc_migration {
 	int64_t round;
 	bool has_expected_downtime;
 	double expected_downtime_ms;
+	bool postcopy; /* completed through post-copy */
+	/* the most the vCPUs were throttled (query-migrate: right now) */
+	int64_t cpu_throttle_pct;
+	/* the destination's post-copy */
+	bool has_postcopy_faults;
+	int64_t postcopy_faults; /* guest faults on missing regions */
+	bool has_postcopy_regions;
+	int64_t postcopy_regions; /* regions it had to fetch */
+	bool has_postcopy_time;
+	double postcopy_ms; /* from the switch until it had them all */
 };
 extern const struct rpc_msg_type rpc_msg_migration;
 
@@ -139,6 +184,7 @@ struct rpc_mig_round {
 	double dirty_mbps;
 	double duration_ms;
 	double expected_downtime_ms;
+	int64_t cpu_throttle_pct; /* the vCPUs' throttle in this round */
 };
 extern const struct rpc_msg_type rpc_msg_mig_round;
 

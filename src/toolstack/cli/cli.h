@@ -29,11 +29,13 @@ int cmd_job_info(int argc, char **argv);
 int cmd_job_abort(int argc, char **argv);
 int cmd_pause(int argc, char **argv);
 int cmd_unpause(int argc, char **argv);
+int cmd_announce(int argc, char **argv);
 int cmd_save(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_migrate_receive(int argc, char **argv);
 int cmd_migrate_resolve(int argc, char **argv);
+int cmd_migrate_recover(int argc, char **argv);
 
 /*
  * Run a domain verb (<godwit/domain.h>, enum godwit_verb v) on dom;

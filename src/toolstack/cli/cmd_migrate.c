@@ -55,7 +55,14 @@ static void migrate_usage(FILE *f)
 		"  --no-live          pause first, then copy (no pre-copy rounds)\n"
 		"  --bandwidth MIBPS  limit the pre-copy bandwidth (MiB/s)\n"
 		"  --downtime MS      maximum downtime to aim for (default 30)\n"
-		"  --max-rounds N     pre-copy rounds before stopping anyway (default 30)\n"
+		"  --max-rounds N     pre-copy rounds at most (default 30)\n"
+		"  --converge MODE    when rounds alone do not fit the downtime: throttle\n"
+		"                     (slow the vCPUs that dirty memory; the default),\n"
+		"                     postcopy, auto (throttle, then post-copy) or none;\n"
+		"                     otherwise the migration fails and the VM runs on here\n"
+		"  --postcopy         after one pre-copy round the VM moves at once and\n"
+		"                     fetches what changed since from here (lost if either\n"
+		"                     host dies before it has it all; see godwit(1))\n"
 		"  --stall-timeout S  fail when the destination takes or sends nothing for S\n"
 		"                     seconds (default 10)\n"
 		"  --paused-margin MS the VM may stay paused for the downtime limit plus MS\n"
@@ -121,6 +128,16 @@ static int debug_receive_command(struct mig_opts *o)
 	return 0;
 }
 
+static int converge_arg(const char *arg, enum godwit_converge *out)
+{
+	if (!godwit_converge_parse(arg, out))
+		return 0;
+	fprintf(stderr,
+		"godwit: migrate: --converge must be throttle, postcopy, auto or none, not '%s'\n",
+		arg);
+	return CLI_FAIL;
+}
+
 static int parse(int argc, char **argv, struct mig_opts *o)
 {
 	static const struct option lo[] = {
@@ -128,6 +145,8 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 		{ "bandwidth", required_argument, NULL, 'b' },
 		{ "downtime", required_argument, NULL, 'd' },
 		{ "max-rounds", required_argument, NULL, 'r' },
+		{ "converge", required_argument, NULL, 'c' },
+		{ "postcopy", no_argument, NULL, 'P' },
 		{ "stall-timeout", required_argument, NULL, 'S' },
 		{ "paused-margin", required_argument, NULL, 'm' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -168,6 +187,12 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 		case 'r':
 			rc = num_arg("--max-rounds", optarg, &o->p.max_rounds);
 			break;
+		case 'c':
+			rc = converge_arg(optarg, &o->p.converge);
+			break;
+		case 'P':
+			o->p.postcopy = true;
+			break;
 		case 'S':
 			rc = num_arg("--stall-timeout", optarg, &stall_s);
 			break;
@@ -202,10 +227,11 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 static void print_round(const struct godwit_migration_round *r, bool tty)
 {
 	fprintf(stderr,
-		"%sround %lld: %lld pages sent, %lld dirtied, %.1f MB/s sent, %.1f MB/s dirtied, expected downtime %.2f ms%s",
+		"%sround %lld: %lld pages sent, %lld dirtied, %.1f MB/s sent, %.1f MB/s dirtied, expected downtime %.2f ms, throttle %lld%%%s",
 		tty ? "\r\033[K" : "", (long long)r->round,
 		(long long)r->pages_sent, (long long)r->pages_dirtied, r->mbps,
-		r->dirty_mbps, r->expected_downtime_ms, tty ? "" : "\n");
+		r->dirty_mbps, r->expected_downtime_ms,
+		(long long)r->cpu_throttle_pct, tty ? "" : "\n");
 }
 
 static int outcome(const struct mig_opts *o, const struct godwit_migration *m,
@@ -221,9 +247,10 @@ static int outcome(const struct mig_opts *o, const struct godwit_migration *m,
 	}
 	if (m->status == GODWIT_MIGRATION_COMPLETED) {
 		fprintf(stderr,
-			"godwit: migrated %s to %s: total %.1f ms, downtime %.2f ms, %lld rounds, %.1f MiB sent\n",
+			"godwit: migrated %s to %s: total %.1f ms, downtime %.2f ms, %lld rounds, %.1f MiB sent%s\n",
 			o->vm, o->dest, m->total_time_ms, m->downtime_ms,
-			(long long)m->rounds, m->bytes / 1048576.0);
+			(long long)m->rounds, m->bytes / 1048576.0,
+			m->postcopy ? ", then post-copy" : "");
 		return CLI_OK;
 	}
 	if (m->status == GODWIT_MIGRATION_UNCONFIRMED) {
@@ -342,6 +369,13 @@ static int on_event(struct follow_state *f, const struct mig_opts *o,
 		f->have_last = true;
 		f->until =
 			time_mono_ns() + unconfirmed_wait_ms() * NSEC_PER_MSEC;
+		return -1;
+	}
+	/* Handed over: the VM runs there and fetches its last pages. */
+	if (m->status == GODWIT_MIGRATION_POSTCOPY_ACTIVE) {
+		fprintf(stderr,
+			"godwit: migrate %s: post-copy: the VM runs at %s, which fetches its last pages from here\n",
+			o->vm, o->dest);
 		return -1;
 	}
 	if (m->status != GODWIT_MIGRATION_ACTIVE)
@@ -510,4 +544,40 @@ int cmd_migrate_resolve(int argc, char **argv)
 			"godwit: %s discarded here as migrated away; the destination is trusted to run it\n",
 			dom);
 	return CLI_OK;
+}
+
+/*
+ * godwit migrate-recover DOMAIN [SOURCE[:PORT]]: on the destination, a
+ * post-copy whose connections to the source broke (the VM is paused
+ * until then) connects again, to where it was or to SOURCE, and goes on.
+ */
+int cmd_migrate_recover(int argc, char **argv)
+{
+	struct godwit_result res = GODWIT_RESULT_INIT;
+	bool help = argc == 2 && !strcmp(argv[1], "--help");
+	struct route r;
+	int rc;
+
+	if (argc < 2 || argc > 3 || argv[1][0] == '-') {
+		fprintf(help ? stdout : stderr,
+			"usage: godwit migrate-recover DOMAIN [SOURCE[:PORT]]\n"
+			"Reconnect a post-copy migration whose connections to the source broke\n"
+			"(run on the destination, where the VM waits paused).\n");
+		return help ? CLI_OK : CLI_USAGE;
+	}
+	if (route_open(&r, "migrate-recover", argv[1], false))
+		return CLI_FAIL;
+	/* Answered once the attempt is over: connected, or why not. */
+	rc = route_wait(&r, "migrate-recover",
+			godwit_migrate_recover(
+				r.c, argv[1], argc == 3 ? argv[2] : NULL, 60000,
+				godwit_result_fn, &res, r.err, sizeof(r.err)),
+			&res);
+	godwit_result_release(&res);
+	route_close(&r);
+	if (!rc)
+		fprintf(stderr,
+			"godwit: %s: post-copy reconnected; the VM runs again\n",
+			argv[1]);
+	return rc;
 }

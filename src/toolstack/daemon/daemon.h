@@ -321,6 +321,9 @@ enum rpc_reply_kind ctl_job_info(struct rpc_request *req,
 enum rpc_reply_kind ctl_job_abort(struct rpc_request *req,
 				  struct json_object *args,
 				  struct rpc_reply *reply);
+enum rpc_reply_kind ctl_migrate_recover(struct rpc_request *req,
+					struct json_object *args,
+					struct rpc_reply *reply);
 enum rpc_reply_kind ctl_migrate_resolve(struct rpc_request *req,
 					struct json_object *args,
 					struct rpc_reply *reply);
