@@ -25,8 +25,9 @@
 #include "toolstack/cli/route.h"
 
 struct mig_opts {
-	bool verbose;
+	bool verbose, debug;
 	bool quiet; /* -q: no progress line */
+	char receive_command[512]; /* ssh: --debug puts GODWIT_DEBUG=1 first */
 	struct godwit_migrate_params p; /* the library's, its defaults */
 	const char *vm, *dest;
 };
@@ -43,8 +44,22 @@ static void migrate_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: godwit migrate [OPTIONS] DOMAIN HOST[:PORT]\n"
+		"       godwit migrate -s SSHCOMMAND [OPTIONS] DOMAIN [USER@]HOST\n"
 		"Live-migrate DOMAIN to HOST: to its godwitd's relocation server, or to a\n"
-		"`godwit migrate-receive` listening there (port 8002 by default).\n"
+		"`godwit migrate-receive` listening there (port 8002 by default); with -s\n"
+		"(or HOST given as ssh:[USER@]HOST), through ssh to a `godwit\n"
+		"migrate-receive --stdio` it runs on HOST.\n"
+		"  -s SSHCOMMAND      ssh's command line, e.g. \"ssh -p 2222\"\n"
+		"  --receive-command CMD  what ssh runs on HOST (default\n"
+		"                     \"godwit migrate-receive --stdio\")\n"
+		"  -e                 accepted as xl's (the VM always runs on in the background\n"
+		"                     on HOST: its VMM process is the domain)\n"
+		"  --debug            ssh: the receiver on HOST logs debug lines (they come\n"
+		"                     back through ssh into the VM's log here)\n"
+		"  --tls              TLS (x509 certificates, both ends verified)\n"
+		"  --tls-dir DIR      the certificates (default /etc/godwit/tls)\n"
+		"  --tls-name NAME    the name the destination's certificate must carry\n"
+		"                     (default HOST)\n"
 		"  --no-live          pause first, then copy (no pre-copy rounds)\n"
 		"  --bandwidth MIBPS  limit the pre-copy bandwidth (MiB/s)\n"
 		"  --downtime MS      maximum downtime to aim for (default 30)\n"
@@ -80,8 +95,6 @@ static int refused_xl_option(int opt)
 		int opt;
 		const char *why;
 	} no[] = {
-		{ 's',
-		  "-s: godwit does not migrate through ssh: it connects to the destination godwitd's relocation server (TCP, port 8002; godwitd(8) --relocation-hosts-allow)" },
 		{ 'C',
 		  "-C: the destination runs the domain with the configuration it runs with here; another one cannot be sent (disk paths must be the same on both hosts)" },
 	};
@@ -106,6 +119,51 @@ static int num_arg(const char *name, const char *arg, int64_t *out)
 	return 0;
 }
 
+/* -s, -e, --receive-command, --debug, --tls*: the transport's options. */
+static void set_transport(struct mig_opts *o, int opt, const char *arg)
+{
+	switch (opt) {
+	case 's':
+		o->p.ssh_command = arg;
+		break;
+	case 'R':
+		o->p.receive_command = arg;
+		break;
+	case 'D': /* as xl: more said here, and by the receiver */
+		o->debug = o->verbose = true;
+		break;
+	case 'T':
+		o->p.tls = true;
+		break;
+	case 't':
+		o->p.tls_dir = arg;
+		break;
+	case 'N':
+		o->p.tls_name = arg;
+		break;
+	default: /* -e: xl's "no waiting on HOST"; ours never waits there */
+		break;
+	}
+}
+
+/* --debug over ssh: the remote receiver logs its debug lines. */
+static int debug_receive_command(struct mig_opts *o)
+{
+	const char *cmd = o->p.receive_command ?
+				  o->p.receive_command :
+				  "godwit migrate-receive --stdio";
+	int n = snprintf(o->receive_command, sizeof(o->receive_command),
+			 "GODWIT_DEBUG=1 %s", cmd);
+
+	if (n < 0 || (size_t)n >= sizeof(o->receive_command)) {
+		fprintf(stderr,
+			"godwit: migrate: --receive-command is too long\n");
+		return CLI_USAGE;
+	}
+	o->p.receive_command = o->receive_command;
+	return 0;
+}
+
 static int converge_arg(const char *arg, enum godwit_converge *out)
 {
 	if (!godwit_converge_parse(arg, out))
@@ -125,13 +183,17 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 		{ "max-rounds", required_argument, NULL, 'r' },
 		{ "converge", required_argument, NULL, 'c' },
 		{ "postcopy", no_argument, NULL, 'P' },
-		{ "stall-timeout", required_argument, NULL, 'T' },
+		{ "stall-timeout", required_argument, NULL, 'S' },
 		{ "paused-margin", required_argument, NULL, 'm' },
 		{ "verbose", no_argument, NULL, 'v' },
-		{ "debug", no_argument, NULL, 'v' },
 		{ "live", no_argument, NULL, 'l' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "receive-command", required_argument, NULL, 'R' },
+		{ "debug", no_argument, NULL, 'D' },
+		{ "tls", no_argument, NULL, 'T' },
+		{ "tls-dir", required_argument, NULL, 't' },
+		{ "tls-name", required_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int64_t stall_s = -1;
@@ -142,14 +204,16 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 	optind = 0;
 	while (!rc &&
 	       (opt = getopt_long(argc, argv, "vhqes:C:p", lo, NULL)) != -1) {
+		if (strchr("sReDTtN", opt)) {
+			set_transport(o, opt, optarg);
+			continue;
+		}
 		switch (opt) {
 		case 'l':
-		case 'e':
 			break;
 		case 'p':
 			o->p.paused = true;
 			break;
-		case 's':
 		case 'C':
 			return refused_xl_option(opt);
 		case 'L':
@@ -177,7 +241,7 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 		case 'P':
 			o->p.postcopy = true;
 			break;
-		case 'T':
+		case 'S':
 			rc = num_arg("--stall-timeout", optarg, &stall_s);
 			break;
 		case 'm':
@@ -199,6 +263,9 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 	o->vm = argv[optind];
 	o->dest = argv[optind + 1];
 	o->p.destination = o->dest;
+	if (!rc && o->debug &&
+	    (o->p.ssh_command || !strncmp(o->dest, "ssh:", 4)))
+		rc = debug_receive_command(o);
 	if (stall_s >= 0)
 		o->p.stall_timeout_ms = stall_s * 1000;
 	return rc;

@@ -59,6 +59,15 @@ int godwit_migrate(struct godwit_conn *c, const char *dom,
 	a.max_rounds = p->max_rounds;
 	a.stall_timeout_ms = p->stall_timeout_ms;
 	a.paused_margin_ms = p->paused_margin_ms;
+	snprintf(a.ssh, sizeof(a.ssh), "%s",
+		 p->ssh_command ? p->ssh_command : "");
+	snprintf(a.receive_command, sizeof(a.receive_command), "%s",
+		 p->receive_command ? p->receive_command : "");
+	a.tls = a.has_tls = p->tls;
+	snprintf(a.tls_dir, sizeof(a.tls_dir), "%s",
+		 p->tls_dir ? p->tls_dir : "");
+	snprintf(a.tls_name, sizeof(a.tls_name), "%s",
+		 p->tls_name ? p->tls_name : "");
 	a.has_converge = p->converge != GODWIT_CONVERGE_DEFAULT;
 	a.converge = a.has_converge ? (int)p->converge - 1 : 0;
 	a.postcopy = a.has_postcopy = p->postcopy;
