@@ -64,20 +64,17 @@ static int read_rec(int fd, struct lease_file_rec *r, char *why, size_t whylen)
 	return 1;
 }
 
-/* "the VM UUID (pid P on host H, generation G)" */
+/* Who the record names, in words (lease_holder_text). */
 static void holder_text(const struct lease_file_rec *r, char *buf, size_t len)
 {
-	char uuid[40];
+	struct lease_holder h = { .held = true,
+				  .known = true,
+				  .generation = r->generation };
 
-	snprintf(
-		uuid, sizeof(uuid),
-		"%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		r->uuid[0], r->uuid[1], r->uuid[2], r->uuid[3], r->uuid[4],
-		r->uuid[5], r->uuid[6], r->uuid[7], r->uuid[8], r->uuid[9],
-		r->uuid[10], r->uuid[11], r->uuid[12], r->uuid[13], r->uuid[14],
-		r->uuid[15]);
-	snprintf(buf, len, "VM %s (pid %u on host %s, generation %" PRIu64 ")",
-		 uuid, r->pid, r->host, r->generation);
+	h.owner.pid = r->pid;
+	memcpy(h.owner.uuid, r->uuid, sizeof(h.owner.uuid));
+	memcpy(h.owner.host, r->host, sizeof(h.owner.host));
+	lease_holder_text(&h, buf, len);
 }
 
 static int refuse_held(const struct lease *l, int fd, const char *path,

@@ -141,7 +141,8 @@ int lease_acquire_all(struct lease_set *s, bool expect, char *why,
 
 	for (i = 0; i < s->nr && !rc; i++) {
 		took[i] = !s->l[i].held;
-		rc = lease_acquire(s, &s->l[i], expect, why, whylen);
+		rc = lease_acquire(s, &s->l[i], expect && s->l[i].generation,
+				   why, whylen);
 		took[i] = took[i] && !rc;
 	}
 	for (i = 0; rc && i < s->nr; i++)
@@ -166,6 +167,22 @@ bool lease_any_held(const struct lease_set *s)
 		if (s->l[i].held)
 			return true;
 	return false;
+}
+
+void lease_holder_text(const struct lease_holder *h, char *buf, size_t len)
+{
+	const uint8_t *u = h->owner.uuid;
+
+	if (!h->known) {
+		snprintf(buf, len, "another process");
+		return;
+	}
+	snprintf(
+		buf, len,
+		"VM %02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x (pid %u on host %s, generation %llu)",
+		u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9],
+		u[10], u[11], u[12], u[13], u[14], u[15], h->owner.pid,
+		h->owner.host, (unsigned long long)h->generation);
 }
 
 int lease_state(const struct lease_set *s, const struct lease *l, char *buf,

@@ -121,7 +121,8 @@ int lease_inquire(struct lease_set *s, const struct lease *l,
 		  struct lease_holder *out, char *why,
 		  size_t whylen) __must_check;
 /*
- * Every lease of the set not held yet, in order; on failure the ones
+ * Every lease of the set not held yet, in order, with expect for those
+ * that have a generation (held or recorded before); on failure the ones
  * this call took are released again and why names the one refused.
  */
 int lease_acquire_all(struct lease_set *s, bool expect, char *why,
@@ -129,6 +130,8 @@ int lease_acquire_all(struct lease_set *s, bool expect, char *why,
 void lease_release_all(struct lease_set *s);
 /* Any lease held? */
 bool lease_any_held(const struct lease_set *s);
+/* "VM UUID (pid P on host H, generation G)", or "another process". */
+void lease_holder_text(const struct lease_holder *h, char *buf, size_t len);
 /* "<engine>:<resource>:<generation>" of l; -ENOSPC if it does not fit. */
 int lease_state(const struct lease_set *s, const struct lease *l, char *buf,
 		size_t len) __must_check;

@@ -221,6 +221,17 @@ static int handle_state(struct restore_ctx *c)
 	return rc ? fail(c, rc) : 0;
 }
 
+/* A lease the VM held: collected for the monitor to acquire again. */
+static int handle_lease(struct restore_ctx *c)
+{
+	int rc = read_checked_body(c);
+
+	if (!rc && c->t->leases)
+		rc = leaserec_add(c->t->leases, c->buf, c->h.length,
+				  c->err->why, sizeof(c->err->why));
+	return rc ? fail(c, rc) : 0;
+}
+
 static int handle_page_data(struct restore_ctx *c)
 {
 	uint64_t n = 0;
@@ -264,6 +275,8 @@ static int process_record(struct restore_ctx *c)
 	case REC_CLOCK:
 	case REC_DEVICE:
 		return handle_state(c);
+	case REC_LEASE:
+		return handle_lease(c);
 	case REC_ROUND:
 		return handle_round(c);
 	case REC_SAVE_INFO:
@@ -352,20 +365,25 @@ int restore_check_stream(struct stream *s, const struct stream_header *h,
 	/* The layout of guest RAM, without any RAM. */
 	struct guest_mem mem = { .memfd = -1, .vm_fd = -1 };
 	struct vmstate_rx rx;
-	struct restore_target t = {
-		.mem = &mem, .check_only = true, .devs = devs, .rx = &rx
-	};
+	struct leaserec_set *leases = calloc(1, sizeof(*leases));
+	struct restore_target t = { .mem = &mem,
+				    .check_only = true,
+				    .devs = devs,
+				    .rx = &rx,
+				    .leases = leases };
 	int rc;
 
 	mem.size = h->mem_bytes;
 	mem_plan(h->mem_bytes, mem.regions, &mem.nr_regions);
-	rc = vmstate_rx_init(&rx, h->nr_vcpus);
+	rc = leases ? vmstate_rx_init(&rx, h->nr_vcpus) : -ENOMEM;
 	if (rc) {
+		free(leases);
 		snprintf(err->why, sizeof(err->why), "out of memory");
 		return rc;
 	}
 	rc = restore_records(s, h, &t, res, err);
 	vmstate_rx_free(&rx);
+	free(leases);
 	return rc;
 }
 
@@ -382,11 +400,13 @@ static void check_clock(const struct vmstate_rx *rx, struct vm *vm)
 }
 
 int restore_vm(struct stream *s, struct vm *vm, struct dev_registry *devs,
-	       const struct stream_header *h, struct restore_result *res,
-	       struct rec_error *err)
+	       const struct stream_header *h, struct leaserec_set *leases,
+	       struct restore_result *res, struct rec_error *err)
 {
 	struct vmstate_rx rx;
-	struct restore_target t = { .mem = &vm->mem, .devs = devs, .rx = &rx };
+	struct restore_target t = {
+		.mem = &vm->mem, .devs = devs, .rx = &rx, .leases = leases
+	};
 	int rc;
 
 	rc = vmstate_rx_init(&rx, vm->nr_vcpus);

@@ -16,13 +16,14 @@
 
 #include "common/compiler.h"
 #include "devices/registry.h"
+#include "migration/leaserec.h"
 #include "migration/recio.h"
 
 struct vm;
 struct vmstate_rx;
 struct guest_mem;
 
-#define RESTORE_NR_TYPES (REC_DEVICE + 1) /* the mandatory record types */
+#define RESTORE_NR_TYPES (REC_LEASE + 1) /* the mandatory record types */
 
 struct restore_result {
 	uint64_t pages; /* page entries, with data or ZERO */
@@ -41,6 +42,8 @@ struct restore_target {
 	bool check_only; /* validate pages without writing them into mem */
 	struct dev_registry *devs; /* the devices DEVICE records are for */
 	struct vmstate_rx *rx; /* collects the machine state */
+	struct leaserec_set
+		*leases; /* LEASE records go here; NULL: checked only */
 };
 
 /* Read and check the header; *config_out is NUL-terminated (free()). */
@@ -70,10 +73,13 @@ int restore_records(struct stream *s, const struct stream_header *h,
 int restore_check_stream(struct stream *s, const struct stream_header *h,
 			 struct dev_registry *devs, struct restore_result *res,
 			 struct rec_error *err) __must_check;
-/* Every record up to and including END; state applied at END. */
+/*
+ * Every record up to and including END; state applied at END. The
+ * LEASE records go into leases, for the caller to acquire.
+ */
 int restore_vm(struct stream *s, struct vm *vm, struct dev_registry *devs,
-	       const struct stream_header *h, struct restore_result *res,
-	       struct rec_error *err) __must_check;
+	       const struct stream_header *h, struct leaserec_set *leases,
+	       struct restore_result *res, struct rec_error *err) __must_check;
 /* "record TYPE at offset N: why" or "header at offset N: why". */
 void restore_describe(const struct rec_error *err, char *buf, size_t len);
 

@@ -123,8 +123,11 @@ static int incoming_limits(struct monitor *m)
 static int incoming_disks(struct monitor *m)
 {
 	char why[DISK_WHY_MAX];
-	int rc = monitor_disks_open(m, m->incoming.migration, why, sizeof(why));
+	int rc = monitor_leases_setup(m, why, sizeof(why));
 
+	if (!rc)
+		rc = monitor_disks_open(m, m->incoming.migration, why,
+					sizeof(why));
 	if (rc) {
 		log_err("restore %s: %s", m->incoming_name, why);
 		incoming_refuse(m, why);
@@ -186,11 +189,19 @@ int monitor_incoming_load(struct monitor *m)
 	struct incoming *in = &m->incoming;
 	struct restore_result res;
 	struct rec_error err = { .offset = 0, .type = REC_ERR_STREAM_HEADER };
+	struct leaserec_set leases;
 
 	if (restore_check_identity(&m->vm, &in->hdr, err.why, sizeof(err.why)))
 		return fail(m, &err);
-	if (restore_vm(&in->stream, &m->vm, &m->devs, &in->hdr, &res, &err))
+	leases.nr = 0;
+	if (restore_vm(&in->stream, &m->vm, &m->devs, &in->hdr, &leases, &res,
+		       &err))
 		return fail(m, &err);
+	if (monitor_leases_recorded(m, &leases, err.why, sizeof(err.why))) {
+		log_err("restore %s: %s", m->incoming_name, err.why);
+		incoming_refuse(m, err.why);
+		return -EINVAL;
+	}
 	log_info("vm %s: restored %llu pages (%llu MiB of stream) in %llu ms",
 		 m->cfg.name, (unsigned long long)res.pages,
 		 (unsigned long long)(res.bytes >> 20),
@@ -316,10 +327,19 @@ static void ho_owned(void *opaque)
 			m->opts->outcome_file, strerror(-rc));
 }
 
-/* The source let go of the disks before YOURS: they are ours now. */
+/*
+ * The source let go of the disks before YOURS: they are ours now. Its
+ * leases too, at its final pause: acquired with the generations it
+ * recorded, so a lease taken in between gives the VM back.
+ */
 static int ho_claim(void *opaque, char *why, size_t whylen)
 {
-	return monitor_disks_lock(opaque, why, whylen);
+	struct monitor *m = opaque;
+	int rc = monitor_disks_lock(m, why, whylen);
+
+	if (!rc && !m->opts->paused)
+		rc = monitor_leases_acquire(m, why, whylen);
+	return rc;
 }
 
 static int ho_resume(void *opaque)

@@ -23,6 +23,7 @@
 #include "monitor/console.h"
 #include "monitor/disks.h"
 #include "monitor/hooks.h"
+#include "monitor/leases.h"
 #include "monitor/monitor.h"
 #include "monitor/savefile.h"
 #include "rpc/server.h"
@@ -71,6 +72,7 @@ struct save_job {
 	int rc;
 	char error[256];
 	struct save_result res;
+	struct leaserec_set leases; /* let go at the pause, into the stream */
 };
 
 /* What query-save reports of the last save; updated on the loop thread. */
@@ -152,6 +154,8 @@ struct mig_job {
 	uint64_t downtime_ns;
 	bool downtime_known; /* CONFIRMED gave the destination's time */
 	char settled_by[160]; /* how an unconfirmed handover ended */
+	struct leaserec_set leases; /* let go at the pause, into the stream */
+	bool leases_refused; /* failed, and the VM may not run here */
 };
 
 /* What query-migrate reports; updated on the loop thread. */
@@ -174,6 +178,7 @@ struct monitor {
 	struct dev_registry devs; /* the VM's devices (devices/platform.h) */
 	struct ged *ged; /* in devs: the power button (system_powerdown) */
 	struct monitor_disks disks;
+	struct monitor_leases leases; /* leases.h: who may touch them when */
 	struct console console;
 	struct evloop *loop;
 	struct rpc_server *rpc;

@@ -58,6 +58,10 @@ void monitor_opts_init(struct monitor_opts *o)
 	o->linger_s = MONITOR_LINGER_S_DEFAULT;
 	snprintf(o->hooks_dir, sizeof(o->hooks_dir), "%s",
 		 env_or("GODWIT_HOOKS_DIR", "/etc/godwit/hooks/migrate.d"));
+	snprintf(o->lock_manager, sizeof(o->lock_manager), "%s",
+		 env_or("GODWIT_LOCK_MANAGER", "file"));
+	snprintf(o->lease_dir, sizeof(o->lease_dir), "%s",
+		 env_or("GODWIT_LEASE_DIR", LEASE_DIR_DEFAULT));
 }
 
 int monitor_default_qmp_path(const char *name, char *buf, size_t len)
@@ -204,6 +208,17 @@ static int monitor_boot(struct monitor *m)
 	return boot_load(&m->vm, &boot);
 }
 
+/* The leases, before any vCPU runs (a restore: the recorded ones). */
+static int monitor_start_leases(struct monitor *m)
+{
+	char why[LEASE_WHY_MAX];
+	int rc = monitor_leases_acquire(m, why, sizeof(why));
+
+	if (rc)
+		log_err("vm %s: %s", m->cfg.name, why);
+	return rc;
+}
+
 static int monitor_start_vm(struct monitor *m)
 {
 	int rc;
@@ -224,6 +239,8 @@ static int monitor_start_vm(struct monitor *m)
 	m->user_paused = m->opts->paused;
 	if (m->incoming.migration)
 		return monitor_incoming_handover(m);
+	if (!m->opts->paused && (rc = monitor_start_leases(m)))
+		return rc;
 	rc = vm_start(&m->vm, m->opts->paused);
 	if (rc) {
 		log_err("cannot start vCPUs: %s", strerror(-rc));
@@ -236,8 +253,10 @@ static int monitor_start_vm(struct monitor *m)
 static int monitor_start_disks(struct monitor *m)
 {
 	char why[DISK_WHY_MAX];
-	int rc = monitor_disks_open(m, false, why, sizeof(why));
+	int rc = monitor_leases_setup(m, why, sizeof(why));
 
+	if (!rc)
+		rc = monitor_disks_open(m, false, why, sizeof(why));
 	if (rc)
 		log_err("%s", why);
 	return rc;
@@ -277,6 +296,7 @@ static void monitor_teardown(struct monitor *m)
 	devreg_quiesce_all(&m->devs);
 	console_close(&m->console);
 	vm_destroy(&m->vm);
+	monitor_leases_release(m); /* no vCPU is left to run */
 	devreg_destroy(&m->devs);
 	monitor_disks_close(m);
 	if (m->signal_fd >= 0)

@@ -68,9 +68,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto out;
 	fuzz_devices(&devs, h.mem_bytes);
 	if (vmstate_rx_init(&rx, h.nr_vcpus) == 0) {
-		struct restore_target t = { .mem = &mem,
-					    .devs = &devs,
-					    .rx = &rx };
+		static struct leaserec_set leases;
+		struct restore_target t = {
+			.mem = &mem, .devs = &devs, .rx = &rx, .leases = &leases
+		};
+
+		leases.nr = 0;
 
 		rc = restore_records(&s, &h, &t, &res, &err);
 		if (rc == 0 && s.offset > size)
