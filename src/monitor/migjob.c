@@ -226,16 +226,17 @@ static int mig_open_stream(struct mig_job *job)
  */
 static int mig_leases_back(struct mig_job *job)
 {
-	char why[LEASE_WHY_MAX];
-	size_t n;
+	char why[LEASE_WHY_MAX], was[sizeof(job->error)];
 
 	if (!job->res.paused ||
 	    !monitor_leases_acquire(job->m, why, sizeof(why)))
 		return 0;
 	job->leases_refused = true;
-	n = strlen(job->error);
-	snprintf(job->error + n, sizeof(job->error) - n,
-		 "; the VM stays paused here: %s", why);
+	/* Why it cannot run here comes first; the failure after it. */
+	snprintf(was, sizeof(was), "%s", job->error);
+	snprintf(job->error, sizeof(job->error),
+		 "the VM stays paused here: %s; the migration failed: %s", why,
+		 was);
 	return -EBUSY;
 }
 

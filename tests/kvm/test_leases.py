@@ -1,0 +1,290 @@
+#!/usr/bin/python3
+"""kvm suite: leases (src/lease/, the file engine), so a disk is never
+written by two running VMs. A VM holds a lease on each writable disk and
+named lease exactly while its vCPUs may run: a second VM with the same
+disk or lease, or a restore of a save file while the original runs, is
+refused with one line naming the disk and the holder; a VMM killed with
+SIGKILL frees its leases; save and restore, pause and cont, and live
+migration hand the lease on with its generation advancing; and a lease
+taken by someone else in between (after a save, during a pause, during
+a migration's handover) keeps the VM from running: the restore is
+refused, cont is refused, the migration fails and the source stays
+paused. The guests are `dirty` with a disk that is opened and leased
+(the disk is not yet a virtio-blk device the guest could see)."""
+
+import fcntl
+import glob
+import os
+import signal
+import struct
+
+from lib.gw import TestFailure, check, main, wait_until
+from lib.net import receiver
+
+MIB = 1 << 20
+F_OFD_SETLK = 37
+HOST = os.uname().nodename
+
+
+def image(env, name="disk.img"):
+    path = os.path.join(env.tmp, name)
+    with open(path, "wb") as f:
+        f.truncate(4 * MIB)
+    return path
+
+
+def config(env, name, leases=()):
+    """A config file naming the VM and its named leases."""
+    path = os.path.join(env.tmp, name + ".cfg")
+    with open(path, "w") as f:
+        f.write('name = "%s"\n' % name)
+        if leases:
+            f.write("leases = [%s]\n" % ", ".join('"%s"' % l
+                                                   for l in leases))
+    return path
+
+
+def vm(env, name, disk=None, leases=(), sweep=True):
+    """A dirty guest named name with a disk (rw) and named leases."""
+    extra = ["--disk", "%s,raw,xvda,rw" % disk] if disk else []
+    # Options come before CONFIG: the control socket too.
+    extra += ["--qmp", os.path.join(env.tmp, name + ".qmp")]
+    v = env.run("dirty", "mib=4", memory=32, name=name,
+                extra=extra + [config(env, name, leases)])
+    if sweep:
+        v.expect(r"^dirty: sweep", 30)
+    return v
+
+
+def lease(env, resource):
+    """(generation, pid, host, held) of resource's lease file."""
+    for path in glob.glob(os.path.join(env.tmp, "leases", "*.lease")):
+        with open(path, "rb") as f:
+            rec = f.read()
+        check(len(rec) == 1152 and rec[:8] == b"GDWLEASE",
+              "lease file %s: %d bytes" % (path, len(rec)))
+        gen, _, pid, n = struct.unpack_from("<QQII", rec, 16)
+        if rec[120:120 + n].decode() != resource:
+            continue
+        host = rec[56:120].rstrip(b"\0").decode()
+        return gen, pid, host, held(path)
+    raise TestFailure("no lease file for %s" % resource)
+
+
+def held(path):
+    """Does someone hold the OFD lock of the lease file? (Tested by
+    taking it for an instant: only while no VMM acquires it.)"""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.fcntl(fd, F_OFD_SETLK,
+                    struct.pack("hhqqi", fcntl.F_WRLCK, 0, 0, 0, 0))
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def refused(env, args, want):
+    """godwit ARGS exits 1 with exactly one error line containing every
+    string of want; the guest never ran."""
+    rc, out, err = env.godwit_cmd(*args, timeout=60)
+    errors = [l for l in err.splitlines() if "error:" in l]
+    check(rc == 1, "godwit %s: exit %d: %s" % (args[0], rc, err))
+    check(len(errors) == 1 and all(w in errors[0] for w in want),
+          "want one error line with %s, got: %s" % (want, err))
+    check("dirty:" not in out, "the guest ran: " + out)
+    return errors[0]
+
+
+def run_args(env, name, disk=None, leases=()):
+    args = ["run", "--kernel", env.guest("dirty"), "--memory", "32",
+            "--qmp", "none", "--cmdline", "mib=4", "--name", name]
+    if disk:
+        args += ["--disk", "%s,raw,xvdb,rw" % disk]
+    return args + [config(env, name, leases)]
+
+
+def holder(pid, gen):
+    return "(pid %d on host %s, generation %d)" % (pid, HOST, gen)
+
+
+def save(env, v, path, *opts):
+    rc, _, err = env.godwit_cmd("save", *opts, v.qmp_path, path,
+                                timeout=120)
+    check(rc == 0, "save: " + err)
+
+
+def test_double_create_refused(env):
+    """A second VM with the same disk, or the same named lease, is
+    refused naming the disk (or lease) and the holder."""
+    img = image(env)
+    a = vm(env, "a", disk=img, leases=["db"])
+    check(lease(env, img) == (1, a.proc.pid, HOST, True),
+          "a's disk lease: %s" % (lease(env, img),))
+    refused(env, run_args(env, "b", disk=img),
+            ["disk xvdb: %s is in use by VM " % img, holder(a.proc.pid, 1)])
+    refused(env, run_args(env, "c", leases=["db"]),
+            ["lease db: db is in use by VM ", holder(a.proc.pid, 1)])
+    a.quit()
+    check(not lease(env, img)[3], "the lease outlived the VM")
+    c = vm(env, "c", leases=["db"])
+    check(lease(env, "db")[:2] == (2, c.proc.pid), "c took db")
+    c.quit()
+
+
+def test_crash_frees_the_lease(env):
+    """SIGKILL leaves no daemon to clean up: the kernel drops the VMM's
+    lock, and the next VM takes the lease (generation 2)."""
+    img = image(env)
+    a = vm(env, "a", disk=img)
+    a.proc.send_signal(signal.SIGKILL)
+    a.proc.wait(30)
+    b = vm(env, "b", disk=img)
+    check(lease(env, img) == (2, b.proc.pid, HOST, True),
+          "b's lease: %s" % (lease(env, img),))
+    b.keeps_sweeping(2)
+    b.quit()
+
+
+def test_restore_while_running_refused(env):
+    """save -c keeps the VM running: restoring its file then is refused
+    naming the disk and the running holder; once that VM ended, the file
+    is still refused, since the VM ran on after the save (generation)."""
+    img = image(env)
+    a = vm(env, "a", disk=img)
+    path = os.path.join(env.tmp, "a.save")
+    save(env, a, path, "-c")
+    a.keeps_sweeping(1)
+    check(lease(env, img)[:2] == (2, a.proc.pid), "a re-took its lease "
+          "after save -c: %s" % (lease(env, img),))
+    refused(env, ["restore", path, "--qmp", "none"],
+            ["disk xvda: %s is in use by VM " % img, holder(a.proc.pid, 2)])
+    a.quit()
+    refused(env, ["restore", path, "--qmp", "none"],
+            ["disk xvda: %s was taken by VM " % img, holder(a.proc.pid, 2),
+             "since this VM held it at generation 1; the VM must not run"])
+
+
+def test_save_restore_and_pause_advance_the_generation(env):
+    """save releases the lease with the VM's pause and the restore
+    takes it with the recorded generation (1 -> 2); stop releases it,
+    cont takes it back (-> 3); the guest keeps its memory throughout."""
+    img = image(env)
+    a = vm(env, "a", disk=img, leases=["db"])
+    path = os.path.join(env.tmp, "a.save")
+    save(env, a, path)
+    check(a.wait(30) == 0, "saved VM did not end")
+    check(lease(env, img)[0::3] == (1, False), "after save: %s"
+          % (lease(env, img),))
+    r = env.restore(path, name="r")
+    r.keeps_sweeping(2)
+    check(lease(env, img) == (2, r.proc.pid, HOST, True),
+          "after restore: %s" % (lease(env, img),))
+    check(lease(env, "db")[:2] == (2, r.proc.pid), "db after restore")
+    q = r.qmp()
+    q.execute("stop")
+    check(not lease(env, img)[3] and not lease(env, "db")[3],
+          "paused, the VM still holds its leases")
+    q.execute("cont")
+    check(lease(env, img)[0::3] == (3, True), "after cont: %s"
+          % (lease(env, img),))
+    q.close()
+    r.keeps_sweeping(2)
+    r.quit()
+
+
+def test_lease_taken_between_save_and_restore(env):
+    """A VM that took the lease after the save makes the restore refuse:
+    one line, exit 1, the saved guest never runs."""
+    a = vm(env, "a", leases=["db"])
+    path = os.path.join(env.tmp, "a.save")
+    save(env, a, path)
+    check(a.wait(30) == 0, "saved VM did not end")
+    b = vm(env, "b", leases=["db"])
+    b_pid = b.proc.pid
+    b.quit()
+    refused(env, ["restore", path, "--qmp", "none"],
+            ["lease db: db was taken by VM ", holder(b_pid, 2),
+             "since this VM held it at generation 1; the VM must not run"])
+
+
+def test_lease_taken_while_paused_refuses_cont(env):
+    """Paused, the VM holds nothing; a VM that took the lease meanwhile
+    makes cont refuse, and the VM stays paused."""
+    a = vm(env, "a", leases=["db"])
+    q = a.qmp()
+    q.execute("stop")
+    b = vm(env, "b", leases=["db"])
+    b_pid = b.proc.pid
+    b.quit()
+    r = q.execute_raw("cont")
+    check("error" in r and "lease db: db was taken by VM " in
+          r["error"]["desc"] and holder(b_pid, 2) in r["error"]["desc"],
+          "cont: %s" % r)
+    check(q.execute("query-status")["status"] == "paused",
+          "the VM runs without its lease")
+    a.expect_stderr(r"lease db: db was taken by VM .*; the VM stays paused")
+    q.close()
+    a.quit()
+
+
+def test_migration_hands_the_lease_on(env):
+    """The source lets go at its final pause; the destination takes the
+    lease after YOURS with the recorded generation (1 -> 2)."""
+    img = image(env)
+    src = vm(env, "src", disk=img, leases=["db"])
+    dst = receiver(env)
+    rc, _, err = env.godwit_cmd("migrate", src.qmp_path, dst.addr,
+                                timeout=300)
+    check(rc == 0, "migrate: " + err)
+    check(src.wait(30) == 0, "source did not end after migrating")
+    dst.keeps_sweeping(3)
+    check(lease(env, img) == (2, dst.proc.pid, HOST, True),
+          "destination's lease: %s" % (lease(env, img),))
+    check(lease(env, "db")[:2] == (2, dst.proc.pid), "db")
+    dst.quit()
+
+
+def test_lease_taken_during_handover_keeps_the_source(env):
+    """Someone takes the lease between the source's final pause and the
+    destination's claim (after YOURS): the destination refuses the VM
+    and discards it, and the source, whose lease is gone too, keeps it
+    paused: no one runs it."""
+    src = vm(env, "src", leases=["db"])
+    dst = receiver(env, env_extra={"GODWIT_TEST_STALL": "got-yours:8000"})
+    q = src.qmp()
+    q.execute("migrate", uri=dst.addr, **{"stall-timeout-ms": 30000})
+    dst.expect_stderr("test: stalled got-yours", 60)
+    b = vm(env, "b", leases=["db"])
+    b_pid = b.proc.pid
+    b.quit()
+    dst.expect_stderr(r"lease db: db was taken by VM ", 30)
+    q.wait_migration_over(60)
+    info = q.execute("query-migrate")
+    check(info["status"] == "failed" and
+          "the VM stays paused here: lease db: db was taken by VM " in
+          info.get("error", "") and holder(b_pid, 2) in info["error"],
+          "source: %s" % info)
+    check(q.execute("query-status")["status"] == "paused",
+          "the source runs without its lease")
+    src.expect_stderr(r"migration to .* failed, VM left paused")
+    q.close()
+    src.quit()
+    # It lingers answering DISCARDED to QUERY; a signal ends that.
+    dst.expect_stderr(r"answering DISCARDED for arrival", 30)
+    dst.proc.send_signal(signal.SIGTERM)
+    check(dst.wait(30) != 0, "the destination ran the VM")
+    check("dirty:" not in "\n".join(dst.all_lines),
+          "the destination's guest ran")
+
+
+if __name__ == "__main__":
+    main([test_double_create_refused,
+          test_crash_frees_the_lease,
+          test_restore_while_running_refused,
+          test_save_restore_and_pause_advance_the_generation,
+          test_lease_taken_between_save_and_restore,
+          test_lease_taken_while_paused_refuses_cont,
+          test_migration_hands_the_lease_on,
+          test_lease_taken_during_handover_keeps_the_source])
