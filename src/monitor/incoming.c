@@ -130,6 +130,7 @@ static int incoming_disks(struct monitor *m)
 					sizeof(why));
 	if (rc) {
 		log_err("restore %s: %s", m->incoming_name, why);
+		snprintf(m->start_error, sizeof(m->start_error), "%s", why);
 		incoming_refuse(m, why);
 	}
 	return rc;

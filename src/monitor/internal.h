@@ -190,6 +190,7 @@ struct monitor {
 	bool user_paused;
 	bool stop_seen; /* the guest's end was handled (monitor_on_stop) */
 	const char *end_kind; /* exit file: set by save/migrate, else derived */
+	char start_error[200]; /* exit file: why the VM did not start, or "" */
 	/* save or migration job: at most one at a time */
 	struct save_job *save;
 	struct save_info save_info;

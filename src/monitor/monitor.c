@@ -214,8 +214,10 @@ static int monitor_start_leases(struct monitor *m)
 	char why[LEASE_WHY_MAX];
 	int rc = monitor_leases_acquire(m, why, sizeof(why));
 
-	if (rc)
+	if (rc) {
 		log_err("vm %s: %s", m->cfg.name, why);
+		snprintf(m->start_error, sizeof(m->start_error), "%s", why);
+	}
 	return rc;
 }
 
@@ -257,8 +259,10 @@ static int monitor_start_disks(struct monitor *m)
 
 	if (!rc)
 		rc = monitor_disks_open(m, false, why, sizeof(why));
-	if (rc)
+	if (rc) {
 		log_err("%s", why);
+		snprintf(m->start_error, sizeof(m->start_error), "%s", why);
+	}
 	return rc;
 }
 
@@ -345,6 +349,7 @@ static void monitor_write_exit_file(struct monitor *m)
 	n = snprintf(line, sizeof(line), "%d %s %s\n", m->status,
 		     monitor_end_kind(m),
 		     m->vm.stop_message[0] ? m->vm.stop_message :
+		     m->start_error[0]	   ? m->start_error :
 					     "failed to start");
 	rc = file_write_atomic(m->opts->exit_file, line,
 			       MIN((size_t)n, sizeof(line) - 1), 0644);

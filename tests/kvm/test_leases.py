@@ -18,8 +18,11 @@ import os
 import signal
 import struct
 
+import subprocess
+
 from lib.gw import TestFailure, check, main, wait_until
 from lib.net import receiver
+from test_daemon import daemon_test
 
 MIB = 1 << 20
 F_OFD_SETLK = 37
@@ -279,6 +282,39 @@ def test_lease_taken_during_handover_keeps_the_source(env):
           "the destination's guest ran")
 
 
+@daemon_test
+def test_daemons_share_a_lease_dir(env, start):
+    """Two hosts' godwitd (--lock-manager file, one shared --lease-dir):
+    a domain created on the second with the disk the first one's domain
+    writes is refused, the reason reaching the user; and godwitd refuses
+    the sanlock engine it does not have."""
+    leases = os.path.join(env.tmp, "shared-leases")
+    opts = ["--lock-manager", "file", "--lease-dir", leases]
+    a, b = start("a", extra=opts), start("b", extra=opts)
+    img = image(env)
+    cfgs = []
+    for name in ("web", "web2"):
+        cfgs.append(os.path.join(env.tmp, name + ".cfg"))
+        with open(cfgs[-1], "w") as f:
+            f.write("name = '%s'\nkernel = '%s'\nmemory = 32\n"
+                    "cmdline = 'mib=4'\nserial = 'pty'\n"
+                    "disk = [ '%s,raw,xvda,rw' ]\n"
+                    % (name, env.guest("dirty"), img))
+    a.cli("create", cfgs[0])
+    a.wait_dom("web", "running")
+    pid = a.dom("web")["pid"]
+    wait_until("web to take its lease", lambda: glob.glob(
+        os.path.join(leases, "*.lease")))
+    _, err = b.cli("create", cfgs[1], rc=1)
+    check("disk xvda: %s is in use by VM " % img in err and
+          holder(pid, 1) in err, "second create: " + err)
+    r = subprocess.run([os.path.join(env.build, "godwitd"),
+                        "--lock-manager", "sanlock"], capture_output=True,
+                       text=True, timeout=30)
+    check(r.returncode == 2 and "sanlock engine not built yet" in r.stderr,
+          "godwitd --lock-manager sanlock: %d %s" % (r.returncode, r.stderr))
+
+
 if __name__ == "__main__":
     main([test_double_create_refused,
           test_crash_frees_the_lease,
@@ -287,4 +323,5 @@ if __name__ == "__main__":
           test_lease_taken_between_save_and_restore,
           test_lease_taken_while_paused_refuses_cont,
           test_migration_hands_the_lease_on,
-          test_lease_taken_during_handover_keeps_the_source])
+          test_lease_taken_during_handover_keeps_the_source,
+          test_daemons_share_a_lease_dir])
