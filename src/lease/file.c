@@ -13,8 +13,8 @@
  * others read it to name the holder; a reader without the lock may see
  * a half-written record and then only says "held" without a name.
  *
- * Generations: acquiring bumps the record's generation and syncs it
- * before the vCPUs may run. "Only if the generation is still N" accepts
+ * Generations: acquiring bumps the record's generation, synced (the
+ * sync op, for all of a VM's leases at once) before the vCPUs may run. "Only if the generation is still N" accepts
  * a file with no record yet (a host that does not share the directory
  * has never seen the resource) and carries N on from there.
  */
@@ -159,7 +159,7 @@ static int write_rec(const struct lease_set *s, const struct lease *l, int fd,
 	memcpy(r.resource, l->resource, r.resource_len);
 	lease_file_rec_seal(&r);
 	if (pwrite(fd, &r, sizeof(r), 0) != (ssize_t)sizeof(r) ||
-	    ftruncate(fd, sizeof(r)) || fdatasync(fd))
+	    ftruncate(fd, sizeof(r)))
 		return why_set(why, whylen, errno ? -errno : -EIO,
 			       "%s: cannot write lease file %s: %s", l->label,
 			       path, strerror(errno ? errno : EIO));
@@ -213,6 +213,17 @@ static int file_acquire(struct lease_set *s, struct lease *l, bool expect,
 	return 0;
 }
 
+static int file_sync(struct lease_set *s, struct lease *l, char *why,
+		     size_t whylen)
+{
+	(void)s;
+	if (fdatasync(l->fd))
+		return why_set(why, whylen, -errno,
+			       "%s: cannot sync the lease file of %s: %s",
+			       l->label, l->resource, strerror(errno));
+	return 0;
+}
+
 static void file_release(struct lease_set *s, struct lease *l)
 {
 	(void)s;
@@ -256,6 +267,7 @@ static int file_inquire(struct lease_set *s, const struct lease *l,
 const struct lease_engine lease_file_engine = {
 	.name = "file",
 	.acquire = file_acquire,
+	.sync = file_sync,
 	.release = file_release,
 	.inquire = file_inquire,
 };

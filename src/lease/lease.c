@@ -6,6 +6,7 @@
 #include "lease/lease.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,9 +113,14 @@ struct lease *lease_find(struct lease_set *s, const char *resource)
 int lease_acquire(struct lease_set *s, struct lease *l, bool expect, char *why,
 		  size_t whylen)
 {
+	int rc;
+
 	if (l->held || !s->engine)
 		return 0;
-	return s->engine->acquire(s, l, expect, why, whylen);
+	rc = s->engine->acquire(s, l, expect, why, whylen);
+	if (!rc && (rc = s->engine->sync(s, l, why, whylen)))
+		s->engine->release(s, l);
+	return rc;
 }
 
 void lease_release(struct lease_set *s, struct lease *l)
@@ -132,6 +138,53 @@ int lease_inquire(struct lease_set *s, const struct lease *l,
 	return s->engine->inquire(s, l, out, why, whylen);
 }
 
+/* One lease's sync, on a thread of its own. */
+struct sync_job {
+	struct lease_set *s;
+	struct lease *l;
+	pthread_t thread;
+	bool started;
+	int rc;
+	char why[LEASE_WHY_MAX];
+};
+
+static void *sync_thread(void *opaque)
+{
+	struct sync_job *j = opaque;
+
+	j->rc = j->s->engine->sync(j->s, j->l, j->why, sizeof(j->why));
+	return NULL;
+}
+
+/*
+ * Sync every lease taken[] at once: each flush waits for the storage
+ * (a journal commit, an NFS round trip), and overlapping them costs
+ * about one. A thread that cannot start syncs inline.
+ */
+static int sync_all(struct lease_set *s, const bool *taken, char *why,
+		    size_t whylen)
+{
+	struct sync_job j[LEASE_SET_MAX];
+	unsigned int i;
+	int rc = 0;
+
+	for (i = 0; i < s->nr; i++) {
+		j[i] = (struct sync_job){ .s = s, .l = &s->l[i] };
+		if (taken[i])
+			j[i].started = !pthread_create(&j[i].thread, NULL,
+						       sync_thread, &j[i]);
+		if (taken[i] && !j[i].started)
+			sync_thread(&j[i]);
+	}
+	for (i = 0; i < s->nr; i++) {
+		if (j[i].started)
+			pthread_join(j[i].thread, NULL);
+		if (taken[i] && j[i].rc && !rc)
+			rc = why_set(why, whylen, j[i].rc, "%s", j[i].why);
+	}
+	return rc;
+}
+
 int lease_acquire_all(struct lease_set *s, bool expect, char *why,
 		      size_t whylen)
 {
@@ -139,12 +192,17 @@ int lease_acquire_all(struct lease_set *s, bool expect, char *why,
 	unsigned int i;
 	int rc = 0;
 
+	if (!s->engine)
+		return 0;
 	for (i = 0; i < s->nr && !rc; i++) {
-		took[i] = !s->l[i].held;
-		rc = lease_acquire(s, &s->l[i], expect && s->l[i].generation,
-				   why, whylen);
-		took[i] = took[i] && !rc;
+		if (s->l[i].held)
+			continue;
+		rc = s->engine->acquire(
+			s, &s->l[i], expect && s->l[i].generation, why, whylen);
+		took[i] = !rc;
 	}
+	if (!rc)
+		rc = sync_all(s, took, why, whylen);
 	for (i = 0; rc && i < s->nr; i++)
 		if (took[i])
 			lease_release(s, &s->l[i]);

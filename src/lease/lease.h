@@ -72,6 +72,14 @@ struct lease_engine {
 	 */
 	int (*acquire)(struct lease_set *s, struct lease *l, bool expect,
 		       char *why, size_t whylen);
+	/*
+	 * Make what acquire recorded durable (it survives the host's
+	 * crash); only then is l taken. May run on any thread, one per
+	 * lease at a time: the leases of a set sync in parallel, so their
+	 * flushes overlap. 0 or -errno with why; the caller releases l.
+	 */
+	int (*sync)(struct lease_set *s, struct lease *l, char *why,
+		    size_t whylen);
 	/* Let go of a held l (its generation stays). Cannot fail. */
 	void (*release)(struct lease_set *s, struct lease *l);
 	/* Who holds or last held l's resource; 0 or -errno with why. */

@@ -196,6 +196,35 @@ static void test_all_or_none(void **state)
 	lease_release_all(&a);
 }
 
+/* Many leases: taken, synced together, each with its own record. */
+static void test_many_at_once(void **state)
+{
+	char why[LEASE_WHY_MAX], res[16];
+	struct lease_holder h;
+	struct lease_set a, b;
+	struct lease_owner o;
+	unsigned int i;
+
+	(void)state;
+	lease_owner_self(&o, uuid_a);
+	lease_set_init(&a, &lease_file_engine, dir, &o);
+	for (i = 0; i < LEASE_SET_MAX; i++) {
+		snprintf(res, sizeof(res), "r%u", i);
+		assert_int_equal(lease_add(&a, res, res, why, sizeof(why)), 0);
+	}
+	assert_int_equal(lease_acquire_all(&a, true, why, sizeof(why)), 0);
+	for (i = 0; i < LEASE_SET_MAX; i++) {
+		assert_true(a.l[i].held);
+		assert_int_equal(a.l[i].generation, 1);
+		one(&b, uuid_b, "x", a.l[i].resource);
+		assert_int_equal(
+			lease_inquire(&b, &b.l[0], &h, why, sizeof(why)), 0);
+		assert_true(h.held && h.known && h.generation == 1);
+	}
+	lease_release_all(&a);
+	assert_false(lease_any_held(&a));
+}
+
 /* A process that dies holding a lease lets go of it, with no daemon. */
 static void test_crash_frees(void **state)
 {
@@ -413,6 +442,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_held_names_holder, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_all_or_none, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_many_at_once, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_crash_frees, setup,
 						teardown),
