@@ -337,9 +337,13 @@ static int ho_claim(void *opaque, char *why, size_t whylen)
 {
 	struct monitor *m = opaque;
 	int rc = monitor_disks_lock(m, why, whylen);
+	uint64_t t0 = time_mono_ns();
 
-	if (!rc && !m->opts->paused)
-		rc = monitor_leases_acquire(m, why, whylen);
+	if (rc || m->opts->paused)
+		return rc;
+	rc = monitor_leases_acquire(m, why, whylen);
+	log_debug("downtime: leases acquired in %llu us",
+		  (unsigned long long)(time_mono_ns() - t0) / 1000);
 	return rc;
 }
 
