@@ -236,6 +236,18 @@ static void list_disks(const struct godwit_domain_info *d)
 		printf("-");
 }
 
+/* "00:16:3e:56:af:69@br0,00:16:3e:01:02:03", or "-" without vifs. */
+static void list_vifs(const struct godwit_domain_info *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->nr_vifs && i < ARRAY_SIZE(d->vifs); i++)
+		printf("%s%s%s%s", i ? "," : "", d->vifs[i].mac,
+		       d->vifs[i].bridge[0] ? "@" : "", d->vifs[i].bridge);
+	if (!d->nr_vifs)
+		printf("-");
+}
+
 static void list_print(const struct godwit_domain_info *list, size_t n,
 		       bool lng, char **want, int nwant)
 {
@@ -244,7 +256,7 @@ static void list_print(const struct godwit_domain_info *list, size_t n,
 	size_t i;
 
 	printf("Name                                        ID   Mem VCPUs\tState\tTime(s)%s\n",
-	       lng ? "\tUUID                                \tReason\tDisks" :
+	       lng ? "\tUUID                                \tReason\tDisks\tVifs" :
 		     "");
 	for (i = 0; i < n; i++) {
 		d = &list[i];
@@ -259,6 +271,8 @@ static void list_print(const struct godwit_domain_info *list, size_t n,
 			printf("\t%s\t%s%s\t", d->uuid,
 			       unconfirmed ? "unconfirmed: " : "", d->reason);
 			list_disks(d);
+			printf("\t");
+			list_vifs(d);
 		} else if (unconfirmed) {
 			printf("  unconfirmed: %s", d->reason);
 		}
@@ -271,7 +285,7 @@ static void list_usage(FILE *f)
 	fprintf(f,
 		"usage: godwit list [-l] [--json] [DOMAIN ...]\n"
 		"List godwitd's domains as xl does.\n"
-		"  -l, --long   add each domain's UUID, how it last ended and its disks\n"
+		"  -l, --long   add each domain's UUID, how it last ended, its disks and vifs\n"
 		"  --json       print the daemon's JSON\n");
 }
 
