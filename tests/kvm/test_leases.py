@@ -22,7 +22,7 @@ import struct
 import subprocess
 
 from lib.gw import TestFailure, check, main, wait_until
-from lib.net import receiver
+from lib.net import Proxy, receiver
 from test_daemon import daemon_test
 
 MIB = 1 << 20
@@ -296,6 +296,40 @@ def test_lease_taken_during_handover_keeps_the_source(env):
           "the destination's guest ran")
 
 
+def test_unconfirmed_settled_by_the_generation(env):
+    """The relay passes YOURS on and cuts the line: the destination runs
+    the VM (it took the lease), the source is unconfirmed and nobody can
+    tell it. An operator's migrate-resolve --resume-here there is then
+    refused by the lease the destination holds: the VM stays paused at
+    the source, and runs once, at the destination."""
+    src = vm(env, "src", leases=["db"])
+    dst = receiver(env, extra=["--stall-timeout", "2", "--linger", "0"])
+    proxy = Proxy(dst.port, after_yours="close", queries=False)
+    q = src.qmp()
+    try:
+        q.execute("migrate", uri="127.0.0.1:%d" % proxy.port,
+                  **{"stall-timeout-ms": 2000})
+        wait_until("the source to be unconfirmed", lambda: q.execute(
+            "query-status")["status"] == "unconfirmed", 30)
+        keeps_running(dst)
+        check(lease(env, "db")[:2] == (2, dst.proc.pid), "db at the dest")
+        env.godwit_cmd("migrate-resolve", src.qmp_path, "--resume-here")
+        wait_until("the source to settle", lambda: q.execute(
+            "query-status")["status"] != "unconfirmed", 30)
+        check(q.execute("query-status")["status"] == "paused",
+              "the source runs while the destination holds the lease")
+        info = q.execute("query-migrate")
+        check("the VM stays paused here: lease db: db is in use by VM " in
+              info.get("error", "") and holder(dst.proc.pid, 2) in
+              info["error"], "source: %s" % info)
+        keeps_running(dst)
+    finally:
+        q.close()
+        proxy.close()
+    src.quit()
+    dst.quit()
+
+
 @daemon_test
 def test_daemons_share_a_lease_dir(env, start):
     """Two hosts' godwitd (--lock-manager file, one shared --lease-dir):
@@ -338,4 +372,5 @@ if __name__ == "__main__":
           test_lease_taken_while_paused_refuses_cont,
           test_migration_hands_the_lease_on,
           test_lease_taken_during_handover_keeps_the_source,
+          test_unconfirmed_settled_by_the_generation,
           test_daemons_share_a_lease_dir])
