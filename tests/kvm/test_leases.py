@@ -37,11 +37,11 @@ def image(env, name="disk.img"):
     return path
 
 
-def config(env, name, leases=()):
+def config(env, name, leases=(), more=""):
     """A config file naming the VM and its named leases."""
     path = os.path.join(env.tmp, name + ".cfg")
     with open(path, "w") as f:
-        f.write('name = "%s"\n' % name)
+        f.write('name = "%s"\n%s' % (name, more))
         if leases:
             f.write("leases = [%s]\n" % ", ".join('"%s"' % l
                                                    for l in leases))
@@ -143,6 +143,11 @@ def test_double_create_refused(env):
             ["disk xvdb: %s is in use by VM " % img, holder(a.proc.pid, 1)])
     refused(env, run_args(env, "c", leases=["db"]),
             ["lease db: db is in use by VM ", holder(a.proc.pid, 1)])
+    # The sanlock engine is parsed, but not there to run a VM with.
+    args = run_args(env, "d", leases=["db2"])
+    args[-1] = config(env, "d", ["db2"], 'lock_manager = "sanlock"\n')
+    refused(env, args, ['lock_manager "sanlock": sanlock engine not built '
+                        'yet'])
     a.quit()
     check(not lease(env, img)[3], "the lease outlived the VM")
     c = vm(env, "c", leases=["db"])
