@@ -335,6 +335,39 @@ def test_unconfirmed_settled_by_the_generation(env):
     dst.quit()
 
 
+def test_destination_died_after_running_it(env):
+    """The destination resumes the VM (taking the lease, generation 2)
+    and is killed before it could confirm: the source, unconfirmed,
+    cannot ask it anymore. The lease is free again, but its generation
+    says the VM ran elsewhere (and may have written its disks): an
+    operator's resume-here is refused and the source stays paused, so
+    the VM's older state never runs over newer disks."""
+    src = vm(env, "src", leases=["db"])
+    dst = receiver(env, env_extra={"GODWIT_TEST_STALL": "after-yours"})
+    q = src.qmp()
+    try:
+        q.execute("migrate", uri=dst.addr, **{"stall-timeout-ms": 2000})
+        dst.expect_stderr("test: stalled after-yours", 60)
+        check(lease(env, "db")[:2] == (2, dst.proc.pid), "db at the dest")
+        dst.kill()
+        wait_until("the source to be unconfirmed", lambda: q.execute(
+            "query-status")["status"] == "unconfirmed", 30)
+        check(not lease(env, "db")[3], "the dead destination holds db")
+        env.godwit_cmd("migrate-resolve", src.qmp_path, "--resume-here")
+        wait_until("the source to settle", lambda: q.execute(
+            "query-status")["status"] != "unconfirmed", 30)
+        check(q.execute("query-status")["status"] == "paused",
+              "the source runs the VM the destination ran")
+        err = q.execute("query-migrate").get("error", "")
+        check("the VM stays paused here: lease db: db was taken by VM " in
+              err and holder(dst.proc.pid, 2) in err and
+              "since this VM held it at generation 1" in err,
+              "source: %s" % err)
+    finally:
+        q.close()
+    src.quit()
+
+
 @daemon_test
 def test_daemons_share_a_lease_dir(env, start):
     """Two hosts' godwitd (--lock-manager file, one shared --lease-dir):
@@ -378,4 +411,5 @@ if __name__ == "__main__":
           test_migration_hands_the_lease_on,
           test_lease_taken_during_handover_keeps_the_source,
           test_unconfirmed_settled_by_the_generation,
+          test_destination_died_after_running_it,
           test_daemons_share_a_lease_dir])
