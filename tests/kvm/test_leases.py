@@ -368,6 +368,39 @@ def test_destination_died_after_running_it(env):
     src.quit()
 
 
+def test_destination_killed_before_it_ran_it(env):
+    """The destination is killed before it took the lease: before
+    RECEIVED (the source resumes by itself), after it or once YOURS
+    arrived, before its claim (the source is unconfirmed; resume-here
+    runs it). Each time the source takes the lease back at the
+    generation it recorded: the VM runs at exactly one place, here."""
+    for phase in ("before-received", "after-received", "got-yours"):
+        src = vm(env, "src-" + phase, leases=["db-" + phase])
+        dst = receiver(env, name="dst-" + phase,
+                       env_extra={"GODWIT_TEST_STALL": phase})
+        q = src.qmp()
+        try:
+            q.execute("migrate", uri=dst.addr,
+                      **{"stall-timeout-ms": 2000})
+            dst.expect_stderr("test: stalled " + phase, 60)
+            check(not lease(env, "db-" + phase)[3], "%s: the lease is "
+                  "held during the handover" % phase)
+            dst.kill()
+            if phase != "before-received":
+                wait_until("the source to be unconfirmed", lambda: q.execute(
+                    "query-status")["status"] == "unconfirmed", 30)
+                env.godwit_cmd("migrate-resolve", src.qmp_path,
+                               "--resume-here")
+            wait_until("%s: the source to run again" % phase, lambda:
+                       q.execute("query-status")["status"] == "running", 30)
+            check(lease(env, "db-" + phase) == (2, src.proc.pid, HOST, True),
+                  "%s: %s" % (phase, lease(env, "db-" + phase)))
+            keeps_running(src)
+        finally:
+            q.close()
+        src.quit()
+
+
 @daemon_test
 def test_daemons_share_a_lease_dir(env, start):
     """Two hosts' godwitd (--lock-manager file, one shared --lease-dir):
@@ -412,4 +445,5 @@ if __name__ == "__main__":
           test_lease_taken_during_handover_keeps_the_source,
           test_unconfirmed_settled_by_the_generation,
           test_destination_died_after_running_it,
+          test_destination_killed_before_it_ran_it,
           test_daemons_share_a_lease_dir])
