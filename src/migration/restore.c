@@ -359,31 +359,33 @@ int restore_records(struct stream *s, const struct stream_header *h,
 }
 
 int restore_check_stream(struct stream *s, const struct stream_header *h,
-			 struct dev_registry *devs, struct restore_result *res,
-			 struct rec_error *err)
+			 struct dev_registry *devs, struct leaserec_set *leases,
+			 struct restore_result *res, struct rec_error *err)
 {
 	/* The layout of guest RAM, without any RAM. */
 	struct guest_mem mem = { .memfd = -1, .vm_fd = -1 };
 	struct vmstate_rx rx;
-	struct leaserec_set *leases = calloc(1, sizeof(*leases));
+	/* Collected either way: a repeated resource is refused the same. */
+	struct leaserec_set *own = leases ? NULL : calloc(1, sizeof(*own));
 	struct restore_target t = { .mem = &mem,
 				    .check_only = true,
 				    .devs = devs,
 				    .rx = &rx,
-				    .leases = leases };
+				    .leases = leases ? leases : own };
 	int rc;
 
 	mem.size = h->mem_bytes;
 	mem_plan(h->mem_bytes, mem.regions, &mem.nr_regions);
-	rc = leases ? vmstate_rx_init(&rx, h->nr_vcpus) : -ENOMEM;
+	rc = t.leases ? vmstate_rx_init(&rx, h->nr_vcpus) : -ENOMEM;
 	if (rc) {
-		free(leases);
+		free(own);
 		snprintf(err->why, sizeof(err->why), "out of memory");
 		return rc;
 	}
+	t.leases->nr = 0;
 	rc = restore_records(s, h, &t, res, err);
 	vmstate_rx_free(&rx);
-	free(leases);
+	free(own);
 	return rc;
 }
 

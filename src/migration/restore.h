@@ -69,9 +69,13 @@ int restore_check_identity(const struct vm *vm, const struct stream_header *h,
 int restore_records(struct stream *s, const struct stream_header *h,
 		    const struct restore_target *t, struct restore_result *res,
 		    struct rec_error *err) __must_check;
-/* The same checks with no VM and no guest RAM (godwit inspect). */
+/*
+ * The same checks with no VM and no guest RAM (godwit inspect); the
+ * LEASE records go into leases (NULL: checked only).
+ */
 int restore_check_stream(struct stream *s, const struct stream_header *h,
-			 struct dev_registry *devs, struct restore_result *res,
+			 struct dev_registry *devs, struct leaserec_set *leases,
+			 struct restore_result *res,
 			 struct rec_error *err) __must_check;
 /*
  * Every record up to and including END; state applied at END. The

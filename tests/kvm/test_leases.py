@@ -199,6 +199,9 @@ def test_save_restore_and_pause_advance_the_generation(env):
     check(a.wait(30) == 0, "saved VM did not end")
     check(lease(env, img)[0::3] == (1, False), "after save: %s"
           % (lease(env, img),))
+    rc, out, err = env.godwit_cmd("inspect", path)
+    check(rc == 0 and "\nleases:\n  file:%s:1\n  file:db:1\n" % img in out,
+          "inspect: %s %s" % (out[-300:], err))
     r = env.restore(path, name="r")
     keeps_running(r)
     check(lease(env, img) == (2, r.proc.pid, HOST, True),

@@ -41,7 +41,7 @@ static int check_only(const uint8_t *data, size_t size)
 	rc = restore_read_header(&s, &h, &config, &err);
 	if (!rc) {
 		fuzz_devices(&devs, h.mem_bytes);
-		rc = restore_check_stream(&s, &h, &devs, &res, &err);
+		rc = restore_check_stream(&s, &h, &devs, NULL, &res, &err);
 	}
 	free(config);
 	stream_close(&s);
