@@ -3,7 +3,8 @@
 # directories and relocation port on 127.0.0.1. Two domains are created on
 # A from xl-style configs: "demo", whose guest keeps checking every page of
 # memory it writes, and "disk", with a raw image in the directory both
-# daemons share, whose guest keeps writing and checking every block of it.
+# daemons share, whose guest keeps writing and checking every block of it
+# (its lease, `lock_manager = "file"`, in a lease directory they share too).
 # Their consoles are shown, then both are live-migrated to B and back
 # while their guests go on checking; `godwit list` shows both sides before
 # and after, and a fresh VM verifies the image at the end. As root, a third
@@ -54,6 +55,7 @@ start_daemon() { # start_daemon HOST PORT
 	"$BUILD/godwitd" --run-dir "$DEMO/$1/run" --state-dir "$DEMO/$1/state" \
 		--log-file "$DEMO/$1/godwitd.log" --hooks-dir "$DEMO/hooks" \
 		--relocation-address 127.0.0.1 --relocation-port "$2" \
+		--lock-manager file --lease-dir "$DEMO/leases" \
 		2>>"$DEMO/$1/godwitd.stderr" &
 	PIDS="$PIDS $!"
 	for _ in $(seq 100); do
@@ -129,6 +131,7 @@ memory = 64
 kernel = "$BUILD/guests/blk.elf"
 extra = "qd=32 pattern=rand mix=1"
 disk = [ "$DEMO/disk.img,raw,xvda,rw" ]
+lock_manager = "file"
 on_poweroff = "destroy"
 on_crash = "preserve"
 CFG

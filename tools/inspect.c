@@ -74,6 +74,18 @@ static void print_summary(const struct restore_result *res, uint64_t bytes)
 	printf("stream: %llu bytes, valid\n", (unsigned long long)bytes);
 }
 
+/* What a restore acquires before the VM runs: `<engine>:<resource>:<gen>`. */
+static void print_leases(const struct leaserec_set *l)
+{
+	unsigned int i;
+
+	if (l->nr)
+		printf("leases:\n");
+	for (i = 0; i < l->nr; i++)
+		printf("  %s:%s:%llu\n", l->l[i].engine, l->l[i].resource,
+		       (unsigned long long)l->l[i].generation);
+}
+
 /*
  * The config restore would build the VM from: it must parse, and
  * describe the machine the header does.
@@ -117,6 +129,7 @@ static int describe_devices(const struct domain_config *cfg, struct machine *mc,
 }
 
 static int inspect_stream(const char *name, struct stream *s,
+			  struct leaserec_set *leases,
 			  struct restore_result *res, struct rec_error *err)
 {
 	struct stream_header h;
@@ -135,7 +148,7 @@ static int inspect_stream(const char *name, struct stream *s,
 	if (!rc)
 		rc = describe_devices(cfg, mc, &devs, err);
 	if (!rc)
-		rc = restore_check_stream(s, &h, &devs, res, err);
+		rc = restore_check_stream(s, &h, &devs, leases, res, err);
 out:
 	free(config);
 	free(mc);
@@ -145,27 +158,31 @@ out:
 
 static int inspect_fd(const char *name, int fd)
 {
+	struct leaserec_set *leases = calloc(1, sizeof(*leases));
 	struct restore_result res;
 	struct rec_error err = { 0 };
 	struct stream s;
 	char msg[512];
 	int rc;
 
-	rc = stream_open_fd(&s, fd, true);
+	rc = leases ? stream_open_fd(&s, fd, true) : -ENOMEM;
 	if (rc) {
 		close(fd);
+		free(leases);
 		fprintf(stderr, "godwit: inspect %s: %s\n", name,
 			strerror(-rc));
 		return 1;
 	}
-	rc = inspect_stream(name, &s, &res, &err);
+	rc = inspect_stream(name, &s, leases, &res, &err);
 	if (rc) {
 		restore_describe(&err, msg, sizeof(msg));
 		fprintf(stderr, "godwit: inspect %s: %s\n", name, msg);
 	} else {
 		print_summary(&res, s.offset);
+		print_leases(leases);
 	}
 	stream_close(&s);
+	free(leases);
 	return rc ? 1 : 0;
 }
 

@@ -41,6 +41,8 @@
 #define DOMAIN_VIFS_MAX 8
 #define DOMAIN_VIF_IP_MAX 127 /* space-separated addresses of ip= */
 #define DOMAIN_VIF_RATE_INTERVAL_US 50000 /* xl's default credit interval */
+#define DOMAIN_LEASES_MAX 8 /* named leases (`leases`) */
+#define DOMAIN_LEASE_NAME_MAX 63
 #define DOMAIN_VCPUS_MAX 255
 #define DOMAIN_MEMORY_MAX_MIB (1024ULL * 1024) /* 1 TiB */
 #define DOMAIN_MEMORY_DEFAULT_MIB 128
@@ -61,7 +63,9 @@
 					DOMAIN_SCRIPT_MAX)) +               \
 	 DOMAIN_VIFS_MAX *                                                  \
 		 (192 + 4 * (2 * DOMAIN_IFNAME_MAX + DOMAIN_SCRIPT_MAX +    \
-			     DOMAIN_VIF_IP_MAX)))
+			     DOMAIN_VIF_IP_MAX)) +                          \
+	 64 + 4 * DOMAIN_PATH_MAX +                                         \
+	 DOMAIN_LEASES_MAX * (8 + 4 * DOMAIN_LEASE_NAME_MAX))
 
 /* Longest message, NUL included; warnings kept per parse. */
 #define CONFIG_MSG_MAX 512
@@ -95,6 +99,14 @@ enum domain_memory_backing {
 enum domain_disk_format {
 	DOMAIN_DISK_RAW,
 	DOMAIN_DISK_QCOW2,
+};
+
+/* Which lease engine guards the VM's disks (docs/godwit.cfg.5, LEASES). */
+enum domain_lock_manager {
+	DOMAIN_LOCK_DEFAULT, /* the host's (godwitd --lock-manager): "file" */
+	DOMAIN_LOCK_FILE,
+	DOMAIN_LOCK_NONE,
+	DOMAIN_LOCK_SANLOCK, /* parsed; refused at start: not built yet */
 };
 
 enum domain_vif_model {
@@ -168,6 +180,11 @@ struct domain_config {
 	struct domain_disk disks[DOMAIN_DISKS_MAX];
 	unsigned int nr_vifs;
 	struct domain_vif vifs[DOMAIN_VIFS_MAX];
+	enum domain_lock_manager lock_manager;
+	char lease_dir[DOMAIN_PATH_MAX + 1]; /* "" = the host's */
+	unsigned int nr_leases;
+	/* Named leases, [A-Za-z0-9_.-], unique. */
+	char leases[DOMAIN_LEASES_MAX][DOMAIN_LEASE_NAME_MAX + 1];
 };
 
 /*
@@ -257,6 +274,8 @@ void domain_config_mac_format(const uint8_t mac[6],
 
 /* xl's word for an action ("destroy", ...); "?" for an invalid value. */
 const char *domain_config_action_name(enum domain_action action);
+/* "default", "file", "none" or "sanlock"; "?" for an invalid value. */
+const char *domain_config_lock_manager_name(enum domain_lock_manager lm);
 /* "stdio", "file", "none" or "pty"; "?" for an invalid value. */
 const char *domain_config_serial_name(enum domain_serial serial);
 /* "thp", "small" or "hugepages"; "?" for an invalid value. */

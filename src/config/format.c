@@ -180,6 +180,25 @@ static void out_devices(struct out *o, const struct domain_config *cfg)
 		out_str(o, "]\n");
 }
 
+/* Only what differs from the defaults: older configs read the same. */
+static void out_leases(struct out *o, const struct domain_config *cfg)
+{
+	unsigned int i;
+
+	if (cfg->lock_manager != DOMAIN_LOCK_DEFAULT)
+		out_printf(o, "lock_manager = \"%s\"\n",
+			   domain_config_lock_manager_name(cfg->lock_manager));
+	FIELD(o, "lease_dir", cfg->lease_dir);
+	if (!cfg->nr_leases)
+		return;
+	out_str(o, "leases = [");
+	for (i = 0; i < cfg->nr_leases; i++) {
+		out_str(o, i ? ", " : "");
+		out_quoted(o, cfg->leases[i], sizeof(cfg->leases[i]));
+	}
+	out_str(o, "]\n");
+}
+
 static void out_serial(struct out *o, const struct domain_config *cfg)
 {
 	char spec[DOMAIN_PATH_MAX + 8];
@@ -248,7 +267,10 @@ static bool is_formattable(const struct domain_config *cfg)
 {
 	unsigned int i;
 
-	if (cfg->nr_disks > DOMAIN_DISKS_MAX || cfg->nr_vifs > DOMAIN_VIFS_MAX)
+	if (cfg->nr_disks > DOMAIN_DISKS_MAX ||
+	    cfg->nr_vifs > DOMAIN_VIFS_MAX ||
+	    cfg->nr_leases > DOMAIN_LEASES_MAX ||
+	    (unsigned int)cfg->lock_manager > DOMAIN_LOCK_SANLOCK)
 		return false;
 	if ((unsigned int)cfg->serial > DOMAIN_SERIAL_PTY ||
 	    (unsigned int)cfg->memory_backing > DOMAIN_MEMORY_HUGEPAGES ||
@@ -296,6 +318,7 @@ int domain_config_format(const struct domain_config *cfg, char *buf, size_t len)
 	out_printf(&o, "on_crash = \"%s\"\n",
 		   domain_config_action_name(cfg->on_crash));
 	out_devices(&o, cfg);
+	out_leases(&o, cfg);
 	if (o.full) {
 		buf[0] = 0;
 		return -ENOSPC;
@@ -358,6 +381,10 @@ bool domain_config_equal(const struct domain_config *a,
 		return false;
 	if (a->on_poweroff != b->on_poweroff || a->on_reboot != b->on_reboot ||
 	    a->on_crash != b->on_crash)
+		return false;
+	if (a->lock_manager != b->lock_manager || !SAME_STR(a, b, lease_dir) ||
+	    a->nr_leases != b->nr_leases ||
+	    memcmp(a->leases, b->leases, sizeof(a->leases)))
 		return false;
 	return devices_equal(a, b);
 }

@@ -553,6 +553,78 @@ static int set_vif(struct config_build *b, const struct config_stmt *st)
 	return 0;
 }
 
+/* Indexed by enum domain_lock_manager. */
+static const char *const lock_manager_names[] = { "default", "file", "none",
+						  "sanlock" };
+
+static int set_lock_manager(struct config_build *b,
+			    const struct config_stmt *st)
+{
+	const struct config_atom *a = &st->value;
+	int i = -EINVAL;
+
+	if (a->kind == CONFIG_STRING)
+		i = lookup(a->text, lock_manager_names,
+			   ARRAY_SIZE(lock_manager_names));
+	if (i < 0)
+		return type_error(
+			b, st, a,
+			"\"file\", \"none\", \"sanlock\" or \"default\"");
+	b->cfg.lock_manager = (enum domain_lock_manager)i;
+	return 0;
+}
+
+static int set_lease_dir(struct config_build *b, const struct config_stmt *st)
+{
+	const struct config_atom *a = &st->value;
+
+	if (a->kind == CONFIG_STRING && a->len && a->text[0] != '/')
+		return value_error(b, st->key, a, "expected an absolute path");
+	return get_string(b, st, a, b->cfg.lease_dir, DOMAIN_PATH_MAX);
+}
+
+/* Named leases: plain words, unique (docs/godwit.cfg.5, LEASES). */
+static int set_leases(struct config_build *b, const struct config_stmt *st)
+{
+	struct domain_config *cfg = &b->cfg;
+	unsigned int i, j;
+	int rc;
+
+	rc = get_spec_list(b, st, DOMAIN_LEASES_MAX, "leases");
+	if (rc)
+		return rc;
+	memset(cfg->leases, 0, sizeof(cfg->leases));
+	cfg->nr_leases = 0;
+	for (i = 0; i < st->nr_items; i++) {
+		const struct config_atom *a = &st->items[i];
+
+		if (!config_is_plain_word(a->text))
+			return value_error(
+				b, st->key, a,
+				"entry %u: a lease name is [A-Za-z0-9_.-]+",
+				i + 1);
+		rc = get_string(b, st, a, cfg->leases[i],
+				DOMAIN_LEASE_NAME_MAX);
+		if (rc)
+			return rc;
+		for (j = 0; j < i; j++)
+			if (!strcmp(cfg->leases[i], cfg->leases[j]))
+				return value_error(
+					b, st->key, a,
+					"entry %u: lease %s is already entry %u",
+					i + 1, cfg->leases[i], j + 1);
+		cfg->nr_leases = i + 1;
+	}
+	return 0;
+}
+
+const char *domain_config_lock_manager_name(enum domain_lock_manager lm)
+{
+	if ((unsigned int)lm >= ARRAY_SIZE(lock_manager_names))
+		return "?";
+	return lock_manager_names[lm];
+}
+
 /* Indexed by enum config_key. */
 static const struct key_handler keys[CONFIG_NR_KEYS] = {
 	[CONFIG_KEY_NAME] = { "name", set_name },
@@ -574,6 +646,9 @@ static const struct key_handler keys[CONFIG_NR_KEYS] = {
 	[CONFIG_KEY_DISK] = { "disk", set_disk },
 	[CONFIG_KEY_VIF] = { "vif", set_vif },
 	[CONFIG_KEY_MEMORY_BACKING] = { "memory_backing", set_memory_backing },
+	[CONFIG_KEY_LOCK_MANAGER] = { "lock_manager", set_lock_manager },
+	[CONFIG_KEY_LEASE_DIR] = { "lease_dir", set_lease_dir },
+	[CONFIG_KEY_LEASES] = { "leases", set_leases },
 };
 
 static int find_key(const char *name)

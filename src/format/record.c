@@ -14,6 +14,7 @@
 #include "format/postcopy.h"
 #include "common/ram_layout.h"
 #include "common/why.h"
+#include "format/lease.h"
 
 const char *rec_type_name(uint32_t type)
 {
@@ -50,6 +51,8 @@ const char *rec_type_name(uint32_t type)
 		return "DEVICE";
 	case REC_POSTCOPY:
 		return "POSTCOPY";
+	case REC_LEASE:
+		return "LEASE";
 	case REC_ROUND:
 		return "ROUND";
 	case REC_SAVE_INFO:
@@ -189,6 +192,7 @@ void rec_hdr_init(struct rec_hdr *h, uint32_t type, uint32_t length,
 bool rec_type_known(uint32_t type)
 {
 	return type <= REC_DEVICE || type == REC_POSTCOPY ||
+	       type == REC_LEASE ||
 	       type == REC_ROUND || type == REC_SAVE_INFO ||
 	       type == REC_PADDING;
 }
@@ -503,6 +507,8 @@ int rec_body_check(uint32_t type, const void *body, uint32_t len,
 		return check_device(body, len, why, whylen);
 	case REC_POSTCOPY:
 		return rec_postcopy_check(body, len, lim, why, whylen);
+	case REC_LEASE:
+		return rec_lease_check(body, len, why, whylen);
 	case REC_ROUND:
 		return check_exact(body, len, sizeof(struct rec_round),
 				   offsetof(struct rec_round, reserved), why,

@@ -107,6 +107,7 @@ enum rec_type {
 	REC_CLOCK = 0x0d,
 	REC_DEVICE = 0x0e,
 	REC_POSTCOPY = 0x12, /* mandatory: a reader must fetch what it lacks */
+	REC_LEASE = 0x13, /* mandatory: a reader must honour the leases */
 	/* Optional records: skipped by a reader that does not know them. */
 	REC_ROUND = REC_OPTIONAL | 0x0f,
 	REC_SAVE_INFO = REC_OPTIONAL | 0x10,
@@ -301,6 +302,51 @@ struct rec_save_info {
 	char producer[56]; /* "godwit 0.1.0", NUL-padded */
 };
 _Static_assert(sizeof(struct rec_save_info) == 64, "rec_save_info");
+
+/* ---- Leases ------------------------------------------------------------ */
+
+/*
+ * LEASE: the state of one lease the VM held until it paused, as
+ * `<engine>:<resource>:<generation>`: whoever runs the VM next acquires
+ * it "only if the generation is still this one" (docs/stream-format.md,
+ * LEASE). Mandatory: a reader that cannot honour leases must not run
+ * the VM. One per lease, after the DEVICE records, before END.
+ */
+#define LEASE_ENGINE_LEN 16 /* engine name, NUL-padded: "file" */
+#define LEASE_RESOURCE_LEN 1024 /* resource bytes, NUL excluded: < this */
+#define LEASE_HOST_LEN 64 /* host name in a lease file, NUL-padded */
+struct rec_lease {
+	char engine[LEASE_ENGINE_LEN]; /* [a-z0-9], NUL-padded */
+	uint64_t generation; /* >= 1: the generation the VM held */
+	uint32_t resource_len; /* 1..LEASE_RESOURCE_LEN - 1 bytes follow */
+	uint32_t reserved; /* 0 */
+	char resource[]; /* printable, no NUL: a disk's path or a name */
+};
+_Static_assert(sizeof(struct rec_lease) == 32, "rec_lease");
+
+/*
+ * The lease file of the `file` engine (src/lease/file.c): one per
+ * resource in the lease directory, which hosts that share disks share
+ * too (NFS). Its holder keeps an OFD write lock on the whole file while
+ * the VM's vCPUs may run; the record says who took it last.
+ */
+#define LEASE_FILE_MAGIC "GDWLEASE"
+#define LEASE_FILE_VERSION 1
+struct lease_file_rec {
+	uint8_t magic[8]; /* LEASE_FILE_MAGIC */
+	uint32_t version; /* LEASE_FILE_VERSION */
+	uint32_t size; /* sizeof(struct lease_file_rec) */
+	uint64_t generation; /* >= 1, bumped by every acquire */
+	uint64_t time_ns; /* CLOCK_REALTIME of that acquire */
+	uint32_t pid; /* the holder's process on host */
+	uint32_t resource_len; /* 1..LEASE_RESOURCE_LEN - 1 */
+	uint8_t uuid[16]; /* the holder VM's uuid */
+	char host[LEASE_HOST_LEN]; /* NUL-terminated, NUL-padded */
+	char resource[LEASE_RESOURCE_LEN]; /* resource_len bytes, NUL-padded */
+	uint32_t reserved; /* 0 */
+	uint32_t crc; /* CRC32C of the record with crc 0 */
+};
+_Static_assert(sizeof(struct lease_file_rec) == 1152, "lease_file_rec");
 
 /* ---- Device states (DEVICE record payloads) ----------------------------- */
 

@@ -522,7 +522,7 @@ static int stop_and_copy(struct precopy *pc, struct dev_registry *devs)
 		(unsigned long long)((time_mono_ns() - pc->res->pause_mono_ns) /
 				     1000));
 	if (!rc)
-		rc = save_state(pc->s, pc->vm, devs);
+		rc = save_state(pc->s, pc->vm, devs, pc->p->leases);
 	log_debug(
 		"downtime: state sent at +%llu us",
 		(unsigned long long)((time_mono_ns() - pc->res->pause_mono_ns) /

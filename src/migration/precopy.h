@@ -18,6 +18,7 @@
 #include "common/compiler.h"
 #include "devices/registry.h"
 #include "format/stream_format.h"
+#include "migration/leaserec.h"
 #include "migration/policy.h"
 #include "migration/transport/stream.h"
 
@@ -79,6 +80,9 @@ struct precopy_params {
 	 */
 	struct postcopy_src *postcopy;
 	struct precopy_live *counters; /* NULL: not published */
+	/* LEASE records sent with the state (the POST_SUSPEND step fills
+	 * them in: the leases are let go once the VM paused); NULL: none. */
+	const struct leaserec_set *leases;
 };
 
 /* One round's figures, as the progress hook and query-migrate see them. */

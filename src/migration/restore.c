@@ -245,6 +245,17 @@ static int handle_postcopy(struct restore_ctx *c)
 	return rc ? fail(c, rc) : 0;
 }
 
+/* A lease the VM held: collected for the monitor to acquire again. */
+static int handle_lease(struct restore_ctx *c)
+{
+	int rc = read_checked_body(c);
+
+	if (!rc && c->t->leases)
+		rc = leaserec_add(c->t->leases, c->buf, c->h.length,
+				  c->err->why, sizeof(c->err->why));
+	return rc ? fail(c, rc) : 0;
+}
+
 static int handle_page_data(struct restore_ctx *c)
 {
 	uint64_t n = 0;
@@ -297,6 +308,8 @@ static int process_record(struct restore_ctx *c)
 		return handle_state(c);
 	case REC_POSTCOPY:
 		return handle_postcopy(c);
+	case REC_LEASE:
+		return handle_lease(c);
 	case REC_ROUND:
 		return handle_round(c);
 	case REC_SAVE_INFO:
@@ -379,30 +392,36 @@ int restore_records(struct stream *s, const struct stream_header *h,
 }
 
 int restore_check_stream(struct stream *s, const struct stream_header *h,
-			 struct dev_registry *devs, struct restore_result *res,
-			 struct rec_error *err)
+			 struct dev_registry *devs, struct leaserec_set *leases,
+			 struct restore_result *res, struct rec_error *err)
 {
 	/* The layout of guest RAM, without any RAM. */
 	struct guest_mem mem = { .memfd = -1, .vm_fd = -1 };
 	struct postcopy_plan plan = { .present = false };
 	struct vmstate_rx rx;
+	/* Collected either way: a repeated resource is refused the same. */
+	struct leaserec_set *own = leases ? NULL : calloc(1, sizeof(*own));
 	struct restore_target t = { .mem = &mem,
 				    .check_only = true,
 				    .devs = devs,
 				    .rx = &rx,
-				    .postcopy = &plan };
+				    .postcopy = &plan ,
+				    .leases = leases ? leases : own };
 	int rc;
 
 	mem.size = h->mem_bytes;
 	mem_plan(h->mem_bytes, mem.regions, &mem.nr_regions);
-	rc = vmstate_rx_init(&rx, h->nr_vcpus);
+	rc = t.leases ? vmstate_rx_init(&rx, h->nr_vcpus) : -ENOMEM;
 	if (rc) {
+		free(own);
 		snprintf(err->why, sizeof(err->why), "out of memory");
 		return rc;
 	}
+	t.leases->nr = 0;
 	rc = restore_records(s, h, &t, res, err);
 	vmstate_rx_free(&rx);
 	postcopy_plan_destroy(&plan);
+	free(own);
 	return rc;
 }
 
@@ -420,15 +439,16 @@ static void check_clock(const struct vmstate_rx *rx, struct vm *vm)
 
 int restore_vm(struct stream *s, struct vm *vm, struct dev_registry *devs,
 	       const struct stream_header *h, struct postcopy_plan *postcopy,
-	       struct lazy_restore *lazy, struct restore_result *res,
-	       struct rec_error *err)
+	       struct lazy_restore *lazy, struct leaserec_set *leases,
+	       struct restore_result *res, struct rec_error *err)
 {
 	struct vmstate_rx rx;
 	struct restore_target t = { .mem = &vm->mem,
 				    .devs = devs,
 				    .rx = &rx,
 				    .postcopy = postcopy,
-				    .lazy = lazy };
+				    .lazy = lazy,
+				    .leases = leases };
 	int rc;
 
 	rc = vmstate_rx_init(&rx, vm->nr_vcpus);

@@ -16,6 +16,7 @@
 
 #include "common/compiler.h"
 #include "devices/registry.h"
+#include "migration/leaserec.h"
 #include "migration/recio.h"
 
 struct vm;
@@ -24,7 +25,7 @@ struct postcopy_plan;
 struct lazy_restore;
 struct guest_mem;
 
-#define RESTORE_NR_TYPES (REC_DEVICE + 1) /* the mandatory record types */
+#define RESTORE_NR_TYPES (REC_LEASE + 1) /* the mandatory record types */
 
 struct restore_result {
 	uint64_t pages; /* page entries, with data or ZERO */
@@ -47,6 +48,8 @@ struct restore_target {
 	struct postcopy_plan *postcopy;
 	/* Lazy restore: page batches are indexed here, not loaded. */
 	struct lazy_restore *lazy;
+	struct leaserec_set
+		*leases; /* LEASE records go here; NULL: checked only */
 };
 
 /* Read and check the header; *config_out is NUL-terminated (free()). */
@@ -72,19 +75,24 @@ int restore_check_identity(const struct vm *vm, const struct stream_header *h,
 int restore_records(struct stream *s, const struct stream_header *h,
 		    const struct restore_target *t, struct restore_result *res,
 		    struct rec_error *err) __must_check;
-/* The same checks with no VM and no guest RAM (godwit inspect). */
+/*
+ * The same checks with no VM and no guest RAM (godwit inspect); the
+ * LEASE records go into leases (NULL: checked only).
+ */
 int restore_check_stream(struct stream *s, const struct stream_header *h,
-			 struct dev_registry *devs, struct restore_result *res,
+			 struct dev_registry *devs, struct leaserec_set *leases,
+			 struct restore_result *res,
 			 struct rec_error *err) __must_check;
 /*
  * Every record up to and including END; state applied at END. A
  * POSTCOPY record fills postcopy (NULL: refused). With lazy, page
- * batches are indexed there instead of loaded (a save file only).
+ * batches are indexed there instead of loaded (a save file only). The
+ * LEASE records go into leases, for the caller to acquire.
  */
 int restore_vm(struct stream *s, struct vm *vm, struct dev_registry *devs,
 	       const struct stream_header *h, struct postcopy_plan *postcopy,
-	       struct lazy_restore *lazy, struct restore_result *res,
-	       struct rec_error *err) __must_check;
+	       struct lazy_restore *lazy, struct leaserec_set *leases,
+	       struct restore_result *res, struct rec_error *err) __must_check;
 /* "record TYPE at offset N: why" or "header at offset N: why". */
 void restore_describe(const struct rec_error *err, char *buf, size_t len);
 

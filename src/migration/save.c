@@ -59,15 +59,19 @@ int save_header(struct stream *s, struct vm *vm, const char *config,
 	return rec_write_buf(s, REC_SAVE_INFO, &info, sizeof(info));
 }
 
-int save_state(struct stream *s, struct vm *vm, struct dev_registry *devs)
+int save_state(struct stream *s, struct vm *vm, struct dev_registry *devs,
+	       const struct leaserec_set *leases)
 {
 	if (vmstate_save(vm, devs, s))
+		return s->error;
+	if (leases && leaserec_write(s, leases))
 		return s->error;
 	return rec_write_end(s);
 }
 
 int save_vm(struct stream *s, struct vm *vm, struct dev_registry *devs,
-	    const char *config, uint32_t config_len, struct save_result *res)
+	    const char *config, uint32_t config_len,
+	    const struct leaserec_set *leases, struct save_result *res)
 {
 	uint64_t start = time_mono_ns(), off0 = s->offset;
 	int rc;
@@ -77,7 +81,7 @@ int save_vm(struct stream *s, struct vm *vm, struct dev_registry *devs,
 	if (!rc)
 		rc = pages_send(s, &vm->mem, NULL, 0, &res->pages);
 	if (!rc)
-		rc = save_state(s, vm, devs);
+		rc = save_state(s, vm, devs, leases);
 	res->bytes = s->offset - off0;
 	res->duration_ns = time_mono_ns() - start;
 	return rc;

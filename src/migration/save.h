@@ -10,6 +10,7 @@
 
 #include "common/compiler.h"
 #include "devices/registry.h"
+#include "migration/leaserec.h"
 #include "migration/pages.h"
 #include "migration/transport/stream.h"
 
@@ -26,12 +27,16 @@ int save_stream_id(uint8_t id_out[STREAM_ID_LEN]) __must_check;
 /* Header, config text (padded) and SAVE_INFO. */
 int save_header(struct stream *s, struct vm *vm, const char *config,
 		uint32_t config_len, uint32_t flags) __must_check;
-/* Machine state records and END (VM paused); END counts the stream. */
-int save_state(struct stream *s, struct vm *vm,
-	       struct dev_registry *devs) __must_check;
+/*
+ * Machine state records, the leases' LEASE records (NULL: none) and END
+ * (VM paused); END counts the stream.
+ */
+int save_state(struct stream *s, struct vm *vm, struct dev_registry *devs,
+	       const struct leaserec_set *leases) __must_check;
 /* The whole stream of a paused VM. */
 int save_vm(struct stream *s, struct vm *vm, struct dev_registry *devs,
 	    const char *config, uint32_t config_len,
+	    const struct leaserec_set *leases,
 	    struct save_result *res) __must_check;
 
 #endif

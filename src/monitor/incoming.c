@@ -129,10 +129,14 @@ static int incoming_limits(struct monitor *m)
 static int incoming_disks(struct monitor *m)
 {
 	char why[DISK_WHY_MAX];
-	int rc = monitor_disks_open(m, m->incoming.migration, why, sizeof(why));
+	int rc = monitor_leases_setup(m, why, sizeof(why));
 
+	if (!rc)
+		rc = monitor_disks_open(m, m->incoming.migration, why,
+					sizeof(why));
 	if (rc) {
 		log_err("restore %s: %s", m->incoming_name, why);
+		snprintf(m->start_error, sizeof(m->start_error), "%s", why);
 		incoming_refuse(m, why);
 	}
 	return rc;
@@ -210,15 +214,22 @@ int monitor_incoming_load(struct monitor *m)
 	struct incoming *in = &m->incoming;
 	struct restore_result res;
 	struct rec_error err = { .offset = 0, .type = REC_ERR_STREAM_HEADER };
+	struct leaserec_set leases;
 
 	if (restore_check_identity(&m->vm, &in->hdr, err.why, sizeof(err.why)))
 		return fail(m, &err);
 	if (monitor_lazy_prepare(m))
 		return -ENOMEM;
+	leases.nr = 0;
 	if (restore_vm(&in->stream, &m->vm, &m->devs, &in->hdr,
 		       in->migration ? &in->postcopy : NULL,
-		       in->lazy_on ? &in->lazy : NULL, &res, &err))
+		       in->lazy_on ? &in->lazy : NULL, &leases, &res, &err))
 		return fail(m, &err);
+	if (monitor_leases_recorded(m, &leases, err.why, sizeof(err.why))) {
+		log_err("restore %s: %s", m->incoming_name, err.why);
+		incoming_refuse(m, err.why);
+		return -EINVAL;
+	}
 	if (monitor_lazy_start(m))
 		return -EIO;
 	if (in->lazy_on)
@@ -373,14 +384,23 @@ static void ho_owned(void *opaque)
 }
 
 /*
- * The source let go of the disks before YOURS: they are ours now. In
- * post-copy the missing regions are ours to fetch from here on.
+ * The source let go of the disks before YOURS: they are ours now. Its
+ * leases too, at its final pause: acquired with the generations it
+ * recorded, so a lease taken in between gives the VM back. In post-copy
+ * the missing regions are ours to fetch from here on.
  */
 static int ho_claim(void *opaque, char *why, size_t whylen)
 {
-	int rc = monitor_disks_lock(opaque, why, whylen);
+	struct monitor *m = opaque;
+	int rc = monitor_disks_lock(m, why, whylen);
+	uint64_t t0 = time_mono_ns();
 
-	return rc ? rc : monitor_postcopy_claim(opaque, why, whylen);
+	if (rc || m->user_paused)
+		return rc ? rc : monitor_postcopy_claim(m, why, whylen);
+	rc = monitor_leases_acquire(m, why, whylen);
+	log_debug("downtime: leases acquired in %llu us",
+		  (unsigned long long)(time_mono_ns() - t0) / 1000);
+	return rc ? rc : monitor_postcopy_claim(m, why, whylen);
 }
 
 static int start_vcpus(struct monitor *m)

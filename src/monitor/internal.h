@@ -28,6 +28,7 @@
 #include "monitor/console.h"
 #include "monitor/disks.h"
 #include "monitor/hooks.h"
+#include "monitor/leases.h"
 #include "monitor/monitor.h"
 #include "monitor/nics.h"
 #include "monitor/savefile.h"
@@ -77,6 +78,7 @@ struct save_job {
 	int rc;
 	char error[256];
 	struct save_result res;
+	struct leaserec_set leases; /* let go at the pause, into the stream */
 };
 
 /* What query-save reports of the last save; updated on the loop thread. */
@@ -190,6 +192,8 @@ struct mig_job {
 	 * the process stays in postmigrate until quit, as QEMU's does.
 	 */
 	bool stay;
+	struct leaserec_set leases; /* let go at the pause, into the stream */
+	bool leases_refused; /* failed, and the VM may not run here */
 };
 
 /* What query-migrate reports; updated on the loop thread. */
@@ -230,6 +234,7 @@ struct monitor {
 	struct ged *ged; /* in devs: the power button (system_powerdown) */
 	struct monitor_disks disks;
 	struct monitor_nics nics;
+	struct monitor_leases leases; /* leases.h: who may touch them when */
 	struct console console;
 	struct evloop *loop;
 	struct rpc_server *rpc;
@@ -241,6 +246,7 @@ struct monitor {
 	bool user_paused;
 	bool stop_seen; /* the guest's end was handled (monitor_on_stop) */
 	const char *end_kind; /* exit file: set by save/migrate, else derived */
+	char start_error[200]; /* exit file: why the VM did not start, or "" */
 	/* save or migration job: at most one at a time */
 	struct save_job *save;
 	struct save_info save_info;

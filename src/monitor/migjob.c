@@ -110,6 +110,11 @@ static int mig_step(void *opaque, enum precopy_step step)
 		log_warn("vm %s: %s", job->m->cfg.name, why);
 	if (step == PRECOPY_STEP_POST_SUSPEND)
 		monitor_disks_sync_start(job->m);
+	/* Paused: the leases go, their generations with the state. */
+	if (step == PRECOPY_STEP_POST_SUSPEND) {
+		monitor_leases_release(job->m);
+		monitor_leases_records(job->m, &job->leases);
+	}
 	return mig_hook(job, step == PRECOPY_STEP_PRE_SUSPEND ? "pre-suspend" :
 								"post-suspend");
 }
@@ -227,6 +232,27 @@ static int mig_open_stream(struct mig_job *job)
 	return rc;
 }
 
+/*
+ * Before the VM runs here again: the leases it released at the pause,
+ * with their generations. Someone took one meanwhile: it stays paused
+ * (mig_done makes our pause the user's). Non-zero then.
+ */
+static int mig_leases_back(struct mig_job *job)
+{
+	char why[LEASE_WHY_MAX], was[sizeof(job->error)];
+
+	if (!job->res.paused ||
+	    !monitor_leases_acquire(job->m, why, sizeof(why)))
+		return 0;
+	job->leases_refused = true;
+	/* Why it cannot run here comes first; the failure after it. */
+	snprintf(was, sizeof(was), "%s", job->error);
+	snprintf(job->error, sizeof(job->error),
+		 "the VM stays paused here: %s; the migration failed: %s", why,
+		 was);
+	return -EBUSY;
+}
+
 /* The VM runs here again (our pause undone), then `recover` hooks. */
 static void mig_recover(struct mig_job *job)
 {
@@ -241,6 +267,8 @@ static void mig_recover(struct mig_job *job)
 			 "the VM came back but cannot run here: %s", why);
 		return;
 	}
+	if (mig_leases_back(job))
+		return;
 	if (job->res.paused && vm_resume(&job->m->vm))
 		log_err("cannot resume the VM after the failed migration");
 	job->res.paused = false;
@@ -451,6 +479,7 @@ void *monitor_mig_thread(void *opaque)
 	job->params.step = mig_step;
 	job->params.step_opaque = job;
 	job->params.counters = &job->counters;
+	job->params.leases = &job->leases;
 	rc = monitor_config_text(m, &config, &config_len);
 	if (rc)
 		mig_fail(job, "cannot serialize the config: %s", strerror(-rc));
@@ -512,8 +541,10 @@ static void mig_report(struct monitor *m, struct mig_job *job)
 		log_err("vm %s: migration to %s: %s; the VM is lost (the destination lacks pages only this host had)",
 			m->cfg.name, job->uri, mi->error);
 	} else if (mi->status == MIG_FAILED) {
-		log_err("vm %s: migration to %s failed, VM resumed: %s",
-			m->cfg.name, job->uri, mi->error);
+		log_err("vm %s: migration to %s failed, %s: %s", m->cfg.name,
+			job->uri,
+			job->leases_refused ? "VM left paused" : "VM resumed",
+			mi->error);
 	} else {
 		log_err("vm %s: migration to %s: %s; the VM was left unconfirmed",
 			m->cfg.name, job->uri, mi->error);
@@ -558,7 +589,12 @@ static void mig_done(struct evloop *loop, void *opaque)
 	mi->setup_ns = job->setup_ns;
 	mi->transferred = job->res.bytes;
 	if (job->status == MIG_FAILED) {
-		/* The thread resumed it already (mig_recover). */
+		/* The thread resumed it already (mig_recover), or its leases
+		 * were taken: then its pause is the user's now. */
+		if (job->leases_refused)
+			m->user_paused = true;
+		else if (m->user_paused)
+			monitor_leases_release(m);
 		m->state = m->user_paused ? RUN_PAUSED : RUN_RUNNING;
 	} else if (job->status == MIG_UNCONFIRMED) {
 		m->state = RUN_UNCONFIRMED; /* the process is ending */

@@ -59,6 +59,10 @@ void monitor_opts_init(struct monitor_opts *o)
 	o->linger_s = MONITOR_LINGER_S_DEFAULT;
 	snprintf(o->hooks_dir, sizeof(o->hooks_dir), "%s",
 		 env_or("GODWIT_HOOKS_DIR", "/etc/godwit/hooks/migrate.d"));
+	snprintf(o->lock_manager, sizeof(o->lock_manager), "%s",
+		 env_or("GODWIT_LOCK_MANAGER", "file"));
+	snprintf(o->lease_dir, sizeof(o->lease_dir), "%s",
+		 env_or("GODWIT_LEASE_DIR", LEASE_DIR_DEFAULT));
 }
 
 int monitor_default_qmp_path(const char *name, char *buf, size_t len)
@@ -237,6 +241,19 @@ static int monitor_boot(struct monitor *m)
 	return boot_load(&m->vm, &boot);
 }
 
+/* The leases, before any vCPU runs (a restore: the recorded ones). */
+static int monitor_start_leases(struct monitor *m)
+{
+	char why[LEASE_WHY_MAX];
+	int rc = monitor_leases_acquire(m, why, sizeof(why));
+
+	if (rc) {
+		log_err("vm %s: %s", m->cfg.name, why);
+		snprintf(m->start_error, sizeof(m->start_error), "%s", why);
+	}
+	return rc;
+}
+
 static int monitor_vcpus(struct monitor *m)
 {
 	int rc = vm_start(&m->vm, m->user_paused);
@@ -268,6 +285,8 @@ static int monitor_start_vm(struct monitor *m)
 			 (m->incoming.hdr.flags & STREAM_F_PAUSED);
 	if (m->incoming.migration)
 		return monitor_incoming_handover(m);
+	if (!m->opts->paused && (rc = monitor_start_leases(m)))
+		return rc;
 	/* Restored: the NICs may be on another host now. */
 	rc = m->incoming.fd >= 0 ? monitor_nics_resume(m, monitor_vcpus) :
 				   monitor_vcpus(m);
@@ -279,10 +298,14 @@ static int monitor_start_vm(struct monitor *m)
 static int monitor_start_disks(struct monitor *m)
 {
 	char why[DISK_WHY_MAX];
-	int rc = monitor_disks_open(m, false, why, sizeof(why));
+	int rc = monitor_leases_setup(m, why, sizeof(why));
 
-	if (rc)
+	if (!rc)
+		rc = monitor_disks_open(m, false, why, sizeof(why));
+	if (rc) {
 		log_err("%s", why);
+		snprintf(m->start_error, sizeof(m->start_error), "%s", why);
+	}
 	return rc;
 }
 
@@ -344,6 +367,7 @@ static void monitor_teardown(struct monitor *m)
 	devreg_quiesce_all(&m->devs);
 	console_close(&m->console);
 	vm_destroy(&m->vm);
+	monitor_leases_release(m); /* no vCPU is left to run */
 	devreg_destroy(&m->devs);
 	monitor_nics_close(m);
 	monitor_disks_close(m);
@@ -416,7 +440,8 @@ static void monitor_write_exit_file(struct monitor *m)
 	if (!m->opts->exit_file[0])
 		return;
 	if (!why[0])
-		why = log_first_error()[0] ? log_first_error() :
+		why = m->start_error[0]	     ? m->start_error :
+		      log_first_error()[0] ? log_first_error() :
 					     "failed to start";
 	n = snprintf(line, sizeof(line) - 1, "%d %s %s%s%s", m->status, kind,
 		     why, m->last_console[0] ? "; last console line: " : "",

@@ -26,6 +26,10 @@ struct monitor_opts {
 	char exit_file[PATH_MAX];
 	/* Migration hooks: executables run at each migration step. */
 	char hooks_dir[PATH_MAX];
+	/* The host's lease engine and directory (a domain's config may
+	 * name its own): --lock-manager, --lease-dir. */
+	char lock_manager[16];
+	char lease_dir[PATH_MAX];
 	/* migrate-receive: names of domains that already exist here. */
 	const char *reject_names[64];
 	unsigned int nr_reject_names;

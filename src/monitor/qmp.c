@@ -141,11 +141,15 @@ static enum rpc_reply_kind user_pause(struct monitor *m, bool pause,
 		return reply_not_running(m, reply);
 	if (m->user_paused == pause)
 		return RPC_REPLY_RETURN; /* already so: like QEMU, fine */
+	if (!pause && monitor_leases_resume(m, reply))
+		return RPC_REPLY_ERROR;
 	rc = pause ? vm_pause(&m->vm) : vm_resume(&m->vm);
 	if (rc)
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
 				       "cannot %s the vCPUs",
 				       pause ? "pause" : "resume");
+	if (pause)
+		monitor_leases_paused(m);
 	m->user_paused = pause;
 	if (m->state == RUN_RUNNING || m->state == RUN_PAUSED)
 		m->state = pause ? RUN_PAUSED : RUN_RUNNING;

@@ -117,7 +117,7 @@ static int job_write(struct save_job *job)
 		rc = job_stream_limits(job);
 	if (!rc)
 		rc = save_vm(&job->stream, &m->vm, &m->devs, config, config_len,
-			     &job->res);
+			     &job->leases, &job->res);
 	if (!rc)
 		rc = stream_flush(&job->stream);
 	if (rc)
@@ -150,6 +150,9 @@ static void *job_thread(void *opaque)
 		snprintf(job->error, sizeof(job->error),
 			 "cannot pause the VM: %s", strerror(-rc));
 	} else {
+		/* Paused: the leases go, their generations into the stream. */
+		monitor_leases_release(job->m);
+		monitor_leases_records(job->m, &job->leases);
 		rc = job_write(job);
 		save_target_close(&job->target);
 	}
@@ -194,9 +197,12 @@ static void job_failed(struct monitor *m, struct save_job *job)
 	m->save_info.status = SAVE_FAILED;
 	snprintf(m->save_info.error, sizeof(m->save_info.error), "%s",
 		 job->error);
-	if (job->rc != -EINTR || !vm_stopped(&m->vm, NULL, NULL))
-		if (vm_resume(&m->vm))
+	if (job->rc != -EINTR || !vm_stopped(&m->vm, NULL, NULL)) {
+		if (!monitor_leases_back(m))
+			as_was = "VM left paused: its leases were taken";
+		else if (vm_resume(&m->vm))
 			log_err("cannot resume the VM after the failed save");
+	}
 	m->state = m->user_paused ? RUN_PAUSED : RUN_RUNNING;
 	log_err("vm %s: save failed, %s: %s", m->cfg.name, as_was, job->error);
 	rpc_server_reply_error(m->rpc, job->call, RPC_ERR_GENERIC,
@@ -213,7 +219,7 @@ static void job_succeeded(struct monitor *m, struct save_job *job)
 	rpc_server_reply(m->rpc, job->call, job_result(m), -1);
 	monitor_event(m, "SAVE_COMPLETED", job_result(m));
 	if (job->keep_running) {
-		if (vm_resume(&m->vm))
+		if (monitor_leases_back(m) && vm_resume(&m->vm))
 			log_err("cannot resume the VM after saving");
 		m->state = m->user_paused ? RUN_PAUSED : RUN_RUNNING;
 	} else if (job->leave_paused) {

@@ -127,3 +127,25 @@ write("daemon", "vmm-cmdline", b"\0".join([
     b"/var/lib/godwit/incoming/t/outcome", b"--qmp", b"/run/godwit/vm/.t.qmp",
     b"--exit-file", b"/var/lib/godwit/incoming/t/exit"]) + b"\0")
 write("daemon", "outcome-running", "RUNNING\n")
+
+
+def lease_file(resource, generation, host=b"host1", pid=4242):
+    """A `file` engine lease record (stream_format.h lease_file_rec)."""
+    raw = struct.pack("<8sIIQQII16s64s1024sII", b"GDWLEASE", 1, 1152,
+                      generation, 1795000000 * 10**9, pid, len(resource),
+                      bytes(range(16)), host, resource, 0, 0)
+    return raw[:-4] + struct.pack("<I", crc32c(raw))
+
+
+def rec_lease(engine, resource, generation):
+    return struct.pack("<16sQII", engine, generation, len(resource),
+                       0) + resource
+
+
+write("lease", "empty.bin", b"")
+write("lease", "db-gen1.bin", lease_file(b"db", 1))
+write("lease", "db-gen7.bin", lease_file(b"db", 7))
+write("lease", "other-resource.bin", lease_file(b"/srv/img/vm.raw", 1))
+write("lease", "bad-crc.bin", lease_file(b"db", 1)[:-1] + b"\0")
+write("lease", "short.bin", lease_file(b"db", 1)[:100])
+write("lease", "rec-lease.bin", rec_lease(b"file", b"/srv/img/vm.raw", 3))

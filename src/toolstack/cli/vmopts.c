@@ -48,17 +48,21 @@ enum {
 	OPT_TLS_ALLOW,
 	OPT_LAZY,
 	OPT_VIF,
+	OPT_LOCK_MANAGER,
+	OPT_LEASE_DIR,
 };
 
 /* Options every mode takes; mostly for godwitd, which spawns us. */
-#define COMMON_OPTS                                                      \
-	{ "serial", required_argument, NULL, OPT_SERIAL },               \
-		{ "qmp", required_argument, NULL, OPT_QMP },             \
-		{ "paused", no_argument, NULL, 'p' },                    \
-		{ "exit-file", required_argument, NULL, OPT_EXIT_FILE }, \
-		{ "hooks-dir", required_argument, NULL, OPT_HOOKS_DIR }, \
-	{                                                                \
-		"help", no_argument, NULL, 'h'                           \
+#define COMMON_OPTS                                                            \
+	{ "serial", required_argument, NULL, OPT_SERIAL },                     \
+		{ "qmp", required_argument, NULL, OPT_QMP },                   \
+		{ "paused", no_argument, NULL, 'p' },                          \
+		{ "exit-file", required_argument, NULL, OPT_EXIT_FILE },       \
+		{ "hooks-dir", required_argument, NULL, OPT_HOOKS_DIR },       \
+		{ "lock-manager", required_argument, NULL, OPT_LOCK_MANAGER }, \
+		{ "lease-dir", required_argument, NULL, OPT_LEASE_DIR },       \
+	{                                                                      \
+		"help", no_argument, NULL, 'h'                                 \
 	}
 
 static const struct option run_opts[] = {
@@ -144,7 +148,11 @@ void vmopts_usage(FILE *f, enum vmopts_mode mode)
 		"  --qmp PATH        control socket, or none (default /run/godwit/vm/NAME.qmp)\n"
 		"  -p, --paused      leave the vCPUs paused (cont or godwit unpause starts them)\n"
 		"  --exit-file PATH  write \"STATUS REASON\" there when the VM ends\n"
-		"  --hooks-dir DIR   migration hooks (default /etc/godwit/hooks/migrate.d)\n");
+		"  --hooks-dir DIR   migration hooks (default /etc/godwit/hooks/migrate.d)\n"
+		"  --lock-manager E  file or none: the host's lease engine, unless the\n"
+		"                    config names one ($GODWIT_LOCK_MANAGER; default file)\n"
+		"  --lease-dir DIR   the file engine's leases ($GODWIT_LEASE_DIR;\n"
+		"                    default /var/lib/godwit/leases)\n");
 	if (mode == VMOPTS_RUN)
 		fprintf(f,
 			"CONFIG is an xl.cfg-style file (godwit.cfg(5)), optionally followed by\n"
@@ -407,6 +415,12 @@ static int set_option(struct monitor_opts *o, int opt, const char *arg)
 	case OPT_HOOKS_DIR:
 		return set_str(o->hooks_dir, sizeof(o->hooks_dir), arg,
 			       "--hooks-dir");
+	case OPT_LOCK_MANAGER:
+		return set_str(o->lock_manager, sizeof(o->lock_manager), arg,
+			       "--lock-manager");
+	case OPT_LEASE_DIR:
+		return set_str(o->lease_dir, sizeof(o->lease_dir), arg,
+			       "--lease-dir");
 	case OPT_REJECT_NAME:
 		if (o->nr_reject_names == ARRAY_SIZE(o->reject_names))
 			return bad("--reject-name", arg, "too many");

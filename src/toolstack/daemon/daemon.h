@@ -55,6 +55,8 @@ struct gwd_paths {
 	char state_dir[PATH_MAX]; /* registry: domains/UUID, incoming/TOKEN */
 	char log_file[PATH_MAX];
 	char hooks_dir[PATH_MAX]; /* passed to every VMM */
+	char lock_manager[16]; /* the host's lease engine: passed on too */
+	char lease_dir[PATH_MAX];
 	char godwit[PATH_MAX]; /* the VMM binary */
 	char sock[PATH_MAX]; /* RUN/godwitd.sock */
 };

@@ -47,6 +47,8 @@ enum {
 	OPT_DEBUG,
 	OPT_DETACH,
 	OPT_VERSION,
+	OPT_LOCK_MANAGER,
+	OPT_LEASE_DIR,
 };
 
 /* Options main() acts on itself. */
@@ -67,6 +69,10 @@ static void usage(FILE *f)
 		"                       default /etc/godwit/hooks/migrate.d)\n"
 		"  --godwit PATH        the godwit binary ($GODWIT_BINARY; default: next to\n"
 		"                       godwitd, else the one installed with it)\n"
+		"  --lock-manager E     the host's lease engine, file or none\n"
+		"                       ($GODWIT_LOCK_MANAGER; default file)\n"
+		"  --lease-dir DIR      the file engine's leases ($GODWIT_LEASE_DIR;\n"
+		"                       default /var/lib/godwit/leases)\n"
 		"  --relocation-address ADDR   listen there for migrations (default 0.0.0.0)\n"
 		"  --relocation-port PORT      (default 8002)\n"
 		"  --relocation-hosts-allow 'RE ...'  peers allowed to migrate here\n"
@@ -142,6 +148,10 @@ static void defaults(struct gwd *g)
 		 env_or("GODWIT_LOG_FILE", "/var/log/godwit/godwitd.log"));
 	snprintf(p->hooks_dir, sizeof(p->hooks_dir), "%s",
 		 env_or("GODWIT_HOOKS_DIR", "/etc/godwit/hooks/migrate.d"));
+	snprintf(p->lock_manager, sizeof(p->lock_manager), "%s",
+		 env_or("GODWIT_LOCK_MANAGER", "file"));
+	snprintf(p->lease_dir, sizeof(p->lease_dir), "%s",
+		 env_or("GODWIT_LEASE_DIR", "/var/lib/godwit/leases"));
 	if (godwit)
 		snprintf(p->godwit, sizeof(p->godwit), "%s", godwit);
 	else
@@ -169,6 +179,25 @@ static int set_number(const char *opt, const char *arg, uint64_t min,
 	return 0;
 }
 
+/* The engines a VMM knows (src/lease/); sanlock is not built yet. */
+static int set_lock_manager(struct gwd *g, const char *arg)
+{
+	if (!strcmp(arg, "sanlock")) {
+		fprintf(stderr,
+			"godwitd: --lock-manager sanlock: sanlock engine not built yet\n");
+		return EXIT_USAGE;
+	}
+	if (strcmp(arg, "file") && strcmp(arg, "none")) {
+		fprintf(stderr,
+			"godwitd: --lock-manager '%s': expected file or none\n",
+			arg);
+		return EXIT_USAGE;
+	}
+	snprintf(g->paths.lock_manager, sizeof(g->paths.lock_manager), "%s",
+		 arg);
+	return 0;
+}
+
 static int set_option(struct gwd *g, int opt, const char *arg)
 {
 	struct gwd_reloc_opts *r = &g->reloc_opts;
@@ -186,6 +215,10 @@ static int set_option(struct gwd *g, int opt, const char *arg)
 		return set_path(g->paths.hooks_dir, arg, "--hooks-dir");
 	case OPT_GODWIT:
 		return set_path(g->paths.godwit, arg, "--godwit");
+	case OPT_LOCK_MANAGER:
+		return set_lock_manager(g, arg);
+	case OPT_LEASE_DIR:
+		return set_path(g->paths.lease_dir, arg, "--lease-dir");
 	case OPT_RELOC_ADDR:
 		return set_path(r->address, arg, "--relocation-address");
 	case OPT_RELOC_PORT:
@@ -258,6 +291,8 @@ static int parse_args(int argc, char **argv, struct gwd *g)
 		{ "log-file", required_argument, NULL, OPT_LOG_FILE },
 		{ "hooks-dir", required_argument, NULL, OPT_HOOKS_DIR },
 		{ "godwit", required_argument, NULL, OPT_GODWIT },
+		{ "lock-manager", required_argument, NULL, OPT_LOCK_MANAGER },
+		{ "lease-dir", required_argument, NULL, OPT_LEASE_DIR },
 		{ "relocation-address", required_argument, NULL,
 		  OPT_RELOC_ADDR },
 		{ "relocation-port", required_argument, NULL, OPT_RELOC_PORT },

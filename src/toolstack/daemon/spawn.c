@@ -156,6 +156,10 @@ static int build_argv(struct dom *d, enum spawn_kind kind, const char *file,
 	add(a, d->rec.exit_file);
 	add(a, "--hooks-dir");
 	add(a, g->paths.hooks_dir);
+	add(a, "--lock-manager");
+	add(a, g->paths.lock_manager);
+	add(a, "--lease-dir");
+	add(a, g->paths.lease_dir);
 	if (paused)
 		add(a, "-p");
 	/* run takes options before CONFIG: what follows are key=value. */

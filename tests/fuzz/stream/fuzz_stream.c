@@ -42,7 +42,7 @@ static int check_only(const uint8_t *data, size_t size)
 	rc = restore_read_header(&s, &h, &config, &err);
 	if (!rc) {
 		fuzz_devices(&devs, h.mem_bytes);
-		rc = restore_check_stream(&s, &h, &devs, &res, &err);
+		rc = restore_check_stream(&s, &h, &devs, NULL, &res, &err);
 	}
 	free(config);
 	stream_close(&s);
@@ -70,9 +70,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_devices(&devs, h.mem_bytes);
 	if (vmstate_rx_init(&rx, h.nr_vcpus) == 0) {
 		struct postcopy_plan plan = { .present = false };
-		struct restore_target t = {
-			.mem = &mem, .devs = &devs, .rx = &rx, .postcopy = &plan
-		};
+		static struct leaserec_set leases;
+		struct restore_target t = { .mem = &mem,
+					    .devs = &devs,
+					    .rx = &rx,
+					    .postcopy = &plan,
+					    .leases = &leases };
+
+		leases.nr = 0;
 
 		rc = restore_records(&s, &h, &t, &res, &err);
 		if (rc == 0 && s.offset > size)

@@ -275,6 +275,8 @@ class Env:
         self.tmp = tempfile.mkdtemp(prefix="godwit-test-")
         self.procs = []
         os.environ["GODWIT_RUN_DIR"] = os.path.join(self.tmp, "run")
+        # Every VM's leases (the file engine) in this test's own directory.
+        os.environ["GODWIT_LEASE_DIR"] = os.path.join(self.tmp, "leases")
 
     def guest(self, name):
         return os.path.join(self.guests, name + ".elf")

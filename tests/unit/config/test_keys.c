@@ -498,6 +498,46 @@ static void test_failure_leaves_output_untouched(void **state)
 			 -EINVAL);
 }
 
+/* lock_manager, lease_dir, leases: values, refusals, canonical text. */
+static void test_lease_keys(void **state)
+{
+	struct parse_result *r = cfg_ok("name = \"a\"\n"
+					"lock_manager = \"file\"\n"
+					"lease_dir = \"/srv/leases\"\n"
+					"leases = [ \"db\", \"app.1\" ]\n");
+	char text[DOMAIN_CONFIG_TEXT_MAX];
+
+	assert_int_equal(r->cfg.lock_manager, DOMAIN_LOCK_FILE);
+	assert_string_equal(r->cfg.lease_dir, "/srv/leases");
+	assert_int_equal(r->cfg.nr_leases, 2);
+	assert_string_equal(r->cfg.leases[1], "app.1");
+	assert_int_equal(domain_config_format(&r->cfg, text, sizeof(text)), 0);
+	assert_non_null(strstr(text, "lock_manager = \"file\"\n"
+				     "lease_dir = \"/srv/leases\"\n"
+				     "leases = [\"db\", \"app.1\"]\n"));
+	cfg_assert_round_trip(&r->cfg);
+	free(r);
+	r = cfg_ok("name = \"a\"\nlock_manager = \"sanlock\"\n");
+	assert_int_equal(r->cfg.lock_manager, DOMAIN_LOCK_SANLOCK);
+	free(r);
+	/* The default is not written: older configs read back the same. */
+	r = cfg_ok("name = \"a\"\n");
+	assert_int_equal(r->cfg.lock_manager, DOMAIN_LOCK_DEFAULT);
+	assert_int_equal(domain_config_format(&r->cfg, text, sizeof(text)), 0);
+	assert_null(strstr(text, "lock"));
+	assert_null(strstr(text, "lease"));
+	free(r);
+	cfg_fails(
+		"lock_manager = \"flock\"\n",
+		"vm.cfg:1: lock_manager: expected \"file\", \"none\", \"sanlock\" or \"default\", got \"flock\"");
+	cfg_fails("lease_dir = \"leases\"\n",
+		  "vm.cfg:1: lease_dir: expected an absolute path");
+	cfg_fails("leases = [ \"a b\" ]\n",
+		  "vm.cfg:1: leases: entry 1: a lease name is [A-Za-z0-9_.-]+");
+	cfg_fails("leases = [ \"a\", \"a\" ]\n",
+		  "vm.cfg:1: leases: entry 2: lease a is already entry 1");
+}
+
 static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_every_key),
 	cmocka_unit_test(test_name_rules),
@@ -520,6 +560,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_ignored_xl_keys_warn),
 	cmocka_unit_test(test_warnings_are_bounded),
 	cmocka_unit_test(test_failure_leaves_output_untouched),
+	cmocka_unit_test(test_lease_keys),
 };
 
 int config_test_keys(void)
