@@ -440,7 +440,7 @@ static void monitor_write_exit_file(struct monitor *m)
 	if (!m->opts->exit_file[0])
 		return;
 	if (!why[0])
-		why = m->start_error[0]	     ? m->start_error :
+		why = m->start_error[0]	   ? m->start_error :
 		      log_first_error()[0] ? log_first_error() :
 					     "failed to start";
 	n = snprintf(line, sizeof(line) - 1, "%d %s %s%s%s", m->status, kind,

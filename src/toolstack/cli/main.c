@@ -15,7 +15,7 @@
 /* The VMM's options (vmopts.c) that restore and migrate-receive share. */
 #define VMM_OPTS                                                             \
 	"--serial=stdio|pty|none|file: --qmp=f --exit-file=f --hooks-dir=f " \
-	"-p --paused"
+	"-p --paused --lock-manager=file|none --lease-dir=f"
 
 static const struct cli_verb verbs[] = {
 	{ "create", cmd_create, "[-p] [-c] [-F] CONFIG [key=value ...]",
