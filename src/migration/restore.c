@@ -405,7 +405,7 @@ int restore_check_stream(struct stream *s, const struct stream_header *h,
 				    .check_only = true,
 				    .devs = devs,
 				    .rx = &rx,
-				    .postcopy = &plan ,
+				    .postcopy = &plan,
 				    .leases = leases ? leases : own };
 	int rc;
 
