@@ -124,6 +124,8 @@ static int migrate_check(void *msg, char *why, size_t whylen)
 		return why_set(
 			why, whylen, -EINVAL,
 			"migrate: 'resume' (postcopy recovery) is not supported by godwit");
+	/* Read and judged: like host and port, never passed on. */
+	a->blk = a->inc = a->detach = a->resume = a->has_qemu = false;
 	if (a->legacy) {
 		rc = migrate_join_legacy(a, why, whylen);
 		if (rc)
@@ -133,9 +135,10 @@ static int migrate_check(void *msg, char *why, size_t whylen)
 	if (!a->uri[0])
 		return why_set(why, whylen, -EINVAL,
 			       "migrate: 'uri' (HOST[:PORT]) is required");
+	/* A bracket inside the host would not read back as the same. */
 	if (net_parse_hostport(hp, a->host, sizeof(a->host), &port,
 			       RPC_MIGRATE_PORT_DEFAULT) ||
-	    !a->host[0] || !port)
+	    !a->host[0] || !port || strpbrk(a->host, "[]"))
 		return why_set(
 			why, whylen, -EINVAL,
 			"migrate: bad destination '%.64s' (expected HOST[:PORT] or tcp:HOST:PORT)",
