@@ -5,9 +5,10 @@
  * what it did as one JSON line. bench/disk/run.py runs it next to fio
  * with the same parameters on the same file.
  *
- *   disk-bench FILE ENGINE RW BS QD SECONDS [direct]
+ *   disk-bench FILE ENGINE RW BS QD SECONDS [direct] [qcow2]
  *     ENGINE  io_uring | threads
  *     RW      randread | randwrite | read | write
+ *     qcow2   FILE is a qcow2 image (else raw)
  */
 #include <errno.h>
 #include <poll.h>
@@ -83,7 +84,14 @@ static int parse(int argc, char **argv, struct disk_open_args *a,
 	b->bs = strtoull(argv[4], NULL, 0);
 	*qd = strtoul(argv[5], NULL, 0);
 	*seconds = strtod(argv[6], NULL);
-	a->direct = argc > 7 && !strcmp(argv[7], "direct");
+	for (int i = 7; i < argc; i++) {
+		if (!strcmp(argv[i], "direct"))
+			a->direct = true;
+		else if (!strcmp(argv[i], "qcow2"))
+			a->format = DISK_FORMAT_QCOW2;
+		else
+			return -EINVAL;
+	}
 	b->rng = 0x9e3779b97f4a7c15ull;
 	return b->bs && *qd && *qd <= DISK_QUEUE_DEPTH_MAX ? 0 : -EINVAL;
 }
@@ -123,7 +131,8 @@ int main(int argc, char **argv)
 	if (parse(argc, argv, &a, &b, &qd, &seconds)) {
 		fprintf(stderr,
 			"usage: disk-bench FILE io_uring|threads "
-			"randread|randwrite|read|write BS QD SECONDS [direct]\n");
+			"randread|randwrite|read|write BS QD SECONDS [direct] "
+			"[qcow2]\n");
 		return 2;
 	}
 	if (disk_open(&a, &d, why, sizeof(why))) {

@@ -11,8 +11,10 @@
  * more (except that phy: puts /dev/ before a relative path, as xm did),
  * raw:, qcow:, qcow2:, vhd: name the format, iscsi:, nbd:, enbd:, drbd:
  * the script block-NAME. "target=" takes the rest of the string, commas
- * included, so it must come last. Formats other than raw, cdroms and
- * COLO are refused with one line naming what.
+ * included, so it must come last. Formats other than raw and qcow2,
+ * cdroms and COLO are refused with one line naming what. The format is
+ * what the spec says, raw when it says nothing: never guessed from the
+ * image (a raw image whose guest wrote a qcow2 header stays raw).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -38,7 +40,7 @@ struct disk_parts {
 	struct domain_disk opts; /* flags and size as read */
 };
 
-/* Image formats xl knows; godwit reads raw only. */
+/* Image formats xl knows; godwit reads raw and qcow2. */
 static const char *const disk_formats[] = { "raw", "qcow", "qcow2",
 					    "vhd", "qed",  "empty" };
 
@@ -387,13 +389,17 @@ static int disk_format(const struct config_spec *sp,
 	    config_span_is(f->val, f->vlen, "raw"))
 		return 0;
 	config_span_shown(buf, sizeof(buf), f->val, f->vlen);
+	if (config_span_is(f->val, f->vlen, "qcow2")) {
+		out->format = DOMAIN_DISK_QCOW2;
+		return 0;
+	}
 	i = config_span_lookup(f->val, f->vlen, disk_formats,
 			       ARRAY_SIZE(disk_formats));
 	if (i >= 0)
 		return config_spec_error(
-			sp, "format %s is not supported (only raw)", buf);
+			sp, "format %s is not supported (raw or qcow2)", buf);
 	return config_spec_error(
-		sp, "unknown format %s (only raw is supported)", buf);
+		sp, "unknown format %s (raw or qcow2 are supported)", buf);
 }
 
 static int disk_access(const struct config_spec *sp,

@@ -22,6 +22,7 @@
 #include "migration/transport/stream.h"
 
 struct vm;
+struct postcopy_src;
 
 /* Points in precopy_send() where the caller may act (or veto). */
 enum precopy_step {
@@ -61,14 +62,22 @@ struct precopy_live {
 
 struct precopy_params {
 	bool live;
+	/* 0: unlimited; also the final copy's (the downtime counts it). */
+	uint64_t bandwidth_bps;
 	bool leave_paused; /* STREAM_F_PAUSED: the destination keeps it paused */
-	uint64_t bandwidth_bps; /* 0: unlimited */
 	uint64_t downtime_limit_ns;
 	unsigned int max_rounds;
+	enum precopy_converge converge; /* when rounds alone do not fit */
+	bool postcopy_now; /* switch to post-copy after round 0 */
 	/* Margin on the downtime limit for the paused phase; 0: default. */
 	uint64_t paused_margin_ns;
 	precopy_step_fn step; /* NULL: no step callback */
 	void *step_opaque;
+	/*
+	 * Listening for a post-copy destination (postcopy_src_listen()), or
+	 * NULL: the policy's post-copy then fails the migration instead.
+	 */
+	struct postcopy_src *postcopy;
 	struct precopy_live *counters; /* NULL: not published */
 };
 
@@ -83,6 +92,10 @@ struct precopy_round {
 	uint64_t expected_downtime_ns;
 	uint64_t remaining_pages; /* dirty after the round */
 	uint64_t bytes_total; /* stream bytes so far */
+	/* The most throttled vCPU, for the next round (QEMU's
+	 * cpu-throttle-percentage). */
+	unsigned int throttle_pct;
+	enum precopy_action action; /* what the policy decided */
 };
 
 struct precopy_result {
@@ -92,6 +105,9 @@ struct precopy_result {
 	uint64_t bytes;
 	uint64_t expected_downtime_ns;
 	enum precopy_action stop_reason;
+	unsigned int throttle_pct; /* the most it reached */
+	bool postcopy; /* the stream switched: serve the rest after YOURS */
+	char why[200]; /* PRECOPY_FAIL: why it cannot fit, one line */
 	uint64_t pause_mono_ns; /* when the VM was paused */
 	uint64_t pause_real_ns; /* the same in CLOCK_REALTIME (handover) */
 	uint64_t precopy_ns; /* start until the pause */

@@ -138,6 +138,19 @@ static int incoming_disks(struct monitor *m)
 	return rc;
 }
 
+/* The taps and their scripts, before RECEIVED: no cost in downtime. */
+static int incoming_nics(struct monitor *m)
+{
+	char why[512];
+	int rc = monitor_nics_open(m, why, sizeof(why));
+
+	if (rc) {
+		log_err("restore %s: %s", m->incoming_name, why);
+		incoming_refuse(m, why);
+	}
+	return rc;
+}
+
 int monitor_incoming_prepare(struct monitor *m)
 {
 	const struct monitor_opts *o = m->opts;
@@ -152,11 +165,14 @@ int monitor_incoming_prepare(struct monitor *m)
 		/* A save file is read once, front to back: big readahead. */
 		posix_fadvise(in->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	}
-	rc = stream_open_fd(&in->stream, in->fd, true);
+	rc = stream_open_fd_pair(&in->stream, in->fd, in->wfd,
+				 !o->incoming_stdio);
 	if (rc)
 		return rc;
 	in->stream_open = true;
 	rc = incoming_limits(m);
+	if (!rc)
+		rc = monitor_incoming_transport(m);
 	if (rc)
 		return rc;
 	if (restore_read_header(&in->stream, &in->hdr, &in->config, &err))
@@ -185,7 +201,8 @@ int monitor_incoming_prepare(struct monitor *m)
 	/* The console belongs to this host, not to the saved machine. */
 	m->cfg.serial = o->serial_set ? o->serial : DOMAIN_SERIAL_STDIO;
 	strcpy(m->cfg.serial_path, o->serial_set ? o->serial_path : "");
-	return incoming_disks(m);
+	rc = incoming_disks(m);
+	return rc ? rc : incoming_nics(m);
 }
 
 int monitor_incoming_load(struct monitor *m)
@@ -196,12 +213,26 @@ int monitor_incoming_load(struct monitor *m)
 
 	if (restore_check_identity(&m->vm, &in->hdr, err.why, sizeof(err.why)))
 		return fail(m, &err);
-	if (restore_vm(&in->stream, &m->vm, &m->devs, &in->hdr, &res, &err))
+	if (monitor_lazy_prepare(m))
+		return -ENOMEM;
+	if (restore_vm(&in->stream, &m->vm, &m->devs, &in->hdr,
+		       in->migration ? &in->postcopy : NULL,
+		       in->lazy_on ? &in->lazy : NULL, &res, &err))
 		return fail(m, &err);
-	log_info("vm %s: restored %llu pages (%llu MiB of stream) in %llu ms",
-		 m->cfg.name, (unsigned long long)res.pages,
-		 (unsigned long long)(res.bytes >> 20),
-		 (unsigned long long)(res.duration_ns / NSEC_PER_MSEC));
+	if (monitor_lazy_start(m))
+		return -EIO;
+	if (in->lazy_on)
+		log_info(
+			"vm %s: restored its state in %llu ms (%llu MiB of stream, pages on demand)",
+			m->cfg.name,
+			(unsigned long long)(res.duration_ns / NSEC_PER_MSEC),
+			(unsigned long long)(res.bytes >> 20));
+	else
+		log_info(
+			"vm %s: restored %llu pages (%llu MiB of stream) in %llu ms",
+			m->cfg.name, (unsigned long long)res.pages,
+			(unsigned long long)(res.bytes >> 20),
+			(unsigned long long)(res.duration_ns / NSEC_PER_MSEC));
 	return 0;
 }
 
@@ -291,15 +322,33 @@ int monitor_incoming_accept(struct monitor *m)
 		return rc;
 	}
 	arrival_init(&in->arrival, id, m->opts->outcome_file);
-	if (m->opts->incoming_fd >= 0)
+	if (m->opts->tls) {
+		in->tls =
+			(struct tls_opts){ .dir = m->opts->tls_dir,
+					   .nr_allow_names =
+						   m->opts->nr_tls_allow,
+					   .handshake_ms = m->opts->stall_ms };
+		memcpy(in->tls.allow_names, m->opts->tls_allow,
+		       sizeof(m->opts->tls_allow));
+		in->arrival.tls = &in->tls;
+	}
+	in->wfd = m->opts->incoming_stdio ? STDOUT_FILENO : -1;
+	if (m->opts->incoming_stdio)
+		fd = STDIN_FILENO;
+	else if (m->opts->incoming_fd >= 0)
 		fd = m->opts->incoming_fd;
 	else if ((rc = listen_and_accept(m, &fd)))
 		return rc;
-	if (net_set_nodelay(fd))
+	if (!m->opts->incoming_stdio && net_set_nodelay(fd))
 		log_warn("cannot set migration socket options");
 	in->fd = fd;
+	if (in->wfd < 0)
+		in->wfd = fd;
 	in->migration = true;
-	net_peer_name(fd, in->peer, sizeof(in->peer));
+	if (m->opts->incoming_stdio)
+		snprintf(in->peer, sizeof(in->peer), "stdio (ssh)");
+	else
+		net_peer_name(fd, in->peer, sizeof(in->peer));
 	snprintf(m->incoming_name, sizeof(m->incoming_name),
 		 "migration from %s", in->peer);
 	test_stall(m, "after-accept");
@@ -323,20 +372,30 @@ static void ho_owned(void *opaque)
 			m->opts->outcome_file, strerror(-rc));
 }
 
-/* The source let go of the disks before YOURS: they are ours now. */
+/*
+ * The source let go of the disks before YOURS: they are ours now. In
+ * post-copy the missing regions are ours to fetch from here on.
+ */
 static int ho_claim(void *opaque, char *why, size_t whylen)
 {
-	return monitor_disks_lock(opaque, why, whylen);
+	int rc = monitor_disks_lock(opaque, why, whylen);
+
+	return rc ? rc : monitor_postcopy_claim(opaque, why, whylen);
 }
 
-static int ho_resume(void *opaque)
+static int start_vcpus(struct monitor *m)
 {
-	struct monitor *m = opaque;
 	int rc = vm_start(&m->vm, m->user_paused);
 
 	if (!rc)
 		m->state = m->user_paused ? RUN_PAUSED : RUN_RUNNING;
 	return rc;
+}
+
+/* The network learns where the VM is now, as its vCPUs start. */
+static int ho_resume(void *opaque)
+{
+	return monitor_nics_resume(opaque, start_vcpus);
 }
 
 static void ho_discard(void *opaque, const char *why)

@@ -15,15 +15,21 @@
 #include "devices/ged.h"
 #include "devices/registry.h"
 #include "format/stream_format.h"
+#include "machine/machine.h"
 #include "migration/arrival.h"
 #include "migration/handover.h"
+#include "migration/lazy.h"
+#include "migration/postcopy.h"
 #include "migration/precopy.h"
 #include "migration/save.h"
+#include "migration/transport/ssh.h"
 #include "migration/transport/stream.h"
+#include "migration/transport/tls.h"
 #include "monitor/console.h"
 #include "monitor/disks.h"
 #include "monitor/hooks.h"
 #include "monitor/monitor.h"
+#include "monitor/nics.h"
 #include "monitor/savefile.h"
 #include "rpc/server.h"
 #include "vmm/vm.h"
@@ -90,6 +96,7 @@ struct save_info {
  */
 struct incoming {
 	int fd;
+	int wfd; /* fd, or stdout under --stdio */
 	bool migration; /* a live peer: handover after the stream */
 	char peer[300];
 	struct stream stream;
@@ -97,6 +104,17 @@ struct incoming {
 	struct stream_header hdr;
 	char *config; /* the header's config text */
 	struct arrival arrival; /* migration: id, outcome, QUERY server */
+	struct tls_opts tls; /* --tls: the stream's and QUERY's */
+	/* post-copy (postcopy.c): the stream's plan, and fetching it */
+	struct postcopy_plan postcopy;
+	struct postcopy_dst pc;
+	bool pc_started;
+	bool recover_pending; /* recover_call waits for the attempt */
+	struct rpc_call recover_call;
+	/* restore --lazy (lazyload.c) */
+	struct lazy_restore lazy;
+	bool lazy_on;
+	int lazy_fd; /* the save file, kept open while it serves */
 	bool refused; /* the source was told why (FAILED) */
 };
 
@@ -107,6 +125,8 @@ enum mig_status {
 	MIG_COMPLETED, /* the destination confirmed: VM runs there */
 	MIG_FAILED, /* the VM was resumed here */
 	MIG_UNCONFIRMED, /* handed over, no confirmation: VM left paused */
+	MIG_POSTCOPY, /* handed over; serving its last pages */
+	MIG_POSTCOPY_FAILED, /* stopped before the destination had them */
 };
 
 /* How an unconfirmed handover was settled from outside (migrate-resolve). */
@@ -126,6 +146,13 @@ struct mig_job {
 	uint16_t port;
 	struct precopy_params params;
 	unsigned int stall_ms; /* stream stall timeout, CONFIRMED wait */
+	/* transports other than plain TCP (migtransport.c) */
+	char ssh_command[512]; /* "": TCP */
+	char receive_command[512];
+	struct ssh_transport ssh;
+	bool tls;
+	char tls_dir[256];
+	char tls_name[256];
 	int sock; /* shut down by migrate_cancel, before YOURS only */
 	/*
 	 * eventfd the stream and the QUERY loop poll: raised by cancel
@@ -134,6 +161,8 @@ struct mig_job {
 	int cancel_fd;
 	struct stream stream;
 	struct handover_source ho;
+	struct postcopy_src pc; /* listening when post-copy may happen */
+	bool pc_listening;
 	pthread_mutex_t lock; /* the fields below, between the threads */
 	bool committed; /* YOURS sent: never resume by ourselves */
 	bool cancelled;
@@ -196,9 +225,11 @@ struct monitor {
 	const struct monitor_opts *opts;
 	struct domain_config cfg; /* effective configuration */
 	struct vm vm;
+	struct machine machine; /* what cfg adds to the platform; devs use it */
 	struct dev_registry devs; /* the VM's devices (devices/platform.h) */
 	struct ged *ged; /* in devs: the power button (system_powerdown) */
 	struct monitor_disks disks;
+	struct monitor_nics nics;
 	struct console console;
 	struct evloop *loop;
 	struct rpc_server *rpc;
@@ -257,8 +288,47 @@ int monitor_incoming_prepare(struct monitor *m) __must_check;
 int monitor_incoming_load(struct monitor *m) __must_check;
 void monitor_incoming_finish(struct monitor *m);
 
+/* postcopy.c: the destination's post-copy */
+/* At the handover's claim: start fetching what the stream lacks. */
+int monitor_postcopy_claim(struct monitor *m, char *why,
+			   size_t whylen) __must_check;
+void monitor_postcopy_stop(struct monitor *m);
+enum rpc_reply_kind monitor_cmd_migrate_recover(struct rpc_request *req,
+						struct json_object *args,
+						struct rpc_reply *reply);
+
+/* lazyload.c: restore --lazy */
+int monitor_lazy_prepare(struct monitor *m) __must_check;
+int monitor_lazy_start(struct monitor *m) __must_check;
+void monitor_lazy_stop(struct monitor *m);
+/* Guest RAM still has holes to fill (lazy restore, post-copy). */
+bool monitor_memory_incomplete(struct monitor *m);
+
 /* migjob.c: the migration thread (arg: its struct mig_job) */
 void *monitor_mig_thread(void *opaque);
+/*
+ * The job's connection other than plain TCP (migtransport.c): ssh, TLS.
+ * connect: 0 with the connected fd, else -errno with one line in why.
+ * open_stream: the stream over it (TLS: the session, handshake done at
+ * connect). end: after the stream is closed, ssh is reaped, and a
+ * failure gets ssh's last word appended. Plain TCP: connect returns
+ * -ENOSYS and the others do nothing.
+ */
+int mig_transport_connect(struct mig_job *job, int *fd_out, char *why,
+			  size_t whylen);
+int mig_transport_open_stream(struct mig_job *job, char *why, size_t whylen);
+void mig_transport_end(struct mig_job *job);
+/* The job's TLS options in o (NULL if it is not over TLS). */
+const struct tls_opts *mig_transport_tls(struct mig_job *job,
+					 struct tls_opts *o);
+/*
+ * The destination's side: the stream on stdin/stdout (--stdio) and TLS
+ * (--tls), once the stream is open; 0 or -errno (logged, the source
+ * told where it can be). detach: the VM runs, --stdio's caller is told
+ * and stdio let go (sshd's session then ends).
+ */
+int monitor_incoming_transport(struct monitor *m) __must_check;
+void monitor_stdio_detach(struct monitor *m);
 
 /* miginfo.c: what migration events and queries say (rpc/msg_migrate.h) */
 /* MIGRATION: status, and godwit's own figures. */
@@ -285,6 +355,10 @@ enum rpc_reply_kind monitor_cmd_query_migrate(struct rpc_request *req,
 					      struct json_object *args,
 					      struct rpc_reply *reply);
 
+/* nics.c */
+enum rpc_reply_kind monitor_cmd_announce_self(struct rpc_request *req,
+					      struct json_object *args,
+					      struct rpc_reply *reply);
 /* migparams.c: QEMU's migration parameters and capabilities */
 void monitor_mig_settings_init(struct mig_settings *ms);
 enum rpc_reply_kind monitor_cmd_migrate_set_parameters(struct rpc_request *req,

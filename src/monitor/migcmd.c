@@ -51,8 +51,33 @@ static enum rpc_reply_kind mig_parse(struct mig_job *job,
 	job->stall_ms = a.has_stall_timeout ? (uint64_t)a.stall_timeout_ms :
 					      ms->stall_ms;
 	job->stay = !rpc_migrate_has_own(&a);
+	snprintf(job->ssh_command, sizeof(job->ssh_command), "%s", a.ssh);
+	snprintf(job->receive_command, sizeof(job->receive_command), "%s",
+		 a.receive_command);
+	job->tls = a.tls;
+	snprintf(job->tls_dir, sizeof(job->tls_dir), "%s", a.tls_dir);
+	snprintf(job->tls_name, sizeof(job->tls_name), "%s", a.tls_name);
+	/*
+	 * converge: throttle unless given; postcopy: switch to post-copy
+	 * after round 0 whatever the rest (godwit migrate --postcopy; QEMU's
+	 * migrate-start-postcopy after one pass).
+	 */
+	job->params.converge = a.has_converge ?
+				       (enum precopy_converge)a.converge :
+				       CONVERGE_THROTTLE;
+	if (a.postcopy) {
+		job->params.converge = CONVERGE_POSTCOPY;
+		job->params.postcopy_now = true;
+	}
 	return RPC_REPLY_LATER;
 }
+
+/* The protocol's converge modes are the policy's (rpc/msg_migrate.h). */
+_Static_assert((int)CONVERGE_THROTTLE == (int)RPC_CONVERGE_THROTTLE &&
+		       (int)CONVERGE_POSTCOPY == (int)RPC_CONVERGE_POSTCOPY &&
+		       (int)CONVERGE_AUTO == (int)RPC_CONVERGE_AUTO &&
+		       (int)CONVERGE_NONE == (int)RPC_CONVERGE_NONE,
+	       "converge");
 
 static unsigned int hook_timeout_ms(void)
 {

@@ -28,6 +28,9 @@ static void mig_status(const struct mig_info *mi, struct rpc_migration *out)
 	out->total_time_ms = mi->total_ns / 1e6;
 	out->rounds = mi->res.rounds;
 	out->bytes = mi->res.bytes;
+	out->postcopy = mi->res.postcopy;
+	/* The most the vCPUs were throttled (query-migrate: right now). */
+	out->cpu_throttle_pct = mi->res.throttle_pct;
 }
 
 struct json_object *monitor_mig_event_data(struct mig_info *mi)
@@ -53,6 +56,7 @@ struct json_object *monitor_mig_pass_data(const struct precopy_round *r)
 		.dirty_mbps = r->dirty_rate_pps * MIG_PAGE / 1e6,
 		.duration_ms = r->duration_ns / 1e6,
 		.expected_downtime_ms = r->expected_downtime_ns / 1e6,
+		.cpu_throttle_pct = r->throttle_pct,
 	};
 
 	return rpc_msg_encode(&rpc_msg_mig_round, &e);
@@ -151,5 +155,7 @@ struct json_object *monitor_mig_query_data(struct monitor *m)
 	q.has_round = q.has_expected_downtime = true;
 	q.round = f.c.pass;
 	q.expected_downtime_ms = mi->last.expected_downtime_ns / 1e6;
+	if (f.active)
+		q.cpu_throttle_pct = mi->last.throttle_pct; /* right now */
 	return rpc_msg_encode(&rpc_msg_migration, &q);
 }

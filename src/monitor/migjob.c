@@ -30,6 +30,7 @@
 #include "migration/handover.h"
 #include "migration/query.h"
 #include "rpc/msg_migrate.h"
+#include "vmm/dirtyring.h"
 
 #define MIG_CONNECT_MS 10000
 #define MIG_QUERY_ATTEMPT_MS 2000 /* connect and answer, per QUERY */
@@ -39,7 +40,9 @@ _Static_assert((int)MIG_NONE == (int)RPC_MIG_NONE &&
 		       (int)MIG_ACTIVE == (int)RPC_MIG_ACTIVE &&
 		       (int)MIG_COMPLETED == (int)RPC_MIG_COMPLETED &&
 		       (int)MIG_FAILED == (int)RPC_MIG_FAILED &&
-		       (int)MIG_UNCONFIRMED == (int)RPC_MIG_UNCONFIRMED,
+		       (int)MIG_UNCONFIRMED == (int)RPC_MIG_UNCONFIRMED &&
+		       (int)MIG_POSTCOPY == (int)RPC_MIG_POSTCOPY_ACTIVE &&
+		       (int)MIG_POSTCOPY_FAILED == (int)RPC_MIG_POSTCOPY_FAILED,
 	       "mig_status");
 
 /* ---- progress: migration thread -> loop thread ---- */
@@ -94,17 +97,37 @@ static int mig_hook(struct mig_job *job, const char *step)
 
 static int mig_step(void *opaque, enum precopy_step step)
 {
-	return mig_hook(opaque, step == PRECOPY_STEP_PRE_SUSPEND ?
-					"pre-suspend" :
-					"post-suspend");
+	struct mig_job *job = opaque;
+	char why[256];
+
+	/*
+	 * The disks' data must be in the images before YOURS (ho_sync).
+	 * Synced once while the guest still runs, the rest has little
+	 * left; that rest runs while the final copy goes out.
+	 */
+	if (step == PRECOPY_STEP_PRE_SUSPEND &&
+	    monitor_disks_sync(job->m, why, sizeof(why)))
+		log_warn("vm %s: %s", job->m->cfg.name, why);
+	if (step == PRECOPY_STEP_POST_SUSPEND)
+		monitor_disks_sync_start(job->m);
+	return mig_hook(job, step == PRECOPY_STEP_PRE_SUSPEND ? "pre-suspend" :
+								"post-suspend");
 }
 
-/* handover.c's ops: the last veto, and the point of no return. */
+/*
+ * handover.c's ops: the last veto, and the point of no return. The
+ * disks' data goes into the images first (the destination, perhaps on
+ * another host sharing them, reads them from YOURS on); a disk that
+ * cannot sync keeps the VM here.
+ */
 static int ho_sync(void *opaque, char *why, size_t whylen)
 {
 	struct mig_job *job = opaque;
-	int rc = mig_hook(job, "sync");
+	int rc = monitor_disks_sync_wait(job->m, why, whylen);
 
+	if (rc)
+		return rc;
+	rc = mig_hook(job, "sync");
 	if (rc)
 		snprintf(why, whylen, "%s", job->hook_error);
 	return rc;
@@ -142,6 +165,8 @@ static void mig_send_failed(struct mig_job *job, int rc)
 	if (job->res.have_peer_msg && job->res.peer_msg.type == HANDOVER_FAILED)
 		return mig_fail(job, "the destination refused the VM: %s",
 				job->res.peer_msg.text);
+	if (job->res.stop_reason == PRECOPY_FAIL && job->res.why[0])
+		return mig_fail(job, "%s", job->res.why);
 	if (rc == -ECONNABORTED || rc == -EPIPE || rc == -ECONNRESET) {
 		/* The socket may still hold its message: a second to read. */
 		stream_clear_error(s);
@@ -163,8 +188,10 @@ static int mig_connect(struct mig_job *job)
 	char why[200];
 	int fd, rc;
 
-	rc = net_connect(job->host, job->port, MIG_CONNECT_MS, &fd, why,
-			 sizeof(why));
+	rc = mig_transport_connect(job, &fd, why, sizeof(why));
+	if (rc == -ENOSYS)
+		rc = net_connect(job->host, job->port, MIG_CONNECT_MS, &fd, why,
+				 sizeof(why));
 	if (rc) {
 		mig_fail(job, "%s", why);
 		return rc;
@@ -182,6 +209,7 @@ static int mig_connect(struct mig_job *job)
 static int mig_open_stream(struct mig_job *job)
 {
 	struct stream *s = &job->stream;
+	char why[256];
 	int rc;
 
 	rc = stream_open_fd(s, job->sock, false);
@@ -193,7 +221,10 @@ static int mig_open_stream(struct mig_job *job)
 		return rc;
 	}
 	stream_set_cancel_fd(s, job->cancel_fd);
-	return 0;
+	rc = mig_transport_open_stream(job, why, sizeof(why));
+	if (rc)
+		mig_fail(job, "%s", why);
+	return rc;
 }
 
 /* The VM runs here again (our pause undone), then `recover` hooks. */
@@ -201,7 +232,7 @@ static void mig_recover(struct mig_job *job)
 {
 	char why[256];
 
-	if (mem_dirty_log_stop(&job->m->vm.mem))
+	if (vm_dirty_log_stop(&job->m->vm))
 		log_warn("cannot stop dirty logging");
 	/* Handed over and back: our disk locks first, or it stays paused. */
 	if (job->committed && monitor_disks_lock(job->m, why, sizeof(why))) {
@@ -291,10 +322,15 @@ static void mig_settle(struct mig_job *job)
 				  .attempt_ms = MIG_QUERY_ATTEMPT_MS,
 				  .cancel_fd = job->cancel_fd };
 	enum mig_resolution r;
+	struct tls_opts tls;
 	uint32_t outcome = 0;
 	int rc;
 
 	snprintf(t.host, sizeof(t.host), "%s", job->host);
+	t.tls = mig_transport_tls(job, &tls);
+	/* Over ssh there is no port to ask on: wait for the operator. */
+	if (job->ssh_command[0])
+		t.arrival_id = 0;
 	rc = query_settle(&t, &outcome);
 	pthread_mutex_lock(&job->lock);
 	r = job->resolution;
@@ -331,8 +367,73 @@ static void mig_handover(struct mig_job *job)
 		return;
 	case HANDOVER_V_UNCONFIRMED:
 		mig_unconfirmed(job, h->why);
+		mig_transport_end(job);
 		return mig_settle(job);
 	}
+}
+
+/* ---- post-copy: serving the destination after YOURS ---- */
+
+/* If converge allows post-copy: listen where the destination sees us. */
+static int mig_postcopy_listen(struct mig_job *job)
+{
+	char why[200];
+	int rc;
+
+	if (job->params.converge != CONVERGE_POSTCOPY &&
+	    job->params.converge != CONVERGE_AUTO)
+		return 0;
+	rc = postcopy_src_listen(&job->pc, &job->m->vm.mem, job->sock, why,
+				 sizeof(why));
+	if (rc) {
+		mig_fail(job, "%s", why);
+		return rc;
+	}
+	job->pc.stall_ms = job->stall_ms;
+	job->pc.rate_bps = job->params.bandwidth_bps;
+	job->pc.cancel_fd = job->cancel_fd;
+	job->pc_listening = true;
+	job->params.postcopy = &job->pc;
+	return 0;
+}
+
+static void mig_postcopy_on_loop(struct evloop *loop, void *opaque)
+{
+	struct monitor *m = opaque;
+
+	m->mig_info.status = MIG_POSTCOPY;
+	monitor_event(m, "MIGRATION", monitor_mig_event_data(&m->mig_info));
+}
+
+static void mig_postcopy(struct mig_job *job)
+{
+	struct monitor *m = job->m;
+	uint64_t t0 = time_mono_ns();
+	char why[256] = "";
+	int rc;
+
+	job->status = MIG_POSTCOPY;
+	if (evloop_call(m->loop, mig_postcopy_on_loop, m))
+		log_debug("cannot report post-copy");
+	log_info(
+		"vm %s: post-copy to %s: %llu regions (%llu MiB) to serve; the VM is lost if either host dies before they are all there",
+		m->cfg.name, job->uri,
+		(unsigned long long)bitmap_count(&job->pc.pending),
+		(unsigned long long)(bitmap_count(&job->pc.pending) *
+					     POSTCOPY_REGION_SIZE >>
+				     20));
+	rc = postcopy_src_serve(&job->pc, why, sizeof(why));
+	if (rc) {
+		job->status = MIG_POSTCOPY_FAILED;
+		snprintf(job->error, sizeof(job->error), "post-copy: %s", why);
+		return;
+	}
+	job->status = MIG_COMPLETED;
+	log_info(
+		"vm %s: post-copy done in %.1f ms: %llu regions sent, %llu on request",
+		m->cfg.name, (time_mono_ns() - t0) / 1e6,
+		(unsigned long long)job->pc.sent,
+		(unsigned long long)job->pc.requests);
 }
 
 static void mig_done(struct evloop *loop, void *opaque);
@@ -359,6 +460,8 @@ void *monitor_mig_thread(void *opaque)
 		rc = mig_connect(job);
 	if (!rc)
 		rc = mig_open_stream(job);
+	if (!rc)
+		rc = mig_postcopy_listen(job);
 	/* QEMU's setup-time: until the stream starts. */
 	__atomic_store_n(&job->setup_ns, time_mono_ns() - job->start_ns,
 			 __ATOMIC_RELAXED);
@@ -371,8 +474,17 @@ void *monitor_mig_thread(void *opaque)
 		else
 			mig_handover(job);
 	}
+	/* Handed over in post-copy: the destination still needs pages. */
+	if (job->status == MIG_COMPLETED && job->res.postcopy)
+		mig_postcopy(job);
+	if (job->pc_listening)
+		postcopy_src_destroy(&job->pc);
 	stream_close(&job->stream);
+	mig_transport_end(job);
 	free(config);
+	/* A failure before YOURS may leave the disks' sync running. */
+	if (m->disks.syncer.started && monitor_disks_sync_wait(m, NULL, 0))
+		log_debug("vm %s: the disks' sync failed", m->cfg.name);
 	if (job->status == MIG_FAILED)
 		mig_recover(job);
 	if (evloop_call(m->loop, mig_done, job))
@@ -396,6 +508,9 @@ static void mig_report(struct monitor *m, struct mig_job *job)
 		log_info(
 			"vm %s: migrated to %s (unconfirmed at first; %s), downtime unknown",
 			m->cfg.name, job->uri, job->settled_by);
+	} else if (mi->status == MIG_POSTCOPY_FAILED) {
+		log_err("vm %s: migration to %s: %s; the VM is lost (the destination lacks pages only this host had)",
+			m->cfg.name, job->uri, mi->error);
 	} else if (mi->status == MIG_FAILED) {
 		log_err("vm %s: migration to %s failed, VM resumed: %s",
 			m->cfg.name, job->uri, mi->error);
@@ -447,6 +562,10 @@ static void mig_done(struct evloop *loop, void *opaque)
 		m->state = m->user_paused ? RUN_PAUSED : RUN_RUNNING;
 	} else if (job->status == MIG_UNCONFIRMED) {
 		m->state = RUN_UNCONFIRMED; /* the process is ending */
+	} else if (job->status == MIG_POSTCOPY_FAILED) {
+		m->state = RUN_POSTMIGRATE; /* never resumed after YOURS */
+		m->end_kind = "migrated";
+		monitor_end(m, 1, "%s; the VM is lost", job->error);
 	} else {
 		m->state = RUN_POSTMIGRATE;
 	}

@@ -54,6 +54,7 @@ void monitor_opts_init(struct monitor_opts *o)
 		log_warn("cannot generate a UUID for the VM");
 	o->restore_fd = -1;
 	o->incoming_fd = -1;
+	o->detach_fd = -1;
 	o->stall_ms = MONITOR_STALL_MS_DEFAULT;
 	o->linger_s = MONITOR_LINGER_S_DEFAULT;
 	snprintf(o->hooks_dir, sizeof(o->hooks_dir), "%s",
@@ -94,6 +95,12 @@ enum rpc_reply_kind monitor_job_may_start(struct monitor *m, const char *what,
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
 				       "cannot %s a VM in state %s", what,
 				       run_state_name(m->state));
+	/* Holes that are not zero yet: nothing may read RAM as it is. */
+	if (monitor_memory_incomplete(m))
+		return rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"cannot %s the VM yet: its memory is still coming in (lazy restore or post-copy); try again once that finished",
+			what);
 	return RPC_REPLY_LATER;
 }
 
@@ -166,11 +173,27 @@ static int monitor_signals(struct monitor *m)
 			     monitor_on_signal, m);
 }
 
-/* The platform's devices (devices/platform.c), output to the console. */
+/*
+ * The platform's devices (devices/platform.c) and those the config adds
+ * (machine/machine.h) over the disks opened for it, output to the
+ * console.
+ */
 static int monitor_devices(struct monitor *m)
 {
+	struct machine_backends be = { { 0 }, { 0 } };
+	char why[256];
+	unsigned int i;
 	int rc;
 
+	for (i = 0; i < m->disks.nr; i++)
+		be.disk[i] = m->disks.d[i].disk;
+	for (i = 0; i < DOMAIN_VIFS_MAX; i++)
+		be.tap_fd[i] = i < m->nics.nr ? m->nics.n[i].tap_fd : -1;
+	rc = machine_build(&m->machine, &m->cfg, &be, why, sizeof(why));
+	if (rc) {
+		log_err("vm %s: %s", m->cfg.name, why);
+		return rc;
+	}
 	rc = console_open_output(&m->console, m->cfg.serial,
 				 m->cfg.serial_path);
 	if (!rc && m->console.pty_path[0])
@@ -178,7 +201,8 @@ static int monitor_devices(struct monitor *m)
 			"vm %s: console on %s ('godwit console %s' attaches to it)",
 			m->cfg.name, m->console.pty_path, m->cfg.name);
 	if (!rc)
-		rc = platform_create(&m->devs, &m->vm, m->console.out_fd);
+		rc = platform_create(&m->devs, &m->vm, m->console.out_fd,
+				     &m->machine.pc);
 	m->ged = devreg_dev(&m->devs, "ged0");
 	return rc;
 }
@@ -190,6 +214,11 @@ static int monitor_create_vm(struct monitor *m)
 	vc.mem_bytes = m->cfg.memory_mib * MIB;
 	snprintf(vc.name, sizeof(vc.name), "%s", m->cfg.name);
 	snprintf(vc.cpu_model, sizeof(vc.cpu_model), "%s", m->cfg.cpu);
+	vc.backing = m->cfg.memory_backing == DOMAIN_MEMORY_HUGEPAGES ?
+			     MEM_BACKING_HUGETLB :
+		     m->cfg.memory_backing == DOMAIN_MEMORY_SMALL ?
+			     MEM_BACKING_SMALL :
+			     MEM_BACKING_THP;
 	return vm_create(&m->vm, &vc);
 }
 
@@ -206,6 +235,15 @@ static int monitor_boot(struct monitor *m)
 		return -EINVAL;
 	}
 	return boot_load(&m->vm, &boot);
+}
+
+static int monitor_vcpus(struct monitor *m)
+{
+	int rc = vm_start(&m->vm, m->user_paused);
+
+	if (!rc)
+		m->state = m->user_paused ? RUN_PAUSED : RUN_RUNNING;
+	return rc;
 }
 
 static int monitor_start_vm(struct monitor *m)
@@ -230,19 +268,28 @@ static int monitor_start_vm(struct monitor *m)
 			 (m->incoming.hdr.flags & STREAM_F_PAUSED);
 	if (m->incoming.migration)
 		return monitor_incoming_handover(m);
-	rc = vm_start(&m->vm, m->opts->paused);
-	if (rc) {
+	/* Restored: the NICs may be on another host now. */
+	rc = m->incoming.fd >= 0 ? monitor_nics_resume(m, monitor_vcpus) :
+				   monitor_vcpus(m);
+	if (rc)
 		log_err("cannot start vCPUs: %s", strerror(-rc));
-		return rc;
-	}
-	m->state = m->opts->paused ? RUN_PAUSED : RUN_RUNNING;
-	return 0;
+	return rc;
 }
 
 static int monitor_start_disks(struct monitor *m)
 {
 	char why[DISK_WHY_MAX];
 	int rc = monitor_disks_open(m, false, why, sizeof(why));
+
+	if (rc)
+		log_err("%s", why);
+	return rc;
+}
+
+static int monitor_start_nics(struct monitor *m)
+{
+	char why[512];
+	int rc = monitor_nics_open(m, why, sizeof(why));
 
 	if (rc)
 		log_err("%s", why);
@@ -256,12 +303,15 @@ static int monitor_start(struct monitor *m)
 	rc = evloop_new(&m->loop);
 	if (!rc)
 		rc = monitor_signals(m);
-	if (!rc && (m->opts->incoming_listen[0] || m->opts->incoming_fd >= 0))
+	if (!rc && (m->opts->incoming_listen[0] || m->opts->incoming_fd >= 0 ||
+		    m->opts->incoming_stdio))
 		rc = monitor_incoming_accept(m);
 	if (!rc && m->incoming.fd >= 0)
-		rc = monitor_incoming_prepare(m); /* opens the disks too */
+		rc = monitor_incoming_prepare(m); /* opens disks and NICs too */
 	else if (!rc)
 		rc = monitor_start_disks(m);
+	if (!rc && m->incoming.fd < 0)
+		rc = monitor_start_nics(m);
 	if (!rc)
 		rc = monitor_create_vm(m);
 	if (!rc)
@@ -287,11 +337,15 @@ static void monitor_teardown(struct monitor *m)
 	if (m->rpc && rpc_server_flush(m->rpc, 1000))
 		log_debug("control socket: some replies were not delivered");
 	rpc_server_free(m->rpc);
+	/* Post-copy first: a vCPU or device waiting for a page is let go. */
+	monitor_postcopy_stop(m);
+	monitor_lazy_stop(m);
 	/* Device threads stop before the console and guest RAM go. */
 	devreg_quiesce_all(&m->devs);
 	console_close(&m->console);
 	vm_destroy(&m->vm);
 	devreg_destroy(&m->devs);
+	monitor_nics_close(m);
 	monitor_disks_close(m);
 	if (m->signal_fd >= 0)
 		close(m->signal_fd);
@@ -393,11 +447,14 @@ int monitor_run(const struct monitor_opts *opts)
 	m->status = 1; /* until the guest's end says otherwise */
 	m->vm.fd = m->vm.stop_eventfd = m->vm.kvm.fd = m->vm.mem.memfd = -1;
 	m->console.in_fd = m->console.out_fd = -1;
-	m->incoming.fd = opts->restore_fd;
+	m->incoming.fd = m->incoming.wfd = opts->restore_fd;
+	m->incoming.lazy_fd = -1;
 	arrival_init(&m->incoming.arrival, 0, NULL);
 	monitor_mig_settings_init(&m->mig_set);
 	monitor_log_identity(m);
 	rc = monitor_start(m);
+	if (rc == 0 && opts->detach_fd >= 0)
+		monitor_stdio_detach(m);
 	if (rc == 0) {
 		rc = evloop_run(m->loop);
 		if (rc)

@@ -32,11 +32,22 @@ struct monitor_opts {
 	bool paused; /* -p: vCPUs stay paused */
 	/* Restore from a stream instead of booting cfg's kernel. */
 	int restore_fd; /* -1: boot */
+	bool lazy; /* restore --lazy: memory from the file on demand */
 	char restore_name[PATH_MAX]; /* file name for messages */
 	/* Receive a migration: listen on this ADDR[:PORT], or use an
 	 * accepted socket (godwitd's relocation server hands one over). */
 	char incoming_listen[300];
 	int incoming_fd; /* -1: none */
+	/* --stdio (under ssh): stdin and stdout carry the stream; the
+	 * caller forked and waits on detach_fd for one byte, the exit
+	 * status, written once the VM runs here and stdio is let go. */
+	bool incoming_stdio;
+	int detach_fd; /* -1: none */
+	/* --tls: the stream is TLS (migration/transport/tls.h). */
+	bool tls;
+	char tls_dir[PATH_MAX]; /* "": the default */
+	const char *tls_allow[16]; /* allowed client names (DN or CN) */
+	unsigned int nr_tls_allow;
 	/* Receiving: no byte for this long ends the stream, and the wait
 	 * for YOURS after RECEIVED. */
 	unsigned int stall_ms;

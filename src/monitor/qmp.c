@@ -271,6 +271,8 @@ static size_t qmp_table(struct monitor *m)
 		{ "migrate_cancel", monitor_cmd_migrate_cancel, m },
 		{ "query-migrate", monitor_cmd_query_migrate, m },
 		{ "migrate-resolve", monitor_cmd_migrate_resolve, m },
+		{ "migrate-recover", monitor_cmd_migrate_recover, m },
+		{ "announce-self", monitor_cmd_announce_self, m },
 		{ "migrate-set-parameters", monitor_cmd_migrate_set_parameters,
 		  m },
 		{ "query-migrate-parameters",

@@ -16,6 +16,26 @@
 
 /* ---- migrate ---- */
 
+static const char *const converge_names[] = { "throttle", "postcopy", "auto",
+					      "none", NULL };
+
+const char *rpc_converge_name(int converge)
+{
+	return rpc_msg_enum_name(converge_names, converge);
+}
+
+int rpc_converge_parse(const char *s, int *out)
+{
+	int i;
+
+	for (i = 0; converge_names[i]; i++) {
+		if (!strcmp(s, converge_names[i])) {
+			*out = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
 /* godwit's own members: optional, each with its has_ flag. */
 #define OPT_INT(k, M, H, lo, hi, d)                                       \
 	{                                                                 \
@@ -72,6 +92,22 @@ static const struct rpc_field migrate_fields[] = {
 	QEMU_BOOL("inc", inc),
 	QEMU_BOOL("detach", detach),
 	QEMU_BOOL("resume", resume),
+	{ .key = "converge",
+	  .kind = RPC_F_ENUM,
+	  .flags = RPC_F_OPTIONAL,
+	  .off = offsetof(struct rpc_migrate_args, converge),
+	  .names = converge_names,
+	  .dflt = RPC_CONVERGE_THROTTLE,
+	  .has_off = offsetof(struct rpc_migrate_args, has_converge) },
+	OPT_BOOL("postcopy", postcopy, has_postcopy, false),
+	RPC_FIELD_STR("ssh", struct rpc_migrate_args, ssh, RPC_F_OMIT_EMPTY),
+	RPC_FIELD_STR("receive-command", struct rpc_migrate_args,
+		      receive_command, RPC_F_OMIT_EMPTY),
+	OPT_BOOL("tls", tls, has_tls, false),
+	RPC_FIELD_STR("tls-dir", struct rpc_migrate_args, tls_dir,
+		      RPC_F_OMIT_EMPTY),
+	RPC_FIELD_STR("tls-name", struct rpc_migrate_args, tls_name,
+		      RPC_F_OMIT_EMPTY),
 };
 
 #undef OPT_BOOL
@@ -82,7 +118,33 @@ bool rpc_migrate_has_own(const struct rpc_migrate_args *a)
 {
 	return a->has_live || a->has_bandwidth || a->has_downtime ||
 	       a->has_max_rounds || a->has_stall_timeout ||
-	       a->has_paused_margin || a->has_paused;
+	       a->has_paused_margin || a->has_converge || a->postcopy ||
+	       a->has_paused || a->tls || a->ssh[0];
+}
+
+/* ssh: uri is [USER@]HOST as ssh takes it, given to a shell. */
+static int migrate_check_ssh(struct rpc_migrate_args *a, char *why,
+			     size_t whylen)
+{
+	size_t n;
+
+	if (!strncmp(a->uri, "ssh:", 4))
+		memmove(a->uri, a->uri + 4, strlen(a->uri + 4) + 1);
+	n = strspn(a->uri, "abcdefghijklmnopqrstuvwxyz"
+			   "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			   "0123456789.-_@:[]");
+	if (a->legacy || a->tls || !a->uri[0] || a->uri[0] == '-' ||
+	    n != strlen(a->uri) || strlen(a->uri) >= sizeof(a->host))
+		return why_set(
+			why, whylen, -EINVAL,
+			"migrate: bad ssh destination '%.64s' (expected [USER@]HOST, no TLS)",
+			a->uri);
+	snprintf(a->host, sizeof(a->host), "%s", a->uri);
+	a->port = 0;
+	if (!a->receive_command[0])
+		snprintf(a->receive_command, sizeof(a->receive_command), "%s",
+			 RPC_RECEIVE_COMMAND_DEFAULT);
+	return 0;
 }
 
 /* host and port (godwitd's older form) as a uri to parse. */
@@ -116,6 +178,14 @@ static int migrate_check(void *msg, char *why, size_t whylen)
 	uint16_t port;
 	int rc;
 
+	/* --postcopy is post-copy at once: converge may only agree. */
+	if (a->postcopy && a->has_converge &&
+	    a->converge != RPC_CONVERGE_POSTCOPY &&
+	    a->converge != RPC_CONVERGE_AUTO)
+		return why_set(
+			why, whylen, -EINVAL,
+			"migrate: postcopy and converge '%s' contradict each other",
+			rpc_converge_name(a->converge));
 	if (a->blk || a->inc)
 		return why_set(
 			why, whylen, -EINVAL,
@@ -123,9 +193,22 @@ static int migrate_check(void *msg, char *why, size_t whylen)
 	if (a->resume)
 		return why_set(
 			why, whylen, -EINVAL,
-			"migrate: 'resume' (postcopy recovery) is not supported by godwit");
+			"migrate: 'resume' (QEMU's post-copy recovery) is not supported: godwit's is migrate-recover");
 	/* Read and judged: like host and port, never passed on. */
 	a->blk = a->inc = a->detach = a->resume = a->has_qemu = false;
+	/* Post-copy's page connections are plain TCP to the source. */
+	if ((a->ssh[0] || !strncmp(a->uri, "ssh:", 4) || a->tls) &&
+	    (a->postcopy ||
+	     (a->has_converge && (a->converge == RPC_CONVERGE_POSTCOPY ||
+				  a->converge == RPC_CONVERGE_AUTO))))
+		return why_set(
+			why, whylen, -EINVAL,
+			"migrate: post-copy is not available over ssh or TLS (its page connections would be plain TCP)");
+	if (a->ssh[0] || !strncmp(a->uri, "ssh:", 4)) {
+		if (!a->ssh[0])
+			snprintf(a->ssh, sizeof(a->ssh), "ssh");
+		return migrate_check_ssh(a, why, whylen);
+	}
 	if (a->legacy) {
 		rc = migrate_join_legacy(a, why, whylen);
 		if (rc)
@@ -177,10 +260,29 @@ static const struct rpc_field resolve_fields[] = {
 const struct rpc_msg_type rpc_msg_resolve = RPC_MSG_TYPE(
 	"migrate-resolve", struct rpc_resolve_args, resolve_fields, true, NULL);
 
+/* ---- migrate-recover ---- */
+
+static const struct rpc_field recover_fields[] = {
+	RPC_FIELD_STR("domain", struct rpc_recover_args, domain,
+		      RPC_F_OMIT_EMPTY),
+	RPC_FIELD_STR("uri", struct rpc_recover_args, uri, RPC_F_OMIT_EMPTY),
+};
+const struct rpc_msg_type rpc_msg_recover = RPC_MSG_TYPE(
+	"migrate-recover", struct rpc_recover_args, recover_fields, true, NULL);
+
 /* ---- MIGRATION, query-migrate ---- */
 
 static const char *const mig_status_names[] = {
-	"none", "active", "completed", "failed", "unconfirmed", NULL,
+	"none",
+	"active",
+	"completed",
+	"failed",
+	"unconfirmed",
+	"postcopy-active",
+	"postcopy-failed",
+	"postcopy-paused",
+	"stopped",
+	NULL,
 };
 
 const char *rpc_mig_status_name(int status)
@@ -234,6 +336,15 @@ static const struct rpc_field migration_fields[] = {
 			  INT64_MAX),
 	RPC_FIELD_OPT_NUM("expected-downtime-ms", struct rpc_migration,
 			  expected_downtime_ms, has_expected_downtime),
+	RPC_FIELD_BOOL("postcopy", struct rpc_migration, postcopy, 0, false),
+	RPC_FIELD_INT("cpu-throttle-percentage", struct rpc_migration,
+		      cpu_throttle_pct, 0, 0, 100, 0),
+	RPC_FIELD_OPT_INT("postcopy-faults", struct rpc_migration,
+			  postcopy_faults, has_postcopy_faults, 0, INT64_MAX),
+	RPC_FIELD_OPT_INT("postcopy-regions", struct rpc_migration,
+			  postcopy_regions, has_postcopy_regions, 0, INT64_MAX),
+	RPC_FIELD_OPT_NUM("postcopy-ms", struct rpc_migration, postcopy_ms,
+			  has_postcopy_time),
 	RPC_FIELD_OPT_INT("total-time", struct rpc_migration, total_time,
 			  has_total_time, 0, INT64_MAX),
 	RPC_FIELD_OPT_INT("setup-time", struct rpc_migration, setup_time,
@@ -263,6 +374,8 @@ static const struct rpc_field round_fields[] = {
 	RPC_FIELD_NUM("duration-ms", struct rpc_mig_round, duration_ms, 0),
 	RPC_FIELD_NUM("expected-downtime-ms", struct rpc_mig_round,
 		      expected_downtime_ms, 0),
+	RPC_FIELD_INT("cpu-throttle-percentage", struct rpc_mig_round,
+		      cpu_throttle_pct, 0, 0, 100, 0),
 };
 const struct rpc_msg_type rpc_msg_mig_round = RPC_MSG_TYPE(
 	"MIGRATION_PASS", struct rpc_mig_round, round_fields, false, NULL);

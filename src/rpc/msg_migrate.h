@@ -3,19 +3,25 @@
  *
  *   migrate          {domain?, uri | host+port, live, bandwidth,
  *                     downtime-ms, max-rounds, stall-timeout-ms,
- *                     paused-margin-ms, paused, blk?, inc?, detach?,
- *                     resume?}                                command
+ *                     paused-margin-ms, paused, converge?,
+ *                     postcopy, ssh?, receive-command?, tls?,
+ *                     tls-dir?, tls-name?, blk?, inc?, detach?,
+ *                     resume?}                                 command
  *   godwitd's answer {domain, domid, qmp, exit-file}           answer
  *   migrate-resolve  {domain?, action}                         command
+ *   migrate-recover  {domain?, uri?}: answered as query-migrate command
  *   MIGRATION        {status, error?, downtime-ms?, total-time-ms,
- *                     rounds, bytes}                           event
+ *                     rounds, bytes, postcopy,
+ *                     cpu-throttle-percentage, postcopy-faults?,
+ *                     postcopy-regions?, postcopy-ms?}         event
  *   query-migrate    the same, with QEMU's MigrationInfo (ram as its
  *                    MigrationStats, total-time, setup-time,
  *                    expected-downtime, downtime, error-desc) and
  *                    godwit's round and expected-downtime-ms once
  *                    there was a job                          answer
  *   MIGRATION_PASS   {pass, round, pages-sent, pages-dirtied, mbps,
- *                     dirty-mbps, duration-ms, expected-downtime-ms}
+ *                     dirty-mbps, duration-ms, expected-downtime-ms,
+ *                     cpu-throttle-percentage}
  *
  * migrate's godwit members are each optional: the VMM fills a missing
  * one from its migration parameters (migrate-set-parameters), and a
@@ -38,12 +44,31 @@
 #define RPC_HOST_MAX 256
 #define RPC_URI_MAX 300 /* "[HOST]:PORT" */
 #define RPC_ERROR_MAX 256 /* an error or reason line, NUL included */
+#define RPC_SSH_MAX 512 /* ssh's command, the remote command */
+#define RPC_PATH_MAX 256 /* a directory name */
+#define RPC_RECEIVE_COMMAND_DEFAULT "godwit migrate-receive --stdio"
 
 /* The migrate command's defaults (godwit(1) documents them). */
 #define RPC_MIGRATE_PORT_DEFAULT 8002 /* xend's relocation port */
 #define RPC_MIGRATE_DOWNTIME_MS_DEFAULT 30 /* QEMU: 300; ours aims lower */
 #define RPC_MIGRATE_ROUNDS_DEFAULT 30
 #define RPC_STALL_MS_DEFAULT 10000 /* no byte moved: the peer stalled */
+
+/*
+ * What a migration does when pre-copy rounds alone do not fit the
+ * downtime limit (godwit migrate --converge; the migration layer's enum
+ * precopy_converge, in the same order).
+ */
+enum rpc_converge {
+	RPC_CONVERGE_THROTTLE, /* the default */
+	RPC_CONVERGE_POSTCOPY,
+	RPC_CONVERGE_AUTO,
+	RPC_CONVERGE_NONE,
+};
+
+/* The wire word of a converge mode; -EINVAL for an unknown word. */
+const char *rpc_converge_name(int converge);
+int rpc_converge_parse(const char *s, int *out);
 
 struct rpc_migrate_args {
 	char domain[RPC_DOMAIN_MAX]; /* godwitd only */
@@ -63,6 +88,22 @@ struct rpc_migrate_args {
 	int64_t max_rounds;
 	int64_t stall_timeout_ms;
 	int64_t paused_margin_ms; /* 0: the downtime limit, at least 1 s */
+	/*
+	 * The ssh transport: ssh's command ("ssh -p 2222"); uri then is
+	 * [USER@]HOST as ssh takes it (host gets it too, port 0), and
+	 * receive_command is run there (RPC_RECEIVE_COMMAND_DEFAULT).
+	 */
+	char ssh[RPC_SSH_MAX];
+	char receive_command[RPC_SSH_MAX];
+	/* TLS (GnuTLS, x509 from tls_dir); tls_name: the name the
+	 * destination's certificate must carry ("": the host). */
+	bool tls, has_tls; /* has_tls: encoded only when given */
+	char tls_dir[RPC_PATH_MAX];
+	char tls_name[RPC_HOST_MAX];
+	bool has_converge; /* not given: throttle (postcopy: postcopy) */
+	int converge; /* enum rpc_converge */
+	bool postcopy; /* switch to post-copy after round 0 */
+	bool has_postcopy; /* encoded only when given */
 	bool paused; /* the destination leaves the VM paused (xl's -p) */
 	/* Which of the seven above were given (encoded only when set). */
 	bool has_live, has_bandwidth, has_downtime, has_max_rounds;
@@ -95,12 +136,23 @@ struct rpc_resolve_args {
 };
 extern const struct rpc_msg_type rpc_msg_resolve;
 
+/* migrate-recover: on the destination, reconnect a paused post-copy. */
+struct rpc_recover_args {
+	char domain[RPC_DOMAIN_MAX]; /* godwitd only */
+	char uri[RPC_URI_MAX]; /* the source's HOST[:PORT]; "": as before */
+};
+extern const struct rpc_msg_type rpc_msg_recover;
+
 enum rpc_mig_status {
 	RPC_MIG_NONE,
 	RPC_MIG_ACTIVE,
 	RPC_MIG_COMPLETED, /* the destination runs the VM */
 	RPC_MIG_FAILED, /* the VM runs here again */
 	RPC_MIG_UNCONFIRMED, /* handed over, no confirmation: paused here */
+	RPC_MIG_POSTCOPY_ACTIVE, /* handed over; the last pages on demand */
+	RPC_MIG_POSTCOPY_FAILED, /* source: ended before they were all sent */
+	RPC_MIG_POSTCOPY_PAUSED, /* destination: a connection broke */
+	RPC_MIG_STOPPED, /* destination: the VM ended during post-copy */
 };
 
 /*
@@ -144,6 +196,16 @@ struct rpc_migration {
 	int64_t round;
 	bool has_expected_downtime;
 	double expected_downtime_ms;
+	bool postcopy; /* completed through post-copy */
+	/* the most the vCPUs were throttled (query-migrate: right now) */
+	int64_t cpu_throttle_pct;
+	/* the destination's post-copy */
+	bool has_postcopy_faults;
+	int64_t postcopy_faults; /* guest faults on missing regions */
+	bool has_postcopy_regions;
+	int64_t postcopy_regions; /* regions it had to fetch */
+	bool has_postcopy_time;
+	double postcopy_ms; /* from the switch until it had them all */
 	/* QEMU's MigrationInfo members, whole milliseconds */
 	bool has_total_time, has_setup_time, has_qemu_expected_downtime;
 	bool has_qemu_downtime;
@@ -162,6 +224,7 @@ struct rpc_mig_round {
 	double dirty_mbps;
 	double duration_ms;
 	double expected_downtime_ms;
+	int64_t cpu_throttle_pct; /* the vCPUs' throttle in this round */
 };
 extern const struct rpc_msg_type rpc_msg_mig_round;
 

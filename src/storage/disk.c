@@ -4,6 +4,7 @@
  * the lock. Every refusal is one line naming the disk.
  */
 #include "storage/internal.h"
+#include "storage/qcow2.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -252,6 +253,14 @@ static int probe(struct disk *d, const struct disk_open_args *a, char *why,
 		rc = direct_alignment(d, a->label, why, whylen);
 	if (rc)
 		return rc;
+	if (d->qcow2 && a->direct &&
+	    d->qcow2->cluster_size < d->info.block_size)
+		return disk_why(
+			why, whylen, a->label, -EINVAL,
+			"%s: direct I/O needs clusters of at least %u bytes",
+			a->path, d->info.block_size);
+	if (d->qcow2)
+		size = d->qcow2->size; /* what the guest sees: virtual */
 	if (!a->direct)
 		d->info.mem_align = 1;
 	if (a->size && size < a->size)
@@ -275,7 +284,8 @@ static int probe(struct disk *d, const struct disk_open_args *a, char *why,
 			a->label, a->path, d->info.block_size,
 			size - size % d->info.block_size);
 	d->info.size = size - size % d->info.block_size;
-	d->info.can_discard = !d->info.is_blockdev || blockdev_discards(d);
+	d->info.can_discard = !d->info.is_blockdev || d->qcow2 ||
+			      blockdev_discards(d);
 	return 0;
 }
 
@@ -310,6 +320,8 @@ static int disk_init(struct disk *d, const struct disk_open_args *a, char *why,
 	snprintf(d->label, sizeof(d->label), "%s", a->label);
 	d->info.readonly = a->readonly;
 	d->info.direct = a->direct;
+	d->info.format = a->format;
+	d->want_readonly = a->readonly;
 	rc = pick_engine(a, &d->info.engine, why, whylen);
 	/* Next to io_uring the pool only runs the odd blocking ioctl. */
 	d->pool.max = d->info.engine == DISK_ENGINE_THREADS ?
@@ -317,11 +329,16 @@ static int disk_init(struct disk *d, const struct disk_open_args *a, char *why,
 			      2;
 	if (!rc)
 		rc = open_image(a, d, why, whylen);
+	if (!rc && a->format == DISK_FORMAT_QCOW2)
+		rc = disk_format_open(d, a, why, whylen);
 	if (!rc)
 		rc = probe(d, a, why, whylen);
 	if (!rc && a->lock == DISK_LOCK_NOW)
 		rc = disk_lock_take(d, why, whylen);
-	if (!rc)
+	/* The qcow2 metadata is only read for good under the lock. */
+	if (!rc && a->lock == DISK_LOCK_NOW && d->qcow2)
+		rc = disk_format_relock(d, why, whylen);
+	if (!rc && !d->qcow2)
 		warn_if_qcow2(d);
 	return rc;
 }
@@ -365,9 +382,11 @@ void disk_close(struct disk *d)
 			d->label);
 		return;
 	}
+	disk_format_close(d);
 	disk_lock_release(d);
 	if (d->fd >= 0)
 		close(d->fd);
+	free(d->dirty);
 	free(d);
 }
 
@@ -379,10 +398,13 @@ const struct disk_info *disk_get_info(const struct disk *d)
 int disk_lock(struct disk *d, unsigned int timeout_ms, char *why, size_t whylen)
 {
 	uint64_t deadline = time_mono_ns() + timeout_ms * NSEC_PER_MSEC;
+	bool had = d->locked;
 	int rc;
 
 	for (;;) {
 		rc = disk_lock_take(d, why, whylen);
+		if (!rc && !had && d->qcow2)
+			rc = disk_format_relock(d, why, whylen);
 		if (rc != -EAGAIN || time_mono_ns() >= deadline)
 			return rc;
 		usleep(20000);
@@ -391,6 +413,7 @@ int disk_lock(struct disk *d, unsigned int timeout_ms, char *why, size_t whylen)
 
 void disk_unlock(struct disk *d)
 {
+	disk_format_unlock(d);
 	disk_lock_release(d);
 }
 

@@ -48,6 +48,30 @@
  *               write the status byte, push the used ring, irqfd
  *   at pause:   stop taking chains; disk_queue_drain(q, timeout)
  *   at the end: disk_queue_free(q, timeout); disk_close(d)
+ *
+ * Formats: raw (the default) or qcow2 version 3, as the configuration
+ * says (never guessed from the image: a raw image whose guest wrote a
+ * qcow2 header must stay raw). A qcow2 disk looks the same to the
+ * device; qcow2.h has what it supports and its crash-safe write order.
+ * Its requests run on the thread pool, except reads and writes of
+ * clusters already allocated, which the submitting thread maps and
+ * sends through the queue's engine (io_uring) like a raw disk's.
+ *
+ * For snapshots, storage migration, backup and live merge (issue 15):
+ *   - disk_create() makes a qcow2 image, on a backing file or not;
+ *   - disk_snapshot() puts a new qcow2 overlay on top of an open disk
+ *     (the device drains its queues first): the old image becomes its
+ *     read-only backing file, new writes go to the overlay;
+ *   - disk_block_status() says what a range is (data allocated in this
+ *     image, zeroes, or the backing file's), to copy only what is there;
+ *   - disk_dirty_start()/disk_dirty_take() keep a bitmap of what the
+ *     guest changed (writes, write-zeroes, discards, marked when
+ *     submitted) since a point, for incremental copies.
+ *   Live merge (commit an overlay into its base while the guest runs)
+ *   builds on these: reopen the base read-write, copy each range
+ *   disk_block_status() reports as DATA or ZERO in the top, then the
+ *   ranges the dirty bitmap reports, until they converge; then switch
+ *   the disk back to the base (the inverse of disk_snapshot()).
  */
 #ifndef GODWIT_STORAGE_DISK_H
 #define GODWIT_STORAGE_DISK_H
@@ -63,6 +87,11 @@
 #define DISK_QUEUE_DEPTH_MAX 1024
 #define DISK_IOV_MAX 1024 /* segments of one read or write */
 #define DISK_WHY_MAX 512 /* one error line, NUL included */
+
+enum disk_format {
+	DISK_FORMAT_RAW, /* the default: zero-filled args are raw */
+	DISK_FORMAT_QCOW2,
+};
 
 enum disk_engine {
 	DISK_ENGINE_AUTO, /* GODWIT_IO_ENGINE, else io_uring if it works */
@@ -86,6 +115,7 @@ struct disk_open_args {
 	 * image must be at least this large. */
 	uint64_t size;
 	enum disk_engine engine;
+	enum disk_format format;
 };
 
 struct disk_info {
@@ -103,6 +133,7 @@ struct disk_info {
 	bool is_blockdev;
 	bool can_discard; /* the device may advertise discard */
 	enum disk_engine engine; /* URING or THREADS, never AUTO */
+	enum disk_format format;
 };
 
 enum disk_op {
@@ -151,6 +182,8 @@ struct disk_req {
 	struct iovec bounce_iov;
 	bool on_pool; /* runs on the thread pool */
 	bool zero_fallback; /* WRITE_ZEROES by writing zero buffers */
+	bool mapped; /* qcow2: at is the host offset of the whole range */
+	uint64_t at; /* file offset of the transfer (raw: offset) */
 };
 
 struct disk;
@@ -223,6 +256,61 @@ unsigned int disk_queue_poll(struct disk_queue *q);
  */
 int disk_queue_drain(struct disk_queue *q,
 		     unsigned int timeout_ms) __must_check;
+
+const char *disk_format_name(enum disk_format f);
+
+/* What a range of a disk is (disk_block_status). */
+enum disk_extent {
+	DISK_EXTENT_DATA, /* allocated in this image */
+	DISK_EXTENT_ZERO, /* reads as zeroes; nothing allocated for it */
+	DISK_EXTENT_BACKING, /* not in this image: its backing file's */
+};
+
+/*
+ * What [offset, offset+len) starts with, and how many bytes (>= 1,
+ * <= len) from offset are alike. Raw images: DATA or ZERO (holes, from
+ * SEEK_DATA/SEEK_HOLE). Any thread; metadata reads only.
+ */
+int disk_block_status(struct disk *d, uint64_t offset, uint64_t len,
+		      enum disk_extent *kind_out, uint64_t *n_out) __must_check;
+
+struct disk_create_args {
+	const char *path; /* created: never over an existing file */
+	uint64_t size; /* bytes, a multiple of 512; 0: the backing file's */
+	unsigned int cluster_size; /* 0: 64 KiB; a power of 2, 512..2 MiB */
+	const char *backing; /* NULL: none; relative to path's directory */
+	enum disk_format backing_format; /* recorded in the image */
+	bool backing_format_given; /* false: probed from the backing file */
+};
+
+/* Create a qcow2 image; why: one line naming the file. */
+int disk_create(const struct disk_create_args *a, char *why,
+		size_t whylen) __must_check;
+
+/*
+ * Put a new qcow2 overlay at path on top of d, in place: d's image
+ * becomes the overlay's read-only (read-locked) backing file and every
+ * request after this goes to the overlay. Nothing may be in flight on
+ * d's queues. On failure d is unchanged and path does not exist.
+ */
+int disk_snapshot(struct disk *d, const char *path, char *why,
+		  size_t whylen) __must_check;
+
+/*
+ * Track what changes: a bit per granularity bytes (a power of 2, at
+ * least 512), set when a WRITE, WRITE_ZEROES or DISCARD is submitted
+ * (before it completes: a copier that takes the bits after reading may
+ * copy a range twice, never miss one). Restarting clears the bitmap.
+ */
+int disk_dirty_start(struct disk *d, uint64_t granularity) __must_check;
+void disk_dirty_stop(struct disk *d);
+/*
+ * Copy the bitmap into bits (nwords 64-bit words, bit i of word w is
+ * the range at (w * 64 + i) * granularity) and clear it, atomically
+ * word by word. Returns the number of words the whole disk needs
+ * (copies at most nwords), or -EINVAL when tracking is off.
+ */
+long disk_dirty_take(struct disk *d, uint64_t *bits, size_t nwords);
 
 /*
  * What GODWIT_IO_ENGINE asks for (value NULL: unset): "auto" or unset

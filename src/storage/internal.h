@@ -33,6 +33,8 @@ struct disk_pool {
 	pthread_t tids[DISK_POOL_THREADS_MAX];
 };
 
+struct qcow2;
+
 struct disk {
 	int fd; /* O_CLOEXEC: a spawned script never inherits the lock */
 	char path[4096];
@@ -44,6 +46,13 @@ struct disk {
 	int claim_fd; /* O_EXCL open of a read-write block device, or -1 */
 	struct disk_pool pool;
 	unsigned int queues; /* open queues */
+	struct qcow2 *qcow2; /* the qcow2 image on fd, or NULL (raw) */
+	bool want_readonly; /* asked for at open (qcow2 reloads at lock) */
+	/* Dirty tracking (disk_dirty_*): words never freed while open. */
+	uint64_t *dirty;
+	size_t dirty_words;
+	unsigned int dirty_shift; /* log2 of the granularity */
+	bool dirty_on;
 };
 
 struct disk_queue;
@@ -107,6 +116,17 @@ bool disk_pool_destroy(struct disk_pool *p);
 int disk_pool_push(struct disk *d, struct disk_req *req) __must_check;
 /* Take requests the pool finished for q: finish each. */
 void disk_pool_reap(struct disk_queue *q);
+
+/* qcow2_disk.c: the format's hooks in open, lock, submit and close. */
+int disk_format_open(struct disk *d, const struct disk_open_args *a, char *why,
+		     size_t whylen) __must_check;
+/* After the lock was taken late: read the metadata again. */
+int disk_format_relock(struct disk *d, char *why, size_t whylen) __must_check;
+/* Before the lock is let go: give back reserved clusters. */
+void disk_format_unlock(struct disk *d);
+void disk_format_close(struct disk *d);
+/* Mark req's range dirty if tracking is on (disk_submit). */
+void disk_dirty_mark(struct disk *d, const struct disk_req *req);
 
 /* lock.c */
 int disk_lock_take(struct disk *d, char *why, size_t whylen) __must_check;

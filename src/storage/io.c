@@ -6,6 +6,7 @@
  * buffers that are not aligned goes through an aligned bounce buffer.
  */
 #include "storage/internal.h"
+#include "storage/qcow2.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -176,9 +177,9 @@ static int exec_transfer(struct disk *d, struct disk_req *req)
 		if (!iov)
 			return -ENOMEM;
 		if (req->op == DISK_OP_READ)
-			r = preadv(d->fd, iov, cnt, req->offset + req->pos);
+			r = preadv(d->fd, iov, cnt, req->at + req->pos);
 		else
-			r = pwritev(d->fd, iov, cnt, req->offset + req->pos);
+			r = pwritev(d->fd, iov, cnt, req->at + req->pos);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
@@ -241,6 +242,8 @@ static int exec_range(struct disk *d, struct disk_req *req)
 
 int disk_exec(struct disk *d, struct disk_req *req)
 {
+	if (d->qcow2 && !req->mapped)
+		return qcow2_exec(d->qcow2, req);
 	switch (req->op) {
 	case DISK_OP_READ:
 	case DISK_OP_WRITE:
@@ -268,6 +271,8 @@ static bool runs_on_pool(const struct disk_queue *q, const struct disk_req *req)
 {
 	if (q->ops == &disk_threads_ops)
 		return true;
+	if (q->d->qcow2) /* flushes too: they write pending metadata */
+		return !req->mapped;
 	return q->d->info.is_blockdev && !is_transfer(req) &&
 	       req->op != DISK_OP_FLUSH;
 }
@@ -283,6 +288,8 @@ static void req_reset(struct disk_req *req, struct disk_queue *q)
 	req->bounce = NULL;
 	req->zero_fallback = false;
 	req->result = 0;
+	req->mapped = false;
+	req->at = req->offset;
 }
 
 int disk_submit(struct disk_queue *q, struct disk_req *req)
@@ -298,6 +305,13 @@ int disk_submit(struct disk_queue *q, struct disk_req *req)
 	if (is_transfer(req) && needs_bounce(q->d, req) &&
 	    bounce_setup(q->d, req))
 		return -ENOMEM;
+	/* qcow2: allocated clusters go straight to the engine. */
+	if (q->d->qcow2 && is_transfer(req))
+		req->mapped =
+			qcow2_map_fast(q->d->qcow2, req->offset, req->total,
+				       req->op == DISK_OP_WRITE, &req->at);
+	if (changes_data(req) && req->op != DISK_OP_FLUSH)
+		disk_dirty_mark(q->d, req);
 	req->on_pool = runs_on_pool(q, req);
 	q->in_flight++;
 	rc = req->on_pool ? disk_pool_push(q->d, req) : q->ops->submit(q, req);

@@ -77,10 +77,10 @@ static void prep(struct io_uring_sqe *sqe, const struct disk *d,
 		disk_req_segments(req, &iov, &cnt);
 		if (req->op == DISK_OP_READ)
 			io_uring_prep_readv(sqe, d->fd, iov, cnt,
-					    req->offset + req->pos);
+					    req->at + req->pos);
 		else
 			io_uring_prep_writev(sqe, d->fd, iov, cnt,
-					     req->offset + req->pos);
+					     req->at + req->pos);
 		break;
 	case DISK_OP_FLUSH:
 		io_uring_prep_fsync(sqe, d->fd, IORING_FSYNC_DATASYNC);

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""kvm suite: disks in the VMM process (before the virtio-blk device).
+"""kvm suite: disks in the VMM process.
 A VM with a disk opens and locks its image at start, a second VM that
 wants it read-write is refused with the holder named, and the lock goes
 when the VM ends; read-only users share. Hotplug scripts run add before
@@ -13,6 +13,7 @@ import fcntl
 import os
 import stat
 import struct
+import subprocess
 import time
 
 from lib.gw import TestFailure, check, main, wait_until
@@ -68,7 +69,7 @@ def test_disk_opened_locked_and_released(env):
     img = image(env)
     a = disk_vm(env, ["%s,raw,xvda,rw" % img], name="a")
     a.expect_stderr(r"disk xvda: %s opened read-write \(4194304 bytes, "
-                    r"io_uring\); no virtio-blk device yet" % img)
+                    r"io_uring\)$" % img)
     check(held_by(img), "no lock on the image")
     want = "disk xvdb: %s is in use: opened read-write by process %d (" \
         % (img, a.proc.pid)
@@ -196,14 +197,18 @@ def test_bad_disks_one_line_each(env):
               "disk xvda: %s is 4194304 bytes, smaller than the disk's "
               "configured size of 8388608 bytes" % img)
     run_fails(env, ["%s,vmdk,xvda" % img],
-              'unknown format "vmdk" (only raw is supported)')
+              'unknown format "vmdk" (raw or qcow2 are supported)')
     run_fails(env, ["qcow2:%s,xvda,w" % img],
-              'format "qcow2" is not supported (only raw)')
+              "disk xvda: %s: not a qcow2 image" % img)
     run_fails(env, [env.tmp + ",raw,xvda"],
               "disk xvda: %s is not a regular file or a block device"
               % env.tmp)
     run_fails(env, ["%s,raw,xvda" % img, "%s,raw,xvda" % img],
               "vdev xvda is already used by disk 1")
+    run_fails(env, ["%s,raw,serial0" % img],
+              "disk serial0: vdev serial0 is the name of a platform device: "
+              "choose another vdev")
+    check(not held_by(img), "a refused disk was left locked")
     set_immutable(img, True)
     try:
         run_fails(env, ["%s,raw,xvda,w" % img],
@@ -227,6 +232,40 @@ def test_bad_disks_one_line_each(env):
     rc, _, err = env.godwit_cmd("run", "--qmp", "none", cfg)
     check(rc == 1 and err.strip() == 'godwit: %s:4: disk: entry 2: unknown '
           'prefix "foo:"' % cfg, "config: exit %d: %s" % (rc, err))
+
+
+def test_qcow2_overlay_opened_locked_and_migrated(env):
+    """A qcow2 overlay (made by godwit disk-create) on a raw base: both
+    are locked (the base read-only), the migration's destination reads
+    the metadata under the lock, and QEMU finds the image clean."""
+    base = image(env, "base.img")
+    top = os.path.join(env.tmp, "top.qcow2")
+    rc, _, err = env.godwit_cmd("disk-create", "-b", "base.img", top)
+    check(rc == 0, "disk-create: " + err)
+    rc, _, err = env.godwit_cmd("disk-create", top, "4M")
+    check(rc == 1 and "cannot create it: File exists" in err,
+          "disk-create over an existing file: %d %s" % (rc, err))
+    rc, _, err = env.godwit_cmd("disk-create", top + ".2", "1000")
+    check(rc == 2 and "a multiple of 512" in err,
+          "disk-create with a bad size: %d %s" % (rc, err))
+    src = disk_vm(env, ["qcow2:%s,xvda,w" % top], name="src")
+    src.expect_stderr(r"disk xvda: %s opened read-write \(4194304 bytes"
+                      % top)
+    check(held_by(top) and held_by(base), "the chain is not locked")
+    run_fails(env, ["%s,raw,xvdb,rw" % base],
+              "disk xvdb: %s is in use: opened read-only by process %d"
+              % (base, src.proc.pid))
+    dst = receiver(env)
+    rc, _, err = env.godwit_cmd("migrate", src.qmp_path, dst.addr,
+                                timeout=300)
+    check(rc == 0, "migrate: " + err)
+    check(src.wait(30) == 0, "source did not end after migrating")
+    dst.keeps_sweeping(2)
+    dst.quit()
+    check(not held_by(top) and not held_by(base), "locked after the end")
+    r = subprocess.run(["qemu-img", "check", "-q", top],
+                       capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, "qemu-img check: " + r.stdout + r.stderr)
 
 
 def test_save_file_restored_once_at_a_time(env):
@@ -356,7 +395,7 @@ def test_daemon_lists_disks(env, start):
     d.wait_dom("web", "running")
     out, _ = d.cli("list", "-v")
     row = [l for l in out.splitlines() if l.startswith("web ")][0]
-    check(row.endswith("\txvda:rw:%s,xvdb:ro:%s2" % (img, img)),
+    check(row.endswith("\txvda:rw:%s,xvdb:ro:%s2\t-" % (img, img)),
           "list -v: %r" % row)
     check("\tDisks" in out.splitlines()[0], "header: " + out)
     disks = d.dom("web")["disks"]
@@ -376,6 +415,7 @@ if __name__ == "__main__":
           test_hanging_hotplug_has_a_deadline, test_bad_disks_one_line_each,
           test_save_file_restored_once_at_a_time,
           test_migration_hands_the_lock_over,
+          test_qcow2_overlay_opened_locked_and_migrated,
           test_migration_back_to_source_takes_the_lock_back,
           test_migration_back_to_source_never_runs_it_twice,
           test_daemon_lists_disks])

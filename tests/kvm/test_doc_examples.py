@@ -8,6 +8,8 @@ say, run exactly as written. A marker before each example says how
   test: disk-errors     spec, then indented the error it gets
   test: config NAME     a config file: godwit create -n accepts it
   test: create NAME     a config file: a daemon creates it and it runs
+  test: netns-shell     godwit.cfg(5): as shell, in a network namespace of
+                        its own with a bridge br0 (10.0.0.1/24, up)
   test: shell           godwit.cfg(5): commands run by sh -e in a scratch
                         directory holding guests/ and examples/; exit 0,
                         and each following 'expect: REGEX' matches;
@@ -38,6 +40,7 @@ PAGES = {name: os.path.join(DOCS, name)
          for name in ("godwit.cfg.5", "godwit.1", "godwitd.8")}
 README = os.path.join(SRC, "README.md")
 KINDS = ("disk-list", "disks", "disk-errors", "config", "create", "shell",
+         "netns-shell",
          "console", "none")
 
 
@@ -186,14 +189,12 @@ def loop_devices_of(directory):
     return [l for l in r.stdout.splitlines() if directory in l]
 
 
-def test_shell_examples_run(env):
-    os.symlink(env.guests, os.path.join(env.tmp, "guests"))
-    os.symlink(os.path.join(SRC, "examples"),
-               os.path.join(env.tmp, "examples"))
+def run_shell_examples(env, kind, prefix=()):
     environ = dict(os.environ,
                    PATH=env.build + ":/usr/sbin:/usr/bin:/sbin:/bin")
-    for _, _, _, expects, lines, n in of_kind("shell"):
-        r = subprocess.run(["sh", "-e", "-c", "\n".join(lines)],
+    for _, _, _, expects, lines, n in of_kind(kind):
+        r = subprocess.run(list(prefix) + ["sh", "-e", "-c",
+                                           "\n".join(lines)],
                            capture_output=True, text=True, timeout=120,
                            cwd=env.tmp, env=environ,
                            stdin=subprocess.DEVNULL)
@@ -206,6 +207,34 @@ def test_shell_examples_run(env):
         check(not loop_devices_of(env.tmp),
               "godwit.cfg.5:%d: loop devices left: %s"
               % (n, loop_devices_of(env.tmp)))
+
+
+def scratch_links(env):
+    for name, target in (("guests", env.guests),
+                         ("examples", os.path.join(SRC, "examples"))):
+        if not os.path.exists(os.path.join(env.tmp, name)):
+            os.symlink(target, os.path.join(env.tmp, name))
+
+
+def test_shell_examples_run(env):
+    scratch_links(env)
+    run_shell_examples(env, "shell")
+
+
+def test_netns_shell_examples_run(env):
+    """In a namespace of their own, with a bridge br0 at 10.0.0.1/24."""
+    scratch_links(env)
+    ns = "gwdoc-%d" % os.getpid()
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        for cmd in (["link", "set", "lo", "up"],
+                    ["link", "add", "br0", "type", "bridge"],
+                    ["addr", "add", "10.0.0.1/24", "dev", "br0"],
+                    ["link", "set", "br0", "up"]):
+            subprocess.run(["ip", "-n", ns] + cmd, check=True)
+        run_shell_examples(env, "netns-shell", ["ip", "netns", "exec", ns])
+    finally:
+        subprocess.run(["ip", "netns", "del", ns])
 
 
 def lvm_stubs(env, lvs_says="", lvchange_fails=""):
@@ -282,6 +311,7 @@ if __name__ == "__main__":
           test_disk_list_examples_parse, test_disk_examples_read_as_shown,
           test_disk_error_examples_fail_as_shown,
           test_config_examples_are_accepted, test_created_examples_run,
-          test_shell_examples_run, test_man_page_shell_examples_run,
+          test_shell_examples_run, test_netns_shell_examples_run,
+          test_man_page_shell_examples_run,
           test_readme_examples_are_run_or_say_why,
           test_block_lvm_example])

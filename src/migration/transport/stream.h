@@ -56,6 +56,10 @@ struct stream_ops {
 	int (*flush)(struct stream *s);
 	/* Release backend resources; the stream struct stays valid. */
 	void (*close)(struct stream *s);
+	/* Optional: bytes read from the fd but not yet returned (TLS). */
+	size_t (*pending)(struct stream *s);
+	/* Optional: stream_send_nowait() for a backend that frames data. */
+	int (*send_nowait)(struct stream *s, const void *buf, size_t len);
 };
 
 #define STREAM_RBUF_SIZE (1u << 20)
@@ -64,9 +68,12 @@ struct stream {
 	const struct stream_ops *ops;
 	int error; /* sticky: 0 or the first -errno */
 	uint64_t offset; /* bytes read or written since the start */
-	/* fd backend */
+	/* fd backend; wfd is fd except for a pair of pipes (ssh's stdio) */
 	int fd;
+	int wfd;
 	bool own_fd;
+	/* a backend's own state (TLS: tls.c) */
+	void *priv;
 	/* memory backend */
 	uint8_t *mem;
 	size_t mem_len, mem_cap, mem_pos;
@@ -74,6 +81,7 @@ struct stream {
 	/* read buffer (fd backend) */
 	uint8_t *rbuf;
 	size_t rbuf_pos, rbuf_len;
+	size_t rbuf_max; /* read ahead at most this much; 0: the buffer */
 	/*
 	 * Direct I/O file backend (writing only): small writes collect in
 	 * an aligned staging buffer; page-aligned runs of guest memory at
@@ -104,6 +112,7 @@ struct stream {
 	uint32_t rec_chain;
 	uint64_t rec_count;
 	uint64_t rec_bytes;
+	uint8_t rec_stream_id[16]; /* the header's stream_id (revision 2) */
 	/* write rate limit (0: none), bytes per second */
 	uint64_t rate_limit;
 	uint64_t rate_start_ns;
@@ -112,6 +121,13 @@ struct stream {
 
 /* fd backend; with own_fd the fd is closed by stream_close(). */
 int stream_open_fd(struct stream *s, int fd, bool own_fd) __must_check;
+/*
+ * fd backend over two fds: read rfd, write wfd (an ssh child's stdout and
+ * stdin, or our own stdin and stdout under sshd). Both are closed by
+ * stream_close() with own_fd.
+ */
+int stream_open_fd_pair(struct stream *s, int rfd, int wfd,
+			bool own_fd) __must_check;
 /*
  * Writing to a file opened with O_DIRECT: everything is written in
  * aligned blocks; stream_flush() writes the last partial block and trims
@@ -131,6 +147,14 @@ void stream_close(struct stream *s);
 
 /* Exactly len bytes; -EPIPE at end of stream. */
 int stream_read(struct stream *s, void *buf, size_t len) __must_check;
+/*
+ * Bytes already read from the fd wait in the buffer: a caller that polls
+ * the fd for more must look here first (poll does not see them).
+ */
+static inline bool stream_has_buffered(const struct stream *s)
+{
+	return s->rbuf_pos < s->rbuf_len;
+}
 int stream_readv(struct stream *s, struct iovec *iov, int iovcnt) __must_check;
 /*
  * Writes need not be checked one by one: the error is sticky. iov may be
@@ -140,6 +164,14 @@ int stream_write(struct stream *s, const void *buf, size_t len);
 int stream_writev(struct stream *s, struct iovec *iov, int iovcnt);
 /* Discard len bytes of input. */
 int stream_skip(struct stream *s, uint64_t len) __must_check;
+/*
+ * Move len bytes ahead without reading them: a regular file only
+ * (-ESPIPE otherwise). For a reader that reads those bytes later, by
+ * offset (lazy restore); records go through recio's rec_defer_body().
+ */
+int stream_seek_ahead(struct stream *s, uint64_t len) __must_check;
+/* Read ahead at most bytes (a reader that skips most of the stream). */
+void stream_set_readahead(struct stream *s, size_t bytes);
 
 /*
  * Has the other side sent something (or closed)? Waits up to timeout_ms
@@ -204,5 +236,16 @@ int stream_cancel_raise(int efd);
  * returned.
  */
 const char *stream_error_text(const struct stream *s, char *buf, size_t len);
+
+/*
+ * For backends over an fd (tls.c): 0 if a transfer may be tried now, else
+ * -ETIMEDOUT (deadline) or -ECANCELED; and the wait of a transfer that
+ * would block (POLLOUT waits on wfd), begun at since: 0 when the fd is
+ * ready, else which limit ended it.
+ */
+int stream_io_gate(struct stream *s, uint64_t now);
+int stream_io_wait(struct stream *s, short events, uint64_t since);
+/* Make the fds non-blocking and waits polled (a new backend's open). */
+int stream_enable_poll_io(struct stream *s) __must_check;
 
 #endif

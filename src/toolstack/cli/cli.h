@@ -50,6 +50,7 @@ int cmd_job_info(int argc, char **argv);
 int cmd_job_abort(int argc, char **argv);
 int cmd_pause(int argc, char **argv);
 int cmd_unpause(int argc, char **argv);
+int cmd_announce(int argc, char **argv);
 int cmd_reboot(int argc, char **argv);
 int cmd_domid(int argc, char **argv);
 int cmd_domname(int argc, char **argv);
@@ -62,6 +63,7 @@ int cmd_restore(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_migrate_receive(int argc, char **argv);
 int cmd_migrate_resolve(int argc, char **argv);
+int cmd_migrate_recover(int argc, char **argv);
 
 /*
  * Run a domain verb (<godwit/domain.h>, enum godwit_verb v) on dom;

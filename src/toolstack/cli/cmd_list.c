@@ -121,6 +121,18 @@ static void list_disks(const struct godwit_domain_info *d)
 		printf("-");
 }
 
+/* "00:16:3e:56:af:69@br0,00:16:3e:01:02:03", or "-" without vifs. */
+static void list_vifs(const struct godwit_domain_info *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->nr_vifs && i < ARRAY_SIZE(d->vifs); i++)
+		printf("%s%s%s%s", i ? "," : "", d->vifs[i].mac,
+		       d->vifs[i].bridge[0] ? "@" : "", d->vifs[i].bridge);
+	if (!d->nr_vifs)
+		printf("-");
+}
+
 static void list_print(const struct godwit_domain_info *list, size_t n,
 		       bool verbose, char **want, int nwant)
 {
@@ -130,7 +142,7 @@ static void list_print(const struct godwit_domain_info *list, size_t n,
 
 	printf("Name                                        ID   Mem VCPUs\tState\tTime(s)%s\n",
 	       verbose ?
-		       "\tUUID                                \tReason\tDisks" :
+		       "\tUUID                                \tReason\tDisks\tVifs" :
 		       "");
 	for (i = 0; i < n; i++) {
 		d = &list[i];
@@ -145,6 +157,8 @@ static void list_print(const struct godwit_domain_info *list, size_t n,
 			printf("\t%s\t%s%s\t", d->uuid,
 			       unconfirmed ? "unconfirmed: " : "", d->reason);
 			list_disks(d);
+			printf("\t");
+			list_vifs(d);
 		} else if (unconfirmed) {
 			printf("  unconfirmed: %s", d->reason);
 		}
@@ -196,7 +210,9 @@ static struct json_object *xl_devices(const struct domain_config *cfg,
 		o = json_object_new_object();
 		put_str(o, "pdev_path", cfg->disks[i].target);
 		put_str(o, "vdev", cfg->disks[i].vdev);
-		put_str(o, "format", "raw");
+		put_str(o, "format",
+			cfg->disks[i].format == DOMAIN_DISK_QCOW2 ? "qcow2" :
+								    "raw");
 		put_str(o, "script", cfg->disks[i].script);
 		put_int(o, "readwrite", !cfg->disks[i].readonly);
 		json_object_array_add(a, o);

@@ -25,8 +25,9 @@
 #include "toolstack/cli/route.h"
 
 struct mig_opts {
-	bool verbose;
+	bool verbose, debug;
 	bool quiet; /* -q: no progress line */
+	char receive_command[512]; /* ssh: --debug puts GODWIT_DEBUG=1 first */
 	struct godwit_migrate_params p; /* the library's, its defaults */
 	const char *vm, *dest;
 };
@@ -34,9 +35,8 @@ struct mig_opts {
 /* How often the progress line is brought up to date. */
 #define PROGRESS_EVERY_MS 1000
 
-/* How long a completed migration waits for godwitd to let the VM go. */
-#define MIGRATE_END_WAIT_MS 10000
-
+/* How long a migrated domain's VMM may take to end here (it is done). */
+#define DONE_WAIT_MS 10000
 /* How long to follow an unconfirmed migration before leaving it be. */
 #define MIGRATE_UNCONFIRMED_WAIT_MS 30000
 
@@ -44,12 +44,33 @@ static void migrate_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: godwit migrate [OPTIONS] DOMAIN HOST[:PORT]\n"
+		"       godwit migrate -s SSHCOMMAND [OPTIONS] DOMAIN [USER@]HOST\n"
 		"Live-migrate DOMAIN to HOST: to its godwitd's relocation server, or to a\n"
-		"`godwit migrate-receive` listening there (port 8002 by default).\n"
+		"`godwit migrate-receive` listening there (port 8002 by default); with -s\n"
+		"(or HOST given as ssh:[USER@]HOST), through ssh to a godwit\n"
+		"migrate-receive it runs on HOST, on ssh's standard input and output.\n"
+		"  -s SSHCOMMAND      ssh's command line, e.g. \"ssh -p 2222\"\n"
+		"  --receive-command CMD  what ssh runs on HOST (default: godwit\n"
+		"                     migrate-receive, stdio option)\n"
+		"  -e                 accepted as xl's (the VM always runs on in the background\n"
+		"                     on HOST: its VMM process is the domain)\n"
+		"  --debug            ssh: the receiver on HOST logs debug lines (they come\n"
+		"                     back through ssh into the VM's log here)\n"
+		"  --tls              TLS (x509 certificates, both ends verified)\n"
+		"  --tls-dir DIR      the certificates (default /etc/godwit/tls)\n"
+		"  --tls-name NAME    the name the destination's certificate must carry\n"
+		"                     (default HOST)\n"
 		"  --no-live          pause first, then copy (no pre-copy rounds)\n"
 		"  --bandwidth MIBPS  limit the pre-copy bandwidth (MiB/s)\n"
 		"  --downtime MS      maximum downtime to aim for (default 30)\n"
-		"  --max-rounds N     pre-copy rounds before stopping anyway (default 30)\n"
+		"  --max-rounds N     pre-copy rounds at most (default 30)\n"
+		"  --converge MODE    when rounds alone do not fit the downtime: throttle\n"
+		"                     (slow the vCPUs that dirty memory; the default),\n"
+		"                     postcopy, auto (throttle, then post-copy) or none;\n"
+		"                     otherwise the migration fails and the VM runs on here\n"
+		"  --postcopy         after one pre-copy round the VM moves at once and\n"
+		"                     fetches what changed since from here (lost if either\n"
+		"                     host dies before it has it all; see godwit(1))\n"
 		"  --stall-timeout S  fail when the destination takes or sends nothing for S\n"
 		"                     seconds (default 10)\n"
 		"  --paused-margin MS the VM may stay paused for the downtime limit plus MS\n"
@@ -74,8 +95,6 @@ static int refused_xl_option(int opt)
 		int opt;
 		const char *why;
 	} no[] = {
-		{ 's',
-		  "-s: godwit does not migrate through ssh: it connects to the destination godwitd's relocation server (TCP, port 8002; godwitd(8) --relocation-hosts-allow)" },
 		{ 'C',
 		  "-C: the destination runs the domain with the configuration it runs with here; another one cannot be sent (disk paths must be the same on both hosts)" },
 	};
@@ -100,6 +119,61 @@ static int num_arg(const char *name, const char *arg, int64_t *out)
 	return 0;
 }
 
+/* -s, -e, --receive-command, --debug, --tls*: the transport's options. */
+static void set_transport(struct mig_opts *o, int opt, const char *arg)
+{
+	switch (opt) {
+	case 's':
+		o->p.ssh_command = arg;
+		break;
+	case 'R':
+		o->p.receive_command = arg;
+		break;
+	case 'D': /* as xl: more said here, and by the receiver */
+		o->debug = o->verbose = true;
+		break;
+	case 'T':
+		o->p.tls = true;
+		break;
+	case 't':
+		o->p.tls_dir = arg;
+		break;
+	case 'N':
+		o->p.tls_name = arg;
+		break;
+	default: /* -e: xl's "no waiting on HOST"; ours never waits there */
+		break;
+	}
+}
+
+/* --debug over ssh: the remote receiver logs its debug lines. */
+static int debug_receive_command(struct mig_opts *o)
+{
+	const char *cmd = o->p.receive_command ?
+				  o->p.receive_command :
+				  "godwit migrate-receive --stdio";
+	int n = snprintf(o->receive_command, sizeof(o->receive_command),
+			 "GODWIT_DEBUG=1 %s", cmd);
+
+	if (n < 0 || (size_t)n >= sizeof(o->receive_command)) {
+		fprintf(stderr,
+			"godwit: migrate: --receive-command is too long\n");
+		return CLI_USAGE;
+	}
+	o->p.receive_command = o->receive_command;
+	return 0;
+}
+
+static int converge_arg(const char *arg, enum godwit_converge *out)
+{
+	if (!godwit_converge_parse(arg, out))
+		return 0;
+	fprintf(stderr,
+		"godwit: migrate: --converge must be throttle, postcopy, auto or none, not '%s'\n",
+		arg);
+	return CLI_FAIL;
+}
+
 static int parse(int argc, char **argv, struct mig_opts *o)
 {
 	static const struct option lo[] = {
@@ -107,13 +181,19 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 		{ "bandwidth", required_argument, NULL, 'b' },
 		{ "downtime", required_argument, NULL, 'd' },
 		{ "max-rounds", required_argument, NULL, 'r' },
-		{ "stall-timeout", required_argument, NULL, 'T' },
+		{ "converge", required_argument, NULL, 'c' },
+		{ "postcopy", no_argument, NULL, 'P' },
+		{ "stall-timeout", required_argument, NULL, 'S' },
 		{ "paused-margin", required_argument, NULL, 'm' },
 		{ "verbose", no_argument, NULL, 'v' },
-		{ "debug", no_argument, NULL, 'v' },
 		{ "live", no_argument, NULL, 'l' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "receive-command", required_argument, NULL, 'R' },
+		{ "debug", no_argument, NULL, 'D' },
+		{ "tls", no_argument, NULL, 'T' },
+		{ "tls-dir", required_argument, NULL, 't' },
+		{ "tls-name", required_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int64_t stall_s = -1;
@@ -124,14 +204,16 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 	optind = 0;
 	while (!rc &&
 	       (opt = getopt_long(argc, argv, "vhqes:C:p", lo, NULL)) != -1) {
+		if (strchr("sReDTtN", opt)) {
+			set_transport(o, opt, optarg);
+			continue;
+		}
 		switch (opt) {
 		case 'l':
-		case 'e':
 			break;
 		case 'p':
 			o->p.paused = true;
 			break;
-		case 's':
 		case 'C':
 			return refused_xl_option(opt);
 		case 'L':
@@ -153,7 +235,13 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 		case 'r':
 			rc = num_arg("--max-rounds", optarg, &o->p.max_rounds);
 			break;
-		case 'T':
+		case 'c':
+			rc = converge_arg(optarg, &o->p.converge);
+			break;
+		case 'P':
+			o->p.postcopy = true;
+			break;
+		case 'S':
 			rc = num_arg("--stall-timeout", optarg, &stall_s);
 			break;
 		case 'm':
@@ -175,6 +263,9 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 	o->vm = argv[optind];
 	o->dest = argv[optind + 1];
 	o->p.destination = o->dest;
+	if (!rc && o->debug &&
+	    (o->p.ssh_command || !strncmp(o->dest, "ssh:", 4)))
+		rc = debug_receive_command(o);
 	if (stall_s >= 0)
 		o->p.stall_timeout_ms = stall_s * 1000;
 	return rc;
@@ -184,10 +275,11 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 static void print_round(const struct godwit_migration_round *r, bool tty)
 {
 	fprintf(stderr,
-		"%sround %lld: %lld pages sent, %lld dirtied, %.1f MB/s sent, %.1f MB/s dirtied, expected downtime %.2f ms%s",
+		"%sround %lld: %lld pages sent, %lld dirtied, %.1f MB/s sent, %.1f MB/s dirtied, expected downtime %.2f ms, throttle %lld%%%s",
 		tty ? "\r\033[K" : "", (long long)r->round,
 		(long long)r->pages_sent, (long long)r->pages_dirtied, r->mbps,
-		r->dirty_mbps, r->expected_downtime_ms, tty ? "" : "\n");
+		r->dirty_mbps, r->expected_downtime_ms,
+		(long long)r->cpu_throttle_pct, tty ? "" : "\n");
 }
 
 /*
@@ -242,9 +334,10 @@ static int outcome(const struct mig_opts *o, const struct godwit_migration *m,
 	}
 	if (m->status == GODWIT_MIGRATION_COMPLETED) {
 		fprintf(stderr,
-			"godwit: migrated %s to %s: total %.1f ms, downtime %.2f ms, %lld rounds, %.1f MiB sent\n",
+			"godwit: migrated %s to %s: total %.1f ms, downtime %.2f ms, %lld rounds, %.1f MiB sent%s\n",
 			o->vm, o->dest, m->total_time_ms, m->downtime_ms,
-			(long long)m->rounds, m->bytes / 1048576.0);
+			(long long)m->rounds, m->bytes / 1048576.0,
+			m->postcopy ? ", then post-copy" : "");
 		return CLI_OK;
 	}
 	if (m->status == GODWIT_MIGRATION_UNCONFIRMED) {
@@ -333,8 +426,10 @@ struct follow_state {
 	bool tty, direct;
 	int64_t domid; /* through godwitd: the domain's; -1 directly */
 	bool have_last;
-	bool completed; /* last is the outcome: waiting for VMM_ENDED */
 	struct godwit_migration last;
+	/* Completed through godwitd: waiting for the VMM to end here. */
+	bool have_done;
+	struct godwit_migration done;
 	uint64_t until; /* how long to wait for it to settle (0: no limit) */
 	uint64_t next_tick; /* the next progress line (0: none) */
 };
@@ -356,24 +451,12 @@ static int on_event(struct follow_state *f, const struct mig_opts *o,
 		print_round(&ev->as.round, f->tty);
 	}
 	/* godwitd says the VMM ended: nothing more will come. */
+	if (ev->kind == GODWIT_EVENT_VMM_ENDED && f->have_done)
+		return outcome(o, &f->done, f->tty);
 	if (ev->kind == GODWIT_EVENT_VMM_ENDED)
-		return f->completed ?
-			       outcome(o, &f->last, f->tty) :
-			       ended(o, ev->as.ended.end, ev->as.ended.reason);
+		return ended(o, ev->as.ended.end, ev->as.ended.reason);
 	if (ev->kind != GODWIT_EVENT_MIGRATION)
 		return -1;
-	/*
-	 * As xl, done once the domain is gone here: godwitd relays its
-	 * VMM's end after taking it off its list, so a migration back
-	 * right after finds no domain of that name here.
-	 */
-	if (m->status == GODWIT_MIGRATION_COMPLETED && !f->direct &&
-	    !f->completed) {
-		f->last = *m;
-		f->have_last = f->completed = true;
-		f->until = time_mono_ns() + MIGRATE_END_WAIT_MS * NSEC_PER_MSEC;
-		return -1;
-	}
 	if (m->status == GODWIT_MIGRATION_UNCONFIRMED && !f->have_last) {
 		fprintf(stderr,
 			"godwit: migrate %s: %s; asking the destination\n",
@@ -382,6 +465,24 @@ static int on_event(struct follow_state *f, const struct mig_opts *o,
 		f->have_last = true;
 		f->until =
 			time_mono_ns() + unconfirmed_wait_ms() * NSEC_PER_MSEC;
+		return -1;
+	}
+	/* Handed over: the VM runs there and fetches its last pages. */
+	if (m->status == GODWIT_MIGRATION_POSTCOPY_ACTIVE) {
+		fprintf(stderr,
+			"godwit: migrate %s: post-copy: the VM runs at %s, which fetches its last pages from here\n",
+			o->vm, o->dest);
+		return -1;
+	}
+	/*
+	 * Migrated: as xl, return once the domain is gone here too (godwitd
+	 * drops it when its VMM ends, moments later), so that what comes
+	 * next (a migration back) finds it gone. Bounded: DONE_WAIT_MS.
+	 */
+	if (m->status == GODWIT_MIGRATION_COMPLETED && !f->direct) {
+		f->done = *m;
+		f->have_done = true;
+		f->until = time_mono_ns() + DONE_WAIT_MS * NSEC_PER_MSEC;
 		return -1;
 	}
 	if (m->status != GODWIT_MIGRATION_ACTIVE)
@@ -394,6 +495,8 @@ static int on_silence(struct follow_state *f, struct godwit_conn **cp,
 		      const struct mig_opts *o, const struct follow_vm *w,
 		      int rc)
 {
+	if (f->have_done)
+		return outcome(o, &f->done, f->tty);
 	if (rc == -ETIMEDOUT && f->have_last)
 		return outcome(o, &f->last, f->tty);
 	if (!f->direct) {
@@ -432,7 +535,7 @@ static int follow(struct godwit_conn **cp, const struct mig_opts *o,
 			time_mono_ns() + PROGRESS_EVERY_MS * NSEC_PER_MSEC;
 	for (;;) {
 		until = f.until;
-		if (f.next_tick && !f.have_last &&
+		if (f.next_tick && !f.have_last && !f.have_done &&
 		    (!until || f.next_tick < until))
 			until = f.next_tick;
 		rc = follow_next_event_until(*cp, until, &ev);
@@ -563,4 +666,42 @@ int cmd_migrate_resolve(int argc, char **argv)
 			"godwit: %s discarded here as migrated away; the destination is trusted to run it\n",
 			dom);
 	return CLI_OK;
+}
+
+/*
+ * godwit migrate-recover DOMAIN [SOURCE[:PORT]]: on the destination, a
+ * post-copy whose connections to the source broke (the VM is paused
+ * until then) connects again, to where it was or to SOURCE, and goes on.
+ */
+int cmd_migrate_recover(int argc, char **argv)
+{
+	struct godwit_result res = GODWIT_RESULT_INIT;
+	bool help = false;
+	struct route r;
+	int rc, i;
+
+	for (i = 1; i < argc; i++)
+		help |= !strcmp(argv[i], "-h") || !strcmp(argv[i], "--help");
+	if (help || argc < 2 || argc > 3 || argv[1][0] == '-') {
+		fprintf(help ? stdout : stderr,
+			"usage: godwit migrate-recover DOMAIN [SOURCE[:PORT]]\n"
+			"Reconnect a post-copy migration whose connections to the source broke\n"
+			"(run on the destination, where the VM waits paused).\n");
+		return help ? CLI_OK : CLI_USAGE;
+	}
+	if (route_open(&r, "migrate-recover", argv[1], false))
+		return CLI_FAIL;
+	/* Answered once the attempt is over: connected, or why not. */
+	rc = route_wait(&r, "migrate-recover",
+			godwit_migrate_recover(
+				r.c, argv[1], argc == 3 ? argv[2] : NULL, 60000,
+				godwit_result_fn, &res, r.err, sizeof(r.err)),
+			&res);
+	godwit_result_release(&res);
+	route_close(&r);
+	if (!rc)
+		fprintf(stderr,
+			"godwit: %s: post-copy reconnected; the VM runs again\n",
+			argv[1]);
+	return rc;
 }

@@ -1,6 +1,7 @@
 /*
- * Verbs that act on a running domain: pause, unpause, reboot, save. Each goes
- * through godwitd or straight to the VM's control socket (route.h).
+ * Verbs that act on a running domain: pause, unpause, announce, reboot,
+ * save. Each goes through godwitd or straight to the VM's control socket
+ * (route.h).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -56,6 +57,12 @@ int cmd_pause(int argc, char **argv)
 int cmd_unpause(int argc, char **argv)
 {
 	return simple(argc, argv, GODWIT_VERB_UNPAUSE, "unpaused");
+}
+
+/* QMP announce-self with QEMU's defaults: 5 rounds over 800 ms. */
+int cmd_announce(int argc, char **argv)
+{
+	return simple(argc, argv, GODWIT_VERB_ANNOUNCE, "announced");
 }
 
 /* xl reboot: godwitd's on_reboot (restart by default) builds it again. */

@@ -9,6 +9,7 @@
 #include "common/compiler.h"
 #include "common/log.h"
 #include "toolstack/cli/cli.h"
+#include "toolstack/cli/cmd_disk.h"
 #include "tools/inspect.h"
 
 /* The VMM's options (vmopts.c) that restore and migrate-receive share. */
@@ -38,6 +39,8 @@ static const struct cli_verb verbs[] = {
 	  CLI_DOMAIN },
 	{ "unpause", cmd_unpause, "DOMAIN", "resume a paused domain", "",
 	  CLI_DOMAIN },
+	{ "announce", cmd_announce, "DOMAIN",
+	  "tell the network where a domain's NICs are (RARP)", "", CLI_DOMAIN },
 	{ "shutdown", cmd_shutdown, "[-w] [-a] DOMAIN",
 	  "press a domain's power button", "-w --wait -a -F", CLI_DOMAIN },
 	{ "destroy", cmd_destroy, "DOMAIN", "end a domain at once", "",
@@ -47,16 +50,20 @@ static const struct cli_verb verbs[] = {
 	{ "save", cmd_save, "[-c] [-p] [-q] DOMAIN FILE",
 	  "save a domain to a file", "-c -p -q -D", CLI_DOMAIN_FILE },
 	{ "restore", cmd_restore, "[-p] [-F] FILE [OPTIONS]",
-	  "restore a saved domain", "-F -d -e " VMM_OPTS, CLI_FILE },
+	  "restore a saved domain", "-F -d -e --lazy " VMM_OPTS, CLI_FILE },
 	{ "migrate", cmd_migrate, "[OPTIONS] DOMAIN HOST[:PORT]",
 	  "live-migrate a domain to another host",
 	  "--no-live --live --bandwidth= --downtime= --max-rounds= "
 	  "--stall-timeout= --paused-margin= --verbose --debug -q --quiet "
-	  "-e -s= -C=f -p",
+	  "-e -s= -C=f -p --converge=throttle|postcopy|auto|none --postcopy "
+	  "--receive-command= --tls --tls-dir=f --tls-name=",
 	  CLI_DOMAIN },
 	{ "migrate-resolve", cmd_migrate_resolve,
 	  "DOMAIN --resume-here|--discard",
 	  "settle a migration left unconfirmed", "--resume-here --discard",
+	  CLI_DOMAIN },
+	{ "migrate-recover", cmd_migrate_recover, "DOMAIN [SOURCE[:PORT]]",
+	  "reconnect a post-copy migration whose connection broke", "",
 	  CLI_DOMAIN },
 	{ "job-info", cmd_job_info, "[--json] DOMAIN",
 	  "show a domain's save or migration", "--json", CLI_DOMAIN },
@@ -65,14 +72,19 @@ static const struct cli_verb verbs[] = {
 	{ "run", cmd_run, "[OPTIONS] [CONFIG]", "run a VM in the foreground",
 	  "--kernel=f --initrd=f --cmdline= --memory= --vcpus= "
 	  "--cpu=host|x86-64-v1|x86-64-v2|x86-64-v3|x86-64-v4 --name= "
-	  "--disk= " VMM_OPTS,
+	  "--disk= --vif= " VMM_OPTS,
 	  CLI_FILE },
 	{ "migrate-receive", cmd_migrate_receive, "[OPTIONS]",
 	  "accept one migration and run the VM in the foreground",
 	  "--listen= --incoming-fd= --reject-name= --stall-timeout= "
-	  "--arrival-id= --outcome-file=f --linger= " VMM_OPTS,
+	  "--arrival-id= --outcome-file=f --linger= --stdio --tls --tls-dir=f "
+	  "--tls-allow= " VMM_OPTS,
 	  CLI_NONE },
 	{ "inspect", inspect_main, "FILE", "validate and describe a stream", "",
+	  CLI_FILE },
+	{ "disk-create", cmd_disk_create, "[OPTIONS] FILE [SIZE]",
+	  "create a qcow2 image",
+	  "-b=f --backing=f -F=raw|qcow2 --backing-format=raw|qcow2 -c= --cluster-size=",
 	  CLI_FILE },
 };
 

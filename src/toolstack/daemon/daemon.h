@@ -65,6 +65,12 @@ struct gwd_reloc_opts {
 	uint16_t port;
 	char hosts_allow[2048]; /* space-separated extended regexps */
 	unsigned int header_ms; /* a stream header must come within this */
+	/* TLS (reloc_tls.h): credentials in tls_dir, allowed client
+	 * certificate names (DN or CN; none: any the CA signed) */
+	bool tls;
+	char tls_dir[PATH_MAX];
+	const char *tls_allow[16];
+	unsigned int nr_tls_allow;
 };
 #define GWD_RELOC_HEADER_MS_DEFAULT 10000
 
@@ -342,6 +348,9 @@ enum rpc_reply_kind ctl_job_info(struct rpc_request *req,
 enum rpc_reply_kind ctl_job_abort(struct rpc_request *req,
 				  struct json_object *args,
 				  struct rpc_reply *reply);
+enum rpc_reply_kind ctl_migrate_recover(struct rpc_request *req,
+					struct json_object *args,
+					struct rpc_reply *reply);
 enum rpc_reply_kind ctl_migrate_resolve(struct rpc_request *req,
 					struct json_object *args,
 					struct rpc_reply *reply);

@@ -111,9 +111,9 @@ static void test_old_prefixes(void **state)
 	disk_is("host:port/x,xvda,w",
 		DISK(.target = "host:port/x", .vdev = "xvda"));
 	disk_refused("qcow:/img/a,xvda,w",
-		     "format \"qcow\" is not supported (only raw)");
+		     "format \"qcow\" is not supported (raw or qcow2)");
 	disk_refused("tap:vhd:/img/a,xvda,w",
-		     "format \"vhd\" is not supported (only raw)");
+		     "format \"vhd\" is not supported (raw or qcow2)");
 	disk_refused("foo:/img/a,xvda,w", "unknown prefix \"foo:\"");
 	disk_refused("raw:qcow2:/img/a,xvda,w", "format given twice");
 	disk_refused("iscsi:x,xvda,w,script=block-a", "script given twice");
@@ -178,12 +178,12 @@ static void test_refused(void **state)
 		"specification=xen,/a,raw,xvda",
 		"specification xen is not supported (godwit disks are virtio)");
 	disk_refused("/a,qed,xvda",
-		     "format \"qed\" is not supported (only raw)");
+		     "format \"qed\" is not supported (raw or qcow2)");
 	disk_refused("/a,vmdk,xvda,rw",
-		     "unknown format \"vmdk\" (only raw is supported)");
+		     "unknown format \"vmdk\" (raw or qcow2 are supported)");
 	/* Three items: xm's order only when the third is an access mode. */
 	disk_refused("/a,vmdk,xvda",
-		     "unknown format \"vmdk\" (only raw is supported)");
+		     "unknown format \"vmdk\" (raw or qcow2 are supported)");
 }
 
 static void test_warnings(void **state)
@@ -216,12 +216,11 @@ static void test_add_disk(void **state)
 	assert_int_equal(c->nr_disks, 2);
 	assert_string_equal(c->disks[1].target, "/dev/loop0");
 	assert_true(c->disks[1].readonly);
-	assert_int_equal(domain_config_add_disk(c, "--disk", "/b,qcow2,xvdc",
-						&d),
+	assert_int_equal(domain_config_add_disk(c, "--disk", "/b,vhd,xvdc", &d),
 			 -EINVAL);
 	assert_string_equal(
 		d.error,
-		"--disk \"/b,qcow2,xvdc\": format \"qcow2\" is not supported (only raw)");
+		"--disk \"/b,vhd,xvdc\": format \"vhd\" is not supported (raw or qcow2)");
 	assert_int_equal(domain_config_add_disk(c, "--disk", "/b,raw,xvda", &d),
 			 -EINVAL);
 	assert_string_equal(

@@ -50,7 +50,14 @@ void st_wait(struct disk_queue *q, const unsigned int *count,
 int st_do(struct disk_queue *q, enum disk_op op, uint64_t offset, void *buf,
 	  uint64_t len, unsigned int flags);
 
+/* Run a shell command (printf-style); its exit status, -1 if killed. */
+int st_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Is qemu-img installed? (Tests that need it skip loudly without.) */
+bool st_have_qemu_img(void);
+
 int storage_test_io(void);
 int storage_test_open(void);
+int storage_test_qcow2(void);
+int storage_test_qcow2_interop(void);
 
 #endif

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <linux/loop.h>
@@ -224,11 +225,31 @@ int st_do(struct disk_queue *q, enum disk_op op, uint64_t offset, void *buf,
 	return req.result;
 }
 
+int st_sh(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	r = system(cmd);
+	return r < 0 || !WIFEXITED(r) ? -1 : WEXITSTATUS(r);
+}
+
+bool st_have_qemu_img(void)
+{
+	return st_sh("qemu-img --version >/dev/null 2>&1") == 0;
+}
+
 int main(void)
 {
 	int failed = 0;
 
 	failed += storage_test_io();
 	failed += storage_test_open();
+	failed += storage_test_qcow2();
+	failed += storage_test_qcow2_interop();
 	return failed ? 1 : 0;
 }
