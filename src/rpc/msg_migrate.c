@@ -194,6 +194,8 @@ static int migrate_check(void *msg, char *why, size_t whylen)
 		return why_set(
 			why, whylen, -EINVAL,
 			"migrate: 'resume' (QEMU's post-copy recovery) is not supported: godwit's is migrate-recover");
+	/* Read and judged: like host and port, never passed on. */
+	a->blk = a->inc = a->detach = a->resume = a->has_qemu = false;
 	/* Post-copy's page connections are plain TCP to the source. */
 	if ((a->ssh[0] || !strncmp(a->uri, "ssh:", 4) || a->tls) &&
 	    (a->postcopy ||
@@ -216,9 +218,10 @@ static int migrate_check(void *msg, char *why, size_t whylen)
 	if (!a->uri[0])
 		return why_set(why, whylen, -EINVAL,
 			       "migrate: 'uri' (HOST[:PORT]) is required");
+	/* A bracket inside the host would not read back as the same. */
 	if (net_parse_hostport(hp, a->host, sizeof(a->host), &port,
 			       RPC_MIGRATE_PORT_DEFAULT) ||
-	    !a->host[0] || !port)
+	    !a->host[0] || !port || strpbrk(a->host, "[]"))
 		return why_set(
 			why, whylen, -EINVAL,
 			"migrate: bad destination '%.64s' (expected HOST[:PORT] or tcp:HOST:PORT)",

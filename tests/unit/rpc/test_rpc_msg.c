@@ -142,6 +142,10 @@ static void test_migrate_refused(void **state)
 	assert_refused(
 		&rpc_msg_migrate, "{\"uri\": \"a:b:c\"}",
 		"migrate: bad destination 'a:b:c' (expected HOST[:PORT] or tcp:HOST:PORT)");
+	/* fuzz_msg: "[R" as a host was made "[R:8002", which reads as none. */
+	assert_refused(
+		&rpc_msg_migrate, "{\"uri\": \"[[R]\"}",
+		"migrate: bad destination '[[R]' (expected HOST[:PORT] or tcp:HOST:PORT)");
 	assert_refused(
 		&rpc_msg_migrate, "{\"uri\": \"h\", \"max-rounds\": 0}",
 		"migrate: 'max-rounds' must be an integer from 1 to 10000");
