@@ -192,9 +192,8 @@ void rec_hdr_init(struct rec_hdr *h, uint32_t type, uint32_t length,
 bool rec_type_known(uint32_t type)
 {
 	return type <= REC_DEVICE || type == REC_POSTCOPY ||
-	       type == REC_LEASE ||
-	       type == REC_ROUND || type == REC_SAVE_INFO ||
-	       type == REC_PADDING;
+	       type == REC_LEASE || type == REC_ROUND ||
+	       type == REC_SAVE_INFO || type == REC_PADDING;
 }
 
 int rec_hdr_check(const struct rec_hdr *h, uint32_t version, uint32_t seq,
