@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Copy the tables of bench/results/{boot,save-restore,migrate,net}.md into
+"""Copy the tables of bench/results/{boot,save-restore,migrate,blk,
+ping-pong-200,net}.md into
 README.md, between the <!-- bench:start --> and <!-- bench:end -->
 markers, so the README shows the latest full run. run-all.sh calls it
 after a full (not --quick) run."""
@@ -14,6 +15,9 @@ SECTIONS = [
     ("Boot", "boot.md"),
     ("Save and restore", "save-restore.md"),
     ("Live migration", "migrate.md"),
+    ("Disk (virtio-blk)", "blk.md"),
+    ("Disk through 200 live migrations (make ping-pong-200)",
+     "ping-pong-200.md"),
     ("A service through live migration", "net.md"),
 ]
 
@@ -30,7 +34,7 @@ def tables_of(md):
         if line.startswith("### "):
             out.append("#" + line)
         elif line.startswith("|") or line.startswith("Goals") or \
-                re.match(r"^\d+ rep|^Machine limit", line):
+                re.match(r"^\d+ rep|^\d+ migrations|^Machine limit", line):
             out.append(line)
         elif out and out[-1] != "":
             out.append("")
