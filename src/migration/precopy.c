@@ -230,6 +230,10 @@ static int pause_vm(struct precopy *pc)
 	pc->res->pause_mono_ns = time_mono_ns();
 	pc->res->pause_real_ns = time_real_ns();
 	rc = vm_pause(pc->vm);
+	log_debug(
+		"downtime: vCPUs parked, devices quiet at +%llu us",
+		(unsigned long long)((time_mono_ns() - pc->res->pause_mono_ns) /
+				     1000));
 	/* Atomic: the monitor's loop thread reports "finish-migrate". */
 	__atomic_store_n(&pc->res->paused, rc == 0, __ATOMIC_RELAXED);
 	return rc ? stream_set_error(pc->s, rc) : 0;
