@@ -438,11 +438,15 @@ def goals(data):
         bd = [x["blackout_minus_downtime_ms"] for x in fair]
         wd = [x["wire_minus_downtime_ms"] for x in fair
               if x["wire_minus_downtime_ms"] is not None]
-        words.append("blackout at most the downtime + 2 ms (%d of %d moves "
-                     "with a guest that kept up): **%s** (over by %s ms; on "
-                     "the wire %s ms)" % (
-                         len(fair), len(runs), report.goal_word(
-                             max(bd) <= 2.0),
+        # The aim is set at 1 kHz, whose request spacing (1 ms) it
+        # holds; at a lower rate a gap also waits for the next request.
+        spacing = max(0.0, 1000.0 / data["config"]["hz"] - 1.0)
+        words.append("blackout at most the downtime + 2 ms%s (%d of %d "
+                     "moves with a guest that kept up): **%s** (over by %s "
+                     "ms; on the wire %s ms)" % (
+                         " + %.0f ms of request spacing" % spacing
+                         if spacing else "", len(fair), len(runs),
+                         report.goal_word(max(bd) <= 2.0 + spacing),
                          ", ".join("%.2f" % v for v in bd),
                          ", ".join("%.2f" % v for v in wd)))
         lo = [x["lost_outside_blackout"] for x in fair]
@@ -470,7 +474,8 @@ def main():
                    help="seconds of the steady RTT run (default 10)")
     p.add_argument("--hz", type=int, default=1000,
                    help="client rate (default 1000; results net-<hz>hz.* "
-                   "for another)")
+                   "for another; the blackout aim then allows for the "
+                   "spacing of requests beyond 1 ms)")
     args = p.parse_args()
     global HZ
     HZ = args.hz
