@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Copy the tables of bench/results/{boot,save-restore,migrate,blk,
-ping-pong-200,net}.md into
+ping-pong-200,net,net-100hz}.md into
 README.md, between the <!-- bench:start --> and <!-- bench:end -->
 markers, so the README shows the latest full run. run-all.sh calls it
 after a full (not --quick) run."""
@@ -19,6 +19,7 @@ SECTIONS = [
     ("Disk through 200 live migrations (make ping-pong-200)",
      "ping-pong-200.md"),
     ("A service through live migration", "net.md"),
+    ("A service through live migration, client at 100 Hz", "net-100hz.md"),
 ]
 
 
