@@ -27,8 +27,9 @@ too much for the host at that moment, the blackout and the losses are
 not judged (queueing in the saturated guest, not the move, would decide
 them; the run says so loudly); every other check still is. Load changes
 by the second, so it is measured again before each move: a move whose
-guest lost requests or answered slower than that mark in the second
-before it is not judged either (said per move)."""
+guest answered slower than that mark in the second before it is not
+judged either (said per move); a loss while the guest kept up always
+fails."""
 
 import json
 import os
@@ -255,14 +256,14 @@ def judge_all(svc, hops, base, seg):
         # segment would send requests to the old host until its entry
         # aged out (300 s), or until the guest next spoke.
         h["before_ms"] = svc.gap(h["t0"] - 0.25, h["t0"])[0]
-        # Load changes by the second: a guest that fell behind in the
-        # second before this move (losses, p99 over the saturation
-        # mark) is queueing, and its queue, not the move, decides the
-        # gap; that move's timing is not judged (said in the report).
+        # Load changes by the second: a guest that answered slower than
+        # the saturation mark in the second before this move is
+        # queueing, and its queue, not the move, decides the gap and
+        # its losses; that move is not judged (said in the report). A
+        # loss while the guest kept up is never excused.
         since = windows[-2][1] + 0.05 if i else h["t0"] - 1.0
         p99, lost = svc.steady(h["t0"], min(1.0, h["t0"] - since))
-        h["judged"] = base["timing"] and lost == 0 and \
-            p99 <= SATURATED_P99_MS
+        h["judged"] = base["timing"] and p99 <= SATURATED_P99_MS
         if not h["judged"]:
             excused.append((since, end))
         allow = h["downtime_ms"] + max(h["before_ms"], base["rtt_p99_ms"]) \
