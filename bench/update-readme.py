@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Copy the tables of bench/results/{boot,save-restore,migrate,
-migrate-secure,net}.md into README.md, between the <!-- bench:start -->
-and <!-- bench:end --> markers, so the README shows the latest full run.
-run-all.sh calls it after a full (not --quick) run."""
+migrate-secure,blk,ping-pong-200,net,net-100hz}.md into README.md,
+between the <!-- bench:start --> and <!-- bench:end --> markers, so the
+README shows the latest full run. run-all.sh calls it after a full (not
+--quick) run."""
 
 import os
 import re
@@ -15,7 +16,11 @@ SECTIONS = [
     ("Save and restore", "save-restore.md"),
     ("Live migration", "migrate.md"),
     ("Live migration over TLS and ssh", "migrate-secure.md"),
+    ("Disk (virtio-blk)", "blk.md"),
+    ("Disk through 200 live migrations (make ping-pong-200)",
+     "ping-pong-200.md"),
     ("A service through live migration", "net.md"),
+    ("A service through live migration, client at 100 Hz", "net-100hz.md"),
 ]
 
 
@@ -31,7 +36,7 @@ def tables_of(md):
         if line.startswith("### "):
             out.append("#" + line)
         elif line.startswith("|") or line.startswith("Goals") or \
-                re.match(r"^\d+ rep|^Machine limit", line):
+                re.match(r"^\d+ rep|^\d+ migrations|^Machine limit", line):
             out.append(line)
         elif out and out[-1] != "":
             out.append("")

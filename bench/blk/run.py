@@ -340,7 +340,8 @@ def goals(summ):
     }
 
 
-def markdown(summ, args, g):
+def markdown(summ, args, g, load=None):
+    load = load or {}
     rows = []
     for case in CASES:
         get = {r: summ["%s | %s" % (case[0], r)] for r in RUNNERS}
@@ -360,7 +361,10 @@ def markdown(summ, args, g):
                       fmt_tail(summ["in_flight | " + tag], 0),
                       fmt_tail(summ["downtime_ms | " + tag])])
     return ("## Disk (virtio-blk)\n\n%d rep(s); median (min-max) of the "
-            "guest's figures.\n\n" % args.reps +
+            "guest's figures; load average during the run %s to %s (max %s)"
+            " on 2 CPUs.\n\n" % (args.reps, load.get("loadavg1_start"),
+                                  load.get("loadavg1_end"),
+                                  load.get("loadavg1_max")) +
             report.table(["case", "unit"] + RUNNERS +
                          ["godwit/best QEMU", "godwit/fio"], rows) +
             "\n\n### Quiesce and downtime\n\n%d migrations each; min / "
@@ -404,7 +408,8 @@ def main():
                        "fio_seconds": args.seconds, "hops": args.hops,
                        "memory_mib": MEMORY, "qemu_cpu": vmm.qemu_cpu()},
             "samples": samples, "hops": hops, "summary": summ, "goals": g}
-    report.write(NAME, data, markdown(summ, args, g), args.out)
+    report.write(NAME, data, markdown(summ, args, g, m.get("load")),
+                 args.out)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -151,9 +152,23 @@ void devreg_resume_all(struct dev_registry *r)
 			r->devs[i].type->resume(r->devs[i].dev);
 }
 
+/*
+ * Fault injection for the kvm suite: GODWIT_TEST_QUIESCE_MS=MS makes
+ * every pause's quiesce take that much longer, as an I/O thread that a
+ * loaded host is slow to park does. Unset in normal use.
+ */
+static void devreg_test_slow(void)
+{
+	const char *ms = getenv("GODWIT_TEST_QUIESCE_MS");
+
+	if (ms)
+		usleep((useconds_t)atoi(ms) * 1000u);
+}
+
 static void devreg_paused(void *opaque)
 {
 	devreg_quiesce_all(opaque);
+	devreg_test_slow();
 }
 
 static void devreg_resuming(void *opaque)

@@ -438,10 +438,20 @@ static int step(struct precopy *pc, enum precopy_step st)
 
 static int pause_vm(struct precopy *pc)
 {
-	int rc = vm_pause(pc->vm);
+	int rc;
 
+	/*
+	 * The downtime starts as the vCPUs are asked to stop: parking them
+	 * and quiescing the devices (which can wait tens of ms for a busy
+	 * I/O thread on a loaded host) is time the guest does not run.
+	 */
 	pc->res->pause_mono_ns = time_mono_ns();
 	pc->res->pause_real_ns = time_real_ns();
+	rc = vm_pause(pc->vm);
+	log_debug(
+		"downtime: vCPUs parked, devices quiet at +%llu us",
+		(unsigned long long)((time_mono_ns() - pc->res->pause_mono_ns) /
+				     1000));
 	/* Atomic: the monitor's loop thread reports "finish-migrate". */
 	__atomic_store_n(&pc->res->paused, rc == 0, __ATOMIC_RELAXED);
 	if (pc->p->counters)

@@ -8,8 +8,8 @@ migration link) while the client sends numbered UDP requests at 1 kHz
 (gw-net-client) and a sniffer on the segment notes every frame the VM's
 MAC sends and from which host.
 
-Per move, measured and checked: the blackout (the longest gap between
-answers) against the downtime godwit reports; requests lost only while
+Per move, measured and checked: the blackout (the gap between answers
+that holds the destination's RARP) against the downtime godwit reports; requests lost only while
 the service was dark, none duplicated or reordered (the guest's own
 numbering has no gap either); the segment's forwarding table has the MAC
 on the destination's port afterwards, and the first frame from the MAC
@@ -25,7 +25,11 @@ over 20 ms, or losses) the run uses 250 Hz, else 100 Hz, and says so;
 the checks stay as strict, only the spacing changes. If even 100 Hz is
 too much for the host at that moment, the blackout and the losses are
 not judged (queueing in the saturated guest, not the move, would decide
-them; the run says so loudly); every other check still is."""
+them; the run says so loudly); every other check still is. Load changes
+by the second, so it is measured again before each move: a move whose
+guest answered slower than that mark in the second before it is not
+judged either (said per move); a loss while the guest kept up always
+fails."""
 
 import json
 import os
@@ -93,6 +97,30 @@ class Service:
             prev = r
         return best
 
+    def gap_around(self, t):
+        """The gap between consecutive answers that holds t (ms, start,
+        end), or None."""
+        for a, b in zip(self.replies, self.replies[1:]):
+            if a[3] <= t < b[3]:
+                return ((b[3] - a[3]) * 1000, a[3], b[3])
+        return None
+
+    def steady(self, t0, seconds=1.0):
+        """The guest just before t0 (requests sent in the last seconds
+        before it, but 50 ms): p99 round trip (ms) and requests lost. The
+        load here changes by the second; the baseline was before the run."""
+        lo, hi = t0 - seconds, t0 - 0.05
+        first = self.replies[0][2] - (self.replies[0][0] - 1) / self.hz
+        rtts = sorted((r - s) * 1000 for _, _, s, r in self.replies
+                      if lo <= s < hi)
+        answered = {q for q, _, s, _ in self.replies if lo <= s < hi}
+        lost = [q for q in range(1, self.summary["sent"] + 1)
+                if lo <= first + (q - 1) / self.hz < hi and
+                q not in answered]
+        p99 = rtts[min(len(rtts) - 1, int(0.99 * len(rtts)))] \
+            if rtts else float("inf")
+        return p99, len(lost)
+
     def lost_outside(self, windows, slack):
         """Requests never answered whose sending falls in no window."""
         answered = {req for req, _, _, _ in self.replies}
@@ -132,11 +160,27 @@ def baseline_rate(env, seg):
         print("    the guest is saturated at %d Hz on this host (p99 %.1f "
               "ms, %d lost, load %s)" % (hz, s["rtt_p99_ms"], s["lost"],
                                          load), flush=True)
+        drained(seg)
     print("    running at %d Hz: baseline rtt median %.3f ms, p99 %.3f ms%s"
           % (hz, s["rtt_median_ms"], s["rtt_p99_ms"], "" if s["timing"] else
              "; TIMING NOT JUDGED (the host is too busy for the guest)"),
           flush=True)
     return hz, s
+
+
+def drained(seg):
+    """Until the guest answers a ping within SATURATED_P99_MS (10 s at
+    most): a saturated run leaves requests queued in the tap and the
+    guest, and the next, slower rate would measure that backlog (after
+    1 kHz, 250 Hz once lost all its 500 and 100 Hz saw a median of 669
+    ms)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        r = seg.run("c", ["ping", "-c", "1", "-W", "2", GUEST_IP])
+        m = re.search(r"time=([\d.]+) ms", r.stdout)
+        if m and float(m.group(1)) <= SATURATED_P99_MS:
+            return
+        time.sleep(0.2)
 
 
 def start(env, seg, name="on-a"):
@@ -187,12 +231,19 @@ def judge_all(svc, hops, base, seg):
     check(s["duplicated"] == 0 and s["reordered"] == 0 and
           s["guest_gaps"] == 0, "client: %s" % s)
     slack = base["rtt_p99_ms"] / 1000 + 0.002
-    windows = []
+    windows, excused = [], []
     for i, h in enumerate(hops):
         end = hops[i + 1]["t0"] if i + 1 < len(hops) else h["t1"] + 1
-        h["blackout_ms"], a, b = svc.gap(h["t0"], min(h["t1"] + 1, end))
+        rarp = moved(svc, h, end)
+        # The move's blackout: the gap between answers that holds the
+        # destination's RARP (sent just before its vCPUs start, inside
+        # the dark time), not the longest gap near it: on a loaded host
+        # that is often a stall of the guest a second later.
+        g = svc.gap_around(rarp)
+        check(g, "move %d: no answers on both sides of the RARP" % h["hop"])
+        h["blackout_ms"], a, b = g
+        h["worst_gap_ms"] = svc.gap(h["t0"], min(h["t1"] + 1, end))[0]
         windows.append((a, b))
-        moved(svc, h, end)
         # The RARP goes out before the vCPUs start (the log line says by
         # how much; moved() sees it first on the new port): the network
         # never waits for the guest. The guest is asked to announce too.
@@ -205,13 +256,27 @@ def judge_all(svc, hops, base, seg):
         # segment would send requests to the old host until its entry
         # aged out (300 s), or until the guest next spoke.
         h["before_ms"] = svc.gap(h["t0"] - 0.25, h["t0"])[0]
+        # Load changes by the second: a guest that answered slower than
+        # the saturation mark in the second before this move is
+        # queueing, and its queue, not the move, decides the gap and
+        # its losses; that move is not judged (said in the report). A
+        # loss while the guest kept up is never excused.
+        since = windows[-2][1] + 0.05 if i else h["t0"] - 1.0
+        p99, lost = svc.steady(h["t0"], min(1.0, h["t0"] - since))
+        h["judged"] = base["timing"] and p99 <= SATURATED_P99_MS
+        if not h["judged"]:
+            excused.append((since, end))
         allow = h["downtime_ms"] + max(h["before_ms"], base["rtt_p99_ms"]) \
             + 2 * 1000 / svc.hz + 20
-        check(not base["timing"] or h["blackout_ms"] <= allow,
+        check(not h["judged"] or h["blackout_ms"] <= allow,
               "move %d: blackout %.1f ms, downtime %.2f ms, worst gap "
               "just before %.1f ms" % (h["hop"], h["blackout_ms"],
                                        h["downtime_ms"], h["before_ms"]))
-    lost = svc.lost_outside(windows, slack)
+        if base["timing"] and not h["judged"]:
+            print("    move %d: TIMING NOT JUDGED: the guest fell behind in "
+                  "the second before it (p99 %.1f ms, %d lost)"
+                  % (h["hop"], p99, lost), flush=True)
+    lost = svc.lost_outside(windows + excused, slack)
     check(not base["timing"] or not lost,
           "%d requests lost outside the blackouts: %s" %
           (len(lost), lost[:10]))
@@ -238,6 +303,7 @@ def moved(svc, h, end):
         if reply else None
     check(not late, "move %d: host %s sent %s after the RARP from %s" %
           (h["hop"], h["from"], late[:3], h["to"]))
+    return dst[0]["t"]
 
 
 def ms(v):
@@ -247,10 +313,11 @@ def ms(v):
 def report(hops, svc, hz):
     for h in hops:
         print("    move %2d %s->%s: downtime %6.2f ms, blackout %s ms "
-              "(source's last frame to RARP %s, RARP to first answer %s); "
-              "RARP %d us before the vCPUs started" % (
+              "(worst gap near it %s; source's last frame to RARP %s, RARP "
+              "to first answer %s); RARP %d us before the vCPUs started" % (
                   h["hop"], h["from"], h["to"], h["downtime_ms"],
-                  ms(h.get("blackout_ms")), ms(h.get("src_last_to_rarp_ms")),
+                  ms(h.get("blackout_ms")), ms(h.get("worst_gap_ms")),
+                  ms(h.get("src_last_to_rarp_ms")),
                   ms(h.get("rarp_to_reply_ms")), h["before_resume_us"]),
               flush=True)
     s = svc.summary
@@ -334,6 +401,40 @@ def test_destination_killed_mid_migration(env):
         seg.remove()
 
 
+QUIESCE_MS = 300
+
+
+def test_downtime_counts_quiesce(env):
+    """The downtime godwit reports starts when the vCPUs are asked to
+    stop, not after the devices went quiet: with every quiesce made 300
+    ms slower (as a busy host's I/O thread is slow to park; once 32 ms
+    here), the client's blackout is that long, and so is the downtime
+    (it was not: 1-13 ms against blackouts of 12-119 ms)."""
+    seg = Segment(hosts=2)
+    try:
+        os.environ["GODWIT_TEST_QUIESCE_MS"] = str(QUIESCE_MS)
+        try:
+            vm = start(env, seg)
+        finally:
+            del os.environ["GODWIT_TEST_QUIESCE_MS"]
+        svc = Service(env, seg, 100)
+        time.sleep(0.5)
+        vm, h = hop(env, seg, vm, "a", "b", 0)
+        time.sleep(0.5)
+        svc.finish()
+        h["blackout_ms"] = svc.gap_around(moved(svc, h, time.monotonic()))[0]
+        print("    quiesce %d ms slower: downtime %.1f ms, blackout %.1f ms"
+              % (QUIESCE_MS, h["downtime_ms"], h["blackout_ms"]), flush=True)
+        check(h["blackout_ms"] >= QUIESCE_MS, "the slow quiesce did not "
+              "stop the service: blackout %.1f ms" % h["blackout_ms"])
+        check(h["downtime_ms"] >= QUIESCE_MS, "downtime %.2f ms, but the "
+              "devices alone took %d ms to go quiet while the VM was "
+              "paused" % (h["downtime_ms"], QUIESCE_MS))
+        vm.quit()
+    finally:
+        seg.remove()
+
+
 def test_old_host_stays_quiet(env):
     """Announcement rounds the source had going stop at the final pause:
     with the source still there after the handover (waiting 1.5 s for a
@@ -364,4 +465,5 @@ if __name__ == "__main__":
         print("SKIP: " + why)
         sys.exit(SKIP)
     main([test_there_and_back, test_destination_killed_mid_migration,
-          test_old_host_stays_quiet, test_ping_pong_20])
+          test_downtime_counts_quiesce, test_old_host_stays_quiet,
+          test_ping_pong_20])
