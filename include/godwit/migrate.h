@@ -22,6 +22,13 @@
 extern "C" {
 #endif
 
+/* How pages cross the wire (godwit(1), --compress). */
+enum godwit_compress {
+	GODWIT_COMPRESS_NONE,
+	GODWIT_COMPRESS_ZSTD, /* every page batch that shrinks */
+	GODWIT_COMPRESS_AUTO, /* when the link, not the CPU, is the bottleneck */
+};
+
 /* How to migrate: godwit_migrate_params_init gives godwit(1)'s defaults. */
 struct godwit_migrate_params {
 	const char *destination; /* HOST[:PORT] or tcp:HOST:PORT; port 8002 */
@@ -31,6 +38,8 @@ struct godwit_migrate_params {
 	int64_t max_rounds; /* pre-copy rounds at most (30) */
 	int64_t stall_timeout_ms; /* the destination silent this long: fail */
 	int64_t paused_margin_ms; /* 0: the downtime limit, at least 1 s */
+	enum godwit_compress compress; /* GODWIT_COMPRESS_NONE */
+	int64_t connections; /* page data over this many connections (1) */
 };
 void godwit_migrate_params_init(struct godwit_migrate_params *p);
 

@@ -134,7 +134,9 @@ static int send_round(struct precopy *pc, const struct bitmap *which,
 	bitmap_clear_all(&pc->dirty);
 	r->pages_sent = ps.normal + ps.zero;
 	r->duration_ns = MAX(time_mono_ns() - t0, 1ULL);
-	r->bandwidth_bps = (pc->s->offset - b0) * NSEC_PER_SEC / r->duration_ns;
+	/* Pages per second, compressed or not: what the policy weighs. */
+	r->bandwidth_bps = MAX(pc->s->offset - b0, ps.normal * PAGE_SIZE) *
+			   NSEC_PER_SEC / r->duration_ns;
 	pc->res->pages_sent += r->pages_sent;
 	rec = (struct rec_round){ .round = r->round,
 				  .pages_sent = r->pages_sent,
@@ -324,8 +326,10 @@ int precopy_send(struct stream *s, struct vm *vm, struct dev_registry *devs,
 	if (rc)
 		return stream_set_error(s, rc);
 	stream_set_rate_limit(s, p->bandwidth_bps);
-	rc = save_header(s, vm, config, config_len,
-			 p->live ? STREAM_F_LIVE : 0);
+	rc = compress_attach(s, p->compress);
+	if (!rc)
+		rc = save_header(s, vm, config, config_len,
+				 p->live ? STREAM_F_LIVE : 0);
 	if (!rc && p->live)
 		rc = precopy_rounds(&pc);
 	if (!rc && p->live)
@@ -349,6 +353,7 @@ int precopy_send(struct stream *s, struct vm *vm, struct dev_registry *devs,
 	 * handover, or before resuming the VM after a failure.
 	 */
 	bitmap_destroy(&pc.dirty);
+	compress_detach(s, &res->compress);
 	res->bytes = s->offset - off0;
 	return rc;
 }

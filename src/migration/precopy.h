@@ -18,6 +18,7 @@
 #include "common/compiler.h"
 #include "devices/registry.h"
 #include "format/stream_format.h"
+#include "migration/compress.h"
 #include "migration/policy.h"
 #include "migration/transport/stream.h"
 
@@ -42,6 +43,8 @@ struct precopy_params {
 	unsigned int max_rounds;
 	/* Margin on the downtime limit for the paused phase; 0: default. */
 	uint64_t paused_margin_ns;
+	enum compress_mode compress; /* page batches: raw, zstd, or auto */
+	unsigned int connections; /* page data over this many (0, 1: one) */
 	precopy_step_fn step; /* NULL: no step callback */
 	void *step_opaque;
 };
@@ -74,6 +77,7 @@ struct precopy_result {
 	bool have_peer_msg;
 	struct handover_msg peer_msg;
 	uint64_t catchup_ns; /* waiting for the destination to catch up */
+	struct compress_counters compress; /* what compression did */
 };
 
 /* Called on the migration thread after each round. */

@@ -232,6 +232,18 @@ static int handle_page_data(struct restore_ctx *c)
 	return rc;
 }
 
+/* Pages over several connections: this reader takes one. */
+static int handle_connections(struct restore_ctx *c)
+{
+	int rc = read_checked_body(c);
+
+	if (rc)
+		return rc;
+	return fail_why(
+		c,
+		"the stream comes over several connections, this destination takes one (migrate with --connections 1)");
+}
+
 /* The stream is whole (counted and digested) and the state complete. */
 static int handle_end(struct restore_ctx *c)
 {
@@ -250,6 +262,10 @@ static int process_record(struct restore_ctx *c)
 		return handle_end(c);
 	case REC_PAGE_DATA:
 		return handle_page_data(c);
+	case REC_PAGE_ZSTD:
+		return handle_page_data(c);
+	case REC_CONNECTIONS:
+		return handle_connections(c);
 	case REC_VCPU_REGS:
 	case REC_VCPU_SREGS:
 	case REC_VCPU_XSAVE:
@@ -339,6 +355,8 @@ int restore_records(struct stream *s, const struct stream_header *h,
 	else
 		rc = read_records(&c);
 	res->pages_data = c.prx.data_pages;
+	res->zstd_batches = c.prx.zstd_batches;
+	res->zstd_bytes = c.prx.zstd_bytes;
 	ctx_destroy(&c);
 	res->bytes = s->offset - off0;
 	res->duration_ns = time_mono_ns() - start;

@@ -22,11 +22,13 @@ struct vm;
 struct vmstate_rx;
 struct guest_mem;
 
-#define RESTORE_NR_TYPES (REC_DEVICE + 1) /* the mandatory record types */
+#define RESTORE_NR_TYPES (REC_CONNECTIONS + 1) /* mandatory record types */
 
 struct restore_result {
 	uint64_t pages; /* page entries, with data or ZERO */
 	uint64_t pages_data; /* of which with data */
+	uint64_t zstd_batches; /* PAGE_ZSTD records */
+	uint64_t zstd_bytes; /* their zstd frames' bytes */
 	uint64_t records; /* END included */
 	uint64_t count[RESTORE_NR_TYPES]; /* per mandatory record type */
 	uint64_t optional; /* optional records (ROUND, SAVE_INFO, ...) */

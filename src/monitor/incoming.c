@@ -191,9 +191,10 @@ int monitor_incoming_load(struct monitor *m)
 		return fail(m, &err);
 	if (restore_vm(&in->stream, &m->vm, &m->devs, &in->hdr, &res, &err))
 		return fail(m, &err);
-	log_info("vm %s: restored %llu pages (%llu MiB of stream) in %llu ms",
+	log_info("vm %s: restored %llu pages (%llu MiB of stream%s) in %llu ms",
 		 m->cfg.name, (unsigned long long)res.pages,
 		 (unsigned long long)(res.bytes >> 20),
+		 res.zstd_batches ? ", zstd" : "",
 		 (unsigned long long)(res.duration_ns / NSEC_PER_MSEC));
 	return 0;
 }

@@ -19,6 +19,11 @@
 #include "common/util.h"
 #include "rpc/msg_migrate.h"
 
+_Static_assert((int)COMPRESS_NONE == (int)RPC_COMPRESS_NONE &&
+		       (int)COMPRESS_ZSTD == (int)RPC_COMPRESS_ZSTD &&
+		       (int)COMPRESS_AUTO == (int)RPC_COMPRESS_AUTO,
+	       "compress modes");
+
 /* The arguments as rpc/msg_migrate.h defines them, into the job. */
 static enum rpc_reply_kind mig_parse(struct mig_job *job,
 				     struct json_object *args,
@@ -39,6 +44,8 @@ static enum rpc_reply_kind mig_parse(struct mig_job *job,
 	job->params.paused_margin_ns =
 		(uint64_t)a.paused_margin_ms * NSEC_PER_MSEC;
 	job->stall_ms = a.stall_timeout_ms;
+	job->params.compress = (enum compress_mode)a.compress;
+	job->params.connections = a.connections;
 	return RPC_REPLY_LATER;
 }
 

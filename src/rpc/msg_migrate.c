@@ -16,6 +16,8 @@
 
 /* ---- migrate ---- */
 
+const char *const rpc_compress_names[] = { "none", "zstd", "auto", NULL };
+
 static const struct rpc_field migrate_fields[] = {
 	RPC_FIELD_STR("domain", struct rpc_migrate_args, domain,
 		      RPC_F_OMIT_EMPTY),
@@ -45,6 +47,10 @@ static const struct rpc_field migrate_fields[] = {
 		      stall_timeout_ms, 0, 100, MS_HOUR, RPC_STALL_MS_DEFAULT),
 	RPC_FIELD_INT("paused-margin-ms", struct rpc_migrate_args,
 		      paused_margin_ms, 0, 0, MS_HOUR, 0),
+	RPC_FIELD_ENUM("compress", struct rpc_migrate_args, compress, 0,
+		       rpc_compress_names, RPC_COMPRESS_NONE),
+	RPC_FIELD_INT("connections", struct rpc_migrate_args, connections, 0, 1,
+		      RPC_CONNECTIONS_MAX, 1),
 };
 
 /* host and port (godwitd's older form) as a uri to parse. */

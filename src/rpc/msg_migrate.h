@@ -3,7 +3,7 @@
  *
  *   migrate          {domain?, uri | host+port, live, bandwidth,
  *                     downtime-ms, max-rounds, stall-timeout-ms,
- *                     paused-margin-ms}                       command
+ *                     paused-margin-ms, compress, connections} command
  *   godwitd's answer {domain, domid, qmp, exit-file}           answer
  *   migrate-resolve  {domain?, action}                         command
  *   MIGRATION        {status, error?, downtime-ms?, total-time-ms,
@@ -37,6 +37,14 @@
 #define RPC_MIGRATE_ROUNDS_DEFAULT 30
 #define RPC_STALL_MS_DEFAULT 10000 /* no byte moved: the peer stalled */
 
+/* Page compression: "none", "zstd", "auto" (migration/compress.h). */
+enum rpc_compress {
+	RPC_COMPRESS_NONE,
+	RPC_COMPRESS_ZSTD,
+	RPC_COMPRESS_AUTO,
+};
+#define RPC_CONNECTIONS_MAX 16 /* the stream format's CONN_MAX */
+
 struct rpc_migrate_args {
 	char domain[RPC_DOMAIN_MAX]; /* godwitd only */
 	/*
@@ -55,8 +63,11 @@ struct rpc_migrate_args {
 	int64_t max_rounds;
 	int64_t stall_timeout_ms;
 	int64_t paused_margin_ms; /* 0: the downtime limit, at least 1 s */
+	int compress; /* enum rpc_compress */
+	int64_t connections; /* 1..RPC_CONNECTIONS_MAX */
 };
 extern const struct rpc_msg_type rpc_msg_migrate;
+extern const char *const rpc_compress_names[]; /* enum rpc_compress */
 
 /* godwitd's answer to migrate: whom to follow, and where if it goes. */
 struct rpc_migrate_started {

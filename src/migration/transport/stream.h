@@ -35,6 +35,7 @@
 #include "common/compiler.h"
 
 struct stream;
+struct page_compress;
 
 /* Which limit a -ETIMEDOUT came from (stream_error_text() says it). */
 enum stream_timeout {
@@ -104,6 +105,8 @@ struct stream {
 	uint32_t rec_chain;
 	uint64_t rec_count;
 	uint64_t rec_bytes;
+	/* Page batches written to this stream are offered to it (NULL: raw). */
+	struct page_compress *compress;
 	/* write rate limit (0: none), bytes per second */
 	uint64_t rate_limit;
 	uint64_t rate_start_ns;

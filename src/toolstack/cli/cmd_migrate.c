@@ -45,6 +45,10 @@ static void migrate_usage(FILE *f)
 		"                     seconds (default 10)\n"
 		"  --paused-margin MS the VM may stay paused for the downtime limit plus MS\n"
 		"                     (default: the limit, at least 1000); then it resumes\n"
+		"  --compress MODE    none (default), zstd, or auto: zstd when the link, not\n"
+		"                     the CPU, is the bottleneck\n"
+		"  --connections N    send guest memory over N connections (1..16, default 1;\n"
+		"                     to a `godwit migrate-receive` only)\n"
 		"  --verbose          print progress per round on stderr\n");
 }
 
@@ -61,6 +65,26 @@ static int num_arg(const char *name, const char *arg, int64_t *out)
 	return 0;
 }
 
+static int compress_arg(const char *arg, enum godwit_compress *out)
+{
+	static const char *const names[] = { "none", "zstd", "auto" };
+	static const enum godwit_compress modes[] = { GODWIT_COMPRESS_NONE,
+						      GODWIT_COMPRESS_ZSTD,
+						      GODWIT_COMPRESS_AUTO };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(names); i++) {
+		if (!strcmp(arg, names[i])) {
+			*out = modes[i];
+			return 0;
+		}
+	}
+	fprintf(stderr,
+		"godwit: migrate: --compress '%s': expected none, zstd or auto\n",
+		arg);
+	return CLI_FAIL;
+}
+
 static int parse(int argc, char **argv, struct mig_opts *o)
 {
 	static const struct option lo[] = {
@@ -70,6 +94,8 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 		{ "max-rounds", required_argument, NULL, 'r' },
 		{ "stall-timeout", required_argument, NULL, 's' },
 		{ "paused-margin", required_argument, NULL, 'm' },
+		{ "compress", required_argument, NULL, 'z' },
+		{ "connections", required_argument, NULL, 'n' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -104,6 +130,13 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 		case 'm':
 			rc = num_arg("--paused-margin", optarg,
 				     &o->p.paused_margin_ms);
+			break;
+		case 'z':
+			rc = compress_arg(optarg, &o->p.compress);
+			break;
+		case 'n':
+			rc = num_arg("--connections", optarg,
+				     &o->p.connections);
 			break;
 		case 'h':
 			migrate_usage(stdout);

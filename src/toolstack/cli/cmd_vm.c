@@ -67,10 +67,11 @@ int cli_absolute(const char *file, char *out, size_t len)
 
 static void save_usage(FILE *f)
 {
-	fprintf(f, "usage: godwit save [-c] [-p] DOMAIN FILE\n"
+	fprintf(f, "usage: godwit save [-c] [-p] [--compress] DOMAIN FILE\n"
 		   "Save DOMAIN to FILE; by default the domain then ends.\n"
-		   "  -c   leave the domain running after saving\n"
-		   "  -p   leave the domain paused after saving\n");
+		   "  -c          leave the domain running after saving\n"
+		   "  -p          leave the domain paused after saving\n"
+		   "  --compress  compress guest memory with zstd\n");
 }
 
 static void save_report(const char *vm, struct json_object *ret)
@@ -91,11 +92,18 @@ int cmd_save(int argc, char **argv)
 	unsigned int flags = 0;
 	char path[PATH_MAX];
 	struct route r;
+	static const struct option lo[] = {
+		{ "compress", no_argument, NULL, 'z' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
 	int opt, rc;
 
 	optind = 1;
-	while ((opt = getopt(argc, argv, "+cph")) != -1) {
-		if (opt == 'c')
+	while ((opt = getopt_long(argc, argv, "+cph", lo, NULL)) != -1) {
+		if (opt == 'z')
+			flags |= GODWIT_SAVE_COMPRESS;
+		else if (opt == 'c')
 			flags |= GODWIT_SAVE_KEEP_RUNNING;
 		else if (opt == 'p')
 			flags |= GODWIT_SAVE_LEAVE_PAUSED;
@@ -104,8 +112,8 @@ int cmd_save(int argc, char **argv)
 		else
 			return save_usage(stderr), CLI_USAGE;
 	}
-	if (argc - optind != 2 ||
-	    flags == (GODWIT_SAVE_KEEP_RUNNING | GODWIT_SAVE_LEAVE_PAUSED)) {
+	if (argc - optind != 2 || (flags & GODWIT_SAVE_KEEP_RUNNING &&
+				   flags & GODWIT_SAVE_LEAVE_PAUSED)) {
 		save_usage(stderr);
 		return CLI_USAGE;
 	}

@@ -7,6 +7,12 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The library's names are the protocol's, in the same order. */
+_Static_assert((int)GODWIT_COMPRESS_NONE == (int)RPC_COMPRESS_NONE &&
+		       (int)GODWIT_COMPRESS_ZSTD == (int)RPC_COMPRESS_ZSTD &&
+		       (int)GODWIT_COMPRESS_AUTO == (int)RPC_COMPRESS_AUTO,
+	       "godwit_compress");
+
 void godwit_migrate_params_init(struct godwit_migrate_params *p)
 {
 	struct rpc_migrate_args a;
@@ -21,6 +27,8 @@ void godwit_migrate_params_init(struct godwit_migrate_params *p)
 		.max_rounds = a.max_rounds,
 		.stall_timeout_ms = a.stall_timeout_ms,
 		.paused_margin_ms = a.paused_margin_ms,
+		.compress = (enum godwit_compress)a.compress,
+		.connections = a.connections,
 	};
 }
 
@@ -41,6 +49,8 @@ int godwit_migrate(struct godwit_conn *c, const char *dom,
 	a.max_rounds = p->max_rounds;
 	a.stall_timeout_ms = p->stall_timeout_ms;
 	a.paused_margin_ms = p->paused_margin_ms;
+	a.compress = (int)p->compress;
+	a.connections = p->connections;
 	return lib_send(c, "migrate", &rpc_msg_migrate, &a, timeout_ms, fn,
 			opaque, err, errlen);
 }
