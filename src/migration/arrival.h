@@ -33,6 +33,8 @@ struct arrival {
 	int stop_fd; /* eventfd: ends the server thread */
 	pthread_t thread;
 	bool serving;
+	/* Set before arrival_serve: extra connections go here (multiconn.h). */
+	struct conn_inbox *inbox;
 };
 
 /* A random non-zero arrival id. */

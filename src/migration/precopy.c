@@ -43,6 +43,7 @@ struct precopy {
 	struct precopy_result *res;
 	struct bitmap dirty;
 	struct precopy_stats st;
+	struct multiconn_tx mc; /* the extra connections, if any */
 	uint64_t rounds_acked; /* ROUND_ACK value + 1 */
 	uint64_t rounds_sent;
 };
@@ -102,21 +103,31 @@ static int send_pages(struct precopy *pc, const struct bitmap *which,
 {
 	uint64_t n = mem_nr_pages(&pc->vm->mem), first = 0;
 	uint64_t step = policy_chunk_pages(pc->p->bandwidth_bps);
-	int rc = 0;
+	int rc, rc2;
 
+	/* Over several connections, smaller parts spread the pages. */
+	if (pc->mc.count > 1)
+		step = MAX(step / pc->mc.count, (uint64_t)PAGE_BATCH_MAX);
+	rc = multiconn_tx_begin(&pc->mc, pc->s, &pc->vm->mem, which, flags, 0,
+				n, step);
 	while (!rc && first < n) {
 		/* A part with nothing to send costs nothing: skip to data. */
 		if (which)
 			first = bitmap_next_set(which, first) / step * step;
 		if (first >= n)
 			break;
+		if (!multiconn_tx_mine(&pc->mc, first / step)) {
+			first += step;
+			continue;
+		}
 		rc = listen_peer(pc, 0);
 		if (!rc)
 			rc = pages_send_range(pc->s, &pc->vm->mem, which, first,
 					      first + step, flags, ps);
 		first += step;
 	}
-	return rc;
+	rc2 = multiconn_tx_join(&pc->mc, pc->s, ps);
+	return rc ? rc : rc2;
 }
 
 static int send_round(struct precopy *pc, const struct bitmap *which,
@@ -142,6 +153,8 @@ static int send_round(struct precopy *pc, const struct bitmap *which,
 				  .pages_sent = r->pages_sent,
 				  .duration_ns = r->duration_ns };
 	pc->rounds_sent = r->round + 1;
+	if (multiconn_tx_round(&pc->mc, pc->s, r->round))
+		return pc->s->error;
 	return rec_write_buf(pc->s, REC_ROUND, &rec, sizeof(rec));
 }
 
@@ -297,6 +310,8 @@ static int stop_and_copy(struct precopy *pc, struct dev_registry *devs)
 		(unsigned long long)((time_mono_ns() - pc->res->pause_mono_ns) /
 				     1000));
 	if (!rc)
+		rc = multiconn_tx_finish(&pc->mc, pc->s);
+	if (!rc)
 		rc = save_state(pc->s, pc->vm, devs);
 	log_debug(
 		"downtime: state sent at +%llu us",
@@ -317,6 +332,7 @@ int precopy_send(struct stream *s, struct vm *vm, struct dev_registry *devs,
 			      .opaque = opaque,
 			      .res = res };
 	uint64_t start = time_mono_ns(), off0 = s->offset;
+	struct stream_header hdr;
 	int rc;
 
 	memset(res, 0, sizeof(*res));
@@ -328,8 +344,14 @@ int precopy_send(struct stream *s, struct vm *vm, struct dev_registry *devs,
 	stream_set_rate_limit(s, p->bandwidth_bps);
 	rc = compress_attach(s, p->compress);
 	if (!rc)
-		rc = save_header(s, vm, config, config_len,
-				 p->live ? STREAM_F_LIVE : 0);
+		rc = save_header_get(
+			s, vm, config, config_len,
+			p->live || p->connections > 1 ? STREAM_F_LIVE : 0,
+			&hdr);
+	if (!rc)
+		rc = multiconn_tx_open(&pc.mc, s, &hdr, p->connections,
+				       p->compress, p->connect,
+				       p->connect_opaque);
 	if (!rc && p->live)
 		rc = precopy_rounds(&pc);
 	if (!rc && p->live)
@@ -354,6 +376,7 @@ int precopy_send(struct stream *s, struct vm *vm, struct dev_registry *devs,
 	 */
 	bitmap_destroy(&pc.dirty);
 	compress_detach(s, &res->compress);
-	res->bytes = s->offset - off0;
+	res->bytes =
+		s->offset - off0 + multiconn_tx_close(&pc.mc, &res->compress);
 	return rc;
 }

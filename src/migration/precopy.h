@@ -19,6 +19,7 @@
 #include "devices/registry.h"
 #include "format/stream_format.h"
 #include "migration/compress.h"
+#include "migration/multiconn.h"
 #include "migration/policy.h"
 #include "migration/transport/stream.h"
 
@@ -45,6 +46,8 @@ struct precopy_params {
 	uint64_t paused_margin_ns;
 	enum compress_mode compress; /* page batches: raw, zstd, or auto */
 	unsigned int connections; /* page data over this many (0, 1: one) */
+	multiconn_connect_fn connect; /* opens the others (connections > 1) */
+	void *connect_opaque;
 	precopy_step_fn step; /* NULL: no step callback */
 	void *step_opaque;
 };

@@ -21,6 +21,7 @@
 struct vm;
 struct vmstate_rx;
 struct guest_mem;
+struct multiconn_rx;
 
 #define RESTORE_NR_TYPES (REC_CONNECTIONS + 1) /* mandatory record types */
 
@@ -43,6 +44,8 @@ struct restore_target {
 	bool check_only; /* validate pages without writing them into mem */
 	struct dev_registry *devs; /* the devices DEVICE records are for */
 	struct vmstate_rx *rx; /* collects the machine state */
+	/* Extra connections (CONNECTIONS); NULL: this reader takes one. */
+	struct multiconn_rx *mc;
 };
 
 /* Read and check the header; *config_out is NUL-terminated (free()). */
@@ -76,6 +79,11 @@ int restore_check_stream(struct stream *s, const struct stream_header *h,
 int restore_vm(struct stream *s, struct vm *vm, struct dev_registry *devs,
 	       const struct stream_header *h, struct restore_result *res,
 	       struct rec_error *err) __must_check;
+/* The same, taking extra connections through mc (multiconn.h). */
+int restore_vm_multi(struct stream *s, struct vm *vm, struct dev_registry *devs,
+		     const struct stream_header *h, struct multiconn_rx *mc,
+		     struct restore_result *res,
+		     struct rec_error *err) __must_check;
 /* "record TYPE at offset N: why" or "header at offset N: why". */
 void restore_describe(const struct rec_error *err, char *buf, size_t len);
 

@@ -29,6 +29,7 @@
 #include "common/net.h"
 #include "migration/arrival.h"
 #include "migration/handover.h"
+#include "migration/multiconn.h"
 #include "migration/restore.h"
 
 /* How long a refused source gets to read our reason before we close. */
@@ -186,10 +187,14 @@ int monitor_incoming_load(struct monitor *m)
 	struct incoming *in = &m->incoming;
 	struct restore_result res;
 	struct rec_error err = { .offset = 0, .type = REC_ERR_STREAM_HEADER };
+	struct multiconn_rx mc;
 
 	if (restore_check_identity(&m->vm, &in->hdr, err.why, sizeof(err.why)))
 		return fail(m, &err);
-	if (restore_vm(&in->stream, &m->vm, &m->devs, &in->hdr, &res, &err))
+	multiconn_rx_init(&mc, in->arrival.inbox, &in->stream,
+			  m->opts->stall_ms, m->signal_fd);
+	if (restore_vm_multi(&in->stream, &m->vm, &m->devs, &in->hdr,
+			     in->migration ? &mc : NULL, &res, &err))
 		return fail(m, &err);
 	log_info("vm %s: restored %llu pages (%llu MiB of stream%s) in %llu ms",
 		 m->cfg.name, (unsigned long long)res.pages,
@@ -285,6 +290,9 @@ int monitor_incoming_accept(struct monitor *m)
 		return rc;
 	}
 	arrival_init(&in->arrival, id, m->opts->outcome_file);
+	/* On our listening socket we take a migration's extra connections. */
+	if (m->opts->incoming_fd < 0)
+		in->arrival.inbox = conn_inbox_new();
 	if (m->opts->incoming_fd >= 0)
 		fd = m->opts->incoming_fd;
 	else if ((rc = listen_and_accept(m, &fd)))

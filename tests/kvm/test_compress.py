@@ -29,7 +29,7 @@ def migrate_compressed(env, mode, want_zstd):
     check(rc == 0, "migrate --compress %s: exit %d: %s" % (mode, rc, err))
     check(src.wait(30) == 0, "source did not end after migrating")
     line = dst.expect_stderr(r"restored \d+ pages", 30).group(0)
-    dst.keeps_sweeping(20)
+    dst.keeps_sweeping(8)
     full = dst.stderr()
     if want_zstd is not None:
         check(("zstd" in full) == want_zstd,
