@@ -14,6 +14,7 @@ SECTIONS = [
     ("Boot", "boot.md"),
     ("Save and restore", "save-restore.md"),
     ("Live migration", "migrate.md"),
+    ("Live migration over a 1 Gb/s link", "migrate-link.md"),
 ]
 
 
