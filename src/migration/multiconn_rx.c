@@ -388,7 +388,7 @@ int multiconn_rx_start(struct multiconn_rx *mc, const struct stream_header *h,
 	if (!mc->inbox)
 		return why_set(
 			why, whylen, -EINVAL,
-			"the stream comes over %u connections, this destination takes one (migrate with --connections 1)",
+			"takes one connection here, not %u (--connections 1)",
 			count);
 	if (mc->count)
 		return why_set(why, whylen, -EINVAL,

@@ -253,9 +253,8 @@ static int handle_connections(struct restore_ctx *c)
 	if (c->res->records != 1)
 		return fail_why(c, "it must come right after SAVE_INFO");
 	if (!c->t->mc)
-		return fail_why(
-			c,
-			"the stream comes over several connections, this destination takes one (migrate with --connections 1)");
+		return fail_why(c,
+				"takes one connection here (--connections 1)");
 	rc = multiconn_rx_start(c->t->mc, c->hdr, r->count, c->t->mem, &c->lim,
 				c->err->why, sizeof(c->err->why));
 	return rc ? fail(c, rc) : 0;

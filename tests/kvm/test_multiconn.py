@@ -72,6 +72,27 @@ def test_connection_cut_mid_round(env):
     proxy.close()
 
 
+def test_relocation_server_refuses(env):
+    """godwitd hands the VMM one connection: the VMM refuses the stream in
+    one line, the source says it and runs on."""
+    from test_daemon import Daemon
+    d = Daemon(env, "dst")
+    try:
+        src = sweeping(env)
+        rc, _, err = env.godwit_cmd("migrate", "--connections", "2",
+                                    src.qmp_path,
+                                    "127.0.0.1:%d" % d.reloc_port,
+                                    timeout=60)
+        check(rc == 1, "migrate exit %d, want 1: %s" % (rc, err))
+        check("takes one connection here, not 2 (--connections 1)"
+              in err and "resumed" in err, "source says: " + err)
+        src.keeps_sweeping(3)
+        src.quit()
+    finally:
+        d.destroy_all()
+        d.stop()
+
+
 if __name__ == "__main__":
     main([test_four_connections, test_two_connections_compressed,
-          test_connection_cut_mid_round])
+          test_connection_cut_mid_round, test_relocation_server_refuses])

@@ -206,7 +206,8 @@ static void test_one_connection_reader_refuses(void **state)
 	assert_int_equal(multiconn_rx_start(&r.mc, &r.h, 4, &r.mem, &r.lim,
 					    r.why, sizeof(r.why)),
 			 -EINVAL);
-	assert_non_null(strstr(r.why, "this destination takes one"));
+	assert_non_null(strstr(
+		r.why, "takes one connection here, not 4 (--connections 1)"));
 	rig_destroy(&r);
 }
 
