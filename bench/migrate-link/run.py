@@ -17,7 +17,8 @@ Rows, all on the same guest in the same run: godwit plain TCP
 multifd with 4 channels and multifd-compression zstd. Downtime limit
 300 ms, no bandwidth limit (QEMU's max-bandwidth raised from its
 default). Figures as each VMM reports them: total time, downtime, bytes
-on the wire. Each run ends once the destination's guest runs without
+(godwit: stream bytes on all connections; QEMU: query-migrate's ram
+"transferred", multifd-bytes kept in the raw samples). Each run ends once the destination's guest runs without
 reporting a CORRUPT page.
 """
 import os
@@ -227,6 +228,7 @@ def run_qemu(link, guest, opts, wd, tag):
         return {"total_s": q["total-time"] / 1e3,
                 "downtime_s": q.get("downtime", 0) / 1e3,
                 "bytes": ram.get("transferred", 0),
+                "multifd_bytes": ram.get("multifd-bytes", 0),
                 "rounds": ram.get("dirty-sync-count", 0)}
     finally:
         src.close()
@@ -249,6 +251,8 @@ def markdown(data):
         base = rows["godwit none"]["summary"]["total_s"]
         table = []
         for name, _, _ in ROWS:
+            if name not in rows:
+                continue
             s = rows[name]["summary"]
             table.append([name, report.fmt_mmm(s["total_s"], 1e3, 0),
                           report.fmt_ratio(stats.median_ratio(s["total_s"],
@@ -285,7 +289,9 @@ def main():
     p = cli.parser(__doc__.splitlines()[0])
     p.add_argument("--guests", help="comma list of %s" % ",".join(GUESTS))
     p.add_argument("--reps", type=int, default=0, help="repetitions (default 2)")
+    p.add_argument("--rows", help="comma list of row names (default: all)")
     args = p.parse_args()
+    rows_run = [r for r in ROWS if not args.rows or r[0] in args.rows.split(",")]
     names = args.guests.split(",") if args.guests else list(GUESTS)
     reps = args.reps or (1 if args.quick else 2)
     paths.check_built("dirty")
@@ -298,9 +304,9 @@ def main():
             rate = link_rate(link)
             cli.log("link: %.0f MB/s" % rate)
             for guest in names:
-                rows = {name: {"samples": []} for name, _, _ in ROWS}
+                rows = {name: {"samples": []} for name, _, _ in rows_run}
                 for rep in range(reps):
-                    order = ROWS if rep % 2 == 0 else ROWS[::-1]
+                    order = rows_run if rep % 2 == 0 else rows_run[::-1]
                     for name, kind, opts in order:
                         fn = run_godwit if kind == "godwit" else run_qemu
                         tag = "%s-%d-%s" % (guest, rep, name.replace(" ", "_"))
@@ -320,7 +326,7 @@ def main():
             "config": {"reps": reps, "downtime_limit_ms": DOWNTIME_MS,
                        "memory_mib": MEM, "link": RATE, "qemu_cpu": cpu,
                        "guests": {k: GUESTS[k] for k in names},
-                       "rows": [[n, k, o] for n, k, o in ROWS]},
+                       "rows": [[n, k, o] for n, k, o in rows_run]},
             "guests": results,
             "summary": {"link_mb_s": rate, "wall_time_s": proc.now() - t_start}}
     report.write(NAME, data, markdown(data), args.out)

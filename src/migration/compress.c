@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include "common/clock.h"
@@ -20,6 +21,8 @@
 #include "migration/recio.h"
 
 #define FRAME_MAX ((size_t)PAGE_BATCH_MAX * STREAM_PAGE_SIZE)
+/* zstd's worker threads per sending stream, at most. */
+#define COMPRESS_WORKERS_MAX 4
 /* Decoding needs no window beyond the batch: refuse frames asking more. */
 #define WINDOW_LOG_MAX 23
 
@@ -43,6 +46,16 @@ const char *compress_mode_name(enum compress_mode m)
 	return (size_t)m < ARRAY_SIZE(mode_names) ? mode_names[m] : "?";
 }
 
+/* One zstd worker per CPU, at most COMPRESS_WORKERS_MAX; 0 on one CPU. */
+static int compress_workers(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n <= 1)
+		return 0;
+	return n > COMPRESS_WORKERS_MAX ? COMPRESS_WORKERS_MAX : (int)n;
+}
+
 int compress_init(struct page_compress *c, enum compress_mode mode)
 {
 	memset(c, 0, sizeof(*c));
@@ -51,6 +64,11 @@ int compress_init(struct page_compress *c, enum compress_mode mode)
 		return 0;
 	c->cctx = ZSTD_createCCtx();
 	c->frame = malloc(FRAME_MAX);
+	/* Helpers for big batches, where libzstd has them (a batch is a
+	 * few jobs: the sending thread waits for them). */
+	if (c->cctx && ZSTD_isError(ZSTD_CCtx_setParameter(
+			       c->cctx, ZSTD_c_nbWorkers, compress_workers())))
+		ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_nbWorkers, 0);
 	if (!c->cctx || !c->frame ||
 	    ZSTD_isError(ZSTD_CCtx_setParameter(
 		    c->cctx, ZSTD_c_compressionLevel, COMPRESS_LEVEL)) ||
@@ -139,9 +157,24 @@ static void window_begin(struct stream *s, struct page_compress *c)
 
 	if (c->mode != COMPRESS_AUTO || c->in_window)
 		return;
-	on = compress_next_window(&c->rates, c->on, c->windows);
+	if (!c->every)
+		c->every = COMPRESS_PROBE_EVERY;
+	on = compress_next_window(&c->rates, c->on, c->windows, c->every);
+	if (c->probing) {
+		/* The probe told: back (same decision) or stay (changed). */
+		c->every = compress_probe_interval(c->every,
+						   on != c->before_probe);
+		c->probing = false;
+	} else if (on != c->on && compress_worth_it(&c->rates) == c->on) {
+		c->probing = true; /* a probe: the figures did not ask for it */
+		c->before_probe = c->on;
+	}
 	c->windows = on == c->on ? c->windows + 1 : 1;
 	c->on = on;
+	/* Probes and a first look at the compressor only measure. */
+	c->window_len = c->probing || (on && !c->rates.comp_bps) ?
+				COMPRESS_PROBE_BATCHES :
+				COMPRESS_WINDOW_BATCHES;
 	c->win_start_ns = time_mono_ns();
 	c->win_off0 = s->offset;
 	c->win_in = c->win_out = c->win_ns = 0;
@@ -152,8 +185,7 @@ static void window_end(struct stream *s, struct page_compress *c)
 {
 	uint64_t ns;
 
-	if (c->mode != COMPRESS_AUTO ||
-	    ++c->in_window < COMPRESS_WINDOW_BATCHES)
+	if (c->mode != COMPRESS_AUTO || ++c->in_window < c->window_len)
 		return;
 	c->in_window = 0;
 	if (c->on && c->win_in && c->win_ns) {

@@ -49,6 +49,10 @@ struct page_compress {
 	bool on; /* this window compresses */
 	unsigned int in_window; /* batches in this window */
 	unsigned int windows; /* windows in this mode since a switch */
+	unsigned int every; /* probe after this many windows */
+	bool probing; /* this window is a probe of the other mode */
+	bool before_probe; /* the mode before the probe */
+	unsigned int window_len; /* batches in this window */
 	uint64_t win_start_ns, win_off0; /* raw window: time, stream offset */
 	uint64_t win_in, win_out, win_ns; /* zstd window: compressor figures */
 	struct compress_rates rates;

@@ -23,11 +23,18 @@ bool compress_worth_it(const struct compress_rates *r)
 }
 
 bool compress_next_window(const struct compress_rates *r, bool current,
-			  unsigned int windows)
+			  unsigned int windows, unsigned int every)
 {
 	bool want = compress_worth_it(r);
 
-	if (want == current && windows >= COMPRESS_PROBE_EVERY)
+	if (want == current && windows >= every)
 		return !current;
 	return want;
+}
+
+unsigned int compress_probe_interval(unsigned int every, bool changed)
+{
+	if (changed || every < COMPRESS_PROBE_EVERY)
+		return COMPRESS_PROBE_EVERY;
+	return every * 2 > COMPRESS_PROBE_MAX ? COMPRESS_PROBE_MAX : every * 2;
 }

@@ -37,11 +37,16 @@ uint64_t compress_expected_bps(const struct compress_rates *r);
 /*
  * Probing: after this many windows in one mode, the driver spends one
  * window in the other, so that figures of both stay fresh (memory
- * contents and the link change during a migration).
+ * contents and the link change during a migration). A probe that does
+ * not change the decision doubles the interval, up to
+ * COMPRESS_PROBE_MAX: a probe in the losing mode costs time.
  */
 #define COMPRESS_PROBE_EVERY 8
-/* Batches per measuring window. */
+#define COMPRESS_PROBE_MAX 64
+/* Batches per measuring window; a probe (or the first look at the
+ * compressor) is shorter: it only has to measure. */
 #define COMPRESS_WINDOW_BATCHES 8
+#define COMPRESS_PROBE_BATCHES 2
 
 /*
  * The mode of the next window: the decision, or its opposite when a probe
@@ -49,6 +54,8 @@ uint64_t compress_expected_bps(const struct compress_rates *r);
  * switch or probe).
  */
 bool compress_next_window(const struct compress_rates *r, bool current,
-			  unsigned int windows);
+			  unsigned int windows, unsigned int every);
+/* The probe interval after a probe that changed the decision or not. */
+unsigned int compress_probe_interval(unsigned int every, bool changed);
 
 #endif

@@ -90,15 +90,25 @@ static void test_decide_probes(void **state)
 				     .comp_bps = 400 * MB,
 				     .ratio_pct = 50 };
 
+	const unsigned int every = COMPRESS_PROBE_EVERY;
+
 	/* Staying in the chosen mode until a probe is due. */
-	assert_true(compress_next_window(&yes, true, 1));
-	assert_true(compress_next_window(&yes, true, COMPRESS_PROBE_EVERY - 1));
-	assert_false(compress_next_window(&yes, true, COMPRESS_PROBE_EVERY));
-	assert_false(compress_next_window(&no, false, 3));
-	assert_true(compress_next_window(&no, false, COMPRESS_PROBE_EVERY));
+	assert_true(compress_next_window(&yes, true, 1, every));
+	assert_true(compress_next_window(&yes, true, every - 1, every));
+	assert_false(compress_next_window(&yes, true, every, every));
+	assert_false(compress_next_window(&no, false, 3, every));
+	assert_true(compress_next_window(&no, false, every, every));
+	assert_false(compress_next_window(&no, false, every, every * 2));
 	/* After a probe (one window in the other mode) the figures decide. */
-	assert_true(compress_next_window(&yes, false, 1));
-	assert_false(compress_next_window(&no, true, 1));
+	assert_true(compress_next_window(&yes, false, 1, every));
+	assert_false(compress_next_window(&no, true, 1, every));
+	/* Probes that change nothing come ever more rarely; one that
+	 * changes the decision brings them back. */
+	assert_int_equal(compress_probe_interval(8, false), 16);
+	assert_int_equal(compress_probe_interval(32, false), 64);
+	assert_int_equal(compress_probe_interval(64, false), 64);
+	assert_int_equal(compress_probe_interval(64, true), 8);
+	assert_int_equal(compress_probe_interval(0, false), 8);
 }
 
 static void test_mode_names(void **state)
