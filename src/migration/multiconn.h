@@ -164,6 +164,12 @@ int multiconn_rx_round(struct multiconn_rx *mc, uint32_t round, char *why,
 /* The main connection read END: every extra must have ended well. */
 int multiconn_rx_finish(struct multiconn_rx *mc, char *why,
 			size_t whylen) __must_check;
+/*
+ * Read extra connection x (its hello checked, its stream framed from
+ * it) up to its END on the calling thread: what each reader thread does,
+ * and the fuzz target's entry. 0, or -errno with x->err.
+ */
+int multiconn_rx_read(struct conn_rx *x) __must_check;
 /* Why it failed, if an extra connection did ("" if none did). */
 const char *multiconn_rx_failure(struct multiconn_rx *mc);
 /* Pages, data pages, compressed batches and bytes the extras carried. */

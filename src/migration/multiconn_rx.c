@@ -293,9 +293,8 @@ static int conn_record(struct conn_rx *x, const struct rec_hdr *h)
 	}
 }
 
-static void *conn_reader(void *opaque)
+int multiconn_rx_read(struct conn_rx *x)
 {
-	struct conn_rx *x = opaque;
 	struct rec_hdr h;
 	int rc = 0;
 
@@ -304,7 +303,14 @@ static void *conn_reader(void *opaque)
 		if (!rc)
 			rc = conn_record(x, &h);
 	}
-	if (rc)
+	return rc;
+}
+
+static void *conn_reader(void *opaque)
+{
+	struct conn_rx *x = opaque;
+
+	if (multiconn_rx_read(x))
 		conn_failed(x);
 	return NULL;
 }
