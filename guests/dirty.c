@@ -6,6 +6,8 @@
  *          fill=1 (first sweep at full speed, then rate: an area full
  *          of data that is then almost idle, for migration benchmarks)
  *          corrupt=S (0: off; self-test: damage a page after sweep S)
+ *          stats=1 (a sweep line every tick, 100 a second, even without
+ *          progress: the host measures the guest's speed from them)
  *          data=N (0; bytes of noise in each page's body, written by
  *          sweep 1 and checked by later ones: 2048 compresses about
  *          2:1, 4064 not at all, for compression benchmarks)
@@ -27,9 +29,10 @@
 
 struct dirty_config dirty_config;
 
-static const char *const keys[] = { "mib",  "rate", "sweeps", "corrupt",
-				    "fill", "data", NULL };
-static uint64_t last_printed;
+static const char *const keys[] = { "mib",  "rate",  "sweeps", "corrupt",
+				    "fill", "stats", "data",   NULL };
+static uint64_t last_printed, print_every = PRINT_EVERY_TICKS;
+static bool print_always;
 
 /* Hand pages [from the extent list] to one CPU's slice. */
 static void fill_slice(struct dirty_slice *sl, struct extent *ext,
@@ -89,6 +92,10 @@ static void setup(void)
 	dirty_config.sweeps = cmdline_u64("sweeps", 0);
 	dirty_config.corrupt_sweep = cmdline_u64("corrupt", 0);
 	dirty_config.fill = cmdline_u64("fill", 0);
+	if (cmdline_u64("stats", 0)) {
+		print_every = 1;
+		print_always = true;
+	}
 	dirty_config.data = cmdline_u64("data", 0);
 	if (dirty_config.data > DIRTY_DATA_MAX)
 		con_fail("data=%lu above %u\n", dirty_config.data,
@@ -123,7 +130,8 @@ static void tick(uint64_t tsc)
 		con_say("done sweeps=%lu\n", dirty_config.sweeps);
 		guest_exit(EXIT_OK);
 	}
-	if (cpu_ticks[0] % PRINT_EVERY_TICKS || sweep == last_printed)
+	if (cpu_ticks[0] % print_every ||
+	    (sweep == last_printed && !print_always))
 		return;
 	con_say("sweep %lu\n", sweep);
 	last_printed = sweep;

@@ -33,6 +33,12 @@ enum godwit_verb {
 	 * socket answered at the press: the socket closes when it ends. */
 	GODWIT_VERB_SHUTDOWN_WAIT,
 	GODWIT_VERB_DESTROY, /* destroy (answered when gone); quit */
+	/* Tell the network where its NICs are: RARP rounds with QEMU's
+	 * defaults (5 over 800 ms); announce; announce-self. */
+	GODWIT_VERB_ANNOUNCE,
+	/* reboot; system_reset: the VM ends as a guest reset does, and
+	 * godwitd's on_reboot (restart by default) builds it again. */
+	GODWIT_VERB_REBOOT,
 };
 
 /* Do verb to dom. -EINVAL for an unknown verb. */
@@ -94,6 +100,13 @@ struct godwit_disk_info {
 	char script[256]; /* hotplug script, "" if none */
 };
 
+struct godwit_vif_info {
+	char mac[18]; /* xx:xx:xx:xx:xx:xx */
+	char bridge[32]; /* "" when not in a bridge */
+	char vifname[32]; /* the host tap's fixed name, "" = automatic */
+	char script[256]; /* vif script, "" if none */
+};
+
 /* One domain of godwitd's list. */
 struct godwit_domain_info {
 	char name[GODWIT_DOMAIN_MAX];
@@ -111,6 +124,8 @@ struct godwit_domain_info {
 	char reason[GODWIT_ERROR_MAX]; /* how it last ended, or why unconfirmed */
 	size_t nr_disks;
 	struct godwit_disk_info disks[16];
+	size_t nr_vifs;
+	struct godwit_vif_info vifs[8];
 };
 
 /* godwitd only: every domain it has. Answer: godwit_decode_list. */
@@ -132,6 +147,17 @@ int godwit_console(struct godwit_conn *conn, const char *dom, int timeout_ms,
 int godwit_decode_console(struct json_object *ret, char *type, size_t tlen,
 			  char *path, size_t plen, char *err,
 			  size_t errlen) GODWIT_MUST_CHECK;
+
+/*
+ * A VM's own socket only (godwit_open_vm; through godwitd -EOPNOTSUPP):
+ * the VM's configuration as xl.cfg text (query-config). Answer:
+ * godwit_decode_config.
+ */
+int godwit_vm_config(struct godwit_conn *conn, int timeout_ms,
+		     godwit_reply_fn fn, void *opaque) GODWIT_MUST_CHECK;
+/* query-config's answer: *text points into ret. */
+int godwit_decode_config(struct json_object *ret, const char **text, char *err,
+			 size_t errlen) GODWIT_MUST_CHECK;
 
 #ifdef __cplusplus
 }

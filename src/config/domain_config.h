@@ -39,6 +39,8 @@
 #define DOMAIN_IFNAME_MAX 15
 #define DOMAIN_DISKS_MAX 16
 #define DOMAIN_VIFS_MAX 8
+#define DOMAIN_VIF_IP_MAX 127 /* space-separated addresses of ip= */
+#define DOMAIN_VIF_RATE_INTERVAL_US 50000 /* xl's default credit interval */
 #define DOMAIN_VCPUS_MAX 255
 #define DOMAIN_MEMORY_MAX_MIB (1024ULL * 1024) /* 1 TiB */
 #define DOMAIN_MEMORY_DEFAULT_MIB 128
@@ -57,7 +59,9 @@
 	      DOMAIN_CMDLINE_MAX) +                                         \
 	 DOMAIN_DISKS_MAX * (192 + 4 * (DOMAIN_PATH_MAX + DOMAIN_VDEV_MAX + \
 					DOMAIN_SCRIPT_MAX)) +               \
-	 DOMAIN_VIFS_MAX * (128 + 8 * DOMAIN_IFNAME_MAX))
+	 DOMAIN_VIFS_MAX *                                                  \
+		 (192 + 4 * (2 * DOMAIN_IFNAME_MAX + DOMAIN_SCRIPT_MAX +    \
+			     DOMAIN_VIF_IP_MAX)))
 
 /* Longest message, NUL included; warnings kept per parse. */
 #define CONFIG_MSG_MAX 512
@@ -79,6 +83,13 @@ enum domain_serial {
 	DOMAIN_SERIAL_FILE, /* appended to serial_path */
 	DOMAIN_SERIAL_NONE, /* no serial port */
 	DOMAIN_SERIAL_PTY, /* a pseudo-terminal, for `godwit console` */
+};
+
+/* What guest RAM is made of (memory_backing, godwit.cfg(5)). */
+enum domain_memory_backing {
+	DOMAIN_MEMORY_THP, /* "thp": 2 MiB pages where possible (default) */
+	DOMAIN_MEMORY_SMALL, /* "small": 4 KiB pages */
+	DOMAIN_MEMORY_HUGEPAGES, /* "hugepages": reserved hugetlbfs pages */
 };
 
 enum domain_disk_format {
@@ -108,11 +119,25 @@ struct domain_disk {
 	char script[DOMAIN_SCRIPT_MAX + 1];
 };
 
+/*
+ * One network interface (xl-network-configuration). Zero-filled, the
+ * optional parts have their defaults: no bridge, an automatic tap name,
+ * the built-in setup (no script), no addresses, no rate limit.
+ */
 struct domain_vif {
-	uint8_t mac[6]; /* unicast, unique; generated when not given */
+	/* Unicast, unique; generated in Xen's 00:16:3e range when not given. */
+	uint8_t mac[6];
 	char bridge[DOMAIN_IFNAME_MAX + 1]; /* "" = not attached to a bridge */
 	char vifname[DOMAIN_IFNAME_MAX + 1]; /* host tap name; "" = automatic */
 	enum domain_vif_model model;
+	/* vif hotplug script (name in /etc/godwit/scripts, or a path);
+	 * "" = the built-in setup: into the bridge, link up. */
+	char script[DOMAIN_SCRIPT_MAX + 1];
+	/* ip=: addresses for the script, space-separated; "" = none. */
+	char ip[DOMAIN_VIF_IP_MAX + 1];
+	/* rate=: guest transmit limit; 0 = unlimited. */
+	uint64_t rate_bytes_per_s;
+	uint32_t rate_interval_us; /* credit interval; 0 when unlimited */
 };
 
 /*
@@ -129,6 +154,7 @@ struct domain_config {
 	uint64_t maxmem_mib; /* >= memory_mib; no ballooning: informative */
 	unsigned int vcpus; /* 1..DOMAIN_VCPUS_MAX, started at boot */
 	unsigned int maxvcpus; /* vcpus..DOMAIN_VCPUS_MAX; no hotplug yet */
+	enum domain_memory_backing memory_backing;
 	char cpu[DOMAIN_CPU_MAX + 1]; /* "host" or "x86-64-v1".."x86-64-v4" */
 	char kernel[DOMAIN_PATH_MAX + 1]; /* "" = none (e.g. restore only) */
 	char ramdisk[DOMAIN_PATH_MAX + 1]; /* "" = none */
@@ -181,6 +207,16 @@ int domain_config_add_disk(struct domain_config *cfg, const char *where,
 			   const char *spec,
 			   struct config_diag *diag) __must_check;
 
+/*
+ * Append one network interface spec (`godwit run --vif SPEC`), checked
+ * as a vif list entry is, and its MAC against cfg's interfaces. Messages
+ * as for domain_config_add_disk(). -EINVAL with diag->error set; cfg is
+ * unchanged on failure.
+ */
+int domain_config_add_vif(struct domain_config *cfg, const char *where,
+			  const char *spec,
+			  struct config_diag *diag) __must_check;
+
 /* domain_config_parse() of the regular file at path (at most 1 MiB). */
 int domain_config_load(const char *path, const char *const *overrides,
 		       size_t nr_overrides, struct domain_config *cfg_out,
@@ -223,5 +259,7 @@ void domain_config_mac_format(const uint8_t mac[6],
 const char *domain_config_action_name(enum domain_action action);
 /* "stdio", "file", "none" or "pty"; "?" for an invalid value. */
 const char *domain_config_serial_name(enum domain_serial serial);
+/* "thp", "small" or "hugepages"; "?" for an invalid value. */
+const char *domain_config_backing_name(enum domain_memory_backing b);
 
 #endif

@@ -426,6 +426,22 @@ static int get_action(struct config_build *b, const struct config_stmt *st,
 	return 0;
 }
 
+static const char *const backing_names[] = { "thp", "small", "hugepages" };
+
+static int set_memory_backing(struct config_build *b,
+			      const struct config_stmt *st)
+{
+	const struct config_atom *a = &st->value;
+	int i = -EINVAL;
+
+	if (a->kind == CONFIG_STRING)
+		i = lookup(a->text, backing_names, ARRAY_SIZE(backing_names));
+	if (i < 0)
+		return type_error(b, st, a, "thp, small or hugepages");
+	b->cfg.memory_backing = (enum domain_memory_backing)i;
+	return 0;
+}
+
 static int set_on_poweroff(struct config_build *b, const struct config_stmt *st)
 {
 	return get_action(b, st, &b->cfg.on_poweroff);
@@ -490,11 +506,23 @@ static int set_disk(struct config_build *b, const struct config_stmt *st)
 	return 0;
 }
 
+/* Entry i's MAC against the entries before it: 0, or its twin's index + 1. */
+static unsigned int vif_clash(const struct domain_config *cfg, unsigned int i)
+{
+	unsigned int j;
+
+	for (j = 0; j < i; j++)
+		if (!memcmp(cfg->vifs[i].mac, cfg->vifs[j].mac, 6))
+			return j + 1;
+	return 0;
+}
+
 static int set_vif(struct config_build *b, const struct config_stmt *st)
 {
 	struct domain_config *cfg = &b->cfg;
 	char mac[DOMAIN_MAC_STR_LEN + 1];
-	unsigned int i, j;
+	unsigned int i, j, tries;
+	bool generated;
 	int rc;
 
 	rc = get_spec_list(b, st, DOMAIN_VIFS_MAX, "network interfaces");
@@ -503,18 +531,23 @@ static int set_vif(struct config_build *b, const struct config_stmt *st)
 	memset(cfg->vifs, 0, sizeof(cfg->vifs));
 	cfg->nr_vifs = 0;
 	for (i = 0; i < st->nr_items; i++) {
-		rc = config_parse_vif(b, &st->items[i], i + 1, &cfg->vifs[i]);
-		if (rc)
-			return rc;
-		for (j = 0; j < i; j++) {
-			if (memcmp(cfg->vifs[i].mac, cfg->vifs[j].mac, 6))
-				continue;
-			domain_config_mac_format(cfg->vifs[i].mac, mac);
-			return value_error(
-				b, st->key, &st->items[i],
-				"entry %u: mac %s is already used by entry %u",
-				i + 1, mac, j + 1);
-		}
+		struct config_spec sp = { b->diag, &st->items[i], "vif",
+					  i + 1 };
+
+		tries = 0;
+		do { /* a drawn MAC that clashes is drawn again */
+			rc = config_parse_vif(&sp, &cfg->vifs[i], &generated);
+			if (rc)
+				return rc;
+			j = vif_clash(cfg, i);
+		} while (j && generated && ++tries < 8);
+		if (!j)
+			continue;
+		domain_config_mac_format(cfg->vifs[i].mac, mac);
+		return value_error(
+			b, st->key, &st->items[i],
+			"entry %u: mac %s is already used by entry %u", i + 1,
+			mac, j);
 	}
 	cfg->nr_vifs = st->nr_items;
 	return 0;
@@ -540,6 +573,7 @@ static const struct key_handler keys[CONFIG_NR_KEYS] = {
 	[CONFIG_KEY_ON_CRASH] = { "on_crash", set_on_crash },
 	[CONFIG_KEY_DISK] = { "disk", set_disk },
 	[CONFIG_KEY_VIF] = { "vif", set_vif },
+	[CONFIG_KEY_MEMORY_BACKING] = { "memory_backing", set_memory_backing },
 };
 
 static int find_key(const char *name)
@@ -585,6 +619,13 @@ const char *domain_config_action_name(enum domain_action action)
 	if ((unsigned int)action >= ARRAY_SIZE(action_names))
 		return "?";
 	return action_names[action];
+}
+
+const char *domain_config_backing_name(enum domain_memory_backing b)
+{
+	if ((unsigned int)b >= ARRAY_SIZE(backing_names))
+		return "?";
+	return backing_names[b];
 }
 
 const char *domain_config_serial_name(enum domain_serial serial)

@@ -105,13 +105,14 @@ enum rec_type {
 	REC_PIT = 0x0c,
 	REC_CLOCK = 0x0d,
 	REC_DEVICE = 0x0e,
+	REC_POSTCOPY = 0x12, /* mandatory: a reader must fetch what it lacks */
 	/* Optional records: skipped by a reader that does not know them. */
 	REC_ROUND = REC_OPTIONAL | 0x0f,
 	REC_SAVE_INFO = REC_OPTIONAL | 0x10,
 	REC_PADDING = REC_OPTIONAL | 0x11,
 	/* Mandatory: a reader that cannot read them must refuse the stream. */
-	REC_PAGE_ZSTD = 0x12,
-	REC_CONNECTIONS = 0x13,
+	REC_PAGE_ZSTD = 0x13,
+	REC_CONNECTIONS = 0x14,
 };
 
 /*
@@ -322,6 +323,25 @@ struct rec_round {
 };
 _Static_assert(sizeof(struct rec_round) == 32, "rec_round");
 
+/*
+ * POSTCOPY: the source switched to post-copy. The regions set in the map
+ * that follows are not current in this stream: the destination fetches
+ * them from the source after the handover (see "Post-copy" in
+ * docs/stream-format.md). A region is 2 MiB of guest RAM in RAM order
+ * (the order of the memory file: RAM below 3 GiB, then above 4 GiB).
+ */
+#define POSTCOPY_REGION_PAGES 512u /* 2 MiB */
+#define POSTCOPY_REGION_SIZE (POSTCOPY_REGION_PAGES * STREAM_PAGE_SIZE)
+struct rec_postcopy {
+	uint32_t region_pages; /* POSTCOPY_REGION_PAGES */
+	uint16_t port; /* the source's TCP port for post-copy connections */
+	uint16_t reserved0; /* 0 */
+	uint64_t nr_regions; /* mem_bytes / POSTCOPY_REGION_SIZE */
+	uint64_t pending; /* regions set in the map */
+	/* then ceil(nr_regions / 64) u64 words: bit r of word r / 64 */
+};
+_Static_assert(sizeof(struct rec_postcopy) == 24, "rec_postcopy");
+
 /* SAVE_INFO (optional): who wrote the stream and when. */
 struct rec_save_info {
 	uint64_t time_ns; /* CLOCK_REALTIME at the start of the save */
@@ -418,6 +438,54 @@ struct virtio_console_state {
 _Static_assert(sizeof(struct virtio_console_state) == 648,
 	       "virtio_console_state");
 
+#define VIRTIO_BLK_STATE_VERSION 1
+#define VIRTIO_BLK_ID_BYTES 20 /* GET_ID: the serial, NUL-padded */
+
+/*
+ * virtio-blk (id: the disk's vdev, "xvda"). After the transport, what
+ * the device showed the guest: its config space and offered features,
+ * checked on load against what the disk opened here gives (the guest
+ * may already have read them). Nothing else: no request is in flight.
+ */
+struct virtio_blk_state {
+	struct virtio_mmio_state vio;
+	uint64_t capacity; /* 512-byte sectors: the disk's configured size */
+	uint64_t features; /* offered, all 64 bits (the transport's too) */
+	uint32_t seg_max; /* data segments per request */
+	uint32_t blk_size; /* logical block size, bytes */
+	uint32_t max_discard_sectors; /* 0 without DISCARD offered */
+	uint32_t max_write_zeroes_sectors; /* 0 without WRITE_ZEROES */
+	uint16_t num_queues; /* config num_queues: one per vCPU, <= 8 */
+	uint16_t reserved0; /* 0 */
+	uint32_t reserved1; /* 0 */
+	char serial[VIRTIO_BLK_ID_BYTES]; /* what GET_ID answers */
+	uint32_t reserved2; /* 0 */
+};
+_Static_assert(sizeof(struct virtio_blk_state) == 440, "virtio_blk_state");
+
+#define VIRTIO_NET_STATE_VERSION 1
+/* Config space status bits (virtio 1.2, 5.1.4). */
+#define VIRTIO_NET_S_LINK_UP 0x1u
+#define VIRTIO_NET_S_ANNOUNCE 0x2u
+
+/*
+ * virtio-net ("vif-0", "vif-1", ...: the vif list's order), one queue pair
+ * and the control queue. Host-side things (the tap, its offloads, the
+ * rate limit, a frame read from the tap but not yet delivered) are not
+ * state: the destination has its own tap, and a frame lost in the move
+ * is one the network may drop.
+ */
+struct virtio_net_state {
+	struct virtio_mmio_state vio;
+	uint8_t mac[6]; /* config space: the interface's MAC (the config's) */
+	uint16_t status; /* config space: VIRTIO_NET_S_* */
+	uint16_t max_virtqueue_pairs; /* config space: 1 */
+	uint16_t reserved0; /* 0 */
+	uint32_t reserved1; /* 0 */
+	uint64_t features; /* device-specific features the device offered */
+};
+_Static_assert(sizeof(struct virtio_net_state) == 400, "virtio_net_state");
+
 /* ---- Migration handover (on the socket, after the stream's END) -------- */
 
 #define HANDOVER_MAGIC 0x48574447u /* "GDWH" */
@@ -457,5 +525,42 @@ struct handover_msg {
 	uint32_t crc; /* CRC32C of the message with crc 0 */
 };
 _Static_assert(sizeof(struct handover_msg) == 136, "handover_msg");
+
+/* ---- Post-copy (new connections, destination to source) ------------- */
+
+#define POSTCOPY_MAGIC 0x50574447u /* "GDWP" */
+
+enum postcopy_type {
+	POSTCOPY_HELLO = 1, /* dest -> src: first on each connection */
+	POSTCOPY_REQUEST = 2, /* dest -> src (faults): region, at once */
+	POSTCOPY_REGION = 3, /* src -> dest: one region's contents */
+	POSTCOPY_DONE = 4, /* src -> dest (pages): all asked for was sent */
+	POSTCOPY_COMPLETE = 5, /* dest -> src (faults): it has every region */
+	POSTCOPY_BYE = 6, /* src -> dest (faults): the source lets go */
+};
+
+/* HELLO's arg: which of the destination's two connections this is. */
+enum postcopy_role {
+	POSTCOPY_ROLE_PAGES = 1, /* the source streams regions on it */
+	POSTCOPY_ROLE_FAULTS = 2, /* requests, and their answers */
+};
+
+#define POSTCOPY_F_ZERO 0x1u /* REGION: all zero, no data follows */
+
+struct postcopy_msg {
+	uint32_t magic; /* POSTCOPY_MAGIC */
+	uint32_t type; /* enum postcopy_type */
+	uint64_t region; /* REQUEST, REGION: the region; else 0 */
+	/*
+	 * Bytes that follow: HELLO: the stream id (16), and for the pages
+	 * role the map of regions still missing; REGION: the region's 2 MiB,
+	 * or 0 with POSTCOPY_F_ZERO; else 0.
+	 */
+	uint32_t length;
+	uint32_t arg; /* HELLO: enum postcopy_role; REGION: POSTCOPY_F_* */
+	uint32_t data_crc; /* CRC32C of the bytes that follow (0 if none) */
+	uint32_t crc; /* CRC32C of this message with crc 0 */
+};
+_Static_assert(sizeof(struct postcopy_msg) == 32, "postcopy_msg");
 
 #endif

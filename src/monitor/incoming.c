@@ -59,15 +59,21 @@ static void test_stall(struct monitor *m, const char *phase)
 		;
 }
 
-/* Tell a live source why we refuse; best effort, then the VM goes. */
+/* Tell a live source why we refuse (once); best effort, then it goes. */
 static void incoming_refuse(struct monitor *m, const char *why)
 {
 	struct incoming *in = &m->incoming;
 
-	if (!in->migration || !in->stream_open)
+	if (!in->migration || !in->stream_open || in->refused)
 		return;
+	in->refused = true;
 	monitor_incoming_abandon(m);
 	handover_refuse(&in->stream, why, INCOMING_DRAIN_MS);
+}
+
+void monitor_incoming_refuse(struct monitor *m, const char *why)
+{
+	incoming_refuse(m, why);
 }
 
 /* What went wrong, in one line: the stream's limits name themselves. */
@@ -133,6 +139,19 @@ static int incoming_disks(struct monitor *m)
 	return rc;
 }
 
+/* The taps and their scripts, before RECEIVED: no cost in downtime. */
+static int incoming_nics(struct monitor *m)
+{
+	char why[512];
+	int rc = monitor_nics_open(m, why, sizeof(why));
+
+	if (rc) {
+		log_err("restore %s: %s", m->incoming_name, why);
+		incoming_refuse(m, why);
+	}
+	return rc;
+}
+
 int monitor_incoming_prepare(struct monitor *m)
 {
 	const struct monitor_opts *o = m->opts;
@@ -164,6 +183,7 @@ int monitor_incoming_prepare(struct monitor *m)
 		incoming_refuse(m, diag.error);
 		return rc;
 	}
+	monitor_log_identity(m);
 	for (unsigned int i = 0; i < o->nr_reject_names; i++) {
 		char why[160];
 
@@ -179,7 +199,8 @@ int monitor_incoming_prepare(struct monitor *m)
 	/* The console belongs to this host, not to the saved machine. */
 	m->cfg.serial = o->serial_set ? o->serial : DOMAIN_SERIAL_STDIO;
 	strcpy(m->cfg.serial_path, o->serial_set ? o->serial_path : "");
-	return incoming_disks(m);
+	rc = incoming_disks(m);
+	return rc ? rc : incoming_nics(m);
 }
 
 int monitor_incoming_load(struct monitor *m)
@@ -191,16 +212,30 @@ int monitor_incoming_load(struct monitor *m)
 
 	if (restore_check_identity(&m->vm, &in->hdr, err.why, sizeof(err.why)))
 		return fail(m, &err);
+	if (monitor_lazy_prepare(m))
+		return -ENOMEM;
 	multiconn_rx_init(&mc, in->arrival.inbox, &in->stream,
 			  m->opts->stall_ms, m->signal_fd);
 	if (restore_vm_multi(&in->stream, &m->vm, &m->devs, &in->hdr,
+			     in->migration ? &in->postcopy : NULL,
+			     in->lazy_on ? &in->lazy : NULL,
 			     in->migration ? &mc : NULL, &res, &err))
 		return fail(m, &err);
-	log_info("vm %s: restored %llu pages (%llu MiB of stream%s) in %llu ms",
-		 m->cfg.name, (unsigned long long)res.pages,
-		 (unsigned long long)(res.bytes >> 20),
-		 res.zstd_batches ? ", zstd" : "",
-		 (unsigned long long)(res.duration_ns / NSEC_PER_MSEC));
+	if (monitor_lazy_start(m))
+		return -EIO;
+	if (in->lazy_on)
+		log_info(
+			"vm %s: restored its state in %llu ms (%llu MiB of stream, pages on demand)",
+			m->cfg.name,
+			(unsigned long long)(res.duration_ns / NSEC_PER_MSEC),
+			(unsigned long long)(res.bytes >> 20));
+	else
+		log_info(
+			"vm %s: restored %llu pages (%llu MiB of stream%s) in %llu ms",
+			m->cfg.name, (unsigned long long)res.pages,
+			(unsigned long long)(res.bytes >> 20),
+			res.zstd_batches ? ", zstd" : "",
+			(unsigned long long)(res.duration_ns / NSEC_PER_MSEC));
 	return 0;
 }
 
@@ -325,20 +360,30 @@ static void ho_owned(void *opaque)
 			m->opts->outcome_file, strerror(-rc));
 }
 
-/* The source let go of the disks before YOURS: they are ours now. */
+/*
+ * The source let go of the disks before YOURS: they are ours now. In
+ * post-copy the missing regions are ours to fetch from here on.
+ */
 static int ho_claim(void *opaque, char *why, size_t whylen)
 {
-	return monitor_disks_lock(opaque, why, whylen);
+	int rc = monitor_disks_lock(opaque, why, whylen);
+
+	return rc ? rc : monitor_postcopy_claim(opaque, why, whylen);
 }
 
-static int ho_resume(void *opaque)
+static int start_vcpus(struct monitor *m)
 {
-	struct monitor *m = opaque;
 	int rc = vm_start(&m->vm, m->opts->paused);
 
 	if (!rc)
 		m->state = m->opts->paused ? RUN_PAUSED : RUN_RUNNING;
 	return rc;
+}
+
+/* The network learns where the VM is now, as its vCPUs start. */
+static int ho_resume(void *opaque)
+{
+	return monitor_nics_resume(opaque, start_vcpus);
 }
 
 static void ho_discard(void *opaque, const char *why)

@@ -94,6 +94,12 @@ enum rpc_reply_kind monitor_job_may_start(struct monitor *m, const char *what,
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
 				       "cannot %s a VM in state %s", what,
 				       run_state_name(m->state));
+	/* Holes that are not zero yet: nothing may read RAM as it is. */
+	if (monitor_memory_incomplete(m))
+		return rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"cannot %s the VM yet: its memory is still coming in (lazy restore or post-copy); try again once that finished",
+			what);
 	return RPC_REPLY_LATER;
 }
 
@@ -166,15 +172,36 @@ static int monitor_signals(struct monitor *m)
 			     monitor_on_signal, m);
 }
 
-/* The platform's devices (devices/platform.c), output to the console. */
+/*
+ * The platform's devices (devices/platform.c) and those the config adds
+ * (machine/machine.h) over the disks opened for it, output to the
+ * console.
+ */
 static int monitor_devices(struct monitor *m)
 {
+	struct machine_backends be = { { 0 }, { 0 } };
+	char why[256];
+	unsigned int i;
 	int rc;
 
+	for (i = 0; i < m->disks.nr; i++)
+		be.disk[i] = m->disks.d[i].disk;
+	for (i = 0; i < DOMAIN_VIFS_MAX; i++)
+		be.tap_fd[i] = i < m->nics.nr ? m->nics.n[i].tap_fd : -1;
+	rc = machine_build(&m->machine, &m->cfg, &be, why, sizeof(why));
+	if (rc) {
+		log_err("vm %s: %s", m->cfg.name, why);
+		return rc;
+	}
 	rc = console_open_output(&m->console, m->cfg.serial,
 				 m->cfg.serial_path);
+	if (!rc && m->console.pty_path[0])
+		log_info(
+			"vm %s: console on %s ('godwit console %s' attaches to it)",
+			m->cfg.name, m->console.pty_path, m->cfg.name);
 	if (!rc)
-		rc = platform_create(&m->devs, &m->vm, m->console.out_fd);
+		rc = platform_create(&m->devs, &m->vm, m->console.out_fd,
+				     &m->machine.pc);
 	m->ged = devreg_dev(&m->devs, "ged0");
 	return rc;
 }
@@ -186,6 +213,11 @@ static int monitor_create_vm(struct monitor *m)
 	vc.mem_bytes = m->cfg.memory_mib * MIB;
 	snprintf(vc.name, sizeof(vc.name), "%s", m->cfg.name);
 	snprintf(vc.cpu_model, sizeof(vc.cpu_model), "%s", m->cfg.cpu);
+	vc.backing = m->cfg.memory_backing == DOMAIN_MEMORY_HUGEPAGES ?
+			     MEM_BACKING_HUGETLB :
+		     m->cfg.memory_backing == DOMAIN_MEMORY_SMALL ?
+			     MEM_BACKING_SMALL :
+			     MEM_BACKING_THP;
 	return vm_create(&m->vm, &vc);
 }
 
@@ -202,6 +234,15 @@ static int monitor_boot(struct monitor *m)
 		return -EINVAL;
 	}
 	return boot_load(&m->vm, &boot);
+}
+
+static int monitor_vcpus(struct monitor *m)
+{
+	int rc = vm_start(&m->vm, m->opts->paused);
+
+	if (!rc)
+		m->state = m->opts->paused ? RUN_PAUSED : RUN_RUNNING;
+	return rc;
 }
 
 static int monitor_start_vm(struct monitor *m)
@@ -224,19 +265,28 @@ static int monitor_start_vm(struct monitor *m)
 	m->user_paused = m->opts->paused;
 	if (m->incoming.migration)
 		return monitor_incoming_handover(m);
-	rc = vm_start(&m->vm, m->opts->paused);
-	if (rc) {
+	/* Restored: the NICs may be on another host now. */
+	rc = m->incoming.fd >= 0 ? monitor_nics_resume(m, monitor_vcpus) :
+				   monitor_vcpus(m);
+	if (rc)
 		log_err("cannot start vCPUs: %s", strerror(-rc));
-		return rc;
-	}
-	m->state = m->opts->paused ? RUN_PAUSED : RUN_RUNNING;
-	return 0;
+	return rc;
 }
 
 static int monitor_start_disks(struct monitor *m)
 {
 	char why[DISK_WHY_MAX];
 	int rc = monitor_disks_open(m, false, why, sizeof(why));
+
+	if (rc)
+		log_err("%s", why);
+	return rc;
+}
+
+static int monitor_start_nics(struct monitor *m)
+{
+	char why[512];
+	int rc = monitor_nics_open(m, why, sizeof(why));
 
 	if (rc)
 		log_err("%s", why);
@@ -253,9 +303,11 @@ static int monitor_start(struct monitor *m)
 	if (!rc && (m->opts->incoming_listen[0] || m->opts->incoming_fd >= 0))
 		rc = monitor_incoming_accept(m);
 	if (!rc && m->incoming.fd >= 0)
-		rc = monitor_incoming_prepare(m); /* opens the disks too */
+		rc = monitor_incoming_prepare(m); /* opens disks and NICs too */
 	else if (!rc)
 		rc = monitor_start_disks(m);
+	if (!rc && m->incoming.fd < 0)
+		rc = monitor_start_nics(m);
 	if (!rc)
 		rc = monitor_create_vm(m);
 	if (!rc)
@@ -268,16 +320,28 @@ static int monitor_start(struct monitor *m)
 	return rc;
 }
 
+void monitor_log_identity(struct monitor *m)
+{
+	char uuid[DOMAIN_UUID_STR_LEN + 1];
+
+	domain_config_uuid_format(m->cfg.uuid, uuid);
+	log_ctx_default(m->cfg.name, uuid);
+}
+
 static void monitor_teardown(struct monitor *m)
 {
 	if (m->rpc && rpc_server_flush(m->rpc, 1000))
 		log_debug("control socket: some replies were not delivered");
 	rpc_server_free(m->rpc);
+	/* Post-copy first: a vCPU or device waiting for a page is let go. */
+	monitor_postcopy_stop(m);
+	monitor_lazy_stop(m);
 	/* Device threads stop before the console and guest RAM go. */
 	devreg_quiesce_all(&m->devs);
 	console_close(&m->console);
 	vm_destroy(&m->vm);
 	devreg_destroy(&m->devs);
+	monitor_nics_close(m);
 	monitor_disks_close(m);
 	if (m->signal_fd >= 0)
 		close(m->signal_fd);
@@ -310,24 +374,52 @@ static const char *monitor_end_kind(struct monitor *m)
 	}
 }
 
+/* Did the guest end it (power-off, reset, crash, debug-exit)? */
+static bool monitor_guest_ended(const char *kind)
+{
+	return !strcmp(kind, "poweroff") || !strcmp(kind, "reset") ||
+	       !strcmp(kind, "crash") || !strcmp(kind, "exit");
+}
+
+/*
+ * Before the console goes: the guest's last line nobody read, which
+ * often says why a guest ended (a test guest's "BAD" line).
+ */
+static void monitor_note_console(struct monitor *m)
+{
+	if (!monitor_guest_ended(monitor_end_kind(m)) ||
+	    console_last_line(&m->console, m->cfg.serial, m->cfg.serial_path,
+			      m->last_console, sizeof(m->last_console)))
+		m->last_console[0] = 0;
+}
+
 /*
  * The exit file says "STATUS KIND REASON": KIND is poweroff, reset,
  * crash, exit (debug-exit port), host (quit, signal), saved, migrated or
- * error (never started). Written with a rename: readers never see half.
+ * error (never started). REASON is one line: how it ended, with the
+ * guest's last unread console line after a guest's own end; for error,
+ * the first error line this process logged (why it never started),
+ * which godwitd passes on to whoever asked for the VM. At most 511
+ * bytes in all (readers take no more). Written with a rename: readers
+ * never see half.
  */
 static void monitor_write_exit_file(struct monitor *m)
 {
-	char line[256];
+	const char *why = m->vm.stop_message, *kind = monitor_end_kind(m);
+	char line[MONITOR_EXIT_LINE_MAX];
 	int n, rc;
 
 	if (!m->opts->exit_file[0])
 		return;
-	n = snprintf(line, sizeof(line), "%d %s %s\n", m->status,
-		     monitor_end_kind(m),
-		     m->vm.stop_message[0] ? m->vm.stop_message :
-					     "failed to start");
-	rc = file_write_atomic(m->opts->exit_file, line,
-			       MIN((size_t)n, sizeof(line) - 1), 0644);
+	if (!why[0])
+		why = log_first_error()[0] ? log_first_error() :
+					     "failed to start";
+	n = snprintf(line, sizeof(line) - 1, "%d %s %s%s%s", m->status, kind,
+		     why, m->last_console[0] ? "; last console line: " : "",
+		     m->last_console);
+	n = MIN((size_t)n, sizeof(line) - 2);
+	line[n++] = '\n';
+	rc = file_write_atomic(m->opts->exit_file, line, n, 0644);
 	if (rc)
 		log_warn("cannot write %s: %s", m->opts->exit_file,
 			 strerror(-rc));
@@ -352,15 +444,24 @@ int monitor_run(const struct monitor_opts *opts)
 	m->vm.fd = m->vm.stop_eventfd = m->vm.kvm.fd = m->vm.mem.memfd = -1;
 	m->console.in_fd = m->console.out_fd = -1;
 	m->incoming.fd = opts->restore_fd;
+	m->incoming.lazy_fd = -1;
 	arrival_init(&m->incoming.arrival, 0, NULL);
+	monitor_mig_settings_init(&m->mig_set);
+	monitor_log_identity(m);
 	rc = monitor_start(m);
 	if (rc == 0) {
 		rc = evloop_run(m->loop);
 		if (rc)
 			log_err("event loop failed: %s", strerror(-rc));
 	} else if (m->incoming.migration) {
+		/* Failed after the stream (its control socket, its vCPUs):
+		 * the source learns our line, not a closed connection. */
+		monitor_incoming_refuse(m, log_first_error()[0] ?
+						   log_first_error() :
+						   "the VM could not start");
 		monitor_incoming_linger(m);
 	}
+	monitor_note_console(m);
 	monitor_teardown(m);
 	monitor_write_exit_file(m);
 	status = m->status;

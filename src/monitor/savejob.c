@@ -127,6 +127,9 @@ static int job_write(struct save_job *job)
 		job_io_error(job, rc);
 	compress_detach(&job->stream, NULL);
 	stream_close(&job->stream);
+	/* The VM ends with the save: its disks' data must be in the images. */
+	if (!rc && !job->keep_running)
+		rc = monitor_disks_sync(m, job->error, sizeof(job->error));
 	/* Data the VM will no longer hold must be on disk before we say so. */
 	if (!rc)
 		rc = save_target_commit(t, !job->keep_running, job->error,
@@ -140,8 +143,12 @@ static void job_done(struct evloop *loop, void *opaque);
 static void *job_thread(void *opaque)
 {
 	struct save_job *job = opaque;
+	char uuid[DOMAIN_UUID_STR_LEN + 1], what[PATH_MAX + 8];
 	int rc;
 
+	domain_config_uuid_format(job->m->cfg.uuid, uuid);
+	snprintf(what, sizeof(what), "save %s", job->path);
+	log_ctx_set(job->m->cfg.name, uuid, what);
 	rc = vm_pause(&job->m->vm);
 	if (rc) {
 		snprintf(job->error, sizeof(job->error),

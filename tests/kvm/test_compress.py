@@ -12,7 +12,7 @@ from lib.gw import check, main
 from lib.net import receiver
 from lib.stream import Stream
 
-PAGE_ZSTD = 0x12
+PAGE_ZSTD = 0x13
 
 
 def sweeping(env, cmdline="mib=32 rate=100 data=2048", memory=128):
@@ -84,7 +84,7 @@ def test_corrupted_compressed_batch_refused(env):
     vm = env.restore(bad)
     check(vm.wait(30) == 1, "restore of a damaged batch did not exit 1")
     lines = [l for l in vm.stderr_lines if l and "PAGE_ZSTD" in l]
-    want = r"record PAGE_ZSTD \(0x12\) at offset %d: CRC mismatch" % rec.offset
+    want = r"record PAGE_ZSTD \(0x13\) at offset %d: CRC mismatch" % rec.offset
     check(len(lines) == 1 and re.search(want, lines[0]),
           "want one line matching %r: %s" % (want, vm.stderr()))
 

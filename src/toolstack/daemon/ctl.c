@@ -42,6 +42,8 @@ struct dom *ctl_find_dom(struct gwd *g, const char *spec,
 	if (!d)
 		rpc_reply_error(reply, RPC_ERR_DEVICE_NOT_FOUND,
 				"no domain '%s' (by name, id or uuid)", spec);
+	else
+		dom_log_ctx(d);
 	return d;
 }
 
@@ -117,6 +119,25 @@ static void disks_info(const struct domain_config *cfg, struct rpc_dom_info *o)
 	}
 }
 
+/* The config's vifs for list: mac, bridge, vifname, script if set. */
+static void vifs_info(const struct domain_config *cfg, struct rpc_dom_info *o)
+{
+	const struct domain_vif *v;
+	struct rpc_vif_info *x;
+	char mac[DOMAIN_MAC_STR_LEN + 1];
+	unsigned int i;
+
+	for (i = 0; cfg && i < cfg->nr_vifs && i < RPC_VIFS_MAX; i++) {
+		v = &cfg->vifs[i];
+		x = &o->vifs[o->nr_vifs++];
+		domain_config_mac_format(v->mac, mac);
+		snprintf(x->mac, sizeof(x->mac), "%s", mac);
+		snprintf(x->bridge, sizeof(x->bridge), "%s", v->bridge);
+		snprintf(x->vifname, sizeof(x->vifname), "%s", v->vifname);
+		snprintf(x->script, sizeof(x->script), "%s", v->script);
+	}
+}
+
 /* The domain as the list command reports it (new object). */
 static struct json_object *dom_json(struct dom *d)
 {
@@ -143,6 +164,7 @@ static struct json_object *dom_json(struct dom *d)
 	snprintf(o->reason, sizeof(o->reason), "%s",
 		 unconfirmed ? d->status_why : d->rec.reason);
 	disks_info(d->cfg, o);
+	vifs_info(d->cfg, o);
 	j = rpc_msg_encode(&rpc_msg_dom_info, o);
 	free(o);
 	return j;
@@ -251,6 +273,8 @@ struct list_req {
 	struct gwd *g;
 	struct rpc_call call;
 	unsigned int outstanding;
+	struct evloop_timer *landing; /* waiting for arrival_landing() */
+	uint64_t deadline_ns;
 };
 
 struct list_item {
@@ -291,19 +315,17 @@ static void list_item_done(void *opaque, int rc, struct json_object *ret,
 	}
 }
 
-/* Refresh every live domain's status and CPU time, then answer. */
-static enum rpc_reply_kind cmd_list(struct rpc_request *req,
-				    struct json_object *args,
-				    struct rpc_reply *reply)
+/*
+ * Refresh every live domain's status and CPU time, then answer (reply
+ * NULL: answered later, through the server).
+ */
+static enum rpc_reply_kind list_start(struct list_req *lr,
+				      struct rpc_reply *reply)
 {
-	struct gwd *g = req_gwd(req);
-	struct list_req *lr = calloc(1, sizeof(*lr));
+	struct gwd *g = lr->g;
 	struct list_item *it;
 	struct dom *d;
 
-	if (!lr)
-		return rpc_reply_error(reply, RPC_ERR_GENERIC, "out of memory");
-	*lr = (struct list_req){ g, req->call, 1 };
 	for (d = g->doms; d; d = d->next) {
 		if (!d->registered || d->state != DOM_LIVE ||
 		    !vmlink_is_up(d->link))
@@ -320,10 +342,42 @@ static enum rpc_reply_kind cmd_list(struct rpc_request *req,
 	}
 	if (--lr->outstanding == 0) {
 		/* Nothing to ask: answer now (no reply can be pending yet). */
+		if (reply)
+			reply->ret = list_json(g);
+		else
+			rpc_server_reply(g->rpc, lr->call, list_json(g), -1);
 		free(lr);
-		reply->ret = list_json(g);
-		return RPC_REPLY_RETURN;
+		return reply ? RPC_REPLY_RETURN : RPC_REPLY_LATER;
 	}
+	return RPC_REPLY_LATER;
+}
+
+static void list_landing(struct evloop *loop, struct evloop_timer *t,
+			 void *opaque)
+{
+	struct list_req *lr = opaque;
+
+	if (arrival_landing(lr->g) && time_mono_ns() < lr->deadline_ns)
+		return evloop_timer_arm(t, 10 * NSEC_PER_MSEC, 0);
+	evloop_timer_free(t);
+	list_start(lr, NULL);
+}
+
+static enum rpc_reply_kind cmd_list(struct rpc_request *req,
+				    struct json_object *args,
+				    struct rpc_reply *reply)
+{
+	struct gwd *g = req_gwd(req);
+	struct list_req *lr = calloc(1, sizeof(*lr));
+
+	if (!lr)
+		return rpc_reply_error(reply, RPC_ERR_GENERIC, "out of memory");
+	*lr = (struct list_req){ .g = g, .call = req->call, .outstanding = 1 };
+	if (!arrival_landing(g) ||
+	    evloop_timer_new(g->loop, list_landing, lr, &lr->landing))
+		return list_start(lr, reply);
+	lr->deadline_ns = time_mono_ns() + ARRIVAL_LANDING_MS * NSEC_PER_MSEC;
+	evloop_timer_arm(lr->landing, 10 * NSEC_PER_MSEC, 0);
 	return RPC_REPLY_LATER;
 }
 
@@ -341,6 +395,18 @@ static enum rpc_reply_kind cmd_pause(struct rpc_request *req,
 			   reply);
 }
 
+static enum rpc_reply_kind cmd_announce(struct rpc_request *req,
+					struct json_object *args,
+					struct rpc_reply *reply)
+{
+	struct dom *d = ctl_arg_dom(req_gwd(req), args, reply);
+
+	if (!d)
+		return RPC_REPLY_ERROR;
+	return ctl_forward(req, d, "announce-self", NULL, FORWARD_TIMEOUT_MS,
+			   false, reply);
+}
+
 static enum rpc_reply_kind cmd_unpause(struct rpc_request *req,
 				       struct json_object *args,
 				       struct rpc_reply *reply)
@@ -353,6 +419,19 @@ static enum rpc_reply_kind cmd_unpause(struct rpc_request *req,
 	 * (godwit migrate-resolve): the user gets that line as it is. */
 	return ctl_forward(req, d, "cont", NULL, FORWARD_TIMEOUT_MS, true,
 			   reply);
+}
+
+/* xl reboot: the VMM resets the VM and ends; on_reboot decides. */
+static enum rpc_reply_kind cmd_reboot(struct rpc_request *req,
+				      struct json_object *args,
+				      struct rpc_reply *reply)
+{
+	struct dom *d = ctl_arg_dom(req_gwd(req), args, reply);
+
+	if (!d)
+		return RPC_REPLY_ERROR;
+	return ctl_forward(req, d, "system_reset", NULL, FORWARD_TIMEOUT_MS,
+			   true, reply);
 }
 
 static void shutdown_done(void *opaque, int rc, struct json_object *ret,
@@ -484,7 +563,9 @@ int ctl_start(struct gwd *g)
 		{ "list", cmd_list, NULL },
 		{ "pause", cmd_pause, NULL },
 		{ "unpause", cmd_unpause, NULL },
+		{ "announce", cmd_announce, NULL },
 		{ "shutdown", cmd_shutdown, NULL },
+		{ "reboot", cmd_reboot, NULL },
 		{ "destroy", cmd_destroy, NULL },
 		{ "console", cmd_console, NULL },
 		{ "save", ctl_save, NULL },
@@ -493,6 +574,7 @@ int ctl_start(struct gwd *g)
 		{ "job-info", ctl_job_info, NULL },
 		{ "job-abort", ctl_job_abort, NULL },
 		{ "migrate-resolve", ctl_migrate_resolve, NULL },
+		{ "migrate-recover", ctl_migrate_recover, NULL },
 	};
 	size_t i;
 	int rc;

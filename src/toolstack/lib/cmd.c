@@ -21,12 +21,24 @@ int godwit_domain_verb(struct godwit_conn *c, const char *dom,
 		       enum godwit_verb verb, int timeout_ms,
 		       godwit_reply_fn fn, void *opaque)
 {
-	static const char *const daemon_cmd[] = { "pause", "unpause",
-						  "shutdown", "shutdown",
-						  "destroy" };
-	static const char *const vm_cmd[] = { "stop", "cont",
-					      "system_powerdown",
-					      "system_powerdown", "quit" };
+	static const char *const daemon_cmd[] = {
+		[GODWIT_VERB_PAUSE] = "pause",
+		[GODWIT_VERB_UNPAUSE] = "unpause",
+		[GODWIT_VERB_SHUTDOWN] = "shutdown",
+		[GODWIT_VERB_SHUTDOWN_WAIT] = "shutdown",
+		[GODWIT_VERB_DESTROY] = "destroy",
+		[GODWIT_VERB_ANNOUNCE] = "announce",
+		[GODWIT_VERB_REBOOT] = "reboot",
+	};
+	static const char *const vm_cmd[] = {
+		[GODWIT_VERB_PAUSE] = "stop",
+		[GODWIT_VERB_UNPAUSE] = "cont",
+		[GODWIT_VERB_SHUTDOWN] = "system_powerdown",
+		[GODWIT_VERB_SHUTDOWN_WAIT] = "system_powerdown",
+		[GODWIT_VERB_DESTROY] = "quit",
+		[GODWIT_VERB_ANNOUNCE] = "announce-self",
+		[GODWIT_VERB_REBOOT] = "system_reset",
+	};
 	struct rpc_shutdown_args a = { .wait = verb ==
 					       GODWIT_VERB_SHUTDOWN_WAIT };
 	char err[GODWIT_ERROR_MAX];
@@ -71,6 +83,24 @@ int godwit_decode_console(struct json_object *ret, char *type, size_t tlen,
 	snprintf(type, tlen, "%s", k.type);
 	snprintf(path, plen, "%s", k.path);
 	return 0;
+}
+
+int godwit_vm_config(struct godwit_conn *c, int timeout_ms, godwit_reply_fn fn,
+		     void *opaque)
+{
+	if (godwit_conn_is_daemon(c))
+		return -EOPNOTSUPP;
+	return godwit_call(c, "query-config", NULL, timeout_ms, fn, opaque);
+}
+
+int godwit_decode_config(struct json_object *ret, const char **text, char *err,
+			 size_t errlen)
+{
+	struct rpc_vm_config k;
+	int rc = lib_decode(&rpc_msg_vm_config, ret, &k, err, errlen);
+
+	*text = rc ? NULL : k.config;
+	return rc;
 }
 
 /* ---- save ---- */
@@ -201,6 +231,17 @@ static void info_from(const struct rpc_dom_info *in,
 			 in->disks[i].access);
 		snprintf(o->disks[i].script, sizeof(o->disks[i].script), "%s",
 			 in->disks[i].script);
+	}
+	o->nr_vifs = in->nr_vifs;
+	for (i = 0; i < in->nr_vifs && i < ARRAY_SIZE(o->vifs); i++) {
+		snprintf(o->vifs[i].mac, sizeof(o->vifs[i].mac), "%s",
+			 in->vifs[i].mac);
+		snprintf(o->vifs[i].bridge, sizeof(o->vifs[i].bridge), "%s",
+			 in->vifs[i].bridge);
+		snprintf(o->vifs[i].vifname, sizeof(o->vifs[i].vifname), "%s",
+			 in->vifs[i].vifname);
+		snprintf(o->vifs[i].script, sizeof(o->vifs[i].script), "%s",
+			 in->vifs[i].script);
 	}
 }
 

@@ -31,6 +31,7 @@ static const struct rpc_msg_type *const types[] = {
 	&rpc_msg_dom_info,    &rpc_msg_console,
 	&rpc_msg_vmm_ended,   &rpc_msg_vm_domain,
 	&rpc_msg_vm_status,   &rpc_msg_vm_config,
+	&rpc_msg_recover,     &rpc_msg_announce,
 };
 
 /* Big enough for any message struct (the list entry is the largest). */

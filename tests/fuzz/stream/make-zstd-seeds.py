@@ -6,7 +6,7 @@ lies, and a stream that asks for several connections."""
 import os, struct, subprocess, sys, tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../kvm"))
 from lib.stream import Stream, Record, crc32c
-PAGE_ZSTD, CONNECTIONS = 0x12, 0x13
+PAGE_ZSTD, CONNECTIONS = 0x13, 0x14
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../corpus/stream")
 base = open(out + "/state-only.bin", "rb").read()
 

@@ -356,8 +356,8 @@ static void test_rec_type_names(void **state)
 	assert_string_equal(rec_type_name(REC_SAVE_INFO), "SAVE_INFO");
 	assert_string_equal(rec_type_name(REC_PAGE_ZSTD), "PAGE_ZSTD");
 	assert_string_equal(rec_type_name(REC_CONNECTIONS), "CONNECTIONS");
-	assert_true(rec_type_known(0x12) && rec_type_known(0x13));
-	assert_false(rec_type_known(0x14));
+	assert_true(rec_type_known(0x13) && rec_type_known(0x14));
+	assert_false(rec_type_known(0x15));
 	assert_string_equal(rec_type_name(0x0f), "unknown");
 	assert_string_equal(rec_type_name(0x80000020), "unknown optional");
 }
@@ -943,6 +943,8 @@ static void test_handover_rejections(void **state)
 		   "text is not NUL-terminated");
 }
 
+int format_test_postcopy(void);
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -972,5 +974,6 @@ int main(void)
 		cmocka_unit_test(test_handover_rejections),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, NULL, NULL) |
+	       format_test_postcopy();
 }
