@@ -69,6 +69,12 @@ def test_save_restore_compressed(env):
     rc, out, err = env.godwit_cmd("inspect", path)
     check(rc == 0 and "PAGE_ZSTD" in out and "compressed:" in out,
           "inspect: %s %s" % (out, err))
+    # Lazy restore reads pages where they lie in the file: not from frames.
+    lazy = env.restore(path, extra=["--lazy"])
+    check(lazy.wait(30) == 1, "restore --lazy of a compressed save did "
+          "not exit 1")
+    check("compressed pages cannot be restored lazily" in lazy.stderr(),
+          "restore --lazy says: " + lazy.stderr())
     vm = env.restore(path)
     vm.keeps_sweeping(30)
     vm.quit()

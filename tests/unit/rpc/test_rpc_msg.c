@@ -137,6 +137,10 @@ static void test_migrate_refused(void **state)
 	assert_refused(&rpc_msg_migrate, "{\"uri\": \"h\", \"live\": 1}",
 		       "migrate: 'live' must be true or false");
 	assert_refused(
+		&rpc_msg_migrate,
+		"{\"uri\": \"h\", \"connections\": 2, \"postcopy\": true}",
+		"migrate: 'connections' above 1 does not go with post-copy");
+	assert_refused(
 		&rpc_msg_migrate, "{\"uri\": \"h\", \"connections\": 17}",
 		"migrate: 'connections' must be an integer from 1 to 16");
 	assert_refused(&rpc_msg_migrate, "{\"uri\": 5}",
