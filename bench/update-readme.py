@@ -21,6 +21,7 @@ SECTIONS = [
      "ping-pong-200.md"),
     ("A service through live migration", "net.md"),
     ("A service through live migration, client at 100 Hz", "net-100hz.md"),
+    ("Live migration over a 1 Gb/s link", "migrate-link.md"),
 ]
 
 

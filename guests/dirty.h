@@ -11,6 +11,7 @@
 
 #define DIRTY_MAX_EXTENTS 16 /* per CPU */
 #define DIRTY_CHUNK_PAGES 16 /* rate limiting granularity (64 KiB) */
+#define DIRTY_DATA_MAX 4064 /* a page less its header and trailer */
 
 /* One CPU's slice of the area, as runs of consecutive pfns. */
 struct dirty_slice {
@@ -25,6 +26,7 @@ struct dirty_config {
 	uint64_t tsc_per_chunk; /* per CPU; 0: unlimited rate */
 	uint64_t corrupt_sweep; /* self-test: damage a page after it */
 	uint64_t fill; /* 1: the first sweep ignores the rate limit */
+	uint64_t data; /* bytes of noise after each page's header */
 	struct dirty_slice slice[MAX_CPUS];
 };
 

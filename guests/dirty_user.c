@@ -43,6 +43,40 @@ static void report(struct user_status *st, uint64_t pfn, uint64_t expected,
 		cpu_relax();
 }
 
+/* data=N: the noise word i of page pfn (xorshift64). */
+static uint64_t noise(uint64_t pfn, unsigned int i)
+{
+	uint64_t x = (pfn + 1) * 0x9e3779b97f4a7c15ULL + i;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return x;
+}
+
+/*
+ * data=N: sweep 1 writes N bytes of noise after the header; later sweeps
+ * check the first and last noise words (a page whose body went stale or
+ * was torn shows there, for the price of two reads).
+ */
+static void body(struct user_status *st, volatile uint64_t *p, uint64_t pfn,
+		 uint64_t sweep)
+{
+	unsigned int i, words = dirty_config.data / 8;
+
+	if (!words)
+		return;
+	if (sweep == 1) {
+		for (i = 0; i < words; i++)
+			p[2 + i] = noise(pfn, i);
+		return;
+	}
+	if (p[2] != noise(pfn, 0))
+		report(st, pfn, noise(pfn, 0), p[2]);
+	if (p[1 + words] != noise(pfn, words - 1))
+		report(st, pfn, noise(pfn, words - 1), p[1 + words]);
+}
+
 /* Check one page against sweep-1, then stamp it with sweep. */
 static void touch(struct user_status *st, uint64_t pfn, uint64_t sweep)
 {
@@ -58,6 +92,7 @@ static void touch(struct user_status *st, uint64_t pfn, uint64_t sweep)
 		if (v != want)
 			report(st, pfn, want, v);
 	}
+	body(st, p, pfn, sweep);
 	p[0] = pfn;
 	p[1] = sweep;
 	p[510] = pfn;

@@ -68,6 +68,10 @@ static void print_summary(const struct restore_result *res, uint64_t bytes)
 	       (unsigned long long)res->pages_data,
 	       (unsigned long long)(res->pages_data * STREAM_PAGE_SIZE >> 20),
 	       (unsigned long long)(res->pages - res->pages_data));
+	if (res->zstd_batches)
+		printf("compressed: %llu batches (zstd), %llu KiB of frames\n",
+		       (unsigned long long)res->zstd_batches,
+		       (unsigned long long)(res->zstd_bytes >> 10));
 	if (res->rounds)
 		printf("pre-copy rounds: %llu\n",
 		       (unsigned long long)res->rounds);

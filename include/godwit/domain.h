@@ -49,6 +49,7 @@ int godwit_domain_verb(struct godwit_conn *conn, const char *dom,
 /* save's flags: what becomes of the domain once it is saved. */
 #define GODWIT_SAVE_KEEP_RUNNING 0x1u /* it goes on running (-c) */
 #define GODWIT_SAVE_LEAVE_PAUSED 0x2u /* it stays, paused (-p) */
+#define GODWIT_SAVE_COMPRESS 0x4u /* page batches as zstd (--compress) */
 
 /*
  * Save dom to file (absolute for godwitd, whose VMMs run in "/"); by

@@ -39,6 +39,13 @@ enum godwit_converge {
 int godwit_converge_parse(const char *s,
 			  enum godwit_converge *out) GODWIT_MUST_CHECK;
 
+/* How pages cross the wire (godwit(1), --compress). */
+enum godwit_compress {
+	GODWIT_COMPRESS_NONE,
+	GODWIT_COMPRESS_ZSTD, /* every page batch that shrinks */
+	GODWIT_COMPRESS_AUTO, /* when the link, not the CPU, is the bottleneck */
+};
+
 /* How to migrate: godwit_migrate_params_init gives godwit(1)'s defaults. */
 struct godwit_migrate_params {
 	const char *destination; /* HOST[:PORT] or tcp:HOST:PORT; port 8002 */
@@ -71,6 +78,8 @@ struct godwit_migrate_params {
 	 */
 	bool postcopy;
 	bool paused; /* the destination leaves it paused (xl migrate -p) */
+	enum godwit_compress compress; /* GODWIT_COMPRESS_NONE */
+	int64_t connections; /* page data over this many connections (1) */
 };
 void godwit_migrate_params_init(struct godwit_migrate_params *p);
 

@@ -59,6 +59,10 @@ const char *rec_type_name(uint32_t type)
 		return "SAVE_INFO";
 	case REC_PADDING:
 		return "PADDING";
+	case REC_PAGE_ZSTD:
+		return "PAGE_ZSTD";
+	case REC_CONNECTIONS:
+		return "CONNECTIONS";
 	default:
 		return (type & REC_OPTIONAL) ? "unknown optional" : "unknown";
 	}
@@ -193,7 +197,8 @@ bool rec_type_known(uint32_t type)
 {
 	return type <= REC_DEVICE || type == REC_POSTCOPY ||
 	       type == REC_LEASE || type == REC_ROUND ||
-	       type == REC_SAVE_INFO || type == REC_PADDING;
+	       type == REC_SAVE_INFO || type == REC_PADDING ||
+	       type == REC_PAGE_ZSTD || type == REC_CONNECTIONS;
 }
 
 int rec_hdr_check(const struct rec_hdr *h, uint32_t version, uint32_t seq,
@@ -218,30 +223,14 @@ int rec_hdr_check(const struct rec_hdr *h, uint32_t version, uint32_t seq,
 	return 0;
 }
 
-int rec_page_data_check(const void *prefix, size_t prefix_len, uint32_t len,
-			const struct rec_limits *lim, uint32_t *data_pages_out,
-			char *why, size_t whylen)
+/* The pfn entries of a batch (PAGE_DATA, PAGE_ZSTD); counts NORMAL ones. */
+static int check_entries(const uint8_t *entries, uint32_t count,
+			 const struct rec_limits *lim, uint32_t *normal_out,
+			 char *why, size_t whylen)
 {
-	const struct rec_page_data *p = prefix;
-	const uint8_t *entries = (const uint8_t *)prefix + sizeof(*p);
 	uint32_t i, normal = 0;
-	uint64_t want;
 
-	if (prefix_len < sizeof(*p) || len < sizeof(*p))
-		return why_set(why, whylen, -EINVAL,
-			       "body of %u bytes is too short for a batch",
-			       len);
-	if (!p->count || p->count > PAGE_BATCH_MAX)
-		return why_set(why, whylen, -EINVAL,
-			       "count %u is out of range (1..%u)", p->count,
-			       PAGE_BATCH_MAX);
-	if (p->reserved)
-		return why_set(why, whylen, -EINVAL,
-			       "reserved field is not zero");
-	if (prefix_len < sizeof(*p) + 8ULL * p->count)
-		return why_set(why, whylen, -EINVAL,
-			       "pfn list of %u entries is truncated", p->count);
-	for (i = 0; i < p->count; i++) {
+	for (i = 0; i < count; i++) {
 		uint64_t e, pfn, type;
 
 		memcpy(&e, entries + 8ULL * i, 8);
@@ -263,6 +252,47 @@ int rec_page_data_check(const void *prefix, size_t prefix_len, uint32_t len,
 				(unsigned long long)(lim->mem_bytes >> 20));
 		normal += type == PFN_TYPE_NORMAL;
 	}
+	*normal_out = normal;
+	return 0;
+}
+
+/* count and reserved, the same words in both batch layouts. */
+static int check_batch_count(uint32_t count, uint32_t reserved, char *why,
+			     size_t whylen)
+{
+	if (!count || count > PAGE_BATCH_MAX)
+		return why_set(why, whylen, -EINVAL,
+			       "count %u is out of range (1..%u)", count,
+			       PAGE_BATCH_MAX);
+	if (reserved)
+		return why_set(why, whylen, -EINVAL,
+			       "reserved field is not zero");
+	return 0;
+}
+
+int rec_page_data_check(const void *prefix, size_t prefix_len, uint32_t len,
+			const struct rec_limits *lim, uint32_t *data_pages_out,
+			char *why, size_t whylen)
+{
+	const struct rec_page_data *p = prefix;
+	const uint8_t *entries = (const uint8_t *)prefix + sizeof(*p);
+	uint32_t normal = 0;
+	uint64_t want;
+	int rc;
+
+	if (prefix_len < sizeof(*p) || len < sizeof(*p))
+		return why_set(why, whylen, -EINVAL,
+			       "body of %u bytes is too short for a batch",
+			       len);
+	rc = check_batch_count(p->count, p->reserved, why, whylen);
+	if (rc)
+		return rc;
+	if (prefix_len < sizeof(*p) + 8ULL * p->count)
+		return why_set(why, whylen, -EINVAL,
+			       "pfn list of %u entries is truncated", p->count);
+	rc = check_entries(entries, p->count, lim, &normal, why, whylen);
+	if (rc)
+		return rc;
 	want = sizeof(*p) + 8ULL * p->count +
 	       (uint64_t)STREAM_PAGE_SIZE * normal;
 	if (want != len)
@@ -271,6 +301,48 @@ int rec_page_data_check(const void *prefix, size_t prefix_len, uint32_t len,
 			"length %u does not match %u entries with %u data pages (%llu bytes)",
 			len, p->count, normal, (unsigned long long)want);
 	*data_pages_out = normal;
+	return 0;
+}
+
+int rec_page_zstd_check(const struct rec_page_zstd *z, const uint64_t *entries,
+			uint32_t len, const struct rec_limits *lim, char *why,
+			size_t whylen)
+{
+	uint32_t normal = 0;
+	uint64_t want;
+	int rc;
+
+	if (len < sizeof(*z))
+		return why_set(why, whylen, -EINVAL,
+			       "body of %u bytes is too short for a batch",
+			       len);
+	rc = check_batch_count(z->count, z->reserved, why, whylen);
+	if (!rc)
+		rc = check_entries((const uint8_t *)entries, z->count, lim,
+				   &normal, why, whylen);
+	if (rc)
+		return rc;
+	if (!normal || z->data_pages != normal)
+		return why_set(
+			why, whylen, -EINVAL,
+			"data_pages %u, but the batch has %u NORMAL entries (1 at least)",
+			z->data_pages, normal);
+	/* A frame that does not shrink the pages has no business here. */
+	if (!z->frame_len ||
+	    z->frame_len >= (uint64_t)STREAM_PAGE_SIZE * z->data_pages)
+		return why_set(
+			why, whylen, -EINVAL,
+			"frame_len %u is out of range (1..%llu for %u data pages)",
+			z->frame_len,
+			(unsigned long long)STREAM_PAGE_SIZE * z->data_pages -
+				1,
+			z->data_pages);
+	want = sizeof(*z) + 8ULL * z->count + z->frame_len;
+	if (want != len)
+		return why_set(
+			why, whylen, -EINVAL,
+			"length %u does not match %u entries and a frame of %u bytes (%llu bytes)",
+			len, z->count, z->frame_len, (unsigned long long)want);
 	return 0;
 }
 
@@ -454,6 +526,23 @@ static int check_end(const void *body, uint32_t len,
 			   offsetof(struct rec_end, reserved), why, whylen);
 }
 
+static int check_connections(const void *body, uint32_t len, char *why,
+			     size_t whylen)
+{
+	const struct rec_connections *c = body;
+	int rc = check_exact(body, len, sizeof(*c),
+			     offsetof(struct rec_connections, reserved), why,
+			     whylen);
+
+	if (rc)
+		return rc;
+	if (c->count < 2 || c->count > CONN_MAX)
+		return why_set(why, whylen, -EINVAL,
+			       "count %u is out of range (2..%u)", c->count,
+			       CONN_MAX);
+	return 0;
+}
+
 int rec_end_check(const struct rec_end *e, uint64_t records, uint64_t bytes,
 		  uint32_t digest, char *why, size_t whylen)
 {
@@ -517,9 +606,13 @@ int rec_body_check(uint32_t type, const void *body, uint32_t len,
 				   why, whylen);
 	case REC_PADDING:
 		return check_padding(body, len, why, whylen);
+	case REC_CONNECTIONS:
+		return check_connections(body, len, why, whylen);
 	case REC_PAGE_DATA:
-		return why_set(why, whylen, -EINVAL,
-			       "PAGE_DATA is checked with rec_page_data_check");
+	case REC_PAGE_ZSTD:
+		return why_set(
+			why, whylen, -EINVAL,
+			"batches are checked with rec_page_data_check or rec_page_zstd_check");
 	default:
 		return 0; /* unknown optional record: skipped */
 	}
@@ -583,5 +676,49 @@ int handover_msg_check(const struct handover_msg *m, char *why, size_t whylen)
 	if (!memchr(m->text, 0, sizeof(m->text)))
 		return why_set(why, whylen, -EINVAL,
 			       "handover message text is not NUL-terminated");
+	return 0;
+}
+
+static uint32_t hello_crc(const struct conn_hello *m)
+{
+	struct conn_hello tmp = *m;
+
+	tmp.hello_crc = 0;
+	return crc32c(0, &tmp, sizeof(tmp));
+}
+
+void conn_hello_init(struct conn_hello *m, const struct stream_header *h,
+		     uint32_t index, uint32_t count)
+{
+	memset(m, 0, sizeof(*m));
+	m->magic = CONN_HELLO_MAGIC;
+	m->index = index;
+	m->count = count;
+	memcpy(m->stream_id, h->stream_id, STREAM_ID_LEN);
+	m->header_crc = h->header_crc;
+	m->hello_crc = hello_crc(m);
+}
+
+int conn_hello_check(const struct conn_hello *m, const struct stream_header *h,
+		     uint32_t count, char *why, size_t whylen)
+{
+	if (m->magic != CONN_HELLO_MAGIC)
+		return why_set(why, whylen, -EINVAL,
+			       "connection hello has bad magic 0x%x", m->magic);
+	if (hello_crc(m) != m->hello_crc)
+		return why_set(why, whylen, -EINVAL,
+			       "connection hello CRC mismatch");
+	if (m->reserved)
+		return why_set(why, whylen, -EINVAL,
+			       "connection hello reserved field is not zero");
+	if (memcmp(m->stream_id, h->stream_id, STREAM_ID_LEN) ||
+	    m->header_crc != h->header_crc)
+		return why_set(why, whylen, -EINVAL,
+			       "connection hello is for another stream");
+	if (m->count != count || !m->index || m->index >= count)
+		return why_set(
+			why, whylen, -EINVAL,
+			"connection hello says connection %u of %u, the stream has %u",
+			m->index, m->count, count);
 	return 0;
 }

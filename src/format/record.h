@@ -70,6 +70,14 @@ int rec_hdr_check(const struct rec_hdr *h, uint32_t version, uint32_t seq,
 int rec_page_data_check(const void *prefix, size_t prefix_len, uint32_t len,
 			const struct rec_limits *lim, uint32_t *data_pages_out,
 			char *why, size_t whylen) __must_check;
+/*
+ * PAGE_ZSTD: its fixed part z and the z->count entries, in a body of
+ * length len: entries, data_pages, and that frame_len fits the body and
+ * is smaller than the pages it holds. The frame is the decompressor's.
+ */
+int rec_page_zstd_check(const struct rec_page_zstd *z, const uint64_t *entries,
+			uint32_t len, const struct rec_limits *lim, char *why,
+			size_t whylen) __must_check;
 /* Any other record type: the whole body. */
 int rec_body_check(uint32_t type, const void *body, uint32_t len,
 		   const struct rec_limits *lim, char *why,
@@ -89,5 +97,12 @@ void handover_msg_outcome_init(struct handover_msg *m, uint64_t time_ns,
 			       uint64_t arrival_id, uint32_t outcome);
 int handover_msg_check(const struct handover_msg *m, char *why,
 		       size_t whylen) __must_check;
+
+/* The hello of extra connection index (of count) of the stream h heads. */
+void conn_hello_init(struct conn_hello *m, const struct stream_header *h,
+		     uint32_t index, uint32_t count);
+/* Is m a hello for one of the count connections of the stream h heads? */
+int conn_hello_check(const struct conn_hello *m, const struct stream_header *h,
+		     uint32_t count, char *why, size_t whylen) __must_check;
 
 #endif

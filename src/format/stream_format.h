@@ -107,11 +107,14 @@ enum rec_type {
 	REC_CLOCK = 0x0d,
 	REC_DEVICE = 0x0e,
 	REC_POSTCOPY = 0x12, /* mandatory: a reader must fetch what it lacks */
-	REC_LEASE = 0x13, /* mandatory: a reader must honour the leases */
 	/* Optional records: skipped by a reader that does not know them. */
 	REC_ROUND = REC_OPTIONAL | 0x0f,
 	REC_SAVE_INFO = REC_OPTIONAL | 0x10,
 	REC_PADDING = REC_OPTIONAL | 0x11,
+	/* Mandatory: a reader that cannot read them must refuse the stream. */
+	REC_PAGE_ZSTD = 0x13,
+	REC_CONNECTIONS = 0x14,
+	REC_LEASE = 0x15, /* mandatory: a reader must honour the leases */
 };
 
 /*
@@ -151,6 +154,51 @@ struct rec_page_data {
 	 */
 };
 _Static_assert(sizeof(struct rec_page_data) == 8, "rec_page_data");
+
+/*
+ * PAGE_ZSTD: a batch of pages whose data is one zstd frame (RFC 8878).
+ * The entries are PAGE_DATA's; the frame decompresses to exactly
+ * data_pages * STREAM_PAGE_SIZE bytes, one page per NORMAL entry in
+ * entry order, and declares that size in its header. A writer sends a
+ * batch that does not shrink as PAGE_DATA instead.
+ */
+struct rec_page_zstd {
+	uint32_t count; /* 1..PAGE_BATCH_MAX entries */
+	uint32_t reserved; /* 0 */
+	uint32_t data_pages; /* NORMAL entries, 1..count */
+	uint32_t frame_len; /* bytes of the frame after the entries */
+	/* then count u64 entries as in PAGE_DATA, then the frame */
+};
+_Static_assert(sizeof(struct rec_page_zstd) == 16, "rec_page_zstd");
+
+/*
+ * CONNECTIONS: the pages of this stream travel over count connections;
+ * this one (the first) and count - 1 more that the source opens to the
+ * same address, each starting with a struct conn_hello. Only in a LIVE
+ * stream, right after SAVE_INFO.
+ */
+#define CONN_MAX 16u
+struct rec_connections {
+	uint32_t count; /* 2..CONN_MAX */
+	uint32_t reserved; /* 0 */
+};
+_Static_assert(sizeof(struct rec_connections) == 8, "rec_connections");
+
+/*
+ * The first bytes on each extra connection: which stream and which of
+ * its connections this is. Records follow, chained from hello_crc.
+ */
+#define CONN_HELLO_MAGIC 0x43574447u /* "GDWC" */
+struct conn_hello {
+	uint32_t magic; /* CONN_HELLO_MAGIC */
+	uint32_t index; /* 1..count-1 */
+	uint32_t count; /* as in CONNECTIONS */
+	uint32_t reserved; /* 0 */
+	uint8_t stream_id[STREAM_ID_LEN]; /* the main stream's */
+	uint32_t header_crc; /* the main stream's header_crc */
+	uint32_t hello_crc; /* CRC32C of this struct with hello_crc 0 */
+};
+_Static_assert(sizeof(struct conn_hello) == 40, "conn_hello");
 
 /*
  * Per-vCPU records start with this; vcpu < nr_vcpus. The KVM structs are

@@ -24,6 +24,7 @@
 #include "common/util.h"
 #include "format/record.h"
 #include "migration/handover.h"
+#include "migration/multiconn.h"
 #include "migration/query.h"
 #include "migration/transport/stream.h"
 #include "migration/transport/tls.h"
@@ -153,6 +154,8 @@ static void *serve_thread(void *opaque)
 		if (p[1].revents)
 			break;
 		fd = accept4(a->lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0 && a->inbox && conn_inbox_offer(a->inbox, fd))
+			continue; /* a migration's extra connection */
 		if (fd >= 0)
 			answer_one(a, fd);
 	}
@@ -185,6 +188,8 @@ void arrival_destroy(struct arrival *a)
 		pthread_join(a->thread, NULL);
 		a->serving = false;
 	}
+	conn_inbox_free(a->inbox);
+	a->inbox = NULL;
 	if (a->stop_fd >= 0)
 		close(a->stop_fd);
 	if (a->lfd >= 0)

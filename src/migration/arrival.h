@@ -36,6 +36,8 @@ struct arrival {
 	pthread_t thread;
 	bool serving;
 	const struct tls_opts *tls; /* QUERY over TLS; NULL: plain */
+	/* Set before arrival_serve: extra connections go here (multiconn.h). */
+	struct conn_inbox *inbox;
 };
 
 /* A random non-zero arrival id. */

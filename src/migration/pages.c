@@ -15,8 +15,10 @@
 #include <unistd.h>
 
 #include "common/crc32c.h"
+#include "migration/compress.h"
 
 struct batch {
+	struct rec_page_zstd zhdr; /* PAGE_ZSTD: hdr.count is zhdr.count */
 	struct rec_page_data hdr;
 	uint64_t pfn[PAGE_BATCH_MAX];
 	struct iovec iov[REC_WRITE_MAX_IOV];
@@ -62,12 +64,29 @@ static int align_page_data(struct stream *s, uint32_t count)
 			     need - sizeof(struct rec_hdr));
 }
 
+static uint32_t batch_data_pages(const struct batch *b)
+{
+	size_t bytes = 0;
+	int i;
+
+	for (i = 2; i < b->niov; i++)
+		bytes += b->iov[i].iov_len;
+	return bytes / PAGE_SIZE;
+}
+
 static int batch_flush(struct stream *s, struct batch *b, struct page_stats *st)
 {
 	int rc;
 
 	if (!b->count)
 		return 0;
+	if (s->compress) {
+		rc = compress_batch(s, s->compress, b->pfn, b->count,
+				    b->niov > 2 ? batch_data_pages(b) : 0,
+				    b->iov + 2, b->niov - 2);
+		if (rc <= 0)
+			goto out;
+	}
 	rc = align_page_data(s, b->count);
 	if (rc)
 		return rc;
@@ -75,6 +94,9 @@ static int batch_flush(struct stream *s, struct batch *b, struct page_stats *st)
 	b->iov[0] = (struct iovec){ &b->hdr, sizeof(b->hdr) };
 	b->iov[1] = (struct iovec){ b->pfn, b->count * sizeof(uint64_t) };
 	rc = rec_write(s, REC_PAGE_DATA, b->iov, b->niov);
+	if (s->compress)
+		compress_batch_sent(s, s->compress);
+out:
 	st->records++;
 	b->count = 0;
 	b->nbounce = 0;
@@ -235,6 +257,39 @@ static int recv_pfns(struct stream *s, const struct rec_hdr *h,
 	return 0;
 }
 
+/* PAGE_ZSTD's fixed part and pfn list; then it looks like PAGE_DATA's. */
+static int recv_zstd_pfns(struct stream *s, const struct rec_hdr *h,
+			  const struct rec_limits *lim, struct batch *b,
+			  struct rec_error *err, uint32_t *crc)
+{
+	struct rec_page_zstd *z = &b->zhdr;
+
+	if (h->length < sizeof(*z)) {
+		snprintf(err->why, sizeof(err->why),
+			 "body of %u bytes is too short for a batch",
+			 h->length);
+		return stream_set_error(s, -EINVAL);
+	}
+	if (stream_read(s, z, sizeof(*z)))
+		return rec_io_error(s, err, "record body");
+	if (!z->count || z->count > PAGE_BATCH_MAX ||
+	    sizeof(*z) + 8ULL * z->count > h->length) {
+		snprintf(err->why, sizeof(err->why),
+			 "count %u is out of range (1..%u) or exceeds the body",
+			 z->count, PAGE_BATCH_MAX);
+		return stream_set_error(s, -EINVAL);
+	}
+	if (stream_read(s, b->pfn, 8ULL * z->count))
+		return rec_io_error(s, err, "record body");
+	*crc = crc32c(*crc, z, sizeof(*z));
+	*crc = crc32c(*crc, b->pfn, 8ULL * z->count);
+	if (rec_page_zstd_check(z, b->pfn, h->length, lim, err->why,
+				sizeof(err->why)))
+		return stream_set_error(s, -EINVAL);
+	b->hdr = (struct rec_page_data){ .count = z->count };
+	return 0;
+}
+
 static int u64_cmp(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a & PFN_MASK;
@@ -301,6 +356,8 @@ int page_rx_init(struct page_rx *rx)
 	rx->bounce = malloc(PAGE_BATCH_MAX * PAGE_SIZE);
 	rx->discard = false;
 	rx->data_pages = 0;
+	rx->dz = NULL;
+	rx->zstd_batches = rx->zstd_bytes = 0;
 	if (!rx->b || !rx->bounce) {
 		page_rx_destroy(rx);
 		return -ENOMEM;
@@ -310,6 +367,11 @@ int page_rx_init(struct page_rx *rx)
 
 void page_rx_destroy(struct page_rx *rx)
 {
+	if (rx->dz) {
+		decompress_destroy(rx->dz);
+		free(rx->dz);
+		rx->dz = NULL;
+	}
 	free(rx->b);
 	free(rx->bounce);
 	rx->b = NULL;
@@ -379,6 +441,40 @@ fail:
 	return -EIO;
 }
 
+/* The batch's data: pages, or a frame that becomes them once checked. */
+static int recv_data(struct page_rx *rx, struct stream *s,
+		     const struct rec_hdr *h, uint32_t normal,
+		     struct rec_error *err, uint32_t crc)
+{
+	uint32_t flen = rx->b->zhdr.frame_len;
+
+	if (h->type != REC_PAGE_ZSTD) {
+		if (normal && stream_read(s, rx->bounce, normal * PAGE_SIZE))
+			return rec_io_error(s, err, "page data");
+		crc = crc32c(crc, rx->bounce, normal * PAGE_SIZE);
+		return rec_read_tail(s, h, crc, err);
+	}
+	if (!rx->dz) {
+		rx->dz = calloc(1, sizeof(*rx->dz));
+		if (!rx->dz || decompress_init(rx->dz)) {
+			snprintf(err->why, sizeof(err->why), "out of memory");
+			return stream_set_error(s, -ENOMEM);
+		}
+	}
+	/* rec_page_zstd_check bounded flen below the pages it holds. */
+	if (stream_read(s, rx->dz->frame, flen))
+		return rec_io_error(s, err, "page data");
+	crc = crc32c(crc, rx->dz->frame, flen);
+	if (rec_read_tail(s, h, crc, err))
+		return s->error;
+	if (decompress_pages(rx->dz, flen, rx->bounce, normal * PAGE_SIZE,
+			     err->why, sizeof(err->why)))
+		return stream_set_error(s, -EINVAL);
+	rx->zstd_batches++;
+	rx->zstd_bytes += flen;
+	return 0;
+}
+
 int pages_recv(struct page_rx *rx, struct stream *s, struct guest_mem *mem,
 	       const struct rec_hdr *h, const struct rec_limits *lim,
 	       struct bitmap *seen, struct rec_error *err, uint64_t *pages_out)
@@ -387,16 +483,16 @@ int pages_recv(struct page_rx *rx, struct stream *s, struct guest_mem *mem,
 	uint32_t normal, crc = rec_body_crc_init(s, h);
 	int rc;
 
-	rc = recv_pfns(s, h, lim, b, &normal, err, &crc);
+	if (h->type == REC_PAGE_ZSTD) {
+		rc = recv_zstd_pfns(s, h, lim, b, err, &crc);
+		normal = b->zhdr.data_pages;
+	} else {
+		rc = recv_pfns(s, h, lim, b, &normal, err, &crc);
+	}
 	if (!rc)
 		rc = check_repeats(s, mem, b, seen, err);
-	if (rc)
-		return rc;
-	/* Every pfn was checked against the limits, which match mem. */
-	if (normal && stream_read(s, rx->bounce, normal * PAGE_SIZE))
-		return rec_io_error(s, err, "page data");
-	crc = crc32c(crc, rx->bounce, normal * PAGE_SIZE);
-	rc = rec_read_tail(s, h, crc, err);
+	if (!rc)
+		rc = recv_data(rx, s, h, normal, err, crc);
 	if (rc)
 		return rc;
 	/* Only a whole, checked record touches guest RAM. */

@@ -49,8 +49,13 @@ int pages_send_range(struct stream *s, struct guest_mem *mem,
 		     const struct bitmap *which, uint64_t first, uint64_t last,
 		     unsigned int flags, struct page_stats *st) __must_check;
 
+struct page_decompress;
+
 /* Buffers for receiving page batches, reused from record to record. */
 struct page_rx {
+	struct page_decompress *dz; /* the first PAGE_ZSTD makes it */
+	uint64_t zstd_batches; /* PAGE_ZSTD records received */
+	uint64_t zstd_bytes; /* their frames' bytes */
 	struct batch *b;
 	uint8_t *bounce; /* PAGE_BATCH_MAX pages */
 	bool discard; /* check every batch, write nothing (godwit inspect) */
@@ -61,7 +66,7 @@ int page_rx_init(struct page_rx *rx) __must_check;
 void page_rx_destroy(struct page_rx *rx);
 
 /*
- * Read one PAGE_DATA record's body (h already read) into guest RAM. A pfn
+ * Read one PAGE_DATA or PAGE_ZSTD record's body (h already read) into guest RAM. A pfn
  * may appear once per batch; with seen (streams without the LIVE flag)
  * once per stream: seen records the RAM-order pages received so far.
  */

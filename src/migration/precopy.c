@@ -58,6 +58,7 @@ struct precopy {
 	struct precopy_result *res;
 	struct bitmap dirty;
 	struct precopy_stats st;
+	struct multiconn_tx mc; /* the extra connections, if any */
 	uint64_t rounds_acked; /* ROUND_ACK value + 1 */
 	uint64_t rounds_sent;
 	/* dirty rings: per-vCPU counts at the round's start; the sampler */
@@ -179,8 +180,10 @@ static void tune(struct precopy *pc)
 	pc->st.downtime_limit_ns =
 		__atomic_load_n(&l->downtime_limit_ns, __ATOMIC_RELAXED);
 	bw = __atomic_load_n(&l->bandwidth_bps, __ATOMIC_RELAXED);
+	/* Over several connections, each takes its share of the limit. */
 	if (bw != pc->bandwidth_bps && !pc->res->paused)
-		stream_set_rate_limit(pc->s, bw);
+		stream_set_rate_limit(
+			pc->s, pc->mc.count > 1 ? bw / pc->mc.count : bw);
 	pc->bandwidth_bps = bw;
 }
 
@@ -209,14 +212,23 @@ static int send_pages(struct precopy *pc, const struct bitmap *which,
 	uint64_t step = policy_chunk_pages(pc->p->bandwidth_bps);
 	uint64_t total = which ? bitmap_count(which) : n;
 	struct page_stats before;
-	int rc = 0;
+	int rc, rc2;
 
+	/* Over several connections, smaller parts spread the pages. */
+	if (pc->mc.count > 1)
+		step = MAX(step / pc->mc.count, (uint64_t)PAGE_BATCH_MAX);
+	rc = multiconn_tx_begin(&pc->mc, pc->s, &pc->vm->mem, which, flags, 0,
+				n, step);
 	while (!rc && first < n) {
 		/* A part with nothing to send costs nothing: skip to data. */
 		if (which)
 			first = bitmap_next_set(which, first) / step * step;
 		if (first >= n)
 			break;
+		if (!multiconn_tx_mine(&pc->mc, first / step)) {
+			first += step;
+			continue;
+		}
 		sample(pc);
 		rc = listen_peer(pc, 0);
 		tune(pc);
@@ -229,8 +241,10 @@ static int send_pages(struct precopy *pc, const struct bitmap *which,
 			  which ? total - MIN(total, ps->normal + ps->zero) :
 				  n - MIN(n, first));
 	}
-	live_part(pc, ps, ps, 0);
-	return rc;
+	before = *ps;
+	rc2 = multiconn_tx_join(&pc->mc, pc->s, ps);
+	live_part(pc, &before, ps, 0); /* the extra connections' pages */
+	return rc ? rc : rc2;
 }
 
 static int send_round(struct precopy *pc, const struct bitmap *which,
@@ -250,12 +264,16 @@ static int send_round(struct precopy *pc, const struct bitmap *which,
 	bitmap_clear_all(&pc->dirty);
 	r->pages_sent = ps.normal + ps.zero;
 	r->duration_ns = MAX(time_mono_ns() - t0, 1ULL);
-	r->bandwidth_bps = (pc->s->offset - b0) * NSEC_PER_SEC / r->duration_ns;
+	/* Pages per second, compressed or not: what the policy weighs. */
+	r->bandwidth_bps = MAX(pc->s->offset - b0, ps.normal * PAGE_SIZE) *
+			   NSEC_PER_SEC / r->duration_ns;
 	pc->res->pages_sent += r->pages_sent;
 	rec = (struct rec_round){ .round = r->round,
 				  .pages_sent = r->pages_sent,
 				  .duration_ns = r->duration_ns };
 	pc->rounds_sent = r->round + 1;
+	if (multiconn_tx_round(&pc->mc, pc->s, r->round))
+		return pc->s->error;
 	return rec_write_buf(pc->s, REC_ROUND, &rec, sizeof(rec));
 }
 
@@ -532,6 +550,8 @@ static int stop_and_copy(struct precopy *pc, struct dev_registry *devs)
 		(unsigned long long)((time_mono_ns() - pc->res->pause_mono_ns) /
 				     1000));
 	if (!rc)
+		rc = multiconn_tx_finish(&pc->mc, pc->s);
+	if (!rc)
 		rc = save_state(pc->s, pc->vm, devs, pc->p->leases);
 	log_debug(
 		"downtime: state sent at +%llu us",
@@ -552,6 +572,7 @@ int precopy_send(struct stream *s, struct vm *vm, struct dev_registry *devs,
 			      .opaque = opaque,
 			      .res = res };
 	uint64_t start = time_mono_ns(), off0 = s->offset;
+	struct stream_header hdr;
 	int rc;
 
 	memset(res, 0, sizeof(*res));
@@ -568,9 +589,17 @@ int precopy_send(struct stream *s, struct vm *vm, struct dev_registry *devs,
 	/* The first pass has every page ahead of it, from the start. */
 	if (p->counters)
 		live_set(&p->counters->pass_left, mem_nr_pages(&vm->mem));
-	rc = save_header(s, vm, config, config_len,
-			 (p->live ? STREAM_F_LIVE : 0) |
-				 (p->leave_paused ? STREAM_F_PAUSED : 0));
+	rc = compress_attach(s, p->compress);
+	if (!rc)
+		rc = save_header_get(
+			s, vm, config, config_len,
+			(p->live || p->connections > 1 ? STREAM_F_LIVE : 0) |
+				(p->leave_paused ? STREAM_F_PAUSED : 0),
+			&hdr);
+	if (!rc)
+		rc = multiconn_tx_open(&pc.mc, s, &hdr, p->connections,
+				       p->compress, p->connect,
+				       p->connect_opaque);
 	if (!rc && p->live)
 		rc = precopy_rounds(&pc);
 	if (!rc && p->live)
@@ -598,6 +627,8 @@ int precopy_send(struct stream *s, struct vm *vm, struct dev_registry *devs,
 	 * handover, or before resuming the VM after a failure.
 	 */
 	bitmap_destroy(&pc.dirty);
-	res->bytes = s->offset - off0;
+	compress_detach(s, &res->compress);
+	res->bytes =
+		s->offset - off0 + multiconn_tx_close(&pc.mc, &res->compress);
 	return rc;
 }

@@ -19,6 +19,8 @@
 #include "devices/registry.h"
 #include "format/stream_format.h"
 #include "migration/leaserec.h"
+#include "migration/compress.h"
+#include "migration/multiconn.h"
 #include "migration/policy.h"
 #include "migration/transport/stream.h"
 
@@ -72,6 +74,10 @@ struct precopy_params {
 	bool postcopy_now; /* switch to post-copy after round 0 */
 	/* Margin on the downtime limit for the paused phase; 0: default. */
 	uint64_t paused_margin_ns;
+	enum compress_mode compress; /* page batches: raw, zstd, or auto */
+	unsigned int connections; /* page data over this many (0, 1: one) */
+	multiconn_connect_fn connect; /* opens the others (connections > 1) */
+	void *connect_opaque;
 	precopy_step_fn step; /* NULL: no step callback */
 	void *step_opaque;
 	/*
@@ -120,6 +126,7 @@ struct precopy_result {
 	bool have_peer_msg;
 	struct handover_msg peer_msg;
 	uint64_t catchup_ns; /* waiting for the destination to catch up */
+	struct compress_counters compress; /* what compression did */
 };
 
 /* Called on the migration thread after each round. */

@@ -29,6 +29,14 @@ void rec_stream_start(struct stream *s, const struct stream_header *h)
 	memcpy(s->rec_stream_id, h->stream_id, sizeof(s->rec_stream_id));
 }
 
+void rec_stream_start_conn(struct stream *s, const struct conn_hello *m)
+{
+	s->rec_version = STREAM_VERSION;
+	s->rec_chain = m->hello_crc;
+	s->rec_count = 0;
+	s->rec_bytes = sizeof(*m);
+}
+
 /* A record went by whole: the next one continues from its CRC. */
 static void chain_on(struct stream *s, const struct rec_hdr *h, uint32_t crc)
 {

@@ -19,6 +19,7 @@
 /* rec_error.type values for failures outside a known record. */
 #define REC_ERR_STREAM_HEADER UINT32_MAX /* header or config */
 #define REC_ERR_RECORD_HEADER (UINT32_MAX - 1) /* a record header */
+#define REC_ERR_CONNECTION (UINT32_MAX - 2) /* why says where */
 
 /* Where reading went wrong: filled by the reading functions. */
 struct rec_error {
@@ -35,6 +36,8 @@ struct rec_error {
  * framed as h's revision says; the chain starts from its header_crc.
  */
 void rec_stream_start(struct stream *s, const struct stream_header *h);
+/* The same for an extra connection: its chain starts from the hello. */
+void rec_stream_start_conn(struct stream *s, const struct conn_hello *m);
 
 /*
  * Write a record whose body is the iovecs (at most REC_MAX_LENGTH).

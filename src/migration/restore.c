@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/why.h"
 #include "migration/handover.h"
+#include "migration/multiconn.h"
 #include "migration/lazy.h"
 #include "migration/pages.h"
 #include "migration/postcopy.h"
@@ -29,6 +30,7 @@
 /* Everything one pass over the records needs. */
 struct restore_ctx {
 	struct stream *s;
+	const struct stream_header *hdr;
 	const struct restore_target *t;
 	struct rec_limits lim;
 	bool live; /* LIVE stream: pages may repeat, ROUNDs are answered */
@@ -45,6 +47,8 @@ void restore_describe(const struct rec_error *err, char *buf, size_t len)
 	if (err->type == REC_ERR_STREAM_HEADER)
 		snprintf(buf, len, "stream header at offset %llu: %s",
 			 (unsigned long long)err->offset, err->why);
+	else if (err->type == REC_ERR_CONNECTION)
+		snprintf(buf, len, "%s", err->why);
 	else if (err->type == REC_ERR_RECORD_HEADER)
 		snprintf(buf, len, "record header at offset %llu: %s",
 			 (unsigned long long)err->offset, err->why);
@@ -205,6 +209,9 @@ static int handle_round(struct restore_ctx *c)
 
 	if (rc)
 		return rc;
+	if (c->t->mc && multiconn_rx_round(c->t->mc, r->round, c->err->why,
+					   sizeof(c->err->why)))
+		return fail(c, -ECONNABORTED);
 	c->res->rounds++;
 	if (c->live && handover_send_nowait(c->s, HANDOVER_ROUND_ACK, r->round))
 		log_debug("round %u not acknowledged", r->round);
@@ -262,9 +269,13 @@ static int handle_page_data(struct restore_ctx *c)
 	int rc;
 
 	if (c->t->postcopy && c->t->postcopy->present)
-		return fail_why(c, "PAGE_DATA after POSTCOPY");
+		return fail_why(c, "page data after POSTCOPY");
 	if (c->t->lazy && c->live)
 		return fail_why(c, "a live stream cannot be restored lazily");
+	if (c->t->lazy && c->h.type == REC_PAGE_ZSTD)
+		return fail_why(
+			c,
+			"compressed pages cannot be restored lazily (restore without --lazy)");
 	if (c->t->lazy)
 		return lazy_index_batch(c->t->lazy, c->s, &c->h, &c->lim,
 					c->t->mem, &c->seen, c->err);
@@ -274,9 +285,33 @@ static int handle_page_data(struct restore_ctx *c)
 	return rc;
 }
 
+/* Pages over several connections: take the others (multiconn.h). */
+static int handle_connections(struct restore_ctx *c)
+{
+	const struct rec_connections *r =
+		(const struct rec_connections *)c->buf;
+	int rc = read_checked_body(c);
+
+	if (rc)
+		return rc;
+	if (!c->live)
+		return fail_why(c, "only a live migration stream may have it");
+	if (c->res->records != 1)
+		return fail_why(c, "it must come right after SAVE_INFO");
+	if (!c->t->mc)
+		return fail_why(c,
+				"takes one connection here (--connections 1)");
+	rc = multiconn_rx_start(c->t->mc, c->hdr, r->count, c->t->mem, &c->lim,
+				c->err->why, sizeof(c->err->why));
+	return rc ? fail(c, rc) : 0;
+}
+
 /* The stream is whole (counted and digested) and the state complete. */
 static int handle_end(struct restore_ctx *c)
 {
+	if (c->t->mc &&
+	    multiconn_rx_finish(c->t->mc, c->err->why, sizeof(c->err->why)))
+		return fail(c, -ECONNABORTED);
 	if (rec_read_end(c->s, &c->h, &c->lim, c->err))
 		return c->s->error;
 	if (vmstate_rx_complete(c->t->rx, c->t->devs, c->err->why,
@@ -292,6 +327,10 @@ static int process_record(struct restore_ctx *c)
 		return handle_end(c);
 	case REC_PAGE_DATA:
 		return handle_page_data(c);
+	case REC_PAGE_ZSTD:
+		return handle_page_data(c);
+	case REC_CONNECTIONS:
+		return handle_connections(c);
 	case REC_VCPU_REGS:
 	case REC_VCPU_SREGS:
 	case REC_VCPU_XSAVE:
@@ -344,11 +383,33 @@ static int read_records(struct restore_ctx *c)
 	return rc;
 }
 
+/*
+ * The extra connections stop; their totals count. If one of them failed
+ * first, its reason is the one to tell (the main reader saw only its
+ * socket shut).
+ */
+static void conns_end(struct multiconn_rx *mc, int rc,
+		      struct restore_result *res, struct rec_error *err)
+{
+	uint64_t bytes = 0;
+
+	multiconn_rx_destroy(mc);
+	if (rc && multiconn_rx_failure(mc)[0]) {
+		err->type = REC_ERR_CONNECTION;
+		snprintf(err->why, sizeof(err->why), "%s",
+			 multiconn_rx_failure(mc));
+	}
+	multiconn_rx_totals(mc, &res->pages, &res->pages_data,
+			    &res->zstd_batches, &res->zstd_bytes, &bytes);
+	res->bytes += bytes;
+}
+
 static int ctx_init(struct restore_ctx *c, struct stream *s,
 		    const struct stream_header *h,
 		    const struct restore_target *t)
 {
 	c->s = s;
+	c->hdr = h;
 	c->t = t;
 	c->lim = (struct rec_limits){ .nr_vcpus = h->nr_vcpus,
 				      .version = h->version,
@@ -385,8 +446,12 @@ int restore_records(struct stream *s, const struct stream_header *h,
 	else
 		rc = read_records(&c);
 	res->pages_data = c.prx.data_pages;
-	ctx_destroy(&c);
+	res->zstd_batches = c.prx.zstd_batches;
+	res->zstd_bytes = c.prx.zstd_bytes;
 	res->bytes = s->offset - off0;
+	if (t->mc)
+		conns_end(t->mc, rc, res, err);
+	ctx_destroy(&c);
 	res->duration_ns = time_mono_ns() - start;
 	return rc;
 }
@@ -442,13 +507,24 @@ int restore_vm(struct stream *s, struct vm *vm, struct dev_registry *devs,
 	       struct lazy_restore *lazy, struct leaserec_set *leases,
 	       struct restore_result *res, struct rec_error *err)
 {
+	return restore_vm_multi(s, vm, devs, h, postcopy, lazy, leases, NULL,
+				res, err);
+}
+
+int restore_vm_multi(struct stream *s, struct vm *vm, struct dev_registry *devs,
+		     const struct stream_header *h,
+		     struct postcopy_plan *postcopy, struct lazy_restore *lazy,
+		     struct leaserec_set *leases, struct multiconn_rx *mc,
+		     struct restore_result *res, struct rec_error *err)
+{
 	struct vmstate_rx rx;
 	struct restore_target t = { .mem = &vm->mem,
 				    .devs = devs,
 				    .rx = &rx,
 				    .postcopy = postcopy,
 				    .lazy = lazy,
-				    .leases = leases };
+				    .leases = leases,
+				    .mc = mc };
 	int rc;
 
 	rc = vmstate_rx_init(&rx, vm->nr_vcpus);

@@ -24,12 +24,15 @@ struct vmstate_rx;
 struct postcopy_plan;
 struct lazy_restore;
 struct guest_mem;
+struct multiconn_rx;
 
 #define RESTORE_NR_TYPES (REC_LEASE + 1) /* the mandatory record types */
 
 struct restore_result {
 	uint64_t pages; /* page entries, with data or ZERO */
 	uint64_t pages_data; /* of which with data */
+	uint64_t zstd_batches; /* PAGE_ZSTD records */
+	uint64_t zstd_bytes; /* their zstd frames' bytes */
 	uint64_t records; /* END included */
 	uint64_t count[RESTORE_NR_TYPES]; /* per mandatory record type */
 	uint64_t optional; /* optional records (ROUND, SAVE_INFO, ...) */
@@ -50,6 +53,8 @@ struct restore_target {
 	struct lazy_restore *lazy;
 	struct leaserec_set
 		*leases; /* LEASE records go here; NULL: checked only */
+	/* Extra connections (CONNECTIONS); NULL: this reader takes one. */
+	struct multiconn_rx *mc;
 };
 
 /* Read and check the header; *config_out is NUL-terminated (free()). */
@@ -93,6 +98,13 @@ int restore_vm(struct stream *s, struct vm *vm, struct dev_registry *devs,
 	       const struct stream_header *h, struct postcopy_plan *postcopy,
 	       struct lazy_restore *lazy, struct leaserec_set *leases,
 	       struct restore_result *res, struct rec_error *err) __must_check;
+/* The same, taking extra connections through mc (multiconn.h). */
+int restore_vm_multi(struct stream *s, struct vm *vm, struct dev_registry *devs,
+		     const struct stream_header *h,
+		     struct postcopy_plan *postcopy, struct lazy_restore *lazy,
+		     struct leaserec_set *leases, struct multiconn_rx *mc,
+		     struct restore_result *res,
+		     struct rec_error *err) __must_check;
 /* "record TYPE at offset N: why" or "header at offset N: why". */
 void restore_describe(const struct rec_error *err, char *buf, size_t len);
 

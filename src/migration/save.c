@@ -33,10 +33,19 @@ int save_stream_id(uint8_t id_out[STREAM_ID_LEN])
 int save_header(struct stream *s, struct vm *vm, const char *config,
 		uint32_t config_len, uint32_t flags)
 {
+	struct stream_header h;
+
+	return save_header_get(s, vm, config, config_len, flags, &h);
+}
+
+int save_header_get(struct stream *s, struct vm *vm, const char *config,
+		    uint32_t config_len, uint32_t flags,
+		    struct stream_header *h_out)
+{
 	static const uint8_t zeros[REC_ALIGN];
 	struct rec_save_info info = { .time_ns = time_real_ns() };
 	uint8_t id[STREAM_ID_LEN];
-	struct stream_header h;
+	struct stream_header *h = h_out;
 	struct iovec iov[3];
 	int rc;
 
@@ -45,15 +54,14 @@ int save_header(struct stream *s, struct vm *vm, const char *config,
 	rc = save_stream_id(id);
 	if (rc)
 		return stream_set_error(s, rc);
-	stream_header_init(&h, flags, vm->mem.size, vm->nr_vcpus,
-			   vm->cpu_vendor, vm->cpuid_digest, id, config,
-			   config_len);
-	iov[0] = (struct iovec){ &h, sizeof(h) };
+	stream_header_init(h, flags, vm->mem.size, vm->nr_vcpus, vm->cpu_vendor,
+			   vm->cpuid_digest, id, config, config_len);
+	iov[0] = (struct iovec){ h, sizeof(*h) };
 	iov[1] = (struct iovec){ (void *)config, config_len };
 	iov[2] = (struct iovec){ (void *)zeros,
 				 rec_padded(config_len) - config_len };
 	stream_writev(s, iov, 3);
-	rec_stream_start(s, &h);
+	rec_stream_start(s, h);
 	strncpy(info.producer, "godwit " GODWIT_VERSION,
 		sizeof(info.producer) - 1);
 	return rec_write_buf(s, REC_SAVE_INFO, &info, sizeof(info));

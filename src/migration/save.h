@@ -27,6 +27,10 @@ int save_stream_id(uint8_t id_out[STREAM_ID_LEN]) __must_check;
 /* Header, config text (padded) and SAVE_INFO. */
 int save_header(struct stream *s, struct vm *vm, const char *config,
 		uint32_t config_len, uint32_t flags) __must_check;
+/* The same, and the header written into *h_out. */
+int save_header_get(struct stream *s, struct vm *vm, const char *config,
+		    uint32_t config_len, uint32_t flags,
+		    struct stream_header *h_out) __must_check;
 /*
  * Machine state records, the leases' LEASE records (NULL: none) and END
  * (VM paused); END counts the stream.

@@ -29,6 +29,7 @@
 #include "common/net.h"
 #include "migration/arrival.h"
 #include "migration/handover.h"
+#include "migration/multiconn.h"
 #include "migration/restore.h"
 
 /* How long a refused source gets to read our reason before we close. */
@@ -215,15 +216,19 @@ int monitor_incoming_load(struct monitor *m)
 	struct restore_result res;
 	struct rec_error err = { .offset = 0, .type = REC_ERR_STREAM_HEADER };
 	struct leaserec_set leases;
+	struct multiconn_rx mc;
 
 	if (restore_check_identity(&m->vm, &in->hdr, err.why, sizeof(err.why)))
 		return fail(m, &err);
 	if (monitor_lazy_prepare(m))
 		return -ENOMEM;
 	leases.nr = 0;
-	if (restore_vm(&in->stream, &m->vm, &m->devs, &in->hdr,
-		       in->migration ? &in->postcopy : NULL,
-		       in->lazy_on ? &in->lazy : NULL, &leases, &res, &err))
+	multiconn_rx_init(&mc, in->arrival.inbox, &in->stream,
+			  m->opts->stall_ms, m->signal_fd);
+	if (restore_vm_multi(&in->stream, &m->vm, &m->devs, &in->hdr,
+			     in->migration ? &in->postcopy : NULL,
+			     in->lazy_on ? &in->lazy : NULL, &leases,
+			     in->migration ? &mc : NULL, &res, &err))
 		return fail(m, &err);
 	if (monitor_leases_recorded(m, &leases, err.why, sizeof(err.why))) {
 		log_err("restore %s: %s", m->incoming_name, err.why);
@@ -240,9 +245,10 @@ int monitor_incoming_load(struct monitor *m)
 			(unsigned long long)(res.bytes >> 20));
 	else
 		log_info(
-			"vm %s: restored %llu pages (%llu MiB of stream) in %llu ms",
+			"vm %s: restored %llu pages (%llu MiB of stream%s) in %llu ms",
 			m->cfg.name, (unsigned long long)res.pages,
 			(unsigned long long)(res.bytes >> 20),
+			res.zstd_batches ? ", zstd" : "",
 			(unsigned long long)(res.duration_ns / NSEC_PER_MSEC));
 	return 0;
 }
@@ -343,6 +349,9 @@ int monitor_incoming_accept(struct monitor *m)
 		       sizeof(m->opts->tls_allow));
 		in->arrival.tls = &in->tls;
 	}
+	/* On our listening socket we take a migration's extra connections. */
+	if (m->opts->incoming_fd < 0 && !m->opts->incoming_stdio)
+		in->arrival.inbox = conn_inbox_new();
 	in->wfd = m->opts->incoming_stdio ? STDOUT_FILENO : -1;
 	if (m->opts->incoming_stdio)
 		fd = STDIN_FILENO;

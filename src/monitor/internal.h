@@ -70,6 +70,7 @@ struct save_job {
 	struct save_target target; /* where the stream goes (savefile.h) */
 	bool keep_running; /* -c */
 	bool leave_paused; /* -p */
+	bool compress; /* --compress: zstd page batches */
 	struct stream stream; /* offset read by the loop thread (atomic) */
 	int cancel_fd; /* eventfd: save-cancel raises it, the I/O polls it */
 	unsigned int stall_ms; /* a reader that takes nothing this long */

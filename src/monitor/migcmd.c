@@ -19,6 +19,11 @@
 #include "common/util.h"
 #include "rpc/msg_migrate.h"
 
+_Static_assert((int)COMPRESS_NONE == (int)RPC_COMPRESS_NONE &&
+		       (int)COMPRESS_ZSTD == (int)RPC_COMPRESS_ZSTD &&
+		       (int)COMPRESS_AUTO == (int)RPC_COMPRESS_AUTO,
+	       "compress modes");
+
 /* The arguments as rpc/msg_migrate.h defines them, into the job. */
 static enum rpc_reply_kind mig_parse(struct mig_job *job,
 				     struct json_object *args,
@@ -69,6 +74,8 @@ static enum rpc_reply_kind mig_parse(struct mig_job *job,
 		job->params.converge = CONVERGE_POSTCOPY;
 		job->params.postcopy_now = true;
 	}
+	job->params.compress = (enum compress_mode)a.compress;
+	job->params.connections = a.connections;
 	return RPC_REPLY_LATER;
 }
 

@@ -210,6 +210,24 @@ static int mig_connect(struct mig_job *job)
 	return rc;
 }
 
+/* One more connection to the destination (--connections). */
+static int mig_connect_extra(void *opaque, int *fd_out)
+{
+	struct mig_job *job = opaque;
+	char why[200];
+	int rc;
+
+	rc = net_connect(job->host, job->port, MIG_CONNECT_MS, fd_out, why,
+			 sizeof(why));
+	if (rc) {
+		log_err("another connection to %s: %s", job->uri, why);
+		return rc;
+	}
+	if (net_set_nodelay(*fd_out))
+		log_warn("cannot set migration socket options");
+	return 0;
+}
+
 /* Every read and write waits within the stall timeout, and cancels. */
 static int mig_open_stream(struct mig_job *job)
 {
@@ -480,6 +498,8 @@ void *monitor_mig_thread(void *opaque)
 	job->params.step_opaque = job;
 	job->params.counters = &job->counters;
 	job->params.leases = &job->leases;
+	job->params.connect = mig_connect_extra;
+	job->params.connect_opaque = job;
 	rc = monitor_config_text(m, &config, &config_len);
 	if (rc)
 		mig_fail(job, "cannot serialize the config: %s", strerror(-rc));

@@ -30,6 +30,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "migration/compress.h"
 #include "rpc/msg_save.h"
 
 /* How often a FIFO without a reader is tried again. */
@@ -115,6 +116,8 @@ static int job_write(struct save_job *job)
 		rc = stream_open_fd(&job->stream, t->fd, false);
 	if (!rc)
 		rc = job_stream_limits(job);
+	if (!rc && job->compress)
+		rc = compress_attach(&job->stream, COMPRESS_ZSTD);
 	if (!rc)
 		rc = save_vm(&job->stream, &m->vm, &m->devs, config, config_len,
 			     &job->leases, &job->res);
@@ -122,6 +125,7 @@ static int job_write(struct save_job *job)
 		rc = stream_flush(&job->stream);
 	if (rc)
 		job_io_error(job, rc);
+	compress_detach(&job->stream, NULL);
 	stream_close(&job->stream);
 	/* The VM ends with the save: its disks' data must be in the images. */
 	if (!rc && !job->keep_running)
@@ -268,6 +272,7 @@ static int job_parse(struct save_job *job, struct json_object *args,
 	snprintf(job->path, sizeof(job->path), "%s", a.file);
 	job->keep_running = a.keep_running;
 	job->leave_paused = a.leave_paused;
+	job->compress = a.compress;
 	job->stall_ms = a.stall_timeout_ms;
 	return RPC_REPLY_LATER;
 }

@@ -16,6 +16,7 @@
 
 /* ---- migrate ---- */
 
+const char *const rpc_compress_names[] = { "none", "zstd", "auto", NULL };
 static const char *const converge_names[] = { "throttle", "postcopy", "auto",
 					      "none", NULL };
 
@@ -108,6 +109,15 @@ static const struct rpc_field migrate_fields[] = {
 		      RPC_F_OMIT_EMPTY),
 	RPC_FIELD_STR("tls-name", struct rpc_migrate_args, tls_name,
 		      RPC_F_OMIT_EMPTY),
+	{ .key = "compress",
+	  .kind = RPC_F_ENUM,
+	  .flags = RPC_F_OPTIONAL,
+	  .off = offsetof(struct rpc_migrate_args, compress),
+	  .names = rpc_compress_names,
+	  .dflt = RPC_COMPRESS_NONE,
+	  .has_off = offsetof(struct rpc_migrate_args, has_compress) },
+	OPT_INT("connections", connections, has_connections, 1,
+		RPC_CONNECTIONS_MAX, 1),
 };
 
 #undef OPT_BOOL
@@ -119,7 +129,8 @@ bool rpc_migrate_has_own(const struct rpc_migrate_args *a)
 	return a->has_live || a->has_bandwidth || a->has_downtime ||
 	       a->has_max_rounds || a->has_stall_timeout ||
 	       a->has_paused_margin || a->has_converge || a->postcopy ||
-	       a->has_paused || a->tls || a->ssh[0];
+	       a->has_paused || a->tls || a->ssh[0] || a->has_compress ||
+	       a->has_connections;
 }
 
 /* ssh: uri is [USER@]HOST as ssh takes it, given to a shell. */
@@ -186,6 +197,14 @@ static int migrate_check(void *msg, char *why, size_t whylen)
 			why, whylen, -EINVAL,
 			"migrate: postcopy and converge '%s' contradict each other",
 			rpc_converge_name(a->converge));
+	/* Post-copy serves faults on the one connection it has. */
+	if (a->connections > 1 &&
+	    (a->postcopy ||
+	     (a->has_converge && (a->converge == RPC_CONVERGE_POSTCOPY ||
+				  a->converge == RPC_CONVERGE_AUTO))))
+		return why_set(
+			why, whylen, -EINVAL,
+			"migrate: 'connections' above 1 does not go with post-copy");
 	if (a->blk || a->inc)
 		return why_set(
 			why, whylen, -EINVAL,

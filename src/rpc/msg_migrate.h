@@ -5,8 +5,8 @@
  *                     downtime-ms, max-rounds, stall-timeout-ms,
  *                     paused-margin-ms, paused, converge?,
  *                     postcopy, ssh?, receive-command?, tls?,
- *                     tls-dir?, tls-name?, blk?, inc?, detach?,
- *                     resume?}                                 command
+ *                     tls-dir?, tls-name?, compress?, connections?,
+ *                     blk?, inc?, detach?, resume?}            command
  *   godwitd's answer {domain, domid, qmp, exit-file}           answer
  *   migrate-resolve  {domain?, action}                         command
  *   migrate-recover  {domain?, uri?}: answered as query-migrate command
@@ -69,6 +69,13 @@ enum rpc_converge {
 /* The wire word of a converge mode; -EINVAL for an unknown word. */
 const char *rpc_converge_name(int converge);
 int rpc_converge_parse(const char *s, int *out);
+/* Page compression: "none", "zstd", "auto" (migration/compress.h). */
+enum rpc_compress {
+	RPC_COMPRESS_NONE,
+	RPC_COMPRESS_ZSTD,
+	RPC_COMPRESS_AUTO,
+};
+#define RPC_CONNECTIONS_MAX 16 /* the stream format's CONN_MAX */
 
 struct rpc_migrate_args {
 	char domain[RPC_DOMAIN_MAX]; /* godwitd only */
@@ -110,8 +117,12 @@ struct rpc_migrate_args {
 	bool has_stall_timeout, has_paused_margin, has_paused;
 	/* QEMU's (decoding only): block migration and resume are refused. */
 	bool blk, inc, detach, resume, has_qemu;
+	int compress; /* enum rpc_compress */
+	int64_t connections; /* 1..RPC_CONNECTIONS_MAX */
+	bool has_compress, has_connections; /* encoded only when given */
 };
 extern const struct rpc_msg_type rpc_msg_migrate;
+extern const char *const rpc_compress_names[]; /* enum rpc_compress */
 
 /* Was any of godwit's own members given (else: QEMU's migrate)? */
 bool rpc_migrate_has_own(const struct rpc_migrate_args *a);

@@ -14,6 +14,7 @@ static const struct rpc_field save_fields[] = {
 	RPC_FIELD_BOOL("paused", struct rpc_save_args, leave_paused, 0, false),
 	RPC_FIELD_INT("stall-timeout-ms", struct rpc_save_args,
 		      stall_timeout_ms, 0, 100, 3600000, RPC_STALL_MS_DEFAULT),
+	RPC_FIELD_BOOL("compress", struct rpc_save_args, compress, 0, false),
 };
 
 static int save_check(void *msg, char *why, size_t whylen)

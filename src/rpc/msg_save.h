@@ -28,6 +28,7 @@ struct rpc_save_args {
 	bool keep_running; /* "continue": -c */
 	bool leave_paused; /* "paused": -p */
 	int64_t stall_timeout_ms; /* a reader that takes nothing this long */
+	bool compress; /* "compress": page batches as zstd frames */
 };
 extern const struct rpc_msg_type rpc_msg_save;
 

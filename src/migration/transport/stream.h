@@ -35,6 +35,7 @@
 #include "common/compiler.h"
 
 struct stream;
+struct page_compress;
 
 /* Which limit a -ETIMEDOUT came from (stream_error_text() says it). */
 enum stream_timeout {
@@ -113,6 +114,8 @@ struct stream {
 	uint64_t rec_count;
 	uint64_t rec_bytes;
 	uint8_t rec_stream_id[16]; /* the header's stream_id (revision 2) */
+	/* Page batches written to this stream are offered to it (NULL: raw). */
+	struct page_compress *compress;
 	/* write rate limit (0: none), bytes per second */
 	uint64_t rate_limit;
 	uint64_t rate_start_ns;

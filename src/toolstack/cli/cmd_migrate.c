@@ -75,6 +75,10 @@ static void migrate_usage(FILE *f)
 		"                     seconds (default 10)\n"
 		"  --paused-margin MS the VM may stay paused for the downtime limit plus MS\n"
 		"                     (default: the limit, at least 1000); then it resumes\n"
+		"  --compress MODE    none (default), zstd, or auto: zstd when the link, not\n"
+		"                     the CPU, is the bottleneck\n"
+		"  --connections N    send guest memory over N connections (1..16, default 1;\n"
+		"                     to a `godwit migrate-receive` only)\n"
 		"  --verbose, --debug print a line per round on stderr\n"
 		"  -q, --quiet        no progress line (by default one, redrawn on a terminal,\n"
 		"                     says each second what is sent, of which pass, how fast)\n"
@@ -164,6 +168,26 @@ static int debug_receive_command(struct mig_opts *o)
 	return 0;
 }
 
+static int compress_arg(const char *arg, enum godwit_compress *out)
+{
+	static const char *const names[] = { "none", "zstd", "auto" };
+	static const enum godwit_compress modes[] = { GODWIT_COMPRESS_NONE,
+						      GODWIT_COMPRESS_ZSTD,
+						      GODWIT_COMPRESS_AUTO };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(names); i++) {
+		if (!strcmp(arg, names[i])) {
+			*out = modes[i];
+			return 0;
+		}
+	}
+	fprintf(stderr,
+		"godwit: migrate: --compress '%s': expected none, zstd or auto\n",
+		arg);
+	return CLI_FAIL;
+}
+
 static int converge_arg(const char *arg, enum godwit_converge *out)
 {
 	if (!godwit_converge_parse(arg, out))
@@ -185,6 +209,8 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 		{ "postcopy", no_argument, NULL, 'P' },
 		{ "stall-timeout", required_argument, NULL, 'S' },
 		{ "paused-margin", required_argument, NULL, 'm' },
+		{ "compress", required_argument, NULL, 'z' },
+		{ "connections", required_argument, NULL, 'n' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "live", no_argument, NULL, 'l' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -247,6 +273,13 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 		case 'm':
 			rc = num_arg("--paused-margin", optarg,
 				     &o->p.paused_margin_ms);
+			break;
+		case 'z':
+			rc = compress_arg(optarg, &o->p.compress);
+			break;
+		case 'n':
+			rc = num_arg("--connections", optarg,
+				     &o->p.connections);
 			break;
 		case 'h':
 			migrate_usage(stdout);

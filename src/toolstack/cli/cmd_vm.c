@@ -95,11 +95,12 @@ int cli_absolute(const char *file, char *out, size_t len)
 static void save_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: godwit save [-c] [-p] DOMAIN FILE\n"
+		"usage: godwit save [-c] [-p] [-q] [--compress] DOMAIN FILE\n"
 		"Save DOMAIN to FILE; by default the domain then ends.\n"
-		"  -c   leave the domain running after saving\n"
-		"  -p   leave the domain paused after saving\n"
-		"  -q   no progress line (by default one a second: written, rate)\n"
+		"  -c          leave the domain running after saving\n"
+		"  -p          leave the domain paused after saving\n"
+		"  -q          no progress line (by default one a second: written, rate)\n"
+		"  --compress  compress guest memory with zstd\n"
 		"xl's -D and CONFIG argument are refused with the reason (godwit(1)).\n");
 }
 
@@ -198,13 +199,20 @@ int cmd_save(int argc, char **argv)
 	char path[PATH_MAX];
 	bool quiet = false;
 	struct route r;
+	static const struct option lo[] = {
+		{ "compress", no_argument, NULL, 'z' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
 	int opt, rc;
 
 	optind = 1;
-	while ((opt = getopt(argc, argv, "+cphDq")) != -1) {
+	while ((opt = getopt_long(argc, argv, "+cphDq", lo, NULL)) != -1) {
 		if (opt == 'D')
 			return save_refused("-D");
-		if (opt == 'q')
+		if (opt == 'z')
+			flags |= GODWIT_SAVE_COMPRESS;
+		else if (opt == 'q')
 			quiet = true;
 		else if (opt == 'c')
 			flags |= GODWIT_SAVE_KEEP_RUNNING;
@@ -217,8 +225,8 @@ int cmd_save(int argc, char **argv)
 	}
 	if (argc - optind == 3)
 		return save_refused("CONFIG");
-	if (argc - optind != 2 ||
-	    flags == (GODWIT_SAVE_KEEP_RUNNING | GODWIT_SAVE_LEAVE_PAUSED)) {
+	if (argc - optind != 2 || (flags & GODWIT_SAVE_KEEP_RUNNING &&
+				   flags & GODWIT_SAVE_LEAVE_PAUSED)) {
 		save_usage(stderr);
 		return CLI_USAGE;
 	}

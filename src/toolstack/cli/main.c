@@ -47,8 +47,9 @@ static const struct cli_verb verbs[] = {
 	  CLI_DOMAIN },
 	{ "reboot", cmd_reboot, "DOMAIN",
 	  "reset a domain; on_reboot builds it again", "", CLI_DOMAIN },
-	{ "save", cmd_save, "[-c] [-p] [-q] DOMAIN FILE",
-	  "save a domain to a file", "-c -p -q -D", CLI_DOMAIN_FILE },
+	{ "save", cmd_save, "[-c] [-p] [-q] [--compress] DOMAIN FILE",
+	  "save a domain to a file", "-c -p -q -D --compress",
+	  CLI_DOMAIN_FILE },
 	{ "restore", cmd_restore, "[-p] [-F] FILE [OPTIONS]",
 	  "restore a saved domain", "-F -d -e --lazy " VMM_OPTS, CLI_FILE },
 	{ "migrate", cmd_migrate, "[OPTIONS] DOMAIN HOST[:PORT]",
@@ -56,7 +57,8 @@ static const struct cli_verb verbs[] = {
 	  "--no-live --live --bandwidth= --downtime= --max-rounds= "
 	  "--stall-timeout= --paused-margin= --verbose --debug -q --quiet "
 	  "-e -s= -C=f -p --converge=throttle|postcopy|auto|none --postcopy "
-	  "--receive-command= --tls --tls-dir=f --tls-name=",
+	  "--receive-command= --tls --tls-dir=f --tls-name= "
+	  "--compress=none|zstd|auto --connections=",
 	  CLI_DOMAIN },
 	{ "migrate-resolve", cmd_migrate_resolve,
 	  "DOMAIN --resume-here|--discard",

@@ -121,6 +121,7 @@ int godwit_save(struct godwit_conn *c, const char *dom, const char *file,
 	}
 	a.keep_running = flags & GODWIT_SAVE_KEEP_RUNNING;
 	a.leave_paused = flags & GODWIT_SAVE_LEAVE_PAUSED;
+	a.compress = flags & GODWIT_SAVE_COMPRESS;
 	return lib_send(c, "save", &rpc_msg_save, &a, timeout_ms, fn, opaque,
 			err, errlen);
 }

@@ -7,6 +7,12 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The library's names are the protocol's, in the same order. */
+_Static_assert((int)GODWIT_COMPRESS_NONE == (int)RPC_COMPRESS_NONE &&
+		       (int)GODWIT_COMPRESS_ZSTD == (int)RPC_COMPRESS_ZSTD &&
+		       (int)GODWIT_COMPRESS_AUTO == (int)RPC_COMPRESS_AUTO,
+	       "godwit_compress");
+
 void godwit_migrate_params_init(struct godwit_migrate_params *p)
 {
 	struct rpc_migrate_args a;
@@ -24,6 +30,8 @@ void godwit_migrate_params_init(struct godwit_migrate_params *p)
 		.converge = GODWIT_CONVERGE_DEFAULT,
 		.postcopy = a.postcopy,
 		.paused = a.paused,
+		.compress = (enum godwit_compress)a.compress,
+		.connections = a.connections,
 	};
 }
 
@@ -77,6 +85,10 @@ int godwit_migrate(struct godwit_conn *c, const char *dom,
 	a.has_live = a.has_bandwidth = a.has_downtime = true;
 	a.has_max_rounds = a.has_stall_timeout = a.has_paused_margin = true;
 	a.has_paused = true;
+	a.compress = (int)p->compress;
+	a.connections = p->connections;
+	a.has_compress = p->compress != GODWIT_COMPRESS_NONE;
+	a.has_connections = p->connections != 1;
 	return lib_send(c, "migrate", &rpc_msg_migrate, &a, timeout_ms, fn,
 			opaque, err, errlen);
 }

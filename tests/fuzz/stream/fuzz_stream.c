@@ -5,12 +5,17 @@
  * a memfd and no KVM; then through godwit inspect's pass over it (no RAM),
  * which must come to the same verdict. Any crash, hang, leak, sanitizer
  * report or disagreement is a bug in the stream reader.
+ *
+ * Bytes that begin with an extra connection's hello ("GDWC") are read
+ * as one instead: the hello's checks, then its records into guest RAM
+ * (multiconn_rx_read), with the round barrier open.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "devices/platform.h"
+#include "migration/multiconn.h"
 #include "migration/postcopy.h"
 #include "migration/restore.h"
 #include "migration/vmstate.h"
@@ -49,6 +54,47 @@ static int check_only(const uint8_t *data, size_t size)
 	return rc;
 }
 
+/* An extra connection of a stream with this hello's id, in 8 MiB. */
+static void extra_connection(const uint8_t *data, size_t size)
+{
+	struct stream_header h = { .version = STREAM_VERSION };
+	struct multiconn_rx *mc = calloc(1, sizeof(*mc));
+	struct conn_hello hello;
+	struct guest_mem mem;
+	struct conn_rx *x;
+	char why[256];
+
+	if (!mc)
+		return;
+	memcpy(&hello, data, sizeof(hello));
+	memcpy(h.stream_id, hello.stream_id, STREAM_ID_LEN);
+	h.header_crc = hello.header_crc;
+	multiconn_rx_init(mc, NULL, NULL, 1000, -1);
+	if (conn_hello_check(&hello, &h, 2, why, sizeof(why)) ||
+	    mem_init(&mem, 8ULL << 20))
+		goto out;
+	mc->count = 2;
+	mc->mem = &mem;
+	mc->main_rounds = UINT32_MAX; /* the main connection is far ahead */
+	mc->lim = (struct rec_limits){ .nr_vcpus = 1,
+				       .mem_bytes = mem.size,
+				       .version = STREAM_VERSION };
+	x = &mc->x[1];
+	x->mc = mc;
+	x->index = 1;
+	stream_open_mem_read(&x->s, data + sizeof(hello), size - sizeof(hello));
+	rec_stream_start_conn(&x->s, &hello);
+	if (page_rx_init(&x->prx) == 0) {
+		if (multiconn_rx_read(x) == 0 && x->s.offset > size)
+			__builtin_trap(); /* read more than there was */
+		page_rx_destroy(&x->prx);
+	}
+	stream_close(&x->s);
+	mem_destroy(&mem);
+out:
+	free(mc);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct restore_result res;
@@ -61,6 +107,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *config = NULL;
 	int rc = -1;
 
+	if (size >= sizeof(struct conn_hello) && !memcmp(data, "GDWC", 4)) {
+		extra_connection(data, size);
+		return 0;
+	}
 	stream_open_mem_read(&s, data, size);
 	if (restore_read_header(&s, &h, &config, &err))
 		goto out;

@@ -64,11 +64,14 @@ class Proxy:
     - rate: after slow_after bytes (or, with slow_after None, once the
       destination acknowledged a pre-copy round), pass source to
       destination bytes on at rate bytes per second.
-    Later connections (a source's QUERY) are relayed as they are, or
-    refused if queries is False."""
+    Later connections (a source's QUERY, a migration's extra connections)
+    are relayed as they are, or refused if queries is False;
+    cut_extra=(n, nbytes) closes the n-th of them (1: the first) once
+    nbytes went from source to destination."""
 
     def __init__(self, dst_port, cut_after=None, tamper=None,
-                 after_yours=None, rate=None, slow_after=0, queries=True):
+                 after_yours=None, rate=None, slow_after=0, queries=True,
+                 cut_extra=None):
         self.dst_port = dst_port
         self.cut_after = cut_after
         self.tamper = tamper
@@ -76,6 +79,8 @@ class Proxy:
         self.rate = rate
         self.slow_after = slow_after
         self.queries = queries
+        self.cut_extra = cut_extra
+        self.later = 0
         self.lsock = socket.socket()
         self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.lsock.bind(("127.0.0.1", 0))
@@ -120,10 +125,39 @@ class Proxy:
                 if not self.queries:
                     return
             else:
+                self.later += 1
+                limit = None
+                if self.cut_extra and self.cut_extra[0] == self.later:
+                    limit = self.cut_extra[1]
                 threading.Thread(target=self._back, args=(dst, src),
                                  daemon=True).start()
-                threading.Thread(target=self._back, args=(src, dst),
-                                 daemon=True).start()
+                threading.Thread(target=self._relay_cut,
+                                 args=(src, dst, limit), daemon=True).start()
+
+    def _relay_cut(self, src, dst, limit):
+        """src to dst; with a limit, close both after limit bytes."""
+        sent = 0
+        try:
+            while True:
+                data = src.recv(1 << 16)
+                if not data:
+                    break
+                if limit is not None and sent + len(data) >= limit:
+                    dst.sendall(data[:limit - sent])
+                    self.cut.set()
+                    for s in (src, dst):
+                        s.shutdown(socket.SHUT_RDWR)
+                        s.close()
+                    return
+                dst.sendall(data)
+                sent += len(data)
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:  # the destination closed: so does the relay
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
     def _slow(self):
         if self.slow_after is None:

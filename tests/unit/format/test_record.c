@@ -354,6 +354,10 @@ static void test_rec_type_names(void **state)
 	assert_string_equal(rec_type_name(REC_DEVICE), "DEVICE");
 	assert_string_equal(rec_type_name(REC_ROUND), "ROUND");
 	assert_string_equal(rec_type_name(REC_SAVE_INFO), "SAVE_INFO");
+	assert_string_equal(rec_type_name(REC_PAGE_ZSTD), "PAGE_ZSTD");
+	assert_string_equal(rec_type_name(REC_CONNECTIONS), "CONNECTIONS");
+	assert_true(rec_type_known(0x13) && rec_type_known(0x14));
+	assert_false(rec_type_known(0x15));
 	assert_string_equal(rec_type_name(0x0f), "unknown");
 	assert_string_equal(rec_type_name(0x80000020), "unknown optional");
 }
@@ -753,6 +757,77 @@ static void test_body_optional_records(void **state)
 		   "rec_page_data_check");
 }
 
+/* ---- PAGE_ZSTD, CONNECTIONS and the extra connections' hello ------------ */
+
+static void test_page_zstd_check(void **state)
+{
+	struct rec_page_zstd z = { .count = 3,
+				   .data_pages = 2,
+				   .frame_len = 100 };
+	uint64_t e[3] = { NORMAL(1), ZERO(2), NORMAL(3) };
+	uint32_t len = 16 + 24 + 100;
+
+	EXPECT_OK(rec_page_zstd_check(&z, e, len, &lim64, why, sizeof(why)));
+	EXPECT_WHY(rec_page_zstd_check(&z, e, len + 8, &lim64, why,
+				       sizeof(why)),
+		   "does not match 3 entries and a frame of 100 bytes");
+	z.data_pages = 3;
+	EXPECT_WHY(rec_page_zstd_check(&z, e, len, &lim64, why, sizeof(why)),
+		   "data_pages 3, but the batch has 2 NORMAL");
+	z.data_pages = 2;
+	z.frame_len = 8192; /* as big as its pages: it did not shrink */
+	EXPECT_WHY(rec_page_zstd_check(&z, e, 16 + 24 + 8192, &lim64, why,
+				       sizeof(why)),
+		   "frame_len 8192 is out of range (1..8191");
+	z.frame_len = 100;
+	z.reserved = 1;
+	EXPECT_WHY(rec_page_zstd_check(&z, e, len, &lim64, why, sizeof(why)),
+		   "reserved field is not zero");
+	z.reserved = 0;
+	e[1] = NORMAL(0x100000); /* beyond 64 MiB */
+	EXPECT_WHY(rec_page_zstd_check(&z, e, len, &lim64, why, sizeof(why)),
+		   "entry 1: pfn 0x100000 is beyond guest memory");
+	EXPECT_WHY(rec_body_check(REC_PAGE_ZSTD, &z, len, &lim64, why,
+				  sizeof(why)),
+		   "rec_page_zstd_check");
+}
+
+static void test_connections_and_hello(void **state)
+{
+	struct rec_connections c = { .count = 4 };
+	struct stream_header h = { .header_crc = 0xabcd };
+	struct conn_hello m;
+
+	assert_int_equal(sizeof(struct conn_hello), 40);
+	EXPECT_OK(rec_body_check(REC_CONNECTIONS, &c, 8, &lim64, why,
+				 sizeof(why)));
+	c.count = 1;
+	EXPECT_WHY(rec_body_check(REC_CONNECTIONS, &c, 8, &lim64, why,
+				  sizeof(why)),
+		   "count 1 is out of range (2..16)");
+	c.count = 17;
+	EXPECT_WHY(rec_body_check(REC_CONNECTIONS, &c, 8, &lim64, why,
+				  sizeof(why)),
+		   "count 17 is out of range");
+	memset(h.stream_id, 7, sizeof(h.stream_id));
+	conn_hello_init(&m, &h, 3, 4);
+	assert_int_equal(m.magic, 0x43574447);
+	EXPECT_OK(conn_hello_check(&m, &h, 4, why, sizeof(why)));
+	EXPECT_WHY(conn_hello_check(&m, &h, 3, why, sizeof(why)),
+		   "says connection 3 of 4, the stream has 3");
+	m.index = 0; /* the main connection has no hello */
+	EXPECT_WHY(conn_hello_check(&m, &h, 4, why, sizeof(why)),
+		   "hello CRC mismatch");
+	conn_hello_init(&m, &h, 0, 4);
+	EXPECT_WHY(conn_hello_check(&m, &h, 4, why, sizeof(why)),
+		   "connection 0 of 4");
+	h.header_crc ^= 1;
+	conn_hello_init(&m, &h, 1, 4);
+	h.header_crc ^= 1;
+	EXPECT_WHY(conn_hello_check(&m, &h, 4, why, sizeof(why)),
+		   "for another stream");
+}
+
 /* ---- Handover ---------------------------------------------------------- */
 
 static void test_handover_layout(void **state)
@@ -892,6 +967,8 @@ int main(void)
 		cmocka_unit_test(test_body_pit_clock),
 		cmocka_unit_test(test_body_device),
 		cmocka_unit_test(test_body_optional_records),
+		cmocka_unit_test(test_page_zstd_check),
+		cmocka_unit_test(test_connections_and_hello),
 		cmocka_unit_test(test_handover_layout),
 		cmocka_unit_test(test_handover_round_trip),
 		cmocka_unit_test(test_handover_rejections),

@@ -283,6 +283,8 @@ static void test_async_call_and_events(void **state)
 	godwit_migrate_params_init(&p);
 	p.destination = "tcp:dest.example:7000";
 	p.max_rounds = 5;
+	p.compress = GODWIT_COMPRESS_AUTO;
+	p.connections = 4;
 	assert_int_equal(godwit_migrate(c, "ignored", &p, 5000, on_reply, &s,
 					err, sizeof(err)),
 			 0);
@@ -302,6 +304,8 @@ static void test_async_call_and_events(void **state)
 	assert_string_equal(f->migrate.uri, "dest.example:7000");
 	assert_int_equal(f->migrate.max_rounds, 5);
 	assert_int_equal(f->migrate.downtime_ms, 30);
+	assert_int_equal(f->migrate.compress, RPC_COMPRESS_AUTO);
+	assert_int_equal(f->migrate.connections, 4);
 	assert_string_equal(f->migrate.domain, "");
 	pthread_mutex_unlock(&f->lock);
 	json_object_put(s.ret);

@@ -61,7 +61,17 @@ static void test_migrate_defaults(void **state)
 	assert_int_equal(a.max_rounds, 30);
 	assert_int_equal(a.stall_timeout_ms, 10000);
 	assert_int_equal(a.paused_margin_ms, 0);
+	assert_int_equal(a.compress, RPC_COMPRESS_NONE);
+	assert_int_equal(a.connections, 1);
 	assert_string_equal(a.domain, "");
+	assert_round_trip(&rpc_msg_migrate, &a);
+	assert_int_equal(decode(&rpc_msg_migrate,
+				"{\"uri\": \"h\", \"compress\": \"auto\", "
+				"\"connections\": 16}",
+				&a),
+			 0);
+	assert_int_equal(a.compress, RPC_COMPRESS_AUTO);
+	assert_int_equal(a.connections, 16);
 	assert_round_trip(&rpc_msg_migrate, &a);
 }
 
@@ -157,6 +167,13 @@ static void test_migrate_refused(void **state)
 		"migrate: 'downtime-ms' must be an integer from 0 to 3600000");
 	assert_refused(&rpc_msg_migrate, "{\"uri\": \"h\", \"live\": 1}",
 		       "migrate: 'live' must be true or false");
+	assert_refused(
+		&rpc_msg_migrate,
+		"{\"uri\": \"h\", \"connections\": 2, \"postcopy\": true}",
+		"migrate: 'connections' above 1 does not go with post-copy");
+	assert_refused(
+		&rpc_msg_migrate, "{\"uri\": \"h\", \"connections\": 17}",
+		"migrate: 'connections' must be an integer from 1 to 16");
 	assert_refused(&rpc_msg_migrate, "{\"uri\": 5}",
 		       "migrate: 'uri' must be a string");
 	/* A command's unknown member is a typo, not something to ignore. */
