@@ -356,8 +356,11 @@ static void test_rec_type_names(void **state)
 	assert_string_equal(rec_type_name(REC_SAVE_INFO), "SAVE_INFO");
 	assert_string_equal(rec_type_name(REC_PAGE_ZSTD), "PAGE_ZSTD");
 	assert_string_equal(rec_type_name(REC_CONNECTIONS), "CONNECTIONS");
-	assert_true(rec_type_known(0x13) && rec_type_known(0x14));
-	assert_false(rec_type_known(0x15));
+	assert_string_equal(rec_type_name(REC_POSTCOPY), "POSTCOPY");
+	assert_string_equal(rec_type_name(REC_LEASE), "LEASE");
+	assert_true(rec_type_known(0x12) && rec_type_known(0x13) &&
+		    rec_type_known(0x14) && rec_type_known(0x15));
+	assert_false(rec_type_known(0x16));
 	assert_string_equal(rec_type_name(0x0f), "unknown");
 	assert_string_equal(rec_type_name(0x80000020), "unknown optional");
 }
