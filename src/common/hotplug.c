@@ -42,7 +42,8 @@ static char **env_build(const struct hotplug_disk *h, const char *path,
 {
 	const char *keys[] = { "PATH",		"script",      "GODWIT_ACTION",
 			       "GODWIT_PARAMS", "GODWIT_MODE", "GODWIT_VDEV",
-			       "GODWIT_DOMAIN", "GODWIT_UUID", "GODWIT_DEVICE" };
+			       "GODWIT_DOMAIN", "GODWIT_UUID", "GODWIT_DEVICE",
+			       "GODWIT_PEER" };
 	const char *vals[] = { HOTPLUG_PATH,
 			       path,
 			       action,
@@ -51,7 +52,8 @@ static char **env_build(const struct hotplug_disk *h, const char *path,
 			       h->vdev,
 			       h->domain,
 			       h->uuid,
-			       h->device };
+			       h->device,
+			       h->peer };
 	char **env = calloc(HOTPLUG_ENV_MAX + 1, sizeof(*env));
 	size_t i, n = 0;
 
@@ -222,7 +224,8 @@ int hotplug_add(const struct hotplug_disk *h, char *path_out, size_t len,
 	return -EINVAL;
 }
 
-int hotplug_remove(const struct hotplug_disk *h, char *why, size_t whylen)
+int hotplug_step(const struct hotplug_disk *h, const char *step, char *why,
+		 size_t whylen)
 {
 	struct child_result *r = malloc(sizeof(*r));
 	char script[4096];
@@ -230,7 +233,12 @@ int hotplug_remove(const struct hotplug_disk *h, char *why, size_t whylen)
 
 	if (!r)
 		return -ENOMEM;
-	rc = run(h, "remove", r, script, sizeof(script), why, whylen);
+	rc = run(h, step, r, script, sizeof(script), why, whylen);
 	free(r);
 	return rc;
+}
+
+int hotplug_remove(const struct hotplug_disk *h, char *why, size_t whylen)
+{
+	return hotplug_step(h, "remove", why, whylen);
 }

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "common/compiler.h"
+#include "common/hotplug.h"
 #include "config/domain_config.h"
 #include "storage/disk.h"
 
@@ -24,6 +25,7 @@ struct monitor_disk {
 	struct disk *disk; /* NULL: not open */
 	char path[DOMAIN_PATH_MAX + 1]; /* what was opened */
 	bool added; /* its script's add succeeded: remove at the end */
+	bool prepared; /* its script's prepare succeeded (disk_steps.c) */
 };
 
 struct monitor_disks {
@@ -50,5 +52,25 @@ int monitor_disks_lock(struct monitor *m, char *why,
 		       size_t whylen) __must_check;
 /* Let go of every lock (the source, once the VM is handed over). */
 void monitor_disks_unlock(struct monitor *m);
+/* Disk i's script interface (hotplug.h), peer and device unset. */
+struct hotplug_disk monitor_disk_hotplug(const struct monitor *m,
+					 unsigned int i, const char *uuid);
+
+/* ---- disk_steps.c: the scripts' migration steps (hotplug.h) ---- */
+
+/* Destination: `prepare` disk i, before its add. */
+int monitor_disk_prepare(struct monitor *m, unsigned int i,
+			 struct hotplug_disk *h, char *why,
+			 size_t whylen) __must_check;
+/* Destination: `activate` every disk, before RECEIVED; the first failure. */
+int monitor_disks_activate(struct monitor *m, char *why,
+			   size_t whylen) __must_check;
+/* Source: `recover` every disk before the VM runs again; logs failures. */
+void monitor_disks_recover(struct monitor *m, const char *peer);
+/*
+ * Disk i is closed (and removed): `deactivate` it if its storage leaves
+ * this host (handed over, or a destination that never ran the VM).
+ */
+void monitor_disk_leave(struct monitor *m, unsigned int i);
 
 #endif

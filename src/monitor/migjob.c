@@ -226,6 +226,7 @@ static void mig_recover(struct mig_job *job)
 			 "the VM came back but cannot run here: %s", why);
 		return;
 	}
+	monitor_disks_recover(job->m, job->uri);
 	if (job->res.paused && vm_resume(&job->m->vm))
 		log_err("cannot resume the VM after the failed migration");
 	job->res.paused = false;
