@@ -97,6 +97,8 @@ static int fail(struct monitor *m, const struct rec_error *err)
 
 	describe(m, err, msg, sizeof(msg));
 	log_err("restore %s: %s", m->incoming_name, msg);
+	/* The exit file's reason: godwitd tells whoever asked for it. */
+	snprintf(m->vm.stop_message, sizeof(m->vm.stop_message), "%s", msg);
 	incoming_refuse(m, msg);
 	return m->incoming.stream.error == -ECANCELED ? -ECANCELED : -EINVAL;
 }

@@ -236,6 +236,23 @@ static void list_disks(const struct godwit_domain_info *d)
 		printf("-");
 }
 
+/*
+ * A managed save (godwit managedsave): no id, no flag of xl's; the row
+ * says "saved" where virsh list --all would, and why its last restore
+ * failed if it did.
+ */
+static void list_saved(const struct godwit_domain_info *d, bool lng)
+{
+	printf("%-40s %5s %5lld %5s     ------  %8s", d->name, "-",
+	       (long long)d->memory_mib, "-", "-");
+	if (lng)
+		printf("\t%s\tsaved%s%s\t-", d->uuid[0] ? d->uuid : "-",
+		       d->reason[0] ? ": " : "", d->reason);
+	else
+		printf("  saved%s%s", d->reason[0] ? ": " : "", d->reason);
+	printf("\n");
+}
+
 static void list_print(const struct godwit_domain_info *list, size_t n,
 		       bool lng, char **want, int nwant)
 {
@@ -250,6 +267,10 @@ static void list_print(const struct godwit_domain_info *list, size_t n,
 		d = &list[i];
 		if (!listed(d, want, nwant))
 			continue;
+		if (!strcmp(d->state, "saved")) {
+			list_saved(d, lng);
+			continue;
+		}
 		printf("%-40s %5lld %5lld %5lld     %s  %8.1f", d->name,
 		       (long long)d->domid, (long long)d->memory_mib,
 		       (long long)d->vcpus, state_flags(d->state),

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "toolstack/cli/cli.h"
 #include "toolstack/cli/cmd_disk.h"
+#include "toolstack/cli/cmd_managed.h"
 #include "tools/inspect.h"
 
 static const struct cli_verb verbs[] = {
@@ -41,6 +42,12 @@ static const struct cli_verb verbs[] = {
 	{ "inspect", inspect_main, "FILE", "validate and describe a stream" },
 	{ "disk-create", cmd_disk_create, "[OPTIONS] FILE [SIZE]",
 	  "create a qcow2 image" },
+	{ "managedsave", cmd_managedsave, "DOMAIN",
+	  "save a domain in godwitd's state directory" },
+	{ "managedsave-remove", cmd_managedsave_remove, "DOMAIN",
+	  "remove a domain's managed save" },
+	{ "start", cmd_start, "[-p] [-c] DOMAIN",
+	  "restore a domain from its managed save" },
 };
 
 static void usage(FILE *f)

@@ -21,6 +21,7 @@
 #include "common/util.h"
 #include "toolstack/daemon/allow.h"
 #include "toolstack/daemon/daemon.h"
+#include "toolstack/daemon/managed.h"
 #include "toolstack/daemon/notify.h"
 
 #define EXIT_USAGE 2
@@ -42,6 +43,7 @@ enum {
 	OPT_RELOC_HEADER_TIMEOUT,
 	OPT_DEBUG,
 	OPT_VERSION,
+	OPT_CONFIG,
 };
 
 static void usage(FILE *f)
@@ -73,6 +75,8 @@ static void usage(FILE *f)
 		"                       (default 0: never)\n"
 		"  --relocation-header-timeout S  close migration connections without\n"
 		"                       a stream header after S s (default 10)\n"
+		"  --config FILE        host policy, e.g. on_host_stop ($GODWIT_DAEMON_CONFIG;\n"
+		"                       default /etc/godwit/godwitd.conf, if it exists)\n"
 		"  --debug              log more\n"
 		"See godwitd(8).\n");
 }
@@ -113,6 +117,9 @@ static void defaults(struct gwd *g)
 		 env_or("GODWIT_LOG_FILE", "/var/log/godwit/godwitd.log"));
 	snprintf(p->hooks_dir, sizeof(p->hooks_dir), "%s",
 		 env_or("GODWIT_HOOKS_DIR", "/etc/godwit/hooks/migrate.d"));
+	snprintf(p->config, sizeof(p->config), "%s",
+		 env_or("GODWIT_DAEMON_CONFIG", HOST_CONFIG_FILE_DEFAULT));
+	host_config_init(&g->host);
 	if (godwit)
 		snprintf(p->godwit, sizeof(p->godwit), "%s", godwit);
 	else
@@ -156,6 +163,8 @@ static int set_option(struct gwd *g, int opt, const char *arg)
 		return set_path(g->paths.hooks_dir, arg, "--hooks-dir");
 	case OPT_GODWIT:
 		return set_path(g->paths.godwit, arg, "--godwit");
+	case OPT_CONFIG:
+		return set_path(g->paths.config, arg, "--config");
 	case OPT_RELOC_ADDR:
 		return set_path(r->address, arg, "--relocation-address");
 	case OPT_RELOC_PORT:
@@ -225,6 +234,7 @@ static int parse_args(int argc, char **argv, struct gwd *g)
 		  OPT_CTL_IDLE_TIMEOUT },
 		{ "relocation-header-timeout", required_argument, NULL,
 		  OPT_RELOC_HEADER_TIMEOUT },
+		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "debug", no_argument, NULL, OPT_DEBUG },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "help", no_argument, NULL, 'h' },
@@ -367,6 +377,24 @@ static void std_fds(void)
 		close(fd);
 }
 
+/* godwitd.conf; the default path may be missing (then the defaults). */
+static int load_config(struct gwd *g)
+{
+	struct config_diag *diag = malloc(sizeof(*diag));
+	int rc;
+
+	if (!diag)
+		return -ENOMEM;
+	rc = host_config_load(g->paths.config,
+			      !strcmp(g->paths.config,
+				      HOST_CONFIG_FILE_DEFAULT),
+			      &g->host, diag);
+	if (rc)
+		log_err("%s", diag->error);
+	free(diag);
+	return rc;
+}
+
 static int start(struct gwd *g)
 {
 	int rc;
@@ -374,6 +402,8 @@ static int start(struct gwd *g)
 	rc = setup_paths(g);
 	if (!rc && (rc = open_log(g)))
 		log_err("log file %s: %s", g->paths.log_file, strerror(-rc));
+	if (!rc)
+		rc = load_config(g);
 	if (!rc)
 		rc = lock_registry(g);
 	if (!rc)
@@ -387,6 +417,8 @@ static int start(struct gwd *g)
 	if (!rc)
 		rc = reg_load(g);
 	if (!rc)
+		managed_boot_restore(g); /* after adoption: what runs, runs */
+	if (!rc)
 		rc = reloc_start(g);
 	return rc;
 }
@@ -396,6 +428,7 @@ static void stop(struct gwd *g)
 	unsigned int left = 0;
 
 	reloc_stop(g);
+	managed_stop_free(g);
 	while (g->doms) {
 		left += g->doms->pid > 0;
 		reg_free(g->doms);
