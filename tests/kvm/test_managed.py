@@ -10,7 +10,8 @@ proves it was restored, not booted again.
   start, restore it instead of booting, and the file is then gone;
   managedsave-remove throws it away.
 - with on_host_stop = "save", SIGTERM saves every running domain and
-  exits; the next godwitd restores them all, a paused one paused.
+  exits; the next godwitd restores them all, a paused one paused; one
+  that cannot be restored keeps its save, and list says why.
 - a corrupted managed save is refused with the restore's reason, to the
   user of start and create and in list, and the file is kept."""
 
@@ -115,6 +116,29 @@ def test_host_stop_saves_and_restores_every_domain(env, start):
     d.wait_log(r"domain db: restored from its managed save, removed")
 
 
+@daemon_test
+def test_host_stop_restore_that_fails_keeps_the_save(env, start):
+    conf = os.path.join(env.tmp, "godwitd.conf")
+    with open(conf, "w") as f:
+        f.write('on_host_stop = "save"\n')
+    d = start("a", extra=["--config", conf])
+    d.cli("create", d.config("web", "dirty", "mib=4"))
+    d.wait_dom("web", "running")
+    d.stop()
+    corrupt(save_file(d, "web"))
+    d.start()
+    want = "restore failed: restore of %s failed: " % save_file(d, "web")
+    web = wait_until("list to say why", lambda: (d.dom("web") or {}).get(
+        "reason", "").startswith(want) and d.dom("web"), 20)
+    check(web["state"] == "saved" and "CRC" in web["reason"],
+          "list: %s" % web)
+    d.wait_log(r"domain web: its managed save is kept: restore of ")
+    check(not os.path.exists(os.path.join(d.state_dir, "save",
+                                          "web.boot")),
+          "the restore would be tried again")
+    d.cli("managedsave-remove", "web")
+
+
 def corrupt(path):
     """Flip bytes in the middle of the page data: a record's CRC fails."""
     size = os.path.getsize(path)
@@ -151,4 +175,5 @@ def test_corrupted_managed_save_is_kept_and_says_why(env, start):
 if __name__ == "__main__":
     main([test_managedsave_create_start_remove,
           test_host_stop_saves_and_restores_every_domain,
+          test_host_stop_restore_that_fails_keeps_the_save,
           test_corrupted_managed_save_is_kept_and_says_why])
