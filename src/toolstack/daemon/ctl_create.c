@@ -237,7 +237,8 @@ enum rpc_reply_kind ctl_create(struct rpc_request *req,
 	if (managed_exists(g, cfg->name)) {
 		log_info("create %s: it has a managed save: restoring it",
 			 cfg->name);
-		kind = managed_restore_for(req, cfg->name, a.paused, reply);
+		kind = managed_restore_for(req, cfg->name, a.paused, true,
+					   reply);
 		goto out;
 	}
 	if (check_memory(g, cfg, reply))

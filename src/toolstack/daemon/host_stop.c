@@ -218,7 +218,7 @@ static void boot_restore(struct gwd *g, const char *name, bool paused)
 			name);
 		return;
 	}
-	if (managed_restore(g, name, paused, NULL, why, sizeof(why)))
+	if (managed_restore(g, name, paused, NULL, NULL, why, sizeof(why)))
 		managed_note_failure(g, name, why);
 }
 

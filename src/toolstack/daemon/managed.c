@@ -132,7 +132,8 @@ void managed_note_failure(struct gwd *g, const char *name, const char *why)
 
 /* Spawn the VMM that restores path (the part that cannot be answered). */
 static int spawn_restore(struct gwd *g, const char *path, bool paused,
-			 const struct rpc_call *call, struct dom **dom_out)
+			 const struct rpc_call *call, struct json_object *ret,
+			 struct dom **dom_out)
 {
 	struct dom *d;
 	int rc;
@@ -152,13 +153,14 @@ static int spawn_restore(struct gwd *g, const char *path, bool paused,
 	if (!rc)
 		rc = attach_start(d);
 	if (!rc && call)
-		rc = dom_wait_add(d, WAIT_UP, *call, NULL);
+		rc = dom_wait_add(d, WAIT_UP, *call, json_object_get(ret));
 	reg_save(d);
 	return rc;
 }
 
 int managed_restore(struct gwd *g, const char *name, bool paused,
-		    const struct rpc_call *call, char *why, size_t whylen)
+		    const struct rpc_call *call, struct json_object *ret,
+		    char *why, size_t whylen)
 {
 	char path[PATH_MAX], mem[400];
 	struct dom *d = NULL;
@@ -175,7 +177,7 @@ int managed_restore(struct gwd *g, const char *name, bool paused,
 	bytes = ctl_file_mem_bytes(path);
 	if (bytes && gwd_mem_check(g, bytes, mem, sizeof(mem)))
 		return why_set(why, whylen, -ENOMEM, "%s", mem);
-	rc = spawn_restore(g, path, paused, call, &d);
+	rc = spawn_restore(g, path, paused, call, ret, &d);
 	if (rc) {
 		if (d)
 			reg_discard(d);
@@ -187,15 +189,35 @@ int managed_restore(struct gwd *g, const char *name, bool paused,
 	return 0;
 }
 
-/* A client's create or start of name: restore, answered when it runs. */
+/* create's answer says that it restored rather than booted. */
+static struct json_object *create_note(struct gwd *g, const char *name)
+{
+	char note[PATH_MAX + 128], path[PATH_MAX];
+	struct rpc_dom_made m;
+
+	rpc_msg_init(&rpc_msg_dom_made, &m);
+	if (managed_path(g, name, SAVE_EXT, path, sizeof(path)))
+		return NULL;
+	snprintf(note, sizeof(note),
+		 "%s: restored from its managed save %s, not booted from this config",
+		 name, path);
+	m.warnings[m.nr_warnings++] = note;
+	return rpc_msg_encode(&rpc_msg_dom_made, &m);
+}
+
 enum rpc_reply_kind managed_restore_for(struct rpc_request *req,
 					const char *name, bool paused,
-					struct rpc_reply *reply)
+					bool create, struct rpc_reply *reply)
 {
 	struct gwd *g = req->opaque;
+	struct json_object *ret = create ? create_note(g, name) : NULL;
 	char why[512];
+	int rc;
 
-	if (managed_restore(g, name, paused, &req->call, why, sizeof(why))) {
+	rc = managed_restore(g, name, paused, &req->call, ret, why,
+			     sizeof(why));
+	json_object_put(ret);
+	if (rc) {
 		managed_note_failure(g, name, why);
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
 				       "domain %s: restoring its managed save: %s",
@@ -321,7 +343,7 @@ enum rpc_reply_kind ctl_start_domain(struct rpc_request *req,
 			reply, RPC_ERR_DEVICE_NOT_FOUND,
 			"domain %s has no managed save (godwit create CONFIG boots it)",
 			a.domain);
-	return managed_restore_for(req, a.domain, a.paused, reply);
+	return managed_restore_for(req, a.domain, a.paused, false, reply);
 }
 
 /* ---- list ---- */

@@ -26,16 +26,17 @@ int managed_make_dir(struct gwd *g) __must_check;
 bool managed_exists(struct gwd *g, const char *name);
 /*
  * Restore name's managed save in a new VMM (paused: stay paused); call,
- * if not NULL, is answered once it runs or with why it did not. 0, or
- * -errno and why (the file is kept).
+ * if not NULL, is answered once it runs (ret, borrowed, may carry
+ * create's warnings) or with why it did not. 0, or -errno and why (the
+ * file is kept).
  */
 int managed_restore(struct gwd *g, const char *name, bool paused,
-		    const struct rpc_call *call, char *why,
-		    size_t whylen) __must_check;
-/* create or start of name: managed_restore for req's client. */
+		    const struct rpc_call *call, struct json_object *ret,
+		    char *why, size_t whylen) __must_check;
+/* create (whose answer says so) or start of name, for req's client. */
 enum rpc_reply_kind managed_restore_for(struct rpc_request *req,
 					const char *name, bool paused,
-					struct rpc_reply *reply);
+					bool create, struct rpc_reply *reply);
 /* A restore of name failed: log why and keep it in NAME.why. */
 void managed_note_failure(struct gwd *g, const char *name, const char *why);
 /* d runs: if it came from a managed save, the save is removed. */

@@ -69,8 +69,8 @@ static void test_load(void **state)
 	int fd;
 
 	(void)state;
-	assert_int_equal(host_config_load("/nonexistent/godwitd.conf", true,
-					  &h, &diag),
+	assert_int_equal(host_config_load("/nonexistent/godwitd.conf", true, &h,
+					  &diag),
 			 0);
 	assert_int_equal(h.on_host_stop, HOST_ON_STOP_KEEP);
 	assert_int_equal(host_config_load("/nonexistent/godwitd.conf", false,
