@@ -52,8 +52,9 @@ static int apply(struct host_config *h, const struct config_stmt *st,
 	int v;
 
 	if (strcmp(st->key, "on_host_stop"))
-		return config_error(d, &st->loc, st->key,
-				    "unknown key (godwitd.conf has on_host_stop)");
+		return config_error(
+			d, &st->loc, st->key,
+			"unknown key (godwitd.conf has on_host_stop)");
 	v = word_of(st, on_stop_words, ARRAY_SIZE(on_stop_words), d);
 	if (v < 0)
 		return v;

@@ -59,10 +59,9 @@ int cmd_managedsave_remove(int argc, char **argv)
 	if (route_open(&r, argv[0], argv[1], true))
 		return CLI_FAIL;
 	rc = route_wait(&r, argv[0],
-			godwit_managedsave_remove(r.c, argv[1],
-						  ROUTE_TIMEOUT_MS,
-						  godwit_result_fn, &res,
-						  r.err, sizeof(r.err)),
+			godwit_managedsave_remove(
+				r.c, argv[1], ROUTE_TIMEOUT_MS,
+				godwit_result_fn, &res, r.err, sizeof(r.err)),
 			&res);
 	route_close(&r);
 	if (!rc && !godwit_decode_managed_removed(res.ret, file, sizeof(file),
@@ -75,10 +74,11 @@ int cmd_managedsave_remove(int argc, char **argv)
 
 static void start_usage(FILE *f)
 {
-	fprintf(f, "usage: godwit start [-p] [-c] DOMAIN\n"
-		   "Restore DOMAIN from its managed save (godwit managedsave).\n"
-		   "  -p   leave it paused\n"
-		   "  -c   attach to its console once it runs\n");
+	fprintf(f,
+		"usage: godwit start [-p] [-c] DOMAIN\n"
+		"Restore DOMAIN from its managed save (godwit managedsave).\n"
+		"  -p   leave it paused\n"
+		"  -c   attach to its console once it runs\n");
 }
 
 static int start_report(struct json_object *ret, const char *name)

@@ -50,8 +50,8 @@ struct managed_stop {
 
 static bool wants_save(const struct dom *d)
 {
-	return d->registered && d->state == DOM_LIVE &&
-	       vmlink_is_up(d->link) && !d->job.active &&
+	return d->registered && d->state == DOM_LIVE && vmlink_is_up(d->link) &&
+	       !d->job.active &&
 	       (!strcmp(d->status, "running") || !strcmp(d->status, "paused"));
 }
 
@@ -78,7 +78,7 @@ static int start_save(struct managed_stop *ms, struct dom *d)
 {
 	struct stop_item *it = &ms->items[ms->nr];
 	const char *state = !strcmp(d->status, "paused") ? "paused\n" :
-							  "running\n";
+							   "running\n";
 	struct rpc_save_args a;
 	struct json_object *args;
 	char mark[PATH_MAX];
@@ -127,8 +127,7 @@ static void check_saved(struct managed_stop *ms, struct stop_item *it)
 		return;
 	}
 	if (!it->failed)
-		log_err("domain %s: its VMM ended without saving it",
-			it->name);
+		log_err("domain %s: its VMM ended without saving it", it->name);
 	if (!managed_path(ms->g, it->name, BOOT_EXT, path, sizeof(path)))
 		unlink(path);
 }
@@ -177,7 +176,8 @@ bool managed_host_stop(struct gwd *g)
 	g->stopping = ms;
 	ms->g = g;
 	ms->started = time(NULL);
-	ms->deadline_ns = time_mono_ns() + MANAGED_STOP_TIMEOUT_S * NSEC_PER_SEC;
+	ms->deadline_ns =
+		time_mono_ns() + MANAGED_STOP_TIMEOUT_S * NSEC_PER_SEC;
 	for (d = g->doms; d && ms->nr < g->nr_doms; d = d->next) {
 		if (!wants_save(d))
 			continue;
@@ -209,8 +209,9 @@ static void boot_restore(struct gwd *g, const char *name, bool paused)
 	char why[512];
 
 	if (reg_by_name(g, name)) {
-		log_warn("domain %s runs already: its managed save is kept, not restored",
-			 name);
+		log_warn(
+			"domain %s runs already: its managed save is kept, not restored",
+			name);
 		return;
 	}
 	if (!managed_exists(g, name)) {

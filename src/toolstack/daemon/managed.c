@@ -184,8 +184,8 @@ int managed_restore(struct gwd *g, const char *name, bool paused,
 		return why_set(why, whylen, rc, "cannot start a VMM: %s",
 			       strerror(-rc));
 	}
-	log_info("domain %s: restoring its managed save %s, VMM %d", name,
-		 path, (int)d->pid);
+	log_info("domain %s: restoring its managed save %s, VMM %d", name, path,
+		 (int)d->pid);
 	return 0;
 }
 
@@ -198,9 +198,10 @@ static struct json_object *create_note(struct gwd *g, const char *name)
 	rpc_msg_init(&rpc_msg_dom_made, &m);
 	if (managed_path(g, name, SAVE_EXT, path, sizeof(path)))
 		return NULL;
-	snprintf(note, sizeof(note),
-		 "%s: restored from its managed save %s, not booted from this config",
-		 name, path);
+	snprintf(
+		note, sizeof(note),
+		"%s: restored from its managed save %s, not booted from this config",
+		name, path);
 	m.warnings[m.nr_warnings++] = note;
 	return rpc_msg_encode(&rpc_msg_dom_made, &m);
 }
@@ -219,9 +220,9 @@ enum rpc_reply_kind managed_restore_for(struct rpc_request *req,
 	json_object_put(ret);
 	if (rc) {
 		managed_note_failure(g, name, why);
-		return rpc_reply_error(reply, RPC_ERR_GENERIC,
-				       "domain %s: restoring its managed save: %s",
-				       name, why);
+		return rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"domain %s: restoring its managed save: %s", name, why);
 	}
 	return RPC_REPLY_LATER;
 }
@@ -306,12 +307,13 @@ enum rpc_reply_kind ctl_managedsave_remove(struct rpc_request *req,
 			a.domain);
 	if (unlink(r.file)) {
 		d = reg_find(g, a.domain);
-		return rpc_reply_error(
-			reply, RPC_ERR_GENERIC, "domain %s has no managed save%s",
-			a.domain,
-			errno != ENOENT ? " that can be removed" :
-			d		? " (it runs)" :
-					  "");
+		return rpc_reply_error(reply, RPC_ERR_GENERIC,
+				       "domain %s has no managed save%s",
+				       a.domain,
+				       errno != ENOENT ?
+					       " that can be removed" :
+				       d ? " (it runs)" :
+					   "");
 	}
 	unlink_ext(g, a.domain, ".why");
 	unlink_ext(g, a.domain, ".boot");
