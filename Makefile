@@ -5,7 +5,7 @@ FUZZ_BUILD ?= build-fuzz
 MESON_TEST = meson test -C $(BUILD) --print-errorlogs
 
 .PHONY: all deps demo check check-unit check-kvm fuzz-smoke fuzz bench clean \
-	qcow2-crash faults faults-smoke
+	qcow2-crash faults faults-smoke ping-pong-200
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -60,6 +60,11 @@ faults: deps all
 faults-smoke: deps all
 	python3 tests/faults/test_checks.py
 	FAULTS_SMOKE=1 python3 tests/faults/campaign.py $(BUILD)
+
+# Campaign: the blk guest writes and checks its disk through 200 live
+# migrations between two receivers; a summary at the end (HOPS=n to change).
+ping-pong-200: all
+	python3 tests/kvm/ping_pong_blk.py $(abspath $(BUILD)) $${HOPS:-200}
 
 bench: deps all
 	GODWIT_BUILD=$(abspath $(BUILD)) bench/run-all.sh

@@ -14,7 +14,7 @@ _godwit()
 
 	if [ "$COMP_CWORD" -eq 1 ]; then
 		COMPREPLY=($(compgen -W "run create list console pause unpause
-			shutdown destroy save restore migrate migrate-receive
+			announce shutdown destroy save restore migrate migrate-receive
 			job-info job-abort inspect --help --version" -- "$cur"))
 		return
 	fi
@@ -30,7 +30,7 @@ _godwit()
 	run)
 		COMPREPLY=($(compgen -W "--kernel --initrd --cmdline --memory
 			--vcpus --cpu --serial --name --qmp --paused --exit-file
-			--hooks-dir" -- "$cur") $(compgen -f -- "$cur")) ;;
+			--hooks-dir --disk --vif" -- "$cur") $(compgen -f -- "$cur")) ;;
 	create|restore|inspect)
 		COMPREPLY=($(compgen -W "-p -c -F --serial --qmp" -- "$cur") $(compgen -f -- "$cur")) ;;
 	migrate)

@@ -21,6 +21,7 @@
 #include "config/domain_config.h"
 #include "devices/platform.h"
 #include "devices/registry.h"
+#include "machine/machine.h"
 #include "migration/recio.h"
 #include "migration/restore.h"
 
@@ -78,22 +79,41 @@ static void print_summary(const struct restore_result *res, uint64_t bytes)
  * describe the machine the header does.
  */
 static int check_config(const char *name, const struct stream_header *h,
-			const char *config, struct rec_error *err)
+			const char *config, struct domain_config *cfg,
+			struct rec_error *err)
 {
-	struct domain_config cfg;
 	struct config_diag diag;
 
 	err->offset = h->header_size;
 	err->type = REC_ERR_STREAM_HEADER;
-	if (domain_config_parse(name, config, h->config_len, NULL, 0, &cfg,
+	if (domain_config_parse(name, config, h->config_len, NULL, 0, cfg,
 				&diag)) {
 		snprintf(err->why, sizeof(err->why),
 			 "domain config in the stream header: %s", diag.error);
 		return -EINVAL;
 	}
 	err->offset = 0;
-	return restore_check_machine(h, cfg.memory_mib * MIB, cfg.vcpus,
+	return restore_check_machine(h, cfg->memory_mib * MIB, cfg->vcpus,
 				     err->why, sizeof(err->why));
+}
+
+/*
+ * The devices restore would build from that config (machine.h), with
+ * nothing opened: the DEVICE records the stream must carry.
+ */
+static int describe_devices(const struct domain_config *cfg, struct machine *mc,
+			    struct dev_registry *devs, struct rec_error *err)
+{
+	char why[sizeof(err->why) - 40];
+	int rc;
+
+	rc = machine_build(mc, cfg, NULL, why, sizeof(why));
+	if (!rc)
+		rc = platform_describe_conf(devs, &mc->pc, why, sizeof(why));
+	if (rc)
+		snprintf(err->why, sizeof(err->why),
+			 "domain config in the stream header: %s", why);
+	return rc;
 }
 
 static int inspect_stream(const char *name, struct stream *s,
@@ -101,19 +121,25 @@ static int inspect_stream(const char *name, struct stream *s,
 {
 	struct stream_header h;
 	struct dev_registry devs = { 0 };
+	struct domain_config *cfg = malloc(sizeof(*cfg));
+	struct machine *mc = malloc(sizeof(*mc));
 	char *config = NULL;
-	int rc;
+	int rc = cfg && mc ? 0 : -ENOMEM;
 
-	rc = restore_read_header(s, &h, &config, err);
-	if (rc)
-		return rc;
-	print_header(&h, config);
-	rc = check_config(name, &h, config, err);
 	if (!rc)
-		rc = platform_describe(&devs, h.mem_bytes);
+		rc = restore_read_header(s, &h, &config, err);
+	if (rc)
+		goto out;
+	print_header(&h, config);
+	rc = check_config(name, &h, config, cfg, err);
+	if (!rc)
+		rc = describe_devices(cfg, mc, &devs, err);
 	if (!rc)
 		rc = restore_check_stream(s, &h, &devs, res, err);
+out:
 	free(config);
+	free(mc);
+	free(cfg);
 	return rc;
 }
 

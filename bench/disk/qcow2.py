@@ -104,21 +104,7 @@ def one(runner, wd, size, case, seconds, raw_full, qcow2_full):
     else:
         nbytes, ops, secs = qemu_run(runner.split()[1], path, size, case,
                                      seconds)
-    return {"runner": runner, "case": case[0], "bytes": nbytes, "ops": ops,
-            "seconds": secs, "mbps": stats.mb_per_s(nbytes, secs),
-            "iops": ops / secs if secs else None}
-
-
-def summarize(samples):
-    out = {}
-    for case in CASES:
-        for r in RUNNERS:
-            s = [x for x in samples if x["case"] == case[0] and
-                 x["runner"] == r]
-            out["%s | %s" % (case[0], r)] = {
-                "mbps": stats.summary([x["mbps"] for x in s]),
-                "iops": stats.summary([x["iops"] for x in s])}
-    return out
+    return disk.sample(runner, case[0], nbytes, ops, secs)
 
 
 def markdown(summ, args):
@@ -172,7 +158,7 @@ def main():
                     samples.append(one(r, wd, size, case, args.seconds, raw,
                                        qcow2))
         m = machine.describe(wd, load.result())
-    summ = summarize(samples)
+    summ = disk.summarize(samples, CASES, RUNNERS)
     data = {"name": NAME, "quick": args.quick, "machine": m,
             "config": {"size_mib": args.size_mib, "seconds": args.seconds,
                        "reps": args.reps},

@@ -17,7 +17,7 @@ import re
 import subprocess
 import time
 
-from . import proc
+from . import proc, stats
 
 
 def settle(seconds):
@@ -121,3 +121,23 @@ def describe_fs(path):
     except OSError:
         pass
     return "%s on %s (%s%s)" % (mnt, dev, fstype, rot)
+
+
+def sample(runner, case, nbytes, ops, secs):
+    """One timed run of an I/O case: bytes, operations, MB/s and IOPS."""
+    return {"runner": runner, "case": case, "bytes": nbytes, "ops": ops,
+            "seconds": secs, "mbps": stats.mb_per_s(nbytes, secs),
+            "iops": ops / secs if secs else None}
+
+
+def summarize(samples, cases, runners):
+    """min/median/max of MB/s and IOPS per (case, runner) pair."""
+    out = {}
+    for case in cases:
+        for r in runners:
+            s = [x for x in samples if x["case"] == case[0] and
+                 x["runner"] == r]
+            out["%s | %s" % (case[0], r)] = {
+                "mbps": stats.summary([x["mbps"] for x in s]),
+                "iops": stats.summary([x["iops"] for x in s])}
+    return out

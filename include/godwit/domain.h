@@ -33,6 +33,9 @@ enum godwit_verb {
 	 * socket answered at the press: the socket closes when it ends. */
 	GODWIT_VERB_SHUTDOWN_WAIT,
 	GODWIT_VERB_DESTROY, /* destroy (answered when gone); quit */
+	/* Tell the network where its NICs are: RARP rounds with QEMU's
+	 * defaults (5 over 800 ms); announce; announce-self. */
+	GODWIT_VERB_ANNOUNCE,
 };
 
 /* Do verb to dom. -EINVAL for an unknown verb. */
@@ -93,6 +96,13 @@ struct godwit_disk_info {
 	char script[256]; /* hotplug script, "" if none */
 };
 
+struct godwit_vif_info {
+	char mac[18]; /* xx:xx:xx:xx:xx:xx */
+	char bridge[32]; /* "" when not in a bridge */
+	char vifname[32]; /* the host tap's fixed name, "" = automatic */
+	char script[256]; /* vif script, "" if none */
+};
+
 /* One domain of godwitd's list. */
 struct godwit_domain_info {
 	char name[GODWIT_DOMAIN_MAX];
@@ -110,6 +120,8 @@ struct godwit_domain_info {
 	char reason[GODWIT_ERROR_MAX]; /* how it last ended, or why unconfirmed */
 	size_t nr_disks;
 	struct godwit_disk_info disks[16];
+	size_t nr_vifs;
+	struct godwit_vif_info vifs[8];
 };
 
 /* godwitd only: every domain it has. Answer: godwit_decode_list. */

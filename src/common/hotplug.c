@@ -1,8 +1,8 @@
 /*
- * Running a disk's block hotplug script (hotplug.h has the interface):
- * resolve it, check it can run, build its environment, run it with a
- * deadline, log what it printed, and turn its outcome into a path or
- * one line saying why not.
+ * Running hotplug scripts (hotplug.h has the interfaces): resolve one,
+ * check it can run, build its environment, run it with a deadline, log
+ * what it printed, and turn its outcome into one line saying why not;
+ * for a disk's script also the path it printed.
  */
 #include "common/hotplug.h"
 
@@ -18,15 +18,20 @@
 #include "common/log.h"
 #include "common/util.h"
 
-int hotplug_script_path(const struct hotplug_disk *h, char *out, size_t len)
+/* The script's path: as given if it has a '/', else in the dir. */
+static int script_path(const char *script, const char *dir, char *out,
+		       size_t len)
 {
-	const char *dir = h->scripts_dir;
-
-	if (strchr(h->script, '/'))
-		return str_printf(out, len, "%s", h->script);
+	if (strchr(script, '/'))
+		return str_printf(out, len, "%s", script);
 	if (!dir)
 		dir = env_or("GODWIT_SCRIPTS_DIR", HOTPLUG_SCRIPTS_DIR);
-	return str_printf(out, len, "%s/%s", dir, h->script);
+	return str_printf(out, len, "%s/%s", dir, script);
+}
+
+int hotplug_script_path(const struct hotplug_disk *h, char *out, size_t len)
+{
+	return script_path(h->script, h->scripts_dir, out, len);
 }
 
 static void env_free(char **env)
@@ -36,32 +41,16 @@ static void env_free(char **env)
 	free(env);
 }
 
-/* The environment of hotplug.h, exactly; NULL when out of memory. */
-static char **env_build(const struct hotplug_disk *h, const char *path,
-			const char *action)
+/* keys[i]=vals[i] for every value given; NULL when out of memory. */
+static char **env_build(const char *const *keys, const char *const *vals,
+			size_t nr)
 {
-	const char *keys[] = { "PATH",		"script",      "GODWIT_ACTION",
-			       "GODWIT_PARAMS", "GODWIT_MODE", "GODWIT_VDEV",
-			       "GODWIT_DOMAIN", "GODWIT_UUID", "GODWIT_DEVICE",
-			       "GODWIT_PEER" };
-	const char *vals[] = { HOTPLUG_PATH,
-			       path,
-			       action,
-			       h->target,
-			       h->readonly ? "r" : "w",
-			       h->vdev,
-			       h->domain,
-			       h->uuid,
-			       h->device,
-			       h->peer };
-	char **env = calloc(HOTPLUG_ENV_MAX + 1, sizeof(*env));
+	char **env = calloc(nr + 1, sizeof(*env));
 	size_t i, n = 0;
 
-	_Static_assert(ARRAY_SIZE(keys) == HOTPLUG_ENV_MAX, "env keys");
-	_Static_assert(ARRAY_SIZE(vals) == HOTPLUG_ENV_MAX, "env values");
 	if (!env)
 		return NULL;
-	for (i = 0; i < HOTPLUG_ENV_MAX; i++) {
+	for (i = 0; i < nr; i++) {
 		if (!vals[i])
 			continue;
 		if (asprintf(&env[n], "%s=%s", keys[i], vals[i]) < 0) {
@@ -84,13 +73,13 @@ static void log_output(const char *label, const char *name, const char *action,
 	size_t n;
 
 	if (cut)
-		log_info("disk %s: %s %s: (earlier output dropped)", label,
-			 name, action);
+		log_info("%s: %s %s: (earlier output dropped)", label, name,
+			 action);
 	while (*p) {
 		nl = strchr(p, '\n');
 		n = nl ? (size_t)(nl - p) : strlen(p);
 		if (n)
-			log_info("disk %s: %s %s: %.*s%s", label, name, action,
+			log_info("%s: %s %s: %.*s%s", label, name, action,
 				 (int)MIN(n, LINE_SHOWN), p,
 				 n > LINE_SHOWN ? "..." : "");
 		if (!nl)
@@ -113,17 +102,16 @@ static void quote_message(const struct child_result *r, char *out, size_t len)
 		snprintf(out, len, " (it printed nothing)");
 }
 
-static int outcome(const struct hotplug_disk *h, const char *path,
-		   const char *action, const struct child_result *r, char *why,
-		   size_t whylen)
+static int outcome(const struct hotplug_job *j, const char *path,
+		   const struct child_result *r, char *why, size_t whylen)
 {
 	char msg[256];
 
 	if (r->timed_out) {
 		snprintf(
 			why, whylen,
-			"disk %s: hotplug script %s %s did not finish within %u ms (killed)",
-			h->vdev, path, action, h->timeout_ms);
+			"%s: hotplug script %s %s did not finish within %u ms (killed)",
+			j->label, path, j->action, j->timeout_ms);
 		return -ETIMEDOUT;
 	}
 	if (WIFEXITED(r->status) && !WEXITSTATUS(r->status))
@@ -131,73 +119,115 @@ static int outcome(const struct hotplug_disk *h, const char *path,
 	quote_message(r, msg, sizeof(msg));
 	if (WIFEXITED(r->status))
 		snprintf(why, whylen,
-			 "disk %s: hotplug script %s %s failed (exit %d)%s",
-			 h->vdev, path, action, WEXITSTATUS(r->status), msg);
+			 "%s: hotplug script %s %s failed (exit %d)%s",
+			 j->label, path, j->action, WEXITSTATUS(r->status),
+			 msg);
 	else
 		snprintf(why, whylen,
-			 "disk %s: hotplug script %s %s killed by signal %d%s",
-			 h->vdev, path, action, WTERMSIG(r->status), msg);
+			 "%s: hotplug script %s %s killed by signal %d%s",
+			 j->label, path, j->action, WTERMSIG(r->status), msg);
 	return -EIO;
 }
 
 /* Can path run? A clear line for the usual mistakes first. */
-static int check_script(const struct hotplug_disk *h, const char *path,
+static int check_script(const struct hotplug_job *j, const char *path,
 			char *why, size_t whylen)
 {
 	struct stat st;
 
 	if (stat(path, &st)) {
-		snprintf(why, whylen, "disk %s: hotplug script %s: %s", h->vdev,
+		snprintf(why, whylen, "%s: hotplug script %s: %s", j->label,
 			 path,
 			 errno == ENOENT ? "does not exist" : strerror(errno));
 		return -errno;
 	}
 	if (!S_ISREG(st.st_mode) || access(path, X_OK)) {
 		snprintf(why, whylen,
-			 "disk %s: hotplug script %s is not an executable file",
-			 h->vdev, path);
+			 "%s: hotplug script %s is not an executable file",
+			 j->label, path);
 		return -EACCES;
 	}
 	return 0;
 }
 
-static int run(const struct hotplug_disk *h_in, const char *action,
-	       struct child_result *r, char *path, size_t pathlen, char *why,
-	       size_t whylen)
+int hotplug_run(const struct hotplug_job *j_in, struct child_result *r,
+		char *path, size_t pathlen, char *why, size_t whylen)
 {
-	struct hotplug_disk h = *h_in;
-	char *argv[3];
+	struct hotplug_job j = *j_in;
+	char *argv[3 + HOTPLUG_ARGS_MAX];
 	char **env;
+	size_t i;
 	int rc;
 
-	if (!h.timeout_ms)
-		h.timeout_ms = HOTPLUG_TIMEOUT_MS_DEFAULT;
-	if (hotplug_script_path(&h, path, pathlen)) {
-		snprintf(why, whylen, "disk %s: hotplug script name too long",
-			 h.vdev);
+	if (!j.timeout_ms)
+		j.timeout_ms = HOTPLUG_TIMEOUT_MS_DEFAULT;
+	if (script_path(j.script, j.scripts_dir, path, pathlen)) {
+		snprintf(why, whylen, "%s: hotplug script name too long",
+			 j.label);
 		return -ENAMETOOLONG;
 	}
-	rc = check_script(&h, path, why, whylen);
+	rc = check_script(&j, path, why, whylen);
 	if (rc)
 		return rc;
-	env = env_build(&h, path, action);
+	env = env_build(j.env_keys, j.env_vals, j.nr_env);
 	if (!env)
 		return -ENOMEM;
 	argv[0] = path;
-	argv[1] = (char *)action;
-	argv[2] = NULL;
-	log_info("disk %s: running hotplug script %s %s", h.vdev, path, action);
-	rc = child_run(path, argv, env, h.timeout_ms, r);
+	argv[1] = (char *)j.action;
+	for (i = 0; i < HOTPLUG_ARGS_MAX && j.args[i]; i++)
+		argv[2 + i] = (char *)j.args[i];
+	argv[2 + i] = NULL;
+	log_info("%s: running hotplug script %s %s", j.label, path, j.action);
+	rc = child_run(path, argv, env, j.timeout_ms, r);
 	env_free(env);
 	if (rc) {
-		snprintf(why, whylen,
-			 "disk %s: hotplug script %s cannot run: %s", h.vdev,
-			 path, strerror(-rc));
+		snprintf(why, whylen, "%s: hotplug script %s cannot run: %s",
+			 j.label, path, strerror(-rc));
 		return rc;
 	}
-	log_output(h.vdev, path, action, r->out, r->out_cut);
-	log_output(h.vdev, path, action, r->err, r->err_cut);
-	return outcome(&h, path, action, r, why, whylen);
+	log_output(j.label, path, j.action, r->out, r->out_cut);
+	log_output(j.label, path, j.action, r->err, r->err_cut);
+	return outcome(&j, path, r, why, whylen);
+}
+
+/* A disk's job: the environment of hotplug.h, exactly. */
+static int disk_run(const struct hotplug_disk *h, const char *action,
+		    struct child_result *r, char *path, size_t pathlen,
+		    char *why, size_t whylen)
+{
+	static const char *const keys[] = { "PATH",	     "script",
+					    "GODWIT_ACTION", "GODWIT_PARAMS",
+					    "GODWIT_MODE",   "GODWIT_VDEV",
+					    "GODWIT_DOMAIN", "GODWIT_UUID",
+					    "GODWIT_DEVICE", "GODWIT_PEER" };
+	char label[64], spath[4096];
+	const char *vals[] = { HOTPLUG_PATH,
+			       spath,
+			       action,
+			       h->target,
+			       h->readonly ? "r" : "w",
+			       h->vdev,
+			       h->domain,
+			       h->uuid,
+			       h->device,
+			       h->peer };
+	struct hotplug_job j = {
+		.label = label,
+		.script = h->script,
+		.scripts_dir = h->scripts_dir,
+		.action = action,
+		.env_keys = keys,
+		.env_vals = vals,
+		.nr_env = ARRAY_SIZE(keys),
+		.timeout_ms = h->timeout_ms,
+	};
+
+	_Static_assert(ARRAY_SIZE(keys) == HOTPLUG_ENV_MAX, "env keys");
+	_Static_assert(ARRAY_SIZE(vals) == HOTPLUG_ENV_MAX, "env values");
+	snprintf(label, sizeof(label), "disk %s", h->vdev);
+	if (hotplug_script_path(h, spath, sizeof(spath)))
+		spath[0] = 0; /* hotplug_run says the name is too long */
+	return hotplug_run(&j, r, path, pathlen, why, whylen);
 }
 
 int hotplug_add(const struct hotplug_disk *h, char *path_out, size_t len,
@@ -209,7 +239,7 @@ int hotplug_add(const struct hotplug_disk *h, char *path_out, size_t len,
 
 	if (!r)
 		return -ENOMEM;
-	rc = run(h, "add", r, script, sizeof(script), why, whylen);
+	rc = disk_run(h, "add", r, script, sizeof(script), why, whylen);
 	if (!rc)
 		child_last_line(r->out, dev, sizeof(dev));
 	free(r);
@@ -233,7 +263,7 @@ int hotplug_step(const struct hotplug_disk *h, const char *step, char *why,
 
 	if (!r)
 		return -ENOMEM;
-	rc = run(h, step, r, script, sizeof(script), why, whylen);
+	rc = disk_run(h, step, r, script, sizeof(script), why, whylen);
 	free(r);
 	return rc;
 }

@@ -226,6 +226,12 @@ int util_vm_socket(const char *run_dir, const char *name, char *buf, size_t len)
 int file_write_atomic(const char *path, const void *buf, size_t len,
 		      unsigned int mode)
 {
+	return file_write_replace(path, buf, len, mode, true);
+}
+
+int file_write_replace(const char *path, const void *buf, size_t len,
+		       unsigned int mode, bool durable)
+{
 	char tmp[PATH_MAX + 8];
 	int fd, rc;
 
@@ -236,7 +242,7 @@ int file_write_atomic(const char *path, const void *buf, size_t len,
 	if (fd < 0)
 		return -errno;
 	rc = write_full(fd, buf, len);
-	if (!rc && fsync(fd) < 0)
+	if (!rc && durable && fsync(fd) < 0)
 		rc = -errno;
 	close(fd);
 	if (!rc && rename(tmp, path) < 0)

@@ -45,6 +45,10 @@ int file_read_all(const char *path, size_t max, void **buf_out,
 int file_write_atomic(const char *path, const void *buf, size_t len,
 		      unsigned int mode) __must_check;
 
+/* The same, with the fsync only if durable (a rename is still atomic). */
+int file_write_replace(const char *path, const void *buf, size_t len,
+		       unsigned int mode, bool durable) __must_check;
+
 /* mkdir -p with the given mode for created components. */
 int mkdir_p(const char *path, unsigned int mode) __must_check;
 

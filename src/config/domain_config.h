@@ -39,6 +39,8 @@
 #define DOMAIN_IFNAME_MAX 15
 #define DOMAIN_DISKS_MAX 16
 #define DOMAIN_VIFS_MAX 8
+#define DOMAIN_VIF_IP_MAX 127 /* space-separated addresses of ip= */
+#define DOMAIN_VIF_RATE_INTERVAL_US 50000 /* xl's default credit interval */
 #define DOMAIN_VCPUS_MAX 255
 #define DOMAIN_MEMORY_MAX_MIB (1024ULL * 1024) /* 1 TiB */
 #define DOMAIN_MEMORY_DEFAULT_MIB 128
@@ -57,7 +59,9 @@
 	      DOMAIN_CMDLINE_MAX) +                                         \
 	 DOMAIN_DISKS_MAX * (192 + 4 * (DOMAIN_PATH_MAX + DOMAIN_VDEV_MAX + \
 					DOMAIN_SCRIPT_MAX)) +               \
-	 DOMAIN_VIFS_MAX * (128 + 8 * DOMAIN_IFNAME_MAX))
+	 DOMAIN_VIFS_MAX *                                                  \
+		 (192 + 4 * (2 * DOMAIN_IFNAME_MAX + DOMAIN_SCRIPT_MAX +    \
+			     DOMAIN_VIF_IP_MAX)))
 
 /* Longest message, NUL included; warnings kept per parse. */
 #define CONFIG_MSG_MAX 512
@@ -108,11 +112,25 @@ struct domain_disk {
 	char script[DOMAIN_SCRIPT_MAX + 1];
 };
 
+/*
+ * One network interface (xl-network-configuration). Zero-filled, the
+ * optional parts have their defaults: no bridge, an automatic tap name,
+ * the built-in setup (no script), no addresses, no rate limit.
+ */
 struct domain_vif {
-	uint8_t mac[6]; /* unicast, unique; generated when not given */
+	/* Unicast, unique; generated in Xen's 00:16:3e range when not given. */
+	uint8_t mac[6];
 	char bridge[DOMAIN_IFNAME_MAX + 1]; /* "" = not attached to a bridge */
 	char vifname[DOMAIN_IFNAME_MAX + 1]; /* host tap name; "" = automatic */
 	enum domain_vif_model model;
+	/* vif hotplug script (name in /etc/godwit/scripts, or a path);
+	 * "" = the built-in setup: into the bridge, link up. */
+	char script[DOMAIN_SCRIPT_MAX + 1];
+	/* ip=: addresses for the script, space-separated; "" = none. */
+	char ip[DOMAIN_VIF_IP_MAX + 1];
+	/* rate=: guest transmit limit; 0 = unlimited. */
+	uint64_t rate_bytes_per_s;
+	uint32_t rate_interval_us; /* credit interval; 0 when unlimited */
 };
 
 /*
@@ -180,6 +198,16 @@ int domain_config_parse(const char *file, const char *text, size_t len,
 int domain_config_add_disk(struct domain_config *cfg, const char *where,
 			   const char *spec,
 			   struct config_diag *diag) __must_check;
+
+/*
+ * Append one network interface spec (`godwit run --vif SPEC`), checked
+ * as a vif list entry is, and its MAC against cfg's interfaces. Messages
+ * as for domain_config_add_disk(). -EINVAL with diag->error set; cfg is
+ * unchanged on failure.
+ */
+int domain_config_add_vif(struct domain_config *cfg, const char *where,
+			  const char *spec,
+			  struct config_diag *diag) __must_check;
 
 /* domain_config_parse() of the regular file at path (at most 1 MiB). */
 int domain_config_load(const char *path, const char *const *overrides,

@@ -121,9 +121,28 @@ static void out_disk(struct out *o, const struct domain_disk *disk)
 	out_str(o, ",\n");
 }
 
+/* The parts of a vif after its MAC, bridge and vifname (canonical order). */
+static size_t out_vif_tail(char *spec, size_t len, size_t n,
+			   const struct domain_vif *vif)
+{
+	if (vif->script[0])
+		n += snprintf(spec + n, len - n, ", script=%.*s",
+			      (int)strnlen(vif->script, sizeof(vif->script)),
+			      vif->script);
+	if (vif->ip[0])
+		n += snprintf(spec + n, len - n, ", ip=%.*s",
+			      (int)strnlen(vif->ip, sizeof(vif->ip)), vif->ip);
+	if (vif->rate_bytes_per_s)
+		n += snprintf(spec + n, len - n, ", rate=%lluB/s@%uus",
+			      (unsigned long long)vif->rate_bytes_per_s,
+			      vif->rate_interval_us);
+	return n;
+}
+
 static void out_vif(struct out *o, const struct domain_vif *vif)
 {
-	char spec[128], mac[DOMAIN_MAC_STR_LEN + 1];
+	char spec[DOMAIN_SCRIPT_MAX + DOMAIN_VIF_IP_MAX + 192];
+	char mac[DOMAIN_MAC_STR_LEN + 1];
 	size_t n;
 
 	domain_config_mac_format(vif->mac, mac);
@@ -136,6 +155,7 @@ static void out_vif(struct out *o, const struct domain_vif *vif)
 		n += snprintf(spec + n, sizeof(spec) - n, ", vifname=%.*s",
 			      (int)strnlen(vif->vifname, sizeof(vif->vifname)),
 			      vif->vifname);
+	n = out_vif_tail(spec, sizeof(spec), n, vif);
 	snprintf(spec + n, sizeof(spec) - n, ", model=virtio");
 	out_str(o, "    ");
 	out_quoted(o, spec, sizeof(spec));
@@ -190,22 +210,37 @@ static void out_sizes(struct out *o, const struct domain_config *cfg)
 		out_printf(o, "maxvcpus = %u\n", cfg->maxvcpus);
 }
 
-/* A script that would not read back as the same item. */
-static bool is_formattable_disk(const struct domain_disk *d)
+/* A spec value (script, ip) that would not read back as the same item. */
+static bool is_formattable_value(const char *v, size_t size)
 {
-	size_t n = strnlen(d->script, sizeof(d->script)), i;
+	size_t n = strnlen(v, size), i;
 
-	if ((unsigned int)d->format > DOMAIN_DISK_QCOW2 || d->size % 512 ||
-	    n == sizeof(d->script))
+	if (n == size)
 		return false;
-	if (n && (d->script[0] == ' ' || d->script[n - 1] == ' '))
+	if (n && (v[0] == ' ' || v[n - 1] == ' '))
 		return false;
 	for (i = 0; i < n; i++) {
-		if (d->script[i] == ',' || d->script[i] == '\t' ||
-		    (unsigned char)d->script[i] < 0x20 || d->script[i] == 0x7f)
+		if (v[i] == ',' || v[i] == '\t' || (unsigned char)v[i] < 0x20 ||
+		    v[i] == 0x7f)
 			return false;
 	}
 	return true;
+}
+
+static bool is_formattable_disk(const struct domain_disk *d)
+{
+	return (unsigned int)d->format <= DOMAIN_DISK_QCOW2 &&
+	       !(d->size % 512) &&
+	       is_formattable_value(d->script, sizeof(d->script));
+}
+
+/* A rate is both set or both unset (the parser never makes one alone). */
+static bool is_formattable_vif(const struct domain_vif *v)
+{
+	return v->model == DOMAIN_VIF_VIRTIO &&
+	       !v->rate_bytes_per_s == !v->rate_interval_us &&
+	       is_formattable_value(v->script, sizeof(v->script)) &&
+	       is_formattable_value(v->ip, sizeof(v->ip));
 }
 
 /* Enums and counts a caller may have filled in by hand. */
@@ -225,7 +260,7 @@ static bool is_formattable(const struct domain_config *cfg)
 			return false;
 	}
 	for (i = 0; i < cfg->nr_vifs; i++) {
-		if (cfg->vifs[i].model != DOMAIN_VIF_VIRTIO)
+		if (!is_formattable_vif(&cfg->vifs[i]))
 			return false;
 	}
 	return true;
@@ -277,7 +312,10 @@ static bool vif_equal(const struct domain_vif *a, const struct domain_vif *b)
 {
 	return !memcmp(a->mac, b->mac, sizeof(a->mac)) &&
 	       SAME_STR(a, b, bridge) && SAME_STR(a, b, vifname) &&
-	       a->model == b->model;
+	       a->model == b->model && SAME_STR(a, b, script) &&
+	       SAME_STR(a, b, ip) &&
+	       a->rate_bytes_per_s == b->rate_bytes_per_s &&
+	       a->rate_interval_us == b->rate_interval_us;
 }
 
 static bool devices_equal(const struct domain_config *a,

@@ -129,12 +129,21 @@ void domain_config_mac_format(const uint8_t mac[6],
 
 int config_mac_generate(uint8_t mac_out[6])
 {
-	int rc = config_random(mac_out, 6);
+	uint8_t r[3];
+	int rc = config_random(r, sizeof(r));
 
 	if (rc)
 		return rc;
-	/* Unicast (bit 0 clear), locally administered (bit 1 set). */
-	mac_out[0] = (mac_out[0] & 0xfc) | 0x02;
+	/*
+	 * As xl: Xen's OUI 00:16:3e with three random bytes, the top bit of
+	 * the first clear (Xen leaves the upper half of its range unused).
+	 */
+	mac_out[0] = 0x00;
+	mac_out[1] = 0x16;
+	mac_out[2] = 0x3e;
+	mac_out[3] = r[0] & 0x7f;
+	mac_out[4] = r[1];
+	mac_out[5] = r[2];
 	return 0;
 }
 

@@ -167,8 +167,17 @@ const char *config_span_shown(char *buf, size_t len, const char *s, size_t n);
 /* Copy the item's value into out[max + 1], zero-filled; too long: error. */
 int config_span_copy(const struct config_spec *sp, const char *what, char *out,
 		     size_t max, const struct config_item *it) __must_check;
-int config_parse_vif(struct config_build *b, const struct config_atom *a,
-		     unsigned int index, struct domain_vif *out) __must_check;
+
+/* vif.c */
+/*
+ * One vif spec into out; a MAC that was not given is generated
+ * (*generated_out set, so a caller may draw again on a clash).
+ */
+int config_parse_vif(const struct config_spec *sp, struct domain_vif *out,
+		     bool *generated_out) __must_check;
+/* "rate=1000000B/s@50000us" read back: xl's RATE/s[@INTERVAL]. */
+int config_vif_rate_parse(const char *s, size_t len, uint64_t *bytes_per_s,
+			  uint32_t *interval_us) __must_check;
 
 /* disk.c */
 int config_parse_disk(const struct config_spec *sp,
@@ -178,7 +187,7 @@ int config_parse_disk(const struct config_spec *sp,
 /* The value of hex digit c (either case), or -1. */
 int config_hex_digit(int c);
 int config_mac_parse(const char *s, uint8_t mac_out[6]) __must_check;
-/* Random locally administered unicast MAC. */
+/* A random MAC in Xen's range, 00:16:3e:00:00:00-00:16:3e:7f:ff:ff. */
 int config_mac_generate(uint8_t mac_out[6]) __must_check;
 
 /* diag.c */

@@ -490,11 +490,23 @@ static int set_disk(struct config_build *b, const struct config_stmt *st)
 	return 0;
 }
 
+/* Entry i's MAC against the entries before it: 0, or its twin's index + 1. */
+static unsigned int vif_clash(const struct domain_config *cfg, unsigned int i)
+{
+	unsigned int j;
+
+	for (j = 0; j < i; j++)
+		if (!memcmp(cfg->vifs[i].mac, cfg->vifs[j].mac, 6))
+			return j + 1;
+	return 0;
+}
+
 static int set_vif(struct config_build *b, const struct config_stmt *st)
 {
 	struct domain_config *cfg = &b->cfg;
 	char mac[DOMAIN_MAC_STR_LEN + 1];
-	unsigned int i, j;
+	unsigned int i, j, tries;
+	bool generated;
 	int rc;
 
 	rc = get_spec_list(b, st, DOMAIN_VIFS_MAX, "network interfaces");
@@ -503,18 +515,23 @@ static int set_vif(struct config_build *b, const struct config_stmt *st)
 	memset(cfg->vifs, 0, sizeof(cfg->vifs));
 	cfg->nr_vifs = 0;
 	for (i = 0; i < st->nr_items; i++) {
-		rc = config_parse_vif(b, &st->items[i], i + 1, &cfg->vifs[i]);
-		if (rc)
-			return rc;
-		for (j = 0; j < i; j++) {
-			if (memcmp(cfg->vifs[i].mac, cfg->vifs[j].mac, 6))
-				continue;
-			domain_config_mac_format(cfg->vifs[i].mac, mac);
-			return value_error(
-				b, st->key, &st->items[i],
-				"entry %u: mac %s is already used by entry %u",
-				i + 1, mac, j + 1);
-		}
+		struct config_spec sp = { b->diag, &st->items[i], "vif",
+					  i + 1 };
+
+		tries = 0;
+		do { /* a drawn MAC that clashes is drawn again */
+			rc = config_parse_vif(&sp, &cfg->vifs[i], &generated);
+			if (rc)
+				return rc;
+			j = vif_clash(cfg, i);
+		} while (j && generated && ++tries < 8);
+		if (!j)
+			continue;
+		domain_config_mac_format(cfg->vifs[i].mac, mac);
+		return value_error(
+			b, st->key, &st->items[i],
+			"entry %u: mac %s is already used by entry %u", i + 1,
+			mac, j);
 	}
 	cfg->nr_vifs = st->nr_items;
 	return 0;

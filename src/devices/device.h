@@ -45,18 +45,34 @@ struct dev_res {
 	uint32_t gsi;
 };
 
+/*
+ * A device the VM's configuration adds (a disk, a NIC) gets one more
+ * thing from its slot: arg, its per-instance argument, whose type
+ * belongs to the model (e.g. struct virtio_blk_conf: the opened disk,
+ * read-only, the size the guest sees). The devices layer never reads
+ * the configuration itself; whoever builds the slot list turns the
+ * configuration into these arguments (src/machine/). arg outlives the
+ * registry; NULL for the platform's fixed devices.
+ */
+
 /* What realize wires an instance to. */
 struct dev_host {
 	const char *id; /* the instance's id, for log lines */
 	struct vm *vm;
 	int console_fd; /* where guest console output goes; -1: nowhere */
 	struct dev_res res;
+	const void *arg; /* the slot's argument (see above) */
 };
 
-/* What a saved state is checked against. */
+/*
+ * What a saved state is checked against. arg is the slot's argument as
+ * above; when only described (godwit inspect) its backend parts (the
+ * opened disk) are absent and check judges what the configuration says.
+ */
 struct dev_env {
 	uint64_t mem_bytes; /* guest RAM, laid out as mem_plan() does */
 	struct dev_res res; /* the instance's resources */
+	const void *arg; /* the slot's argument (see above) */
 };
 
 struct dev_type {

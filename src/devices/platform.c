@@ -4,10 +4,13 @@
  */
 #include "devices/platform.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/compiler.h"
 #include "common/log.h"
+#include "common/why.h"
 #include "devices/ged.h"
 #include "devices/serial.h"
 #include "devices/virtio/console.h"
@@ -102,23 +105,99 @@ static int platform_ports(struct vm *vm)
 	return rc;
 }
 
-int platform_describe(struct dev_registry *r, uint64_t mem_bytes)
+int platform_conf_add(struct platform_conf *pc, const char *id,
+		      const struct dev_type *type, const void *arg, char *why,
+		      size_t whylen)
 {
-	r->mem_bytes = mem_bytes;
-	return devreg_add_list(r, platform_devices,
-			       ARRAY_SIZE(platform_devices));
+	struct platform_dev *d;
+
+	if (pc->nr == PLATFORM_CONF_DEVS_MAX)
+		return why_set(
+			why, whylen, -ENOSPC,
+			"too many virtio devices: at most %u disks and NICs together",
+			PLATFORM_CONF_DEVS_MAX);
+	if (!id[0] || strlen(id) >= DEVICE_ID_LEN)
+		return why_set(why, whylen, -EINVAL,
+			       "device id '%s' is not 1-%u bytes", id,
+			       DEVICE_ID_LEN - 1);
+	d = &pc->devs[pc->nr++];
+	snprintf(d->id, sizeof(d->id), "%s", id);
+	d->type = type;
+	d->arg = arg;
+	return 0;
 }
 
-int platform_create(struct dev_registry *r, struct vm *vm, int console_fd)
+bool platform_id_taken(const char *id)
 {
-	const struct dev_host host = { .vm = vm, .console_fd = console_fd };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(platform_devices); i++)
+		if (!strcmp(platform_devices[i].id, id))
+			return true;
+	return false;
+}
+
+struct dev_res platform_conf_res(unsigned int k)
+{
+	return (struct dev_res)VIRTIO_SLOT(1 + k);
+}
+
+int platform_describe_conf(struct dev_registry *r,
+			   const struct platform_conf *pc, char *why,
+			   size_t whylen)
+{
+	struct dev_slot s;
+	unsigned int k;
 	int rc;
 
-	rc = platform_describe(r, vm->mem.size);
+	r->mem_bytes = pc->mem_bytes;
+	rc = devreg_add_list(r, platform_devices, ARRAY_SIZE(platform_devices));
+	if (rc)
+		return why_set(why, whylen, rc, "platform device list: %s",
+			       strerror(-rc));
+	for (k = 0; k < pc->nr && k < PLATFORM_CONF_DEVS_MAX; k++) {
+		const struct platform_dev *d = &pc->devs[k];
+		const struct dev_entry *e = devreg_find(r, d->id);
+
+		if (e)
+			return why_set(
+				why, whylen, -EEXIST,
+				"device id '%s' (%s) is already the %s's",
+				d->id, d->type->name, e->type->name);
+		s = (struct dev_slot){ .id = d->id,
+				       .type = d->type,
+				       .res = platform_conf_res(k),
+				       .arg = d->arg,
+				       .may_be_absent = d->may_be_absent };
+		rc = devreg_add_list(r, &s, 1);
+		if (rc)
+			return why_set(why, whylen, rc, "device %s: %s", d->id,
+				       strerror(-rc));
+	}
+	return 0;
+}
+
+int platform_describe(struct dev_registry *r, uint64_t mem_bytes)
+{
+	const struct platform_conf pc = { .mem_bytes = mem_bytes };
+	char why[160];
+
+	return platform_describe_conf(r, &pc, why, sizeof(why));
+}
+
+int platform_create(struct dev_registry *r, struct vm *vm, int console_fd,
+		    const struct platform_conf *pc)
+{
+	const struct dev_host host = { .vm = vm, .console_fd = console_fd };
+	char why[200];
+	int rc;
+
+	rc = platform_describe_conf(r, pc, why, sizeof(why));
 	if (rc) {
-		log_err("platform device list: %s", strerror(-rc));
+		log_err("%s", why);
 		return rc;
 	}
+	r->mem_bytes = vm->mem.size;
 	rc = devreg_realize(r, &host); /* names the device that failed */
 	if (rc)
 		return rc;

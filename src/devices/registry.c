@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "vmm/vm.h"
 
@@ -36,6 +37,7 @@ static int devreg_add(struct dev_registry *r, const struct dev_slot *s)
 	strcpy(e->id, s->id);
 	e->type = s->type;
 	e->res = s->res;
+	e->arg = s->arg;
 	e->may_be_absent = s->may_be_absent;
 	return 0;
 }
@@ -71,6 +73,7 @@ int devreg_realize(struct dev_registry *r, const struct dev_host *host)
 			return -ENOMEM;
 		}
 		h.res = e->res;
+		h.arg = e->arg;
 		h.id = e->id;
 		rc = e->type->realize(e->dev, &h);
 		if (rc) {
@@ -117,17 +120,23 @@ void *devreg_dev(struct dev_registry *r, const char *id)
 struct dev_env devreg_env(const struct dev_registry *r,
 			  const struct dev_entry *e)
 {
-	return (struct dev_env){ .mem_bytes = r->mem_bytes, .res = e->res };
+	return (struct dev_env){ .mem_bytes = r->mem_bytes,
+				 .res = e->res,
+				 .arg = e->arg };
 }
 
 void devreg_quiesce_all(struct dev_registry *r)
 {
+	uint64_t start = time_mono_ns();
 	unsigned int i;
 
 	for (i = 0; i < r->nr; i++)
 		if (r->devs[i].realized)
 			r->devs[i].type->quiesce(r->devs[i].dev);
 	r->quiesced++;
+	/* Part of every pause: a migration's downtime, for instance. */
+	log_debug("devices quiesced in %llu us",
+		  (unsigned long long)((time_mono_ns() - start) / 1000));
 }
 
 void devreg_resume_all(struct dev_registry *r)

@@ -24,6 +24,7 @@ struct dev_slot {
 	const char *id; /* < DEVICE_ID_LEN bytes */
 	const struct dev_type *type;
 	struct dev_res res;
+	const void *arg; /* per-instance argument (device.h); may be NULL */
 	/*
 	 * A stream may lack this device's DEVICE record: the device came
 	 * after streams without it were written (godwit 0.1.0 had no
@@ -36,6 +37,7 @@ struct dev_entry {
 	char id[DEVICE_ID_LEN];
 	const struct dev_type *type;
 	struct dev_res res;
+	const void *arg; /* the slot's, passed to realize and check */
 	bool may_be_absent;
 	void *dev; /* the instance; NULL while only described */
 	bool realized; /* realize succeeded: quiesce, resume and save apply */

@@ -370,6 +370,54 @@ struct virtio_console_state {
 _Static_assert(sizeof(struct virtio_console_state) == 648,
 	       "virtio_console_state");
 
+#define VIRTIO_BLK_STATE_VERSION 1
+#define VIRTIO_BLK_ID_BYTES 20 /* GET_ID: the serial, NUL-padded */
+
+/*
+ * virtio-blk (id: the disk's vdev, "xvda"). After the transport, what
+ * the device showed the guest: its config space and offered features,
+ * checked on load against what the disk opened here gives (the guest
+ * may already have read them). Nothing else: no request is in flight.
+ */
+struct virtio_blk_state {
+	struct virtio_mmio_state vio;
+	uint64_t capacity; /* 512-byte sectors: the disk's configured size */
+	uint64_t features; /* offered, all 64 bits (the transport's too) */
+	uint32_t seg_max; /* data segments per request */
+	uint32_t blk_size; /* logical block size, bytes */
+	uint32_t max_discard_sectors; /* 0 without DISCARD offered */
+	uint32_t max_write_zeroes_sectors; /* 0 without WRITE_ZEROES */
+	uint16_t num_queues; /* config num_queues: one per vCPU, <= 8 */
+	uint16_t reserved0; /* 0 */
+	uint32_t reserved1; /* 0 */
+	char serial[VIRTIO_BLK_ID_BYTES]; /* what GET_ID answers */
+	uint32_t reserved2; /* 0 */
+};
+_Static_assert(sizeof(struct virtio_blk_state) == 440, "virtio_blk_state");
+
+#define VIRTIO_NET_STATE_VERSION 1
+/* Config space status bits (virtio 1.2, 5.1.4). */
+#define VIRTIO_NET_S_LINK_UP 0x1u
+#define VIRTIO_NET_S_ANNOUNCE 0x2u
+
+/*
+ * virtio-net ("vif-0", "vif-1", ...: the vif list's order), one queue pair
+ * and the control queue. Host-side things (the tap, its offloads, the
+ * rate limit, a frame read from the tap but not yet delivered) are not
+ * state: the destination has its own tap, and a frame lost in the move
+ * is one the network may drop.
+ */
+struct virtio_net_state {
+	struct virtio_mmio_state vio;
+	uint8_t mac[6]; /* config space: the interface's MAC (the config's) */
+	uint16_t status; /* config space: VIRTIO_NET_S_* */
+	uint16_t max_virtqueue_pairs; /* config space: 1 */
+	uint16_t reserved0; /* 0 */
+	uint32_t reserved1; /* 0 */
+	uint64_t features; /* device-specific features the device offered */
+};
+_Static_assert(sizeof(struct virtio_net_state) == 400, "virtio_net_state");
+
 /* ---- Migration handover (on the socket, after the stream's END) -------- */
 
 #define HANDOVER_MAGIC 0x48574447u /* "GDWH" */

@@ -62,28 +62,6 @@ uint32_t arrival_answer(const struct arrival *a, uint64_t id)
 	return id == a->id ? arrival_outcome(a) : HANDOVER_OUTCOME_UNKNOWN;
 }
 
-/* The word, in a temporary file beside path, renamed over it. */
-static int write_word(const char *path, const char *word, bool durable)
-{
-	char tmp[PATH_MAX + 16];
-	int fd, rc = 0;
-
-	if (str_printf(tmp, sizeof(tmp), "%s.tmp", path))
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	rc = write_full(fd, word, strlen(word));
-	if (!rc && durable && fsync(fd) < 0)
-		rc = -errno;
-	close(fd);
-	if (!rc && rename(tmp, path) < 0)
-		rc = -errno;
-	if (rc)
-		unlink(tmp);
-	return rc;
-}
-
 static int fsync_path(const char *path, int flags)
 {
 	int fd = open(path, flags | O_CLOEXEC), rc = 0;
@@ -116,7 +94,9 @@ int arrival_set(struct arrival *a, uint32_t outcome)
 	__atomic_store_n(&a->outcome, outcome, __ATOMIC_RELEASE);
 	if (!a->outcome_file[0])
 		return 0;
-	rc = write_word(a->outcome_file, query_outcome_name(outcome), discard);
+	rc = file_write_replace(a->outcome_file, query_outcome_name(outcome),
+				strlen(query_outcome_name(outcome)), 0644,
+				discard);
 	if (!rc && discard)
 		rc = arrival_sync(a);
 	return rc;

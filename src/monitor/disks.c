@@ -98,12 +98,11 @@ static int open_one(struct monitor *m, unsigned int i, bool lock_later,
 	in = disk_get_info(md->disk);
 	/* What the guest sees travels with the VM: a restore checks it. */
 	c->size = in->size;
-	log_info(
-		"vm %s: disk %s: %s opened %s (%" PRIu64
-		" bytes, %s%s); no virtio-blk device yet: the guest does not see it",
-		m->cfg.name, c->vdev, md->path,
-		c->readonly ? "read-only" : "read-write", in->size,
-		disk_engine_name(in->engine), in->direct ? ", direct I/O" : "");
+	log_info("vm %s: disk %s: %s opened %s (%" PRIu64 " bytes, %s%s)",
+		 m->cfg.name, c->vdev, md->path,
+		 c->readonly ? "read-only" : "read-write", in->size,
+		 disk_engine_name(in->engine),
+		 in->direct ? ", direct I/O" : "");
 	return 0;
 }
 
@@ -168,6 +167,74 @@ void monitor_disks_unlock(struct monitor *m)
 
 	for (i = 0; i < m->disks.nr; i++)
 		disk_unlock(m->disks.d[i].disk);
+}
+
+/*
+ * Fault injection for the kvm suite: GODWIT_TEST_SYNC_FAIL=VDEV makes
+ * that disk's sync fail with EIO. Unset in normal use.
+ */
+static int sync_one(struct monitor *m, unsigned int i)
+{
+	const char *fail = getenv("GODWIT_TEST_SYNC_FAIL");
+
+	if (fail && !strcmp(fail, m->cfg.disks[i].vdev))
+		return -EIO;
+	return disk_sync(m->disks.d[i].disk);
+}
+
+int monitor_disks_sync(struct monitor *m, char *why, size_t whylen)
+{
+	unsigned int i;
+	int rc;
+
+	for (i = 0; i < m->disks.nr; i++) {
+		if (!m->disks.d[i].disk || m->cfg.disks[i].readonly)
+			continue;
+		rc = sync_one(m, i);
+		if (rc) {
+			snprintf(why, whylen, "disk %s: %s: cannot sync it: %s",
+				 m->cfg.disks[i].vdev, m->disks.d[i].path,
+				 strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static void *syncer_thread(void *opaque)
+{
+	struct monitor *m = opaque;
+	struct monitor_disks_syncer *s = &m->disks.syncer;
+
+	s->rc = monitor_disks_sync(m, s->why, sizeof(s->why));
+	return NULL;
+}
+
+void monitor_disks_sync_start(struct monitor *m)
+{
+	struct monitor_disks_syncer *s = &m->disks.syncer;
+
+	if (s->started)
+		return;
+	s->rc = 0;
+	s->why[0] = 0;
+	/* Without a thread, the wait syncs instead. */
+	s->started = !pthread_create(&s->thread, NULL, syncer_thread, m);
+}
+
+int monitor_disks_sync_wait(struct monitor *m, char *why, size_t whylen)
+{
+	struct monitor_disks_syncer *s = &m->disks.syncer;
+	char scratch[DISK_WHY_MAX];
+
+	if (!s->started)
+		return monitor_disks_sync(m, why ? why : scratch,
+					  why ? whylen : sizeof(scratch));
+	pthread_join(s->thread, NULL);
+	s->started = false;
+	if (s->rc && why)
+		snprintf(why, whylen, "%s", s->why);
+	return s->rc;
 }
 
 struct hotplug_disk monitor_disk_hotplug(const struct monitor *m,

@@ -10,6 +10,7 @@
 #ifndef GODWIT_MONITOR_DISKS_H
 #define GODWIT_MONITOR_DISKS_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -28,9 +29,18 @@ struct monitor_disk {
 	bool prepared; /* its script's prepare succeeded (disk_steps.c) */
 };
 
+/* A sync running on a thread of its own (monitor_disks_sync_start). */
+struct monitor_disks_syncer {
+	pthread_t thread;
+	bool started;
+	int rc;
+	char why[DISK_WHY_MAX];
+};
+
 struct monitor_disks {
 	unsigned int nr; /* entries in use, in config order */
 	struct monitor_disk d[DOMAIN_DISKS_MAX];
+	struct monitor_disks_syncer syncer;
 };
 
 struct monitor;
@@ -52,6 +62,26 @@ int monitor_disks_lock(struct monitor *m, char *why,
 		       size_t whylen) __must_check;
 /* Let go of every lock (the source, once the VM is handed over). */
 void monitor_disks_unlock(struct monitor *m);
+/*
+ * fdatasync every read-write disk: what the guest wrote is in the
+ * images before another process (a restore, a migration's destination,
+ * another host on shared storage) reads them. Any thread; the devices
+ * need not be quiesced, but only then is the result final. why names
+ * the disk that failed.
+ */
+int monitor_disks_sync(struct monitor *m, char *why,
+		       size_t whylen) __must_check;
+/*
+ * The same on a thread of its own, so that it overlaps other work (a
+ * migration's final copy, while the VM is paused); its result comes
+ * from monitor_disks_sync_wait(), which must follow on every path.
+ */
+void monitor_disks_sync_start(struct monitor *m);
+/*
+ * The started sync's result (joined), or, if none was started, a sync
+ * now. why may be NULL when the result does not matter.
+ */
+int monitor_disks_sync_wait(struct monitor *m, char *why, size_t whylen);
 /* Disk i's script interface (hotplug.h), peer and device unset. */
 struct hotplug_disk monitor_disk_hotplug(const struct monitor *m,
 					 unsigned int i, const char *uuid);

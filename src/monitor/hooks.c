@@ -1,17 +1,13 @@
 /*
- * Running migration hooks. Hooks are spawned (not forked: the VMM has
- * vCPU threads) with default signal handling, in their own process
- * group so a timeout can kill whatever they started, with stdout and
- * stderr on a pipe whose lines go to the log.
+ * Running migration hooks: each executable in the hooks directory, in
+ * name order, through child_run (spawned, not forked: the VMM has vCPU
+ * threads; in its own process group, so a timeout kills whatever it
+ * started). Their output lines go to the log once each hook ends.
  */
 #include "monitor/hooks.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common/clock.h"
+#include "common/child.h"
 #include "common/log.h"
 
 extern char **environ;
@@ -109,139 +105,58 @@ static void free_strv(char **v)
 	free(v);
 }
 
-static int spawn_hook(const char *path, const char *name,
-		      const struct hook_ctx *ctx, const char *step, int out,
-		      pid_t *pid)
+/* Each line of a hook's output, as "hook NAME STEP: line". */
+static void log_output(const char *name, const char *step, char *text)
 {
-	char *argv[] = { (char *)name,	      (char *)step,
-			 (char *)ctx->domain, (char *)ctx->uuid,
-			 (char *)ctx->dest,   NULL };
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	sigset_t none, dfl;
-	char **envp = hook_env(ctx, step);
-	int r;
+	char *save = NULL, *line;
 
-	if (!envp)
-		return -ENOMEM;
-	sigemptyset(&none);
-	sigemptyset(&dfl);
-	sigaddset(&dfl, SIGPIPE);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, out, 1);
-	posix_spawn_file_actions_adddup2(&fa, out, 2);
-	posix_spawnattr_init(&at);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
-					      POSIX_SPAWN_SETSIGDEF |
-					      POSIX_SPAWN_SETPGROUP);
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setsigdefault(&at, &dfl);
-	posix_spawnattr_setpgroup(&at, 0);
-	r = posix_spawn(pid, path, &fa, &at, argv, envp);
-	posix_spawnattr_destroy(&at);
-	posix_spawn_file_actions_destroy(&fa);
-	free_strv(envp);
-	return -r;
-}
-
-/* Log complete lines from buf; keep a partial last line. */
-static void log_lines(const char *name, const char *step, char *buf,
-		      size_t *len)
-{
-	char *start = buf, *nl;
-
-	while ((nl = memchr(start, '\n', *len - (start - buf)))) {
-		*nl = 0;
-		log_info("hook %s %s: %s", name, step, start);
-		start = nl + 1;
-	}
-	*len -= start - buf;
-	memmove(buf, start, *len);
-	if (*len == 1024) { /* a very long line: log it in pieces */
-		buf[1023] = 0;
-		log_info("hook %s %s: %s", name, step, buf);
-		*len = 0;
-	}
-}
-
-/* Collect output until the pipe closes or time runs out. */
-static bool drain_output(int fd, const char *name, const char *step,
-			 uint64_t deadline)
-{
-	char buf[1025];
-	size_t len = 0;
-	ssize_t r;
-
-	for (;;) {
-		uint64_t now = time_mono_ns();
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-
-		if (now >= deadline)
-			return false;
-		if (poll(&p, 1, (deadline - now) / NSEC_PER_MSEC + 1) <= 0)
-			continue;
-		r = read(fd, buf + len, 1024 - len);
-		if (r <= 0)
-			break;
-		len += r;
-		log_lines(name, step, buf, &len);
-	}
-	if (len) {
-		buf[len] = 0;
-		log_info("hook %s %s: %s", name, step, buf);
-	}
-	return true;
+	for (line = strtok_r(text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save))
+		log_info("hook %s %s: %s", name, step, line);
 }
 
 static int run_one(const struct hook_ctx *ctx, const char *name,
 		   const char *step, char *why, size_t whylen)
 {
-	uint64_t deadline = time_mono_ns() + ctx->timeout_ms * NSEC_PER_MSEC;
+	char *argv[] = { (char *)name,	      (char *)step,
+			 (char *)ctx->domain, (char *)ctx->uuid,
+			 (char *)ctx->dest,   NULL };
+	char **envp = hook_env(ctx, step);
+	struct child_result *res = malloc(sizeof(*res));
 	char path[4096];
-	int p[2], status = 0, rc;
-	bool in_time;
-	pid_t pid;
+	int rc = -ENOMEM;
 
+	if (!envp || !res)
+		goto out;
 	snprintf(path, sizeof(path), "%s/%s", ctx->dir, name);
-	if (pipe2(p, O_CLOEXEC))
-		return -errno;
-	rc = spawn_hook(path, name, ctx, step, p[1], &pid);
-	close(p[1]);
+	rc = child_run(path, argv, envp, ctx->timeout_ms, res);
 	if (rc) {
-		close(p[0]);
 		snprintf(why, whylen, "migration hook %s cannot run: %s", name,
 			 strerror(-rc));
-		return -ECANCELED;
+		rc = -ECANCELED;
+		goto out;
 	}
-	in_time = drain_output(p[0], name, step, deadline);
-	close(p[0]);
-	/* Output closed; the hook may still run (or a child kept the pipe). */
-	while (in_time && waitpid(pid, &status, WNOHANG) == 0) {
-		if (time_mono_ns() >= deadline)
-			in_time = false;
-		else
-			usleep(10000);
-	}
-	if (!in_time) {
-		kill(-pid, SIGKILL);
-		waitpid(pid, &status, 0);
+	log_output(name, step, res->out);
+	log_output(name, step, res->err);
+	rc = -ECANCELED;
+	if (res->timed_out)
 		snprintf(why, whylen,
 			 "migration hook %s timed out at step %s after %u ms",
 			 name, step, ctx->timeout_ms);
-		return -ECANCELED;
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return 0;
-	if (WIFEXITED(status))
+	else if (WIFEXITED(res->status) && WEXITSTATUS(res->status) == 0)
+		rc = 0;
+	else if (WIFEXITED(res->status))
 		snprintf(why, whylen,
 			 "migration hook %s failed at step %s (exit %d)", name,
-			 step, WEXITSTATUS(status));
+			 step, WEXITSTATUS(res->status));
 	else
 		snprintf(why, whylen,
 			 "migration hook %s failed at step %s (signal %d)",
-			 name, step, WTERMSIG(status));
-	return -ECANCELED;
+			 name, step, WTERMSIG(res->status));
+out:
+	free(res);
+	free_strv(envp);
+	return rc;
 }
 
 int hooks_run(const struct hook_ctx *ctx, const char *step, char *why,

@@ -134,6 +134,19 @@ static int incoming_disks(struct monitor *m)
 	return rc;
 }
 
+/* The taps and their scripts, before RECEIVED: no cost in downtime. */
+static int incoming_nics(struct monitor *m)
+{
+	char why[512];
+	int rc = monitor_nics_open(m, why, sizeof(why));
+
+	if (rc) {
+		log_err("restore %s: %s", m->incoming_name, why);
+		incoming_refuse(m, why);
+	}
+	return rc;
+}
+
 int monitor_incoming_prepare(struct monitor *m)
 {
 	const struct monitor_opts *o = m->opts;
@@ -180,7 +193,8 @@ int monitor_incoming_prepare(struct monitor *m)
 	/* The console belongs to this host, not to the saved machine. */
 	m->cfg.serial = o->serial_set ? o->serial : DOMAIN_SERIAL_STDIO;
 	strcpy(m->cfg.serial_path, o->serial_set ? o->serial_path : "");
-	return incoming_disks(m);
+	rc = incoming_disks(m);
+	return rc ? rc : incoming_nics(m);
 }
 
 int monitor_incoming_load(struct monitor *m)
@@ -324,14 +338,19 @@ static int ho_claim(void *opaque, char *why, size_t whylen)
 	return monitor_disks_lock(opaque, why, whylen);
 }
 
-static int ho_resume(void *opaque)
+static int start_vcpus(struct monitor *m)
 {
-	struct monitor *m = opaque;
 	int rc = vm_start(&m->vm, m->opts->paused);
 
 	if (!rc)
 		m->state = m->opts->paused ? RUN_PAUSED : RUN_RUNNING;
 	return rc;
+}
+
+/* The network learns where the VM is now, as its vCPUs start. */
+static int ho_resume(void *opaque)
+{
+	return monitor_nics_resume(opaque, start_vcpus);
 }
 
 static void ho_discard(void *opaque, const char *why)

@@ -15,6 +15,7 @@
 #include "devices/ged.h"
 #include "devices/registry.h"
 #include "format/stream_format.h"
+#include "machine/machine.h"
 #include "migration/arrival.h"
 #include "migration/handover.h"
 #include "migration/precopy.h"
@@ -24,6 +25,7 @@
 #include "monitor/disks.h"
 #include "monitor/hooks.h"
 #include "monitor/monitor.h"
+#include "monitor/nics.h"
 #include "monitor/savefile.h"
 #include "rpc/server.h"
 #include "vmm/vm.h"
@@ -171,9 +173,11 @@ struct monitor {
 	const struct monitor_opts *opts;
 	struct domain_config cfg; /* effective configuration */
 	struct vm vm;
+	struct machine machine; /* what cfg adds to the platform; devs use it */
 	struct dev_registry devs; /* the VM's devices (devices/platform.h) */
 	struct ged *ged; /* in devs: the power button (system_powerdown) */
 	struct monitor_disks disks;
+	struct monitor_nics nics;
 	struct console console;
 	struct evloop *loop;
 	struct rpc_server *rpc;
@@ -245,6 +249,11 @@ enum rpc_reply_kind monitor_cmd_migrate_resolve(struct rpc_request *req,
 /* Handed over, no CONFIRMED yet: the VM must not run here on its own. */
 bool monitor_migration_committed(struct monitor *m);
 enum rpc_reply_kind monitor_cmd_query_migrate(struct rpc_request *req,
+					      struct json_object *args,
+					      struct rpc_reply *reply);
+
+/* nics.c */
+enum rpc_reply_kind monitor_cmd_announce_self(struct rpc_request *req,
 					      struct json_object *args,
 					      struct rpc_reply *reply);
 

@@ -110,17 +110,37 @@ static int mig_hook(struct mig_job *job, const char *step)
 
 static int mig_step(void *opaque, enum precopy_step step)
 {
-	return mig_hook(opaque, step == PRECOPY_STEP_PRE_SUSPEND ?
-					"pre-suspend" :
-					"post-suspend");
+	struct mig_job *job = opaque;
+	char why[256];
+
+	/*
+	 * The disks' data must be in the images before YOURS (ho_sync).
+	 * Synced once while the guest still runs, the rest has little
+	 * left; that rest runs while the final copy goes out.
+	 */
+	if (step == PRECOPY_STEP_PRE_SUSPEND &&
+	    monitor_disks_sync(job->m, why, sizeof(why)))
+		log_warn("vm %s: %s", job->m->cfg.name, why);
+	if (step == PRECOPY_STEP_POST_SUSPEND)
+		monitor_disks_sync_start(job->m);
+	return mig_hook(job, step == PRECOPY_STEP_PRE_SUSPEND ? "pre-suspend" :
+								"post-suspend");
 }
 
-/* handover.c's ops: the last veto, and the point of no return. */
+/*
+ * handover.c's ops: the last veto, and the point of no return. The
+ * disks' data goes into the images first (the destination, perhaps on
+ * another host sharing them, reads them from YOURS on); a disk that
+ * cannot sync keeps the VM here.
+ */
 static int ho_sync(void *opaque, char *why, size_t whylen)
 {
 	struct mig_job *job = opaque;
-	int rc = mig_hook(job, "sync");
+	int rc = monitor_disks_sync_wait(job->m, why, whylen);
 
+	if (rc)
+		return rc;
+	rc = mig_hook(job, "sync");
 	if (rc)
 		snprintf(why, whylen, "%s", job->hook_error);
 	return rc;
@@ -384,6 +404,9 @@ void *monitor_mig_thread(void *opaque)
 	}
 	stream_close(&job->stream);
 	free(config);
+	/* A failure before YOURS may leave the disks' sync running. */
+	if (m->disks.syncer.started && monitor_disks_sync_wait(m, NULL, 0))
+		log_debug("vm %s: the disks' sync failed", m->cfg.name);
 	if (job->status == MIG_FAILED)
 		mig_recover(job);
 	if (evloop_call(m->loop, mig_done, job))

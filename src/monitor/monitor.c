@@ -166,15 +166,32 @@ static int monitor_signals(struct monitor *m)
 			     monitor_on_signal, m);
 }
 
-/* The platform's devices (devices/platform.c), output to the console. */
+/*
+ * The platform's devices (devices/platform.c) and those the config adds
+ * (machine/machine.h) over the disks opened for it, output to the
+ * console.
+ */
 static int monitor_devices(struct monitor *m)
 {
+	struct machine_backends be = { { 0 }, { 0 } };
+	char why[256];
+	unsigned int i;
 	int rc;
 
+	for (i = 0; i < m->disks.nr; i++)
+		be.disk[i] = m->disks.d[i].disk;
+	for (i = 0; i < DOMAIN_VIFS_MAX; i++)
+		be.tap_fd[i] = i < m->nics.nr ? m->nics.n[i].tap_fd : -1;
+	rc = machine_build(&m->machine, &m->cfg, &be, why, sizeof(why));
+	if (rc) {
+		log_err("vm %s: %s", m->cfg.name, why);
+		return rc;
+	}
 	rc = console_open_output(&m->console, m->cfg.serial,
 				 m->cfg.serial_path);
 	if (!rc)
-		rc = platform_create(&m->devs, &m->vm, m->console.out_fd);
+		rc = platform_create(&m->devs, &m->vm, m->console.out_fd,
+				     &m->machine.pc);
 	m->ged = devreg_dev(&m->devs, "ged0");
 	return rc;
 }
@@ -204,6 +221,15 @@ static int monitor_boot(struct monitor *m)
 	return boot_load(&m->vm, &boot);
 }
 
+static int monitor_vcpus(struct monitor *m)
+{
+	int rc = vm_start(&m->vm, m->opts->paused);
+
+	if (!rc)
+		m->state = m->opts->paused ? RUN_PAUSED : RUN_RUNNING;
+	return rc;
+}
+
 static int monitor_start_vm(struct monitor *m)
 {
 	int rc;
@@ -224,19 +250,28 @@ static int monitor_start_vm(struct monitor *m)
 	m->user_paused = m->opts->paused;
 	if (m->incoming.migration)
 		return monitor_incoming_handover(m);
-	rc = vm_start(&m->vm, m->opts->paused);
-	if (rc) {
+	/* Restored: the NICs may be on another host now. */
+	rc = m->incoming.fd >= 0 ? monitor_nics_resume(m, monitor_vcpus) :
+				   monitor_vcpus(m);
+	if (rc)
 		log_err("cannot start vCPUs: %s", strerror(-rc));
-		return rc;
-	}
-	m->state = m->opts->paused ? RUN_PAUSED : RUN_RUNNING;
-	return 0;
+	return rc;
 }
 
 static int monitor_start_disks(struct monitor *m)
 {
 	char why[DISK_WHY_MAX];
 	int rc = monitor_disks_open(m, false, why, sizeof(why));
+
+	if (rc)
+		log_err("%s", why);
+	return rc;
+}
+
+static int monitor_start_nics(struct monitor *m)
+{
+	char why[512];
+	int rc = monitor_nics_open(m, why, sizeof(why));
 
 	if (rc)
 		log_err("%s", why);
@@ -253,9 +288,11 @@ static int monitor_start(struct monitor *m)
 	if (!rc && (m->opts->incoming_listen[0] || m->opts->incoming_fd >= 0))
 		rc = monitor_incoming_accept(m);
 	if (!rc && m->incoming.fd >= 0)
-		rc = monitor_incoming_prepare(m); /* opens the disks too */
+		rc = monitor_incoming_prepare(m); /* opens disks and NICs too */
 	else if (!rc)
 		rc = monitor_start_disks(m);
+	if (!rc && m->incoming.fd < 0)
+		rc = monitor_start_nics(m);
 	if (!rc)
 		rc = monitor_create_vm(m);
 	if (!rc)
@@ -278,6 +315,7 @@ static void monitor_teardown(struct monitor *m)
 	console_close(&m->console);
 	vm_destroy(&m->vm);
 	devreg_destroy(&m->devs);
+	monitor_nics_close(m);
 	monitor_disks_close(m);
 	if (m->signal_fd >= 0)
 		close(m->signal_fd);

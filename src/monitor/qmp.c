@@ -246,6 +246,7 @@ static size_t qmp_table(struct monitor *m)
 		{ "migrate_cancel", monitor_cmd_migrate_cancel, m },
 		{ "query-migrate", monitor_cmd_query_migrate, m },
 		{ "migrate-resolve", monitor_cmd_migrate_resolve, m },
+		{ "announce-self", monitor_cmd_announce_self, m },
 	};
 
 	_Static_assert(ARRAY_SIZE(cmds) <= ARRAY_SIZE(m->qmp_cmds),

@@ -123,6 +123,9 @@ static int job_write(struct save_job *job)
 	if (rc)
 		job_io_error(job, rc);
 	stream_close(&job->stream);
+	/* The VM ends with the save: its disks' data must be in the images. */
+	if (!rc && !job->keep_running)
+		rc = monitor_disks_sync(m, job->error, sizeof(job->error));
 	/* Data the VM will no longer hold must be on disk before we say so. */
 	if (!rc)
 		rc = save_target_commit(t, !job->keep_running, job->error,

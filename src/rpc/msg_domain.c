@@ -48,6 +48,16 @@ static const struct rpc_field disk_fields[] = {
 static const struct rpc_msg_type disk_type =
 	RPC_MSG_TYPE("disk", struct rpc_disk_info, disk_fields, false, NULL);
 
+static const struct rpc_field vif_fields[] = {
+	RPC_FIELD_STR("mac", struct rpc_vif_info, mac, 0),
+	RPC_FIELD_STR("bridge", struct rpc_vif_info, bridge, RPC_F_OMIT_EMPTY),
+	RPC_FIELD_STR("vifname", struct rpc_vif_info, vifname,
+		      RPC_F_OMIT_EMPTY),
+	RPC_FIELD_STR("script", struct rpc_vif_info, script, RPC_F_OMIT_EMPTY),
+};
+static const struct rpc_msg_type vif_type =
+	RPC_MSG_TYPE("vif", struct rpc_vif_info, vif_fields, false, NULL);
+
 #define INT_FIELD(k, M) \
 	RPC_FIELD_INT(k, struct rpc_dom_info, M, 0, INT64_MIN, INT64_MAX, 0)
 
@@ -67,6 +77,8 @@ static const struct rpc_field info_fields[] = {
 	RPC_FIELD_STR("reason", struct rpc_dom_info, reason, 0),
 	RPC_FIELD_LIST("disks", struct rpc_dom_info, disks, nr_disks, 0,
 		       &disk_type),
+	RPC_FIELD_LIST("vifs", struct rpc_dom_info, vifs, nr_vifs, 0,
+		       &vif_type),
 };
 const struct rpc_msg_type rpc_msg_dom_info = RPC_MSG_TYPE(
 	"list (answer)", struct rpc_dom_info, info_fields, false, NULL);
@@ -87,6 +99,20 @@ static const struct rpc_field ended_fields[] = {
 };
 const struct rpc_msg_type rpc_msg_vmm_ended = RPC_MSG_TYPE(
 	"VMM_ENDED", struct rpc_vmm_ended, ended_fields, false, NULL);
+
+#define MS_FIELD(k, M, H)                                       \
+	RPC_FIELD_OPT_INT(k, struct rpc_announce_args, M, H, 0, \
+			  RPC_ANNOUNCE_MS_MAX)
+
+static const struct rpc_field announce_fields[] = {
+	MS_FIELD("initial", initial_ms, has_initial),
+	MS_FIELD("max", max_ms, has_max),
+	RPC_FIELD_OPT_INT("rounds", struct rpc_announce_args, rounds,
+			  has_rounds, 0, RPC_ANNOUNCE_ROUNDS_MAX),
+	MS_FIELD("step", step_ms, has_step),
+};
+const struct rpc_msg_type rpc_msg_announce = RPC_MSG_TYPE(
+	"announce-self", struct rpc_announce_args, announce_fields, true, NULL);
 
 #undef INT_FIELD
 #define INT_FIELD(k, M) \

@@ -2,7 +2,8 @@
  * Messages about domains and their VMMs (msg.h has the codec). godwitd's
  * commands:
  *
- *   pause, unpause, destroy, console, job-info, job-abort {domain}
+ *   pause, unpause, announce, destroy, console, job-info, job-abort
+ *                {domain}
  *   shutdown   {domain, wait}
  *   create     {config, file, overrides, paused, cwd}
  *   create's and restore's answer   {domid, name, uuid, warnings?}
@@ -12,6 +13,7 @@
  *
  * and what godwitd asks a VMM:
  *
+ *   announce-self {initial?, max?, rounds?, step?}   QEMU's parameters
  *   query-domain {name, uuid, memory-mib, vcpus, status, cpu-time-ns, pid}
  *   query-status {running, singlestep, status, reason?}
  *   query-config {config}
@@ -33,6 +35,7 @@
 #define RPC_OVERRIDES_MAX 64 /* create's key=value overrides */
 #define RPC_WARNINGS_MAX 32 /* create's config warnings */
 #define RPC_DISKS_MAX 16 /* disks in a list entry */
+#define RPC_VIFS_MAX 8 /* vifs in a list entry */
 
 /* The commands that take only a domain: name, id or uuid. */
 struct rpc_dom_args {
@@ -74,6 +77,13 @@ struct rpc_disk_info {
 	char script[256]; /* "" without a hotplug script */
 };
 
+struct rpc_vif_info {
+	char mac[18]; /* xx:xx:xx:xx:xx:xx */
+	char bridge[32]; /* "" when not in a bridge */
+	char vifname[32]; /* the host tap's fixed name, "" = automatic */
+	char script[256]; /* "" without a vif script */
+};
+
 /* One domain as list has it. */
 struct rpc_dom_info {
 	char name[RPC_NAME_MAX];
@@ -91,6 +101,8 @@ struct rpc_dom_info {
 	char reason[RPC_ERROR_MAX]; /* how it last ended, or why unconfirmed */
 	struct rpc_disk_info disks[RPC_DISKS_MAX];
 	size_t nr_disks;
+	struct rpc_vif_info vifs[RPC_VIFS_MAX];
+	size_t nr_vifs;
 };
 extern const struct rpc_msg_type rpc_msg_dom_info;
 
@@ -109,6 +121,18 @@ struct rpc_vmm_ended {
 	char job[RPC_WORD_MAX]; /* "save", "migration" or "" */
 };
 extern const struct rpc_msg_type rpc_msg_vmm_ended;
+
+/*
+ * announce-self: RARP rounds for every NIC, on QEMU's schedule and with
+ * its parameter names (ms); a member left out keeps the VMM's default.
+ */
+#define RPC_ANNOUNCE_MS_MAX 100000
+#define RPC_ANNOUNCE_ROUNDS_MAX 1000
+struct rpc_announce_args {
+	int64_t initial_ms, max_ms, rounds, step_ms;
+	bool has_initial, has_max, has_rounds, has_step;
+};
+extern const struct rpc_msg_type rpc_msg_announce;
 
 /* query-domain: who a VMM runs. */
 struct rpc_vm_domain {

@@ -153,7 +153,11 @@ class Daemon:
         if cmdline:
             lines.append('cmdline = "%s"' % cmdline)
         for k, v in keys.items():
-            lines.append('%s = "%s"' % (k, v))
+            if isinstance(v, list):  # a list of strings (disk, vif)
+                lines.append('%s = [ %s ]' % (k, ", ".join('"%s"' % x
+                                                         for x in v)))
+            else:
+                lines.append('%s = "%s"' % (k, v))
         with open(path, "w") as f:
             f.write("\n".join(lines) + "\n")
         return path

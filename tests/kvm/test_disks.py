@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""kvm suite: disks in the VMM process (before the virtio-blk device).
+"""kvm suite: disks in the VMM process.
 A VM with a disk opens and locks its image at start, a second VM that
 wants it read-write is refused with the holder named, and the lock goes
 when the VM ends; read-only users share. Hotplug scripts run add before
@@ -69,7 +69,7 @@ def test_disk_opened_locked_and_released(env):
     img = image(env)
     a = disk_vm(env, ["%s,raw,xvda,rw" % img], name="a")
     a.expect_stderr(r"disk xvda: %s opened read-write \(4194304 bytes, "
-                    r"io_uring\); no virtio-blk device yet" % img)
+                    r"io_uring\)$" % img)
     check(held_by(img), "no lock on the image")
     want = "disk xvdb: %s is in use: opened read-write by process %d (" \
         % (img, a.proc.pid)
@@ -205,6 +205,10 @@ def test_bad_disks_one_line_each(env):
               % env.tmp)
     run_fails(env, ["%s,raw,xvda" % img, "%s,raw,xvda" % img],
               "vdev xvda is already used by disk 1")
+    run_fails(env, ["%s,raw,serial0" % img],
+              "disk serial0: vdev serial0 is the name of a platform device: "
+              "choose another vdev")
+    check(not held_by(img), "a refused disk was left locked")
     set_immutable(img, True)
     try:
         run_fails(env, ["%s,raw,xvda,w" % img],
@@ -391,7 +395,7 @@ def test_daemon_lists_disks(env, start):
     d.wait_dom("web", "running")
     out, _ = d.cli("list", "-l")
     row = [l for l in out.splitlines() if l.startswith("web ")][0]
-    check(row.endswith("\txvda:rw:%s,xvdb:ro:%s2" % (img, img)),
+    check(row.endswith("\txvda:rw:%s,xvdb:ro:%s2\t-" % (img, img)),
           "list -l: %r" % row)
     check("\tDisks" in out.splitlines()[0], "header: " + out)
     disks = d.dom("web")["disks"]

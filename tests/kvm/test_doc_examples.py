@@ -9,6 +9,8 @@ exactly as written. A roff comment before each example says how:
   .\\" test: shell           commands run by sh -e in a scratch directory
                             holding guests/ and examples/; exit 0, and
                             each following '.\\" expect: REGEX' matches
+  .\\" test: netns-shell     the same, in a network namespace of its own
+                            with a bridge br0 (10.0.0.1/24, up)
   .\\" test: none (WHY)      not runnable (output, or needs a daemon)
 
 Every example in the disk sections and EXAMPLES carries one. The block
@@ -25,6 +27,7 @@ SRC = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 MAN = os.path.join(SRC, "docs", "godwit.cfg.5")
 CHECKED_SECTIONS = ("DISK SPECIFICATION", "IMAGE LOCKS", "HOTPLUG SCRIPTS",
+                    "NETWORK SPECIFICATION", "NETWORK INTERFACES",
                     "EXAMPLES")
 
 
@@ -91,7 +94,7 @@ def test_every_example_says_how_it_is_tested(env):
         if section not in CHECKED_SECTIONS:
             continue
         check(kind in ("disk-list", "disks", "disk-errors", "config",
-                       "shell", "none"),
+                       "shell", "netns-shell", "none"),
               "godwit.cfg.5:%d: example without a test marker: %s"
               % (n, lines[:1]))
         check(kind != "none" or arg.startswith("("),
@@ -148,14 +151,12 @@ def loop_devices_of(directory):
     return [l for l in r.stdout.splitlines() if directory in l]
 
 
-def test_shell_examples_run(env):
-    os.symlink(env.guests, os.path.join(env.tmp, "guests"))
-    os.symlink(os.path.join(SRC, "examples"),
-               os.path.join(env.tmp, "examples"))
+def run_shell_examples(env, kind, prefix=()):
     environ = dict(os.environ,
                    PATH=env.build + ":/usr/sbin:/usr/bin:/sbin:/bin")
-    for _, _, _, expects, lines, n in of_kind("shell"):
-        r = subprocess.run(["sh", "-e", "-c", "\n".join(lines)],
+    for _, _, _, expects, lines, n in of_kind(kind):
+        r = subprocess.run(list(prefix) + ["sh", "-e", "-c",
+                                           "\n".join(lines)],
                            capture_output=True, text=True, timeout=120,
                            cwd=env.tmp, env=environ,
                            stdin=subprocess.DEVNULL)
@@ -168,6 +169,34 @@ def test_shell_examples_run(env):
         check(not loop_devices_of(env.tmp),
               "godwit.cfg.5:%d: loop devices left: %s"
               % (n, loop_devices_of(env.tmp)))
+
+
+def scratch_links(env):
+    for name, target in (("guests", env.guests),
+                         ("examples", os.path.join(SRC, "examples"))):
+        if not os.path.exists(os.path.join(env.tmp, name)):
+            os.symlink(target, os.path.join(env.tmp, name))
+
+
+def test_shell_examples_run(env):
+    scratch_links(env)
+    run_shell_examples(env, "shell")
+
+
+def test_netns_shell_examples_run(env):
+    """In a namespace of their own, with a bridge br0 at 10.0.0.1/24."""
+    scratch_links(env)
+    ns = "gwdoc-%d" % os.getpid()
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        for cmd in (["link", "set", "lo", "up"],
+                    ["link", "add", "br0", "type", "bridge"],
+                    ["addr", "add", "10.0.0.1/24", "dev", "br0"],
+                    ["link", "set", "br0", "up"]):
+            subprocess.run(["ip", "-n", ns] + cmd, check=True)
+        run_shell_examples(env, "netns-shell", ["ip", "netns", "exec", ns])
+    finally:
+        subprocess.run(["ip", "netns", "del", ns])
 
 
 def lvm_stubs(env, lvs_says="", lvchange_fails=""):
@@ -269,4 +298,5 @@ if __name__ == "__main__":
           test_disk_list_examples_parse, test_disk_examples_read_as_shown,
           test_disk_error_examples_fail_as_shown,
           test_config_examples_are_accepted, test_shell_examples_run,
+          test_netns_shell_examples_run,
           test_block_lvm_example, test_block_lvm_migration_steps])

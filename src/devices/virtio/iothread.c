@@ -90,8 +90,17 @@ int virtio_watch(struct virtio_dev *vd, int fd, void (*fn)(struct virtio_dev *))
 {
 	if (vd->nr_watch == ARRAY_SIZE(vd->watch) || fd < 0)
 		return -EINVAL;
-	vd->watch[vd->nr_watch++] = (struct virtio_watch){ fd, fn };
+	vd->watch[vd->nr_watch++] = (struct virtio_watch){ fd, fn, false };
 	return 0;
+}
+
+void virtio_watch_set(struct virtio_dev *vd, int fd, bool on)
+{
+	unsigned int i;
+
+	for (i = 0; i < vd->nr_watch; i++)
+		if (vd->watch[i].fd == fd)
+			vd->watch[i].off = !on;
 }
 
 static void virtio_drain_fd(int fd)
@@ -124,9 +133,12 @@ static unsigned int virtio_pollset(struct virtio_dev *vd, struct pollfd *p)
 	for (i = 0; i < vd->model->num_queues; i++)
 		p[n++] = (struct pollfd){ .fd = vd->kick_fd[i],
 					  .events = POLLIN };
-	for (i = 0; i < vd->nr_watch; i++)
-		p[n++] = (struct pollfd){ .fd = vd->watch[i].fd,
-					  .events = POLLIN };
+	for (i = 0; i < vd->nr_watch; i++) {
+		/* poll() skips a negative fd: a watch that is off */
+		int fd = vd->watch[i].off ? -1 : vd->watch[i].fd;
+
+		p[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
+	}
 	return n;
 }
 

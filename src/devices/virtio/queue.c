@@ -249,16 +249,32 @@ int vq_pop(struct vq *q, struct vq_elem *e, char *why, size_t whylen)
 	return 1;
 }
 
-void vq_push(struct vq *q, const struct vq_elem *e, uint32_t written)
+void vq_unpop(struct vq *q, unsigned int n)
 {
-	uint8_t *ent = q->used + 4 + 8 * (size_t)(q->next_used % q->size);
-	uint32_t id = e->head, len = MIN(written, vq_elem_in_bytes(e));
+	q->next_avail -= (uint16_t)n;
+}
+
+void vq_fill(struct vq *q, unsigned int k, uint16_t head, uint32_t len)
+{
+	uint8_t *ent = q->used + 4 +
+		       8 * (size_t)((uint16_t)(q->next_used + k) % q->size);
+	uint32_t id = head;
 
 	memcpy(ent, &id, 4);
 	memcpy(ent + 4, &len, 4);
 	mem_mark_dirty(q->mem, ent, 8);
-	q->next_used++;
+}
+
+void vq_publish(struct vq *q, unsigned int n)
+{
+	q->next_used += (uint16_t)n;
 	st16(q, q->used + 2, q->next_used);
+}
+
+void vq_push(struct vq *q, const struct vq_elem *e, uint32_t written)
+{
+	vq_fill(q, 0, e->head, MIN(written, vq_elem_in_bytes(e)));
+	vq_publish(q, 1);
 }
 
 bool vq_should_notify(struct vq *q)

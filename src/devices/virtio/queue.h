@@ -119,6 +119,20 @@ int vq_peek(struct vq *q, char *why, size_t whylen) __must_check;
 /* Return a chain to the driver with written bytes in its writable part. */
 void vq_push(struct vq *q, const struct vq_elem *e, uint32_t written);
 /*
+ * Give back the last n chains taken and not yet returned: the next
+ * vq_pop() takes them again (a frame that found too few buffers).
+ */
+void vq_unpop(struct vq *q, unsigned int n);
+/*
+ * Several chains returned at once, all visible together (virtio-net's
+ * merged receive buffers: the driver must not see the first before the
+ * last): vq_fill() writes the used entry k places after the next one
+ * (len no more than the chain's writable bytes), vq_publish() then
+ * makes n filled entries visible with one store of the used index.
+ */
+void vq_fill(struct vq *q, unsigned int k, uint16_t head, uint32_t len);
+void vq_publish(struct vq *q, unsigned int n);
+/*
  * After one or more pushes: does the driver want an interrupt? Never
  * when nothing was pushed since the last check; else its used_event
  * with EVENT_IDX (ignored at the first check after the queue was made

@@ -118,6 +118,7 @@ struct virtio_transport {
 struct virtio_watch {
 	int fd;
 	void (*fn)(struct virtio_dev *vd);
+	bool off; /* not waited on for now (virtio_watch_set) */
 };
 
 struct virtio_dev {
@@ -147,7 +148,7 @@ struct virtio_dev {
 	unsigned int park_req; /* parkers waiting or parked */
 	bool parked; /* the thread sits in its park */
 	bool quit;
-	struct virtio_watch watch[2];
+	struct virtio_watch watch[4];
 	unsigned int nr_watch;
 };
 
@@ -162,6 +163,12 @@ void virtio_destroy(struct virtio_dev *vd);
 /* Also wait on fd; fn runs on the I/O thread when it is readable. */
 int virtio_watch(struct virtio_dev *vd, int fd,
 		 void (*fn)(struct virtio_dev *vd)) __must_check;
+/*
+ * Wait on the watched fd again (on) or not for now: a backend with
+ * frames the guest has no room for stays readable. I/O thread, or with
+ * the thread parked.
+ */
+void virtio_watch_set(struct virtio_dev *vd, int fd, bool on);
 int virtio_start_thread(struct virtio_dev *vd) __must_check;
 /*
  * One round of the I/O thread's work: wait up to timeout_ms for an fd,

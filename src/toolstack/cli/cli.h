@@ -29,6 +29,7 @@ int cmd_job_info(int argc, char **argv);
 int cmd_job_abort(int argc, char **argv);
 int cmd_pause(int argc, char **argv);
 int cmd_unpause(int argc, char **argv);
+int cmd_announce(int argc, char **argv);
 int cmd_save(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);

@@ -236,6 +236,18 @@ static void list_disks(const struct godwit_domain_info *d)
 		printf("-");
 }
 
+/* "00:16:3e:56:af:69@br0,00:16:3e:01:02:03", or "-" without vifs. */
+static void list_vifs(const struct godwit_domain_info *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->nr_vifs && i < ARRAY_SIZE(d->vifs); i++)
+		printf("%s%s%s%s", i ? "," : "", d->vifs[i].mac,
+		       d->vifs[i].bridge[0] ? "@" : "", d->vifs[i].bridge);
+	if (!d->nr_vifs)
+		printf("-");
+}
+
 /*
  * A managed save (godwit managedsave): no id, no flag of xl's; the row
  * says "saved" where virsh list --all would, and why its last restore
@@ -246,7 +258,7 @@ static void list_saved(const struct godwit_domain_info *d, bool lng)
 	printf("%-40s %5s %5lld %5s     ------  %8s", d->name, "-",
 	       (long long)d->memory_mib, "-", "-");
 	if (lng)
-		printf("\t%s\tsaved%s%s\t-", d->uuid[0] ? d->uuid : "-",
+		printf("\t%s\tsaved%s%s\t-\t-", d->uuid[0] ? d->uuid : "-",
 		       d->reason[0] ? ": " : "", d->reason);
 	else
 		printf("  saved%s%s", d->reason[0] ? ": " : "", d->reason);
@@ -261,7 +273,7 @@ static void list_print(const struct godwit_domain_info *list, size_t n,
 	size_t i;
 
 	printf("Name                                        ID   Mem VCPUs\tState\tTime(s)%s\n",
-	       lng ? "\tUUID                                \tReason\tDisks" :
+	       lng ? "\tUUID                                \tReason\tDisks\tVifs" :
 		     "");
 	for (i = 0; i < n; i++) {
 		d = &list[i];
@@ -280,6 +292,8 @@ static void list_print(const struct godwit_domain_info *list, size_t n,
 			printf("\t%s\t%s%s\t", d->uuid,
 			       unconfirmed ? "unconfirmed: " : "", d->reason);
 			list_disks(d);
+			printf("\t");
+			list_vifs(d);
 		} else if (unconfirmed) {
 			printf("  unconfirmed: %s", d->reason);
 		}
@@ -292,7 +306,7 @@ static void list_usage(FILE *f)
 	fprintf(f,
 		"usage: godwit list [-l] [--json] [DOMAIN ...]\n"
 		"List godwitd's domains as xl does.\n"
-		"  -l, --long   add each domain's UUID, how it last ended and its disks\n"
+		"  -l, --long   add each domain's UUID, how it last ended, its disks and vifs\n"
 		"  --json       print the daemon's JSON\n");
 }
 

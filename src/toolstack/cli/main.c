@@ -20,6 +20,8 @@ static const struct cli_verb verbs[] = {
 	{ "console", cmd_console, "DOMAIN", "attach to a domain's console" },
 	{ "pause", cmd_pause, "DOMAIN", "pause a domain's vCPUs" },
 	{ "unpause", cmd_unpause, "DOMAIN", "resume a paused domain" },
+	{ "announce", cmd_announce, "DOMAIN",
+	  "tell the network where a domain's NICs are (RARP)" },
 	{ "shutdown", cmd_shutdown, "[-w] DOMAIN",
 	  "press a domain's power button" },
 	{ "destroy", cmd_destroy, "DOMAIN", "end a domain at once" },

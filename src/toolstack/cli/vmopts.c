@@ -42,6 +42,7 @@ enum {
 	OPT_OUTCOME_FILE,
 	OPT_LINGER,
 	OPT_DISK,
+	OPT_VIF,
 };
 
 /* Options every mode takes; mostly for godwitd, which spawns us. */
@@ -64,6 +65,7 @@ static const struct option run_opts[] = {
 	{ "cpu", required_argument, NULL, OPT_CPU },
 	{ "name", required_argument, NULL, OPT_NAME },
 	{ "disk", required_argument, NULL, OPT_DISK },
+	{ "vif", required_argument, NULL, OPT_VIF },
 	COMMON_OPTS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -111,7 +113,9 @@ void vmopts_usage(FILE *f, enum vmopts_mode mode)
 			"  --cpu MODEL       host, x86-64-v1, x86-64-v2, x86-64-v3, x86-64-v4 (default host)\n"
 			"  --name NAME       VM name (default: the config's, else 'godwit')\n"
 			"  --disk SPEC       a disk, as an entry of the config's disk list\n"
-			"                    (e.g. /srv/vm.img,raw,xvda,rw); repeatable\n");
+			"                    (e.g. /srv/vm.img,raw,xvda,rw); repeatable\n"
+			"  --vif SPEC        a network interface, as an entry of the config's vif\n"
+			"                    list (e.g. bridge=br0); repeatable\n");
 	fprintf(f,
 		"  --serial SPEC     stdio, file:PATH or none (default stdio)\n"
 		"  --qmp PATH        control socket, or none (default /run/godwit/vm/NAME.qmp)\n"
@@ -230,14 +234,15 @@ static int set_cpu(struct domain_config *c, const char *arg)
 		"unknown model (host, x86-64-v1, x86-64-v2, x86-64-v3, x86-64-v4)");
 }
 
-/* One more disk after the config's, checked as a config entry is. */
-static int add_disk(struct domain_config *c, const char *arg)
+/* One more disk or vif after the config's, checked as an entry is. */
+static int add_device(struct domain_config *c, bool vif, const char *arg)
 {
 	struct config_diag diag;
 	unsigned int i;
 	int rc;
 
-	rc = domain_config_add_disk(c, "--disk", arg, &diag);
+	rc = vif ? domain_config_add_vif(c, "--vif", arg, &diag) :
+		   domain_config_add_disk(c, "--disk", arg, &diag);
 	for (i = 0; i < diag.nr_warnings; i++)
 		fprintf(stderr, "godwit: warning: %s\n", diag.warnings[i]);
 	if (rc) {
@@ -335,7 +340,8 @@ static int set_option(struct monitor_opts *o, int opt, const char *arg)
 	case OPT_NAME:
 		return set_name(c, arg);
 	case OPT_DISK:
-		return add_disk(c, arg);
+	case OPT_VIF:
+		return add_device(c, opt == OPT_VIF, arg);
 	case OPT_QMP:
 		o->no_qmp = !strcmp(arg, "none");
 		return set_str(o->qmp_path, sizeof(o->qmp_path), arg, "--qmp");

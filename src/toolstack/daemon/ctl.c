@@ -118,6 +118,25 @@ static void disks_info(const struct domain_config *cfg, struct rpc_dom_info *o)
 	}
 }
 
+/* The config's vifs for list: mac, bridge, vifname, script if set. */
+static void vifs_info(const struct domain_config *cfg, struct rpc_dom_info *o)
+{
+	const struct domain_vif *v;
+	struct rpc_vif_info *x;
+	char mac[DOMAIN_MAC_STR_LEN + 1];
+	unsigned int i;
+
+	for (i = 0; cfg && i < cfg->nr_vifs && i < RPC_VIFS_MAX; i++) {
+		v = &cfg->vifs[i];
+		x = &o->vifs[o->nr_vifs++];
+		domain_config_mac_format(v->mac, mac);
+		snprintf(x->mac, sizeof(x->mac), "%s", mac);
+		snprintf(x->bridge, sizeof(x->bridge), "%s", v->bridge);
+		snprintf(x->vifname, sizeof(x->vifname), "%s", v->vifname);
+		snprintf(x->script, sizeof(x->script), "%s", v->script);
+	}
+}
+
 /* The domain as the list command reports it (new object). */
 static struct json_object *dom_json(struct dom *d)
 {
@@ -144,6 +163,7 @@ static struct json_object *dom_json(struct dom *d)
 	snprintf(o->reason, sizeof(o->reason), "%s",
 		 unconfirmed ? d->status_why : d->rec.reason);
 	disks_info(d->cfg, o);
+	vifs_info(d->cfg, o);
 	j = rpc_msg_encode(&rpc_msg_dom_info, o);
 	free(o);
 	return j;
@@ -343,6 +363,18 @@ static enum rpc_reply_kind cmd_pause(struct rpc_request *req,
 			   reply);
 }
 
+static enum rpc_reply_kind cmd_announce(struct rpc_request *req,
+					struct json_object *args,
+					struct rpc_reply *reply)
+{
+	struct dom *d = ctl_arg_dom(req_gwd(req), args, reply);
+
+	if (!d)
+		return RPC_REPLY_ERROR;
+	return ctl_forward(req, d, "announce-self", NULL, FORWARD_TIMEOUT_MS,
+			   false, reply);
+}
+
 static enum rpc_reply_kind cmd_unpause(struct rpc_request *req,
 				       struct json_object *args,
 				       struct rpc_reply *reply)
@@ -486,6 +518,7 @@ int ctl_start(struct gwd *g)
 		{ "list", cmd_list, NULL },
 		{ "pause", cmd_pause, NULL },
 		{ "unpause", cmd_unpause, NULL },
+		{ "announce", cmd_announce, NULL },
 		{ "shutdown", cmd_shutdown, NULL },
 		{ "destroy", cmd_destroy, NULL },
 		{ "console", cmd_console, NULL },

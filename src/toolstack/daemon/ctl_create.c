@@ -8,8 +8,9 @@
  *   create {config: TEXT, file: NAME, overrides: [K=V...], paused: BOOL,
  *           cwd: DIR}
  *
- * Relative paths in the config (kernel, ramdisk, disks, serial file) are
- * the client's: they are resolved against cwd, the client's directory.
+ * Relative paths in the config (kernel, ramdisk, disks, scripts, serial
+ * file) are the client's: they are resolved against cwd, the client's
+ * directory.
  */
 #include "toolstack/daemon/daemon.h"
 
@@ -91,6 +92,11 @@ static int absolute_paths(struct domain_config *c, const char *cwd,
 					sizeof(c->disks[i].script), cwd,
 					"disk script", reply);
 	}
+	for (i = 0; !rc && i < c->nr_vifs; i++)
+		if (strchr(c->vifs[i].script, '/'))
+			rc = absolutize(c->vifs[i].script,
+					sizeof(c->vifs[i].script), cwd,
+					"vif script", reply);
 	return rc;
 }
 

@@ -21,12 +21,22 @@ int godwit_domain_verb(struct godwit_conn *c, const char *dom,
 		       enum godwit_verb verb, int timeout_ms,
 		       godwit_reply_fn fn, void *opaque)
 {
-	static const char *const daemon_cmd[] = { "pause", "unpause",
-						  "shutdown", "shutdown",
-						  "destroy" };
-	static const char *const vm_cmd[] = { "stop", "cont",
-					      "system_powerdown",
-					      "system_powerdown", "quit" };
+	static const char *const daemon_cmd[] = {
+		[GODWIT_VERB_PAUSE] = "pause",
+		[GODWIT_VERB_UNPAUSE] = "unpause",
+		[GODWIT_VERB_SHUTDOWN] = "shutdown",
+		[GODWIT_VERB_SHUTDOWN_WAIT] = "shutdown",
+		[GODWIT_VERB_DESTROY] = "destroy",
+		[GODWIT_VERB_ANNOUNCE] = "announce",
+	};
+	static const char *const vm_cmd[] = {
+		[GODWIT_VERB_PAUSE] = "stop",
+		[GODWIT_VERB_UNPAUSE] = "cont",
+		[GODWIT_VERB_SHUTDOWN] = "system_powerdown",
+		[GODWIT_VERB_SHUTDOWN_WAIT] = "system_powerdown",
+		[GODWIT_VERB_DESTROY] = "quit",
+		[GODWIT_VERB_ANNOUNCE] = "announce-self",
+	};
 	struct rpc_shutdown_args a = { .wait = verb ==
 					       GODWIT_VERB_SHUTDOWN_WAIT };
 	char err[GODWIT_ERROR_MAX];
@@ -200,6 +210,17 @@ static void info_from(const struct rpc_dom_info *in,
 			 in->disks[i].access);
 		snprintf(o->disks[i].script, sizeof(o->disks[i].script), "%s",
 			 in->disks[i].script);
+	}
+	o->nr_vifs = in->nr_vifs;
+	for (i = 0; i < in->nr_vifs && i < ARRAY_SIZE(o->vifs); i++) {
+		snprintf(o->vifs[i].mac, sizeof(o->vifs[i].mac), "%s",
+			 in->vifs[i].mac);
+		snprintf(o->vifs[i].bridge, sizeof(o->vifs[i].bridge), "%s",
+			 in->vifs[i].bridge);
+		snprintf(o->vifs[i].vifname, sizeof(o->vifs[i].vifname), "%s",
+			 in->vifs[i].vifname);
+		snprintf(o->vifs[i].script, sizeof(o->vifs[i].script), "%s",
+			 in->vifs[i].script);
 	}
 }
 

@@ -1,5 +1,5 @@
 /*
- * Block hotplug scripts (src/common/hotplug.c, child.c) with real stand-in
+ * Block and vif hotplug scripts (src/common/hotplug*.c, child.c) with real stand-in
  * scripts: missing, not executable, failing with a message, killed,
  * hanging past the deadline (its background children killed too),
  * succeeding with the path as the last line, a daemon left behind that
@@ -297,6 +297,90 @@ static void test_environment(void **state)
 	free(got);
 }
 
+static struct hotplug_vif vif(const char *name)
+{
+	return (struct hotplug_vif){
+		.script = name,
+		.vif = "gw7.1",
+		.bridge = "br0",
+		.mac = "00:16:3e:56:af:69",
+		.ip = "10.0.0.2 fe80::1",
+		.devid = 1,
+		.domain = "vm1",
+		.uuid = "6f9619ff-8b86-d011-b42d-00c04fc964ff",
+		.timeout_ms = 5000,
+		.scripts_dir = dir,
+	};
+}
+
+/* A vif script: Xen's arguments, exactly this environment. */
+static void test_vif_environment(void **state)
+{
+	struct hotplug_vif h = vif("vif-env");
+	char body[512], want[1024], file[128], *got = NULL;
+	size_t len, n;
+
+	snprintf(file, sizeof(file), "%s/env", dir);
+	snprintf(body, sizeof(body),
+		 "cat /proc/$$/environ > %s\n"
+		 "printf '%%s|%%s|%%s|%%s' \"$#\" \"$1\" \"$2\" \"$0\" >> %s",
+		 file, file);
+	script("vif-env", body, 0755);
+	assert_int_equal(hotplug_vif_online(&h, why, sizeof(why)), 0);
+	n = snprintf(want, sizeof(want),
+		     "PATH=" HOTPLUG_PATH "%cscript=%s/vif-env%cvif=gw7.1%c"
+		     "netdev=%cGODWIT_ACTION=online%cGODWIT_VIF=gw7.1%c"
+		     "GODWIT_BRIDGE=br0%cGODWIT_MAC=00:16:3e:56:af:69%c"
+		     "GODWIT_IP=10.0.0.2 fe80::1%cGODWIT_DEVID=1%c"
+		     "GODWIT_DOMAIN=vm1%c"
+		     "GODWIT_UUID=6f9619ff-8b86-d011-b42d-00c04fc964ff%c"
+		     "2|online|type_if=vif|%s/vif-env",
+		     0, dir, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, dir);
+	assert_int_equal(file_read_all(file, 4096, (void **)&got, &len), 0);
+	assert_int_equal(len, n);
+	assert_memory_equal(got, want, n);
+	free(got);
+	/* offline, without a bridge or addresses: those are not set. */
+	h.bridge = "";
+	h.ip = NULL;
+	assert_int_equal(hotplug_vif_offline(&h, why, sizeof(why)), 0);
+	n = snprintf(want, sizeof(want),
+		     "PATH=" HOTPLUG_PATH "%cscript=%s/vif-env%cvif=gw7.1%c"
+		     "netdev=%cGODWIT_ACTION=offline%cGODWIT_VIF=gw7.1%c"
+		     "GODWIT_MAC=00:16:3e:56:af:69%cGODWIT_DEVID=1%c"
+		     "GODWIT_DOMAIN=vm1%c"
+		     "GODWIT_UUID=6f9619ff-8b86-d011-b42d-00c04fc964ff%c"
+		     "2|offline|type_if=vif|%s/vif-env",
+		     0, dir, 0, 0, 0, 0, 0, 0, 0, 0, 0, dir);
+	assert_int_equal(file_read_all(file, 4096, (void **)&got, &len), 0);
+	assert_int_equal(len, n);
+	assert_memory_equal(got, want, n);
+	free(got);
+}
+
+/* A failing vif script: one line naming the vif, quoting the script. */
+static void test_vif_failure(void **state)
+{
+	struct hotplug_vif h = vif("vif-bad");
+	char want[512];
+
+	script("vif-bad",
+	       "echo 'setting up' ; echo 'bridge br0 not found' >&2; exit 3",
+	       0755);
+	assert_int_equal(hotplug_vif_online(&h, why, sizeof(why)), -EIO);
+	snprintf(
+		want, sizeof(want),
+		"vif gw7.1: hotplug script %s/vif-bad online failed (exit 3): \"bridge br0 not found\"",
+		dir);
+	assert_string_equal(why, want);
+	h.script = "vif-missing";
+	assert_int_equal(hotplug_vif_online(&h, why, sizeof(why)), -ENOENT);
+	snprintf(want, sizeof(want),
+		 "vif gw7.1: hotplug script %s/vif-missing: does not exist",
+		 dir);
+	assert_string_equal(why, want);
+}
+
 static void test_script_lookup(void **state)
 {
 	struct hotplug_disk h = disk("block-x");
@@ -343,6 +427,8 @@ int main(void)
 		cmocka_unit_test(test_success_gives_the_last_line),
 		cmocka_unit_test(test_daemon_left_behind),
 		cmocka_unit_test(test_environment),
+		cmocka_unit_test(test_vif_environment),
+		cmocka_unit_test(test_vif_failure),
 		cmocka_unit_test(test_script_lookup),
 		cmocka_unit_test(test_last_line),
 	};

@@ -39,6 +39,8 @@ static const char *const configs[] = {
 	"ce,phy:sdb,xvdd,w']\n",
 	"name='n'\nvif=['mac=00:16:3e:00:00:01, bridge=br0, vifname=tap-a',\n"
 	"'model=virtio', '']\n",
+	"name='n'\nvif=['script=vif-x, ip=10.0.0.2 ::1, rate=10Mb/s@20ms',\n"
+	"'rate=1KB/s, script=/usr/lib/a b']\n",
 	"name='w'\nbuilder='hvm'\nvnc=1\nmemory='2G'\nvcpus='3'\n",
 };
 
@@ -122,6 +124,14 @@ static void worst_case(struct domain_config *c)
 		c->vifs[i].mac[5] = (uint8_t)i;
 		memset(c->vifs[i].bridge, 'b', DOMAIN_IFNAME_MAX);
 		memset(c->vifs[i].vifname, 'v', DOMAIN_IFNAME_MAX);
+		memset(c->vifs[i].script, 0xff, DOMAIN_SCRIPT_MAX);
+		/* Eight addresses of 15 bytes and seven blanks: 127 bytes. */
+		for (unsigned int k = 0; k < 8; k++)
+			memcpy(c->vifs[i].ip + 16 * k,
+			       k < 7 ? "255.255.255.255 " : "255.255.255.255",
+			       k < 7 ? 16 : 15);
+		c->vifs[i].rate_bytes_per_s = UINT32_MAX;
+		c->vifs[i].rate_interval_us = 1000000;
 	}
 }
 

@@ -271,9 +271,11 @@ static void test_vif_mac_generated_when_absent(void **state)
 
 	assert_int_equal(r->cfg.nr_vifs, 2);
 	assert_memory_not_equal(r->cfg.vifs[0].mac, zero, 6);
-	/* Unicast, locally administered. */
-	assert_int_equal(r->cfg.vifs[0].mac[0] & 3, 2);
-	assert_int_equal(r->cfg.vifs[1].mac[0] & 3, 2);
+	/* In Xen's range, as xl generates them: 00:16:3e, then < 0x80. */
+	for (int i = 0; i < 2; i++) {
+		assert_memory_equal(r->cfg.vifs[i].mac, "\x00\x16\x3e", 3);
+		assert_true(r->cfg.vifs[i].mac[3] < 0x80);
+	}
 	assert_memory_not_equal(r->cfg.vifs[0].mac, r->cfg.vifs[1].mac, 6);
 	assert_string_equal(r->cfg.vifs[0].bridge, "");
 	free(r);
@@ -328,12 +330,98 @@ static void test_vif_errors(void **state)
 static void test_vif_ignored_parameters_warn(void **state)
 {
 	struct parse_result *r =
-		one_vif("script=vif-bridge, ip=10.0.0.2, bridge=br0");
+		one_vif("type=vif, gatewaydev=eth0, bridge=br0, mtu=1500");
 
-	assert_int_equal(r->diag.nr_warnings, 2);
+	assert_int_equal(r->diag.nr_warnings, 3);
 	assert_string_equal(
 		r->diag.warnings[0],
-		"vm.cfg:2: vif: entry 1: script ignored (not implemented by godwit)");
+		"vm.cfg:2: vif: entry 1: type ignored (not implemented by godwit)");
+	assert_string_equal(r->cfg.vifs[0].bridge, "br0");
+	free(r);
+}
+
+/* script=, ip= and rate= as xl-network-configuration(5) has them. */
+static void test_vif_script_ip_rate(void **state)
+{
+	struct parse_result *r =
+		one_vif("script=vif-custom, ip=10.0.0.2  192.168.1.7 fe80::1, "
+			"rate=10Mb/s@20ms");
+	const struct domain_vif *v = &r->cfg.vifs[0];
+
+	assert_int_equal(r->diag.nr_warnings, 0);
+	assert_string_equal(v->script, "vif-custom");
+	assert_string_equal(v->ip, "10.0.0.2 192.168.1.7 fe80::1");
+	assert_int_equal(v->rate_bytes_per_s, 1250000);
+	assert_int_equal(v->rate_interval_us, 20000);
+	free(r);
+	r = one_vif("rate=250KB/s");
+	assert_int_equal(r->cfg.vifs[0].rate_bytes_per_s, 250000);
+	assert_int_equal(r->cfg.vifs[0].rate_interval_us, 50000);
+	free(r);
+	r = one_vif("rate=1GB/s@1s, script=/etc/xen/scripts/vif-bridge");
+	assert_int_equal(r->cfg.vifs[0].rate_bytes_per_s, 1000000000);
+	assert_int_equal(r->cfg.vifs[0].rate_interval_us, 1000000);
+	assert_string_equal(r->cfg.vifs[0].script,
+			    "/etc/xen/scripts/vif-bridge");
+	free(r);
+	r = one_vif("rate=100B/s@10000");
+	assert_int_equal(r->cfg.vifs[0].rate_bytes_per_s, 100);
+	assert_int_equal(r->cfg.vifs[0].rate_interval_us, 10000);
+	free(r);
+}
+
+static void test_vif_script_ip_rate_errors(void **state)
+{
+	vif_fails(
+		"ip=10.0.0.300",
+		"vm.cfg:2: vif: entry 1: invalid ip \"10.0.0.300\" (IPv4 or IPv6 addresses)");
+	vif_fails("ip=", "vm.cfg:2: vif: entry 1: ip is empty");
+	vif_fails("script=", "vm.cfg:2: vif: entry 1: invalid script \"\"");
+	vif_fails(
+		"rate=10Mb",
+		"vm.cfg:2: vif: entry 1: invalid rate \"10Mb\" (expected RATE/s[@INTERVAL], e.g. 10Mb/s@20ms)");
+	vif_fails(
+		"rate=10Xb/s",
+		"vm.cfg:2: vif: entry 1: invalid rate \"10Xb/s\" (expected RATE/s[@INTERVAL], e.g. 10Mb/s@20ms)");
+	vif_fails(
+		"rate=10MB/s@20h",
+		"vm.cfg:2: vif: entry 1: invalid rate \"10MB/s@20h\" (expected RATE/s[@INTERVAL], e.g. 10Mb/s@20ms)");
+	vif_fails(
+		"rate=0B/s",
+		"vm.cfg:2: vif: entry 1: rate \"0B/s\" is out of range (1 byte to 4 GiB per interval, an interval of 1 us to 60 s)");
+	/* 10 B/s over 50 ms is half a byte of credit: nothing could go. */
+	vif_fails(
+		"rate=10B/s",
+		"vm.cfg:2: vif: entry 1: rate \"10B/s\" is out of range (1 byte to 4 GiB per interval, an interval of 1 us to 60 s)");
+	vif_fails(
+		"rate=100GB/s@1s",
+		"vm.cfg:2: vif: entry 1: rate \"100GB/s@1s\" is out of range (1 byte to 4 GiB per interval, an interval of 1 us to 60 s)");
+	vif_fails(
+		"rate=1MB/s@61s",
+		"vm.cfg:2: vif: entry 1: rate \"1MB/s@61s\" is out of range (1 byte to 4 GiB per interval, an interval of 1 us to 60 s)");
+}
+
+/* godwit run --vif: a spec checked like a list entry, MACs unique. */
+static void test_vif_added_from_the_command_line(void **state)
+{
+	struct parse_result *r =
+		cfg_ok("name='vm'\nvif=['mac=00:16:3e:00:00:01']\n");
+
+	assert_int_equal(domain_config_add_vif(&r->cfg, "--vif",
+					       "bridge=br1, rate=1MB/s",
+					       &r->diag),
+			 0);
+	assert_int_equal(r->cfg.nr_vifs, 2);
+	assert_string_equal(r->cfg.vifs[1].bridge, "br1");
+	assert_memory_equal(r->cfg.vifs[1].mac, "\x00\x16\x3e", 3);
+	assert_int_equal(domain_config_add_vif(&r->cfg, "--vif",
+					       "mac=00:16:3E:00:00:01",
+					       &r->diag),
+			 -EINVAL);
+	assert_string_equal(
+		r->diag.error,
+		"--vif \"mac=00:16:3E:00:00:01\": mac 00:16:3e:00:00:01 is already used by vif 1");
+	assert_int_equal(r->cfg.nr_vifs, 2);
 	free(r);
 }
 
@@ -350,6 +438,9 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_vif_mac_generated_when_absent),
 	cmocka_unit_test(test_vif_errors),
 	cmocka_unit_test(test_vif_ignored_parameters_warn),
+	cmocka_unit_test(test_vif_script_ip_rate),
+	cmocka_unit_test(test_vif_script_ip_rate_errors),
+	cmocka_unit_test(test_vif_added_from_the_command_line),
 };
 
 int config_test_specs(void)

@@ -6,7 +6,10 @@
  * (vmstate_save_devices) and the reader to check and load it
  * (vmstate_rx_add, vmstate_apply_devices). Also the registry's own
  * rules: unique, short ids, complete descriptors, a bounded table, a
- * failed realize, and instances it only borrows.
+ * failed realize, and instances it only borrows. And the devices a
+ * configuration adds (platform_conf): after the platform's, in virtio
+ * slots 1, 2, ... in their order, each with its argument at realize and
+ * at check.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -18,6 +21,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "devices/platform.h"
 #include "devices/registry.h"
 #include "format/record.h"
 #include "migration/recio.h"
@@ -32,8 +36,14 @@ struct dummy_state {
 	uint64_t counter;
 };
 
+/* The per-instance argument a configuration gives a dummy. */
+struct dummy_arg {
+	uint32_t value; /* the only value a saved state may hold */
+};
+
 struct dummy {
 	char id[DEVICE_ID_LEN];
+	const struct dummy_arg *arg;
 	struct dummy_state st;
 	int quiesced;
 };
@@ -52,6 +62,7 @@ static int dummy_realize(void *dev, const struct dev_host *host)
 	struct dummy *d = dev;
 
 	snprintf(d->id, sizeof(d->id), "%s", host->id);
+	d->arg = host->arg;
 	note("realize", d);
 	return strcmp(host->id, "bad0") ? 0 : -EIO;
 }
@@ -92,9 +103,14 @@ static int dummy_check(const struct dev_env *env, const void *state, char *why,
 		       size_t whylen)
 {
 	const struct dummy_state *st = state;
+	const struct dummy_arg *arg = env->arg;
 
 	if (st->reserved)
 		return snprintf(why, whylen, "reserved is %u", st->reserved),
+		       -EINVAL;
+	if (arg && st->value != arg->value)
+		return snprintf(why, whylen, "value %u, but this one has %u",
+				st->value, arg->value),
 		       -EINVAL;
 	return 0;
 }
@@ -337,13 +353,103 @@ static void test_realize_fails(void **state)
 				   "destroy(bad0) destroy(dummy0) ");
 }
 
+/*
+ * Devices a configuration adds come after the platform's, take virtio
+ * slots 1, 2, ... in their order, and carry their argument to realize
+ * and, through the reader's environment, to check.
+ */
+static void test_config_devices(void **state)
+{
+	static const struct dummy_arg a0 = { 7 }, a1 = { 9 };
+	static const char *const order[] = { "serial0", "ged0", "console0",
+					     "xvda", "vif-0" };
+	struct platform_conf pc = { .mem_bytes = 64 << 20 };
+	struct dev_registry r = { .nr = 0 }, made;
+	struct dummy_state st = { .value = 7 };
+	struct dev_slot s;
+	struct dev_entry *e;
+	struct dev_env env;
+	char why[200];
+	unsigned int i;
+
+	assert_int_equal(platform_conf_add(&pc, "xvda", &dummy_type, &a0, why,
+					   sizeof(why)),
+			 0);
+	assert_int_equal(platform_conf_add(&pc, "vif-0", &dummy_type, &a1, why,
+					   sizeof(why)),
+			 0);
+	assert_int_equal(platform_describe_conf(&r, &pc, why, sizeof(why)), 0);
+	assert_int_equal(r.nr, 5);
+	for (i = 0; i < 5; i++)
+		assert_string_equal(r.devs[i].id, order[i]);
+	e = devreg_find(&r, "xvda");
+	assert_int_equal(e->res.mmio_base, LAYOUT_VIRTIO_MMIO + 0x1000);
+	assert_int_equal(e->res.gsi, LAYOUT_VIRTIO_GSI(1));
+	assert_ptr_equal(e->arg, &a0);
+	env = devreg_env(&r, e);
+	assert_ptr_equal(env.arg, &a0);
+	assert_int_equal(env.mem_bytes, 64 << 20);
+	assert_int_equal(e->type->check(&env, &st, why, sizeof(why)), 0);
+	e = devreg_find(&r, "vif-0");
+	assert_int_equal(e->res.mmio_base, LAYOUT_VIRTIO_MMIO + 0x2000);
+	assert_int_equal(e->res.gsi, LAYOUT_VIRTIO_GSI(2));
+	env = devreg_env(&r, e);
+	assert_int_equal(e->type->check(&env, &st, why, sizeof(why)), -EINVAL);
+	assert_string_equal(why, "value 7, but this one has 9");
+	/* realize gets the slot's argument too */
+	s = (struct dev_slot){ .id = "xvda", .type = &dummy_type, .arg = &a0 };
+	make(&made, &s, 1);
+	assert_ptr_equal(((struct dummy *)devreg_dev(&made, "xvda"))->arg, &a0);
+	devreg_destroy(&made);
+}
+
+/* An id the platform has, one too long, one device too many: refused. */
+static void test_config_devices_refused(void **state)
+{
+	struct platform_conf pc = { .mem_bytes = 64 << 20 };
+	struct dev_registry r = { .nr = 0 };
+	char why[200], id[DEVICE_ID_LEN];
+	unsigned int i;
+
+	assert_int_equal(platform_conf_add(&pc, "console0", &dummy_type, NULL,
+					   why, sizeof(why)),
+			 0);
+	assert_int_equal(platform_describe_conf(&r, &pc, why, sizeof(why)),
+			 -EEXIST);
+	assert_string_equal(
+		why,
+		"device id 'console0' (dummy) is already the virtio-console's");
+	assert_int_equal(platform_conf_add(&pc, "sixteen-bytes-id", &dummy_type,
+					   NULL, why, sizeof(why)),
+			 -EINVAL);
+	assert_string_equal(why,
+			    "device id 'sixteen-bytes-id' is not 1-15 bytes");
+	for (i = pc.nr; i < PLATFORM_CONF_DEVS_MAX; i++) {
+		snprintf(id, sizeof(id), "d%u", i);
+		assert_int_equal(platform_conf_add(&pc, id, &dummy_type, NULL,
+						   why, sizeof(why)),
+				 0);
+	}
+	assert_int_equal(platform_conf_add(&pc, "xvdz", &dummy_type, NULL, why,
+					   sizeof(why)),
+			 -ENOSPC);
+	assert_string_equal(
+		why,
+		"too many virtio devices: at most 17 disks and NICs together");
+}
+
 #define T(fn) cmocka_unit_test_setup(fn, setup)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_round_trip), T(test_refused),	   T(test_pause_hooks),
-		T(test_rules),	    T(test_realize_fails),
+		T(test_round_trip),
+		T(test_refused),
+		T(test_pause_hooks),
+		T(test_rules),
+		T(test_realize_fails),
+		T(test_config_devices),
+		T(test_config_devices_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

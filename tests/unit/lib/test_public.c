@@ -107,13 +107,20 @@ static void test_decoders(void **state)
 	assert_int_equal(st.domid, -1);
 	json_object_put(o);
 	o = json_tokener_parse("[{\"name\": \"a\", \"domid\": 1, \"disks\": "
-			       "[{\"vdev\": \"xvda\", \"access\": \"ro\"}]}, "
+			       "[{\"vdev\": \"xvda\", \"access\": \"ro\"}], "
+			       "\"vifs\": [{\"mac\": \"00:16:3e:01:02:03\", "
+			       "\"bridge\": \"br0\"}]}, "
 			       "{\"name\": \"b\"}]");
 	assert_int_equal(godwit_decode_list(o, &list, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(list[1].name, "b");
 	assert_int_equal(list[0].nr_disks, 1);
 	assert_string_equal(list[0].disks[0].access, "ro");
+	assert_int_equal(list[0].nr_vifs, 1);
+	assert_string_equal(list[0].vifs[0].mac, "00:16:3e:01:02:03");
+	assert_string_equal(list[0].vifs[0].bridge, "br0");
+	assert_string_equal(list[0].vifs[0].vifname, "");
+	assert_int_equal(list[1].nr_vifs, 0);
 	godwit_domain_list_free(list);
 	json_object_put(o);
 	o = json_tokener_parse("{\"domid\": \"one\"}");

@@ -287,7 +287,14 @@ static void test_domain_messages(void **state)
 	snprintf(d.name, sizeof(d.name), "web");
 	d.nr_disks = 2;
 	snprintf(d.disks[1].vdev, sizeof(d.disks[1].vdev), "xvdb");
+	d.nr_vifs = 2;
+	snprintf(d.vifs[0].mac, sizeof(d.vifs[0].mac), "00:16:3e:01:02:03");
+	snprintf(d.vifs[0].bridge, sizeof(d.vifs[0].bridge), "br0");
+	snprintf(d.vifs[1].vifname, sizeof(d.vifs[1].vifname), "web0");
 	assert_round_trip(&rpc_msg_dom_info, &d);
+	/* A list entry without vifs (no NICs) has none. */
+	assert_int_equal(decode(&rpc_msg_dom_info, "{\"name\": \"a\"}", &d), 0);
+	assert_int_equal(d.nr_vifs, 0);
 	assert_int_equal(decode(&rpc_msg_vmm_ended,
 				"{\"end\": \"killed\", \"status\": -9, "
 				"\"domain\": \"web\", \"domid\": 3}",
