@@ -6,6 +6,8 @@
  *          fill=1 (first sweep at full speed, then rate: an area full
  *          of data that is then almost idle, for migration benchmarks)
  *          corrupt=S (0: off; self-test: damage a page after sweep S)
+ *          stats=1 (a sweep line every tick, 100 a second, even without
+ *          progress: the host measures the guest's speed from them)
  * Output:  "dirty: ready mib=N" (SMP: "... cpus=C"), then at most ten
  *          "dirty: sweep N" lines a second (the latest sweep every CPU
  *          has completed), then "dirty: done sweeps=K" (exit 0) or
@@ -24,9 +26,10 @@
 
 struct dirty_config dirty_config;
 
-static const char *const keys[] = { "mib",     "rate", "sweeps",
-				    "corrupt", "fill", NULL };
-static uint64_t last_printed;
+static const char *const keys[] = { "mib",  "rate",  "sweeps", "corrupt",
+				    "fill", "stats", NULL };
+static uint64_t last_printed, print_every = PRINT_EVERY_TICKS;
+static bool print_always;
 
 /* Hand pages [from the extent list] to one CPU's slice. */
 static void fill_slice(struct dirty_slice *sl, struct extent *ext,
@@ -86,6 +89,10 @@ static void setup(void)
 	dirty_config.sweeps = cmdline_u64("sweeps", 0);
 	dirty_config.corrupt_sweep = cmdline_u64("corrupt", 0);
 	dirty_config.fill = cmdline_u64("fill", 0);
+	if (cmdline_u64("stats", 0)) {
+		print_every = 1;
+		print_always = true;
+	}
 	split_area(mib, ncpus);
 	/* Each CPU gets rate/ncpus MiB/s = rate * 16 / ncpus chunks/s. */
 	if (rate)
@@ -116,7 +123,8 @@ static void tick(uint64_t tsc)
 		con_say("done sweeps=%lu\n", dirty_config.sweeps);
 		guest_exit(EXIT_OK);
 	}
-	if (cpu_ticks[0] % PRINT_EVERY_TICKS || sweep == last_printed)
+	if (cpu_ticks[0] % print_every ||
+	    (sweep == last_printed && !print_always))
 		return;
 	con_say("sweep %lu\n", sweep);
 	last_printed = sweep;

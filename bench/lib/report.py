@@ -34,6 +34,16 @@ def fmt_mmm(s, scale=1.0, digits=1):
                            fmt(s["max"] * scale, digits))
 
 
+def fmt_tail(s, scale=1.0, digits=1):
+    """'p50 / p90 / max' of a stats.summary, scaled: the tail that a
+    median hides."""
+    if not s:
+        return "-"
+    return "%s / %s / %s" % (fmt(s["median"] * scale, digits),
+                             fmt(s.get("p90", s["max"]) * scale, digits),
+                             fmt(s["max"] * scale, digits))
+
+
 def table(headers, rows):
     out = ["| " + " | ".join(headers) + " |",
            "|" + "|".join("---" for _ in headers) + "|"]

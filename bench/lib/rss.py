@@ -17,7 +17,9 @@ import os
 import re
 
 _HDR = re.compile(r"^([0-9a-f]+)-([0-9a-f]+) (\S+) (\S+) (\S+) (\d+)\s*(.*)$")
-GODWIT_RAM = "/memfd:godwit-ram"
+# godwit's guest RAM file: a private huge-page tmpfs file (memory_backing
+# thp, the default), or a memfd where it cannot have one.
+GODWIT_RAM = ("/godwit-ram", "/memfd:godwit-ram")
 
 
 class Mapping:
@@ -36,8 +38,8 @@ class Mapping:
         return self.kb.get("Rss", 0) * 1024
 
     def kind(self):
-        if self.path.startswith("/memfd:") or self.path.startswith("/dev/shm") \
-                or self.path.startswith("/SYSV"):
+        if self.path.startswith(("/memfd:", "/dev/shm", "/SYSV",
+                                 GODWIT_RAM[0])):
             return "shmem"
         if self.path.startswith("/") and "(deleted)" not in self.path:
             return "file"

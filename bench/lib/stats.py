@@ -3,12 +3,16 @@ import statistics
 
 
 def summary(values):
-    """{n, min, median, max, mean} of a list of numbers (None if empty)."""
+    """{n, min, median, p90, max, mean} of a list of numbers (None if
+    empty). p90: the 90th percentile (inclusive method: between samples,
+    never beyond the largest)."""
     vals = [v for v in values if v is not None]
     if not vals:
         return None
+    p90 = statistics.quantiles(vals, n=10, method="inclusive")[8] \
+        if len(vals) > 1 else vals[0]
     return {"n": len(vals), "min": min(vals), "median": statistics.median(vals),
-            "max": max(vals), "mean": statistics.fmean(vals)}
+            "p90": p90, "max": max(vals), "mean": statistics.fmean(vals)}
 
 
 def ratio(a, b):

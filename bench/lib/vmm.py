@@ -80,9 +80,9 @@ def godwit_run(kernel, cmdline, memory_mib, qmp_path, vcpus=1, name="godwit",
     return VM("godwit", argv, qmp_path, name, wrap)
 
 
-def godwit_restore(save_file, qmp_path, name="godwit-restore"):
+def godwit_restore(save_file, qmp_path, name="godwit-restore", extra=()):
     argv = [paths.GODWIT, "restore", save_file, "--serial", "stdio",
-            "--qmp", qmp_path]
+            "--qmp", qmp_path] + list(extra)
     return VM("godwit", argv, qmp_path, name)
 
 

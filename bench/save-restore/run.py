@@ -27,11 +27,20 @@ and each VMM, in the same run, on the same disk:
            includes finishing the sweep the guest was in when saved and
            waiting for its next 10 Hz print, so it is up to 100 ms (plus a
            sweep) later than the guest actually runs.
+  lazy     godwit restore --lazy (cold and warm): the VM runs once its
+           state is in, memory comes from the file as it is touched.
+  speed    the guest runs with stats=1 (a sweep line every tick, 100 a
+           second); its speed (sweeps/s) is measured for 1 s before the
+           save, and after each restore the time from "running" until
+           it sweeps at 90% of that again (lib/speed.py), for godwit,
+           godwit --lazy and QEMU alike.
   dd       physical reference, same byte count as godwit's file:
            write with conv=fdatasync (and without), cold read.
 
 Goals: godwit's (synced) save >= 80% of dd's MB/s; restore of a 1 GiB
-guest under 50 ms plus the cold read of its file (dd read time).
+guest under 50 ms plus the cold read of its file (dd read time); lazy
+restore of a 1 GiB guest to running in at most 10 ms; the guest back at
+90% speed within 50 ms of running.
 MB = 10^6 bytes; MiB = 2^20.
 """
 import os
@@ -41,7 +50,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from lib import cli, disk, machine, paths, proc, report, stats, vmm  # noqa: E402
+from lib import cli, disk, machine, paths, proc, report, speed, stats, vmm  # noqa: E402
 
 NAME = "save-restore"
 MIB = 1 << 20
@@ -49,6 +58,9 @@ DEFAULT_CASES = "256:10,256:100,1024:10,1024:100,4096:10,4096:100"
 QUICK_CASES = "256:10,256:100"
 SAVE_GOAL = 0.8
 RESTORE_GOAL_S = 0.050
+LAZY_GOAL_S = 0.010
+BACK_GOAL_S = 0.050
+BASELINE_S = 1.0
 POLL_S = 0.002
 SETTLE_S = 3.0  # see lib/disk.py settle(); --settle overrides
 LONG = 900  # seconds: populating 4 GiB under software KVM takes a while
@@ -64,8 +76,12 @@ def last_sweep(vm):
     return int(lines[-1].text.split()[-1]) if lines else None
 
 
+def cmdline(case):
+    return "mib=%d stats=1" % case["guest_mib"]
+
+
 def prepare(kind, case, wd, tag):
-    vm = vmm.start(kind, paths.guest("dirty"), "mib=%d" % case["guest_mib"],
+    vm = vmm.start(kind, paths.guest("dirty"), cmdline(case),
                    case["memory_mib"], os.path.join(wd, "%s-%s.qmp" % (kind, tag)))
     t0 = vm.proc.t_spawn
     try:
@@ -79,6 +95,9 @@ def prepare(kind, case, wd, tag):
         raise
     cli.log("  %s: guest ready in %.2f s, area swept after %.2f s" % (
         kind, ready.t - t0, proc.now() - t0))
+    t1 = proc.now()
+    time.sleep(BASELINE_S)
+    vm.speed_before = speed.rate(speed.points(vm.proc.out, t1, proc.now()))
     return vm
 
 
@@ -117,17 +136,19 @@ def qemu_save(vm, path):
             "ram": r.get("ram")}
 
 
-def timed_restore(kind, case, path, wd, tag, cold, then=None):
+def timed_restore(kind, case, path, wd, tag, cold, then=None, baseline=None,
+                  lazy=False):
     """Restore path; returns the sample dict.
 
     then: optional callable(vm) run on the restored VM before it quits.
+    baseline: the guest's sweeps/s before the save, for back_at_90_s.
     """
     cached = disk.evict(path) if cold else disk.cached_bytes(path)
     sock = os.path.join(wd, "%s-%s.qmp" % (kind, tag))
     if kind == "godwit":
-        vm = vmm.godwit_restore(path, sock)
+        vm = vmm.godwit_restore(path, sock, extra=["--lazy"] if lazy else [])
     else:
-        vm = vmm.qemu_run(paths.guest("dirty"), "mib=%d" % case["guest_mib"],
+        vm = vmm.qemu_run(paths.guest("dirty"), cmdline(case),
                           case["memory_mib"], sock,
                           incoming="exec:cat %s" % path)
     t0 = vm.proc.t_spawn
@@ -147,14 +168,20 @@ def timed_restore(kind, case, path, wd, tag, cold, then=None):
             st = vm.qmp.status()
         if st != "running":
             raise RuntimeError("%s restore: status %s, not running" % (kind, st))
-        out["running_s"] = proc.now() - t0
+        t_run = proc.now()
+        out["running_s"] = t_run - t0
         first = vm.proc.first_line(LONG)
         out["first_line_s"] = first.t - t0
         out["first_line"] = first.text
         second = vm.proc.wait_line(r"^dirty: sweep", LONG, start=first.index + 1)
         out["second_line_s"] = second.t - t0
+        if baseline:
+            time.sleep(1.5)
+            out["speed_before"] = baseline
+            out["back_at_90_s"] = speed.time_to_fraction(
+                speed.points(vm.proc.out), t_run, baseline)
         vm.check_guest("%s restore" % kind)
-        if kind == "godwit":
+        if kind == "godwit" and not lazy:
             m = vm.proc.lines_matching(r"restored .* in \d+ ms", stream="err")
             if m:
                 out["godwit_reports"] = m[0].text
@@ -173,6 +200,7 @@ def run_godwit(case, wd, rep):
     path = os.path.join(wd, "godwit-%s.sav" % tag)
     res = {}
     vm = prepare("godwit", case, wd, tag)
+    base = vm.speed_before
     try:
         before = last_sweep(vm)
         res["save"] = godwit_save(vm, path, False)
@@ -193,9 +221,17 @@ def run_godwit(case, wd, rep):
             proc.remove(path + ".c")
 
     try:
-        res["restore_cold"] = timed_restore("godwit", case, path, wd, tag + "c", True)
+        res["restore_cold"] = timed_restore("godwit", case, path, wd, tag + "c",
+                                            True, baseline=base)
         res["restore_warm"] = timed_restore("godwit", case, path, wd, tag + "w",
-                                            False, then=save_nosync)
+                                            False, then=save_nosync,
+                                            baseline=base)
+        res["restore_lazy_cold"] = timed_restore(
+            "godwit", case, path, wd, tag + "lc", True, baseline=base,
+            lazy=True)
+        res["restore_lazy_warm"] = timed_restore(
+            "godwit", case, path, wd, tag + "lw", False, baseline=base,
+            lazy=True)
         res["file_bytes"] = disk.file_size(path)
         disk.evict(path)
         res["read_cold"] = disk.dd_read(path)
@@ -209,6 +245,7 @@ def run_qemu(case, wd, rep):
     path = os.path.join(wd, "qemu-%s.sav" % tag)
     res = {}
     vm = prepare("qemu", case, wd, tag)
+    base = vm.speed_before
     try:
         res["save"] = qemu_save(vm, path)
         res["save"]["last_sweep_printed"] = last_sweep(vm)
@@ -216,8 +253,10 @@ def run_qemu(case, wd, rep):
     finally:
         vm.close()
     try:
-        res["restore_cold"] = timed_restore("qemu", case, path, wd, tag + "c", True)
-        res["restore_warm"] = timed_restore("qemu", case, path, wd, tag + "w", False)
+        res["restore_cold"] = timed_restore("qemu", case, path, wd, tag + "c",
+                                            True, baseline=base)
+        res["restore_warm"] = timed_restore("qemu", case, path, wd, tag + "w",
+                                            False, baseline=base)
         res["file_bytes"] = disk.file_size(path)
     finally:
         proc.remove(path)
@@ -293,11 +332,17 @@ def summarize_case(case, smp):
         "guest_ram_save_mbps_godwit": S([case["memory_mib"] * MIB / x["save"]["seconds"] / 1e6
                                          for x in g]),
     }
-    for kind, xs in (("godwit", g), ("qemu", q)):
+    for kind, xs in (("godwit", g), ("qemu", q), ("godwit_lazy", g)):
         for temp in ("cold", "warm"):
-            r = [x["restore_" + temp] for x in xs]
+            key = "restore_lazy_" if kind == "godwit_lazy" else "restore_"
+            r = [x[key + temp] for x in xs]
             out["%s_restore_%s_running_s" % (kind, temp)] = S([x["running_s"] for x in r])
             out["%s_restore_%s_first_line_s" % (kind, temp)] = S([x["first_line_s"] for x in r])
+            out["%s_restore_%s_back90_s" % (kind, temp)] = S(
+                [x.get("back_at_90_s") for x in r])
+            out["%s_restore_%s_back90_missing" % (kind, temp)] = sum(
+                1 for x in r if x.get("speed_before") and
+                x.get("back_at_90_s") is None)
     out["godwit_restore_cold_load_s"] = S([x["restore_cold"].get("godwit_load_s") for x in g])
     out["godwit_restore_warm_load_s"] = S([x["restore_warm"].get("godwit_load_s") for x in g])
     mr = stats.median_ratio
@@ -315,7 +360,19 @@ def summarize_case(case, smp):
     share = stats.ratio(gm and gm["median"], dm and dm["median"])
     budget = out["godwit_file_read_cold_s"]["median"] + RESTORE_GOAL_S
     run = out["godwit_restore_cold_running_s"]["median"]
+    lazy = out["godwit_lazy_restore_cold_running_s"]
+    backs = [out["%s_restore_%s_back90_s" % (k, t)] for k in
+             ("godwit", "godwit_lazy") for t in ("cold", "warm")]
+    missing = sum(out["%s_restore_%s_back90_missing" % (k, t)] for k in
+                  ("godwit", "godwit_lazy") for t in ("cold", "warm"))
+    worst = max((b["max"] for b in backs if b), default=None)
     out["goals"] = {
+        "lazy_running_s": lazy and lazy["max"],
+        "lazy_within_10ms": None if not lazy else lazy["max"] <= LAZY_GOAL_S,
+        "back90_worst_s": worst,
+        "back90_missing": missing,
+        "back90_within_50ms": None if worst is None else
+        (worst <= BACK_GOAL_S and not missing),
         "save_share_of_dd": share,
         "save_at_least_80pct_of_dd": None if share is None else share >= SAVE_GOAL,
         "restore_budget_s": budget,
@@ -328,6 +385,7 @@ def summarize_case(case, smp):
 def markdown(data):
     cfg = data["config"]
     rows_save, rows_nosync, rows_restore, rows_warm = [], [], [], []
+    rows_speed = []
     mmm = report.fmt_mmm
     for c in data["cases"]:
         s, r = c["summary"], c["summary"]["ratios_godwit_over_qemu"]
@@ -365,6 +423,15 @@ def markdown(data):
             report.fmt_ratio(r["restore_warm_running"]),
             mmm(s["godwit_restore_warm_first_line_s"], 1e3, 0),
             mmm(s["qemu_restore_warm_first_line_s"], 1e3, 0)))
+        for temp in ("cold", "warm"):
+            row = [label, temp]
+            for kind in ("godwit", "godwit_lazy", "qemu"):
+                k = "%s_restore_%s_" % (kind, temp)
+                miss = s.get(k + "back90_missing", 0)
+                row += [mmm(s[k + "running_s"], 1e3, 0),
+                        mmm(s[k + "back90_s"], 1e3, 0) +
+                        (" (%d never)" % miss if miss else "")]
+            rows_speed.append(row)
     t_save = report.table(
         ["Guest RAM, touched (dirty mib)", "godwit file MiB", "QEMU file MiB",
          "godwit save ms", "godwit MB/s", "QEMU save+sync ms", "QEMU MB/s",
@@ -381,6 +448,11 @@ def markdown(data):
         ["Guest RAM, touched", "godwit -> running ms", "godwit's own load ms",
          "QEMU -> running ms", "godwit/QEMU", "godwit -> first line ms",
          "QEMU -> first line ms"], rows_warm)
+    t_speed = report.table(
+        ["Guest RAM, touched", "page cache", "godwit -> running ms",
+         "then 90% speed after ms", "godwit --lazy -> running ms",
+         "then 90% speed after ms", "QEMU -> running ms",
+         "then 90% speed after ms"], rows_speed)
     goals = []
     for c in data["cases"]:
         g = c["summary"]["goals"]
@@ -390,14 +462,32 @@ def markdown(data):
             report.goal_word(g["save_at_least_80pct_of_dd"]),
             "; restore within 50 ms + cold read: %s" %
             report.goal_word(g["restore_within_budget"]) if g["restore_goal_applies"] else ""))
+        if g["restore_goal_applies"]:
+            goals.append("%d MiB/%d%%: lazy restore to running in at most "
+                         "10 ms: %s (max %s ms)" % (
+                             c["memory_mib"], c["pct"],
+                             report.goal_word(g["lazy_within_10ms"]),
+                             report.fmt(g["lazy_running_s"] and
+                                        g["lazy_running_s"] * 1e3, 1)))
+        goals.append("%d MiB/%d%%: back at 90%% speed within 50 ms of "
+                     "running (godwit, eager and lazy): %s (worst %s ms%s)" % (
+                         c["memory_mib"], c["pct"],
+                         report.goal_word(g["back90_within_50ms"]),
+                         report.fmt(g["back90_worst_s"] and
+                                    g["back90_worst_s"] * 1e3, 0),
+                         ", %d never within 1.5 s" % g["back90_missing"]
+                         if g["back90_missing"] else ""))
     method = (
         "Method: %s. Each case runs godwit, QEMU (`-M microvm -cpu %s`, "
         "max-bandwidth raised to 1 TiB/s, `migrate exec:cat > FILE`, "
         "`-incoming exec:cat FILE` + `cont`) and dd one after the other in "
         "the same run (repetitions per case: %s; medians shown, min-max in "
         "parentheses), alternating which VMM goes first. "
-        "The guest is `dirty.elf` with mib = 10%% or 95%% of RAM (\"100%%\"), "
-        "saved once it has swept its area twice. Save time: godwit from the "
+        "The guest is `dirty.elf` with mib = 10%% or 95%% of RAM (\"100%%\") "
+        "and stats=1 (a sweep line every tick), saved once it has swept its "
+        "area twice and its speed was measured for 1 s. Speed after a "
+        "restore: the time from \"running\" until the first 40 ms in which "
+        "it sweeps at 90%% of that speed again. Save time: godwit from the "
         "QMP `save` command to its reply (pause, write, fdatasync, rename); "
         "QEMU from `stop` to `query-migrate` completed (polled every 2 ms) "
         "plus an fdatasync of the file by the bench; dd writes the same "
@@ -405,8 +495,8 @@ def markdown(data):
         "bytes / time. Restore time: process start (just before fork) to the "
         "first QMP `query-status` answering \"running\" (godwit resumes by "
         "itself; QEMU needs `cont` after leaving \"inmigrate\"), and to the "
-        "guest's first new serial line, which also waits for the sweep in "
-        "progress and the guest's 10 Hz print (up to ~100 ms). \"godwit's "
+        "guest's first new serial line (printed every tick: within ~10 ms of "
+        "the guest running). \"godwit's "
         "own load\" is what godwit logs for reading the stream. Cold: the "
         "file was evicted from the page cache (fdatasync + "
         "posix_fadvise DONTNEED, checked with fincore; no global "
@@ -424,8 +514,12 @@ def markdown(data):
         "### Save without sync (godwit -c; QEMU's plain migrate)\n\n%s\n\n"
         "### Restore, save file not in page cache (cold)\n\n%s\n\n"
         "### Restore, save file in page cache (warm)\n\n%s\n\n"
-        "Goals (save >= 80%% of dd; 1 GiB restore under 50 ms + cold read): %s.\n\n%s"
-        % (t_save, t_nosync, t_restore, t_warm, "; ".join(goals), method))
+        "### Back at full speed after a restore\n\n%s\n\n"
+        "Goals (save >= 80%% of dd; 1 GiB restore under 50 ms + cold read; "
+        "1 GiB lazy restore to running in at most 10 ms; back at 90%% speed "
+        "within 50 ms of running): %s.\n\n%s"
+        % (t_save, t_nosync, t_restore, t_warm, t_speed, "; ".join(goals),
+           method))
 
 
 def main():

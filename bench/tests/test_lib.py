@@ -9,7 +9,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from lib import qmp, report, rss, stats, trace  # noqa: E402
+from lib import qmp, report, rss, speed, stats, trace  # noqa: E402
+from lib.proc import Line  # noqa: E402
 
 SMAPS = """\
 555a26f9f000-555a26fbe000 r-xp 00005000 fe:00 5309961                    /work/main/build/godwit
@@ -50,8 +51,41 @@ class SmapsTest(unittest.TestCase):
         self.assertEqual(ram.path, "")
         self.assertEqual(ram.size, 128 << 20)
 
+    def test_godwit_huge_page_file(self):
+        text = SMAPS.replace("/memfd:godwit-ram (deleted)",
+                             "/godwit-ram (deleted)")
+        ram = rss.find_guest_ram(rss.parse_smaps(text), 128 << 20)
+        self.assertTrue(ram.path.startswith("/godwit-ram"))
+        self.assertEqual(ram.kind(), "shmem")
+
     def test_no_mapping_big_enough(self):
         self.assertIsNone(rss.find_guest_ram(rss.parse_smaps(SMAPS)[:2], 1 << 30))
+
+
+class SpeedTest(unittest.TestCase):
+    @staticmethod
+    def lines(rates, t0=10.0, tick=0.01):
+        """One sweep line per tick; rates[i] sweeps/s during tick i."""
+        out, n, t = [], 0.0, t0
+        for i, r in enumerate(rates):
+            t += tick
+            n += r * tick
+            out.append(Line(t, "dirty: sweep %d" % int(n), i))
+        return out
+
+    def test_rate(self):
+        pts = speed.points(self.lines([1000] * 100))
+        self.assertAlmostEqual(speed.rate(pts), 1000, delta=15)
+        self.assertIsNone(speed.rate(pts[:1]))
+
+    def test_time_to_fraction(self):
+        # 20 ticks at a tenth of the speed, then full speed.
+        pts = speed.points(self.lines([100] * 20 + [1000] * 30))
+        t = speed.time_to_fraction(pts, 10.0, 1000)
+        self.assertTrue(0.23 <= t <= 0.27, t)
+        self.assertIsNone(speed.time_to_fraction(pts, 10.0, 5000))
+        # Lines before the VM ran do not count.
+        self.assertIsNone(speed.time_to_fraction(pts, 11.0, 1000))
 
 
 class StatsTest(unittest.TestCase):

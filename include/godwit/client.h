@@ -173,6 +173,7 @@ struct godwit_migration_round {
 	double dirty_mbps; /* dirtied */
 	double duration_ms;
 	double expected_downtime_ms; /* if it stopped now */
+	int64_t cpu_throttle_pct; /* how much the vCPUs were slowed */
 };
 
 enum godwit_migration_status {
@@ -181,6 +182,10 @@ enum godwit_migration_status {
 	GODWIT_MIGRATION_COMPLETED, /* the destination runs the VM */
 	GODWIT_MIGRATION_FAILED, /* the VM runs here again */
 	GODWIT_MIGRATION_UNCONFIRMED, /* handed over, no confirmation */
+	GODWIT_MIGRATION_POSTCOPY_ACTIVE, /* handed over; last pages on demand */
+	GODWIT_MIGRATION_POSTCOPY_FAILED, /* source: ended before it sent all */
+	GODWIT_MIGRATION_POSTCOPY_PAUSED, /* destination: a connection broke */
+	GODWIT_MIGRATION_STOPPED, /* destination: VM ended during post-copy */
 };
 
 /* A migration's state or outcome. */
@@ -192,6 +197,15 @@ struct godwit_migration {
 	double total_time_ms;
 	int64_t rounds;
 	int64_t bytes;
+	bool postcopy; /* completed through post-copy */
+	int64_t cpu_throttle_pct; /* the most the vCPUs were slowed */
+	/* the destination's post-copy: each has_* says the next is known */
+	bool has_postcopy_faults;
+	int64_t postcopy_faults; /* guest faults on missing regions */
+	bool has_postcopy_regions;
+	int64_t postcopy_regions; /* 2 MiB regions it had to fetch */
+	bool has_postcopy_time;
+	double postcopy_ms; /* from the switch until it had them all */
 };
 
 enum godwit_save_status {

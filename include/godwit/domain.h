@@ -36,6 +36,9 @@ enum godwit_verb {
 	/* Tell the network where its NICs are: RARP rounds with QEMU's
 	 * defaults (5 over 800 ms); announce; announce-self. */
 	GODWIT_VERB_ANNOUNCE,
+	/* reboot; system_reset: the VM ends as a guest reset does, and
+	 * godwitd's on_reboot (restart by default) builds it again. */
+	GODWIT_VERB_REBOOT,
 };
 
 /* Do verb to dom. -EINVAL for an unknown verb. */
@@ -143,6 +146,17 @@ int godwit_console(struct godwit_conn *conn, const char *dom, int timeout_ms,
 int godwit_decode_console(struct json_object *ret, char *type, size_t tlen,
 			  char *path, size_t plen, char *err,
 			  size_t errlen) GODWIT_MUST_CHECK;
+
+/*
+ * A VM's own socket only (godwit_open_vm; through godwitd -EOPNOTSUPP):
+ * the VM's configuration as xl.cfg text (query-config). Answer:
+ * godwit_decode_config.
+ */
+int godwit_vm_config(struct godwit_conn *conn, int timeout_ms,
+		     godwit_reply_fn fn, void *opaque) GODWIT_MUST_CHECK;
+/* query-config's answer: *text points into ret. */
+int godwit_decode_config(struct json_object *ret, const char **text, char *err,
+			 size_t errlen) GODWIT_MUST_CHECK;
 
 #ifdef __cplusplus
 }

@@ -51,6 +51,8 @@ struct godwit_job {
 	double expected_downtime_ms;
 	bool has_downtime;
 	double downtime_ms;
+	bool has_cpu_throttle; /* a migration: virsh's "Auto converge" */
+	int64_t cpu_throttle_pct;
 };
 
 /*

@@ -22,6 +22,23 @@
 extern "C" {
 #endif
 
+/*
+ * What a migration does when pre-copy rounds alone do not fit the
+ * downtime limit (godwit migrate --converge): otherwise it fails and the
+ * VM runs on at the source.
+ */
+enum godwit_converge {
+	GODWIT_CONVERGE_DEFAULT, /* throttle; with postcopy, post-copy */
+	GODWIT_CONVERGE_THROTTLE, /* slow the vCPUs that dirty memory */
+	GODWIT_CONVERGE_POSTCOPY, /* switch to post-copy */
+	GODWIT_CONVERGE_AUTO, /* throttle, then post-copy */
+	GODWIT_CONVERGE_NONE,
+};
+
+/* "throttle", "postcopy", "auto" or "none"; -EINVAL for anything else. */
+int godwit_converge_parse(const char *s,
+			  enum godwit_converge *out) GODWIT_MUST_CHECK;
+
 /* How to migrate: godwit_migrate_params_init gives godwit(1)'s defaults. */
 struct godwit_migrate_params {
 	const char *destination; /* HOST[:PORT] or tcp:HOST:PORT; port 8002 */
@@ -31,6 +48,14 @@ struct godwit_migrate_params {
 	int64_t max_rounds; /* pre-copy rounds at most (30) */
 	int64_t stall_timeout_ms; /* the destination silent this long: fail */
 	int64_t paused_margin_ms; /* 0: the downtime limit, at least 1 s */
+	enum godwit_converge converge;
+	/*
+	 * Post-copy after one pre-copy round: the VM runs at the destination
+	 * at once and fetches what is left from here (lost if either host
+	 * dies before it has it all). converge may be DEFAULT, POSTCOPY or
+	 * AUTO with it.
+	 */
+	bool postcopy;
 };
 void godwit_migrate_params_init(struct godwit_migrate_params *p);
 
@@ -73,6 +98,17 @@ enum godwit_resolve {
 int godwit_migrate_resolve(struct godwit_conn *conn, const char *dom,
 			   enum godwit_resolve action, int timeout_ms,
 			   godwit_reply_fn fn, void *opaque) GODWIT_MUST_CHECK;
+
+/*
+ * On the destination: reconnect a post-copy migration whose connections
+ * to the source broke (its VM waits paused), to the same source or to
+ * source (HOST[:PORT]; NULL: as before). Answered, once the attempt is
+ * over, with the migration's state (godwit_decode_migration).
+ */
+int godwit_migrate_recover(struct godwit_conn *conn, const char *dom,
+			   const char *source, int timeout_ms,
+			   godwit_reply_fn fn, void *opaque, char *err,
+			   size_t errlen) GODWIT_MUST_CHECK;
 
 #ifdef __cplusplus
 }

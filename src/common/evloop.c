@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/log.h"
 
 _Static_assert(EVLOOP_IN == EPOLLIN, "EVLOOP_IN matches epoll");
 _Static_assert(EVLOOP_OUT == EPOLLOUT, "EVLOOP_OUT matches epoll");
@@ -371,6 +372,7 @@ static void timers_dispatch(struct evloop *loop)
 		} else {
 			t->armed = false;
 		}
+		log_ctx_reset(); /* each callback says whose it is */
 		t->fn(loop, t, t->opaque);
 	}
 }
@@ -386,6 +388,7 @@ static void calls_dispatch(struct evloop *loop)
 	pthread_mutex_unlock(&loop->lock);
 	for (; c; c = next) {
 		next = c->next;
+		log_ctx_reset(); /* each callback says whose it is */
 		c->fn(loop, c->opaque);
 		free(c);
 	}
@@ -421,6 +424,7 @@ static void fds_dispatch(struct evloop *loop, struct epoll_event *evs, int n)
 			wake_drain(loop);
 			continue;
 		}
+		log_ctx_reset(); /* each callback says whose it is */
 		if (!e->removed)
 			e->fn(loop, e->fd, evs[i].events, e->opaque);
 	}

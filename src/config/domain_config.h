@@ -85,6 +85,13 @@ enum domain_serial {
 	DOMAIN_SERIAL_PTY, /* a pseudo-terminal, for `godwit console` */
 };
 
+/* What guest RAM is made of (memory_backing, godwit.cfg(5)). */
+enum domain_memory_backing {
+	DOMAIN_MEMORY_THP, /* "thp": 2 MiB pages where possible (default) */
+	DOMAIN_MEMORY_SMALL, /* "small": 4 KiB pages */
+	DOMAIN_MEMORY_HUGEPAGES, /* "hugepages": reserved hugetlbfs pages */
+};
+
 enum domain_disk_format {
 	DOMAIN_DISK_RAW,
 	DOMAIN_DISK_QCOW2,
@@ -147,6 +154,7 @@ struct domain_config {
 	uint64_t maxmem_mib; /* >= memory_mib; no ballooning: informative */
 	unsigned int vcpus; /* 1..DOMAIN_VCPUS_MAX, started at boot */
 	unsigned int maxvcpus; /* vcpus..DOMAIN_VCPUS_MAX; no hotplug yet */
+	enum domain_memory_backing memory_backing;
 	char cpu[DOMAIN_CPU_MAX + 1]; /* "host" or "x86-64-v1".."x86-64-v4" */
 	char kernel[DOMAIN_PATH_MAX + 1]; /* "" = none (e.g. restore only) */
 	char ramdisk[DOMAIN_PATH_MAX + 1]; /* "" = none */
@@ -251,5 +259,7 @@ void domain_config_mac_format(const uint8_t mac[6],
 const char *domain_config_action_name(enum domain_action action);
 /* "stdio", "file", "none" or "pty"; "?" for an invalid value. */
 const char *domain_config_serial_name(enum domain_serial serial);
+/* "thp", "small" or "hugepages"; "?" for an invalid value. */
+const char *domain_config_backing_name(enum domain_memory_backing b);
 
 #endif

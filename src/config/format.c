@@ -251,6 +251,7 @@ static bool is_formattable(const struct domain_config *cfg)
 	if (cfg->nr_disks > DOMAIN_DISKS_MAX || cfg->nr_vifs > DOMAIN_VIFS_MAX)
 		return false;
 	if ((unsigned int)cfg->serial > DOMAIN_SERIAL_PTY ||
+	    (unsigned int)cfg->memory_backing > DOMAIN_MEMORY_HUGEPAGES ||
 	    (unsigned int)cfg->on_poweroff > DOMAIN_ACTION_COREDUMP_RESTART ||
 	    (unsigned int)cfg->on_reboot > DOMAIN_ACTION_COREDUMP_RESTART ||
 	    (unsigned int)cfg->on_crash > DOMAIN_ACTION_COREDUMP_RESTART)
@@ -281,6 +282,10 @@ int domain_config_format(const struct domain_config *cfg, char *buf, size_t len)
 	FIELD(&o, "uuid", uuid);
 	out_sizes(&o, cfg);
 	FIELD(&o, "cpu", cfg->cpu);
+	/* The default is left out: older readers do not know the key. */
+	if (cfg->memory_backing != DOMAIN_MEMORY_THP)
+		out_printf(&o, "memory_backing = \"%s\"\n",
+			   domain_config_backing_name(cfg->memory_backing));
 	FIELD(&o, "kernel", cfg->kernel);
 	FIELD(&o, "ramdisk", cfg->ramdisk);
 	FIELD(&o, "cmdline", cfg->cmdline);
@@ -343,7 +348,8 @@ bool domain_config_equal(const struct domain_config *a,
 	if (!SAME_STR(a, b, name) || memcmp(a->uuid, b->uuid, sizeof(a->uuid)))
 		return false;
 	if (a->memory_mib != b->memory_mib || a->maxmem_mib != b->maxmem_mib ||
-	    a->vcpus != b->vcpus || a->maxvcpus != b->maxvcpus)
+	    a->vcpus != b->vcpus || a->maxvcpus != b->maxvcpus ||
+	    a->memory_backing != b->memory_backing)
 		return false;
 	if (!SAME_STR(a, b, cpu) || !SAME_STR(a, b, kernel) ||
 	    !SAME_STR(a, b, ramdisk) || !SAME_STR(a, b, cmdline))

@@ -426,6 +426,22 @@ static int get_action(struct config_build *b, const struct config_stmt *st,
 	return 0;
 }
 
+static const char *const backing_names[] = { "thp", "small", "hugepages" };
+
+static int set_memory_backing(struct config_build *b,
+			      const struct config_stmt *st)
+{
+	const struct config_atom *a = &st->value;
+	int i = -EINVAL;
+
+	if (a->kind == CONFIG_STRING)
+		i = lookup(a->text, backing_names, ARRAY_SIZE(backing_names));
+	if (i < 0)
+		return type_error(b, st, a, "thp, small or hugepages");
+	b->cfg.memory_backing = (enum domain_memory_backing)i;
+	return 0;
+}
+
 static int set_on_poweroff(struct config_build *b, const struct config_stmt *st)
 {
 	return get_action(b, st, &b->cfg.on_poweroff);
@@ -557,6 +573,7 @@ static const struct key_handler keys[CONFIG_NR_KEYS] = {
 	[CONFIG_KEY_ON_CRASH] = { "on_crash", set_on_crash },
 	[CONFIG_KEY_DISK] = { "disk", set_disk },
 	[CONFIG_KEY_VIF] = { "vif", set_vif },
+	[CONFIG_KEY_MEMORY_BACKING] = { "memory_backing", set_memory_backing },
 };
 
 static int find_key(const char *name)
@@ -602,6 +619,13 @@ const char *domain_config_action_name(enum domain_action action)
 	if ((unsigned int)action >= ARRAY_SIZE(action_names))
 		return "?";
 	return action_names[action];
+}
+
+const char *domain_config_backing_name(enum domain_memory_backing b)
+{
+	if ((unsigned int)b >= ARRAY_SIZE(backing_names))
+		return "?";
+	return backing_names[b];
 }
 
 const char *domain_config_serial_name(enum domain_serial serial)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/crc32c.h"
+#include "format/postcopy.h"
 #include "common/ram_layout.h"
 #include "common/why.h"
 
@@ -47,6 +48,8 @@ const char *rec_type_name(uint32_t type)
 		return "CLOCK";
 	case REC_DEVICE:
 		return "DEVICE";
+	case REC_POSTCOPY:
+		return "POSTCOPY";
 	case REC_ROUND:
 		return "ROUND";
 	case REC_SAVE_INFO:
@@ -185,8 +188,9 @@ void rec_hdr_init(struct rec_hdr *h, uint32_t type, uint32_t length,
 
 bool rec_type_known(uint32_t type)
 {
-	return type <= REC_DEVICE || type == REC_ROUND ||
-	       type == REC_SAVE_INFO || type == REC_PADDING;
+	return type <= REC_DEVICE || type == REC_POSTCOPY ||
+	       type == REC_ROUND || type == REC_SAVE_INFO ||
+	       type == REC_PADDING;
 }
 
 int rec_hdr_check(const struct rec_hdr *h, uint32_t version, uint32_t seq,
@@ -497,6 +501,8 @@ int rec_body_check(uint32_t type, const void *body, uint32_t len,
 				   whylen);
 	case REC_DEVICE:
 		return check_device(body, len, why, whylen);
+	case REC_POSTCOPY:
+		return rec_postcopy_check(body, len, lim, why, whylen);
 	case REC_ROUND:
 		return check_exact(body, len, sizeof(struct rec_round),
 				   offsetof(struct rec_round, reserved), why,

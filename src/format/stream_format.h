@@ -105,6 +105,7 @@ enum rec_type {
 	REC_PIT = 0x0c,
 	REC_CLOCK = 0x0d,
 	REC_DEVICE = 0x0e,
+	REC_POSTCOPY = 0x12, /* mandatory: a reader must fetch what it lacks */
 	/* Optional records: skipped by a reader that does not know them. */
 	REC_ROUND = REC_OPTIONAL | 0x0f,
 	REC_SAVE_INFO = REC_OPTIONAL | 0x10,
@@ -273,6 +274,25 @@ struct rec_round {
 	uint64_t duration_ns;
 };
 _Static_assert(sizeof(struct rec_round) == 32, "rec_round");
+
+/*
+ * POSTCOPY: the source switched to post-copy. The regions set in the map
+ * that follows are not current in this stream: the destination fetches
+ * them from the source after the handover (see "Post-copy" in
+ * docs/stream-format.md). A region is 2 MiB of guest RAM in RAM order
+ * (the order of the memory file: RAM below 3 GiB, then above 4 GiB).
+ */
+#define POSTCOPY_REGION_PAGES 512u /* 2 MiB */
+#define POSTCOPY_REGION_SIZE (POSTCOPY_REGION_PAGES * STREAM_PAGE_SIZE)
+struct rec_postcopy {
+	uint32_t region_pages; /* POSTCOPY_REGION_PAGES */
+	uint16_t port; /* the source's TCP port for post-copy connections */
+	uint16_t reserved0; /* 0 */
+	uint64_t nr_regions; /* mem_bytes / POSTCOPY_REGION_SIZE */
+	uint64_t pending; /* regions set in the map */
+	/* then ceil(nr_regions / 64) u64 words: bit r of word r / 64 */
+};
+_Static_assert(sizeof(struct rec_postcopy) == 24, "rec_postcopy");
 
 /* SAVE_INFO (optional): who wrote the stream and when. */
 struct rec_save_info {
@@ -457,5 +477,42 @@ struct handover_msg {
 	uint32_t crc; /* CRC32C of the message with crc 0 */
 };
 _Static_assert(sizeof(struct handover_msg) == 136, "handover_msg");
+
+/* ---- Post-copy (new connections, destination to source) ------------- */
+
+#define POSTCOPY_MAGIC 0x50574447u /* "GDWP" */
+
+enum postcopy_type {
+	POSTCOPY_HELLO = 1, /* dest -> src: first on each connection */
+	POSTCOPY_REQUEST = 2, /* dest -> src (faults): region, at once */
+	POSTCOPY_REGION = 3, /* src -> dest: one region's contents */
+	POSTCOPY_DONE = 4, /* src -> dest (pages): all asked for was sent */
+	POSTCOPY_COMPLETE = 5, /* dest -> src (faults): it has every region */
+	POSTCOPY_BYE = 6, /* src -> dest (faults): the source lets go */
+};
+
+/* HELLO's arg: which of the destination's two connections this is. */
+enum postcopy_role {
+	POSTCOPY_ROLE_PAGES = 1, /* the source streams regions on it */
+	POSTCOPY_ROLE_FAULTS = 2, /* requests, and their answers */
+};
+
+#define POSTCOPY_F_ZERO 0x1u /* REGION: all zero, no data follows */
+
+struct postcopy_msg {
+	uint32_t magic; /* POSTCOPY_MAGIC */
+	uint32_t type; /* enum postcopy_type */
+	uint64_t region; /* REQUEST, REGION: the region; else 0 */
+	/*
+	 * Bytes that follow: HELLO: the stream id (16), and for the pages
+	 * role the map of regions still missing; REGION: the region's 2 MiB,
+	 * or 0 with POSTCOPY_F_ZERO; else 0.
+	 */
+	uint32_t length;
+	uint32_t arg; /* HELLO: enum postcopy_role; REGION: POSTCOPY_F_* */
+	uint32_t data_crc; /* CRC32C of the bytes that follow (0 if none) */
+	uint32_t crc; /* CRC32C of this message with crc 0 */
+};
+_Static_assert(sizeof(struct postcopy_msg) == 32, "postcopy_msg");
 
 #endif

@@ -316,12 +316,19 @@ void page_rx_destroy(struct page_rx *rx)
 	rx->bounce = NULL;
 }
 
-/* A page that became zero: drop it from the memfd (it reads as zero). */
-static void zero_page(struct guest_mem *mem, uint64_t off)
+/*
+ * A page that became zero. Punching a hole would split a 2 MiB page of
+ * the RAM file (vmm/backing.c), so the zeros are written over a page
+ * that holds data; a page in a hole reads as zero already.
+ */
+static int zero_page(struct guest_mem *mem, uint64_t off)
 {
-	if (fallocate(mem->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-		      off, PAGE_SIZE))
-		memset(mem->host + off, 0, PAGE_SIZE);
+	static const uint8_t zeros[PAGE_SIZE];
+	off_t data = lseek(mem->memfd, off, SEEK_DATA);
+
+	if (data >= 0 && (uint64_t)data > off && !mem->hugetlb)
+		return 0;
+	return mem_store(mem, off, zeros, PAGE_SIZE);
 }
 
 /* Write the batch's data pages (in bounce, entry order) into RAM. */
@@ -332,6 +339,7 @@ static int place_pages(struct page_rx *rx, struct guest_mem *mem,
 	uint64_t off, run_off = 0, run_len = 0;
 	uint8_t *src = rx->bounce, *run_src = NULL;
 	uint32_t i;
+	int rc;
 
 	for (i = 0; i <= b->hdr.count; i++) {
 		bool end = i == b->hdr.count;
@@ -340,7 +348,9 @@ static int place_pages(struct page_rx *rx, struct guest_mem *mem,
 			off = (uint64_t)mem_pfn_to_index(mem,
 							 b->pfn[i] & PFN_MASK)
 			      << PAGE_SHIFT;
-			zero_page(mem, off);
+			rc = zero_page(mem, off);
+			if (rc)
+				goto fail;
 			continue;
 		}
 		if (!end)
@@ -348,13 +358,9 @@ static int place_pages(struct page_rx *rx, struct guest_mem *mem,
 			      << PAGE_SHIFT;
 		/* Flush the run unless this page extends it. */
 		if (run_len && (end || off != run_off + run_len)) {
-			if (pwrite(mem->memfd, run_src, run_len, run_off) !=
-			    (ssize_t)run_len) {
-				snprintf(err->why, sizeof(err->why),
-					 "cannot write guest RAM: %s",
-					 strerror(errno));
-				return -EIO;
-			}
+			rc = mem_store(mem, run_off, run_src, run_len);
+			if (rc)
+				goto fail;
 			run_len = 0;
 		}
 		if (end)
@@ -367,6 +373,10 @@ static int place_pages(struct page_rx *rx, struct guest_mem *mem,
 		src += PAGE_SIZE;
 	}
 	return 0;
+fail:
+	snprintf(err->why, sizeof(err->why), "cannot write guest RAM: %s",
+		 strerror(-rc));
+	return -EIO;
 }
 
 int pages_recv(struct page_rx *rx, struct stream *s, struct guest_mem *mem,

@@ -3,7 +3,7 @@
  * into it. Sending skips pages that were never allocated (holes in the
  * RAM memfd, found with SEEK_DATA without touching them) and, in a save
  * or round 0, pages that are all zero; later live rounds send a page that
- * became zero as a ZERO entry. Receiving writes pages into the RAM memfd
+ * became zero as a ZERO entry. Receiving writes pages into the RAM file
  * with pwrite, so a fresh page is neither faulted in nor zeroed first.
  */
 #ifndef GODWIT_MIGRATION_PAGES_H

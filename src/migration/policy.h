@@ -1,7 +1,10 @@
 /*
  * Pre-copy convergence policy: a pure function of the measured state of a
  * live migration. It decides after each round whether to copy another
- * round while the guest runs, or to pause it and send the rest now.
+ * round while the guest runs, slow the guest down first, switch to
+ * post-copy, give up (the source keeps running), or pause it and send
+ * the rest now. The downtime limit is a ceiling, never exceeded by a
+ * decision: the aim is the lowest downtime more rounds buy cheaply.
  * Unit-tested without KVM (tests/unit/migration/test_policy.c).
  */
 #ifndef GODWIT_MIGRATION_POLICY_H
@@ -9,6 +12,14 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+
+/* What to do when pre-copy alone cannot fit the limit (--converge). */
+enum precopy_converge {
+	CONVERGE_THROTTLE, /* slow the vCPUs that dirty; then fail */
+	CONVERGE_POSTCOPY, /* switch to post-copy at once */
+	CONVERGE_AUTO, /* throttle; at the most throttle, post-copy */
+	CONVERGE_NONE, /* neither: fail, the source runs on */
+};
 
 /* What the driver measured; rates are per second of wall time. */
 struct precopy_stats {
@@ -21,20 +32,40 @@ struct precopy_stats {
 	uint64_t sent_pages;
 	uint64_t bandwidth_bps; /* bytes/s achieved in the last round */
 	uint64_t dirty_rate_pps; /* pages/s dirtied during the last round */
+	/*
+	 * The highest rate over a short window of the last round (dirty
+	 * rings count at any time), 0 if unknown. A round's own rate
+	 * understates a guest that dirtied all it ever does early in it.
+	 */
+	uint64_t peak_rate_pps;
 	uint64_t downtime_limit_ns;
 	unsigned int max_rounds;
 	unsigned int stalled_rounds; /* rounds in a row that did not shrink */
+	enum precopy_converge converge;
+	unsigned int throttle_pct; /* the most throttled vCPU's throttle */
+	bool postcopy_now; /* --postcopy: switch after round 0, always */
 };
 
 enum precopy_action {
 	PRECOPY_CONTINUE, /* send another round, guest running */
-	PRECOPY_STOP_FITS, /* the rest fits the downtime limit */
-	PRECOPY_STOP_LIMIT, /* max rounds reached: stop and copy anyway */
-	PRECOPY_STOP_STUCK, /* not converging: more rounds would not help */
+	PRECOPY_STOP_FITS, /* pause and send the rest: within the limit */
+	PRECOPY_THROTTLE, /* slow the dirtying vCPUs more, then a round */
+	PRECOPY_POSTCOPY, /* pause, send the state, the rest on demand */
+	PRECOPY_FAIL, /* it cannot fit: give up, the source runs on */
 };
 
 /* Rounds in a row without progress before giving up on converging. */
 #define PRECOPY_STALL_ROUNDS 3
+/* Another round is worth it if it shrinks the rest to this share. */
+#define PRECOPY_SHRINK_NUM 3
+#define PRECOPY_SHRINK_DEN 4
+/*
+ * The rest "fits" if its estimate takes at most this share of the limit:
+ * the remainder covers what the estimate cannot see (a busy host, the
+ * receiving side's pace, a bandwidth measured on a small round).
+ */
+#define PRECOPY_HEADROOM_NUM 3
+#define PRECOPY_HEADROOM_DEN 4
 /* Fixed part of the downtime: vCPU and device state, handover messages. */
 #define PRECOPY_FIXED_NS 2000000ULL
 /* A rest that crosses the wire in less than this is not worth a round. */
@@ -42,10 +73,41 @@ enum precopy_action {
 
 /* Downtime if the VM paused now: dirty pages at the measured bandwidth. */
 uint64_t precopy_expected_downtime_ns(const struct precopy_stats *st);
+/* Pages dirty after one more round, from the rate and the bandwidth. */
+uint64_t precopy_next_rest(const struct precopy_stats *st);
 enum precopy_action precopy_decide(const struct precopy_stats *st);
 /* Update stalled_rounds after a round (pure helper for the driver). */
 unsigned int precopy_stall_count(const struct precopy_stats *st);
 const char *precopy_action_name(enum precopy_action a);
+/* "throttle", "postcopy", "auto", "none"; and back (-EINVAL). */
+const char *precopy_converge_name(enum precopy_converge c);
+int precopy_converge_parse(const char *s, enum precopy_converge *out);
+
+/*
+ * The throttle: how much of its time each vCPU sleeps so that the guest
+ * dirties at most half the bandwidth (each round then halves the rest).
+ * Only vCPUs that do a fair share of the dirtying are slowed.
+ */
+#define POLICY_THROTTLE_MAX 99 /* percent: vmm/vcpu.h's VCPU_THROTTLE_MAX */
+#define POLICY_THROTTLE_STEP 10 /* percent, at least, per increase */
+#define POLICY_THROTTLE_TARGET_DIV 2 /* dirty rate aimed at: bw / this */
+
+struct throttle_in {
+	/*
+	 * The guest's dirty rate while its vCPUs run, throttle aside: the
+	 * peak over short windows (dirty rings), else the round's rate
+	 * scaled up by the throttle that was on.
+	 */
+	uint64_t run_rate_pps;
+	uint64_t bandwidth_bps;
+	unsigned int pct; /* this vCPU's throttle now */
+	uint64_t vcpu_pages; /* pages this vCPU dirtied in the round */
+	uint64_t total_pages; /* by all vCPUs; 0: not known per vCPU */
+	unsigned int nr_vcpus;
+};
+
+/* This vCPU's new throttle percentage (never lower than pct). */
+unsigned int policy_throttle_pct(const struct throttle_in *t);
 
 /*
  * Deadlines of a migration's paused phase and of settling a handover:

@@ -26,6 +26,7 @@ void rec_stream_start(struct stream *s, const struct stream_header *h)
 	s->rec_chain = h->version >= 2 ? h->header_crc : 0;
 	s->rec_count = 0;
 	s->rec_bytes = h->header_size + rec_padded(h->config_len);
+	memcpy(s->rec_stream_id, h->stream_id, sizeof(s->rec_stream_id));
 }
 
 /* A record went by whole: the next one continues from its CRC. */
@@ -144,6 +145,16 @@ int rec_read_tail(struct stream *s, const struct rec_hdr *h, uint32_t crc,
 		return stream_set_error(s, -EBADMSG);
 	}
 	chain_on(s, h, crc);
+	return 0;
+}
+
+int rec_defer_body(struct stream *s, const struct rec_hdr *h, uint32_t prefix,
+		   struct rec_error *err)
+{
+	if (prefix > h->length ||
+	    stream_seek_ahead(s, rec_padded(h->length) - prefix))
+		return rec_io_error(s, err, "record body");
+	chain_on(s, h, h->crc);
 	return 0;
 }
 

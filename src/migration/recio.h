@@ -62,6 +62,18 @@ uint32_t rec_body_crc_init(const struct stream *s, const struct rec_hdr *h);
 int rec_read_tail(struct stream *s, const struct rec_hdr *h, uint32_t crc,
 		  struct rec_error *err) __must_check;
 /*
+ * A record whose body is read and checked later, by its offset: the
+ * caller has read prefix bytes of it (through the stream, adding them to
+ * the CRC it began with rec_body_crc_init()); the rest and the padding
+ * are passed over (a regular file: stream_seek_ahead) and the chain
+ * moves on with the record's own CRC, taken on trust until the caller
+ * checks the whole body against it. Nothing of the body may be used
+ * before that check. Lazy restore's page batches.
+ */
+int rec_defer_body(struct stream *s, const struct rec_hdr *h, uint32_t prefix,
+		   struct rec_error *err) __must_check;
+
+/*
  * END's body (h read by rec_read_hdr): its structure, and in revision 2
  * that it counts the records and bytes before it and carries their
  * digest. Nothing of the stream may be used before this succeeded.

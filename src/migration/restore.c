@@ -18,7 +18,9 @@
 #include "common/log.h"
 #include "common/why.h"
 #include "migration/handover.h"
+#include "migration/lazy.h"
 #include "migration/pages.h"
+#include "migration/postcopy.h"
 #include "migration/vmstate.h"
 #include "vmm/vm.h"
 
@@ -221,11 +223,40 @@ static int handle_state(struct restore_ctx *c)
 	return rc ? fail(c, rc) : 0;
 }
 
+/*
+ * POSTCOPY: the regions to fetch after the handover. Only in a live
+ * stream, once, after the last page (the source sends none after it).
+ */
+static int handle_postcopy(struct restore_ctx *c)
+{
+	int rc;
+
+	if (!c->live || !c->t->postcopy)
+		return fail_why(
+			c,
+			c->live ? "post-copy is not possible here" :
+				  "POSTCOPY in a stream without the LIVE flag");
+	if (c->t->postcopy->present)
+		return fail_why(c, "a second POSTCOPY record");
+	rc = read_checked_body(c);
+	if (rc)
+		return rc;
+	rc = postcopy_plan_read(c->t->postcopy, c->buf, c->h.length);
+	return rc ? fail(c, rc) : 0;
+}
+
 static int handle_page_data(struct restore_ctx *c)
 {
 	uint64_t n = 0;
 	int rc;
 
+	if (c->t->postcopy && c->t->postcopy->present)
+		return fail_why(c, "PAGE_DATA after POSTCOPY");
+	if (c->t->lazy && c->live)
+		return fail_why(c, "a live stream cannot be restored lazily");
+	if (c->t->lazy)
+		return lazy_index_batch(c->t->lazy, c->s, &c->h, &c->lim,
+					c->t->mem, &c->seen, c->err);
 	rc = pages_recv(&c->prx, c->s, c->t->mem, &c->h, &c->lim,
 			c->live ? NULL : &c->seen, c->err, &n);
 	c->res->pages += n;
@@ -264,6 +295,8 @@ static int process_record(struct restore_ctx *c)
 	case REC_CLOCK:
 	case REC_DEVICE:
 		return handle_state(c);
+	case REC_POSTCOPY:
+		return handle_postcopy(c);
 	case REC_ROUND:
 		return handle_round(c);
 	case REC_SAVE_INFO:
@@ -351,10 +384,13 @@ int restore_check_stream(struct stream *s, const struct stream_header *h,
 {
 	/* The layout of guest RAM, without any RAM. */
 	struct guest_mem mem = { .memfd = -1, .vm_fd = -1 };
+	struct postcopy_plan plan = { .present = false };
 	struct vmstate_rx rx;
-	struct restore_target t = {
-		.mem = &mem, .check_only = true, .devs = devs, .rx = &rx
-	};
+	struct restore_target t = { .mem = &mem,
+				    .check_only = true,
+				    .devs = devs,
+				    .rx = &rx,
+				    .postcopy = &plan };
 	int rc;
 
 	mem.size = h->mem_bytes;
@@ -366,6 +402,7 @@ int restore_check_stream(struct stream *s, const struct stream_header *h,
 	}
 	rc = restore_records(s, h, &t, res, err);
 	vmstate_rx_free(&rx);
+	postcopy_plan_destroy(&plan);
 	return rc;
 }
 
@@ -382,11 +419,16 @@ static void check_clock(const struct vmstate_rx *rx, struct vm *vm)
 }
 
 int restore_vm(struct stream *s, struct vm *vm, struct dev_registry *devs,
-	       const struct stream_header *h, struct restore_result *res,
+	       const struct stream_header *h, struct postcopy_plan *postcopy,
+	       struct lazy_restore *lazy, struct restore_result *res,
 	       struct rec_error *err)
 {
 	struct vmstate_rx rx;
-	struct restore_target t = { .mem = &vm->mem, .devs = devs, .rx = &rx };
+	struct restore_target t = { .mem = &vm->mem,
+				    .devs = devs,
+				    .rx = &rx,
+				    .postcopy = postcopy,
+				    .lazy = lazy };
 	int rc;
 
 	rc = vmstate_rx_init(&rx, vm->nr_vcpus);

@@ -20,6 +20,8 @@
 
 struct vm;
 struct vmstate_rx;
+struct postcopy_plan;
+struct lazy_restore;
 struct guest_mem;
 
 #define RESTORE_NR_TYPES (REC_DEVICE + 1) /* the mandatory record types */
@@ -41,6 +43,10 @@ struct restore_target {
 	bool check_only; /* validate pages without writing them into mem */
 	struct dev_registry *devs; /* the devices DEVICE records are for */
 	struct vmstate_rx *rx; /* collects the machine state */
+	/* A POSTCOPY record goes here; NULL: refused (not a live target). */
+	struct postcopy_plan *postcopy;
+	/* Lazy restore: page batches are indexed here, not loaded. */
+	struct lazy_restore *lazy;
 };
 
 /* Read and check the header; *config_out is NUL-terminated (free()). */
@@ -70,9 +76,14 @@ int restore_records(struct stream *s, const struct stream_header *h,
 int restore_check_stream(struct stream *s, const struct stream_header *h,
 			 struct dev_registry *devs, struct restore_result *res,
 			 struct rec_error *err) __must_check;
-/* Every record up to and including END; state applied at END. */
+/*
+ * Every record up to and including END; state applied at END. A
+ * POSTCOPY record fills postcopy (NULL: refused). With lazy, page
+ * batches are indexed there instead of loaded (a save file only).
+ */
 int restore_vm(struct stream *s, struct vm *vm, struct dev_registry *devs,
-	       const struct stream_header *h, struct restore_result *res,
+	       const struct stream_header *h, struct postcopy_plan *postcopy,
+	       struct lazy_restore *lazy, struct restore_result *res,
 	       struct rec_error *err) __must_check;
 /* "record TYPE at offset N: why" or "header at offset N: why". */
 void restore_describe(const struct rec_error *err, char *buf, size_t len);

@@ -174,3 +174,73 @@ void console_close(struct console *c)
 		close(c->out_fd);
 	c->out_fd = -1;
 }
+
+/* The last non-empty line of text[0..n), cleaned, into buf. */
+static int last_line(const char *text, size_t n, char *buf, size_t len)
+{
+	size_t end = n, start, i, o = 0;
+
+	while (end && (text[end - 1] == '\n' || text[end - 1] == '\r'))
+		end--;
+	start = end;
+	while (start && text[start - 1] != '\n')
+		start--;
+	if (start == end || !len)
+		return -ENOENT;
+	for (i = start; i < end && o + 1 < len; i++)
+		buf[o++] = (unsigned char)text[i] < 0x20 ||
+					   (unsigned char)text[i] == 0x7f ?
+				   '?' :
+				   text[i];
+	buf[o] = 0;
+	return 0;
+}
+
+/* The tail of what fd holds (a pty's queue, read; a file's end). */
+static ssize_t read_tail(int fd, bool file, char *text, size_t size)
+{
+	off_t end;
+	ssize_t r, n = 0;
+
+	if (file) {
+		end = lseek(fd, 0, SEEK_END);
+		if (end < 0)
+			return -1;
+		return pread(fd, text, size,
+			     end > (off_t)size ? end - size : 0);
+	}
+	/* A pty keeps at most a few KiB: keep the last size bytes read. */
+	for (;;) {
+		r = read(fd, text + n, size - n);
+		if (r <= 0)
+			break;
+		n += r;
+		if ((size_t)n == size) {
+			memmove(text, text + size / 2, size - size / 2);
+			n = size - size / 2;
+		}
+	}
+	return n;
+}
+
+int console_last_line(struct console *c, int kind, const char *path, char *buf,
+		      size_t len)
+{
+	char text[4096];
+	bool file = kind == DOMAIN_SERIAL_FILE;
+	ssize_t n;
+	int fd;
+
+	if (kind == DOMAIN_SERIAL_PTY && c->pty_path[0])
+		path = c->pty_path;
+	else if (!file)
+		return -ENOENT;
+	fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read_tail(fd, file, text, sizeof(text));
+	close(fd);
+	if (n <= 0)
+		return -ENOENT;
+	return last_line(text, n, buf, len);
+}

@@ -47,5 +47,13 @@ int console_open_output(struct console *c, int kind,
 int console_start_input(struct console *c, struct evloop *loop,
 			console_receive_fn receive, void *opaque) __must_check;
 void console_close(struct console *c);
+/*
+ * The guest's last line of output that nobody read, for a VM that ended
+ * (its exit reason): what is still queued in a pseudo-terminal no console
+ * was attached to, or the end of a console file. Control bytes become
+ * '?'; cut to len. -ENOENT if there is none (stdio: the user saw it).
+ */
+int console_last_line(struct console *c, int kind, const char *path, char *buf,
+		      size_t len) __must_check;
 
 #endif

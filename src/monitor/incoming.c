@@ -58,15 +58,21 @@ static void test_stall(struct monitor *m, const char *phase)
 		;
 }
 
-/* Tell a live source why we refuse; best effort, then the VM goes. */
+/* Tell a live source why we refuse (once); best effort, then it goes. */
 static void incoming_refuse(struct monitor *m, const char *why)
 {
 	struct incoming *in = &m->incoming;
 
-	if (!in->migration || !in->stream_open)
+	if (!in->migration || !in->stream_open || in->refused)
 		return;
+	in->refused = true;
 	monitor_incoming_abandon(m);
 	handover_refuse(&in->stream, why, INCOMING_DRAIN_MS);
+}
+
+void monitor_incoming_refuse(struct monitor *m, const char *why)
+{
+	incoming_refuse(m, why);
 }
 
 /* What went wrong, in one line: the stream's limits name themselves. */
@@ -97,8 +103,6 @@ static int fail(struct monitor *m, const struct rec_error *err)
 
 	describe(m, err, msg, sizeof(msg));
 	log_err("restore %s: %s", m->incoming_name, msg);
-	/* The exit file's reason: godwitd tells whoever asked for it. */
-	snprintf(m->vm.stop_message, sizeof(m->vm.stop_message), "%s", msg);
 	incoming_refuse(m, msg);
 	return m->incoming.stream.error == -ECANCELED ? -ECANCELED : -EINVAL;
 }
@@ -178,6 +182,7 @@ int monitor_incoming_prepare(struct monitor *m)
 		incoming_refuse(m, diag.error);
 		return rc;
 	}
+	monitor_log_identity(m);
 	for (unsigned int i = 0; i < o->nr_reject_names; i++) {
 		char why[160];
 
@@ -205,12 +210,26 @@ int monitor_incoming_load(struct monitor *m)
 
 	if (restore_check_identity(&m->vm, &in->hdr, err.why, sizeof(err.why)))
 		return fail(m, &err);
-	if (restore_vm(&in->stream, &m->vm, &m->devs, &in->hdr, &res, &err))
+	if (monitor_lazy_prepare(m))
+		return -ENOMEM;
+	if (restore_vm(&in->stream, &m->vm, &m->devs, &in->hdr,
+		       in->migration ? &in->postcopy : NULL,
+		       in->lazy_on ? &in->lazy : NULL, &res, &err))
 		return fail(m, &err);
-	log_info("vm %s: restored %llu pages (%llu MiB of stream) in %llu ms",
-		 m->cfg.name, (unsigned long long)res.pages,
-		 (unsigned long long)(res.bytes >> 20),
-		 (unsigned long long)(res.duration_ns / NSEC_PER_MSEC));
+	if (monitor_lazy_start(m))
+		return -EIO;
+	if (in->lazy_on)
+		log_info(
+			"vm %s: restored its state in %llu ms (%llu MiB of stream, pages on demand)",
+			m->cfg.name,
+			(unsigned long long)(res.duration_ns / NSEC_PER_MSEC),
+			(unsigned long long)(res.bytes >> 20));
+	else
+		log_info(
+			"vm %s: restored %llu pages (%llu MiB of stream) in %llu ms",
+			m->cfg.name, (unsigned long long)res.pages,
+			(unsigned long long)(res.bytes >> 20),
+			(unsigned long long)(res.duration_ns / NSEC_PER_MSEC));
 	return 0;
 }
 
@@ -332,10 +351,15 @@ static void ho_owned(void *opaque)
 			m->opts->outcome_file, strerror(-rc));
 }
 
-/* The source let go of the disks before YOURS: they are ours now. */
+/*
+ * The source let go of the disks before YOURS: they are ours now. In
+ * post-copy the missing regions are ours to fetch from here on.
+ */
 static int ho_claim(void *opaque, char *why, size_t whylen)
 {
-	return monitor_disks_lock(opaque, why, whylen);
+	int rc = monitor_disks_lock(opaque, why, whylen);
+
+	return rc ? rc : monitor_postcopy_claim(opaque, why, whylen);
 }
 
 static int start_vcpus(struct monitor *m)

@@ -18,6 +18,8 @@
 #include "machine/machine.h"
 #include "migration/arrival.h"
 #include "migration/handover.h"
+#include "migration/lazy.h"
+#include "migration/postcopy.h"
 #include "migration/precopy.h"
 #include "migration/save.h"
 #include "migration/transport/stream.h"
@@ -99,6 +101,17 @@ struct incoming {
 	struct stream_header hdr;
 	char *config; /* the header's config text */
 	struct arrival arrival; /* migration: id, outcome, QUERY server */
+	/* post-copy (postcopy.c): the stream's plan, and fetching it */
+	struct postcopy_plan postcopy;
+	struct postcopy_dst pc;
+	bool pc_started;
+	bool recover_pending; /* recover_call waits for the attempt */
+	struct rpc_call recover_call;
+	/* restore --lazy (lazyload.c) */
+	struct lazy_restore lazy;
+	bool lazy_on;
+	int lazy_fd; /* the save file, kept open while it serves */
+	bool refused; /* the source was told why (FAILED) */
 };
 
 /* Outcome of a migration (query-migrate "status"). */
@@ -108,6 +121,8 @@ enum mig_status {
 	MIG_COMPLETED, /* the destination confirmed: VM runs there */
 	MIG_FAILED, /* the VM was resumed here */
 	MIG_UNCONFIRMED, /* handed over, no confirmation: VM left paused */
+	MIG_POSTCOPY, /* handed over; serving its last pages */
+	MIG_POSTCOPY_FAILED, /* stopped before the destination had them */
 };
 
 /* How an unconfirmed handover was settled from outside (migrate-resolve). */
@@ -135,6 +150,8 @@ struct mig_job {
 	int cancel_fd;
 	struct stream stream;
 	struct handover_source ho;
+	struct postcopy_src pc; /* listening when post-copy may happen */
+	bool pc_listening;
 	pthread_mutex_t lock; /* the fields below, between the threads */
 	bool committed; /* YOURS sent: never resume by ourselves */
 	bool cancelled;
@@ -154,6 +171,14 @@ struct mig_job {
 	uint64_t downtime_ns;
 	bool downtime_known; /* CONFIRMED gave the destination's time */
 	char settled_by[160]; /* how an unconfirmed handover ended */
+	/* Written by the thread as it goes (atomics), read by the loop. */
+	struct precopy_live counters;
+	uint64_t setup_ns; /* start until the stream began (QEMU setup) */
+	/*
+	 * Started by a migrate with QEMU's arguments only: after success
+	 * the process stays in postmigrate until quit, as QEMU's does.
+	 */
+	bool stay;
 };
 
 /* What query-migrate reports; updated on the loop thread. */
@@ -167,6 +192,22 @@ struct mig_info {
 	uint64_t downtime_ns;
 	bool downtime_known;
 	uint64_t total_pages;
+	struct precopy_live counters; /* at the end of the last migration */
+	uint64_t setup_ns;
+	uint64_t transferred; /* stream bytes of the last migration */
+};
+
+/*
+ * Migration parameters (migrate-set-parameters): what a migrate command
+ * that does not say otherwise uses. downtime and bandwidth also change
+ * a migration in progress.
+ */
+struct mig_settings {
+	uint64_t downtime_ms; /* QEMU's downtime-limit */
+	uint64_t bandwidth_bps; /* QEMU's max-bandwidth; 0: unlimited */
+	uint64_t max_rounds;
+	uint64_t stall_ms;
+	uint64_t paused_margin_ms; /* 0: the default margin */
 };
 
 struct monitor {
@@ -196,7 +237,12 @@ struct monitor {
 	char incoming_name[PATH_MAX + 32]; /* file, or "migration from PEER" */
 	struct mig_job *mig;
 	struct mig_info mig_info;
+	struct mig_settings mig_set;
+	char last_console[160]; /* the guest's last unread line, at its end */
 };
+
+/* An exit file's line, newline included, is at most this minus one. */
+#define MONITOR_EXIT_LINE_MAX 512
 
 const char *run_state_name(enum run_state s);
 /* The status word query-status reports (a migration's final copy too). */
@@ -223,17 +269,40 @@ int monitor_incoming_accept(struct monitor *m) __must_check;
 int monitor_incoming_handover(struct monitor *m) __must_check;
 /* A migration that failed to arrive: record DISCARDED (idempotent). */
 void monitor_incoming_abandon(struct monitor *m);
+/* Tell the source why it failed here (FAILED), unless it was told. */
+void monitor_incoming_refuse(struct monitor *m, const char *why);
 /* After that: close it, answer QUERY with DISCARDED a while (--linger). */
 void monitor_incoming_linger(struct monitor *m);
 int monitor_incoming_prepare(struct monitor *m) __must_check;
 int monitor_incoming_load(struct monitor *m) __must_check;
 void monitor_incoming_finish(struct monitor *m);
 
+/* postcopy.c: the destination's post-copy */
+/* At the handover's claim: start fetching what the stream lacks. */
+int monitor_postcopy_claim(struct monitor *m, char *why,
+			   size_t whylen) __must_check;
+void monitor_postcopy_stop(struct monitor *m);
+enum rpc_reply_kind monitor_cmd_migrate_recover(struct rpc_request *req,
+						struct json_object *args,
+						struct rpc_reply *reply);
+
+/* lazyload.c: restore --lazy */
+int monitor_lazy_prepare(struct monitor *m) __must_check;
+int monitor_lazy_start(struct monitor *m) __must_check;
+void monitor_lazy_stop(struct monitor *m);
+/* Guest RAM still has holes to fill (lazy restore, post-copy). */
+bool monitor_memory_incomplete(struct monitor *m);
+
 /* migjob.c: the migration thread (arg: its struct mig_job) */
 void *monitor_mig_thread(void *opaque);
-/* What MIGRATION events and query-migrate say (rpc/msg_migrate.h). */
-void monitor_mig_status(const struct mig_info *mi, struct rpc_migration *out);
+
+/* miginfo.c: what migration events and queries say (rpc/msg_migrate.h) */
+/* MIGRATION: status, and godwit's own figures. */
 struct json_object *monitor_mig_event_data(struct mig_info *mi);
+/* MIGRATION_PASS: QEMU's pass, and godwit's per-round figures. */
+struct json_object *monitor_mig_pass_data(const struct precopy_round *r);
+/* query-migrate: QEMU's MigrationInfo, with godwit's own keys too. */
+struct json_object *monitor_mig_query_data(struct monitor *m);
 
 /* migcmd.c */
 enum rpc_reply_kind monitor_cmd_migrate(struct rpc_request *req,
@@ -256,6 +325,23 @@ enum rpc_reply_kind monitor_cmd_query_migrate(struct rpc_request *req,
 enum rpc_reply_kind monitor_cmd_announce_self(struct rpc_request *req,
 					      struct json_object *args,
 					      struct rpc_reply *reply);
+/* migparams.c: QEMU's migration parameters and capabilities */
+void monitor_mig_settings_init(struct mig_settings *ms);
+enum rpc_reply_kind monitor_cmd_migrate_set_parameters(struct rpc_request *req,
+						       struct json_object *args,
+						       struct rpc_reply *reply);
+enum rpc_reply_kind
+monitor_cmd_query_migrate_parameters(struct rpc_request *req,
+				     struct json_object *args,
+				     struct rpc_reply *reply);
+enum rpc_reply_kind
+monitor_cmd_migrate_set_capabilities(struct rpc_request *req,
+				     struct json_object *args,
+				     struct rpc_reply *reply);
+enum rpc_reply_kind
+monitor_cmd_query_migrate_capabilities(struct rpc_request *req,
+				       struct json_object *args,
+				       struct rpc_reply *reply);
 
 /* monitor.c */
 /*
@@ -268,5 +354,7 @@ int monitor_config_text(struct monitor *m, char **text_out,
 			uint32_t *len_out) __must_check;
 void monitor_end(struct monitor *m, int status, const char *fmt, ...)
 	__printf(3, 4);
+/* The VM's name and uuid in every log line's journal fields. */
+void monitor_log_identity(struct monitor *m);
 
 #endif

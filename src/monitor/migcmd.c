@@ -24,6 +24,7 @@ static enum rpc_reply_kind mig_parse(struct mig_job *job,
 				     struct json_object *args,
 				     struct rpc_reply *reply)
 {
+	const struct mig_settings *ms = &job->m->mig_set;
 	struct rpc_migrate_args a;
 	char why[RPC_MSG_WHY_MAX];
 
@@ -32,15 +33,44 @@ static enum rpc_reply_kind mig_parse(struct mig_job *job,
 	snprintf(job->uri, sizeof(job->uri), "%s", a.uri);
 	snprintf(job->host, sizeof(job->host), "%s", a.host);
 	job->port = a.port;
+	/* What the command leaves out, the migration parameters say. */
 	job->params.live = a.live;
-	job->params.bandwidth_bps = (uint64_t)a.bandwidth_mibps << 20;
-	job->params.downtime_limit_ns = (uint64_t)a.downtime_ms * NSEC_PER_MSEC;
-	job->params.max_rounds = a.max_rounds;
-	job->params.paused_margin_ns =
-		(uint64_t)a.paused_margin_ms * NSEC_PER_MSEC;
-	job->stall_ms = a.stall_timeout_ms;
+	job->params.bandwidth_bps = a.has_bandwidth ?
+					    (uint64_t)a.bandwidth_mibps << 20 :
+					    ms->bandwidth_bps;
+	job->params.downtime_limit_ns =
+		(a.has_downtime ? (uint64_t)a.downtime_ms : ms->downtime_ms) *
+		NSEC_PER_MSEC;
+	job->params.max_rounds = a.has_max_rounds ? (uint64_t)a.max_rounds :
+						    ms->max_rounds;
+	job->params.paused_margin_ns = (a.has_paused_margin ?
+						(uint64_t)a.paused_margin_ms :
+						ms->paused_margin_ms) *
+				       NSEC_PER_MSEC;
+	job->stall_ms = a.has_stall_timeout ? (uint64_t)a.stall_timeout_ms :
+					      ms->stall_ms;
+	job->stay = !rpc_migrate_has_own(&a);
+	/*
+	 * converge: throttle unless given; postcopy: switch to post-copy
+	 * after round 0 whatever the rest (godwit migrate --postcopy; QEMU's
+	 * migrate-start-postcopy after one pass).
+	 */
+	job->params.converge = a.has_converge ?
+				       (enum precopy_converge)a.converge :
+				       CONVERGE_THROTTLE;
+	if (a.postcopy) {
+		job->params.converge = CONVERGE_POSTCOPY;
+		job->params.postcopy_now = true;
+	}
 	return RPC_REPLY_LATER;
 }
+
+/* The protocol's converge modes are the policy's (rpc/msg_migrate.h). */
+_Static_assert((int)CONVERGE_THROTTLE == (int)RPC_CONVERGE_THROTTLE &&
+		       (int)CONVERGE_POSTCOPY == (int)RPC_CONVERGE_POSTCOPY &&
+		       (int)CONVERGE_AUTO == (int)RPC_CONVERGE_AUTO &&
+		       (int)CONVERGE_NONE == (int)RPC_CONVERGE_NONE,
+	       "converge");
 
 static unsigned int hook_timeout_ms(void)
 {
@@ -92,6 +122,8 @@ enum rpc_reply_kind monitor_cmd_migrate(struct rpc_request *req,
 	m->mig_info.status = MIG_ACTIVE;
 	snprintf(m->mig_info.uri, sizeof(m->mig_info.uri), "%s", job->uri);
 	m->mig_info.total_pages = mem_nr_pages(&m->vm.mem);
+	job->counters.downtime_limit_ns = job->params.downtime_limit_ns;
+	job->counters.bandwidth_bps = job->params.bandwidth_bps;
 	r = pthread_create(&job->thread, NULL, monitor_mig_thread, job);
 	if (r) {
 		pthread_mutex_destroy(&job->lock);
@@ -285,23 +317,6 @@ enum rpc_reply_kind monitor_cmd_query_migrate(struct rpc_request *req,
 					      struct json_object *args,
 					      struct rpc_reply *reply)
 {
-	struct monitor *m = req->opaque;
-	struct mig_info *mi = &m->mig_info;
-	struct rpc_migration q;
-
-	if (m->mig)
-		mi->total_ns = time_mono_ns() - m->mig->start_ns;
-	monitor_mig_status(mi, &q);
-	if (mi->status != MIG_NONE) {
-		q.has_ram = q.has_round = q.has_expected_downtime = true;
-		q.ram.transferred = mi->last.bytes_total;
-		q.ram.remaining = mi->last.remaining_pages * 4096;
-		q.ram.total = mi->total_pages * 4096;
-		q.ram.dirty_pages_rate = mi->last.dirty_rate_pps;
-		q.ram.mbps = mi->last.bandwidth_bps / 1e6;
-		q.round = mi->last.round;
-		q.expected_downtime_ms = mi->last.expected_downtime_ns / 1e6;
-	}
-	reply->ret = rpc_msg_encode(&rpc_msg_migration, &q);
+	reply->ret = monitor_mig_query_data(req->opaque);
 	return RPC_REPLY_RETURN;
 }

@@ -30,6 +30,7 @@
 #include "migration/handover.h"
 #include "migration/query.h"
 #include "rpc/msg_migrate.h"
+#include "vmm/dirtyring.h"
 
 #define MIG_CONNECT_MS 10000
 #define MIG_QUERY_ATTEMPT_MS 2000 /* connect and answer, per QUERY */
@@ -39,7 +40,9 @@ _Static_assert((int)MIG_NONE == (int)RPC_MIG_NONE &&
 		       (int)MIG_ACTIVE == (int)RPC_MIG_ACTIVE &&
 		       (int)MIG_COMPLETED == (int)RPC_MIG_COMPLETED &&
 		       (int)MIG_FAILED == (int)RPC_MIG_FAILED &&
-		       (int)MIG_UNCONFIRMED == (int)RPC_MIG_UNCONFIRMED,
+		       (int)MIG_UNCONFIRMED == (int)RPC_MIG_UNCONFIRMED &&
+		       (int)MIG_POSTCOPY == (int)RPC_MIG_POSTCOPY_ACTIVE &&
+		       (int)MIG_POSTCOPY_FAILED == (int)RPC_MIG_POSTCOPY_FAILED,
 	       "mig_status");
 
 /* ---- progress: migration thread -> loop thread ---- */
@@ -49,28 +52,12 @@ struct mig_round_note {
 	struct precopy_round r;
 };
 
-/* MIGRATION_PASS's data (rpc/msg_migrate.h). */
-static struct json_object *round_json(const struct precopy_round *r)
-{
-	struct rpc_mig_round e = {
-		.round = r->round,
-		.pages_sent = r->pages_sent,
-		.pages_dirtied = r->pages_dirtied,
-		.mbps = r->bandwidth_bps / 1e6,
-		.dirty_mbps = r->dirty_rate_pps * 4096 / 1e6,
-		.duration_ms = r->duration_ns / 1e6,
-		.expected_downtime_ms = r->expected_downtime_ns / 1e6,
-	};
-
-	return rpc_msg_encode(&rpc_msg_mig_round, &e);
-}
-
 static void mig_round_on_loop(struct evloop *loop, void *opaque)
 {
 	struct mig_round_note *p = opaque;
 
 	p->m->mig_info.last = p->r;
-	monitor_event(p->m, "MIGRATION_PASS", round_json(&p->r));
+	monitor_event(p->m, "MIGRATION_PASS", monitor_mig_pass_data(&p->r));
 	free(p);
 }
 
@@ -178,6 +165,8 @@ static void mig_send_failed(struct mig_job *job, int rc)
 	if (job->res.have_peer_msg && job->res.peer_msg.type == HANDOVER_FAILED)
 		return mig_fail(job, "the destination refused the VM: %s",
 				job->res.peer_msg.text);
+	if (job->res.stop_reason == PRECOPY_FAIL && job->res.why[0])
+		return mig_fail(job, "%s", job->res.why);
 	if (rc == -ECONNABORTED || rc == -EPIPE || rc == -ECONNRESET) {
 		/* The socket may still hold its message: a second to read. */
 		stream_clear_error(s);
@@ -237,7 +226,7 @@ static void mig_recover(struct mig_job *job)
 {
 	char why[256];
 
-	if (mem_dirty_log_stop(&job->m->vm.mem))
+	if (vm_dirty_log_stop(&job->m->vm))
 		log_warn("cannot stop dirty logging");
 	/* Handed over and back: our disk locks first, or it stays paused. */
 	if (job->committed && monitor_disks_lock(job->m, why, sizeof(why))) {
@@ -372,18 +361,85 @@ static void mig_handover(struct mig_job *job)
 	}
 }
 
+/* ---- post-copy: serving the destination after YOURS ---- */
+
+/* If converge allows post-copy: listen where the destination sees us. */
+static int mig_postcopy_listen(struct mig_job *job)
+{
+	char why[200];
+	int rc;
+
+	if (job->params.converge != CONVERGE_POSTCOPY &&
+	    job->params.converge != CONVERGE_AUTO)
+		return 0;
+	rc = postcopy_src_listen(&job->pc, &job->m->vm.mem, job->sock, why,
+				 sizeof(why));
+	if (rc) {
+		mig_fail(job, "%s", why);
+		return rc;
+	}
+	job->pc.stall_ms = job->stall_ms;
+	job->pc.rate_bps = job->params.bandwidth_bps;
+	job->pc.cancel_fd = job->cancel_fd;
+	job->pc_listening = true;
+	job->params.postcopy = &job->pc;
+	return 0;
+}
+
+static void mig_postcopy_on_loop(struct evloop *loop, void *opaque)
+{
+	struct monitor *m = opaque;
+
+	m->mig_info.status = MIG_POSTCOPY;
+	monitor_event(m, "MIGRATION", monitor_mig_event_data(&m->mig_info));
+}
+
+static void mig_postcopy(struct mig_job *job)
+{
+	struct monitor *m = job->m;
+	uint64_t t0 = time_mono_ns();
+	char why[256] = "";
+	int rc;
+
+	job->status = MIG_POSTCOPY;
+	if (evloop_call(m->loop, mig_postcopy_on_loop, m))
+		log_debug("cannot report post-copy");
+	log_info(
+		"vm %s: post-copy to %s: %llu regions (%llu MiB) to serve; the VM is lost if either host dies before they are all there",
+		m->cfg.name, job->uri,
+		(unsigned long long)bitmap_count(&job->pc.pending),
+		(unsigned long long)(bitmap_count(&job->pc.pending) *
+					     POSTCOPY_REGION_SIZE >>
+				     20));
+	rc = postcopy_src_serve(&job->pc, why, sizeof(why));
+	if (rc) {
+		job->status = MIG_POSTCOPY_FAILED;
+		snprintf(job->error, sizeof(job->error), "post-copy: %s", why);
+		return;
+	}
+	job->status = MIG_COMPLETED;
+	log_info(
+		"vm %s: post-copy done in %.1f ms: %llu regions sent, %llu on request",
+		m->cfg.name, (time_mono_ns() - t0) / 1e6,
+		(unsigned long long)job->pc.sent,
+		(unsigned long long)job->pc.requests);
+}
+
 static void mig_done(struct evloop *loop, void *opaque);
 
 void *monitor_mig_thread(void *opaque)
 {
 	struct mig_job *job = opaque;
 	struct monitor *m = job->m;
-	char *config = NULL;
+	char *config = NULL, what[sizeof(job->uri) + 8];
 	uint32_t config_len;
 	int rc;
 
+	snprintf(what, sizeof(what), "migrate %s", job->uri);
+	log_ctx_set(m->cfg.name, job->uuid, what);
 	job->params.step = mig_step;
 	job->params.step_opaque = job;
+	job->params.counters = &job->counters;
 	rc = monitor_config_text(m, &config, &config_len);
 	if (rc)
 		mig_fail(job, "cannot serialize the config: %s", strerror(-rc));
@@ -393,6 +449,11 @@ void *monitor_mig_thread(void *opaque)
 		rc = mig_connect(job);
 	if (!rc)
 		rc = mig_open_stream(job);
+	if (!rc)
+		rc = mig_postcopy_listen(job);
+	/* QEMU's setup-time: until the stream starts. */
+	__atomic_store_n(&job->setup_ns, time_mono_ns() - job->start_ns,
+			 __ATOMIC_RELAXED);
 	if (!rc) {
 		rc = precopy_send(&job->stream, &m->vm, &m->devs, config,
 				  config_len, &job->params, mig_progress, job,
@@ -402,6 +463,11 @@ void *monitor_mig_thread(void *opaque)
 		else
 			mig_handover(job);
 	}
+	/* Handed over in post-copy: the destination still needs pages. */
+	if (job->status == MIG_COMPLETED && job->res.postcopy)
+		mig_postcopy(job);
+	if (job->pc_listening)
+		postcopy_src_destroy(&job->pc);
 	stream_close(&job->stream);
 	free(config);
 	/* A failure before YOURS may leave the disks' sync running. */
@@ -415,26 +481,6 @@ void *monitor_mig_thread(void *opaque)
 }
 
 /* ---- back on the loop thread ---- */
-
-void monitor_mig_status(const struct mig_info *mi, struct rpc_migration *out)
-{
-	rpc_msg_init(&rpc_msg_migration, out);
-	out->status = (int)mi->status;
-	snprintf(out->error, sizeof(out->error), "%s", mi->error);
-	out->has_downtime = mi->status == MIG_COMPLETED && mi->downtime_known;
-	out->downtime_ms = mi->downtime_ns / 1e6;
-	out->total_time_ms = mi->total_ns / 1e6;
-	out->rounds = mi->res.rounds;
-	out->bytes = mi->res.bytes;
-}
-
-struct json_object *monitor_mig_event_data(struct mig_info *mi)
-{
-	struct rpc_migration e;
-
-	monitor_mig_status(mi, &e);
-	return rpc_msg_encode(&rpc_msg_migration, &e);
-}
 
 static void mig_report(struct monitor *m, struct mig_job *job)
 {
@@ -450,6 +496,9 @@ static void mig_report(struct monitor *m, struct mig_job *job)
 		log_info(
 			"vm %s: migrated to %s (unconfirmed at first; %s), downtime unknown",
 			m->cfg.name, job->uri, job->settled_by);
+	} else if (mi->status == MIG_POSTCOPY_FAILED) {
+		log_err("vm %s: migration to %s: %s; the VM is lost (the destination lacks pages only this host had)",
+			m->cfg.name, job->uri, mi->error);
 	} else if (mi->status == MIG_FAILED) {
 		log_err("vm %s: migration to %s failed, VM resumed: %s",
 			m->cfg.name, job->uri, mi->error);
@@ -479,6 +528,7 @@ static void mig_done(struct evloop *loop, void *opaque)
 	struct mig_job *job = opaque;
 	struct monitor *m = job->m;
 	struct mig_info *mi = &m->mig_info;
+	bool stay = job->stay;
 
 	pthread_join(job->thread, NULL);
 	if (job->sock >= 0)
@@ -492,11 +542,18 @@ static void mig_done(struct evloop *loop, void *opaque)
 	mi->total_ns = time_mono_ns() - job->start_ns;
 	mi->downtime_ns = job->downtime_ns;
 	mi->downtime_known = job->downtime_known;
+	mi->counters = job->counters;
+	mi->setup_ns = job->setup_ns;
+	mi->transferred = job->res.bytes;
 	if (job->status == MIG_FAILED) {
 		/* The thread resumed it already (mig_recover). */
 		m->state = m->user_paused ? RUN_PAUSED : RUN_RUNNING;
 	} else if (job->status == MIG_UNCONFIRMED) {
 		m->state = RUN_UNCONFIRMED; /* the process is ending */
+	} else if (job->status == MIG_POSTCOPY_FAILED) {
+		m->state = RUN_POSTMIGRATE; /* never resumed after YOURS */
+		m->end_kind = "migrated";
+		monitor_end(m, 1, "%s; the VM is lost", job->error);
 	} else {
 		m->state = RUN_POSTMIGRATE;
 	}
@@ -507,7 +564,12 @@ static void mig_done(struct evloop *loop, void *opaque)
 	free(job);
 	if (mi->status == MIG_COMPLETED) {
 		m->end_kind = "migrated";
-		monitor_end(m, 0, "migrated to %s", mi->uri);
+		if (stay)
+			log_info(
+				"vm %s: stays in state postmigrate until quit, as QEMU's does after a migration",
+				m->cfg.name);
+		else
+			monitor_end(m, 0, "migrated to %s", mi->uri);
 	}
 	if (m->stop_seen)
 		evloop_stop(loop);

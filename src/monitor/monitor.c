@@ -94,6 +94,12 @@ enum rpc_reply_kind monitor_job_may_start(struct monitor *m, const char *what,
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
 				       "cannot %s a VM in state %s", what,
 				       run_state_name(m->state));
+	/* Holes that are not zero yet: nothing may read RAM as it is. */
+	if (monitor_memory_incomplete(m))
+		return rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"cannot %s the VM yet: its memory is still coming in (lazy restore or post-copy); try again once that finished",
+			what);
 	return RPC_REPLY_LATER;
 }
 
@@ -189,6 +195,10 @@ static int monitor_devices(struct monitor *m)
 	}
 	rc = console_open_output(&m->console, m->cfg.serial,
 				 m->cfg.serial_path);
+	if (!rc && m->console.pty_path[0])
+		log_info(
+			"vm %s: console on %s ('godwit console %s' attaches to it)",
+			m->cfg.name, m->console.pty_path, m->cfg.name);
 	if (!rc)
 		rc = platform_create(&m->devs, &m->vm, m->console.out_fd,
 				     &m->machine.pc);
@@ -203,6 +213,11 @@ static int monitor_create_vm(struct monitor *m)
 	vc.mem_bytes = m->cfg.memory_mib * MIB;
 	snprintf(vc.name, sizeof(vc.name), "%s", m->cfg.name);
 	snprintf(vc.cpu_model, sizeof(vc.cpu_model), "%s", m->cfg.cpu);
+	vc.backing = m->cfg.memory_backing == DOMAIN_MEMORY_HUGEPAGES ?
+			     MEM_BACKING_HUGETLB :
+		     m->cfg.memory_backing == DOMAIN_MEMORY_SMALL ?
+			     MEM_BACKING_SMALL :
+			     MEM_BACKING_THP;
 	return vm_create(&m->vm, &vc);
 }
 
@@ -305,11 +320,22 @@ static int monitor_start(struct monitor *m)
 	return rc;
 }
 
+void monitor_log_identity(struct monitor *m)
+{
+	char uuid[DOMAIN_UUID_STR_LEN + 1];
+
+	domain_config_uuid_format(m->cfg.uuid, uuid);
+	log_ctx_default(m->cfg.name, uuid);
+}
+
 static void monitor_teardown(struct monitor *m)
 {
 	if (m->rpc && rpc_server_flush(m->rpc, 1000))
 		log_debug("control socket: some replies were not delivered");
 	rpc_server_free(m->rpc);
+	/* Post-copy first: a vCPU or device waiting for a page is let go. */
+	monitor_postcopy_stop(m);
+	monitor_lazy_stop(m);
 	/* Device threads stop before the console and guest RAM go. */
 	devreg_quiesce_all(&m->devs);
 	console_close(&m->console);
@@ -348,24 +374,52 @@ static const char *monitor_end_kind(struct monitor *m)
 	}
 }
 
+/* Did the guest end it (power-off, reset, crash, debug-exit)? */
+static bool monitor_guest_ended(const char *kind)
+{
+	return !strcmp(kind, "poweroff") || !strcmp(kind, "reset") ||
+	       !strcmp(kind, "crash") || !strcmp(kind, "exit");
+}
+
+/*
+ * Before the console goes: the guest's last line nobody read, which
+ * often says why a guest ended (a test guest's "BAD" line).
+ */
+static void monitor_note_console(struct monitor *m)
+{
+	if (!monitor_guest_ended(monitor_end_kind(m)) ||
+	    console_last_line(&m->console, m->cfg.serial, m->cfg.serial_path,
+			      m->last_console, sizeof(m->last_console)))
+		m->last_console[0] = 0;
+}
+
 /*
  * The exit file says "STATUS KIND REASON": KIND is poweroff, reset,
  * crash, exit (debug-exit port), host (quit, signal), saved, migrated or
- * error (never started). Written with a rename: readers never see half.
+ * error (never started). REASON is one line: how it ended, with the
+ * guest's last unread console line after a guest's own end; for error,
+ * the first error line this process logged (why it never started),
+ * which godwitd passes on to whoever asked for the VM. At most 511
+ * bytes in all (readers take no more). Written with a rename: readers
+ * never see half.
  */
 static void monitor_write_exit_file(struct monitor *m)
 {
-	char line[256];
+	const char *why = m->vm.stop_message, *kind = monitor_end_kind(m);
+	char line[MONITOR_EXIT_LINE_MAX];
 	int n, rc;
 
 	if (!m->opts->exit_file[0])
 		return;
-	n = snprintf(line, sizeof(line), "%d %s %s\n", m->status,
-		     monitor_end_kind(m),
-		     m->vm.stop_message[0] ? m->vm.stop_message :
-					     "failed to start");
-	rc = file_write_atomic(m->opts->exit_file, line,
-			       MIN((size_t)n, sizeof(line) - 1), 0644);
+	if (!why[0])
+		why = log_first_error()[0] ? log_first_error() :
+					     "failed to start";
+	n = snprintf(line, sizeof(line) - 1, "%d %s %s%s%s", m->status, kind,
+		     why, m->last_console[0] ? "; last console line: " : "",
+		     m->last_console);
+	n = MIN((size_t)n, sizeof(line) - 2);
+	line[n++] = '\n';
+	rc = file_write_atomic(m->opts->exit_file, line, n, 0644);
 	if (rc)
 		log_warn("cannot write %s: %s", m->opts->exit_file,
 			 strerror(-rc));
@@ -390,15 +444,24 @@ int monitor_run(const struct monitor_opts *opts)
 	m->vm.fd = m->vm.stop_eventfd = m->vm.kvm.fd = m->vm.mem.memfd = -1;
 	m->console.in_fd = m->console.out_fd = -1;
 	m->incoming.fd = opts->restore_fd;
+	m->incoming.lazy_fd = -1;
 	arrival_init(&m->incoming.arrival, 0, NULL);
+	monitor_mig_settings_init(&m->mig_set);
+	monitor_log_identity(m);
 	rc = monitor_start(m);
 	if (rc == 0) {
 		rc = evloop_run(m->loop);
 		if (rc)
 			log_err("event loop failed: %s", strerror(-rc));
 	} else if (m->incoming.migration) {
+		/* Failed after the stream (its control socket, its vCPUs):
+		 * the source learns our line, not a closed connection. */
+		monitor_incoming_refuse(m, log_first_error()[0] ?
+						   log_first_error() :
+						   "the VM could not start");
 		monitor_incoming_linger(m);
 	}
+	monitor_note_console(m);
 	monitor_teardown(m);
 	monitor_write_exit_file(m);
 	status = m->status;

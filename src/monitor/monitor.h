@@ -32,6 +32,7 @@ struct monitor_opts {
 	bool paused; /* -p: vCPUs stay paused */
 	/* Restore from a stream instead of booting cfg's kernel. */
 	int restore_fd; /* -1: boot */
+	bool lazy; /* restore --lazy: memory from the file on demand */
 	char restore_name[PATH_MAX]; /* file name for messages */
 	/* Receive a migration: listen on this ADDR[:PORT], or use an
 	 * accepted socket (godwitd's relocation server hands one over). */

@@ -202,6 +202,30 @@ static enum rpc_reply_kind cmd_quit(struct rpc_request *req,
 }
 
 /*
+ * Reset the VM (QEMU's system_reset, xl reboot): it ends as a guest
+ * reset does, so godwitd's on_reboot decides (by default it builds the
+ * domain again, as Xen restarts a rebooted PVH domain). Refused while a
+ * save or migration runs.
+ */
+static enum rpc_reply_kind cmd_system_reset(struct rpc_request *req,
+					    struct json_object *args,
+					    struct rpc_reply *reply)
+{
+	struct monitor *m = req_monitor(req);
+
+	if (m->state != RUN_RUNNING && m->state != RUN_PAUSED)
+		return reply_not_running(m, reply);
+	if (m->save || m->mig)
+		return rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"a save or migration is in progress; reset the VM after it ends");
+	log_info("vm %s: reset requested on the control socket", m->cfg.name);
+	vm_request_stop(&m->vm, VM_STOP_RESET, VM_STATUS_RESET,
+			"reset requested on the control socket (system_reset)");
+	return RPC_REPLY_RETURN;
+}
+
+/*
  * Press the guest's power button (xl shutdown, virsh shutdown): the GED
  * raises its interrupt and the guest's ACPI code decides what to do, so
  * this returns at once and the VM ends later, or never if the guest
@@ -239,6 +263,7 @@ static size_t qmp_table(struct monitor *m)
 		{ "cont", cmd_cont, m },
 		{ "quit", cmd_quit, m },
 		{ "system_powerdown", cmd_system_powerdown, m },
+		{ "system_reset", cmd_system_reset, m },
 		{ "save", monitor_cmd_save, m },
 		{ "query-save", monitor_cmd_query_save, m },
 		{ "save-cancel", monitor_cmd_save_cancel, m },
@@ -246,7 +271,16 @@ static size_t qmp_table(struct monitor *m)
 		{ "migrate_cancel", monitor_cmd_migrate_cancel, m },
 		{ "query-migrate", monitor_cmd_query_migrate, m },
 		{ "migrate-resolve", monitor_cmd_migrate_resolve, m },
+		{ "migrate-recover", monitor_cmd_migrate_recover, m },
 		{ "announce-self", monitor_cmd_announce_self, m },
+		{ "migrate-set-parameters", monitor_cmd_migrate_set_parameters,
+		  m },
+		{ "query-migrate-parameters",
+		  monitor_cmd_query_migrate_parameters, m },
+		{ "migrate-set-capabilities",
+		  monitor_cmd_migrate_set_capabilities, m },
+		{ "query-migrate-capabilities",
+		  monitor_cmd_query_migrate_capabilities, m },
 	};
 
 	_Static_assert(ARRAY_SIZE(cmds) <= ARRAY_SIZE(m->qmp_cmds),

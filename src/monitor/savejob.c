@@ -139,8 +139,12 @@ static void job_done(struct evloop *loop, void *opaque);
 static void *job_thread(void *opaque)
 {
 	struct save_job *job = opaque;
+	char uuid[DOMAIN_UUID_STR_LEN + 1], what[PATH_MAX + 8];
 	int rc;
 
+	domain_config_uuid_format(job->m->cfg.uuid, uuid);
+	snprintf(what, sizeof(what), "save %s", job->path);
+	log_ctx_set(job->m->cfg.name, uuid, what);
 	rc = vm_pause(&job->m->vm);
 	if (rc) {
 		snprintf(job->error, sizeof(job->error),

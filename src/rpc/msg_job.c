@@ -33,6 +33,8 @@ static const struct rpc_field job_fields[] = {
 	RPC_FIELD_OPT_NUM("expected-downtime-ms", S, expected_downtime_ms,
 			  has_expected_downtime),
 	RPC_FIELD_OPT_NUM("downtime-ms", S, downtime_ms, has_downtime),
+	RPC_FIELD_OPT_INT("cpu-throttle-percentage", S, cpu_throttle_pct,
+			  has_cpu_throttle, 0, 100),
 };
 const struct rpc_msg_type rpc_msg_job_info =
 	RPC_MSG_TYPE("job-info", S, job_fields, false, NULL);
@@ -48,7 +50,8 @@ void rpc_job_info_none(struct rpc_job_info *j)
 /* virsh's type for a query's status word. */
 static int job_type(const char *status)
 {
-	if (!strcmp(status, "active"))
+	/* Post-copy: handed over, but the source still serves pages. */
+	if (!strcmp(status, "active") || !strcmp(status, "postcopy-active"))
 		return RPC_JOB_UNBOUNDED;
 	if (!strcmp(status, "completed"))
 		return RPC_JOB_COMPLETED;
@@ -86,7 +89,8 @@ void rpc_job_info_from_migration(struct rpc_job_info *j,
 		j->has_data_total = j->has_memory_total = true;
 		j->data_total = j->memory_total = q->ram.total;
 		j->has_bandwidth = j->has_dirty_rate = true;
-		j->memory_bandwidth_mbps = q->ram.mbps;
+		/* query-migrate counts megabits as QEMU does; MB/s here. */
+		j->memory_bandwidth_mbps = q->ram.mbps / 8;
 		j->dirty_rate_pps = q->ram.dirty_pages_rate;
 	}
 	j->has_iteration = q->has_round;
@@ -95,6 +99,8 @@ void rpc_job_info_from_migration(struct rpc_job_info *j,
 	j->expected_downtime_ms = q->expected_downtime_ms;
 	j->has_downtime = q->has_downtime;
 	j->downtime_ms = q->downtime_ms;
+	j->has_cpu_throttle = true;
+	j->cpu_throttle_pct = q->cpu_throttle_pct;
 }
 
 void rpc_job_info_from_save(struct rpc_job_info *j,

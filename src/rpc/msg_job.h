@@ -48,6 +48,8 @@ struct rpc_job_info {
 	double expected_downtime_ms;
 	bool has_downtime;
 	double downtime_ms;
+	bool has_cpu_throttle; /* a migration's (virsh's "Auto converge") */
+	int64_t cpu_throttle_pct;
 };
 extern const struct rpc_msg_type rpc_msg_job_info;
 

@@ -16,6 +16,49 @@
 
 /* ---- migrate ---- */
 
+static const char *const converge_names[] = { "throttle", "postcopy", "auto",
+					      "none", NULL };
+
+const char *rpc_converge_name(int converge)
+{
+	return rpc_msg_enum_name(converge_names, converge);
+}
+
+int rpc_converge_parse(const char *s, int *out)
+{
+	int i;
+
+	for (i = 0; converge_names[i]; i++) {
+		if (!strcmp(s, converge_names[i])) {
+			*out = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+/* godwit's own members: optional, each with its has_ flag. */
+#define OPT_INT(k, M, H, lo, hi, d)                                       \
+	{                                                                 \
+		.key = (k), .kind = RPC_F_INT, .flags = RPC_F_OPTIONAL,   \
+		.off = offsetof(struct rpc_migrate_args, M), .min = (lo), \
+		.max = (hi), .dflt = (d),                                 \
+		.has_off = offsetof(struct rpc_migrate_args, H)           \
+	}
+#define OPT_BOOL(k, M, H, d)                                              \
+	{                                                                 \
+		.key = (k), .kind = RPC_F_BOOL, .flags = RPC_F_OPTIONAL,  \
+		.off = offsetof(struct rpc_migrate_args, M), .dflt = (d), \
+		.has_off = offsetof(struct rpc_migrate_args, H)           \
+	}
+/* QEMU's members, read and checked, never sent. */
+#define QEMU_BOOL(k, M)                                                \
+	{                                                              \
+		.key = (k), .kind = RPC_F_BOOL,                        \
+		.flags = RPC_F_OPTIONAL | RPC_F_DECODE_ONLY,           \
+		.off = offsetof(struct rpc_migrate_args, M),           \
+		.has_off = offsetof(struct rpc_migrate_args, has_qemu) \
+	}
+
 static const struct rpc_field migrate_fields[] = {
 	RPC_FIELD_STR("domain", struct rpc_migrate_args, domain,
 		      RPC_F_OMIT_EMPTY),
@@ -34,18 +77,40 @@ static const struct rpc_field migrate_fields[] = {
 	  .max = 65535,
 	  .dflt = RPC_MIGRATE_PORT_DEFAULT,
 	  .has_off = offsetof(struct rpc_migrate_args, legacy) },
-	RPC_FIELD_BOOL("live", struct rpc_migrate_args, live, 0, true),
-	RPC_FIELD_INT("bandwidth", struct rpc_migrate_args, bandwidth_mibps, 0,
-		      0, 1 << 30, 0),
-	RPC_FIELD_INT("downtime-ms", struct rpc_migrate_args, downtime_ms, 0, 0,
-		      MS_HOUR, RPC_MIGRATE_DOWNTIME_MS_DEFAULT),
-	RPC_FIELD_INT("max-rounds", struct rpc_migrate_args, max_rounds, 0, 1,
-		      10000, RPC_MIGRATE_ROUNDS_DEFAULT),
-	RPC_FIELD_INT("stall-timeout-ms", struct rpc_migrate_args,
-		      stall_timeout_ms, 0, 100, MS_HOUR, RPC_STALL_MS_DEFAULT),
-	RPC_FIELD_INT("paused-margin-ms", struct rpc_migrate_args,
-		      paused_margin_ms, 0, 0, MS_HOUR, 0),
+	OPT_BOOL("live", live, has_live, true),
+	OPT_INT("bandwidth", bandwidth_mibps, has_bandwidth, 0, 1 << 30, 0),
+	OPT_INT("downtime-ms", downtime_ms, has_downtime, 0, MS_HOUR,
+		RPC_MIGRATE_DOWNTIME_MS_DEFAULT),
+	OPT_INT("max-rounds", max_rounds, has_max_rounds, 1, 10000,
+		RPC_MIGRATE_ROUNDS_DEFAULT),
+	OPT_INT("stall-timeout-ms", stall_timeout_ms, has_stall_timeout, 100,
+		MS_HOUR, RPC_STALL_MS_DEFAULT),
+	OPT_INT("paused-margin-ms", paused_margin_ms, has_paused_margin, 0,
+		MS_HOUR, 0),
+	QEMU_BOOL("blk", blk),
+	QEMU_BOOL("inc", inc),
+	QEMU_BOOL("detach", detach),
+	QEMU_BOOL("resume", resume),
+	{ .key = "converge",
+	  .kind = RPC_F_ENUM,
+	  .flags = RPC_F_OPTIONAL,
+	  .off = offsetof(struct rpc_migrate_args, converge),
+	  .names = converge_names,
+	  .dflt = RPC_CONVERGE_THROTTLE,
+	  .has_off = offsetof(struct rpc_migrate_args, has_converge) },
+	OPT_BOOL("postcopy", postcopy, has_postcopy, false),
 };
+
+#undef OPT_BOOL
+#undef OPT_INT
+#undef QEMU_BOOL
+
+bool rpc_migrate_has_own(const struct rpc_migrate_args *a)
+{
+	return a->has_live || a->has_bandwidth || a->has_downtime ||
+	       a->has_max_rounds || a->has_stall_timeout ||
+	       a->has_paused_margin || a->has_converge || a->postcopy;
+}
 
 /* host and port (godwitd's older form) as a uri to parse. */
 static int migrate_join_legacy(struct rpc_migrate_args *a, char *why,
@@ -78,6 +143,22 @@ static int migrate_check(void *msg, char *why, size_t whylen)
 	uint16_t port;
 	int rc;
 
+	/* --postcopy is post-copy at once: converge may only agree. */
+	if (a->postcopy && a->has_converge &&
+	    a->converge != RPC_CONVERGE_POSTCOPY &&
+	    a->converge != RPC_CONVERGE_AUTO)
+		return why_set(
+			why, whylen, -EINVAL,
+			"migrate: postcopy and converge '%s' contradict each other",
+			rpc_converge_name(a->converge));
+	if (a->blk || a->inc)
+		return why_set(
+			why, whylen, -EINVAL,
+			"migrate: block migration ('blk', 'inc') is not supported by godwit: each host opens the disk images itself (shared storage)");
+	if (a->resume)
+		return why_set(
+			why, whylen, -EINVAL,
+			"migrate: 'resume' (QEMU's post-copy recovery) is not supported: godwit's is migrate-recover");
 	if (a->legacy) {
 		rc = migrate_join_legacy(a, why, whylen);
 		if (rc)
@@ -128,16 +209,38 @@ static const struct rpc_field resolve_fields[] = {
 const struct rpc_msg_type rpc_msg_resolve = RPC_MSG_TYPE(
 	"migrate-resolve", struct rpc_resolve_args, resolve_fields, true, NULL);
 
+/* ---- migrate-recover ---- */
+
+static const struct rpc_field recover_fields[] = {
+	RPC_FIELD_STR("domain", struct rpc_recover_args, domain,
+		      RPC_F_OMIT_EMPTY),
+	RPC_FIELD_STR("uri", struct rpc_recover_args, uri, RPC_F_OMIT_EMPTY),
+};
+const struct rpc_msg_type rpc_msg_recover = RPC_MSG_TYPE(
+	"migrate-recover", struct rpc_recover_args, recover_fields, true, NULL);
+
 /* ---- MIGRATION, query-migrate ---- */
 
 static const char *const mig_status_names[] = {
-	"none", "active", "completed", "failed", "unconfirmed", NULL,
+	"none",
+	"active",
+	"completed",
+	"failed",
+	"unconfirmed",
+	"postcopy-active",
+	"postcopy-failed",
+	"postcopy-paused",
+	"stopped",
+	NULL,
 };
 
 const char *rpc_mig_status_name(int status)
 {
 	return rpc_msg_enum_name(mig_status_names, status);
 }
+
+#define RAM_INT(k, M) \
+	RPC_FIELD_INT(k, struct rpc_mig_ram, M, 0, 0, INT64_MAX, 0)
 
 static const struct rpc_field ram_fields[] = {
 	RPC_FIELD_INT("transferred", struct rpc_mig_ram, transferred, 0, 0,
@@ -148,7 +251,21 @@ static const struct rpc_field ram_fields[] = {
 	RPC_FIELD_INT("dirty-pages-rate", struct rpc_mig_ram, dirty_pages_rate,
 		      0, 0, INT64_MAX, 0),
 	RPC_FIELD_NUM("mbps", struct rpc_mig_ram, mbps, 0),
+	RAM_INT("duplicate", duplicate),
+	RAM_INT("skipped", skipped),
+	RAM_INT("normal", normal),
+	RAM_INT("normal-bytes", normal_bytes),
+	RAM_INT("dirty-sync-count", dirty_sync_count),
+	RAM_INT("postcopy-requests", postcopy_requests),
+	RAM_INT("page-size", page_size),
+	RAM_INT("multifd-bytes", multifd_bytes),
+	RAM_INT("pages-per-second", pages_per_second),
+	RAM_INT("precopy-bytes", precopy_bytes),
+	RAM_INT("downtime-bytes", downtime_bytes),
+	RAM_INT("postcopy-bytes", postcopy_bytes),
+	RAM_INT("dirty-sync-missed-zero-copy", dirty_sync_missed_zero_copy),
 };
+#undef RAM_INT
 static const struct rpc_msg_type ram_type =
 	RPC_MSG_TYPE("ram", struct rpc_mig_ram, ram_fields, false, NULL);
 
@@ -168,6 +285,26 @@ static const struct rpc_field migration_fields[] = {
 			  INT64_MAX),
 	RPC_FIELD_OPT_NUM("expected-downtime-ms", struct rpc_migration,
 			  expected_downtime_ms, has_expected_downtime),
+	RPC_FIELD_BOOL("postcopy", struct rpc_migration, postcopy, 0, false),
+	RPC_FIELD_INT("cpu-throttle-percentage", struct rpc_migration,
+		      cpu_throttle_pct, 0, 0, 100, 0),
+	RPC_FIELD_OPT_INT("postcopy-faults", struct rpc_migration,
+			  postcopy_faults, has_postcopy_faults, 0, INT64_MAX),
+	RPC_FIELD_OPT_INT("postcopy-regions", struct rpc_migration,
+			  postcopy_regions, has_postcopy_regions, 0, INT64_MAX),
+	RPC_FIELD_OPT_NUM("postcopy-ms", struct rpc_migration, postcopy_ms,
+			  has_postcopy_time),
+	RPC_FIELD_OPT_INT("total-time", struct rpc_migration, total_time,
+			  has_total_time, 0, INT64_MAX),
+	RPC_FIELD_OPT_INT("setup-time", struct rpc_migration, setup_time,
+			  has_setup_time, 0, INT64_MAX),
+	RPC_FIELD_OPT_INT("expected-downtime", struct rpc_migration,
+			  qemu_expected_downtime, has_qemu_expected_downtime, 0,
+			  INT64_MAX),
+	RPC_FIELD_OPT_INT("downtime", struct rpc_migration, qemu_downtime,
+			  has_qemu_downtime, 0, INT64_MAX),
+	RPC_FIELD_STR("error-desc", struct rpc_migration, error_desc,
+		      RPC_F_OMIT_EMPTY),
 };
 const struct rpc_msg_type rpc_msg_migration = RPC_MSG_TYPE(
 	"MIGRATION", struct rpc_migration, migration_fields, false, NULL);
@@ -175,6 +312,7 @@ const struct rpc_msg_type rpc_msg_migration = RPC_MSG_TYPE(
 /* ---- MIGRATION_PASS ---- */
 
 static const struct rpc_field round_fields[] = {
+	RPC_FIELD_INT("pass", struct rpc_mig_round, pass, 0, 0, INT64_MAX, 0),
 	RPC_FIELD_INT("round", struct rpc_mig_round, round, 0, 0, INT64_MAX, 0),
 	RPC_FIELD_INT("pages-sent", struct rpc_mig_round, pages_sent, 0, 0,
 		      INT64_MAX, 0),
@@ -185,6 +323,8 @@ static const struct rpc_field round_fields[] = {
 	RPC_FIELD_NUM("duration-ms", struct rpc_mig_round, duration_ms, 0),
 	RPC_FIELD_NUM("expected-downtime-ms", struct rpc_mig_round,
 		      expected_downtime_ms, 0),
+	RPC_FIELD_INT("cpu-throttle-percentage", struct rpc_mig_round,
+		      cpu_throttle_pct, 0, 0, 100, 0),
 };
 const struct rpc_msg_type rpc_msg_mig_round = RPC_MSG_TYPE(
 	"MIGRATION_PASS", struct rpc_mig_round, round_fields, false, NULL);

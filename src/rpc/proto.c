@@ -322,7 +322,8 @@ static struct json_object *version_new(void)
 	rc |= obj_add(num, "major", json_object_new_int(RPC_VERSION_MAJOR));
 	rc |= obj_add(num, "minor", json_object_new_int(RPC_VERSION_MINOR));
 	rc |= obj_add(num, "micro", json_object_new_int(RPC_VERSION_MICRO));
-	rc |= obj_add(ver, "godwit", json_object_get(num));
+	/* QEMU's key, which its tools read; "package" names godwit. */
+	rc |= obj_add(ver, "qemu", json_object_get(num));
 	rc |= obj_add(ver, "package", json_object_new_string(RPC_PACKAGE));
 	if (rc)
 		goto err;

@@ -41,7 +41,7 @@ void rpc_reader_destroy(struct rpc_reader *r)
 
 bool rpc_reader_is_idle(const struct rpc_reader *r)
 {
-	return !r->in_value;
+	return !r->in_value && !r->skipping;
 }
 
 const char *rpc_reader_ahead(const struct rpc_reader *r, size_t *len_out)
@@ -188,6 +188,35 @@ static enum rpc_read_status value_end(struct rpc_reader *r,
 	return RPC_READ_VALUE;
 }
 
+void rpc_reader_resync(struct rpc_reader *r)
+{
+	/* Skip from the broken value's first byte (kept since it started),
+	 * not from where json-c was fed last: the point where reading
+	 * resumes must not depend on how the bytes were split into reads. */
+	if (r->in_value) {
+		r->pos -= r->off - r->vstart;
+		r->off = r->vstart;
+	}
+	json_tokener_reset(r->tok);
+	r->in_value = false;
+	r->value_bytes = 0;
+	r->skipping = true;
+}
+
+/* Drop bytes up to and including a line break; false if none yet. */
+static bool skip_line(struct rpc_reader *r)
+{
+	const char *nl = memchr(r->buf + r->off, '\n', r->len - r->off);
+	size_t n = nl ? (size_t)(nl - (r->buf + r->off)) + 1 : r->len - r->off;
+
+	consume(r, n);
+	/* Held bytes are the trailing ones: gone only if all were dropped. */
+	if (r->off == r->len)
+		r->held = 0;
+	r->skipping = !nl;
+	return nl != NULL;
+}
+
 enum rpc_read_status rpc_reader_next(struct rpc_reader *r,
 				     struct json_object **value_out)
 {
@@ -196,6 +225,10 @@ enum rpc_read_status rpc_reader_next(struct rpc_reader *r,
 	struct json_object *val;
 
 	*value_out = NULL;
+	if (r->skipping && !skip_line(r)) {
+		compact(r);
+		return RPC_READ_MORE;
+	}
 	while (value_begin(r)) {
 		avail = r->len - r->off;
 		room = r->limit - r->value_bytes;

@@ -6,7 +6,9 @@
  * is refused after at most limit bytes were looked at, so a hostile peer
  * cannot make it buffer much more than that. Strict JSON is required; a
  * value whose strings are not valid UTF-8 is refused whole, and the
- * stream goes on.
+ * stream goes on. After a syntax error the caller may resynchronise at
+ * the next line break (rpc_reader_resync), as QEMU's monitor does: QMP
+ * clients send one message per line.
  *
  * The result does not depend on how the stream is split into reads (the
  * fuzz target checks this). Two json-c behaviours need care for that:
@@ -31,7 +33,7 @@ enum rpc_read_status {
 	RPC_READ_MORE, /* no complete value in what was pushed so far */
 	RPC_READ_VALUE, /* one value complete; call again for more */
 	RPC_READ_BAD_UTF8, /* one value complete but not UTF-8; dropped */
-	RPC_READ_SYNTAX, /* not JSON; the stream cannot be resynchronised */
+	RPC_READ_SYNTAX, /* not JSON: rpc_reader_resync, or stop reading */
 	RPC_READ_TOO_BIG, /* value longer than the limit */
 };
 
@@ -45,6 +47,7 @@ struct rpc_reader {
 	size_t vstart; /* buf index where the current value starts */
 	size_t last_start, last_end; /* buf span of the value just returned */
 	bool in_value; /* a value has started (non-whitespace seen) */
+	bool skipping; /* after a syntax error: dropping up to a line break */
 	uint64_t pos; /* stream offset of buf[off] */
 	uint64_t value_start; /* stream offset of the current/last value */
 	char err[64]; /* what was wrong, after RPC_READ_SYNTAX */
@@ -65,8 +68,8 @@ int rpc_reader_push(struct rpc_reader *r, const char *data,
  * Take the next complete value from what was pushed. On RPC_READ_VALUE
  * *value_out holds it (caller owns it; NULL for JSON null); then
  * r->value_start and r->pos are the stream offsets where it started and
- * where parsing stopped. After RPC_READ_SYNTAX or RPC_READ_TOO_BIG the
- * reader must not be used again.
+ * where parsing stopped. After RPC_READ_TOO_BIG the reader must not be
+ * used again; after RPC_READ_SYNTAX only once rpc_reader_resync ran.
  */
 enum rpc_read_status rpc_reader_next(struct rpc_reader *r,
 				     struct json_object **value_out);
@@ -84,5 +87,14 @@ uint64_t rpc_reader_end(const struct rpc_reader *r);
 
 /* True when no value is partly read (only whitespace since the last). */
 bool rpc_reader_is_idle(const struct rpc_reader *r);
+
+/*
+ * After RPC_READ_SYNTAX: forget the broken value and drop it and what
+ * follows up to and including the first line break after its start
+ * (pushed already or not yet);
+ * values after it are read as usual. Until that line break the reader
+ * is not idle, so a peer's request deadline still applies.
+ */
+void rpc_reader_resync(struct rpc_reader *r);
 
 #endif

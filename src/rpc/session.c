@@ -6,9 +6,11 @@
  * Protocol steps: greeting -> qmp_capabilities -> commands and events.
  * Before negotiation every command but qmp_capabilities is refused with
  * CommandNotFound. A message that is JSON but not a valid command gets a
- * GenericError and the connection goes on; after a JSON syntax error or
- * an oversize message the stream cannot be trusted to resynchronise, so
- * the error reply is the last message and the connection is closed.
+ * GenericError and the connection goes on. So does a JSON syntax error,
+ * as in QEMU's monitor: the error is answered and reading resumes after
+ * the next line break. After an oversize message the stream cannot be
+ * trusted, so the error reply is the last message and the connection is
+ * closed.
  */
 #include "rpc/session.h"
 
@@ -428,7 +430,7 @@ static void value_handle(struct rpc_session *s, struct json_object *msg)
 	json_object_put(msg);
 }
 
-static void fatal_input(struct rpc_session *s, enum rpc_read_status st)
+static void bad_input(struct rpc_session *s, enum rpc_read_status st)
 {
 	char desc[RPC_DESC_MAX];
 
@@ -436,7 +438,7 @@ static void fatal_input(struct rpc_session *s, enum rpc_read_status st)
 		snprintf(desc, sizeof(desc), "JSON parse error: %s",
 			 s->reader.err);
 		send_error(s, RPC_ERR_GENERIC, desc, NULL);
-		session_fail(s, -EPROTO);
+		rpc_reader_resync(&s->reader);
 	} else {
 		snprintf(desc, sizeof(desc),
 			 "message exceeds the limit of %llu bytes",
@@ -475,7 +477,7 @@ int rpc_session_feed(struct rpc_session *s, const char *buf, size_t len,
 			send_error(s, RPC_ERR_GENERIC,
 				   "message is not valid UTF-8", NULL);
 		else
-			fatal_input(s, st);
+			bad_input(s, st);
 	}
 	return s->failed;
 }

@@ -63,7 +63,7 @@ int mem_dirty_log_start(struct guest_mem *mem)
 		return -EINVAL;
 	/* The capability must be enabled before the slots get the flag. */
 	mem->manual_protect = false;
-	if (!mem->dirty_logging &&
+	if (!mem->dirty_logging && !mem->ring &&
 	    ioctl(mem->vm_fd, KVM_CHECK_EXTENSION,
 		  KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) > 0 &&
 	    ioctl(mem->vm_fd, KVM_ENABLE_CAP, &cap) == 0)
@@ -144,7 +144,8 @@ int mem_dirty_log_sync(struct guest_mem *mem, struct bitmap *dirty)
 
 	if (!mem->dirty_logging)
 		return -EINVAL;
-	for (i = 0; i < mem->nr_regions; i++) {
+	/* With rings the caller harvested them into vmm_dirty already. */
+	for (i = 0; !mem->ring && i < mem->nr_regions; i++) {
 		rc = dirty_sync_slot(mem, i, dirty);
 		if (rc) {
 			log_err("dirty log of slot %u: %s", i, strerror(-rc));

@@ -38,28 +38,34 @@ void mem_plan(uint64_t size, struct mem_region regions_out[2],
 
 int mem_init(struct guest_mem *mem, uint64_t size)
 {
+	return mem_init_backed(mem, size, MEM_BACKING_THP);
+}
+
+int mem_init_backed(struct guest_mem *mem, uint64_t size,
+		    enum mem_backing backing)
+{
 	int rc;
 
 	memset(mem, 0, sizeof(*mem));
 	mem->memfd = -1;
 	mem->vm_fd = -1;
 	mem->host = MAP_FAILED;
+	mem->backing = backing;
 	if (!size || !IS_ALIGNED(size, 2 * MIB))
 		return -EINVAL;
 	mem->size = size;
 	mem_plan(size, mem->regions, &mem->nr_regions);
 
-	mem->memfd = memfd_create("godwit-ram", MFD_CLOEXEC);
-	if (mem->memfd < 0)
-		goto err_errno;
+	rc = mem_backing_open(mem);
+	if (rc < 0)
+		goto err;
+	mem->memfd = rc;
 	if (ftruncate(mem->memfd, size) < 0)
 		goto err_errno;
-	mem->host = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
-			 mem->memfd, 0);
-	if (mem->host == MAP_FAILED)
-		goto err_errno;
-	/* Guest RAM is big and cold: ask for huge pages, never dump it. */
-	madvise(mem->host, size, MADV_HUGEPAGE);
+	rc = mem_backing_map(mem);
+	if (rc)
+		goto err;
+	/* Guest RAM is big and not ours to dump. */
 	madvise(mem->host, size, MADV_DONTDUMP);
 	rc = bitmap_init(&mem->vmm_dirty, size >> PAGE_SHIFT);
 	if (rc)
@@ -187,6 +193,30 @@ void mem_mark_dirty(struct guest_mem *mem, const void *hva, uint64_t len)
 	for (i = off >> PAGE_SHIFT; i <= (off + len - 1) >> PAGE_SHIFT; i++)
 		__atomic_fetch_or(&mem->vmm_dirty.words[i / 64],
 				  1ULL << (i % 64), __ATOMIC_RELEASE);
+}
+
+int mem_store(struct guest_mem *mem, uint64_t off, const void *buf,
+	      uint64_t len)
+{
+	ssize_t r;
+
+	if (off > mem->size || len > mem->size - off)
+		return -EFAULT;
+	if (mem->hugetlb) {
+		memcpy(mem->host + off, buf, len);
+		return 0;
+	}
+	while (len) {
+		r = pwrite(mem->memfd, buf, len, off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -EIO;
+		buf = (const uint8_t *)buf + r;
+		off += r;
+		len -= r;
+	}
+	return 0;
 }
 
 int mem_write(struct guest_mem *mem, uint64_t gpa, const void *buf,

@@ -54,6 +54,19 @@ int vm_pause(struct vm *vm)
 	return rc;
 }
 
+void vm_pause_request(struct vm *vm)
+{
+	struct vm_pause *p = &vm->pause;
+	unsigned int i;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->requests++ == 0) {
+		for (i = 0; i < vm->nr_vcpus; i++)
+			vcpu_kick(&vm->vcpus[i]);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
 int vm_resume(struct vm *vm)
 {
 	struct vm_pause *p = &vm->pause;

@@ -6,17 +6,25 @@
  * way the next KVM_RUN completes any half-done I/O exit first (KVM's
  * rule before state can be read) and returns -EINTR without running more
  * guest code.
+ *
+ * A throttled vCPU (a migration slowing a guest that dirties memory
+ * faster than it can be sent) sleeps in this loop, before KVM_RUN, in
+ * proportion to the time it ran; a per-thread timer sends the same
+ * signal every slice so that KVM_RUN returns to be throttled. A pause
+ * ends such a sleep at once.
  */
 #include "vmm/vcpu.h"
 
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "vmm/vm.h"
 #include "vmm/x86/cpu.h"
@@ -57,11 +65,18 @@ int vcpu_create(struct vm *vm, unsigned int index, struct vcpu *vcpu)
 			 MAP_SHARED, vcpu->fd, 0);
 	if (vcpu->run == MAP_FAILED)
 		return -errno;
+	rc = dring_vcpu_init(vm, vcpu);
+	if (rc) {
+		log_err("cannot map the dirty ring of vCPU %u: %s", index,
+			strerror(-rc));
+		return rc;
+	}
 	return x86_vcpu_init(vcpu);
 }
 
 void vcpu_destroy(struct vcpu *vcpu)
 {
+	dring_vcpu_destroy(vcpu);
 	if (vcpu->run && vcpu->run != MAP_FAILED)
 		munmap(vcpu->run, vcpu->run_size);
 	vcpu->run = NULL;
@@ -177,6 +192,13 @@ static void vcpu_handle_exit(struct vcpu *vcpu)
 	case KVM_EXIT_SYSTEM_EVENT:
 		vcpu_exit_system_event(vcpu);
 		break;
+	case KVM_EXIT_DIRTY_RING_FULL:
+		/* Our ring is full: empty it ourselves and go on. */
+		dring_harvest(vcpu->vm, vcpu);
+		if (dring_reset(vcpu->vm))
+			vcpu_exit_internal(
+				vcpu, "dirty ring reset failed, errno", errno);
+		break;
 	case KVM_EXIT_INTERNAL_ERROR:
 		vcpu_exit_internal(vcpu, "internal error, suberror",
 				   run->internal.suberror);
@@ -192,6 +214,95 @@ static void vcpu_handle_exit(struct vcpu *vcpu)
 	}
 }
 
+/* ---- throttle ---- */
+
+void vcpu_set_throttle(struct vcpu *vcpu, unsigned int pct)
+{
+	pct = MIN(pct, (unsigned int)VCPU_THROTTLE_MAX);
+	if (__atomic_exchange_n(&vcpu->throttle_pct, pct, __ATOMIC_SEQ_CST) ==
+	    pct)
+		return;
+	/* Out of KVM_RUN once, to arm its slice timer (no immediate_exit). */
+	if (vcpu->thread_started)
+		pthread_kill(vcpu->thread, SIG_VCPU_KICK);
+}
+
+unsigned int vcpu_throttle(const struct vcpu *vcpu)
+{
+	return __atomic_load_n(&vcpu->throttle_pct, __ATOMIC_RELAXED);
+}
+
+/* A timer of this thread's own, sending the kick signal every slice. */
+static void slice_timer_create(struct vcpu *vcpu)
+{
+	struct sigevent sev = { .sigev_notify = SIGEV_THREAD_ID,
+				.sigev_signo = SIG_VCPU_KICK };
+
+	sev._sigev_un._tid =
+		gettid(); /* glibc < 2.41: no sigev_notify_thread_id */
+	vcpu->slice_timer_ok =
+		timer_create(CLOCK_MONOTONIC, &sev, &vcpu->slice_timer) == 0;
+	if (!vcpu->slice_timer_ok)
+		log_warn(
+			"vCPU %u: no throttle timer (%s): a throttled vCPU sleeps only when it leaves the guest",
+			vcpu->index, strerror(errno));
+}
+
+static void slice_timer_arm(struct vcpu *vcpu, bool on)
+{
+	struct itimerspec its = { { 0, 0 }, { 0, 0 } };
+
+	if (!vcpu->slice_timer_ok || vcpu->slice_timer_armed == on)
+		return;
+	if (on)
+		its.it_value.tv_nsec = its.it_interval.tv_nsec =
+			VCPU_THROTTLE_SLICE_NS;
+	if (!timer_settime(vcpu->slice_timer, 0, &its, NULL))
+		vcpu->slice_timer_armed = on;
+}
+
+static bool pause_pending(struct vcpu *vcpu)
+{
+	struct vm_pause *p = &vcpu->vm->pause;
+
+	return __atomic_load_n(&p->requests, __ATOMIC_RELAXED) ||
+	       __atomic_load_n(&p->stopping, __ATOMIC_RELAXED) ||
+	       __atomic_load_n(&p->quit, __ATOMIC_RELAXED);
+}
+
+/* Sleep ns unless a pause comes or the throttle is lifted meanwhile. */
+static void throttle_sleep(struct vcpu *vcpu, uint64_t ns)
+{
+	uint64_t until = time_mono_ns() + ns;
+	struct timespec ts = { until / NSEC_PER_SEC, until % NSEC_PER_SEC };
+
+	while (!pause_pending(vcpu) && vcpu_throttle(vcpu) &&
+	       clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+		       EINTR)
+		;
+}
+
+/* Before KVM_RUN: pay for the time run since the last sleep. */
+static void vcpu_throttle_point(struct vcpu *vcpu)
+{
+	unsigned int pct = vcpu_throttle(vcpu);
+	uint64_t now = time_mono_ns(), ran, sleep;
+
+	slice_timer_arm(vcpu, pct > 0);
+	if (!pct || !vcpu->ran_since_ns) {
+		vcpu->ran_since_ns = now;
+		return;
+	}
+	ran = now - vcpu->ran_since_ns;
+	if (ran < VCPU_THROTTLE_SLICE_NS)
+		return;
+	sleep = MIN(ran, 10 * VCPU_THROTTLE_SLICE_NS) * pct / (100 - pct);
+	throttle_sleep(vcpu, sleep);
+	vcpu->ran_since_ns = time_mono_ns();
+	__atomic_fetch_add(&vcpu->throttled_ns, vcpu->ran_since_ns - now,
+			   __ATOMIC_RELAXED);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
@@ -203,8 +314,10 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, SIG_VCPU_KICK);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	slice_timer_create(vcpu);
 
 	while (!vcpu_park(vcpu)) {
+		vcpu_throttle_point(vcpu);
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -215,6 +328,8 @@ static void *vcpu_thread(void *arg)
 		vcpu_handle_exit(vcpu);
 	}
 
+	if (vcpu->slice_timer_ok)
+		timer_delete(vcpu->slice_timer);
 	pthread_mutex_lock(&vcpu->vm->pause.lock);
 	vcpu->vm->pause.nr_threads--;
 	pthread_cond_broadcast(&vcpu->vm->pause.parked);

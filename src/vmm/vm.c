@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "vmm/dirtyring.h"
 #include "vmm/vcpu.h"
 #include "vmm/x86/cpu.h"
 #include "vmm/x86/cpuid.h"
@@ -85,14 +86,19 @@ int vm_create(struct vm *vm, const struct vm_config *config)
 	rc = x86_vm_init(vm);
 	if (rc)
 		goto err;
-	rc = mem_init(&vm->mem, config->mem_bytes);
+	rc = mem_init_backed(&vm->mem, config->mem_bytes, config->backing);
 	if (rc) {
-		log_err("cannot allocate %llu MiB of guest memory: %s",
+		log_err("cannot allocate %llu MiB of guest memory (memory_backing %s): %s%s",
 			(unsigned long long)(config->mem_bytes >> 20),
-			strerror(-rc));
+			mem_backing_name(config->backing), strerror(-rc),
+			config->backing == MEM_BACKING_HUGETLB ?
+				" (are enough 2 MiB pages reserved in vm.nr_hugepages?)" :
+				"");
 		goto err;
 	}
 	rc = mem_register(&vm->mem, vm->fd);
+	if (!rc)
+		rc = dring_vm_enable(vm); /* before the first vCPU */
 	if (rc)
 		goto err;
 	rc = vm_create_vcpus(vm);

@@ -86,6 +86,7 @@ struct vm_config {
 	uint64_t mem_bytes;
 	unsigned int nr_vcpus;
 	char cpu_model[32];
+	enum mem_backing backing;
 };
 
 struct vm {
@@ -103,6 +104,7 @@ struct vm {
 	bool tsc_offset_ctrl; /* KVM_VCPU_TSC_OFFSET available */
 	uint32_t *save_msrs; /* MSRs saved per vCPU (msr_save_list) */
 	unsigned int nr_save_msrs;
+	unsigned int dring_entries; /* per-vCPU dirty ring; 0: bitmap */
 	struct vm_pause pause;
 	struct vm_virtio_mmio virtio_mmio[VM_MAX_VIRTIO_MMIO];
 	unsigned int nr_virtio_mmio;
@@ -132,6 +134,14 @@ int vm_start(struct vm *vm, bool paused) __must_check;
  */
 int vm_pause(struct vm *vm) __must_check;
 int vm_resume(struct vm *vm) __must_check;
+/*
+ * A pause that does not wait: every vCPU parks at its next chance, one
+ * blocked where no signal reaches it (a guest page fault that waits for
+ * its page, migration/uffd.h) once it gets its page. Devices and guest
+ * time go on (no quiesce, no freeze). Undone by vm_resume(); nests with
+ * vm_pause().
+ */
+void vm_pause_request(struct vm *vm);
 bool vm_is_paused(struct vm *vm);
 /*
  * Install the device hooks before vm_start(), with the devices already

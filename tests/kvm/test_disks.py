@@ -393,10 +393,10 @@ def test_daemon_lists_disks(env, start):
     image(env, "disk.img2")
     d.cli("create", cfg)
     d.wait_dom("web", "running")
-    out, _ = d.cli("list", "-l")
+    out, _ = d.cli("list", "-v")
     row = [l for l in out.splitlines() if l.startswith("web ")][0]
     check(row.endswith("\txvda:rw:%s,xvdb:ro:%s2\t-" % (img, img)),
-          "list -l: %r" % row)
+          "list -v: %r" % row)
     check("\tDisks" in out.splitlines()[0], "header: " + out)
     disks = d.dom("web")["disks"]
     check(disks == [{"vdev": "xvda", "target": img, "access": "rw"},

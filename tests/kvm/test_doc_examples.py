@@ -1,72 +1,61 @@
 #!/usr/bin/python3
-"""kvm suite: the examples of godwit.cfg(5) do what the page says, run
-exactly as written. A roff comment before each example says how:
+"""kvm suite: the examples of the man pages and README.md do what they
+say, run exactly as written. A marker before each example says how
+(lib/docs.py reads them):
 
-  .\\" test: disk-list       quoted disk specs: each one parses
-  .\\" test: disks           spec, then indented its canonical form
-  .\\" test: disk-errors     spec, then indented the error it gets
-  .\\" test: config NAME     a config file: godwit create -n accepts it
-  .\\" test: shell           commands run by sh -e in a scratch directory
-                            holding guests/ and examples/; exit 0, and
-                            each following '.\\" expect: REGEX' matches
-  .\\" test: netns-shell     the same, in a network namespace of its own
-                            with a bridge br0 (10.0.0.1/24, up)
-  .\\" test: none (WHY)      not runnable (output, or needs a daemon)
+  test: disk-list       quoted disk specs: each one parses
+  test: disks           spec, then indented its canonical form
+  test: disk-errors     spec, then indented the error it gets
+  test: config NAME     a config file: godwit create -n accepts it
+  test: create NAME     a config file: a daemon creates it and it runs
+  test: netns-shell     godwit.cfg(5): as shell, in a network namespace of
+                        its own with a bridge br0 (10.0.0.1/24, up)
+  test: shell           godwit.cfg(5): commands run by sh -e in a scratch
+                        directory holding guests/ and examples/; exit 0,
+                        and each following 'expect: REGEX' matches;
+                        godwit(1), godwitd(8): the commands run one by one
+                        in a machine of their own (lib/docshell.py)
+  test: console         the console of a domain, ^] after a few seconds
+  test: none (WHY)      not runnable here, and why
 
-Every example in the disk sections and EXAMPLES carries one. The block
-hotplug script examples/block-lvm, which needs LVM (absent here), runs
-with stand-ins for lvchange and lvs that log their arguments."""
+Every example of godwit.cfg(5), godwit(1), godwitd(8) and README.md
+carries one (README's opening `make demo` / `make check` are what those
+targets run). README's "Your first VM" section is followed command by
+command by test_readme.py. The block hotplug script examples/block-lvm,
+which needs LVM (absent here), runs with stand-ins for lvchange and lvs
+that log their arguments."""
 
 import os
 import re
 import subprocess
 
+from lib.docs import (SRC, commands, md_examples, none_has_reason,
+                      roff_examples)
+from lib.docshell import DocShell
 from lib.gw import check, main
 
-SRC = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-MAN = os.path.join(SRC, "docs", "godwit.cfg.5")
-CHECKED_SECTIONS = ("DISK SPECIFICATION", "IMAGE LOCKS", "HOTPLUG SCRIPTS",
-                    "NETWORK SPECIFICATION", "NETWORK INTERFACES",
-                    "EXAMPLES")
+DOCS = os.path.join(SRC, "docs")
+MAN = os.path.join(DOCS, "godwit.cfg.5")
+PAGES = {name: os.path.join(DOCS, name)
+         for name in ("godwit.cfg.5", "godwit.1", "godwitd.8")}
+README = os.path.join(SRC, "README.md")
+KINDS = ("disk-list", "disks", "disk-errors", "config", "create", "shell",
+         "netns-shell",
+         "console", "none")
 
 
-def unroff(line):
-    for a, b in (("\\-", "-"), ("\\(aq", "'"), ("\\(dq", '"'),
-                 ("\\&", ""), ("\\e", "\\")):
-        line = line.replace(a, b)
-    return line
+def examples(page="godwit.cfg.5"):
+    """Every example of a document: (section, kind, arg, expects, lines,
+    line number)."""
+    if page == "README.md":
+        # The opening block is `make demo` and `make check` themselves.
+        return md_examples(README)[1:]
+    return roff_examples(PAGES[page])
 
 
-def examples():
-    """Every .nf/.fi block: (section, kind, arg, expects, lines, lineno)."""
-    out = []
-    section, marker, expects, block, start = "", None, [], None, 0
-    with open(MAN) as f:
-        for n, raw in enumerate(f, 1):
-            line = raw.rstrip("\n")
-            if line.startswith(".SH "):
-                section = line[4:].strip('"')
-            elif line.startswith('.\\" test: '):
-                marker = line[len('.\\" test: '):]
-                expects = []
-            elif line.startswith('.\\" expect: '):
-                expects.append(line[len('.\\" expect: '):])
-            elif line == ".nf":
-                block, start = [], n
-            elif line == ".fi" and block is not None:
-                kind, _, arg = (marker or "").partition(" ")
-                out.append((section, kind, arg, expects,
-                            [unroff(l) for l in block], start))
-                block, marker, expects = None, None, []
-            elif block is not None:
-                block.append(line)
-    return out
-
-
-def of_kind(kind):
-    found = [e for e in examples() if e[1] == kind]
-    check(found, "no '%s' example in godwit.cfg(5)" % kind)
+def of_kind(kind, page="godwit.cfg.5"):
+    found = [e for e in examples(page) if e[1] == kind]
+    check(found, "no '%s' example in %s" % (kind, page))
     return found
 
 
@@ -90,15 +79,12 @@ def canonical_disks(out):
 
 
 def test_every_example_says_how_it_is_tested(env):
-    for section, kind, arg, _, lines, n in examples():
-        if section not in CHECKED_SECTIONS:
-            continue
-        check(kind in ("disk-list", "disks", "disk-errors", "config",
-                       "shell", "netns-shell", "none"),
-              "godwit.cfg.5:%d: example without a test marker: %s"
-              % (n, lines[:1]))
-        check(kind != "none" or arg.startswith("("),
-              "godwit.cfg.5:%d: 'test: none' without a reason" % n)
+    for page in list(PAGES) + ["README.md"]:
+        for _, kind, arg, _, lines, n in examples(page):
+            check(kind in KINDS, "%s:%d: example without a test marker: %s"
+                  % (page, n, lines[:1]))
+            check(none_has_reason(kind, arg),
+                  "%s:%d: 'test: none' without a (reason)" % (page, n))
 
 
 def test_disk_list_examples_parse(env):
@@ -143,6 +129,58 @@ def test_config_examples_are_accepted(env):
         rc, out, err = dry_run(env, name)
         check(rc == 0 and out.startswith("name = "),
               "godwit.cfg.5:%d: %s: exit %d: %s" % (n, name, rc, err))
+
+
+def test_created_examples_run(env):
+    """A config that the page says runs: a daemon creates it (from the
+    top of a source tree: build/, examples/) and it is running."""
+    sh = DocShell(env, SRC)
+    try:
+        rc, out = sh.run("godwitd --detach")
+        check(rc == 0, out)
+        for _, _, name, _, lines, n in of_kind("create"):
+            with open(os.path.join(sh.dir, name), "w") as f:
+                f.write("\n".join(lines) + "\n")
+            rc, out = sh.run("godwit create " + name)
+            check(rc == 0 and "created" in out,
+                  "godwit.cfg.5:%d: %s: exit %d: %s" % (n, name, rc, out))
+            rc, out = sh.run("godwit list")
+            check(re.search(r"\n\S+ +\d+ +\d+ +\d+ +r-----", out),
+                  "godwit.cfg.5:%d: not running: %s" % (n, out))
+            sh.run("godwit destroy $(godwit list | awk 'NR == 2 {print $1}')")
+    finally:
+        sh.close()
+
+
+def run_in_docshell(env, page, blocks):
+    """Each example in a machine of its own, command by command."""
+    for _, kind, _, expects, lines, n in blocks:
+        sh = DocShell(env, SRC)
+        said = ""
+        try:
+            for cmd in commands(lines):
+                rc, out = sh.run(cmd, console=kind == "console")
+                check(rc == 0, "%s:%d: %s: exit %d: %s"
+                      % (page, n, cmd, rc, out[-2000:]))
+                said += out
+        finally:
+            sh.close()
+        for rx in expects:
+            check(re.search(rx, said, re.M), "%s:%d: no /%s/ in: %s"
+                  % (page, n, rx, said[-2000:]))
+
+
+def test_man_page_shell_examples_run(env):
+    for page in ("godwit.1", "godwitd.8"):
+        run_in_docshell(env, page, of_kind("shell", page))
+
+
+def test_readme_examples_are_run_or_say_why(env):
+    """Outside "Your first VM" (test_readme.py), README's examples are
+    run here too, or say why not."""
+    others = [e for e in examples("README.md")
+              if e[0] != "Your first VM" and e[1] != "none"]
+    run_in_docshell(env, "README.md", others)
 
 
 def loop_devices_of(directory):
@@ -297,6 +335,8 @@ if __name__ == "__main__":
     main([test_every_example_says_how_it_is_tested,
           test_disk_list_examples_parse, test_disk_examples_read_as_shown,
           test_disk_error_examples_fail_as_shown,
-          test_config_examples_are_accepted, test_shell_examples_run,
-          test_netns_shell_examples_run,
+          test_config_examples_are_accepted, test_created_examples_run,
+          test_shell_examples_run, test_netns_shell_examples_run,
+          test_man_page_shell_examples_run,
+          test_readme_examples_are_run_or_say_why,
           test_block_lvm_example, test_block_lvm_migration_steps])

@@ -320,18 +320,20 @@ def test_no_live_stalled_destination(env):
 def test_paused_deadline(env):
     """A link that slows down once the VM is paused (a relay throttling
     after round 0): past the downtime limit plus its margin the source
-    gives up before YOURS and resumes, saying which limit."""
-    src = sweeping(env, "mib=32", memory=128)
+    gives up before YOURS and resumes, saying which limit. The guest
+    dirties 50 MiB/s: what round 0 leaves fits a 300 ms limit at round
+    0's speed, so the policy pauses (it never pauses over the limit)."""
+    src = sweeping(env, "mib=32 rate=50", memory=128)
     dst = receiver(env)
     proxy = Proxy(dst.port, rate=1 << 20, slow_after=None)
     q = src.qmp()
     try:
         q.execute("migrate", uri="127.0.0.1:%d" % proxy.port,
-                  **{"max-rounds": 1})
+                  **{"max-rounds": 1, "downtime-ms": 300})
         t_pause = wait_status(q, "finish-migrate", 60)
         t = wait_status(q, "running", 30)
         check(t - t_pause < 4, "paused for %.1f s" % (t - t_pause))
-        resumed_intact(src, q, "past the downtime limit of 30 ms plus a "
+        resumed_intact(src, q, "past the downtime limit of 300 ms plus a "
                        "1000 ms margin")
         proxy.close()  # it still trickles what it buffered
         check(dst.wait(30) == 1, "destination exit status")

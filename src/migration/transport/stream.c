@@ -342,7 +342,8 @@ static size_t iov_total(const struct iovec *iov, int iovcnt)
 /* Refill the read buffer; -EPIPE at end of stream. */
 static int rbuf_fill(struct stream *s)
 {
-	struct iovec v = { s->rbuf, STREAM_RBUF_SIZE };
+	struct iovec v = { s->rbuf,
+			   s->rbuf_max ? s->rbuf_max : STREAM_RBUF_SIZE };
 	ssize_t r = io_gate(s, time_mono_ns());
 
 	if (!r)
@@ -394,6 +395,27 @@ int stream_read(struct stream *s, void *buf, size_t len)
 	if (!len)
 		return s->error;
 	return stream_readv(s, &v, 1);
+}
+
+int stream_seek_ahead(struct stream *s, uint64_t len)
+{
+	size_t buffered = s->rbuf ? s->rbuf_len - s->rbuf_pos : 0;
+	size_t take = MIN(len, (uint64_t)buffered);
+
+	if (s->error)
+		return s->error;
+	if (s->ops != &fd_ops || s->poll_io)
+		return stream_set_error(s, -ESPIPE);
+	s->rbuf_pos += take;
+	if (len > take && lseek(s->fd, len - take, SEEK_CUR) < 0)
+		return stream_set_error(s, -errno);
+	__atomic_add_fetch(&s->offset, len, __ATOMIC_RELAXED);
+	return 0;
+}
+
+void stream_set_readahead(struct stream *s, size_t bytes)
+{
+	s->rbuf_max = MIN(bytes, (size_t)STREAM_RBUF_SIZE);
 }
 
 int stream_skip(struct stream *s, uint64_t len)

@@ -74,6 +74,7 @@ struct stream {
 	/* read buffer (fd backend) */
 	uint8_t *rbuf;
 	size_t rbuf_pos, rbuf_len;
+	size_t rbuf_max; /* read ahead at most this much; 0: the buffer */
 	/*
 	 * Direct I/O file backend (writing only): small writes collect in
 	 * an aligned staging buffer; page-aligned runs of guest memory at
@@ -104,6 +105,7 @@ struct stream {
 	uint32_t rec_chain;
 	uint64_t rec_count;
 	uint64_t rec_bytes;
+	uint8_t rec_stream_id[16]; /* the header's stream_id (revision 2) */
 	/* write rate limit (0: none), bytes per second */
 	uint64_t rate_limit;
 	uint64_t rate_start_ns;
@@ -131,6 +133,14 @@ void stream_close(struct stream *s);
 
 /* Exactly len bytes; -EPIPE at end of stream. */
 int stream_read(struct stream *s, void *buf, size_t len) __must_check;
+/*
+ * Bytes already read from the fd wait in the buffer: a caller that polls
+ * the fd for more must look here first (poll does not see them).
+ */
+static inline bool stream_has_buffered(const struct stream *s)
+{
+	return s->rbuf_pos < s->rbuf_len;
+}
 int stream_readv(struct stream *s, struct iovec *iov, int iovcnt) __must_check;
 /*
  * Writes need not be checked one by one: the error is sticky. iov may be
@@ -140,6 +150,14 @@ int stream_write(struct stream *s, const void *buf, size_t len);
 int stream_writev(struct stream *s, struct iovec *iov, int iovcnt);
 /* Discard len bytes of input. */
 int stream_skip(struct stream *s, uint64_t len) __must_check;
+/*
+ * Move len bytes ahead without reading them: a regular file only
+ * (-ESPIPE otherwise). For a reader that reads those bytes later, by
+ * offset (lazy restore); records go through recio's rec_defer_body().
+ */
+int stream_seek_ahead(struct stream *s, uint64_t len) __must_check;
+/* Read ahead at most bytes (a reader that skips most of the stream). */
+void stream_set_readahead(struct stream *s, size_t bytes);
 
 /*
  * Has the other side sent something (or closed)? Waits up to timeout_ms

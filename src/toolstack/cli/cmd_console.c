@@ -5,10 +5,12 @@
  * until we detach or the domain ends. When stdin is not a terminal its
  * end does not detach: output is still copied until the domain ends.
  * The one console carries the serial port and the PV (virtio) console
- * both, so xl's -t serial|pv is accepted and attaches to it either way.
+ * both, so xl's -t serial|pv is accepted and attaches to it either way,
+ * and -n takes its number, 0; -e changes the escape character.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,8 +51,8 @@ static void term_restore(struct term *t)
 	t->raw = false;
 }
 
-/* Copy stdin to the pty up to ^]; false once we detach. */
-static bool from_user(int pty, bool *eof)
+/* Copy stdin to the pty up to the escape; false once we detach. */
+static bool from_user(int pty, char escape, bool *eof)
 {
 	char buf[4096], *esc;
 	ssize_t n;
@@ -62,7 +64,7 @@ static bool from_user(int pty, bool *eof)
 		*eof = true;
 		return true;
 	}
-	esc = memchr(buf, CONSOLE_ESCAPE, n);
+	esc = memchr(buf, escape, n);
 	if (write_full(pty, buf, esc ? (size_t)(esc - buf) : (size_t)n))
 		return false;
 	return !esc;
@@ -82,7 +84,7 @@ static bool to_user(int pty)
 	return write_full(STDOUT_FILENO, buf, n) == 0;
 }
 
-static int relay(int pty)
+static int relay(int pty, char escape)
 {
 	struct pollfd p[2] = { { .fd = pty, .events = POLLIN },
 			       { .fd = STDIN_FILENO, .events = POLLIN } };
@@ -97,7 +99,7 @@ static int relay(int pty)
 			return -errno;
 		if (p[0].revents && !to_user(pty))
 			break;
-		if (!eof && p[1].revents && !from_user(pty, &eof)) {
+		if (!eof && p[1].revents && !from_user(pty, escape, &eof)) {
 			detached = true;
 			break;
 		}
@@ -105,8 +107,19 @@ static int relay(int pty)
 	return detached ? 0 : -EPIPE;
 }
 
-int cli_console_pty(const char *label, const char *path)
+/* "^]" for 0x1d, "^A" for 1; a printable character as itself. */
+static void escape_name(char escape, char *out, size_t len)
 {
+	if ((unsigned char)escape < 0x20)
+		snprintf(out, len, "^%c", escape + '@');
+	else
+		snprintf(out, len, "%c", escape);
+}
+
+int cli_console_pty(const char *label, const char *path, char escape)
+{
+	char name[4];
+
 	struct term t = { false };
 	int pty, rc;
 
@@ -116,10 +129,11 @@ int cli_console_pty(const char *label, const char *path)
 			strerror(errno));
 		return CLI_FAIL;
 	}
-	fprintf(stderr, "godwit: connected to %s's console (%s); ^] detaches\n",
-		label, path);
+	escape_name(escape, name, sizeof(name));
+	fprintf(stderr, "godwit: connected to %s's console (%s); %s detaches\n",
+		label, path, name);
 	term_raw(&t);
-	rc = relay(pty);
+	rc = relay(pty, escape);
 	term_restore(&t);
 	close(pty);
 	fprintf(stderr, "\ngodwit: %s\n",
@@ -128,7 +142,7 @@ int cli_console_pty(const char *label, const char *path)
 }
 
 /* The pty of dom, through the daemon or its VM socket. */
-int cli_console(const char *dom)
+int cli_console(const char *dom, char escape)
 {
 	struct godwit_result res = GODWIT_RESULT_INIT;
 	char type[32], pty[256];
@@ -154,29 +168,78 @@ int cli_console(const char *dom)
 			dom);
 		return CLI_FAIL;
 	}
-	return cli_console_pty(dom, pty);
+	return cli_console_pty(dom, pty, escape);
+}
+
+static void console_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: godwit console [-t serial|pv] [-n NUM] [-e ESC] DOMAIN\n"
+		"Attach to DOMAIN's console, which carries its serial port and its\n"
+		"PV (virtio) console; ^] detaches.\n"
+		"  -t serial|pv  as xl: both are on this one console\n"
+		"  -n NUM        the console's number: it has one, 0\n"
+		"  -e ESC        detach with ESC instead: ^X (control-X) or one character\n");
+}
+
+/* xl's escape character: "^]", "^a" (control characters) or one char. */
+static int parse_escape(const char *s, char *out)
+{
+	if (s[0] == '^' && s[1] && !s[2] &&
+	    ((s[1] >= '@' && s[1] <= '_') || (s[1] >= 'a' && s[1] <= 'z'))) {
+		*out = (char)((s[1] & 0x1f));
+		return 0;
+	}
+	if (s[0] && !s[1] && s[0] != '\n') {
+		*out = s[0];
+		return 0;
+	}
+	return -EINVAL;
 }
 
 int cmd_console(int argc, char **argv)
 {
-	int rc;
+	char escape = CONSOLE_ESCAPE;
+	int opt;
 
-	/* xl console -t serial|pv DOMAIN: both are on this console. */
-	if (argc == 4 && !strcmp(argv[1], "-t")) {
-		if (strcmp(argv[2], "serial") && strcmp(argv[2], "pv")) {
-			fprintf(stderr,
-				"godwit: console: -t %s: expected serial or pv\n",
-				argv[2]);
+	optind = 1;
+	while ((opt = getopt(argc, argv, "+t:n:e:h")) != -1) {
+		switch (opt) {
+		case 't':
+			if (strcmp(optarg, "serial") && strcmp(optarg, "pv")) {
+				fprintf(stderr,
+					"godwit: console: -t %s: expected serial or pv\n",
+					optarg);
+				return CLI_USAGE;
+			}
+			break;
+		case 'n':
+			if (strcmp(optarg, "0")) {
+				fprintf(stderr,
+					"godwit: console: -n %s: a domain has one console, number 0\n",
+					optarg);
+				return CLI_FAIL;
+			}
+			break;
+		case 'e':
+			if (parse_escape(optarg, &escape)) {
+				fprintf(stderr,
+					"godwit: console: -e '%s': expected ^X (a control character) or one character\n",
+					optarg);
+				return CLI_USAGE;
+			}
+			break;
+		case 'h':
+			console_usage(stdout);
+			return CLI_OK;
+		default:
+			console_usage(stderr);
 			return CLI_USAGE;
 		}
-		argv[2] = argv[0];
-		argv += 2;
-		argc -= 2;
 	}
-	rc = route_dom_argv(
-		argc, argv,
-		"Attach to DOMAIN's console, which carries its serial port and its\n"
-		"PV (virtio) console; ^] detaches. -t serial|pv, as xl has it, is\n"
-		"accepted: both are on this one console.\n");
-	return rc >= 0 ? rc : cli_console(argv[1]);
+	if (argc - optind != 1) {
+		console_usage(stderr);
+		return CLI_USAGE;
+	}
+	return cli_console(argv[optind], escape);
 }

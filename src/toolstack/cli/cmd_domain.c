@@ -1,7 +1,6 @@
 /*
- * Domain verbs in xl's words: create and list (godwitd only), shutdown
- * and destroy (godwitd, or a VM socket directly). list prints xl's
- * columns exactly: Name, ID, Mem, VCPUs, State (r b p s c d), Time(s).
+ * Domain verbs in xl's words: create (godwitd only), shutdown and
+ * destroy (godwitd, or a VM socket directly). list is cmd_list.c.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,7 +14,9 @@
 
 #include "common/util.h"
 #include "config/domain_config.h"
+#include "monitor/console.h" /* CONSOLE_ESCAPE */
 #include "toolstack/cli/cli.h"
+#include "toolstack/cli/follow.h"
 #include "toolstack/cli/route.h"
 
 /* ---- create ---- */
@@ -23,12 +24,14 @@
 static void create_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: godwit create [-p] [-c] [-q] [-n] CONFIG [key=value ...]\n"
+		"usage: godwit create [-p] [-c] [-q] [-n] [-F] [-f FILE] CONFIG [key=value ...]\n"
 		"Create a domain from an xl.cfg-style file (godwit.cfg(5)) in godwitd.\n"
-		"  -p   leave it paused (godwit unpause starts it)\n"
-		"  -c   attach to its console once it runs (^] detaches)\n"
-		"  -q   quiet\n"
-		"  -n   dry run: check the config and print it, create nothing\n");
+		"  -p        leave it paused (godwit unpause starts it)\n"
+		"  -c        attach to its console once it runs (^] detaches)\n"
+		"  -q        quiet\n"
+		"  -n        dry run: check the config and print it, create nothing\n"
+		"  -F        stay in the foreground until the domain's VM process ends\n"
+		"  -f FILE   the config file (then every argument is a key=value)\n");
 }
 
 /* -n: what the daemon would run, from a local parse. */
@@ -60,13 +63,14 @@ static int create_dry_run(const char *file, char **kv, int nkv)
 }
 
 static void create_report(struct json_object *ret, bool quiet, char *name,
-			  size_t len)
+			  size_t len, int64_t *domid)
 {
 	struct godwit_domain_made m;
 	char err[GODWIT_ERROR_MAX];
 	size_t i;
 
 	name[0] = 0;
+	*domid = -1;
 	if (godwit_decode_made(ret, &m, err, sizeof(err))) {
 		fprintf(stderr, "godwit: create: %s\n", err);
 		return;
@@ -77,6 +81,7 @@ static void create_report(struct json_object *ret, bool quiet, char *name,
 		fprintf(stderr, "godwit: domain %s created (id %lld)\n", m.name,
 			(long long)m.domid);
 	snprintf(name, len, "%s", m.name);
+	*domid = m.domid;
 }
 
 /* The file's len bytes at *text as a string (one more byte, a NUL). */
@@ -91,10 +96,14 @@ static int nul_terminate(void **text, size_t len)
 	return 0;
 }
 
-/* Hand the config text to godwitd; it answers once the domain runs. */
+/*
+ * Hand the config text to godwitd; it answers once the domain runs. With
+ * keep, the connection stays open in *keep (-F follows its events).
+ */
 static int create_by_daemon(const char *file, const char *text, char **kv,
 			    int nkv, bool paused, bool quiet, char *name,
-			    size_t len)
+			    size_t len, int64_t *domid,
+			    struct godwit_conn **keep)
 {
 	struct godwit_result res = GODWIT_RESULT_INIT;
 	char cwd[PATH_MAX] = "", err[GODWIT_ERROR_MAX] = "";
@@ -112,38 +121,100 @@ static int create_by_daemon(const char *file, const char *text, char **kv,
 			   cwd, -1, godwit_result_fn, &res, err, sizeof(err));
 	if (!rc)
 		rc = godwit_result_wait(c, &res);
-	godwit_conn_close(c);
+	if (keep && !rc)
+		*keep = c;
+	else
+		godwit_conn_close(c);
 	if (rc)
 		fprintf(stderr, "godwit: create: %s\n",
 			err[0] ? err : res.error);
 	else
-		create_report(res.ret, quiet, name, len);
+		create_report(res.ret, quiet, name, len, domid);
 	godwit_result_release(&res);
 	return rc ? CLI_FAIL : CLI_OK;
 }
 
-int cmd_create(int argc, char **argv)
+/*
+ * -F: until the domain's VM process ends (godwitd's VMM_ENDED for its
+ * id), as xl create -F stays until the domain dies.
+ */
+static int create_follow(struct godwit_conn *c, const char *name, int64_t domid)
 {
-	bool paused = false, console = false, quiet = false, dry = false;
-	char name[DOMAIN_NAME_MAX + 1];
-	size_t len = 0;
-	void *text = NULL;
-	int opt, rc;
+	struct godwit_event *ev;
+	int rc;
 
+	for (;;) {
+		rc = follow_next_event_until(c, 0, &ev);
+		if (rc) {
+			fprintf(stderr, "godwit: create -F %s: godwitd: %s\n",
+				name, strerror(-rc));
+			return CLI_FAIL;
+		}
+		if (ev->kind == GODWIT_EVENT_VMM_ENDED && ev->domid == domid)
+			break;
+		godwit_event_free(ev);
+	}
+	fprintf(stderr, "godwit: domain %s ended: %s%s%s\n", name,
+		ev->as.ended.end, ev->as.ended.reason[0] ? ": " : "",
+		ev->as.ended.reason);
+	godwit_event_free(ev);
+	return CLI_OK;
+}
+
+/* The config file's text, NUL-terminated, or CLI_FAIL after a line. */
+static int create_read(const char *file, void **text)
+{
+	size_t len = 0;
+	int rc;
+
+	*text = NULL;
+	rc = file_read_all(file, CONFIG_FILE_MAX, text, &len);
+	if (!rc && memchr(*text, 0, len))
+		rc = -EINVAL;
+	if (!rc)
+		rc = nul_terminate(text, len);
+	if (!rc)
+		return 0;
+	fprintf(stderr, "godwit: create: %s: %s\n", file,
+		rc == -EFBIG  ? "larger than 1 MiB" :
+		rc == -EINVAL ? "holds a NUL byte" :
+				strerror(-rc));
+	free(*text);
+	*text = NULL;
+	return CLI_FAIL;
+}
+
+struct create_opts {
+	bool paused, console, quiet, dry, foreground;
+	const char *file; /* -f */
+};
+
+/* Options into o; -1 to go on, else the exit status. */
+static int create_parse(int argc, char **argv, struct create_opts *o)
+{
+	int opt;
+
+	*o = (struct create_opts){ .paused = false };
 	optind = 1;
-	while ((opt = getopt(argc, argv, "+pcqnh")) != -1) {
+	while ((opt = getopt(argc, argv, "+pcqnhFf:")) != -1) {
 		switch (opt) {
 		case 'p':
-			paused = true;
+			o->paused = true;
 			break;
 		case 'c':
-			console = true;
+			o->console = true;
 			break;
 		case 'q':
-			quiet = true;
+			o->quiet = true;
 			break;
 		case 'n':
-			dry = true;
+			o->dry = true;
+			break;
+		case 'F':
+			o->foreground = true;
+			break;
+		case 'f':
+			o->file = optarg;
 			break;
 		case 'h':
 			create_usage(stdout);
@@ -153,228 +224,58 @@ int cmd_create(int argc, char **argv)
 			return CLI_USAGE;
 		}
 	}
-	if (optind >= argc) {
+	if (!o->file && optind < argc)
+		o->file = argv[optind++];
+	if (!o->file) {
 		create_usage(stderr);
 		return CLI_USAGE;
 	}
-	if (dry)
-		return create_dry_run(argv[optind], argv + optind + 1,
-				      argc - optind - 1);
-	rc = file_read_all(argv[optind], CONFIG_FILE_MAX, &text, &len);
-	if (!rc && memchr(text, 0, len))
-		rc = -EINVAL;
-	if (!rc)
-		rc = nul_terminate(&text, len);
-	if (rc) {
-		fprintf(stderr, "godwit: create: %s: %s\n", argv[optind],
-			rc == -EFBIG  ? "larger than 1 MiB" :
-			rc == -EINVAL ? "holds a NUL byte" :
-					strerror(-rc));
-		free(text);
+	return -1;
+}
+
+int cmd_create(int argc, char **argv)
+{
+	char name[DOMAIN_NAME_MAX + 1];
+	struct godwit_conn *c = NULL;
+	struct create_opts o;
+	int64_t domid = -1;
+	void *text = NULL;
+	int rc;
+
+	rc = create_parse(argc, argv, &o);
+	if (rc >= 0)
+		return rc;
+	if (o.dry)
+		return create_dry_run(o.file, argv + optind, argc - optind);
+	if (create_read(o.file, &text))
 		return CLI_FAIL;
-	}
-	if (!quiet)
-		fprintf(stderr, "Parsing config from %s\n", argv[optind]);
-	rc = create_by_daemon(argv[optind], text, argv + optind + 1,
-			      argc - optind - 1, paused, quiet, name,
-			      sizeof(name));
+	if (!o.quiet)
+		fprintf(stderr, "Parsing config from %s\n", o.file);
+	rc = create_by_daemon(o.file, text, argv + optind, argc - optind,
+			      o.paused, o.quiet, name, sizeof(name), &domid,
+			      o.foreground ? &c : NULL);
 	free(text);
-	if (rc || !name[0])
-		return rc ? rc : CLI_FAIL;
-	return console ? cli_console(name) : CLI_OK;
-}
-
-/* ---- list ---- */
-
-/*
- * xl's six state flags: running, blocked, paused, shutdown, crashed,
- * dying. An unconfirmed domain (handed over to another host without
- * confirmation) is paused here; its row then ends with the reason, as
- * xl has no flag for it.
- */
-static const char *state_flags(const char *state)
-{
-	static const struct {
-		const char *state, *flags;
-	} map[] = {
-		{ "running", "r-----" },  { "paused", "--p---" },
-		{ "shutdown", "---s--" }, { "crashed", "---sc-" },
-		{ "dying", "-----d" },	  { "unconfirmed", "--p---" },
-	};
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(map); i++)
-		if (!strcmp(state, map[i].state))
-			return map[i].flags;
-	return "------";
-}
-
-static bool listed(const struct godwit_domain_info *d, char **want, int nwant)
-{
-	char id[24];
-	int i;
-
-	if (!nwant)
-		return true;
-	snprintf(id, sizeof(id), "%lld", (long long)d->domid);
-	for (i = 0; i < nwant; i++)
-		if (!strcmp(want[i], d->name) || !strcmp(want[i], id) ||
-		    !strcasecmp(want[i], d->uuid))
-			return true;
-	return false;
-}
-
-/* "xvda:rw:/srv/a.img,xvdb:ro:/dev/sdb", or "-" without disks. */
-static void list_disks(const struct godwit_domain_info *d)
-{
-	size_t i;
-
-	for (i = 0; i < d->nr_disks && i < ARRAY_SIZE(d->disks); i++)
-		printf("%s%s:%s:%s", i ? "," : "", d->disks[i].vdev,
-		       d->disks[i].access, d->disks[i].target);
-	if (!d->nr_disks)
-		printf("-");
-}
-
-/* "00:16:3e:56:af:69@br0,00:16:3e:01:02:03", or "-" without vifs. */
-static void list_vifs(const struct godwit_domain_info *d)
-{
-	size_t i;
-
-	for (i = 0; i < d->nr_vifs && i < ARRAY_SIZE(d->vifs); i++)
-		printf("%s%s%s%s", i ? "," : "", d->vifs[i].mac,
-		       d->vifs[i].bridge[0] ? "@" : "", d->vifs[i].bridge);
-	if (!d->nr_vifs)
-		printf("-");
-}
-
-/*
- * A managed save (godwit managedsave): no id, no flag of xl's; the row
- * says "saved" where virsh list --all would, and why its last restore
- * failed if it did.
- */
-static void list_saved(const struct godwit_domain_info *d, bool lng)
-{
-	printf("%-40s %5s %5lld %5s     ------  %8s", d->name, "-",
-	       (long long)d->memory_mib, "-", "-");
-	if (lng)
-		printf("\t%s\tsaved%s%s\t-\t-", d->uuid[0] ? d->uuid : "-",
-		       d->reason[0] ? ": " : "", d->reason);
-	else
-		printf("  saved%s%s", d->reason[0] ? ": " : "", d->reason);
-	printf("\n");
-}
-
-static void list_print(const struct godwit_domain_info *list, size_t n,
-		       bool lng, char **want, int nwant)
-{
-	const struct godwit_domain_info *d;
-	bool unconfirmed;
-	size_t i;
-
-	printf("Name                                        ID   Mem VCPUs\tState\tTime(s)%s\n",
-	       lng ? "\tUUID                                \tReason\tDisks\tVifs" :
-		     "");
-	for (i = 0; i < n; i++) {
-		d = &list[i];
-		if (!listed(d, want, nwant))
-			continue;
-		if (!strcmp(d->state, "saved")) {
-			list_saved(d, lng);
-			continue;
-		}
-		printf("%-40s %5lld %5lld %5lld     %s  %8.1f", d->name,
-		       (long long)d->domid, (long long)d->memory_mib,
-		       (long long)d->vcpus, state_flags(d->state),
-		       d->cpu_time_ns / 1e9);
-		unconfirmed = !strcmp(d->state, "unconfirmed");
-		if (lng) {
-			printf("\t%s\t%s%s\t", d->uuid,
-			       unconfirmed ? "unconfirmed: " : "", d->reason);
-			list_disks(d);
-			printf("\t");
-			list_vifs(d);
-		} else if (unconfirmed) {
-			printf("  unconfirmed: %s", d->reason);
-		}
-		printf("\n");
-	}
-}
-
-static void list_usage(FILE *f)
-{
-	fprintf(f,
-		"usage: godwit list [-l] [--json] [DOMAIN ...]\n"
-		"List godwitd's domains as xl does.\n"
-		"  -l, --long   add each domain's UUID, how it last ended, its disks and vifs\n"
-		"  --json       print the daemon's JSON\n");
-}
-
-int cmd_list(int argc, char **argv)
-{
-	static const struct option lo[] = {
-		{ "long", no_argument, NULL, 'l' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct godwit_result res = GODWIT_RESULT_INIT;
-	struct godwit_domain_info *list = NULL;
-	bool lng = false, json = false;
-	char err[GODWIT_ERROR_MAX];
-	struct route r;
-	size_t n = 0;
-	int opt, rc;
-
-	optind = 0;
-	while ((opt = getopt_long(argc, argv, "lh", lo, NULL)) != -1) {
-		if (opt == 'l')
-			lng = true;
-		else if (opt == 'j')
-			json = true;
-		else if (opt == 'h')
-			return list_usage(stdout), CLI_OK;
-		else
-			return list_usage(stderr), CLI_USAGE;
-	}
-	if (godwit_open_daemon(&r.c, err, sizeof(err))) {
-		fprintf(stderr, "godwit: list: %s\n", err);
-		return CLI_FAIL;
-	}
-	r.dom = "";
-	r.err[0] = 0;
-	rc = godwit_list(r.c, ROUTE_TIMEOUT_MS, godwit_result_fn, &res);
-	if (!rc)
-		rc = godwit_result_wait(r.c, &res);
-	route_close(&r);
-	if (!rc && !json)
-		rc = godwit_decode_list(res.ret, &list, &n, res.error,
-					sizeof(res.error));
-	if (rc) {
-		fprintf(stderr, "godwit: list: %s\n",
-			res.error[0] ? res.error : strerror(-rc));
-		godwit_result_release(&res);
-		return CLI_FAIL;
-	}
-	if (json)
-		printf("%s\n", json_object_to_json_string_ext(
-				       res.ret,
-				       JSON_C_TO_STRING_PRETTY |
-					       JSON_C_TO_STRING_NOSLASHESCAPE));
-	else
-		list_print(list, n, lng, argv + optind, argc - optind);
-	godwit_domain_list_free(list);
-	godwit_result_release(&res);
-	return CLI_OK;
+	if (!rc && !name[0])
+		rc = CLI_FAIL;
+	if (!rc && o.console)
+		rc = cli_console(name, CONSOLE_ESCAPE);
+	if (!rc && o.foreground)
+		rc = create_follow(c, name, domid);
+	godwit_conn_close(c);
+	return rc;
 }
 
 /* ---- shutdown, destroy ---- */
 
 static void shutdown_usage(FILE *f)
 {
-	fprintf(f, "usage: godwit shutdown [-w] DOMAIN\n"
-		   "Press DOMAIN's power button (ACPI); the guest decides.\n"
-		   "  -w   wait until the domain has shut down\n");
+	fprintf(f,
+		"usage: godwit shutdown [-w] [-F] -a | DOMAIN\n"
+		"Press DOMAIN's power button (ACPI); the guest decides.\n"
+		"  -w, --wait  wait until the domain has shut down\n"
+		"  -a          every domain godwitd runs (with -w: wait for all)\n"
+		"  -F          accepted (xl's fallback to the ACPI power button:\n"
+		"              godwit always presses it)\n");
 }
 
 /* On a VM socket, -w waits for the VM process to close it. */
@@ -386,28 +287,16 @@ static void wait_vm_gone(struct godwit_conn *c)
 		godwit_event_free(ev);
 }
 
-int cmd_shutdown(int argc, char **argv)
+static int shutdown_one(const char *dom, bool wait)
 {
 	struct godwit_result res = GODWIT_RESULT_INIT;
-	bool wait = false;
 	struct route r;
-	int opt, rc;
+	int rc;
 
-	optind = 1;
-	while ((opt = getopt(argc, argv, "+wh")) != -1) {
-		if (opt == 'w')
-			wait = true;
-		else if (opt == 'h')
-			return shutdown_usage(stdout), CLI_OK;
-		else
-			return shutdown_usage(stderr), CLI_USAGE;
-	}
-	if (argc - optind != 1)
-		return shutdown_usage(stderr), CLI_USAGE;
-	if (route_open(&r, "shutdown", argv[optind], false))
+	if (route_open(&r, "shutdown", dom, false))
 		return CLI_FAIL;
 	rc = route_wait(&r, "shutdown",
-			godwit_domain_verb(r.c, argv[optind],
+			godwit_domain_verb(r.c, dom,
 					   wait ? GODWIT_VERB_SHUTDOWN_WAIT :
 						  GODWIT_VERB_SHUTDOWN,
 					   wait ? -1 : ROUTE_TIMEOUT_MS,
@@ -418,9 +307,116 @@ int cmd_shutdown(int argc, char **argv)
 		wait_vm_gone(r.c);
 	route_close(&r);
 	if (!rc)
-		fprintf(stderr, "godwit: %s %s\n", argv[optind],
+		fprintf(stderr, "godwit: %s %s\n", dom,
 			wait ? "has shut down" : "is shutting down");
 	return rc;
+}
+
+/* godwitd's domains that run or are paused (NULL-ended names). */
+static char **live_domains(struct godwit_conn *c, size_t *n_out)
+{
+	struct godwit_result res = GODWIT_RESULT_INIT;
+	struct godwit_domain_info *list = NULL;
+	char **names = NULL;
+	size_t n = 0, i, k = 0;
+
+	if (!godwit_list(c, ROUTE_TIMEOUT_MS, godwit_result_fn, &res) &&
+	    !godwit_result_wait(c, &res) &&
+	    !godwit_decode_list(res.ret, &list, &n, res.error,
+				sizeof(res.error)))
+		names = calloc(n + 1, sizeof(*names));
+	for (i = 0; names && i < n; i++)
+		if (!strcmp(list[i].state, "running") ||
+		    !strcmp(list[i].state, "paused"))
+			names[k++] = strdup(list[i].name);
+	godwit_domain_list_free(list);
+	godwit_result_release(&res);
+	*n_out = k;
+	return names;
+}
+
+/*
+ * -a: every live domain, all pressed at once on one connection, then
+ * (with -w) each waited for, as xl shutdown -a -w does.
+ */
+static int shutdown_all(bool wait)
+{
+	struct godwit_result *res = NULL;
+	char err[GODWIT_ERROR_MAX];
+	struct godwit_conn *c;
+	char **names = NULL;
+	size_t n = 0, i;
+	int rc = CLI_OK;
+
+	if (godwit_open_daemon(&c, err, sizeof(err))) {
+		fprintf(stderr, "godwit: shutdown -a: %s\n", err);
+		return CLI_FAIL;
+	}
+	names = live_domains(c, &n);
+	res = names ? calloc(n + 1, sizeof(*res)) : NULL;
+	if (!res) {
+		fprintf(stderr,
+			"godwit: shutdown -a: cannot list the domains\n");
+		rc = CLI_FAIL;
+	}
+	for (i = 0; res && i < n; i++) {
+		if (!godwit_domain_verb(c, names[i],
+					wait ? GODWIT_VERB_SHUTDOWN_WAIT :
+					       GODWIT_VERB_SHUTDOWN,
+					wait ? -1 : ROUTE_TIMEOUT_MS,
+					godwit_result_fn, &res[i]))
+			continue;
+		/* Not sent: waiting on it reports this. */
+		res[i].done = true;
+		res[i].rc = -EIO;
+		snprintf(res[i].error, sizeof(res[i].error),
+			 "cannot send the command");
+	}
+	for (i = 0; res && i < n; i++) {
+		if (godwit_result_wait(c, &res[i])) {
+			fprintf(stderr, "godwit: shutdown %s: %s\n", names[i],
+				res[i].error);
+			rc = CLI_FAIL;
+		} else {
+			fprintf(stderr, "godwit: %s %s\n", names[i],
+				wait ? "has shut down" : "is shutting down");
+		}
+		godwit_result_release(&res[i]);
+	}
+	for (i = 0; names && i < n; i++)
+		free(names[i]);
+	free(names);
+	free(res);
+	godwit_conn_close(c);
+	return rc;
+}
+
+int cmd_shutdown(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "wait", no_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool wait = false, all = false;
+	int opt;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "+awFh", lo, NULL)) != -1) {
+		if (opt == 'w')
+			wait = true;
+		else if (opt == 'a')
+			all = true;
+		else if (opt == 'F')
+			continue; /* the ACPI power button is what it presses */
+		else if (opt == 'h')
+			return shutdown_usage(stdout), CLI_OK;
+		else
+			return shutdown_usage(stderr), CLI_USAGE;
+	}
+	if (argc - optind != (all ? 0 : 1))
+		return shutdown_usage(stderr), CLI_USAGE;
+	return all ? shutdown_all(wait) : shutdown_one(argv[optind], wait);
 }
 
 int cmd_destroy(int argc, char **argv)

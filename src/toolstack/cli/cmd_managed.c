@@ -12,6 +12,7 @@
 #include <godwit/domain.h>
 #include <godwit/managed.h>
 
+#include "monitor/console.h" /* CONSOLE_ESCAPE */
 #include "toolstack/cli/cli.h"
 #include "toolstack/cli/cmd_managed.h"
 #include "toolstack/cli/route.h"
@@ -128,6 +129,6 @@ int cmd_start(int argc, char **argv)
 		rc = start_report(res.ret, argv[optind]);
 	godwit_result_release(&res);
 	if (!rc && console)
-		return cli_console(argv[optind]);
+		return cli_console(argv[optind], CONSOLE_ESCAPE);
 	return rc;
 }

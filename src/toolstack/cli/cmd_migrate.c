@@ -14,9 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <godwit/jobinfo.h>
 #include <godwit/migrate.h>
 
 #include "common/clock.h"
+#include "common/compiler.h"
 #include "common/util.h"
 #include "toolstack/cli/cli.h"
 #include "toolstack/cli/follow.h"
@@ -24,9 +26,13 @@
 
 struct mig_opts {
 	bool verbose;
+	bool quiet; /* -q: no progress line */
 	struct godwit_migrate_params p; /* the library's, its defaults */
 	const char *vm, *dest;
 };
+
+/* How often the progress line is brought up to date. */
+#define PROGRESS_EVERY_MS 1000
 
 /* How long to follow an unconfirmed migration before leaving it be. */
 #define MIGRATE_UNCONFIRMED_WAIT_MS 30000
@@ -40,12 +46,50 @@ static void migrate_usage(FILE *f)
 		"  --no-live          pause first, then copy (no pre-copy rounds)\n"
 		"  --bandwidth MIBPS  limit the pre-copy bandwidth (MiB/s)\n"
 		"  --downtime MS      maximum downtime to aim for (default 30)\n"
-		"  --max-rounds N     pre-copy rounds before stopping anyway (default 30)\n"
+		"  --max-rounds N     pre-copy rounds at most (default 30)\n"
+		"  --converge MODE    when rounds alone do not fit the downtime: throttle\n"
+		"                     (slow the vCPUs that dirty memory; the default),\n"
+		"                     postcopy, auto (throttle, then post-copy) or none;\n"
+		"                     otherwise the migration fails and the VM runs on here\n"
+		"  --postcopy         after one pre-copy round the VM moves at once and\n"
+		"                     fetches what changed since from here (lost if either\n"
+		"                     host dies before it has it all; see godwit(1))\n"
 		"  --stall-timeout S  fail when the destination takes or sends nothing for S\n"
 		"                     seconds (default 10)\n"
 		"  --paused-margin MS the VM may stay paused for the downtime limit plus MS\n"
 		"                     (default: the limit, at least 1000); then it resumes\n"
-		"  --verbose          print progress per round on stderr\n");
+		"  --verbose, --debug print a line per round on stderr\n"
+		"  -q, --quiet        no progress line (by default one, redrawn on a terminal,\n"
+		"                     says each second what is sent, of which pass, how fast)\n"
+		"xl's options: --live (xm's; live is the default) and -e (the destination's\n"
+		"godwitd supervises the domain; nothing waits there) are accepted; -s, -C\n"
+		"and -p are refused with the reason (godwit(1) has it).\n");
+}
+
+/*
+ * xl's options godwit does not have, each refused with why: the
+ * relocation server speaks TCP, the destination runs the configuration
+ * the domain runs with, and it resumes the domain at the handover.
+ */
+static int refused_xl_option(int opt)
+{
+	static const struct {
+		int opt;
+		const char *why;
+	} no[] = {
+		{ 's',
+		  "-s: godwit does not migrate through ssh: it connects to the destination godwitd's relocation server (TCP, port 8002; godwitd(8) --relocation-hosts-allow)" },
+		{ 'C',
+		  "-C: the destination runs the domain with the configuration it runs with here; another one cannot be sent (disk paths must be the same on both hosts)" },
+		{ 'p',
+		  "-p: the destination resumes the domain at the handover; pause it there afterwards (godwit pause)" },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(no); i++)
+		if (no[i].opt == opt)
+			fprintf(stderr, "godwit: migrate: %s\n", no[i].why);
+	return CLI_FAIL;
 }
 
 static int num_arg(const char *name, const char *arg, int64_t *out)
@@ -61,6 +105,16 @@ static int num_arg(const char *name, const char *arg, int64_t *out)
 	return 0;
 }
 
+static int converge_arg(const char *arg, enum godwit_converge *out)
+{
+	if (!godwit_converge_parse(arg, out))
+		return 0;
+	fprintf(stderr,
+		"godwit: migrate: --converge must be throttle, postcopy, auto or none, not '%s'\n",
+		arg);
+	return CLI_FAIL;
+}
+
 static int parse(int argc, char **argv, struct mig_opts *o)
 {
 	static const struct option lo[] = {
@@ -68,9 +122,14 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 		{ "bandwidth", required_argument, NULL, 'b' },
 		{ "downtime", required_argument, NULL, 'd' },
 		{ "max-rounds", required_argument, NULL, 'r' },
-		{ "stall-timeout", required_argument, NULL, 's' },
+		{ "converge", required_argument, NULL, 'c' },
+		{ "postcopy", no_argument, NULL, 'P' },
+		{ "stall-timeout", required_argument, NULL, 'T' },
 		{ "paused-margin", required_argument, NULL, 'm' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "debug", no_argument, NULL, 'v' },
+		{ "live", no_argument, NULL, 'l' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -80,13 +139,24 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 	*o = (struct mig_opts){ .verbose = false };
 	godwit_migrate_params_init(&o->p);
 	optind = 0;
-	while (!rc && (opt = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
+	while (!rc &&
+	       (opt = getopt_long(argc, argv, "vhqes:C:p", lo, NULL)) != -1) {
 		switch (opt) {
+		case 'l':
+		case 'e':
+			break;
+		case 's':
+		case 'C':
+		case 'p':
+			return refused_xl_option(opt);
 		case 'L':
 			o->p.live = false;
 			break;
 		case 'v':
 			o->verbose = true;
+			break;
+		case 'q':
+			o->quiet = true;
 			break;
 		case 'b':
 			rc = num_arg("--bandwidth", optarg,
@@ -98,7 +168,13 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 		case 'r':
 			rc = num_arg("--max-rounds", optarg, &o->p.max_rounds);
 			break;
-		case 's':
+		case 'c':
+			rc = converge_arg(optarg, &o->p.converge);
+			break;
+		case 'P':
+			o->p.postcopy = true;
+			break;
+		case 'T':
 			rc = num_arg("--stall-timeout", optarg, &stall_s);
 			break;
 		case 'm':
@@ -129,16 +205,56 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 static void print_round(const struct godwit_migration_round *r, bool tty)
 {
 	fprintf(stderr,
-		"%sround %lld: %lld pages sent, %lld dirtied, %.1f MB/s sent, %.1f MB/s dirtied, expected downtime %.2f ms%s",
+		"%sround %lld: %lld pages sent, %lld dirtied, %.1f MB/s sent, %.1f MB/s dirtied, expected downtime %.2f ms, throttle %lld%%%s",
 		tty ? "\r\033[K" : "", (long long)r->round,
 		(long long)r->pages_sent, (long long)r->pages_dirtied, r->mbps,
-		r->dirty_mbps, r->expected_downtime_ms, tty ? "" : "\n");
+		r->dirty_mbps, r->expected_downtime_ms,
+		(long long)r->cpu_throttle_pct, tty ? "" : "\n");
+}
+
+/*
+ * The progress line, as xl prints one: what query-migrate says now
+ * (job-info's figures move within a round). On a terminal it is redrawn
+ * in place; otherwise a line each time.
+ */
+static void print_progress(const struct godwit_job *j, bool tty)
+{
+	double pct = 0;
+
+	if (j->type != GODWIT_JOB_UNBOUNDED || !j->has_memory_total ||
+	    !j->memory_total)
+		return;
+	if (j->has_memory_remaining && j->memory_remaining <= j->memory_total)
+		pct = 100.0 * (j->memory_total - j->memory_remaining) /
+		      j->memory_total;
+	fprintf(stderr,
+		"%smigrate: %.1f MiB sent, round %lld %.0f%% of %lld MiB, %.1f MB/s%s",
+		tty ? "\r\033[K" : "", j->memory_processed / 1048576.0,
+		(long long)j->iteration, pct,
+		(long long)(j->memory_total >> 20),
+		j->has_bandwidth ? j->memory_bandwidth_mbps : 0.0,
+		tty ? "" : "\n");
+}
+
+/* Ask for the job's figures now and print them (errors: no line). */
+static void progress_tick(struct godwit_conn *c, const char *dom, bool tty)
+{
+	struct godwit_result res = GODWIT_RESULT_INIT;
+	char err[GODWIT_ERROR_MAX];
+	struct godwit_job j;
+
+	if (!godwit_job_info(c, dom, PROGRESS_EVERY_MS * 4, godwit_result_fn,
+			     &res) &&
+	    !godwit_result_wait(c, &res) &&
+	    !godwit_decode_job(res.ret, &j, err, sizeof(err)))
+		print_progress(&j, tty);
+	godwit_result_release(&res);
 }
 
 static int outcome(const struct mig_opts *o, const struct godwit_migration *m,
 		   bool tty)
 {
-	if (tty && o->verbose)
+	if (tty && (o->verbose || !o->quiet))
 		fputc('\n', stderr);
 	if (m->status == GODWIT_MIGRATION_COMPLETED && !m->has_downtime) {
 		fprintf(stderr,
@@ -148,9 +264,10 @@ static int outcome(const struct mig_opts *o, const struct godwit_migration *m,
 	}
 	if (m->status == GODWIT_MIGRATION_COMPLETED) {
 		fprintf(stderr,
-			"godwit: migrated %s to %s: total %.1f ms, downtime %.2f ms, %lld rounds, %.1f MiB sent\n",
+			"godwit: migrated %s to %s: total %.1f ms, downtime %.2f ms, %lld rounds, %.1f MiB sent%s\n",
 			o->vm, o->dest, m->total_time_ms, m->downtime_ms,
-			(long long)m->rounds, m->bytes / 1048576.0);
+			(long long)m->rounds, m->bytes / 1048576.0,
+			m->postcopy ? ", then post-copy" : "");
 		return CLI_OK;
 	}
 	if (m->status == GODWIT_MIGRATION_UNCONFIRMED) {
@@ -241,6 +358,7 @@ struct follow_state {
 	bool have_last;
 	struct godwit_migration last;
 	uint64_t until; /* how long to wait for it to settle (0: no limit) */
+	uint64_t next_tick; /* the next progress line (0: none) */
 };
 
 /*
@@ -254,8 +372,11 @@ static int on_event(struct follow_state *f, const struct mig_opts *o,
 
 	if (!f->direct && ev->domid != f->domid)
 		return -1;
-	if (ev->kind == GODWIT_EVENT_MIGRATION_ROUND && o->verbose)
+	if (ev->kind == GODWIT_EVENT_MIGRATION_ROUND && o->verbose) {
+		if (f->tty && !o->quiet)
+			fputc('\n', stderr); /* keep the progress line */
 		print_round(&ev->as.round, f->tty);
+	}
 	/* godwitd says the VMM ended: nothing more will come. */
 	if (ev->kind == GODWIT_EVENT_VMM_ENDED)
 		return ended(o, ev->as.ended.end, ev->as.ended.reason);
@@ -269,6 +390,13 @@ static int on_event(struct follow_state *f, const struct mig_opts *o,
 		f->have_last = true;
 		f->until =
 			time_mono_ns() + unconfirmed_wait_ms() * NSEC_PER_MSEC;
+		return -1;
+	}
+	/* Handed over: the VM runs there and fetches its last pages. */
+	if (m->status == GODWIT_MIGRATION_POSTCOPY_ACTIVE) {
+		fprintf(stderr,
+			"godwit: migrate %s: post-copy: the VM runs at %s, which fetches its last pages from here\n",
+			o->vm, o->dest);
 		return -1;
 	}
 	if (m->status != GODWIT_MIGRATION_ACTIVE)
@@ -311,10 +439,23 @@ static int follow(struct godwit_conn **cp, const struct mig_opts *o,
 				  .direct = domid < 0,
 				  .domid = domid };
 	struct godwit_event *ev;
+	uint64_t until;
 	int rc;
 
+	if (!o->quiet)
+		f.next_tick =
+			time_mono_ns() + PROGRESS_EVERY_MS * NSEC_PER_MSEC;
 	for (;;) {
-		rc = follow_next_event_until(*cp, f.until, &ev);
+		until = f.until;
+		if (f.next_tick && !f.have_last &&
+		    (!until || f.next_tick < until))
+			until = f.next_tick;
+		rc = follow_next_event_until(*cp, until, &ev);
+		if (rc == -ETIMEDOUT && until == f.next_tick) {
+			progress_tick(*cp, o->vm, f.tty);
+			f.next_tick += PROGRESS_EVERY_MS * NSEC_PER_MSEC;
+			continue;
+		}
 		if (rc)
 			rc = on_silence(&f, cp, o, w, rc);
 		else {
@@ -437,4 +578,42 @@ int cmd_migrate_resolve(int argc, char **argv)
 			"godwit: %s discarded here as migrated away; the destination is trusted to run it\n",
 			dom);
 	return CLI_OK;
+}
+
+/*
+ * godwit migrate-recover DOMAIN [SOURCE[:PORT]]: on the destination, a
+ * post-copy whose connections to the source broke (the VM is paused
+ * until then) connects again, to where it was or to SOURCE, and goes on.
+ */
+int cmd_migrate_recover(int argc, char **argv)
+{
+	struct godwit_result res = GODWIT_RESULT_INIT;
+	bool help = false;
+	struct route r;
+	int rc, i;
+
+	for (i = 1; i < argc; i++)
+		help |= !strcmp(argv[i], "-h") || !strcmp(argv[i], "--help");
+	if (help || argc < 2 || argc > 3 || argv[1][0] == '-') {
+		fprintf(help ? stdout : stderr,
+			"usage: godwit migrate-recover DOMAIN [SOURCE[:PORT]]\n"
+			"Reconnect a post-copy migration whose connections to the source broke\n"
+			"(run on the destination, where the VM waits paused).\n");
+		return help ? CLI_OK : CLI_USAGE;
+	}
+	if (route_open(&r, "migrate-recover", argv[1], false))
+		return CLI_FAIL;
+	/* Answered once the attempt is over: connected, or why not. */
+	rc = route_wait(&r, "migrate-recover",
+			godwit_migrate_recover(
+				r.c, argv[1], argc == 3 ? argv[2] : NULL, 60000,
+				godwit_result_fn, &res, r.err, sizeof(r.err)),
+			&res);
+	godwit_result_release(&res);
+	route_close(&r);
+	if (!rc)
+		fprintf(stderr,
+			"godwit: %s: post-copy reconnected; the VM runs again\n",
+			argv[1]);
+	return rc;
 }

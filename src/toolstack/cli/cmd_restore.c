@@ -16,6 +16,7 @@
 
 #include <godwit/domain.h>
 
+#include "common/log.h"
 #include "monitor/monitor.h"
 #include "toolstack/cli/cli.h"
 #include "toolstack/cli/vmopts.h"
@@ -27,7 +28,10 @@ static void restore_usage(FILE *f)
 		"Restore the domain saved in FILE. With godwitd running, the daemon runs\n"
 		"it; else (or with -F, or any option below but -p) it runs in the\n"
 		"foreground.\n"
-		"  -F                foreground even when godwitd runs\n");
+		"  -F                foreground even when godwitd runs\n"
+		"  -d                debug messages (a foreground restore's)\n"
+		"  -e                accepted (xl's: godwitd supervises the domain)\n"
+		"xl's CONFIG FILE form is refused with the reason (godwit(1)).\n");
 	vmopts_usage(f, VMOPTS_RESTORE);
 }
 
@@ -83,14 +87,17 @@ static int restore_by_daemon(struct godwit_conn *c, const char *file,
 	return CLI_OK;
 }
 
-/* Remove -F from argv (it is ours, not the VMM's); true if it was there. */
-static bool take_foreground_flag(int *argc, char **argv)
+/*
+ * Remove flag (-F, -d, -e: ours, not the VMM's) from argv; true if it
+ * was there.
+ */
+static bool take_flag(int *argc, char **argv, const char *flag)
 {
 	bool found = false;
 	int i, j;
 
 	for (i = j = 0; i < *argc; i++) {
-		if (i > 0 && !strcmp(argv[i], "-F"))
+		if (i > 0 && !strcmp(argv[i], flag))
 			found = true;
 		else
 			argv[j++] = argv[i];
@@ -100,14 +107,37 @@ static bool take_foreground_flag(int *argc, char **argv)
 	return found;
 }
 
+/* xl's restore [-p] CONFIG FILE: two names and at most -p. */
+static bool xl_config_form(int argc, char **argv)
+{
+	int i, names = 0;
+
+	for (i = 1; i < argc; i++) {
+		if (argv[i][0] != '-')
+			names++;
+		else if (strcmp(argv[i], "-p"))
+			return false;
+	}
+	return names == 2;
+}
+
 int cmd_restore(int argc, char **argv)
 {
-	bool foreground = take_foreground_flag(&argc, argv), paused;
+	bool foreground = take_flag(&argc, argv, "-F"), paused;
 	char err[GODWIT_ERROR_MAX];
 	struct godwit_conn *c;
 	struct monitor_opts *o;
 	int rc, first;
 
+	/* xl's -e: nothing waits for the domain here; godwitd has it. */
+	take_flag(&argc, argv, "-e");
+	if (take_flag(&argc, argv, "-d"))
+		log_set_level(LOG_DEBUG);
+	if (xl_config_form(argc, argv)) {
+		fprintf(stderr,
+			"godwit: restore: CONFIG FILE: a saved domain is restored with the configuration in its file; another one cannot replace it\n");
+		return CLI_FAIL;
+	}
 	if (!foreground && daemon_args(argc, argv, &paused, &first) &&
 	    !godwit_open_daemon(&c, err, sizeof(err)))
 		return restore_by_daemon(c, argv[first], paused);

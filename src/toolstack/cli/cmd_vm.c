@@ -1,18 +1,22 @@
 /*
- * Verbs that act on a running domain: pause, unpause, announce, save.
- * Each goes through godwitd or straight to the VM's control socket
+ * Verbs that act on a running domain: pause, unpause, announce, reboot,
+ * save. Each goes through godwitd or straight to the VM's control socket
  * (route.h).
  */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <godwit/domain.h>
+#include <godwit/jobinfo.h>
 
+#include "common/clock.h"
+#include "common/compiler.h"
 #include "toolstack/cli/cli.h"
 #include "toolstack/cli/route.h"
 
@@ -61,6 +65,22 @@ int cmd_announce(int argc, char **argv)
 	return simple(argc, argv, GODWIT_VERB_ANNOUNCE, "announced");
 }
 
+/* xl reboot: godwitd's on_reboot (restart by default) builds it again. */
+int cmd_reboot(int argc, char **argv)
+{
+	int rc = route_dom_argv(
+		argc, argv,
+		"Reboot DOMAIN: it is reset, and its on_reboot (restart by default)\n"
+		"builds it again, as a reboot from inside the guest does.\n");
+
+	if (rc >= 0)
+		return rc;
+	rc = cli_verb("reboot", argv[1], GODWIT_VERB_REBOOT, ROUTE_TIMEOUT_MS);
+	if (!rc)
+		fprintf(stderr, "godwit: %s is rebooting\n", argv[1]);
+	return rc;
+}
+
 int cli_absolute(const char *file, char *out, size_t len)
 {
 	char cwd[PATH_MAX];
@@ -74,10 +94,23 @@ int cli_absolute(const char *file, char *out, size_t len)
 
 static void save_usage(FILE *f)
 {
-	fprintf(f, "usage: godwit save [-c] [-p] DOMAIN FILE\n"
-		   "Save DOMAIN to FILE; by default the domain then ends.\n"
-		   "  -c   leave the domain running after saving\n"
-		   "  -p   leave the domain paused after saving\n");
+	fprintf(f,
+		"usage: godwit save [-c] [-p] DOMAIN FILE\n"
+		"Save DOMAIN to FILE; by default the domain then ends.\n"
+		"  -c   leave the domain running after saving\n"
+		"  -p   leave the domain paused after saving\n"
+		"  -q   no progress line (by default one a second: written, rate)\n"
+		"xl's -D and CONFIG argument are refused with the reason (godwit(1)).\n");
+}
+
+/* xl's -D, and its CONFIG argument: refused with why. */
+static int save_refused(const char *what)
+{
+	fprintf(stderr, "godwit: save: %s\n",
+		!strcmp(what, "-D") ?
+			"-D: godwitd gives a restored domain the next free id; a saved domain's id cannot be kept for it" :
+			"CONFIG: the file carries the configuration the domain runs with; another one cannot be written into it");
+	return CLI_FAIL;
 }
 
 static void save_report(const char *vm, struct json_object *ret)
@@ -92,17 +125,88 @@ static void save_report(const char *vm, struct json_object *ret)
 			(long long)s.total_time_ms);
 }
 
+/* How often the progress line is brought up to date. */
+#define SAVE_PROGRESS_MS 1000
+
+/* One progress line: job-info's figures, asked on a connection of its own. */
+static void save_progress(const char *dom, bool tty)
+{
+	struct godwit_result res = GODWIT_RESULT_INIT;
+	char err[GODWIT_ERROR_MAX];
+	struct godwit_conn *c;
+	struct godwit_job j;
+
+	if (godwit_open_domain(dom, false, &c, err, sizeof(err)))
+		return;
+	if (!godwit_job_info(c, dom, SAVE_PROGRESS_MS * 2, godwit_result_fn,
+			     &res) &&
+	    !godwit_result_wait(c, &res) &&
+	    !godwit_decode_job(res.ret, &j, err, sizeof(err)) &&
+	    j.type == GODWIT_JOB_UNBOUNDED && j.has_data_processed)
+		fprintf(stderr,
+			"%ssave: %.1f MiB written, guest RAM %lld MiB, %.1f MB/s%s",
+			tty ? "\r\033[K" : "", j.data_processed / 1048576.0,
+			(long long)(j.memory_total >> 20),
+			j.time_elapsed_ms > 0 ?
+				j.data_processed / 1e3 / j.time_elapsed_ms :
+				0.0,
+			tty ? "" : "\n");
+	godwit_result_release(&res);
+	godwit_conn_close(c);
+}
+
+/*
+ * Drive c until res is done, a progress line every second unless quiet
+ * (the save runs as long as the guest's RAM takes: no deadline).
+ */
+static void save_follow(struct godwit_conn *c, const char *dom,
+			struct godwit_result *res, bool quiet)
+{
+	bool tty = isatty(STDERR_FILENO), shown = false;
+	uint64_t next = time_mono_ns() + SAVE_PROGRESS_MS * NSEC_PER_MSEC;
+	struct pollfd p;
+	int wait, n;
+
+	while (!res->done) {
+		wait = godwit_conn_timeout(c);
+		if (!quiet) {
+			n = (int)((next - MIN(next, time_mono_ns())) /
+				  NSEC_PER_MSEC);
+			wait = wait < 0 ? n : MIN(wait, n);
+		}
+		p = (struct pollfd){ .fd = godwit_conn_fd(c),
+				     .events = godwit_conn_events(c) };
+		n = poll(&p, 1, wait);
+		if (n < 0 && errno != EINTR)
+			break;
+		if (godwit_conn_dispatch(c, n > 0 ? p.revents : 0))
+			break;
+		if (!quiet && !res->done && time_mono_ns() >= next) {
+			save_progress(dom, tty);
+			shown = true;
+			next += SAVE_PROGRESS_MS * NSEC_PER_MSEC;
+		}
+	}
+	if (shown && tty)
+		fputc('\n', stderr);
+}
+
 int cmd_save(int argc, char **argv)
 {
 	struct godwit_result res = GODWIT_RESULT_INIT;
 	unsigned int flags = 0;
 	char path[PATH_MAX];
+	bool quiet = false;
 	struct route r;
 	int opt, rc;
 
 	optind = 1;
-	while ((opt = getopt(argc, argv, "+cph")) != -1) {
-		if (opt == 'c')
+	while ((opt = getopt(argc, argv, "+cphDq")) != -1) {
+		if (opt == 'D')
+			return save_refused("-D");
+		if (opt == 'q')
+			quiet = true;
+		else if (opt == 'c')
 			flags |= GODWIT_SAVE_KEEP_RUNNING;
 		else if (opt == 'p')
 			flags |= GODWIT_SAVE_LEAVE_PAUSED;
@@ -111,6 +215,8 @@ int cmd_save(int argc, char **argv)
 		else
 			return save_usage(stderr), CLI_USAGE;
 	}
+	if (argc - optind == 3)
+		return save_refused("CONFIG");
 	if (argc - optind != 2 ||
 	    flags == (GODWIT_SAVE_KEEP_RUNNING | GODWIT_SAVE_LEAVE_PAUSED)) {
 		save_usage(stderr);
@@ -124,11 +230,11 @@ int cmd_save(int argc, char **argv)
 	if (route_open(&r, "save", argv[optind], false))
 		return CLI_FAIL;
 	/* Big guests take a while: no limit. */
-	rc = route_wait(&r, "save",
-			godwit_save(r.c, argv[optind], path, flags, -1,
-				    godwit_result_fn, &res, r.err,
-				    sizeof(r.err)),
-			&res);
+	rc = godwit_save(r.c, argv[optind], path, flags, -1, godwit_result_fn,
+			 &res, r.err, sizeof(r.err));
+	if (!rc)
+		save_follow(r.c, argv[optind], &res, quiet);
+	rc = route_wait(&r, "save", rc, &res);
 	route_close(&r);
 	if (!rc)
 		save_report(argv[optind], res.ret);

@@ -42,6 +42,7 @@ enum {
 	OPT_OUTCOME_FILE,
 	OPT_LINGER,
 	OPT_DISK,
+	OPT_LAZY,
 	OPT_VIF,
 };
 
@@ -85,6 +86,7 @@ static const struct option receive_opts[] = {
 
 /* Restore takes only the options that do not change the machine. */
 static const struct option restore_opts[] = {
+	{ "lazy", no_argument, NULL, OPT_LAZY },
 	COMMON_OPTS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -116,6 +118,10 @@ void vmopts_usage(FILE *f, enum vmopts_mode mode)
 			"                    (e.g. /srv/vm.img,raw,xvda,rw); repeatable\n"
 			"  --vif SPEC        a network interface, as an entry of the config's vif\n"
 			"                    list (e.g. bridge=br0); repeatable\n");
+	if (mode == VMOPTS_RESTORE)
+		fprintf(f,
+			"  --lazy            run at once; memory comes from FILE as the guest\n"
+			"                    touches it (FILE must stay as it is meanwhile)\n");
 	fprintf(f,
 		"  --serial SPEC     stdio, file:PATH or none (default stdio)\n"
 		"  --qmp PATH        control socket, or none (default /run/godwit/vm/NAME.qmp)\n"
@@ -320,6 +326,9 @@ static int set_option(struct monitor_opts *o, int opt, const char *arg)
 	struct domain_config *c = &o->cfg;
 
 	switch (opt) {
+	case OPT_LAZY:
+		o->lazy = true;
+		return 0;
 	case OPT_KERNEL:
 		return set_str(c->kernel, sizeof(c->kernel), arg, "--kernel");
 	case OPT_INITRD:

@@ -93,6 +93,19 @@ uint32_t arrival_outcome(struct gwd *g, uint64_t id)
 	return w ? w : HANDOVER_OUTCOME_UNKNOWN;
 }
 
+bool arrival_landing(struct gwd *g)
+{
+	struct dom *d;
+
+	/* Registered is not enough: it answers commands once LIVE. */
+	for (d = g->doms; d; d = d->next)
+		if (d->state == DOM_STARTING && d->pid > 0 &&
+		    d->rec.arrival_id &&
+		    read_word(d->rec.outcome_file) == HANDOVER_OUTCOME_RUNNING)
+			return true;
+	return false;
+}
+
 void arrival_prune(struct gwd *g)
 {
 	uint64_t now = time_real_ns() / NSEC_PER_SEC;

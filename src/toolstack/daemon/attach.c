@@ -45,6 +45,7 @@ static void on_event(struct vmlink *l, void *opaque, const char *name,
 {
 	struct dom *d = opaque;
 
+	dom_log_ctx(d);
 	/* A STOP does not hide that it is unconfirmed (it is paused). */
 	if (!strcmp(name, "STOP") && strcmp(d->status, "unconfirmed"))
 		job_note_status(d, "paused", NULL);
@@ -63,6 +64,7 @@ static void on_down(struct vmlink *l, void *opaque, const char *why)
 {
 	struct dom *d = opaque;
 
+	dom_log_ctx(d);
 	log_debug("domain %s: control socket: %s", d->rec.name, why);
 	vmlink_free(d->link);
 	d->link = NULL;
@@ -179,11 +181,38 @@ static void on_quit(void *opaque, int rc, struct json_object *ret,
 		sup_kill(d);
 }
 
+/*
+ * A created guest that ends at once (a kernel that cannot boot, a test
+ * guest whose area does not fit its memory) must not be reported as
+ * created: the answer waits until it has run GWD_CREATE_SETTLE_MS, and
+ * if it ends before, life_vmm_ended answers with how (lifecycle_run.c).
+ * A paused guest does not run: it is answered at once.
+ */
+static void on_settled(struct evloop *loop, struct evloop_timer *t,
+		       void *opaque)
+{
+	dom_log_ctx(opaque);
+	attach_answer_up(opaque);
+}
+
+static bool settle_first(struct dom *d)
+{
+	if (d->rec.origin != ORIGIN_CREATE || !dom_wait_any(d, WAIT_UP) ||
+	    !strcmp(d->status, "paused"))
+		return false;
+	if (!d->settle &&
+	    evloop_timer_new(d->gwd->loop, on_settled, d, &d->settle))
+		return false;
+	evloop_timer_arm(d->settle, GWD_CREATE_SETTLE_MS * NSEC_PER_MSEC, 0);
+	return true;
+}
+
 static void go_live(struct dom *d)
 {
 	bool was_adopting = d->state == DOM_STARTING && !d->child;
 
 	d->state = DOM_LIVE;
+	d->live_ns = time_mono_ns();
 	spawn_forget(d); /* it runs: nothing more to hear from the child */
 	reg_save(d);
 	if (was_adopting)
@@ -194,7 +223,8 @@ static void go_live(struct dom *d)
 		ask(d, "cont", on_cont);
 	}
 	managed_restored(d); /* it runs: a managed save is used up */
-	attach_answer_up(d);
+	if (!settle_first(d))
+		attach_answer_up(d);
 }
 
 static void on_console(void *opaque, int rc, struct json_object *ret,
@@ -411,6 +441,7 @@ static void on_probe(struct evloop *loop, struct evloop_timer *t, void *opaque)
 	struct dom *d = opaque;
 	int rc;
 
+	dom_log_ctx(d);
 	if (d->link)
 		return;
 	rc = vmlink_open(loop, d->rec.qmp, &link_ops, d, &d->link);
@@ -454,4 +485,6 @@ void attach_stop(struct dom *d)
 	d->link = NULL;
 	evloop_timer_free(d->probe);
 	d->probe = NULL;
+	evloop_timer_free(d->settle);
+	d->settle = NULL;
 }

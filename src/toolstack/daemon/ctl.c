@@ -43,6 +43,8 @@ struct dom *ctl_find_dom(struct gwd *g, const char *spec,
 	if (!d)
 		rpc_reply_error(reply, RPC_ERR_DEVICE_NOT_FOUND,
 				"no domain '%s' (by name, id or uuid)", spec);
+	else
+		dom_log_ctx(d);
 	return d;
 }
 
@@ -272,6 +274,8 @@ struct list_req {
 	struct gwd *g;
 	struct rpc_call call;
 	unsigned int outstanding;
+	struct evloop_timer *landing; /* waiting for arrival_landing() */
+	uint64_t deadline_ns;
 };
 
 struct list_item {
@@ -313,19 +317,17 @@ static void list_item_done(void *opaque, int rc, struct json_object *ret,
 	}
 }
 
-/* Refresh every live domain's status and CPU time, then answer. */
-static enum rpc_reply_kind cmd_list(struct rpc_request *req,
-				    struct json_object *args,
-				    struct rpc_reply *reply)
+/*
+ * Refresh every live domain's status and CPU time, then answer (reply
+ * NULL: answered later, through the server).
+ */
+static enum rpc_reply_kind list_start(struct list_req *lr,
+				      struct rpc_reply *reply)
 {
-	struct gwd *g = req_gwd(req);
-	struct list_req *lr = calloc(1, sizeof(*lr));
+	struct gwd *g = lr->g;
 	struct list_item *it;
 	struct dom *d;
 
-	if (!lr)
-		return rpc_reply_error(reply, RPC_ERR_GENERIC, "out of memory");
-	*lr = (struct list_req){ g, req->call, 1 };
 	for (d = g->doms; d; d = d->next) {
 		if (!d->registered || d->state != DOM_LIVE ||
 		    !vmlink_is_up(d->link))
@@ -342,10 +344,42 @@ static enum rpc_reply_kind cmd_list(struct rpc_request *req,
 	}
 	if (--lr->outstanding == 0) {
 		/* Nothing to ask: answer now (no reply can be pending yet). */
+		if (reply)
+			reply->ret = list_json(g);
+		else
+			rpc_server_reply(g->rpc, lr->call, list_json(g), -1);
 		free(lr);
-		reply->ret = list_json(g);
-		return RPC_REPLY_RETURN;
+		return reply ? RPC_REPLY_RETURN : RPC_REPLY_LATER;
 	}
+	return RPC_REPLY_LATER;
+}
+
+static void list_landing(struct evloop *loop, struct evloop_timer *t,
+			 void *opaque)
+{
+	struct list_req *lr = opaque;
+
+	if (arrival_landing(lr->g) && time_mono_ns() < lr->deadline_ns)
+		return evloop_timer_arm(t, 10 * NSEC_PER_MSEC, 0);
+	evloop_timer_free(t);
+	list_start(lr, NULL);
+}
+
+static enum rpc_reply_kind cmd_list(struct rpc_request *req,
+				    struct json_object *args,
+				    struct rpc_reply *reply)
+{
+	struct gwd *g = req_gwd(req);
+	struct list_req *lr = calloc(1, sizeof(*lr));
+
+	if (!lr)
+		return rpc_reply_error(reply, RPC_ERR_GENERIC, "out of memory");
+	*lr = (struct list_req){ .g = g, .call = req->call, .outstanding = 1 };
+	if (!arrival_landing(g) ||
+	    evloop_timer_new(g->loop, list_landing, lr, &lr->landing))
+		return list_start(lr, reply);
+	lr->deadline_ns = time_mono_ns() + ARRIVAL_LANDING_MS * NSEC_PER_MSEC;
+	evloop_timer_arm(lr->landing, 10 * NSEC_PER_MSEC, 0);
 	return RPC_REPLY_LATER;
 }
 
@@ -387,6 +421,19 @@ static enum rpc_reply_kind cmd_unpause(struct rpc_request *req,
 	 * (godwit migrate-resolve): the user gets that line as it is. */
 	return ctl_forward(req, d, "cont", NULL, FORWARD_TIMEOUT_MS, true,
 			   reply);
+}
+
+/* xl reboot: the VMM resets the VM and ends; on_reboot decides. */
+static enum rpc_reply_kind cmd_reboot(struct rpc_request *req,
+				      struct json_object *args,
+				      struct rpc_reply *reply)
+{
+	struct dom *d = ctl_arg_dom(req_gwd(req), args, reply);
+
+	if (!d)
+		return RPC_REPLY_ERROR;
+	return ctl_forward(req, d, "system_reset", NULL, FORWARD_TIMEOUT_MS,
+			   true, reply);
 }
 
 static void shutdown_done(void *opaque, int rc, struct json_object *ret,
@@ -520,6 +567,7 @@ int ctl_start(struct gwd *g)
 		{ "unpause", cmd_unpause, NULL },
 		{ "announce", cmd_announce, NULL },
 		{ "shutdown", cmd_shutdown, NULL },
+		{ "reboot", cmd_reboot, NULL },
 		{ "destroy", cmd_destroy, NULL },
 		{ "console", cmd_console, NULL },
 		{ "save", ctl_save, NULL },
@@ -528,6 +576,7 @@ int ctl_start(struct gwd *g)
 		{ "job-info", ctl_job_info, NULL },
 		{ "job-abort", ctl_job_abort, NULL },
 		{ "migrate-resolve", ctl_migrate_resolve, NULL },
+		{ "migrate-recover", ctl_migrate_recover, NULL },
 		{ "managedsave", ctl_managedsave, NULL },
 		{ "managedsave-remove", ctl_managedsave_remove, NULL },
 		{ "start", ctl_start_domain, NULL },

@@ -214,7 +214,7 @@ enum rpc_reply_kind ctl_create(struct rpc_request *req,
 	struct domain_config *cfg = malloc(sizeof(*cfg));
 	struct config_diag *diag = malloc(sizeof(*diag));
 	enum rpc_reply_kind kind = RPC_REPLY_ERROR;
-	char qmp[PATH_MAX];
+	char qmp[PATH_MAX], uuid[DOMAIN_UUID_STR_LEN + 1];
 	struct rpc_create_args a;
 	struct dom *d = NULL;
 	unsigned int i;
@@ -233,6 +233,8 @@ enum rpc_reply_kind ctl_create(struct rpc_request *req,
 		rpc_reply_error(reply, RPC_ERR_GENERIC, "%s", diag->error);
 		goto out;
 	}
+	domain_config_uuid_format(cfg->uuid, uuid);
+	log_ctx_set(cfg->name, uuid, "create");
 	for (i = 0; i < diag->nr_warnings; i++)
 		log_warn("create %s: %s", cfg->name, diag->warnings[i]);
 	if (absolute_paths(cfg, a.cwd[0] ? a.cwd : NULL, reply) ||
@@ -255,8 +257,11 @@ enum rpc_reply_kind ctl_create(struct rpc_request *req,
 		rpc_reply_error(reply, RPC_ERR_GENERIC,
 				"create %s: cannot start its VMM: %s",
 				d ? d->rec.name : "", strerror(-rc));
-		if (d)
+		if (d) {
+			i = d->rec.domid;
 			reg_discard(d);
+			reg_return_domid(g, i);
+		}
 		goto out;
 	}
 	log_info("domain %s (id %u): created, VMM %d", d->rec.name,

@@ -333,6 +333,9 @@ void job_on_event(struct dom *d, const char *name, struct json_object *data)
 			job_begin(d, JOB_MIGRATE, "(started on the VM socket)");
 		return;
 	}
+	/* Handed over, its last pages still going: the job goes on. */
+	if (e.status == RPC_MIG_POSTCOPY_ACTIVE)
+		return;
 	d->job.active = false;
 	status = rpc_mig_status_name(e.status);
 	if (e.status == RPC_MIG_UNCONFIRMED)

@@ -139,3 +139,30 @@ enum rpc_reply_kind ctl_migrate_resolve(struct rpc_request *req,
 	json_object_put(fwd);
 	return kind;
 }
+
+/*
+ * migrate-recover {domain, uri?}: reconnect a post-copy migration whose
+ * connections broke (the VM is paused here until then). Forwarded to the
+ * VMM as it is; its answer comes when the attempt is over.
+ */
+enum rpc_reply_kind ctl_migrate_recover(struct rpc_request *req,
+					struct json_object *args,
+					struct rpc_reply *reply)
+{
+	struct rpc_recover_args a;
+	enum rpc_reply_kind kind;
+	struct json_object *fwd;
+	struct dom *d;
+
+	if (!ctl_decode(&rpc_msg_recover, args, &a, reply))
+		return RPC_REPLY_ERROR;
+	d = ctl_find_dom(req->opaque, a.domain, reply);
+	if (!d || !ctl_dom_is_live(d, reply))
+		return RPC_REPLY_ERROR;
+	a.domain[0] = 0; /* ours; the rest is the VMM's */
+	fwd = rpc_msg_encode(&rpc_msg_recover, &a);
+	kind = ctl_forward(req, d, "migrate-recover", fwd, QUERY_TIMEOUT_MS,
+			   true, reply);
+	json_object_put(fwd);
+	return kind;
+}

@@ -41,6 +41,11 @@ struct managed_stop;
 #define GWD_RESTART_MAX_DEFAULT 5
 /* Clients waiting on one domain (create, destroy, shutdown -w, save). */
 #define DOM_WAITERS_MAX 8
+/*
+ * create answers once the guest has run this long (or has ended, with
+ * how): a guest that ends at once is not reported as created.
+ */
+#define GWD_CREATE_SETTLE_MS 500
 /* How long a VMM may take to end after "quit" before it is killed. */
 #define DOM_QUIT_GRACE_MS 5000
 /* Most domains and arrivals in flight at once. */
@@ -146,6 +151,8 @@ struct dom {
 	struct evloop_timer *probe; /* retries connecting to the VMM */
 	unsigned int probe_ms;
 	struct evloop_timer *kill_timer; /* destroy: quit grace period */
+	struct evloop_timer *settle; /* create: GWD_CREATE_SETTLE_MS */
+	uint64_t live_ns; /* CLOCK_MONOTONIC when the VMM first answered */
 	bool cont_when_live; /* restore without -p: resume once registered */
 	bool destroying; /* destroy asked: remove whatever the VMM says */
 	uint64_t restarts[LIFE_RESTARTS_KEPT]; /* CLOCK_MONOTONIC ns */
@@ -158,12 +165,21 @@ struct dom {
 int reg_new(struct gwd *g, struct dom **dom_out) __must_check;
 /* Find a registered domain by id, uuid or name (in that order). */
 struct dom *reg_find(struct gwd *g, const char *spec);
+/*
+ * A callback's domain, found by its serial or its VMM's pid; it becomes
+ * the log context (journal fields) of what the callback logs.
+ */
 struct dom *reg_by_serial(struct gwd *g, uint64_t serial);
 struct dom *reg_by_pid(struct gwd *g, pid_t pid);
+/* d's name, uuid and job in the journal fields of the lines that follow
+ * (until the event loop's next callback). */
+void dom_log_ctx(const struct dom *d);
 struct dom *reg_by_name(struct gwd *g, const char *name);
 struct dom *reg_by_uuid(struct gwd *g, const char *uuid);
 /* Take the next domid and persist the counter. */
 unsigned int reg_next_domid(struct gwd *g);
+/* A create that failed gives id back, unless a later one was taken. */
+void reg_return_domid(struct gwd *g, unsigned int id);
 /* Give d a registry directory under domains/ (d->rec.uuid is set). */
 int reg_make_dir(struct dom *d) __must_check;
 /*
@@ -199,6 +215,8 @@ int dom_wait_add(struct dom *d, enum dom_wait kind, struct rpc_call call,
 		 struct json_object *ret) __must_check;
 /* Answer waiters of kind with success (their ret) or error why. */
 void dom_wait_done(struct dom *d, enum dom_wait kind, const char *why);
+/* Does anyone wait on d for kind? */
+bool dom_wait_any(const struct dom *d, enum dom_wait kind);
 /* The waiter for call, or NULL. */
 struct dom_waiter *dom_wait_find(struct dom *d, struct rpc_call call);
 
@@ -246,6 +264,15 @@ uint32_t arrival_outcome(struct gwd *g, uint64_t id);
 void arrival_keep(struct dom *d);
 /* Remove outcome records older than ARRIVAL_KEEP_S. */
 void arrival_prune(struct gwd *g);
+/*
+ * Is a migration landing: its receiver wrote RUNNING (so the source may
+ * already report success) but the daemon has not made it a live domain
+ * yet (registered, answering commands)?
+ * `list` waits for that (at most ARRIVAL_LANDING_MS), so that a domain
+ * whose migration was reported done is listed on its new host.
+ */
+#define ARRIVAL_LANDING_MS 2000
+bool arrival_landing(struct gwd *g);
 
 /* ---- memview.c: reserving memory (memcheck.h) ---- */
 /*
@@ -320,6 +347,9 @@ enum rpc_reply_kind ctl_job_info(struct rpc_request *req,
 enum rpc_reply_kind ctl_job_abort(struct rpc_request *req,
 				  struct json_object *args,
 				  struct rpc_reply *reply);
+enum rpc_reply_kind ctl_migrate_recover(struct rpc_request *req,
+					struct json_object *args,
+					struct rpc_reply *reply);
 enum rpc_reply_kind ctl_migrate_resolve(struct rpc_request *req,
 					struct json_object *args,
 					struct rpc_reply *reply);

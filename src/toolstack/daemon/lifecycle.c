@@ -55,7 +55,7 @@ static int parse_kind(const char **p, enum life_end *end_out)
 
 int life_parse_exit(const char *text, size_t len, struct life_exit *out)
 {
-	char line[256];
+	char line[512];
 	const char *p = line;
 	struct life_exit e;
 	size_t n;

@@ -36,7 +36,7 @@ enum life_end {
 struct life_exit {
 	enum life_end end;
 	int status; /* exit status; the signal for END_KILLED, or 0 */
-	char reason[200]; /* one line */
+	char reason[480]; /* one line: an exit file's has at most 511 bytes */
 };
 
 const char *life_end_name(enum life_end end);

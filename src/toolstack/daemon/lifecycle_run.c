@@ -224,21 +224,54 @@ static void carry_out(struct dom *d, const struct life_decision *dec)
 	}
 }
 
-static bool waits_for_up(const struct dom *d)
+/*
+ * An arrival that failed: its VMM's own line, without the "restore
+ * FILE: " it starts with (the client names the file already).
+ */
+static void arrival_failed(struct dom *d, const struct life_exit *e)
 {
-	unsigned int i;
+	char why[sizeof(e->reason) + 32];
+	const char *detail = e->reason;
+	size_t n = strlen(d->rec.peer);
 
-	for (i = 0; i < DOM_WAITERS_MAX; i++)
-		if (d->waiters[i].used && d->waiters[i].kind == WAIT_UP)
-			return true;
-	return false;
+	if (d->rec.origin == ORIGIN_RESTORE &&
+	    !strncmp(detail, "restore ", 8) &&
+	    !strncmp(detail + 8, d->rec.peer, n) &&
+	    !strncmp(detail + 8 + n, ": ", 2))
+		detail += 8 + n + 2;
+	log_err("%s %s failed: %s",
+		d->rec.origin == ORIGIN_RESTORE ? "restore of" :
+						  "migration from",
+		d->rec.peer, e->reason);
+	snprintf(why, sizeof(why), "%s", detail);
+	reg_remove(d, why);
+}
+
+/*
+ * A create whose VMM never got the VM running: the VMM's own first error
+ * line is the reason (its exit file has it), and the id goes back.
+ */
+static void create_failed(struct dom *d, const struct life_exit *e)
+{
+	char why[sizeof(e->reason) + DOMAIN_NAME_MAX + PATH_MAX];
+	struct gwd *g = d->gwd;
+	unsigned int id = d->rec.domid;
+
+	if (e->end == END_ERROR)
+		snprintf(why, sizeof(why), "domain %s did not start: %s",
+			 d->rec.name, e->reason);
+	else
+		snprintf(why, sizeof(why),
+			 "domain %s did not start: %s (details in %s)",
+			 d->rec.name, e->reason, g->paths.log_file);
+	log_err("%s", why);
+	reg_remove(d, why);
+	reg_return_domid(g, id);
 }
 
 /* An end that is not the guest's own: the domain goes. */
 static bool ended_by_us(struct dom *d, const struct life_exit *e)
 {
-	char why[400];
-
 	if (d->destroying && !d->registered) {
 		log_info("restore of %s: refused VMM ended", d->rec.peer);
 		reg_remove(d, "refused");
@@ -251,27 +284,18 @@ static bool ended_by_us(struct dom *d, const struct life_exit *e)
 		return true;
 	}
 	if (!d->registered) {
-		snprintf(why, sizeof(why), "%s %s failed: %s",
-			 d->rec.origin == ORIGIN_RESTORE ? "restore of" :
-							   "migration from",
-			 d->rec.peer, e->reason);
-		log_err("%s", why);
-		reg_remove(d, why);
+		arrival_failed(d, e);
 		return true;
 	}
-	/* It ran but ended before we saw it answer: created all the same. */
-	if (d->state == DOM_STARTING && waits_for_up(d) &&
-	    e->end != END_ERROR && e->end != END_KILLED)
-		attach_answer_up(d);
-	if (d->state == DOM_STARTING && waits_for_up(d)) {
-		snprintf(why, sizeof(why),
-			 "domain %s did not start: %s (details in %s)",
-			 d->rec.name, e->reason, d->gwd->paths.log_file);
-		reg_remove(d, why);
+	if (d->state == DOM_STARTING && dom_wait_any(d, WAIT_UP) &&
+	    (e->end == END_ERROR || e->end == END_KILLED)) {
+		create_failed(d, e);
 		return true;
 	}
 	if (e->end == END_SAVED || e->end == END_MIGRATED ||
 	    e->end == END_HOST) {
+		/* Ended by the host while its create waited: it was made. */
+		attach_answer_up(d);
 		log_info("domain %s (id %u): %s; removed", d->rec.name,
 			 d->rec.domid, e->reason);
 		reg_remove(d, NULL);
@@ -303,13 +327,78 @@ static void announce_end(struct dom *d, const struct life_exit *e)
 	json_object_put(o);
 }
 
+/* How long d's guest ran, for a create's answer ("120 ms", or less). */
+static void ran_for(const struct dom *d, char *buf, size_t len)
+{
+	if (!d->live_ns)
+		snprintf(buf, len, "before its VMM answered");
+	else
+		snprintf(buf, len, "%llu ms after it started",
+			 (unsigned long long)((time_mono_ns() - d->live_ns) /
+					      NSEC_PER_MSEC));
+}
+
+/* What carry_out does, in a create's answer. */
+static const char *const verdict_done[] = {
+	[LIFE_DESTROY] = "removed",
+	[LIFE_RESTART] = "restarted",
+	[LIFE_PRESERVE] = "kept, stopped",
+	[LIFE_RENAME_RESTART] = "kept renamed, and restarted",
+};
+
+/* Add why to the warnings of d's create answer. */
+static void warn_waiters(struct dom *d, const char *why)
+{
+	struct json_object *arr;
+	struct dom_waiter *w;
+	unsigned int i;
+
+	for (i = 0; i < DOM_WAITERS_MAX; i++) {
+		w = &d->waiters[i];
+		if (!w->used || w->kind != WAIT_UP)
+			continue;
+		if (!w->ret)
+			w->ret = json_object_new_object();
+		if (!json_object_object_get_ex(w->ret, "warnings", &arr)) {
+			arr = json_object_new_array();
+			json_object_object_add(w->ret, "warnings", arr);
+		}
+		json_object_array_add(arr, json_object_new_string(why));
+	}
+}
+
+/*
+ * The guest ended before its create was answered (GWD_CREATE_SETTLE_MS):
+ * an error when the domain is removed (the id goes back), else created
+ * with a warning that says what happened and what was done.
+ */
+static void answer_short_life(struct dom *d, const struct life_exit *e,
+			      const struct life_decision *dec)
+{
+	char why[sizeof(e->reason) + 256], age[48], act[48] = "";
+
+	if (dec->trigger)
+		snprintf(act, sizeof(act), "%s=%s: ", dec->trigger,
+			 domain_config_action_name(dec->action));
+	ran_for(d, age, sizeof(age));
+	snprintf(why, sizeof(why), "domain %s: the guest ended %s: %s; %s%s",
+		 d->rec.name, age, e->reason, act, verdict_done[dec->verdict]);
+	if (dec->verdict != LIFE_DESTROY)
+		return warn_waiters(d, why);
+	log_warn("%s", why);
+	dom_wait_done(d, WAIT_UP, why);
+	reg_return_domid(d->gwd, d->rec.domid);
+}
+
 void life_vmm_ended(struct dom *d, bool have_status, int wstatus)
 {
 	struct domain_config dflt;
 	struct life_decision dec;
 	struct life_exit e;
-	char why[320];
+	char why[sizeof(e.reason) + DOMAIN_NAME_MAX + 64];
+	bool short_life;
 
+	dom_log_ctx(d);
 	/* Its last replies and events first: they may still be unread. */
 	vmlink_drain(d->link);
 	read_end(d, have_status, wstatus, &e);
@@ -334,5 +423,12 @@ void life_vmm_ended(struct dom *d, bool have_status, int wstatus)
 		return;
 	life_decide(&e, actions_of(d, &dflt), d->restarts, d->nr_restarts,
 		    d->gwd->restart_max, time_mono_ns(), &dec);
+	short_life = dom_wait_any(d, WAIT_UP);
+	if (short_life)
+		answer_short_life(d, &e, &dec);
+	/* Removed by a destroy verdict: d is gone after carry_out. */
+	short_life = short_life && dec.verdict != LIFE_DESTROY;
 	carry_out(d, &dec);
+	if (short_life)
+		attach_answer_up(d);
 }

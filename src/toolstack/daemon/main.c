@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -42,9 +43,13 @@ enum {
 	OPT_CTL_IDLE_TIMEOUT,
 	OPT_RELOC_HEADER_TIMEOUT,
 	OPT_DEBUG,
+	OPT_DETACH,
 	OPT_VERSION,
 	OPT_CONFIG,
 };
+
+/* Options main() acts on itself. */
+static bool opt_detach;
 
 static void usage(FILE *f)
 {
@@ -59,7 +64,8 @@ static void usage(FILE *f)
 		"                       default /var/log/godwit/godwitd.log)\n"
 		"  --hooks-dir DIR      migration hooks ($GODWIT_HOOKS_DIR;\n"
 		"                       default /etc/godwit/hooks/migrate.d)\n"
-		"  --godwit PATH        the godwit binary ($GODWIT_BINARY; default: next to godwitd)\n"
+		"  --godwit PATH        the godwit binary ($GODWIT_BINARY; default: next to\n"
+		"                       godwitd, else the one installed with it)\n"
 		"  --relocation-address ADDR   listen there for migrations (default 0.0.0.0)\n"
 		"  --relocation-port PORT      (default 8002)\n"
 		"  --relocation-hosts-allow 'RE ...'  peers allowed to migrate here\n"
@@ -77,6 +83,8 @@ static void usage(FILE *f)
 		"                       a stream header after S s (default 10)\n"
 		"  --config FILE        host policy, e.g. on_host_stop ($GODWIT_DAEMON_CONFIG;\n"
 		"                       default /etc/godwit/godwitd.conf, if it exists)\n"
+		"  --detach             go to the background once ready (the command\n"
+		"                       returns then, or fails with why it could not start)\n"
 		"  --debug              log more\n"
 		"See godwitd(8).\n");
 }
@@ -91,18 +99,30 @@ static int set_path(char *dst, const char *src, const char *what)
 	return 0;
 }
 
-/* The godwit binary next to our own executable. */
+/*
+ * The godwit binary: next to our own executable (a build tree), else
+ * where meson installed it beside us (its bindir seen from our sbindir,
+ * right under any prefix or DESTDIR), else its configured path.
+ */
 static void default_godwit(char *buf, size_t len)
 {
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
-	if (n <= 0) {
-		snprintf(buf, len, "/usr/bin/godwit");
+	snprintf(buf, len, "%s/godwit", GODWIT_BINDIR);
+	if (n <= 0)
 		return;
-	}
 	self[n] = 0;
-	snprintf(buf, len, "%s/godwit", dirname(self));
+	dirname(self);
+	snprintf(buf, len, "%s/godwit", self);
+	if (!access(buf, X_OK))
+		return;
+	snprintf(buf, len, "%s/%s/godwit", self, GODWIT_BIN_FROM_SBIN);
+	if (GODWIT_BIN_FROM_SBIN[0] == '/')
+		snprintf(buf, len, "%s/godwit", GODWIT_BIN_FROM_SBIN);
+	if (!access(buf, X_OK))
+		return;
+	snprintf(buf, len, "%s/godwit", GODWIT_BINDIR);
 }
 
 static void defaults(struct gwd *g)
@@ -206,6 +226,9 @@ static int set_option(struct gwd *g, int opt, const char *arg)
 	case OPT_DEBUG:
 		log_set_level(LOG_DEBUG);
 		return 0;
+	case OPT_DETACH:
+		opt_detach = true;
+		return 0;
 	default:
 		return EXIT_USAGE;
 	}
@@ -236,6 +259,7 @@ static int parse_args(int argc, char **argv, struct gwd *g)
 		  OPT_RELOC_HEADER_TIMEOUT },
 		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "debug", no_argument, NULL, OPT_DEBUG },
+		{ "detach", no_argument, NULL, OPT_DETACH },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -449,10 +473,63 @@ static void stop(struct gwd *g)
 		close(g->log_fd);
 }
 
+/*
+ * --detach: the daemon runs in a child; the foreground process waits for
+ * its word and exits 0 once it is ready, 1 if start-up failed (the
+ * child's lines on stderr said why). Returns -1 in the child, with the
+ * pipe to report on in *fd_out, else the foreground's exit status.
+ */
+static int detach_begin(int *fd_out)
+{
+	int p[2], st = 0;
+	pid_t pid;
+	char c;
+
+	if (pipe2(p, O_CLOEXEC)) {
+		perror("godwitd: pipe");
+		return 1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		perror("godwitd: fork");
+		return 1;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		setsid();
+		*fd_out = p[1];
+		return -1;
+	}
+	close(p[1]);
+	if (read(p[0], &c, 1) == 1) {
+		fprintf(stderr, "godwitd: ready in the background (pid %d)\n",
+			(int)pid);
+		return 0;
+	}
+	waitpid(pid, &st, 0);
+	return 1;
+}
+
+/* Ready: tell the foreground, and leave its terminal. */
+static void detach_done(int fd)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		close(null);
+	}
+	if (write(fd, "r", 1) != 1)
+		log_warn("--detach: the foreground went away");
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	struct gwd *g = calloc(1, sizeof(*g));
-	int rc;
+	int rc, ready_fd = -1;
 
 	if (!g)
 		return 1;
@@ -464,10 +541,16 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	std_fds();
+	if (opt_detach && (rc = detach_begin(&ready_fd)) >= 0) {
+		free(g);
+		return rc;
+	}
 	rc = start(g);
 	if (!rc) {
 		log_info("ready: control socket %s, %u domain%s", g->paths.sock,
 			 g->nr_doms, g->nr_doms == 1 ? "" : "s");
+		if (ready_fd >= 0)
+			detach_done(ready_fd);
 		notify_send("READY=1");
 		rc = evloop_run(g->loop);
 		notify_send("STOPPING=1");

@@ -98,13 +98,28 @@ struct dom *reg_find(struct gwd *g, const char *spec)
 	return reg_by_name(g, spec);
 }
 
+void dom_log_ctx(const struct dom *d)
+{
+	char job[48] = "";
+
+	if (d->job.active)
+		snprintf(job, sizeof(job), "%s %s",
+			 d->job.kind == JOB_SAVE ? "save" : "migrate",
+			 d->job.target);
+	log_ctx_set(d->rec.name[0] ? d->rec.name : NULL,
+		    d->rec.uuid[0] ? d->rec.uuid : NULL, job);
+}
+
 struct dom *reg_by_serial(struct gwd *g, uint64_t serial)
 {
 	struct dom *d;
 
-	for (d = g->doms; d; d = d->next)
-		if (d->serial == serial)
+	for (d = g->doms; d; d = d->next) {
+		if (d->serial == serial) {
+			dom_log_ctx(d);
 			return d;
+		}
+	}
 	return NULL;
 }
 
@@ -112,9 +127,12 @@ struct dom *reg_by_pid(struct gwd *g, pid_t pid)
 {
 	struct dom *d;
 
-	for (d = g->doms; d; d = d->next)
-		if (d->pid == pid && pid > 0)
+	for (d = g->doms; d; d = d->next) {
+		if (d->pid == pid && pid > 0) {
+			dom_log_ctx(d);
 			return d;
+		}
+	}
 	return NULL;
 }
 
@@ -134,9 +152,8 @@ static int write_atomic(const char *path, const char *text)
 	return file_write_atomic(path, text, strlen(text), 0600);
 }
 
-unsigned int reg_next_domid(struct gwd *g)
+static void save_next_domid(struct gwd *g)
 {
-	unsigned int id = g->next_domid++;
 	char path[PATH_MAX], text[32];
 
 	snprintf(text, sizeof(text), "%u\n", g->next_domid);
@@ -145,7 +162,22 @@ unsigned int reg_next_domid(struct gwd *g)
 	    write_atomic(path, text))
 		log_warn("cannot record the next domain id in %s/next-domid",
 			 g->paths.state_dir);
+}
+
+unsigned int reg_next_domid(struct gwd *g)
+{
+	unsigned int id = g->next_domid++;
+
+	save_next_domid(g);
 	return id;
+}
+
+void reg_return_domid(struct gwd *g, unsigned int id)
+{
+	if (!id || g->next_domid != id + 1)
+		return;
+	g->next_domid = id;
+	save_next_domid(g);
 }
 
 static bool dir_in_use(struct gwd *g, const char *dir)
@@ -317,6 +349,16 @@ void dom_wait_done(struct dom *d, enum dom_wait kind, const char *why)
 		}
 		w->ret = NULL;
 	}
+}
+
+bool dom_wait_any(const struct dom *d, enum dom_wait kind)
+{
+	unsigned int i;
+
+	for (i = 0; i < DOM_WAITERS_MAX; i++)
+		if (d->waiters[i].used && d->waiters[i].kind == kind)
+			return true;
+	return false;
 }
 
 struct dom_waiter *dom_wait_find(struct dom *d, struct rpc_call call)

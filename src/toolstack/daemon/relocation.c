@@ -46,6 +46,8 @@
 #define RELOC_PENDING_PER_PEER 8
 /* How long a refused source may take to stop sending. */
 #define RELOC_DRAIN_MS 5000
+/* The same for a peer the allow-list does not admit: just long enough. */
+#define RELOC_DENIED_DRAIN_MS 1000
 /* Refusals of too many connections are logged at most this often. */
 #define RELOC_QUIET_NS (5 * NSEC_PER_SEC)
 
@@ -188,7 +190,8 @@ static void answer_query(struct pend *p, uint64_t id)
 }
 
 /* Refuse a stream as a receiver would: FAILED, then drain. */
-static void refuse_stream(struct pend *p, int err, const char *why)
+static void refuse_stream(struct pend *p, int err, const char *why,
+			  unsigned int drain_ms)
 {
 	struct handover_msg m;
 
@@ -200,7 +203,7 @@ static void refuse_stream(struct pend *p, int err, const char *why)
 	}
 	shutdown(p->fd, SHUT_WR);
 	p->state = PEND_DRAIN;
-	p->deadline_ns = time_mono_ns() + RELOC_DRAIN_MS * NSEC_PER_MSEC;
+	p->deadline_ns = time_mono_ns() + drain_ms * NSEC_PER_MSEC;
 	timer_update(p->r);
 }
 
@@ -213,7 +216,7 @@ static void start_stream(struct pend *p, uint64_t mem_bytes)
 	if (gwd_mem_check(g, mem_bytes, why, sizeof(why))) {
 		log_err("relocation: refused a migration from %s (%llu MiB): %s",
 			p->peer, (unsigned long long)(mem_bytes >> 20), why);
-		refuse_stream(p, -ENOMEM, why);
+		refuse_stream(p, -ENOMEM, why, RELOC_DRAIN_MS);
 		return;
 	}
 	/* The receiver reads normally from here on. */
@@ -268,7 +271,8 @@ static void pend_judge(struct pend *p, bool ended)
 		/* A source with a bad header is told why, as a receiver
 		 * would tell it; anything else is just closed. */
 		if (pre.stream)
-			return refuse_stream(p, -EINVAL, pre.why);
+			return refuse_stream(p, -EINVAL, pre.why,
+					     RELOC_DRAIN_MS);
 		return pend_free(p, false);
 	}
 }
@@ -308,9 +312,12 @@ static void on_timer(struct evloop *loop, struct evloop_timer *t, void *opaque)
 	timer_update(r);
 }
 
-/* Keep an admitted connection until its first bytes say what it is. */
-static void pend_add(struct reloc *r, int fd, const char *addr,
-		     const char *peer)
+/*
+ * Keep an admitted connection until its first bytes say what it is. NULL
+ * if it was closed instead (too many waiting).
+ */
+static struct pend *pend_add(struct reloc *r, int fd, const char *addr,
+			     const char *peer)
 {
 	uint64_t now = time_mono_ns();
 	struct pend *p;
@@ -323,7 +330,7 @@ static void pend_add(struct reloc *r, int fd, const char *addr,
 				peer, pending_from(r, addr));
 		r->quiet_until_ns = now + RELOC_QUIET_NS;
 		close(fd);
-		return;
+		return NULL;
 	}
 	p = calloc(1, sizeof(*p));
 	/* EPOLLRDHUP: a peer that stops short is not waited for. */
@@ -331,7 +338,7 @@ static void pend_add(struct reloc *r, int fd, const char *addr,
 				pend_on_fd, p)) {
 		free(p);
 		close(fd);
-		return;
+		return NULL;
 	}
 	*p = (struct pend){
 		.next = r->pending, .r = r, .fd = fd, .state = PEND_HEADER
@@ -343,6 +350,31 @@ static void pend_add(struct reloc *r, int fd, const char *addr,
 	r->pending = p;
 	r->npending++;
 	timer_update(r);
+	return p;
+}
+
+/*
+ * A peer the allow-list does not admit is told so, with the address it
+ * comes from, in a handover FAILED (its migration then fails with that
+ * line instead of "the destination closed the connection"), and closed
+ * after a short drain. It takes a place among the connections waiting
+ * to speak meanwhile, so it is bounded like them.
+ */
+static void refuse_peer(struct reloc *r, int fd, const char *addr,
+			const char *peer)
+{
+	char why[sizeof(((struct handover_msg *)0)->text)];
+	struct pend *p;
+
+	log_warn(
+		"relocation: refused a connection from %s (not allowed by --relocation-hosts-allow)",
+		peer);
+	snprintf(why, sizeof(why),
+		 "%s is not allowed by this host's --relocation-hosts-allow",
+		 addr);
+	p = pend_add(r, fd, addr, peer);
+	if (p)
+		refuse_stream(p, -EACCES, why, RELOC_DENIED_DRAIN_MS);
 }
 
 static void reloc_on_accept(struct evloop *loop, int lfd, uint32_t events,
@@ -371,10 +403,7 @@ static void reloc_on_accept(struct evloop *loop, int lfd, uint32_t events,
 		}
 		net_peer_name(fd, peer, sizeof(peer));
 		if (!allow_match(&r->allow, addr)) {
-			log_warn(
-				"relocation: refused a connection from %s (not allowed by --relocation-hosts-allow)",
-				peer);
-			close(fd);
+			refuse_peer(r, fd, addr, peer);
 			continue;
 		}
 		pend_add(r, fd, addr, peer);

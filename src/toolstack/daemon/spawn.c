@@ -211,6 +211,11 @@ static void __noreturn child_exec(const struct spawn_argv *a, int gate,
 	close_others(pass_fd >= 0 ? 4 : 3, gate);
 	setenv("GODWIT_LOG_PREFIX", prefix, 1);
 	setenv("GODWIT_LOG_TIMESTAMPS", "1", 1); /* stderr is the log file */
+	/* Under systemd the VMMs' lines go to the journal as well. */
+	if (log_to_journal())
+		setenv("GODWIT_LOG_JOURNAL", "1", 1);
+	else
+		unsetenv("GODWIT_LOG_JOURNAL");
 	/* The VMM and its hooks see the daemon's run directory; systemd's
 	 * notification socket is the daemon's alone. */
 	setenv("GODWIT_RUN_DIR", run_dir, 1);

@@ -28,6 +28,7 @@ int godwit_domain_verb(struct godwit_conn *c, const char *dom,
 		[GODWIT_VERB_SHUTDOWN_WAIT] = "shutdown",
 		[GODWIT_VERB_DESTROY] = "destroy",
 		[GODWIT_VERB_ANNOUNCE] = "announce",
+		[GODWIT_VERB_REBOOT] = "reboot",
 	};
 	static const char *const vm_cmd[] = {
 		[GODWIT_VERB_PAUSE] = "stop",
@@ -36,6 +37,7 @@ int godwit_domain_verb(struct godwit_conn *c, const char *dom,
 		[GODWIT_VERB_SHUTDOWN_WAIT] = "system_powerdown",
 		[GODWIT_VERB_DESTROY] = "quit",
 		[GODWIT_VERB_ANNOUNCE] = "announce-self",
+		[GODWIT_VERB_REBOOT] = "system_reset",
 	};
 	struct rpc_shutdown_args a = { .wait = verb ==
 					       GODWIT_VERB_SHUTDOWN_WAIT };
@@ -81,6 +83,24 @@ int godwit_decode_console(struct json_object *ret, char *type, size_t tlen,
 	snprintf(type, tlen, "%s", k.type);
 	snprintf(path, plen, "%s", k.path);
 	return 0;
+}
+
+int godwit_vm_config(struct godwit_conn *c, int timeout_ms, godwit_reply_fn fn,
+		     void *opaque)
+{
+	if (godwit_conn_is_daemon(c))
+		return -EOPNOTSUPP;
+	return godwit_call(c, "query-config", NULL, timeout_ms, fn, opaque);
+}
+
+int godwit_decode_config(struct json_object *ret, const char **text, char *err,
+			 size_t errlen)
+{
+	struct rpc_vm_config k;
+	int rc = lib_decode(&rpc_msg_vm_config, ret, &k, err, errlen);
+
+	*text = rc ? NULL : k.config;
+	return rc;
 }
 
 /* ---- save ---- */

@@ -54,6 +54,14 @@ void lib_migration_from(const struct rpc_migration *in,
 	out->total_time_ms = in->total_time_ms;
 	out->rounds = in->rounds;
 	out->bytes = in->bytes;
+	out->postcopy = in->postcopy;
+	out->cpu_throttle_pct = in->cpu_throttle_pct;
+	out->has_postcopy_faults = in->has_postcopy_faults;
+	out->postcopy_faults = in->postcopy_faults;
+	out->has_postcopy_regions = in->has_postcopy_regions;
+	out->postcopy_regions = in->postcopy_regions;
+	out->has_postcopy_time = in->has_postcopy_time;
+	out->postcopy_ms = in->postcopy_ms;
 }
 
 void lib_round_from(const struct rpc_mig_round *in,
@@ -66,6 +74,7 @@ void lib_round_from(const struct rpc_mig_round *in,
 	out->dirty_mbps = in->dirty_mbps;
 	out->duration_ms = in->duration_ms;
 	out->expected_downtime_ms = in->expected_downtime_ms;
+	out->cpu_throttle_pct = in->cpu_throttle_pct;
 }
 
 void lib_save_from(const struct rpc_save_result *in,
@@ -110,10 +119,13 @@ void lib_job_from(const struct rpc_job_info *in, struct godwit_job *out)
 	out->expected_downtime_ms = in->expected_downtime_ms;
 	out->has_downtime = in->has_downtime;
 	out->downtime_ms = in->downtime_ms;
+	out->has_cpu_throttle = in->has_cpu_throttle;
+	out->cpu_throttle_pct = in->cpu_throttle_pct;
 }
 
 /* The public enums are the protocol's, in the same order. */
 _Static_assert((int)GODWIT_MIGRATION_UNCONFIRMED == (int)RPC_MIG_UNCONFIRMED &&
+		       (int)GODWIT_MIGRATION_STOPPED == (int)RPC_MIG_STOPPED &&
 		       (int)GODWIT_MIGRATION_NONE == (int)RPC_MIG_NONE,
 	       "migration status");
 _Static_assert((int)GODWIT_SAVE_FAILED == (int)RPC_SAVE_FAILED &&

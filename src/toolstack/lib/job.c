@@ -271,6 +271,8 @@ void godwit_job_print(FILE *f, const struct godwit_job *j)
 	line_num(f, j->has_expected_downtime, j->expected_downtime_ms,
 		 "Expected downtime:", "ms");
 	line_num(f, j->has_downtime, j->downtime_ms, "Downtime:", "ms");
+	line_int(f, j->has_cpu_throttle, j->cpu_throttle_pct,
+		 "Auto converge:", "%");
 	if (j->type == GODWIT_JOB_UNCONFIRMED) {
 		/* "unconfirmed: handed over to HOST:PORT, no confirmation: ..." */
 		label(f, "Status:");

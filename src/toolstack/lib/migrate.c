@@ -21,8 +21,25 @@ void godwit_migrate_params_init(struct godwit_migrate_params *p)
 		.max_rounds = a.max_rounds,
 		.stall_timeout_ms = a.stall_timeout_ms,
 		.paused_margin_ms = a.paused_margin_ms,
+		.converge = GODWIT_CONVERGE_DEFAULT,
+		.postcopy = a.postcopy,
 	};
 }
+
+int godwit_converge_parse(const char *s, enum godwit_converge *out)
+{
+	int c;
+
+	if (!s || rpc_converge_parse(s, &c))
+		return -EINVAL;
+	*out = (enum godwit_converge)(c + 1);
+	return 0;
+}
+
+/* The public modes are the protocol's, one up (0 is "not given"). */
+_Static_assert((int)GODWIT_CONVERGE_THROTTLE == RPC_CONVERGE_THROTTLE + 1 &&
+		       (int)GODWIT_CONVERGE_NONE == RPC_CONVERGE_NONE + 1,
+	       "converge");
 
 int godwit_migrate(struct godwit_conn *c, const char *dom,
 		   const struct godwit_migrate_params *p, int timeout_ms,
@@ -41,6 +58,13 @@ int godwit_migrate(struct godwit_conn *c, const char *dom,
 	a.max_rounds = p->max_rounds;
 	a.stall_timeout_ms = p->stall_timeout_ms;
 	a.paused_margin_ms = p->paused_margin_ms;
+	a.has_converge = p->converge != GODWIT_CONVERGE_DEFAULT;
+	a.converge = a.has_converge ? (int)p->converge - 1 : 0;
+	a.postcopy = a.has_postcopy = p->postcopy;
+	/* All said: the VM's own parameters (migrate-set-parameters) and
+	 * QEMU's style (a source that stays) are for QEMU's tools. */
+	a.has_live = a.has_bandwidth = a.has_downtime = true;
+	a.has_max_rounds = a.has_stall_timeout = a.has_paused_margin = true;
 	return lib_send(c, "migrate", &rpc_msg_migrate, &a, timeout_ms, fn,
 			opaque, err, errlen);
 }
@@ -86,4 +110,24 @@ int godwit_migrate_resolve(struct godwit_conn *c, const char *dom,
 		snprintf(a.domain, sizeof(a.domain), "%s", dom);
 	return lib_send(c, "migrate-resolve", &rpc_msg_resolve, &a, timeout_ms,
 			fn, opaque, err, sizeof(err));
+}
+
+int godwit_migrate_recover(struct godwit_conn *c, const char *dom,
+			   const char *source, int timeout_ms,
+			   godwit_reply_fn fn, void *opaque, char *err,
+			   size_t errlen)
+{
+	struct rpc_recover_args a;
+
+	rpc_msg_init(&rpc_msg_recover, &a);
+	if (godwit_conn_is_daemon(c))
+		snprintf(a.domain, sizeof(a.domain), "%s", dom);
+	if (source && snprintf(a.uri, sizeof(a.uri), "%s", source) >=
+			      (int)sizeof(a.uri)) {
+		snprintf(err, errlen,
+			 "migrate-recover: source '%.64s' is too long", source);
+		return -EINVAL;
+	}
+	return lib_send(c, "migrate-recover", &rpc_msg_recover, &a, timeout_ms,
+			fn, opaque, err, errlen);
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "devices/platform.h"
+#include "migration/postcopy.h"
 #include "migration/restore.h"
 #include "migration/vmstate.h"
 #include "vmm/memory.h"
@@ -68,14 +69,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto out;
 	fuzz_devices(&devs, h.mem_bytes);
 	if (vmstate_rx_init(&rx, h.nr_vcpus) == 0) {
-		struct restore_target t = { .mem = &mem,
-					    .devs = &devs,
-					    .rx = &rx };
+		struct postcopy_plan plan = { .present = false };
+		struct restore_target t = {
+			.mem = &mem, .devs = &devs, .rx = &rx, .postcopy = &plan
+		};
 
 		rc = restore_records(&s, &h, &t, &res, &err);
 		if (rc == 0 && s.offset > size)
 			__builtin_trap(); /* read more than there was */
 		vmstate_rx_free(&rx);
+		postcopy_plan_destroy(&plan);
 	}
 	mem_destroy(&mem);
 	/* inspect accepts exactly what restore accepts. */

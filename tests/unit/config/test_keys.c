@@ -411,6 +411,36 @@ static void test_actions(void **state)
 		"vm.cfg:2: on_reboot: expected destroy, restart, preserve, rename-restart, coredump-destroy or coredump-restart, got a list");
 }
 
+static void test_memory_backing(void **state)
+{
+	static const char *const words[] = { "thp", "small", "hugepages" };
+	char text[128], out[DOMAIN_CONFIG_TEXT_MAX];
+	struct parse_result *r;
+	size_t i;
+
+	r = cfg_ok("name='vm'\n");
+	assert_int_equal(r->cfg.memory_backing, DOMAIN_MEMORY_THP);
+	/* The default is not written: older readers do not know the key. */
+	assert_int_equal(domain_config_format(&r->cfg, out, sizeof(out)), 0);
+	assert_null(strstr(out, "memory_backing"));
+	free(r);
+	for (i = 0; i < ARRAY_SIZE(words); i++) {
+		snprintf(text, sizeof(text), "name='vm'\nmemory_backing='%s'\n",
+			 words[i]);
+		r = cfg_ok(text);
+		assert_int_equal(r->cfg.memory_backing, i);
+		assert_string_equal(domain_config_backing_name(i), words[i]);
+		assert_int_equal(
+			domain_config_format(&r->cfg, out, sizeof(out)), 0);
+		assert_true(!i || strstr(out, words[i]));
+		free(r);
+	}
+	assert_string_equal(domain_config_backing_name(7), "?");
+	cfg_fails(
+		"name='vm'\nmemory_backing = 'huge'\n",
+		"vm.cfg:2: memory_backing: expected thp, small or hugepages, got \"huge\"");
+}
+
 static void test_unknown_key_is_an_error(void **state)
 {
 	cfg_fails("name='vm'\n\nbootloader = 'pygrub'\n",
@@ -485,6 +515,7 @@ static const struct CMUnitTest tests[] = {
 	cmocka_unit_test(test_serial_values),
 	cmocka_unit_test(test_serial_errors),
 	cmocka_unit_test(test_actions),
+	cmocka_unit_test(test_memory_backing),
 	cmocka_unit_test(test_unknown_key_is_an_error),
 	cmocka_unit_test(test_ignored_xl_keys_warn),
 	cmocka_unit_test(test_warnings_are_bounded),

@@ -868,6 +868,8 @@ static void test_handover_rejections(void **state)
 		   "text is not NUL-terminated");
 }
 
+int format_test_postcopy(void);
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -895,5 +897,6 @@ int main(void)
 		cmocka_unit_test(test_handover_rejections),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, NULL, NULL) |
+	       format_test_postcopy();
 }

@@ -134,6 +134,45 @@ static void test_migrate_refused(void **state)
 	assert_refused(&rpc_msg_migrate, "[1]", "migrate: not an object");
 }
 
+/*
+ * godwit's members are optional (the VMM's migration parameters fill
+ * the rest); a migrate with none is QEMU's, whose members are read and
+ * never forwarded; block migration and resume are refused with why.
+ */
+static void test_migrate_qemu(void **state)
+{
+	struct rpc_migrate_args a;
+	struct json_object *o;
+
+	(void)state;
+	assert_int_equal(decode(&rpc_msg_migrate, "{\"uri\": \"h\"}", &a), 0);
+	assert_false(rpc_migrate_has_own(&a));
+	assert_int_equal(
+		decode(&rpc_msg_migrate,
+		       "{\"uri\": \"tcp:h:4\", \"blk\": false, \"inc\": false, \"detach\": true, \"resume\": false}",
+		       &a),
+		0);
+	assert_false(rpc_migrate_has_own(&a));
+	o = rpc_msg_encode(&rpc_msg_migrate, &a);
+	assert_string_equal(json_object_to_json_string(o),
+			    "{ \"uri\": \"h:4\" }");
+	json_object_put(o);
+	assert_int_equal(decode(&rpc_msg_migrate,
+				"{\"uri\": \"h\", \"downtime-ms\": 7}", &a),
+			 0);
+	assert_true(rpc_migrate_has_own(&a) && a.has_downtime);
+	assert_false(a.has_bandwidth);
+	assert_round_trip(&rpc_msg_migrate, &a);
+	assert_refused(
+		&rpc_msg_migrate, "{\"uri\": \"h\", \"blk\": true}",
+		"migrate: block migration ('blk', 'inc') is not supported by godwit: each host opens the disk images itself (shared storage)");
+	assert_refused(
+		&rpc_msg_migrate, "{\"uri\": \"h\", \"resume\": true}",
+		"migrate: 'resume' (QEMU's post-copy recovery) is not supported: godwit's is migrate-recover");
+	assert_refused(&rpc_msg_migrate, "{\"uri\": \"h\", \"detach\": 1}",
+		       "migrate: 'detach' must be true or false");
+}
+
 /* The CLI fills the struct by hand; the check canonicalises it. */
 static void test_migrate_by_hand(void **state)
 {
@@ -143,6 +182,7 @@ static void test_migrate_by_hand(void **state)
 	rpc_msg_init(&rpc_msg_migrate, &a);
 	snprintf(a.uri, sizeof(a.uri), "tcp:example.org:1234");
 	a.max_rounds = 5;
+	a.has_max_rounds = true;
 	assert_int_equal(rpc_msg_check(&rpc_msg_migrate, &a, why, sizeof(why)),
 			 0);
 	assert_string_equal(a.uri, "example.org:1234");
@@ -170,6 +210,98 @@ static void test_resolve(void **state)
 		       "migrate-resolve: 'action' is required");
 }
 
+/* --converge and --postcopy: the policy's words, and their one conflict. */
+static void test_migrate_converge(void **state)
+{
+	struct rpc_migrate_args a;
+	int c;
+
+	(void)state;
+	assert_int_equal(decode(&rpc_msg_migrate, "{\"uri\": \"h\"}", &a), 0);
+	assert_false(a.has_converge);
+	assert_false(a.postcopy);
+	assert_int_equal(decode(&rpc_msg_migrate,
+				"{\"uri\": \"h\", \"converge\": \"auto\", "
+				"\"postcopy\": true}",
+				&a),
+			 0);
+	assert_true(a.has_converge);
+	assert_int_equal(a.converge, RPC_CONVERGE_AUTO);
+	assert_true(a.postcopy);
+	assert_round_trip(&rpc_msg_migrate, &a);
+	assert_refused(
+		&rpc_msg_migrate,
+		"{\"uri\": \"h\", \"converge\": \"none\", \"postcopy\": true}",
+		"migrate: postcopy and converge 'none' contradict each other");
+	assert_refused(
+		&rpc_msg_migrate,
+		"{\"uri\": \"h\", \"converge\": \"sometimes\"}",
+		"migrate: 'converge' must be \"throttle\", \"postcopy\", \"auto\" or \"none\"");
+	assert_int_equal(rpc_converge_parse("postcopy", &c), 0);
+	assert_int_equal(c, RPC_CONVERGE_POSTCOPY);
+	assert_int_equal(rpc_converge_parse("Throttle", &c), -EINVAL);
+	assert_string_equal(rpc_converge_name(RPC_CONVERGE_NONE), "none");
+}
+
+/* migrate-recover: an optional source; strict like every command. */
+static void test_recover(void **state)
+{
+	struct rpc_recover_args a;
+
+	(void)state;
+	assert_int_equal(decode(&rpc_msg_recover, "{}", &a), 0);
+	assert_string_equal(a.uri, "");
+	assert_int_equal(
+		decode(&rpc_msg_recover,
+		       "{\"domain\": \"vm\", \"uri\": \"10.0.0.1:8002\"}", &a),
+		0);
+	assert_string_equal(a.uri, "10.0.0.1:8002");
+	assert_round_trip(&rpc_msg_recover, &a);
+	assert_refused(&rpc_msg_recover, "{\"host\": \"h\"}",
+		       "migrate-recover: unknown member 'host'");
+}
+
+/* Post-copy's statuses and figures, and the throttle, go both ways. */
+static void test_migration_postcopy(void **state)
+{
+	struct rpc_migration m;
+	struct rpc_mig_round r;
+	struct rpc_job_info j;
+
+	(void)state;
+	assert_int_equal(decode(&rpc_msg_migration,
+				"{\"status\": \"postcopy-paused\", "
+				"\"postcopy-faults\": 7}",
+				&m),
+			 0);
+	assert_int_equal(m.status, RPC_MIG_POSTCOPY_PAUSED);
+	assert_true(m.has_postcopy_faults);
+	assert_int_equal(m.postcopy_faults, 7);
+	assert_false(m.has_postcopy_time);
+	assert_string_equal(rpc_mig_status_name(RPC_MIG_POSTCOPY_ACTIVE),
+			    "postcopy-active");
+	assert_string_equal(rpc_mig_status_name(RPC_MIG_STOPPED), "stopped");
+	m.status = RPC_MIG_POSTCOPY_ACTIVE;
+	m.cpu_throttle_pct = 60;
+	m.has_postcopy_time = true;
+	m.postcopy_ms = 12.5;
+	assert_round_trip(&rpc_msg_migration, &m);
+	/* A post-copy still running is a job still running. */
+	rpc_job_info_from_migration(&j, &m, "h:8002");
+	assert_int_equal(j.type, RPC_JOB_UNBOUNDED);
+	assert_true(j.has_cpu_throttle);
+	assert_int_equal(j.cpu_throttle_pct, 60);
+	assert_round_trip(&rpc_msg_job_info, &j);
+	assert_refused(
+		&rpc_msg_migration, "{\"cpu-throttle-percentage\": 101}",
+		"MIGRATION: 'cpu-throttle-percentage' must be an integer from 0 to 100");
+	assert_int_equal(
+		decode(&rpc_msg_mig_round,
+		       "{\"round\": 2, \"cpu-throttle-percentage\": 30}", &r),
+		0);
+	assert_int_equal(r.cpu_throttle_pct, 30);
+}
+
 static void test_migration_event(void **state)
 {
 	struct rpc_migration m;
@@ -184,7 +316,7 @@ static void test_migration_event(void **state)
 	o = rpc_msg_encode(&rpc_msg_migration, &m);
 	assert_string_equal(
 		json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
-		"{\"status\":\"completed\",\"total-time-ms\":812.5,\"rounds\":4,\"bytes\":1048576}");
+		"{\"status\":\"completed\",\"total-time-ms\":812.5,\"rounds\":4,\"bytes\":1048576,\"postcopy\":false,\"cpu-throttle-percentage\":0}");
 	json_object_put(o);
 	m.has_downtime = true;
 	m.downtime_ms = 3.25;
@@ -325,9 +457,13 @@ int main(void)
 		cmocka_unit_test(test_migrate_defaults),
 		cmocka_unit_test(test_migrate_destination),
 		cmocka_unit_test(test_migrate_refused),
+		cmocka_unit_test(test_migrate_qemu),
 		cmocka_unit_test(test_migrate_by_hand),
 		cmocka_unit_test(test_resolve),
 		cmocka_unit_test(test_migration_event),
+		cmocka_unit_test(test_migrate_converge),
+		cmocka_unit_test(test_recover),
+		cmocka_unit_test(test_migration_postcopy),
 		cmocka_unit_test(test_save),
 		cmocka_unit_test(test_job_info),
 		cmocka_unit_test(test_domain_messages),

@@ -263,7 +263,7 @@ static void test_greeting(void **state)
 	m = next_msg(f);
 	assert_true(json_object_object_get_ex(m, "QMP", &qmp));
 	assert_true(json_object_object_get_ex(qmp, "version", &ver));
-	assert_true(json_object_object_get_ex(ver, "godwit", &v));
+	assert_true(json_object_object_get_ex(ver, "qemu", &v));
 	assert_string_equal(plain(v), "{\"major\":0,\"minor\":1,\"micro\":0}");
 	assert_string_equal(path_str(ver, "package", NULL), "godwit 0.1.0");
 	assert_true(json_object_object_get_ex(qmp, "capabilities", &v));
@@ -330,7 +330,7 @@ static void test_execute_ids(void **state)
 	assert_int_equal(feed(f, "{\"execute\":\"query-version\",\"id\":4}"),
 			 0);
 	expect_return(f,
-		      "{\"godwit\":{\"major\":0,\"minor\":1,\"micro\":0},"
+		      "{\"qemu\":{\"major\":0,\"minor\":1,\"micro\":0},"
 		      "\"package\":\"godwit 0.1.0\"}",
 		      "4");
 	assert_int_equal(feed(f, "{\"execute\":\"query-commands\"}"), 0);
@@ -468,19 +468,27 @@ static void test_malformed_messages(void **state)
 	assert_no_msg(f);
 }
 
-static void test_syntax_error_is_fatal(void **state)
+/* As QEMU's monitor: answered, and reading resumes at the next line. */
+static void test_syntax_error_resumes_at_next_line(void **state)
 {
 	struct fixture *f = *state;
 
 	negotiate(f);
 	assert_int_equal(feed(f, "{\"execute\":\"echo\"} {\"execute\" 1}"
-				 "{\"execute\":\"echo\"}"),
-			 -EPROTO);
+				 "{\"execute\":\"echo\",\"id\":9}\r\n"
+				 "{\"execute\":\"echo\",\"id\":1}\n"),
+			 0);
 	expect_return(f, "{}", NULL);
 	expect_error(f, "GenericError", "JSON parse error", NULL);
+	/* The rest of the bad line is dropped, the next one read. */
+	expect_return(f, "{}", "1");
 	assert_no_msg(f);
-	/* Nothing more is looked at. */
-	assert_int_equal(feed(f, "{\"execute\":\"echo\"}"), -EPROTO);
+	/* A bad line split over reads: dropped until its line break. */
+	assert_int_equal(feed(f, "nonsense"), 0);
+	expect_error(f, "GenericError", "JSON parse error", NULL);
+	assert_int_equal(feed(f, " {\"execute\":\"echo\",\"id\":8}"), 0);
+	assert_int_equal(feed(f, " more\n{\"execute\":\"echo\",\"id\":2}"), 0);
+	expect_return(f, "{}", "2");
 	assert_no_msg(f);
 }
 
@@ -499,8 +507,7 @@ static void test_invalid_utf8_refused(void **state)
 	expect_error(f, "GenericError", "not valid UTF-8", NULL);
 	expect_return(f, "{}", "2");
 	/* Bytes after a complete command do not undo it. */
-	assert_int_equal(feed(f, "{\"execute\":\"echo\",\"id\":3} \xff"),
-			 -EPROTO);
+	assert_int_equal(feed(f, "{\"execute\":\"echo\",\"id\":3} \xff"), 0);
 	expect_return(f, "{}", "3");
 	expect_error(f, "GenericError", "JSON parse error", NULL);
 }
@@ -859,7 +866,7 @@ int main(void)
 		T(test_unknown_command_name_sanitized),
 		T(test_error_desc_made_valid_utf8),
 		T(test_malformed_messages),
-		T(test_syntax_error_is_fatal),
+		T(test_syntax_error_resumes_at_next_line),
 		T(test_invalid_utf8_refused),
 		T(test_split_and_joined_input),
 		T(test_oversize_message),
