@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""Copy the tables of bench/results/{boot,save-restore,migrate,net}.md into
-README.md, between the <!-- bench:start --> and <!-- bench:end -->
-markers, so the README shows the latest full run. run-all.sh calls it
-after a full (not --quick) run."""
+"""Copy the tables of bench/results/{boot,save-restore,migrate,
+migrate-secure,net}.md into README.md, between the <!-- bench:start -->
+and <!-- bench:end --> markers, so the README shows the latest full run.
+run-all.sh calls it after a full (not --quick) run."""
 
 import os
 import re
@@ -14,6 +14,7 @@ SECTIONS = [
     ("Boot", "boot.md"),
     ("Save and restore", "save-restore.md"),
     ("Live migration", "migrate.md"),
+    ("Live migration over TLS and ssh", "migrate-secure.md"),
     ("A service through live migration", "net.md"),
 ]
 

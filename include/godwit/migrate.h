@@ -48,6 +48,20 @@ struct godwit_migrate_params {
 	int64_t max_rounds; /* pre-copy rounds at most (30) */
 	int64_t stall_timeout_ms; /* the destination silent this long: fail */
 	int64_t paused_margin_ms; /* 0: the downtime limit, at least 1 s */
+	/*
+	 * ssh transport (xl's): ssh's command, e.g. "ssh -p 2222"; NULL or
+	 * "": TCP (unless destination is "ssh:[USER@]HOST"). destination is
+	 * then [USER@]HOST, where receive_command runs (NULL: "godwit
+	 * migrate-receive --stdio").
+	 */
+	const char *ssh_command;
+	const char *receive_command;
+	/* TLS over TCP: x509 credentials from tls_dir (NULL: the VMM's
+	 * default, /etc/godwit/tls); tls_name: the name the destination's
+	 * certificate must carry (NULL: the host). */
+	bool tls;
+	const char *tls_dir;
+	const char *tls_name;
 	enum godwit_converge converge;
 	/*
 	 * Post-copy after one pre-copy round: the VM runs at the destination
@@ -56,6 +70,7 @@ struct godwit_migrate_params {
 	 * AUTO with it.
 	 */
 	bool postcopy;
+	bool paused; /* the destination leaves it paused (xl migrate -p) */
 };
 void godwit_migrate_params_init(struct godwit_migrate_params *p);
 

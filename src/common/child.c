@@ -42,7 +42,7 @@ static void keep(char *buf, size_t *len, bool *cut, const char *data, size_t n)
 }
 
 static int spawn(const char *path, char *const argv[], char *const envp[],
-		 int out, int err, pid_t *pid)
+		 int in, int out, int err, pid_t *pid)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
@@ -54,7 +54,11 @@ static int spawn(const char *path, char *const argv[], char *const envp[],
 	sigdelset(&dfl, SIGKILL);
 	sigdelset(&dfl, SIGSTOP);
 	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (in < 0)
+		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY,
+						 0);
+	else
+		posix_spawn_file_actions_adddup2(&fa, in, 0);
 	posix_spawn_file_actions_adddup2(&fa, out, 1);
 	posix_spawn_file_actions_adddup2(&fa, err, 2);
 	posix_spawnattr_init(&at);
@@ -138,7 +142,7 @@ int child_run(const char *path, char *const argv[], char *const envp[],
 		rc = -errno;
 		goto out_close;
 	}
-	rc = spawn(path, argv, envp, out[1], err[1], &pid);
+	rc = spawn(path, argv, envp, -1, out[1], err[1], &pid);
 	close(out[1]);
 	close(err[1]);
 	out[1] = err[1] = -1;
@@ -158,6 +162,40 @@ out_close:
 			close(err[i]);
 	}
 	return rc;
+}
+
+int child_start(const char *path, char *const argv[], char *const envp[],
+		int io_fd, pid_t *pid_out, int *err_out)
+{
+	int err[2], rc;
+
+	if (pipe2(err, O_CLOEXEC | O_NONBLOCK))
+		return -errno;
+	/* dup2 clears O_CLOEXEC on the child's copies: io_fd may have it. */
+	rc = spawn(path, argv, envp, io_fd, io_fd, err[1], pid_out);
+	close(err[1]);
+	if (rc) {
+		close(err[0]);
+		return rc;
+	}
+	*err_out = err[0];
+	return 0;
+}
+
+int child_stop(pid_t pid, unsigned int grace_ms)
+{
+	uint64_t deadline = time_mono_ns() + grace_ms * NSEC_PER_MSEC;
+	int status = 0;
+
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		if (time_mono_ns() >= deadline) {
+			kill(-pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			break;
+		}
+		usleep(10000);
+	}
+	return status;
 }
 
 void child_last_line(const char *text, char *out, size_t len)

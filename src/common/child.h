@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "common/compiler.h"
 
@@ -33,6 +34,21 @@ struct child_result {
  */
 int child_run(const char *path, char *const argv[], char *const envp[],
 	      unsigned int timeout_ms, struct child_result *res) __must_check;
+
+/*
+ * A child that runs alongside us (ssh for a migration): path with argv
+ * and envp as child_run() has them, its stdin and stdout on io_fd (one
+ * end of a socketpair), its stderr on a pipe whose read end (O_CLOEXEC,
+ * non-blocking) goes to *err_out, in a new process group. The child gets
+ * io_fd alone: the caller keeps (and closes) its own copy.
+ */
+int child_start(const char *path, char *const argv[], char *const envp[],
+		int io_fd, pid_t *pid_out, int *err_out) __must_check;
+/*
+ * Reap a child_start() child: wait up to grace_ms for it to exit, then
+ * kill its process group (SIGKILL) and wait. Its waitpid() status.
+ */
+int child_stop(pid_t pid, unsigned int grace_ms);
 
 /* The last non-empty line of text (trimmed), in out; "" if none. */
 void child_last_line(const char *text, char *out, size_t len);

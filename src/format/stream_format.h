@@ -28,7 +28,8 @@
 
 /* Header flags; an unknown flag makes the stream unreadable. */
 #define STREAM_F_LIVE 0x1u /* live migration: pages may be sent again */
-#define STREAM_F_KNOWN (STREAM_F_LIVE)
+#define STREAM_F_PAUSED 0x2u /* the reader leaves the VM paused (xl -p) */
+#define STREAM_F_KNOWN (STREAM_F_LIVE | STREAM_F_PAUSED)
 
 #define STREAM_PAGE_SIZE 4096u
 #define STREAM_CONFIG_MAX (128u * 1024)

@@ -26,6 +26,7 @@
 #include "migration/handover.h"
 #include "migration/query.h"
 #include "migration/transport/stream.h"
+#include "migration/transport/tls.h"
 
 /* How long a client may take to send its QUERY. */
 #define ARRIVAL_QUERY_MS 1000
@@ -117,6 +118,10 @@ static void answer_one(struct arrival *a, int fd)
 		goto out;
 	stream_set_cancel_fd(&s, a->stop_fd);
 	stream_set_deadline_in(&s, ARRIVAL_QUERY_MS, "the time for a QUERY");
+	if (a->tls && tls_stream_server(&s, a->tls, why, sizeof(why))) {
+		log_debug("QUERY: %s", why);
+		goto out;
+	}
 	/* A first word that is not our magic: not a QUERY, close now. */
 	if (stream_read(&s, &q, sizeof(q.magic)) || q.magic != HANDOVER_MAGIC)
 		goto out;

@@ -23,6 +23,8 @@
 
 #include "common/compiler.h"
 
+struct tls_opts;
+
 struct arrival {
 	uint64_t id; /* never 0 */
 	uint32_t outcome; /* enum handover_outcome; atomic: server reads */
@@ -33,6 +35,7 @@ struct arrival {
 	int stop_fd; /* eventfd: ends the server thread */
 	pthread_t thread;
 	bool serving;
+	const struct tls_opts *tls; /* QUERY over TLS; NULL: plain */
 };
 
 /* A random non-zero arrival id. */

@@ -555,8 +555,12 @@ int precopy_send(struct stream *s, struct vm *vm, struct dev_registry *devs,
 		return stream_set_error(s, rc);
 	stream_set_rate_limit(s, p->bandwidth_bps);
 	tune(&pc);
+	/* The first pass has every page ahead of it, from the start. */
+	if (p->counters)
+		live_set(&p->counters->pass_left, mem_nr_pages(&vm->mem));
 	rc = save_header(s, vm, config, config_len,
-			 p->live ? STREAM_F_LIVE : 0);
+			 (p->live ? STREAM_F_LIVE : 0) |
+				 (p->leave_paused ? STREAM_F_PAUSED : 0));
 	if (!rc && p->live)
 		rc = precopy_rounds(&pc);
 	if (!rc && p->live)

@@ -64,6 +64,7 @@ struct precopy_params {
 	bool live;
 	/* 0: unlimited; also the final copy's (the downtime counts it). */
 	uint64_t bandwidth_bps;
+	bool leave_paused; /* STREAM_F_PAUSED: the destination keeps it paused */
 	uint64_t downtime_limit_ns;
 	unsigned int max_rounds;
 	enum precopy_converge converge; /* when rounds alone do not fit */

@@ -20,6 +20,7 @@
 #include "migration/handover.h"
 #include "migration/policy.h"
 #include "migration/transport/stream.h"
+#include "migration/transport/tls.h"
 
 const char *query_outcome_name(uint32_t outcome)
 {
@@ -55,6 +56,10 @@ static int exchange(const struct query_target *t, int fd, uint64_t deadline,
 	}
 	stream_set_cancel_fd(&s, t->cancel_fd);
 	stream_set_deadline(&s, deadline, "the time allowed for an answer");
+	if (t->tls && (rc = tls_stream_client(&s, t->tls, why, whylen))) {
+		stream_close(&s);
+		return rc;
+	}
 	rc = handover_send(&s, HANDOVER_QUERY, t->arrival_id, 0, NULL);
 	if (rc)
 		stream_error_text(&s, why, whylen);

@@ -12,6 +12,8 @@
 
 #include "common/compiler.h"
 
+struct tls_opts;
+
 /* Where and whom to ask. */
 struct query_target {
 	char host[256];
@@ -19,6 +21,7 @@ struct query_target {
 	uint64_t arrival_id; /* 0: the destination cannot be asked */
 	unsigned int attempt_ms; /* connect and answer, per attempt */
 	int cancel_fd; /* readable: stop asking (-ECANCELED); -1: none */
+	const struct tls_opts *tls; /* NULL: plain TCP */
 };
 
 /*

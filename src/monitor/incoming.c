@@ -165,11 +165,14 @@ int monitor_incoming_prepare(struct monitor *m)
 		/* A save file is read once, front to back: big readahead. */
 		posix_fadvise(in->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	}
-	rc = stream_open_fd(&in->stream, in->fd, true);
+	rc = stream_open_fd_pair(&in->stream, in->fd, in->wfd,
+				 !o->incoming_stdio);
 	if (rc)
 		return rc;
 	in->stream_open = true;
 	rc = incoming_limits(m);
+	if (!rc)
+		rc = monitor_incoming_transport(m);
 	if (rc)
 		return rc;
 	if (restore_read_header(&in->stream, &in->hdr, &in->config, &err))
@@ -319,15 +322,33 @@ int monitor_incoming_accept(struct monitor *m)
 		return rc;
 	}
 	arrival_init(&in->arrival, id, m->opts->outcome_file);
-	if (m->opts->incoming_fd >= 0)
+	if (m->opts->tls) {
+		in->tls =
+			(struct tls_opts){ .dir = m->opts->tls_dir,
+					   .nr_allow_names =
+						   m->opts->nr_tls_allow,
+					   .handshake_ms = m->opts->stall_ms };
+		memcpy(in->tls.allow_names, m->opts->tls_allow,
+		       sizeof(m->opts->tls_allow));
+		in->arrival.tls = &in->tls;
+	}
+	in->wfd = m->opts->incoming_stdio ? STDOUT_FILENO : -1;
+	if (m->opts->incoming_stdio)
+		fd = STDIN_FILENO;
+	else if (m->opts->incoming_fd >= 0)
 		fd = m->opts->incoming_fd;
 	else if ((rc = listen_and_accept(m, &fd)))
 		return rc;
-	if (net_set_nodelay(fd))
+	if (!m->opts->incoming_stdio && net_set_nodelay(fd))
 		log_warn("cannot set migration socket options");
 	in->fd = fd;
+	if (in->wfd < 0)
+		in->wfd = fd;
 	in->migration = true;
-	net_peer_name(fd, in->peer, sizeof(in->peer));
+	if (m->opts->incoming_stdio)
+		snprintf(in->peer, sizeof(in->peer), "stdio (ssh)");
+	else
+		net_peer_name(fd, in->peer, sizeof(in->peer));
 	snprintf(m->incoming_name, sizeof(m->incoming_name),
 		 "migration from %s", in->peer);
 	test_stall(m, "after-accept");
@@ -364,10 +385,10 @@ static int ho_claim(void *opaque, char *why, size_t whylen)
 
 static int start_vcpus(struct monitor *m)
 {
-	int rc = vm_start(&m->vm, m->opts->paused);
+	int rc = vm_start(&m->vm, m->user_paused);
 
 	if (!rc)
-		m->state = m->opts->paused ? RUN_PAUSED : RUN_RUNNING;
+		m->state = m->user_paused ? RUN_PAUSED : RUN_RUNNING;
 	return rc;
 }
 

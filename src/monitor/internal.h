@@ -22,7 +22,9 @@
 #include "migration/postcopy.h"
 #include "migration/precopy.h"
 #include "migration/save.h"
+#include "migration/transport/ssh.h"
 #include "migration/transport/stream.h"
+#include "migration/transport/tls.h"
 #include "monitor/console.h"
 #include "monitor/disks.h"
 #include "monitor/hooks.h"
@@ -94,6 +96,7 @@ struct save_info {
  */
 struct incoming {
 	int fd;
+	int wfd; /* fd, or stdout under --stdio */
 	bool migration; /* a live peer: handover after the stream */
 	char peer[300];
 	struct stream stream;
@@ -101,6 +104,7 @@ struct incoming {
 	struct stream_header hdr;
 	char *config; /* the header's config text */
 	struct arrival arrival; /* migration: id, outcome, QUERY server */
+	struct tls_opts tls; /* --tls: the stream's and QUERY's */
 	/* post-copy (postcopy.c): the stream's plan, and fetching it */
 	struct postcopy_plan postcopy;
 	struct postcopy_dst pc;
@@ -142,6 +146,13 @@ struct mig_job {
 	uint16_t port;
 	struct precopy_params params;
 	unsigned int stall_ms; /* stream stall timeout, CONFIRMED wait */
+	/* transports other than plain TCP (migtransport.c) */
+	char ssh_command[512]; /* "": TCP */
+	char receive_command[512];
+	struct ssh_transport ssh;
+	bool tls;
+	char tls_dir[256];
+	char tls_name[256];
 	int sock; /* shut down by migrate_cancel, before YOURS only */
 	/*
 	 * eventfd the stream and the QUERY loop poll: raised by cancel
@@ -295,6 +306,29 @@ bool monitor_memory_incomplete(struct monitor *m);
 
 /* migjob.c: the migration thread (arg: its struct mig_job) */
 void *monitor_mig_thread(void *opaque);
+/*
+ * The job's connection other than plain TCP (migtransport.c): ssh, TLS.
+ * connect: 0 with the connected fd, else -errno with one line in why.
+ * open_stream: the stream over it (TLS: the session, handshake done at
+ * connect). end: after the stream is closed, ssh is reaped, and a
+ * failure gets ssh's last word appended. Plain TCP: connect returns
+ * -ENOSYS and the others do nothing.
+ */
+int mig_transport_connect(struct mig_job *job, int *fd_out, char *why,
+			  size_t whylen);
+int mig_transport_open_stream(struct mig_job *job, char *why, size_t whylen);
+void mig_transport_end(struct mig_job *job);
+/* The job's TLS options in o (NULL if it is not over TLS). */
+const struct tls_opts *mig_transport_tls(struct mig_job *job,
+					 struct tls_opts *o);
+/*
+ * The destination's side: the stream on stdin/stdout (--stdio) and TLS
+ * (--tls), once the stream is open; 0 or -errno (logged, the source
+ * told where it can be). detach: the VM runs, --stdio's caller is told
+ * and stdio let go (sshd's session then ends).
+ */
+int monitor_incoming_transport(struct monitor *m) __must_check;
+void monitor_stdio_detach(struct monitor *m);
 
 /* miginfo.c: what migration events and queries say (rpc/msg_migrate.h) */
 /* MIGRATION: status, and godwit's own figures. */

@@ -35,6 +35,7 @@ static enum rpc_reply_kind mig_parse(struct mig_job *job,
 	job->port = a.port;
 	/* What the command leaves out, the migration parameters say. */
 	job->params.live = a.live;
+	job->params.leave_paused = a.paused;
 	job->params.bandwidth_bps = a.has_bandwidth ?
 					    (uint64_t)a.bandwidth_mibps << 20 :
 					    ms->bandwidth_bps;
@@ -50,6 +51,12 @@ static enum rpc_reply_kind mig_parse(struct mig_job *job,
 	job->stall_ms = a.has_stall_timeout ? (uint64_t)a.stall_timeout_ms :
 					      ms->stall_ms;
 	job->stay = !rpc_migrate_has_own(&a);
+	snprintf(job->ssh_command, sizeof(job->ssh_command), "%s", a.ssh);
+	snprintf(job->receive_command, sizeof(job->receive_command), "%s",
+		 a.receive_command);
+	job->tls = a.tls;
+	snprintf(job->tls_dir, sizeof(job->tls_dir), "%s", a.tls_dir);
+	snprintf(job->tls_name, sizeof(job->tls_name), "%s", a.tls_name);
 	/*
 	 * converge: throttle unless given; postcopy: switch to post-copy
 	 * after round 0 whatever the rest (godwit migrate --postcopy; QEMU's

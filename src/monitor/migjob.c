@@ -188,8 +188,10 @@ static int mig_connect(struct mig_job *job)
 	char why[200];
 	int fd, rc;
 
-	rc = net_connect(job->host, job->port, MIG_CONNECT_MS, &fd, why,
-			 sizeof(why));
+	rc = mig_transport_connect(job, &fd, why, sizeof(why));
+	if (rc == -ENOSYS)
+		rc = net_connect(job->host, job->port, MIG_CONNECT_MS, &fd, why,
+				 sizeof(why));
 	if (rc) {
 		mig_fail(job, "%s", why);
 		return rc;
@@ -207,6 +209,7 @@ static int mig_connect(struct mig_job *job)
 static int mig_open_stream(struct mig_job *job)
 {
 	struct stream *s = &job->stream;
+	char why[256];
 	int rc;
 
 	rc = stream_open_fd(s, job->sock, false);
@@ -218,7 +221,10 @@ static int mig_open_stream(struct mig_job *job)
 		return rc;
 	}
 	stream_set_cancel_fd(s, job->cancel_fd);
-	return 0;
+	rc = mig_transport_open_stream(job, why, sizeof(why));
+	if (rc)
+		mig_fail(job, "%s", why);
+	return rc;
 }
 
 /* The VM runs here again (our pause undone), then `recover` hooks. */
@@ -317,10 +323,15 @@ static void mig_settle(struct mig_job *job)
 				  .attempt_ms = MIG_QUERY_ATTEMPT_MS,
 				  .cancel_fd = job->cancel_fd };
 	enum mig_resolution r;
+	struct tls_opts tls;
 	uint32_t outcome = 0;
 	int rc;
 
 	snprintf(t.host, sizeof(t.host), "%s", job->host);
+	t.tls = mig_transport_tls(job, &tls);
+	/* Over ssh there is no port to ask on: wait for the operator. */
+	if (job->ssh_command[0])
+		t.arrival_id = 0;
 	rc = query_settle(&t, &outcome);
 	pthread_mutex_lock(&job->lock);
 	r = job->resolution;
@@ -357,6 +368,7 @@ static void mig_handover(struct mig_job *job)
 		return;
 	case HANDOVER_V_UNCONFIRMED:
 		mig_unconfirmed(job, h->why);
+		mig_transport_end(job);
 		return mig_settle(job);
 	}
 }
@@ -469,6 +481,7 @@ void *monitor_mig_thread(void *opaque)
 	if (job->pc_listening)
 		postcopy_src_destroy(&job->pc);
 	stream_close(&job->stream);
+	mig_transport_end(job);
 	free(config);
 	/* A failure before YOURS may leave the disks' sync running. */
 	if (m->disks.syncer.started && monitor_disks_sync_wait(m, NULL, 0))

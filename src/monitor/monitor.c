@@ -54,6 +54,7 @@ void monitor_opts_init(struct monitor_opts *o)
 		log_warn("cannot generate a UUID for the VM");
 	o->restore_fd = -1;
 	o->incoming_fd = -1;
+	o->detach_fd = -1;
 	o->stall_ms = MONITOR_STALL_MS_DEFAULT;
 	o->linger_s = MONITOR_LINGER_S_DEFAULT;
 	snprintf(o->hooks_dir, sizeof(o->hooks_dir), "%s",
@@ -238,10 +239,10 @@ static int monitor_boot(struct monitor *m)
 
 static int monitor_vcpus(struct monitor *m)
 {
-	int rc = vm_start(&m->vm, m->opts->paused);
+	int rc = vm_start(&m->vm, m->user_paused);
 
 	if (!rc)
-		m->state = m->opts->paused ? RUN_PAUSED : RUN_RUNNING;
+		m->state = m->user_paused ? RUN_PAUSED : RUN_RUNNING;
 	return rc;
 }
 
@@ -262,7 +263,9 @@ static int monitor_start_vm(struct monitor *m)
 	}
 	if (rc)
 		return rc;
-	m->user_paused = m->opts->paused;
+	/* -p, or a stream that says so (migrate -p on the source). */
+	m->user_paused = m->opts->paused ||
+			 (m->incoming.hdr.flags & STREAM_F_PAUSED);
 	if (m->incoming.migration)
 		return monitor_incoming_handover(m);
 	/* Restored: the NICs may be on another host now. */
@@ -300,7 +303,8 @@ static int monitor_start(struct monitor *m)
 	rc = evloop_new(&m->loop);
 	if (!rc)
 		rc = monitor_signals(m);
-	if (!rc && (m->opts->incoming_listen[0] || m->opts->incoming_fd >= 0))
+	if (!rc && (m->opts->incoming_listen[0] || m->opts->incoming_fd >= 0 ||
+		    m->opts->incoming_stdio))
 		rc = monitor_incoming_accept(m);
 	if (!rc && m->incoming.fd >= 0)
 		rc = monitor_incoming_prepare(m); /* opens disks and NICs too */
@@ -443,12 +447,14 @@ int monitor_run(const struct monitor_opts *opts)
 	m->status = 1; /* until the guest's end says otherwise */
 	m->vm.fd = m->vm.stop_eventfd = m->vm.kvm.fd = m->vm.mem.memfd = -1;
 	m->console.in_fd = m->console.out_fd = -1;
-	m->incoming.fd = opts->restore_fd;
+	m->incoming.fd = m->incoming.wfd = opts->restore_fd;
 	m->incoming.lazy_fd = -1;
 	arrival_init(&m->incoming.arrival, 0, NULL);
 	monitor_mig_settings_init(&m->mig_set);
 	monitor_log_identity(m);
 	rc = monitor_start(m);
+	if (rc == 0 && opts->detach_fd >= 0)
+		monitor_stdio_detach(m);
 	if (rc == 0) {
 		rc = evloop_run(m->loop);
 		if (rc)

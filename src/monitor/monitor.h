@@ -38,6 +38,16 @@ struct monitor_opts {
 	 * accepted socket (godwitd's relocation server hands one over). */
 	char incoming_listen[300];
 	int incoming_fd; /* -1: none */
+	/* --stdio (under ssh): stdin and stdout carry the stream; the
+	 * caller forked and waits on detach_fd for one byte, the exit
+	 * status, written once the VM runs here and stdio is let go. */
+	bool incoming_stdio;
+	int detach_fd; /* -1: none */
+	/* --tls: the stream is TLS (migration/transport/tls.h). */
+	bool tls;
+	char tls_dir[PATH_MAX]; /* "": the default */
+	const char *tls_allow[16]; /* allowed client names (DN or CN) */
+	unsigned int nr_tls_allow;
 	/* Receiving: no byte for this long ends the stream, and the wait
 	 * for YOURS after RECEIVED. */
 	unsigned int stall_ms;

@@ -87,6 +87,7 @@ static const struct rpc_field migrate_fields[] = {
 		MS_HOUR, RPC_STALL_MS_DEFAULT),
 	OPT_INT("paused-margin-ms", paused_margin_ms, has_paused_margin, 0,
 		MS_HOUR, 0),
+	OPT_BOOL("paused", paused, has_paused, false),
 	QEMU_BOOL("blk", blk),
 	QEMU_BOOL("inc", inc),
 	QEMU_BOOL("detach", detach),
@@ -99,6 +100,14 @@ static const struct rpc_field migrate_fields[] = {
 	  .dflt = RPC_CONVERGE_THROTTLE,
 	  .has_off = offsetof(struct rpc_migrate_args, has_converge) },
 	OPT_BOOL("postcopy", postcopy, has_postcopy, false),
+	RPC_FIELD_STR("ssh", struct rpc_migrate_args, ssh, RPC_F_OMIT_EMPTY),
+	RPC_FIELD_STR("receive-command", struct rpc_migrate_args,
+		      receive_command, RPC_F_OMIT_EMPTY),
+	OPT_BOOL("tls", tls, has_tls, false),
+	RPC_FIELD_STR("tls-dir", struct rpc_migrate_args, tls_dir,
+		      RPC_F_OMIT_EMPTY),
+	RPC_FIELD_STR("tls-name", struct rpc_migrate_args, tls_name,
+		      RPC_F_OMIT_EMPTY),
 };
 
 #undef OPT_BOOL
@@ -109,7 +118,33 @@ bool rpc_migrate_has_own(const struct rpc_migrate_args *a)
 {
 	return a->has_live || a->has_bandwidth || a->has_downtime ||
 	       a->has_max_rounds || a->has_stall_timeout ||
-	       a->has_paused_margin || a->has_converge || a->postcopy;
+	       a->has_paused_margin || a->has_converge || a->postcopy ||
+	       a->has_paused || a->tls || a->ssh[0];
+}
+
+/* ssh: uri is [USER@]HOST as ssh takes it, given to a shell. */
+static int migrate_check_ssh(struct rpc_migrate_args *a, char *why,
+			     size_t whylen)
+{
+	size_t n;
+
+	if (!strncmp(a->uri, "ssh:", 4))
+		memmove(a->uri, a->uri + 4, strlen(a->uri + 4) + 1);
+	n = strspn(a->uri, "abcdefghijklmnopqrstuvwxyz"
+			   "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			   "0123456789.-_@:[]");
+	if (a->legacy || a->tls || !a->uri[0] || a->uri[0] == '-' ||
+	    n != strlen(a->uri) || strlen(a->uri) >= sizeof(a->host))
+		return why_set(
+			why, whylen, -EINVAL,
+			"migrate: bad ssh destination '%.64s' (expected [USER@]HOST, no TLS)",
+			a->uri);
+	snprintf(a->host, sizeof(a->host), "%s", a->uri);
+	a->port = 0;
+	if (!a->receive_command[0])
+		snprintf(a->receive_command, sizeof(a->receive_command), "%s",
+			 RPC_RECEIVE_COMMAND_DEFAULT);
+	return 0;
 }
 
 /* host and port (godwitd's older form) as a uri to parse. */
@@ -159,6 +194,19 @@ static int migrate_check(void *msg, char *why, size_t whylen)
 		return why_set(
 			why, whylen, -EINVAL,
 			"migrate: 'resume' (QEMU's post-copy recovery) is not supported: godwit's is migrate-recover");
+	/* Post-copy's page connections are plain TCP to the source. */
+	if ((a->ssh[0] || !strncmp(a->uri, "ssh:", 4) || a->tls) &&
+	    (a->postcopy ||
+	     (a->has_converge && (a->converge == RPC_CONVERGE_POSTCOPY ||
+				  a->converge == RPC_CONVERGE_AUTO))))
+		return why_set(
+			why, whylen, -EINVAL,
+			"migrate: post-copy is not available over ssh or TLS (its page connections would be plain TCP)");
+	if (a->ssh[0] || !strncmp(a->uri, "ssh:", 4)) {
+		if (!a->ssh[0])
+			snprintf(a->ssh, sizeof(a->ssh), "ssh");
+		return migrate_check_ssh(a, why, whylen);
+	}
 	if (a->legacy) {
 		rc = migrate_join_legacy(a, why, whylen);
 		if (rc)

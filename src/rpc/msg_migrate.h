@@ -3,8 +3,10 @@
  *
  *   migrate          {domain?, uri | host+port, live, bandwidth,
  *                     downtime-ms, max-rounds, stall-timeout-ms,
- *                     paused-margin-ms, converge?, postcopy,
- *                     blk?, inc?, detach?, resume?}            command
+ *                     paused-margin-ms, paused, converge?,
+ *                     postcopy, ssh?, receive-command?, tls?,
+ *                     tls-dir?, tls-name?, blk?, inc?, detach?,
+ *                     resume?}                                 command
  *   godwitd's answer {domain, domid, qmp, exit-file}           answer
  *   migrate-resolve  {domain?, action}                         command
  *   migrate-recover  {domain?, uri?}: answered as query-migrate command
@@ -42,6 +44,9 @@
 #define RPC_HOST_MAX 256
 #define RPC_URI_MAX 300 /* "[HOST]:PORT" */
 #define RPC_ERROR_MAX 256 /* an error or reason line, NUL included */
+#define RPC_SSH_MAX 512 /* ssh's command, the remote command */
+#define RPC_PATH_MAX 256 /* a directory name */
+#define RPC_RECEIVE_COMMAND_DEFAULT "godwit migrate-receive --stdio"
 
 /* The migrate command's defaults (godwit(1) documents them). */
 #define RPC_MIGRATE_PORT_DEFAULT 8002 /* xend's relocation port */
@@ -83,13 +88,26 @@ struct rpc_migrate_args {
 	int64_t max_rounds;
 	int64_t stall_timeout_ms;
 	int64_t paused_margin_ms; /* 0: the downtime limit, at least 1 s */
+	/*
+	 * The ssh transport: ssh's command ("ssh -p 2222"); uri then is
+	 * [USER@]HOST as ssh takes it (host gets it too, port 0), and
+	 * receive_command is run there (RPC_RECEIVE_COMMAND_DEFAULT).
+	 */
+	char ssh[RPC_SSH_MAX];
+	char receive_command[RPC_SSH_MAX];
+	/* TLS (GnuTLS, x509 from tls_dir); tls_name: the name the
+	 * destination's certificate must carry ("": the host). */
+	bool tls, has_tls; /* has_tls: encoded only when given */
+	char tls_dir[RPC_PATH_MAX];
+	char tls_name[RPC_HOST_MAX];
 	bool has_converge; /* not given: throttle (postcopy: postcopy) */
 	int converge; /* enum rpc_converge */
 	bool postcopy; /* switch to post-copy after round 0 */
 	bool has_postcopy; /* encoded only when given */
-	/* Which of the six above were given (encoded only when set). */
+	bool paused; /* the destination leaves the VM paused (xl's -p) */
+	/* Which of the seven above were given (encoded only when set). */
 	bool has_live, has_bandwidth, has_downtime, has_max_rounds;
-	bool has_stall_timeout, has_paused_margin;
+	bool has_stall_timeout, has_paused_margin, has_paused;
 	/* QEMU's (decoding only): block migration and resume are refused. */
 	bool blk, inc, detach, resume, has_qemu;
 };

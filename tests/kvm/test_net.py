@@ -291,7 +291,7 @@ def test_daemon_domain_with_a_vif(env, start):
                  vif=["mac=%s, bridge=br0" % MAC])
         wait_until("the guest to answer", lambda: " 1 received" in seg.run(
             "c", ["ping", "-c", "1", "-W", "1", GUEST_IP]).stdout, 30)
-        out, _ = d.cli("list", "-l")
+        out, _ = d.cli("list", "-v")
         row = [l for l in out.splitlines() if l.startswith("web ")][0]
         check(out.splitlines()[0].endswith("\tDisks\tVifs") and
               row.endswith("\t-\t%s@br0" % MAC), "list -l: %r" % out)

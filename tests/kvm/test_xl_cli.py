@@ -2,8 +2,9 @@
 """kvm suite: godwit's CLI with xl's options and verbs (issue 11), each
 against a real godwitd and guest:
 
-- migrate: xl's --live, -e and --debug are accepted, -s, -C and -p
-  refused with the reason (exit 1); a progress line by default (fed by
+- migrate: xl's --live, -e and --debug are accepted, -p leaves the
+  domain paused on the destination, -s and -C are refused with the
+  reason (exit 1); a progress line by default (fed by
   job-info figures that move within a round), none with -q;
 - job-info during the first pre-copy round: processed grows and
   remaining shrinks within round 0;
@@ -46,8 +47,7 @@ def test_migrate_xl_options(env, start):
     a.create("mv", "dirty", "mib=4")
     dest = "127.0.0.1:%d" % b.reloc_port
     for opt, why in ((["-s", "ssh -p 22"], "does not migrate through ssh"),
-                     (["-C", "/etc/other.cfg"], "cannot be sent"),
-                     (["-p"], "resumes the domain at the handover")):
+                     (["-C", "/etc/other.cfg"], "cannot be sent")):
         _, err = a.cli("migrate", *opt, "mv", dest, rc=1)
         check("godwit: migrate: %s:" % opt[0] in err and why in err,
               "%s: %s" % (opt, err))
@@ -57,13 +57,23 @@ def test_migrate_xl_options(env, start):
                    timeout=60)
     check("migrated mv" in err and re.search(r"^round 0: ", err, re.M),
           err)
+    # Done means gone here, as in xl: a migration back may follow at once.
+    check(a.dom("mv") is None, "still listed at the source: %s"
+          % a.dom("mv"))
     b.wait_dom("mv", "running")
-    # -q: the outcome only.
-    _, err = b.cli("migrate", "-q", "mv", "127.0.0.1:%d" % a.reloc_port,
-                   timeout=60)
+    # -q: the outcome only; -p: paused on arrival, until unpaused.
+    _, err = b.cli("migrate", "-q", "-p", "mv",
+                   "127.0.0.1:%d" % a.reloc_port, timeout=60)
     check(err.startswith("godwit: migrated mv") and
           "MiB sent, round" not in err, err)
-    a.wait_dom("mv", "running")
+    a.wait_dom("mv", "paused")
+    time.sleep(0.5)
+    check(a.dom("mv")["state"] == "paused", "%s" % a.dom("mv"))
+    a.cli("unpause", "mv")
+    a.sweeping("mv")
+    # Without -p it runs on arrival.
+    a.cli("migrate", "-q", "mv", dest, timeout=60)
+    b.wait_dom("mv", "running")
     out, _ = a.cli("migrate", "--help")
     check("--debug" in out and "-q, --quiet" in out, out)
 

@@ -19,7 +19,7 @@ def run(*args):
     return r.returncode, r.stdout.decode(), r.stderr.decode()
 
 
-OPT = re.compile(r"(?:^|[ ,\[|(])(-[a-zA-Z]|--[a-z][a-z-]+)")
+OPT = re.compile(r"(?:^|[ ,\[|(])(-[a-zA-Z]|--[a-z][a-z-]+)", re.M)
 
 
 def completion_matches_help(verbs):

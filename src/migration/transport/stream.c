@@ -33,7 +33,7 @@ static bool cancel_raised(const struct stream *s)
 }
 
 /* 0 if a transfer may be tried now, else -ETIMEDOUT or -ECANCELED. */
-static int io_gate(struct stream *s, uint64_t now)
+int stream_io_gate(struct stream *s, uint64_t now)
 {
 	if (cancel_raised(s))
 		return -ECANCELED;
@@ -76,16 +76,17 @@ static int wait_budget_ms(struct stream *s, uint64_t now, uint64_t since)
  * The fd would block: wait for events on it, the cancel fd or a limit.
  * 0 when the fd is ready (or failed: the retried call says how).
  */
-static int io_wait(struct stream *s, short events, uint64_t since)
+int stream_io_wait(struct stream *s, short events, uint64_t since)
 {
-	struct pollfd p[2] = { { .fd = s->fd, .events = events },
+	struct pollfd p[2] = { { .fd = events & POLLOUT ? s->wfd : s->fd,
+				 .events = events },
 			       { .fd = s->cancel_fd, .events = POLLIN } };
 	uint64_t now;
 	int ms, r, rc;
 
 	for (;;) {
 		now = time_mono_ns();
-		rc = io_gate(s, now);
+		rc = stream_io_gate(s, now);
 		if (rc)
 			return rc;
 		ms = wait_budget_ms(s, now, since);
@@ -108,10 +109,10 @@ static ssize_t fd_io(struct stream *s, const struct iovec *iov, int iovcnt,
 	int rc;
 
 	for (;;) {
-		rc = io_gate(s, time_mono_ns());
+		rc = stream_io_gate(s, time_mono_ns());
 		if (rc)
 			return rc;
-		r = write ? writev(s->fd, iov, MIN(iovcnt, IOV_MAX)) :
+		r = write ? writev(s->wfd, iov, MIN(iovcnt, IOV_MAX)) :
 			    readv(s->fd, iov, iovcnt);
 		if (r >= 0)
 			break;
@@ -119,7 +120,7 @@ static ssize_t fd_io(struct stream *s, const struct iovec *iov, int iovcnt,
 			continue;
 		if (!s->poll_io || (errno != EAGAIN && errno != EWOULDBLOCK))
 			return -errno;
-		rc = io_wait(s, write ? POLLOUT : POLLIN, since);
+		rc = stream_io_wait(s, write ? POLLOUT : POLLIN, since);
 		if (rc)
 			return rc;
 	}
@@ -142,9 +143,11 @@ static ssize_t fd_writev(struct stream *s, const struct iovec *iov, int iovcnt)
 
 static void fd_close(struct stream *s)
 {
+	if (s->own_fd && s->wfd >= 0 && s->wfd != s->fd)
+		close(s->wfd);
 	if (s->own_fd && s->fd >= 0)
 		close(s->fd);
-	s->fd = -1;
+	s->fd = s->wfd = -1;
 	free(s->rbuf);
 	s->rbuf = NULL;
 }
@@ -229,17 +232,25 @@ int stream_open_fd(struct stream *s, int fd, bool own_fd)
 {
 	memset(s, 0, sizeof(*s));
 	s->ops = &fd_ops;
-	s->fd = fd;
+	s->fd = s->wfd = fd;
 	s->own_fd = own_fd;
 	s->rbuf = malloc(STREAM_RBUF_SIZE);
 	return s->rbuf ? 0 : -ENOMEM;
+}
+
+int stream_open_fd_pair(struct stream *s, int rfd, int wfd, bool own_fd)
+{
+	int rc = stream_open_fd(s, rfd, own_fd);
+
+	s->wfd = wfd;
+	return rc;
 }
 
 void stream_open_mem_read(struct stream *s, const void *buf, size_t len)
 {
 	memset(s, 0, sizeof(*s));
 	s->ops = &mem_ops;
-	s->fd = -1;
+	s->fd = s->wfd = -1;
 	s->mem = (uint8_t *)buf;
 	s->mem_len = len;
 }
@@ -248,7 +259,7 @@ void stream_open_mem_write(struct stream *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->ops = &mem_ops;
-	s->fd = -1;
+	s->fd = s->wfd = -1;
 	s->mem_owned = true;
 }
 
@@ -344,7 +355,7 @@ static int rbuf_fill(struct stream *s)
 {
 	struct iovec v = { s->rbuf,
 			   s->rbuf_max ? s->rbuf_max : STREAM_RBUF_SIZE };
-	ssize_t r = io_gate(s, time_mono_ns());
+	ssize_t r = stream_io_gate(s, time_mono_ns());
 
 	if (!r)
 		r = s->ops->readv(s, &v, 1);
@@ -377,7 +388,7 @@ int stream_readv(struct stream *s, struct iovec *iov, int iovcnt)
 			iov_advance(&iov, &iovcnt, 0);
 			continue;
 		}
-		r = io_gate(s, time_mono_ns());
+		r = stream_io_gate(s, time_mono_ns());
 		if (!r)
 			r = s->ops->readv(s, iov, MIN(iovcnt, IOV_MAX));
 		if (r <= 0)
@@ -461,7 +472,7 @@ int stream_writev(struct stream *s, struct iovec *iov, int iovcnt)
 		return s->error;
 	iov_advance(&iov, &iovcnt, 0);
 	while (iovcnt) {
-		r = io_gate(s, time_mono_ns());
+		r = stream_io_gate(s, time_mono_ns());
 		if (!r)
 			r = s->ops->writev(s, iov, iovcnt);
 		if (r < 0)
@@ -494,6 +505,8 @@ int stream_peer_wait(struct stream *s, int timeout_ms)
 		return 0;
 	if (s->rbuf_pos < s->rbuf_len)
 		return 1;
+	if (s->ops && s->ops->pending && s->ops->pending(s))
+		return 1;
 	r = poll(p, s->has_cancel ? 2 : 1, timeout_ms);
 	if (r < 0)
 		return errno == EINTR ? 0 : -errno;
@@ -506,9 +519,15 @@ int stream_send_nowait(struct stream *s, const void *buf, size_t len)
 {
 	ssize_t r;
 
-	if (s->fd < 0)
+	if (s->ops && s->ops->send_nowait)
+		return s->ops->send_nowait(s, buf, len);
+	if (s->wfd < 0)
 		return -EBADF;
-	r = send(s->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	r = send(s->wfd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	/* A pipe (ssh's stdio): non-blocking already (poll_io), and a
+	 * write of up to PIPE_BUF bytes is all or nothing. */
+	if (r < 0 && errno == ENOTSOCK && s->poll_io && len <= PIPE_BUF)
+		r = write(s->wfd, buf, len);
 	if (r < 0)
 		return -errno;
 	return (size_t)r == len ? 0 : -EAGAIN;
@@ -521,12 +540,14 @@ void stream_set_rate_limit(struct stream *s, uint64_t bytes_per_sec)
 }
 
 /* Sockets and pipes can block without end: they get polled waits. */
-static int enable_poll_io(struct stream *s)
+int stream_enable_poll_io(struct stream *s)
 {
 	struct stat st;
 	int rc;
 
-	if (s->poll_io || s->ops != &fd_ops || s->fd < 0)
+	/* The fd backend, or one that works on its fd (TLS: priv). */
+	if (s->poll_io || !s->ops || (s->ops != &fd_ops && !s->priv) ||
+	    s->fd < 0)
 		return 0;
 	if (fstat(s->fd, &st) < 0)
 		return -errno;
@@ -535,6 +556,8 @@ static int enable_poll_io(struct stream *s)
 	if (!S_ISSOCK(st.st_mode) && !S_ISFIFO(st.st_mode))
 		return 0;
 	rc = fd_set_nonblock(s->fd, true);
+	if (!rc && s->wfd != s->fd)
+		rc = fd_set_nonblock(s->wfd, true);
 	if (rc)
 		return rc;
 	s->poll_io = true;
@@ -545,7 +568,7 @@ static int enable_poll_io(struct stream *s)
 int stream_set_stall_timeout(struct stream *s, unsigned int ms)
 {
 	s->stall_ms = ms;
-	return enable_poll_io(s);
+	return stream_enable_poll_io(s);
 }
 
 void stream_set_deadline(struct stream *s, uint64_t mono_ns, const char *what)
@@ -553,7 +576,7 @@ void stream_set_deadline(struct stream *s, uint64_t mono_ns, const char *what)
 	s->deadline_ns = mono_ns;
 	snprintf(s->deadline_what, sizeof(s->deadline_what), "%s",
 		 what ? what : "the deadline");
-	if (enable_poll_io(s))
+	if (stream_enable_poll_io(s))
 		return; /* the checks between calls still apply */
 }
 
@@ -570,7 +593,7 @@ void stream_set_cancel_fd(struct stream *s, int fd)
 	s->own_cancel = false;
 	s->has_cancel = fd >= 0;
 	s->cancel_fd = fd;
-	if (enable_poll_io(s))
+	if (stream_enable_poll_io(s))
 		return; /* the checks between calls still apply */
 }
 

@@ -56,6 +56,10 @@ struct stream_ops {
 	int (*flush)(struct stream *s);
 	/* Release backend resources; the stream struct stays valid. */
 	void (*close)(struct stream *s);
+	/* Optional: bytes read from the fd but not yet returned (TLS). */
+	size_t (*pending)(struct stream *s);
+	/* Optional: stream_send_nowait() for a backend that frames data. */
+	int (*send_nowait)(struct stream *s, const void *buf, size_t len);
 };
 
 #define STREAM_RBUF_SIZE (1u << 20)
@@ -64,9 +68,12 @@ struct stream {
 	const struct stream_ops *ops;
 	int error; /* sticky: 0 or the first -errno */
 	uint64_t offset; /* bytes read or written since the start */
-	/* fd backend */
+	/* fd backend; wfd is fd except for a pair of pipes (ssh's stdio) */
 	int fd;
+	int wfd;
 	bool own_fd;
+	/* a backend's own state (TLS: tls.c) */
+	void *priv;
 	/* memory backend */
 	uint8_t *mem;
 	size_t mem_len, mem_cap, mem_pos;
@@ -114,6 +121,13 @@ struct stream {
 
 /* fd backend; with own_fd the fd is closed by stream_close(). */
 int stream_open_fd(struct stream *s, int fd, bool own_fd) __must_check;
+/*
+ * fd backend over two fds: read rfd, write wfd (an ssh child's stdout and
+ * stdin, or our own stdin and stdout under sshd). Both are closed by
+ * stream_close() with own_fd.
+ */
+int stream_open_fd_pair(struct stream *s, int rfd, int wfd,
+			bool own_fd) __must_check;
 /*
  * Writing to a file opened with O_DIRECT: everything is written in
  * aligned blocks; stream_flush() writes the last partial block and trims
@@ -222,5 +236,16 @@ int stream_cancel_raise(int efd);
  * returned.
  */
 const char *stream_error_text(const struct stream *s, char *buf, size_t len);
+
+/*
+ * For backends over an fd (tls.c): 0 if a transfer may be tried now, else
+ * -ETIMEDOUT (deadline) or -ECANCELED; and the wait of a transfer that
+ * would block (POLLOUT waits on wfd), begun at since: 0 when the fd is
+ * ready, else which limit ended it.
+ */
+int stream_io_gate(struct stream *s, uint64_t now);
+int stream_io_wait(struct stream *s, short events, uint64_t since);
+/* Make the fds non-blocking and waits polled (a new backend's open). */
+int stream_enable_poll_io(struct stream *s) __must_check;
 
 #endif

@@ -25,8 +25,9 @@
 #include "toolstack/cli/route.h"
 
 struct mig_opts {
-	bool verbose;
+	bool verbose, debug;
 	bool quiet; /* -q: no progress line */
+	char receive_command[512]; /* ssh: --debug puts GODWIT_DEBUG=1 first */
 	struct godwit_migrate_params p; /* the library's, its defaults */
 	const char *vm, *dest;
 };
@@ -34,6 +35,8 @@ struct mig_opts {
 /* How often the progress line is brought up to date. */
 #define PROGRESS_EVERY_MS 1000
 
+/* How long a migrated domain's VMM may take to end here (it is done). */
+#define DONE_WAIT_MS 10000
 /* How long to follow an unconfirmed migration before leaving it be. */
 #define MIGRATE_UNCONFIRMED_WAIT_MS 30000
 
@@ -41,8 +44,22 @@ static void migrate_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: godwit migrate [OPTIONS] DOMAIN HOST[:PORT]\n"
+		"       godwit migrate -s SSHCOMMAND [OPTIONS] DOMAIN [USER@]HOST\n"
 		"Live-migrate DOMAIN to HOST: to its godwitd's relocation server, or to a\n"
-		"`godwit migrate-receive` listening there (port 8002 by default).\n"
+		"`godwit migrate-receive` listening there (port 8002 by default); with -s\n"
+		"(or HOST given as ssh:[USER@]HOST), through ssh to a `godwit\n"
+		"migrate-receive --stdio` it runs on HOST.\n"
+		"  -s SSHCOMMAND      ssh's command line, e.g. \"ssh -p 2222\"\n"
+		"  --receive-command CMD  what ssh runs on HOST (default\n"
+		"                     \"godwit migrate-receive --stdio\")\n"
+		"  -e                 accepted as xl's (the VM always runs on in the background\n"
+		"                     on HOST: its VMM process is the domain)\n"
+		"  --debug            ssh: the receiver on HOST logs debug lines (they come\n"
+		"                     back through ssh into the VM's log here)\n"
+		"  --tls              TLS (x509 certificates, both ends verified)\n"
+		"  --tls-dir DIR      the certificates (default /etc/godwit/tls)\n"
+		"  --tls-name NAME    the name the destination's certificate must carry\n"
+		"                     (default HOST)\n"
 		"  --no-live          pause first, then copy (no pre-copy rounds)\n"
 		"  --bandwidth MIBPS  limit the pre-copy bandwidth (MiB/s)\n"
 		"  --downtime MS      maximum downtime to aim for (default 30)\n"
@@ -61,15 +78,16 @@ static void migrate_usage(FILE *f)
 		"  --verbose, --debug print a line per round on stderr\n"
 		"  -q, --quiet        no progress line (by default one, redrawn on a terminal,\n"
 		"                     says each second what is sent, of which pass, how fast)\n"
+		"  -p                 leave the domain paused on the destination (xl's)\n"
 		"xl's options: --live (xm's; live is the default) and -e (the destination's\n"
-		"godwitd supervises the domain; nothing waits there) are accepted; -s, -C\n"
-		"and -p are refused with the reason (godwit(1) has it).\n");
+		"godwitd supervises the domain; nothing waits there) are accepted; -s and\n"
+		"-C are refused with the reason (godwit(1) has it).\n");
 }
 
 /*
  * xl's options godwit does not have, each refused with why: the
- * relocation server speaks TCP, the destination runs the configuration
- * the domain runs with, and it resumes the domain at the handover.
+ * relocation server speaks TCP, and the destination runs the
+ * configuration the domain runs with.
  */
 static int refused_xl_option(int opt)
 {
@@ -77,12 +95,8 @@ static int refused_xl_option(int opt)
 		int opt;
 		const char *why;
 	} no[] = {
-		{ 's',
-		  "-s: godwit does not migrate through ssh: it connects to the destination godwitd's relocation server (TCP, port 8002; godwitd(8) --relocation-hosts-allow)" },
 		{ 'C',
 		  "-C: the destination runs the domain with the configuration it runs with here; another one cannot be sent (disk paths must be the same on both hosts)" },
-		{ 'p',
-		  "-p: the destination resumes the domain at the handover; pause it there afterwards (godwit pause)" },
 	};
 	size_t i;
 
@@ -105,6 +119,51 @@ static int num_arg(const char *name, const char *arg, int64_t *out)
 	return 0;
 }
 
+/* -s, -e, --receive-command, --debug, --tls*: the transport's options. */
+static void set_transport(struct mig_opts *o, int opt, const char *arg)
+{
+	switch (opt) {
+	case 's':
+		o->p.ssh_command = arg;
+		break;
+	case 'R':
+		o->p.receive_command = arg;
+		break;
+	case 'D': /* as xl: more said here, and by the receiver */
+		o->debug = o->verbose = true;
+		break;
+	case 'T':
+		o->p.tls = true;
+		break;
+	case 't':
+		o->p.tls_dir = arg;
+		break;
+	case 'N':
+		o->p.tls_name = arg;
+		break;
+	default: /* -e: xl's "no waiting on HOST"; ours never waits there */
+		break;
+	}
+}
+
+/* --debug over ssh: the remote receiver logs its debug lines. */
+static int debug_receive_command(struct mig_opts *o)
+{
+	const char *cmd = o->p.receive_command ?
+				  o->p.receive_command :
+				  "godwit migrate-receive --stdio";
+	int n = snprintf(o->receive_command, sizeof(o->receive_command),
+			 "GODWIT_DEBUG=1 %s", cmd);
+
+	if (n < 0 || (size_t)n >= sizeof(o->receive_command)) {
+		fprintf(stderr,
+			"godwit: migrate: --receive-command is too long\n");
+		return CLI_USAGE;
+	}
+	o->p.receive_command = o->receive_command;
+	return 0;
+}
+
 static int converge_arg(const char *arg, enum godwit_converge *out)
 {
 	if (!godwit_converge_parse(arg, out))
@@ -124,13 +183,17 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 		{ "max-rounds", required_argument, NULL, 'r' },
 		{ "converge", required_argument, NULL, 'c' },
 		{ "postcopy", no_argument, NULL, 'P' },
-		{ "stall-timeout", required_argument, NULL, 'T' },
+		{ "stall-timeout", required_argument, NULL, 'S' },
 		{ "paused-margin", required_argument, NULL, 'm' },
 		{ "verbose", no_argument, NULL, 'v' },
-		{ "debug", no_argument, NULL, 'v' },
 		{ "live", no_argument, NULL, 'l' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "receive-command", required_argument, NULL, 'R' },
+		{ "debug", no_argument, NULL, 'D' },
+		{ "tls", no_argument, NULL, 'T' },
+		{ "tls-dir", required_argument, NULL, 't' },
+		{ "tls-name", required_argument, NULL, 'N' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int64_t stall_s = -1;
@@ -141,13 +204,17 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 	optind = 0;
 	while (!rc &&
 	       (opt = getopt_long(argc, argv, "vhqes:C:p", lo, NULL)) != -1) {
+		if (strchr("sReDTtN", opt)) {
+			set_transport(o, opt, optarg);
+			continue;
+		}
 		switch (opt) {
 		case 'l':
-		case 'e':
 			break;
-		case 's':
-		case 'C':
 		case 'p':
+			o->p.paused = true;
+			break;
+		case 'C':
 			return refused_xl_option(opt);
 		case 'L':
 			o->p.live = false;
@@ -174,7 +241,7 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 		case 'P':
 			o->p.postcopy = true;
 			break;
-		case 'T':
+		case 'S':
 			rc = num_arg("--stall-timeout", optarg, &stall_s);
 			break;
 		case 'm':
@@ -196,6 +263,9 @@ static int parse(int argc, char **argv, struct mig_opts *o)
 	o->vm = argv[optind];
 	o->dest = argv[optind + 1];
 	o->p.destination = o->dest;
+	if (!rc && o->debug &&
+	    (o->p.ssh_command || !strncmp(o->dest, "ssh:", 4)))
+		rc = debug_receive_command(o);
 	if (stall_s >= 0)
 		o->p.stall_timeout_ms = stall_s * 1000;
 	return rc;
@@ -357,6 +427,9 @@ struct follow_state {
 	int64_t domid; /* through godwitd: the domain's; -1 directly */
 	bool have_last;
 	struct godwit_migration last;
+	/* Completed through godwitd: waiting for the VMM to end here. */
+	bool have_done;
+	struct godwit_migration done;
 	uint64_t until; /* how long to wait for it to settle (0: no limit) */
 	uint64_t next_tick; /* the next progress line (0: none) */
 };
@@ -378,6 +451,8 @@ static int on_event(struct follow_state *f, const struct mig_opts *o,
 		print_round(&ev->as.round, f->tty);
 	}
 	/* godwitd says the VMM ended: nothing more will come. */
+	if (ev->kind == GODWIT_EVENT_VMM_ENDED && f->have_done)
+		return outcome(o, &f->done, f->tty);
 	if (ev->kind == GODWIT_EVENT_VMM_ENDED)
 		return ended(o, ev->as.ended.end, ev->as.ended.reason);
 	if (ev->kind != GODWIT_EVENT_MIGRATION)
@@ -399,6 +474,17 @@ static int on_event(struct follow_state *f, const struct mig_opts *o,
 			o->vm, o->dest);
 		return -1;
 	}
+	/*
+	 * Migrated: as xl, return once the domain is gone here too (godwitd
+	 * drops it when its VMM ends, moments later), so that what comes
+	 * next (a migration back) finds it gone. Bounded: DONE_WAIT_MS.
+	 */
+	if (m->status == GODWIT_MIGRATION_COMPLETED && !f->direct) {
+		f->done = *m;
+		f->have_done = true;
+		f->until = time_mono_ns() + DONE_WAIT_MS * NSEC_PER_MSEC;
+		return -1;
+	}
 	if (m->status != GODWIT_MIGRATION_ACTIVE)
 		return outcome(o, m, f->tty);
 	return -1;
@@ -409,6 +495,8 @@ static int on_silence(struct follow_state *f, struct godwit_conn **cp,
 		      const struct mig_opts *o, const struct follow_vm *w,
 		      int rc)
 {
+	if (f->have_done)
+		return outcome(o, &f->done, f->tty);
 	if (rc == -ETIMEDOUT && f->have_last)
 		return outcome(o, &f->last, f->tty);
 	if (!f->direct) {
@@ -447,7 +535,7 @@ static int follow(struct godwit_conn **cp, const struct mig_opts *o,
 			time_mono_ns() + PROGRESS_EVERY_MS * NSEC_PER_MSEC;
 	for (;;) {
 		until = f.until;
-		if (f.next_tick && !f.have_last &&
+		if (f.next_tick && !f.have_last && !f.have_done &&
 		    (!until || f.next_tick < until))
 			until = f.next_tick;
 		rc = follow_next_event_until(*cp, until, &ev);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include <godwit/domain.h>
 
@@ -176,6 +177,52 @@ static void receive_usage(FILE *f)
 	vmopts_usage(f, VMOPTS_RECEIVE);
 }
 
+/*
+ * --stdio under ssh: sshd keeps the session (and the source's ssh) until
+ * the command exits and its stdio closes, but the VMM process is the VM
+ * and runs on. So fork before any thread exists: the child is the VMM
+ * in a session of its own; this process waits for its word (one byte,
+ * once the VM runs here and stdio is let go) or its end, and exits with
+ * that status. Returns only in the child.
+ */
+static void receive_stdio_fork(struct monitor_opts *o)
+{
+	int p[2], status = 1, null;
+	ssize_t r;
+	pid_t pid;
+	char b;
+
+	if (pipe2(p, O_CLOEXEC) || (pid = fork()) < 0) {
+		fprintf(stderr, "godwit: migrate-receive: cannot fork: %s\n",
+			strerror(errno));
+		exit(CLI_FAIL);
+	}
+	if (!pid) {
+		close(p[0]);
+		setsid();
+		o->detach_fd = p[1];
+		return;
+	}
+	close(p[1]);
+	null = open("/dev/null", O_RDWR);
+	if (null >= 0) { /* the child's stdio is the stream's */
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		close(null);
+	}
+	do
+		r = read(p[0], &b, 1);
+	while (r < 0 && errno == EINTR);
+	if (r == 1)
+		exit(CLI_OK);
+	waitpid(pid, &status, 0);
+	if (WIFSIGNALED(status)) /* ssh carries this back to the source */
+		fprintf(stderr,
+			"godwit: migrate-receive: the VM process (pid %d) was killed by signal %d\n",
+			(int)pid, WTERMSIG(status));
+	exit(WIFEXITED(status) ? WEXITSTATUS(status) : CLI_FAIL);
+}
+
 int cmd_migrate_receive(int argc, char **argv)
 {
 	struct monitor_opts *o = calloc(1, sizeof(*o));
@@ -188,6 +235,8 @@ int cmd_migrate_receive(int argc, char **argv)
 		receive_usage(stderr);
 		rc = CLI_USAGE;
 	}
+	if (!rc && o->incoming_stdio)
+		receive_stdio_fork(o);
 	if (!rc)
 		rc = monitor_run(o);
 	else if (rc == VMOPTS_HELP)

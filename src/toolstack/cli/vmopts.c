@@ -42,6 +42,10 @@ enum {
 	OPT_OUTCOME_FILE,
 	OPT_LINGER,
 	OPT_DISK,
+	OPT_STDIO,
+	OPT_TLS,
+	OPT_TLS_DIR,
+	OPT_TLS_ALLOW,
 	OPT_LAZY,
 	OPT_VIF,
 };
@@ -80,6 +84,10 @@ static const struct option receive_opts[] = {
 	{ "arrival-id", required_argument, NULL, OPT_ARRIVAL_ID },
 	{ "outcome-file", required_argument, NULL, OPT_OUTCOME_FILE },
 	{ "linger", required_argument, NULL, OPT_LINGER },
+	{ "stdio", no_argument, NULL, OPT_STDIO },
+	{ "tls", no_argument, NULL, OPT_TLS },
+	{ "tls-dir", required_argument, NULL, OPT_TLS_DIR },
+	{ "tls-allow", required_argument, NULL, OPT_TLS_ALLOW },
 	COMMON_OPTS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -104,7 +112,16 @@ void vmopts_usage(FILE *f, enum vmopts_mode mode)
 			"  --outcome-file PATH   write RUNNING (after YOURS, before the VM runs) or\n"
 			"                        DISCARDED (VM given up) there\n"
 			"  --linger S            with --listen: after giving the VM up, answer\n"
-			"                        QUERY with DISCARDED for S seconds (default 60)\n");
+			"                        QUERY with DISCARDED for S seconds (default 60)\n"
+			"  --stdio               read the migration on stdin, answer on stdout (run\n"
+			"                        by ssh: godwit migrate -s); once the VM runs here\n"
+			"                        the command exits and the VM runs on in the\n"
+			"                        background (serial none unless --serial file:)\n"
+			"  --tls                 with --listen or --incoming-fd: TLS, x509 from\n"
+			"                        --tls-dir, the source's certificate verified\n"
+			"  --tls-dir DIR         the certificates (default /etc/godwit/tls)\n"
+			"  --tls-allow NAME      only a source whose certificate's subject DN or CN\n"
+			"                        is NAME (repeatable; default: any the CA signed)\n");
 	if (mode == VMOPTS_RUN)
 		fprintf(f,
 			"  --kernel FILE     PVH ELF kernel or bzImage\n"
@@ -321,6 +338,28 @@ static int set_receive_option(struct monitor_opts *o, int opt, const char *arg)
 	}
 }
 
+/* migrate-receive's transports: ssh's stdio, TLS. */
+static int set_transport_option(struct monitor_opts *o, int opt,
+				const char *arg)
+{
+	switch (opt) {
+	case OPT_STDIO:
+		o->incoming_stdio = true;
+		return 0;
+	case OPT_TLS:
+		o->tls = true;
+		return 0;
+	case OPT_TLS_DIR:
+		return set_str(o->tls_dir, sizeof(o->tls_dir), arg,
+			       "--tls-dir");
+	default:
+		if (o->nr_tls_allow == ARRAY_SIZE(o->tls_allow))
+			return bad("--tls-allow", arg, "too many");
+		o->tls_allow[o->nr_tls_allow++] = arg;
+		return 0;
+	}
+}
+
 static int set_option(struct monitor_opts *o, int opt, const char *arg)
 {
 	struct domain_config *c = &o->cfg;
@@ -378,9 +417,37 @@ static int set_option(struct monitor_opts *o, int opt, const char *arg)
 	case OPT_OUTCOME_FILE:
 	case OPT_LINGER:
 		return set_receive_option(o, opt, arg);
+	case OPT_STDIO:
+	case OPT_TLS:
+	case OPT_TLS_DIR:
+	case OPT_TLS_ALLOW:
+		return set_transport_option(o, opt, arg);
 	default:
 		return CLI_USAGE;
 	}
+}
+
+/*
+ * --stdio: stdin and stdout carry the stream, so no other source and no
+ * console there (the VM's serial goes nowhere unless to a file).
+ */
+static int receive_stdio_check(struct monitor_opts *o)
+{
+	if (o->incoming_listen[0] || o->incoming_fd >= 0 || o->tls) {
+		fprintf(stderr,
+			"godwit: migrate-receive: --stdio takes no --listen, --incoming-fd or --tls (ssh protects the stream)\n");
+		return CLI_USAGE;
+	}
+	if (o->serial_set && o->serial == DOMAIN_SERIAL_STDIO) {
+		fprintf(stderr,
+			"godwit: migrate-receive: --stdio: stdout carries the migration; give --serial file:PATH or none\n");
+		return CLI_USAGE;
+	}
+	if (!o->serial_set) {
+		o->serial_set = true;
+		o->serial = DOMAIN_SERIAL_NONE;
+	}
+	return 0;
 }
 
 static int load_config(struct monitor_opts *o, int argc, char **argv, int first)
@@ -453,6 +520,8 @@ int vmopts_parse(int argc, char **argv, enum vmopts_mode mode,
 		o->cfg.serial = o->serial;
 		strcpy(o->cfg.serial_path, o->serial_path);
 	}
+	if (mode == VMOPTS_RECEIVE && o->incoming_stdio)
+		return receive_stdio_check(o);
 	if (mode == VMOPTS_RECEIVE && !o->incoming_listen[0] &&
 	    o->incoming_fd < 0)
 		strcpy(o->incoming_listen, "0.0.0.0:8002");

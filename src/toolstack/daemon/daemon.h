@@ -68,6 +68,12 @@ struct gwd_reloc_opts {
 	uint16_t port;
 	char hosts_allow[2048]; /* space-separated extended regexps */
 	unsigned int header_ms; /* a stream header must come within this */
+	/* TLS (reloc_tls.h): credentials in tls_dir, allowed client
+	 * certificate names (DN or CN; none: any the CA signed) */
+	bool tls;
+	char tls_dir[PATH_MAX];
+	const char *tls_allow[16];
+	unsigned int nr_tls_allow;
 };
 #define GWD_RELOC_HEADER_MS_DEFAULT 10000
 

@@ -42,6 +42,9 @@ enum {
 	OPT_CTL_REQUEST_TIMEOUT,
 	OPT_CTL_IDLE_TIMEOUT,
 	OPT_RELOC_HEADER_TIMEOUT,
+	OPT_RELOC_TLS,
+	OPT_RELOC_TLS_DIR,
+	OPT_RELOC_TLS_ALLOW,
 	OPT_DEBUG,
 	OPT_DETACH,
 	OPT_VERSION,
@@ -85,6 +88,12 @@ static void usage(FILE *f)
 		"                       default /etc/godwit/godwitd.conf, if it exists)\n"
 		"  --detach             go to the background once ready (the command\n"
 		"                       returns then, or fails with why it could not start)\n"
+		"  --relocation-tls     TLS on the relocation port: x509 credentials from\n"
+		"                       --relocation-tls-dir, sources' certificates verified\n"
+		"  --relocation-tls-dir DIR  ca-cert.pem, server-cert.pem, server-key.pem\n"
+		"                       (default /etc/godwit/tls)\n"
+		"  --relocation-tls-allow NAME  only sources whose certificate's subject DN\n"
+		"                       or CN is NAME (repeatable; default: any the CA signed)\n"
 		"  --debug              log more\n"
 		"See godwitd(8).\n");
 }
@@ -150,6 +159,7 @@ static void defaults(struct gwd *g)
 	strcpy(g->reloc_opts.hosts_allow, ALLOW_DEFAULT);
 	g->restart_max = GWD_RESTART_MAX_DEFAULT;
 	g->reloc_opts.header_ms = GWD_RELOC_HEADER_MS_DEFAULT;
+	strcpy(g->reloc_opts.tls_dir, "/etc/godwit/tls");
 	rpc_limits_default(&g->ctl_limits);
 }
 
@@ -223,6 +233,20 @@ static int set_option(struct gwd *g, int opt, const char *arg)
 				&v);
 		r->header_ms = v * 1000;
 		return rc;
+	case OPT_RELOC_TLS:
+		r->tls = true;
+		return 0;
+	case OPT_RELOC_TLS_DIR:
+		return set_path(r->tls_dir, arg, "--relocation-tls-dir");
+	case OPT_RELOC_TLS_ALLOW:
+		if (r->nr_tls_allow == ARRAY_SIZE(r->tls_allow)) {
+			fprintf(stderr,
+				"godwitd: --relocation-tls-allow: at most %zu names\n",
+				ARRAY_SIZE(r->tls_allow));
+			return EXIT_USAGE;
+		}
+		r->tls_allow[r->nr_tls_allow++] = arg;
+		return 0;
 	case OPT_DEBUG:
 		log_set_level(LOG_DEBUG);
 		return 0;
@@ -258,6 +282,11 @@ static int parse_args(int argc, char **argv, struct gwd *g)
 		{ "relocation-header-timeout", required_argument, NULL,
 		  OPT_RELOC_HEADER_TIMEOUT },
 		{ "config", required_argument, NULL, OPT_CONFIG },
+		{ "relocation-tls", no_argument, NULL, OPT_RELOC_TLS },
+		{ "relocation-tls-dir", required_argument, NULL,
+		  OPT_RELOC_TLS_DIR },
+		{ "relocation-tls-allow", required_argument, NULL,
+		  OPT_RELOC_TLS_ALLOW },
 		{ "debug", no_argument, NULL, OPT_DEBUG },
 		{ "detach", no_argument, NULL, OPT_DETACH },
 		{ "version", no_argument, NULL, OPT_VERSION },

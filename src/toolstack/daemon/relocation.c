@@ -39,6 +39,7 @@
 #include "toolstack/daemon/allow.h"
 #include "toolstack/daemon/arrival.h"
 #include "toolstack/daemon/preamble.h"
+#include "toolstack/daemon/reloc_tls.h"
 
 #define RELOC_ACCEPTS_PER_WAKEUP 16
 /* Connections still to send their first bytes, in all and per peer. */
@@ -54,6 +55,7 @@
 enum pend_state {
 	PEND_HEADER, /* waiting for its first bytes */
 	PEND_DRAIN, /* refused with FAILED: reading until the source stops */
+	PEND_TLS_CLOSING, /* TLS: RESTART sent, its close_notify to come */
 };
 
 /* A connection the daemon has done no work for yet. */
@@ -65,6 +67,8 @@ struct pend {
 	uint64_t deadline_ns;
 	char addr[NET_HOST_MAX]; /* numeric, for the per-peer limit */
 	char peer[NET_HOST_MAX + 8]; /* ADDR:PORT, for the log */
+	struct rtls_conn *tls; /* TLS: session 1 (reloc_tls.h) */
+	uint64_t mem_bytes; /* TLS: the stream's, until session 1 ends */
 };
 
 struct reloc {
@@ -76,6 +80,7 @@ struct reloc {
 	struct evloop_timer *timer; /* the earliest deadline */
 	unsigned char *buf; /* PREAMBLE_MAX bytes for peeking */
 	uint64_t quiet_until_ns;
+	struct rtls *tls; /* NULL: plain TCP */
 };
 
 static void reloc_receive(struct gwd *g, int fd, const char *peer,
@@ -151,6 +156,7 @@ static void pend_free(struct pend *p, bool keep_fd)
 	evloop_del_fd(r->g->loop, p->fd);
 	if (!keep_fd)
 		close(p->fd);
+	rtls_conn_free(p->tls);
 	free(p);
 	timer_update(r);
 }
@@ -277,6 +283,112 @@ static void pend_judge(struct pend *p, bool ended)
 	}
 }
 
+/* ---- TLS: session 1 judges, session 2 (the receiver's) carries ---- */
+
+/* Answer in session 1 (ACCEPTED, msg, close_notify), then drain. */
+static void tls_answer(struct pend *p, const struct handover_msg *m)
+{
+	if (rtls_conn_answer(p->tls, m, sizeof(*m))) {
+		pend_free(p, false);
+		return;
+	}
+	shutdown(p->fd, SHUT_WR);
+	p->state = PEND_DRAIN;
+	p->deadline_ns = time_mono_ns() + RELOC_DRAIN_MS * NSEC_PER_MSEC;
+	timer_update(p->r);
+}
+
+static void tls_query(struct pend *p, uint64_t id)
+{
+	uint32_t outcome = arrival_outcome(p->r->g, id);
+	struct handover_msg m;
+
+	handover_msg_outcome_init(&m, time_real_ns(), id, outcome);
+	log_info("relocation: %s (%s) asked about arrival %016llx over TLS",
+		 p->peer, rtls_conn_peer(p->tls), (unsigned long long)id);
+	tls_answer(p, &m);
+}
+
+static void tls_refuse(struct pend *p, int err, const char *why)
+{
+	struct handover_msg m;
+
+	handover_msg_init(&m, HANDOVER_FAILED, time_real_ns(), 0, err, why);
+	tls_answer(p, &m);
+}
+
+/* A stream we take: RESTART, and the receiver once session 1 is over. */
+static void tls_stream(struct pend *p, uint64_t mem_bytes)
+{
+	char why[512];
+
+	if (gwd_mem_check(p->r->g, mem_bytes, why, sizeof(why))) {
+		log_err("relocation: refused a migration from %s (%llu MiB): %s",
+			p->peer, (unsigned long long)(mem_bytes >> 20), why);
+		return tls_refuse(p, -ENOMEM, why);
+	}
+	if (rtls_conn_restart(p->tls))
+		return pend_free(p, false);
+	p->mem_bytes = mem_bytes;
+	p->state = PEND_TLS_CLOSING;
+}
+
+/* The first word (as pend_judge reads a plain one). */
+static void tls_word(struct pend *p, const unsigned char *buf, size_t len,
+		     bool ended)
+{
+	struct preamble pre;
+
+	preamble_classify(buf, len, &pre);
+	switch (pre.kind) {
+	case PREAMBLE_MORE:
+		if (ended)
+			return pend_free(p, false);
+		return;
+	case PREAMBLE_QUERY:
+		return tls_query(p, pre.arrival_id);
+	case PREAMBLE_STREAM:
+		return tls_stream(p, pre.mem_bytes);
+	case PREAMBLE_BAD:
+		log_warn("relocation: %s: %s; closed", p->peer, pre.why);
+		if (pre.stream)
+			return tls_refuse(p, -EINVAL, pre.why);
+		return pend_free(p, false);
+	}
+}
+
+static void tls_judge(struct pend *p, bool ended)
+{
+	const unsigned char *buf = NULL;
+	size_t len = 0;
+	char why[300];
+	int rc;
+
+	rc = rtls_conn_step(p->tls, &buf, &len, why, sizeof(why));
+	if (rc < 0) {
+		log_warn("relocation: refused a connection from %s: %s",
+			 p->peer, why);
+		/* A plain godwit source reads a plain refusal: say why. */
+		if (rc == -EPROTO && strstr(why, "plain text"))
+			return refuse_stream(
+				p, -EPROTO,
+				"this destination takes TLS only (godwit migrate --tls)",
+				RELOC_DRAIN_MS);
+		return pend_free(p, false);
+	}
+	if (rc == RTLS_DATA)
+		return tls_word(p, buf, len, ended);
+	if (rc == RTLS_CLOSED) {
+		if (rtls_conn_close_notify(p->tls))
+			return pend_free(p, false);
+		log_info("relocation: %s: TLS client %s", p->peer,
+			 rtls_conn_peer(p->tls));
+		return start_stream(p, p->mem_bytes);
+	}
+	if (ended)
+		pend_free(p, false);
+}
+
 static void pend_on_fd(struct evloop *loop, int fd, uint32_t events,
 		       void *opaque)
 {
@@ -284,6 +396,8 @@ static void pend_on_fd(struct evloop *loop, int fd, uint32_t events,
 	char sink[4096];
 	ssize_t n;
 
+	if (p->tls && p->state != PEND_DRAIN)
+		return tls_judge(p, events & (EPOLLRDHUP | EVLOOP_HUP));
 	if (p->state == PEND_HEADER)
 		return pend_judge(p, events & (EPOLLRDHUP | EVLOOP_HUP));
 	do {
@@ -347,6 +461,12 @@ static struct pend *pend_add(struct reloc *r, int fd, const char *addr,
 		now + (uint64_t)r->g->reloc_opts.header_ms * NSEC_PER_MSEC;
 	snprintf(p->addr, sizeof(p->addr), "%s", addr);
 	snprintf(p->peer, sizeof(p->peer), "%s", peer);
+	if (r->tls && rtls_conn_new(r->tls, fd, &p->tls)) {
+		evloop_del_fd(r->g->loop, fd);
+		close(fd);
+		free(p);
+		return NULL;
+	}
 	r->pending = p;
 	r->npending++;
 	timer_update(r);
@@ -430,6 +550,14 @@ int reloc_start(struct gwd *g)
 		log_err("--relocation-hosts-allow: %s", why);
 		return rc;
 	}
+	if (o->tls) {
+		rc = rtls_new(&r->tls, o->tls_dir, o->tls_allow,
+			      o->nr_tls_allow, why, sizeof(why));
+		if (rc) {
+			log_err("relocation: TLS: %s", why);
+			return rc;
+		}
+	}
 	r->buf = malloc(PREAMBLE_MAX);
 	rc = r->buf ? evloop_timer_new(g->loop, on_timer, r, &r->timer) :
 		      -ENOMEM;
@@ -454,8 +582,8 @@ int reloc_start(struct gwd *g)
 		rc = evloop_add_fd(g->loop, r->fd, EVLOOP_IN, reloc_on_accept,
 				   r);
 	if (!rc)
-		log_info("relocation: listening on %s port %u (allowed: %s)",
-			 o->address, o->port,
+		log_info("relocation: listening on %s port %u%s (allowed: %s)",
+			 o->address, o->port, o->tls ? " with TLS" : "",
 			 o->hosts_allow[0] ? o->hosts_allow : "everyone");
 	return rc;
 }
@@ -474,6 +602,7 @@ void reloc_stop(struct gwd *g)
 	}
 	evloop_timer_free(r->timer);
 	allow_destroy(&r->allow);
+	rtls_free(r->tls);
 	free(r->buf);
 	free(r);
 	g->reloc = NULL;

@@ -57,6 +57,23 @@ static void add(struct spawn_argv *a, const char *arg)
 }
 
 /* Names the receiver must refuse: every domain we have. */
+/* The relocation server's TLS: the receiver runs session 2. */
+static void add_tls(struct spawn_argv *a, struct gwd *g)
+{
+	const struct gwd_reloc_opts *o = &g->reloc_opts;
+	unsigned int i;
+
+	if (!o->tls)
+		return;
+	add(a, "--tls");
+	add(a, "--tls-dir");
+	add(a, o->tls_dir);
+	for (i = 0; i < o->nr_tls_allow; i++) {
+		add(a, "--tls-allow");
+		add(a, o->tls_allow[i]);
+	}
+}
+
 static void add_reject_names(struct spawn_argv *a, struct gwd *g)
 {
 	unsigned int n = 0;
@@ -126,6 +143,7 @@ static int build_argv(struct dom *d, enum spawn_kind kind, const char *file,
 		add(a, "--incoming-fd");
 		add(a, "3");
 		add_arrival(a, d, a->hex, sizeof(a->hex));
+		add_tls(a, g);
 		add_reject_names(a, g);
 	}
 	add(a, "--qmp");

@@ -23,6 +23,7 @@ void godwit_migrate_params_init(struct godwit_migrate_params *p)
 		.paused_margin_ms = a.paused_margin_ms,
 		.converge = GODWIT_CONVERGE_DEFAULT,
 		.postcopy = a.postcopy,
+		.paused = a.paused,
 	};
 }
 
@@ -58,13 +59,24 @@ int godwit_migrate(struct godwit_conn *c, const char *dom,
 	a.max_rounds = p->max_rounds;
 	a.stall_timeout_ms = p->stall_timeout_ms;
 	a.paused_margin_ms = p->paused_margin_ms;
+	snprintf(a.ssh, sizeof(a.ssh), "%s",
+		 p->ssh_command ? p->ssh_command : "");
+	snprintf(a.receive_command, sizeof(a.receive_command), "%s",
+		 p->receive_command ? p->receive_command : "");
+	a.tls = a.has_tls = p->tls;
+	snprintf(a.tls_dir, sizeof(a.tls_dir), "%s",
+		 p->tls_dir ? p->tls_dir : "");
+	snprintf(a.tls_name, sizeof(a.tls_name), "%s",
+		 p->tls_name ? p->tls_name : "");
 	a.has_converge = p->converge != GODWIT_CONVERGE_DEFAULT;
 	a.converge = a.has_converge ? (int)p->converge - 1 : 0;
 	a.postcopy = a.has_postcopy = p->postcopy;
+	a.paused = p->paused;
 	/* All said: the VM's own parameters (migrate-set-parameters) and
 	 * QEMU's style (a source that stays) are for QEMU's tools. */
 	a.has_live = a.has_bandwidth = a.has_downtime = true;
 	a.has_max_rounds = a.has_stall_timeout = a.has_paused_margin = true;
+	a.has_paused = true;
 	return lib_send(c, "migrate", &rpc_msg_migrate, &a, timeout_ms, fn,
 			opaque, err, errlen);
 }

@@ -150,7 +150,7 @@ static void test_header_rejections(void **state)
 	header_field_fails(8, 4, 0, "stream version 0 is not supported");
 	header_field_fails(8, 4, 3, "stream version 3 is not supported");
 	header_field_fails(8, 4, 3, "reads versions 1 to 2");
-	header_field_fails(12, 4, 2, "unknown flags 0x2");
+	header_field_fails(12, 4, 4, "unknown flags 0x4");
 	header_field_fails(12, 4, 0x80000001, "unknown flags 0x80000000");
 	header_field_fails(16, 4, 56, "header_size 56");
 	header_field_fails(16, 4, 72, "header_size 72");

@@ -94,6 +94,33 @@ static void test_migrate_destination(void **state)
 	}
 }
 
+/* ssh: the host as ssh takes it, the remote command's default. */
+static void test_migrate_ssh(void **state)
+{
+	struct rpc_migrate_args a;
+
+	(void)state;
+	assert_int_equal(decode(&rpc_msg_migrate,
+				"{\"uri\": \"ssh:root@10.0.0.2\"}", &a),
+			 0);
+	assert_string_equal(a.ssh, "ssh");
+	assert_string_equal(a.uri, "root@10.0.0.2");
+	assert_string_equal(a.host, "root@10.0.0.2");
+	assert_int_equal(a.port, 0);
+	assert_string_equal(a.receive_command, RPC_RECEIVE_COMMAND_DEFAULT);
+	assert_round_trip(&rpc_msg_migrate, &a);
+	assert_int_equal(decode(&rpc_msg_migrate,
+				"{\"uri\": \"b\", \"ssh\": \"ssh -p 2\", "
+				"\"receive-command\": \"gw migrate-receive "
+				"--stdio\"}",
+				&a),
+			 0);
+	assert_string_equal(a.ssh, "ssh -p 2");
+	assert_string_equal(a.uri, "b");
+	assert_string_equal(a.receive_command, "gw migrate-receive --stdio");
+	assert_round_trip(&rpc_msg_migrate, &a);
+}
+
 static void assert_refused(const struct rpc_msg_type *t, const char *args,
 			   const char *expect)
 {
@@ -132,6 +159,20 @@ static void test_migrate_refused(void **state)
 	assert_refused(&rpc_msg_migrate, "{\"uri\": \"h\", \"downtime\": 5}",
 		       "migrate: unknown member 'downtime'");
 	assert_refused(&rpc_msg_migrate, "[1]", "migrate: not an object");
+	/* A host is given to a shell: nothing it could misread. */
+	assert_refused(
+		&rpc_msg_migrate, "{\"uri\": \"ssh:h;reboot\"}",
+		"migrate: bad ssh destination 'h;reboot' (expected [USER@]HOST, no TLS)");
+	assert_refused(
+		&rpc_msg_migrate, "{\"uri\": \"-oX=y\", \"ssh\": \"ssh\"}",
+		"migrate: bad ssh destination '-oX=y' (expected [USER@]HOST, no TLS)");
+	assert_refused(
+		&rpc_msg_migrate,
+		"{\"uri\": \"h\", \"tls\": true, \"postcopy\": true}",
+		"migrate: post-copy is not available over ssh or TLS (its page connections would be plain TCP)");
+	assert_refused(
+		&rpc_msg_migrate, "{\"uri\": \"ssh:h\", \"tls\": true}",
+		"migrate: bad ssh destination 'h' (expected [USER@]HOST, no TLS)");
 }
 
 /*
@@ -456,6 +497,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_migrate_defaults),
 		cmocka_unit_test(test_migrate_destination),
+		cmocka_unit_test(test_migrate_ssh),
 		cmocka_unit_test(test_migrate_refused),
 		cmocka_unit_test(test_migrate_qemu),
 		cmocka_unit_test(test_migrate_by_hand),
