@@ -56,7 +56,8 @@ static const struct cli_verb verbs[] = {
 	  "live-migrate a domain to another host",
 	  "--no-live --live --bandwidth= --downtime= --max-rounds= "
 	  "--stall-timeout= --paused-margin= --verbose --debug -q --quiet "
-	  "-e -s= -C=f -p --converge=throttle|postcopy|auto|none --postcopy",
+	  "-e -s= -C=f -p --converge=throttle|postcopy|auto|none --postcopy "
+	  "--receive-command= --tls --tls-dir=f --tls-name=",
 	  CLI_DOMAIN },
 	{ "migrate-resolve", cmd_migrate_resolve,
 	  "DOMAIN --resume-here|--discard",
@@ -77,7 +78,8 @@ static const struct cli_verb verbs[] = {
 	{ "migrate-receive", cmd_migrate_receive, "[OPTIONS]",
 	  "accept one migration and run the VM in the foreground",
 	  "--listen= --incoming-fd= --reject-name= --stall-timeout= "
-	  "--arrival-id= --outcome-file=f --linger= " VMM_OPTS,
+	  "--arrival-id= --outcome-file=f --linger= --stdio --tls --tls-dir=f "
+	  "--tls-allow= " VMM_OPTS,
 	  CLI_NONE },
 	{ "inspect", inspect_main, "FILE", "validate and describe a stream", "",
 	  CLI_FILE },

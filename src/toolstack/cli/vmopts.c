@@ -114,7 +114,7 @@ void vmopts_usage(FILE *f, enum vmopts_mode mode)
 			"  --linger S            with --listen: after giving the VM up, answer\n"
 			"                        QUERY with DISCARDED for S seconds (default 60)\n"
 			"  --stdio               read the migration on stdin, answer on stdout (run\n"
-			"                        by ssh: godwit migrate -s); once the VM runs here\n"
+			"                        by ssh for godwit migrate's ssh transport); once the VM runs here\n"
 			"                        the command exits and the VM runs on in the\n"
 			"                        background (serial none unless --serial file:)\n"
 			"  --tls                 with --listen or --incoming-fd: TLS, x509 from\n"
