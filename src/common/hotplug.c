@@ -199,7 +199,7 @@ static int disk_run(const struct hotplug_disk *h, const char *action,
 					    "GODWIT_ACTION", "GODWIT_PARAMS",
 					    "GODWIT_MODE",   "GODWIT_VDEV",
 					    "GODWIT_DOMAIN", "GODWIT_UUID",
-					    "GODWIT_DEVICE" };
+					    "GODWIT_DEVICE", "GODWIT_PEER" };
 	char label[64], spath[4096];
 	const char *vals[] = { HOTPLUG_PATH,
 			       spath,
@@ -209,7 +209,8 @@ static int disk_run(const struct hotplug_disk *h, const char *action,
 			       h->vdev,
 			       h->domain,
 			       h->uuid,
-			       h->device };
+			       h->device,
+			       h->peer };
 	struct hotplug_job j = {
 		.label = label,
 		.script = h->script,
@@ -253,7 +254,8 @@ int hotplug_add(const struct hotplug_disk *h, char *path_out, size_t len,
 	return -EINVAL;
 }
 
-int hotplug_remove(const struct hotplug_disk *h, char *why, size_t whylen)
+int hotplug_step(const struct hotplug_disk *h, const char *step, char *why,
+		 size_t whylen)
 {
 	struct child_result *r = malloc(sizeof(*r));
 	char script[4096];
@@ -261,7 +263,12 @@ int hotplug_remove(const struct hotplug_disk *h, char *why, size_t whylen)
 
 	if (!r)
 		return -ENOMEM;
-	rc = disk_run(h, "remove", r, script, sizeof(script), why, whylen);
+	rc = disk_run(h, step, r, script, sizeof(script), why, whylen);
 	free(r);
 	return rc;
+}
+
+int hotplug_remove(const struct hotplug_disk *h, char *why, size_t whylen)
+{
+	return hotplug_step(h, "remove", why, whylen);
 }

@@ -12,18 +12,31 @@
  * physical-device-path back, a godwit script gets the same facts in its
  * environment and prints the path on stdout:
  *
- *   argv:  SCRIPT add|remove
+ *   argv:  SCRIPT add|remove|prepare|activate|deactivate|recover
  *   env:   exactly these, nothing inherited:
  *          PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
  *          script=SCRIPT                 (resolved path, as libxl sets it)
- *          GODWIT_ACTION=add|remove
+ *          GODWIT_ACTION=STEP            (the same as argv[1])
  *          GODWIT_PARAMS=TARGET          (Xen's params: the target verbatim)
  *          GODWIT_MODE=w|r               (Xen's mode)
  *          GODWIT_VDEV=xvda              (Xen's dev)
  *          GODWIT_DOMAIN=NAME, GODWIT_UUID=UUID
- *          GODWIT_DEVICE=PATH            (remove only: what add printed)
+ *          GODWIT_DEVICE=PATH            (what add printed, once it did)
+ *          GODWIT_PEER=HOST[:PORT]       (migration steps: the other end)
  *   add:   prints the absolute path of the device or file as its last
  *          line on stdout (Xen's physical-device-path) and exits 0.
+ *   migration steps (shared storage handed from host to host; a step
+ *          with nothing to do exits 0):
+ *          prepare    destination, before add, once the stream's header
+ *                     named the disks; the source still uses them
+ *          activate   destination, the VM built and the source paused,
+ *                     before the destination answers RECEIVED (so before
+ *                     YOURS: a failure gives the VM back to the source)
+ *          deactivate source, after the handover, after remove; and a
+ *                     destination that never ran the VM, for what it
+ *                     prepared
+ *          recover    source, after a failed migration, before its VM
+ *                     runs again
  *   fail:  exits non-zero; its last line on stderr (else stdout) is
  *          quoted in the one-line error that stops the VM's start.
  *
@@ -42,7 +55,7 @@
 #define HOTPLUG_SCRIPTS_DIR "/etc/godwit/scripts"
 #define HOTPLUG_PATH \
 	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-#define HOTPLUG_ENV_MAX 9 /* variables a script gets */
+#define HOTPLUG_ENV_MAX 10 /* variables a script gets */
 
 struct hotplug_disk {
 	const char *script; /* a name (looked for in the scripts dir) or a path */
@@ -51,7 +64,8 @@ struct hotplug_disk {
 	const char *vdev;
 	const char *domain;
 	const char *uuid;
-	const char *device; /* remove: what add printed; else NULL */
+	const char *device; /* what add printed; else NULL */
+	const char *peer; /* migration steps: the other end; else NULL */
 	unsigned int timeout_ms; /* 0: HOTPLUG_TIMEOUT_MS_DEFAULT */
 	/* NULL: $GODWIT_SCRIPTS_DIR, else HOTPLUG_SCRIPTS_DIR */
 	const char *scripts_dir;
@@ -68,6 +82,9 @@ int hotplug_add(const struct hotplug_disk *h, char *path_out, size_t len,
 /* Run `SCRIPT remove`; failures as for add. */
 int hotplug_remove(const struct hotplug_disk *h, char *why,
 		   size_t whylen) __must_check;
+/* Run `SCRIPT STEP` (a migration step above); failures as for add. */
+int hotplug_step(const struct hotplug_disk *h, const char *step, char *why,
+		 size_t whylen) __must_check;
 
 /* The script's path: as given if it has a '/', else in the dir. */
 int hotplug_script_path(const struct hotplug_disk *h, char *out,

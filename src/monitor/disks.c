@@ -51,7 +51,8 @@ static struct hotplug_disk hotplug_of(const struct monitor *m,
 }
 
 /* The path to open: the target, or what the disk's script printed. */
-static int activate(struct monitor *m, unsigned int i, char *why, size_t whylen)
+static int activate(struct monitor *m, unsigned int i, bool incoming, char *why,
+		    size_t whylen)
 {
 	const struct domain_disk *c = &m->cfg.disks[i];
 	struct monitor_disk *md = &m->disks.d[i];
@@ -65,6 +66,9 @@ static int activate(struct monitor *m, unsigned int i, char *why, size_t whylen)
 	}
 	domain_config_uuid_format(m->cfg.uuid, uuid);
 	h = hotplug_of(m, c, uuid);
+	/* A migration's destination: prepare first (disk_steps.c). */
+	if (incoming && (rc = monitor_disk_prepare(m, i, &h, why, whylen)))
+		return rc;
 	rc = hotplug_add(&h, md->path, sizeof(md->path), why, whylen);
 	md->added = !rc;
 	return rc;
@@ -110,7 +114,7 @@ int monitor_disks_open(struct monitor *m, bool lock_later, char *why,
 
 	for (i = 0; i < m->cfg.nr_disks && !rc; i++) {
 		m->disks.nr = i + 1;
-		rc = activate(m, i, why, whylen);
+		rc = activate(m, i, lock_later, why, whylen);
 		if (!rc)
 			rc = open_one(m, i, lock_later, why, whylen);
 	}
@@ -131,13 +135,14 @@ void monitor_disks_close(struct monitor *m)
 		md = &m->disks.d[i];
 		disk_close(md->disk);
 		md->disk = NULL;
-		if (!md->added)
-			continue;
-		md->added = false;
-		h = hotplug_of(m, &m->cfg.disks[i], uuid);
-		h.device = md->path;
-		if (hotplug_remove(&h, why, sizeof(why)))
-			log_err("%s", why);
+		if (md->added) {
+			md->added = false;
+			h = hotplug_of(m, &m->cfg.disks[i], uuid);
+			h.device = md->path;
+			if (hotplug_remove(&h, why, sizeof(why)))
+				log_err("%s", why);
+		}
+		monitor_disk_leave(m, i); /* deactivate, if it leaves us */
 	}
 	m->disks.nr = 0;
 }
@@ -230,4 +235,10 @@ int monitor_disks_sync_wait(struct monitor *m, char *why, size_t whylen)
 	if (s->rc && why)
 		snprintf(why, whylen, "%s", s->why);
 	return s->rc;
+}
+
+struct hotplug_disk monitor_disk_hotplug(const struct monitor *m,
+					 unsigned int i, const char *uuid)
+{
+	return hotplug_of(m, &m->cfg.disks[i], uuid);
 }

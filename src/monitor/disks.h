@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "common/compiler.h"
+#include "common/hotplug.h"
 #include "config/domain_config.h"
 #include "storage/disk.h"
 
@@ -25,6 +26,7 @@ struct monitor_disk {
 	struct disk *disk; /* NULL: not open */
 	char path[DOMAIN_PATH_MAX + 1]; /* what was opened */
 	bool added; /* its script's add succeeded: remove at the end */
+	bool prepared; /* its script's prepare succeeded (disk_steps.c) */
 };
 
 /* A sync running on a thread of its own (monitor_disks_sync_start). */
@@ -80,5 +82,25 @@ void monitor_disks_sync_start(struct monitor *m);
  * now. why may be NULL when the result does not matter.
  */
 int monitor_disks_sync_wait(struct monitor *m, char *why, size_t whylen);
+/* Disk i's script interface (hotplug.h), peer and device unset. */
+struct hotplug_disk monitor_disk_hotplug(const struct monitor *m,
+					 unsigned int i, const char *uuid);
+
+/* ---- disk_steps.c: the scripts' migration steps (hotplug.h) ---- */
+
+/* Destination: `prepare` disk i, before its add. */
+int monitor_disk_prepare(struct monitor *m, unsigned int i,
+			 struct hotplug_disk *h, char *why,
+			 size_t whylen) __must_check;
+/* Destination: `activate` every disk, before RECEIVED; the first failure. */
+int monitor_disks_activate(struct monitor *m, char *why,
+			   size_t whylen) __must_check;
+/* Source: `recover` every disk before the VM runs again; logs failures. */
+void monitor_disks_recover(struct monitor *m, const char *peer);
+/*
+ * Disk i is closed (and removed): `deactivate` it if its storage leaves
+ * this host (handed over, or a destination that never ran the VM).
+ */
+void monitor_disk_leave(struct monitor *m, unsigned int i);
 
 #endif

@@ -456,6 +456,14 @@ int monitor_incoming_handover(struct monitor *m)
 	uint64_t pause;
 	int rc;
 
+	/* Shared storage: before RECEIVED, so a failure comes before YOURS
+	 * and the source keeps the VM (disk_steps.c). */
+	rc = monitor_disks_activate(m, h.why, sizeof(h.why));
+	if (rc) {
+		log_err("%s: %s", m->incoming_name, h.why);
+		incoming_refuse(m, h.why);
+		return rc;
+	}
 	test_stall(m, "before-received");
 	/* From RECEIVED on a source that lost us may ask about this id. */
 	in->arrival.disclosed = true;

@@ -249,6 +249,7 @@ static enum rpc_reply_kind resolve_after_job(struct monitor *m,
 		return rpc_reply_error(
 			reply, RPC_ERR_GENERIC,
 			"migrate-resolve: cannot resume here: %s", why);
+	monitor_disks_recover(m, mi->uri);
 	if (vm_resume(&m->vm)) {
 		monitor_disks_unlock(m);
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,

@@ -285,6 +285,7 @@ static void mig_recover(struct mig_job *job)
 			 "the VM came back but cannot run here: %s", why);
 		return;
 	}
+	monitor_disks_recover(job->m, job->uri);
 	if (mig_leases_back(job))
 		return;
 	if (job->res.paused && vm_resume(&job->m->vm))

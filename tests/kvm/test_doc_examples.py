@@ -267,8 +267,10 @@ def block_lvm(env, action, target, bin_dir):
                "GODWIT_ACTION": action, "GODWIT_PARAMS": target,
                "GODWIT_MODE": "w", "GODWIT_VDEV": "xvda",
                "GODWIT_DOMAIN": "web", "GODWIT_UUID": "u"}
-    if action == "remove":
+    if action not in ("add", "prepare"):
         environ["GODWIT_DEVICE"] = "/dev/" + target
+    if action in ("prepare", "activate", "deactivate", "recover"):
+        environ["GODWIT_PEER"] = "192.0.2.2:8002"
     return subprocess.run([script, action], capture_output=True, text=True,
                           env=environ, timeout=30)
 
@@ -306,6 +308,29 @@ def test_block_lvm_example(env):
     check(r.returncode == 1 and "is not VG/LV" in r.stderr, r.stderr)
 
 
+def test_block_lvm_migration_steps(env):
+    """As godwit.cfg(5) says: the destination activates the volume
+    (prepare) and reloads it (activate), the source deactivates it once
+    handed over and makes sure it is active after a failure."""
+    want = {"prepare": ["lvchange --activate y vg0/web-root"],
+            "activate": ["lvchange --refresh vg0/web-root"],
+            "deactivate": ["lvs --noheadings -o lv_device_open "
+                           "vg0/web-root",
+                           "lvchange --activate n vg0/web-root"],
+            "recover": ["lvchange --activate y vg0/web-root"]}
+    for step, calls in want.items():
+        bin_dir, log = lvm_stubs(env)
+        r = block_lvm(env, step, "vg0/web-root", bin_dir)
+        check(r.returncode == 0 and r.stdout == "",
+              "%s: %d %r %r" % (step, r.returncode, r.stdout, r.stderr))
+        check(read(log) == calls, "%s: %s" % (step, read(log)))
+    bin_dir, log = lvm_stubs(env, lvchange_fails="  Cannot refresh")
+    r = block_lvm(env, "activate", "vg0/web-root", bin_dir)
+    check(r.returncode != 0 and
+          r.stderr.splitlines()[-1] == "  Cannot refresh",
+          "failing activate: %d %r" % (r.returncode, r.stderr))
+
+
 if __name__ == "__main__":
     main([test_every_example_says_how_it_is_tested,
           test_disk_list_examples_parse, test_disk_examples_read_as_shown,
@@ -314,4 +339,4 @@ if __name__ == "__main__":
           test_shell_examples_run, test_netns_shell_examples_run,
           test_man_page_shell_examples_run,
           test_readme_examples_are_run_or_say_why,
-          test_block_lvm_example])
+          test_block_lvm_example, test_block_lvm_migration_steps])

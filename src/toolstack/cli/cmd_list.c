@@ -21,6 +21,22 @@
 #include "toolstack/cli/cli.h"
 #include "toolstack/cli/route.h"
 
+static bool is_saved(const struct godwit_domain_info *d)
+{
+	return !strcmp(d->state, "saved");
+}
+
+/* Leave out the managed saves (godwit managedsave): no VM runs them. */
+static void drop_saved(struct godwit_domain_info *list, size_t *n)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < *n; i++)
+		if (!is_saved(&list[i]))
+			memmove(&list[k++], &list[i], sizeof(list[0]));
+	*n = k;
+}
+
 int cli_list_fetch(const char *verb, struct godwit_domain_info **list,
 		   size_t *n, struct json_object **raw)
 {
@@ -51,6 +67,9 @@ int cli_list_fetch(const char *verb, struct godwit_domain_info **list,
 	if (raw)
 		*raw = json_object_get(res.ret);
 	godwit_result_release(&res);
+	/* Managed saves are list's rows only: no other verb knows them. */
+	if (strcmp(verb, "list"))
+		drop_saved(*list, n);
 	return 0;
 }
 
@@ -133,6 +152,23 @@ static void list_vifs(const struct godwit_domain_info *d)
 		printf("-");
 }
 
+/*
+ * A managed save (godwit managedsave): no id, no flag of xl's; the row
+ * says "saved" where virsh list --all would, and why its last restore
+ * failed if it did.
+ */
+static void list_saved(const struct godwit_domain_info *d, bool verbose)
+{
+	printf("%-40s %5s %5lld %5s     ------  %8s", d->name, "-",
+	       (long long)d->memory_mib, "-", "-");
+	if (verbose)
+		printf("\t%s\tsaved%s%s\t-\t-", d->uuid[0] ? d->uuid : "-",
+		       d->reason[0] ? ": " : "", d->reason);
+	else
+		printf("  saved%s%s", d->reason[0] ? ": " : "", d->reason);
+	printf("\n");
+}
+
 static void list_print(const struct godwit_domain_info *list, size_t n,
 		       bool verbose, char **want, int nwant)
 {
@@ -148,6 +184,10 @@ static void list_print(const struct godwit_domain_info *list, size_t n,
 		d = &list[i];
 		if (!listed(d, want, nwant))
 			continue;
+		if (is_saved(d)) {
+			list_saved(d, verbose);
+			continue;
+		}
 		printf("%-40s %5lld %5lld %5lld     %s  %8.1f", d->name,
 		       (long long)d->domid, (long long)d->memory_mib,
 		       (long long)d->vcpus, cli_state_flags(d->state),
@@ -293,7 +333,7 @@ static void list_xl_json(const struct godwit_domain_info *list, size_t n,
 	size_t i;
 
 	for (i = 0; cfg && i < n; i++) {
-		if (!listed(&list[i], want, nwant))
+		if (!listed(&list[i], want, nwant) || is_saved(&list[i]))
 			continue;
 		o = json_object_new_object();
 		put_int(o, "domid", list[i].domid);

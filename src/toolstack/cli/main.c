@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "toolstack/cli/cli.h"
 #include "toolstack/cli/cmd_disk.h"
+#include "toolstack/cli/cmd_managed.h"
 #include "tools/inspect.h"
 
 /* The VMM's options (vmopts.c) that restore and migrate-receive share. */
@@ -88,6 +89,12 @@ static const struct cli_verb verbs[] = {
 	  "create a qcow2 image",
 	  "-b=f --backing=f -F=raw|qcow2 --backing-format=raw|qcow2 -c= --cluster-size=",
 	  CLI_FILE },
+	{ "managedsave", cmd_managedsave, "DOMAIN",
+	  "save a domain in godwitd's state directory", "", CLI_DOMAIN },
+	{ "managedsave-remove", cmd_managedsave_remove, "DOMAIN",
+	  "remove a domain's managed save", "", CLI_DOMAIN },
+	{ "start", cmd_start, "[-p] [-c] DOMAIN",
+	  "restore a domain from its managed save", "-p -c", CLI_DOMAIN },
 };
 
 static void usage(FILE *f)

@@ -13,6 +13,7 @@
  * cannot be refused any more once it answers, so a name clash renames it.
  */
 #include "toolstack/daemon/daemon.h"
+#include "toolstack/daemon/managed.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -221,6 +222,7 @@ static void go_live(struct dom *d)
 		d->cont_when_live = false;
 		ask(d, "cont", on_cont);
 	}
+	managed_restored(d); /* it runs: a managed save is used up */
 	if (!settle_first(d))
 		attach_answer_up(d);
 }

@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "rpc/msg_domain.h"
+#include "toolstack/daemon/managed.h"
 #include "toolstack/daemon/vmlink.h"
 
 #define LIST_QUERY_TIMEOUT_MS 2000
@@ -290,6 +291,7 @@ static struct json_object *list_json(struct gwd *g)
 	for (d = g->doms; d; d = d->next)
 		if (d->registered)
 			json_object_array_add(arr, dom_json(d));
+	managed_list(g, arr);
 	return arr;
 }
 
@@ -575,6 +577,9 @@ int ctl_start(struct gwd *g)
 		{ "job-abort", ctl_job_abort, NULL },
 		{ "migrate-resolve", ctl_migrate_resolve, NULL },
 		{ "migrate-recover", ctl_migrate_recover, NULL },
+		{ "managedsave", ctl_managedsave, NULL },
+		{ "managedsave-remove", ctl_managedsave_remove, NULL },
+		{ "start", ctl_start_domain, NULL },
 	};
 	size_t i;
 	int rc;

@@ -24,6 +24,7 @@
 #include "common/util.h"
 #include "rpc/msg_domain.h"
 #include "rpc/sock.h"
+#include "toolstack/daemon/managed.h"
 
 /* The arguments (rpc/msg_domain.h), with godwitd's own limit. */
 static bool parse_args(struct json_object *args, struct rpc_create_args *a,
@@ -238,7 +239,17 @@ enum rpc_reply_kind ctl_create(struct rpc_request *req,
 		log_warn("create %s: %s", cfg->name, diag->warnings[i]);
 	if (absolute_paths(cfg, a.cwd[0] ? a.cwd : NULL, reply) ||
 	    reg_qmp_path(g, cfg->name, qmp, sizeof(qmp)) ||
-	    check_free(g, cfg, qmp, reply) || check_memory(g, cfg, reply))
+	    check_free(g, cfg, qmp, reply))
+		goto out;
+	/* A managed save of this domain is restored, not booted over. */
+	if (managed_exists(g, cfg->name)) {
+		log_info("create %s: it has a managed save: restoring it",
+			 cfg->name);
+		kind = managed_restore_for(req, cfg->name, a.paused, true,
+					   reply);
+		goto out;
+	}
+	if (check_memory(g, cfg, reply))
 		goto out;
 	rc = start_domain(g, cfg, qmp, a.paused, &d);
 	cfg = NULL; /* d has it, or it was freed */

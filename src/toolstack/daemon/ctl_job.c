@@ -139,7 +139,7 @@ enum rpc_reply_kind ctl_save(struct rpc_request *req, struct json_object *args,
  * The guest RAM a save file brings, from its header (0 when it does not
  * look like a stream: the VMM then says what is wrong with it).
  */
-static uint64_t file_mem_bytes(const char *file)
+uint64_t ctl_file_mem_bytes(const char *file)
 {
 	unsigned char *buf = malloc(PREAMBLE_MAX);
 	struct preamble pre = { .kind = PREAMBLE_BAD };
@@ -175,7 +175,7 @@ enum rpc_reply_kind ctl_restore(struct rpc_request *req,
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
 				       "restore: %s: %s", file,
 				       strerror(errno));
-	mem = file_mem_bytes(file);
+	mem = ctl_file_mem_bytes(file);
 	if (mem && gwd_mem_check(g, mem, why, sizeof(why))) {
 		log_err("restore of %s: refused: %s", file, why);
 		return rpc_reply_error(reply, RPC_ERR_GENERIC, "restore %s: %s",

@@ -28,12 +28,14 @@
 #include "common/evloop.h"
 #include "common/net.h"
 #include "config/domain_config.h"
+#include "config/host_config.h"
 #include "toolstack/daemon/lifecycle.h"
 #include "toolstack/daemon/statefile.h"
 #include "toolstack/daemon/vmlink.h"
 #include "rpc/server.h"
 
 struct reloc;
+struct managed_stop;
 
 /* Restarts allowed within LIFE_RESTART_WINDOW_NS before preserving. */
 #define GWD_RESTART_MAX_DEFAULT 5
@@ -59,6 +61,7 @@ struct gwd_paths {
 	char lease_dir[PATH_MAX];
 	char godwit[PATH_MAX]; /* the VMM binary */
 	char sock[PATH_MAX]; /* RUN/godwitd.sock */
+	char config[PATH_MAX]; /* godwitd.conf (host_config.h) */
 };
 
 struct gwd_reloc_opts {
@@ -79,6 +82,8 @@ struct gwd_reloc_opts {
 struct gwd {
 	struct gwd_paths paths;
 	struct gwd_reloc_opts reloc_opts;
+	struct host_config host; /* godwitd.conf */
+	struct managed_stop *stopping; /* on_host_stop = "save" under way */
 	unsigned int restart_max;
 	bool overcommit; /* start domains the memory check would refuse */
 	struct rpc_limits ctl_limits; /* control socket time limits */
@@ -356,6 +361,8 @@ enum rpc_reply_kind ctl_migrate_recover(struct rpc_request *req,
 enum rpc_reply_kind ctl_migrate_resolve(struct rpc_request *req,
 					struct json_object *args,
 					struct rpc_reply *reply);
+/* The guest RAM a save file brings (its header), 0 if unreadable. */
+uint64_t ctl_file_mem_bytes(const char *file);
 /* ctl.c helpers shared with the other handlers. */
 struct rpc_msg_type;
 /*

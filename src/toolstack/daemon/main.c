@@ -22,6 +22,7 @@
 #include "common/util.h"
 #include "toolstack/daemon/allow.h"
 #include "toolstack/daemon/daemon.h"
+#include "toolstack/daemon/managed.h"
 #include "toolstack/daemon/notify.h"
 
 #define EXIT_USAGE 2
@@ -49,6 +50,7 @@ enum {
 	OPT_VERSION,
 	OPT_LOCK_MANAGER,
 	OPT_LEASE_DIR,
+	OPT_CONFIG,
 };
 
 /* Options main() acts on itself. */
@@ -88,6 +90,8 @@ static void usage(FILE *f)
 		"                       (default 0: never)\n"
 		"  --relocation-header-timeout S  close migration connections without\n"
 		"                       a stream header after S s (default 10)\n"
+		"  --config FILE        host policy, e.g. on_host_stop ($GODWIT_DAEMON_CONFIG;\n"
+		"                       default /etc/godwit/godwitd.conf, if it exists)\n"
 		"  --detach             go to the background once ready (the command\n"
 		"                       returns then, or fails with why it could not start)\n"
 		"  --relocation-tls     TLS on the relocation port: x509 credentials from\n"
@@ -152,6 +156,9 @@ static void defaults(struct gwd *g)
 		 env_or("GODWIT_LOCK_MANAGER", "file"));
 	snprintf(p->lease_dir, sizeof(p->lease_dir), "%s",
 		 env_or("GODWIT_LEASE_DIR", "/var/lib/godwit/leases"));
+	snprintf(p->config, sizeof(p->config), "%s",
+		 env_or("GODWIT_DAEMON_CONFIG", HOST_CONFIG_FILE_DEFAULT));
+	host_config_init(&g->host);
 	if (godwit)
 		snprintf(p->godwit, sizeof(p->godwit), "%s", godwit);
 	else
@@ -219,6 +226,8 @@ static int set_option(struct gwd *g, int opt, const char *arg)
 		return set_lock_manager(g, arg);
 	case OPT_LEASE_DIR:
 		return set_path(g->paths.lease_dir, arg, "--lease-dir");
+	case OPT_CONFIG:
+		return set_path(g->paths.config, arg, "--config");
 	case OPT_RELOC_ADDR:
 		return set_path(r->address, arg, "--relocation-address");
 	case OPT_RELOC_PORT:
@@ -307,6 +316,7 @@ static int parse_args(int argc, char **argv, struct gwd *g)
 		  OPT_CTL_IDLE_TIMEOUT },
 		{ "relocation-header-timeout", required_argument, NULL,
 		  OPT_RELOC_HEADER_TIMEOUT },
+		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "relocation-tls", no_argument, NULL, OPT_RELOC_TLS },
 		{ "relocation-tls-dir", required_argument, NULL,
 		  OPT_RELOC_TLS_DIR },
@@ -455,6 +465,24 @@ static void std_fds(void)
 		close(fd);
 }
 
+/* godwitd.conf; the default path may be missing (then the defaults). */
+static int load_config(struct gwd *g)
+{
+	struct config_diag *diag = malloc(sizeof(*diag));
+	int rc;
+
+	if (!diag)
+		return -ENOMEM;
+	rc = host_config_load(g->paths.config,
+			      !strcmp(g->paths.config,
+				      HOST_CONFIG_FILE_DEFAULT),
+			      &g->host, diag);
+	if (rc)
+		log_err("%s", diag->error);
+	free(diag);
+	return rc;
+}
+
 static int start(struct gwd *g)
 {
 	int rc;
@@ -462,6 +490,8 @@ static int start(struct gwd *g)
 	rc = setup_paths(g);
 	if (!rc && (rc = open_log(g)))
 		log_err("log file %s: %s", g->paths.log_file, strerror(-rc));
+	if (!rc)
+		rc = load_config(g);
 	if (!rc)
 		rc = lock_registry(g);
 	if (!rc)
@@ -475,6 +505,8 @@ static int start(struct gwd *g)
 	if (!rc)
 		rc = reg_load(g);
 	if (!rc)
+		managed_boot_restore(g); /* after adoption: what runs, runs */
+	if (!rc)
 		rc = reloc_start(g);
 	return rc;
 }
@@ -484,6 +516,7 @@ static void stop(struct gwd *g)
 	unsigned int left = 0;
 
 	reloc_stop(g);
+	managed_stop_free(g);
 	while (g->doms) {
 		left += g->doms->pid > 0;
 		reg_free(g->doms);

@@ -12,6 +12,7 @@
  * killed at any moment leaves either the old or the new version.
  */
 #include "toolstack/daemon/daemon.h"
+#include "toolstack/daemon/managed.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -460,6 +461,7 @@ static void dom_release(struct dom *d, const char *why)
 
 void reg_remove(struct dom *d, const char *why)
 {
+	managed_restore_failed(d, why); /* kept, with why */
 	remove_files(d);
 	dom_release(d, why);
 }

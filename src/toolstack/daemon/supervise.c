@@ -8,6 +8,7 @@
  * reopens the log.
  */
 #include "toolstack/daemon/daemon.h"
+#include "toolstack/daemon/managed.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -64,6 +65,8 @@ static void sup_on_signal(struct evloop *loop, int fd, uint32_t events,
 			gwd_log_reopen(g);
 			break;
 		default:
+			if (managed_host_stop(g))
+				break; /* it stops the loop once saved */
 			log_info("signal %u: exiting; the VMs keep running",
 				 si.ssi_signo);
 			evloop_stop(loop);

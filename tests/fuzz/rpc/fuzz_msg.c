@@ -15,6 +15,7 @@
 #include "common/compiler.h"
 #include "rpc/msg_domain.h"
 #include "rpc/msg_job.h"
+#include "rpc/msg_managed.h"
 #include "rpc/msg_migrate.h"
 #include "rpc/msg_save.h"
 
@@ -32,6 +33,7 @@ static const struct rpc_msg_type *const types[] = {
 	&rpc_msg_vmm_ended,   &rpc_msg_vm_domain,
 	&rpc_msg_vm_status,   &rpc_msg_vm_config,
 	&rpc_msg_recover,     &rpc_msg_announce,
+	&rpc_msg_start,	      &rpc_msg_managed_removed,
 };
 
 /* Big enough for any message struct (the list entry is the largest). */

@@ -19,6 +19,7 @@
 #include <godwit/client.h>
 #include <godwit/domain.h>
 #include <godwit/jobinfo.h>
+#include <godwit/managed.h>
 #include <godwit/migrate.h>
 
 static void test_socket_paths(void **state)
