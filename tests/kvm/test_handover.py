@@ -279,7 +279,9 @@ def test_receiver_sigterm_at_random_point(env):
 
 
 def test_destination_stopped_mid_stream(env):
-    """SIGSTOP: the default stall timeout (10 s) decides, not 60 s."""
+    """SIGSTOP: the default stall timeout (8 s) decides within the 10 s
+    every fault is decided in (it was 10 s, and the verdict came after
+    10 s: the fault campaign counted it undecided)."""
     src = sweeping(env, "mib=32 rate=200", memory=256)
     dst = receiver(env)
     q = src.qmp()
@@ -289,8 +291,8 @@ def test_destination_stopped_mid_stream(env):
     t = time.time()
     q.wait_migration_over(40)
     took = time.time() - t
-    check(9 < took < 16, "verdict after %.1f s" % took)
-    resumed_intact(src, q, "no progress for 10.0 s (stall timeout)")
+    check(7 < took < 10, "verdict after %.1f s (within 10 s)" % took)
+    resumed_intact(src, q, "no progress for 8.0 s (stall timeout)")
     dst.proc.send_signal(signal.SIGCONT)
     check(dst.wait(30) == 1, "destination exit status")
     q.close()
