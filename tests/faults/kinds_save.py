@@ -365,6 +365,13 @@ def _pool(t):
     return saves
 
 
+def _raw(s, records):
+    """The stream with these records as they were written (a damaged or
+    mixed-up file), nothing re-sealed: Stream.encode() would make every
+    check value right again, a forgery no checksum can tell."""
+    return s.raw_header + b"".join(r.raw for r in records)
+
+
 def mutate(rng, how, saves):
     a, b = saves[0], saves[1]
     try:
@@ -407,25 +414,21 @@ def mutate(rng, how, saves):
         pages = [k for k, r in enumerate(recs) if r.type == 1]
         i = rng.choice(pages) if pages else i
     if how in ("delete-record", "delete-page-record"):
-        sa.records = recs[:i] + recs[i + 1:]
-        return sa.encode(), "record %d (type 0x%x) deleted" % (i, recs[i].type)
+        return _raw(sa, recs[:i] + recs[i + 1:]), "record %d (type 0x%x) deleted" % (i, recs[i].type)
     if how == "duplicate-record":
-        sa.records = recs[:i + 1] + [recs[i]] + recs[i + 1:]
-        return sa.encode(), "record %d (type 0x%x) twice" % (i, recs[i].type)
+        return _raw(sa, recs[:i + 1] + [recs[i]] + recs[i + 1:]), "record %d (type 0x%x) twice" % (i, recs[i].type)
     if how == "swap-records":
         j = rng.randrange(len(recs) - 1)
         recs = list(recs)
         recs[i], recs[j] = recs[j], recs[i]
-        sa.records = recs
-        return sa.encode(), "records %d and %d swapped" % (i, j)
+        return _raw(sa, recs), "records %d and %d swapped" % (i, j)
     if how == "splice":
         # A's records up to a cut between two page batches, B's after it:
         # both saves give some of the pages.
         pages = [k for k, r in enumerate(recs) if r.type == 1]
         k = rng.randrange(pages[0] + 1, pages[-1] + 1) if len(pages) > 1 \
             else 1
-        sa.records = recs[:k] + sb.records[k:]
-        return sa.encode(), "first %d records of save A, rest of B" % k
+        return _raw(sa, recs[:k] + sb.records[k:]), "first %d records of save A, rest of B" % k
     # splice-page: one page batch of A replaced by B's batch for the same
     # pages (same position), both with valid checksums.
     pages = [k for k, r in enumerate(recs) if r.type == 1 and k <
@@ -434,8 +437,7 @@ def mutate(rng, how, saves):
     if not pages:
         return mutate(rng, "splice", saves)
     k = rng.choice(pages)
-    sa.records = recs[:k] + [sb.records[k]] + recs[k + 1:]
-    return sa.encode(), "page record %d from save B" % k
+    return _raw(sa, recs[:k] + [sb.records[k]] + recs[k + 1:]), "page record %d from save B" % k
 
 
 def kind_save_mutate(t, cap):

@@ -32,6 +32,12 @@ import qmpc
 import watch
 
 RESOLVE_WAIT_S = 1.0
+# The CLI's report of a handover without confirmation (a verdict).
+CLI_UNCONFIRMED = re.compile(r"no confirmation.*asking the destination|"
+                             r": unconfirmed: ")
+# A destination's report that it gave up the incoming VM.
+DST_GAVE_UP = re.compile(r"discarding the VM|answering DISCARDED for "
+                         r"arrival|error: migration from")
 
 
 class Vmm:
@@ -78,12 +84,13 @@ class Migration:
 
     def __init__(self, t, path="direct", net="loop", plan=None, mib=16,
                  memory=64, rate=0, bandwidth=0, dst_env=None, dst_wrap=(),
-                 src_env=None):
+                 src_env=None, cli_args=()):
         self.t, self.path, self.net, self.plan = t, path, net, plan
         self.mib, self.memory, self.rate = mib, memory, rate
         self.bandwidth = bandwidth
         self.dst_env, self.dst_wrap = dst_env or {}, dst_wrap
         self.src_env = src_env or {}
+        self.cli_args = list(cli_args)
         self.np = self.relay = self.a = self.b = None
         self.src = self.dst = self.cli = None
         self.fault_at = None
@@ -234,6 +241,7 @@ class Migration:
         args = ["migrate"]
         if self.bandwidth:
             args += ["--bandwidth", str(self.bandwidth)]
+        args += self.cli_args
         if self.path == "direct":
             args += [self.src.qmp, self.dest]
             env = self.t.env()
@@ -334,6 +342,15 @@ class Migration:
             return 0.0
         return None
 
+    def _cli_verdict(self):
+        """The CLI decides by ending, or by reporting the VM unconfirmed
+        (handed over, no confirmation: it stays paused until the
+        destination answers or an operator settles it; the CLI may
+        follow it a while longer, GODWIT_UNCONFIRMED_WAIT_MS)."""
+        if not self.cli.alive():
+            return self.cli.ended_at
+        return self.cli.err.first_time(CLI_UNCONFIRMED)
+
     def _dst_involved(self):
         if self.path == "direct":
             return self.dst.log.first_time(r"receiving a migration") \
@@ -349,7 +366,11 @@ class Migration:
         d = self.dst
         t = self.dst_probe.first_time(lambda st, mig: st == "running")
         d.alive()
-        cands = [x for x in (t, d.gone_at) if x is not None]
+        # A receiver that gave the VM up may stay a while to answer a
+        # source's QUERY with DISCARDED: its log line is its verdict.
+        gave_up = d.log.first_time(DST_GAVE_UP) if d.log is not None \
+            else None
+        cands = [x for x in (t, d.gone_at, gave_up) if x is not None]
         return min(cands) if cands else None
 
     def _due(self, when, role, got, cap):
@@ -384,8 +405,7 @@ class Migration:
         if self.fault_at is None:
             self.fault_at = self.t_start
             self.t.o.notes.append("the fault point was not reached")
-        verdict = {"cli": lambda: self.cli.ended_at if not self.cli.alive()
-                   else None,
+        verdict = {"cli": self._cli_verdict,
                    "src": self._src_verdict, "dst": self._dst_verdict}
         got = {}
         while True:
