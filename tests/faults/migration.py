@@ -490,8 +490,7 @@ class Migration:
         that is what paused means."""
         if self.src.alive():
             st, mig = qmpc.status_of(self.src.qmp, timeout=3.0)
-            dst_dead = self.dst is None or not self.dst.alive()
-            if mig == "unconfirmed" and dst_dead:
+            if mig == "unconfirmed" and self._dst_out():
                 self._resolve()
         if self.path == "daemon":
             for d in (self.a, self.b):
@@ -503,6 +502,18 @@ class Migration:
                             "(listed paused): exit %s" % (dom["name"],
                                                            d.name, rc))
 
+    def _dst_out(self):
+        """The destination does not run the VM, as an operator can tell:
+        its process is gone, or it says it gave the VM up and does not
+        say running."""
+        d = self.dst
+        if d is None or not d.alive():
+            return True
+        if d.log is None or d.log.first_time(DST_GAVE_UP) is None:
+            return False
+        last = self.dst_probe.last()
+        return not (last and last[2] == "running")
+
     def _resolve(self):
         t = self.t
         sock = self.src.qmp
@@ -511,7 +522,7 @@ class Migration:
         how = t.camp.build.resolve_args(target)
         rc, out, err, _ = godwit_cmd(t, *how, env=env)
         t.o.notes.append("operator: `godwit %s` (unconfirmed, destination "
-                         "dead): exit %s %s" % (" ".join(how[:1]), rc,
+                         "dead or gave up): exit %s %s" % (" ".join(how[:1]), rc,
                                                 err.strip()[:120]))
 
     def _check_twice_during(self):
