@@ -274,12 +274,40 @@ def _restorable(t, path, saved):
         return
     name, why = restore_and_watch(t, real, "check")
     for v in saved:
-        if name != v.name:
+        later = [w for w in saved if w.name == name and w is not v]
+        if name != v.name and later and _before(v, later[0]):
+            # Not at the same time: v's save was over before the other
+            # began, and the other replaced FILE as a save is asked to
+            # (`godwit save vm1 F; godwit save vm2 F`).
+            o.notes.append("%s's save ended before %s's began; the later "
+                           "one replaced %s, as asked" % (v.name, name, path))
+        elif name != v.name:
             o.lost.append("%s: saved \"successfully\" but %s %s" % (
                 v.name, path, why or "holds %s" % name))
     if name is not None and name not in [v.name for v in saved]:
         o.other.append("%s holds %s, whose save failed and which runs on: "
                        "restoring it would run it twice" % (path, name))
+
+
+SAVED = re.compile(r"vm (\S+): saved to .* in (\d+) ms")
+
+
+def _save_span(v):
+    """(began, ended) of v's save on the VMM's clock as its log line
+    ("saved to FILE (N MiB) in MS ms") tells, in campaign time."""
+    lines = v.proc.err if v.proc else v.daemon.log.lines
+    for t, text, _ in lines.snapshot():
+        m = SAVED.search(text)
+        if m and m.group(1) == v.name:
+            return t - int(m.group(2)) / 1000.0, t
+    return None
+
+
+def _before(a, b, margin=0.1):
+    """a's save was over before b's began (by more than the time our
+    readers may take to see a line)."""
+    sa, sb = _save_span(a), _save_span(b)
+    return bool(sa and sb and sa[1] + margin < sb[0])
 
 
 def _kind_of(path):
