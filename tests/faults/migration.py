@@ -37,7 +37,7 @@ CLI_UNCONFIRMED = re.compile(r"no confirmation.*asking the destination|"
                              r": unconfirmed: ")
 # A destination's report that it gave up the incoming VM.
 DST_GAVE_UP = re.compile(r"discarding the VM|answering DISCARDED for "
-                         r"arrival|error: migration from")
+                         r"arrival|error: (?:restore )?migration from")
 
 
 class Vmm:
