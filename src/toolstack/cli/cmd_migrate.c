@@ -42,7 +42,7 @@ static void migrate_usage(FILE *f)
 		"  --downtime MS      maximum downtime to aim for (default 30)\n"
 		"  --max-rounds N     pre-copy rounds before stopping anyway (default 30)\n"
 		"  --stall-timeout S  fail when the destination takes or sends nothing for S\n"
-		"                     seconds (default 10)\n"
+		"                     seconds (default 8)\n"
 		"  --paused-margin MS the VM may stay paused for the downtime limit plus MS\n"
 		"                     (default: the limit, at least 1000); then it resumes\n"
 		"  --verbose          print progress per round on stderr\n");

@@ -95,7 +95,7 @@ void vmopts_usage(FILE *f, enum vmopts_mode mode)
 			"  --incoming-fd N       read the migration from connected socket fd N\n"
 			"  --reject-name NAME    refuse a VM of that name (repeatable)\n"
 			"  --stall-timeout S     give up when the source sends nothing for S seconds,\n"
-			"                        also waiting for YOURS (default 10)\n"
+			"                        also waiting for YOURS (default 8)\n"
 			"  --arrival-id HEX      this migration's id in RECEIVED (default: random)\n"
 			"  --outcome-file PATH   write RUNNING (after YOURS, before the VM runs) or\n"
 			"                        DISCARDED (VM given up) there\n"
