@@ -48,6 +48,9 @@ struct monitor_opts {
 	char outcome_file[PATH_MAX]; /* "" = none (arrival.h) */
 	/* --listen: after giving the VM up, answer QUERY this long. */
 	unsigned int linger_s;
+	/* Receive a VM even if the host or our cgroup may not hold its RAM
+	 * (godwitd passes it: it made the check, counting its domains). */
+	bool overcommit;
 	/* What the command line sets on a restored config. */
 	bool serial_set;
 	enum domain_serial serial;

@@ -42,6 +42,7 @@ enum {
 	OPT_OUTCOME_FILE,
 	OPT_LINGER,
 	OPT_DISK,
+	OPT_OVERCOMMIT,
 };
 
 /* Options every mode takes; mostly for godwitd, which spawns us. */
@@ -77,12 +78,14 @@ static const struct option receive_opts[] = {
 	{ "arrival-id", required_argument, NULL, OPT_ARRIVAL_ID },
 	{ "outcome-file", required_argument, NULL, OPT_OUTCOME_FILE },
 	{ "linger", required_argument, NULL, OPT_LINGER },
+	{ "overcommit", no_argument, NULL, OPT_OVERCOMMIT },
 	COMMON_OPTS,
 	{ NULL, 0, NULL, 0 },
 };
 
 /* Restore takes only the options that do not change the machine. */
 static const struct option restore_opts[] = {
+	{ "overcommit", no_argument, NULL, OPT_OVERCOMMIT },
 	COMMON_OPTS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -112,6 +115,10 @@ void vmopts_usage(FILE *f, enum vmopts_mode mode)
 			"  --name NAME       VM name (default: the config's, else 'godwit')\n"
 			"  --disk SPEC       a disk, as an entry of the config's disk list\n"
 			"                    (e.g. /srv/vm.img,raw,xvda,rw); repeatable\n");
+	if (mode != VMOPTS_RUN)
+		fprintf(f,
+			"  --overcommit      take the VM even if this host or cgroup may not\n"
+			"                    have the memory for its RAM\n");
 	fprintf(f,
 		"  --serial SPEC     stdio, file:PATH or none (default stdio)\n"
 		"  --qmp PATH        control socket, or none (default /run/godwit/vm/NAME.qmp)\n"
@@ -341,6 +348,9 @@ static int set_option(struct monitor_opts *o, int opt, const char *arg)
 		return set_str(o->qmp_path, sizeof(o->qmp_path), arg, "--qmp");
 	case 'p':
 		o->paused = true;
+		return 0;
+	case OPT_OVERCOMMIT:
+		o->overcommit = true;
 		return 0;
 	case OPT_LISTEN:
 		return set_str(o->incoming_listen, sizeof(o->incoming_listen),
