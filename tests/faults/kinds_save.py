@@ -178,15 +178,17 @@ class _FifoReader:
         self.th.start()
 
     def _run(self):
-        while not self.halt:
+        """Read until stopped, and then what is left in the pipe."""
+        while True:
             try:
                 chunk = os.read(self.fd, 1 << 20)
             except BlockingIOError:
-                time.sleep(0.01)
-                continue
+                chunk = b""
             except OSError:
                 break
             if not chunk:
+                if self.halt:
+                    break
                 time.sleep(0.01)
                 continue
             self.data += chunk
@@ -222,7 +224,7 @@ def _check_saves(t, vms, saves, ctx, before):
         else:
             _runs(t, v, "after its save failed")
     if done:
-        _restorable(t, ctx["path"], list(done.values()))
+        _restorable(t, ctx, list(done.values()))
     else:
         new = set(_listing(ctx["dir"]) or []) - set(before or [])
         if new:
@@ -262,10 +264,26 @@ def _runs(t, v, why):
                         % (v.name, why, detail))
 
 
-def _restorable(t, path, saved):
+def _restorable(t, ctx, saved):
     """The file a save said yes to brings back one of those VMs intact;
-    any other VM the saves said yes to is lost."""
+    any other VM the saves said yes to is lost. A FIFO or a device node
+    is written straight into (godwit(1)): a FIFO's reader must have a
+    stream that restores; /dev/null's data is gone as asked, but the node
+    must still be a device node."""
     o = t.o
+    path = ctx["path"]
+    st = os.lstat(path) if os.path.lexists(path) else None
+    if st is not None and stat.S_ISCHR(st.st_mode):
+        o.notes.append("saved into the device node %s as asked: the "
+                       "stream went there" % path)
+        return
+    if st is not None and stat.S_ISFIFO(st.st_mode) and ctx.get("reader"):
+        ctx["reader"].stop()
+        path = t.path("from-fifo.sav")
+        with open(path, "wb") as f:
+            f.write(ctx["reader"].data)
+        o.notes.append("the FIFO's reader got %d bytes" % len(
+            ctx["reader"].data))
     real = os.path.realpath(path)
     if not os.path.exists(real) or not stat.S_ISREG(os.stat(real).st_mode):
         for v in saved:
