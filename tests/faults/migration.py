@@ -600,12 +600,23 @@ class Migration:
             self.t.o.notes.append("the destination %s YOURS" % (
                 "got" if got else "never got"))
             return not got
-        confirmed = self._dst_confirmed_at()
+        # The destination owns the VM from YOURS on (godwit(1): once
+        # YOURS came it runs, even if the confirmation cannot be sent;
+        # its godwitd answers RUNNING from then on).
+        owned = [x for x in (self._dst_yours_at(), self._dst_confirmed_at())
+                 if x is not None]
+        owned = min(owned) if owned else None
         self.t.o.notes.append(
-            "the destination confirmed %s" % (
-                "never" if confirmed is None else
-                "at %+.3f s from the fault" % (confirmed - self.fault_at)))
-        return confirmed is not None and confirmed < self.fault_at + 0.05
+            "the destination got YOURS %s" % (
+                "never" if owned is None else
+                "at %+.3f s from the fault" % (owned - self.fault_at)))
+        return owned is not None and owned < self.fault_at + 0.05
+
+    def _dst_yours_at(self):
+        log = self.dst.log if self.path == "direct" else (
+            self.b.log.lines if self.b else None)
+        return log.first_time(r"downtime: YOURS at") if log is not None \
+            else None
 
     def _dst_got_yours(self):
         if self.dst is None:
