@@ -27,6 +27,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/net.h"
+#include "common/memcheck.h"
 #include "migration/arrival.h"
 #include "migration/handover.h"
 #include "migration/multiconn.h"
@@ -156,6 +157,31 @@ static int incoming_nics(struct monitor *m)
 	return rc;
 }
 
+/*
+ * Refuse a VM whose RAM the host or our cgroup cannot hold, rather than
+ * take it and let the OOM killer end this VMM, or another process of
+ * the cgroup, later (godwitd checks for its VMMs: --overcommit).
+ */
+static int incoming_memory(struct monitor *m)
+{
+	struct memcheck_view v;
+	char why[300];
+	int rc;
+
+	if (m->opts->overcommit)
+		return 0;
+	memcheck_view_read(&v);
+	rc = memcheck_admit(
+		&v, ((uint64_t)m->cfg.memory_mib << 20) + MEMCHECK_VMM_OVERHEAD,
+		why, sizeof(why));
+	if (rc) {
+		log_err("restore %s: %s (--overcommit takes it all the same)",
+			m->incoming_name, why);
+		incoming_refuse(m, why);
+	}
+	return rc;
+}
+
 int monitor_incoming_prepare(struct monitor *m)
 {
 	const struct monitor_opts *o = m->opts;
@@ -203,6 +229,9 @@ int monitor_incoming_prepare(struct monitor *m)
 		incoming_refuse(m, why);
 		return -EEXIST;
 	}
+	rc = incoming_memory(m);
+	if (rc)
+		return rc;
 	/* The console belongs to this host, not to the saved machine. */
 	m->cfg.serial = o->serial_set ? o->serial : DOMAIN_SERIAL_STDIO;
 	strcpy(m->cfg.serial_path, o->serial_set ? o->serial_path : "");

@@ -13,8 +13,12 @@
 
 #include "config/domain_config.h"
 
-/* Defaults of the migration deadlines (godwit(1) documents them). */
-#define MONITOR_STALL_MS_DEFAULT 10000 /* no byte moved: the peer stalled */
+/*
+ * Defaults of the migration deadlines (godwit(1) documents them). Every
+ * fault must be decided within 10 s: the stall timeout leaves room for
+ * the decision itself (a full send buffer, a loaded machine).
+ */
+#define MONITOR_STALL_MS_DEFAULT 8000 /* no byte moved: the peer stalled */
 #define MONITOR_LINGER_S_DEFAULT 60 /* answering DISCARDED after giving up */
 
 struct monitor_opts {
@@ -59,6 +63,9 @@ struct monitor_opts {
 	char outcome_file[PATH_MAX]; /* "" = none (arrival.h) */
 	/* --listen: after giving the VM up, answer QUERY this long. */
 	unsigned int linger_s;
+	/* Receive a VM even if the host or our cgroup may not hold its RAM
+	 * (godwitd passes it: it made the check, counting its domains). */
+	bool overcommit;
 	/* What the command line sets on a restored config. */
 	bool serial_set;
 	enum domain_serial serial;

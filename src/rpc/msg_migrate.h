@@ -52,7 +52,8 @@
 #define RPC_MIGRATE_PORT_DEFAULT 8002 /* xend's relocation port */
 #define RPC_MIGRATE_DOWNTIME_MS_DEFAULT 30 /* QEMU: 300; ours aims lower */
 #define RPC_MIGRATE_ROUNDS_DEFAULT 30
-#define RPC_STALL_MS_DEFAULT 10000 /* no byte moved: the peer stalled */
+/* Below the 10 s every fault is decided in, with room for deciding. */
+#define RPC_STALL_MS_DEFAULT 8000 /* no byte moved: the peer stalled */
 
 /*
  * What a migration does when pre-copy rounds alone do not fit the

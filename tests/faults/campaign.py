@@ -43,7 +43,8 @@ KINDS = {  # name: (function, share of the trials)
 }
 # Not in the default mix: FAULTS_KINDS=control runs migrations without a
 # fault, which must all pass (a check of the checks).
-EXTRA = {"control": (kinds_mig.kind_control, 10)}
+EXTRA = {"control": (kinds_mig.kind_control, 10),
+         "selftest": (kinds_mig.kind_selftest, 10)}
 
 # make faults-smoke: one trial of each of these, the promises the issue
 # found broken among them.
@@ -84,6 +85,8 @@ SMOKE = [
     ("save-mutate", {"mutation": "delete-record"}),
     ("clients", {"against": "godwitd", "attack": "idle"}),
     ("limits", {"limit": "memcg-create"}),
+    ("selftest", {"what": "resume-both"}),
+    ("selftest", {"what": "end-both"}),
 ]
 
 
@@ -94,8 +97,9 @@ class Campaign:
                         random.SystemRandom().randrange(1, 1 << 31))
         self.trials = int(os.environ.get("FAULTS_TRIALS") or
                           (len(SMOKE) if self.smoke else 500))
+        default = list(KINDS) + (["selftest"] if self.smoke else [])
         self.kinds = [k.strip() for k in os.environ.get(
-            "FAULTS_KINDS", ",".join(KINDS)).split(",") if k.strip()]
+            "FAULTS_KINDS", ",".join(default)).split(",") if k.strip()]
         for k in self.kinds:
             if k not in KINDS and k not in EXTRA:
                 sys.exit("faults: unknown kind %r (kinds: %s)"

@@ -29,6 +29,12 @@ class Phase:
             return "dst"
         return "src"
 
+    def op(self):
+        """The operation that reaches a daemon phase named after one
+        (create-, restore-, receive-), else None (any)."""
+        m = re.match(r"(create|restore|receive)-", self.name)
+        return m.group(1) if m else None
+
     def __repr__(self):
         return "%s=%s (%s)" % (self.var, self.name, self.path)
 
@@ -40,8 +46,59 @@ def _c_files(root):
                 yield os.path.join(d, f)
 
 
+def _literal_args(text, fname):
+    """String literals passed to fname() anywhere in text (any position),
+    and the identifiers passed where no literal is."""
+    lits, names = [], []
+    for c in re.finditer(r"\b%s\(([^;]*?)\)\s*;" % re.escape(fname), text):
+        args = c.group(1)
+        found = re.findall(r'"([\w.-]+)"', args)
+        lits += found
+        if not found:
+            names += re.findall(r"\b([a-z_]\w*)\s*$", args)
+    return lits, names
+
+
+def _formatted(text, var):
+    """Phases built with snprintf(var, ..., "%s-x", fn(...)): each string
+    literal fn returns in place of %s."""
+    out = []
+    rx = re.compile(r"snprintf\(\s*%s\s*,[^;]*?\"([\w.%%-]+)\"\s*,\s*(\w+)\("
+                    % re.escape(var))
+    for m in rx.finditer(text):
+        fmt, fn = m.group(1), m.group(2)
+        body = re.search(r"\b%s\([^;{)]*\)\s*\{(.*?)\n\}" % re.escape(fn),
+                         text, re.S)
+        if "%s" in fmt and body:
+            for w in re.findall(r'"([\w-]+)"', body.group(1)):
+                out.append(fmt.replace("%s", w))
+    return out
+
+
+def _forwarded(texts, path, text, fname):
+    """Phases reaching fname through a function that passes its own
+    argument on and is installed as an ops member (.at = f): every
+    literal given to ->at() in the tree."""
+    out = []
+    for f in FUNC.finditer(text):
+        body_end = text.find("\n}", f.end())
+        body = text[f.end():body_end]
+        if not re.search(r"\b%s\(" % re.escape(fname), body) or \
+                f.group(1) == fname:
+            continue
+        for member in re.findall(r"\.(\w+)\s*=\s*%s\b" % f.group(1), text):
+            for other in texts.values():
+                out += re.findall(r"->%s\([^;]*?\"([\w.-]+)\"" % member,
+                                  other)
+    return out
+
+
 def stall_phases(src_root):
-    """Every (variable, phase) the source tree can stall at."""
+    """Every (variable, phase) the source tree can stall at: the string
+    literals given to the function that reads GODWIT_TEST_*, in its
+    folder (first or later argument), phases it is given through a
+    variable built by snprintf, and those reaching it through an ops
+    callback (->at(opaque, "phase"))."""
     texts = {}
     for path in _c_files(src_root):
         with open(path, errors="replace") as f:
@@ -53,15 +110,19 @@ def stall_phases(src_root):
             if not funcs:
                 continue
             fname = funcs[-1].group(1)
-            call = re.compile(r"\b%s\(\s*\"([\w.-]+)\"" % re.escape(fname))
             folder = os.path.dirname(path)
             process = "godwitd" if "toolstack/daemon" in path else "godwit"
             for other, otext in texts.items():
                 if os.path.dirname(other) != folder:
                     continue
-                for c in call.finditer(otext):
-                    phases.append(Phase(m.group(1), c.group(1), process,
-                                        other))
+                lits, names = _literal_args(otext, fname)
+                for n in names:
+                    lits += _formatted(otext, n)
+                lits += _forwarded(texts, other, otext, fname)
+                for name in lits:
+                    if name.startswith("GODWIT_"):
+                        continue  # the getenv itself
+                    phases.append(Phase(m.group(1), name, process, other))
     seen, out = set(), []
     for p in phases:
         if (p.var, p.name) not in seen:
@@ -99,7 +160,7 @@ class Build:
             return ["unpause", target]
         u = self.resolve_usage
         m = re.search(r"(--(?:resume|source|here|local|dest(?:ination)?-"
-                      r"dead))\b", u)
+                      r"dead)[\w-]*)", u)
         if m:
             return ["migrate-resolve", m.group(1), target]
         if re.search(r"\bresume\b", u) and re.search(r"[|{]", u):

@@ -11,7 +11,9 @@ import time
 from hosts import Daemon
 from migration import Migration
 from points import HookGate, StallWatch
+from hosts import godwit_cmd
 from proc import now
+import qmpc
 from relay import Plan
 
 SIGS = {"KILL": signal.SIGKILL, "TERM": signal.SIGTERM,
@@ -144,7 +146,8 @@ def kind_daemon(t, cap):
         return _create_trial(t, cap)
     role = t.pick("role", ["srcd", "dstd", "cli"])
     sname = t.pick("sig", list(SIGS))
-    dphases = [p for p in t.camp.build.phases if p.side() == "daemon"]
+    dphases = [p for p in t.camp.build.phases if p.side() == "daemon" and
+               p.op() in (None, "receive")]
     moment = t.pick("moment", ["random", "random", "relay", "hook"] +
                     (["stall"] if dphases and sname == "KILL" else []))
     if moment == "stall":
@@ -178,7 +181,8 @@ def _create_trial(t, cap):
     rng = t.rng
     role = t.pick("role", ["srcd", "srcd", "cli"])
     sname = t.pick("sig", list(SIGS))
-    dphases = [p for p in t.camp.build.phases if p.side() == "daemon"]
+    dphases = [p for p in t.camp.build.phases if p.side() == "daemon" and
+               p.op() == "create"]
     phase = rng.choice(dphases) if dphases and sname == "KILL" and \
         role == "srcd" and rng.random() < 0.5 else None
     env = {phase.var: phase.name} if phase else {}
@@ -362,3 +366,62 @@ def kind_control(t, cap):
     if m.cli.returncode() != 0:
         t.o.other.append("the migration did not complete: %s"
                          % t.o.params.get("cli"))
+
+
+# ---- selftest: the checks must catch a broken promise ----
+
+def kind_selftest(t, cap):
+    """Break a promise on purpose and require the checks to see it:
+    `resume-both` holds CONFIRMED in the relay until the source is
+    unconfirmed, then resumes it with `migrate-resolve --resume-here`
+    while the destination runs the VM (must be "twice"); `end-both`
+    quits the destination after a completed migration (must be
+    "lost"). The trial passes when the promise is flagged, and fails
+    ("other") when it is not."""
+    what = t.pick("what", ["resume-both", "end-both"])
+    t.o.variant = "%s (must be flagged)" % what
+    prm = pick_params(t.rng)
+    if what == "resume-both":
+        plan = Plan(("msg", "bwd", "CONFIRMED", "before"), "hold",
+                    hold_s=30.0)
+        m = Migration(t, plan=plan, cli_args=["--stall-timeout", "2"],
+                      **prm)
+        m.setup()
+        m.start()
+        m.wait_point(timeout=20)
+        if m.src_probe.first_time(lambda st, mig: mig == "unconfirmed") \
+                is None:
+            deadline = now() + 15
+            while now() < deadline and m.src_probe.first_time(
+                    lambda st, mig: mig == "unconfirmed") is None:
+                time.sleep(0.05)
+        rc, _, err, _ = godwit_cmd(t, "migrate-resolve", m.src.qmp,
+                                   "--resume-here")
+        t.o.notes.append("operator (on purpose): migrate-resolve "
+                         "--resume-here: exit %s %s" % (rc, err.strip()[:100]))
+        m.wait_verdicts(cap)
+        m.settle_and_check(excusable=False)
+        flagged = list(t.o.twice)
+        want = "twice"
+    else:
+        m = Migration(t, **prm)
+        m.setup()
+        m.start()
+        m.mark_fault("none")
+        m.wait_verdicts(cap)
+        if m.dst is not None and m.dst.alive():
+            try:
+                qmpc.query(m.dst.qmp, "quit", timeout=2.0)
+            except qmpc.QmpError:
+                pass
+            m.dst.proc.wait(5)
+        m.settle_and_check(excusable=False)
+        flagged = list(t.o.lost)
+        want = "lost"
+    # What the trial was meant to produce is its pass; anything else
+    # found stays (undecided verdicts are not what it tests: noted).
+    t.o.notes += ["selftest: %s: %s" % (want, x) for x in flagged]
+    t.o.notes += ["selftest: also %s" % x for x in t.o.undecided]
+    t.o.twice, t.o.lost, t.o.undecided = [], [], []
+    if not flagged:
+        t.o.other.append("selftest: a deliberate %s was not flagged" % want)

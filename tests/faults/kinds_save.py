@@ -178,15 +178,17 @@ class _FifoReader:
         self.th.start()
 
     def _run(self):
-        while not self.halt:
+        """Read until stopped, and then what is left in the pipe."""
+        while True:
             try:
                 chunk = os.read(self.fd, 1 << 20)
             except BlockingIOError:
-                time.sleep(0.01)
-                continue
+                chunk = b""
             except OSError:
                 break
             if not chunk:
+                if self.halt:
+                    break
                 time.sleep(0.01)
                 continue
             self.data += chunk
@@ -222,7 +224,7 @@ def _check_saves(t, vms, saves, ctx, before):
         else:
             _runs(t, v, "after its save failed")
     if done:
-        _restorable(t, ctx["path"], list(done.values()))
+        _restorable(t, ctx, list(done.values()))
     else:
         new = set(_listing(ctx["dir"]) or []) - set(before or [])
         if new:
@@ -262,10 +264,26 @@ def _runs(t, v, why):
                         % (v.name, why, detail))
 
 
-def _restorable(t, path, saved):
+def _restorable(t, ctx, saved):
     """The file a save said yes to brings back one of those VMs intact;
-    any other VM the saves said yes to is lost."""
+    any other VM the saves said yes to is lost. A FIFO or a device node
+    is written straight into (godwit(1)): a FIFO's reader must have a
+    stream that restores; /dev/null's data is gone as asked, but the node
+    must still be a device node."""
     o = t.o
+    path = ctx["path"]
+    st = os.lstat(path) if os.path.lexists(path) else None
+    if st is not None and stat.S_ISCHR(st.st_mode):
+        o.notes.append("saved into the device node %s as asked: the "
+                       "stream went there" % path)
+        return
+    if st is not None and stat.S_ISFIFO(st.st_mode) and ctx.get("reader"):
+        ctx["reader"].stop()
+        path = t.path("from-fifo.sav")
+        with open(path, "wb") as f:
+            f.write(ctx["reader"].data)
+        o.notes.append("the FIFO's reader got %d bytes" % len(
+            ctx["reader"].data))
     real = os.path.realpath(path)
     if not os.path.exists(real) or not stat.S_ISREG(os.stat(real).st_mode):
         for v in saved:
@@ -274,12 +292,40 @@ def _restorable(t, path, saved):
         return
     name, why = restore_and_watch(t, real, "check")
     for v in saved:
-        if name != v.name:
+        later = [w for w in saved if w.name == name and w is not v]
+        if name != v.name and later and _before(v, later[0]):
+            # Not at the same time: v's save was over before the other
+            # began, and the other replaced FILE as a save is asked to
+            # (`godwit save vm1 F; godwit save vm2 F`).
+            o.notes.append("%s's save ended before %s's began; the later "
+                           "one replaced %s, as asked" % (v.name, name, path))
+        elif name != v.name:
             o.lost.append("%s: saved \"successfully\" but %s %s" % (
                 v.name, path, why or "holds %s" % name))
     if name is not None and name not in [v.name for v in saved]:
         o.other.append("%s holds %s, whose save failed and which runs on: "
                        "restoring it would run it twice" % (path, name))
+
+
+SAVED = re.compile(r"vm (\S+): saved to .* in (\d+) ms")
+
+
+def _save_span(v):
+    """(began, ended) of v's save on the VMM's clock as its log line
+    ("saved to FILE (N MiB) in MS ms") tells, in campaign time."""
+    lines = v.proc.err if v.proc else v.daemon.log.lines
+    for t, text, _ in lines.snapshot():
+        m = SAVED.search(text)
+        if m and m.group(1) == v.name:
+            return t - int(m.group(2)) / 1000.0, t
+    return None
+
+
+def _before(a, b, margin=0.1):
+    """a's save was over before b's began (by more than the time our
+    readers may take to see a line)."""
+    sa, sb = _save_span(a), _save_span(b)
+    return bool(sa and sb and sa[1] + margin < sb[0])
 
 
 def _kind_of(path):
@@ -365,6 +411,13 @@ def _pool(t):
     return saves
 
 
+def _raw(s, records):
+    """The stream with these records as they were written (a damaged or
+    mixed-up file), nothing re-sealed: Stream.encode() would make every
+    check value right again, a forgery no checksum can tell."""
+    return s.raw_header + b"".join(r.raw for r in records)
+
+
 def mutate(rng, how, saves):
     a, b = saves[0], saves[1]
     try:
@@ -407,25 +460,21 @@ def mutate(rng, how, saves):
         pages = [k for k, r in enumerate(recs) if r.type == 1]
         i = rng.choice(pages) if pages else i
     if how in ("delete-record", "delete-page-record"):
-        sa.records = recs[:i] + recs[i + 1:]
-        return sa.encode(), "record %d (type 0x%x) deleted" % (i, recs[i].type)
+        return _raw(sa, recs[:i] + recs[i + 1:]), "record %d (type 0x%x) deleted" % (i, recs[i].type)
     if how == "duplicate-record":
-        sa.records = recs[:i + 1] + [recs[i]] + recs[i + 1:]
-        return sa.encode(), "record %d (type 0x%x) twice" % (i, recs[i].type)
+        return _raw(sa, recs[:i + 1] + [recs[i]] + recs[i + 1:]), "record %d (type 0x%x) twice" % (i, recs[i].type)
     if how == "swap-records":
         j = rng.randrange(len(recs) - 1)
         recs = list(recs)
         recs[i], recs[j] = recs[j], recs[i]
-        sa.records = recs
-        return sa.encode(), "records %d and %d swapped" % (i, j)
+        return _raw(sa, recs), "records %d and %d swapped" % (i, j)
     if how == "splice":
         # A's records up to a cut between two page batches, B's after it:
         # both saves give some of the pages.
         pages = [k for k, r in enumerate(recs) if r.type == 1]
         k = rng.randrange(pages[0] + 1, pages[-1] + 1) if len(pages) > 1 \
             else 1
-        sa.records = recs[:k] + sb.records[k:]
-        return sa.encode(), "first %d records of save A, rest of B" % k
+        return _raw(sa, recs[:k] + sb.records[k:]), "first %d records of save A, rest of B" % k
     # splice-page: one page batch of A replaced by B's batch for the same
     # pages (same position), both with valid checksums.
     pages = [k for k, r in enumerate(recs) if r.type == 1 and k <
@@ -434,8 +483,7 @@ def mutate(rng, how, saves):
     if not pages:
         return mutate(rng, "splice", saves)
     k = rng.choice(pages)
-    sa.records = recs[:k] + [sb.records[k]] + recs[k + 1:]
-    return sa.encode(), "page record %d from save B" % k
+    return _raw(sa, recs[:k] + [sb.records[k]] + recs[k + 1:]), "page record %d from save B" % k
 
 
 def kind_save_mutate(t, cap):

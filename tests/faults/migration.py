@@ -32,6 +32,12 @@ import qmpc
 import watch
 
 RESOLVE_WAIT_S = 1.0
+# The CLI's report of a handover without confirmation (a verdict).
+CLI_UNCONFIRMED = re.compile(r"no confirmation.*asking the destination|"
+                             r": unconfirmed: ")
+# A destination's report that it gave up the incoming VM.
+DST_GAVE_UP = re.compile(r"discarding the VM|answering DISCARDED for "
+                         r"arrival|error: (?:restore )?migration from")
 
 
 class Vmm:
@@ -78,12 +84,13 @@ class Migration:
 
     def __init__(self, t, path="direct", net="loop", plan=None, mib=16,
                  memory=64, rate=0, bandwidth=0, dst_env=None, dst_wrap=(),
-                 src_env=None):
+                 src_env=None, cli_args=()):
         self.t, self.path, self.net, self.plan = t, path, net, plan
         self.mib, self.memory, self.rate = mib, memory, rate
         self.bandwidth = bandwidth
         self.dst_env, self.dst_wrap = dst_env or {}, dst_wrap
         self.src_env = src_env or {}
+        self.cli_args = list(cli_args)
         self.np = self.relay = self.a = self.b = None
         self.src = self.dst = self.cli = None
         self.fault_at = None
@@ -234,6 +241,7 @@ class Migration:
         args = ["migrate"]
         if self.bandwidth:
             args += ["--bandwidth", str(self.bandwidth)]
+        args += self.cli_args
         if self.path == "direct":
             args += [self.src.qmp, self.dest]
             env = self.t.env()
@@ -334,6 +342,15 @@ class Migration:
             return 0.0
         return None
 
+    def _cli_verdict(self):
+        """The CLI decides by ending, or by reporting the VM unconfirmed
+        (handed over, no confirmation: it stays paused until the
+        destination answers or an operator settles it; the CLI may
+        follow it a while longer, GODWIT_UNCONFIRMED_WAIT_MS)."""
+        if not self.cli.alive():
+            return self.cli.ended_at
+        return self.cli.err.first_time(CLI_UNCONFIRMED)
+
     def _dst_involved(self):
         if self.path == "direct":
             return self.dst.log.first_time(r"receiving a migration") \
@@ -349,7 +366,11 @@ class Migration:
         d = self.dst
         t = self.dst_probe.first_time(lambda st, mig: st == "running")
         d.alive()
-        cands = [x for x in (t, d.gone_at) if x is not None]
+        # A receiver that gave the VM up may stay a while to answer a
+        # source's QUERY with DISCARDED: its log line is its verdict.
+        gave_up = d.log.first_time(DST_GAVE_UP) if d.log is not None \
+            else None
+        cands = [x for x in (t, d.gone_at, gave_up) if x is not None]
         return min(cands) if cands else None
 
     def _due(self, when, role, got, cap):
@@ -384,8 +405,7 @@ class Migration:
         if self.fault_at is None:
             self.fault_at = self.t_start
             self.t.o.notes.append("the fault point was not reached")
-        verdict = {"cli": lambda: self.cli.ended_at if not self.cli.alive()
-                   else None,
+        verdict = {"cli": self._cli_verdict,
                    "src": self._src_verdict, "dst": self._dst_verdict}
         got = {}
         while True:
@@ -470,8 +490,7 @@ class Migration:
         that is what paused means."""
         if self.src.alive():
             st, mig = qmpc.status_of(self.src.qmp, timeout=3.0)
-            dst_dead = self.dst is None or not self.dst.alive()
-            if mig == "unconfirmed" and dst_dead:
+            if mig == "unconfirmed" and self._dst_out():
                 self._resolve()
         if self.path == "daemon":
             for d in (self.a, self.b):
@@ -483,6 +502,18 @@ class Migration:
                             "(listed paused): exit %s" % (dom["name"],
                                                            d.name, rc))
 
+    def _dst_out(self):
+        """The destination does not run the VM, as an operator can tell:
+        its process is gone, or it says it gave the VM up and does not
+        say running."""
+        d = self.dst
+        if d is None or not d.alive():
+            return True
+        if d.log is None or d.log.first_time(DST_GAVE_UP) is None:
+            return False
+        last = self.dst_probe.last()
+        return not (last and last[2] == "running")
+
     def _resolve(self):
         t = self.t
         sock = self.src.qmp
@@ -491,7 +522,7 @@ class Migration:
         how = t.camp.build.resolve_args(target)
         rc, out, err, _ = godwit_cmd(t, *how, env=env)
         t.o.notes.append("operator: `godwit %s` (unconfirmed, destination "
-                         "dead): exit %s %s" % (" ".join(how[:1]), rc,
+                         "dead or gave up): exit %s %s" % (" ".join(how[:1]), rc,
                                                 err.strip()[:120]))
 
     def _check_twice_during(self):
@@ -569,12 +600,23 @@ class Migration:
             self.t.o.notes.append("the destination %s YOURS" % (
                 "got" if got else "never got"))
             return not got
-        confirmed = self._dst_confirmed_at()
+        # The destination owns the VM from YOURS on (godwit(1): once
+        # YOURS came it runs, even if the confirmation cannot be sent;
+        # its godwitd answers RUNNING from then on).
+        owned = [x for x in (self._dst_yours_at(), self._dst_confirmed_at())
+                 if x is not None]
+        owned = min(owned) if owned else None
         self.t.o.notes.append(
-            "the destination confirmed %s" % (
-                "never" if confirmed is None else
-                "at %+.3f s from the fault" % (confirmed - self.fault_at)))
-        return confirmed is not None and confirmed < self.fault_at + 0.05
+            "the destination got YOURS %s" % (
+                "never" if owned is None else
+                "at %+.3f s from the fault" % (owned - self.fault_at)))
+        return owned is not None and owned < self.fault_at + 0.05
+
+    def _dst_yours_at(self):
+        log = self.dst.log if self.path == "direct" else (
+            self.b.log.lines if self.b else None)
+        return log.first_time(r"downtime: YOURS at") if log is not None \
+            else None
 
     def _dst_got_yours(self):
         if self.dst is None:

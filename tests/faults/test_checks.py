@@ -4,7 +4,8 @@ double run where there is one and never where there is none (an
 unconfirmed source paused in postmigrate, a source still "running"
 during its final copy, a destination that never got YOURS, a source
 that resumed only after the destination died), and the relay must find
-handover messages split across reads. Runs in a second, no KVM; `make
+handover messages split across reads; the lines that count as verdicts,
+and mutated records that are not re-sealed. Runs in a second, no KVM; `make
 faults` and `make faults-smoke` run it first."""
 
 import io
@@ -15,9 +16,12 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import kinds_save  # noqa: E402
+import migration  # noqa: E402
 import proc  # noqa: E402
 import relay  # noqa: E402
 import watch  # noqa: E402
+from lib import stream  # noqa: E402  (tests/kvm/lib: kinds_save puts it on the path)
 
 
 class FakeProbe:
@@ -173,6 +177,73 @@ class RelayFramer(unittest.TestCase):
         c._send("src", left)
         self.assertEqual(seen, ["bwd RECEIVED", "bwd CONFIRMED"])
         self.assertEqual(c.out, data)
+
+
+class Verdicts(unittest.TestCase):
+    """The lines that count as a party's verdict (godwit's own words)."""
+
+    def test_receiver_gave_up(self):
+        rx = migration.DST_GAVE_UP
+        for line in [
+                "godwit: error: restore migration from 10.232.0.1:52820: "
+                "record PAGE_DATA (0x1) at offset 416: cannot read the page "
+                "data: Connection timed out (no progress for 8.0 s (stall "
+                "timeout))",
+                "godwit: error: migration from 127.0.0.1:35346: the source "
+                "did not hand the VM over: the peer closed the connection; "
+                "discarding the VM",
+                "godwit: answering DISCARDED for arrival 9529b1293c5b32ba "
+                "for 60 s (a signal ends it)"]:
+            self.assertTrue(rx.search(line), line)
+        for line in [
+                "godwit: receiving a migration from 127.0.0.1:35346",
+                "godwit: error: vm vm: migration to 10.232.0.2:8002 failed, "
+                "VM resumed: sending the VM: no progress for 8.0 s"]:
+            self.assertFalse(rx.search(line), line)
+
+    def test_cli_unconfirmed(self):
+        rx = migration.CLI_UNCONFIRMED
+        self.assertTrue(rx.search(
+            "godwit: migrate vm: handed over to 127.0.0.1:1, no "
+            "confirmation: the peer closed the connection; asking the "
+            "destination"))
+        self.assertTrue(rx.search(
+            "godwit: migrate vm: unconfirmed: handed over to h:1, no "
+            "confirmation: x; the VM stays paused here"))
+        self.assertFalse(rx.search(
+            "godwit: migrated vm to h:1: confirmed by asking the "
+            "destination; downtime unknown, total 13149.3 ms"))
+
+
+def sealed_stream(n=5):
+    """A revision-2 stream of n small records and END, every check value
+    right (tests/kvm/lib/stream.py seals it)."""
+    hdr = stream.HEADER.pack(b"GODWITSV", 2, 0, 64 + stream.ID_LEN, 0,
+                             1 << 20, 1, 0, b"x" * 12, 0, 0, 0)
+    recs = b"".join(stream.REC.pack(1, 8, 0, 0) + struct.pack("<Q", i)
+                    for i in range(n))
+    recs += stream.REC.pack(stream.END, stream.END_BODY.size, 0, 0) + \
+        b"\0" * stream.END_BODY.size
+    return stream.Stream(hdr + b"\x11" * stream.ID_LEN + recs).encode()
+
+
+class Mutations(unittest.TestCase):
+    """Records are cut and spliced as written, never re-sealed: a
+    re-sealed stream is a forgery no checksum can tell."""
+
+    def test_not_resealed(self):
+        import random
+        a = sealed_stream()
+        self.assertEqual(stream.Stream(a).encode(), a)
+        for how in ("delete-record", "duplicate-record", "swap-records"):
+            for seed in range(5):
+                bad, what = kinds_save.mutate(random.Random(seed), how,
+                                              [a, a])
+                self.assertNotIn("not parsed", what)
+                s = stream.Stream(bad)
+                if bad != a:  # a swap of a record with itself changes none
+                    self.assertNotEqual(s.encode(), bad, what)
+                self.assertEqual(s.raw(), bad)
 
 
 if __name__ == "__main__":

@@ -139,9 +139,24 @@ class Trial:
             self.o.notes.append("killed at cleanup: %s" % "; ".join(
                 "%d %s" % (pid, " ".join(argv)[:120]) for pid, argv in left))
             time.sleep(0.2)
-        if not os.environ.get("FAULTS_KEEP"):
+        if os.environ.get("FAULTS_KEEP"):
+            self._dump_logs()
+        else:
             shutil.rmtree(self.dir, ignore_errors=True)
         self.o.duration_s = now() - self.started
+
+
+    def _dump_logs(self):
+        """FAULTS_KEEP: every process's output, timed from the trial's
+        start, as NAME-PID.log in the trial directory."""
+        for p in self.procs:
+            path = os.path.join(self.dir, "%s-%d.log" % (p.name, p.pid))
+            with open(path, "w") as f:
+                f.write("# %s\n" % " ".join(p.argv))
+                items = [(t, "out", x) for t, x, _ in p.out.snapshot()] + \
+                    [(t, "err", x) for t, x, _ in p.err.snapshot()]
+                for t, which, x in sorted(items, key=lambda i: i[0]):
+                    f.write("%8.3f %s %s\n" % (t - self.started, which, x))
 
 
 def run_trial(camp, index, kind, fn, rng, force=None):

@@ -238,6 +238,81 @@ def test_destination_refuses_identity(env):
     src.quit()
 
 
+class MemCgroup:
+    """A child of this process's memory cgroup (v2 where its memory
+    controller is usable, else v1) limited to limit_mib; prefix() runs a
+    command in it."""
+
+    def __init__(self, limit_mib):
+        v1 = v2 = None
+        with open("/proc/self/cgroup") as f:
+            for line in f:
+                num, ctrls, path = line.rstrip("\n").split(":", 2)
+                if num == "0":
+                    v2 = path
+                elif "memory" in ctrls.split(","):
+                    v1 = path
+        name = "gwtest-%d" % os.getpid()
+        base2 = "/sys/fs/cgroup" + (v2 or "")
+        if v2 is not None and os.path.exists(base2 + "/cgroup.controllers") \
+                and "memory" in open(base2 + "/cgroup.controllers").read():
+            self.path, limit = os.path.join(base2, name), "memory.max"
+        else:
+            self.path = os.path.join("/sys/fs/cgroup/memory",
+                                     (v1 or "/").lstrip("/"), name)
+            limit = "memory.limit_in_bytes"
+        os.mkdir(self.path)
+        with open(os.path.join(self.path, limit), "w") as f:
+            f.write(str(limit_mib << 20))
+
+    def prefix(self):
+        return ["/bin/sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"',
+                self.path]
+
+    def remove(self):
+        """End what still runs in it (a failed check leaves its VMM), and
+        remove it."""
+        for _ in range(50):
+            with open(os.path.join(self.path, "cgroup.procs")) as f:
+                for pid in f.read().split():
+                    try:
+                        os.kill(int(pid), signal.SIGKILL)
+                    except OSError:
+                        pass
+            try:
+                os.rmdir(self.path)
+                return
+            except OSError:
+                time.sleep(0.1)
+
+
+def test_receiver_without_memory_refuses(env):
+    """A receiver whose cgroup cannot hold the VM's RAM refuses it with
+    one line and the source resumes (it used to take the VM and be
+    killed by the OOM killer, or kill another process of its cgroup);
+    --overcommit takes it all the same."""
+    src = sweeping_source(env, "mib=16", memory=96)
+    # 96 MiB of RAM do not fit in 80; the 16 the guest touches do.
+    cg = MemCgroup(80)
+    try:
+        dst = receiver(env, prefix=cg.prefix())
+        err = migrate(env, src, dst.addr, want_rc=1)
+        check("refused the VM" in err and "not enough memory" in err,
+              "source did not relay the refusal: " + err)
+        check(dst.wait(30) == 1, "destination did not exit 1")
+        errs = [x for x in dst.stderr_lines if x and "error" in x]
+        check(len(errs) == 1 and "--overcommit" in errs[0],
+              "receiver's error lines: %s" % errs)
+        source_survives(src, "memory")
+        dst = receiver(env, prefix=cg.prefix(), extra=["--overcommit"])
+        migrate(env, src, dst.addr)
+        check(src.wait(30) == 0, "source did not end after migrating")
+        dst.keeps_sweeping()
+        dst.quit()
+    finally:
+        cg.remove()
+
+
 def test_cancel(env):
     src = sweeping_source(env, "mib=32 rate=200", memory=256)
     dst = receiver(env)

@@ -72,7 +72,7 @@ static void migrate_usage(FILE *f)
 		"                     fetches what changed since from here (lost if either\n"
 		"                     host dies before it has it all; see godwit(1))\n"
 		"  --stall-timeout S  fail when the destination takes or sends nothing for S\n"
-		"                     seconds (default 10)\n"
+		"                     seconds (default 8)\n"
 		"  --paused-margin MS the VM may stay paused for the downtime limit plus MS\n"
 		"                     (default: the limit, at least 1000); then it resumes\n"
 		"  --compress MODE    none (default), zstd, or auto: zstd when the link, not\n"

@@ -52,7 +52,8 @@ static const struct cli_verb verbs[] = {
 	  "save a domain to a file", "-c -p -q -D --compress",
 	  CLI_DOMAIN_FILE },
 	{ "restore", cmd_restore, "[-p] [-F] FILE [OPTIONS]",
-	  "restore a saved domain", "-F -d -e --lazy " VMM_OPTS, CLI_FILE },
+	  "restore a saved domain", "-F -d -e --lazy --overcommit " VMM_OPTS,
+	  CLI_FILE },
 	{ "migrate", cmd_migrate, "[OPTIONS] DOMAIN HOST[:PORT]",
 	  "live-migrate a domain to another host",
 	  "--no-live --live --bandwidth= --downtime= --max-rounds= "
@@ -81,7 +82,7 @@ static const struct cli_verb verbs[] = {
 	  "accept one migration and run the VM in the foreground",
 	  "--listen= --incoming-fd= --reject-name= --stall-timeout= "
 	  "--arrival-id= --outcome-file=f --linger= --stdio --tls --tls-dir=f "
-	  "--tls-allow= " VMM_OPTS,
+	  "--tls-allow= --overcommit " VMM_OPTS,
 	  CLI_NONE },
 	{ "inspect", inspect_main, "FILE", "validate and describe a stream", "",
 	  CLI_FILE },

@@ -50,6 +50,7 @@ enum {
 	OPT_VIF,
 	OPT_LOCK_MANAGER,
 	OPT_LEASE_DIR,
+	OPT_OVERCOMMIT,
 };
 
 /* Options every mode takes; mostly for godwitd, which spawns us. */
@@ -92,6 +93,7 @@ static const struct option receive_opts[] = {
 	{ "tls", no_argument, NULL, OPT_TLS },
 	{ "tls-dir", required_argument, NULL, OPT_TLS_DIR },
 	{ "tls-allow", required_argument, NULL, OPT_TLS_ALLOW },
+	{ "overcommit", no_argument, NULL, OPT_OVERCOMMIT },
 	COMMON_OPTS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -99,6 +101,7 @@ static const struct option receive_opts[] = {
 /* Restore takes only the options that do not change the machine. */
 static const struct option restore_opts[] = {
 	{ "lazy", no_argument, NULL, OPT_LAZY },
+	{ "overcommit", no_argument, NULL, OPT_OVERCOMMIT },
 	COMMON_OPTS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -111,16 +114,17 @@ void vmopts_usage(FILE *f, enum vmopts_mode mode)
 			"  --incoming-fd N       read the migration from connected socket fd N\n"
 			"  --reject-name NAME    refuse a VM of that name (repeatable)\n"
 			"  --stall-timeout S     give up when the source sends nothing for S seconds,\n"
-			"                        also waiting for YOURS (default 10)\n"
+			"                        also waiting for YOURS (default 8)\n"
 			"  --arrival-id HEX      this migration's id in RECEIVED (default: random)\n"
 			"  --outcome-file PATH   write RUNNING (after YOURS, before the VM runs) or\n"
 			"                        DISCARDED (VM given up) there\n"
 			"  --linger S            with --listen: after giving the VM up, answer\n"
 			"                        QUERY with DISCARDED for S seconds (default 60)\n"
 			"  --stdio               read the migration on stdin, answer on stdout (run\n"
-			"                        by ssh for godwit migrate's ssh transport); once the VM runs here\n"
-			"                        the command exits and the VM runs on in the\n"
-			"                        background (serial none unless --serial file:)\n"
+			"                        by ssh for godwit migrate's ssh transport); once\n"
+			"                        the VM runs here the command exits and the VM\n"
+			"                        runs on in the background (serial none unless\n"
+			"                        --serial file:)\n"
 			"  --tls                 with --listen or --incoming-fd: TLS, x509 from\n"
 			"                        --tls-dir, the source's certificate verified\n"
 			"  --tls-dir DIR         the certificates (default /etc/godwit/tls)\n"
@@ -143,6 +147,10 @@ void vmopts_usage(FILE *f, enum vmopts_mode mode)
 		fprintf(f,
 			"  --lazy            run at once; memory comes from FILE as the guest\n"
 			"                    touches it (FILE must stay as it is meanwhile)\n");
+	if (mode != VMOPTS_RUN)
+		fprintf(f,
+			"  --overcommit      take the VM even if this host or cgroup may not\n"
+			"                    have the memory for its RAM\n");
 	fprintf(f,
 		"  --serial SPEC     stdio, file:PATH or none (default stdio)\n"
 		"  --qmp PATH        control socket, or none (default /run/godwit/vm/NAME.qmp)\n"
@@ -403,6 +411,9 @@ static int set_option(struct monitor_opts *o, int opt, const char *arg)
 		return set_str(o->qmp_path, sizeof(o->qmp_path), arg, "--qmp");
 	case 'p':
 		o->paused = true;
+		return 0;
+	case OPT_OVERCOMMIT:
+		o->overcommit = true;
 		return 0;
 	case OPT_LISTEN:
 		return set_str(o->incoming_listen, sizeof(o->incoming_listen),

@@ -146,6 +146,10 @@ static int build_argv(struct dom *d, enum spawn_kind kind, const char *file,
 		add_tls(a, g);
 		add_reject_names(a, g);
 	}
+	/* The memory check is ours (gwd_mem_check counts what our domains
+	 * were promised): the VMM must not make its own. */
+	if (kind != SPAWN_RUN)
+		add(a, "--overcommit");
 	add(a, "--qmp");
 	add(a, d->rec.qmp);
 	if (serial) {

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "toolstack/daemon/memcheck.h"
+#include "common/memcheck.h"
 
 static void host(struct memcheck_view *v, uint64_t free)
 {

@@ -79,7 +79,7 @@ static void test_migrate_defaults(void **state)
 	assert_true(p.live);
 	assert_int_equal(p.downtime_ms, 30);
 	assert_int_equal(p.max_rounds, 30);
-	assert_int_equal(p.stall_timeout_ms, 10000);
+	assert_int_equal(p.stall_timeout_ms, 8000);
 	assert_int_equal(p.bandwidth_mibps, 0);
 	assert_string_equal(
 		godwit_migration_status_name(GODWIT_MIGRATION_UNCONFIRMED),

@@ -59,7 +59,7 @@ static void test_migrate_defaults(void **state)
 	assert_int_equal(a.bandwidth_mibps, 0);
 	assert_int_equal(a.downtime_ms, 30);
 	assert_int_equal(a.max_rounds, 30);
-	assert_int_equal(a.stall_timeout_ms, 10000);
+	assert_int_equal(a.stall_timeout_ms, 8000);
 	assert_int_equal(a.paused_margin_ms, 0);
 	assert_int_equal(a.compress, RPC_COMPRESS_NONE);
 	assert_int_equal(a.connections, 1);
@@ -408,7 +408,7 @@ static void test_save(void **state)
 	(void)state;
 	assert_int_equal(decode(&rpc_msg_save, "{\"file\": \"/s\"}", &a), 0);
 	assert_false(a.keep_running || a.leave_paused);
-	assert_int_equal(a.stall_timeout_ms, 10000);
+	assert_int_equal(a.stall_timeout_ms, 8000);
 	assert_refused(
 		&rpc_msg_save,
 		"{\"file\": \"/s\", \"continue\": true, \"paused\": true}",

@@ -10,9 +10,11 @@
  * cgroup v2 memory.max - memory.current, or v1 memory.limit_in_bytes -
  * memory.usage_in_bytes. The decision is a pure function (memcheck_admit);
  * memcheck_view_read gathers its inputs. godwitd --overcommit skips it.
+ * A VMM that receives a VM without godwitd (restore, migrate-receive)
+ * makes the same check for its own cgroup (nothing promised).
  */
-#ifndef GODWIT_DAEMON_MEMCHECK_H
-#define GODWIT_DAEMON_MEMCHECK_H
+#ifndef GODWIT_COMMON_MEMCHECK_H
+#define GODWIT_COMMON_MEMCHECK_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -54,5 +56,12 @@ int memcheck_parse_meminfo(const char *text, uint64_t *avail_out) __must_check;
  * there is none). Both at most len bytes.
  */
 void memcheck_parse_cgroup(const char *text, char *v2, char *v1, size_t len);
+
+/*
+ * The host (MemAvailable) and every memory-limited level of this
+ * process's cgroups, into v (promised 0). Rooms it cannot read are left
+ * out.
+ */
+void memcheck_view_read(struct memcheck_view *v);
 
 #endif
