@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Copy the tables of bench/results/{boot,save-restore,migrate,
-migrate-secure,blk,ping-pong-200,net,net-100hz}.md into README.md,
+migrate-secure,blk,ping-pong-200,net,net-100hz,migrate-link,lease}.md into
+README.md,
 between the <!-- bench:start --> and <!-- bench:end --> markers, so the
 README shows the latest full run. run-all.sh calls it after a full (not
 --quick) run."""
@@ -22,6 +23,7 @@ SECTIONS = [
     ("A service through live migration", "net.md"),
     ("A service through live migration, client at 100 Hz", "net-100hz.md"),
     ("Live migration over a 1 Gb/s link", "migrate-link.md"),
+    ("Lease hand-off (file engine)", "lease.md"),
 ]
 
 
