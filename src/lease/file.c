@@ -50,17 +50,26 @@ static int file_path(const struct lease_set *s, const struct lease *l,
 			  name_hash(l->resource));
 }
 
-/* The record, if one is there: 1 read, 0 empty file, -errno. */
+/*
+ * The record, if one is there: 1 read, 0 empty file, -errno. One byte
+ * more than a record is asked for, into a buffer that has room for it,
+ * so that a longer file is seen (and refused) without reading past r.
+ */
 static int read_rec(int fd, struct lease_file_rec *r, char *why, size_t whylen)
 {
-	ssize_t n = pread(fd, r, sizeof(*r) + 1, 0);
+	union {
+		struct lease_file_rec rec;
+		unsigned char bytes[sizeof(struct lease_file_rec) + 1];
+	} buf;
+	ssize_t n = pread(fd, &buf, sizeof(buf.bytes), 0);
 
 	if (n < 0)
 		return why_set(why, whylen, -errno, "%s", strerror(errno));
 	if (n == 0)
 		return 0;
-	if (lease_file_rec_check(r, (size_t)n, why, whylen))
+	if (lease_file_rec_check(&buf.rec, (size_t)n, why, whylen))
 		return -EUCLEAN;
+	*r = buf.rec;
 	return 1;
 }
 

@@ -112,6 +112,9 @@ static int parse_dwz(const struct virtio_blk_limits *lim,
 
 	if (!(discard ? lim->discard : lim->write_zeroes))
 		return done(p, VIRTIO_BLK_S_UNSUPP);
+	/* Never offered with RO; refused all the same, as a write is. */
+	if (lim->readonly)
+		return done(p, VIRTIO_BLK_S_IOERR);
 	if (data !=
 	    sizeof(seg)) /* max_discard_seg = max_write_zeroes_seg = 1 */
 		return done(p, VIRTIO_BLK_S_IOERR);
