@@ -137,6 +137,7 @@ bool rpc_migrate_has_own(const struct rpc_migrate_args *a)
 static int migrate_check_ssh(struct rpc_migrate_args *a, char *why,
 			     size_t whylen)
 {
+	const char *host;
 	size_t n;
 
 	if (!strncmp(a->uri, "ssh:", 4))
@@ -144,11 +145,15 @@ static int migrate_check_ssh(struct rpc_migrate_args *a, char *why,
 	n = strspn(a->uri, "abcdefghijklmnopqrstuvwxyz"
 			   "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 			   "0123456789.-_@:[]");
+	host = strrchr(a->uri, '@');
+	host = host ? host + 1 : a->uri;
+	/* ssh takes no :PORT (-s "ssh -p N" does); a colon is IPv6's. */
 	if (a->legacy || a->tls || !a->uri[0] || a->uri[0] == '-' ||
-	    n != strlen(a->uri) || strlen(a->uri) >= sizeof(a->host))
+	    n != strlen(a->uri) || strlen(a->uri) >= sizeof(a->host) ||
+	    (strchr(host, ':') && host[0] != '['))
 		return why_set(
 			why, whylen, -EINVAL,
-			"migrate: bad ssh destination '%.64s' (expected [USER@]HOST, no TLS)",
+			"migrate: bad ssh destination '%.64s' (expected [USER@]HOST, no :PORT, no TLS)",
 			a->uri);
 	snprintf(a->host, sizeof(a->host), "%s", a->uri);
 	a->port = 0;

@@ -243,27 +243,15 @@ static bool take_mark(struct gwd *g, const char *name, bool *paused)
 	return true;
 }
 
+static void restore_marked(struct gwd *g, const char *name, void *opaque)
+{
+	bool paused;
+
+	if (take_mark(g, name, &paused))
+		boot_restore(g, name, paused);
+}
+
 void managed_boot_restore(struct gwd *g)
 {
-	char dir[PATH_MAX], name[DOMAIN_NAME_MAX + 1];
-	size_t e = strlen(BOOT_EXT), n;
-	struct dirent *de;
-	bool paused;
-	DIR *dp;
-
-	if (str_printf(dir, sizeof(dir), "%s/%s", g->paths.state_dir,
-		       MANAGED_DIR) ||
-	    !(dp = opendir(dir)))
-		return;
-	while ((de = readdir(dp))) {
-		n = strlen(de->d_name);
-		if (n <= e || n - e >= sizeof(name) ||
-		    strcmp(de->d_name + n - e, BOOT_EXT))
-			continue;
-		memcpy(name, de->d_name, n - e);
-		name[n - e] = 0;
-		if (take_mark(g, name, &paused))
-			boot_restore(g, name, paused);
-	}
-	closedir(dp);
+	managed_each(g, BOOT_EXT, restore_marked, NULL);
 }

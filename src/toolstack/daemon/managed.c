@@ -381,11 +381,12 @@ static struct json_object *saved_json(struct gwd *g, const char *name)
 	return j;
 }
 
-void managed_list(struct gwd *g, struct json_object *arr)
+void managed_each(struct gwd *g, const char *ext,
+		  void (*fn)(struct gwd *g, const char *name, void *opaque),
+		  void *opaque)
 {
 	char dir[PATH_MAX], name[DOMAIN_NAME_MAX + 1];
-	size_t e = strlen(SAVE_EXT), n;
-	struct json_object *j;
+	size_t e = strlen(ext), n;
 	struct dirent *de;
 	DIR *dp;
 
@@ -396,13 +397,24 @@ void managed_list(struct gwd *g, struct json_object *arr)
 	while ((de = readdir(dp))) {
 		n = strlen(de->d_name);
 		if (n <= e || n - e >= sizeof(name) ||
-		    strcmp(de->d_name + n - e, SAVE_EXT))
+		    strcmp(de->d_name + n - e, ext))
 			continue;
 		memcpy(name, de->d_name, n - e);
 		name[n - e] = 0;
-		j = name_ok(name) ? saved_json(g, name) : NULL;
-		if (j)
-			json_object_array_add(arr, j);
+		fn(g, name, opaque);
 	}
 	closedir(dp);
+}
+
+static void list_one(struct gwd *g, const char *name, void *opaque)
+{
+	struct json_object *j = name_ok(name) ? saved_json(g, name) : NULL;
+
+	if (j)
+		json_object_array_add(opaque, j);
+}
+
+void managed_list(struct gwd *g, struct json_object *arr)
+{
+	managed_each(g, SAVE_EXT, list_one, arr);
 }

@@ -43,6 +43,10 @@ void managed_note_failure(struct gwd *g, const char *name, const char *why);
 void managed_restored(struct dom *d);
 /* d goes before it ran: if it was a managed save's restore, say why. */
 void managed_restore_failed(struct dom *d, const char *why);
+/* fn(g, name, opaque) for each file NAME + ext in the managed directory. */
+void managed_each(struct gwd *g, const char *ext,
+		  void (*fn)(struct gwd *g, const char *name, void *opaque),
+		  void *opaque);
 /* Append a "saved" entry per managed save to list's array. */
 void managed_list(struct gwd *g, struct json_object *arr);
 

@@ -183,17 +183,24 @@ static void test_migrate_refused(void **state)
 	/* A host is given to a shell: nothing it could misread. */
 	assert_refused(
 		&rpc_msg_migrate, "{\"uri\": \"ssh:h;reboot\"}",
-		"migrate: bad ssh destination 'h;reboot' (expected [USER@]HOST, no TLS)");
+		"migrate: bad ssh destination 'h;reboot' (expected [USER@]HOST, no :PORT, no TLS)");
 	assert_refused(
 		&rpc_msg_migrate, "{\"uri\": \"-oX=y\", \"ssh\": \"ssh\"}",
-		"migrate: bad ssh destination '-oX=y' (expected [USER@]HOST, no TLS)");
+		"migrate: bad ssh destination '-oX=y' (expected [USER@]HOST, no :PORT, no TLS)");
 	assert_refused(
 		&rpc_msg_migrate,
 		"{\"uri\": \"h\", \"tls\": true, \"postcopy\": true}",
 		"migrate: post-copy is not available over ssh or TLS (its page connections would be plain TCP)");
+	/* ssh takes no :PORT, and ssh:ssh:h would not read back the same. */
+	assert_refused(
+		&rpc_msg_migrate, "{\"uri\": \"ssh:h:22\"}",
+		"migrate: bad ssh destination 'h:22' (expected [USER@]HOST, no :PORT, no TLS)");
+	assert_refused(
+		&rpc_msg_migrate, "{\"uri\": \"ssh:ssh:\"}",
+		"migrate: bad ssh destination 'ssh:' (expected [USER@]HOST, no :PORT, no TLS)");
 	assert_refused(
 		&rpc_msg_migrate, "{\"uri\": \"ssh:h\", \"tls\": true}",
-		"migrate: bad ssh destination 'h' (expected [USER@]HOST, no TLS)");
+		"migrate: bad ssh destination 'h' (expected [USER@]HOST, no :PORT, no TLS)");
 }
 
 /*
