@@ -8,7 +8,8 @@ PKGS="meson ninja-build gcc pkg-config python3 binutils
 libjson-c-dev libcmocka-dev libzstd-dev libsystemd-dev liburing-dev
 clang clang-format libclang-rt-14-dev g++ valgrind libglib2.0-dev
 qemu-system-x86 qemu-utils busybox-static cpio xz-utils iproute2 procps fio nftables
-systemd libgnutls28-dev gnutls-bin openssh-client openssh-server"
+systemd libgnutls28-dev gnutls-bin openssh-client openssh-server
+iputils-ping"
 
 missing=""
 for p in $PKGS; do
