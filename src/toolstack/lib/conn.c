@@ -73,11 +73,14 @@ struct godwit_conn {
 	bool closing;
 	/*
 	 * An fd that goes with the next command queued (lib_pass_fd): sent
-	 * with the first byte of its message, at pass_at in held or out.
+	 * in one sendmsg with its message's first bytes (pass_len of them
+	 * at pass_at in held or out), and with no byte of the next message:
+	 * the server gives it to the last message begun in that read
+	 * (rpc/fdq.h).
 	 */
 	int pass_fd;
 	bool pass_queued, pass_held;
-	size_t pass_at;
+	size_t pass_at, pass_len;
 };
 
 static int buf_add(struct lib_buf *b, const char *data, size_t len)
@@ -172,7 +175,10 @@ int lib_conn_error(const struct godwit_conn *c)
 
 /* ---- sending ---- */
 
-/* Bytes to send before the passed fd's message, and the fd at its start. */
+/*
+ * How much to send next: up to the passed fd's message, then that
+ * message alone with the fd.
+ */
 static size_t pass_limit(struct godwit_conn *c, int *fd)
 {
 	*fd = -1;
@@ -181,7 +187,7 @@ static size_t pass_limit(struct godwit_conn *c, int *fd)
 	if (c->out.off < c->pass_at)
 		return c->pass_at - c->out.off;
 	*fd = c->pass_fd;
-	return c->out.len - c->out.off;
+	return c->pass_len;
 }
 
 static int flush(struct godwit_conn *c)
@@ -246,6 +252,7 @@ static int queue_call(struct godwit_conn *c, struct lib_call *k,
 		c->pass_queued = true;
 		c->pass_held = b == &c->held;
 		c->pass_at = b->len - len;
+		c->pass_len = len;
 	}
 	k->next = NULL;
 	*c->calls_tail = k;
