@@ -4,7 +4,8 @@
 
 The save goes to the CLI's stdout, which the CLI passes to the VM with
 the command; restore - reads stdin. A pipe round trip keeps every page
-(the dirty guest checks each one on every sweep); stdout a FIFO stays a
+(the dirty guest checks each one on every sweep); stdout a file holds
+the stream and nothing else; stdout a FIFO stays a
 FIFO; stdout a terminal is refused in one line and the VM runs on; a
 reader that goes away mid-save fails the save and the VM runs on."""
 
@@ -68,6 +69,32 @@ def test_stdout_a_fifo(env):
     check(src.wait(30) == 0, "saved VM did not end")
     check(stat.S_ISFIFO(os.lstat(path).st_mode), "the FIFO was replaced")
     dst.keeps_sweeping(10)
+    dst.quit()
+
+
+def test_stdout_a_file(env):
+    """save -c - > FILE: the file holds the stream and nothing else (the
+    CLI writes no byte of its own to stdout); it restores."""
+    path = os.path.join(env.tmp, "out.sav")
+    vm = env.run("dirty", "mib=16", memory=64, name="src")
+    vm.keeps_sweeping(2)
+    with open(path, "wb") as f:
+        save = save_dash(env, vm, f, "-c")
+    err = save.communicate(timeout=120)[1].decode()
+    check(save.returncode == 0, "save -c - > FILE: " + err)
+    check("saved" in err and " to - (" in err, "save -c -: " + err)
+    q = vm.qmp()
+    saved = q.execute("query-save")
+    q.close()
+    size = os.path.getsize(path)
+    check(saved["file"] == "-" and saved["bytes"] == size,
+          "file has %d bytes, query-save says %s" % (size, saved))
+    rc, out, ierr = env.godwit_cmd("inspect", path)
+    check(rc == 0 and "valid" in out, "inspect: %s %s" % (out, ierr))
+    vm.keeps_sweeping(2)  # -c: it runs on
+    vm.quit()
+    dst = env.restore(path, name="dst")
+    dst.keeps_sweeping(5)
     dst.quit()
 
 
