@@ -137,8 +137,11 @@ int godwit_save_to_fd(struct godwit_conn *c, const char *dom, int fd,
 			 strerror(-rc));
 		return rc;
 	}
-	return godwit_save(c, dom, GODWIT_SAVE_FD_FILE, flags, timeout_ms, fn,
-			   opaque, err, errlen);
+	rc = godwit_save(c, dom, GODWIT_SAVE_FD_FILE, flags, timeout_ms, fn,
+			 opaque, err, errlen);
+	if (rc)
+		lib_pass_fd_drop(c);
+	return rc;
 }
 
 int godwit_decode_save(struct json_object *ret, struct godwit_save_result *out,

@@ -507,6 +507,14 @@ static void conn_free(struct godwit_conn *c)
 	free(c);
 }
 
+void lib_pass_fd_drop(struct godwit_conn *c)
+{
+	if (c->pass_fd >= 0 && !c->pass_queued) {
+		close(c->pass_fd);
+		c->pass_fd = -1;
+	}
+}
+
 int lib_pass_fd(struct godwit_conn *c, int fd)
 {
 	if (c->pass_fd >= 0)

@@ -538,6 +538,16 @@ static void test_save_to_fd(void **state)
 	save_to_pipe(c, &s, 3); /* all three held for the negotiation */
 	save_to_pipe(c, &s, 5);
 	assert_int_equal(s.errors, 0); /* no echo got the fd */
+	/* A save refused before it is sent keeps no fd for the next. */
+	assert_int_equal(godwit_save_to_fd(c, "x", STDERR_FILENO,
+					   GODWIT_SAVE_KEEP_RUNNING |
+						   GODWIT_SAVE_LEAVE_PAUSED,
+					   5000, on_save_reply, &s, err,
+					   sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(godwit_call(c, "echo", NULL, 5000, on_reply, &s), 0);
+	assert_int_equal(run_until(c, &s.replies, 6), 0);
+	assert_int_equal(s.errors, 0);
 	json_object_put(s.ret);
 	godwit_conn_close(c);
 }
