@@ -60,6 +60,16 @@ int godwit_domain_verb(struct godwit_conn *conn, const char *dom,
 int godwit_save(struct godwit_conn *conn, const char *dom, const char *file,
 		unsigned int flags, int timeout_ms, godwit_reply_fn fn,
 		void *opaque, char *err, size_t errlen) GODWIT_MUST_CHECK;
+/*
+ * Save dom into fd (a pipe, a socket, a terminal-free stdout: `godwit
+ * save DOM -`), passed with the command to the VM's control socket, which
+ * writes the stream straight into it as into a FIFO. Same answer and
+ * rules as godwit_save; file in the answer is GODWIT_SAVE_FD_FILE.
+ */
+#define GODWIT_SAVE_FD_FILE "-"
+int godwit_save_to_fd(struct godwit_conn *conn, const char *dom, int fd,
+		      unsigned int flags, int timeout_ms, godwit_reply_fn fn,
+		      void *opaque, char *err, size_t errlen) GODWIT_MUST_CHECK;
 /* A save's answer, or query-save's. */
 int godwit_decode_save(struct json_object *ret, struct godwit_save_result *out,
 		       char *err, size_t errlen) GODWIT_MUST_CHECK;

@@ -230,6 +230,24 @@ int save_target_open(struct save_target *t, const char *path, char *why,
 	}
 }
 
+int save_target_adopt(struct save_target *t, char *why, size_t whylen)
+{
+	struct stat st;
+	int rc;
+
+	t->path = "-";
+	if (fstat(t->fd, &st))
+		return why_set(why, whylen, -errno, "save -: %s",
+			       strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		return why_set(why, whylen, -EISDIR,
+			       "save -: the descriptor is a directory");
+	rc = fd_set_nonblock(t->fd, false);
+	if (rc)
+		return why_set(why, whylen, rc, "save -: %s", strerror(-rc));
+	return 0;
+}
+
 /* Give the O_TMPFILE a name in FILE's directory (EEXIST if taken). */
 static int link_tmpfile(struct save_target *t, const char *name)
 {

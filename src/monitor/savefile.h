@@ -58,6 +58,12 @@ void save_target_init(struct save_target *t);
 int save_target_open(struct save_target *t, const char *path, char *why,
 		     size_t whylen) __must_check;
 /*
+ * save -: t->fd (the client's, passed with the command) is the target as
+ * it is, written straight into like a FIFO; made blocking.
+ */
+int save_target_adopt(struct save_target *t, char *why,
+		      size_t whylen) __must_check;
+/*
  * The whole stream is in t->fd: with sync make it durable, then put it
  * at FILE (regular files; a FIFO or device has it already). Call
  * save_target_close() afterwards in any case.

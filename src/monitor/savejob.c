@@ -98,7 +98,11 @@ static int job_write(struct save_job *job)
 	}
 	t->wait_reader = job_wait_reader;
 	t->wait_opaque = job;
-	rc = save_target_open(t, job->path, job->error, sizeof(job->error));
+	if (t->fd >= 0) /* save -: the client's descriptor */
+		rc = save_target_adopt(t, job->error, sizeof(job->error));
+	else
+		rc = save_target_open(t, job->path, job->error,
+				      sizeof(job->error));
 	if (rc == -ETIMEDOUT || rc == -ECANCELED)
 		job_io_error(job, rc);
 	if (rc) {
@@ -294,6 +298,14 @@ enum rpc_reply_kind monitor_cmd_save(struct rpc_request *req,
 	job->m = m;
 	save_target_init(&job->target);
 	kind = job_parse(job, args, reply);
+	/* save -: the stream goes into the fd that came with the command. */
+	if (kind == RPC_REPLY_LATER && !strcmp(job->path, "-")) {
+		job->target.fd = rpc_request_take_fd(req);
+		if (job->target.fd < 0)
+			kind = rpc_reply_error(
+				reply, RPC_ERR_GENERIC,
+				"save -: no file descriptor came with the command");
+	}
 	if (kind != RPC_REPLY_LATER) {
 		free(job);
 		return kind;
@@ -302,6 +314,7 @@ enum rpc_reply_kind monitor_cmd_save(struct rpc_request *req,
 	job->start_ns = time_mono_ns();
 	job->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (job->cancel_fd < 0) {
+		save_target_close(&job->target);
 		free(job);
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
 				       "cannot create an eventfd: %s",
@@ -310,6 +323,7 @@ enum rpc_reply_kind monitor_cmd_save(struct rpc_request *req,
 	r = pthread_create(&job->thread, NULL, job_thread, job);
 	if (r) {
 		close(job->cancel_fd);
+		save_target_close(&job->target);
 		free(job);
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
 				       "cannot start the save thread: %s",

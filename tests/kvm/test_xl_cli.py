@@ -11,6 +11,9 @@ against a real godwitd and guest:
 - save's -D and CONFIG, restore's CONFIG FILE refused with the reason;
   save's progress line each second (none with -q);
   restore's -e and -d accepted;
+- save DOMAIN - through godwitd (which passes the CLI's stdout on to the
+  VMM) into `godwit restore -`: the guest sweeps on there; a reader that
+  goes away fails the save and the domain runs on;
 - console: -t, -n 0 and -e (another escape character);
 - create: -f FILE and -F (in the foreground until the VMM ends);
 - shutdown: --wait, -F, and -a (every live domain, -w waiting for all);
@@ -26,7 +29,7 @@ import subprocess
 import threading
 import time
 
-from lib.gw import check, main, wait_until
+from lib.gw import Vm, check, main, wait_until
 from test_daemon import daemon_test
 
 
@@ -143,6 +146,33 @@ def test_save_restore_xl_options(env, start):
         out, _ = a.cli(verb, "--help")
         check(out.startswith("usage: godwit %s" % verb), out)
 
+
+
+@daemon_test
+def test_save_dash_through_godwitd(env, start):
+    a = start("a")
+    a.create("sd", "dirty", "mib=32", memory=96)
+    a.console("sd", seconds=5, until=r"^dirty: sweep")
+    # The reader goes away after 256 KiB: the save fails, sd runs on.
+    save = popen_cli(a, "save", "sd", "-")
+    got = save.stdout.read(256 << 10)
+    save.stdout.close()
+    err = save.communicate(timeout=60)[1].decode()
+    check(len(got) == 256 << 10 and save.returncode == 1 and
+          "Broken pipe" in err, "save - to a closed pipe: %r" % err)
+    a.wait_dom("sd", "running")
+    a.console("sd", seconds=5, until=r"^dirty: sweep")
+    # save sd - | godwit restore -
+    save = popen_cli(a, "save", "sd", "-")
+    dst = Vm(env, ["restore", "-", "--serial", "stdio"], name="dst",
+             stdin=save.stdout)
+    save.stdout.close()
+    err = save.communicate(timeout=120)[1].decode()
+    check(save.returncode == 0 and "saved sd to -" in err,
+          "save sd -: %s" % err)
+    a.wait_gone("sd")
+    dst.keeps_sweeping(10)
+    dst.quit()
 
 
 def slow_reader(fifo, out, rate):

@@ -3,7 +3,8 @@
  * incoming migration and run it here. With a godwitd answering, restore
  * hands the file to the daemon, which runs the domain; -F (or any VMM
  * option such as --qmp) runs it in the foreground instead, as without a
- * daemon.
+ * daemon. FILE "-" is standard input (`godwit save DOM - | godwit restore
+ * -`), always restored in the foreground: this process holds the stream.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,7 +29,8 @@ static void restore_usage(FILE *f)
 		"usage: godwit restore [-p] [-F] FILE [OPTIONS]\n"
 		"Restore the domain saved in FILE. With godwitd running, the daemon runs\n"
 		"it; else (or with -F, or any option below but -p) it runs in the\n"
-		"foreground.\n"
+		"foreground. FILE - reads the save from standard input and runs the\n"
+		"domain in the foreground.\n"
 		"  -F                foreground even when godwitd runs\n"
 		"  -d                debug messages (a foreground restore's)\n"
 		"  -e                accepted (xl's: godwitd supervises the domain)\n"
@@ -122,6 +124,41 @@ static bool xl_config_form(int argc, char **argv)
 	return names == 2;
 }
 
+/*
+ * FILE "-": the stream is on stdin (a pipe from `godwit save DOM -`, ssh, a
+ * file). Read through a duplicate, so the stream's end closes only that.
+ */
+static int open_stdin(struct monitor_opts *o)
+{
+	if (isatty(STDIN_FILENO)) {
+		fprintf(stderr,
+			"godwit: restore -: standard input is a terminal, not a save stream\n");
+		return CLI_FAIL;
+	}
+	o->restore_fd = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
+	if (o->restore_fd < 0) {
+		fprintf(stderr, "godwit: restore -: standard input: %s\n",
+			strerror(errno));
+		return CLI_FAIL;
+	}
+	snprintf(o->restore_name, sizeof(o->restore_name), "standard input");
+	return 0;
+}
+
+static int open_file(struct monitor_opts *o, const char *file)
+{
+	if (!strcmp(file, "-"))
+		return open_stdin(o);
+	snprintf(o->restore_name, sizeof(o->restore_name), "%s", file);
+	o->restore_fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (o->restore_fd < 0) {
+		fprintf(stderr, "godwit: restore %s: %s\n", file,
+			strerror(errno));
+		return CLI_FAIL;
+	}
+	return 0;
+}
+
 int cmd_restore(int argc, char **argv)
 {
 	bool foreground = take_flag(&argc, argv, "-F"), paused;
@@ -156,15 +193,9 @@ int cmd_restore(int argc, char **argv)
 		free(o);
 		return CLI_USAGE;
 	}
-	snprintf(o->restore_name, sizeof(o->restore_name), "%s", argv[first]);
-	o->restore_fd = open(argv[first], O_RDONLY | O_CLOEXEC);
-	if (o->restore_fd < 0) {
-		fprintf(stderr, "godwit: restore %s: %s\n", argv[first],
-			strerror(errno));
-		free(o);
-		return CLI_FAIL;
-	}
-	rc = monitor_run(o);
+	rc = open_file(o, argv[first]);
+	if (!rc)
+		rc = monitor_run(o);
 	free(o);
 	return rc;
 }

@@ -96,7 +96,8 @@ static void save_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: godwit save [-c] [-p] [-q] [--compress] DOMAIN FILE\n"
-		"Save DOMAIN to FILE; by default the domain then ends.\n"
+		"Save DOMAIN to FILE; by default the domain then ends. FILE - is\n"
+		"standard output (a pipe to 'godwit restore -', not a terminal).\n"
 		"  -c          leave the domain running after saving\n"
 		"  -p          leave the domain paused after saving\n"
 		"  -q          no progress line (by default one a second: written, rate)\n"
@@ -192,6 +193,38 @@ static void save_follow(struct godwit_conn *c, const char *dom,
 		fputc('\n', stderr);
 }
 
+/*
+ * save DOMAIN -: the stream goes to our stdout (a pipe to `godwit restore
+ * -`, ssh, a file), passed with the command to godwitd, which passes it
+ * on, or to the VM's control socket; the VM writes the stream into it.
+ * Progress lines on stderr.
+ */
+static int save_to_stdout(const char *dom, unsigned int flags, bool quiet)
+{
+	struct godwit_result res = GODWIT_RESULT_INIT;
+	struct route r;
+	int rc;
+
+	if (isatty(STDOUT_FILENO)) {
+		fprintf(stderr,
+			"godwit: save %s -: standard output is a terminal: redirect it to a pipe or a file\n",
+			dom);
+		return CLI_FAIL;
+	}
+	if (route_open(&r, "save", dom, false))
+		return CLI_FAIL;
+	rc = godwit_save_to_fd(r.c, dom, STDOUT_FILENO, flags, -1,
+			       godwit_result_fn, &res, r.err, sizeof(r.err));
+	if (!rc)
+		save_follow(r.c, dom, &res, quiet);
+	rc = route_wait(&r, "save", rc, &res);
+	route_close(&r);
+	if (!rc)
+		save_report(dom, res.ret);
+	godwit_result_release(&res);
+	return rc;
+}
+
 int cmd_save(int argc, char **argv)
 {
 	struct godwit_result res = GODWIT_RESULT_INIT;
@@ -230,6 +263,8 @@ int cmd_save(int argc, char **argv)
 		save_usage(stderr);
 		return CLI_USAGE;
 	}
+	if (!strcmp(argv[optind + 1], "-"))
+		return save_to_stdout(argv[optind], flags, quiet);
 	/* The VM process and godwitd have their own working directory. */
 	if (cli_absolute(argv[optind + 1], path, sizeof(path))) {
 		fprintf(stderr, "godwit: save: file name too long\n");

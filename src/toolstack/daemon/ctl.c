@@ -204,6 +204,14 @@ struct ctl_req *ctl_req_new(struct dom *d, struct rpc_call call)
 	return r;
 }
 
+enum rpc_reply_kind ctl_vmm_unreachable(struct dom *d, void *opaque,
+					struct rpc_reply *reply)
+{
+	free(opaque);
+	return rpc_reply_error(reply, RPC_ERR_GENERIC,
+			       "domain %s: cannot reach its VMM", d->rec.name);
+}
+
 enum rpc_reply_kind ctl_call(struct dom *d, const char *command,
 			     struct json_object *args, int timeout_ms,
 			     vmlink_reply_fn fn, void *opaque,
@@ -211,9 +219,7 @@ enum rpc_reply_kind ctl_call(struct dom *d, const char *command,
 {
 	if (!vmlink_call(d->link, command, args, timeout_ms, fn, opaque))
 		return RPC_REPLY_LATER;
-	free(opaque);
-	return rpc_reply_error(reply, RPC_ERR_GENERIC,
-			       "domain %s: cannot reach its VMM", d->rec.name);
+	return ctl_vmm_unreachable(d, opaque, reply);
 }
 
 /* Relay the VMM's refusal of what (a command) to r's client. */

@@ -103,6 +103,7 @@ enum rpc_reply_kind ctl_save(struct rpc_request *req, struct json_object *args,
 	struct json_object *fwd;
 	struct ctl_req *j;
 	struct dom *d;
+	int fd;
 
 	if (!ctl_decode(&rpc_msg_save, args, &a, reply))
 		return RPC_REPLY_ERROR;
@@ -110,19 +111,33 @@ enum rpc_reply_kind ctl_save(struct rpc_request *req, struct json_object *args,
 	if (!d || !ctl_dom_is_live(d, reply) || !job_idle(d, reply))
 		return RPC_REPLY_ERROR;
 	/* The daemon and its VMMs run in "/": only absolute paths. */
-	if (a.file[0] != '/')
+	if (a.file[0] != '/' && strcmp(a.file, "-"))
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
 				       "save: 'file' must be an absolute path");
+	/* save -: the client's descriptor, passed on to the VMM. */
+	fd = strcmp(a.file, "-") ? -1 : rpc_request_take_fd(req);
+	if (!strcmp(a.file, "-") && fd < 0)
+		return rpc_reply_error(
+			reply, RPC_ERR_GENERIC,
+			"save -: no file descriptor came with the command");
 	j = ctl_req_new(d, req->call);
 	if (!j || dom_wait_add(d, WAIT_SAVED, req->call, NULL)) {
 		free(j);
+		if (fd >= 0)
+			close(fd);
 		return rpc_reply_error(reply, RPC_ERR_GENERIC,
 				       "domain %s: too many requests waiting",
 				       d->rec.name);
 	}
 	j->keep = a.keep_running || a.leave_paused;
 	fwd = forwarded(&rpc_msg_save, &a, a.domain);
-	kind = ctl_call(d, "save", fwd, -1, save_done, j, reply);
+	if (fd >= 0)
+		kind = vmlink_call_fd(d->link, "save", fwd, fd, -1, save_done,
+				      j) ?
+			       ctl_vmm_unreachable(d, j, reply) :
+			       RPC_REPLY_LATER;
+	else
+		kind = ctl_call(d, "save", fwd, -1, save_done, j, reply);
 	json_object_put(fwd);
 	if (kind != RPC_REPLY_LATER) {
 		dom_wait_find(d, req->call)->used = false;

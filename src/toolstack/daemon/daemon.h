@@ -398,6 +398,9 @@ struct ctl_req {
 };
 /* A new request about d for call (malloc'd: the callback frees it). */
 struct ctl_req *ctl_req_new(struct dom *d, struct rpc_call call);
+/* The command could not be sent to d's VMM: free opaque, say so. */
+enum rpc_reply_kind ctl_vmm_unreachable(struct dom *d, void *opaque,
+					struct rpc_reply *reply);
 /*
  * Send command with args (borrowed) to d's VMM; fn gets opaque and the
  * answer. RPC_REPLY_LATER, or, if it cannot be sent, opaque is freed and

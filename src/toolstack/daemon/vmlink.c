@@ -140,17 +140,21 @@ static int vl_flush(struct vmlink *l)
 	return 0;
 }
 
+/* fd (taken, -1: none) goes with the command's first byte. */
 static int vl_send(struct vmlink *l, const char *command,
-		   struct json_object *args, uint64_t id)
+		   struct json_object *args, uint64_t id, int fd)
 {
 	size_t len;
 	char *buf;
 	int rc;
 
 	rc = rpc_command_serialize(command, args, id, &buf, &len);
-	if (rc)
+	if (rc) {
+		if (fd >= 0)
+			close(fd);
 		return rc;
-	rc = rpc_outq_push(&l->outq, buf, len, -1);
+	}
+	rc = rpc_outq_push(&l->outq, buf, len, fd);
 	if (!rc)
 		rc = vl_flush(l);
 	return rc;
@@ -352,7 +356,7 @@ static int vl_init(struct vmlink *l, struct evloop *loop, int fd)
 	if (rc)
 		return rc;
 	l->caps_id = l->next_id++;
-	return vl_send(l, "qmp_capabilities", NULL, l->caps_id);
+	return vl_send(l, "qmp_capabilities", NULL, l->caps_id, -1);
 }
 
 int vmlink_open(struct evloop *loop, const char *path,
@@ -387,21 +391,29 @@ int vmlink_open(struct evloop *loop, const char *path,
 int vmlink_call(struct vmlink *l, const char *command, struct json_object *args,
 		int timeout_ms, vmlink_reply_fn fn, void *opaque)
 {
+	return vmlink_call_fd(l, command, args, -1, timeout_ms, fn, opaque);
+}
+
+int vmlink_call_fd(struct vmlink *l, const char *command,
+		   struct json_object *args, int fd, int timeout_ms,
+		   vmlink_reply_fn fn, void *opaque)
+{
 	struct vl_pending *p, **pp;
 	int rc;
 
-	if (l->state == VL_DOWN || l->freed)
-		return -ESHUTDOWN;
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		return -ENOMEM;
+	p = l->state == VL_DOWN || l->freed ? NULL : calloc(1, sizeof(*p));
+	if (!p) {
+		if (fd >= 0)
+			close(fd);
+		return l->state == VL_DOWN || l->freed ? -ESHUTDOWN : -ENOMEM;
+	}
 	p->id = l->next_id++;
 	p->fn = fn;
 	p->opaque = opaque;
 	if (timeout_ms >= 0)
 		p->deadline_ns =
 			time_mono_ns() + (uint64_t)timeout_ms * NSEC_PER_MSEC;
-	rc = vl_send(l, command, args, p->id);
+	rc = vl_send(l, command, args, p->id, fd);
 	if (rc) {
 		free(p);
 		return rc;

@@ -69,6 +69,10 @@ int vmlink_open(struct evloop *loop, const char *path,
  */
 int vmlink_call(struct vmlink *l, const char *command, struct json_object *args,
 		int timeout_ms, vmlink_reply_fn fn, void *opaque) __must_check;
+/* The same, with fd (taken, also on failure) passed along (SCM_RIGHTS). */
+int vmlink_call_fd(struct vmlink *l, const char *command,
+		   struct json_object *args, int fd, int timeout_ms,
+		   vmlink_reply_fn fn, void *opaque) __must_check;
 
 bool vmlink_is_up(const struct vmlink *l);
 

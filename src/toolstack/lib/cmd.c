@@ -126,6 +126,24 @@ int godwit_save(struct godwit_conn *c, const char *dom, const char *file,
 			err, errlen);
 }
 
+int godwit_save_to_fd(struct godwit_conn *c, const char *dom, int fd,
+		      unsigned int flags, int timeout_ms, godwit_reply_fn fn,
+		      void *opaque, char *err, size_t errlen)
+{
+	int rc = lib_pass_fd(c, fd);
+
+	if (rc) {
+		snprintf(err, errlen, "save: cannot pass the descriptor: %s",
+			 strerror(-rc));
+		return rc;
+	}
+	rc = godwit_save(c, dom, GODWIT_SAVE_FD_FILE, flags, timeout_ms, fn,
+			 opaque, err, errlen);
+	if (rc)
+		lib_pass_fd_drop(c);
+	return rc;
+}
+
 int godwit_decode_save(struct json_object *ret, struct godwit_save_result *out,
 		       char *err, size_t errlen)
 {

@@ -15,6 +15,7 @@
 #include "toolstack/lib/internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +71,16 @@ struct godwit_conn {
 	size_t q_head, q_count;
 	unsigned int depth; /* dispatches running: close waits for them */
 	bool closing;
+	/*
+	 * An fd that goes with the next command queued (lib_pass_fd): sent
+	 * in one sendmsg with its message's first bytes (pass_len of them
+	 * at pass_at in held or out), and with no byte of the next message:
+	 * the server gives it to the last message begun in that read
+	 * (rpc/fdq.h).
+	 */
+	int pass_fd;
+	bool pass_queued, pass_held;
+	size_t pass_at, pass_len;
 };
 
 static int buf_add(struct lib_buf *b, const char *data, size_t len)
@@ -164,13 +175,34 @@ int lib_conn_error(const struct godwit_conn *c)
 
 /* ---- sending ---- */
 
+/*
+ * How much to send next: up to the passed fd's message, then that
+ * message alone with the fd.
+ */
+static size_t pass_limit(struct godwit_conn *c, int *fd)
+{
+	*fd = -1;
+	if (c->pass_fd < 0 || !c->pass_queued || c->pass_held)
+		return c->out.len - c->out.off;
+	if (c->out.off < c->pass_at)
+		return c->pass_at - c->out.off;
+	*fd = c->pass_fd;
+	return c->pass_len;
+}
+
 static int flush(struct godwit_conn *c)
 {
+	size_t len;
 	ssize_t r;
+	int fd;
 
 	while (c->out.off < c->out.len) {
-		r = rpc_sock_send(c->fd, c->out.data + c->out.off,
-				  c->out.len - c->out.off, -1);
+		len = pass_limit(c, &fd);
+		r = rpc_sock_send(c->fd, c->out.data + c->out.off, len, fd);
+		if (r > 0 && fd >= 0) { /* the kernel holds its own reference */
+			close(c->pass_fd);
+			c->pass_fd = -1;
+		}
 		if (r == -EAGAIN)
 			return 0;
 		if (r < 0) {
@@ -203,6 +235,7 @@ static struct lib_call *call_new(struct godwit_conn *c, const char *command,
 static int queue_call(struct godwit_conn *c, struct lib_call *k,
 		      struct json_object *args, bool now)
 {
+	struct lib_buf *b;
 	size_t len;
 	char *text;
 	int rc;
@@ -210,11 +243,17 @@ static int queue_call(struct godwit_conn *c, struct lib_call *k,
 	rc = rpc_command_serialize(k->command, args, k->id, &text, &len);
 	if (rc)
 		return rc;
-	rc = buf_add(now || c->state == CONN_READY ? &c->out : &c->held, text,
-		     len);
+	b = now || c->state == CONN_READY ? &c->out : &c->held;
+	rc = buf_add(b, text, len);
 	free(text);
 	if (rc)
 		return rc;
+	if (c->pass_fd >= 0 && !c->pass_queued && !now) {
+		c->pass_queued = true;
+		c->pass_held = b == &c->held;
+		c->pass_at = b->len - len;
+		c->pass_len = len;
+	}
 	k->next = NULL;
 	*c->calls_tail = k;
 	c->calls_tail = &k->next;
@@ -273,6 +312,10 @@ static void on_negotiated(struct godwit_conn *c, struct json_object *err)
 	if (buf_add(&c->out, c->held.data + c->held.off,
 		    c->held.len - c->held.off))
 		conn_down(c, -ENOMEM, "out of memory");
+	if (c->pass_held) { /* held's bytes now end out */
+		c->pass_at = c->out.len - (c->held.len - c->pass_at);
+		c->pass_held = false;
+	}
 	c->held.off = c->held.len = 0;
 }
 
@@ -457,9 +500,28 @@ static void conn_free(struct godwit_conn *c)
 	free(c->rbuf);
 	free(c->out.data);
 	free(c->held.data);
+	if (c->pass_fd >= 0)
+		close(c->pass_fd);
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c);
+}
+
+void lib_pass_fd_drop(struct godwit_conn *c)
+{
+	if (c->pass_fd >= 0 && !c->pass_queued) {
+		close(c->pass_fd);
+		c->pass_fd = -1;
+	}
+}
+
+int lib_pass_fd(struct godwit_conn *c, int fd)
+{
+	if (c->pass_fd >= 0)
+		return -EBUSY;
+	c->pass_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	c->pass_queued = false;
+	return c->pass_fd < 0 ? -errno : 0;
 }
 
 int godwit_conn_dispatch(struct godwit_conn *c, short revents)
@@ -550,6 +612,7 @@ int lib_conn_open(const char *path, bool daemon, struct godwit_conn **c_out)
 		return -ENOMEM;
 	}
 	c->fd = fd;
+	c->pass_fd = -1;
 	c->daemon = daemon;
 	c->next_id = 1;
 	c->calls_tail = &c->calls;

@@ -63,6 +63,13 @@ int lib_decode(const struct rpc_msg_type *t, struct json_object *ret, void *msg,
  * Encode msg of type t (filled by hand: checked first) and send it as
  * command; -EINVAL with err when a member is out of range.
  */
+/*
+ * The next command queued on c carries a duplicate of fd (SCM_RIGHTS,
+ * with its first byte). -EBUSY if one is already waiting.
+ */
+int lib_pass_fd(struct godwit_conn *c, int fd) __must_check;
+/* Close the fd lib_pass_fd kept if no command was queued to take it. */
+void lib_pass_fd_drop(struct godwit_conn *c);
 int lib_send(struct godwit_conn *c, const char *command,
 	     const struct rpc_msg_type *t, void *msg, int timeout_ms,
 	     godwit_reply_fn fn, void *opaque, char *err, size_t errlen);

@@ -49,6 +49,13 @@ static enum rpc_reply_kind h_echo(struct rpc_request *req,
 				  struct json_object *args,
 				  struct rpc_reply *reply)
 {
+	int fd = rpc_request_take_fd(req);
+
+	if (fd >= 0) { /* an fd meant for another command */
+		close(fd);
+		return rpc_reply_error(reply, RPC_ERR_GENERIC,
+				       "echo got an fd");
+	}
 	reply->ret = json_object_get(args);
 	return RPC_REPLY_RETURN;
 }
@@ -113,6 +120,34 @@ static enum rpc_reply_kind h_query_migrate(struct rpc_request *req,
 	return RPC_REPLY_RETURN;
 }
 
+/* save -, as the VMM takes it: the stream goes into the passed fd. */
+static enum rpc_reply_kind h_save(struct rpc_request *req,
+				  struct json_object *args,
+				  struct rpc_reply *reply)
+{
+	struct rpc_save_args a;
+	struct rpc_save_result s;
+	char why[RPC_MSG_WHY_MAX];
+	int fd = rpc_request_take_fd(req);
+	ssize_t r;
+
+	if (rpc_msg_decode(&rpc_msg_save, args, &a, why, sizeof(why)) ||
+	    strcmp(a.file, "-") || fd < 0) {
+		if (fd >= 0)
+			close(fd);
+		return rpc_reply_error(reply, RPC_ERR_GENERIC,
+				       "save: no fd with file '-'");
+	}
+	r = write(fd, "STREAM", 6);
+	close(fd);
+	rpc_msg_init(&rpc_msg_save_result, &s);
+	s.status = RPC_SAVE_COMPLETED;
+	s.bytes = r;
+	snprintf(s.file, sizeof(s.file), "-");
+	reply->ret = rpc_msg_encode(&rpc_msg_save_result, &s);
+	return RPC_REPLY_RETURN;
+}
+
 static enum rpc_reply_kind h_query_save(struct rpc_request *req,
 					struct json_object *args,
 					struct rpc_reply *reply)
@@ -145,6 +180,7 @@ static struct rpc_command cmds[] = {
 	{ "migrate", h_migrate, NULL },
 	{ "query-migrate", h_query_migrate, NULL },
 	{ "query-save", h_query_save, NULL },
+	{ "save", h_save, NULL },
 };
 
 static void *loop_thread(void *arg)
@@ -204,7 +240,8 @@ static int teardown(void **state)
 
 /* What the callbacks saw. */
 struct seen {
-	int replies, rc;
+	int replies, rc, errors;
+	struct godwit_save_result save;
 	char error[GODWIT_ERROR_MAX];
 	struct json_object *ret;
 	int rounds, outcomes;
@@ -220,6 +257,7 @@ static void on_reply(struct godwit_conn *c, const struct godwit_reply *r,
 
 	s->replies++;
 	s->rc = r->rc;
+	s->errors += r->rc != 0;
 	snprintf(s->error, sizeof(s->error), "%s", r->error);
 	json_object_put(s->ret);
 	s->ret = json_object_get(r->ret);
@@ -445,6 +483,75 @@ static void test_blocking(void **state)
 	godwit_conn_close(c);
 }
 
+/* One save -: its answer, and what the "VMM" wrote into the pipe. */
+static void on_save_reply(struct godwit_conn *c, const struct godwit_reply *r,
+			  void *opaque)
+{
+	struct seen *s = opaque;
+	char err[GODWIT_ERROR_MAX];
+
+	on_reply(c, r, opaque);
+	assert_int_equal(r->rc, 0);
+	assert_int_equal(godwit_decode_save(r->ret, &s->save, err, sizeof(err)),
+			 0);
+}
+
+/* One save -, then an echo queued behind it that must not get the fd. */
+static void save_to_pipe(struct godwit_conn *c, struct seen *s, int want)
+{
+	struct godwit_save_result r;
+	char err[GODWIT_ERROR_MAX], buf[16];
+	int p[2];
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(godwit_save_to_fd(c, "ignored", p[1], 0, 5000,
+					   on_save_reply, s, err, sizeof(err)),
+			 0);
+	close(p[1]); /* the library holds its own duplicate */
+	assert_int_equal(godwit_call(c, "echo", NULL, 5000, on_reply, s), 0);
+	assert_int_equal(run_until(c, &s->replies, want), 0);
+	assert_int_equal(s->errors, 0);
+	r = s->save;
+	assert_string_equal(r.file, "-");
+	assert_int_equal(r.bytes, 6);
+	/* Sent and closed: the pipe ends after the stream. */
+	assert_int_equal(read(p[0], buf, sizeof(buf)), 6);
+	assert_memory_equal(buf, "STREAM", 6);
+	assert_int_equal(read(p[0], buf, sizeof(buf)), 0);
+	close(p[0]);
+}
+
+/*
+ * godwit_save_to_fd: the fd goes with the save and no other command
+ * (one before it, one after it), whether queued before the negotiation or
+ * after.
+ */
+static void test_save_to_fd(void **state)
+{
+	struct fixture *f = *state;
+	struct godwit_conn *c;
+	struct seen s = { 0 };
+	char err[GODWIT_ERROR_MAX];
+
+	assert_int_equal(godwit_open_vm(f->path, &c, err, sizeof(err)), 0);
+	assert_int_equal(godwit_call(c, "echo", NULL, 5000, on_reply, &s), 0);
+	save_to_pipe(c, &s, 3); /* all three held for the negotiation */
+	save_to_pipe(c, &s, 5);
+	assert_int_equal(s.errors, 0); /* no echo got the fd */
+	/* A save refused before it is sent keeps no fd for the next. */
+	assert_int_equal(godwit_save_to_fd(c, "x", STDERR_FILENO,
+					   GODWIT_SAVE_KEEP_RUNNING |
+						   GODWIT_SAVE_LEAVE_PAUSED,
+					   5000, on_save_reply, &s, err,
+					   sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(godwit_call(c, "echo", NULL, 5000, on_reply, &s), 0);
+	assert_int_equal(run_until(c, &s.replies, 6), 0);
+	assert_int_equal(s.errors, 0);
+	json_object_put(s.ret);
+	godwit_conn_close(c);
+}
+
 /* The server goes away: the waiting command says so; so does dispatch. */
 static void test_server_gone(void **state)
 {
@@ -490,6 +597,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blocking, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_server_gone, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_save_to_fd, setup,
 						teardown),
 	};
 
