@@ -83,25 +83,28 @@ static int tls_wait(struct stream *s, struct tls_priv *t, uint64_t since)
 }
 
 /*
- * One record's worth into buf, waiting within the stream's limits (the
- * caller, stream.c, checked the deadline and cancel fd before: they are
- * checked again only when a wait is needed, as fd_io's polls do).
+ * One record's worth into buf, or buf sent (NULL, 0: what GnuTLS holds),
+ * waiting within the stream's limits (the caller, stream.c, checked the
+ * deadline and cancel fd before: they are checked again only when a wait
+ * is needed, as fd_io's polls do). A send after GNUTLS_E_AGAIN is the
+ * very same call again, as GnuTLS wants.
  */
-static ssize_t tls_recv(struct stream *s, struct tls_priv *t, void *buf,
-			size_t len)
+static ssize_t tls_io(struct stream *s, struct tls_priv *t, bool send,
+		      void *buf, size_t len)
 {
 	uint64_t since = time_mono_ns();
 	ssize_t r;
 	int rc;
 
 	for (;;) {
-		r = gnutls_record_recv(t->sess, buf, len);
+		r = send ? gnutls_record_send(t->sess, buf, len) :
+			   gnutls_record_recv(t->sess, buf, len);
 		if (r >= 0)
 			break;
 		if (r == GNUTLS_E_INTERRUPTED)
 			continue;
 		/* A cut without close_notify is an end, as a TCP FIN is. */
-		if (r == GNUTLS_E_PREMATURE_TERMINATION)
+		if (!send && r == GNUTLS_E_PREMATURE_TERMINATION)
 			return 0;
 		if (r != GNUTLS_E_AGAIN)
 			return tls_errno(t, r);
@@ -112,6 +115,18 @@ static ssize_t tls_recv(struct stream *s, struct tls_priv *t, void *buf,
 	if (r > 0)
 		s->progress_ns = time_mono_ns();
 	return r;
+}
+
+static ssize_t tls_recv(struct stream *s, struct tls_priv *t, void *buf,
+			size_t len)
+{
+	return tls_io(s, t, false, buf, len);
+}
+
+static ssize_t tls_send(struct stream *s, struct tls_priv *t, const void *buf,
+			size_t len)
+{
+	return tls_io(s, t, true, (void *)buf, len);
 }
 
 /*
@@ -143,32 +158,6 @@ static ssize_t tls_readv(struct stream *s, const struct iovec *iov, int iovcnt)
 		total += more;
 	}
 	return total;
-}
-
-/* Send buf (NULL, 0: what GnuTLS holds) with the stream's waits. */
-static ssize_t tls_send(struct stream *s, struct tls_priv *t, const void *buf,
-			size_t len)
-{
-	uint64_t since = time_mono_ns();
-	ssize_t r;
-	int rc;
-
-	for (;;) {
-		r = gnutls_record_send(t->sess, buf, len);
-		if (r >= 0)
-			break;
-		if (r == GNUTLS_E_INTERRUPTED)
-			continue;
-		if (r != GNUTLS_E_AGAIN)
-			return tls_errno(t, r);
-		/* GnuTLS wants the very same call again. */
-		rc = tls_wait(s, t, since);
-		if (rc)
-			return rc;
-	}
-	if (r > 0)
-		s->progress_ns = time_mono_ns();
-	return r;
 }
 
 static ssize_t gated_writev(struct stream *s, struct tls_priv *t,

@@ -113,56 +113,58 @@ enum rpc_reply_kind ctl_job_abort(struct rpc_request *req,
 }
 
 /*
+ * A domain's command the VMM does itself: decoded with type t into msg
+ * (domain: its "domain" member), forwarded without the domain, the
+ * VMM's answer or refusal going to the client as it is.
+ */
+static enum rpc_reply_kind forward_msg(struct rpc_request *req,
+				       struct json_object *args,
+				       const struct rpc_msg_type *t, void *msg,
+				       char *domain, const char *cmd,
+				       struct rpc_reply *reply)
+{
+	enum rpc_reply_kind kind;
+	struct json_object *fwd;
+	struct dom *d;
+
+	if (!ctl_decode(t, args, msg, reply))
+		return RPC_REPLY_ERROR;
+	d = ctl_find_dom(req->opaque, domain, reply);
+	if (!d || !ctl_dom_is_live(d, reply))
+		return RPC_REPLY_ERROR;
+	domain[0] = 0; /* ours; the rest is the VMM's */
+	fwd = rpc_msg_encode(t, msg);
+	kind = ctl_forward(req, d, cmd, fwd, QUERY_TIMEOUT_MS, true, reply);
+	json_object_put(fwd);
+	return kind;
+}
+
+/*
  * migrate-resolve {domain, action: "resume-here" | "discard"}: decide
- * what becomes of a VM handed over without confirmation. The VMM's
- * command of the same name does it; its answer, or its refusal, goes to
- * the client as it is. After discard the VMM ends ("migrated").
+ * what becomes of a VM handed over without confirmation. After discard
+ * the VMM ends ("migrated").
  */
 enum rpc_reply_kind ctl_migrate_resolve(struct rpc_request *req,
 					struct json_object *args,
 					struct rpc_reply *reply)
 {
 	struct rpc_resolve_args a;
-	enum rpc_reply_kind kind;
-	struct json_object *fwd;
-	struct dom *d;
 
-	if (!ctl_decode(&rpc_msg_resolve, args, &a, reply))
-		return RPC_REPLY_ERROR;
-	d = ctl_find_dom(req->opaque, a.domain, reply);
-	if (!d || !ctl_dom_is_live(d, reply))
-		return RPC_REPLY_ERROR;
-	a.domain[0] = 0; /* ours; the rest is the VMM's */
-	fwd = rpc_msg_encode(&rpc_msg_resolve, &a);
-	kind = ctl_forward(req, d, "migrate-resolve", fwd, QUERY_TIMEOUT_MS,
-			   true, reply);
-	json_object_put(fwd);
-	return kind;
+	return forward_msg(req, args, &rpc_msg_resolve, &a, a.domain,
+			   "migrate-resolve", reply);
 }
 
 /*
  * migrate-recover {domain, uri?}: reconnect a post-copy migration whose
- * connections broke (the VM is paused here until then). Forwarded to the
- * VMM as it is; its answer comes when the attempt is over.
+ * connections broke (the VM is paused here until then); the answer comes
+ * when the attempt is over.
  */
 enum rpc_reply_kind ctl_migrate_recover(struct rpc_request *req,
 					struct json_object *args,
 					struct rpc_reply *reply)
 {
 	struct rpc_recover_args a;
-	enum rpc_reply_kind kind;
-	struct json_object *fwd;
-	struct dom *d;
 
-	if (!ctl_decode(&rpc_msg_recover, args, &a, reply))
-		return RPC_REPLY_ERROR;
-	d = ctl_find_dom(req->opaque, a.domain, reply);
-	if (!d || !ctl_dom_is_live(d, reply))
-		return RPC_REPLY_ERROR;
-	a.domain[0] = 0; /* ours; the rest is the VMM's */
-	fwd = rpc_msg_encode(&rpc_msg_recover, &a);
-	kind = ctl_forward(req, d, "migrate-recover", fwd, QUERY_TIMEOUT_MS,
-			   true, reply);
-	json_object_put(fwd);
-	return kind;
+	return forward_msg(req, args, &rpc_msg_recover, &a, a.domain,
+			   "migrate-recover", reply);
 }
